@@ -1,0 +1,47 @@
+# AI Mass — the two commands:
+#   make run    install what is missing, build, start the platform on :8080
+#   make test   install what is missing, build, run every test (CTest + pytest)
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+JOBS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build run test unit e2e bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: | deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/aimass server
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+e2e: build
+	AIMASS_BIN=$(abspath $(BUILD)/aimass) $(PYTHON) -m pytest -q tests/e2e
+
+test: unit e2e
+
+bench: build
+	@scripts/install-deps --bench
+	bench/http.sh
+
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++ -DAIMASS_FUZZ=ON -DAIMASS_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_http_request
+	mkdir -p $(FUZZ_BUILD)/corpus && cp fuzz/corpus/* $(FUZZ_BUILD)/corpus/
+	$(FUZZ_BUILD)/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,101 @@
+// AuthService: users, roles, API keys, login tokens and the audit log. It authenticates a
+// bearer credential into a Principal with the user's current roles (so a role change or a
+// deleted user takes effect at once, whatever the token says) and answers the one
+// authorisation question through rbac::Allows. No HTTP in here. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "auth/jwt.hpp"
+#include "auth/principal.hpp"
+#include "auth/rbac.hpp"
+#include "auth/store.hpp"
+#include "common/status.hpp"
+
+namespace aimass::auth {
+
+struct AuthOptions {
+  JwtKeys keys;
+  std::string issuer = "aimass";
+  int64_t token_ttl_s = 3600;
+  std::string admin_password;  // first start only
+};
+
+struct LoginResult {
+  std::string access_token;
+  int64_t expires_in = 0;
+};
+
+struct NewApiKey {
+  ApiKeyRecord record;
+  std::string key;  // shown once
+};
+
+class AuthService {
+ public:
+  AuthService(storage::Db& db, std::unique_ptr<Jwt> jwt, AuthOptions options);
+
+  static std::vector<storage::Migration> Migrations() { return AuthStore::Migrations(); }
+
+  // Refreshes the built-in roles and, when there are no users, creates `admin`. Returns the
+  // generated admin password when one had to be made up (to print once), else nullopt.
+  Result<std::optional<std::string>> Bootstrap();
+
+  Result<LoginResult> Login(const std::string& username, const std::string& password);
+  // Accepts a JWT or an API key (amk_…).
+  Result<Principal> Authenticate(std::string_view credential);
+  Status Logout(const Principal& principal);
+  Status RevokeUserTokens(const std::string& username);
+
+  bool Authorize(const Principal& principal, std::string_view permission) const {
+    return Allows(principal.permissions, permission);
+  }
+
+  Result<User> CreateUser(const std::string& username, const std::string& password,
+                          const std::vector<std::string>& roles);
+  Result<std::vector<User>> ListUsers(int64_t offset, int64_t limit);
+  Result<User> GetUser(const std::string& username);
+  Result<User> UpdateUser(const std::string& username, const std::optional<std::string>& password,
+                          const std::optional<std::vector<std::string>>& roles);
+  Status DeleteUser(const std::string& username);
+
+  Result<std::vector<Role>> ListRoles();
+  Result<Role> GetRole(const std::string& name);
+  Result<Role> CreateRole(const std::string& name, const std::vector<std::string>& permissions);
+  Result<Role> UpdateRole(const std::string& name, const std::vector<std::string>& permissions);
+  Status DeleteRole(const std::string& name);
+
+  Result<NewApiKey> CreateApiKey(const Principal& owner, const std::string& name,
+                                 std::optional<int64_t> expires_in_days);
+  // Keys of `owner`, or of everyone when owner is nullopt.
+  Result<std::vector<ApiKeyRecord>> ListApiKeys(std::optional<int64_t> owner);
+  // Revokes a key; a key of another user needs `users:write`.
+  Status RevokeApiKey(const Principal& actor, const std::string& id);
+
+  Status RecordAudit(const AuditEntry& entry) { return store_.InsertAudit(entry); }
+  Result<std::vector<AuditEntry>> ListAudit(const std::optional<std::string>& actor,
+                                            int64_t offset, int64_t limit) {
+    return store_.ListAudit(actor, offset, limit);
+  }
+
+ private:
+  Result<Principal> PrincipalFor(const User& user, std::string method, std::string token_id,
+                                 int64_t expires_at);
+  Result<Principal> AuthenticateApiKey(std::string_view key);
+
+  AuthStore store_;
+  std::unique_ptr<Jwt> jwt_;
+  AuthOptions options_;
+  mutable std::mutex revoked_mu_;
+  std::unordered_set<std::string> revoked_;  // JTIs, mirrored from revoked_tokens
+};
+
+// Names of users and roles: [a-z0-9][a-z0-9._-]{0,63}.
+Status ValidateName(std::string_view kind, std::string_view name);
+
+}  // namespace aimass::auth

@@ -1,0 +1,71 @@
+#include "auth/middleware.hpp"
+
+#include <spdlog/spdlog.h>
+#include <strings.h>
+
+#include "common/time.hpp"
+#include "http/json.hpp"
+
+namespace aimass::auth {
+
+static std::optional<std::string_view> BearerToken(const http::Request& req) {
+  auto h = req.headers.Get("Authorization");
+  if (!h) return std::nullopt;
+  std::string_view v = *h;
+  if (v.size() < 7 || strncasecmp(v.data(), "Bearer ", 7) != 0) return std::nullopt;
+  v.remove_prefix(7);
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  return v;
+}
+
+http::Response AccessControl::Handle(http::Request& req, const http::Next& next) {
+  if (!req.early_error.ok() || req.route == nullptr || req.route->anonymous) return next(req);
+  auto token = BearerToken(req);
+  if (!token) {
+    http::Response r = http::ErrorResponse(
+        Status::Unauthenticated("this route needs Authorization: Bearer <token or API key>"),
+        req.request_id);
+    r.headers.Set("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  auto principal = auth_.Authenticate(*token);
+  if (!principal.ok()) {
+    const Status& st = principal.status();
+    if (st.code() != Code::kUnauthenticated) {
+      spdlog::error("authentication failed: {}", st.ToString());
+      return http::ErrorResponse(Status::Internal("authentication is unavailable"), req.request_id);
+    }
+    http::Response r = http::ErrorResponse(st, req.request_id);
+    r.headers.Set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return r;
+  }
+  req.principal = std::move(*principal);
+  if (!req.route->permission.empty() && !auth_.Authorize(*req.principal, req.route->permission)) {
+    return http::ErrorResponse(
+        Status::Forbidden("permission '" + req.route->permission + "' is required"), req.request_id);
+  }
+  return next(req);
+}
+
+http::Response AuditLog::Handle(http::Request& req, const http::Next& next) {
+  http::Response r = next(req);
+  if (!http::IsMutating(req.method)) return r;
+  AuditEntry e;
+  e.time_ms = UnixNowMs();
+  e.actor = req.principal ? req.principal->username
+                          : (req.audit_actor.empty() ? "anonymous" : req.audit_actor);
+  e.method = std::string(http::MethodName(req.method));
+  e.path = req.path.substr(0, 1024);
+  e.route = req.route ? req.route->pattern : "unmatched";
+  e.status = r.status;
+  e.request_id = req.request_id;
+  e.remote = req.remote;
+  if (Status st = auth_.RecordAudit(e); !st.ok()) {
+    spdlog::error("audit record lost for {} {}: {}", e.method, e.path, st.ToString());
+  }
+  return r;
+}
+
+}  // namespace aimass::auth

@@ -1,0 +1,29 @@
+// The HTTP side of auth: AccessControl is the single place where every request is
+// authenticated and authorised against its route's declared permission; AuditLog records every
+// mutating request with who, what, when and the result.
+#pragma once
+
+#include "auth/auth.hpp"
+#include "http/pipeline.hpp"
+
+namespace aimass::auth {
+
+class AccessControl : public http::Middleware {
+ public:
+  explicit AccessControl(AuthService& auth) : auth_(auth) {}
+  http::Response Handle(http::Request& req, const http::Next& next) override;
+
+ private:
+  AuthService& auth_;
+};
+
+class AuditLog : public http::Middleware {
+ public:
+  explicit AuditLog(AuthService& auth) : auth_(auth) {}
+  http::Response Handle(http::Request& req, const http::Next& next) override;
+
+ private:
+  AuthService& auth_;
+};
+
+}  // namespace aimass::auth

@@ -1,0 +1,412 @@
+#include "cli/commands.hpp"
+
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "cli/client_config.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "http/client.hpp"
+#include "server/app.hpp"
+
+namespace aimass::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr int kOk = 0;
+constexpr int kError = 1;
+constexpr int kUsage = 2;
+
+struct Globals {
+  std::string server;
+  std::string token;
+  bool json = false;
+};
+
+// ---- aimass server ---------------------------------------------------------------------------
+
+struct ServerFlags {
+  std::optional<std::string> config_file;
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::vector<std::string> sets;
+  bool print_config = false;
+};
+
+int RunServer(const ServerFlags& f) {
+  config::Sources src;
+  src.file = f.config_file;
+  src.env = config::ProcessEnv();
+  if (!src.file) {
+    if (auto it = src.env.find("AIMASS_CONFIG"); it != src.env.end()) src.file = it->second;
+  }
+  src.flags = f.flags;
+  for (const auto& s : f.sets) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "error: --set expects KEY=VALUE, got '" << s << "'\n";
+      return kUsage;
+    }
+    src.flags.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  auto cfg = config::Load(src);
+  if (!cfg.ok()) {
+    std::cerr << "error: " << cfg.status().message() << "\n";
+    return kUsage;
+  }
+  if (f.print_config) {
+    std::cout << config::Render(*cfg);
+    return kOk;
+  }
+  if (Status st = log::Init(cfg->log.level, cfg->log.format); !st.ok()) {
+    std::cerr << "error: " << st.message() << "\n";
+    return kUsage;
+  }
+
+  // Signals are taken by one thread with sigwait, so no handler runs inside library code.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::App app(*cfg);
+  if (Status st = app.Start(); !st.ok()) {
+    spdlog::error("cannot start: {}", st.message());
+    return kError;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("received {}, draining in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    app.Shutdown();
+  });
+  app.Wait();
+  // Wait only returns after Shutdown, which only the waiter calls.
+  waiter.join();
+  spdlog::info("stopped");
+  return kOk;
+}
+
+// ---- client commands ---------------------------------------------------------------------------
+
+class Api {
+ public:
+  explicit Api(const Globals& g) : g_(g) {}
+
+  // Resolves server and token: flags, then AIMASS_SERVER / AIMASS_TOKEN, then the saved login.
+  Status Resolve(bool need_token) {
+    auto saved = LoadClientConfig();
+    if (!saved.ok()) return saved.status();
+    server_ = g_.server;
+    if (server_.empty()) server_ = Env("AIMASS_SERVER");
+    if (server_.empty()) server_ = saved->server;
+    if (server_.empty()) server_ = "http://127.0.0.1:8080";
+    while (!server_.empty() && server_.back() == '/') server_.pop_back();
+    token_ = g_.token;
+    if (token_.empty()) token_ = Env("AIMASS_TOKEN");
+    if (token_.empty()) token_ = saved->token;
+    if (need_token && token_.empty()) {
+      return Status::Unauthenticated("not logged in: run `aimass login` or pass --token");
+    }
+    return Status::Ok();
+  }
+
+  // Sends a request; an HTTP error status becomes a Status carrying the server's message.
+  Result<json> Call(http::Method m, const std::string& path, const json* body = nullptr) {
+    http::ClientRequest req;
+    req.method = m;
+    req.url = server_ + path;
+    if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
+    if (body) {
+      req.headers.emplace_back("Content-Type", "application/json");
+      req.body = body->dump();
+    }
+    auto res = client_.Send(req);
+    if (!res.ok()) return res.status();
+    json j = res->body.empty() ? json::object() : json::parse(res->body, nullptr, false);
+    if (res->status >= 400) {
+      std::string code = "http_" + std::to_string(res->status), message = res->body.substr(0, 200);
+      if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+        code = j["error"].value("code", code);
+        message = j["error"].value("message", message);
+      }
+      return Status(Code::kBadRequest, code + ": " + message);
+    }
+    if (j.is_discarded()) return Status::Internal("server answered something that is not JSON");
+    return j;
+  }
+
+  const std::string& server() const { return server_; }
+
+ private:
+  static std::string Env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  }
+  const Globals& g_;
+  std::string server_;
+  std::string token_;
+  http::Client client_;
+};
+
+int Fail(const Status& st) {
+  std::cerr << "error: " << st.message() << "\n";
+  return kError;
+}
+
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+      std::cout << std::left << std::setw(static_cast<int>(width[i]) + (i + 1 < cells.size() ? 2 : 0)) << cells[i];
+    }
+    std::cout << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+std::string Join(const json& arr) {
+  std::string out;
+  for (const auto& v : arr) out += (out.empty() ? "" : ",") + v.get<std::string>();
+  return out;
+}
+
+std::string ReadPassword() {
+  if (const char* p = std::getenv("AIMASS_PASSWORD")) return p;
+  std::cerr << "Password: " << std::flush;
+  termios old{};
+  bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+  }
+  return pw;
+}
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  static const char* kHex = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"AI Mass: a self-hosted AI platform in one program"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals g;
+  app.add_option("--server", g.server, "Server URL (default: saved login, AIMASS_SERVER, http://127.0.0.1:8080)");
+  app.add_option("--token", g.token, "Bearer token or API key (default: saved login, AIMASS_TOKEN)");
+  app.add_flag("--json", g.json, "Print JSON instead of tables");
+
+  // server
+  ServerFlags sf;
+  std::string listen, grpc_listen, data_dir, log_format, log_level, target, config_file;
+  auto* server = app.add_subcommand("server", "Run the platform");
+  server->add_option("--config", config_file, "YAML config file (also AIMASS_CONFIG)");
+  server->add_option("--listen", listen, "HTTP address HOST:PORT (default 0.0.0.0:8080)");
+  server->add_option("--grpc-listen", grpc_listen, "gRPC address HOST:PORT (default :8081)");
+  server->add_option("--data-dir", data_dir, "Data directory (default ./aimass-data)");
+  server->add_option("--log-format", log_format, "text or json");
+  server->add_option("--log-level", log_level, "trace, debug, info, warn, error, off");
+  server->add_option("--target", target, "Modules to run (default all)");
+  server->add_option("--set", sf.sets, "Any config key: --set http.max_body_bytes=2097152");
+  server->add_flag("--print-config", sf.print_config, "Print the effective config (secrets masked) and exit");
+
+  // login / whoami
+  std::string username, password;
+  auto* login = app.add_subcommand("login", "Log in and save the token in ~/.config/aimass/config.yaml");
+  login->add_option("--username,-u", username, "User name")->required();
+  login->add_option("--password,-p", password, "Password (default: AIMASS_PASSWORD or a prompt)");
+  auto* whoami = app.add_subcommand("whoami", "Show who the saved token belongs to");
+
+  // user
+  auto* user = app.add_subcommand("user", "Manage users");
+  user->require_subcommand(1);
+  std::string user_name, user_password;
+  std::vector<std::string> user_roles;
+  auto* user_add = user->add_subcommand("add", "Create a user");
+  user_add->add_option("name", user_name, "User name")->required();
+  user_add->add_option("--password,-p", user_password, "Password")->required();
+  user_add->add_option("--role,-r", user_roles, "Role (repeatable; default viewer)");
+  auto* user_list = user->add_subcommand("list", "List users");
+  auto* user_delete = user->add_subcommand("delete", "Delete a user");
+  user_delete->add_option("name", user_name, "User name")->required();
+
+  // apikey
+  auto* apikey = app.add_subcommand("apikey", "Manage API keys");
+  apikey->require_subcommand(1);
+  std::string key_name, key_id;
+  int64_t key_days = 0;
+  auto* key_create = apikey->add_subcommand("create", "Create an API key (shown once)");
+  key_create->add_option("--name,-n", key_name, "What the key is for")->required();
+  key_create->add_option("--expires-in-days", key_days, "Lifetime in days (default: no expiry)");
+  auto* key_list = apikey->add_subcommand("list", "List API keys: yours, or everyone's with users:read");
+  auto* key_revoke = apikey->add_subcommand("revoke", "Revoke an API key");
+  key_revoke->add_option("id", key_id, "Key id")->required();
+
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kUsage;
+  }
+
+  if (version->parsed()) {
+    std::cout << "aimass 0.1.0\n";
+    return kOk;
+  }
+
+  if (server->parsed()) {
+    if (!config_file.empty()) sf.config_file = config_file;
+    auto flag = [&](const char* key, const std::string& v) {
+      if (!v.empty()) sf.flags.emplace_back(key, v);
+    };
+    flag("listen", listen);
+    flag("grpc_listen", grpc_listen);
+    flag("data_dir", data_dir);
+    flag("log.format", log_format);
+    flag("log.level", log_level);
+    flag("target", target);
+    return RunServer(sf);
+  }
+
+  Api api(g);
+  if (login->parsed()) {
+    if (Status st = api.Resolve(false); !st.ok()) return Fail(st);
+    if (password.empty()) password = ReadPassword();
+    json body = {{"username", username}, {"password", password}};
+    auto res = api.Call(http::Method::kPost, "/api/v1/auth/login", &body);
+    if (!res.ok()) return Fail(res.status());
+    ClientConfig saved{api.server(), (*res)["access_token"].get<std::string>()};
+    if (Status st = SaveClientConfig(saved); !st.ok()) return Fail(st);
+    if (g.json) std::cout << json{{"server", api.server()}, {"username", username}}.dump() << "\n";
+    else std::cout << "Logged in to " << api.server() << " as " << username << "\n";
+    return kOk;
+  }
+
+  if (Status st = api.Resolve(true); !st.ok()) return Fail(st);
+
+  if (whoami->parsed()) {
+    auto res = api.Call(http::Method::kGet, "/api/v1/auth/whoami");
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) std::cout << res->dump() << "\n";
+    else std::cout << (*res)["username"].get<std::string>() << " (" << Join((*res)["roles"]) << ") via "
+                   << api.server() << "\n";
+    return kOk;
+  }
+
+  if (user_add->parsed()) {
+    if (user_roles.empty()) user_roles.push_back("viewer");
+    json body = {{"username", user_name}, {"password", user_password}, {"roles", user_roles}};
+    auto res = api.Call(http::Method::kPost, "/api/v1/users", &body);
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) std::cout << res->dump() << "\n";
+    else std::cout << "Created user " << user_name << " (" << Join((*res)["roles"]) << ")\n";
+    return kOk;
+  }
+  if (user_list->parsed()) {
+    json all = json::array();
+    std::string token;
+    do {
+      auto res = api.Call(http::Method::kGet, "/api/v1/users?page_size=1000&page_token=" + UrlEncode(token));
+      if (!res.ok()) return Fail(res.status());
+      for (auto& u : (*res)["users"]) all.push_back(u);
+      token = (*res).value("next_page_token", "");
+    } while (!token.empty());
+    if (g.json) {
+      std::cout << all.dump() << "\n";
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& u : all) rows.push_back({u["username"], Join(u["roles"]), u["created_at"]});
+      PrintTable({"USERNAME", "ROLES", "CREATED"}, rows);
+    }
+    return kOk;
+  }
+  if (user_delete->parsed()) {
+    auto res = api.Call(http::Method::kDelete, "/api/v1/users/" + UrlEncode(user_name));
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) std::cout << json{{"deleted", user_name}}.dump() << "\n";
+    else std::cout << "Deleted user " << user_name << "\n";
+    return kOk;
+  }
+
+  if (key_create->parsed()) {
+    json body = {{"name", key_name}};
+    if (key_days > 0) body["expires_in_days"] = key_days;
+    auto res = api.Call(http::Method::kPost, "/api/v1/apikeys", &body);
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) {
+      std::cout << res->dump() << "\n";
+    } else {
+      std::cout << "API key " << (*res)["id"].get<std::string>() << " created. It is shown only once:\n"
+                << (*res)["key"].get<std::string>() << "\n";
+    }
+    return kOk;
+  }
+  if (key_list->parsed()) {
+    auto res = api.Call(http::Method::kGet, "/api/v1/apikeys");
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) {
+      std::cout << (*res)["apikeys"].dump() << "\n";
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& k : (*res)["apikeys"]) {
+        rows.push_back({k["id"], k["name"], k["owner"], k["created_at"], k["last_used_at"],
+                        k["revoked"].get<bool>() ? "revoked" : "live"});
+      }
+      PrintTable({"ID", "NAME", "OWNER", "CREATED", "LAST USED", "STATE"}, rows);
+    }
+    return kOk;
+  }
+  if (key_revoke->parsed()) {
+    auto res = api.Call(http::Method::kDelete, "/api/v1/apikeys/" + UrlEncode(key_id));
+    if (!res.ok()) return Fail(res.status());
+    if (g.json) std::cout << json{{"revoked", key_id}}.dump() << "\n";
+    else std::cout << "Revoked API key " << key_id << "\n";
+    return kOk;
+  }
+  return kUsage;
+}
+
+}  // namespace aimass::cli

@@ -1,0 +1,223 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <sstream>
+
+extern char** environ;
+
+namespace aimass::config {
+
+namespace {
+
+Status SetInt(int64_t& out, const std::string& v, int64_t min) {
+  int64_t x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size()) return Status::BadRequest("not an integer: '" + v + "'");
+  if (x < min) return Status::BadRequest("must be at least " + std::to_string(min));
+  out = x;
+  return Status::Ok();
+}
+
+Status SetU64(uint64_t& out, const std::string& v, uint64_t min) {
+  int64_t x = 0;
+  AIMASS_RETURN_IF_ERROR(SetInt(x, v, static_cast<int64_t>(min)));
+  out = static_cast<uint64_t>(x);
+  return Status::Ok();
+}
+
+Status SetBool(bool& out, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") out = true;
+  else if (v == "false" || v == "0" || v == "no" || v == "off") out = false;
+  else return Status::BadRequest("not a boolean: '" + v + "'");
+  return Status::Ok();
+}
+
+Status OneOf(std::string& out, const std::string& v, std::initializer_list<const char*> allowed) {
+  for (const char* a : allowed) {
+    if (v == a) {
+      out = v;
+      return Status::Ok();
+    }
+  }
+  std::string list;
+  for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+  return Status::BadRequest("'" + v + "' is not one of " + list);
+}
+
+#define STR_KEY(key, field, doc_)                                                  \
+  KeyInfo { key, "string", false, "", doc_, [](const Config& c) { return c.field; }, \
+            [](Config& c, const std::string& v) { c.field = v; return Status::Ok(); } }
+#define SECRET_KEY(key, field, alias, doc_)                                       \
+  KeyInfo { key, "string", true, alias, doc_, [](const Config& c) { return c.field; }, \
+            [](Config& c, const std::string& v) { c.field = v; return Status::Ok(); } }
+#define INT_KEY(key, field, min, doc_)                                                          \
+  KeyInfo { key, "integer", false, "", doc_,                                                    \
+            [](const Config& c) { return std::to_string(c.field); },                            \
+            [](Config& c, const std::string& v) { return SetInt(c.field, v, min); } }
+#define U64_KEY(key, field, min, doc_)                                                          \
+  KeyInfo { key, "integer", false, "", doc_,                                                    \
+            [](const Config& c) { return std::to_string(c.field); },                            \
+            [](Config& c, const std::string& v) { return SetU64(c.field, v, min); } }
+#define ENUM_KEY(key, field, doc_, ...)                                                  \
+  KeyInfo { key, "string", false, "", doc_, [](const Config& c) { return c.field; },     \
+            [](Config& c, const std::string& v) { return OneOf(c.field, v, {__VA_ARGS__}); } }
+
+}  // namespace
+
+const std::vector<KeyInfo>& Keys() {
+  static const std::vector<KeyInfo> keys = {
+      STR_KEY("listen", listen, "HTTP listen address HOST:PORT (REST API, console, inference REST)."),
+      STR_KEY("grpc_listen", grpc_listen, "gRPC listen address HOST:PORT (inference gRPC)."),
+      STR_KEY("data_dir", data_dir, "Directory for the SQLite metadata, blobs and the MQ log."),
+      STR_KEY("target", target, "Modules to run: `all` or a comma-separated list."),
+      ENUM_KEY("log.level", log.level, "trace, debug, info, warn, error or off.", "trace", "debug",
+               "info", "warn", "error", "off"),
+      ENUM_KEY("log.format", log.format, "`text` or `json` (one JSON object per line).", "text",
+               "json"),
+      KeyInfo{"log.access", "bool", false, "", "Write one access-log line per request.",
+              [](const Config& c) { return std::string(c.log.access ? "true" : "false"); },
+              [](Config& c, const std::string& v) { return SetBool(c.log.access, v); }},
+      U64_KEY("http.max_body_bytes", http.max_body_bytes, 1,
+              "Largest buffered request body (JSON APIs); larger ones get 413."),
+      U64_KEY("http.max_upload_bytes", http.max_upload_bytes, 1,
+              "Largest streamed upload (blobs, artifacts); larger ones get 413."),
+      U64_KEY("http.max_header_bytes", http.max_header_bytes, 1024,
+              "Largest request line plus headers; larger ones get 431."),
+      INT_KEY("http.read_timeout_s", http.read_timeout_s, 1,
+              "Seconds allowed to receive one request and to send one response."),
+      INT_KEY("http.idle_timeout_s", http.idle_timeout_s, 1,
+              "Seconds a keep-alive connection may wait for its next request."),
+      INT_KEY("http.shutdown_timeout_s", http.shutdown_timeout_s, 0,
+              "Seconds in-flight requests get to finish after SIGTERM/SIGINT."),
+      INT_KEY("http.io_threads", http.io_threads, 0, "I/O threads; 0 = one per core."),
+      INT_KEY("http.worker_threads", http.worker_threads, 0,
+              "Handler threads; 0 = four per core, at least 8."),
+      ENUM_KEY("storage.driver", storage.driver, "Metadata store: `sqlite` (embedded).", "sqlite"),
+      INT_KEY("storage.busy_timeout_ms", storage.busy_timeout_ms, 0,
+              "How long a SQLite statement waits for a lock."),
+      ENUM_KEY("storage.blob_driver", storage.blob_driver,
+               "Blob store: `local` (content-addressed files under data_dir/blobs).", "local"),
+      INT_KEY("storage.blob_gc_grace_s", storage.blob_gc_grace_s, 0,
+              "An unreferenced blob younger than this is kept by GC (uploads in progress)."),
+      ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
+               "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
+               "rejected.",
+               "HS256", "RS256"),
+      SECRET_KEY("auth.jwt_secret", auth.jwt_secret, "",
+                 "HS256 secret; empty: generated once and kept in data_dir/jwt-secret (0600)."),
+      STR_KEY("auth.jwt_private_key_file", auth.jwt_private_key_file, "RS256 private key (PEM)."),
+      STR_KEY("auth.jwt_public_key_file", auth.jwt_public_key_file, "RS256 public key (PEM)."),
+      STR_KEY("auth.jwt_issuer", auth.jwt_issuer, "The `iss` claim of issued tokens."),
+      INT_KEY("auth.token_ttl_s", auth.token_ttl_s, 1, "Lifetime of a login token in seconds."),
+      SECRET_KEY("auth.admin_password", auth.admin_password, "AIMASS_ADMIN_PASSWORD",
+                 "Password of the `admin` user created on first start; empty: generated and "
+                 "printed once on stdout. Ignored once users exist."),
+  };
+  return keys;
+}
+
+std::string EnvName(const std::string& key) {
+  std::string out = "AIMASS_";
+  for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+std::map<std::string, std::string> ProcessEnv() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (!kv.starts_with("AIMASS_")) continue;
+    size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return env;
+}
+
+static const KeyInfo* FindKey(const std::string& name) {
+  for (const auto& k : Keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+static Status Apply(Config& c, const std::string& key, const std::string& value,
+                    const std::string& origin) {
+  const KeyInfo* k = FindKey(key);
+  if (!k) return Status::BadRequest(origin + ": unknown config key '" + key + "'");
+  Status st = k->set(c, value);
+  if (!st.ok()) return Status::BadRequest(origin + ": " + key + ": " + st.message());
+  return Status::Ok();
+}
+
+static Status Flatten(const YAML::Node& node, const std::string& prefix,
+                      std::vector<std::pair<std::string, std::string>>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>();
+      AIMASS_RETURN_IF_ERROR(Flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out));
+    }
+    return Status::Ok();
+  }
+  if (node.IsScalar()) {
+    out.emplace_back(prefix, node.as<std::string>());
+    return Status::Ok();
+  }
+  if (node.IsNull()) return Status::Ok();
+  return Status::BadRequest("config key '" + prefix + "' must be a scalar");
+}
+
+Result<Config> Load(const Sources& sources) {
+  Config c;
+  if (sources.file) {
+    std::vector<std::pair<std::string, std::string>> items;
+    try {
+      YAML::Node root = YAML::LoadFile(*sources.file);
+      if (!root.IsNull() && !root.IsMap()) {
+        return Status::BadRequest(*sources.file + ": top level must be a mapping");
+      }
+      AIMASS_RETURN_IF_ERROR(Flatten(root, "", items));
+    } catch (const YAML::Exception& e) {
+      return Status::BadRequest(*sources.file + ": " + e.what());
+    }
+    for (const auto& [k, v] : items) AIMASS_RETURN_IF_ERROR(Apply(c, k, v, *sources.file));
+  }
+  for (const auto& k : Keys()) {
+    auto it = sources.env.find(EnvName(k.name));
+    if (it == sources.env.end() && !k.env_alias.empty()) it = sources.env.find(k.env_alias);
+    if (it != sources.env.end()) AIMASS_RETURN_IF_ERROR(Apply(c, k.name, it->second, it->first));
+  }
+  for (const auto& [k, v] : sources.flags) AIMASS_RETURN_IF_ERROR(Apply(c, k, v, "flag --" + k));
+  return c;
+}
+
+static std::string YamlScalar(const std::string& v, const std::string& type) {
+  if (type != "string") return v;
+  YAML::Emitter e;
+  e << YAML::DoubleQuoted << v;
+  return e.c_str();
+}
+
+std::string Render(const Config& config) {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& k : Keys()) {
+    size_t dot = k.name.find('.');
+    std::string sec = dot == std::string::npos ? "" : k.name.substr(0, dot);
+    std::string leaf = dot == std::string::npos ? k.name : k.name.substr(dot + 1);
+    if (sec != section) {
+      section = sec;
+      if (!sec.empty()) out << sec << ":\n";
+    }
+    std::string value = k.get(config);
+    if (k.secret && !value.empty()) value = "***";
+    out << (sec.empty() ? "" : "  ") << leaf << ": " << YamlScalar(value, k.type) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace aimass::config

@@ -1,0 +1,93 @@
+// Config: every option of `aimass server`, from defaults, a YAML file, AIMASS_* environment
+// variables and command-line flags, in that order of precedence (flags win). Each option is a
+// dotted key (`http.max_body_bytes`) that reads the same in all four places:
+//   YAML  http: {max_body_bytes: 1048576}
+//   env   AIMASS_HTTP_MAX_BODY_BYTES=1048576
+//   flag  --set http.max_body_bytes=1048576   (common ones also have a flag of their own)
+// docs/configuration.md documents every key; a unit test keeps the two in step.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace aimass::config {
+
+struct Config {
+  std::string listen = "0.0.0.0:8080";
+  std::string grpc_listen = ":8081";
+  std::string data_dir = "./aimass-data";
+  std::string target = "all";
+
+  struct Log {
+    std::string level = "info";
+    std::string format = "text";
+    bool access = true;
+  } log;
+
+  struct Http {
+    uint64_t max_body_bytes = 1 << 20;
+    uint64_t max_upload_bytes = 1ull << 30;
+    uint64_t max_header_bytes = 16 * 1024;
+    int64_t read_timeout_s = 30;
+    int64_t idle_timeout_s = 60;
+    int64_t shutdown_timeout_s = 30;
+    int64_t io_threads = 0;      // 0: one per core
+    int64_t worker_threads = 0;  // 0: four per core, at least 8
+  } http;
+
+  struct Storage {
+    std::string driver = "sqlite";
+    int64_t busy_timeout_ms = 5000;
+    std::string blob_driver = "local";
+    int64_t blob_gc_grace_s = 3600;
+  } storage;
+
+  struct Auth {
+    std::string jwt_algorithm = "HS256";
+    std::string jwt_secret;            // empty: generated once and kept in the data dir
+    std::string jwt_private_key_file;  // RS256
+    std::string jwt_public_key_file;   // RS256
+    std::string jwt_issuer = "aimass";
+    int64_t token_ttl_s = 3600;
+    std::string admin_password;        // first start only; empty: generated and printed once
+  } auth;
+};
+
+// What an option is, for loading, printing and documentation.
+struct KeyInfo {
+  std::string name;        // dotted key
+  std::string type;        // string | integer | bool
+  bool secret = false;     // masked by --print-config
+  std::string env_alias;   // an extra environment name (AIMASS_ADMIN_PASSWORD)
+  std::string doc;
+  std::function<std::string(const Config&)> get;
+  std::function<Status(Config&, const std::string&)> set;
+};
+
+const std::vector<KeyInfo>& Keys();
+std::string EnvName(const std::string& key);  // http.max_body_bytes -> AIMASS_HTTP_MAX_BODY_BYTES
+
+struct Sources {
+  std::optional<std::string> file;                          // YAML path
+  std::map<std::string, std::string> env;                   // name -> value
+  std::vector<std::pair<std::string, std::string>> flags;   // key -> value, in order
+};
+
+// Collects AIMASS_* variables from the process environment.
+std::map<std::string, std::string> ProcessEnv();
+
+// Builds the effective config. Unknown keys and bad values are errors that name the key and
+// where it came from.
+Result<Config> Load(const Sources& sources);
+
+// The effective config as YAML; secrets print as "***" when set.
+std::string Render(const Config& config);
+
+}  // namespace aimass::config

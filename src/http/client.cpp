@@ -1,0 +1,167 @@
+#include "http/client.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace aimass::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+Result<Url> ParseUrl(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return Status::BadRequest("only http:// URLs are supported");
+  url.remove_prefix(kScheme.size());
+  size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  Url u;
+  u.target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  if (authority.empty()) return Status::BadRequest("URL has no host");
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    u.host = std::string(authority.substr(0, colon));
+    u.port = std::string(authority.substr(colon + 1));
+  } else if (authority.front() == '[') {
+    size_t close = authority.find(']');
+    u.host = std::string(authority.substr(1, close - 1));
+    u.port = close + 1 < authority.size() && authority[close + 1] == ':'
+                 ? std::string(authority.substr(close + 2))
+                 : "80";
+  } else {
+    u.host = std::string(authority);
+    u.port = "80";
+  }
+  if (u.host.empty() || u.port.empty()) return Status::BadRequest("URL has no host or port");
+  return u;
+}
+
+struct Client::Impl {
+  explicit Impl(ClientOptions o) : opt(o), guard(asio::make_work_guard(ioc)) {
+    thread = std::thread([this] { ioc.run(); });
+  }
+  ~Impl() {
+    guard.reset();
+    ioc.stop();
+    thread.join();
+  }
+
+  ClientOptions opt;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> guard;
+  std::thread thread;
+  mutable std::mutex mu;
+  std::unordered_map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
+
+  std::unique_ptr<beast::tcp_stream> Take(const std::string& key) {
+    std::lock_guard lock(mu);
+    auto it = idle.find(key);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    auto s = std::move(it->second.back());
+    it->second.pop_back();
+    return s;
+  }
+  void Park(const std::string& key, std::unique_ptr<beast::tcp_stream> s) {
+    std::lock_guard lock(mu);
+    auto& v = idle[key];
+    if (v.size() < opt.max_idle_per_host) v.push_back(std::move(s));
+  }
+
+  asio::awaitable<Result<ClientResponse>> Exchange(const Url& url, const ClientRequest& req);
+};
+
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(options)) {}
+Client::~Client() = default;
+
+size_t Client::idle_connections() const {
+  std::lock_guard lock(impl_->mu);
+  size_t n = 0;
+  for (const auto& [k, v] : impl_->idle) n += v.size();
+  return n;
+}
+
+asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(const Url& url,
+                                                               const ClientRequest& req) {
+  auto tuple = asio::as_tuple(asio::use_awaitable);
+  std::string key = url.host + ":" + url.port;
+
+  bhttp::request<bhttp::string_body> m{
+      static_cast<bhttp::verb>(bhttp::string_to_verb(MethodName(req.method))), url.target, 11};
+  m.set(bhttp::field::host, key);
+  m.set(bhttp::field::user_agent, "aimass-client");
+  for (const auto& [n, v] : req.headers) m.set(n, v);
+  m.body() = req.body;
+  m.keep_alive(true);
+  m.prepare_payload();
+
+  // A pooled connection may have been closed by the server while parked: when the first
+  // write or read on it fails, retry once on a fresh connection (only for a reused one, so a
+  // request is never sent twice over fresh connections).
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto stream = Take(key);
+    bool reused = stream != nullptr;
+    if (!stream) {
+      stream = std::make_unique<beast::tcp_stream>(ioc);
+      tcp::resolver resolver(ioc);
+      auto [rec, results] = co_await resolver.async_resolve(url.host, url.port, tuple);
+      if (rec) co_return Status::Unavailable("cannot resolve " + url.host + ": " + rec.message());
+      stream->expires_after(req.timeout);
+      auto [cec, ep] = co_await stream->async_connect(results, tuple);
+      (void)ep;
+      if (cec) co_return Status::Unavailable("cannot connect to " + key + ": " + cec.message());
+      boost::system::error_code ignored;
+      stream->socket().set_option(tcp::no_delay(true), ignored);
+    }
+    stream->expires_after(req.timeout);
+    auto [wec, wn] = co_await bhttp::async_write(*stream, m, tuple);
+    (void)wn;
+    if (wec) {
+      if (reused) continue;
+      co_return Status::Unavailable("cannot send to " + key + ": " + wec.message());
+    }
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(opt.max_response_bytes);
+    if (req.method == Method::kHead) parser.skip(true);
+    auto [rec, rn] = co_await bhttp::async_read(*stream, buffer, parser, tuple);
+    (void)rn;
+    if (rec) {
+      if (reused && (rec == bhttp::error::end_of_stream || rec == asio::error::connection_reset ||
+                     rec == asio::error::eof)) {
+        continue;
+      }
+      co_return Status::Unavailable("no answer from " + key + ": " + rec.message());
+    }
+    auto& res = parser.get();
+    ClientResponse out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) out.headers.Add(std::string(f.name_string()), std::string(f.value()));
+    out.body = std::move(res.body());
+    if (res.keep_alive()) Park(key, std::move(stream));
+    co_return out;
+  }
+  co_return Status::Unavailable("connection to " + key + " kept failing");
+}
+
+Result<ClientResponse> Client::Send(const ClientRequest& request) {
+  auto url = ParseUrl(request.url);
+  if (!url.ok()) return url.status();
+  std::promise<Result<ClientResponse>> done;
+  auto fut = done.get_future();
+  asio::co_spawn(
+      impl_->ioc,
+      [this, &url, &request, &done]() -> asio::awaitable<void> {
+        done.set_value(co_await impl_->Exchange(*url, request));
+      },
+      [&done](std::exception_ptr e) {
+        if (e) done.set_value(Status::Internal("HTTP client failed"));
+      });
+  return fut.get();
+}
+
+}  // namespace aimass::http

@@ -1,0 +1,63 @@
+// Client: an HTTP/1.1 client on the same Beast stack as the server, with a pool of keep-alive
+// connections per host:port. The CLI uses it, and the gateway will proxy with it.
+// Thread-safety: Send may be called from many threads at once; each call blocks its caller
+// (the I/O runs on the client's own thread, so callers may be on any executor or none).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "http/message.hpp"
+
+namespace aimass::http {
+
+struct ClientRequest {
+  Method method = Method::kGet;
+  std::string url;  // http://host:port/path?query
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct ClientResponse {
+  int status = 0;
+  Headers headers;
+  std::string body;
+};
+
+struct ClientOptions {
+  size_t max_idle_per_host = 16;
+  uint64_t max_response_bytes = 256ull << 20;
+};
+
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Transport failures (refused, timeout, malformed answer) are kUnavailable; any HTTP status
+  // is a successful exchange and is returned as is.
+  Result<ClientResponse> Send(const ClientRequest& request);
+
+  // Connections currently parked in the pool (for tests of reuse).
+  size_t idle_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits http://host:port/path into its parts; only the http scheme is supported.
+struct Url {
+  std::string host;
+  std::string port;
+  std::string target;
+};
+Result<Url> ParseUrl(std::string_view url);
+
+}  // namespace aimass::http

@@ -1,0 +1,93 @@
+// Request and Response: the plain HTTP messages that handlers and middleware see. They hold no
+// Boost types, so module code compiles without Beast's headers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "auth/principal.hpp"
+#include "common/status.hpp"
+
+namespace aimass::http {
+
+enum class Method { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+std::string_view MethodName(Method m);
+Method ParseMethod(std::string_view name);
+// POST, PUT, PATCH and DELETE change state; they are audited.
+bool IsMutating(Method m);
+
+// Ordered header list with case-insensitive lookup; small enough that a scan beats a map.
+class Headers {
+ public:
+  void Set(std::string name, std::string value);
+  void Add(std::string name, std::string value);
+  std::optional<std::string_view> Get(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& all() const { return items_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+struct Route;
+
+struct Request {
+  Method method = Method::kGet;
+  std::string target;   // as received: path and query
+  std::string path;     // raw (still percent-encoded) path
+  std::string query;    // after '?', raw
+  Headers headers;
+  std::string body;     // buffered body (routes without streaming_body)
+
+  // Routes with streaming_body receive their body spooled to a temp file instead: the server
+  // streams it to disk while hashing, so a large upload never sits in memory. The handler may
+  // move the file away (the blob store renames it into place); otherwise it is removed after
+  // the response.
+  std::string body_file;
+  uint64_t body_size = 0;
+  std::string body_sha256;  // hex, of the spooled body
+
+  std::string remote;       // peer address
+  std::string request_id;
+  const Route* route = nullptr;  // null when nothing matched
+  std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters
+  std::optional<auth::Principal> principal;
+  // A failure found before the handler could run (no route, body too large…). The middleware
+  // chain still runs, so the request is logged and counted, but the handler is not called.
+  Status early_error;
+  // Who the audit log names when no principal is set (login names the user it tried).
+  std::string audit_actor;
+
+  // Decoded path parameter by name; empty when absent.
+  std::string Param(std::string_view name) const;
+  // Decoded query parameter by name.
+  std::optional<std::string> Query(std::string_view name) const;
+};
+
+// A byte range of a file sent as the response body, read in chunks by the server.
+struct FileBody {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  std::optional<FileBody> file;  // when set, replaces body
+  // For HEAD: the length the GET would have had.
+  std::optional<uint64_t> content_length_override;
+};
+
+using Handler = std::function<Response(Request&)>;
+
+// Percent-decodes `in`; fails on a malformed escape.
+std::optional<std::string> PercentDecode(std::string_view in);
+
+}  // namespace aimass::http

@@ -1,0 +1,90 @@
+#include "http/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+#include <shared_mutex>
+#include <unordered_map>
+
+namespace aimass::http {
+
+struct MetricsMiddleware::Impl {
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Family<prometheus::Counter>* requests;
+  prometheus::Family<prometheus::Histogram>* duration;
+  prometheus::Family<prometheus::Gauge>* in_flight_family;
+  prometheus::Gauge* in_flight;
+
+  // prometheus-cpp's Family::Add locks and hashes a label map; cache the series per key.
+  std::shared_mutex mu;
+  std::unordered_map<std::string, prometheus::Counter*> counters;
+  std::unordered_map<std::string, prometheus::Histogram*> histograms;
+
+  template <typename Map, typename Make>
+  auto* Lookup(Map& map, const std::string& key, Make make) {
+    {
+      std::shared_lock lock(mu);
+      if (auto it = map.find(key); it != map.end()) return it->second;
+    }
+    std::unique_lock lock(mu);
+    auto& slot = map[key];
+    if (!slot) slot = make();
+    return slot;
+  }
+};
+
+MetricsMiddleware::MetricsMiddleware(std::shared_ptr<prometheus::Registry> registry)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->registry = std::move(registry);
+  impl_->requests = &prometheus::BuildCounter()
+                         .Name("aimass_http_requests_total")
+                         .Help("HTTP requests by method, route pattern and status")
+                         .Register(*impl_->registry);
+  impl_->duration = &prometheus::BuildHistogram()
+                         .Name("aimass_http_request_duration_seconds")
+                         .Help("HTTP request latency by method and route pattern")
+                         .Register(*impl_->registry);
+  impl_->in_flight_family = &prometheus::BuildGauge()
+                                 .Name("aimass_http_requests_in_flight")
+                                 .Help("HTTP requests being handled")
+                                 .Register(*impl_->registry);
+  impl_->in_flight = &impl_->in_flight_family->Add({});
+}
+
+MetricsMiddleware::~MetricsMiddleware() = default;
+
+Response MetricsMiddleware::Handle(Request& req, const Next& next) {
+  auto start = std::chrono::steady_clock::now();
+  impl_->in_flight->Increment();
+  Response r = next(req);
+  impl_->in_flight->Decrement();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  std::string method(MethodName(req.method));
+  std::string route = req.route ? req.route->pattern : "unmatched";
+  std::string status = std::to_string(r.status);
+  std::string hkey = method + ' ' + route;
+  std::string ckey = hkey + ' ' + status;
+  impl_->Lookup(impl_->counters, ckey, [&] {
+    return &impl_->requests->Add({{"method", method}, {"route", route}, {"status", status}});
+  })->Increment();
+  impl_->Lookup(impl_->histograms, hkey, [&] {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    return &impl_->duration->Add({{"method", method}, {"route", route}}, kBuckets);
+  })->Observe(secs);
+  return r;
+}
+
+std::string RenderMetrics(prometheus::Registry& registry) {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry.Collect());
+}
+
+}  // namespace aimass::http

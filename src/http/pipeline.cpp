@@ -1,0 +1,102 @@
+#include "http/pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <random>
+
+#include "common/log.hpp"
+#include "http/json.hpp"
+
+namespace aimass::http {
+
+Pipeline::Pipeline(Router& router) : router_(router) { Rebuild(); }
+
+void Pipeline::Use(std::shared_ptr<Middleware> mw) {
+  middleware_.push_back(std::move(mw));
+  Rebuild();
+}
+
+void Pipeline::Rebuild() {
+  Next next = [](Request& req) -> Response {
+    if (!req.early_error.ok()) return ErrorResponse(req.early_error, req.request_id);
+    try {
+      return req.route->handler(req);
+    } catch (const std::exception& e) {
+      spdlog::error("handler for {} threw: {}", req.route->pattern, e.what());
+      return ErrorResponse(Status::Internal("internal error"), req.request_id);
+    }
+  };
+  for (auto it = middleware_.rbegin(); it != middleware_.rend(); ++it) {
+    std::shared_ptr<Middleware> mw = *it;
+    next = [mw, next = std::move(next)](Request& req) { return mw->Handle(req, next); };
+  }
+  chain_ = std::move(next);
+}
+
+Status Pipeline::Match(Request& req) const {
+  RouteMatch m = router_.Match(req.method, req.path);
+  req.route = m.route;
+  req.params = std::move(m.params);
+  if (m.route) return Status::Ok();
+  return m.status;
+}
+
+Response Pipeline::Run(Request& req) const {
+  Response r = chain_(req);
+  if (req.early_error.code() == Code::kMethodNotAllowed) {
+    // Allow lists the methods this path has, as RFC 9110 asks.
+    RouteMatch m = router_.Match(Method::kOther, req.path);
+    std::string allow;
+    for (Method a : m.allowed) {
+      if (!allow.empty()) allow += ", ";
+      allow += MethodName(a);
+    }
+    if (!allow.empty()) r.headers.Set("Allow", allow);
+  }
+  return r;
+}
+
+static bool SaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+static std::string NewRequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string id(32, '0');
+  uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 16; ++i) {
+    id[i] = kHex[(a >> (i * 4)) & 0xf];
+    id[16 + i] = kHex[(b >> (i * 4)) & 0xf];
+  }
+  return id;
+}
+
+Response RequestIdMiddleware::Handle(Request& req, const Next& next) {
+  auto given = req.headers.Get("X-Request-Id");
+  req.request_id = given && SaneRequestId(*given) ? std::string(*given) : NewRequestId();
+  log::ScopedRequestId scoped(req.request_id);
+  Response r = next(req);
+  r.headers.Set("X-Request-Id", req.request_id);
+  return r;
+}
+
+Response AccessLogMiddleware::Handle(Request& req, const Next& next) {
+  auto start = std::chrono::steady_clock::now();
+  Response r = next(req);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+  // The path is logged without its query: queries may carry secrets (tokens in links).
+  spdlog::info("access method={} path={} route={} status={} duration_ms={:.3f} remote={} user={}",
+               MethodName(req.method), req.path.substr(0, 512),
+               req.route ? req.route->pattern : "unmatched", r.status, ms, req.remote,
+               req.principal ? req.principal->username : "-");
+  return r;
+}
+
+}  // namespace aimass::http

@@ -1,0 +1,65 @@
+// Router: maps a method and path onto a Route. Patterns are '/'-separated segments in which
+// `{name}` captures text; a segment may mix literals and captures (`{name}@{alias}`,
+// `{name}:predict`), and a final `{name...}` captures the rest of the path. Literal segments
+// win over captures, so `/users/me` beats `/users/{name}` whatever the registration order.
+// Thread-safety: Add before serving; Match is const and safe from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.hpp"
+#include "http/message.hpp"
+
+namespace aimass::http {
+
+struct Route {
+  Method method = Method::kGet;
+  std::string pattern;
+  Handler handler;
+
+  // Access: anonymous routes need no token; otherwise a token is required and, when
+  // `permission` is set, the principal must hold it ("resource:action").
+  bool anonymous = false;
+  std::string permission;
+
+  bool streaming_body = false;  // body spooled to a file, limit http.max_upload_bytes
+  bool run_inline = false;      // cheap handler: run on the I/O thread, skip the worker pool
+
+  // For /openapi.json.
+  std::string tag;
+  std::string summary;
+};
+
+struct RouteMatch {
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  Status status;                      // not_found, method_not_allowed or bad_request
+  std::vector<Method> allowed;        // for 405
+};
+
+class Router {
+ public:
+  Router();
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Fails on a malformed pattern or a duplicate (method, pattern).
+  Status Add(Route route);
+  RouteMatch Match(Method method, std::string_view path) const;
+  // Routes in registration order.
+  std::vector<const Route*> routes() const;
+
+ private:
+  struct Compiled;
+  std::vector<std::unique_ptr<Compiled>> compiled_;  // sorted by specificity
+  std::vector<const Route*> in_order_;
+  // Fast path for fully literal patterns: path -> routes by method.
+  std::unordered_map<std::string, std::vector<const Route*>> literal_;
+};
+
+}  // namespace aimass::http

@@ -1,0 +1,193 @@
+#include "server/app.hpp"
+
+#include <fcntl.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "auth/api.hpp"
+#include "auth/auth.hpp"
+#include "auth/middleware.hpp"
+#include "auth/password.hpp"
+#include "http/metrics.hpp"
+#include "http/server.hpp"
+#include "server/core_api.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/db.hpp"
+
+namespace fs = std::filesystem;
+
+namespace aimass::server {
+
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::BadRequest("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Writes `data` so that a crash leaves either the old file or the new one.
+Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
+  if (fd < 0) return Status::Internal("cannot write " + tmp);
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
+  return Status::Ok();
+}
+
+// The HS256 secret: configured, or made once and kept in the data directory.
+Result<std::string> JwtSecret(const config::Config& c) {
+  if (!c.auth.jwt_secret.empty()) return c.auth.jwt_secret;
+  std::string path = c.data_dir + "/jwt-secret";
+  if (fs::exists(path)) return ReadFile(path);
+  std::string secret = auth::RandomToken(64);
+  AIMASS_RETURN_IF_ERROR(WriteFileAtomically(path, secret, 0600));
+  return secret;
+}
+
+int DefaultIoThreads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace
+
+struct App::Impl {
+  config::Config cfg;
+  std::unique_ptr<storage::Db> db;
+  std::unique_ptr<storage::BlobStore> blobs;
+  std::unique_ptr<auth::AuthService> auth;
+  std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
+  http::Router router;
+  std::unique_ptr<http::Pipeline> pipeline;
+  std::unique_ptr<http::Server> server;
+  std::atomic<bool> ready{false};
+
+  Status OpenStorage();
+  Status OpenAuth();
+  Status BuildRoutes();
+};
+
+App::App(config::Config config) : impl_(std::make_unique<Impl>()) { impl_->cfg = std::move(config); }
+App::~App() = default;
+
+Status App::Impl::OpenStorage() {
+  std::error_code ec;
+  fs::create_directories(cfg.data_dir, ec);
+  if (ec) return Status::Internal("cannot create data dir " + cfg.data_dir + ": " + ec.message());
+  ::chmod(cfg.data_dir.c_str(), 0700);
+  storage::SqliteOptions so;
+  so.path = cfg.data_dir + "/metadata.db";
+  so.busy_timeout_ms = static_cast<int>(cfg.storage.busy_timeout_ms);
+  auto opened = storage::OpenSqlite(so);
+  if (!opened.ok()) return opened.status();
+  db = std::move(*opened);
+
+  std::vector<storage::Migration> migrations = auth::AuthService::Migrations();
+  for (auto& m : BlobMigrations()) migrations.push_back(std::move(m));
+  AIMASS_RETURN_IF_ERROR(db->Migrate(migrations));
+
+  auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
+  if (!store.ok()) return store.status();
+  blobs = std::move(*store);
+  return Status::Ok();
+}
+
+Status App::Impl::OpenAuth() {
+  auth::JwtKeys keys;
+  keys.algorithm = cfg.auth.jwt_algorithm;
+  if (keys.algorithm == "HS256") {
+    AIMASS_ASSIGN_OR_RETURN(keys.secret, JwtSecret(cfg));
+  } else {
+    if (cfg.auth.jwt_public_key_file.empty() || cfg.auth.jwt_private_key_file.empty()) {
+      return Status::BadRequest("RS256 needs auth.jwt_private_key_file and auth.jwt_public_key_file");
+    }
+    AIMASS_ASSIGN_OR_RETURN(keys.private_key_pem, ReadFile(cfg.auth.jwt_private_key_file));
+    AIMASS_ASSIGN_OR_RETURN(keys.public_key_pem, ReadFile(cfg.auth.jwt_public_key_file));
+  }
+  auto jwt = auth::Jwt::Create(keys, cfg.auth.jwt_issuer);
+  if (!jwt.ok()) return jwt.status();
+  auth::AuthOptions ao;
+  ao.keys = keys;
+  ao.issuer = cfg.auth.jwt_issuer;
+  ao.token_ttl_s = cfg.auth.token_ttl_s;
+  ao.admin_password = cfg.auth.admin_password;
+  auth = std::make_unique<auth::AuthService>(*db, std::move(*jwt), ao);
+  auto generated = auth->Bootstrap();
+  if (!generated.ok()) return generated.status();
+  if (generated->has_value()) {
+    // Printed once, on stdout, never through the logger: logs are shipped and kept.
+    std::cout << "Created user 'admin' with password: " << **generated << "\n"
+              << "It is shown only this once; set AIMASS_ADMIN_PASSWORD to choose it instead."
+              << std::endl;
+  }
+  return Status::Ok();
+}
+
+Status App::Impl::BuildRoutes() {
+  CoreDeps deps{db.get(), blobs.get(), metrics, &ready};
+  AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
+  AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
+  AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));
+
+  pipeline = std::make_unique<http::Pipeline>(router);
+  pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
+  if (cfg.log.access) pipeline->Use(std::make_shared<http::AccessLogMiddleware>());
+  pipeline->Use(std::make_shared<http::MetricsMiddleware>(metrics));
+  pipeline->Use(std::make_shared<auth::AuditLog>(*auth));
+  pipeline->Use(std::make_shared<auth::AccessControl>(*auth));
+  return Status::Ok();
+}
+
+Status App::Start() {
+  Impl& s = *impl_;
+  auto hp = http::ParseHostPort(s.cfg.listen);
+  if (!hp.ok()) return hp.status();
+  AIMASS_RETURN_IF_ERROR(s.OpenStorage());
+  AIMASS_RETURN_IF_ERROR(s.OpenAuth());
+  AIMASS_RETURN_IF_ERROR(s.BuildRoutes());
+
+  http::ServerOptions so;
+  so.host = hp->first;
+  so.port = hp->second;
+  so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : DefaultIoThreads();
+  so.worker_threads = s.cfg.http.worker_threads > 0 ? static_cast<int>(s.cfg.http.worker_threads)
+                                                    : std::max(8, 4 * DefaultIoThreads());
+  so.max_body_bytes = s.cfg.http.max_body_bytes;
+  so.max_upload_bytes = s.cfg.http.max_upload_bytes;
+  so.max_header_bytes = static_cast<uint32_t>(s.cfg.http.max_header_bytes);
+  so.read_timeout_s = static_cast<int>(s.cfg.http.read_timeout_s);
+  so.idle_timeout_s = static_cast<int>(s.cfg.http.idle_timeout_s);
+  so.shutdown_timeout_s = static_cast<int>(s.cfg.http.shutdown_timeout_s);
+  so.spool_dir = s.blobs->temp_dir();
+  s.server = std::make_unique<http::Server>(so, *s.pipeline);
+  AIMASS_RETURN_IF_ERROR(s.server->Start());
+  s.ready = true;
+  spdlog::info("aimass listening on {}:{} (data dir {}, gRPC address {} reserved for serving)",
+               so.host, s.server->port(), s.cfg.data_dir, s.cfg.grpc_listen);
+  return Status::Ok();
+}
+
+uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+void App::Shutdown() {
+  impl_->ready = false;
+  if (impl_->server) impl_->server->Shutdown();
+}
+
+void App::Wait() {
+  if (impl_->server) impl_->server->Wait();
+}
+
+}  // namespace aimass::server

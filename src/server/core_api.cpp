@@ -1,0 +1,77 @@
+#include "server/core_api.hpp"
+
+#include <mutex>
+
+#include "http/json.hpp"
+#include "http/metrics.hpp"
+
+namespace aimass::server {
+
+using http::Method;
+using http::Request;
+using http::Response;
+
+Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
+  auto add = [&](Method m, const char* pattern, const char* summary, http::Handler h) {
+    http::Route r;
+    r.method = m;
+    r.pattern = pattern;
+    r.anonymous = true;
+    r.run_inline = true;
+    r.tag = "system";
+    r.summary = summary;
+    r.handler = std::move(h);
+    return router.Add(std::move(r));
+  };
+
+  AIMASS_RETURN_IF_ERROR(add(Method::kGet, "/healthz", "Liveness: 200 while the process runs",
+                             [](Request&) {
+                               Response r;
+                               r.headers.Set("Content-Type", "application/json");
+                               r.body = R"({"status":"ok"})";
+                               return r;
+                             }));
+
+  storage::Db* db = deps.db;
+  const std::atomic<bool>* ready = deps.ready;
+  AIMASS_RETURN_IF_ERROR(add(
+      Method::kGet, "/readyz",
+      "Readiness: 200 once storage is open and migrations ran; 503 while starting or draining",
+      [db, ready](Request& req) {
+        if (!ready->load()) {
+          Response r = http::ErrorResponse(Status::Unavailable("not ready"), req.request_id);
+          r.headers.Set("Retry-After", "1");
+          return r;
+        }
+        if (!db->Query("SELECT 1").ok()) {
+          Response r = http::ErrorResponse(Status::Unavailable("metadata store unreachable"), req.request_id);
+          r.headers.Set("Retry-After", "1");
+          return r;
+        }
+        return http::JsonResponse(200, {{"status", "ready"}});
+      }));
+
+  auto registry = deps.metrics;
+  AIMASS_RETURN_IF_ERROR(add(Method::kGet, "/metrics", "Prometheus metrics (text format)",
+                             [registry](Request&) {
+                               Response r;
+                               r.headers.Set("Content-Type", "text/plain; version=0.0.4");
+                               r.body = http::RenderMetrics(*registry);
+                               return r;
+                             }));
+
+  // Built once, on first request, from the finished route table.
+  auto doc = std::make_shared<std::once_flag>();
+  auto text = std::make_shared<std::string>();
+  const http::Router* table = &router;
+  return add(Method::kGet, "/openapi.json", "OpenAPI 3 description of every route",
+             [doc, text, table](Request&) {
+               std::call_once(*doc, [&] { *text = OpenApiDocument(*table); });
+               Response r;
+               r.headers.Set("Content-Type", "application/json");
+               r.body = *text;
+               return r;
+             });
+}
+
+}  // namespace aimass::server

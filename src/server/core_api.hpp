@@ -1,0 +1,34 @@
+// Routes every process serves whatever its modules: health, readiness, metrics, OpenAPI, and the
+// content-addressed blob API on storage::BlobStore.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "http/router.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/db.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aimass::server {
+
+struct CoreDeps {
+  storage::Db* db = nullptr;
+  storage::BlobStore* blobs = nullptr;
+  std::shared_ptr<prometheus::Registry> metrics;
+  const std::atomic<bool>* ready = nullptr;
+};
+
+Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps);
+Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps);
+std::vector<storage::Migration> BlobMigrations();
+// Digests the blob API's uploads still hold (the GC's mark phase for them).
+Result<bool> BlobUploadReferenced(storage::Db& db, const std::string& digest);
+
+// The OpenAPI 3 document for the route table.
+std::string OpenApiDocument(const http::Router& router);
+
+}  // namespace aimass::server

@@ -1,0 +1,200 @@
+// Local BlobStore: <root>/objects/sha256/<first 2 hex>/<hex>, temp files in <root>/tmp.
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "storage/blob_store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace aimass::storage {
+
+static Status CheckHex(std::string_view digest) {
+  if (digest.size() != 64) return Status::BadRequest("digest must be sha256:<64 hex digits>");
+  for (char c : digest) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return Status::BadRequest("digest must be sha256:<64 lowercase hex digits>");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ParseDigest(std::string_view digest) {
+  if (!digest.starts_with("sha256:")) return Status::BadRequest("digest must be sha256:<64 hex digits>");
+  digest.remove_prefix(7);
+  AIMASS_RETURN_IF_ERROR(CheckHex(digest));
+  return std::string(digest);
+}
+
+namespace {
+
+Status FsyncPath(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot open " + path + " to fsync");
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::Internal("fsync failed for " + path);
+  return Status::Ok();
+}
+
+std::string Hex(const unsigned char* md, unsigned len) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+class LocalBlobStore;
+
+class LocalBlobWriter : public BlobWriter {
+ public:
+  LocalBlobWriter(LocalBlobStore& store, std::string path, int fd)
+      : store_(store), path_(std::move(path)), fd_(fd), ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
+  }
+  ~LocalBlobWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(path_.c_str());
+    EVP_MD_CTX_free(ctx_);
+  }
+  Status Write(std::string_view data) override {
+    if (fd_ < 0) return Status::Internal("writer is closed");
+    EVP_DigestUpdate(ctx_, data.data(), data.size());
+    while (!data.empty()) {
+      ssize_t w = ::write(fd_, data.data(), data.size());
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return Status::Internal("blob write failed");
+      }
+      data.remove_prefix(static_cast<size_t>(w));
+    }
+    return Status::Ok();
+  }
+  Result<BlobInfo> Commit() override;
+
+ private:
+  LocalBlobStore& store_;
+  std::string path_;
+  int fd_;
+  EVP_MD_CTX* ctx_;
+  bool committed_ = false;
+};
+
+class LocalBlobStore : public BlobStore {
+ public:
+  explicit LocalBlobStore(std::string root) : root_(std::move(root)) {}
+
+  Status Init() {
+    std::error_code ec;
+    fs::create_directories(root_ + "/objects/sha256", ec);
+    fs::create_directories(root_ + "/tmp", ec);
+    if (ec) return Status::Internal("cannot create blob directories under " + root_);
+    // Whatever is in tmp/ belongs to writers that died before committing.
+    for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove(e.path(), ec);
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<BlobWriter>> NewWriter() override {
+    std::string path = TempName();
+    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::Internal("cannot create temp blob file");
+    return std::unique_ptr<BlobWriter>(std::make_unique<LocalBlobWriter>(*this, path, fd));
+  }
+
+  Result<BlobInfo> Adopt(const std::string& temp_path, const std::string& h) override {
+    AIMASS_RETURN_IF_ERROR(CheckHex(h));
+    std::string final_path = ObjectPath(h);
+    std::error_code ec;
+    if (fs::exists(final_path, ec)) {
+      fs::remove(temp_path, ec);  // dedup: the same bytes are already stored
+      return Stat("sha256:" + h);
+    }
+    AIMASS_RETURN_IF_ERROR(FsyncPath(temp_path, false));
+    std::string dir = fs::path(final_path).parent_path();
+    fs::create_directories(dir, ec);
+    if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+      return Status::Internal("cannot move blob into place");
+    }
+    // The rename is durable only once the directory entry is.
+    AIMASS_RETURN_IF_ERROR(FsyncPath(dir, true));
+    return Stat("sha256:" + h);
+  }
+
+  Result<BlobInfo> Stat(std::string_view digest) override {
+    AIMASS_ASSIGN_OR_RETURN(std::string h, ParseDigest(digest));
+    struct stat st {};
+    if (::stat(ObjectPath(h).c_str(), &st) != 0) return Status::NotFound("no blob sha256:" + h);
+    return BlobInfo{"sha256:" + h, static_cast<uint64_t>(st.st_size)};
+  }
+
+  Result<std::string> LocalPath(std::string_view digest) override {
+    AIMASS_ASSIGN_OR_RETURN(std::string h, ParseDigest(digest));
+    std::string p = ObjectPath(h);
+    std::error_code ec;
+    if (!fs::exists(p, ec)) return Status::NotFound("no blob sha256:" + h);
+    return p;
+  }
+
+  Result<GcStats> Gc(const std::function<bool(const std::string&)>& referenced,
+                     std::chrono::seconds grace) override {
+    GcStats stats;
+    std::error_code ec;
+    auto now = fs::file_time_type::clock::now();
+    for (const auto& e : fs::recursive_directory_iterator(root_ + "/objects/sha256", ec)) {
+      if (!e.is_regular_file()) continue;
+      ++stats.scanned;
+      std::string digest = "sha256:" + e.path().filename().string();
+      if (referenced(digest)) continue;
+      if (now - e.last_write_time() < grace) continue;
+      uint64_t size = e.file_size();
+      if (fs::remove(e.path(), ec)) {
+        ++stats.deleted;
+        stats.bytes_freed += size;
+      }
+    }
+    return stats;
+  }
+
+  std::string temp_dir() const override { return root_ + "/tmp"; }
+
+  std::string ObjectPath(const std::string& hex) const {
+    return root_ + "/objects/sha256/" + hex.substr(0, 2) + "/" + hex;
+  }
+
+ private:
+  std::string TempName() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return root_ + "/tmp/blob-" + std::to_string(rng()) + ".part";
+  }
+
+  std::string root_;
+};
+
+Result<BlobInfo> LocalBlobWriter::Commit() {
+  if (fd_ < 0) return Status::Internal("writer is closed");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx_, md, &len);
+  ::close(fd_);
+  fd_ = -1;
+  auto info = store_.Adopt(path_, Hex(md, len));
+  committed_ = info.ok();
+  return info;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlobStore>> OpenLocalBlobStore(const std::string& root) {
+  auto store = std::make_unique<LocalBlobStore>(root);
+  AIMASS_RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<BlobStore>(std::move(store));
+}
+
+}  // namespace aimass::storage
