@@ -41,12 +41,36 @@ Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view s) {
   return std::make_pair(host, static_cast<uint16_t>(port));
 }
 
+// Executor-typed I/O: everything on a connection runs on one single-threaded io_context, so
+// the concrete executor type is used instead of any_io_executor (its type erasure showed up in
+// profiles at several percent of a /healthz request).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
+template <typename T>
+using Awaitable = asio::awaitable<T, Executor>;
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable_t<Executor>{});
+using Clock = std::chrono::steady_clock;
+
 namespace {
 
+// One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
+// closes the socket once it passes, instead of a timer armed and cancelled around every read
+// and write.
 struct Connection {
-  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
-  bool busy = false;  // touched only on the connection's strand
+  explicit Connection(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
+  Socket socket;
+  Timer watchdog;
+  Clock::time_point deadline = Clock::time_point::max();
+  bool busy = false;    // touched only on the connection's io_context
+  bool closed = false;
+
+  void ExpiresAfter(std::chrono::seconds s) { deadline = Clock::now() + s; }
+  void Close() {
+    boost::system::error_code ec;
+    socket.close(ec);
+  }
 };
 
 // Spools a streaming body to a file while hashing it.
@@ -107,13 +131,24 @@ class Spool {
 
 struct Server::Impl {
   Impl(ServerOptions o, const Pipeline& p)
-      : opt(std::move(o)), pipeline(p), ioc(opt.io_threads), workers(opt.worker_threads) {}
+      : opt(std::move(o)), pipeline(p), workers(opt.worker_threads) {
+    // One single-threaded io_context per I/O thread, connections dealt out round-robin (the
+    // nginx worker model): a connection never changes thread, so no strands, no lock
+    // hand-offs between threads and no cross-thread wake-ups on the hot path.
+    for (int i = 0; i < std::max(1, opt.io_threads); ++i) {
+      auto ctx = std::make_unique<asio::io_context>(1);
+      guards.emplace_back(asio::make_work_guard(*ctx));
+      iocs.push_back(std::move(ctx));
+    }
+  }
 
   ServerOptions opt;
   const Pipeline& pipeline;
-  asio::io_context ioc;
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  size_t next_ioc = 0;
   asio::thread_pool workers;
-  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::basic_socket_acceptor<tcp, Executor>> acceptor;
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
   uint16_t bound_port = 0;
@@ -125,10 +160,11 @@ struct Server::Impl {
   bool stopped = false;
   std::thread drainer;
 
-  asio::awaitable<void> Accept();
-  asio::awaitable<void> Serve(uint64_t id, std::shared_ptr<Connection> conn);
-  asio::awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
-                                      bool keep_alive);
+  Awaitable<void> Accept();
+  Awaitable<void> Serve(uint64_t id, std::shared_ptr<Connection> conn);
+  Awaitable<void> Watch(std::shared_ptr<Connection> conn);
+  Awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
+                                bool keep_alive);
   void Forget(uint64_t id);
 };
 
@@ -148,7 +184,7 @@ Status Server::Start() {
   auto addr = asio::ip::make_address(s.opt.host, ec);
   if (ec) return Status::BadRequest("invalid listen address '" + s.opt.host + "'");
   tcp::endpoint ep(addr, s.opt.port);
-  s.acceptor.emplace(s.ioc);
+  s.acceptor.emplace(s.iocs[0]->get_executor());
   s.acceptor->open(ep.protocol(), ec);
   if (!ec) s.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) s.acceptor->bind(ep, ec);
@@ -159,8 +195,8 @@ Status Server::Start() {
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
-  for (int i = 0; i < s.opt.io_threads; ++i) {
-    s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& ctx : s.iocs) {
+    s.threads.emplace_back([c = ctx.get()] { c->run(); });
   }
   return Status::Ok();
 }
@@ -178,8 +214,8 @@ void Server::Shutdown() {
     // ones see `draining` after their response and close themselves.
     std::lock_guard lock(s.mu);
     for (auto& [id, conn] : s.connections) {
-      asio::post(conn->stream.get_executor(), [conn] {
-        if (!conn->busy) conn->stream.socket().close();
+      asio::post(conn->socket.get_executor(), [conn] {
+        if (!conn->busy) conn->Close();
       });
     }
   }
@@ -192,7 +228,8 @@ void Server::Shutdown() {
                    s.connections.size(), s.opt.shutdown_timeout_s);
     }
     lock.unlock();
-    s.ioc.stop();
+    for (auto& g : s.guards) g.reset();
+    for (auto& ctx : s.iocs) ctx->stop();
   });
 }
 
@@ -211,10 +248,10 @@ void Server::Impl::Forget(uint64_t id) {
   if (connections.empty()) drained.notify_all();
 }
 
-asio::awaitable<void> Server::Impl::Accept() {
+Awaitable<void> Server::Impl::Accept() {
   for (;;) {
-    auto [ec, socket] =
-        co_await acceptor->async_accept(asio::make_strand(ioc), asio::as_tuple(asio::use_awaitable));
+    asio::io_context& target = *iocs[next_ioc++ % iocs.size()];
+    auto [ec, socket] = co_await acceptor->async_accept(target.get_executor(), kUse);
     if (ec) {
       if (draining || ec == asio::error::operation_aborted) co_return;
       spdlog::warn("accept failed: {}", ec.message());
@@ -228,53 +265,72 @@ asio::awaitable<void> Server::Impl::Accept() {
       id = next_id++;
       connections.emplace(id, conn);
     }
-    auto ex = conn->stream.get_executor();
-    asio::co_spawn(ex, Serve(id, std::move(conn)), asio::detached);
+    asio::co_spawn(target.get_executor(), Watch(conn), asio::detached);
+    asio::co_spawn(target.get_executor(), Serve(id, std::move(conn)), asio::detached);
   }
 }
 
-static std::string RemoteOf(beast::tcp_stream& stream) {
+Awaitable<void> Server::Impl::Watch(std::shared_ptr<Connection> conn) {
+  // Ticks once a second: a deadline moved by the serving loop is seen within a second, and an
+  // idle connection costs one timer wait per second.
+  while (!conn->closed) {
+    conn->watchdog.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await conn->watchdog.async_wait(kUse);
+    if (conn->closed) break;
+    if (Clock::now() >= conn->deadline) {
+      conn->Close();  // pending reads and writes complete with an error
+      break;
+    }
+  }
+}
+
+static std::string RemoteOf(Socket& socket) {
   boost::system::error_code ec;
-  auto ep = stream.socket().remote_endpoint(ec);
+  auto ep = socket.remote_endpoint(ec);
   if (ec) return "-";
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
-asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> conn) {
+static bool Disconnected(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+         ec == asio::error::bad_descriptor || ec == asio::error::broken_pipe;
+}
+
+Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> conn) {
   beast::flat_buffer buffer;
-  auto& stream = conn->stream;
-  std::string remote = RemoteOf(stream);
+  Socket& socket = conn->socket;
+  std::string remote = RemoteOf(socket);
   bool first = true;
-  auto tuple = asio::as_tuple(asio::use_awaitable);
+  bool unread_body = false;  // answered without reading the body: linger before closing
+  const auto read_timeout = std::chrono::seconds(opt.read_timeout_s);
 
   while (!draining) {
     conn->busy = false;
-    stream.expires_after(std::chrono::seconds(first ? opt.read_timeout_s : opt.idle_timeout_s));
+    conn->ExpiresAfter(first ? read_timeout : std::chrono::seconds(opt.idle_timeout_s));
     bhttp::request_parser<bhttp::empty_body> header_parser;
     header_parser.header_limit(opt.max_header_bytes);
     // Limits depend on the route, known only after the header: checked below.
     header_parser.body_limit(boost::none);
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, header_parser, tuple);
+    auto [ec, n] = co_await bhttp::async_read_header(socket, buffer, header_parser, kUse);
     (void)n;
     first = false;
     Request req;
     req.remote = remote;
     if (ec) {
+      if (Disconnected(ec)) break;
       if (ec == bhttp::error::header_limit) {
         req.early_error = Status(Code::kHeadersTooLarge, "request headers are too large");
-      } else if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-                 ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-                 ec == asio::error::connection_reset || ec == asio::error::bad_descriptor) {
-        break;
       } else {
         req.early_error = Status::BadRequest("malformed HTTP request");
       }
       Response res = pipeline.Run(req);
       co_await WriteResponse(*conn, res, req, false);
+      unread_body = true;
       break;
     }
     conn->busy = true;
-    stream.expires_after(std::chrono::seconds(opt.read_timeout_s));
+    conn->ExpiresAfter(read_timeout);
 
     auto& h = header_parser.get();
     req.method = ParseMethod(std::string_view(h.method_string().data(), h.method_string().size()));
@@ -291,25 +347,27 @@ asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connectio
     bool has_body = header_parser.content_length().value_or(0) > 0 || h.chunked();
     uint64_t limit = req.route && req.route->streaming_body ? opt.max_upload_bytes : opt.max_body_bytes;
     if (req.early_error.ok() && header_parser.content_length().value_or(0) > limit) {
-      // Refused before reading a byte of it; the connection closes since the body is unread.
+      // Refused before reading a byte of it.
       req.early_error = Status::TooLarge("body exceeds " + std::to_string(limit) + " bytes");
-      keep_alive = false;
-      has_body = false;
     }
-    if (has_body && req.early_error.ok()) {
+    if (!req.early_error.ok()) {
+      // Nothing will read the body, so the connection cannot carry another request.
+      if (has_body) {
+        keep_alive = false;
+        unread_body = true;
+        has_body = false;
+      }
+    } else if (has_body) {
       if (auto expect = h[bhttp::field::expect];
           beast::iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-        co_await bhttp::async_write(stream, cont, tuple);
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(socket, asio::buffer(kContinue.data(), kContinue.size()), kUse);
       }
     }
 
     std::optional<Spool> spool;
     bool body_read = true;
-    if (!req.early_error.ok()) {
-      // Nothing will read the body: do not let the peer think it may keep the connection.
-      if (has_body) keep_alive = false;
-    } else if (req.route && req.route->streaming_body) {
+    if (has_body && req.route->streaming_body) {
       bhttp::request_parser<bhttp::buffer_body> parser{std::move(header_parser)};
       parser.body_limit(opt.max_upload_bytes);
       spool.emplace();
@@ -318,7 +376,8 @@ asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connectio
       while (st.ok() && !parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, tuple);
+        conn->ExpiresAfter(read_timeout);  // a deadline per chunk: big uploads may take long
+        auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
         (void)rn;
         if (rec == bhttp::error::need_buffer) rec = {};
         if (rec) {
@@ -339,15 +398,17 @@ asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connectio
       } else {
         req.early_error = st;
         keep_alive = false;
+        unread_body = true;
       }
     } else if (has_body) {
       bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser)};
       parser.body_limit(opt.max_body_bytes);
-      auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, tuple);
+      auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
       (void)rn;
       if (rec == bhttp::error::body_limit) {
         req.early_error = Status::TooLarge("body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
         keep_alive = false;
+        unread_body = true;
       } else if (rec) {
         body_read = false;
       } else {
@@ -366,7 +427,7 @@ asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connectio
     } else {
       res = co_await asio::co_spawn(
           workers, [this, &req]() -> asio::awaitable<Response> { co_return pipeline.Run(req); },
-          asio::use_awaitable);
+          asio::use_awaitable_t<Executor>{});
     }
     if (spool) {
       std::error_code rm_ec;
@@ -378,55 +439,84 @@ asio::awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connectio
   }
 
   boost::system::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (unread_body && socket.is_open()) {
+    // Closing a socket with unread input makes the kernel send RST, which can destroy the
+    // error response before the client reads it. Read and drop what is still coming, briefly.
+    std::vector<char> sink(64 * 1024);
+    size_t drained_bytes = 0;
+    conn->ExpiresAfter(std::chrono::seconds(2));
+    while (drained_bytes < (8u << 20)) {
+      auto [rec, rn] = co_await socket.async_read_some(asio::buffer(sink), kUse);
+      if (rec) break;
+      drained_bytes += rn;
+    }
+  }
+  conn->closed = true;
+  conn->Close();
+  conn->watchdog.cancel();
   Forget(id);
 }
 
-template <typename Message>
-static void CopyHeaders(Message& m, const Response& res) {
-  for (const auto& [name, value] : res.headers.all()) m.set(name, value);
-  m.set(bhttp::field::server, "aimass");
+// The status line and headers. Header values come from handlers and from validated request
+// data; a CR or LF in one would split the response, so such a header is dropped.
+static std::string ResponseHead(const Response& res, uint64_t content_length, bool keep_alive) {
+  std::string head;
+  head.reserve(256);
+  head += "HTTP/1.1 ";
+  head += std::to_string(res.status);
+  head += ' ';
+  auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+  head.append(reason.data(), reason.size());
+  head += "\r\n";
+  auto safe = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
+  for (const auto& [name, value] : res.headers.all()) {
+    if (!safe(name) || !safe(value)) continue;
+    head += name;
+    head += ": ";
+    head += value;
+    head += "\r\n";
+  }
+  head += "Server: aimass\r\n";
+  if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
+    head += "Content-Length: ";
+    head += std::to_string(content_length);
+    head += "\r\n";
+  }
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
 }
 
-asio::awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res,
-                                                  const Request& req, bool keep_alive) {
-  auto& stream = conn.stream;
-  auto tuple = asio::as_tuple(asio::use_awaitable);
-  stream.expires_after(std::chrono::seconds(opt.read_timeout_s));
-  bool head = req.method == Method::kHead;
-  auto status = static_cast<bhttp::status>(res.status);
+Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, const Request& req,
+                                            bool keep_alive) {
+  Socket& socket = conn.socket;
+  const auto timeout = std::chrono::seconds(opt.read_timeout_s);
+  conn.ExpiresAfter(timeout);
+  bool head_only = req.method == Method::kHead;
 
   if (!res.file) {
-    bhttp::response<bhttp::string_body> m{status, 11};
-    CopyHeaders(m, res);
-    m.keep_alive(keep_alive);
     uint64_t length = res.content_length_override.value_or(res.body.size());
-    if (!head) m.body() = std::move(res.body);
-    if (res.status != 204 && res.status != 304) m.content_length(length);
-    auto [ec, n] = co_await bhttp::async_write(stream, m, tuple);
+    std::string head = ResponseHead(res, length, keep_alive);
+    std::array<asio::const_buffer, 2> bufs = {
+        asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
+    auto [ec, n] = co_await asio::async_write(socket, bufs, kUse);
     (void)n;
     co_return !ec;
   }
 
   const FileBody& fb = *res.file;
-  bhttp::response<bhttp::buffer_body> m{status, 11};
-  CopyHeaders(m, res);
-  m.keep_alive(keep_alive);
-  m.content_length(fb.length);
-  int fd = head ? -1 : ::open(fb.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (!head && fd < 0) {
+  int fd = head_only ? -1 : ::open(fb.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!head_only && fd < 0) {
     Response err = ErrorResponse(Status::NotFound("content is gone"), req.request_id);
     co_return co_await WriteResponse(conn, err, req, false);
   }
-  m.body().data = nullptr;
-  m.body().more = !head && fb.length > 0;
-  bhttp::response_serializer<bhttp::buffer_body> sr{m};
-  auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, tuple);
+  std::string head = ResponseHead(res, fb.length, keep_alive);
+  auto [hec, hn] = co_await asio::async_write(socket, asio::buffer(head), kUse);
   (void)hn;
   bool ok = !hec;
   std::vector<char> chunk(256 * 1024);
-  uint64_t offset = fb.offset, remaining = head ? 0 : fb.length;
+  uint64_t offset = fb.offset, remaining = head_only ? 0 : fb.length;
   while (ok && remaining > 0) {
     ssize_t got = ::pread(fd, chunk.data(), std::min<uint64_t>(chunk.size(), remaining),
                           static_cast<off_t>(offset));
@@ -436,20 +526,8 @@ asio::awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& re
     }
     offset += static_cast<uint64_t>(got);
     remaining -= static_cast<uint64_t>(got);
-    m.body().data = chunk.data();
-    m.body().size = static_cast<size_t>(got);
-    m.body().more = remaining > 0;
-    stream.expires_after(std::chrono::seconds(opt.read_timeout_s));
-    auto [ec, n] = co_await bhttp::async_write(stream, sr, tuple);
-    (void)n;
-    if (ec == bhttp::error::need_buffer) ec = {};
-    ok = !ec;
-  }
-  if (ok && !sr.is_done()) {
-    m.body().data = nullptr;
-    m.body().size = 0;
-    m.body().more = false;
-    auto [ec, n] = co_await bhttp::async_write(stream, sr, tuple);
+    conn.ExpiresAfter(timeout);
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(chunk.data(), static_cast<size_t>(got)), kUse);
     (void)n;
     ok = !ec;
   }

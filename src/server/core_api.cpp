@@ -51,14 +51,23 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
         return http::JsonResponse(200, {{"status", "ready"}});
       }));
 
+  // Metrics reveal what the platform is used for: a scraper authenticates with an API key of
+  // a role holding metrics:read (docs/observability.md).
   auto registry = deps.metrics;
-  AIMASS_RETURN_IF_ERROR(add(Method::kGet, "/metrics", "Prometheus metrics (text format)",
-                             [registry](Request&) {
-                               Response r;
-                               r.headers.Set("Content-Type", "text/plain; version=0.0.4");
-                               r.body = http::RenderMetrics(*registry);
-                               return r;
-                             }));
+  http::Route metrics;
+  metrics.method = Method::kGet;
+  metrics.pattern = "/metrics";
+  metrics.permission = "metrics:read";
+  metrics.run_inline = true;
+  metrics.tag = "system";
+  metrics.summary = "Prometheus metrics (text format); needs metrics:read";
+  metrics.handler = [registry](Request&) {
+    Response r;
+    r.headers.Set("Content-Type", "text/plain; version=0.0.4");
+    r.body = http::RenderMetrics(*registry);
+    return r;
+  };
+  AIMASS_RETURN_IF_ERROR(router.Add(std::move(metrics)));
 
   // Built once, on first request, from the finished route table.
   auto doc = std::make_shared<std::once_flag>();

@@ -389,7 +389,7 @@ class AimassServer:
         return name
 
     def metrics(self) -> dict:
-        resp = self.anonymous.get("/metrics")
+        resp = self.admin.get("/metrics")
         assert resp.status_code == 200, describe(resp)
         return parse_metrics(resp.text)
 

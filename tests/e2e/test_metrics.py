@@ -7,8 +7,14 @@ DURATION = "aimass_http_request_duration_seconds"
 WHOAMI = "/api/v1/auth/whoami"
 
 
+def test_metrics_need_a_token_with_metrics_read(server):
+    assert server.anonymous.get("/metrics").status_code == 401
+    viewer = server.create_user(roles=["viewer"])
+    assert viewer.client.get("/metrics").status_code == 403
+
+
 def test_metrics_are_prometheus_text(server):
-    resp = server.anonymous.get("/metrics")
+    resp = server.admin.get("/metrics")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("text/plain")
     assert f"# TYPE {REQUESTS} counter" in resp.text
