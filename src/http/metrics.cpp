@@ -20,13 +20,26 @@ struct MetricsMiddleware::Impl {
   prometheus::Family<prometheus::Gauge>* in_flight_family;
   prometheus::Gauge* in_flight;
 
-  // prometheus-cpp's Family::Add locks and hashes a label map; cache the series per key.
+  // prometheus-cpp's Family::Add locks and hashes a label map; cache the series by
+  // (route, method, status), packed into an integer so the hot path allocates nothing.
   std::shared_mutex mu;
-  std::unordered_map<std::string, prometheus::Counter*> counters;
-  std::unordered_map<std::string, prometheus::Histogram*> histograms;
+  std::unordered_map<uint64_t, prometheus::Counter*> counters;
+  std::unordered_map<uint64_t, prometheus::Histogram*> histograms;
+  std::unordered_map<const Route*, uint64_t> route_ids;  // 0 = unmatched
+
+  uint64_t RouteId(const Route* r) {
+    if (r == nullptr) return 0;
+    {
+      std::shared_lock lock(mu);
+      if (auto it = route_ids.find(r); it != route_ids.end()) return it->second;
+    }
+    std::unique_lock lock(mu);
+    auto [it, inserted] = route_ids.emplace(r, route_ids.size() + 1);
+    return it->second;
+  }
 
   template <typename Map, typename Make>
-  auto* Lookup(Map& map, const std::string& key, Make make) {
+  auto* Lookup(Map& map, uint64_t key, Make make) {
     {
       std::shared_lock lock(mu);
       if (auto it = map.find(key); it != map.end()) return it->second;
@@ -66,18 +79,18 @@ Response MetricsMiddleware::Handle(Request& req, const Next& next) {
   double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::string method(MethodName(req.method));
-  std::string route = req.route ? req.route->pattern : "unmatched";
-  std::string status = std::to_string(r.status);
-  std::string hkey = method + ' ' + route;
-  std::string ckey = hkey + ' ' + status;
+  auto method = [&] { return std::string(MethodName(req.method)); };
+  auto route = [&] { return req.route ? req.route->pattern : std::string("unmatched"); };
+  uint64_t hkey = (impl_->RouteId(req.route) << 8) | static_cast<uint64_t>(req.method);
+  uint64_t ckey = (hkey << 10) | static_cast<uint64_t>(r.status & 0x3ff);
   impl_->Lookup(impl_->counters, ckey, [&] {
-    return &impl_->requests->Add({{"method", method}, {"route", route}, {"status", status}});
+    return &impl_->requests->Add(
+        {{"method", method()}, {"route", route()}, {"status", std::to_string(r.status)}});
   })->Increment();
   impl_->Lookup(impl_->histograms, hkey, [&] {
     static const prometheus::Histogram::BucketBoundaries kBuckets = {
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    return &impl_->duration->Add({{"method", method}, {"route", route}}, kBuckets);
+    return &impl_->duration->Add({{"method", method()}, {"route", route()}}, kBuckets);
   })->Observe(secs);
   return r;
 }

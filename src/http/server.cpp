@@ -213,7 +213,8 @@ void Server::Shutdown() {
     // Idle connections are waiting for a request that may never come: close them now. Busy
     // ones see `draining` after their response and close themselves.
     std::lock_guard lock(s.mu);
-    for (auto& [id, conn] : s.connections) {
+    for (auto& entry : s.connections) {
+      std::shared_ptr<Connection> conn = entry.second;
       asio::post(conn->socket.get_executor(), [conn] {
         if (!conn->busy) conn->Close();
       });
