@@ -1,11 +1,11 @@
 #include "auth/auth.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include <ctime>
 
 #include "auth/password.hpp"
+#include "common/sha256.hpp"
 
 namespace aimass::auth {
 
@@ -16,19 +16,6 @@ constexpr size_t kMinPassword = 8;
 constexpr size_t kMaxPassword = 1024;
 
 int64_t Now() { return static_cast<int64_t>(time(nullptr)); }
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
-}
 
 Status ValidatePassword(const std::string& password) {
   if (password.size() < kMinPassword) {

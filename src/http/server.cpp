@@ -1,7 +1,6 @@
 #include "http/server.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/sha256.hpp"
 #include "http/json.hpp"
 
 namespace aimass::http {
@@ -78,19 +78,16 @@ class Spool {
  public:
   ~Spool() {
     if (fd_ >= 0) ::close(fd_);
-    if (ctx_) EVP_MD_CTX_free(ctx_);
   }
   Status Open(const std::string& dir) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     path_ = dir + "/upload-" + std::to_string(rng()) + ".part";
     fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
     if (fd_ < 0) return Status::Internal("cannot create spool file");
-    ctx_ = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
     return Status::Ok();
   }
   Status Write(const char* data, size_t n) {
-    EVP_DigestUpdate(ctx_, data, n);
+    hash_.Update(std::string_view(data, n));
     size_ += n;
     while (n > 0) {
       ssize_t w = ::write(fd_, data, n);
@@ -104,25 +101,16 @@ class Spool {
     return Status::Ok();
   }
   std::string FinishHex() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    static const char* kHex = "0123456789abcdef";
-    std::string hex;
-    for (unsigned i = 0; i < len; ++i) {
-      hex.push_back(kHex[md[i] >> 4]);
-      hex.push_back(kHex[md[i] & 0xf]);
-    }
     ::close(fd_);
     fd_ = -1;
-    return hex;
+    return hash_.FinishHex();
   }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
 
  private:
   int fd_ = -1;
-  EVP_MD_CTX* ctx_ = nullptr;
+  Sha256 hash_;
   std::string path_;
   uint64_t size_ = 0;
 };
@@ -166,6 +154,17 @@ struct Server::Impl {
   Awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
                                 bool keep_alive);
   void Forget(uint64_t id);
+
+  // The pipeline turns handler exceptions into 500s; this catches what a middleware throws,
+  // which would otherwise escape the connection's coroutine and end its I/O thread.
+  Response RunSafely(Request& req) {
+    try {
+      return pipeline.Run(req);
+    } catch (const std::exception& e) {
+      spdlog::error("request pipeline threw: {}", e.what());
+      return ErrorResponse(Status::Internal("internal error"), req.request_id);
+    }
+  }
 };
 
 Server::Server(ServerOptions options, const Pipeline& pipeline)
@@ -325,7 +324,7 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
       } else {
         req.early_error = Status::BadRequest("malformed HTTP request");
       }
-      Response res = pipeline.Run(req);
+      Response res = RunSafely(req);
       co_await WriteResponse(*conn, res, req, false);
       unread_body = true;
       break;
@@ -424,10 +423,10 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
 
     Response res;
     if (req.route && req.route->run_inline) {
-      res = pipeline.Run(req);
+      res = RunSafely(req);
     } else {
       res = co_await asio::co_spawn(
-          workers, [this, &req]() -> asio::awaitable<Response> { co_return pipeline.Run(req); },
+          workers, [this, &req]() -> asio::awaitable<Response> { co_return RunSafely(req); },
           asio::use_awaitable_t<Executor>{});
     }
     if (spool) {

@@ -1,12 +1,12 @@
 // Local BlobStore: <root>/objects/sha256/<first 2 hex>/<hex>, temp files in <root>/tmp.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <random>
 
+#include "common/sha256.hpp"
 #include "storage/blob_store.hpp"
 
 namespace fs = std::filesystem;
@@ -41,32 +41,19 @@ Status FsyncPath(const std::string& path, bool directory) {
   return Status::Ok();
 }
 
-std::string Hex(const unsigned char* md, unsigned len) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
-}
-
 class LocalBlobStore;
 
 class LocalBlobWriter : public BlobWriter {
  public:
   LocalBlobWriter(LocalBlobStore& store, std::string path, int fd)
-      : store_(store), path_(std::move(path)), fd_(fd), ctx_(EVP_MD_CTX_new()) {
-    EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-  }
+      : store_(store), path_(std::move(path)), fd_(fd) {}
   ~LocalBlobWriter() override {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(path_.c_str());
-    EVP_MD_CTX_free(ctx_);
   }
   Status Write(std::string_view data) override {
     if (fd_ < 0) return Status::Internal("writer is closed");
-    EVP_DigestUpdate(ctx_, data.data(), data.size());
+    hash_.Update(data);
     while (!data.empty()) {
       ssize_t w = ::write(fd_, data.data(), data.size());
       if (w < 0) {
@@ -83,7 +70,7 @@ class LocalBlobWriter : public BlobWriter {
   LocalBlobStore& store_;
   std::string path_;
   int fd_;
-  EVP_MD_CTX* ctx_;
+  Sha256 hash_;
   bool committed_ = false;
 };
 
@@ -179,12 +166,9 @@ class LocalBlobStore : public BlobStore {
 
 Result<BlobInfo> LocalBlobWriter::Commit() {
   if (fd_ < 0) return Status::Internal("writer is closed");
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx_, md, &len);
   ::close(fd_);
   fd_ = -1;
-  auto info = store_.Adopt(path_, Hex(md, len));
+  auto info = store_.Adopt(path_, hash_.FinishHex());
   committed_ = info.ok();
   return info;
 }
