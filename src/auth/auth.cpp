@@ -49,8 +49,7 @@ Result<std::optional<std::string>> AuthService::Bootstrap() {
   {
     auto revoked = store_.LiveRevokedTokens(Now());
     if (!revoked.ok()) return revoked.status();
-    std::lock_guard lock(revoked_mu_);
-    revoked_.insert(revoked->begin(), revoked->end());
+    for (const auto& [jti, exp] : *revoked) RememberRevoked(jti, exp);
   }
   AIMASS_ASSIGN_OR_RETURN(int64_t users, store_.CountUsers());
   if (users > 0) return std::optional<std::string>{};
@@ -151,9 +150,15 @@ Result<Principal> AuthService::AuthenticateApiKey(std::string_view key) {
 Status AuthService::Logout(const Principal& principal) {
   if (principal.method != "jwt") return Status::BadRequest("only login tokens can be logged out; revoke API keys instead");
   AIMASS_RETURN_IF_ERROR(store_.RevokeToken(principal.token_id, principal.token_expires_at));
-  std::lock_guard lock(revoked_mu_);
-  revoked_.insert(principal.token_id);
+  RememberRevoked(principal.token_id, principal.token_expires_at);
   return Status::Ok();
+}
+
+void AuthService::RememberRevoked(const std::string& jti, int64_t expires_at) {
+  std::lock_guard lock(revoked_mu_);
+  int64_t now = Now();
+  std::erase_if(revoked_, [now](const auto& e) { return e.second < now; });
+  revoked_[jti] = expires_at;
 }
 
 Status AuthService::RevokeUserTokens(const std::string& username) {

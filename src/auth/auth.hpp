@@ -8,7 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "auth/jwt.hpp"
@@ -91,8 +91,12 @@ class AuthService {
   AuthStore store_;
   std::unique_ptr<Jwt> jwt_;
   AuthOptions options_;
+  void RememberRevoked(const std::string& jti, int64_t expires_at);
+
   mutable std::mutex revoked_mu_;
-  std::unordered_set<std::string> revoked_;  // JTIs, mirrored from revoked_tokens
+  // JTI -> exp, mirrored from revoked_tokens; an entry is dropped once its token has expired
+  // anyway, so the set stays as small as the number of live revoked tokens.
+  std::unordered_map<std::string, int64_t> revoked_;
 };
 
 // Names of users and roles: [a-z0-9][a-z0-9._-]{0,63}.

@@ -124,7 +124,7 @@ Result<std::string> Jwt::Sign(const nlohmann::json& claims) const {
   if (alg_ == "HS256") {
     sig = HmacSha256(secret_, input);
   } else {
-    if (!keys_->priv) return Status::Internal("no private key to sign with");
+    if (!keys_->priv) return Status::Unavailable("this node has no private key to issue tokens with");
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     size_t len = 0;
     bool ok = EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, keys_->priv) == 1 &&

@@ -20,31 +20,37 @@ static std::optional<std::string_view> BearerToken(const http::Request& req) {
   return v;
 }
 
-http::Response AccessControl::Handle(http::Request& req, const http::Next& next) {
-  if (!req.early_error.ok() || req.route == nullptr || req.route->anonymous) return next(req);
+Status AccessControl::Check(http::Request& req) {
+  if (req.principal) return Status::Ok();  // admitted before the body was read
   auto token = BearerToken(req);
   if (!token) {
-    http::Response r = http::ErrorResponse(
-        Status::Unauthenticated("this route needs Authorization: Bearer <token or API key>"),
-        req.request_id);
-    r.headers.Set("WWW-Authenticate", "Bearer");
-    return r;
+    return Status::Unauthenticated("this route needs Authorization: Bearer <token or API key>");
   }
   auto principal = auth_.Authenticate(*token);
   if (!principal.ok()) {
     const Status& st = principal.status();
-    if (st.code() != Code::kUnauthenticated) {
-      spdlog::error("authentication failed: {}", st.ToString());
-      return http::ErrorResponse(Status::Internal("authentication is unavailable"), req.request_id);
-    }
-    http::Response r = http::ErrorResponse(st, req.request_id);
-    r.headers.Set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-    return r;
+    if (st.code() == Code::kUnauthenticated) return st;
+    spdlog::error("authentication failed: {}", st.ToString());
+    return Status::Internal("authentication is unavailable");
   }
   req.principal = std::move(*principal);
   if (!req.route->permission.empty() && !auth_.Authorize(*req.principal, req.route->permission)) {
-    return http::ErrorResponse(
-        Status::Forbidden("permission '" + req.route->permission + "' is required"), req.request_id);
+    return Status::Forbidden("permission '" + req.route->permission + "' is required");
+  }
+  return Status::Ok();
+}
+
+Status AccessControl::Admit(http::Request& req) {
+  if (req.route == nullptr || req.route->anonymous) return Status::Ok();
+  return Check(req);
+}
+
+http::Response AccessControl::Handle(http::Request& req, const http::Next& next) {
+  if (!req.early_error.ok() || req.route == nullptr || req.route->anonymous) return next(req);
+  if (Status st = Check(req); !st.ok()) {
+    http::Response r = http::ErrorResponse(st, req.request_id);
+    if (st.code() == Code::kUnauthenticated) r.headers.Set("WWW-Authenticate", "Bearer");
+    return r;
   }
   return next(req);
 }

@@ -12,8 +12,11 @@ class AccessControl : public http::Middleware {
  public:
   explicit AccessControl(AuthService& auth) : auth_(auth) {}
   http::Response Handle(http::Request& req, const http::Next& next) override;
+  // The same check, before a request body is read.
+  Status Admit(http::Request& req) override;
 
  private:
+  Status Check(http::Request& req);
   AuthService& auth_;
 };
 

@@ -367,11 +367,11 @@ Status AuthStore::RevokeToken(const std::string& jti, int64_t expires_at) {
   });
 }
 
-Result<std::vector<std::string>> AuthStore::LiveRevokedTokens(int64_t now) {
-  auto rows = db_.Query("SELECT jti FROM revoked_tokens WHERE expires_at >= ?", {now});
+Result<std::vector<std::pair<std::string, int64_t>>> AuthStore::LiveRevokedTokens(int64_t now) {
+  auto rows = db_.Query("SELECT jti, expires_at FROM revoked_tokens WHERE expires_at >= ?", {now});
   if (!rows.ok()) return rows.status();
-  std::vector<std::string> out;
-  for (const auto& r : *rows) out.push_back(r.Text(0));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& r : *rows) out.emplace_back(r.Text(0), r.Int(1));
   return out;
 }
 

@@ -81,7 +81,7 @@ class AuthStore {
 
   Status RevokeToken(const std::string& jti, int64_t expires_at);
   // Revoked JTIs that have not expired yet (loaded into memory at start).
-  Result<std::vector<std::string>> LiveRevokedTokens(int64_t now);
+  Result<std::vector<std::pair<std::string, int64_t>>> LiveRevokedTokens(int64_t now);
 
   Status InsertAudit(const AuditEntry& entry);
   Result<std::vector<AuditEntry>> ListAudit(const std::optional<std::string>& actor,

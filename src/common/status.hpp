@@ -1,6 +1,7 @@
 // Status and Result<T>: how errors travel through AI Mass, as values rather than exceptions.
 // A Status carries a code that maps one-to-one onto the HTTP error model (docs/errors.md)
-// and a human message that must never contain secrets or echo request data verbatim.
+// and a human message that must never contain secrets or echo request bodies; it may name the
+// (length-capped) path or name a request was about.
 #pragma once
 
 #include <optional>

@@ -24,7 +24,12 @@ Response ErrorResponse(const Status& status, std::string_view request_id) {
                 {{"code", CodeName(status.code())},
                  {"message", status.message()},
                  {"request_id", request_id}}}};
-  return JsonResponse(HttpStatus(status.code()), body);
+  Response r = JsonResponse(HttpStatus(status.code()), body);
+  // ARCHITECTURE.md §3: 429 and 503 always say when to come back.
+  if (status.code() == Code::kUnavailable || status.code() == Code::kRateLimited) {
+    r.headers.Set("Retry-After", "1");
+  }
+  return r;
 }
 
 Response NoContent() {

@@ -42,16 +42,26 @@ Status Pipeline::Match(Request& req) const {
   return m.status;
 }
 
+Status Pipeline::Admit(Request& req) const {
+  for (const auto& mw : middleware_) AIMASS_RETURN_IF_ERROR(mw->Admit(req));
+  return Status::Ok();
+}
+
 Response Pipeline::Run(Request& req) const {
   Response r = chain_(req);
+  if (req.early_error.code() == Code::kUnauthenticated) r.headers.Set("WWW-Authenticate", "Bearer");
   if (req.early_error.code() == Code::kMethodNotAllowed) {
     // Allow lists the methods this path has, as RFC 9110 asks.
     RouteMatch m = router_.Match(Method::kOther, req.path);
     std::string allow;
+    bool has_get = false, has_head = false;
     for (Method a : m.allowed) {
+      has_get |= a == Method::kGet;
+      has_head |= a == Method::kHead;
       if (!allow.empty()) allow += ", ";
       allow += MethodName(a);
     }
+    if (has_get && !has_head) allow += ", HEAD";  // GET routes answer HEAD too
     if (!allow.empty()) r.headers.Set("Allow", allow);
   }
   return r;

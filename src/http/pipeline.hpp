@@ -1,5 +1,5 @@
 // Pipeline: the router plus the middleware chain every request passes through, in the order
-// they were added (request id, access log, metrics, authentication, authorisation, audit).
+// they were added (request id, access log, metrics, audit, access control).
 // The server matches the route first (it must know whether to stream the body), then runs the
 // chain; the last link calls the route's handler and turns exceptions into 500s.
 // Thread-safety: configure before serving; Run is safe from many threads.
@@ -20,6 +20,10 @@ class Middleware {
  public:
   virtual ~Middleware() = default;
   virtual Response Handle(Request& req, const Next& next) = 0;
+  // Runs after the header, before the server reads a request body, so that a request that
+  // will be refused (no token, no permission) is refused before the server stores its body.
+  // A non-ok Status becomes req.early_error.
+  virtual Status Admit(Request& req) { return Status::Ok(); }
 };
 
 class Pipeline {
@@ -31,6 +35,8 @@ class Pipeline {
 
   // Fills req.route and req.params; a non-ok Status when nothing can serve the request.
   Status Match(Request& req) const;
+  // Before a body is read: each middleware's Admit, stopping at the first refusal.
+  Status Admit(Request& req) const;
   // Runs the chain; when req.early_error is set the terminal link answers it instead of calling
   // the handler.
   Response Run(Request& req) const;

@@ -358,6 +358,14 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
         has_body = false;
       }
     } else if (has_body) {
+      req.early_error = pipeline.Admit(req);
+      if (!req.early_error.ok()) {
+        keep_alive = false;
+        unread_body = true;
+        has_body = false;
+      }
+    }
+    if (has_body) {
       if (auto expect = h[bhttp::field::expect];
           beast::iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -367,7 +375,8 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
 
     std::optional<Spool> spool;
     bool body_read = true;
-    if (has_body && req.route->streaming_body) {
+    if (req.early_error.ok() && req.route->streaming_body) {
+      // Also without a body: an empty upload is a valid (empty) blob.
       bhttp::request_parser<bhttp::buffer_body> parser{std::move(header_parser)};
       parser.body_limit(opt.max_upload_bytes);
       spool.emplace();

@@ -110,10 +110,14 @@ Status App::Impl::OpenAuth() {
   if (keys.algorithm == "HS256") {
     AIMASS_ASSIGN_OR_RETURN(keys.secret, JwtSecret(cfg));
   } else {
-    if (cfg.auth.jwt_public_key_file.empty() || cfg.auth.jwt_private_key_file.empty()) {
-      return Status::BadRequest("RS256 needs auth.jwt_private_key_file and auth.jwt_public_key_file");
+    // The public key verifies; a node without the private key cannot issue tokens (login
+    // answers 503 there), which suits nodes that only check tokens issued elsewhere.
+    if (cfg.auth.jwt_public_key_file.empty()) {
+      return Status::BadRequest("RS256 needs auth.jwt_public_key_file (and auth.jwt_private_key_file to issue tokens)");
     }
-    AIMASS_ASSIGN_OR_RETURN(keys.private_key_pem, ReadFile(cfg.auth.jwt_private_key_file));
+    if (!cfg.auth.jwt_private_key_file.empty()) {
+      AIMASS_ASSIGN_OR_RETURN(keys.private_key_pem, ReadFile(cfg.auth.jwt_private_key_file));
+    }
     AIMASS_ASSIGN_OR_RETURN(keys.public_key_pem, ReadFile(cfg.auth.jwt_public_key_file));
   }
   auto jwt = auth::Jwt::Create(keys, cfg.auth.jwt_issuer);
@@ -136,7 +140,7 @@ Status App::Impl::OpenAuth() {
 }
 
 Status App::Impl::BuildRoutes() {
-  CoreDeps deps{db.get(), blobs.get(), metrics, &ready};
+  CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s};
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));

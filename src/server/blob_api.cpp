@@ -153,8 +153,9 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   gc.pattern = "/api/v1/blobs/gc";
   gc.permission = "blobs:admin";
   gc.tag = "blobs";
-  gc.summary = "Mark-and-sweep: delete blobs nothing references (older than grace_s, default 3600)";
-  int64_t default_grace = 3600;
+  gc.summary = "Mark-and-sweep: delete blobs nothing references and older than grace_s "
+               "(default storage.blob_gc_grace_s)";
+  int64_t default_grace = deps.blob_gc_grace_s;
   gc.handler = [db, blobs, default_grace](Request& req) -> Response {
     int64_t grace = default_grace;
     if (!req.body.empty()) {

@@ -52,7 +52,7 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
       }));
 
   // Metrics reveal what the platform is used for: a scraper authenticates with an API key of
-  // a role holding metrics:read (docs/observability.md).
+  // a role holding metrics:read (docs/guide/observability.md).
   auto registry = deps.metrics;
   http::Route metrics;
   metrics.method = Method::kGet;

@@ -20,6 +20,7 @@ struct CoreDeps {
   storage::BlobStore* blobs = nullptr;
   std::shared_ptr<prometheus::Registry> metrics;
   const std::atomic<bool>* ready = nullptr;
+  int64_t blob_gc_grace_s = 3600;
 };
 
 Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps);

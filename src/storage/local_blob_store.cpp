@@ -101,11 +101,16 @@ class LocalBlobStore : public BlobStore {
     std::error_code ec;
     if (fs::exists(final_path, ec)) {
       fs::remove(temp_path, ec);  // dedup: the same bytes are already stored
+      // Fresh again: GC spares young blobs, and this one is about to be referenced anew.
+      ::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0);
       return Stat("sha256:" + h);
     }
     AIMASS_RETURN_IF_ERROR(FsyncPath(temp_path, false));
     std::string dir = fs::path(final_path).parent_path();
-    fs::create_directories(dir, ec);
+    if (!fs::exists(dir, ec)) {
+      fs::create_directories(dir, ec);
+      AIMASS_RETURN_IF_ERROR(FsyncPath(fs::path(dir).parent_path(), true));
+    }
     if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
       return Status::Internal("cannot move blob into place");
     }

@@ -129,3 +129,52 @@ def test_upload_over_max_upload_bytes_is_413_and_stores_nothing(make_server):
     assert srv.admin.head(f"{BLOBS}/{sha256_digest(data)}").status_code == 404
     small = os.urandom(1000)
     assert upload(srv.admin, small).json()["digest"] == sha256_digest(small)
+
+
+def test_empty_upload_is_the_empty_blob(server):
+    resp = upload(server.admin, b"")
+    assert resp.json() == {"digest": sha256_digest(b""), "size": 0}
+    got = server.admin.get(f"{BLOBS}/{sha256_digest(b'')}")
+    assert got.status_code == 200 and got.content == b""
+
+
+def test_unauthenticated_upload_is_refused_before_its_body_is_read(server):
+    """The 401 arrives while the client has sent nothing but the header of a 50 MB upload."""
+    import socket
+    from urllib.parse import urlparse
+
+    from conftest import read_raw_response
+
+    u = urlparse(server.url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/blobs HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/octet-stream\r\n"
+                     b"Content-Length: 50000000\r\n\r\n")
+        resp = read_raw_response(sock)
+    assert resp is not None and resp.status == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert resp.headers["Connection"] == "close"
+
+
+def test_gc_deletes_unreferenced_blobs_and_keeps_referenced_ones(server):
+    kept, dropped = os.urandom(64), os.urandom(64)
+    upload(server.admin, kept)
+    upload(server.admin, dropped)
+    assert server.admin.delete(f"{BLOBS}/{sha256_digest(dropped)}").status_code == 204
+    # A deleted reference is gone: deleting it again is 404.
+    assert_error(server.admin.delete(f"{BLOBS}/{sha256_digest(dropped)}"), 404, "not_found")
+
+    # With the default grace period (1 h) a young blob survives GC.
+    assert server.admin.post(f"{BLOBS}/gc").status_code == 200
+    assert server.admin.head(f"{BLOBS}/{sha256_digest(dropped)}").status_code == 200
+
+    stats = server.admin.post(f"{BLOBS}/gc", json={"grace_s": 0})
+    assert stats.status_code == 200, describe(stats)
+    assert stats.json()["deleted"] >= 1
+    assert server.admin.head(f"{BLOBS}/{sha256_digest(dropped)}").status_code == 404
+    assert server.admin.get(f"{BLOBS}/{sha256_digest(kept)}").content == kept
+
+
+def test_only_blob_admins_run_gc(server):
+    dev = server.create_user(["developer"], prefix="gcdev")
+    assert_error(dev.client.post(f"{BLOBS}/gc", json={"grace_s": 0}), 403, "forbidden")

@@ -69,3 +69,14 @@ def test_rs256_without_key_files_refuses_to_start(aimass_bin, tmp_path):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert "RS256" in proc.stderr
+
+
+def test_node_with_only_the_public_key_cannot_issue_tokens(make_server, keypair):
+    _, pub = keypair
+    srv = make_server("--set", "auth.jwt_algorithm=RS256",
+                      "--set", f"auth.jwt_public_key_file={pub}")
+    resp = srv.login_response("admin", "whatever-password")
+    # Wrong password is still 401; the right one reaches the signer, which has no key.
+    assert resp.status_code == 401
+    from conftest import ADMIN_PASSWORD
+    assert_error(srv.login_response("admin", ADMIN_PASSWORD), 503, "unavailable")

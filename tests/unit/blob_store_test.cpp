@@ -1,0 +1,328 @@
+#include "storage/blob_store.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace aimass::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EXPECT_EQ(EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr), 1);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+// Regular files anywhere under `dir`.
+std::vector<fs::path> FilesUnder(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) out.push_back(e.path());
+  }
+  return out;
+}
+
+class BlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    root_ = fs::temp_directory_path() /
+            ("aimass-blob-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(root_);
+    auto store = OpenLocalBlobStore(root_.string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  BlobInfo Put(const std::string& data) {
+    auto w = store_->NewWriter();
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    if (!w.ok()) return {};
+    // Several writes, to exercise streaming.
+    size_t half = data.size() / 2;
+    EXPECT_TRUE((*w)->Write(std::string_view(data).substr(0, half)).ok());
+    EXPECT_TRUE((*w)->Write(std::string_view(data).substr(half)).ok());
+    auto info = (*w)->Commit();
+    EXPECT_TRUE(info.ok()) << info.status().ToString();
+    return info.ok() ? *info : BlobInfo{};
+  }
+
+  fs::path objects() const { return root_ / "objects"; }
+  fs::path tmp() const { return root_ / "tmp"; }
+
+  fs::path root_;
+  std::unique_ptr<BlobStore> store_;
+};
+
+TEST_F(BlobStoreTest, CommitGivesSha256Digest) {
+  std::string data = RandomBytes(300 * 1024 + 7, 1);
+  BlobInfo info = Put(data);
+  EXPECT_EQ(info.digest, "sha256:" + Sha256Hex(data));
+  EXPECT_EQ(info.size, data.size());
+
+  auto st = store_->Stat(info.digest);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->digest, info.digest);
+  EXPECT_EQ(st->size, data.size());
+
+  auto path = store_->LocalPath(info.digest);
+  ASSERT_TRUE(path.ok());
+  EXPECT_EQ(ReadAll(*path), data);
+  // Stored under objects/, not left in tmp/.
+  EXPECT_EQ(fs::path(*path).string().rfind(objects().string(), 0), 0u) << *path;
+  EXPECT_TRUE(FilesUnder(tmp()).empty());
+}
+
+TEST_F(BlobStoreTest, EmptyBlob) {
+  BlobInfo info = Put("");
+  EXPECT_EQ(info.digest,
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(info.size, 0u);
+  EXPECT_TRUE(store_->Stat(info.digest).ok());
+}
+
+TEST_F(BlobStoreTest, SameBytesStoredOnce) {
+  std::string data = RandomBytes(4096, 2);
+  BlobInfo a = Put(data);
+  BlobInfo b = Put(data);
+  EXPECT_EQ(a.digest, b.digest);
+  EXPECT_EQ(FilesUnder(objects()).size(), 1u);
+  EXPECT_TRUE(FilesUnder(tmp()).empty()) << "the duplicate's temp file must be removed";
+
+  BlobInfo c = Put(data + "x");
+  EXPECT_NE(c.digest, a.digest);
+  EXPECT_EQ(FilesUnder(objects()).size(), 2u);
+}
+
+TEST_F(BlobStoreTest, StatAndLocalPathOfMissingBlob) {
+  std::string digest = "sha256:" + Sha256Hex("never stored");
+  auto st = store_->Stat(digest);
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), Code::kNotFound);
+  auto p = store_->LocalPath(digest);
+  EXPECT_EQ(p.status().code(), Code::kNotFound);
+  // A malformed digest is bad_request, never a path lookup.
+  EXPECT_EQ(store_->Stat("sha256:../../etc/passwd").status().code(), Code::kBadRequest);
+  EXPECT_EQ(store_->LocalPath("../objects").status().code(), Code::kBadRequest);
+}
+
+TEST(ParseDigestTest, AcceptsCanonicalForm) {
+  std::string hex = Sha256Hex("abc");
+  auto r = ParseDigest("sha256:" + hex);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, hex);
+}
+
+TEST(ParseDigestTest, RejectsEverythingElse) {
+  std::string hex = Sha256Hex("abc");
+  std::string upper = hex;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_NE(upper, hex);
+  std::vector<std::string> bad = {
+      hex,                                      // bare hex
+      "sha256:" + upper,                        // upper case
+      "SHA256:" + hex,                          // upper-case algorithm
+      "sha256:" + hex.substr(0, 63),            // too short
+      "sha256:" + hex + "0",                    // too long
+      "sha512:" + hex,                          // other algorithm
+      "sha256:",                                // empty
+      "",                                       //
+      "sha256:../" + hex.substr(0, 61),         // path traversal, right length
+      "sha256:" + hex.substr(0, 62) + "/.",     //
+      "sha256:" + hex.substr(0, 63) + "g",      // non-hex
+      "sha256: " + hex.substr(0, 63),           //
+      "sha256:" + hex.substr(0, 63) + std::string(1, '\0'),
+  };
+  for (const auto& d : bad) {
+    auto r = ParseDigest(d);
+    EXPECT_FALSE(r.ok()) << "accepted '" << d << "'";
+    EXPECT_EQ(r.status().code(), Code::kBadRequest) << d;
+  }
+}
+
+TEST_F(BlobStoreTest, UncommittedWriterLeavesNothing) {
+  std::string data = RandomBytes(10000, 3);
+  {
+    auto w = store_->NewWriter();
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(data).ok());
+    EXPECT_EQ(FilesUnder(tmp()).size(), 1u) << "the writer streams into tmp/";
+  }
+  EXPECT_TRUE(FilesUnder(tmp()).empty());
+  EXPECT_TRUE(FilesUnder(objects()).empty());
+  EXPECT_EQ(store_->Stat("sha256:" + Sha256Hex(data)).status().code(), Code::kNotFound);
+}
+
+TEST_F(BlobStoreTest, WriterIsClosedAfterCommit) {
+  auto w = store_->NewWriter();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write("abc").ok());
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_FALSE((*w)->Write("more").ok());
+  EXPECT_FALSE((*w)->Commit().ok());
+  w->reset();
+  // Destroying a committed writer keeps the blob.
+  EXPECT_TRUE(store_->Stat("sha256:" + Sha256Hex("abc")).ok());
+}
+
+TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
+  std::string data = RandomBytes(1 << 20, 4);
+  std::string digest = "sha256:" + Sha256Hex(data);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0) << "fork failed";
+  if (pid == 0) {
+    // Child: start a write, get half-way, die without any cleanup.
+    auto w = store_->NewWriter();
+    if (!w.ok()) ::_exit(10);
+    if (!(*w)->Write(std::string_view(data).substr(0, data.size() / 2)).ok()) ::_exit(11);
+    ::raise(SIGKILL);
+    ::_exit(12);  // not reached
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited with " << WEXITSTATUS(wstatus);
+  ASSERT_EQ(WTERMSIG(wstatus), SIGKILL);
+
+  // The partial write is only a temp file: no blob, nothing under objects/.
+  EXPECT_EQ(store_->Stat(digest).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->Stat("sha256:" + Sha256Hex(data.substr(0, data.size() / 2))).status().code(),
+            Code::kNotFound);
+  EXPECT_TRUE(FilesUnder(objects()).empty());
+  auto leftovers = FilesUnder(tmp());
+  ASSERT_EQ(leftovers.size(), 1u) << "the killed writer's temp file should be there";
+  EXPECT_EQ(fs::file_size(leftovers[0]), data.size() / 2);
+
+  // A blob committed meanwhile (adopted, so that no writer is involved) must survive the sweep.
+  std::string kept_data = "committed before the restart";
+  std::string kept_tmp = store_->temp_dir() + "/kept.part";
+  std::ofstream(kept_tmp, std::ios::binary) << kept_data;
+  auto kept = store_->Adopt(kept_tmp, Sha256Hex(kept_data));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+
+  // Reopening the store sweeps tmp/ and keeps committed blobs.
+  store_.reset();
+  auto reopened = OpenLocalBlobStore(root_.string());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  store_ = std::move(reopened).value();
+  EXPECT_TRUE(FilesUnder(tmp()).empty());
+  EXPECT_TRUE(store_->Stat(kept->digest).ok());
+  EXPECT_EQ(store_->Stat(digest).status().code(), Code::kNotFound);
+
+  // And the same content can be written whole afterwards.
+  EXPECT_EQ(Put(data).digest, digest);
+}
+
+TEST_F(BlobStoreTest, AdoptMovesASpooledFile) {
+  std::string data = "spooled upload body";
+  std::string temp = store_->temp_dir() + "/upload-test.part";
+  {
+    std::ofstream out(temp, std::ios::binary);
+    out << data;
+  }
+  auto bad = store_->Adopt(temp, "not-hex");
+  EXPECT_EQ(bad.status().code(), Code::kBadRequest);
+  auto info = store_->Adopt(temp, Sha256Hex(data));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->digest, "sha256:" + Sha256Hex(data));
+  EXPECT_EQ(info->size, data.size());
+  EXPECT_FALSE(fs::exists(temp));
+  EXPECT_EQ(ReadAll(store_->LocalPath(info->digest).value()), data);
+}
+
+TEST_F(BlobStoreTest, GcDeletesOnlyOldUnreferencedBlobs) {
+  BlobInfo keep = Put("referenced blob");
+  BlobInfo old_unref = Put("old unreferenced blob");
+  BlobInfo young_unref = Put("young unreferenced blob");
+  std::set<std::string> refs = {keep.digest};
+  auto referenced = [&](const std::string& d) { return refs.count(d) > 0; };
+
+  // Everything is young: a 1h grace keeps all three.
+  auto g1 = store_->Gc(referenced, std::chrono::hours(1));
+  ASSERT_TRUE(g1.ok()) << g1.status().ToString();
+  EXPECT_EQ(g1->scanned, 3u);
+  EXPECT_EQ(g1->deleted, 0u);
+  EXPECT_EQ(g1->bytes_freed, 0u);
+
+  // Age two of them by two hours, including the referenced one.
+  auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(store_->LocalPath(keep.digest).value(), two_hours_ago);
+  fs::last_write_time(store_->LocalPath(old_unref.digest).value(), two_hours_ago);
+
+  auto g2 = store_->Gc(referenced, std::chrono::hours(1));
+  ASSERT_TRUE(g2.ok());
+  EXPECT_EQ(g2->scanned, 3u);
+  EXPECT_EQ(g2->deleted, 1u);
+  EXPECT_EQ(g2->bytes_freed, old_unref.size);
+  EXPECT_TRUE(store_->Stat(keep.digest).ok()) << "referenced blobs are never collected";
+  EXPECT_EQ(store_->Stat(old_unref.digest).status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->Stat(young_unref.digest).ok()) << "young blobs survive the grace period";
+
+  // Grace 0: every unreferenced blob goes, referenced ones stay.
+  auto g3 = store_->Gc(referenced, std::chrono::seconds(0));
+  ASSERT_TRUE(g3.ok());
+  EXPECT_EQ(g3->scanned, 2u);
+  EXPECT_EQ(g3->deleted, 1u);
+  EXPECT_EQ(g3->bytes_freed, young_unref.size);
+  EXPECT_TRUE(store_->Stat(keep.digest).ok());
+  EXPECT_EQ(store_->Stat(young_unref.digest).status().code(), Code::kNotFound);
+  EXPECT_EQ(FilesUnder(objects()).size(), 1u);
+}
+
+TEST_F(BlobStoreTest, GcPassesDigestsInCanonicalForm) {
+  BlobInfo a = Put("a");
+  std::vector<std::string> seen;
+  auto g = store_->Gc(
+      [&](const std::string& d) {
+        seen.push_back(d);
+        return true;
+      },
+      std::chrono::seconds(0));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(seen, std::vector<std::string>{a.digest});
+  EXPECT_EQ(g->deleted, 0u);
+}
+
+}  // namespace
+}  // namespace aimass::storage

@@ -1,0 +1,451 @@
+#include "http/server.hpp"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "http/client.hpp"
+#include "http/json.hpp"
+#include "http/pipeline.hpp"
+#include "http/router.hpp"
+
+namespace aimass::http {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string Sha256Hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+fs::path UniqueTempDir(const std::string& what) {
+  static std::atomic<int> counter{0};
+  fs::path p = fs::temp_directory_path() / ("aimass-" + what + "-" + std::to_string(::getpid()) +
+                                            "-" + std::to_string(counter++));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+Route MakeRoute(Method m, std::string pattern, Handler h) {
+  Route r;
+  r.method = m;
+  r.pattern = std::move(pattern);
+  r.handler = std::move(h);
+  return r;
+}
+
+Response Text(std::string body, int status = 200) {
+  Response r;
+  r.status = status;
+  r.headers.Set("Content-Type", "text/plain");
+  r.body = std::move(body);
+  return r;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kMaxBody = 1024;
+  static constexpr const char* kFileContent = "0123456789abcdefghijklmnopqrstuvwxyz";
+
+  void SetUp() override {
+    dir_ = UniqueTempDir("http-test");
+    spool_ = dir_ / "spool";
+    fs::create_directories(spool_);
+    file_ = (dir_ / "data.txt").string();
+    std::ofstream(file_, std::ios::binary) << kFileContent;
+
+    Add(MakeRoute(Method::kGet, "/hello", [](Request&) { return Text("hello world"); }));
+    Add(MakeRoute(Method::kGet, "/peer", [](Request& req) { return Text(req.remote); }));
+    Add(MakeRoute(Method::kGet, "/id", [](Request& req) { return Text(req.request_id); }));
+    Add(MakeRoute(Method::kGet, "/users/{name}",
+                  [](Request& req) { return Text("user " + req.Param("name")); }));
+    Add(MakeRoute(Method::kPost, "/echo", [](Request& req) {
+      Response r = Text(req.body);
+      r.headers.Set("X-Body-File", req.body_file.empty() ? "none" : req.body_file);
+      return r;
+    }));
+    Route upload = MakeRoute(Method::kPut, "/upload", [this](Request& req) {
+      json j = {{"body_file", req.body_file},
+                {"body_size", req.body_size},
+                {"body_sha256", req.body_sha256},
+                {"in_memory_body", req.body.size()},
+                {"file_exists", !req.body_file.empty() && fs::exists(req.body_file)},
+                {"file_sha256", req.body_file.empty() ? "" : Sha256Hex(ReadAll(req.body_file))}};
+      last_spool_file_ = req.body_file;
+      return JsonResponse(200, j);
+    });
+    upload.streaming_body = true;
+    Add(std::move(upload));
+    Add(MakeRoute(Method::kGet, "/file", [this](Request&) {
+      Response r;
+      r.headers.Set("Content-Type", "application/octet-stream");
+      r.file = FileBody{file_, 5, 10};
+      return r;
+    }));
+    Add(MakeRoute(Method::kGet, "/slow", [this](Request&) {
+      slow_entered_.set_value();
+      std::this_thread::sleep_for(300ms);
+      return Text("slow done");
+    }));
+    Add(MakeRoute(Method::kGet, "/throws", [](Request&) -> Response {
+      throw std::runtime_error("handler failure");
+    }));
+
+    pipeline_ = std::make_unique<Pipeline>(router_);
+    pipeline_->Use(std::make_shared<RequestIdMiddleware>());
+
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.io_threads = 2;
+    o.worker_threads = 4;
+    o.max_body_bytes = kMaxBody;
+    o.max_upload_bytes = 1 << 20;
+    o.shutdown_timeout_s = 10;
+    o.spool_dir = spool_.string();
+    server_ = std::make_unique<Server>(o, *pipeline_);
+    Status st = server_->Start();
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    ASSERT_NE(server_->port(), 0);
+  }
+
+  void TearDown() override {
+    if (server_) {
+      server_->Shutdown();
+      server_->Wait();
+      server_.reset();
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void Add(Route r) {
+    std::string pattern = r.pattern;
+    Status st = router_.Add(std::move(r));
+    ASSERT_TRUE(st.ok()) << pattern << ": " << st.ToString();
+  }
+
+  std::string Url(const std::string& target) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + target;
+  }
+
+  ClientResponse Send(Client& client, Method m, const std::string& target, std::string body = {},
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    ClientRequest req;
+    req.method = m;
+    req.url = Url(target);
+    req.body = std::move(body);
+    req.headers = std::move(headers);
+    req.timeout = 10s;
+    auto r = client.Send(req);
+    EXPECT_TRUE(r.ok()) << MethodName(m) << " " << target << ": " << r.status().ToString();
+    return r.ok() ? std::move(r).value() : ClientResponse{};
+  }
+
+  static std::string Header(const ClientResponse& r, const std::string& name) {
+    auto v = r.headers.Get(name);
+    return v ? std::string(*v) : "<absent>";
+  }
+
+  fs::path dir_, spool_;
+  std::string file_;
+  std::string last_spool_file_;
+  std::promise<void> slow_entered_;
+  Router router_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(HttpServerTest, GetRoute) {
+  Client client;
+  ClientResponse r = Send(client, Method::kGet, "/hello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(Header(r, "Content-Type"), "text/plain");
+  EXPECT_EQ(Header(r, "Content-Length"), "11");
+
+  ClientResponse u = Send(client, Method::kGet, "/users/a%20b");
+  EXPECT_EQ(u.status, 200);
+  EXPECT_EQ(u.body, "user a b");
+}
+
+TEST_F(HttpServerTest, HeadServedByGetWithoutBody) {
+  Client client;
+  ClientResponse r = Send(client, Method::kHead, "/hello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(Header(r, "Content-Length"), "11");
+  // The connection is still usable afterwards (no stray body bytes on it).
+  ClientResponse g = Send(client, Method::kGet, "/hello");
+  EXPECT_EQ(g.body, "hello world");
+}
+
+TEST_F(HttpServerTest, KeepAliveReusesOneConnection) {
+  Client client;
+  EXPECT_EQ(client.idle_connections(), 0u);
+  ClientResponse a = Send(client, Method::kGet, "/peer");
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(client.idle_connections(), 1u);
+  ClientResponse b = Send(client, Method::kGet, "/peer");
+  EXPECT_EQ(b.status, 200);
+  EXPECT_EQ(client.idle_connections(), 1u);
+  // Same client port on both requests: the same TCP connection served them.
+  EXPECT_FALSE(a.body.empty());
+  EXPECT_EQ(a.body, b.body);
+  EXPECT_EQ(Header(b, "Connection"), "<absent>");
+}
+
+TEST_F(HttpServerTest, BodyOverLimitIs413) {
+  Client client;
+  ClientResponse ok = Send(client, Method::kPost, "/echo", std::string(kMaxBody, 'a'));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body.size(), kMaxBody);
+  EXPECT_EQ(Header(ok, "X-Body-File"), "none") << "buffered routes get no spool file";
+
+  ClientResponse big = Send(client, Method::kPost, "/echo", std::string(kMaxBody + 1, 'a'));
+  EXPECT_EQ(big.status, 413);
+  auto j = json::parse(big.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << big.body;
+  EXPECT_EQ(j["error"]["code"], "payload_too_large");
+  EXPECT_EQ(Header(big, "Connection"), "close") << "the unread body makes the connection unusable";
+
+  // A fresh connection works afterwards.
+  EXPECT_EQ(Send(client, Method::kGet, "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, UnknownRouteIs404WithJsonError) {
+  Client client;
+  ClientResponse r = Send(client, Method::kGet, "/no/such/route", {}, {{"X-Request-Id", "req-404"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(Header(r, "Content-Type"), "application/json");
+  auto j = json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.body;
+  EXPECT_EQ(j["error"]["code"], "not_found");
+  EXPECT_TRUE(j["error"]["message"].is_string());
+  EXPECT_EQ(j["error"]["request_id"], "req-404");
+
+  // Wrong method: 405 with Allow.
+  ClientResponse m = Send(client, Method::kDelete, "/hello");
+  EXPECT_EQ(m.status, 405);
+  EXPECT_EQ(json::parse(m.body)["error"]["code"], "method_not_allowed");
+  EXPECT_EQ(Header(m, "Allow"), "GET");
+
+  // A malformed escape in a capture: 400.
+  ClientResponse bad = Send(client, Method::kGet, "/users/%zz");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["code"], "bad_request");
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500) {
+  Client client;
+  ClientResponse r = Send(client, Method::kGet, "/throws");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "internal");
+  EXPECT_EQ(r.body.find("handler failure"), std::string::npos) << "no internals leak";
+  EXPECT_EQ(Send(client, Method::kGet, "/hello").status, 200);
+}
+
+TEST_F(HttpServerTest, RequestIdEchoedOrGenerated) {
+  Client client;
+  ClientResponse given = Send(client, Method::kGet, "/id", {}, {{"X-Request-Id", "abc-123_XYZ"}});
+  EXPECT_EQ(Header(given, "X-Request-Id"), "abc-123_XYZ");
+  EXPECT_EQ(given.body, "abc-123_XYZ") << "handlers see the same id";
+
+  ClientResponse generated = Send(client, Method::kGet, "/id");
+  std::string id = Header(generated, "X-Request-Id");
+  EXPECT_EQ(id.size(), 32u) << id;
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  EXPECT_EQ(generated.body, id);
+  EXPECT_NE(Header(Send(client, Method::kGet, "/id"), "X-Request-Id"), id) << "ids are unique";
+
+  // Not sane (too long, or with spaces): replaced.
+  ClientResponse too_long = Send(client, Method::kGet, "/id", {}, {{"X-Request-Id", std::string(129, 'a')}});
+  EXPECT_EQ(Header(too_long, "X-Request-Id").size(), 32u);
+  ClientResponse spaced = Send(client, Method::kGet, "/id", {}, {{"X-Request-Id", "a b"}});
+  EXPECT_NE(Header(spaced, "X-Request-Id"), "a b");
+  EXPECT_EQ(Header(spaced, "X-Request-Id").size(), 32u);
+}
+
+TEST_F(HttpServerTest, StreamingRouteGetsSpooledBody) {
+  std::string body(300 * 1024 + 17, '\0');
+  std::mt19937 rng(7);
+  for (char& c : body) c = static_cast<char>(rng() & 0xff);
+
+  Client client;
+  ClientResponse r = Send(client, Method::kPut, "/upload", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["body_size"], body.size());
+  EXPECT_EQ(j["body_sha256"], Sha256Hex(body));
+  EXPECT_EQ(j["file_sha256"], Sha256Hex(body)) << "the file holds exactly the body";
+  EXPECT_EQ(j["file_exists"], true);
+  EXPECT_EQ(j["in_memory_body"], 0) << "streamed, not buffered";
+  std::string spooled = j["body_file"];
+  EXPECT_EQ(fs::path(spooled).parent_path(), spool_);
+
+  // The spool file is removed after the response.
+  EXPECT_FALSE(fs::exists(spooled));
+  EXPECT_TRUE(fs::is_empty(spool_));
+
+  // max_body_bytes does not apply to streaming routes; max_upload_bytes does.
+  ClientResponse big = Send(client, Method::kPut, "/upload", std::string((1 << 20) + 1, 'x'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_TRUE(fs::is_empty(spool_));
+}
+
+TEST_F(HttpServerTest, FileBodySlice) {
+  Client client;
+  ClientResponse r = Send(client, Method::kGet, "/file");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, std::string(kFileContent).substr(5, 10));
+  EXPECT_EQ(Header(r, "Content-Length"), "10");
+
+  ClientResponse h = Send(client, Method::kHead, "/file");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_TRUE(h.body.empty());
+  EXPECT_EQ(Header(h, "Content-Length"), "10");
+
+  // Still in step afterwards on the same connection.
+  EXPECT_EQ(Send(client, Method::kGet, "/hello").body, "hello world");
+  EXPECT_EQ(client.idle_connections(), 1u);
+}
+
+TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightRequest) {
+  std::future<void> entered = slow_entered_.get_future();
+  Client slow_client;
+  auto in_flight = std::async(std::launch::async, [&] {
+    ClientRequest req;
+    req.url = Url("/slow");
+    req.timeout = 10s;
+    return slow_client.Send(req);
+  });
+  ASSERT_EQ(entered.wait_for(5s), std::future_status::ready) << "the handler never started";
+
+  auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  server_->Wait();
+  auto waited = std::chrono::steady_clock::now() - start;
+
+  auto r = in_flight.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slow done");
+  EXPECT_EQ(Header(*r, "Connection"), "close");
+  EXPECT_LT(waited, 5s) << "Wait() should return once the in-flight request is done";
+
+  // No longer accepting.
+  Client after;
+  ClientRequest req;
+  req.url = Url("/hello");
+  req.timeout = 2s;
+  auto refused = after.Send(req);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  server_.reset();
+}
+
+TEST_F(HttpServerTest, ShutdownClosesIdleKeepAliveConnections) {
+  Client client;
+  ASSERT_EQ(Send(client, Method::kGet, "/hello").status, 200);
+  ASSERT_EQ(client.idle_connections(), 1u);
+  auto start = std::chrono::steady_clock::now();
+  server_->Shutdown();
+  server_->Wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
+      << "an idle keep-alive connection must not hold up the shutdown";
+  server_.reset();
+}
+
+TEST(ParseHostPortTest, Forms) {
+  auto a = ParseHostPort("127.0.0.1:8080");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->first, "127.0.0.1");
+  EXPECT_EQ(a->second, 8080);
+  auto b = ParseHostPort(":9000");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->first, "0.0.0.0");
+  EXPECT_EQ(b->second, 9000);
+  auto c = ParseHostPort("[::1]:443");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->first, "::1");
+  EXPECT_EQ(c->second, 443);
+  EXPECT_FALSE(ParseHostPort("localhost").ok());
+  EXPECT_FALSE(ParseHostPort("host:99999").ok());
+  EXPECT_FALSE(ParseHostPort("host:").ok());
+  EXPECT_FALSE(ParseHostPort("host:8x").ok());
+}
+
+TEST(ParseUrlTest, Forms) {
+  auto u = ParseUrl("http://example.com:81/a/b?c=d");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "example.com");
+  EXPECT_EQ(u->port, "81");
+  EXPECT_EQ(u->target, "/a/b?c=d");
+  auto d = ParseUrl("http://example.com");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->port, "80");
+  EXPECT_EQ(d->target, "/");
+  auto v6 = ParseUrl("http://[::1]:8080/x");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, "8080");
+  EXPECT_FALSE(ParseUrl("https://example.com/").ok());
+  EXPECT_FALSE(ParseUrl("http:///x").ok());
+}
+
+TEST(ClientTest, RefusedConnectionIsUnavailable) {
+  // Bind nothing: grab a free port from a short-lived server, then stop it.
+  Router router;
+  Pipeline pipeline(router);
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.io_threads = 1;
+  o.worker_threads = 1;
+  uint16_t port = 0;
+  {
+    Server s(o, pipeline);
+    ASSERT_TRUE(s.Start().ok());
+    port = s.port();
+  }
+  Client client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  req.timeout = 2s;
+  auto r = client.Send(req);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace aimass::http
