@@ -3,7 +3,6 @@
 #include <argon2.h>
 #include <openssl/rand.h>
 
-#include <stdexcept>
 #include <vector>
 
 namespace aimass::auth {
@@ -16,20 +15,6 @@ constexpr uint32_t kLanes = 1;
 constexpr size_t kSaltLen = 16;
 constexpr size_t kHashLen = 32;
 }  // namespace
-
-std::string RandomToken(size_t bytes) {
-  std::vector<unsigned char> buf(bytes);
-  if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
-    throw std::runtime_error("RAND_bytes failed");
-  }
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  // 6 bits per character; take each byte's low 6 bits plus leftovers is biased-free since 64
-  // divides 256.
-  for (unsigned char c : buf) out.push_back(kAlphabet[c & 63]);
-  return out;
-}
 
 Result<std::string> HashPassword(const std::string& password) {
   std::vector<unsigned char> salt(kSaltLen);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/random.hpp"
 #include "common/status.hpp"
 
 namespace aimass::auth {
@@ -11,7 +12,7 @@ namespace aimass::auth {
 Result<std::string> HashPassword(const std::string& password);
 bool VerifyPassword(const std::string& password, const std::string& encoded_hash);
 
-// Random bytes as URL-safe text, for generated passwords, secrets and API keys.
-std::string RandomToken(size_t bytes);
+// Generated passwords, secrets and API keys.
+using aimass::RandomToken;
 
 }  // namespace aimass::auth

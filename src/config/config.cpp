@@ -13,18 +13,21 @@ namespace aimass::config {
 
 namespace {
 
-Status SetInt(int64_t& out, const std::string& v, int64_t min) {
+// Bounded, because the values end up in narrower types (a header limit in 32 bits, timeouts in
+// int seconds): an out-of-range value is an error, never a silent wrap-around.
+Status SetInt(int64_t& out, const std::string& v, int64_t min, int64_t max) {
   int64_t x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || p != v.data() + v.size()) return Status::BadRequest("not an integer: '" + v + "'");
   if (x < min) return Status::BadRequest("must be at least " + std::to_string(min));
+  if (x > max) return Status::BadRequest("must be at most " + std::to_string(max));
   out = x;
   return Status::Ok();
 }
 
-Status SetU64(uint64_t& out, const std::string& v, uint64_t min) {
+Status SetU64(uint64_t& out, const std::string& v, uint64_t min, uint64_t max) {
   int64_t x = 0;
-  AIMASS_RETURN_IF_ERROR(SetInt(x, v, static_cast<int64_t>(min)));
+  AIMASS_RETURN_IF_ERROR(SetInt(x, v, static_cast<int64_t>(min), static_cast<int64_t>(max)));
   out = static_cast<uint64_t>(x);
   return Status::Ok();
 }
@@ -54,14 +57,14 @@ Status OneOf(std::string& out, const std::string& v, std::initializer_list<const
 #define SECRET_KEY(key, field, alias, doc_)                                       \
   KeyInfo { key, "string", true, alias, doc_, [](const Config& c) { return c.field; }, \
             [](Config& c, const std::string& v) { c.field = v; return Status::Ok(); } }
-#define INT_KEY(key, field, min, doc_)                                                          \
+#define INT_KEY(key, field, min, max, doc_)                                                     \
   KeyInfo { key, "integer", false, "", doc_,                                                    \
             [](const Config& c) { return std::to_string(c.field); },                            \
-            [](Config& c, const std::string& v) { return SetInt(c.field, v, min); } }
-#define U64_KEY(key, field, min, doc_)                                                          \
+            [](Config& c, const std::string& v) { return SetInt(c.field, v, min, max); } }
+#define U64_KEY(key, field, min, max, doc_)                                                     \
   KeyInfo { key, "integer", false, "", doc_,                                                    \
             [](const Config& c) { return std::to_string(c.field); },                            \
-            [](Config& c, const std::string& v) { return SetU64(c.field, v, min); } }
+            [](Config& c, const std::string& v) { return SetU64(c.field, v, min, max); } }
 #define ENUM_KEY(key, field, doc_, ...)                                                  \
   KeyInfo { key, "string", false, "", doc_, [](const Config& c) { return c.field; },     \
             [](Config& c, const std::string& v) { return OneOf(c.field, v, {__VA_ARGS__}); } }
@@ -82,27 +85,27 @@ const std::vector<KeyInfo>& Keys() {
       KeyInfo{"log.access", "bool", false, "", "Write one access-log line per request.",
               [](const Config& c) { return std::string(c.log.access ? "true" : "false"); },
               [](Config& c, const std::string& v) { return SetBool(c.log.access, v); }},
-      U64_KEY("http.max_body_bytes", http.max_body_bytes, 1,
+      U64_KEY("http.max_body_bytes", http.max_body_bytes, 1, 1ll << 40,
               "Largest buffered request body (JSON APIs); larger ones get 413."),
-      U64_KEY("http.max_upload_bytes", http.max_upload_bytes, 1,
+      U64_KEY("http.max_upload_bytes", http.max_upload_bytes, 1, 1ll << 44,
               "Largest streamed upload (blobs, artifacts); larger ones get 413."),
-      U64_KEY("http.max_header_bytes", http.max_header_bytes, 1024,
+      U64_KEY("http.max_header_bytes", http.max_header_bytes, 1024, 1 << 20,
               "Largest request line plus headers; larger ones get 431."),
-      INT_KEY("http.read_timeout_s", http.read_timeout_s, 1,
+      INT_KEY("http.read_timeout_s", http.read_timeout_s, 1, 86400,
               "Seconds allowed to receive one request and to send one response."),
-      INT_KEY("http.idle_timeout_s", http.idle_timeout_s, 1,
+      INT_KEY("http.idle_timeout_s", http.idle_timeout_s, 1, 86400,
               "Seconds a keep-alive connection may wait for its next request."),
-      INT_KEY("http.shutdown_timeout_s", http.shutdown_timeout_s, 0,
+      INT_KEY("http.shutdown_timeout_s", http.shutdown_timeout_s, 0, 3600,
               "Seconds in-flight requests get to finish after SIGTERM/SIGINT."),
-      INT_KEY("http.io_threads", http.io_threads, 0, "I/O threads; 0 = one per core."),
-      INT_KEY("http.worker_threads", http.worker_threads, 0,
+      INT_KEY("http.io_threads", http.io_threads, 0, 256, "I/O threads; 0 = one per core."),
+      INT_KEY("http.worker_threads", http.worker_threads, 0, 1024,
               "Handler threads; 0 = four per core, at least 8."),
       ENUM_KEY("storage.driver", storage.driver, "Metadata store: `sqlite` (embedded).", "sqlite"),
-      INT_KEY("storage.busy_timeout_ms", storage.busy_timeout_ms, 0,
+      INT_KEY("storage.busy_timeout_ms", storage.busy_timeout_ms, 0, 600000,
               "How long a SQLite statement waits for a lock."),
       ENUM_KEY("storage.blob_driver", storage.blob_driver,
                "Blob store: `local` (content-addressed files under data_dir/blobs).", "local"),
-      INT_KEY("storage.blob_gc_grace_s", storage.blob_gc_grace_s, 0,
+      INT_KEY("storage.blob_gc_grace_s", storage.blob_gc_grace_s, 0, 315360000,
               "An unreferenced blob younger than this is kept by GC (uploads in progress)."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
@@ -113,7 +116,7 @@ const std::vector<KeyInfo>& Keys() {
       STR_KEY("auth.jwt_private_key_file", auth.jwt_private_key_file, "RS256 private key (PEM)."),
       STR_KEY("auth.jwt_public_key_file", auth.jwt_public_key_file, "RS256 public key (PEM)."),
       STR_KEY("auth.jwt_issuer", auth.jwt_issuer, "The `iss` claim of issued tokens."),
-      INT_KEY("auth.token_ttl_s", auth.token_ttl_s, 1, "Lifetime of a login token in seconds."),
+      INT_KEY("auth.token_ttl_s", auth.token_ttl_s, 1, 31536000, "Lifetime of a login token in seconds."),
       SECRET_KEY("auth.admin_password", auth.admin_password, "AIMASS_ADMIN_PASSWORD",
                  "Password of the `admin` user created on first start; empty: generated and "
                  "printed once on stdout. Ignored once users exist."),

@@ -10,12 +10,13 @@
 #include <charconv>
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
-#include <random>
 #include <spdlog/spdlog.h>
 #include <thread>
 #include <unordered_map>
 
+#include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "http/json.hpp"
 
@@ -80,9 +81,11 @@ class Spool {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Open(const std::string& dir) {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    path_ = dir + "/upload-" + std::to_string(rng()) + ".part";
-    fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    for (int attempt = 0; attempt < 4 && fd_ < 0; ++attempt) {
+      path_ = dir + "/upload-" + RandomToken(16) + ".part";
+      fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+      if (fd_ < 0 && errno != EEXIST) break;
+    }
     if (fd_ < 0) return Status::Internal("cannot create spool file");
     return Status::Ok();
   }
@@ -204,22 +207,27 @@ void Server::Shutdown() {
   Impl& s = *impl_;
   if (s.draining.exchange(true)) return;
   if (!s.acceptor) return;
-  asio::post(s.acceptor->get_executor(), [&s] {
-    boost::system::error_code ec;
-    s.acceptor->close(ec);
-  });
-  {
-    // Idle connections are waiting for a request that may never come: close them now. Busy
-    // ones see `draining` after their response and close themselves.
-    std::lock_guard lock(s.mu);
-    for (auto& entry : s.connections) {
-      std::shared_ptr<Connection> conn = entry.second;
-      asio::post(conn->socket.get_executor(), [conn] {
-        if (!conn->busy) conn->Close();
-      });
-    }
-  }
   s.drainer = std::thread([&s] {
+    // First the listening socket, on its own thread, and wait until it is closed: after that
+    // no connection can arrive that the steps below would miss.
+    std::promise<void> acceptor_closed;
+    asio::post(s.acceptor->get_executor(), [&s, &acceptor_closed] {
+      boost::system::error_code ec;
+      s.acceptor->close(ec);
+      acceptor_closed.set_value();
+    });
+    acceptor_closed.get_future().wait();
+    {
+      // Idle connections are waiting for a request that may never come: close them now. Busy
+      // ones see `draining` after their response and close themselves.
+      std::lock_guard lock(s.mu);
+      for (auto& entry : s.connections) {
+        std::shared_ptr<Connection> conn = entry.second;
+        asio::post(conn->socket.get_executor(), [conn] {
+          if (!conn->busy) conn->Close();
+        });
+      }
+    }
     std::unique_lock lock(s.mu);
     bool clean = s.drained.wait_for(lock, std::chrono::seconds(s.opt.shutdown_timeout_s),
                                     [&s] { return s.connections.empty(); });
@@ -430,6 +438,9 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
       break;
     }
 
+    // The handler's time is its own (a large upload's rename and fsync, a slow query); the
+    // watchdog only guards the peer, so it is off until the response is written.
+    conn->deadline = Clock::time_point::max();
     Response res;
     if (req.route && req.route->run_inline) {
       res = RunSafely(req);
@@ -518,7 +529,9 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   int fd = head_only ? -1 : ::open(fb.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (!head_only && fd < 0) {
     Response err = ErrorResponse(Status::NotFound("content is gone"), req.request_id);
-    co_return co_await WriteResponse(conn, err, req, false);
+    err.headers.Set("X-Request-Id", req.request_id);
+    co_await WriteResponse(conn, err, req, false);
+    co_return false;  // it said Connection: close
   }
   std::string head = ResponseHead(res, fb.length, keep_alive);
   auto [hec, hn] = co_await asio::async_write(socket, asio::buffer(head), kUse);

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <random>
 
+#include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "storage/blob_store.hpp"
 
@@ -89,8 +89,13 @@ class LocalBlobStore : public BlobStore {
   }
 
   Result<std::unique_ptr<BlobWriter>> NewWriter() override {
-    std::string path = TempName();
-    int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    std::string path;
+    int fd = -1;
+    for (int attempt = 0; attempt < 4 && fd < 0; ++attempt) {
+      path = root_ + "/tmp/blob-" + RandomToken(16) + ".part";
+      fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+      if (fd < 0 && errno != EEXIST) break;
+    }
     if (fd < 0) return Status::Internal("cannot create temp blob file");
     return std::unique_ptr<BlobWriter>(std::make_unique<LocalBlobWriter>(*this, path, fd));
   }
@@ -161,11 +166,6 @@ class LocalBlobStore : public BlobStore {
   }
 
  private:
-  std::string TempName() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    return root_ + "/tmp/blob-" + std::to_string(rng()) + ".part";
-  }
-
   std::string root_;
 };
 

@@ -95,9 +95,13 @@ Result<int64_t> Run(sqlite3* db, const std::string& sql, const std::vector<Value
 
 Status ExecScript(sqlite3* db, const std::string& sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+      return Status::Unavailable("sqlite: " + msg);
+    }
     return Status::Internal("sqlite: " + msg);
   }
   return Status::Ok();

@@ -234,12 +234,16 @@ TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
   ASSERT_EQ(leftovers.size(), 1u) << "the killed writer's temp file should be there";
   EXPECT_EQ(fs::file_size(leftovers[0]), data.size() / 2);
 
-  // A blob committed meanwhile (adopted, so that no writer is involved) must survive the sweep.
+  // A blob committed meanwhile must survive the sweep. It is written by this (parent) process
+  // right after the fork: temp names must not repeat the child's, which a PRNG state copied
+  // by fork() would do.
   std::string kept_data = "committed before the restart";
-  std::string kept_tmp = store_->temp_dir() + "/kept.part";
-  std::ofstream(kept_tmp, std::ios::binary) << kept_data;
-  auto kept = store_->Adopt(kept_tmp, Sha256Hex(kept_data));
+  auto kept_writer = store_->NewWriter();
+  ASSERT_TRUE(kept_writer.ok()) << kept_writer.status().ToString();
+  ASSERT_TRUE((*kept_writer)->Write(kept_data).ok());
+  auto kept = (*kept_writer)->Commit();
   ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(kept->digest, "sha256:" + Sha256Hex(kept_data));
 
   // Reopening the store sweeps tmp/ and keeps committed blobs.
   store_.reset();
@@ -308,6 +312,19 @@ TEST_F(BlobStoreTest, GcDeletesOnlyOldUnreferencedBlobs) {
   EXPECT_TRUE(store_->Stat(keep.digest).ok());
   EXPECT_EQ(store_->Stat(young_unref.digest).status().code(), Code::kNotFound);
   EXPECT_EQ(FilesUnder(objects()).size(), 1u);
+}
+
+TEST_F(BlobStoreTest, DedupRefreshesAgeSoGcSparesAReupload) {
+  BlobInfo a = Put("uploaded long ago, then again just now");
+  std::string path = store_->LocalPath(a.digest).value();
+  fs::last_write_time(path, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  // Uploaded again: the bytes are deduplicated, and the upload counts as fresh.
+  BlobInfo again = Put("uploaded long ago, then again just now");
+  ASSERT_EQ(again.digest, a.digest);
+  auto g = store_->Gc([](const std::string&) { return false; }, std::chrono::hours(1));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->deleted, 0u) << "a blob just uploaded (deduplicated) is within the grace period";
+  EXPECT_TRUE(store_->Stat(a.digest).ok());
 }
 
 TEST_F(BlobStoreTest, GcPassesDigestsInCanonicalForm) {

@@ -330,3 +330,28 @@ TEST(ConfigDocsTest, EveryKeyIsDocumented) {
 
 }  // namespace
 }  // namespace aimass::config
+
+namespace aimass::config {
+namespace {
+
+// Values end up in narrower types; beyond the documented range is an error, not a wrap-around
+// (4294967296 header bytes would have become a limit of 0).
+TEST(ConfigTest, IntegersOutsideTheirRangeAreErrors) {
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"http.max_header_bytes", "4294967296"},
+           {"http.read_timeout_s", "9223372036854775807"},
+           {"http.io_threads", "100000"},
+           {"storage.busy_timeout_ms", "3000000000"}}) {
+    Sources s;
+    s.flags.emplace_back(key, value);
+    auto c = Load(s);
+    ASSERT_FALSE(c.ok()) << key << "=" << value << " was accepted";
+    EXPECT_NE(c.status().message().find("at most"), std::string::npos) << c.status().message();
+  }
+  Sources ok;
+  ok.flags.emplace_back("http.max_header_bytes", "1048576");
+  EXPECT_TRUE(Load(ok).ok());
+}
+
+}  // namespace
+}  // namespace aimass::config

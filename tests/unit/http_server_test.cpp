@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,6 +75,24 @@ Response Text(std::string body, int status = 200) {
   return r;
 }
 
+// Refuses requests that carry X-Deny, before their body is read (Admit) and, for requests
+// without a body, in Handle, the way the access-control middleware does.
+class DenyMiddleware : public Middleware {
+ public:
+  Status Admit(Request& req) override {
+    ++admits;
+    if (req.headers.Get("X-Deny")) return Status::Unauthenticated("denied");
+    return Status::Ok();
+  }
+  Response Handle(Request& req, const Next& next) override {
+    if (req.early_error.ok() && req.headers.Get("X-Deny")) {
+      return ErrorResponse(Status::Unauthenticated("denied"), req.request_id);
+    }
+    return next(req);
+  }
+  std::atomic<int> admits{0};
+};
+
 class HttpServerTest : public ::testing::Test {
  protected:
   static constexpr uint64_t kMaxBody = 1024;
@@ -101,7 +122,7 @@ class HttpServerTest : public ::testing::Test {
                 {"in_memory_body", req.body.size()},
                 {"file_exists", !req.body_file.empty() && fs::exists(req.body_file)},
                 {"file_sha256", req.body_file.empty() ? "" : Sha256Hex(ReadAll(req.body_file))}};
-      last_spool_file_ = req.body_file;
+      ++upload_calls_;
       return JsonResponse(200, j);
     });
     upload.streaming_body = true;
@@ -123,6 +144,7 @@ class HttpServerTest : public ::testing::Test {
 
     pipeline_ = std::make_unique<Pipeline>(router_);
     pipeline_->Use(std::make_shared<RequestIdMiddleware>());
+    pipeline_->Use(deny_);
 
     ServerOptions o;
     o.host = "127.0.0.1";
@@ -179,7 +201,8 @@ class HttpServerTest : public ::testing::Test {
 
   fs::path dir_, spool_;
   std::string file_;
-  std::string last_spool_file_;
+  std::atomic<int> upload_calls_{0};
+  std::shared_ptr<DenyMiddleware> deny_ = std::make_shared<DenyMiddleware>();
   std::promise<void> slow_entered_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -258,7 +281,7 @@ TEST_F(HttpServerTest, UnknownRouteIs404WithJsonError) {
   ClientResponse m = Send(client, Method::kDelete, "/hello");
   EXPECT_EQ(m.status, 405);
   EXPECT_EQ(json::parse(m.body)["error"]["code"], "method_not_allowed");
-  EXPECT_EQ(Header(m, "Allow"), "GET");
+  EXPECT_EQ(Header(m, "Allow"), "GET, HEAD") << "GET routes answer HEAD as well";
 
   // A malformed escape in a capture: 400.
   ClientResponse bad = Send(client, Method::kGet, "/users/%zz");
@@ -323,6 +346,38 @@ TEST_F(HttpServerTest, StreamingRouteGetsSpooledBody) {
   EXPECT_TRUE(fs::is_empty(spool_));
 }
 
+TEST_F(HttpServerTest, EmptyUploadIsSpooledToo) {
+  Client client;
+  ClientResponse r = Send(client, Method::kPut, "/upload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  EXPECT_EQ(j["body_size"], 0);
+  EXPECT_EQ(j["body_sha256"], Sha256Hex(""));
+  EXPECT_EQ(j["file_exists"], true);
+  EXPECT_TRUE(fs::is_empty(spool_));
+}
+
+TEST_F(HttpServerTest, RefusedBeforeTheBodyIsRead) {
+  Client client;
+  std::string body(512 * 1024, 'z');
+  ClientResponse r = Send(client, Method::kPut, "/upload", body, {{"X-Deny", "1"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "unauthenticated");
+  EXPECT_EQ(Header(r, "WWW-Authenticate"), "Bearer");
+  EXPECT_EQ(Header(r, "Connection"), "close") << "the unread body ends the connection";
+  EXPECT_NE(Header(r, "X-Request-Id"), "<absent>") << "refused requests are still tagged";
+  EXPECT_EQ(upload_calls_.load(), 0) << "the handler must not run";
+  EXPECT_TRUE(fs::is_empty(spool_)) << "nothing of a refused body is stored";
+  EXPECT_GE(deny_->admits.load(), 1);
+
+  // Buffered routes are refused the same way; admitted requests go through.
+  ClientResponse e = Send(client, Method::kPost, "/echo", "payload", {{"X-Deny", "1"}});
+  EXPECT_EQ(e.status, 401);
+  ClientResponse ok = Send(client, Method::kPut, "/upload", "fine");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(upload_calls_.load(), 1);
+}
+
 TEST_F(HttpServerTest, FileBodySlice) {
   Client client;
   ClientResponse r = Send(client, Method::kGet, "/file");
@@ -384,6 +439,102 @@ TEST_F(HttpServerTest, ShutdownClosesIdleKeepAliveConnections) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
       << "an idle keep-alive connection must not hold up the shutdown";
   server_.reset();
+}
+
+// A raw TCP exchange: sends `data`, reads until the peer closes or `wait` passes.
+std::string RawExchange(uint16_t port, const std::string& data, std::chrono::milliseconds wait) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "<connect failed>";
+  }
+  timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;  // closed, or the timeout passed with the connection still open
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+size_t Count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// A server of its own with a 1 s read timeout and a few special routes.
+class ServerWithShortTimeout : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = UniqueTempDir("http-timeout");
+    ASSERT_TRUE(router_.Add(MakeRoute(Method::kGet, "/sleepy", [](Request&) {
+      std::this_thread::sleep_for(2200ms);  // longer than read_timeout_s
+      return Text("worth the wait");
+    })).ok());
+    ASSERT_TRUE(router_.Add(MakeRoute(Method::kGet, "/gone", [this](Request&) {
+      Response r;
+      r.file = FileBody{(dir_ / "missing").string(), 0, 10};
+      return r;
+    })).ok());
+    ASSERT_TRUE(router_.Add(MakeRoute(Method::kGet, "/hello", [](Request&) { return Text("hi"); })).ok());
+    pipeline_ = std::make_unique<Pipeline>(router_);
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.read_timeout_s = 1;
+    o.spool_dir = dir_.string();
+    server_ = std::make_unique<Server>(o, *pipeline_);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override {
+    server_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  fs::path dir_;
+  Router router_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerWithShortTimeout, HandlerSlowerThanTheReadTimeoutStillAnswers) {
+  Client client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/sleepy";
+  req.timeout = 10s;
+  auto r = client.Send(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "worth the wait");
+}
+
+TEST_F(ServerWithShortTimeout, FileGoneAnswers404AndReallyCloses) {
+  std::string out = RawExchange(server_->port(),
+                                "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                                3000ms);
+  EXPECT_EQ(Count(out, "HTTP/1.1 "), 1u) << out;
+  EXPECT_NE(out.find("HTTP/1.1 404"), std::string::npos) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << out;
+}
+
+TEST_F(ServerWithShortTimeout, NothingIsAcceptedOnceWaitReturns) {
+  uint16_t port = server_->port();
+  server_->Shutdown();
+  server_->Wait();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(RawExchange(port, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 200ms), "<connect failed>");
+  }
 }
 
 TEST(ParseHostPortTest, Forms) {
