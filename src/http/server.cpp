@@ -158,6 +158,15 @@ struct Server::Impl {
                                 bool keep_alive);
   void Forget(uint64_t id);
 
+  Status AdmitSafely(Request& req) {
+    try {
+      return pipeline.Admit(req);
+    } catch (const std::exception& e) {
+      spdlog::error("request admission threw: {}", e.what());
+      return Status::Internal("internal error");
+    }
+  }
+
   // The pipeline turns handler exceptions into 500s; this catches what a middleware throws,
   // which would otherwise escape the connection's coroutine and end its I/O thread.
   Response RunSafely(Request& req) {
@@ -366,7 +375,11 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
         has_body = false;
       }
     } else if (has_body) {
-      req.early_error = pipeline.Admit(req);
+      // Admission may read the metadata store (token revocation, API keys): on a worker, so
+      // that an I/O thread never waits on a database lock.
+      req.early_error = co_await asio::co_spawn(
+          workers, [this, &req]() -> asio::awaitable<Status> { co_return AdmitSafely(req); },
+          asio::use_awaitable_t<Executor>{});
       if (!req.early_error.ok()) {
         keep_alive = false;
         unread_body = true;
