@@ -19,6 +19,8 @@
 #include "auth/password.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "registry/api.hpp"
+#include "registry/registry.hpp"
 #include "server/core_api.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/db.hpp"
@@ -68,6 +70,7 @@ struct App::Impl {
   std::unique_ptr<storage::Db> db;
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<registry::Registry> registry;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -96,11 +99,13 @@ Status App::Impl::OpenStorage() {
 
   std::vector<storage::Migration> migrations = auth::AuthService::Migrations();
   for (auto& m : BlobMigrations()) migrations.push_back(std::move(m));
+  for (auto& m : registry::Registry::Migrations()) migrations.push_back(std::move(m));
   AIMASS_RETURN_IF_ERROR(db->Migrate(migrations));
 
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
   if (!store.ok()) return store.status();
   blobs = std::move(*store);
+  registry = std::make_unique<registry::Registry>(*db, *blobs);
   return Status::Ok();
 }
 
@@ -140,10 +145,13 @@ Status App::Impl::OpenAuth() {
 }
 
 Status App::Impl::BuildRoutes() {
-  CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s};
+  CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s, {}};
+  registry::Registry* reg = registry.get();
+  deps.blob_referrers.push_back([reg](const std::string& d) { return reg->BlobReferenced(d); });
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));
+  AIMASS_RETURN_IF_ERROR(registry::RegisterRoutes(router, *registry));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());

@@ -1,7 +1,6 @@
 // /api/v1/blobs: streamed uploads into the BlobStore, downloads with HTTP Range, and GC.
-#include <charconv>
-
 #include "common/time.hpp"
+#include "http/file_response.hpp"
 #include "http/json.hpp"
 #include "server/core_api.hpp"
 
@@ -27,49 +26,6 @@ Result<bool> BlobUploadReferenced(storage::Db& db, const std::string& digest) {
   if (!rows.ok()) return rows.status();
   return !rows->empty();
 }
-
-namespace {
-
-struct ByteRange {
-  uint64_t first = 0;
-  uint64_t length = 0;
-};
-
-bool ParseU64(std::string_view s, uint64_t& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-// One "bytes=a-b" / "bytes=a-" / "bytes=-n" range. nullopt: ignore the header and send all
-// (what RFC 9110 allows for forms we do not serve, such as several ranges); a Status when the
-// range cannot be satisfied.
-Result<std::optional<ByteRange>> ParseRange(std::string_view h, uint64_t size) {
-  const Status unsatisfiable(Code::kRangeNotSatisfiable, "range not satisfiable");
-  if (!h.starts_with("bytes=")) return std::optional<ByteRange>{};
-  h.remove_prefix(6);
-  if (h.find(',') != std::string_view::npos) return std::optional<ByteRange>{};
-  size_t dash = h.find('-');
-  if (dash == std::string_view::npos) return unsatisfiable;
-  std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
-  uint64_t first = 0, last = 0;
-  if (a.empty()) {
-    uint64_t n = 0;
-    if (!ParseU64(b, n) || n == 0 || size == 0) return unsatisfiable;
-    n = std::min(n, size);
-    return std::optional<ByteRange>(ByteRange{size - n, n});
-  }
-  if (!ParseU64(a, first) || first >= size) return unsatisfiable;
-  if (b.empty()) {
-    last = size - 1;
-  } else if (!ParseU64(b, last) || last < first) {
-    return unsatisfiable;
-  }
-  last = std::min(last, size - 1);
-  return std::optional<ByteRange>(ByteRange{first, last - first + 1});
-}
-
-}  // namespace
 
 Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   storage::Db* db = deps.db;
@@ -104,32 +60,9 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   download.handler = [blobs](Request& req) -> Response {
     HTTP_TRY(storage::BlobInfo info, blobs->Stat(req.Param("digest")));
     HTTP_TRY(std::string path, blobs->LocalPath(info.digest));
-    ByteRange range{0, info.size};
-    int status = 200;
-    if (auto h = req.headers.Get("Range")) {
-      auto parsed = ParseRange(*h, info.size);
-      if (!parsed.ok()) {
-        Response r = http::ErrorResponse(parsed.status(), req.request_id);
-        r.headers.Set("Content-Range", "bytes */" + std::to_string(info.size));
-        return r;
-      }
-      if (parsed->has_value()) {
-        range = **parsed;
-        status = 206;
-      }
-    }
-    Response r;
-    r.status = status;
-    r.headers.Set("Content-Type", "application/octet-stream");
-    r.headers.Set("Accept-Ranges", "bytes");
+    Response r = http::FileResponse(req, path, info.size, "application/octet-stream");
     r.headers.Set("ETag", "\"" + info.digest + "\"");
     r.headers.Set("X-Content-Sha256", info.digest.substr(7));
-    if (status == 206) {
-      r.headers.Set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
-                                         std::to_string(range.first + range.length - 1) + "/" +
-                                         std::to_string(info.size));
-    }
-    r.file = http::FileBody{path, range.first, range.length};
     return r;
   };
   AIMASS_RETURN_IF_ERROR(router.Add(std::move(download)));
@@ -156,7 +89,8 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   gc.summary = "Mark-and-sweep: delete blobs nothing references and older than grace_s "
                "(default storage.blob_gc_grace_s)";
   int64_t default_grace = deps.blob_gc_grace_s;
-  gc.handler = [db, blobs, default_grace](Request& req) -> Response {
+  auto referrers = deps.blob_referrers;
+  gc.handler = [db, blobs, default_grace, referrers](Request& req) -> Response {
     int64_t grace = default_grace;
     if (!req.body.empty()) {
       HTTP_PARSE_BODY(body);
@@ -166,12 +100,17 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
     if (grace < 0) return http::ErrorResponse(Status::BadRequest("grace_s must be >= 0"), req.request_id);
     Status mark_error;
     auto referenced = [&](const std::string& digest) {
-      auto r = BlobUploadReferenced(*db, digest);
-      if (!r.ok()) {
-        mark_error = r.status();
-        return true;  // when in doubt, keep
+      std::vector<std::function<Result<bool>(const std::string&)>> checks = referrers;
+      checks.push_back([db](const std::string& d) { return BlobUploadReferenced(*db, d); });
+      for (const auto& check : checks) {
+        auto r = check(digest);
+        if (!r.ok()) {
+          mark_error = r.status();
+          return true;  // when in doubt, keep
+        }
+        if (*r) return true;
       }
-      return *r;
+      return false;
     };
     HTTP_TRY(storage::GcStats stats, blobs->Gc(referenced, std::chrono::seconds(grace)));
     HTTP_TRY_STATUS(mark_error);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "http/router.hpp"
@@ -21,6 +22,8 @@ struct CoreDeps {
   std::shared_ptr<prometheus::Registry> metrics;
   const std::atomic<bool>* ready = nullptr;
   int64_t blob_gc_grace_s = 3600;
+  // The modules' parts of GC's mark phase: does anything still use this digest?
+  std::vector<std::function<Result<bool>(const std::string& digest)>> blob_referrers;
 };
 
 Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps);

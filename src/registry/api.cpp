@@ -1,0 +1,357 @@
+#include "registry/api.hpp"
+
+#include <charconv>
+
+#include "auth/rbac.hpp"
+#include "common/time.hpp"
+#include "http/file_response.hpp"
+#include "http/json.hpp"
+
+namespace aimass::registry {
+
+using http::Json;
+using http::Method;
+using http::Request;
+using http::Response;
+
+namespace {
+
+Json ModelJson(const Model& m) {
+  return {{"name", m.name},
+          {"description", m.description},
+          {"task", m.task},
+          {"owner", m.owner},
+          {"tags", m.tags},
+          {"card", Json::parse(m.card_json, nullptr, false)},
+          {"archived", m.archived},
+          {"created_at", Rfc3339(m.created_at)},
+          {"updated_at", Rfc3339(m.updated_at)}};
+}
+
+Json SpecsJson(const std::vector<TensorSpec>& specs) {
+  Json a = Json::array();
+  for (const auto& s : specs) {
+    Json t = {{"name", s.name}};
+    if (!s.datatype.empty()) t["datatype"] = s.datatype;
+    if (!s.shape.empty()) t["shape"] = s.shape;
+    a.push_back(t);
+  }
+  return a;
+}
+
+Json VersionJson(const ModelVersion& v) {
+  Json j = {{"model", v.model},
+            {"version", v.version},
+            {"framework", v.framework},
+            {"digest", v.digest},
+            {"size", v.size},
+            {"signature", {{"inputs", SpecsJson(v.signature.inputs)}, {"outputs", SpecsJson(v.signature.outputs)}}},
+            {"metrics", Json::parse(v.metrics_json, nullptr, false)},
+            {"params", Json::parse(v.params_json, nullptr, false)},
+            {"lineage", Json::parse(v.lineage_json, nullptr, false)},
+            {"dependencies", Json::parse(v.dependencies_json, nullptr, false)},
+            {"status", StatusName(v.status)},
+            {"created_by", v.created_by},
+            {"created_at", Rfc3339(v.created_at)}};
+  if (v.status == VersionStatus::kFailed) j["status_reason"] = v.status_reason;
+  return j;
+}
+
+Json MoveJson(const AliasMove& m) {
+  Json j = {{"alias", m.alias}, {"moved_by", m.moved_by}, {"moved_at", Rfc3339(m.moved_at)}};
+  j["from_version"] = m.from_version ? Json(*m.from_version) : Json(nullptr);
+  j["to_version"] = m.to_version ? Json(m.to_version) : Json(nullptr);
+  return j;
+}
+
+Result<int64_t> ParseVersion(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 1) {
+    return Status::BadRequest("version must be a positive integer");
+  }
+  return v;
+}
+
+const std::vector<std::string> kOpenInferenceTypes = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64",
+                                                      "INT8", "INT16", "INT32", "INT64", "FP16",
+                                                      "FP32", "FP64", "BYTES"};
+
+Result<std::vector<TensorSpec>> ParseSpecs(const Json& a, const char* side) {
+  std::vector<TensorSpec> out;
+  Status bad = Status::BadRequest(std::string("signature.") + side +
+                                  " must be a list of {name, datatype, shape}");
+  if (!a.is_array()) return bad;
+  for (const auto& t : a) {
+    if (!t.is_object() || !t.contains("name") || !t["name"].is_string()) return bad;
+    TensorSpec s;
+    s.name = t["name"].get<std::string>();
+    if (s.name.empty() || s.name.size() > 256) return bad;
+    if (t.contains("datatype")) {
+      if (!t["datatype"].is_string()) return bad;
+      s.datatype = t["datatype"].get<std::string>();
+      if (std::find(kOpenInferenceTypes.begin(), kOpenInferenceTypes.end(), s.datatype) ==
+          kOpenInferenceTypes.end()) {
+        return Status::BadRequest("unknown datatype '" + s.datatype.substr(0, 32) + "'");
+      }
+    }
+    if (t.contains("shape")) {
+      if (!t["shape"].is_array()) return bad;
+      for (const auto& d : t["shape"]) {
+        if (!d.is_number_integer() || d.get<int64_t>() < -1) return bad;
+        s.shape.push_back(d.get<int64_t>());
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// Version metadata travels in the X-Model-Metadata header as a JSON object, because the body
+// is the raw artifact: {"signature":{"inputs":[…],"outputs":[…]},"metrics":{…},"params":{…},
+// "lineage":{…},"dependencies":[…]}.
+Status ParseMetadata(const Request& req, NewVersion& v) {
+  auto h = req.headers.Get("X-Model-Metadata");
+  if (!h) return Status::Ok();
+  Json j = Json::parse(*h, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidJson("X-Model-Metadata is not valid JSON");
+  if (!j.is_object()) return Status::BadRequest("X-Model-Metadata must be a JSON object");
+  if (j.contains("signature")) {
+    const Json& s = j["signature"];
+    if (!s.is_object()) return Status::BadRequest("signature must be an object");
+    if (s.contains("inputs")) {
+      auto in = ParseSpecs(s["inputs"], "inputs");
+      if (!in.ok()) return in.status();
+      v.declared.inputs = std::move(*in);
+    }
+    if (s.contains("outputs")) {
+      auto out = ParseSpecs(s["outputs"], "outputs");
+      if (!out.ok()) return out.status();
+      v.declared.outputs = std::move(*out);
+    }
+  }
+  if (j.contains("metrics")) {
+    if (!j["metrics"].is_object()) return Status::BadRequest("metrics must be an object of numbers");
+    for (const auto& [k, val] : j["metrics"].items()) {
+      if (!val.is_number()) return Status::BadRequest("metric '" + k.substr(0, 64) + "' must be a number");
+    }
+    v.metrics_json = j["metrics"].dump();
+  }
+  for (auto [key, target] : {std::pair{"params", &v.params_json}, std::pair{"lineage", &v.lineage_json}}) {
+    if (j.contains(key)) {
+      if (!j[key].is_object()) return Status::BadRequest(std::string(key) + " must be an object");
+      *target = j[key].dump();
+    }
+  }
+  if (j.contains("dependencies")) {
+    if (!j["dependencies"].is_array()) return Status::BadRequest("dependencies must be an array");
+    v.dependencies_json = j["dependencies"].dump();
+  }
+  return Status::Ok();
+}
+
+Response ArtifactResponse(Registry& registry, const Request& req, const ModelVersion& v) {
+  if (v.status != VersionStatus::kReady) {
+    return http::ErrorResponse(Status::Conflict("version " + std::to_string(v.version) + " is " +
+                                                std::string(StatusName(v.status))),
+                               req.request_id);
+  }
+  auto path = registry.ArtifactPath(v);
+  if (!path.ok()) return http::ErrorResponse(path.status(), req.request_id);
+  Response r = http::FileResponse(req, *path, v.size, "application/octet-stream");
+  r.headers.Set("ETag", "\"" + v.digest + "\"");
+  r.headers.Set("X-Content-Sha256", v.digest.substr(7));
+  r.headers.Set("X-Model-Version", std::to_string(v.version));
+  return r;
+}
+
+}  // namespace
+
+Status RegisterRoutes(http::Router& router, Registry& registry) {
+  std::vector<http::Route> routes;
+  auto add = [&](Method m, std::string pattern, std::string permission, std::string summary,
+                 http::Handler h) -> http::Route& {
+    http::Route r;
+    r.method = m;
+    r.pattern = std::move(pattern);
+    r.permission = std::move(permission);
+    r.tag = "registry";
+    r.summary = std::move(summary);
+    r.handler = std::move(h);
+    routes.push_back(std::move(r));
+    return routes.back();
+  };
+  Registry& reg = registry;
+
+  add(Method::kPost, "/api/v1/models", "models:write", "Register a model",
+      [&reg](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        NewModel m;
+        HTTP_TRY(m.name, http::RequiredString(body, "name"));
+        HTTP_TRY(auto description, http::OptionalString(body, "description"));
+        HTTP_TRY(m.task, http::OptionalString(body, "task"));
+        HTTP_TRY(auto tags, http::OptionalStringArray(body, "tags"));
+        m.description = description.value_or("");
+        m.tags = tags.value_or(std::vector<std::string>{});
+        m.owner = req.principal->username;
+        HTTP_TRY(Model model, reg.CreateModel(m));
+        return http::JsonResponse(201, ModelJson(model));
+      });
+
+  add(Method::kGet, "/api/v1/models", "models:read", "List models (prefix=, archived=true)",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(http::PageRequest page, http::ParsePage(req));
+        HTTP_TRY(auto models, reg.ListModels(req.Query("prefix"), req.Query("archived") == "true",
+                                             page.offset, page.size));
+        Json list = Json::array();
+        for (const auto& m : models) list.push_back(ModelJson(m));
+        return http::JsonResponse(200, {{"models", list},
+                                        {"next_page_token", http::NextPageToken(page, models.size())}});
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}", "models:read", "Show a model with its aliases",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(Model m, reg.GetModel(req.Param("name")));
+        HTTP_TRY(auto aliases, reg.Aliases(m.name));
+        Json j = ModelJson(m);
+        j["aliases"] = Json::object();
+        for (const auto& [alias, version] : aliases) j["aliases"][alias] = version;
+        return http::JsonResponse(200, j);
+      });
+
+  add(Method::kPatch, "/api/v1/models/{name}", "models:write",
+      "Change description, task, tags or archive a model", [&reg](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        ModelChange c;
+        HTTP_TRY(c.description, http::OptionalString(body, "description"));
+        HTTP_TRY(c.task, http::OptionalString(body, "task"));
+        HTTP_TRY(c.tags, http::OptionalStringArray(body, "tags"));
+        if (body.contains("archived")) {
+          if (!body["archived"].is_boolean()) {
+            return http::ErrorResponse(Status::BadRequest("'archived' must be a boolean"), req.request_id);
+          }
+          c.archived = body["archived"].get<bool>();
+        }
+        HTTP_TRY(Model m, reg.UpdateModel(req.Param("name"), c));
+        return http::JsonResponse(200, ModelJson(m));
+      });
+
+  add(Method::kPost, "/api/v1/models/{name}/rename", "models:write", "Rename a model",
+      [&reg](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(std::string to, http::RequiredString(body, "name"));
+        HTTP_TRY_STATUS(reg.RenameModel(req.Param("name"), to));
+        HTTP_TRY(Model m, reg.GetModel(to));
+        return http::JsonResponse(200, ModelJson(m));
+      });
+
+  add(Method::kPost, "/api/v1/models/{name}/versions", "models:write",
+      "Upload an artifact as a new version (?framework=torchscript|onnx|xgboost; metadata in "
+      "X-Model-Metadata); 201 when ready, 422 when its runtime cannot load it",
+      [&reg](Request& req) -> Response {
+        NewVersion v;
+        v.framework = req.Query("framework").value_or("");
+        v.spooled_path = req.body_file;
+        v.sha256_hex = req.body_sha256;
+        v.created_by = req.principal->username;
+        HTTP_TRY_STATUS(ParseMetadata(req, v));
+        if (req.body_size == 0) {
+          return http::ErrorResponse(Status::BadRequest("the artifact is empty"), req.request_id);
+        }
+        HTTP_TRY(ModelVersion created, reg.CreateVersion(req.Param("name"), v));
+        if (created.status == VersionStatus::kFailed) {
+          Response r = http::ErrorResponse(Status::Unprocessable(created.status_reason), req.request_id);
+          Json body = Json::parse(r.body);
+          body["error"]["version"] = VersionJson(created);
+          return http::JsonResponse(422, body);
+        }
+        Response r = http::JsonResponse(201, VersionJson(created));
+        r.headers.Set("Location", "/api/v1/models/" + created.model + "/versions/" +
+                                      std::to_string(created.version));
+        return r;
+      })
+      .streaming_body = true;
+
+  add(Method::kGet, "/api/v1/models/{name}/versions", "models:read", "List versions, newest first",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(http::PageRequest page, http::ParsePage(req));
+        HTTP_TRY(auto versions, reg.ListVersions(req.Param("name"), page.offset, page.size));
+        Json list = Json::array();
+        for (const auto& v : versions) list.push_back(VersionJson(v));
+        return http::JsonResponse(200, {{"versions", list},
+                                        {"next_page_token", http::NextPageToken(page, versions.size())}});
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/versions/{version}", "models:read", "Show a version",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(int64_t number, ParseVersion(req.Param("version")));
+        HTTP_TRY(ModelVersion v, reg.GetVersion(req.Param("name"), number));
+        return http::JsonResponse(200, VersionJson(v));
+      });
+
+  add(Method::kDelete, "/api/v1/models/{name}/versions/{version}", "models:write",
+      "Delete a version (soft; its blob goes at GC when nothing else uses it)",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(int64_t number, ParseVersion(req.Param("version")));
+        HTTP_TRY_STATUS(reg.DeleteVersion(req.Param("name"), number));
+        return http::NoContent();
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/versions/{version}/artifact", "models:read",
+      "Download a version's artifact (Range, HEAD, X-Content-Sha256)",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(int64_t number, ParseVersion(req.Param("version")));
+        HTTP_TRY(ModelVersion v, reg.GetVersion(req.Param("name"), number));
+        return ArtifactResponse(reg, req, v);
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}@{alias}/artifact", "models:read",
+      "Download the artifact an alias points at", [&reg](Request& req) -> Response {
+        HTTP_TRY(ModelVersion v, reg.GetByAlias(req.Param("name"), req.Param("alias")));
+        return ArtifactResponse(reg, req, v);
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/aliases", "models:read",
+      "Aliases and their recent moves", [&reg](Request& req) -> Response {
+        HTTP_TRY(auto aliases, reg.Aliases(req.Param("name")));
+        HTTP_TRY(auto history, reg.AliasHistory(req.Param("name"), 100));
+        Json a = Json::object();
+        for (const auto& [alias, version] : aliases) a[alias] = version;
+        Json h = Json::array();
+        for (const auto& m : history) h.push_back(MoveJson(m));
+        return http::JsonResponse(200, {{"aliases", a}, {"history", h}});
+      });
+
+  add(Method::kPut, "/api/v1/models/{name}/aliases/{alias}", "models:write",
+      "Point an alias at a ready version (protected aliases such as production need models:manage)",
+      [&reg](Request& req) -> Response {
+        std::string alias = req.Param("alias");
+        if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
+          return http::ErrorResponse(
+              Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required"),
+              req.request_id);
+        }
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(auto version, http::OptionalInt(body, "version"));
+        if (!version) return http::ErrorResponse(Status::BadRequest("'version' is required"), req.request_id);
+        HTTP_TRY(AliasMove move, reg.MoveAlias(req.Param("name"), alias, *version, req.principal->username));
+        return http::JsonResponse(200, MoveJson(move));
+      });
+
+  add(Method::kDelete, "/api/v1/models/{name}/aliases/{alias}", "models:write", "Remove an alias",
+      [&reg](Request& req) -> Response {
+        std::string alias = req.Param("alias");
+        if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
+          return http::ErrorResponse(
+              Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required"),
+              req.request_id);
+        }
+        HTTP_TRY_STATUS(reg.DeleteAlias(req.Param("name"), alias, req.principal->username));
+        return http::NoContent();
+      });
+
+  for (auto& r : routes) AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
+  return Status::Ok();
+}
+
+}  // namespace aimass::registry

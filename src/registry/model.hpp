@@ -1,0 +1,69 @@
+// The registry's objects as plain data: registered models, their numbered versions, tensor
+// signatures and aliases. JSON conversion lives with the API; storage in store.cpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aimass::registry {
+
+// One named tensor of a signature: datatype in Open Inference Protocol names (FP32, INT64…),
+// shape with -1 for a variable dimension. An empty datatype or shape means "not known".
+struct TensorSpec {
+  std::string name;
+  std::string datatype;
+  std::vector<int64_t> shape;
+};
+
+struct Signature {
+  std::vector<TensorSpec> inputs;
+  std::vector<TensorSpec> outputs;
+  bool empty() const { return inputs.empty() && outputs.empty(); }
+};
+
+struct Model {
+  int64_t id = 0;
+  std::string name;
+  std::string description;  // Markdown model card, front matter included
+  std::string task = "other";
+  std::string owner;
+  std::vector<std::string> tags;
+  std::string card_json = "{}";  // the parsed YAML front matter, as JSON text
+  bool archived = false;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+enum class VersionStatus { kPending, kReady, kFailed };
+std::string_view StatusName(VersionStatus s);
+
+struct ModelVersion {
+  std::string model;
+  int64_t version = 0;
+  std::string framework;  // torchscript | onnx | xgboost | aimass
+  std::string digest;     // sha256:<hex> of the artifact in the blob store
+  uint64_t size = 0;
+  Signature signature;
+  std::string metrics_json = "{}";
+  std::string params_json = "{}";
+  std::string lineage_json = "{}";
+  std::string dependencies_json = "[]";
+  VersionStatus status = VersionStatus::kPending;
+  std::string status_reason;
+  std::string created_by;
+  int64_t created_at = 0;
+  bool deleted = false;
+};
+
+struct AliasMove {
+  std::string alias;
+  std::optional<int64_t> from_version;
+  int64_t to_version = 0;
+  std::string moved_by;
+  int64_t moved_at = 0;
+};
+
+}  // namespace aimass::registry

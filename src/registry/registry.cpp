@@ -1,0 +1,226 @@
+#include "registry/registry.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "registry/validator.hpp"
+
+namespace aimass::registry {
+
+Status ValidateModelName(std::string_view kind, std::string_view name) {
+  auto bad = [&] {
+    return Status::BadRequest(std::string(kind) + " name must match [a-z0-9][a-z0-9._-]{0,127}");
+  };
+  if (name.empty() || name.size() > 128) return bad();
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return bad();
+  }
+  return Status::Ok();
+}
+
+const std::vector<std::string>& Tasks() {
+  static const std::vector<std::string> tasks = {
+      "image-classification", "object-detection",   "speech-recognition", "text-classification",
+      "ner",                  "summarization",      "text-generation",    "embedding",
+      "recommendation",       "tabular-regression", "tabular-classification", "other"};
+  return tasks;
+}
+
+bool IsProtectedAlias(std::string_view alias) { return alias == "production"; }
+
+static Status ValidateTask(const std::string& task) {
+  if (std::find(Tasks().begin(), Tasks().end(), task) != Tasks().end()) return Status::Ok();
+  return Status::BadRequest("unknown task '" + task.substr(0, 64) + "'");
+}
+
+static nlohmann::json YamlToJson(const YAML::Node& n) {
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& kv : n) o[kv.first.as<std::string>()] = YamlToJson(kv.second);
+    return o;
+  }
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& e : n) a.push_back(YamlToJson(e));
+    return a;
+  }
+  if (n.IsScalar()) {
+    const std::string& s = n.Scalar();
+    // Numbers stay numbers (metrics: {accuracy: 0.93}); everything else is text.
+    char* end = nullptr;
+    double d = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end == s.c_str() + s.size() && n.Tag() != "!") return d;
+    return s;
+  }
+  return nullptr;
+}
+
+Result<std::string> ParseModelCard(const std::string& md) {
+  if (!md.starts_with("---\n") && !md.starts_with("---\r\n")) return std::string("{}");
+  size_t start = md.find('\n') + 1;
+  size_t end = md.find("\n---", start);
+  if (end == std::string::npos) return Status::BadRequest("model card front matter is not closed by ---");
+  try {
+    YAML::Node fm = YAML::Load(md.substr(start, end - start));
+    if (fm.IsNull()) return std::string("{}");
+    if (!fm.IsMap()) return Status::BadRequest("model card front matter must be a mapping");
+    nlohmann::json j = nlohmann::json::object();
+    for (const char* key : {"license", "task", "framework", "datasets", "metrics", "language", "tags"}) {
+      if (fm[key]) j[key] = YamlToJson(fm[key]);
+    }
+    return j.dump();
+  } catch (const YAML::Exception& e) {
+    return Status::BadRequest(std::string("model card front matter: ") + e.what());
+  }
+}
+
+Result<Model> Registry::CreateModel(const NewModel& in) {
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("model", in.name));
+  Model m;
+  m.name = in.name;
+  m.description = in.description;
+  m.owner = in.owner;
+  m.tags = in.tags;
+  AIMASS_ASSIGN_OR_RETURN(m.card_json, ParseModelCard(in.description));
+  auto card = nlohmann::json::parse(m.card_json);
+  // The explicit field wins; the card fills what the request left out.
+  m.task = in.task.value_or(card.contains("task") && card["task"].is_string()
+                                ? card["task"].get<std::string>()
+                                : "other");
+  if (card.contains("tags") && card["tags"].is_array()) {
+    for (const auto& t : card["tags"]) {
+      if (t.is_string() && std::find(m.tags.begin(), m.tags.end(), t.get<std::string>()) == m.tags.end()) {
+        m.tags.push_back(t.get<std::string>());
+      }
+    }
+  }
+  AIMASS_RETURN_IF_ERROR(ValidateTask(m.task));
+  for (const auto& t : m.tags) AIMASS_RETURN_IF_ERROR(ValidateModelName("tag", t));
+  AIMASS_RETURN_IF_ERROR(store_.InsertModel(m));
+  return store_.FindModel(m.name);
+}
+
+Result<Model> Registry::GetModel(const std::string& name) {
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("model", name));
+  return store_.FindModel(name);
+}
+
+Result<std::vector<Model>> Registry::ListModels(const std::optional<std::string>& prefix,
+                                                bool include_archived, int64_t offset,
+                                                int64_t limit) {
+  return store_.ListModels(prefix, include_archived, offset, limit);
+}
+
+Result<Model> Registry::UpdateModel(const std::string& name, const ModelChange& c) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(name));
+  if (c.description) {
+    m.description = *c.description;
+    AIMASS_ASSIGN_OR_RETURN(m.card_json, ParseModelCard(m.description));
+  }
+  if (c.task) {
+    AIMASS_RETURN_IF_ERROR(ValidateTask(*c.task));
+    m.task = *c.task;
+  }
+  if (c.tags) {
+    for (const auto& t : *c.tags) AIMASS_RETURN_IF_ERROR(ValidateModelName("tag", t));
+    m.tags = *c.tags;
+  }
+  if (c.archived) m.archived = *c.archived;
+  AIMASS_RETURN_IF_ERROR(store_.UpdateModel(m));
+  return store_.FindModel(name);
+}
+
+Status Registry::RenameModel(const std::string& from, const std::string& to) {
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("model", from));
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("model", to));
+  return store_.RenameModel(from, to);
+}
+
+Result<ModelVersion> Registry::CreateVersion(const std::string& model, const NewVersion& in) {
+  const ArtifactValidator* validator = ValidatorFor(in.framework);
+  if (!validator) {
+    return Status::BadRequest("framework must be one of torchscript, onnx, xgboost");
+  }
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  if (m.archived) return Status::Conflict("model '" + model + "' is archived");
+  AIMASS_ASSIGN_OR_RETURN(storage::BlobInfo blob, blobs_.Adopt(in.spooled_path, in.sha256_hex));
+  ModelVersion v;
+  v.model = model;
+  v.framework = in.framework;
+  v.digest = blob.digest;
+  v.size = blob.size;
+  v.signature = in.declared;
+  v.metrics_json = in.metrics_json;
+  v.params_json = in.params_json;
+  v.lineage_json = in.lineage_json;
+  v.dependencies_json = in.dependencies_json;
+  v.created_by = in.created_by;
+  AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v));
+
+  // Validation reads the stored blob, so what is checked is exactly what will be served.
+  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(blob.digest));
+  auto inferred = validator->Validate(path);
+  Status outcome = inferred.ok() ? CheckSignature(in.declared, *inferred) : inferred.status();
+  if (!outcome.ok()) {
+    AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
+                                                   outcome.message(), nullptr));
+  } else {
+    // A declared signature is kept (it has the dtypes and shapes); else the inferred one.
+    const Signature* sig = in.declared.empty() ? &*inferred : nullptr;
+    AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kReady, "", sig));
+  }
+  return store_.FindVersion(m, v.version);
+}
+
+Result<ModelVersion> Registry::GetVersion(const std::string& model, int64_t version) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.FindVersion(m, version);
+}
+
+Result<ModelVersion> Registry::GetByAlias(const std::string& model, const std::string& alias) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
+  AIMASS_ASSIGN_OR_RETURN(int64_t version, store_.ResolveAlias(m.id, alias));
+  return store_.FindVersion(m, version);
+}
+
+Result<std::vector<ModelVersion>> Registry::ListVersions(const std::string& model, int64_t offset,
+                                                         int64_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.ListVersions(m, false, offset, limit);
+}
+
+Status Registry::DeleteVersion(const std::string& model, int64_t version) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.DeleteVersion(m.id, version);
+}
+
+Result<AliasMove> Registry::MoveAlias(const std::string& model, const std::string& alias,
+                                      int64_t version, const std::string& by) {
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.MoveAlias(m.id, alias, version, by);
+}
+
+Status Registry::DeleteAlias(const std::string& model, const std::string& alias,
+                             const std::string& by) {
+  AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.DeleteAlias(m.id, alias, by);
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> Registry::Aliases(const std::string& model) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.Aliases(m.id);
+}
+
+Result<std::vector<AliasMove>> Registry::AliasHistory(const std::string& model, int64_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.AliasHistory(m.id, limit);
+}
+
+}  // namespace aimass::registry

@@ -1,0 +1,90 @@
+// Registry: the model library. Registered models with Markdown model cards, numbered versions
+// whose artifacts live in the blob store and are validated by their runtime before they are
+// `ready`, and aliases that move atomically with a recorded history. No HTTP in here.
+// Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry/model.hpp"
+#include "registry/store.hpp"
+#include "storage/blob_store.hpp"
+
+namespace aimass::registry {
+
+struct NewModel {
+  std::string name;
+  std::string description;
+  std::optional<std::string> task;
+  std::vector<std::string> tags;
+  std::string owner;
+};
+
+struct ModelChange {
+  std::optional<std::string> description;
+  std::optional<std::string> task;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<bool> archived;
+};
+
+struct NewVersion {
+  std::string framework;
+  std::string spooled_path;  // the upload, already on disk under the blob store's temp dir
+  std::string sha256_hex;
+  Signature declared;        // empty: take what the validator infers
+  std::string metrics_json = "{}";
+  std::string params_json = "{}";
+  std::string lineage_json = "{}";
+  std::string dependencies_json = "[]";
+  std::string created_by;
+};
+
+class Registry {
+ public:
+  Registry(storage::Db& db, storage::BlobStore& blobs) : store_(db), blobs_(blobs) {}
+  static std::vector<storage::Migration> Migrations() { return RegistryStore::Migrations(); }
+
+  Result<Model> CreateModel(const NewModel& m);
+  Result<Model> GetModel(const std::string& name);
+  Result<std::vector<Model>> ListModels(const std::optional<std::string>& prefix,
+                                        bool include_archived, int64_t offset, int64_t limit);
+  Result<Model> UpdateModel(const std::string& name, const ModelChange& change);
+  Status RenameModel(const std::string& from, const std::string& to);
+
+  // Stores the artifact, records the version as pending, validates it with its runtime and
+  // records the outcome. A failed validation is returned as the version with status failed
+  // (and its reason), not as an error: the version exists and says why it cannot be used.
+  Result<ModelVersion> CreateVersion(const std::string& model, const NewVersion& v);
+  Result<ModelVersion> GetVersion(const std::string& model, int64_t version);
+  Result<ModelVersion> GetByAlias(const std::string& model, const std::string& alias);
+  Result<std::vector<ModelVersion>> ListVersions(const std::string& model, int64_t offset,
+                                                 int64_t limit);
+  Status DeleteVersion(const std::string& model, int64_t version);
+
+  Result<AliasMove> MoveAlias(const std::string& model, const std::string& alias,
+                              int64_t version, const std::string& by);
+  Status DeleteAlias(const std::string& model, const std::string& alias, const std::string& by);
+  Result<std::vector<std::pair<std::string, int64_t>>> Aliases(const std::string& model);
+  Result<std::vector<AliasMove>> AliasHistory(const std::string& model, int64_t limit);
+
+  Result<std::string> ArtifactPath(const ModelVersion& v) { return blobs_.LocalPath(v.digest); }
+  Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
+
+ private:
+  RegistryStore store_;
+  storage::BlobStore& blobs_;
+};
+
+// Model, alias and tag names: [a-z0-9][a-z0-9._-]{0,127} (ARCHITECTURE.md §3).
+Status ValidateModelName(std::string_view kind, std::string_view name);
+// The task vocabulary of the model card.
+const std::vector<std::string>& Tasks();
+// Aliases that only holders of models:manage may move.
+bool IsProtectedAlias(std::string_view alias);
+// Splits a Markdown model card's YAML front matter ("---\n…\n---") into a JSON object of its
+// fields; "{}" when there is none. Malformed front matter is bad_request.
+Result<std::string> ParseModelCard(const std::string& markdown);
+
+}  // namespace aimass::registry

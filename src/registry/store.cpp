@@ -1,0 +1,415 @@
+#include "registry/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+
+namespace aimass::registry {
+
+using storage::Row;
+using storage::Tx;
+using storage::Value;
+
+std::string_view StatusName(VersionStatus s) {
+  switch (s) {
+    case VersionStatus::kPending: return "pending";
+    case VersionStatus::kReady: return "ready";
+    case VersionStatus::kFailed: return "failed";
+  }
+  return "pending";
+}
+
+static VersionStatus ParseStatus(const std::string& s) {
+  if (s == "ready") return VersionStatus::kReady;
+  if (s == "failed") return VersionStatus::kFailed;
+  return VersionStatus::kPending;
+}
+
+std::vector<storage::Migration> RegistryStore::Migrations() {
+  return {{"registry", 1, R"sql(
+CREATE TABLE registry_models (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  task TEXT NOT NULL DEFAULT 'other',
+  owner TEXT NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  card TEXT NOT NULL DEFAULT '{}',
+  archived INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE registry_versions (
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL,
+  framework TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  signature TEXT NOT NULL DEFAULT '{}',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  params TEXT NOT NULL DEFAULT '{}',
+  lineage TEXT NOT NULL DEFAULT '{}',
+  dependencies TEXT NOT NULL DEFAULT '[]',
+  status TEXT NOT NULL,
+  status_reason TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  deleted_at INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (model_id, version)
+);
+CREATE INDEX registry_versions_digest ON registry_versions(digest);
+CREATE TABLE registry_aliases (
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (model_id, alias)
+);
+CREATE TABLE registry_alias_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  from_version INTEGER,
+  to_version INTEGER,
+  moved_by TEXT NOT NULL,
+  moved_at INTEGER NOT NULL
+);
+)sql"}};
+}
+
+namespace {
+
+constexpr const char* kModelColumns =
+    "id, name, description, task, owner, tags, card, archived, created_at, updated_at";
+
+std::vector<std::string> StringArray(const std::string& json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      if (e.is_string()) out.push_back(e.get<std::string>());
+    }
+  }
+  return out;
+}
+
+Model ModelFromRow(const Row& r) {
+  Model m;
+  m.id = r.Int(0);
+  m.name = r.Text(1);
+  m.description = r.Text(2);
+  m.task = r.Text(3);
+  m.owner = r.Text(4);
+  m.tags = StringArray(r.Text(5));
+  m.card_json = r.Text(6);
+  m.archived = r.Int(7) != 0;
+  m.created_at = r.Int(8);
+  m.updated_at = r.Int(9);
+  return m;
+}
+
+nlohmann::json SpecsJson(const std::vector<TensorSpec>& specs) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& s : specs) {
+    nlohmann::json t = {{"name", s.name}};
+    if (!s.datatype.empty()) t["datatype"] = s.datatype;
+    if (!s.shape.empty()) t["shape"] = s.shape;
+    a.push_back(t);
+  }
+  return a;
+}
+
+std::vector<TensorSpec> SpecsFrom(const nlohmann::json& a) {
+  std::vector<TensorSpec> out;
+  if (!a.is_array()) return out;
+  for (const auto& t : a) {
+    TensorSpec s;
+    s.name = t.value("name", "");
+    s.datatype = t.value("datatype", "");
+    if (t.contains("shape") && t["shape"].is_array()) {
+      for (const auto& d : t["shape"]) s.shape.push_back(d.get<int64_t>());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string SignatureText(const Signature& s) {
+  return nlohmann::json{{"inputs", SpecsJson(s.inputs)}, {"outputs", SpecsJson(s.outputs)}}.dump();
+}
+
+Signature SignatureFrom(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  Signature s;
+  if (!j.is_object()) return s;
+  if (j.contains("inputs")) s.inputs = SpecsFrom(j["inputs"]);
+  if (j.contains("outputs")) s.outputs = SpecsFrom(j["outputs"]);
+  return s;
+}
+
+constexpr const char* kVersionColumns =
+    "version, framework, digest, size, signature, metrics, params, lineage, dependencies, status, "
+    "status_reason, created_by, created_at, deleted_at";
+
+ModelVersion VersionFromRow(const std::string& model, const Row& r) {
+  ModelVersion v;
+  v.model = model;
+  v.version = r.Int(0);
+  v.framework = r.Text(1);
+  v.digest = r.Text(2);
+  v.size = static_cast<uint64_t>(r.Int(3));
+  v.signature = SignatureFrom(r.Text(4));
+  v.metrics_json = r.Text(5);
+  v.params_json = r.Text(6);
+  v.lineage_json = r.Text(7);
+  v.dependencies_json = r.Text(8);
+  v.status = ParseStatus(r.Text(9));
+  v.status_reason = r.Text(10);
+  v.created_by = r.Text(11);
+  v.created_at = r.Int(12);
+  v.deleted = r.Int(13) != 0;
+  return v;
+}
+
+}  // namespace
+
+Status RegistryStore::InsertModel(const Model& m) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    auto exists = tx.Query("SELECT 1 FROM registry_models WHERE name = ?", {m.name});
+    if (!exists.ok()) return exists.status();
+    if (!exists->empty()) return Status::Conflict("model '" + m.name + "' already exists");
+    int64_t now = UnixNow();
+    return tx.Exec("INSERT INTO registry_models (name, description, task, owner, tags, card, "
+                   "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   {m.name, m.description, m.task, m.owner, nlohmann::json(m.tags).dump(),
+                    m.card_json, now, now})
+        .status();
+  });
+}
+
+Result<Model> RegistryStore::FindModel(const std::string& name) {
+  auto rows = db_.Query(std::string("SELECT ") + kModelColumns + " FROM registry_models WHERE name = ?",
+                        {name});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status::NotFound("no model '" + name + "'");
+  return ModelFromRow((*rows)[0]);
+}
+
+Result<std::vector<Model>> RegistryStore::ListModels(const std::optional<std::string>& prefix,
+                                                     bool include_archived, int64_t offset,
+                                                     int64_t limit) {
+  std::string sql = std::string("SELECT ") + kModelColumns + " FROM registry_models WHERE 1=1";
+  std::vector<Value> params;
+  if (prefix) {
+    // substr rather than LIKE: a prefix may contain % or _.
+    sql += " AND substr(name, 1, ?) = ?";
+    params.emplace_back(static_cast<int64_t>(prefix->size()));
+    params.emplace_back(*prefix);
+  }
+  if (!include_archived) sql += " AND archived = 0";
+  sql += " ORDER BY name LIMIT ? OFFSET ?";
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  auto rows = db_.Query(sql, params);
+  if (!rows.ok()) return rows.status();
+  std::vector<Model> out;
+  for (const auto& r : *rows) out.push_back(ModelFromRow(r));
+  return out;
+}
+
+Status RegistryStore::UpdateModel(const Model& m) {
+  auto n = db_.Exec("UPDATE registry_models SET description = ?, task = ?, tags = ?, card = ?, "
+                    "archived = ?, updated_at = ? WHERE id = ?",
+                    {m.description, m.task, nlohmann::json(m.tags).dump(), m.card_json,
+                     int64_t{m.archived ? 1 : 0}, UnixNow(), m.id});
+  if (!n.ok()) return n.status();
+  if (*n == 0) return Status::NotFound("no model '" + m.name + "'");
+  return Status::Ok();
+}
+
+Status RegistryStore::RenameModel(const std::string& from, const std::string& to) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    auto taken = tx.Query("SELECT 1 FROM registry_models WHERE name = ?", {to});
+    if (!taken.ok()) return taken.status();
+    if (!taken->empty()) return Status::Conflict("model '" + to + "' already exists");
+    auto n = tx.Exec("UPDATE registry_models SET name = ?, updated_at = ? WHERE name = ?",
+                     {to, UnixNow(), from});
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::NotFound("no model '" + from + "'");
+    return Status::Ok();
+  });
+}
+
+Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersion& v) {
+  int64_t number = 0;
+  Status st = db_.Transaction([&](Tx& tx) -> Status {
+    auto max = tx.Query("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE model_id = ?",
+                        {model_id});
+    if (!max.ok()) return max.status();
+    number = (*max)[0].Int(0) + 1;
+    return tx.Exec("INSERT INTO registry_versions (model_id, version, framework, digest, size, "
+                   "signature, metrics, params, lineage, dependencies, status, created_by, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   {model_id, number, v.framework, v.digest, static_cast<int64_t>(v.size),
+                    SignatureText(v.signature), v.metrics_json, v.params_json, v.lineage_json,
+                    v.dependencies_json, std::string(StatusName(VersionStatus::kPending)),
+                    v.created_by, UnixNow()})
+        .status();
+  });
+  if (!st.ok()) return st;
+  return number;
+}
+
+Status RegistryStore::SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
+                                       const std::string& reason, const Signature* signature) {
+  std::string sql = "UPDATE registry_versions SET status = ?, status_reason = ?";
+  std::vector<Value> params = {std::string(StatusName(status)), reason};
+  if (signature) {
+    sql += ", signature = ?";
+    params.emplace_back(SignatureText(*signature));
+  }
+  sql += " WHERE model_id = ? AND version = ?";
+  params.emplace_back(model_id);
+  params.emplace_back(version);
+  return db_.Exec(sql, params).status();
+}
+
+Result<ModelVersion> RegistryStore::FindVersion(const Model& model, int64_t version) {
+  auto rows = db_.Query(std::string("SELECT ") + kVersionColumns +
+                            " FROM registry_versions WHERE model_id = ? AND version = ?",
+                        {model.id, version});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty() || (*rows)[0].Int(13) != 0) {
+    return Status::NotFound("model '" + model.name + "' has no version " + std::to_string(version));
+  }
+  return VersionFromRow(model.name, (*rows)[0]);
+}
+
+Result<std::vector<ModelVersion>> RegistryStore::ListVersions(const Model& model,
+                                                              bool include_deleted,
+                                                              int64_t offset, int64_t limit) {
+  std::string sql = std::string("SELECT ") + kVersionColumns +
+                    " FROM registry_versions WHERE model_id = ?";
+  if (!include_deleted) sql += " AND deleted_at = 0";
+  sql += " ORDER BY version DESC LIMIT ? OFFSET ?";
+  auto rows = db_.Query(sql, {model.id, limit, offset});
+  if (!rows.ok()) return rows.status();
+  std::vector<ModelVersion> out;
+  for (const auto& r : *rows) out.push_back(VersionFromRow(model.name, r));
+  return out;
+}
+
+Status RegistryStore::DeleteVersion(int64_t model_id, int64_t version) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    auto aliased = tx.Query("SELECT alias FROM registry_aliases WHERE model_id = ? AND version = ?",
+                            {model_id, version});
+    if (!aliased.ok()) return aliased.status();
+    if (!aliased->empty()) {
+      return Status::Conflict("alias '" + (*aliased)[0].Text(0) + "' points at version " +
+                              std::to_string(version) + "; move it first");
+    }
+    auto n = tx.Exec("UPDATE registry_versions SET deleted_at = ? WHERE model_id = ? AND version = ? "
+                     "AND deleted_at = 0",
+                     {UnixNow(), model_id, version});
+    if (!n.ok()) return n.status();
+    if (*n == 0) return Status::NotFound("no version " + std::to_string(version));
+    return Status::Ok();
+  });
+}
+
+Result<AliasMove> RegistryStore::MoveAlias(int64_t model_id, const std::string& alias,
+                                           int64_t version, const std::string& by) {
+  AliasMove move;
+  Status st = db_.Transaction([&](Tx& tx) -> Status {
+    auto v = tx.Query("SELECT status, deleted_at FROM registry_versions WHERE model_id = ? AND version = ?",
+                      {model_id, version});
+    if (!v.ok()) return v.status();
+    if (v->empty() || (*v)[0].Int(1) != 0) {
+      return Status::NotFound("no version " + std::to_string(version));
+    }
+    if ((*v)[0].Text(0) != "ready") {
+      return Status::Conflict("version " + std::to_string(version) + " is " + (*v)[0].Text(0) +
+                              ", not ready");
+    }
+    auto cur = tx.Query("SELECT version FROM registry_aliases WHERE model_id = ? AND alias = ?",
+                        {model_id, alias});
+    if (!cur.ok()) return cur.status();
+    if (!cur->empty()) move.from_version = (*cur)[0].Int(0);
+    AIMASS_RETURN_IF_ERROR(
+        tx.Exec("INSERT INTO registry_aliases (model_id, alias, version) VALUES (?, ?, ?) "
+                "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version",
+                {model_id, alias, version})
+            .status());
+    move.alias = alias;
+    move.to_version = version;
+    move.moved_by = by;
+    move.moved_at = UnixNow();
+    return tx.Exec("INSERT INTO registry_alias_history (model_id, alias, from_version, to_version, "
+                   "moved_by, moved_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   {model_id, alias,
+                    move.from_version ? Value(*move.from_version) : Value(nullptr), version, by,
+                    move.moved_at})
+        .status();
+  });
+  if (!st.ok()) return st;
+  return move;
+}
+
+Status RegistryStore::DeleteAlias(int64_t model_id, const std::string& alias, const std::string& by) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    auto cur = tx.Query("SELECT version FROM registry_aliases WHERE model_id = ? AND alias = ?",
+                        {model_id, alias});
+    if (!cur.ok()) return cur.status();
+    if (cur->empty()) return Status::NotFound("no alias '" + alias + "'");
+    AIMASS_RETURN_IF_ERROR(
+        tx.Exec("DELETE FROM registry_aliases WHERE model_id = ? AND alias = ?", {model_id, alias})
+            .status());
+    return tx.Exec("INSERT INTO registry_alias_history (model_id, alias, from_version, to_version, "
+                   "moved_by, moved_at) VALUES (?, ?, ?, NULL, ?, ?)",
+                   {model_id, alias, (*cur)[0].Int(0), by, UnixNow()})
+        .status();
+  });
+}
+
+Result<int64_t> RegistryStore::ResolveAlias(int64_t model_id, const std::string& alias) {
+  auto rows = db_.Query("SELECT version FROM registry_aliases WHERE model_id = ? AND alias = ?",
+                        {model_id, alias});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return Status::NotFound("no alias '" + alias + "'");
+  return (*rows)[0].Int(0);
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> RegistryStore::Aliases(int64_t model_id) {
+  auto rows = db_.Query("SELECT alias, version FROM registry_aliases WHERE model_id = ? ORDER BY alias",
+                        {model_id});
+  if (!rows.ok()) return rows.status();
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& r : *rows) out.emplace_back(r.Text(0), r.Int(1));
+  return out;
+}
+
+Result<std::vector<AliasMove>> RegistryStore::AliasHistory(int64_t model_id, int64_t limit) {
+  auto rows = db_.Query("SELECT alias, from_version, to_version, moved_by, moved_at FROM "
+                        "registry_alias_history WHERE model_id = ? ORDER BY id DESC LIMIT ?",
+                        {model_id, limit});
+  if (!rows.ok()) return rows.status();
+  std::vector<AliasMove> out;
+  for (const auto& r : *rows) {
+    AliasMove m;
+    m.alias = r.Text(0);
+    if (!r.IsNull(1)) m.from_version = r.Int(1);
+    m.to_version = r.Int(2);  // 0 when the alias was removed
+    m.moved_by = r.Text(3);
+    m.moved_at = r.Int(4);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<bool> RegistryStore::BlobReferenced(const std::string& digest) {
+  auto rows = db_.Query("SELECT 1 FROM registry_versions WHERE digest = ? AND deleted_at = 0 LIMIT 1",
+                        {digest});
+  if (!rows.ok()) return rows.status();
+  return !rows->empty();
+}
+
+}  // namespace aimass::registry

@@ -1,0 +1,53 @@
+// RegistryStore: the registry's tables in storage::Db. Version numbers are allocated inside
+// the insert's transaction (MAX+1 over all versions, deleted ones included), so they are
+// monotonic and never reused; alias moves and their history row commit together.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "registry/model.hpp"
+#include "storage/db.hpp"
+
+namespace aimass::registry {
+
+class RegistryStore {
+ public:
+  explicit RegistryStore(storage::Db& db) : db_(db) {}
+  static std::vector<storage::Migration> Migrations();
+
+  Status InsertModel(const Model& m);
+  Result<Model> FindModel(const std::string& name);
+  Result<std::vector<Model>> ListModels(const std::optional<std::string>& name_prefix,
+                                        bool include_archived, int64_t offset, int64_t limit);
+  Status UpdateModel(const Model& m);  // description, task, tags, card, archived
+  Status RenameModel(const std::string& from, const std::string& to);
+
+  // Allocates the next number and inserts the version as given (status pending).
+  Result<int64_t> InsertVersion(int64_t model_id, const ModelVersion& v);
+  Status SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
+                          const std::string& reason, const Signature* signature);
+  Result<ModelVersion> FindVersion(const Model& model, int64_t version);
+  Result<std::vector<ModelVersion>> ListVersions(const Model& model, bool include_deleted,
+                                                 int64_t offset, int64_t limit);
+  // Soft delete; fails with conflict while an alias points at the version.
+  Status DeleteVersion(int64_t model_id, int64_t version);
+
+  // Moves (or creates) an alias to a ready version; records the move.
+  Result<AliasMove> MoveAlias(int64_t model_id, const std::string& alias, int64_t version,
+                              const std::string& by);
+  Status DeleteAlias(int64_t model_id, const std::string& alias, const std::string& by);
+  Result<int64_t> ResolveAlias(int64_t model_id, const std::string& alias);
+  Result<std::vector<std::pair<std::string, int64_t>>> Aliases(int64_t model_id);
+  Result<std::vector<AliasMove>> AliasHistory(int64_t model_id, int64_t limit);
+
+  // Whether a live (not deleted) version stores this blob: the registry's part of blob GC.
+  Result<bool> BlobReferenced(const std::string& digest);
+
+ private:
+  storage::Db& db_;
+};
+
+}  // namespace aimass::registry

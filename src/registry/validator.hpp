@@ -1,0 +1,44 @@
+// ArtifactValidator: loads an uploaded artifact with the runtime of its framework and reports
+// what it could learn of the signature. A version becomes `ready` only after its validator
+// loaded it. Validators are registered by framework name (the Envoy pattern), so serving's
+// runtimes can reuse the same registry of names. Implementations keep LibTorch, OpenCV and
+// XGBoost headers inside their own .cpp files.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "registry/model.hpp"
+
+namespace aimass::registry {
+
+class ArtifactValidator {
+ public:
+  virtual ~ArtifactValidator() = default;
+  // Loads the artifact at `path`. A file the runtime cannot load is kUnprocessable with a
+  // reason a person can act on; the inferred signature may be partial (names only).
+  virtual Result<Signature> Validate(const std::string& path) const = 0;
+};
+
+// The frameworks with a validator, by name: torchscript, onnx, xgboost.
+const std::vector<std::string>& ValidatedFrameworks();
+// nullptr for an unknown framework.
+const ArtifactValidator* ValidatorFor(const std::string& framework);
+
+// Factories, one per runtime file.
+std::unique_ptr<ArtifactValidator> MakeTorchScriptValidator();
+std::unique_ptr<ArtifactValidator> MakeOnnxValidator();
+std::unique_ptr<ArtifactValidator> MakeXgboostValidator();
+
+// A runtime's error message with the server's own file path taken out: where the data
+// directory lies is none of the client's business.
+std::string ScrubPath(std::string message, const std::string& path);
+
+// Checks a declared signature against an inferred one: every inferred input and output name
+// must be declared, and where both give a datatype or shape they must agree.
+Status CheckSignature(const Signature& declared, const Signature& inferred);
+
+}  // namespace aimass::registry
