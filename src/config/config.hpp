@@ -40,6 +40,7 @@ struct Config {
     int64_t shutdown_timeout_s = 30;
     int64_t io_threads = 0;      // 0: one per core
     int64_t worker_threads = 0;  // 0: four per core, at least 8
+    int64_t max_connections = 10000;
   } http;
 
   struct Storage {

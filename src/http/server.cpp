@@ -153,6 +153,7 @@ struct Server::Impl {
 
   Awaitable<void> Accept();
   Awaitable<void> Serve(uint64_t id, std::shared_ptr<Connection> conn);
+  Awaitable<void> ServeRequests(Connection& conn);
   Awaitable<void> Watch(std::shared_ptr<Connection> conn);
   Awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
                                 bool keep_alive);
@@ -174,8 +175,10 @@ struct Server::Impl {
       return pipeline.Run(req);
     } catch (const std::exception& e) {
       spdlog::error("request pipeline threw: {}", e.what());
-      return ErrorResponse(Status::Internal("internal error"), req.request_id);
+    } catch (...) {
+      spdlog::error("request pipeline threw a non-standard exception");
     }
+    return ErrorResponse(Status::Internal("internal error"), req.request_id);
   }
 };
 
@@ -201,6 +204,7 @@ Status Server::Start() {
   if (!ec) s.acceptor->bind(ep, ec);
   if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
+    s.acceptor.reset();  // nothing runs its io_context yet: Shutdown must not wait on it
     return Status::Unavailable("cannot listen on " + s.opt.host + ":" + std::to_string(s.opt.port) +
                                ": " + ec.message());
   }
@@ -215,7 +219,8 @@ Status Server::Start() {
 void Server::Shutdown() {
   Impl& s = *impl_;
   if (s.draining.exchange(true)) return;
-  if (!s.acceptor) return;
+  if (!s.acceptor || s.threads.empty()) return;
+  std::lock_guard start_lock(s.mu);  // Wait() reads `drainer` under mu
   s.drainer = std::thread([&s] {
     // First the listening socket, on its own thread, and wait until it is closed: after that
     // no connection can arrive that the steps below would miss.
@@ -255,7 +260,12 @@ void Server::Wait() {
   for (auto& t : s.threads) {
     if (t.joinable()) t.join();
   }
-  if (s.drainer.joinable()) s.drainer.join();
+  std::thread drainer;
+  {
+    std::lock_guard lock(s.mu);
+    drainer = std::move(s.drainer);
+  }
+  if (drainer.joinable()) drainer.join();
   s.workers.join();
 }
 
@@ -271,7 +281,11 @@ Awaitable<void> Server::Impl::Accept() {
     auto [ec, socket] = co_await acceptor->async_accept(target.get_executor(), kUse);
     if (ec) {
       if (draining || ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors (EMFILE) and the like: back off instead of spinning on the error.
       spdlog::warn("accept failed: {}", ec.message());
+      Timer pause(acceptor->get_executor());
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kUse);
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -279,6 +293,10 @@ Awaitable<void> Server::Impl::Accept() {
     uint64_t id;
     {
       std::lock_guard lock(mu);
+      if (connections.size() >= opt.max_connections) {
+        conn->Close();  // over the limit: refuse at once rather than queue without bound
+        continue;
+      }
       id = next_id++;
       connections.emplace(id, conn);
     }
@@ -315,6 +333,21 @@ static bool Disconnected(const boost::system::error_code& ec) {
 }
 
 Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> conn) {
+  try {
+    co_await ServeRequests(*conn);
+  } catch (...) {
+    // Whatever escaped (bad_alloc, a non-std throw), the connection is cleaned up below and
+    // the I/O thread lives on.
+    spdlog::error("connection ended by an exception");
+  }
+  conn->closed = true;
+  conn->Close();
+  conn->watchdog.cancel();
+  Forget(id);
+}
+
+Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
+  Connection* conn = &connection;
   beast::flat_buffer buffer;
   Socket& socket = conn->socket;
   std::string remote = RemoteOf(socket);
@@ -360,6 +393,17 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
     }
     bool keep_alive = h.keep_alive();
     req.early_error = pipeline.Match(req);
+    // Beast frames a body as chunked only when chunked is the last coding, and otherwise reads
+    // no body at all; a proxy in front may frame it differently (request smuggling). Any
+    // Transfer-Encoding but a plain final chunked, or one beside Content-Length, is refused.
+    if (h.find(bhttp::field::transfer_encoding) != h.end() &&
+        (!h.chunked() || h.find(bhttp::field::content_length) != h.end())) {
+      req.early_error = Status::BadRequest("unsupported Transfer-Encoding framing");
+      Response res = RunSafely(req);
+      co_await WriteResponse(*conn, res, req, false);
+      unread_body = true;
+      break;
+    }
 
     bool has_body = header_parser.content_length().value_or(0) > 0 || h.chunked();
     uint64_t limit = req.route && req.route->streaming_body ? opt.max_upload_bytes : opt.max_body_bytes;
@@ -485,10 +529,6 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
       drained_bytes += rn;
     }
   }
-  conn->closed = true;
-  conn->Close();
-  conn->watchdog.cancel();
-  Forget(id);
 }
 
 // The status line and headers. Header values come from handlers and from validated request

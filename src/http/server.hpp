@@ -25,6 +25,7 @@ struct ServerOptions {
   int read_timeout_s = 30;
   int idle_timeout_s = 60;
   int shutdown_timeout_s = 30;
+  size_t max_connections = 10000;  // beyond it new connections are closed at once
   std::string spool_dir;  // where streaming bodies are written; must exist
 };
 

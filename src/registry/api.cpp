@@ -209,6 +209,19 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
                                         {"next_page_token", http::NextPageToken(page, models.size())}});
       });
 
+  add(Method::kGet, "/api/v1/model-versions/search", "models:read",
+      "Search versions: filter= (see registry.md), q= full text, order_by=, page_size=, page_token=",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(http::PageRequest page, http::ParsePage(req));
+        HTTP_TRY(auto versions, reg.SearchVersions(req.Query("filter").value_or(""), req.Query("q"),
+                                                   req.Query("order_by").value_or("created"),
+                                                   page.offset, page.size));
+        Json list = Json::array();
+        for (const auto& v : versions) list.push_back(VersionJson(v));
+        return http::JsonResponse(200, {{"versions", list},
+                                        {"next_page_token", http::NextPageToken(page, versions.size())}});
+      });
+
   add(Method::kGet, "/api/v1/models/{name}", "models:read", "Show a model with its aliases",
       [&reg](Request& req) -> Response {
         HTTP_TRY(Model m, reg.GetModel(req.Param("name")));
@@ -253,6 +266,7 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
         v.framework = req.Query("framework").value_or("");
         v.spooled_path = req.body_file;
         v.sha256_hex = req.body_sha256;
+        v.size = req.body_size;
         v.created_by = req.principal->username;
         HTTP_TRY_STATUS(ParseMetadata(req, v));
         if (req.body_size == 0) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "registry/search.hpp"
 #include "registry/validator.hpp"
 
 namespace aimass::registry {
@@ -147,12 +148,13 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   }
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   if (m.archived) return Status::Conflict("model '" + model + "' is archived");
-  AIMASS_ASSIGN_OR_RETURN(storage::BlobInfo blob, blobs_.Adopt(in.spooled_path, in.sha256_hex));
+  // The version (pending) records its digest before the bytes are adopted, so that blob GC
+  // never finds the blob unreferenced.
   ModelVersion v;
   v.model = model;
   v.framework = in.framework;
-  v.digest = blob.digest;
-  v.size = blob.size;
+  v.digest = "sha256:" + in.sha256_hex;
+  v.size = in.size;
   v.signature = in.declared;
   v.metrics_json = in.metrics_json;
   v.params_json = in.params_json;
@@ -160,9 +162,15 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   v.dependencies_json = in.dependencies_json;
   v.created_by = in.created_by;
   AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v));
+  auto blob = blobs_.Adopt(in.spooled_path, in.sha256_hex);
+  if (!blob.ok()) {
+    (void)store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
+                                  "the artifact could not be stored", nullptr);
+    return blob.status();
+  }
 
   // Validation reads the stored blob, so what is checked is exactly what will be served.
-  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(blob.digest));
+  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(blob->digest));
   auto inferred = validator->Validate(path);
   Status outcome = inferred.ok() ? CheckSignature(in.declared, *inferred) : inferred.status();
   if (!outcome.ok()) {
@@ -197,6 +205,16 @@ Result<std::vector<ModelVersion>> Registry::ListVersions(const std::string& mode
 Status Registry::DeleteVersion(const std::string& model, int64_t version) {
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   return store_.DeleteVersion(m.id, version);
+}
+
+Result<std::vector<ModelVersion>> Registry::SearchVersions(std::string_view filter,
+                                                           const std::optional<std::string>& text,
+                                                           std::string_view order_by,
+                                                           int64_t offset, int64_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(CompiledFilter f, CompileFilter(filter));
+  AIMASS_ASSIGN_OR_RETURN(std::string order, CompileOrder(order_by));
+  if (text && text->size() > 512) return Status::BadRequest("q is longer than 512 characters");
+  return store_.SearchVersions(f.where, f.params, text, order, offset, limit);
 }
 
 Result<AliasMove> Registry::MoveAlias(const std::string& model, const std::string& alias,

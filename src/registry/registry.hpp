@@ -33,6 +33,7 @@ struct NewVersion {
   std::string framework;
   std::string spooled_path;  // the upload, already on disk under the blob store's temp dir
   std::string sha256_hex;
+  uint64_t size = 0;
   Signature declared;        // empty: take what the validator infers
   std::string metrics_json = "{}";
   std::string params_json = "{}";
@@ -62,6 +63,12 @@ class Registry {
   Result<std::vector<ModelVersion>> ListVersions(const std::string& model, int64_t offset,
                                                  int64_t limit);
   Status DeleteVersion(const std::string& model, int64_t version);
+  // Versions matching a filter (search.hpp) and a free-text query over model name, card and
+  // tags.
+  Result<std::vector<ModelVersion>> SearchVersions(std::string_view filter,
+                                                   const std::optional<std::string>& text,
+                                                   std::string_view order_by, int64_t offset,
+                                                   int64_t limit);
 
   Result<AliasMove> MoveAlias(const std::string& model, const std::string& alias,
                               int64_t version, const std::string& by);

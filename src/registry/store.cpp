@@ -1,5 +1,6 @@
 #include "registry/store.hpp"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
@@ -73,6 +74,31 @@ CREATE TABLE registry_alias_history (
   moved_by TEXT NOT NULL,
   moved_at INTEGER NOT NULL
 );
+)sql"},
+          // Search: indexes for the filterable version columns, and a full-text index over
+          // the model's name, description (card) and tags, kept in step by triggers.
+          {"registry", 2, R"sql(
+CREATE INDEX registry_versions_created ON registry_versions(created_at);
+CREATE INDEX registry_versions_framework ON registry_versions(framework, status);
+CREATE INDEX registry_models_task ON registry_models(task);
+CREATE VIRTUAL TABLE registry_models_fts USING fts5(
+  name, description, tags, content='registry_models', content_rowid='id');
+INSERT INTO registry_models_fts(rowid, name, description, tags)
+  SELECT id, name, description, tags FROM registry_models;
+CREATE TRIGGER registry_models_fts_insert AFTER INSERT ON registry_models BEGIN
+  INSERT INTO registry_models_fts(rowid, name, description, tags)
+    VALUES (new.id, new.name, new.description, new.tags);
+END;
+CREATE TRIGGER registry_models_fts_delete AFTER DELETE ON registry_models BEGIN
+  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
+    VALUES ('delete', old.id, old.name, old.description, old.tags);
+END;
+CREATE TRIGGER registry_models_fts_update AFTER UPDATE ON registry_models BEGIN
+  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
+    VALUES ('delete', old.id, old.name, old.description, old.tags);
+  INSERT INTO registry_models_fts(rowid, name, description, tags)
+    VALUES (new.id, new.name, new.description, new.tags);
+END;
 )sql"}};
 }
 
@@ -401,6 +427,62 @@ Result<std::vector<AliasMove>> RegistryStore::AliasHistory(int64_t model_id, int
     m.moved_by = r.Text(3);
     m.moved_at = r.Int(4);
     out.push_back(std::move(m));
+  }
+  return out;
+}
+
+// Words of a free-text query as FTS5 phrases ("word" "word": all must occur), so that no
+// character of the query is read as FTS5 syntax.
+static std::string FtsQuery(const std::string& text) {
+  std::string out, word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    std::string quoted = "\"";
+    for (char c : word) {
+      if (c == '"') quoted += "\"\"";
+      else quoted.push_back(c);
+    }
+    out += (out.empty() ? "" : " ") + quoted + "\"";
+    word.clear();
+  };
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c))) flush();
+    else word.push_back(c);
+  }
+  flush();
+  return out;
+}
+
+Result<std::vector<ModelVersion>> RegistryStore::SearchVersions(
+    const std::string& where, const std::vector<storage::Value>& params,
+    const std::optional<std::string>& text, const std::string& order_sql, int64_t offset,
+    int64_t limit) {
+  std::string sql = "SELECT m.name";
+  for (const char* c : {"version", "framework", "digest", "size", "signature", "metrics", "params",
+                        "lineage", "dependencies", "status", "status_reason", "created_by",
+                        "created_at", "deleted_at"}) {
+    sql += std::string(", v.") + c;
+  }
+  sql += " FROM registry_versions v JOIN registry_models m ON m.id = v.model_id"
+         " WHERE v.deleted_at = 0 AND m.archived = 0 AND (" + where + ")";
+  std::vector<Value> all = params;
+  if (text) {
+    std::string fts = FtsQuery(*text);
+    if (!fts.empty()) {
+      sql += " AND m.id IN (SELECT rowid FROM registry_models_fts WHERE registry_models_fts MATCH ?)";
+      all.emplace_back(fts);
+    }
+  }
+  sql += " ORDER BY " + order_sql + " LIMIT ? OFFSET ?";
+  all.emplace_back(limit);
+  all.emplace_back(offset);
+  auto rows = db_.Query(sql, all);
+  if (!rows.ok()) return rows.status();
+  std::vector<ModelVersion> out;
+  for (const auto& r : *rows) {
+    std::vector<Value> rest;
+    for (size_t i = 1; i < r.size(); ++i) rest.push_back(r.at(i));
+    out.push_back(VersionFromRow(r.Text(0), Row(std::move(rest))));
   }
   return out;
 }

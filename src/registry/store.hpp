@@ -43,6 +43,14 @@ class RegistryStore {
   Result<std::vector<std::pair<std::string, int64_t>>> Aliases(int64_t model_id);
   Result<std::vector<AliasMove>> AliasHistory(int64_t model_id, int64_t limit);
 
+  // Live versions matching a compiled filter (see search.hpp) and, when `text` is set, whose
+  // model matches the full-text query; ordered by `order_sql`.
+  Result<std::vector<ModelVersion>> SearchVersions(const std::string& where,
+                                                   const std::vector<storage::Value>& params,
+                                                   const std::optional<std::string>& text,
+                                                   const std::string& order_sql, int64_t offset,
+                                                   int64_t limit);
+
   // Whether a live (not deleted) version stores this blob: the registry's part of blob GC.
   Result<bool> BlobReferenced(const std::string& digest);
 

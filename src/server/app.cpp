@@ -44,10 +44,17 @@ Status WriteFileAtomically(const std::string& path, const std::string& data, mod
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
   if (fd < 0) return Status::Internal("cannot write " + tmp);
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+  // fchmod: a leftover temp file from a crash keeps its old mode through O_TRUNC.
+  bool ok = ::fchmod(fd, mode) == 0 &&
+            ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
+  int dir = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);  // the rename is durable once the directory entry is
+    ::close(dir);
+  }
   return Status::Ok();
 }
 
@@ -182,6 +189,7 @@ Status App::Start() {
   so.read_timeout_s = static_cast<int>(s.cfg.http.read_timeout_s);
   so.idle_timeout_s = static_cast<int>(s.cfg.http.idle_timeout_s);
   so.shutdown_timeout_s = static_cast<int>(s.cfg.http.shutdown_timeout_s);
+  so.max_connections = static_cast<size_t>(s.cfg.http.max_connections);
   so.spool_dir = s.blobs->temp_dir();
   s.server = std::make_unique<http::Server>(so, *s.pipeline);
   AIMASS_RETURN_IF_ERROR(s.server->Start());

@@ -39,12 +39,18 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   upload.tag = "blobs";
   upload.summary = "Upload bytes; answers their sha256 digest. The same bytes are stored once.";
   upload.handler = [db, blobs](Request& req) -> Response {
-    HTTP_TRY(storage::BlobInfo info, blobs->Adopt(req.body_file, req.body_sha256));
-    HTTP_TRY_STATUS(db->Exec("INSERT INTO blob_uploads (digest, size, created_by, created_at) "
-                             "VALUES (?, ?, ?, ?) ON CONFLICT(digest) DO NOTHING",
-                             {info.digest, static_cast<int64_t>(info.size),
-                              req.principal->username, UnixNow()})
-                        .status());
+    // The reference first, then the bytes: GC never sees this blob unreferenced.
+    std::string digest = "sha256:" + req.body_sha256;
+    HTTP_TRY(int64_t inserted,
+             db->Exec("INSERT INTO blob_uploads (digest, size, created_by, created_at) "
+                      "VALUES (?, ?, ?, ?) ON CONFLICT(digest) DO NOTHING",
+                      {digest, static_cast<int64_t>(req.body_size), req.principal->username, UnixNow()}));
+    auto adopted = blobs->Adopt(req.body_file, req.body_sha256);
+    if (!adopted.ok()) {
+      if (inserted > 0) (void)db->Exec("DELETE FROM blob_uploads WHERE digest = ?", {digest});
+      return http::ErrorResponse(adopted.status(), req.request_id);
+    }
+    const storage::BlobInfo& info = *adopted;
     Response r = http::JsonResponse(201, {{"digest", info.digest}, {"size", info.size}});
     r.headers.Set("Location", "/api/v1/blobs/" + info.digest);
     return r;

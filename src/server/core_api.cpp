@@ -12,12 +12,14 @@ using http::Request;
 using http::Response;
 
 Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
-  auto add = [&](Method m, const char* pattern, const char* summary, http::Handler h) {
+  // Anonymous routes; run_inline only for those that never touch the metadata store.
+  auto add = [&](Method m, const char* pattern, const char* summary, http::Handler h,
+                 bool run_inline = true) {
     http::Route r;
     r.method = m;
     r.pattern = pattern;
     r.anonymous = true;
-    r.run_inline = true;
+    r.run_inline = run_inline;
     r.tag = "system";
     r.summary = summary;
     r.handler = std::move(h);
@@ -49,7 +51,8 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
           return r;
         }
         return http::JsonResponse(200, {{"status", "ready"}});
-      }));
+      },
+      /*run_inline=*/false));
 
   // Metrics reveal what the platform is used for: a scraper authenticates with an API key of
   // a role holding metrics:read (docs/guide/observability.md).
@@ -57,8 +60,7 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   http::Route metrics;
   metrics.method = Method::kGet;
   metrics.pattern = "/metrics";
-  metrics.permission = "metrics:read";
-  metrics.run_inline = true;
+  metrics.permission = "metrics:read";  // authentication reads the store: not on an I/O thread
   metrics.tag = "system";
   metrics.summary = "Prometheus metrics (text format); needs metrics:read";
   metrics.handler = [registry](Request&) {

@@ -48,8 +48,9 @@ class BlobStore {
   virtual Result<BlobInfo> Stat(std::string_view digest) = 0;
   // A path the bytes can be read from (local stores), for zero-copy serving.
   virtual Result<std::string> LocalPath(std::string_view digest) = 0;
-  // Deletes blobs that `referenced` does not claim and that are older than `grace` (so a blob
-  // uploaded a moment ago, not yet referenced by its module, survives).
+  // Deletes blobs that `referenced` does not claim and that are older than `grace`. Callers
+  // record their reference to a digest before they Adopt it; each blob's check-and-remove is
+  // atomic with respect to Adopt, so an acknowledged blob is never swept.
   virtual Result<GcStats> Gc(const std::function<bool(const std::string& digest)>& referenced,
                              std::chrono::seconds grace) = 0;
   // Where uploads may be spooled so that Adopt is a rename.

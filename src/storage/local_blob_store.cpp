@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
 
 #include "common/random.hpp"
 #include "common/sha256.hpp"
@@ -102,6 +103,9 @@ class LocalBlobStore : public BlobStore {
 
   Result<BlobInfo> Adopt(const std::string& temp_path, const std::string& h) override {
     AIMASS_RETURN_IF_ERROR(CheckHex(h));
+    // Serialised with GC's per-blob decision: a blob is never removed between "it exists, so
+    // this upload dedups onto it" and the caller's answer.
+    std::lock_guard lock(gc_mu_);
     std::string final_path = ObjectPath(h);
     std::error_code ec;
     if (fs::exists(final_path, ec)) {
@@ -148,9 +152,13 @@ class LocalBlobStore : public BlobStore {
       if (!e.is_regular_file()) continue;
       ++stats.scanned;
       std::string digest = "sha256:" + e.path().filename().string();
+      // Mark and sweep one blob at a time under the lock that Adopt takes, so that the
+      // decision and the removal see the same state (callers record references before they
+      // Adopt).
+      std::lock_guard lock(gc_mu_);
       if (referenced(digest)) continue;
-      if (now - e.last_write_time() < grace) continue;
-      uint64_t size = e.file_size();
+      if (now - fs::last_write_time(e.path(), ec) < grace || ec) continue;
+      uint64_t size = e.file_size(ec);
       if (fs::remove(e.path(), ec)) {
         ++stats.deleted;
         stats.bytes_freed += size;
@@ -167,6 +175,7 @@ class LocalBlobStore : public BlobStore {
 
  private:
   std::string root_;
+  std::mutex gc_mu_;
 };
 
 Result<BlobInfo> LocalBlobWriter::Commit() {

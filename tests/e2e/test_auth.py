@@ -117,3 +117,13 @@ def test_revoke_tokens_invalidates_every_earlier_token_of_that_user(server):
 def test_revoke_tokens_of_unknown_user_is_404(server):
     resp = server.admin.post("/api/v1/users/nosuchuser/revoke-tokens")
     assert_error(resp, 404, "not_found")
+
+
+def test_a_deleted_users_token_does_not_pass_for_the_next_user(server):
+    """SQLite may reuse the id of the last deleted row: the old token must not match the new user."""
+    bob = server.create_user(["admin"], prefix="bobreuse")
+    assert server.admin.delete(f"/api/v1/users/{bob.username}").status_code == 204
+    carol = server.create_user(["viewer"], prefix="carolreuse")
+    assert carol.client.get("/api/v1/auth/whoami").status_code == 200
+    resp = server.client(bob.token).get("/api/v1/auth/whoami")
+    assert resp.status_code == 401, resp.text

@@ -160,3 +160,38 @@ def test_apikey_create_list_revoke(admin_cli, server):
 
 def test_revoking_an_unknown_apikey_exits_1(admin_cli):
     admin_cli.run("apikey", "revoke", "nosuchkey", expect=1)
+
+
+def test_saved_token_is_never_sent_to_another_server(admin_cli):
+    """`--server` pointing elsewhere must not carry the token saved for the logged-in server."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error":{"code":"unauthenticated","message":"x","request_id":"r"}}')
+
+        def log_message(self, *args):
+            pass
+
+    other = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    t = threading.Thread(target=other.serve_forever, daemon=True)
+    t.start()
+    try:
+        proc = admin_cli.run("whoami", "--server", f"http://127.0.0.1:{other.server_port}", expect=1)
+        assert "not logged in" in proc.stderr
+        assert seen == []  # it did not even ask, for want of a token for that server
+    finally:
+        other.shutdown()
+
+
+def test_user_add_reads_the_password_from_the_environment(admin_cli, server):
+    name = unique("envpw")
+    admin_cli.run("user", "add", name, "--role", "viewer", env={"AIMASS_PASSWORD": "from-the-env-123"})
+    assert server.login_response(name, "from-the-env-123").status_code == 200

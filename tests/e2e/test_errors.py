@@ -132,3 +132,47 @@ def test_path_traversal_never_succeeds(server, path):
         conn.close()
     assert resp.status in (400, 404), (path, resp.status, body[:300])
     assert b"root:" not in body
+
+
+@pytest.mark.parametrize("te", ["chunked, identity", "gzip", "identity"])
+def test_ambiguous_transfer_encoding_is_400_and_closes(server, te):
+    """Framing a proxy could read differently from us (request smuggling) is refused."""
+    import socket
+    from urllib.parse import urlparse
+
+    from conftest import read_raw_response
+
+    u = urlparse(server.url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall((f"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {te}\r\n\r\n"
+                      "5\r\nhello\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+        resp = read_raw_response(sock)
+        assert resp is not None and resp.status == 400
+        assert resp.headers["Connection"] == "close"
+        assert read_raw_response(sock) is None  # the smuggled GET was not served
+
+
+def test_transfer_encoding_with_content_length_is_400(server):
+    import socket
+    from urllib.parse import urlparse
+
+    from conftest import read_raw_response
+
+    u = urlparse(server.url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        resp = read_raw_response(sock)
+        assert resp is not None and resp.status == 400
+
+
+def test_port_in_use_exits_1_promptly(aimass_bin, server, tmp_path):
+    import subprocess
+    from urllib.parse import urlparse
+
+    port = urlparse(server.url).port
+    proc = subprocess.run([str(aimass_bin), "server", "--listen", f"127.0.0.1:{port}",
+                           "--data-dir", str(tmp_path / "d")], capture_output=True, text=True,
+                          timeout=20, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 1
+    assert "cannot listen" in proc.stderr

@@ -291,3 +291,87 @@ def test_kill_9_during_upload_leaves_no_broken_version(make_server, artifacts):
         assert v["status"] == "ready"
         got = again.admin.get(f"/api/v1/models/{model}/versions/{v['version']}/artifact")
         assert got.status_code == 200 and "sha256:" + hashlib.sha256(got.content).hexdigest() == v["digest"]
+
+
+# -- search -------------------------------------------------------------------------------
+
+SEARCH = "/api/v1/model-versions/search"
+
+
+@pytest.fixture(scope="module")
+def catalogue(server, artifacts):
+    """Three models with known tasks, tags, metrics and aliases, under a unique prefix."""
+    p = unique("cat")
+    specs = [
+        (f"{p}-vision", "image-classification", ["vision", "cnn"], "Recognises garments in photos",
+         [("torchscript", {"accuracy": 0.95}), ("onnx", {"accuracy": 0.85})]),
+        (f"{p}-intent", "text-classification", ["nlp"], "Routes customer questions to intents",
+         [("xgboost", {"accuracy": 0.91, "f1": 0.7})]),
+        (f"{p}-sales", "tabular-regression", ["forecast"], "Predicts weekly sales",
+         [("xgboost", {"rmse": 12.5})]),
+    ]
+    for name, task, tags, card, versions in specs:
+        create_model(server.admin, name, task=task, tags=tags, description=f"# {name}\n{card}\n")
+        for framework, metrics in versions:
+            data = artifacts["xgboost2" if name.endswith("sales") else framework]
+            resp = push(server.admin, name, data, framework, {"metrics": metrics})
+            assert resp.status_code == 201, describe(resp)
+    server.admin.put(f"/api/v1/models/{p}-vision/aliases/production", json={"version": 1})
+    return p
+
+
+def search(server, **params):
+    resp = server.admin.get(SEARCH, params={"page_size": 1000, **params})
+    assert resp.status_code == 200, describe(resp)
+    return [(v["model"], v["version"]) for v in resp.json()["versions"]]
+
+
+def test_search_by_task_tag_framework_and_alias(server, catalogue):
+    p = catalogue
+    assert search(server, filter=f"name LIKE '{p}-%' AND task = 'text-classification'") == [(f"{p}-intent", 1)]
+    assert set(search(server, filter=f"name LIKE '{p}-%' AND tag = 'vision'")) == {(f"{p}-vision", 1), (f"{p}-vision", 2)}
+    assert search(server, filter=f"name LIKE '{p}-%' AND framework = 'onnx'") == [(f"{p}-vision", 2)]
+    assert search(server, filter=f"name LIKE '{p}-%' AND alias = 'production'") == [(f"{p}-vision", 1)]
+
+
+def test_search_metrics_with_and_or_parentheses_and_not(server, catalogue):
+    p = catalogue
+    got = search(server, filter=f"name LIKE '{p}-%' AND (metrics.accuracy > 0.9 OR metrics.rmse < 20)",
+                 order_by="name asc")
+    assert got == [(f"{p}-intent", 1), (f"{p}-sales", 1), (f"{p}-vision", 1)]
+    got = search(server, filter=f"name LIKE '{p}-%' AND NOT tag = 'vision' AND metrics.f1 >= 0.7")
+    assert got == [(f"{p}-intent", 1)]
+
+
+def test_search_orders_by_a_metric(server, catalogue):
+    p = catalogue
+    got = search(server, filter=f"name LIKE '{p}-%' AND metrics.accuracy > 0", order_by="metrics.accuracy desc")
+    assert got == [(f"{p}-vision", 1), (f"{p}-intent", 1), (f"{p}-vision", 2)]
+
+
+def test_full_text_over_name_card_and_tags(server, catalogue):
+    p = catalogue
+    assert {m for m, _ in search(server, q="garments", filter=f"name LIKE '{p}-%'")} == {f"{p}-vision"}
+    assert {m for m, _ in search(server, q="customer intents", filter=f"name LIKE '{p}-%'")} == {f"{p}-intent"}
+    assert {m for m, _ in search(server, q="forecast", filter=f"name LIKE '{p}-%'")} == {f"{p}-sales"}
+    # FTS syntax in the query is taken literally, never as operators.
+    assert search(server, q='garments" OR "sales', filter=f"name LIKE '{p}-%'") == []
+
+
+def test_search_pages(server, catalogue):
+    p = catalogue
+    first = server.admin.get(SEARCH, params={"filter": f"name LIKE '{p}-%'", "page_size": 2}).json()
+    assert len(first["versions"]) == 2 and first["next_page_token"]
+    rest = server.admin.get(SEARCH, params={"filter": f"name LIKE '{p}-%'", "page_size": 2,
+                                            "page_token": first["next_page_token"]}).json()
+    assert len(rest["versions"]) == 2
+    seen = {(v["model"], v["version"]) for v in first["versions"] + rest["versions"]}
+    assert len(seen) == 4
+
+
+@pytest.mark.parametrize("bad", ["task =", "metrics.acc > 'x'", "(task = 'a'", "nosuch = 1",
+                                 "task > 'a'", "name = 'x'; DROP TABLE registry_models",
+                                 "metrics.a'b > 1", "tag LIKE 'x'"])
+def test_bad_filters_are_400_and_change_nothing(server, catalogue, bad):
+    assert_error(server.admin.get(SEARCH, params={"filter": bad}), 400, "bad_request")
+    assert search(server, filter=f"name LIKE '{catalogue}-%'")  # the tables are still there
