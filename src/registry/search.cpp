@@ -147,28 +147,45 @@ class Parser {
   }
   bool IsKeyword(const char* k) const { return tok_.kind == Tok::kIdent && IEquals(tok_.text, k); }
 
+  // A chain of ORs (or ANDs) becomes one flat group, not one parenthesis per operator:
+  // SQLite's parser has a fixed stack (a long chain of nested groups overflowed it, found by
+  // fuzz/search_filter_fuzz.cpp), so nesting grows only with the filter's own parentheses.
+  static std::string Group(const std::vector<std::string>& terms, const char* op) {
+    if (terms.size() == 1) return terms[0];
+    std::string out = "(";
+    for (size_t i = 0; i < terms.size(); ++i) {
+      if (i) out += op;
+      out += terms[i];
+    }
+    return out + ")";
+  }
+
   Result<std::string> Or(int depth) {
-    AIMASS_ASSIGN_OR_RETURN(std::string left, And(depth));
+    std::vector<std::string> terms;
+    AIMASS_ASSIGN_OR_RETURN(std::string first, And(depth));
+    terms.push_back(std::move(first));
     while (IsKeyword("OR")) {
       AIMASS_RETURN_IF_ERROR(Advance());
-      AIMASS_ASSIGN_OR_RETURN(std::string right, And(depth));
-      left = "(" + left + " OR " + right + ")";
+      AIMASS_ASSIGN_OR_RETURN(std::string next, And(depth));
+      terms.push_back(std::move(next));
     }
-    return left;
+    return Group(terms, " OR ");
   }
 
   Result<std::string> And(int depth) {
-    AIMASS_ASSIGN_OR_RETURN(std::string left, Unary(depth));
+    std::vector<std::string> terms;
+    AIMASS_ASSIGN_OR_RETURN(std::string first, Unary(depth));
+    terms.push_back(std::move(first));
     while (IsKeyword("AND")) {
       AIMASS_RETURN_IF_ERROR(Advance());
-      AIMASS_ASSIGN_OR_RETURN(std::string right, Unary(depth));
-      left = "(" + left + " AND " + right + ")";
+      AIMASS_ASSIGN_OR_RETURN(std::string next, Unary(depth));
+      terms.push_back(std::move(next));
     }
-    return left;
+    return Group(terms, " AND ");
   }
 
   Result<std::string> Unary(int depth) {
-    if (depth > 64) return Lexer::Error(tok_.pos, "nested too deeply");
+    if (depth > kMaxDepth) return Lexer::Error(tok_.pos, "nested too deeply");
     if (IsKeyword("NOT")) {
       AIMASS_RETURN_IF_ERROR(Advance());
       AIMASS_ASSIGN_OR_RETURN(std::string inner, Unary(depth + 1));
@@ -185,6 +202,7 @@ class Parser {
   }
 
   Result<std::string> Comparison() {
+    if (++comparisons_ > kMaxComparisons) return Lexer::Error(tok_.pos, "more than 100 comparisons");
     if (tok_.kind != Tok::kIdent) return Lexer::Error(tok_.pos, "expected a field name");
     std::string field = tok_.text;
     size_t field_pos = tok_.pos;
@@ -255,9 +273,13 @@ class Parser {
     return Lexer::Error(pos, "unknown field '" + field.substr(0, 64) + "'");
   }
 
+  static constexpr int kMaxDepth = 24;
+  static constexpr int kMaxComparisons = 100;
+
   Lexer lex_;
   Token tok_;
   std::vector<storage::Value> params_;
+  int comparisons_ = 0;
 };
 
 }  // namespace

@@ -29,8 +29,8 @@ struct CompiledFilter {
   std::vector<storage::Value> params;
 };
 
-// Fails with bad_request naming the position of the problem. Inputs are limited to 4 KiB and
-// 64 levels of nesting.
+// Fails with bad_request naming the position of the problem. Inputs are limited to 4 KiB,
+// 24 levels of parentheses/NOT and 100 comparisons.
 Result<CompiledFilter> CompileFilter(std::string_view filter);
 
 // order_by: created | version | name | metrics.<key>, optionally followed by " desc"/" asc".

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "registry/registry.hpp"
+
 namespace aimass::registry {
 namespace {
 
@@ -19,6 +21,9 @@ TEST(SearchFilterTest, PrecedenceAndParentheses) {
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->where,
             "(m.task = ? OR (m.task = ? AND (NOT (v.framework = ? OR v.version >= ?))))");
+  auto chain = CompileFilter("version > 1 AND version > 2 AND version > 3 OR task = 'a'");
+  ASSERT_TRUE(chain.ok());
+  EXPECT_EQ(chain->where, "((v.version > ? AND v.version > ? AND v.version > ?) OR m.task = ?)");
 }
 
 TEST(SearchFilterTest, KeywordsAreCaseInsensitive) {
@@ -68,6 +73,32 @@ TEST(SearchOrderTest, KnownOrdersOnly) {
   EXPECT_FALSE(CompileOrder("metrics.a'b").ok());
   EXPECT_FALSE(CompileOrder("name sideways").ok());
   EXPECT_FALSE(CompileOrder("random()").ok());
+}
+
+// Found by fuzz/search_filter_fuzz.cpp: a long AND chain once became one nested group per
+// operator and overflowed SQLite's parser stack. Every accepted filter must prepare.
+TEST(SearchFilterTest, LongChainsStayPreparable) {
+  std::string chain = "tag = 'x'";
+  for (int i = 0; i < 99; ++i) chain += " and created > " + std::to_string(i);
+  auto f = CompileFilter(chain);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  auto db = std::move(storage::OpenSqlite({":memory:", 1000, 0}).value());
+  ASSERT_TRUE(db->Migrate(Registry::Migrations()).ok());
+  auto rows = db->Query("SELECT 1 FROM registry_versions v JOIN registry_models m ON m.id = "
+                        "v.model_id WHERE " + f->where, f->params);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_FALSE(CompileFilter(chain + " and version > 1").ok()) << "101 comparisons";
+  std::string deep = std::string(24, '(') + "task = 'a'" + std::string(24, ')');
+  ASSERT_TRUE(CompileFilter(deep).ok());
+  auto deep_f = CompileFilter(deep);
+  EXPECT_TRUE(db->Query("SELECT 1 FROM registry_versions v JOIN registry_models m ON m.id = "
+                        "v.model_id WHERE " + deep_f->where, deep_f->params).ok());
+  std::string nots;
+  for (int i = 0; i < 24; ++i) nots += "NOT ";
+  auto nf = CompileFilter(nots + "task = 'a'");
+  ASSERT_TRUE(nf.ok());
+  EXPECT_TRUE(db->Query("SELECT 1 FROM registry_versions v JOIN registry_models m ON m.id = "
+                        "v.model_id WHERE " + nf->where, nf->params).ok());
 }
 
 }  // namespace
