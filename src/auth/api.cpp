@@ -38,14 +38,8 @@ Status RegisterRoutes(http::Router& router, AuthService& auth) {
   std::vector<http::Route> routes;
   auto add = [&](Method m, std::string pattern, std::string permission, std::string summary,
                  http::Handler h) {
-    http::Route r;
-    r.method = m;
-    r.pattern = std::move(pattern);
-    r.permission = std::move(permission);
-    r.tag = "auth";
-    r.summary = std::move(summary);
-    r.handler = std::move(h);
-    routes.push_back(std::move(r));
+    routes.push_back(http::MakeRoute(m, std::move(pattern), std::move(permission), "auth",
+                                     std::move(summary), std::move(h)));
   };
 
   add(Method::kPost, "/api/v1/auth/login", "", "Log in with username and password; returns a JWT",

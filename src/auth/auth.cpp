@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "auth/password.hpp"
+#include "common/name.hpp"
 #include "common/sha256.hpp"
 
 namespace aimass::auth {
@@ -29,16 +30,7 @@ Status ValidatePassword(const std::string& password) {
 }  // namespace
 
 Status ValidateName(std::string_view kind, std::string_view name) {
-  auto bad = [&] {
-    return Status::BadRequest(std::string(kind) + " name must match [a-z0-9][a-z0-9._-]{0,63}");
-  };
-  if (name.empty() || name.size() > 64) return bad();
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return bad();
-  }
-  return Status::Ok();
+  return aimass::ValidateName(kind, name, 64);
 }
 
 AuthService::AuthService(storage::Db& db, std::unique_ptr<Jwt> jwt, AuthOptions options)

@@ -87,6 +87,18 @@ struct Router::Compiled {
   std::vector<int> rank;
 };
 
+Route MakeRoute(Method method, std::string pattern, std::string permission, std::string tag,
+                std::string summary, Handler handler) {
+  Route r;
+  r.method = method;
+  r.pattern = std::move(pattern);
+  r.permission = std::move(permission);
+  r.tag = std::move(tag);
+  r.summary = std::move(summary);
+  r.handler = std::move(handler);
+  return r;
+}
+
 Router::Router() = default;
 Router::~Router() = default;
 

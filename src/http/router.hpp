@@ -34,6 +34,11 @@ struct Route {
   std::string summary;
 };
 
+// A route of a module's table: `permission` "resource:action", or "" for any authenticated
+// caller; tag and summary describe it in /openapi.json.
+Route MakeRoute(Method method, std::string pattern, std::string permission, std::string tag,
+                std::string summary, Handler handler);
+
 struct RouteMatch {
   const Route* route = nullptr;
   std::vector<std::pair<std::string, std::string>> params;

@@ -150,6 +150,14 @@ Status ParseMetadata(const Request& req, NewVersion& v) {
   return Status::Ok();
 }
 
+// Protected aliases (production) need models:manage on top of the route's models:write.
+Status CheckAliasPermission(const Request& req, const std::string& alias) {
+  if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
+    return Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required");
+  }
+  return Status::Ok();
+}
+
 Response ArtifactResponse(Registry& registry, const Request& req, const ModelVersion& v) {
   if (v.status != VersionStatus::kReady) {
     return http::ErrorResponse(Status::Conflict("version " + std::to_string(v.version) + " is " +
@@ -171,14 +179,8 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
   std::vector<http::Route> routes;
   auto add = [&](Method m, std::string pattern, std::string permission, std::string summary,
                  http::Handler h) -> http::Route& {
-    http::Route r;
-    r.method = m;
-    r.pattern = std::move(pattern);
-    r.permission = std::move(permission);
-    r.tag = "registry";
-    r.summary = std::move(summary);
-    r.handler = std::move(h);
-    routes.push_back(std::move(r));
+    routes.push_back(http::MakeRoute(m, std::move(pattern), std::move(permission), "registry",
+                                     std::move(summary), std::move(h)));
     return routes.back();
   };
   Registry& reg = registry;
@@ -340,11 +342,7 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
       "Point an alias at a ready version (protected aliases such as production need models:manage)",
       [&reg](Request& req) -> Response {
         std::string alias = req.Param("alias");
-        if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
-          return http::ErrorResponse(
-              Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required"),
-              req.request_id);
-        }
+        HTTP_TRY_STATUS(CheckAliasPermission(req, alias));
         HTTP_PARSE_BODY(body);
         HTTP_TRY(auto version, http::OptionalInt(body, "version"));
         if (!version) return http::ErrorResponse(Status::BadRequest("'version' is required"), req.request_id);
@@ -355,11 +353,7 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
   add(Method::kDelete, "/api/v1/models/{name}/aliases/{alias}", "models:write", "Remove an alias",
       [&reg](Request& req) -> Response {
         std::string alias = req.Param("alias");
-        if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
-          return http::ErrorResponse(
-              Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required"),
-              req.request_id);
-        }
+        HTTP_TRY_STATUS(CheckAliasPermission(req, alias));
         HTTP_TRY_STATUS(reg.DeleteAlias(req.Param("name"), alias, req.principal->username));
         return http::NoContent();
       });

@@ -5,22 +5,14 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/name.hpp"
 #include "registry/search.hpp"
 #include "registry/validator.hpp"
 
 namespace aimass::registry {
 
 Status ValidateModelName(std::string_view kind, std::string_view name) {
-  auto bad = [&] {
-    return Status::BadRequest(std::string(kind) + " name must match [a-z0-9][a-z0-9._-]{0,127}");
-  };
-  if (name.empty() || name.size() > 128) return bad();
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return bad();
-  }
-  return Status::Ok();
+  return ValidateName(kind, name, 128);
 }
 
 const std::vector<std::string>& Tasks() {

@@ -1,3 +1,4 @@
+#include "test_support.hpp"
 #include "storage/blob_store.hpp"
 
 #include <gtest/gtest.h>
@@ -21,25 +22,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EXPECT_EQ(EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr), 1);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ExpectedSha256Hex;
+using testing::ReadAll;
 
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -99,7 +83,7 @@ class BlobStoreTest : public ::testing::Test {
 TEST_F(BlobStoreTest, CommitGivesSha256Digest) {
   std::string data = RandomBytes(300 * 1024 + 7, 1);
   BlobInfo info = Put(data);
-  EXPECT_EQ(info.digest, "sha256:" + Sha256Hex(data));
+  EXPECT_EQ(info.digest, "sha256:" + ExpectedSha256Hex(data));
   EXPECT_EQ(info.size, data.size());
 
   auto st = store_->Stat(info.digest);
@@ -137,7 +121,7 @@ TEST_F(BlobStoreTest, SameBytesStoredOnce) {
 }
 
 TEST_F(BlobStoreTest, StatAndLocalPathOfMissingBlob) {
-  std::string digest = "sha256:" + Sha256Hex("never stored");
+  std::string digest = "sha256:" + ExpectedSha256Hex("never stored");
   auto st = store_->Stat(digest);
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.status().code(), Code::kNotFound);
@@ -149,14 +133,14 @@ TEST_F(BlobStoreTest, StatAndLocalPathOfMissingBlob) {
 }
 
 TEST(ParseDigestTest, AcceptsCanonicalForm) {
-  std::string hex = Sha256Hex("abc");
+  std::string hex = ExpectedSha256Hex("abc");
   auto r = ParseDigest("sha256:" + hex);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, hex);
 }
 
 TEST(ParseDigestTest, RejectsEverythingElse) {
-  std::string hex = Sha256Hex("abc");
+  std::string hex = ExpectedSha256Hex("abc");
   std::string upper = hex;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   ASSERT_NE(upper, hex);
@@ -192,7 +176,7 @@ TEST_F(BlobStoreTest, UncommittedWriterLeavesNothing) {
   }
   EXPECT_TRUE(FilesUnder(tmp()).empty());
   EXPECT_TRUE(FilesUnder(objects()).empty());
-  EXPECT_EQ(store_->Stat("sha256:" + Sha256Hex(data)).status().code(), Code::kNotFound);
+  EXPECT_EQ(store_->Stat("sha256:" + ExpectedSha256Hex(data)).status().code(), Code::kNotFound);
 }
 
 TEST_F(BlobStoreTest, WriterIsClosedAfterCommit) {
@@ -204,12 +188,12 @@ TEST_F(BlobStoreTest, WriterIsClosedAfterCommit) {
   EXPECT_FALSE((*w)->Commit().ok());
   w->reset();
   // Destroying a committed writer keeps the blob.
-  EXPECT_TRUE(store_->Stat("sha256:" + Sha256Hex("abc")).ok());
+  EXPECT_TRUE(store_->Stat("sha256:" + ExpectedSha256Hex("abc")).ok());
 }
 
 TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
   std::string data = RandomBytes(1 << 20, 4);
-  std::string digest = "sha256:" + Sha256Hex(data);
+  std::string digest = "sha256:" + ExpectedSha256Hex(data);
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0) << "fork failed";
   if (pid == 0) {
@@ -227,7 +211,7 @@ TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
 
   // The partial write is only a temp file: no blob, nothing under objects/.
   EXPECT_EQ(store_->Stat(digest).status().code(), Code::kNotFound);
-  EXPECT_EQ(store_->Stat("sha256:" + Sha256Hex(data.substr(0, data.size() / 2))).status().code(),
+  EXPECT_EQ(store_->Stat("sha256:" + ExpectedSha256Hex(data.substr(0, data.size() / 2))).status().code(),
             Code::kNotFound);
   EXPECT_TRUE(FilesUnder(objects()).empty());
   auto leftovers = FilesUnder(tmp());
@@ -243,7 +227,7 @@ TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
   ASSERT_TRUE((*kept_writer)->Write(kept_data).ok());
   auto kept = (*kept_writer)->Commit();
   ASSERT_TRUE(kept.ok()) << kept.status().ToString();
-  EXPECT_EQ(kept->digest, "sha256:" + Sha256Hex(kept_data));
+  EXPECT_EQ(kept->digest, "sha256:" + ExpectedSha256Hex(kept_data));
 
   // Reopening the store sweeps tmp/ and keeps committed blobs.
   store_.reset();
@@ -267,9 +251,9 @@ TEST_F(BlobStoreTest, AdoptMovesASpooledFile) {
   }
   auto bad = store_->Adopt(temp, "not-hex");
   EXPECT_EQ(bad.status().code(), Code::kBadRequest);
-  auto info = store_->Adopt(temp, Sha256Hex(data));
+  auto info = store_->Adopt(temp, ExpectedSha256Hex(data));
   ASSERT_TRUE(info.ok()) << info.status().ToString();
-  EXPECT_EQ(info->digest, "sha256:" + Sha256Hex(data));
+  EXPECT_EQ(info->digest, "sha256:" + ExpectedSha256Hex(data));
   EXPECT_EQ(info->size, data.size());
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_EQ(ReadAll(store_->LocalPath(info->digest).value()), data);

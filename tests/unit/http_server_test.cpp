@@ -1,3 +1,4 @@
+#include "test_support.hpp"
 #include "http/server.hpp"
 
 #include <gtest/gtest.h>
@@ -30,25 +31,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string Sha256Hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0xf]);
-  }
-  return out;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ExpectedSha256Hex;
+using testing::ReadAll;
 
 fs::path UniqueTempDir(const std::string& what) {
   static std::atomic<int> counter{0};
@@ -121,7 +105,7 @@ class HttpServerTest : public ::testing::Test {
                 {"body_sha256", req.body_sha256},
                 {"in_memory_body", req.body.size()},
                 {"file_exists", !req.body_file.empty() && fs::exists(req.body_file)},
-                {"file_sha256", req.body_file.empty() ? "" : Sha256Hex(ReadAll(req.body_file))}};
+                {"file_sha256", req.body_file.empty() ? "" : ExpectedSha256Hex(ReadAll(req.body_file))}};
       ++upload_calls_;
       return JsonResponse(200, j);
     });
@@ -329,8 +313,8 @@ TEST_F(HttpServerTest, StreamingRouteGetsSpooledBody) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::parse(r.body);
   EXPECT_EQ(j["body_size"], body.size());
-  EXPECT_EQ(j["body_sha256"], Sha256Hex(body));
-  EXPECT_EQ(j["file_sha256"], Sha256Hex(body)) << "the file holds exactly the body";
+  EXPECT_EQ(j["body_sha256"], ExpectedSha256Hex(body));
+  EXPECT_EQ(j["file_sha256"], ExpectedSha256Hex(body)) << "the file holds exactly the body";
   EXPECT_EQ(j["file_exists"], true);
   EXPECT_EQ(j["in_memory_body"], 0) << "streamed, not buffered";
   std::string spooled = j["body_file"];
@@ -352,7 +336,7 @@ TEST_F(HttpServerTest, EmptyUploadIsSpooledToo) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto j = json::parse(r.body);
   EXPECT_EQ(j["body_size"], 0);
-  EXPECT_EQ(j["body_sha256"], Sha256Hex(""));
+  EXPECT_EQ(j["body_sha256"], ExpectedSha256Hex(""));
   EXPECT_EQ(j["file_exists"], true);
   EXPECT_TRUE(fs::is_empty(spool_));
 }
