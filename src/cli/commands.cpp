@@ -12,7 +12,10 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "cli/api_client.hpp"
 #include "cli/client_config.hpp"
+#include "cli/model_commands.hpp"
+#include "cli/output.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "http/client.hpp"
@@ -24,9 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kOk = 0;
-constexpr int kError = 1;
-constexpr int kUsage = 2;
 
 struct Globals {
   std::string server;
@@ -101,95 +101,6 @@ int RunServer(const ServerFlags& f) {
 
 // ---- client commands ---------------------------------------------------------------------------
 
-class Api {
- public:
-  explicit Api(const Globals& g) : g_(g) {}
-
-  // Resolves server and token: flags, then AIMASS_SERVER / AIMASS_TOKEN, then the saved login.
-  Status Resolve(bool need_token) {
-    auto saved = LoadClientConfig();
-    if (!saved.ok()) return saved.status();
-    server_ = g_.server;
-    if (server_.empty()) server_ = Env("AIMASS_SERVER");
-    if (server_.empty()) server_ = saved->server;
-    if (server_.empty()) server_ = "http://127.0.0.1:8080";
-    while (!server_.empty() && server_.back() == '/') server_.pop_back();
-    token_ = g_.token;
-    if (token_.empty()) token_ = Env("AIMASS_TOKEN");
-    // The saved token belongs to the saved server: never send it anywhere else.
-    if (token_.empty() && server_ == saved->server) token_ = saved->token;
-    if (!need_token) token_.clear();  // login sends credentials, not a token
-    if (need_token && token_.empty()) {
-      return Status::Unauthenticated("not logged in: run `aimass login` or pass --token");
-    }
-    return Status::Ok();
-  }
-
-  // Sends a request; an HTTP error status becomes a Status carrying the server's message.
-  Result<json> Call(http::Method m, const std::string& path, const json* body = nullptr) {
-    http::ClientRequest req;
-    req.method = m;
-    req.url = server_ + path;
-    if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
-    if (body) {
-      req.headers.emplace_back("Content-Type", "application/json");
-      req.body = body->dump();
-    }
-    auto res = client_.Send(req);
-    if (!res.ok()) return res.status();
-    json j = res->body.empty() ? json::object() : json::parse(res->body, nullptr, false);
-    if (res->status >= 400) {
-      std::string code = "http_" + std::to_string(res->status), message = res->body.substr(0, 200);
-      if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-        code = j["error"].value("code", code);
-        message = j["error"].value("message", message);
-      }
-      return Status(Code::kBadRequest, code + ": " + message);
-    }
-    if (j.is_discarded()) return Status::Internal("server answered something that is not JSON");
-    return j;
-  }
-
-  const std::string& server() const { return server_; }
-
- private:
-  static std::string Env(const char* name) {
-    const char* v = std::getenv(name);
-    return v ? v : "";
-  }
-  const Globals& g_;
-  std::string server_;
-  std::string token_;
-  http::Client client_;
-};
-
-int Fail(const Status& st) {
-  std::cerr << "error: " << st.message() << "\n";
-  return kError;
-}
-
-void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(header.size());
-  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t i = 0; i < cells.size(); ++i) {
-      std::cout << std::left << std::setw(static_cast<int>(width[i]) + (i + 1 < cells.size() ? 2 : 0)) << cells[i];
-    }
-    std::cout << "\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
-}
-
-std::string Join(const json& arr) {
-  std::string out;
-  for (const auto& v : arr) out += (out.empty() ? "" : ",") + v.get<std::string>();
-  return out;
-}
-
 std::string ReadPassword() {
   if (const char* p = std::getenv("AIMASS_PASSWORD")) return p;
   std::cerr << "Password: " << std::flush;
@@ -207,21 +118,6 @@ std::string ReadPassword() {
     std::cerr << "\n";
   }
   return pw;
-}
-
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  static const char* kHex = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -282,6 +178,8 @@ int Main(int argc, char** argv) {
   auto* key_revoke = apikey->add_subcommand("revoke", "Revoke an API key");
   key_revoke->add_option("id", key_id, "Key id")->required();
 
+  auto model = AddModelCommands(app);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -314,7 +212,7 @@ int Main(int argc, char** argv) {
     return RunServer(sf);
   }
 
-  Api api(g);
+  ApiClient api(g.server, g.token);
   if (login->parsed()) {
     if (Status st = api.Resolve(false); !st.ok()) return Fail(st);
     if (password.empty()) password = ReadPassword();
@@ -329,6 +227,8 @@ int Main(int argc, char** argv) {
   }
 
   if (Status st = api.Resolve(true); !st.ok()) return Fail(st);
+
+  if (auto code = RunModelCommands(*model, api, g.json)) return *code;
 
   if (whoami->parsed()) {
     auto res = api.Call(http::Method::kGet, "/api/v1/auth/whoami");

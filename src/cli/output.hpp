@@ -1,0 +1,23 @@
+// Output of the CLI: human tables, and the one way errors are printed (exit code 1).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace aimass::cli {
+
+constexpr int kOk = 0;
+constexpr int kError = 1;
+constexpr int kUsage = 2;
+
+// Prints "error: <message>" on stderr and returns kError.
+int Fail(const Status& st);
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+// ["a","b"] -> "a,b"
+std::string Join(const nlohmann::json& arr);
+
+}  // namespace aimass::cli
