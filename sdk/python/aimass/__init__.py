@@ -1,0 +1,176 @@
+"""AI Mass Python client, standard library only.
+
+    from aimass import Client
+    c = Client("http://127.0.0.1:8080")
+    c.login("admin", "secret")                    # or Client(url, token="amk_…")
+    c.create_model("fashion-cnn", task="image-classification", tags=["vision"])
+    v = c.push("fashion-cnn", "cnn.pt", framework="torchscript", metrics={"accuracy": 0.91})
+    c.set_alias("fashion-cnn", "production", v["version"])
+    c.pull("fashion-cnn@production", "cnn.pt")    # checks the sha256 before writing
+    c.search("task = 'image-classification' AND metrics.accuracy > 0.9")
+
+Errors from the server raise AimassError with .status, .code, .message and .request_id
+(the error model of docs/errors.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Iterator
+
+__all__ = ["Client", "AimassError"]
+
+
+class AimassError(Exception):
+    """An error answer of the server: HTTP status plus the documented error code."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str = "", body: dict | None = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.request_id = status, code, message, request_id
+        self.body = body or {}
+
+
+def _quote(segment: str) -> str:
+    return urllib.parse.quote(segment, safe="")
+
+
+class Client:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 600.0):
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        # Never route through a proxy picked up from the environment: the token must go only
+        # to the server named here.
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, body: bytes | None = None,
+                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        req = urllib.request.Request(self.url + path, data=body, method=method)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with self._opener.open(req, timeout=self.timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                payload = json.loads(raw)
+                err = payload.get("error", {})
+            except ValueError:
+                payload, err = {}, {}
+            raise AimassError(e.code, err.get("code", f"http_{e.code}"), err.get("message", raw[:200].decode(errors="replace")),
+                              err.get("request_id", ""), payload) from None
+
+    def _json(self, method: str, path: str, payload: Any = None) -> Any:
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        _, _, raw = self._request(method, path, body, headers)
+        return json.loads(raw) if raw else None
+
+    def _pages(self, path: str, key: str) -> Iterator[dict]:
+        token = ""
+        sep = "&" if "?" in path else "?"
+        while True:
+            page = self._json("GET", f"{path}{sep}page_size=1000&page_token={_quote(token)}")
+            yield from page[key]
+            token = page.get("next_page_token", "")
+            if not token:
+                return
+
+    # -- auth --------------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> str:
+        self.token = None
+        answer = self._json("POST", "/api/v1/auth/login", {"username": username, "password": password})
+        self.token = answer["access_token"]
+        return self.token
+
+    def whoami(self) -> dict:
+        return self._json("GET", "/api/v1/auth/whoami")
+
+    # -- models ------------------------------------------------------------------------------
+
+    def create_model(self, name: str, description: str = "", task: str | None = None,
+                     tags: list[str] | None = None) -> dict:
+        body: dict[str, Any] = {"name": name, "description": description, "tags": tags or []}
+        if task:
+            body["task"] = task
+        return self._json("POST", "/api/v1/models", body)
+
+    def get_model(self, name: str) -> dict:
+        return self._json("GET", f"/api/v1/models/{_quote(name)}")
+
+    def list_models(self, prefix: str | None = None) -> list[dict]:
+        path = "/api/v1/models" + (f"?prefix={_quote(prefix)}" if prefix else "")
+        return list(self._pages(path, "models"))
+
+    def push(self, name: str, path: str | os.PathLike, framework: str, signature: dict | None = None,
+             metrics: dict | None = None, params: dict | None = None, lineage: dict | None = None,
+             dependencies: list | None = None) -> dict:
+        """Uploads a file as the next version. A file its runtime cannot load raises
+        AimassError(422, 'unprocessable') whose .body['error']['version'] is the failed version."""
+        meta = {k: v for k, v in {"signature": signature, "metrics": metrics, "params": params,
+                                  "lineage": lineage, "dependencies": dependencies}.items() if v is not None}
+        headers = {"Content-Type": "application/octet-stream",
+                   "Content-Length": str(os.path.getsize(path))}
+        if meta:
+            headers["X-Model-Metadata"] = json.dumps(meta)
+        with open(path, "rb") as f:  # streamed: urllib sends a file object in blocks
+            _, _, raw = self._request("POST", f"/api/v1/models/{_quote(name)}/versions?framework={_quote(framework)}",
+                                      f, headers)
+        return json.loads(raw)
+
+    def get_version(self, name: str, version: int) -> dict:
+        return self._json("GET", f"/api/v1/models/{_quote(name)}/versions/{int(version)}")
+
+    def list_versions(self, name: str) -> list[dict]:
+        return list(self._pages(f"/api/v1/models/{_quote(name)}/versions", "versions"))
+
+    def delete_version(self, name: str, version: int) -> None:
+        self._request("DELETE", f"/api/v1/models/{_quote(name)}/versions/{int(version)}")
+
+    def set_alias(self, name: str, alias: str, version: int) -> dict:
+        return self._json("PUT", f"/api/v1/models/{_quote(name)}/aliases/{_quote(alias)}", {"version": int(version)})
+
+    def aliases(self, name: str) -> dict:
+        return self._json("GET", f"/api/v1/models/{_quote(name)}/aliases")
+
+    def search(self, filter: str = "", q: str | None = None, order_by: str | None = None) -> list[dict]:
+        path = f"/api/v1/model-versions/search?filter={_quote(filter)}"
+        if q:
+            path += f"&q={_quote(q)}"
+        if order_by:
+            path += f"&order_by={_quote(order_by)}"
+        return list(self._pages(path, "versions"))
+
+    def pull(self, ref: str, dest: str | os.PathLike) -> dict:
+        """Downloads NAME@ALIAS or NAME:VERSION to dest, verifying the sha256 the server states;
+        on a mismatch nothing is written and AimassError(0, 'checksum_mismatch') is raised."""
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            path = f"/api/v1/models/{_quote(name)}@{_quote(alias)}/artifact"
+        elif ":" in ref:
+            name, version = ref.rsplit(":", 1)
+            path = f"/api/v1/models/{_quote(name)}/versions/{int(version)}/artifact"
+        else:
+            raise ValueError("ref must be NAME@ALIAS or NAME:VERSION")
+        _, headers, data = self._request("GET", path)
+        expected = headers.get("X-Content-Sha256", "")
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise AimassError(0, "checksum_mismatch", "the download does not match its sha256")
+        tmp = f"{dest}.part"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+        return {"version": int(headers.get("X-Model-Version", "0")), "sha256": expected, "path": str(dest)}

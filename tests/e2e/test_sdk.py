@@ -1,0 +1,56 @@
+"""The Python SDK (sdk/python/aimass, standard library only) against the real server."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import pytest
+
+import models
+from conftest import ADMIN_PASSWORD, REPO_ROOT, unique
+
+sys.path.insert(0, str(REPO_ROOT / "sdk" / "python"))
+from aimass import AimassError, Client  # noqa: E402
+
+
+@pytest.fixture
+def client(server) -> Client:
+    c = Client(server.url)
+    c.login("admin", ADMIN_PASSWORD)
+    return c
+
+
+def test_sdk_push_alias_pull_search(client, tmp_path):
+    name = unique("sdkmodel")
+    client.create_model(name, task="tabular-classification", tags=["sdk"])
+    onnx = models.onnx_mlp(tmp_path / "m.onnx")
+    v = client.push(name, onnx, "onnx", metrics={"accuracy": 0.88}, lineage={"dataset": "iris@1"})
+    assert v["status"] == "ready" and v["metrics"] == {"accuracy": 0.88}
+    client.set_alias(name, "staging", v["version"])
+    got = client.pull(f"{name}@staging", tmp_path / "out.onnx")
+    assert got["version"] == v["version"]
+    assert (tmp_path / "out.onnx").read_bytes() == onnx.read_bytes()
+    assert got["sha256"] == hashlib.sha256(onnx.read_bytes()).hexdigest()
+    found = client.search(f"name = '{name}' AND tag = 'sdk'")
+    assert [(x["model"], x["version"]) for x in found] == [(name, v["version"])]
+    assert [m["name"] for m in client.list_models(prefix=name)] == [name]
+
+
+def test_sdk_errors_carry_the_error_model(client, tmp_path):
+    name = unique("sdkerr")
+    client.create_model(name)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x00" * 64)
+    with pytest.raises(AimassError) as e:
+        client.push(name, bad, "torchscript")
+    assert e.value.status == 422 and e.value.code == "unprocessable" and e.value.request_id
+    assert e.value.body["error"]["version"]["status"] == "failed"
+    with pytest.raises(AimassError) as e:
+        client.get_model("no-such-model")
+    assert e.value.status == 404 and e.value.code == "not_found"
+    anonymous = Client(client.url)
+    with pytest.raises(AimassError) as e:
+        anonymous.whoami()
+    assert e.value.status == 401
