@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,11 +77,26 @@ struct FileBody {
   uint64_t length = 0;
 };
 
+// A body produced over time, such as server-sent events. The server sends what Poll returns as
+// chunks until Poll reports the end or the client goes away; it never blocks a thread waiting.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Non-blocking: appends what is ready to `out`; false once the stream has ended.
+  virtual bool Poll(std::string& out) = 0;
+  // Set once by the server before the first Poll: call `wake` (from any thread, any number of
+  // times) when Poll would return something new.
+  virtual void SetWake(std::function<void()> wake) = 0;
+  // The connection is done with the stream (client gone, server shutting down).
+  virtual void Close() = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   std::optional<FileBody> file;  // when set, replaces body
+  std::shared_ptr<ResponseStream> stream;  // when set, replaces body: sent chunked, then closed
   // For HEAD: the length the GET would have had.
   std::optional<uint64_t> content_length_override;
 };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -65,6 +66,7 @@ struct Connection {
   Timer watchdog;
   Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;    // touched only on the connection's io_context
+  bool streaming = false;  // sending a ResponseStream: closed at once on shutdown
   bool closed = false;
 
   void ExpiresAfter(std::chrono::seconds s) { deadline = Clock::now() + s; }
@@ -157,6 +159,7 @@ struct Server::Impl {
   Awaitable<void> Watch(std::shared_ptr<Connection> conn);
   Awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
                                 bool keep_alive);
+  Awaitable<bool> WriteStream(Connection& conn, Response& res);
   void Forget(uint64_t id);
 
   Status AdmitSafely(Request& req) {
@@ -238,7 +241,8 @@ void Server::Shutdown() {
       for (auto& entry : s.connections) {
         std::shared_ptr<Connection> conn = entry.second;
         asio::post(conn->socket.get_executor(), [conn] {
-          if (!conn->busy) conn->Close();
+          // Idle, or streaming events that would never end by themselves (clients reconnect).
+          if (!conn->busy || conn->streaming) conn->Close();
         });
       }
     }
@@ -533,7 +537,8 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
 
 // The status line and headers. Header values come from handlers and from validated request
 // data; a CR or LF in one would split the response, so such a header is dropped.
-static std::string ResponseHead(const Response& res, uint64_t content_length, bool keep_alive) {
+static std::string ResponseHead(const Response& res, uint64_t content_length, bool keep_alive,
+                                bool chunked = false) {
   std::string head;
   head.reserve(256);
   head += "HTTP/1.1 ";
@@ -551,7 +556,9 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
     head += "\r\n";
   }
   head += "Server: aimass\r\n";
-  if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
+  if (chunked) {
+    head += "Transfer-Encoding: chunked\r\n";
+  } else if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
     head += "Content-Length: ";
     head += std::to_string(content_length);
     head += "\r\n";
@@ -568,6 +575,7 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   conn.ExpiresAfter(timeout);
   bool head_only = req.method == Method::kHead;
 
+  if (res.stream && !head_only) co_return co_await WriteStream(conn, res);
   if (!res.file) {
     uint64_t length = res.content_length_override.value_or(res.body.size());
     std::string head = ResponseHead(res, length, keep_alive);
@@ -608,6 +616,71 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   }
   if (fd >= 0) ::close(fd);
   co_return ok;
+}
+
+// Sends a ResponseStream as chunks. Waiting for news is a timer on the connection's own
+// io_context that the stream's wake callback cancels, so no thread blocks; after 15 s without
+// news a comment line keeps proxies from closing the idle connection (and finds out whether
+// the client is still there). Always ends the connection (returns false).
+Awaitable<bool> Server::Impl::WriteStream(Connection& conn, Response& res) {
+  Socket& socket = conn.socket;
+  std::shared_ptr<ResponseStream> stream = res.stream;
+  auto timer = std::make_shared<Timer>(socket.get_executor());
+  auto woken = std::make_shared<std::atomic<bool>>(false);
+  std::weak_ptr<Timer> weak = timer;
+  auto executor = socket.get_executor();
+  stream->SetWake([weak, woken, executor] {
+    woken->store(true);
+    asio::post(executor, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  conn.streaming = true;
+  const auto timeout = std::chrono::seconds(opt.read_timeout_s);
+  auto write_chunk = [&](const std::string& data) -> Awaitable<bool> {
+    char size[20];
+    int n = snprintf(size, sizeof size, "%zx\r\n", data.size());
+    std::array<asio::const_buffer, 3> bufs = {asio::buffer(size, static_cast<size_t>(n)),
+                                              asio::buffer(data), asio::buffer("\r\n", 2)};
+    conn.ExpiresAfter(timeout);
+    auto [ec, written] = co_await asio::async_write(socket, bufs, kUse);
+    (void)written;
+    conn.deadline = Clock::time_point::max();
+    co_return !ec;
+  };
+
+  std::string head = ResponseHead(res, 0, false, /*chunked=*/true);
+  conn.ExpiresAfter(timeout);
+  auto [hec, hn] = co_await asio::async_write(socket, asio::buffer(head), kUse);
+  (void)hn;
+  conn.deadline = Clock::time_point::max();
+  bool ok = !hec;
+  int quiet_seconds = 0;
+  while (ok && !draining && conn.socket.is_open()) {
+    woken->store(false);
+    std::string data;
+    bool alive = stream->Poll(data);
+    if (!data.empty()) {
+      ok = co_await write_chunk(data);
+      quiet_seconds = 0;
+    }
+    if (!alive || !ok) break;
+    if (woken->load()) continue;
+    // One-second naps, so that a shutdown is noticed within a second.
+    timer->expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer->async_wait(kUse);
+    if (!ec && !woken->load() && ++quiet_seconds >= 15) {
+      ok = co_await write_chunk(": keep-alive\n\n");
+      quiet_seconds = 0;
+    }
+  }
+  if (ok) {
+    conn.ExpiresAfter(timeout);
+    co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), kUse);
+  }
+  stream->Close();
+  conn.streaming = false;
+  co_return false;
 }
 
 }  // namespace aimass::http

@@ -71,6 +71,10 @@ Result<std::string> ParseModelCard(const std::string& md) {
   }
 }
 
+void Registry::Emit(const char* topic, const std::string& json_data) {
+  if (bus_) bus_->Publish(topic, json_data);
+}
+
 Result<Model> Registry::CreateModel(const NewModel& in) {
   AIMASS_RETURN_IF_ERROR(ValidateModelName("model", in.name));
   Model m;
@@ -94,6 +98,8 @@ Result<Model> Registry::CreateModel(const NewModel& in) {
   AIMASS_RETURN_IF_ERROR(ValidateTask(m.task));
   for (const auto& t : m.tags) AIMASS_RETURN_IF_ERROR(ValidateModelName("tag", t));
   AIMASS_RETURN_IF_ERROR(store_.InsertModel(m));
+  Emit("registry.model.created",
+       nlohmann::json{{"model", m.name}, {"task", m.task}, {"owner", m.owner}}.dump());
   return store_.FindModel(m.name);
 }
 
@@ -124,13 +130,16 @@ Result<Model> Registry::UpdateModel(const std::string& name, const ModelChange& 
   }
   if (c.archived) m.archived = *c.archived;
   AIMASS_RETURN_IF_ERROR(store_.UpdateModel(m));
+  Emit("registry.model.updated", nlohmann::json{{"model", m.name}, {"archived", m.archived}}.dump());
   return store_.FindModel(name);
 }
 
 Status Registry::RenameModel(const std::string& from, const std::string& to) {
   AIMASS_RETURN_IF_ERROR(ValidateModelName("model", from));
   AIMASS_RETURN_IF_ERROR(ValidateModelName("model", to));
-  return store_.RenameModel(from, to);
+  AIMASS_RETURN_IF_ERROR(store_.RenameModel(from, to));
+  Emit("registry.model.renamed", nlohmann::json{{"from", from}, {"to", to}}.dump());
+  return Status::Ok();
 }
 
 Result<ModelVersion> Registry::CreateVersion(const std::string& model, const NewVersion& in) {
@@ -154,6 +163,8 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   v.dependencies_json = in.dependencies_json;
   v.created_by = in.created_by;
   AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v));
+  Emit("registry.version.created", nlohmann::json{{"model", model}, {"version", v.version},
+                                                  {"framework", v.framework}, {"digest", v.digest}}.dump());
   auto blob = blobs_.Adopt(in.spooled_path, in.sha256_hex);
   if (!blob.ok()) {
     (void)store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
@@ -168,10 +179,14 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   if (!outcome.ok()) {
     AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
                                                    outcome.message(), nullptr));
+    Emit("registry.version.failed", nlohmann::json{{"model", model}, {"version", v.version},
+                                                   {"reason", outcome.message()}}.dump());
   } else {
     // A declared signature is kept (it has the dtypes and shapes); else the inferred one.
     const Signature* sig = in.declared.empty() ? &*inferred : nullptr;
     AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kReady, "", sig));
+    Emit("registry.version.ready", nlohmann::json{{"model", model}, {"version", v.version},
+                                                  {"framework", v.framework}, {"digest", v.digest}}.dump());
   }
   return store_.FindVersion(m, v.version);
 }
@@ -196,7 +211,9 @@ Result<std::vector<ModelVersion>> Registry::ListVersions(const std::string& mode
 
 Status Registry::DeleteVersion(const std::string& model, int64_t version) {
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
-  return store_.DeleteVersion(m.id, version);
+  AIMASS_RETURN_IF_ERROR(store_.DeleteVersion(m.id, version));
+  Emit("registry.version.deleted", nlohmann::json{{"model", model}, {"version", version}}.dump());
+  return Status::Ok();
 }
 
 Result<std::vector<ModelVersion>> Registry::SearchVersions(std::string_view filter,
@@ -213,14 +230,20 @@ Result<AliasMove> Registry::MoveAlias(const std::string& model, const std::strin
                                       int64_t version, const std::string& by) {
   AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
-  return store_.MoveAlias(m.id, alias, version, by);
+  AIMASS_ASSIGN_OR_RETURN(AliasMove move, store_.MoveAlias(m.id, alias, version, by));
+  nlohmann::json e = {{"model", model}, {"alias", alias}, {"to_version", version}, {"moved_by", by}};
+  e["from_version"] = move.from_version ? nlohmann::json(*move.from_version) : nlohmann::json(nullptr);
+  Emit("registry.alias.moved", e.dump());
+  return move;
 }
 
 Status Registry::DeleteAlias(const std::string& model, const std::string& alias,
                              const std::string& by) {
   AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
-  return store_.DeleteAlias(m.id, alias, by);
+  AIMASS_RETURN_IF_ERROR(store_.DeleteAlias(m.id, alias, by));
+  Emit("registry.alias.deleted", nlohmann::json{{"model", model}, {"alias", alias}, {"by", by}}.dump());
+  return Status::Ok();
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> Registry::Aliases(const std::string& model) {

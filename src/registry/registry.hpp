@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "events/bus.hpp"
 #include "registry/model.hpp"
 #include "registry/store.hpp"
 #include "storage/blob_store.hpp"
@@ -44,7 +45,12 @@ struct NewVersion {
 
 class Registry {
  public:
-  Registry(storage::Db& db, storage::BlobStore& blobs) : store_(db), blobs_(blobs) {}
+  // Changes are published on `bus` (may be null) as registry.model.created,
+  // registry.model.updated, registry.model.renamed, registry.version.created,
+  // registry.version.ready, registry.version.failed, registry.version.deleted,
+  // registry.alias.moved and registry.alias.deleted, each after its transaction committed.
+  Registry(storage::Db& db, storage::BlobStore& blobs, events::EventBus* bus = nullptr)
+      : store_(db), blobs_(blobs), bus_(bus) {}
   static std::vector<storage::Migration> Migrations() { return RegistryStore::Migrations(); }
 
   Result<Model> CreateModel(const NewModel& m);
@@ -80,8 +86,11 @@ class Registry {
   Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
 
  private:
+  void Emit(const char* topic, const std::string& json_data);
+
   RegistryStore store_;
   storage::BlobStore& blobs_;
+  events::EventBus* bus_;
 };
 
 // Model, alias and tag names: [a-z0-9][a-z0-9._-]{0,127} (ARCHITECTURE.md §3).

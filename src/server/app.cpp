@@ -19,6 +19,8 @@
 #include "auth/password.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
+#include "events/api.hpp"
+#include "events/bus.hpp"
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
 #include "server/core_api.hpp"
@@ -77,6 +79,7 @@ struct App::Impl {
   std::unique_ptr<storage::Db> db;
   std::unique_ptr<storage::BlobStore> blobs;
   std::unique_ptr<auth::AuthService> auth;
+  events::EventBus events;
   std::unique_ptr<registry::Registry> registry;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
@@ -112,7 +115,7 @@ Status App::Impl::OpenStorage() {
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
   if (!store.ok()) return store.status();
   blobs = std::move(*store);
-  registry = std::make_unique<registry::Registry>(*db, *blobs);
+  registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   return Status::Ok();
 }
 
@@ -159,6 +162,7 @@ Status App::Impl::BuildRoutes() {
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));
   AIMASS_RETURN_IF_ERROR(registry::RegisterRoutes(router, *registry));
+  AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
