@@ -150,12 +150,21 @@ Status ParseMetadata(const Request& req, NewVersion& v) {
   return Status::Ok();
 }
 
-// Protected aliases (production) need models:manage on top of the route's models:write.
-Status CheckAliasPermission(const Request& req, const std::string& alias) {
-  if (IsProtectedAlias(alias) && !auth::Allows(req.principal->permissions, "models:manage")) {
-    return Status::Forbidden("alias '" + alias + "' is protected: permission 'models:manage' is required");
+// Protected aliases (production) need manage access to the model on top of write.
+Status CheckAliasPermission(Registry& reg, const Request& req, const std::string& alias) {
+  if (!IsProtectedAlias(alias)) return Status::Ok();
+  Status st = reg.Authorize(*req.principal, req.Param("name"), Access::kManage);
+  if (st.code() == Code::kForbidden) {
+    return Status::Forbidden("alias '" + alias + "' is protected: 'manage' access to the model is required");
   }
-  return Status::Ok();
+  return st;
+}
+
+Result<Access> ParseAccess(const std::string& s) {
+  if (s == "read") return Access::kRead;
+  if (s == "write") return Access::kWrite;
+  if (s == "manage") return Access::kManage;
+  return Status::BadRequest("level must be read, write or manage");
 }
 
 Response ArtifactResponse(Registry& registry, const Request& req, const ModelVersion& v) {
@@ -177,13 +186,27 @@ Response ArtifactResponse(Registry& registry, const Request& req, const ModelVer
 
 Status RegisterRoutes(http::Router& router, Registry& registry) {
   std::vector<http::Route> routes;
+  Registry& reg = registry;
+  // Routes about one model ({name} in the path) are open to any authenticated caller at the
+  // route level and decide access per model (Registry::Authorize: roles, owner, grants), so a
+  // grant can let someone without the role in. The declared models:* permission gives the
+  // level needed.
   auto add = [&](Method m, std::string pattern, std::string permission, std::string summary,
                  http::Handler h) -> http::Route& {
+    if (pattern.find("{name}") != std::string::npos) {
+      Access needed = permission == "models:read" ? Access::kRead
+                      : permission == "models:manage" ? Access::kManage : Access::kWrite;
+      summary += " (model access: " + std::string(AccessName(needed)) + ")";
+      permission.clear();
+      h = [&reg, needed, inner = std::move(h)](Request& req) -> Response {
+        HTTP_TRY_STATUS(reg.Authorize(*req.principal, req.Param("name"), needed));
+        return inner(req);
+      };
+    }
     routes.push_back(http::MakeRoute(m, std::move(pattern), std::move(permission), "registry",
                                      std::move(summary), std::move(h)));
     return routes.back();
   };
-  Registry& reg = registry;
 
   add(Method::kPost, "/api/v1/models", "models:write", "Register a model",
       [&reg](Request& req) -> Response {
@@ -342,7 +365,7 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
       "Point an alias at a ready version (protected aliases such as production need models:manage)",
       [&reg](Request& req) -> Response {
         std::string alias = req.Param("alias");
-        HTTP_TRY_STATUS(CheckAliasPermission(req, alias));
+        HTTP_TRY_STATUS(CheckAliasPermission(reg, req, alias));
         HTTP_PARSE_BODY(body);
         HTTP_TRY(auto version, http::OptionalInt(body, "version"));
         if (!version) return http::ErrorResponse(Status::BadRequest("'version' is required"), req.request_id);
@@ -353,8 +376,36 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
   add(Method::kDelete, "/api/v1/models/{name}/aliases/{alias}", "models:write", "Remove an alias",
       [&reg](Request& req) -> Response {
         std::string alias = req.Param("alias");
-        HTTP_TRY_STATUS(CheckAliasPermission(req, alias));
+        HTTP_TRY_STATUS(CheckAliasPermission(reg, req, alias));
         HTTP_TRY_STATUS(reg.DeleteAlias(req.Param("name"), alias, req.principal->username));
+        return http::NoContent();
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/grants", "models:read", "The model's owner and grants",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(Model m, reg.GetModel(req.Param("name")));
+        HTTP_TRY(auto grants, reg.Grants(m.name));
+        Json list = Json::array();
+        for (const auto& g : grants) {
+          list.push_back({{"subject", g.subject}, {"level", AccessName(g.level)},
+                          {"granted_by", g.granted_by}, {"granted_at", Rfc3339(g.granted_at)}});
+        }
+        return http::JsonResponse(200, {{"owner", m.owner}, {"grants", list}});
+      });
+
+  add(Method::kPut, "/api/v1/models/{name}/grants/{subject}", "models:manage",
+      "Grant read, write or manage on this model to user:<name> or role:<name>",
+      [&reg](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(std::string level_text, http::RequiredString(body, "level"));
+        HTTP_TRY(Access level, ParseAccess(level_text));
+        HTTP_TRY_STATUS(reg.PutGrant(req.Param("name"), req.Param("subject"), level, req.principal->username));
+        return http::JsonResponse(200, {{"subject", req.Param("subject")}, {"level", AccessName(level)}});
+      });
+
+  add(Method::kDelete, "/api/v1/models/{name}/grants/{subject}", "models:manage", "Remove a grant",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY_STATUS(reg.DeleteGrant(req.Param("name"), req.Param("subject")));
         return http::NoContent();
       });
 

@@ -58,6 +58,19 @@ struct ModelVersion {
   bool deleted = false;
 };
 
+// Model-level access, on top of the roles: read < write < manage.
+enum class Access { kNone = 0, kRead = 1, kWrite = 2, kManage = 3 };
+std::string_view AccessName(Access a);
+
+// A grant of access to one model, to a user ("user:alice") or to everyone holding a role
+// ("role:vision-team").
+struct Grant {
+  std::string subject;
+  Access level = Access::kRead;
+  std::string granted_by;
+  int64_t granted_at = 0;
+};
+
 struct AliasMove {
   std::string alias;
   std::optional<int64_t> from_version;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "auth/rbac.hpp"
 #include "common/name.hpp"
 #include "registry/search.hpp"
 #include "registry/validator.hpp"
@@ -69,6 +70,58 @@ Result<std::string> ParseModelCard(const std::string& md) {
   } catch (const YAML::Exception& e) {
     return Status::BadRequest(std::string("model card front matter: ") + e.what());
   }
+}
+
+Status Registry::Authorize(const auth::Principal& who, const std::string& model, Access needed) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  Access have = Access::kNone;
+  auto raise = [&](Access a) { have = std::max(have, a); };
+  if (auth::Allows(who.permissions, "models:read")) raise(Access::kRead);
+  if (auth::Allows(who.permissions, "models:write")) raise(Access::kWrite);
+  if (auth::Allows(who.permissions, "models:manage")) raise(Access::kManage);
+  if (m.owner == who.username) raise(Access::kManage);
+  if (have < needed) {
+    AIMASS_ASSIGN_OR_RETURN(std::vector<Grant> grants, store_.Grants(m.id));
+    for (const auto& g : grants) {
+      bool mine = g.subject == "user:" + who.username;
+      for (const auto& r : who.roles) mine = mine || g.subject == "role:" + r;
+      if (mine) raise(g.level);
+    }
+  }
+  if (have >= needed) return Status::Ok();
+  return Status::Forbidden("'" + std::string(AccessName(needed)) + "' access to model '" + model +
+                           "' is required");
+}
+
+Result<std::vector<Grant>> Registry::Grants(const std::string& model) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.Grants(m.id);
+}
+
+static Status ValidateSubject(const std::string& subject) {
+  for (const char* prefix : {"user:", "role:"}) {
+    if (subject.starts_with(prefix)) return ValidateName("subject", subject.substr(5), 64);
+  }
+  return Status::BadRequest("grant subject must be user:<name> or role:<name>");
+}
+
+Status Registry::PutGrant(const std::string& model, const std::string& subject, Access level,
+                          const std::string& by) {
+  AIMASS_RETURN_IF_ERROR(ValidateSubject(subject));
+  if (level == Access::kNone) return Status::BadRequest("level must be read, write or manage");
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  AIMASS_RETURN_IF_ERROR(store_.PutGrant(m.id, Grant{subject, level, by, 0}));
+  Emit("registry.grant.changed", nlohmann::json{{"model", model}, {"subject", subject},
+                                                {"level", AccessName(level)}}.dump());
+  return Status::Ok();
+}
+
+Status Registry::DeleteGrant(const std::string& model, const std::string& subject) {
+  AIMASS_RETURN_IF_ERROR(ValidateSubject(subject));
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  AIMASS_RETURN_IF_ERROR(store_.DeleteGrant(m.id, subject));
+  Emit("registry.grant.changed", nlohmann::json{{"model", model}, {"subject", subject}, {"level", "none"}}.dump());
+  return Status::Ok();
 }
 
 void Registry::Emit(const char* topic, const std::string& json_data) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/model.hpp"
 #include "registry/store.hpp"
@@ -81,6 +82,16 @@ class Registry {
   Status DeleteAlias(const std::string& model, const std::string& alias, const std::string& by);
   Result<std::vector<std::pair<std::string, int64_t>>> Aliases(const std::string& model);
   Result<std::vector<AliasMove>> AliasHistory(const std::string& model, int64_t limit);
+
+  // The one access decision for a model: the highest of the caller's roles (models:read,
+  // models:write, models:manage), ownership (manage) and the model's grants to the user or
+  // one of their roles. Unknown model: not_found; too little access: forbidden.
+  Status Authorize(const auth::Principal& who, const std::string& model, Access needed);
+  Result<std::vector<Grant>> Grants(const std::string& model);
+  // subject: "user:<name>" or "role:<name>"; level read|write|manage.
+  Status PutGrant(const std::string& model, const std::string& subject, Access level,
+                  const std::string& by);
+  Status DeleteGrant(const std::string& model, const std::string& subject);
 
   Result<std::string> ArtifactPath(const ModelVersion& v) { return blobs_.LocalPath(v.digest); }
   Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }

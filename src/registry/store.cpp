@@ -99,7 +99,54 @@ CREATE TRIGGER registry_models_fts_update AFTER UPDATE ON registry_models BEGIN
   INSERT INTO registry_models_fts(rowid, name, description, tags)
     VALUES (new.id, new.name, new.description, new.tags);
 END;
+)sql"},
+          {"registry", 3, R"sql(
+CREATE TABLE registry_grants (
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  subject TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  granted_by TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (model_id, subject)
+);
 )sql"}};
+}
+
+std::string_view AccessName(Access a) {
+  switch (a) {
+    case Access::kNone: return "none";
+    case Access::kRead: return "read";
+    case Access::kWrite: return "write";
+    case Access::kManage: return "manage";
+  }
+  return "none";
+}
+
+Status RegistryStore::PutGrant(int64_t model_id, const Grant& g) {
+  return db_.Exec("INSERT INTO registry_grants (model_id, subject, level, granted_by, granted_at) "
+                  "VALUES (?, ?, ?, ?, ?) ON CONFLICT(model_id, subject) DO UPDATE SET "
+                  "level = excluded.level, granted_by = excluded.granted_by, granted_at = excluded.granted_at",
+                  {model_id, g.subject, static_cast<int64_t>(g.level), g.granted_by, UnixNow()})
+      .status();
+}
+
+Status RegistryStore::DeleteGrant(int64_t model_id, const std::string& subject) {
+  auto n = db_.Exec("DELETE FROM registry_grants WHERE model_id = ? AND subject = ?", {model_id, subject});
+  if (!n.ok()) return n.status();
+  if (*n == 0) return Status::NotFound("no grant for '" + subject.substr(0, 80) + "'");
+  return Status::Ok();
+}
+
+Result<std::vector<Grant>> RegistryStore::Grants(int64_t model_id) {
+  auto rows = db_.Query("SELECT subject, level, granted_by, granted_at FROM registry_grants "
+                        "WHERE model_id = ? ORDER BY subject",
+                        {model_id});
+  if (!rows.ok()) return rows.status();
+  std::vector<Grant> out;
+  for (const auto& r : *rows) {
+    out.push_back(Grant{r.Text(0), static_cast<Access>(r.Int(1)), r.Text(2), r.Int(3)});
+  }
+  return out;
 }
 
 namespace {

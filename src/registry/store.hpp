@@ -51,6 +51,10 @@ class RegistryStore {
                                                    const std::string& order_sql, int64_t offset,
                                                    int64_t limit);
 
+  Status PutGrant(int64_t model_id, const Grant& g);
+  Status DeleteGrant(int64_t model_id, const std::string& subject);
+  Result<std::vector<Grant>> Grants(int64_t model_id);
+
   // Whether a live (not deleted) version stores this blob: the registry's part of blob GC.
   Result<bool> BlobReferenced(const std::string& digest);
 

@@ -375,3 +375,66 @@ def test_search_pages(server, catalogue):
 def test_bad_filters_are_400_and_change_nothing(server, catalogue, bad):
     assert_error(server.admin.get(SEARCH, params={"filter": bad}), 400, "bad_request")
     assert search(server, filter=f"name LIKE '{catalogue}-%'")  # the tables are still there
+
+
+# -- model-level grants ---------------------------------------------------------------------
+
+
+def test_grants_open_one_model_step_by_step(server, artifacts):
+    model = create_model(server.admin)
+    push(server.admin, model, artifacts["onnx"], "onnx")
+    other = create_model(server.admin)
+    nobody_role = server.create_role(["apikeys:read"], prefix="nomodels")
+    user = server.create_user([nobody_role], prefix="granted")
+    c = user.client
+
+    assert_error(c.get(f"/api/v1/models/{model}"), 403, "forbidden")
+    grant = lambda level: server.admin.put(f"/api/v1/models/{model}/grants/user:{user.username}",
+                                           json={"level": level})
+    assert grant("read").status_code == 200
+    assert c.get(f"/api/v1/models/{model}/versions/1/artifact").content == artifacts["onnx"]
+    assert_error(c.get(f"/api/v1/models/{other}"), 403, "forbidden")  # only that model
+    assert_error(push(c, model, artifacts["onnx"], "onnx"), 403, "forbidden")
+
+    assert grant("write").status_code == 200
+    assert push(c, model, artifacts["onnx"], "onnx").status_code == 201
+    assert c.put(f"/api/v1/models/{model}/aliases/staging", json={"version": 1}).status_code == 200
+    assert_error(c.put(f"/api/v1/models/{model}/aliases/production", json={"version": 1}), 403, "forbidden")
+    assert_error(c.put(f"/api/v1/models/{model}/grants/user:{user.username}", json={"level": "manage"}),
+                 403, "forbidden")
+
+    assert grant("manage").status_code == 200
+    assert c.put(f"/api/v1/models/{model}/aliases/production", json={"version": 1}).status_code == 200
+    listed = server.admin.get(f"/api/v1/models/{model}/grants").json()
+    assert listed["owner"] == "admin"
+    assert listed["grants"][0]["subject"] == f"user:{user.username}" and listed["grants"][0]["level"] == "manage"
+
+    assert server.admin.delete(f"/api/v1/models/{model}/grants/user:{user.username}").status_code == 204
+    assert_error(c.get(f"/api/v1/models/{model}"), 403, "forbidden")
+
+
+def test_a_role_grant_reaches_every_member(server, artifacts):
+    model = create_model(server.admin)
+    team = server.create_role(["apikeys:read"], prefix="team")
+    member = server.create_user([team], prefix="member")
+    assert server.admin.put(f"/api/v1/models/{model}/grants/role:{team}", json={"level": "write"}).status_code == 200
+    assert push(member.client, model, artifacts["xgboost"], "xgboost").status_code == 201
+
+
+def test_owners_manage_their_own_models_only(server, artifacts):
+    dev = server.create_user(["developer"], prefix="owner")
+    mine = create_model(dev.client)
+    push(dev.client, mine, artifacts["xgboost"], "xgboost")
+    assert dev.client.put(f"/api/v1/models/{mine}/aliases/production", json={"version": 1}).status_code == 200
+    theirs = create_model(server.admin)
+    push(server.admin, theirs, artifacts["xgboost"], "xgboost")
+    assert_error(dev.client.put(f"/api/v1/models/{theirs}/aliases/production", json={"version": 1}),
+                 403, "forbidden")
+
+
+@pytest.mark.parametrize("subject,level", [("alice", "read"), ("user:..%2Fx", "read"), ("group:a", "read"),
+                                           ("user:alice", "admin"), ("user:alice", "")])
+def test_bad_grants_are_400(server, subject, level):
+    model = create_model(server.admin)
+    assert_error(server.admin.put(f"/api/v1/models/{model}/grants/{subject}", json={"level": level}),
+                 400, "bad_request")
