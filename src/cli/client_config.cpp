@@ -1,5 +1,7 @@
 #include "cli/client_config.hpp"
 
+#include "common/file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,17 +42,8 @@ Status SaveClientConfig(const ClientConfig& c) {
   YAML::Emitter out;
   out << YAML::BeginMap << YAML::Key << "server" << YAML::Value << c.server << YAML::Key << "token"
       << YAML::Value << c.token << YAML::EndMap;
-  std::string data = std::string(out.c_str()) + "\n";
-  std::string tmp = path + ".tmp";
   // The token is a credential: owner-only from the first byte.
-  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Internal("cannot write " + tmp);
-  bool ok = ::fchmod(fd, 0600) == 0 &&
-            ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
-  return Status::Ok();
+  return WriteFileAtomically(path, std::string(out.c_str()) + "\n", 0600);
 }
 
 }  // namespace aimass::cli

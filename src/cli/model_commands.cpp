@@ -7,6 +7,7 @@
 
 #include "cli/api_client.hpp"
 #include "cli/output.hpp"
+#include "common/file.hpp"
 #include "common/sha256.hpp"
 
 namespace aimass::cli {
@@ -71,14 +72,6 @@ std::shared_ptr<ModelCommands> AddModelCommands(CLI::App& app) {
 }
 
 namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::BadRequest("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // "@file" reads the value from a file.
 Result<std::string> ValueOrFile(const std::string& v) {

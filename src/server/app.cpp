@@ -17,6 +17,7 @@
 #include "auth/auth.hpp"
 #include "auth/middleware.hpp"
 #include "auth/password.hpp"
+#include "common/file.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
 #include "events/api.hpp"
@@ -32,33 +33,6 @@ namespace fs = std::filesystem;
 namespace aimass::server {
 
 namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::BadRequest("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Writes `data` so that a crash leaves either the old file or the new one.
-Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Internal("cannot write " + tmp);
-  // fchmod: a leftover temp file from a crash keeps its old mode through O_TRUNC.
-  bool ok = ::fchmod(fd, mode) == 0 &&
-            ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
-  int dir = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // the rename is durable once the directory entry is
-    ::close(dir);
-  }
-  return Status::Ok();
-}
 
 // The HS256 secret: configured, or made once and kept in the data directory.
 Result<std::string> JwtSecret(const config::Config& c) {
