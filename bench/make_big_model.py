@@ -1,4 +1,5 @@
-"""Writes a TorchScript model of about SIZE_MB megabytes (one float32 parameter)."""
+"""Writes a TorchScript model of about SIZE_MB megabytes (one float32 parameter):
+    make_big_model.py OUT SIZE_MB [SEED]"""
 import sys
 
 import torch
@@ -13,4 +14,5 @@ class Big(torch.nn.Module):
         return x * self.w[0]
 
 
+torch.manual_seed(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
 torch.jit.script(Big(int(sys.argv[2]) * 262144)).save(sys.argv[1])

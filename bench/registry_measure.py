@@ -52,16 +52,19 @@ print(f"worst p99: {worst_p99:.2f} ms (goal: well under 50 ms)")
 
 # Upload throughput: a real TorchScript model of SIZE_MB, pushed as a version, against copying
 # the same file on the same disk with an fsync (what the server does before answering).
-src = os.path.join(work, "big.pt")
-subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "make_big_model.py"), src,
-                str(size_mb)], check=True)
+# Three different models: the same bytes twice would be deduplicated (no write, no fsync).
+srcs = [os.path.join(work, f"big-{i}.pt") for i in range(3)]
+for i, path in enumerate(srcs):
+    subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(__file__), "make_big_model.py"),
+                    path, str(size_mb), str(i)], check=True)
+src = srcs[0]
 size = os.path.getsize(src)
 call("POST", "/api/v1/models", json.dumps({"name": "big"}).encode(), {**auth, "Content-Type": "application/json"})
 cp_times, up_times = [], []
 for i in range(3):
     dst = os.path.join(work, f"copy-{i}.pt")
     t = time.perf_counter()
-    with open(src, "rb") as a, open(dst, "wb") as b:
+    with open(srcs[i], "rb") as a, open(dst, "wb") as b:
         while chunk := a.read(1 << 20):
             b.write(chunk)
         b.flush()
@@ -69,11 +72,12 @@ for i in range(3):
     cp_times.append(time.perf_counter() - t)
     os.remove(dst)
     t = time.perf_counter()
-    with open(src, "rb") as f:
+    with open(srcs[i], "rb") as f:
         status, body = call("POST", "/api/v1/models/big/versions?framework=torchscript", f,
                             {**auth, "Content-Type": "application/octet-stream", "Content-Length": str(size)})
     up_times.append(time.perf_counter() - t)
-    assert json.loads(body)["status"] == "ready", body[:200]
+    v = json.loads(body)
+    assert v["status"] == "ready" and v["version"] == i + 1, body[:200]
 cp, up = statistics.median(cp_times), statistics.median(up_times)
 print(f"upload {size / 1e6:.0f} MB TorchScript: aimass {size / up / 1e6:.0f} MB/s (median of 3, incl. "
       f"hashing, fsync, LibTorch validation), copy+fsync {size / cp / 1e6:.0f} MB/s; ratio {cp / up:.2f}x (goal >= 0.7x)")
