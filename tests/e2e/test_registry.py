@@ -438,3 +438,21 @@ def test_bad_grants_are_400(server, subject, level):
     model = create_model(server.admin)
     assert_error(server.admin.put(f"/api/v1/models/{model}/grants/{subject}", json={"level": level}),
                  400, "bad_request")
+
+
+def test_onnx_signature_is_read_from_the_graph(server, artifacts):
+    model = create_model(server.admin)
+    v = push(server.admin, model, artifacts["onnx"], "onnx").json()
+    assert v["signature"] == {
+        "inputs": [{"name": "features", "datatype": "FP32", "shape": [-1, 4]}],
+        "outputs": [{"name": "probs", "datatype": "FP32", "shape": [-1, 3]}],
+    }
+    wrong = push(server.admin, model, artifacts["onnx"], "onnx",
+                 {"signature": {"inputs": [{"name": "features", "datatype": "INT64", "shape": [-1, 4]}],
+                                "outputs": [{"name": "probs"}]}})
+    assert_error(wrong, 422, "unprocessable")
+    assert "INT64" in wrong.json()["error"]["message"] and "FP32" in wrong.json()["error"]["message"]
+    shape = push(server.admin, model, artifacts["onnx"], "onnx",
+                 {"signature": {"inputs": [{"name": "features", "shape": [-1, 5]}],
+                                "outputs": [{"name": "probs"}]}})
+    assert_error(shape, 422, "unprocessable")
