@@ -235,8 +235,13 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
     Emit("registry.version.failed", nlohmann::json{{"model", model}, {"version", v.version},
                                                    {"reason", outcome.message()}}.dump());
   } else {
-    // A declared signature is kept (it has the dtypes and shapes); else the inferred one.
-    const Signature* sig = in.declared.empty() ? &*inferred : nullptr;
+    // A declared signature is kept (it has the names the user chose); else the inferred one,
+    // whose unnamed tensors are called "input".
+    Signature stored = *inferred;
+    for (auto& t : stored.inputs) {
+      if (t.name.empty()) t.name = "input";
+    }
+    const Signature* sig = in.declared.empty() ? &stored : nullptr;
     AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kReady, "", sig));
     Emit("registry.version.ready", nlohmann::json{{"model", model}, {"version", v.version},
                                                   {"framework", v.framework}, {"digest", v.digest}}.dump());

@@ -35,6 +35,8 @@ static Status CheckSide(const char* side, const std::vector<TensorSpec>& declare
     for (const auto& d : declared) {
       if (d.name == inf.name) dec = &d;
     }
+    // An unnamed tensor (XGBoost's feature matrix) matches the only declared one, by position.
+    if (inf.name.empty() && declared.size() == 1) dec = &declared[0];
     if (!dec) {
       return Status::Unprocessable(std::string("signature mismatch: the artifact has ") + side +
                                    " '" + inf.name + "' that the declared signature lacks");

@@ -38,7 +38,8 @@ std::unique_ptr<ArtifactValidator> MakeXgboostValidator();
 std::string ScrubPath(std::string message, const std::string& path);
 
 // Checks a declared signature against an inferred one: every inferred input and output name
-// must be declared, and where both give a datatype or shape they must agree.
+// must be declared (an unnamed inferred tensor matches the only declared one), and where both
+// give a datatype or shape they must agree.
 Status CheckSignature(const Signature& declared, const Signature& inferred);
 
 }  // namespace aimass::registry

@@ -1,5 +1,6 @@
 // XGBoost models (JSON, UBJSON or the legacy binary format), loaded with XGBoost's C API. The
-// input is a feature matrix without names; its width is checked to be readable.
+// input is a feature matrix without a name: its width (the model's feature count) is what the
+// signature can say.
 #include <xgboost/c_api.h>
 
 #include "registry/validator.hpp"
@@ -25,7 +26,10 @@ class XgboostValidator : public ArtifactValidator {
     }
     XGBoosterFree(booster);
     if (!st.ok()) return st;
-    return Signature{};
+    // One unnamed input: a float matrix, one row per sample, one column per feature.
+    Signature sig;
+    sig.inputs.push_back(TensorSpec{"", "FP32", {-1, static_cast<int64_t>(features)}});
+    return sig;
   }
 };
 

@@ -456,3 +456,16 @@ def test_onnx_signature_is_read_from_the_graph(server, artifacts):
                  {"signature": {"inputs": [{"name": "features", "shape": [-1, 5]}],
                                 "outputs": [{"name": "probs"}]}})
     assert_error(shape, 422, "unprocessable")
+
+
+def test_xgboost_signature_is_the_feature_count(server, artifacts):
+    model = create_model(server.admin)
+    v = push(server.admin, model, artifacts["xgboost"], "xgboost").json()
+    assert v["signature"]["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 3]}]
+    ok = push(server.admin, model, artifacts["xgboost"], "xgboost",
+              {"signature": {"inputs": [{"name": "rows", "datatype": "FP32", "shape": [-1, 3]}]}})
+    assert ok.status_code == 201, describe(ok)
+    assert ok.json()["signature"]["inputs"][0]["name"] == "rows"
+    wrong = push(server.admin, model, artifacts["xgboost"], "xgboost",
+                 {"signature": {"inputs": [{"name": "rows", "shape": [-1, 7]}]}})
+    assert_error(wrong, 422, "unprocessable")
