@@ -6,6 +6,7 @@
 #include "common/time.hpp"
 #include "http/file_response.hpp"
 #include "http/json.hpp"
+#include "registry/signature_json.hpp"
 
 namespace aimass::registry {
 
@@ -28,24 +29,13 @@ Json ModelJson(const Model& m) {
           {"updated_at", Rfc3339(m.updated_at)}};
 }
 
-Json SpecsJson(const std::vector<TensorSpec>& specs) {
-  Json a = Json::array();
-  for (const auto& s : specs) {
-    Json t = {{"name", s.name}};
-    if (!s.datatype.empty()) t["datatype"] = s.datatype;
-    if (!s.shape.empty()) t["shape"] = s.shape;
-    a.push_back(t);
-  }
-  return a;
-}
-
 Json VersionJson(const ModelVersion& v) {
   Json j = {{"model", v.model},
             {"version", v.version},
             {"framework", v.framework},
             {"digest", v.digest},
             {"size", v.size},
-            {"signature", {{"inputs", SpecsJson(v.signature.inputs)}, {"outputs", SpecsJson(v.signature.outputs)}}},
+            {"signature", SignatureToJson(v.signature)},
             {"metrics", Json::parse(v.metrics_json, nullptr, false)},
             {"params", Json::parse(v.params_json, nullptr, false)},
             {"lineage", Json::parse(v.lineage_json, nullptr, false)},

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "registry/signature_json.hpp"
 
 namespace aimass::registry {
 
@@ -180,45 +181,6 @@ Model ModelFromRow(const Row& r) {
   return m;
 }
 
-nlohmann::json SpecsJson(const std::vector<TensorSpec>& specs) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& s : specs) {
-    nlohmann::json t = {{"name", s.name}};
-    if (!s.datatype.empty()) t["datatype"] = s.datatype;
-    if (!s.shape.empty()) t["shape"] = s.shape;
-    a.push_back(t);
-  }
-  return a;
-}
-
-std::vector<TensorSpec> SpecsFrom(const nlohmann::json& a) {
-  std::vector<TensorSpec> out;
-  if (!a.is_array()) return out;
-  for (const auto& t : a) {
-    TensorSpec s;
-    s.name = t.value("name", "");
-    s.datatype = t.value("datatype", "");
-    if (t.contains("shape") && t["shape"].is_array()) {
-      for (const auto& d : t["shape"]) s.shape.push_back(d.get<int64_t>());
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::string SignatureText(const Signature& s) {
-  return nlohmann::json{{"inputs", SpecsJson(s.inputs)}, {"outputs", SpecsJson(s.outputs)}}.dump();
-}
-
-Signature SignatureFrom(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  Signature s;
-  if (!j.is_object()) return s;
-  if (j.contains("inputs")) s.inputs = SpecsFrom(j["inputs"]);
-  if (j.contains("outputs")) s.outputs = SpecsFrom(j["outputs"]);
-  return s;
-}
-
 constexpr const char* kVersionColumns =
     "version, framework, digest, size, signature, metrics, params, lineage, dependencies, status, "
     "status_reason, created_by, created_at, deleted_at";
@@ -230,7 +192,7 @@ ModelVersion VersionFromRow(const std::string& model, const Row& r) {
   v.framework = r.Text(1);
   v.digest = r.Text(2);
   v.size = static_cast<uint64_t>(r.Int(3));
-  v.signature = SignatureFrom(r.Text(4));
+  v.signature = SignatureFromJson(nlohmann::json::parse(r.Text(4), nullptr, false));
   v.metrics_json = r.Text(5);
   v.params_json = r.Text(6);
   v.lineage_json = r.Text(7);
@@ -323,7 +285,7 @@ Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersio
                    "signature, metrics, params, lineage, dependencies, status, created_by, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    {model_id, number, v.framework, v.digest, static_cast<int64_t>(v.size),
-                    SignatureText(v.signature), v.metrics_json, v.params_json, v.lineage_json,
+                    SignatureToJson(v.signature).dump(), v.metrics_json, v.params_json, v.lineage_json,
                     v.dependencies_json, std::string(StatusName(VersionStatus::kPending)),
                     v.created_by, UnixNow()})
         .status();
@@ -338,7 +300,7 @@ Status RegistryStore::SetVersionStatus(int64_t model_id, int64_t version, Versio
   std::vector<Value> params = {std::string(StatusName(status)), reason};
   if (signature) {
     sql += ", signature = ?";
-    params.emplace_back(SignatureText(*signature));
+    params.emplace_back(SignatureToJson(*signature).dump());
   }
   sql += " WHERE model_id = ? AND version = ?";
   params.emplace_back(model_id);
