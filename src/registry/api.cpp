@@ -1,10 +1,16 @@
 #include "registry/api.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <charconv>
 
 #include "auth/rbac.hpp"
 #include "common/time.hpp"
+#include "common/sha256.hpp"
 #include "http/file_response.hpp"
+#include "http/multipart.hpp"
 #include "http/json.hpp"
 #include "registry/signature_json.hpp"
 
@@ -100,12 +106,10 @@ Result<std::vector<TensorSpec>> ParseSpecs(const Json& a, const char* side) {
 // Version metadata travels in the X-Model-Metadata header as a JSON object, because the body
 // is the raw artifact: {"signature":{"inputs":[…],"outputs":[…]},"metrics":{…},"params":{…},
 // "lineage":{…},"dependencies":[…]}.
-Status ParseMetadata(const Request& req, NewVersion& v) {
-  auto h = req.headers.Get("X-Model-Metadata");
-  if (!h) return Status::Ok();
-  Json j = Json::parse(*h, nullptr, false);
-  if (j.is_discarded()) return Status::InvalidJson("X-Model-Metadata is not valid JSON");
-  if (!j.is_object()) return Status::BadRequest("X-Model-Metadata must be a JSON object");
+Status ParseMetadataJson(std::string_view text, NewVersion& v) {
+  Json j = Json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidJson("the version metadata is not valid JSON");
+  if (!j.is_object()) return Status::BadRequest("the version metadata must be a JSON object");
   if (j.contains("signature")) {
     const Json& s = j["signature"];
     if (!s.is_object()) return Status::BadRequest("signature must be an object");
@@ -138,6 +142,55 @@ Status ParseMetadata(const Request& req, NewVersion& v) {
     v.dependencies_json = j["dependencies"].dump();
   }
   return Status::Ok();
+}
+
+Status ParseMetadata(const Request& req, NewVersion& v) {
+  auto h = req.headers.Get("X-Model-Metadata");
+  if (!h) return Status::Ok();
+  return ParseMetadataJson(*h, v);
+}
+
+// multipart/form-data with a `file` part (the artifact) and an optional `metadata` part (the
+// same JSON as X-Model-Metadata). The spool is mapped, not read; the file part is copied into
+// its own temp file beside it, hashed on the way, and becomes the upload.
+Status SplitMultipart(const Request& req, std::string_view content_type, NewVersion& v,
+                      std::string& artifact_path) {
+  AIMASS_ASSIGN_OR_RETURN(std::string boundary, http::MultipartBoundary(content_type));
+  int fd = ::open(req.body_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Internal("cannot read the upload");
+  size_t size = req.body_size;
+  void* map = size ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : nullptr;
+  ::close(fd);
+  if (size && map == MAP_FAILED) return Status::Internal("cannot map the upload");
+  std::string_view body(static_cast<const char*>(map), size);
+  Status st = [&]() -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto parts, http::ParseMultipart(body, boundary));
+    const http::MultipartPart* file = nullptr;
+    for (const auto& p : parts) {
+      if (p.name == "file") file = &p;
+      if (p.name == "metadata") AIMASS_RETURN_IF_ERROR(ParseMetadataJson(body.substr(p.offset, p.length), v));
+    }
+    if (!file) return Status::BadRequest("multipart upload needs a part named 'file'");
+    artifact_path = req.body_file + ".file";
+    int out = ::open(artifact_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (out < 0) return Status::Internal("cannot write the artifact");
+    Sha256 hash;
+    std::string_view data = body.substr(file->offset, file->length);
+    bool ok = true;
+    for (size_t off = 0; ok && off < data.size(); off += 1 << 20) {
+      std::string_view slice = data.substr(off, 1 << 20);
+      hash.Update(slice);
+      ok = ::write(out, slice.data(), slice.size()) == static_cast<ssize_t>(slice.size());
+    }
+    ::close(out);
+    if (!ok) return Status::Internal("cannot write the artifact");
+    v.spooled_path = artifact_path;
+    v.sha256_hex = hash.FinishHex();
+    v.size = data.size();
+    return Status::Ok();
+  }();
+  if (map && map != MAP_FAILED) ::munmap(map, size);
+  return st;
 }
 
 // Protected aliases (production) need manage access to the model on top of write.
@@ -284,7 +337,18 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
         v.size = req.body_size;
         v.created_by = req.principal->username;
         HTTP_TRY_STATUS(ParseMetadata(req, v));
-        if (req.body_size == 0) {
+        std::string content_type(req.headers.Get("Content-Type").value_or(""));
+        std::string extracted;  // the file part of a multipart upload, removed unless adopted
+        struct Cleanup {
+          std::string& path;
+          ~Cleanup() {
+            if (!path.empty()) ::unlink(path.c_str());
+          }
+        } cleanup{extracted};
+        if (content_type.starts_with("multipart/")) {
+          HTTP_TRY_STATUS(SplitMultipart(req, content_type, v, extracted));
+        }
+        if (v.size == 0) {
           return http::ErrorResponse(Status::BadRequest("the artifact is empty"), req.request_id);
         }
         HTTP_TRY(ModelVersion created, reg.CreateVersion(req.Param("name"), v));

@@ -469,3 +469,39 @@ def test_xgboost_signature_is_the_feature_count(server, artifacts):
     wrong = push(server.admin, model, artifacts["xgboost"], "xgboost",
                  {"signature": {"inputs": [{"name": "rows", "shape": [-1, 7]}]}})
     assert_error(wrong, 422, "unprocessable")
+
+
+# -- multipart uploads ----------------------------------------------------------------------
+
+
+def test_multipart_upload_with_a_metadata_part(server, artifacts):
+    model = create_model(server.admin)
+    meta = {"metrics": {"accuracy": 0.97}, "lineage": {"dataset": "fashion-mnist@1"}}
+    resp = server.admin.post(f"/api/v1/models/{model}/versions?framework=onnx", files={
+        "metadata": (None, json.dumps(meta), "application/json"),
+        "file": ("mlp.onnx", artifacts["onnx"], "application/octet-stream"),
+    })
+    assert resp.status_code == 201, describe(resp)
+    v = resp.json()
+    assert v["metrics"] == meta["metrics"] and v["lineage"] == meta["lineage"]
+    assert v["digest"] == sha(artifacts["onnx"]) and v["size"] == len(artifacts["onnx"])
+    got = server.admin.get(f"/api/v1/models/{model}/versions/{v['version']}/artifact")
+    assert got.content == artifacts["onnx"]
+    # Nothing of the upload is left behind in the temp directory.
+    assert not any((server.data_dir / "blobs" / "tmp").iterdir())
+
+
+def test_multipart_failures_are_400_or_422_and_leave_nothing(server, artifacts):
+    model = create_model(server.admin)
+    url = f"/api/v1/models/{model}/versions?framework=onnx"
+    no_file = server.admin.post(url, files={"metadata": (None, "{}", "application/json")})
+    assert_error(no_file, 400, "bad_request")
+    bad_meta = server.admin.post(url, files={"metadata": (None, "{nope", "application/json"),
+                                             "file": ("m.onnx", artifacts["onnx"])})
+    assert_error(bad_meta, 400, "invalid_json")
+    broken = server.admin.post(url, data=b"--xyz\r\nnot headers\r\n", headers={
+        "Content-Type": "multipart/form-data; boundary=xyz"})
+    assert_error(broken, 400, "bad_request")
+    junk = server.admin.post(url, files={"file": ("m.onnx", b"\x00" * 100)})
+    assert_error(junk, 422, "unprocessable")
+    assert not any((server.data_dir / "blobs" / "tmp").iterdir())
