@@ -7,6 +7,7 @@
 #include "auth/password.hpp"
 #include "common/name.hpp"
 #include "common/sha256.hpp"
+#include "common/time.hpp"
 
 namespace aimass::auth {
 
@@ -15,8 +16,6 @@ namespace {
 constexpr std::string_view kApiKeyPrefix = "amk_";
 constexpr size_t kMinPassword = 8;
 constexpr size_t kMaxPassword = 1024;
-
-int64_t Now() { return static_cast<int64_t>(time(nullptr)); }
 
 Status ValidatePassword(const std::string& password) {
   if (password.size() < kMinPassword) {
@@ -39,7 +38,7 @@ AuthService::AuthService(storage::Db& db, std::unique_ptr<Jwt> jwt, AuthOptions 
 Result<std::optional<std::string>> AuthService::Bootstrap() {
   AIMASS_RETURN_IF_ERROR(store_.UpsertBuiltinRoles(BuiltinRoles()));
   {
-    auto revoked = store_.LiveRevokedTokens(Now());
+    auto revoked = store_.LiveRevokedTokens(UnixNow());
     if (!revoked.ok()) return revoked.status();
     for (const auto& [jti, exp] : *revoked) RememberRevoked(jti, exp);
   }
@@ -69,7 +68,7 @@ Result<LoginResult> AuthService::Login(const std::string& username, const std::s
     return denied;
   }
   if (!VerifyPassword(password, user->password_hash)) return denied;
-  int64_t now = Now();
+  int64_t now = UnixNow();
   nlohmann::json claims = {{"sub", user->username}, {"uid", user->id},
                            {"roles", user->roles},  {"gen", user->token_generation},
                            {"iat", now},            {"exp", now + options_.token_ttl_s},
@@ -93,7 +92,7 @@ Result<Principal> AuthService::PrincipalFor(const User& user, std::string method
 
 Result<Principal> AuthService::Authenticate(std::string_view credential) {
   if (credential.starts_with(kApiKeyPrefix)) return AuthenticateApiKey(credential);
-  AIMASS_ASSIGN_OR_RETURN(nlohmann::json claims, jwt_->Verify(credential, Now()));
+  AIMASS_ASSIGN_OR_RETURN(nlohmann::json claims, jwt_->Verify(credential, UnixNow()));
   const Status invalid = Status::Unauthenticated("invalid token");
   auto jti = claims.find("jti");
   auto uid = claims.find("uid");
@@ -134,7 +133,7 @@ Result<Principal> AuthService::AuthenticateApiKey(std::string_view key) {
       CRYPTO_memcmp(hash.data(), rec->secret_hash.data(), hash.size()) != 0) {
     return invalid;
   }
-  int64_t now = Now();
+  int64_t now = UnixNow();
   if (rec->revoked_at != 0) return Status::Unauthenticated("API key revoked");
   if (rec->expires_at != 0 && rec->expires_at <= now) return Status::Unauthenticated("API key expired");
   // last_used_at to the minute: a write per request would serialise every API-key call.
@@ -152,7 +151,7 @@ Status AuthService::Logout(const Principal& principal) {
 
 void AuthService::RememberRevoked(const std::string& jti, int64_t expires_at) {
   std::lock_guard lock(revoked_mu_);
-  int64_t now = Now();
+  int64_t now = UnixNow();
   std::erase_if(revoked_, [now](const auto& e) { return e.second < now; });
   revoked_[jti] = expires_at;
 }
@@ -226,7 +225,7 @@ Result<NewApiKey> AuthService::CreateApiKey(const Principal& owner, const std::s
     if (c == '_' || c == '-') c = 'x';  // '_' separates id from secret
   }
   std::string secret = RandomToken(43);
-  int64_t now = Now();
+  int64_t now = UnixNow();
   out.record.id = id_raw;
   out.record.user_id = owner.user_id;
   out.record.owner = owner.username;
@@ -250,7 +249,7 @@ Status AuthService::RevokeApiKey(const Principal& actor, const std::string& id) 
     // Someone else's key is reported as absent, so ids cannot be probed.
     return Status::NotFound("no API key '" + id.substr(0, 64) + "'");
   }
-  return store_.RevokeApiKey(id, Now());
+  return store_.RevokeApiKey(id, UnixNow());
 }
 
 }  // namespace aimass::auth

@@ -2,8 +2,10 @@
 
 #include <openssl/rand.h>
 
-#include <nlohmann/json.hpp>
 #include <set>
+
+#include "common/string_list.hpp"
+#include "common/time.hpp"
 
 namespace aimass::auth {
 
@@ -66,20 +68,6 @@ CREATE INDEX audit_log_actor ON audit_log(actor, id);
 
 namespace {
 
-int64_t Now() { return static_cast<int64_t>(time(nullptr)); }
-
-std::string ToJson(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-
-std::vector<std::string> FromJson(const std::string& s) {
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  std::vector<std::string> out;
-  if (!j.is_array()) return out;
-  for (const auto& e : j) {
-    if (e.is_string()) out.push_back(e.get<std::string>());
-  }
-  return out;
-}
-
 Result<std::vector<std::string>> RolesOf(Tx* tx, storage::Db* db, int64_t user_id) {
   const std::string sql = "SELECT role FROM user_roles WHERE user_id = ? ORDER BY role";
   auto rows = tx ? tx->Query(sql, {user_id}) : db->Query(sql, {user_id});
@@ -118,7 +106,7 @@ Status AuthStore::UpsertBuiltinRoles(const std::vector<Role>& roles) {
       AIMASS_RETURN_IF_ERROR(
           tx.Exec("INSERT INTO roles (name, permissions, builtin, created_at) VALUES (?, ?, 1, ?) "
                   "ON CONFLICT(name) DO UPDATE SET permissions = excluded.permissions, builtin = 1",
-                  {r.name, ToJson(r.permissions), Now()})
+                  {r.name, StringListToJson(r.permissions), UnixNow()})
               .status());
     }
     return Status::Ok();
@@ -155,7 +143,7 @@ Result<User> AuthStore::InsertUser(const std::string& username, const std::strin
     auto exists = tx.Query("SELECT 1 FROM users WHERE username = ?", {username});
     if (!exists.ok()) return exists.status();
     if (!exists->empty()) return Status::Conflict("user '" + username + "' already exists");
-    int64_t now = Now();
+    int64_t now = UnixNow();
     // SQLite may give a deleted user's id to the next user; a random first generation means
     // a token of the deleted user (uid, gen) cannot match the newcomer.
     uint64_t gen = 0;
@@ -226,7 +214,7 @@ Status AuthStore::UpdateUser(const std::string& username,
       // A new password ends the sessions opened with the old one, in the same transaction.
       AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE users SET password_hash = ?, updated_at = ?, "
                                      "token_generation = token_generation + 1 WHERE id = ?",
-                                     {*password_hash, Now(), id})
+                                     {*password_hash, UnixNow(), id})
                                  .status());
     }
     if (roles) {
@@ -264,7 +252,7 @@ Result<std::vector<Role>> AuthStore::ListRoles() {
   auto rows = db_.Query("SELECT name, permissions, builtin FROM roles ORDER BY name");
   if (!rows.ok()) return rows.status();
   std::vector<Role> roles;
-  for (const auto& r : *rows) roles.push_back({r.Text(0), FromJson(r.Text(1)), r.Int(2) != 0});
+  for (const auto& r : *rows) roles.push_back({r.Text(0), StringListFromJson(r.Text(1)), r.Int(2) != 0});
   return roles;
 }
 
@@ -273,7 +261,7 @@ Result<Role> AuthStore::FindRole(const std::string& name) {
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return Status::NotFound("no role '" + name.substr(0, 64) + "'");
   const auto& r = (*rows)[0];
-  return Role{r.Text(0), FromJson(r.Text(1)), r.Int(2) != 0};
+  return Role{r.Text(0), StringListFromJson(r.Text(1)), r.Int(2) != 0};
 }
 
 Status AuthStore::InsertRole(const Role& role) {
@@ -282,7 +270,7 @@ Status AuthStore::InsertRole(const Role& role) {
     if (!exists.ok()) return exists.status();
     if (!exists->empty()) return Status::Conflict("role '" + role.name + "' already exists");
     return tx.Exec("INSERT INTO roles (name, permissions, builtin, created_at) VALUES (?, ?, 0, ?)",
-                   {role.name, ToJson(role.permissions), Now()})
+                   {role.name, StringListToJson(role.permissions), UnixNow()})
         .status();
   });
 }
@@ -294,7 +282,7 @@ Status AuthStore::UpdateRole(const Role& role) {
     if (rows->empty()) return Status::NotFound("no role '" + role.name + "'");
     if ((*rows)[0].Int(0) != 0) return Status::Conflict("built-in roles cannot be changed");
     return tx.Exec("UPDATE roles SET permissions = ? WHERE name = ?",
-                   {ToJson(role.permissions), role.name})
+                   {StringListToJson(role.permissions), role.name})
         .status();
   });
 }
@@ -318,7 +306,7 @@ Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std:
     auto rows = db_.Query("SELECT permissions FROM roles WHERE name = ?", {role});
     if (!rows.ok()) return rows.status();
     if (rows->empty()) continue;
-    for (auto& p : FromJson((*rows)[0].Text(0))) perms.insert(std::move(p));
+    for (auto& p : StringListFromJson((*rows)[0].Text(0))) perms.insert(std::move(p));
   }
   return std::vector<std::string>(perms.begin(), perms.end());
 }
@@ -369,7 +357,7 @@ Status AuthStore::TouchApiKey(const std::string& id, int64_t now) {
 Status AuthStore::RevokeToken(const std::string& jti, int64_t expires_at) {
   return db_.Transaction([&](Tx& tx) -> Status {
     // Expired entries can go: an expired token is rejected on its own.
-    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM revoked_tokens WHERE expires_at < ?", {Now()}).status());
+    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM revoked_tokens WHERE expires_at < ?", {UnixNow()}).status());
     return tx.Exec("INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING",
                    {jti, expires_at})
         .status();

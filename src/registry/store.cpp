@@ -3,6 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/string_list.hpp"
 #include "common/time.hpp"
 #include "registry/signature_json.hpp"
 
@@ -155,17 +156,6 @@ namespace {
 constexpr const char* kModelColumns =
     "id, name, description, task, owner, tags, card, archived, created_at, updated_at";
 
-std::vector<std::string> StringArray(const std::string& json) {
-  auto j = nlohmann::json::parse(json, nullptr, false);
-  std::vector<std::string> out;
-  if (j.is_array()) {
-    for (const auto& e : j) {
-      if (e.is_string()) out.push_back(e.get<std::string>());
-    }
-  }
-  return out;
-}
-
 Model ModelFromRow(const Row& r) {
   Model m;
   m.id = r.Int(0);
@@ -173,7 +163,7 @@ Model ModelFromRow(const Row& r) {
   m.description = r.Text(2);
   m.task = r.Text(3);
   m.owner = r.Text(4);
-  m.tags = StringArray(r.Text(5));
+  m.tags = StringListFromJson(r.Text(5));
   m.card_json = r.Text(6);
   m.archived = r.Int(7) != 0;
   m.created_at = r.Int(8);
@@ -215,7 +205,7 @@ Status RegistryStore::InsertModel(const Model& m) {
     int64_t now = UnixNow();
     return tx.Exec("INSERT INTO registry_models (name, description, task, owner, tags, card, "
                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   {m.name, m.description, m.task, m.owner, nlohmann::json(m.tags).dump(),
+                   {m.name, m.description, m.task, m.owner, StringListToJson(m.tags),
                     m.card_json, now, now})
         .status();
   });
@@ -254,7 +244,7 @@ Result<std::vector<Model>> RegistryStore::ListModels(const std::optional<std::st
 Status RegistryStore::UpdateModel(const Model& m) {
   auto n = db_.Exec("UPDATE registry_models SET description = ?, task = ?, tags = ?, card = ?, "
                     "archived = ?, updated_at = ? WHERE id = ?",
-                    {m.description, m.task, nlohmann::json(m.tags).dump(), m.card_json,
+                    {m.description, m.task, StringListToJson(m.tags), m.card_json,
                      int64_t{m.archived ? 1 : 0}, UnixNow(), m.id});
   if (!n.ok()) return n.status();
   if (*n == 0) return Status::NotFound("no model '" + m.name + "'");
