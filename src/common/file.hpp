@@ -5,12 +5,15 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 #include "common/status.hpp"
 
 namespace aimass {
 
 Result<std::string> ReadFile(const std::string& path);
+// Writes all of `data` to `fd`, through short writes and EINTR; false on any other error.
+bool WriteAll(int fd, std::string_view data);
 Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode);
 
 }  // namespace aimass

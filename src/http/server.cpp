@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "http/json.hpp"
@@ -94,15 +95,7 @@ class Spool {
   Status Write(const char* data, size_t n) {
     hash_.Update(std::string_view(data, n));
     size_ += n;
-    while (n > 0) {
-      ssize_t w = ::write(fd_, data, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::Internal("cannot write spool file");
-      }
-      data += w;
-      n -= static_cast<size_t>(w);
-    }
+    if (!WriteAll(fd_, std::string_view(data, n))) return Status::Internal("cannot write spool file");
     return Status::Ok();
   }
   std::string FinishHex() {

@@ -8,6 +8,7 @@
 
 #include "auth/rbac.hpp"
 #include "common/time.hpp"
+#include "common/file.hpp"
 #include "common/sha256.hpp"
 #include "http/file_response.hpp"
 #include "http/multipart.hpp"
@@ -180,7 +181,7 @@ Status SplitMultipart(const Request& req, std::string_view content_type, NewVers
     for (size_t off = 0; ok && off < data.size(); off += 1 << 20) {
       std::string_view slice = data.substr(off, 1 << 20);
       hash.Update(slice);
-      ok = ::write(out, slice.data(), slice.size()) == static_cast<ssize_t>(slice.size());
+      ok = WriteAll(out, slice);
     }
     ::close(out);
     if (!ok) return Status::Internal("cannot write the artifact");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "storage/blob_store.hpp"
@@ -55,14 +56,7 @@ class LocalBlobWriter : public BlobWriter {
   Status Write(std::string_view data) override {
     if (fd_ < 0) return Status::Internal("writer is closed");
     hash_.Update(data);
-    while (!data.empty()) {
-      ssize_t w = ::write(fd_, data.data(), data.size());
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::Internal("blob write failed");
-      }
-      data.remove_prefix(static_cast<size_t>(w));
-    }
+    if (!WriteAll(fd_, data)) return Status::Internal("blob write failed");
     return Status::Ok();
   }
   Result<BlobInfo> Commit() override;
