@@ -1,6 +1,10 @@
 #include "cli/model_commands.hpp"
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,6 +13,8 @@
 #include "cli/output.hpp"
 #include "common/file.hpp"
 #include "common/sha256.hpp"
+#include "registry/tar_writer.hpp"
+#include "registry/tree.hpp"
 
 namespace aimass::cli {
 
@@ -25,6 +31,66 @@ struct ModelCommands {
   int64_t version = 0;
 };
 
+namespace {
+
+// A directory as the tar the server unpacks: its regular files, paths relative to it. Links
+// are refused rather than followed, so what is pushed is what the directory holds.
+Result<std::string> TarDirectory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<registry::TarMember> members;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    const fs::directory_entry& e = *it;
+    if (e.is_symlink()) return Status::BadRequest(e.path().string() + " is a link: push regular files only");
+    if (e.is_directory()) continue;
+    if (!e.is_regular_file()) return Status::BadRequest(e.path().string() + " is not a regular file");
+    std::string rel = fs::relative(e.path(), dir).generic_string();
+    bool exec = (fs::status(e.path()).permissions() & fs::perms::owner_exec) != fs::perms::none;
+    members.push_back({rel, static_cast<uint64_t>(e.file_size()), exec, e.path().string()});
+  }
+  if (ec) return Status::Internal("cannot read " + dir + ": " + ec.message());
+  if (members.empty()) return Status::BadRequest(dir + " holds no files");
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  registry::TarWriter writer(std::move(members), 0);
+  std::string tar;
+  for (;;) {
+    AIMASS_ASSIGN_OR_RETURN(bool more, writer.Next(tar, 1 << 20));
+    if (!more) return tar;
+  }
+}
+
+// Downloads each listed file under `out`, checking its sha256 before it is written. Paths are
+// normalised again here: a client does not lay out what a server says without checking it.
+Status PullTree(ApiClient& api, const std::string& prefix, const json& files, const std::string& out) {
+  namespace fs = std::filesystem;
+  for (const auto& f : files) {
+    AIMASS_ASSIGN_OR_RETURN(std::string rel, registry::NormalizeTreePath(f["path"].get<std::string>()));
+    std::string url = prefix;
+    for (size_t start = 0; start <= rel.size();) {
+      size_t end = std::min(rel.find('/', start), rel.size());
+      url += (start ? "/" : "") + UrlEncode(rel.substr(start, end - start));
+      start = end + 1;
+    }
+    AIMASS_ASSIGN_OR_RETURN(auto res, api.Send(http::Method::kGet, url, "", {}));
+    if (Sha256Hex(res.body) != f["sha256"].get<std::string>()) {
+      return Status::Internal(rel + " does not match its sha256; stopped");
+    }
+    fs::path target = fs::path(out) / rel;
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) return Status::Internal("cannot create " + target.parent_path().string());
+    std::ofstream w(target, std::ios::binary | std::ios::trunc);
+    w.write(res.body.data(), static_cast<std::streamsize>(res.body.size()));
+    w.close();
+    if (!w) return Status::Internal("cannot write " + target.string());
+    if (f.value("executable", false)) ::chmod(target.c_str(), 0755);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 std::shared_ptr<ModelCommands> AddModelCommands(CLI::App& app) {
   auto c = std::make_shared<ModelCommands>();
   c->root = app.add_subcommand("model", "The model library");
@@ -38,7 +104,9 @@ std::shared_ptr<ModelCommands> AddModelCommands(CLI::App& app) {
 
   c->push = c->root->add_subcommand("push", "Upload an artifact as a new version");
   c->push->add_option("name", c->name, "Model name")->required();
-  c->push->add_option("file", c->file, "Artifact file")->required()->check(CLI::ExistingFile);
+  c->push->add_option("file", c->file, "Artifact file, or a directory (sent as a tar)")
+      ->required()
+      ->check(CLI::ExistingPath);
   c->push->add_option("--framework,-f", c->framework, "torchscript, onnx or xgboost")->required();
   c->push->add_option("--metadata,-m", c->metadata,
                       "JSON: signature, metrics, params, lineage, dependencies (or @file)");
@@ -58,7 +126,8 @@ std::shared_ptr<ModelCommands> AddModelCommands(CLI::App& app) {
 
   c->pull = c->root->add_subcommand("pull", "Download NAME@ALIAS or NAME:VERSION, checking its sha256");
   c->pull->add_option("ref", c->ref, "NAME@ALIAS or NAME:VERSION")->required();
-  c->pull->add_option("--output,-o", c->output, "File to write (default: NAME-VERSION)");
+  c->pull->add_option("--output,-o", c->output,
+                      "File (or, for a directory version, directory) to write (default: NAME-VERSION)");
 
   c->alias = c->root->add_subcommand("alias", "Point an alias at a version");
   c->alias->add_option("name", c->name, "Model name")->required();
@@ -131,10 +200,11 @@ std::optional<int> RunModelCommands(ModelCommands& c, ApiClient& api, bool as_js
   }
 
   if (c.push->parsed()) {
-    auto data = ReadFile(c.file);
+    bool directory = std::filesystem::is_directory(c.file);
+    auto data = directory ? TarDirectory(c.file) : ReadFile(c.file);
     if (!data.ok()) return Fail(data.status());
     std::vector<std::pair<std::string, std::string>> headers = {
-        {"Content-Type", "application/octet-stream"}};
+        {"Content-Type", directory ? "application/x-tar" : "application/octet-stream"}};
     if (!c.metadata.empty()) {
       auto meta = ValueOrFile(c.metadata);
       if (!meta.ok()) return Fail(meta.status());
@@ -194,19 +264,34 @@ std::optional<int> RunModelCommands(ModelCommands& c, ApiClient& api, bool as_js
 
   if (c.pull->parsed()) {
     size_t at = c.ref.find('@'), colon = c.ref.rfind(':');
-    std::string path, name, label;
+    std::string ref_path, name, label;  // ref_path: the version's URL, /artifact and /files under it
     if (at != std::string::npos) {
       name = c.ref.substr(0, at);
       label = c.ref.substr(at + 1);
-      path = base + "/" + UrlEncode(name) + "@" + UrlEncode(label) + "/artifact";
+      ref_path = base + "/" + UrlEncode(name) + "@" + UrlEncode(label);
     } else if (colon != std::string::npos) {
       name = c.ref.substr(0, colon);
       label = c.ref.substr(colon + 1);
-      path = base + "/" + UrlEncode(name) + "/versions/" + UrlEncode(label) + "/artifact";
+      ref_path = base + "/" + UrlEncode(name) + "/versions/" + UrlEncode(label);
     } else {
       return Fail(Status::BadRequest("expected NAME@ALIAS or NAME:VERSION"));
     }
-    auto res = api.Send(http::Method::kGet, path, "", {});
+    // A directory version comes file by file, each checked against its sha256.
+    auto listing = api.Call(http::Method::kGet, ref_path + "/files");
+    if (!listing.ok()) return Fail(listing.status());
+    if ((*listing)["kind"] == "directory") {
+      std::string version = std::to_string((*listing)["version"].get<int64_t>());
+      std::string out = c.output.empty() ? name + "-" + version : c.output;
+      std::string prefix = base + "/" + UrlEncode(name) + "/versions/" + version + "/files/";
+      auto st = PullTree(api, prefix, (*listing)["files"], out);
+      if (!st.ok()) return Fail(st);
+      std::string digest = (*listing)["digest"];
+      if (as_json) std::cout << json{{"directory", out}, {"version", std::stoll(version)}, {"digest", digest}}.dump() << "\n";
+      else std::cout << "Wrote " << out << "/ (" << name << " version " << version << ", "
+                     << (*listing)["files"].size() << " files, " << digest << ")\n";
+      return kOk;
+    }
+    auto res = api.Send(http::Method::kGet, ref_path + "/artifact", "", {});
     if (!res.ok()) return Fail(res.status());
     std::string version(res->headers.Get("X-Model-Version").value_or(label));
     std::string expected(res->headers.Get("X-Content-Sha256").value_or(""));

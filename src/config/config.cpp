@@ -109,6 +109,10 @@ const std::vector<KeyInfo>& Keys() {
                "Blob store: `local` (content-addressed files under data_dir/blobs).", "local"),
       INT_KEY("storage.blob_gc_grace_s", storage.blob_gc_grace_s, 0, 315360000,
               "An unreferenced blob younger than this is kept by GC (uploads in progress)."),
+      INT_KEY("registry.max_archive_files", registry.max_archive_files, 1, 10000000,
+              "Most files a directory artifact (tar upload) may hold."),
+      U64_KEY("registry.max_unpacked_bytes", registry.max_unpacked_bytes, 1, 1ll << 44,
+              "Largest total size a directory artifact may unpack to (a gzip tar expands)."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
                "rejected.",

@@ -50,6 +50,11 @@ struct Config {
     int64_t blob_gc_grace_s = 3600;
   } storage;
 
+  struct Registry {
+    int64_t max_archive_files = 10000;
+    uint64_t max_unpacked_bytes = 4ull << 30;
+  } registry;
+
   struct Auth {
     std::string jwt_algorithm = "HS256";
     std::string jwt_secret;            // empty: generated once and kept in the data dir

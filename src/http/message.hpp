@@ -89,6 +89,12 @@ class ResponseStream {
   virtual void SetWake(std::function<void()> wake) = 0;
   // The connection is done with the stream (client gone, server shutting down).
   virtual void Close() = 0;
+  // A finite download that is always ready (a tar written on the fly) rather than a feed of
+  // events: no keep-alive comments, and a shutdown lets it finish within the drain time.
+  virtual bool Bulk() const { return false; }
+  // The stream broke off (a source file went missing): the connection is cut without the
+  // final chunk, so the client sees a truncated body instead of a short, complete-looking one.
+  virtual bool Failed() const { return false; }
 };
 
 struct Response {

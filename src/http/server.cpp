@@ -674,7 +674,7 @@ Awaitable<bool> Server::Impl::WriteStream(Connection& conn, Response& res) {
   conn.deadline = Clock::time_point::max();
   bool ok = !hec;
   int quiet_seconds = 0;
-  while (ok && !draining && conn.socket.is_open()) {
+  while (ok && (!draining || stream->Bulk()) && conn.socket.is_open()) {
     woken->store(false);
     std::string data;
     bool alive = stream->Poll(data);
@@ -683,16 +683,16 @@ Awaitable<bool> Server::Impl::WriteStream(Connection& conn, Response& res) {
       quiet_seconds = 0;
     }
     if (!alive || !ok) break;
-    if (woken->load()) continue;
+    if (!data.empty() || woken->load()) continue;
     // One-second naps, so that a shutdown is noticed within a second.
     timer->expires_after(std::chrono::seconds(1));
     auto [ec] = co_await timer->async_wait(kUse);
-    if (!ec && !woken->load() && ++quiet_seconds >= 15) {
+    if (!ec && !woken->load() && !stream->Bulk() && ++quiet_seconds >= 15) {
       ok = co_await write_chunk(": keep-alive\n\n");
       quiet_seconds = 0;
     }
   }
-  if (ok) {
+  if (ok && !stream->Failed()) {
     conn.ExpiresAfter(timeout);
     co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), kUse);
   }

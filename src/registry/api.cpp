@@ -6,6 +6,8 @@
 
 #include <charconv>
 
+#include <spdlog/spdlog.h>
+
 #include "auth/rbac.hpp"
 #include "common/time.hpp"
 #include "common/file.hpp"
@@ -14,6 +16,7 @@
 #include "http/multipart.hpp"
 #include "http/json.hpp"
 #include "registry/signature_json.hpp"
+#include "registry/tar_writer.hpp"
 
 namespace aimass::registry {
 
@@ -47,6 +50,9 @@ Json VersionJson(const ModelVersion& v) {
             {"params", Json::parse(v.params_json, nullptr, false)},
             {"lineage", Json::parse(v.lineage_json, nullptr, false)},
             {"dependencies", Json::parse(v.dependencies_json, nullptr, false)},
+            {"artifact", v.kind == ArtifactKind::kDirectory
+                             ? Json{{"kind", "directory"}, {"entry", v.entry}}
+                             : Json{{"kind", "file"}}},
             {"status", StatusName(v.status)},
             {"created_by", v.created_by},
             {"created_at", Rfc3339(v.created_at)}};
@@ -142,6 +148,10 @@ Status ParseMetadataJson(std::string_view text, NewVersion& v) {
     if (!j["dependencies"].is_array()) return Status::BadRequest("dependencies must be an array");
     v.dependencies_json = j["dependencies"].dump();
   }
+  if (j.contains("entry")) {
+    if (!j["entry"].is_string()) return Status::BadRequest("entry must be a path in the archive");
+    v.entry = j["entry"].get<std::string>();
+  }
   return Status::Ok();
 }
 
@@ -155,7 +165,7 @@ Status ParseMetadata(const Request& req, NewVersion& v) {
 // same JSON as X-Model-Metadata). The spool is mapped, not read; the file part is copied into
 // its own temp file beside it, hashed on the way, and becomes the upload.
 Status SplitMultipart(const Request& req, std::string_view content_type, NewVersion& v,
-                      std::string& artifact_path) {
+                      std::string& artifact_path, std::string& file_type) {
   AIMASS_ASSIGN_OR_RETURN(std::string boundary, http::MultipartBoundary(content_type));
   int fd = ::open(req.body_file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::Internal("cannot read the upload");
@@ -172,6 +182,7 @@ Status SplitMultipart(const Request& req, std::string_view content_type, NewVers
       if (p.name == "metadata") AIMASS_RETURN_IF_ERROR(ParseMetadataJson(body.substr(p.offset, p.length), v));
     }
     if (!file) return Status::BadRequest("multipart upload needs a part named 'file'");
+    file_type = file->content_type;
     artifact_path = req.body_file + ".file";
     int out = ::open(artifact_path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
     if (out < 0) return Status::Internal("cannot write the artifact");
@@ -211,12 +222,54 @@ Result<Access> ParseAccess(const std::string& s) {
   return Status::BadRequest("level must be read, write or manage");
 }
 
+// A directory version downloads as a tar, written while it is sent.
+class TarStream : public http::ResponseStream {
+ public:
+  explicit TarStream(std::vector<TarMember> members, int64_t mtime)
+      : writer_(std::move(members), mtime) {}
+  bool Poll(std::string& out) override {
+    if (failed_) return false;
+    auto more = writer_.Next(out, 1 << 20);
+    if (!more.ok()) {
+      spdlog::error("tar download stopped: {}", more.status().message());
+      failed_ = true;
+      return false;
+    }
+    return *more;
+  }
+  void SetWake(std::function<void()>) override {}  // always ready
+  void Close() override {}
+  bool Bulk() const override { return true; }
+  bool Failed() const override { return failed_; }
+
+ private:
+  TarWriter writer_;
+  bool failed_ = false;
+};
+
+Response TarResponse(Registry& registry, const Request& req, const ModelVersion& v) {
+  HTTP_TRY(auto files, registry.Files(v.model, v.version));
+  std::vector<TarMember> members;
+  for (const auto& f : files) {
+    HTTP_TRY(std::string source, registry.FilePath(f));
+    members.push_back({f.path, f.size, f.executable, std::move(source)});
+  }
+  Response r;
+  r.headers.Set("Content-Type", "application/x-tar");
+  r.headers.Set("ETag", "\"" + v.digest + "\"");
+  r.headers.Set("X-Tree-Sha256", v.digest.substr(7));
+  r.headers.Set("X-Model-Version", std::to_string(v.version));
+  r.stream = std::make_shared<TarStream>(std::move(members), v.created_at);
+  return r;
+}
+
 Response ArtifactResponse(Registry& registry, const Request& req, const ModelVersion& v) {
   if (v.status != VersionStatus::kReady) {
     return http::ErrorResponse(Status::Conflict("version " + std::to_string(v.version) + " is " +
                                                 std::string(StatusName(v.status))),
                                req.request_id);
   }
+  if (v.kind == ArtifactKind::kDirectory) return TarResponse(registry, req, v);
   auto path = registry.ArtifactPath(v);
   if (!path.ok()) return http::ErrorResponse(path.status(), req.request_id);
   Response r = http::FileResponse(req, *path, v.size, "application/octet-stream");
@@ -226,9 +279,44 @@ Response ArtifactResponse(Registry& registry, const Request& req, const ModelVer
   return r;
 }
 
+Json FilesJson(const ModelVersion& v, const std::vector<TreeFile>& files) {
+  Json list = Json::array();
+  for (const auto& f : files) {
+    list.push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256_hex},
+                    {"executable", f.executable}});
+  }
+  Json j = {{"model", v.model}, {"version", v.version}, {"digest", v.digest}, {"files", list}};
+  j["kind"] = v.kind == ArtifactKind::kDirectory ? "directory" : "file";
+  if (v.kind == ArtifactKind::kDirectory) j["entry"] = v.entry;
+  return j;
+}
+
+// One file of a directory version, with Range like a whole artifact.
+Response TreeFileResponse(Registry& registry, const Request& req, const ModelVersion& v) {
+  if (v.status != VersionStatus::kReady) {
+    return http::ErrorResponse(Status::Conflict("version " + std::to_string(v.version) + " is " +
+                                                std::string(StatusName(v.status))),
+                               req.request_id);
+  }
+  HTTP_TRY(std::string wanted, NormalizeTreePath(req.Param("path")));
+  HTTP_TRY(auto files, registry.Files(v.model, v.version));
+  for (const auto& f : files) {
+    if (f.path != wanted) continue;
+    HTTP_TRY(std::string path, registry.FilePath(f));
+    Response r = http::FileResponse(req, path, f.size, "application/octet-stream");
+    r.headers.Set("ETag", "\"sha256:" + f.sha256_hex + "\"");
+    r.headers.Set("X-Content-Sha256", f.sha256_hex);
+    r.headers.Set("X-Model-Version", std::to_string(v.version));
+    return r;
+  }
+  return http::ErrorResponse(Status::NotFound("no file '" + wanted.substr(0, 200) + "' in version " +
+                                              std::to_string(v.version)),
+                             req.request_id);
+}
+
 }  // namespace
 
-Status RegisterRoutes(http::Router& router, Registry& registry) {
+Status RegisterRoutes(http::Router& router, Registry& registry, const TarLimits& limits) {
   std::vector<http::Route> routes;
   Registry& reg = registry;
   // Routes about one model ({name} in the path) are open to any authenticated caller at the
@@ -328,9 +416,10 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
       });
 
   add(Method::kPost, "/api/v1/models/{name}/versions", "models:write",
-      "Upload an artifact as a new version (?framework=torchscript|onnx|xgboost; metadata in "
+      "Upload an artifact (a file, or a tar of a directory) as a new version "
+      "(?framework=torchscript|onnx|xgboost; metadata in "
       "X-Model-Metadata); 201 when ready, 422 when its runtime cannot load it",
-      [&reg](Request& req) -> Response {
+      [&reg, limits](Request& req) -> Response {
         NewVersion v;
         v.framework = req.Query("framework").value_or("");
         v.spooled_path = req.body_file;
@@ -346,11 +435,23 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
             if (!path.empty()) ::unlink(path.c_str());
           }
         } cleanup{extracted};
+        std::string artifact_type = content_type;
         if (content_type.starts_with("multipart/")) {
-          HTTP_TRY_STATUS(SplitMultipart(req, content_type, v, extracted));
+          HTTP_TRY_STATUS(SplitMultipart(req, content_type, v, extracted, artifact_type));
         }
         if (v.size == 0) {
           return http::ErrorResponse(Status::BadRequest("the artifact is empty"), req.request_id);
+        }
+        // A tar is a directory artifact: its files are unpacked now (a malformed archive or a
+        // path trick is refused before any version exists) and stored one blob each.
+        std::optional<UnpackedTree> tree;  // removes the files that were not adopted
+        if (IsTarContentType(artifact_type)) {
+          HTTP_TRY(UnpackedTree unpacked, UnpackTar(v.spooled_path, reg.TempDir(), limits));
+          tree.emplace(std::move(unpacked));
+          v.tree = tree->files;
+        } else if (!v.entry.empty()) {
+          return http::ErrorResponse(Status::BadRequest("'entry' applies to tar uploads only"),
+                                     req.request_id);
         }
         HTTP_TRY(ModelVersion created, reg.CreateVersion(req.Param("name"), v));
         if (created.status == VersionStatus::kFailed) {
@@ -403,6 +504,35 @@ Status RegisterRoutes(http::Router& router, Registry& registry) {
       "Download the artifact an alias points at", [&reg](Request& req) -> Response {
         HTTP_TRY(ModelVersion v, reg.GetByAlias(req.Param("name"), req.Param("alias")));
         return ArtifactResponse(reg, req, v);
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/versions/{version}/files", "models:read",
+      "A directory version's files with size and sha256", [&reg](Request& req) -> Response {
+        HTTP_TRY(int64_t number, ParseVersion(req.Param("version")));
+        HTTP_TRY(ModelVersion v, reg.GetVersion(req.Param("name"), number));
+        HTTP_TRY(auto files, reg.Files(v.model, v.version));
+        return http::JsonResponse(200, FilesJson(v, files));
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}@{alias}/files", "models:read",
+      "The files of the version an alias points at", [&reg](Request& req) -> Response {
+        HTTP_TRY(ModelVersion v, reg.GetByAlias(req.Param("name"), req.Param("alias")));
+        HTTP_TRY(auto files, reg.Files(v.model, v.version));
+        return http::JsonResponse(200, FilesJson(v, files));
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}/versions/{version}/files/{path...}", "models:read",
+      "Download one file of a directory version (Range, HEAD, X-Content-Sha256)",
+      [&reg](Request& req) -> Response {
+        HTTP_TRY(int64_t number, ParseVersion(req.Param("version")));
+        HTTP_TRY(ModelVersion v, reg.GetVersion(req.Param("name"), number));
+        return TreeFileResponse(reg, req, v);
+      });
+
+  add(Method::kGet, "/api/v1/models/{name}@{alias}/files/{path...}", "models:read",
+      "Download one file of the version an alias points at", [&reg](Request& req) -> Response {
+        HTTP_TRY(ModelVersion v, reg.GetByAlias(req.Param("name"), req.Param("alias")));
+        return TreeFileResponse(reg, req, v);
       });
 
   add(Method::kGet, "/api/v1/models/{name}/aliases", "models:read",

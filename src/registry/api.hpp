@@ -3,9 +3,11 @@
 
 #include "http/router.hpp"
 #include "registry/registry.hpp"
+#include "registry/tar_unpack.hpp"
 
 namespace aimass::registry {
 
-Status RegisterRoutes(http::Router& router, Registry& registry);
+// `limits` bound what a directory artifact (tar upload) may unpack to.
+Status RegisterRoutes(http::Router& router, Registry& registry, const TarLimits& limits);
 
 }  // namespace aimass::registry

@@ -40,12 +40,18 @@ struct Model {
 enum class VersionStatus { kPending, kReady, kFailed };
 std::string_view StatusName(VersionStatus s);
 
+// A version's artifact is one file, or a tree of files (one blob each; see tree.hpp).
+enum class ArtifactKind { kFile, kDirectory };
+
 struct ModelVersion {
   std::string model;
   int64_t version = 0;
   std::string framework;  // torchscript | onnx | xgboost | aimass
-  std::string digest;     // sha256:<hex> of the artifact in the blob store
-  uint64_t size = 0;
+  ArtifactKind kind = ArtifactKind::kFile;
+  // sha256:<hex> of the file in the blob store, or of a directory's manifest (TreeDigest)
+  std::string digest;
+  uint64_t size = 0;      // a directory's: the sum of its files
+  std::string entry;      // a directory's file that the runtime loads
   Signature signature;
   std::string metrics_json = "{}";
   std::string params_json = "{}";

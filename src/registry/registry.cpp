@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "auth/rbac.hpp"
@@ -195,6 +196,35 @@ Status Registry::RenameModel(const std::string& from, const std::string& to) {
   return Status::Ok();
 }
 
+// The file of a directory artifact that its runtime loads: the one named in the metadata, else
+// model.<ext>, else the only file with one of the framework's extensions.
+static Result<std::string> PickEntry(const std::string& framework, const std::vector<TreeFile>& tree,
+                                     const std::string& requested) {
+  if (!requested.empty()) {
+    AIMASS_ASSIGN_OR_RETURN(std::string path, NormalizeTreePath(requested));
+    for (const auto& f : tree) {
+      if (f.path == path) return path;
+    }
+    return Status::BadRequest("entry '" + path.substr(0, 200) + "' is not in the archive");
+  }
+  static const std::map<std::string, std::vector<std::string>> kExtensions = {
+      {"torchscript", {".pt", ".pth", ".torchscript", ".ts", ".jit"}},
+      {"onnx", {".onnx"}},
+      {"xgboost", {".ubj", ".json", ".model", ".bin", ".xgb"}}};
+  auto it = kExtensions.find(framework);
+  std::vector<std::string> found;
+  for (const auto& f : tree) {
+    std::string base = f.path.substr(f.path.rfind('/') + 1);
+    for (const auto& ext : it->second) {
+      if (base == "model" + ext && f.path == base) return f.path;
+      if (base.size() > ext.size() && base.ends_with(ext)) found.push_back(f.path);
+    }
+  }
+  if (found.size() == 1) return found[0];
+  return Status::BadRequest(std::string(found.empty() ? "no" : "more than one") + " " + framework +
+                            " file in the archive: name the one to load in the metadata's 'entry'");
+}
+
 Result<ModelVersion> Registry::CreateVersion(const std::string& model, const NewVersion& in) {
   const ArtifactValidator* validator = ValidatorFor(in.framework);
   if (!validator) {
@@ -202,31 +232,47 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   }
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   if (m.archived) return Status::Conflict("model '" + model + "' is archived");
-  // The version (pending) records its digest before the bytes are adopted, so that blob GC
-  // never finds the blob unreferenced.
+  // The version (pending) records its digests before the bytes are adopted, so that blob GC
+  // never finds a blob unreferenced.
   ModelVersion v;
   v.model = model;
   v.framework = in.framework;
-  v.digest = "sha256:" + in.sha256_hex;
-  v.size = in.size;
+  if (in.tree.empty()) {
+    v.digest = "sha256:" + in.sha256_hex;
+    v.size = in.size;
+  } else {
+    v.kind = ArtifactKind::kDirectory;
+    AIMASS_ASSIGN_OR_RETURN(v.entry, PickEntry(in.framework, in.tree, in.entry));
+    v.digest = TreeDigest(in.tree);
+    for (const auto& f : in.tree) v.size += f.size;
+  }
   v.signature = in.declared;
   v.metrics_json = in.metrics_json;
   v.params_json = in.params_json;
   v.lineage_json = in.lineage_json;
   v.dependencies_json = in.dependencies_json;
   v.created_by = in.created_by;
-  AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v));
+  AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v, in.tree));
   Emit("registry.version.created", nlohmann::json{{"model", model}, {"version", v.version},
                                                   {"framework", v.framework}, {"digest", v.digest}}.dump());
-  auto blob = blobs_.Adopt(in.spooled_path, in.sha256_hex);
-  if (!blob.ok()) {
+  std::string entry_digest = "sha256:" + in.sha256_hex;
+  Status stored = Status::Ok();
+  if (in.tree.empty()) {
+    stored = blobs_.Adopt(in.spooled_path, in.sha256_hex).status();
+  } else {
+    for (const auto& f : in.tree) {
+      if (stored.ok()) stored = blobs_.Adopt(f.temp_path, f.sha256_hex).status();
+      if (f.path == v.entry) entry_digest = "sha256:" + f.sha256_hex;
+    }
+  }
+  if (!stored.ok()) {
     (void)store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
                                   "the artifact could not be stored", nullptr);
-    return blob.status();
+    return stored;
   }
 
   // Validation reads the stored blob, so what is checked is exactly what will be served.
-  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(blob->digest));
+  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(entry_digest));
   auto inferred = validator->Validate(path);
   Status outcome = inferred.ok() ? CheckSignature(in.declared, *inferred) : inferred.status();
   if (!outcome.ok()) {
@@ -247,6 +293,11 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
                                                   {"framework", v.framework}, {"digest", v.digest}}.dump());
   }
   return store_.FindVersion(m, v.version);
+}
+
+Result<std::vector<TreeFile>> Registry::Files(const std::string& model, int64_t version) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  return store_.VersionFiles(m.id, version);
 }
 
 Result<ModelVersion> Registry::GetVersion(const std::string& model, int64_t version) {

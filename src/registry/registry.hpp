@@ -12,6 +12,7 @@
 #include "events/bus.hpp"
 #include "registry/model.hpp"
 #include "registry/store.hpp"
+#include "registry/tree.hpp"
 #include "storage/blob_store.hpp"
 
 namespace aimass::registry {
@@ -42,6 +43,11 @@ struct NewVersion {
   std::string lineage_json = "{}";
   std::string dependencies_json = "[]";
   std::string created_by;
+  // A directory artifact: its files, unpacked under the blob store's temp dir (sorted by path),
+  // instead of spooled_path; `entry` names the file the runtime loads (default: model.<ext>, or
+  // the only file with the framework's extension).
+  std::vector<TreeFile> tree;
+  std::string entry;
 };
 
 class Registry {
@@ -94,6 +100,12 @@ class Registry {
   Status DeleteGrant(const std::string& model, const std::string& subject);
 
   Result<std::string> ArtifactPath(const ModelVersion& v) { return blobs_.LocalPath(v.digest); }
+  // A directory version's files, in path order; empty for a single-file version.
+  Result<std::vector<TreeFile>> Files(const std::string& model, int64_t version);
+  // Where uploads are unpacked so that adopting a file is a rename.
+  std::string TempDir() const { return blobs_.temp_dir(); }
+  // Where one stored file (sha256 hex) can be read.
+  Result<std::string> FilePath(const TreeFile& f) { return blobs_.LocalPath("sha256:" + f.sha256_hex); }
   Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
 
  private:

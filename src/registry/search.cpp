@@ -235,8 +235,8 @@ class Parser {
     if (IEquals(field, "tag") || IEquals(field, "tags")) {
       if (op != "=" && op != "!=") return Lexer::Error(pos, "'tag' takes = or !=");
       params_.emplace_back(value.text);
-      return std::string(op == "=" ? "" : "NOT ") +
-             "EXISTS (SELECT 1 FROM json_each(m.tags) WHERE json_each.value = ?)";
+      return std::string("m.id ") + (op == "=" ? "" : "NOT ") +
+             "IN (SELECT model_id FROM registry_model_tags WHERE tag = ?)";
     }
     if (IEquals(field, "alias")) {
       if (op != "=" && op != "!=") return Lexer::Error(pos, "'alias' takes = or !=");

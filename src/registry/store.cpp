@@ -111,6 +111,39 @@ CREATE TABLE registry_grants (
   granted_at INTEGER NOT NULL,
   PRIMARY KEY (model_id, subject)
 );
+)sql"},
+          // Directory artifacts (one blob per file) and a tag table, so that `tag = x` is an
+          // index lookup instead of a JSON scan of every model.
+          {"registry", 4, R"sql(
+ALTER TABLE registry_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';
+ALTER TABLE registry_versions ADD COLUMN entry TEXT NOT NULL DEFAULT '';
+CREATE TABLE registry_version_files (
+  model_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  executable INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (model_id, version, path),
+  FOREIGN KEY (model_id, version) REFERENCES registry_versions(model_id, version) ON DELETE CASCADE
+);
+CREATE INDEX registry_version_files_digest ON registry_version_files(digest);
+CREATE TABLE registry_model_tags (
+  tag TEXT NOT NULL,
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  PRIMARY KEY (tag, model_id)
+) WITHOUT ROWID;
+INSERT INTO registry_model_tags (tag, model_id)
+  SELECT DISTINCT json_each.value, registry_models.id FROM registry_models, json_each(registry_models.tags);
+CREATE TRIGGER registry_model_tags_insert AFTER INSERT ON registry_models BEGIN
+  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
+    SELECT json_each.value, new.id FROM json_each(new.tags);
+END;
+CREATE TRIGGER registry_model_tags_update AFTER UPDATE OF tags ON registry_models BEGIN
+  DELETE FROM registry_model_tags WHERE model_id = new.id;
+  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
+    SELECT json_each.value, new.id FROM json_each(new.tags);
+END;
 )sql"}};
 }
 
@@ -173,7 +206,7 @@ Model ModelFromRow(const Row& r) {
 
 constexpr const char* kVersionColumns =
     "version, framework, digest, size, signature, metrics, params, lineage, dependencies, status, "
-    "status_reason, created_by, created_at, deleted_at";
+    "status_reason, created_by, created_at, deleted_at, kind, entry";
 
 ModelVersion VersionFromRow(const std::string& model, const Row& r) {
   ModelVersion v;
@@ -192,6 +225,8 @@ ModelVersion VersionFromRow(const std::string& model, const Row& r) {
   v.created_by = r.Text(11);
   v.created_at = r.Int(12);
   v.deleted = r.Int(13) != 0;
+  v.kind = r.Text(14) == "directory" ? ArtifactKind::kDirectory : ArtifactKind::kFile;
+  v.entry = r.Text(15);
   return v;
 }
 
@@ -264,21 +299,33 @@ Status RegistryStore::RenameModel(const std::string& from, const std::string& to
   });
 }
 
-Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersion& v) {
+Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersion& v,
+                                             const std::vector<TreeFile>& files) {
   int64_t number = 0;
   Status st = db_.Transaction([&](Tx& tx) -> Status {
     auto max = tx.Query("SELECT COALESCE(MAX(version), 0) FROM registry_versions WHERE model_id = ?",
                         {model_id});
     if (!max.ok()) return max.status();
     number = (*max)[0].Int(0) + 1;
-    return tx.Exec("INSERT INTO registry_versions (model_id, version, framework, digest, size, "
-                   "signature, metrics, params, lineage, dependencies, status, created_by, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   {model_id, number, v.framework, v.digest, static_cast<int64_t>(v.size),
-                    SignatureToJson(v.signature).dump(), v.metrics_json, v.params_json, v.lineage_json,
-                    v.dependencies_json, std::string(StatusName(VersionStatus::kPending)),
-                    v.created_by, UnixNow()})
-        .status();
+    AIMASS_RETURN_IF_ERROR(
+        tx.Exec("INSERT INTO registry_versions (model_id, version, framework, digest, size, "
+                "signature, metrics, params, lineage, dependencies, status, created_by, "
+                "created_at, kind, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                {model_id, number, v.framework, v.digest, static_cast<int64_t>(v.size),
+                 SignatureToJson(v.signature).dump(), v.metrics_json, v.params_json, v.lineage_json,
+                 v.dependencies_json, std::string(StatusName(VersionStatus::kPending)),
+                 v.created_by, UnixNow(),
+                 std::string(v.kind == ArtifactKind::kDirectory ? "directory" : "file"), v.entry})
+            .status());
+    for (const auto& f : files) {
+      AIMASS_RETURN_IF_ERROR(
+          tx.Exec("INSERT INTO registry_version_files (model_id, version, path, digest, size, "
+                  "executable) VALUES (?, ?, ?, ?, ?, ?)",
+                  {model_id, number, f.path, "sha256:" + f.sha256_hex, static_cast<int64_t>(f.size),
+                   static_cast<int64_t>(f.executable)})
+              .status());
+    }
+    return Status::Ok();
   });
   if (!st.ok()) return st;
   return number;
@@ -459,7 +506,7 @@ Result<std::vector<ModelVersion>> RegistryStore::SearchVersions(
   std::string sql = "SELECT m.name";
   for (const char* c : {"version", "framework", "digest", "size", "signature", "metrics", "params",
                         "lineage", "dependencies", "status", "status_reason", "created_by",
-                        "created_at", "deleted_at"}) {
+                        "created_at", "deleted_at", "kind", "entry"}) {
     sql += std::string(", v.") + c;
   }
   sql += " FROM registry_versions v JOIN registry_models m ON m.id = v.model_id"
@@ -486,9 +533,29 @@ Result<std::vector<ModelVersion>> RegistryStore::SearchVersions(
   return out;
 }
 
+Result<std::vector<TreeFile>> RegistryStore::VersionFiles(int64_t model_id, int64_t version) {
+  auto rows = db_.Query("SELECT path, digest, size, executable FROM registry_version_files "
+                        "WHERE model_id = ? AND version = ? ORDER BY path",
+                        {model_id, version});
+  if (!rows.ok()) return rows.status();
+  std::vector<TreeFile> out;
+  for (const auto& r : *rows) {
+    TreeFile f;
+    f.path = r.Text(0);
+    f.sha256_hex = r.Text(1).substr(7);
+    f.size = static_cast<uint64_t>(r.Int(2));
+    f.executable = r.Int(3) != 0;
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
 Result<bool> RegistryStore::BlobReferenced(const std::string& digest) {
-  auto rows = db_.Query("SELECT 1 FROM registry_versions WHERE digest = ? AND deleted_at = 0 LIMIT 1",
-                        {digest});
+  auto rows = db_.Query("SELECT 1 FROM registry_versions WHERE digest = ? AND deleted_at = 0 "
+                        "UNION ALL SELECT 1 FROM registry_version_files f JOIN registry_versions v "
+                        "ON v.model_id = f.model_id AND v.version = f.version "
+                        "WHERE f.digest = ? AND v.deleted_at = 0 LIMIT 1",
+                        {digest, digest});
   if (!rows.ok()) return rows.status();
   return !rows->empty();
 }

@@ -9,6 +9,7 @@
 
 #include "common/status.hpp"
 #include "registry/model.hpp"
+#include "registry/tree.hpp"
 #include "storage/db.hpp"
 
 namespace aimass::registry {
@@ -26,7 +27,11 @@ class RegistryStore {
   Status RenameModel(const std::string& from, const std::string& to);
 
   // Allocates the next number and inserts the version as given (status pending).
-  Result<int64_t> InsertVersion(int64_t model_id, const ModelVersion& v);
+  // A directory version's files are recorded in the same transaction.
+  Result<int64_t> InsertVersion(int64_t model_id, const ModelVersion& v,
+                                const std::vector<TreeFile>& files = {});
+  // A directory version's files in path order (sha256_hex set, temp_path empty).
+  Result<std::vector<TreeFile>> VersionFiles(int64_t model_id, int64_t version);
   Status SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
                           const std::string& reason, const Signature* signature);
   Result<ModelVersion> FindVersion(const Model& model, int64_t version);

@@ -135,7 +135,10 @@ Status App::Impl::BuildRoutes() {
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));
-  AIMASS_RETURN_IF_ERROR(registry::RegisterRoutes(router, *registry));
+  AIMASS_RETURN_IF_ERROR(registry::RegisterRoutes(
+      router, *registry,
+      registry::TarLimits{static_cast<uint64_t>(cfg.registry.max_archive_files),
+                          cfg.registry.max_unpacked_bytes}));
   AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
 
   pipeline = std::make_unique<http::Pipeline>(router);

@@ -75,3 +75,39 @@ def test_delete_and_bad_usage(admin_cli, tmp_path):
     assert admin_cli.json("model", "versions", name) == []
     admin_cli.run("model", "push", name, str(tmp_path / "missing.bin"), "-f", "onnx", expect=2)
     admin_cli.run("model", "pull", "no-separator", expect=1)
+
+
+def test_a_directory_is_pushed_as_a_tree_and_pulled_back_file_by_file(admin_cli, tmp_path):
+    name = unique("clitree")
+    src = tmp_path / "src"
+    (src / "config").mkdir(parents=True)
+    models.torchscript_mlp(src / "model.pt")
+    (src / "config" / "labels.txt").write_text("a\nb\nc\n")
+    (src / "run.sh").write_text("#!/bin/sh\necho ok\n")
+    (src / "run.sh").chmod(0o755)
+    admin_cli.run("model", "create", name)
+    pushed = admin_cli.json("model", "push", name, str(src), "--framework", "torchscript")
+    assert pushed["status"] == "ready"
+    assert pushed["artifact"] == {"kind": "directory", "entry": "model.pt"}
+    admin_cli.run("model", "alias", name, "staging", "1")
+
+    out = tmp_path / "pulled"
+    pulled = admin_cli.json("model", "pull", f"{name}@staging", "--output", str(out))
+    assert pulled["version"] == 1 and pulled["digest"] == pushed["digest"]
+    got = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert got == ["config/labels.txt", "model.pt", "run.sh"]
+    for rel in got:
+        assert (out / rel).read_bytes() == (src / rel).read_bytes()
+    assert (out / "run.sh").stat().st_mode & 0o111
+
+
+def test_pushing_a_directory_with_a_link_is_refused_before_upload(admin_cli, tmp_path):
+    name = unique("clitree")
+    src = tmp_path / "src"
+    src.mkdir()
+    models.torchscript_mlp(src / "model.pt")
+    (src / "passwd").symlink_to("/etc/passwd")
+    admin_cli.run("model", "create", name)
+    res = admin_cli.run("model", "push", name, str(src), "--framework", "torchscript", expect=1)
+    assert "link" in res.stderr
+    assert admin_cli.json("model", "versions", name) == []

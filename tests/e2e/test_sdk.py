@@ -54,3 +54,21 @@ def test_sdk_errors_carry_the_error_model(client, tmp_path):
     with pytest.raises(AimassError) as e:
         anonymous.whoami()
     assert e.value.status == 401
+
+
+def test_sdk_pushes_and_pulls_a_directory(client, tmp_path):
+    name = unique("sdktree")
+    client.create_model(name)
+    src = tmp_path / "src"
+    (src / "weights").mkdir(parents=True)
+    onnx = models.onnx_mlp(src / "weights" / "net.onnx")
+    (src / "vocab.txt").write_text("x\ny\n")
+    v = client.push(name, src, "onnx", entry="weights/net.onnx", metrics={"f1": 0.7})
+    assert v["status"] == "ready" and v["artifact"] == {"kind": "directory", "entry": "weights/net.onnx"}
+    listing = client.files(f"{name}:{v['version']}")
+    assert {f["path"] for f in listing["files"]} == {"weights/net.onnx", "vocab.txt"}
+    client.set_alias(name, "champion", v["version"])
+    got = client.pull(f"{name}@champion", tmp_path / "out")
+    assert got["files"] == 2 and got["digest"] == v["digest"]
+    assert (tmp_path / "out" / "weights" / "net.onnx").read_bytes() == onnx.read_bytes()
+    assert (tmp_path / "out" / "vocab.txt").read_text() == "x\ny\n"

@@ -7,6 +7,8 @@
     v = c.push("fashion-cnn", "cnn.pt", framework="torchscript", metrics={"accuracy": 0.91})
     c.set_alias("fashion-cnn", "production", v["version"])
     c.pull("fashion-cnn@production", "cnn.pt")    # checks the sha256 before writing
+    c.push("bert-ner", "bert-dir/", framework="onnx", entry="model.onnx")  # a directory
+    c.pull("bert-ner:1", "bert-out/")             # a directory version, file by file
     c.search("task = 'image-classification' AND metrics.accuracy > 0.9")
 
 Errors from the server raise AimassError with .status, .code, .message and .request_id
@@ -17,7 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import io
 import os
+import tarfile
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -115,16 +120,21 @@ class Client:
 
     def push(self, name: str, path: str | os.PathLike, framework: str, signature: dict | None = None,
              metrics: dict | None = None, params: dict | None = None, lineage: dict | None = None,
-             dependencies: list | None = None) -> dict:
-        """Uploads a file as the next version. A file its runtime cannot load raises
-        AimassError(422, 'unprocessable') whose .body['error']['version'] is the failed version."""
+             dependencies: list | None = None, entry: str | None = None) -> dict:
+        """Uploads a file, or a directory (sent as a tar; `entry` names the file its runtime
+        loads when it is not model.<ext>), as the next version. An artifact its runtime cannot
+        load raises AimassError(422, 'unprocessable') whose .body['error']['version'] is the
+        failed version."""
         meta = {k: v for k, v in {"signature": signature, "metrics": metrics, "params": params,
-                                  "lineage": lineage, "dependencies": dependencies}.items() if v is not None}
-        headers = {"Content-Type": "application/octet-stream",
-                   "Content-Length": str(os.path.getsize(path))}
-        if meta:
-            headers["X-Model-Metadata"] = json.dumps(meta)
-        with open(path, "rb") as f:  # streamed: urllib sends a file object in blocks
+                                  "lineage": lineage, "dependencies": dependencies,
+                                  "entry": entry}.items() if v is not None}
+        directory = os.path.isdir(path)
+        with (_tar_of(path) if directory else open(path, "rb")) as f:
+            headers = {"Content-Type": "application/x-tar" if directory else "application/octet-stream",
+                       "Content-Length": str(os.fstat(f.fileno()).st_size)}
+            if meta:
+                headers["X-Model-Metadata"] = json.dumps(meta)
+            # streamed: urllib sends a file object in blocks
             _, _, raw = self._request("POST", f"/api/v1/models/{_quote(name)}/versions?framework={_quote(framework)}",
                                       f, headers)
         return json.loads(raw)
@@ -152,18 +162,18 @@ class Client:
             path += f"&order_by={_quote(order_by)}"
         return list(self._pages(path, "versions"))
 
+    def files(self, ref: str) -> dict:
+        """The files of NAME@ALIAS or NAME:VERSION: {"kind", "version", "digest", "files": [...]}."""
+        return self._json("GET", self._ref_path(ref) + "/files")
+
     def pull(self, ref: str, dest: str | os.PathLike) -> dict:
         """Downloads NAME@ALIAS or NAME:VERSION to dest, verifying the sha256 the server states;
-        on a mismatch nothing is written and AimassError(0, 'checksum_mismatch') is raised."""
-        if "@" in ref:
-            name, alias = ref.split("@", 1)
-            path = f"/api/v1/models/{_quote(name)}@{_quote(alias)}/artifact"
-        elif ":" in ref:
-            name, version = ref.rsplit(":", 1)
-            path = f"/api/v1/models/{_quote(name)}/versions/{int(version)}/artifact"
-        else:
-            raise ValueError("ref must be NAME@ALIAS or NAME:VERSION")
-        _, headers, data = self._request("GET", path)
+        on a mismatch nothing is written and AimassError(0, 'checksum_mismatch') is raised. A
+        directory version is written under dest file by file, each checked the same way."""
+        listing = self.files(ref)
+        if listing["kind"] == "directory":
+            return self._pull_tree(listing, dest)
+        _, headers, data = self._request("GET", self._ref_path(ref) + "/artifact")
         expected = headers.get("X-Content-Sha256", "")
         if hashlib.sha256(data).hexdigest() != expected:
             raise AimassError(0, "checksum_mismatch", "the download does not match its sha256")
@@ -174,3 +184,47 @@ class Client:
             os.fsync(f.fileno())
         os.replace(tmp, dest)
         return {"version": int(headers.get("X-Model-Version", "0")), "sha256": expected, "path": str(dest)}
+
+    @staticmethod
+    def _ref_path(ref: str) -> str:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return f"/api/v1/models/{_quote(name)}@{_quote(alias)}"
+        if ":" in ref:
+            name, version = ref.rsplit(":", 1)
+            return f"/api/v1/models/{_quote(name)}/versions/{int(version)}"
+        raise ValueError("ref must be NAME@ALIAS or NAME:VERSION")
+
+    def _pull_tree(self, listing: dict, dest: str | os.PathLike) -> dict:
+        base = f"/api/v1/models/{_quote(listing['model'])}/versions/{int(listing['version'])}/files/"
+        root = os.path.realpath(dest)
+        for f in listing["files"]:
+            target = os.path.realpath(os.path.join(root, f["path"]))
+            if not target.startswith(root + os.sep):  # never write outside dest
+                raise AimassError(0, "bad_path", f"refusing to write {f['path']!r} outside {dest}")
+            url = base + "/".join(_quote(p) for p in f["path"].split("/"))
+            _, _, data = self._request("GET", url)
+            if hashlib.sha256(data).hexdigest() != f["sha256"]:
+                raise AimassError(0, "checksum_mismatch", f"{f['path']} does not match its sha256")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as out:
+                out.write(data)
+            if f.get("executable"):
+                os.chmod(target, 0o755)
+        return {"version": int(listing["version"]), "digest": listing["digest"], "path": str(dest),
+                "files": len(listing["files"])}
+
+
+def _tar_of(directory: str | os.PathLike):
+    """A directory's regular files as an uncompressed tar in a temp file (for streaming)."""
+    tmp = tempfile.TemporaryFile()
+    with tarfile.open(fileobj=tmp, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for dirpath, dirnames, filenames in os.walk(directory):
+            dirnames.sort()
+            for fn in sorted(filenames):
+                full = os.path.join(dirpath, fn)
+                if os.path.islink(full):
+                    raise ValueError(f"{full} is a link: push regular files only")
+                tar.add(full, arcname=os.path.relpath(full, directory), recursive=False)
+    tmp.seek(0)
+    return tmp
