@@ -20,6 +20,7 @@ std::string_view CodeName(Code code) {
     case Code::kHeadersTooLarge: return "headers_too_large";
     case Code::kInternal: return "internal";
     case Code::kUnavailable: return "unavailable";
+    case Code::kDeadlineExceeded: return "deadline_exceeded";
   }
   return "internal";
 }
@@ -42,6 +43,7 @@ int HttpStatus(Code code) {
     case Code::kHeadersTooLarge: return 431;
     case Code::kInternal: return 500;
     case Code::kUnavailable: return 503;
+    case Code::kDeadlineExceeded: return 504;
   }
   return 500;
 }

@@ -29,6 +29,7 @@ enum class Code {
   kHeadersTooLarge,    // 431 headers_too_large
   kInternal,           // 500 internal
   kUnavailable,        // 503 unavailable
+  kDeadlineExceeded,   // 504 deadline_exceeded
 };
 
 // The wire name of a code ("not_found"), used in error bodies and logs.
@@ -52,6 +53,7 @@ class [[nodiscard]] Status {
   static Status Unprocessable(std::string m) { return {Code::kUnprocessable, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
+  static Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -101,7 +101,7 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("http.max_connections", http.max_connections, 1, 1000000,
               "Open connections at most; further ones are closed at once."),
       INT_KEY("http.worker_threads", http.worker_threads, 0, 1024,
-              "Handler threads; 0 = four per core, at least 8."),
+              "Handler threads; 0 = eight per core, at least 64 (inference requests wait for their batch)."),
       ENUM_KEY("storage.driver", storage.driver, "Metadata store: `sqlite` (embedded).", "sqlite"),
       INT_KEY("storage.busy_timeout_ms", storage.busy_timeout_ms, 0, 600000,
               "How long a SQLite statement waits for a lock."),
@@ -113,6 +113,8 @@ const std::vector<KeyInfo>& Keys() {
               "Most files a directory artifact (tar upload) may hold."),
       U64_KEY("registry.max_unpacked_bytes", registry.max_unpacked_bytes, 1, 1ll << 44,
               "Largest total size a directory artifact may unpack to (a gzip tar expands)."),
+      U64_KEY("serving.max_request_bytes", serving.max_request_bytes, 1024, 1ll << 34,
+              "Largest inference request body (v2 infer, v1 predict); larger ones get 413."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
                "rejected.",

@@ -55,6 +55,10 @@ struct Config {
     uint64_t max_unpacked_bytes = 4ull << 30;
   } registry;
 
+  struct Serving {
+    uint64_t max_request_bytes = 64ull << 20;
+  } serving;
+
   struct Auth {
     std::string jwt_algorithm = "HS256";
     std::string jwt_secret;            // empty: generated once and kept in the data dir

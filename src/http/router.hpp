@@ -27,6 +27,7 @@ struct Route {
   std::string permission;
 
   bool streaming_body = false;  // body spooled to a file, limit http.max_upload_bytes
+  uint64_t max_body_bytes = 0;  // buffered body limit for this route; 0: http.max_body_bytes
   bool run_inline = false;      // cheap handler: run on the I/O thread, skip the worker pool
 
   // For /openapi.json.

@@ -403,7 +403,9 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     }
 
     bool has_body = header_parser.content_length().value_or(0) > 0 || h.chunked();
-    uint64_t limit = req.route && req.route->streaming_body ? opt.max_upload_bytes : opt.max_body_bytes;
+    uint64_t limit = req.route && req.route->streaming_body ? opt.max_upload_bytes
+                     : req.route && req.route->max_body_bytes ? req.route->max_body_bytes
+                                                               : opt.max_body_bytes;
     if (req.early_error.ok() && header_parser.content_length().value_or(0) > limit) {
       // Refused before reading a byte of it.
       req.early_error = Status::TooLarge("body exceeds " + std::to_string(limit) + " bytes");
@@ -498,11 +500,11 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       }
     } else if (has_body) {
       bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser)};
-      parser.body_limit(opt.max_body_bytes);
+      parser.body_limit(limit);
       auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
       (void)rn;
       if (rec == bhttp::error::body_limit) {
-        req.early_error = Status::TooLarge("body exceeds " + std::to_string(opt.max_body_bytes) + " bytes");
+        req.early_error = Status::TooLarge("body exceeds " + std::to_string(limit) + " bytes");
         keep_alive = false;
         unread_body = true;
       } else if (rec) {

@@ -24,6 +24,8 @@
 #include "events/bus.hpp"
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
+#include "serving/api.hpp"
+#include "serving/serving.hpp"
 #include "server/core_api.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/db.hpp"
@@ -55,6 +57,7 @@ struct App::Impl {
   std::unique_ptr<auth::AuthService> auth;
   events::EventBus events;
   std::unique_ptr<registry::Registry> registry;
+  std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -84,12 +87,15 @@ Status App::Impl::OpenStorage() {
   std::vector<storage::Migration> migrations = auth::AuthService::Migrations();
   for (auto& m : BlobMigrations()) migrations.push_back(std::move(m));
   for (auto& m : registry::Registry::Migrations()) migrations.push_back(std::move(m));
+  for (auto& m : serving::Serving::Migrations()) migrations.push_back(std::move(m));
   AIMASS_RETURN_IF_ERROR(db->Migrate(migrations));
 
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
   if (!store.ok()) return store.status();
   blobs = std::move(*store);
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
+  serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
+  serving->Start();
   return Status::Ok();
 }
 
@@ -140,6 +146,7 @@ Status App::Impl::BuildRoutes() {
       registry::TarLimits{static_cast<uint64_t>(cfg.registry.max_archive_files),
                           cfg.registry.max_unpacked_bytes}));
   AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
+  AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving, {cfg.serving.max_request_bytes}));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
@@ -163,7 +170,7 @@ Status App::Start() {
   so.port = hp->second;
   so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : DefaultIoThreads();
   so.worker_threads = s.cfg.http.worker_threads > 0 ? static_cast<int>(s.cfg.http.worker_threads)
-                                                    : std::max(8, 4 * DefaultIoThreads());
+                                                    : std::max(64, 8 * DefaultIoThreads());
   so.max_body_bytes = s.cfg.http.max_body_bytes;
   so.max_upload_bytes = s.cfg.http.max_upload_bytes;
   so.max_header_bytes = static_cast<uint32_t>(s.cfg.http.max_header_bytes);

@@ -1,0 +1,194 @@
+#include "serving/inference_stats.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "common/time.hpp"
+
+namespace aimass::serving {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                            0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                            1,      2.5,     5,      10};
+  return b;
+}
+const prometheus::Histogram::BucketBoundaries& BatchBuckets() {
+  static const prometheus::Histogram::BucketBoundaries b = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  return b;
+}
+}  // namespace
+
+// Families are process-wide (one per metric name); each InferenceStats adds its labelled
+// series and removes them when the version is unloaded.
+struct InferenceStats::Prom {
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Family<prometheus::Counter>* requests_family = nullptr;
+  prometheus::Family<prometheus::Histogram>* queue_family = nullptr;
+  prometheus::Family<prometheus::Histogram>* compute_family = nullptr;
+  prometheus::Family<prometheus::Histogram>* batch_family = nullptr;
+  prometheus::Family<prometheus::Gauge>* pending_family = nullptr;
+  prometheus::Family<prometheus::Counter>* busy_family = nullptr;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, prometheus::Counter*> requests;  // by outcome
+  prometheus::Histogram* queue = nullptr;
+  prometheus::Histogram* compute = nullptr;
+  prometheus::Histogram* batch = nullptr;
+  prometheus::Gauge* pending = nullptr;
+  prometheus::Counter* busy = nullptr;
+
+  prometheus::Counter& Outcome(const std::string& outcome) {
+    auto it = requests.find(outcome);
+    if (it != requests.end()) return *it->second;
+    auto l = labels;
+    l["outcome"] = outcome;
+    prometheus::Counter* c = &requests_family->Add(l);
+    requests[outcome] = c;
+    return *c;
+  }
+};
+
+namespace {
+// Building the same family twice on one registry returns the existing one.
+template <typename Builder>
+auto& Family(Builder b, const char* name, const char* help, prometheus::Registry& r) {
+  return b.Name(name).Help(help).Register(r);
+}
+}  // namespace
+
+InferenceStats::InferenceStats(std::shared_ptr<prometheus::Registry> registry, const std::string& deployment,
+                               const std::string& version)
+    : prom_(std::make_unique<Prom>()) {
+  if (!registry) return;
+  Prom& p = *prom_;
+  p.registry = registry;
+  p.labels = {{"deployment", deployment}, {"version", version}};
+  p.requests_family = &Family(prometheus::BuildCounter(), "aimass_inference_requests_total",
+                              "Inference requests by outcome (success, bad_request, queue_full, timeout, model_error)",
+                              *registry);
+  p.queue_family = &Family(prometheus::BuildHistogram(), "aimass_inference_queue_seconds",
+                           "Time requests waited in the deployment's queue", *registry);
+  p.compute_family = &Family(prometheus::BuildHistogram(), "aimass_inference_compute_seconds",
+                             "Model execution time per batch", *registry);
+  p.batch_family = &Family(prometheus::BuildHistogram(), "aimass_inference_batch_size",
+                           "Requests per model execution", *registry);
+  p.pending_family = &Family(prometheus::BuildGauge(), "aimass_inference_pending_requests",
+                             "Requests queued or running", *registry);
+  p.busy_family = &Family(prometheus::BuildCounter(), "aimass_inference_instance_busy_seconds_total",
+                          "Seconds instances spent executing (rate / instances = utilisation)", *registry);
+  p.queue = &p.queue_family->Add(p.labels, LatencyBuckets());
+  p.compute = &p.compute_family->Add(p.labels, LatencyBuckets());
+  p.batch = &p.batch_family->Add(p.labels, BatchBuckets());
+  p.pending = &p.pending_family->Add(p.labels);
+  p.busy = &p.busy_family->Add(p.labels);
+}
+
+InferenceStats::~InferenceStats() {
+  Prom& p = *prom_;
+  if (!p.registry) return;
+  for (auto& [_, c] : p.requests) p.requests_family->Remove(c);
+  p.queue_family->Remove(p.queue);
+  p.compute_family->Remove(p.compute);
+  p.batch_family->Remove(p.batch);
+  p.pending_family->Remove(p.pending);
+  p.busy_family->Remove(p.busy);
+}
+
+void InferenceStats::RecordSuccess(uint64_t total_ns, uint64_t queue_ns) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mu_);
+    s_.success.count++;
+    s_.success.ns += total_ns;
+    s_.queue.count++;
+    s_.queue.ns += queue_ns;
+    s_.last_inference_ms = UnixNowMs();
+    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(total_ns / 1000, UINT32_MAX)), true});
+    if (recent_.size() > 100000) recent_.pop_front();
+    if (prom_->registry) {
+      prom_->Outcome("success").Increment();
+      prom_->queue->Observe(queue_ns / 1e9);
+    }
+  }
+}
+
+void InferenceStats::RecordFailure(const std::string& reason, uint64_t total_ns) {
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  s_.fail.count++;
+  s_.fail.ns += total_ns;
+  s_.failures[reason]++;
+  // A client's bad input says nothing about the version's health; everything else counts
+  // against it in the canary window.
+  if (reason != "bad_request") {
+    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(total_ns / 1000, UINT32_MAX)), false});
+    if (recent_.size() > 100000) recent_.pop_front();
+  }
+  if (prom_->registry) prom_->Outcome(reason).Increment();
+}
+
+void InferenceStats::RecordExecution(int64_t requests, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns) {
+  std::lock_guard lock(mu_);
+  s_.execution_count++;
+  s_.inference_count += static_cast<uint64_t>(requests);
+  for (auto [d, ns] : {std::pair{&s_.compute_input, input_ns}, std::pair{&s_.compute_infer, infer_ns},
+                       std::pair{&s_.compute_output, output_ns}}) {
+    d->count += static_cast<uint64_t>(requests);
+    d->ns += ns * static_cast<uint64_t>(requests);
+  }
+  Duration& b = s_.batches[requests];
+  b.count++;
+  b.ns += infer_ns;
+  if (prom_->registry) {
+    prom_->compute->Observe((input_ns + infer_ns + output_ns) / 1e9);
+    prom_->batch->Observe(static_cast<double>(requests));
+  }
+}
+
+void InferenceStats::AddPending(int delta) {
+  std::lock_guard lock(mu_);
+  s_.pending = static_cast<uint64_t>(static_cast<int64_t>(s_.pending) + delta);
+  if (prom_->registry) prom_->pending->Set(static_cast<double>(s_.pending));
+}
+
+void InferenceStats::AddBusy(uint64_t ns) {
+  std::lock_guard lock(mu_);
+  s_.busy_seconds += ns / 1e9;
+  if (prom_->registry) prom_->busy->Increment(ns / 1e9);
+}
+
+StatsSnapshot InferenceStats::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return s_;
+}
+
+WindowStats InferenceStats::Window(std::chrono::seconds window) const {
+  auto since = std::chrono::steady_clock::now() - window;
+  std::vector<uint32_t> lat;
+  WindowStats w;
+  std::lock_guard lock(mu_);
+  for (auto it = recent_.rbegin(); it != recent_.rend() && it->at >= since; ++it) {
+    w.requests++;
+    if (!it->ok) w.errors++;
+    lat.push_back(it->us);
+  }
+  if (!lat.empty()) {
+    size_t k = std::min(lat.size() - 1, static_cast<size_t>(lat.size() * 0.99));
+    std::nth_element(lat.begin(), lat.begin() + static_cast<long>(k), lat.end());
+    w.p99_ms = lat[k] / 1000.0;
+  }
+  return w;
+}
+
+void InferenceStats::ResetWindow() {
+  std::lock_guard lock(mu_);
+  recent_.clear();
+}
+
+}  // namespace aimass::serving

@@ -1,0 +1,76 @@
+// What one served version has done: the counters of the protocol's statistics extension
+// (success, failure, queue and compute time, executions, per-batch-size compute), failures by
+// reason, and a window of recent latencies for the canary controller. Also exported to
+// Prometheus (aimass_inference_*{deployment,version}). Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aimass::serving {
+
+struct Duration {
+  uint64_t count = 0;
+  uint64_t ns = 0;
+};
+
+struct StatsSnapshot {
+  Duration success, fail, queue, compute_input, compute_infer, compute_output;
+  uint64_t inference_count = 0;  // requests answered by the model
+  uint64_t execution_count = 0;  // batches run
+  int64_t last_inference_ms = 0;
+  std::map<std::string, uint64_t> failures;      // by reason: bad_request, queue_full, timeout, model_error
+  std::map<int64_t, Duration> batches;           // compute_infer per batch size (requests)
+  uint64_t pending = 0;                          // queued or running now
+  double busy_seconds = 0;                       // summed over instances
+};
+
+// Error rate and p99 over a recent window, for comparing a canary with the stable version.
+struct WindowStats {
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  double p99_ms = 0;
+  double error_rate() const { return requests ? static_cast<double>(errors) / requests : 0; }
+};
+
+class InferenceStats {
+ public:
+  InferenceStats(std::shared_ptr<prometheus::Registry> registry, const std::string& deployment,
+                 const std::string& version);
+  ~InferenceStats();
+
+  void RecordSuccess(uint64_t total_ns, uint64_t queue_ns);
+  // reason: bad_request | queue_full | timeout | model_error
+  void RecordFailure(const std::string& reason, uint64_t total_ns);
+  void RecordExecution(int64_t requests, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns);
+  void AddPending(int delta);
+  void AddBusy(uint64_t ns);
+
+  StatsSnapshot Snapshot() const;
+  WindowStats Window(std::chrono::seconds window) const;
+  void ResetWindow();
+
+ private:
+  struct Prom;
+  std::unique_ptr<Prom> prom_;
+  mutable std::mutex mu_;
+  StatsSnapshot s_;
+  struct Sample {
+    std::chrono::steady_clock::time_point at;
+    uint32_t us;
+    bool ok;
+  };
+  std::deque<Sample> recent_;  // bounded: the newest 100,000
+};
+
+}  // namespace aimass::serving

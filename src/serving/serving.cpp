@@ -1,0 +1,685 @@
+#include "serving/serving.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "auth/rbac.hpp"
+#include "common/time.hpp"
+
+namespace aimass::serving {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kMaxHistory = 100;
+
+int Percent() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return static_cast<int>(rng() % 100);
+}
+
+std::string Platform(const std::string& framework) {
+  if (framework == "torchscript") return "pytorch_torchscript";
+  if (framework == "onnx") return "onnx_opencv";
+  return framework;
+}
+
+bool SameRunnerOptions(const RunnerOptions& a, const RunnerOptions& b) {
+  return a.instances == b.instances && a.threads == b.threads && a.max_batch_size == b.max_batch_size &&
+         a.max_queue_delay_us == b.max_queue_delay_us && a.preferred_batch_sizes == b.preferred_batch_sizes &&
+         a.max_queue_size == b.max_queue_size;
+}
+
+// The spec as stored: what a create body would hold (no nulls, no created_by).
+Json StoredSpec(const DeploymentSpec& s) {
+  Json j = SpecToJson(s);
+  j.erase("created_by");
+  for (const char* k : {"version", "alias"}) {
+    if (j[k].is_null()) j.erase(k);
+  }
+  return j;
+}
+
+}  // namespace
+
+// One deployment as it stands. Runners are swapped under `mu`; requests copy the pointer and
+// run without the lock, so a swap never waits for a request and a request never sees a
+// half-made change.
+struct Live {
+  std::mutex mu;
+  DeploymentSpec spec;
+  std::shared_ptr<VersionRunner> stable;
+  std::shared_ptr<VersionRunner> candidate;
+  std::string state = "loading";
+  std::string reason;
+  bool loaded = true;  // false after Unload
+  std::vector<TrafficEvent> history;
+  Clock::time_point step_started = Clock::now();
+
+  void Record(TrafficEvent e) {
+    e.at_ms = UnixNowMs();
+    history.push_back(std::move(e));
+    if (history.size() > kMaxHistory) history.erase(history.begin());
+  }
+
+  DeploymentView View() {
+    DeploymentView v;
+    v.spec = spec;
+    v.state = state;
+    v.reason = reason;
+    v.history = history;
+    if (stable) {
+      int w = candidate ? 100 - spec.traffic.weight : 100;
+      v.serving.push_back({stable->version(), "stable", w});
+    }
+    if (candidate) v.serving.push_back({candidate->version(), "candidate", spec.traffic.weight});
+    return v;
+  }
+};
+
+struct Serving::Impl {
+  storage::Db& db;
+  registry::Registry& registry;
+  events::EventBus* bus;
+  std::shared_ptr<prometheus::Registry> metrics;
+
+  std::mutex mu;  // guards `deployments`
+  std::map<std::string, std::shared_ptr<Live>> deployments;
+
+  // The controller: a thread that runs background tasks (loads after a restart, alias swaps)
+  // and every half second evaluates canaries with an auto policy.
+  std::mutex task_mu;
+  std::condition_variable task_cv;
+  std::deque<std::function<void()>> tasks;
+  bool stopping = false;
+  std::thread controller;
+  uint64_t subscription = 0;
+
+  Impl(storage::Db& d, registry::Registry& r, events::EventBus* b, std::shared_ptr<prometheus::Registry> m)
+      : db(d), registry(r), bus(b), metrics(std::move(m)) {}
+
+  void Emit(const char* topic, const Json& data) {
+    if (bus) bus->Publish(topic, data.dump());
+  }
+
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard lock(task_mu);
+      tasks.push_back(std::move(task));
+    }
+    task_cv.notify_one();
+  }
+
+  void ControllerLoop() {
+    auto next_tick = Clock::now();
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(task_mu);
+        task_cv.wait_until(lock, next_tick, [&] { return stopping || !tasks.empty(); });
+        if (stopping) return;
+        if (!tasks.empty()) {
+          task = std::move(tasks.front());
+          tasks.pop_front();
+        }
+      }
+      if (task) {
+        task();
+        continue;
+      }
+      if (Clock::now() >= next_tick) {
+        Tick();
+        next_tick = Clock::now() + std::chrono::milliseconds(500);
+      }
+    }
+  }
+
+  std::shared_ptr<Live> Find(const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = deployments.find(name);
+    return it == deployments.end() ? nullptr : it->second;
+  }
+
+  static Status NotFound(const std::string& name) {
+    return Status::NotFound("deployment '" + name.substr(0, 128) + "' not found");
+  }
+
+  Result<int64_t> ResolveStable(const DeploymentSpec& spec) {
+    if (spec.version) return *spec.version;
+    AIMASS_ASSIGN_OR_RETURN(registry::ModelVersion v, registry.GetByAlias(spec.model, *spec.alias));
+    return v.version;
+  }
+
+  Result<std::shared_ptr<VersionRunner>> LoadVersion(const DeploymentSpec& spec, int64_t version) {
+    AIMASS_ASSIGN_OR_RETURN(registry::ModelVersion v, registry.GetVersion(spec.model, version));
+    if (v.status != registry::VersionStatus::kReady) {
+      return Status::Conflict("version " + std::to_string(version) + " of model '" + spec.model + "' is " +
+                              std::string(registry::StatusName(v.status)));
+    }
+    LoadSpec load;
+    load.deployment = spec.name;
+    load.version = version;
+    load.framework = v.framework;
+    load.signature = v.signature;
+    if (v.kind == registry::ArtifactKind::kDirectory) {
+      AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
+      for (const auto& f : files) {
+        if (f.path != v.entry) continue;
+        AIMASS_ASSIGN_OR_RETURN(load.path, registry.FilePath(f));
+      }
+      if (load.path.empty()) return Status::Internal("the version's entry file is missing");
+    } else {
+      AIMASS_ASSIGN_OR_RETURN(load.path, registry.ArtifactPath(v));
+    }
+    return VersionRunner::Start(load, spec.runner, metrics);
+  }
+
+  // Loads what `spec` asks for: the stable version and the candidate, if any.
+  Status LoadAll(const DeploymentSpec& spec, std::shared_ptr<VersionRunner>& stable,
+                 std::shared_ptr<VersionRunner>& candidate) {
+    AIMASS_ASSIGN_OR_RETURN(int64_t version, ResolveStable(spec));
+    AIMASS_ASSIGN_OR_RETURN(stable, LoadVersion(spec, version));
+    candidate.reset();
+    if (spec.traffic.candidate) {
+      if (*spec.traffic.candidate == version) return Status::BadRequest("the candidate is the stable version");
+      AIMASS_ASSIGN_OR_RETURN(candidate, LoadVersion(spec, *spec.traffic.candidate));
+    }
+    return Status::Ok();
+  }
+
+  Status Persist(Live& d) {  // d.mu held
+    Json history = Json::array();
+    for (const auto& e : d.history) history.push_back(EventToJson(e));
+    return db.Exec(
+                 "INSERT INTO serving_deployments (name, spec, history, loaded, created_by, created_at, updated_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
+                 "history = excluded.history, loaded = excluded.loaded, updated_at = excluded.updated_at",
+                 {d.spec.name, StoredSpec(d.spec).dump(), history.dump(), int64_t{d.loaded}, d.spec.created_by,
+                  d.spec.created_at, d.spec.updated_at})
+        .status();
+  }
+
+  // After a restart: bring a stored deployment back up.
+  void Reload(const std::shared_ptr<Live>& d) {
+    DeploymentSpec spec;
+    {
+      std::lock_guard lock(d->mu);
+      spec = d->spec;
+    }
+    std::shared_ptr<VersionRunner> stable, candidate;
+    Status st = LoadAll(spec, stable, candidate);
+    std::lock_guard lock(d->mu);
+    if (!st.ok()) {
+      d->state = "failed";
+      d->reason = st.message();
+      spdlog::error("deployment '{}' could not be loaded: {}", spec.name, st.message());
+      return;
+    }
+    d->stable = std::move(stable);
+    d->candidate = std::move(candidate);
+    d->state = "ready";
+    d->reason.clear();
+    d->step_started = Clock::now();
+  }
+
+  void OnAliasMoved(const std::string& model, const std::string& alias, int64_t to) {
+    std::vector<std::shared_ptr<Live>> affected;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [_, d] : deployments) {
+        std::lock_guard dl(d->mu);
+        if (d->spec.model == model && d->spec.alias && *d->spec.alias == alias && d->loaded) affected.push_back(d);
+      }
+    }
+    for (auto& d : affected) SwapTo(d, to, "alias_moved");
+  }
+
+  // Loads `version` beside the running one, then switches it in. The old runner is released
+  // here; requests still holding it finish on it, and it unloads when the last one is done.
+  void SwapTo(const std::shared_ptr<Live>& d, int64_t version, const char* action) {
+    DeploymentSpec spec;
+    int64_t from = 0;
+    {
+      std::lock_guard lock(d->mu);
+      spec = d->spec;
+      from = d->stable ? d->stable->version() : 0;
+      if (from == version) return;
+    }
+    auto loaded = LoadVersion(spec, version);
+    std::shared_ptr<VersionRunner> old;
+    std::lock_guard lock(d->mu);
+    TrafficEvent e{0, action, from ? std::optional<int64_t>(from) : std::nullopt, version, 100, ""};
+    if (!loaded.ok()) {
+      e.action = std::string(action) + "_failed";
+      e.detail = loaded.status().message();
+      d->Record(e);
+      (void)Persist(*d);
+      spdlog::error("deployment '{}': version {} could not be loaded: {}", spec.name, version, e.detail);
+      return;
+    }
+    old = std::move(d->stable);
+    d->stable = std::move(*loaded);
+    d->state = "ready";
+    d->reason.clear();
+    d->Record(e);
+    d->spec.updated_at = UnixNow();
+    (void)Persist(*d);
+    Emit("serving.version.swapped", {{"deployment", spec.name}, {"from_version", from}, {"to_version", version}});
+  }
+
+  // The auto policy: compare the candidate with the stable version over the current step's
+  // window, then roll back or take the next step.
+  void Tick() {
+    std::vector<std::shared_ptr<Live>> all;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [_, d] : deployments) all.push_back(d);
+    }
+    for (auto& d : all) Evaluate(*d);
+  }
+
+  void Evaluate(Live& d) {
+    std::shared_ptr<VersionRunner> released;  // unloaded after the lock is dropped
+    std::lock_guard lock(d.mu);
+    if (!d.candidate || !d.stable || !d.spec.traffic.autopilot) return;
+    const AutoPolicy& a = *d.spec.traffic.autopilot;
+    auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - d.step_started);
+    auto window = std::min(std::chrono::seconds(a.window_s), std::max(elapsed, std::chrono::seconds(1)));
+    WindowStats cw = d.candidate->stats().Window(window);
+    WindowStats sw = d.stable->stats().Window(window);
+    if (cw.requests < static_cast<uint64_t>(a.min_requests)) return;
+    bool enough_stable = sw.requests >= static_cast<uint64_t>(a.min_requests);
+    double err_delta = cw.error_rate() - sw.error_rate();
+    double p99_ratio = sw.p99_ms > 0 ? cw.p99_ms / sw.p99_ms : 1.0;
+    bool bad = err_delta > a.max_error_rate_delta || (enough_stable && p99_ratio > a.max_p99_ratio);
+    int64_t cand = d.candidate->version(), stable = d.stable->version();
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "candidate: %llu requests, %.1f%% errors, p99 %.2f ms; stable: %llu requests, %.1f%% errors, p99 %.2f ms",
+             static_cast<unsigned long long>(cw.requests), 100 * cw.error_rate(), cw.p99_ms,
+             static_cast<unsigned long long>(sw.requests), 100 * sw.error_rate(), sw.p99_ms);
+    if (bad) {
+      released = std::move(d.candidate);
+      d.spec.traffic = TrafficSpec{};
+      d.Record({0, "rolled_back", stable, cand, 0, detail});
+      d.spec.updated_at = UnixNow();
+      (void)Persist(d);
+      Emit("serving.traffic.rolled_back", {{"deployment", d.spec.name}, {"candidate", cand}, {"detail", detail}});
+      return;
+    }
+    if (elapsed < std::chrono::seconds(a.window_s) || !enough_stable) return;
+    int next = 100;
+    for (int s : a.steps) {
+      if (s > d.spec.traffic.weight) {
+        next = s;
+        break;
+      }
+    }
+    if (next >= 100) {
+      released = std::move(d.stable);
+      d.stable = std::move(d.candidate);
+      d.spec.version = cand;
+      d.spec.alias.reset();  // the promoted version is pinned; the alias is the registry's
+      d.spec.traffic = TrafficSpec{};
+      d.Record({0, "promoted", stable, cand, 100, detail});
+      Emit("serving.traffic.promoted", {{"deployment", d.spec.name}, {"version", cand}});
+    } else {
+      d.spec.traffic.weight = next;
+      d.Record({0, "step", stable, cand, next, detail});
+      Emit("serving.traffic.step", {{"deployment", d.spec.name}, {"candidate", cand}, {"weight", next}});
+    }
+    d.step_started = Clock::now();
+    d.stable->stats().ResetWindow();
+    if (d.candidate) d.candidate->stats().ResetWindow();
+    d.spec.updated_at = UnixNow();
+    (void)Persist(d);
+  }
+};
+
+Serving::Serving(storage::Db& db, registry::Registry& registry, events::EventBus* bus,
+                 std::shared_ptr<prometheus::Registry> metrics)
+    : impl_(std::make_unique<Impl>(db, registry, bus, std::move(metrics))) {}
+
+Serving::~Serving() { Stop(); }
+
+std::vector<storage::Migration> Serving::Migrations() {
+  return {{"serving", 1, R"sql(
+CREATE TABLE serving_deployments (
+  name TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  history TEXT NOT NULL DEFAULT '[]',
+  loaded INTEGER NOT NULL DEFAULT 1,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql"}};
+}
+
+void Serving::Start() {
+  Impl& s = *impl_;
+  auto rows = s.db.Query("SELECT name, spec, history, loaded, created_by, created_at, updated_at FROM serving_deployments");
+  if (rows.ok()) {
+    for (const auto& r : *rows) {
+      auto d = std::make_shared<Live>();
+      Json spec = Json::parse(r.Text(1), nullptr, false);
+      Status st = ParseDeploymentSpec(spec, false, d->spec);
+      d->spec.created_by = r.Text(4);
+      d->spec.created_at = r.Int(5);
+      d->spec.updated_at = r.Int(6);
+      d->loaded = r.Int(3) != 0;
+      Json history = Json::parse(r.Text(2), nullptr, false);
+      if (history.is_array()) {
+        for (const auto& e : history) {
+          TrafficEvent t;
+          t.action = e.value("action", "");
+          t.weight = e.value("weight", 0);
+          t.detail = e.value("detail", "");
+          if (e.contains("from_version") && e["from_version"].is_number_integer()) t.from_version = e["from_version"].get<int64_t>();
+          if (e.contains("to_version") && e["to_version"].is_number_integer()) t.to_version = e["to_version"].get<int64_t>();
+          d->history.push_back(t);
+        }
+      }
+      if (!st.ok()) {
+        d->state = "failed";
+        d->reason = "stored spec is invalid: " + st.message();
+      } else if (!d->loaded) {
+        d->state = "unloaded";
+      }
+      std::lock_guard lock(s.mu);
+      s.deployments[r.Text(0)] = d;
+      if (st.ok() && d->loaded) s.Post([&s, d] { s.Reload(d); });
+    }
+  } else {
+    spdlog::error("cannot read the stored deployments: {}", rows.status().message());
+  }
+  if (s.bus) {
+    s.subscription = s.bus->Subscribe("registry.alias.moved", [&s](const events::Event& e) {
+      Json j = Json::parse(e.data, nullptr, false);
+      if (!j.is_object() || !j["to_version"].is_number_integer()) return;
+      std::string model = j.value("model", ""), alias = j.value("alias", "");
+      int64_t to = j["to_version"].get<int64_t>();
+      s.Post([&s, model, alias, to] { s.OnAliasMoved(model, alias, to); });
+    });
+  }
+  s.controller = std::thread([&s] { s.ControllerLoop(); });
+}
+
+void Serving::Stop() {
+  Impl& s = *impl_;
+  if (s.bus && s.subscription) {
+    s.bus->Unsubscribe(s.subscription);
+    s.subscription = 0;
+  }
+  {
+    std::lock_guard lock(s.task_mu);
+    s.stopping = true;
+  }
+  s.task_cv.notify_all();
+  if (s.controller.joinable()) s.controller.join();
+  std::map<std::string, std::shared_ptr<Live>> all;
+  {
+    std::lock_guard lock(s.mu);
+    all.swap(s.deployments);
+  }
+  for (auto& [_, d] : all) {
+    std::lock_guard lock(d->mu);
+    d->stable.reset();
+    d->candidate.reset();
+  }
+}
+
+Result<DeploymentView> Serving::Create(const auth::Principal& who, DeploymentSpec spec) {
+  Impl& s = *impl_;
+  AIMASS_RETURN_IF_ERROR(s.registry.Authorize(who, spec.model, registry::Access::kRead));
+  auto d = std::make_shared<Live>();
+  {
+    std::lock_guard lock(s.mu);
+    if (s.deployments.count(spec.name)) return Status::Conflict("deployment '" + spec.name + "' exists");
+    s.deployments[spec.name] = d;  // reserved while loading
+  }
+  spec.created_by = who.username;
+  spec.created_at = spec.updated_at = UnixNow();
+  std::shared_ptr<VersionRunner> stable, candidate;
+  Status st = s.LoadAll(spec, stable, candidate);
+  std::lock_guard lock(d->mu);
+  d->spec = spec;
+  if (st.ok()) {
+    d->stable = std::move(stable);
+    d->candidate = std::move(candidate);
+    d->state = "ready";
+    d->Record({0, "created", std::nullopt, d->stable->version(), 100, ""});
+    if (d->candidate) d->Record({0, "canary", d->stable->version(), d->candidate->version(), spec.traffic.weight, ""});
+    st = s.Persist(*d);
+  }
+  if (!st.ok()) {
+    std::lock_guard dl(s.mu);
+    s.deployments.erase(spec.name);
+    return st;
+  }
+  s.Emit("serving.deployment.created", {{"deployment", spec.name}, {"model", spec.model}, {"version", d->stable->version()}});
+  return d->View();
+}
+
+Result<DeploymentView> Serving::Get(const std::string& name) {
+  auto d = impl_->Find(name);
+  if (!d) return Impl::NotFound(name);
+  std::lock_guard lock(d->mu);
+  return d->View();
+}
+
+std::vector<DeploymentView> Serving::List() {
+  std::vector<std::shared_ptr<Live>> all;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [_, d] : impl_->deployments) all.push_back(d);
+  }
+  std::vector<DeploymentView> out;
+  for (auto& d : all) {
+    std::lock_guard lock(d->mu);
+    out.push_back(d->View());
+  }
+  return out;
+}
+
+Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::string& name, const Json& patch) {
+  Impl& s = *impl_;
+  auto d = s.Find(name);
+  if (!d) return Impl::NotFound(name);
+  DeploymentSpec old_spec, spec;
+  int64_t old_stable = 0, old_candidate = 0;
+  {
+    std::lock_guard lock(d->mu);
+    old_spec = spec = d->spec;
+    old_stable = d->stable ? d->stable->version() : 0;
+    old_candidate = d->candidate ? d->candidate->version() : 0;
+  }
+  AIMASS_RETURN_IF_ERROR(ParseDeploymentSpec(patch, true, spec));
+  AIMASS_RETURN_IF_ERROR(s.registry.Authorize(who, spec.model, registry::Access::kRead));
+  // Load what changed before anything takes traffic; the rest keeps its runner.
+  bool reload = !SameRunnerOptions(old_spec.runner, spec.runner);
+  AIMASS_ASSIGN_OR_RETURN(int64_t stable_version, s.ResolveStable(spec));
+  std::shared_ptr<VersionRunner> stable, candidate;
+  if (reload || stable_version != old_stable) {
+    AIMASS_ASSIGN_OR_RETURN(stable, s.LoadVersion(spec, stable_version));
+  }
+  int64_t want_candidate = spec.traffic.candidate.value_or(0);
+  if (want_candidate == stable_version && want_candidate) return Status::BadRequest("the candidate is the stable version");
+  if (want_candidate && (reload || want_candidate != old_candidate)) {
+    AIMASS_ASSIGN_OR_RETURN(candidate, s.LoadVersion(spec, want_candidate));
+  }
+  std::shared_ptr<VersionRunner> released_stable, released_candidate;
+  std::lock_guard lock(d->mu);
+  spec.updated_at = UnixNow();
+  if (stable) {
+    released_stable = std::move(d->stable);
+    d->stable = std::move(stable);
+    if (stable_version != old_stable) d->Record({0, "version_set", old_stable, stable_version, 100, ""});
+  }
+  if (candidate || !want_candidate) {
+    released_candidate = std::move(d->candidate);
+    d->candidate = std::move(candidate);
+  }
+  if (want_candidate && (want_candidate != old_candidate || spec.traffic.weight != old_spec.traffic.weight)) {
+    d->Record({0, "canary", stable_version, want_candidate, spec.traffic.weight, ""});
+    d->step_started = Clock::now();
+  }
+  d->spec = spec;
+  d->state = d->loaded ? "ready" : d->state;
+  AIMASS_RETURN_IF_ERROR(s.Persist(*d));
+  s.Emit("serving.deployment.updated", {{"deployment", name}, {"version", stable_version}});
+  return d->View();
+}
+
+Status Serving::Delete(const std::string& name) {
+  Impl& s = *impl_;
+  std::shared_ptr<Live> d;
+  {
+    std::lock_guard lock(s.mu);
+    auto it = s.deployments.find(name);
+    if (it == s.deployments.end()) return Impl::NotFound(name);
+    d = it->second;
+    s.deployments.erase(it);
+  }
+  AIMASS_RETURN_IF_ERROR(s.db.Exec("DELETE FROM serving_deployments WHERE name = ?", {name}).status());
+  std::shared_ptr<VersionRunner> a, b;
+  {
+    std::lock_guard lock(d->mu);
+    a = std::move(d->stable);
+    b = std::move(d->candidate);
+    d->state = "deleted";
+  }
+  s.Emit("serving.deployment.deleted", {{"deployment", name}});
+  return Status::Ok();  // a and b drain and unload as they go out of scope
+}
+
+Status Serving::Unload(const std::string& name) {
+  auto d = impl_->Find(name);
+  if (!d) return Impl::NotFound(name);
+  std::shared_ptr<VersionRunner> a, b;
+  std::lock_guard lock(d->mu);
+  a = std::move(d->stable);
+  b = std::move(d->candidate);
+  d->loaded = false;
+  d->state = "unloaded";
+  return impl_->Persist(*d);
+}
+
+Status Serving::Load(const std::string& name) {
+  auto d = impl_->Find(name);
+  if (!d) return Impl::NotFound(name);
+  DeploymentSpec spec;
+  {
+    std::lock_guard lock(d->mu);
+    if (d->stable) return Status::Ok();
+    spec = d->spec;
+  }
+  std::shared_ptr<VersionRunner> stable, candidate;
+  AIMASS_RETURN_IF_ERROR(impl_->LoadAll(spec, stable, candidate));
+  std::lock_guard lock(d->mu);
+  d->stable = std::move(stable);
+  d->candidate = std::move(candidate);
+  d->loaded = true;
+  d->state = "ready";
+  d->reason.clear();
+  return impl_->Persist(*d);
+}
+
+Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs) {
+  auto d = impl_->Find(name);
+  if (!d) return Impl::NotFound(name);
+  std::shared_ptr<VersionRunner> runner, shadow;
+  int64_t timeout_ms = 0;
+  {
+    std::lock_guard lock(d->mu);
+    timeout_ms = d->spec.timeout_ms;
+    if (version) {
+      if (d->stable && d->stable->version() == *version) runner = d->stable;
+      else if (d->candidate && d->candidate->version() == *version) runner = d->candidate;
+      else return Status::NotFound("version " + std::to_string(*version) + " of deployment '" + name + "' is not loaded");
+    } else {
+      runner = d->stable;
+      if (d->candidate && d->spec.traffic.weight > 0 && Percent() < d->spec.traffic.weight) runner = d->candidate;
+      if (d->candidate && runner == d->stable && d->spec.traffic.shadow_percent > 0 &&
+          Percent() < d->spec.traffic.shadow_percent) {
+        shadow = d->candidate;
+      }
+    }
+    if (!runner) return Status::Unavailable("deployment '" + name + "' is " + d->state);
+  }
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  if (shadow) shadow->InferAsync(inputs, deadline, [](Result<std::vector<Tensor>>) {});
+  AIMASS_ASSIGN_OR_RETURN(auto outputs, runner->Infer(std::move(inputs), deadline));
+  return InferResult{runner->version(), std::move(outputs)};
+}
+
+Result<ModelMetadata> Serving::Metadata(const std::string& name, std::optional<int64_t> version) {
+  auto d = impl_->Find(name);
+  if (!d) return Impl::NotFound(name);
+  std::lock_guard lock(d->mu);
+  std::shared_ptr<VersionRunner> r = d->stable;
+  if (version && d->candidate && d->candidate->version() == *version) r = d->candidate;
+  if (version && (!r || r->version() != *version)) {
+    return Status::NotFound("version " + std::to_string(*version) + " of deployment '" + name + "' is not loaded");
+  }
+  if (!r) return Status::Unavailable("deployment '" + name + "' is " + d->state);
+  ModelMetadata m;
+  m.name = name;
+  if (d->stable) m.versions.push_back(d->stable->version());
+  if (d->candidate) m.versions.push_back(d->candidate->version());
+  m.platform = Platform(r->framework());
+  m.signature = r->signature();
+  return m;
+}
+
+Status Serving::Ready(const std::string& name, std::optional<int64_t> version) {
+  return Metadata(name, version).status();
+}
+
+bool Serving::AllReady() {
+  for (const auto& v : List()) {
+    if (v.state != "ready" && v.state != "unloaded") return false;
+  }
+  return true;
+}
+
+Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<std::string>& name,
+                                                          std::optional<int64_t> version) {
+  std::vector<std::shared_ptr<Live>> all;
+  {
+    std::lock_guard lock(impl_->mu);
+    for (auto& [n, d] : impl_->deployments) {
+      if (!name || n == *name) all.push_back(d);
+    }
+  }
+  if (name && all.empty()) return Impl::NotFound(*name);
+  std::vector<VersionStats> out;
+  for (auto& d : all) {
+    std::lock_guard lock(d->mu);
+    for (auto* r : {d->stable.get(), d->candidate.get()}) {
+      if (!r || (version && r->version() != *version)) continue;
+      out.push_back({d->spec.name, r->version(), r->stats().Snapshot()});
+    }
+  }
+  if (version && out.empty()) {
+    return Status::NotFound("version " + std::to_string(*version) + " of deployment '" + *name + "' is not loaded");
+  }
+  return out;
+}
+
+bool Serving::MayInvoke(const auth::Principal& who, const std::string& name) {
+  return auth::Allows(who.permissions, "inference:invoke") ||
+         auth::Allows(who.permissions, "inference." + name + ":invoke");
+}
+
+}  // namespace aimass::serving

@@ -1,0 +1,92 @@
+// Serving: the deployments of the platform and the requests sent to them. It loads registry
+// versions into VersionRunners, routes each request to the stable version or the canary
+// (and mirrors shadow traffic), follows registry aliases with a zero-downtime swap, runs the
+// auto-promote / rollback controller, and keeps deployments in the metadata store so they come
+// back after a restart. No HTTP in here. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/principal.hpp"
+#include "events/bus.hpp"
+#include "registry/registry.hpp"
+#include "serving/deployment.hpp"
+#include "serving/tensor.hpp"
+#include "storage/db.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aimass::serving {
+
+// The answer to one inference, with the version that computed it.
+struct InferResult {
+  int64_t version = 0;
+  std::vector<Tensor> outputs;
+};
+
+struct ModelMetadata {
+  std::string name;
+  std::vector<int64_t> versions;  // loaded: stable first
+  std::string platform;           // pytorch_torchscript | onnx_opencv | xgboost
+  registry::Signature signature;
+};
+
+class Serving {
+ public:
+  Serving(storage::Db& db, registry::Registry& registry, events::EventBus* bus,
+          std::shared_ptr<prometheus::Registry> metrics);
+  ~Serving();
+  static std::vector<storage::Migration> Migrations();
+
+  // Loads the stored deployments in the background (state `loading` until each is up).
+  void Start();
+  // Unloads everything (drains queued requests first).
+  void Stop();
+
+  // Loads the version (and the candidate), warms it, then records the deployment. The caller
+  // needs read access to the model (checked here through the registry).
+  Result<DeploymentView> Create(const auth::Principal& who, DeploymentSpec spec);
+  Result<DeploymentView> Get(const std::string& name);
+  std::vector<DeploymentView> List();
+  // Applies a PATCH body. A new version or alias is loaded before it takes traffic.
+  Result<DeploymentView> Update(const auth::Principal& who, const std::string& name,
+                                const nlohmann::json& patch);
+  Status Delete(const std::string& name);
+  // The model-repository extension: unload keeps the deployment but frees its versions
+  // (requests get 503 until it is loaded again); load brings it back.
+  Status Unload(const std::string& name);
+  Status Load(const std::string& name);
+
+  // One inference. `version` picks a loaded version explicitly (else traffic policy decides).
+  // Errors: not_found (deployment or version), bad_request (inputs), unavailable (queue full,
+  // not loaded), deadline_exceeded, internal (the model failed).
+  Result<InferResult> Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs);
+  Result<ModelMetadata> Metadata(const std::string& name, std::optional<int64_t> version);
+  // Ready: loaded and serving (a specific version when given).
+  Status Ready(const std::string& name, std::optional<int64_t> version);
+  bool AllReady();
+
+  struct VersionStats {
+    std::string name;
+    int64_t version = 0;
+    StatsSnapshot stats;
+  };
+  Result<std::vector<VersionStats>> Stats(const std::optional<std::string>& name, std::optional<int64_t> version);
+
+  // Whether `who` may send requests to deployment `name`: inference:invoke, or
+  // inference.<name>:invoke for that deployment only.
+  static bool MayInvoke(const auth::Principal& who, const std::string& name);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aimass::serving

@@ -1,0 +1,161 @@
+// TorchScript models on LibTorch. TorchScript records input names but not dtypes or shapes, so
+// those come from the registry's declared signature when there is one. Outputs may be a
+// tensor, a tuple or list of tensors, or a dict of name → tensor; they are named by the dict's
+// keys, else by the declared outputs in order, else output__0, output__1, … (as Triton does).
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <cstring>
+
+#include "registry/validator.hpp"
+#include "serving/runtime.hpp"
+
+namespace aimass::serving {
+
+namespace {
+
+std::optional<c10::ScalarType> TorchType(DataType t) {
+  switch (t) {
+    case DataType::kBool: return torch::kBool;
+    case DataType::kUint8: return torch::kUInt8;
+    case DataType::kInt8: return torch::kInt8;
+    case DataType::kInt16: return torch::kInt16;
+    case DataType::kInt32: return torch::kInt32;
+    case DataType::kInt64: return torch::kInt64;
+    case DataType::kFp16: return torch::kFloat16;
+    case DataType::kFp32: return torch::kFloat32;
+    case DataType::kFp64: return torch::kFloat64;
+    default: return std::nullopt;
+  }
+}
+
+std::optional<DataType> FromTorch(c10::ScalarType t) {
+  switch (t) {
+    case torch::kBool: return DataType::kBool;
+    case torch::kUInt8: return DataType::kUint8;
+    case torch::kInt8: return DataType::kInt8;
+    case torch::kInt16: return DataType::kInt16;
+    case torch::kInt32: return DataType::kInt32;
+    case torch::kInt64: return DataType::kInt64;
+    case torch::kFloat16: return DataType::kFp16;
+    case torch::kFloat32: return DataType::kFp32;
+    case torch::kFloat64: return DataType::kFp64;
+    default: return std::nullopt;
+  }
+}
+
+std::string FirstLine(const std::string& s) { return s.substr(0, std::min(s.find('\n'), size_t{300})); }
+
+class TorchScriptRuntime : public Runtime {
+ public:
+  TorchScriptRuntime(torch::jit::Module module, registry::Signature sig, std::string path, int threads)
+      : module_(std::move(module)), sig_(std::move(sig)), path_(std::move(path)), threads_(threads) {}
+
+  const registry::Signature& signature() const override { return sig_; }
+
+  void BindThread() override {
+    // With LibTorch's OpenMP backend the intra-op thread count is a per-thread setting, so each
+    // executor can have its own.
+    at::set_num_threads(threads_);
+  }
+
+  Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs) override {
+    try {
+      c10::InferenceMode guard;
+      std::vector<c10::IValue> args;
+      args.reserve(inputs.size());
+      for (const auto& in : inputs) {
+        auto type = TorchType(in.dtype);
+        if (!type) {
+          return Status::BadRequest("input '" + in.name + "': TorchScript models take no " +
+                                    std::string(DataTypeName(in.dtype)) + " tensors");
+        }
+        // No copy: the tensor only lives for this call and is never written.
+        args.emplace_back(torch::from_blob(const_cast<char*>(in.data.data()), in.shape,
+                                           torch::TensorOptions().dtype(*type)));
+      }
+      c10::IValue out = module_.forward(std::move(args));
+      std::vector<Tensor> result;
+      if (out.isTensor()) {
+        AIMASS_RETURN_IF_ERROR(Add(result, OutputName(0), out.toTensor()));
+      } else if (out.isTuple() || out.isList()) {
+        std::vector<c10::IValue> items;
+        if (out.isTuple()) items = out.toTupleRef().elements().vec();
+        else items = out.toListRef().vec();
+        for (size_t i = 0; i < items.size(); ++i) {
+          if (!items[i].isTensor()) return Status::Internal("the model returned a non-tensor output");
+          AIMASS_RETURN_IF_ERROR(Add(result, OutputName(i), items[i].toTensor()));
+        }
+      } else if (out.isGenericDict()) {
+        for (const auto& item : out.toGenericDict()) {
+          if (!item.key().isString() || !item.value().isTensor()) {
+            return Status::Internal("the model returned a dict that is not str → tensor");
+          }
+          AIMASS_RETURN_IF_ERROR(Add(result, item.key().toStringRef(), item.value().toTensor()));
+        }
+      } else {
+        return Status::Internal("the model returned neither tensors nor a dict of tensors");
+      }
+      return result;
+    } catch (const std::exception& e) {
+      return Status::Internal("the model failed: " + registry::ScrubPath(FirstLine(e.what()), path_));
+    }
+  }
+
+ private:
+  std::string OutputName(size_t i) const {
+    if (i < sig_.outputs.size() && !sig_.outputs[i].name.empty()) return sig_.outputs[i].name;
+    return "output__" + std::to_string(i);
+  }
+
+  static Status Add(std::vector<Tensor>& out, std::string name, const at::Tensor& t) {
+    at::Tensor c = t.to(torch::kCPU).contiguous();
+    auto dtype = FromTorch(c.scalar_type());
+    if (!dtype) return Status::Internal("output '" + name + "' has a type the protocol cannot carry");
+    Tensor r;
+    r.name = std::move(name);
+    r.dtype = *dtype;
+    r.shape.assign(c.sizes().begin(), c.sizes().end());
+    r.data.assign(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+    out.push_back(std::move(r));
+    return Status::Ok();
+  }
+
+  torch::jit::Module module_;
+  registry::Signature sig_;
+  std::string path_;
+  int threads_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Runtime>> LoadTorchScript(const std::string& path, const registry::Signature& declared,
+                                                 const RuntimeOptions& options) {
+  try {
+    torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+    module.eval();
+    auto method = module.find_method("forward");
+    if (!method) return Status::Unprocessable("TorchScript module has no forward method");
+    // Inputs in forward's order, with what the registry knows of each.
+    registry::Signature sig;
+    const auto& args = method->function().getSchema().arguments();
+    for (size_t i = 1; i < args.size(); ++i) {
+      registry::TensorSpec spec{args[i].name(), "", {}};
+      for (const auto& d : declared.inputs) {
+        if (d.name == spec.name || (args.size() == 2 && declared.inputs.size() == 1)) {
+          spec.datatype = d.datatype;
+          spec.shape = d.shape;
+        }
+      }
+      sig.inputs.push_back(std::move(spec));
+    }
+    sig.outputs = declared.outputs;
+    return std::unique_ptr<Runtime>(
+        std::make_unique<TorchScriptRuntime>(std::move(module), std::move(sig), path, options.threads));
+  } catch (const std::exception& e) {
+    return Status::Unprocessable("not a loadable TorchScript file: " +
+                                 registry::ScrubPath(FirstLine(e.what()), path));
+  }
+}
+
+}  // namespace aimass::serving

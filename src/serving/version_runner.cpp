@@ -1,0 +1,453 @@
+#include "serving/version_runner.hpp"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace aimass::serving {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+uint64_t Ns(Clock::duration d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+// One request in the queue. The waiter and the executor meet on `state`: an executor takes a
+// queued job (kQueued → kTaken); a waiter whose deadline passed first cancels it
+// (kQueued → kCancelled), and the executor skips it.
+struct Job {
+  enum State { kQueued, kTaken, kCancelled };
+  std::vector<Tensor> inputs;
+  int64_t rows = 1;       // dimension 0, the batch dimension
+  std::string batch_key;  // jobs with equal keys can run as one batch; empty: alone
+  Clock::time_point enqueued;
+  Clock::time_point deadline;
+  std::atomic<int> state{kQueued};
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Result<std::vector<Tensor>> result = Status::Internal("not run");
+  std::function<void(Result<std::vector<Tensor>>)> callback;  // async jobs
+
+  void Finish(Result<std::vector<Tensor>> r) {
+    if (callback) {
+      callback(std::move(r));
+      return;
+    }
+    std::lock_guard lock(mu);
+    result = std::move(r);
+    done = true;
+    cv.notify_all();
+  }
+};
+
+// Inputs that agree on datatype and every dimension but the first can be stacked. The key
+// spells that out; a job whose inputs disagree on dimension 0 (or are scalars) runs alone.
+void SetBatchKey(Job& job, bool batching) {
+  job.rows = 1;
+  job.batch_key.clear();
+  if (!batching || job.inputs.empty()) return;
+  int64_t rows = -1;
+  std::string key;
+  for (const auto& t : job.inputs) {
+    if (t.shape.empty() || t.dtype == DataType::kBytes) return;
+    if (rows >= 0 && t.shape[0] != rows) return;
+    rows = t.shape[0];
+    key += std::string(DataTypeName(t.dtype));
+    for (size_t i = 1; i < t.shape.size(); ++i) key += "," + std::to_string(t.shape[i]);
+    key += ";";
+  }
+  job.rows = rows;
+  job.batch_key = std::move(key);
+}
+
+std::vector<Tensor> Stack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_rows) {
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < batch[0]->inputs.size(); ++i) {
+    Tensor t;
+    t.name = batch[0]->inputs[i].name;
+    t.dtype = batch[0]->inputs[i].dtype;
+    t.shape = batch[0]->inputs[i].shape;
+    t.shape[0] = total_rows;
+    size_t bytes = 0;
+    for (const auto& j : batch) bytes += j->inputs[i].data.size();
+    t.data.reserve(bytes);
+    for (const auto& j : batch) t.data += j->inputs[i].data;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// Cuts a batch's outputs back into each job's rows.
+Status Unstack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_rows,
+               std::vector<Tensor>& outputs, std::vector<std::vector<Tensor>>& per_job) {
+  per_job.assign(batch.size(), {});
+  for (auto& out : outputs) {
+    if (out.shape.empty() || out.shape[0] != total_rows || out.dtype == DataType::kBytes) {
+      return Status::Internal("output '" + out.name + "' does not have one row per batched input (shape " +
+                              ShapeString(out.shape) + " for a batch of " + std::to_string(total_rows) +
+                              "): set max_batch_size to 0 for this model");
+    }
+    size_t row_bytes = total_rows ? out.data.size() / static_cast<size_t>(total_rows) : 0;
+    size_t off = 0;
+    for (size_t j = 0; j < batch.size(); ++j) {
+      Tensor t;
+      t.name = out.name;
+      t.dtype = out.dtype;
+      t.shape = out.shape;
+      t.shape[0] = batch[j]->rows;
+      size_t n = row_bytes * static_cast<size_t>(batch[j]->rows);
+      t.data.assign(out.data, off, n);
+      off += n;
+      per_job[j].push_back(std::move(t));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct VersionRunner::Impl {
+  RunnerOptions options;
+  InferenceStats* stats = nullptr;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+  std::vector<std::thread> executors;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Job>> queue;
+  bool forming = false;  // an executor is gathering the next batch
+  bool stop = false;
+
+  bool batching() const { return options.max_batch_size > 1; }
+
+  Status Submit(const std::shared_ptr<Job>& job) {
+    {
+      std::lock_guard lock(mu);
+      if (stop) return Status::Unavailable("the version is being unloaded");
+      if (static_cast<int64_t>(queue.size()) >= options.max_queue_size) {
+        return Status::Unavailable("the deployment's queue is full (" + std::to_string(options.max_queue_size) +
+                                   " requests)");
+      }
+      queue.push_back(job);
+    }
+    stats->AddPending(1);
+    cv.notify_all();
+    return Status::Ok();
+  }
+
+  // Rows queued that could join the front job's batch, counting whole jobs up to `cap`.
+  int64_t CompatibleRows(int64_t cap) {
+    const auto& key = queue.front()->batch_key;
+    if (key.empty()) return queue.front()->rows;
+    int64_t rows = 0;
+    for (const auto& j : queue) {
+      if (j->batch_key != key || j->state.load() == Job::kCancelled) continue;
+      if (rows + j->rows > cap && rows > 0) break;
+      rows += j->rows;
+      if (rows >= cap) break;
+    }
+    return rows;
+  }
+
+  // The size to dispatch now, or 0 to keep waiting: a full batch, or the largest preferred size
+  // the queue can fill.
+  int64_t ReadyRows(int64_t available) {
+    if (available >= options.max_batch_size) return options.max_batch_size;
+    int64_t best = 0;
+    for (int64_t p : options.preferred_batch_sizes) {
+      if (p <= available && p > best) best = p;
+    }
+    return best;
+  }
+
+  // Takes the front job and, when batching, the compatible jobs behind it up to `target` rows.
+  std::vector<std::shared_ptr<Job>> Take(int64_t target) {
+    std::vector<std::shared_ptr<Job>> batch;
+    while (!queue.empty() && queue.front()->state.load() == Job::kCancelled) queue.pop_front();
+    if (queue.empty()) return batch;
+    std::string key = queue.front()->batch_key;
+    int64_t rows = 0;
+    for (auto it = queue.begin(); it != queue.end();) {
+      auto& j = *it;
+      if (j->state.load() == Job::kCancelled) {
+        it = queue.erase(it);
+        continue;
+      }
+      bool joins = batch.empty() || (!key.empty() && j->batch_key == key && rows + j->rows <= target);
+      int expected = Job::kQueued;
+      if (joins && j->state.compare_exchange_strong(expected, Job::kTaken)) {
+        rows += j->rows;
+        batch.push_back(j);
+        it = queue.erase(it);
+        if (key.empty() || rows >= target) break;
+      } else if (expected == Job::kCancelled) {
+        it = queue.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return batch;
+  }
+
+  void ExecutorLoop(Runtime* runtime) {
+    runtime->BindThread();
+    for (;;) {
+      std::vector<std::shared_ptr<Job>> batch;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stop || (!queue.empty() && !forming); });
+        if (queue.empty()) {
+          if (stop) return;
+          continue;
+        }
+        int64_t target = 1;
+        if (batching()) {
+          // Wait, up to the delay since the oldest request arrived, for the batch to fill.
+          forming = true;
+          auto until = queue.front()->enqueued + std::chrono::microseconds(options.max_queue_delay_us);
+          for (;;) {
+            if (queue.empty()) break;
+            int64_t ready = ReadyRows(CompatibleRows(options.max_batch_size));
+            if (ready > 0) {
+              target = ready;
+              break;
+            }
+            if (stop || Clock::now() >= until) {
+              target = options.max_batch_size;
+              break;
+            }
+            cv.wait_until(lock, until);
+          }
+          forming = false;
+        }
+        if (!queue.empty()) batch = Take(target);
+      }
+      cv.notify_all();  // another executor may form the next batch meanwhile
+      if (!batch.empty()) Execute(runtime, batch);
+    }
+  }
+
+  void Execute(Runtime* runtime, std::vector<std::shared_ptr<Job>>& batch) {
+    auto start = Clock::now();
+    // Requests whose deadline passed while queued are not worth computing.
+    std::vector<std::shared_ptr<Job>> live;
+    for (auto& j : batch) {
+      if (start > j->deadline) {
+        Fail(*j, Status::DeadlineExceeded("the request timed out in the queue"), "timeout", start);
+      } else {
+        live.push_back(j);
+      }
+    }
+    if (live.empty()) return;
+    int64_t rows = 0;
+    for (auto& j : live) rows += j->rows;
+    std::vector<Tensor> stacked;
+    if (live.size() > 1) stacked = Stack(live, rows);
+    auto stacked_at = Clock::now();
+    auto out = runtime->Run(live.size() > 1 ? stacked : live[0]->inputs);
+    auto ran_at = Clock::now();
+    std::vector<std::vector<Tensor>> per_job;
+    Status st = out.status();
+    if (out.ok()) {
+      if (live.size() > 1) st = Unstack(live, rows, *out, per_job);
+      else per_job.push_back(std::move(*out));
+    }
+    auto end = Clock::now();
+    stats->AddBusy(Ns(end - start));
+    if (!st.ok()) {
+      const char* reason = st.code() == Code::kBadRequest ? "bad_request" : "model_error";
+      for (auto& j : live) Fail(*j, st, reason, end);
+      return;
+    }
+    stats->RecordExecution(static_cast<int64_t>(live.size()), Ns(stacked_at - start), Ns(ran_at - stacked_at),
+                           Ns(end - ran_at));
+    for (size_t i = 0; i < live.size(); ++i) {
+      stats->RecordSuccess(Ns(end - live[i]->enqueued), Ns(start - live[i]->enqueued));
+      stats->AddPending(-1);
+      live[i]->Finish(std::move(per_job[i]));
+    }
+  }
+
+  void Fail(Job& j, Status st, const char* reason, Clock::time_point now) {
+    stats->RecordFailure(reason, Ns(now - j.enqueued));
+    stats->AddPending(-1);
+    j.Finish(std::move(st));
+  }
+};
+
+Status MatchSignature(const registry::Signature& sig, std::vector<Tensor>& inputs) {
+  if (sig.inputs.empty()) return Status::Ok();
+  auto names = [&] {
+    std::string s;
+    for (const auto& i : sig.inputs) s += (s.empty() ? "'" : ", '") + i.name + "'";
+    return s;
+  };
+  std::vector<Tensor> ordered;
+  ordered.reserve(sig.inputs.size());
+  for (const auto& in : inputs) {
+    bool known = std::any_of(sig.inputs.begin(), sig.inputs.end(), [&](const auto& s) { return s.name == in.name; });
+    if (!known) {
+      return Status::BadRequest("unknown input '" + in.name.substr(0, 128) + "'; the model takes " + names());
+    }
+  }
+  for (const auto& spec : sig.inputs) {
+    auto it = std::find_if(inputs.begin(), inputs.end(), [&](const Tensor& t) { return t.name == spec.name; });
+    if (it == inputs.end()) return Status::BadRequest("missing input '" + spec.name + "'; the model takes " + names());
+    if (!spec.datatype.empty() && DataTypeName(it->dtype) != spec.datatype) {
+      return Status::BadRequest("input '" + spec.name + "' is " + std::string(DataTypeName(it->dtype)) +
+                                "; expected " + spec.datatype);
+    }
+    if (!spec.shape.empty()) {
+      bool ok = spec.shape.size() == it->shape.size();
+      for (size_t d = 0; ok && d < spec.shape.size(); ++d) ok = spec.shape[d] < 0 || spec.shape[d] == it->shape[d];
+      if (!ok) {
+        return Status::BadRequest("input '" + spec.name + "' has shape " + ShapeString(it->shape) + "; expected " +
+                                  ShapeString(spec.shape) + " (-1: any size)");
+      }
+    }
+    ordered.push_back(std::move(*it));
+  }
+  inputs = std::move(ordered);
+  return Status::Ok();
+}
+
+namespace {
+
+// A batch of zeros (empty strings for BYTES) shaped as the signature says, -1 taken as 1; none
+// when a shape or datatype is unknown.
+std::optional<std::vector<Tensor>> WarmupInputs(const registry::Signature& sig) {
+  std::vector<Tensor> out;
+  for (const auto& s : sig.inputs) {
+    auto dtype = ParseDataType(s.datatype);
+    if (!dtype || s.shape.empty() || *dtype == DataType::kBytes) return std::nullopt;
+    Tensor t;
+    t.name = s.name;
+    t.dtype = *dtype;
+    for (int64_t d : s.shape) t.shape.push_back(d < 0 ? 1 : d);
+    int64_t n = t.ElementCount();
+    if (n < 0 || n > (64 << 20)) return std::nullopt;
+    t.data.assign(static_cast<size_t>(n) * ElementSize(*dtype), '\0');
+    out.push_back(std::move(t));
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec, const RunnerOptions& options,
+                                                            std::shared_ptr<prometheus::Registry> metrics) {
+  std::shared_ptr<VersionRunner> r(new VersionRunner());
+  r->spec_ = spec;
+  r->options_ = options;
+  r->impl_ = std::make_unique<Impl>();
+  r->impl_->options = options;
+  for (int i = 0; i < std::max(1, options.instances); ++i) {
+    AIMASS_ASSIGN_OR_RETURN(auto rt, LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads}));
+    r->impl_->runtimes.push_back(std::move(rt));
+  }
+  r->signature_ = r->impl_->runtimes[0]->signature();
+  // Warm every instance before the first request: the first forward of a TorchScript module
+  // runs its profiling executor and is many times slower than the rest.
+  if (auto warm = WarmupInputs(r->signature_)) {
+    for (auto& rt : r->impl_->runtimes) {
+      rt->BindThread();
+      for (int k = 0; k < 2; ++k) {
+        auto out = rt->Run(*warm);
+        if (!out.ok() && out.status().code() != Code::kBadRequest) {
+          return Status::Unprocessable("version " + std::to_string(spec.version) +
+                                       " failed its warm-up run: " + out.status().message());
+        }
+      }
+    }
+  }
+  r->stats_ = std::make_unique<InferenceStats>(std::move(metrics), spec.deployment, std::to_string(spec.version));
+  r->impl_->stats = r->stats_.get();
+  for (auto& rt : r->impl_->runtimes) {
+    Runtime* p = rt.get();
+    Impl* impl = r->impl_.get();
+    r->impl_->executors.emplace_back([impl, p] { impl->ExecutorLoop(p); });
+  }
+  return r;
+}
+
+VersionRunner::~VersionRunner() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& t : impl_->executors) t.join();
+  // Jobs still queued (none when callers held the runner while waiting) get an answer.
+  for (auto& j : impl_->queue) j->Finish(Status::Unavailable("the version was unloaded"));
+  impl_->runtimes.clear();
+  // Give the freed model memory back to the system, so load/unload cycles do not grow RSS.
+  ::malloc_trim(0);
+}
+
+void VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,
+                               std::function<void(Result<std::vector<Tensor>>)> done) {
+  auto start = Clock::now();
+  Status st = MatchSignature(signature_, inputs);
+  if (!st.ok()) {
+    stats_->RecordFailure("bad_request", 0);
+    done(st);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->inputs = std::move(inputs);
+  job->enqueued = start;
+  job->deadline = deadline;
+  job->callback = std::move(done);
+  SetBatchKey(*job, impl_->batching());
+  st = impl_->Submit(job);
+  if (!st.ok()) {
+    stats_->RecordFailure("queue_full", 0);
+    job->callback(st);
+  }
+}
+
+Result<std::vector<Tensor>> VersionRunner::Infer(std::vector<Tensor> inputs, Clock::time_point deadline) {
+  auto start = Clock::now();
+  Status st = MatchSignature(signature_, inputs);
+  if (!st.ok()) {
+    stats_->RecordFailure("bad_request", Ns(Clock::now() - start));
+    return st;
+  }
+  auto job = std::make_shared<Job>();
+  job->inputs = std::move(inputs);
+  job->enqueued = start;
+  job->deadline = deadline;
+  SetBatchKey(*job, impl_->batching());
+  st = impl_->Submit(job);
+  if (!st.ok()) {
+    stats_->RecordFailure("queue_full", Ns(Clock::now() - start));
+    return st;
+  }
+  std::unique_lock lock(job->mu);
+  if (!job->cv.wait_until(lock, deadline, [&] { return job->done; })) {
+    int expected = Job::kQueued;
+    if (job->state.compare_exchange_strong(expected, Job::kCancelled)) {
+      lock.unlock();
+      stats_->RecordFailure("timeout", Ns(Clock::now() - start));
+      stats_->AddPending(-1);
+      impl_->cv.notify_all();
+      return Status::DeadlineExceeded("the request did not start within the deployment's timeout");
+    }
+    // Already running: a forward pass cannot be interrupted; wait for it.
+    job->cv.wait(lock, [&] { return job->done; });
+  }
+  return std::move(job->result);
+}
+
+}  // namespace aimass::serving

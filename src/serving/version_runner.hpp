@@ -1,0 +1,78 @@
+// VersionRunner: one registry version of a deployment, loaded and serving. It owns `instances`
+// executors (a thread and a loaded Runtime each) and the queue in front of them, where the
+// dynamic batcher joins requests whose inputs agree past the first dimension into one batch
+// (Triton's model: max_batch_size, max_queue_delay_us, preferred_batch_sizes). Requests wait
+// on their own job, never on the queue lock; the queue is bounded (max_queue_size) and a
+// request that outlives its timeout while still queued is dropped with deadline_exceeded.
+// Destroying a runner drains it: queued requests still run, then the runtimes are unloaded.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "registry/model.hpp"
+#include "serving/inference_stats.hpp"
+#include "serving/runtime.hpp"
+#include "serving/tensor.hpp"
+
+namespace aimass::serving {
+
+struct RunnerOptions {
+  int instances = 1;
+  int threads = 1;
+  int64_t max_batch_size = 0;  // 0 or 1: no batching
+  int64_t max_queue_delay_us = 500;
+  std::vector<int64_t> preferred_batch_sizes;
+  int64_t max_queue_size = 1024;
+};
+
+// What to load: a registry version's artifact.
+struct LoadSpec {
+  std::string deployment;
+  int64_t version = 0;
+  std::string framework;
+  std::string path;               // the file the runtime loads
+  registry::Signature signature;  // from the registry
+};
+
+class VersionRunner {
+ public:
+  // Loads one runtime per instance and warms each with a batch of zeros where the signature
+  // gives every dimension (or -1, taken as 1).
+  static Result<std::shared_ptr<VersionRunner>> Start(const LoadSpec& spec, const RunnerOptions& options,
+                                                      std::shared_ptr<prometheus::Registry> metrics);
+  ~VersionRunner();
+
+  // Checks `inputs` against the signature (names, datatypes, shapes; a tensor's byte count is
+  // already checked), queues them and waits for the answer until `deadline`.
+  Result<std::vector<Tensor>> Infer(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline);
+  // The same without waiting: `done` is called from an executor (shadow traffic).
+  void InferAsync(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline,
+                  std::function<void(Result<std::vector<Tensor>>)> done);
+
+  int64_t version() const { return spec_.version; }
+  const registry::Signature& signature() const { return signature_; }
+  const std::string& framework() const { return spec_.framework; }
+  const RunnerOptions& options() const { return options_; }
+  InferenceStats& stats() { return *stats_; }
+
+  struct Impl;
+
+ private:
+  VersionRunner() = default;
+  LoadSpec spec_;
+  RunnerOptions options_;
+  registry::Signature signature_;
+  std::unique_ptr<InferenceStats> stats_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Orders `inputs` as the signature lists them and checks each: known name, datatype and shape
+// where the signature gives them. Errors name the tensor and what was expected.
+Status MatchSignature(const registry::Signature& sig, std::vector<Tensor>& inputs);
+
+}  // namespace aimass::serving
