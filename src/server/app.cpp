@@ -25,6 +25,7 @@
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
 #include "serving/api.hpp"
+#include "serving/grpc_server.hpp"
 #include "serving/serving.hpp"
 #include "server/core_api.hpp"
 #include "storage/blob_store.hpp"
@@ -58,6 +59,7 @@ struct App::Impl {
   events::EventBus events;
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
+  std::unique_ptr<serving::GrpcServer> grpc;   // after serving: stopped before it
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -181,9 +183,16 @@ Status App::Start() {
   so.spool_dir = s.blobs->temp_dir();
   s.server = std::make_unique<http::Server>(so, *s.pipeline);
   AIMASS_RETURN_IF_ERROR(s.server->Start());
+  if (!s.cfg.grpc_listen.empty()) {
+    std::string address = s.cfg.grpc_listen;
+    if (address.starts_with(":")) address = "0.0.0.0" + address;
+    s.grpc = std::make_unique<serving::GrpcServer>(*s.serving, *s.auth);
+    AIMASS_RETURN_IF_ERROR(s.grpc->Start(address, static_cast<int>(std::min<uint64_t>(s.cfg.serving.max_request_bytes, INT32_MAX))));
+    spdlog::info("aimass gRPC (inference) listening on {}", address.substr(0, address.rfind(':')) + ":" +
+                                                               std::to_string(s.grpc->port()));
+  }
   s.ready = true;
-  spdlog::info("aimass listening on {}:{} (data dir {}, gRPC address {} reserved for serving)",
-               so.host, s.server->port(), s.cfg.data_dir, s.cfg.grpc_listen);
+  spdlog::info("aimass listening on {}:{} (data dir {})", so.host, s.server->port(), s.cfg.data_dir);
   return Status::Ok();
 }
 
@@ -192,6 +201,7 @@ uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
 void App::Shutdown() {
   impl_->ready = false;
   if (impl_->server) impl_->server->Shutdown();
+  if (impl_->grpc) impl_->grpc->Shutdown();
 }
 
 void App::Wait() {

@@ -193,3 +193,26 @@ def xgboost_reference(path: Path, rows) -> "numpy.ndarray":
         if dmat:
             lib.XGDMatrixFree(dmat)
         lib.XGBoosterFree(booster)
+
+
+def slow_torchscript_calibrated(path: Path, seconds: float = 0.06, size: int = 384) -> Path:
+    """slow_torchscript with as many rounds as make one call take about `seconds` on this
+    machine with one intra-op thread (the server under test runs here too)."""
+    import math
+    import time
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        probe = torch.jit.script(SlowIdentity(size, 4).eval())
+        x = torch.zeros(1, 4)
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            probe(x)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    rounds = min(2000, max(4, math.ceil(seconds / (best / 4))))
+    return slow_torchscript(path, size=size, rounds=rounds)
