@@ -14,6 +14,7 @@
 
 #include "cli/api_client.hpp"
 #include "cli/client_config.hpp"
+#include "cli/deploy_commands.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/output.hpp"
 #include "common/log.hpp"
@@ -179,6 +180,7 @@ int Main(int argc, char** argv) {
   key_revoke->add_option("id", key_id, "Key id")->required();
 
   auto model = AddModelCommands(app);
+  auto deploy = AddDeployCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -229,6 +231,7 @@ int Main(int argc, char** argv) {
   if (Status st = api.Resolve(true); !st.ok()) return Fail(st);
 
   if (auto code = RunModelCommands(*model, api, g.json)) return *code;
+  if (auto code = RunDeployCommands(*deploy, api, g.json)) return *code;
 
   if (whoami->parsed()) {
     auto res = api.Call(http::Method::kGet, "/api/v1/auth/whoami");

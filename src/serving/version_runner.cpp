@@ -345,14 +345,16 @@ std::optional<std::vector<Tensor>> WarmupInputs(const registry::Signature& sig) 
 }  // namespace
 
 Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec, const RunnerOptions& options,
-                                                            std::shared_ptr<prometheus::Registry> metrics) {
+                                                            std::shared_ptr<prometheus::Registry> metrics,
+                                                            RuntimeFactory load) {
+  if (!load) load = [&spec, &options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads}); };
   std::shared_ptr<VersionRunner> r(new VersionRunner());
   r->spec_ = spec;
   r->options_ = options;
   r->impl_ = std::make_unique<Impl>();
   r->impl_->options = options;
   for (int i = 0; i < std::max(1, options.instances); ++i) {
-    AIMASS_ASSIGN_OR_RETURN(auto rt, LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads}));
+    AIMASS_ASSIGN_OR_RETURN(auto rt, load());
     r->impl_->runtimes.push_back(std::move(rt));
   }
   r->signature_ = r->impl_->runtimes[0]->signature();

@@ -43,8 +43,11 @@ class VersionRunner {
  public:
   // Loads one runtime per instance and warms each with a batch of zeros where the signature
   // gives every dimension (or -1, taken as 1).
+  // `load` makes one runtime per call (default: LoadRuntime of the spec's framework and path).
+  using RuntimeFactory = std::function<Result<std::unique_ptr<Runtime>>()>;
   static Result<std::shared_ptr<VersionRunner>> Start(const LoadSpec& spec, const RunnerOptions& options,
-                                                      std::shared_ptr<prometheus::Registry> metrics);
+                                                      std::shared_ptr<prometheus::Registry> metrics,
+                                                      RuntimeFactory load = nullptr);
   ~VersionRunner();
 
   // Checks `inputs` against the signature (names, datatypes, shapes; a tensor's byte count is

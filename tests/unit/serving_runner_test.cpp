@@ -1,0 +1,223 @@
+// The serving runner's queue and dynamic batcher, driven through a small Runtime written here
+// (y = 2x over FP32 [n, 2]) that records the batches it is given, so what is checked is the
+// batching itself: requests joined, answers split back to the right caller, the queue bound,
+// timeouts and a failing model.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "serving/deployment.hpp"
+#include "serving/version_runner.hpp"
+#include <nlohmann/json.hpp>
+
+namespace aimass::serving {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Record {
+  std::mutex mu;
+  std::vector<int64_t> batches;  // rows per Run
+  std::atomic<int> delay_ms{0};
+  std::atomic<bool> fail{false};
+};
+
+class DoublingRuntime : public Runtime {
+ public:
+  explicit DoublingRuntime(Record* rec) : rec_(rec) {
+    sig_.inputs.push_back({"x", "FP32", {-1, 2}});
+    sig_.outputs.push_back({"y", "FP32", {-1, 2}});
+  }
+  const registry::Signature& signature() const override { return sig_; }
+  Result<std::vector<Tensor>> Run(const std::vector<Tensor>& in) override {
+    if (int d = rec_->delay_ms.load()) std::this_thread::sleep_for(std::chrono::milliseconds(d));
+    {
+      std::lock_guard lock(rec_->mu);
+      rec_->batches.push_back(in[0].shape[0]);
+    }
+    if (rec_->fail) return Status::Internal("the model failed: boom");
+    Tensor out{"y", DataType::kFp32, in[0].shape, in[0].data};
+    auto* f = reinterpret_cast<float*>(out.data.data());
+    for (size_t i = 0; i < out.data.size() / 4; ++i) f[i] *= 2;
+    return std::vector<Tensor>{out};
+  }
+
+ private:
+  Record* rec_;
+  registry::Signature sig_;
+};
+
+Tensor Input(std::vector<float> values) {
+  Tensor t{"x", DataType::kFp32, {static_cast<int64_t>(values.size() / 2), 2}, ""};
+  t.data.assign(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  return t;
+}
+
+std::vector<float> Floats(const Tensor& t) {
+  std::vector<float> v(t.data.size() / 4);
+  std::memcpy(v.data(), t.data.data(), t.data.size());
+  return v;
+}
+
+std::shared_ptr<VersionRunner> Start(Record& rec, RunnerOptions opt) {
+  LoadSpec spec{"test", 1, "test", "", {}};
+  auto r = VersionRunner::Start(spec, opt, nullptr, [&rec]() -> Result<std::unique_ptr<Runtime>> {
+    return std::unique_ptr<Runtime>(std::make_unique<DoublingRuntime>(&rec));
+  });
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  std::lock_guard lock(rec.mu);
+  rec.batches.clear();  // forget the warm-up runs
+  return *r;
+}
+
+auto Soon(int ms = 5000) { return Clock::now() + std::chrono::milliseconds(ms); }
+
+TEST(VersionRunner, ConcurrentRequestsAreBatchedAndEachGetsItsOwnRows) {
+  Record rec;
+  auto runner = Start(rec, {.instances = 1, .max_batch_size = 8, .max_queue_delay_us = 20000});
+  constexpr int kClients = 16;
+  std::vector<std::thread> clients;
+  std::atomic<int> wrong{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      auto out = runner->Infer({Input({float(i), float(i) + 0.5f})}, Soon());
+      if (!out.ok() || Floats((*out)[0]) != std::vector<float>{2.0f * i, 2.0f * i + 1}) wrong++;
+      if (out.ok() && (*out)[0].shape != std::vector<int64_t>{1, 2}) wrong++;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  std::lock_guard lock(rec.mu);
+  int64_t rows = 0, largest = 0;
+  for (int64_t b : rec.batches) {
+    rows += b;
+    largest = std::max(largest, b);
+    EXPECT_LE(b, 8);
+  }
+  EXPECT_EQ(rows, kClients);
+  EXPECT_GT(largest, 1) << "no two requests were batched";
+  auto stats = runner->stats().Snapshot();
+  EXPECT_EQ(stats.inference_count, static_cast<uint64_t>(kClients));
+  EXPECT_EQ(stats.execution_count, rec.batches.size());
+}
+
+TEST(VersionRunner, APreferredSizeIsSentWithoutWaitingForTheDelay) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 64, .max_queue_delay_us = 5000000, .preferred_batch_sizes = {2}});
+  auto start = Clock::now();
+  std::thread a([&] { EXPECT_TRUE(runner->Infer({Input({1, 2})}, Soon(10000)).ok()); });
+  std::thread b([&] { EXPECT_TRUE(runner->Infer({Input({3, 4})}, Soon(10000)).ok()); });
+  a.join();
+  b.join();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3)) << "waited for the 5 s delay";
+}
+
+TEST(VersionRunner, WithoutBatchingEachRequestRunsAlone) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 0});
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 6; ++i) clients.emplace_back([&] { EXPECT_TRUE(runner->Infer({Input({1, 2, 3, 4})}, Soon()).ok()); });
+  for (auto& t : clients) t.join();
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.batches, std::vector<int64_t>(6, 2));
+}
+
+TEST(VersionRunner, AFullQueueRefusesAtOnce) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 0, .max_queue_size = 1});
+  rec.delay_ms = 300;
+  std::vector<std::thread> clients;
+  std::atomic<int> refused{0}, served{0};
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&] {
+      auto out = runner->Infer({Input({1, 2})}, Soon());
+      if (out.ok()) served++;
+      else if (out.status().code() == Code::kUnavailable) refused++;
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_GE(refused.load(), 1);
+  EXPECT_GE(served.load(), 1);
+  EXPECT_EQ(refused + served, 6);
+  EXPECT_EQ(runner->stats().Snapshot().failures["queue_full"], static_cast<uint64_t>(refused.load()));
+}
+
+TEST(VersionRunner, ARequestThatTimesOutInTheQueueIsNotRun) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 0});
+  rec.delay_ms = 400;
+  std::thread slow([&] { EXPECT_TRUE(runner->Infer({Input({1, 2})}, Soon()).ok()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto out = runner->Infer({Input({3, 4})}, Clock::now() + std::chrono::milliseconds(100));
+  slow.join();
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), Code::kDeadlineExceeded);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.batches.size(), 1u) << "the timed-out request was computed anyway";
+}
+
+TEST(VersionRunner, AModelErrorFailsThatBatchOnly) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 0});
+  rec.fail = true;
+  auto bad = runner->Infer({Input({1, 2})}, Soon());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInternal);
+  rec.fail = false;
+  auto good = runner->Infer({Input({1, 2})}, Soon());
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(Floats((*good)[0]), (std::vector<float>{2, 4}));
+  EXPECT_EQ(runner->stats().Snapshot().failures["model_error"], 1u);
+}
+
+TEST(MatchSignatureTest, NamesTheTensorAndWhatWasExpected) {
+  registry::Signature sig;
+  sig.inputs.push_back({"x", "FP32", {-1, 2}});
+  auto check = [&](Tensor t) {
+    std::vector<Tensor> in{std::move(t)};
+    return MatchSignature(sig, in);
+  };
+  Tensor wrong_name = Input({1, 2});
+  wrong_name.name = "z";
+  EXPECT_EQ(check(wrong_name).message(), "unknown input 'z'; the model takes 'x'");
+  Tensor wrong_type = Input({1, 2});
+  wrong_type.dtype = DataType::kInt32;
+  EXPECT_EQ(check(wrong_type).message(), "input 'x' is INT32; expected FP32");
+  Tensor wrong_shape{"x", DataType::kFp32, {1, 3}, std::string(12, '\0')};
+  EXPECT_EQ(check(wrong_shape).message(), "input 'x' has shape [1,3]; expected [-1,2] (-1: any size)");
+  EXPECT_TRUE(check(Input({1, 2, 3, 4})).ok());
+  std::vector<Tensor> none;
+  EXPECT_EQ(MatchSignature(sig, none).code(), Code::kBadRequest);
+}
+
+TEST(DeploymentSpecTest, ParsesCreateAndPatchAndRefusesNonsense) {
+  DeploymentSpec s;
+  auto ok = ParseDeploymentSpec(nlohmann::json::parse(R"({"name":"fashion","model":"cnn","alias":"production",
+      "max_batch_size":16,"preferred_batch_sizes":[4,8],
+      "traffic":{"candidate":{"version":4},"auto":{"steps":[20,100],"window_s":5}}})"), false, s);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_EQ(*s.alias, "production");
+  EXPECT_EQ(s.runner.max_batch_size, 16);
+  EXPECT_EQ(*s.traffic.candidate, 4);
+  EXPECT_EQ(s.traffic.weight, 20) << "auto starts at its first step";
+  ASSERT_TRUE(ParseDeploymentSpec(nlohmann::json::parse(R"({"version":3})"), true, s).ok());
+  EXPECT_EQ(*s.version, 3);
+  EXPECT_FALSE(s.alias);
+  for (const char* bad : {R"({"name":"x","model":"m"})", R"({"name":"../x","model":"m","version":1})",
+                          R"({"name":"x","model":"m","version":1,"alias":"a"})",
+                          R"({"name":"x","model":"m","version":1,"instances":0})",
+                          R"({"name":"x","model":"m","version":1,"bogus":1})",
+                          R"({"name":"x","model":"m","version":1,"traffic":{"weight":10}})",
+                          R"({"name":"x","model":"m","version":1,"max_batch_size":4,"preferred_batch_sizes":[8]})",
+                          R"({"name":"x","model":"m","version":1,"traffic":{"candidate":{"version":2},"auto":{"steps":[50]}}})"}) {
+    DeploymentSpec t;
+    EXPECT_EQ(ParseDeploymentSpec(nlohmann::json::parse(bad), false, t).code(), Code::kBadRequest) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace aimass::serving
