@@ -25,8 +25,31 @@ const prometheus::Histogram::BucketBoundaries& BatchBuckets() {
 }
 }  // namespace
 
+// prometheus-cpp hands out one metric per label set: a runner replacing another of the same
+// deployment and version (a PATCH that reloads it) gets the very same series. So series are
+// counted here and removed only when their last user goes.
+namespace {
+std::mutex series_mu;
+std::map<const void*, int> series_users;
+
+template <typename T>
+T* Acquire(T* metric) {
+  std::lock_guard lock(series_mu);
+  series_users[metric]++;
+  return metric;
+}
+
+template <typename F, typename T>
+void Release(F* family, T* metric) {
+  std::lock_guard lock(series_mu);
+  if (--series_users[metric] > 0) return;
+  series_users.erase(metric);
+  family->Remove(metric);
+}
+}  // namespace
+
 // Families are process-wide (one per metric name); each InferenceStats adds its labelled
-// series and removes them when the version is unloaded.
+// series and releases them when the version is unloaded.
 struct InferenceStats::Prom {
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests_family = nullptr;
@@ -48,7 +71,7 @@ struct InferenceStats::Prom {
     if (it != requests.end()) return *it->second;
     auto l = labels;
     l["outcome"] = outcome;
-    prometheus::Counter* c = &requests_family->Add(l);
+    prometheus::Counter* c = Acquire(&requests_family->Add(l));
     requests[outcome] = c;
     return *c;
   }
@@ -82,22 +105,22 @@ InferenceStats::InferenceStats(std::shared_ptr<prometheus::Registry> registry, c
                              "Requests queued or running", *registry);
   p.busy_family = &Family(prometheus::BuildCounter(), "aimass_inference_instance_busy_seconds_total",
                           "Seconds instances spent executing (rate / instances = utilisation)", *registry);
-  p.queue = &p.queue_family->Add(p.labels, LatencyBuckets());
-  p.compute = &p.compute_family->Add(p.labels, LatencyBuckets());
-  p.batch = &p.batch_family->Add(p.labels, BatchBuckets());
-  p.pending = &p.pending_family->Add(p.labels);
-  p.busy = &p.busy_family->Add(p.labels);
+  p.queue = Acquire(&p.queue_family->Add(p.labels, LatencyBuckets()));
+  p.compute = Acquire(&p.compute_family->Add(p.labels, LatencyBuckets()));
+  p.batch = Acquire(&p.batch_family->Add(p.labels, BatchBuckets()));
+  p.pending = Acquire(&p.pending_family->Add(p.labels));
+  p.busy = Acquire(&p.busy_family->Add(p.labels));
 }
 
 InferenceStats::~InferenceStats() {
   Prom& p = *prom_;
   if (!p.registry) return;
-  for (auto& [_, c] : p.requests) p.requests_family->Remove(c);
-  p.queue_family->Remove(p.queue);
-  p.compute_family->Remove(p.compute);
-  p.batch_family->Remove(p.batch);
-  p.pending_family->Remove(p.pending);
-  p.busy_family->Remove(p.busy);
+  for (auto& [_, c] : p.requests) Release(p.requests_family, c);
+  Release(p.queue_family, p.queue);
+  Release(p.compute_family, p.compute);
+  Release(p.batch_family, p.batch);
+  Release(p.pending_family, p.pending);
+  Release(p.busy_family, p.busy);
 }
 
 void InferenceStats::RecordSuccess(uint64_t total_ns, uint64_t queue_ns) {

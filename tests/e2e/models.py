@@ -9,6 +9,7 @@ import ctypes
 import random
 from pathlib import Path
 
+import numpy
 import torch
 
 
@@ -149,11 +150,9 @@ def slow_torchscript(path: Path, size: int = 384, rounds: int = 4) -> Path:
     return path
 
 
-def torch_reference(path: Path, x) -> "numpy.ndarray":
+def torch_reference(path: Path, x) -> numpy.ndarray:
     """What PyTorch answers: the TorchScript file at `path` run on `x` (array-like, FP32).
     For an ONNX model made here, pass the TorchScript file of the same class and seed."""
-    import numpy
-
     module = torch.jit.load(str(path))
     module.eval()
     with torch.no_grad():
@@ -161,12 +160,10 @@ def torch_reference(path: Path, x) -> "numpy.ndarray":
     return out.numpy()
 
 
-def xgboost_reference(path: Path, rows) -> "numpy.ndarray":
+def xgboost_reference(path: Path, rows) -> numpy.ndarray:
     """What XGBoost answers for `rows` (array-like [n, features], FP32): the model at `path`
     loaded through libxgboost and XGBoosterPredict (normal prediction: probabilities for
     binary:logistic), one value per row."""
-    import numpy
-
     lib = ctypes.cdll.LoadLibrary("libxgboost.so.0")
 
     def check(rc):

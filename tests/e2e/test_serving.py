@@ -9,6 +9,7 @@ change or load a deployment make their own."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import threading
@@ -38,7 +39,7 @@ SLOW_SIG = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [-1, 4]
 XGB_SIG = {"inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 3]}]}
 
 # Values a server must never echo in an error message.
-MARKERS = (123.456, 654.321)
+MARKERS = (123.4375, 654.3125)  # exact in FP32: printed the same by every formatter
 
 _rng = np.random.RandomState(7)
 # Exactly representable in FP32 (k / 2^n), so JSON carries the very numbers PyTorch sees.
@@ -423,7 +424,7 @@ def test_repository_index_unload_and_load(server, mlp_model):
 
     resp = server.admin.post(f"/v2/repository/models/{dep}/unload", json={}, timeout=LOAD_TIMEOUT_S)
     assert resp.status_code == 200, describe(resp)
-    assert 400 <= server.admin.get(f"/v2/models/{dep}/ready").status_code < 500
+    assert server.admin.get(f"/v2/models/{dep}/ready").status_code == 503  # exists, not loaded
     assert infer(server.admin, dep, "features", MLP_X).status_code != 200
 
     resp = server.admin.post(f"/v2/repository/models/{dep}/load", json={}, timeout=LOAD_TIMEOUT_S)
@@ -495,7 +496,7 @@ def test_data_that_does_not_fill_the_shape_is_400(server, served):
 @pytest.mark.parametrize("declared,sent", [(12, 12), (16, 12), (12, 16)])
 def test_binary_byte_count_that_does_not_match_the_shape_is_400(server, served, declared, sent):
     """[1, 4] FP32 is 16 bytes: a binary_data_size that says otherwise, or a body that holds
-    fewer or more bytes than it says, is refused naming the tensor and the 16 bytes."""
+    fewer or more bytes than it says, is refused naming the tensor and what was expected."""
     s = served["torchscript-mlp"]
     raw = np.resize(np.array(MARKERS, "<f4"), 4).tobytes()[:sent].ljust(sent, b"\x00")
     header = json.dumps({"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32",
@@ -504,8 +505,9 @@ def test_binary_byte_count_that_does_not_match_the_shape_is_400(server, served, 
                              headers={**OCTETS, "Inference-Header-Content-Length": str(len(header))})
     message = error_message(resp, 400)
     assert "features" in message, message
-    if declared != 16:
-        assert "16" in message, f"the expected byte count is not named: {message}"
+    if declared != 16:  # the expectation, as the byte count or as shape and datatype
+        assert "16" in message or ("FP32" in message and "4" in message), \
+            f"the expected size is not named: {message}"
     assert_no_marker(resp)
 
 
@@ -565,11 +567,15 @@ def test_dynamic_batching_under_concurrent_load_batches_and_answers_each_row(ser
         client = Client(server, server.admin_token)
         barrier.wait()
         while time.monotonic() < stop_at and len(failures) < 20:
-            resp = infer(client, dep, "x", xs[i])
-            if resp.status_code != 200:
-                failures.append(describe(resp))
+            try:
+                resp = infer(client, dep, "x", xs[i])
+                if resp.status_code != 200:
+                    failures.append(describe(resp))
+                    continue
+                got = output_array(resp.json())
+            except Exception as exc:
+                failures.append(f"client {i}: {type(exc).__name__}: {exc}")
                 continue
-            got = output_array(resp.json())
             if not np.allclose(got, refs[i:i + 1], rtol=0, atol=ATOL):
                 failures.append(f"client {i}: {got.ravel()[:3]} != {refs[i, :3]}")
                 continue
@@ -589,15 +595,21 @@ def test_dynamic_batching_under_concurrent_load_batches_and_answers_each_row(ser
 
 
 def _fire_at_once(server, dep, n) -> list:
-    results = [None] * n
+    """n requests sent at the same moment from n threads; their responses."""
+    results: list = [None] * n
     barrier = threading.Barrier(n)
 
     def worker(i):
         client = Client(server, server.admin_token)
         barrier.wait()
-        results[i] = infer(client, dep, "features", MLP_X[:1])
+        try:
+            results[i] = infer(client, dep, "features", MLP_X[:1])
+        except Exception as exc:  # a reset connection is an answer too, and a wrong one
+            results[i] = exc
 
     run_threads(n, worker)
+    dropped = [r for r in results if isinstance(r, Exception)]
+    assert not dropped, f"{len(dropped)} of {n} requests got no HTTP answer: {dropped[0]!r}"
     return results
 
 
@@ -665,14 +677,14 @@ def test_moving_the_alias_under_load_swaps_versions_with_no_failed_request(serve
             sent = time.monotonic()
             try:
                 resp = infer(client, name, "features", x)
-            except Exception as exc:  # a dropped connection is a failed request too
+                if resp.status_code != 200:
+                    failures.append(describe(resp))
+                    continue
+                body = resp.json()
+                got = output_array(body)
+            except Exception as exc:  # a dropped connection or a garbled answer fails too
                 failures.append(f"{type(exc).__name__}: {exc}")
                 continue
-            if resp.status_code != 200:
-                failures.append(describe(resp))
-                continue
-            body = resp.json()
-            got = output_array(body)
             version = next((v for v, ref in refs.items()
                             if np.allclose(got, ref, rtol=0, atol=ATOL)), None)
             if version is None or str(body["model_version"]) != str(version):
@@ -718,16 +730,19 @@ def test_a_failing_canary_is_rolled_back_automatically(server, zoo):
     name = dep["name"]
     assert serving_versions(dep) == [1, 2]
 
-    statuses: dict[int, int] = {}
+    statuses: dict = {}
     lock = threading.Lock()
     stop = threading.Event()
 
     def worker(i):
         client = Client(server, server.admin_token)
         while not stop.is_set():
-            resp = infer(client, name, "features", POISON)
+            try:
+                status = infer(client, name, "features", POISON).status_code
+            except Exception as exc:  # no HTTP answer at all
+                status = type(exc).__name__
             with lock:
-                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+                statuses[status] = statuses.get(status, 0) + 1
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(4)]
     for t in threads:
@@ -853,9 +868,7 @@ def test_cli_deploy_create_list_show_update_delete(server, zoo, aimass_bin, tmp_
 
 @pytest.fixture(scope="module")
 def grpc_client(server):
-    try:
-        import grpc  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("grpc") is None:
         pytest.fail("python3-grpcio is not installed (apt-get install python3-grpcio)", pytrace=False)
     from oip_grpc import V2Client
 

@@ -9,6 +9,9 @@
 #include <mutex>
 #include <thread>
 
+#include <prometheus/registry.h>
+
+#include "http/metrics.hpp"
 #include "serving/deployment.hpp"
 #include "serving/version_runner.hpp"
 #include <nlohmann/json.hpp>
@@ -217,6 +220,31 @@ TEST(DeploymentSpecTest, ParsesCreateAndPatchAndRefusesNonsense) {
     DeploymentSpec t;
     EXPECT_EQ(ParseDeploymentSpec(nlohmann::json::parse(bad), false, t).code(), Code::kBadRequest) << bad;
   }
+}
+
+}  // namespace
+}  // namespace aimass::serving
+
+namespace aimass::serving {
+namespace {
+
+// A runner replacing another of the same deployment and version (a PATCH reloads it) shares
+// its Prometheus series; unloading the old one must not pull them from under the new one.
+TEST(InferenceStatsTest, TwoRunnersOfOneVersionShareSeriesSafely) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto old_stats = std::make_unique<InferenceStats>(registry, "dep", "1");
+  InferenceStats new_stats(registry, "dep", "1");
+  old_stats->RecordSuccess(1000, 10);
+  new_stats.RecordSuccess(1000, 10);
+  old_stats.reset();
+  new_stats.RecordSuccess(2000, 20);
+  new_stats.RecordExecution(1, 1, 1, 1);
+  new_stats.RecordFailure("timeout", 5);
+  std::string text = http::RenderMetrics(*registry);
+  EXPECT_NE(text.find("aimass_inference_requests_total{deployment=\"dep\",outcome=\"success\",version=\"1\"} 3"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(new_stats.Snapshot().success.count, 2u);
 }
 
 }  // namespace
