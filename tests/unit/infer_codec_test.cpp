@@ -289,6 +289,7 @@ TEST(InferCodecTest, ValuesOutOfRangeNameTheTensorNotTheValue) {
   }
   // Just past INT64's range (the message quotes the bounds, so no secret to look for).
   ExpectRejected(OneInput("INT64", "[1]", "[9223372036854775808]"), "input 'x'");
+  ExpectRejected(OneInput("BOOL", "[1]", "[2]"), "input 'x'");
   auto r = ParseInferRequest(OneInput("INT8", "[2]", "[1,300]"), std::nullopt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "input 'x': element 1 must be an integer in [-128, 127] for INT8");
