@@ -768,6 +768,68 @@ def test_a_failing_canary_is_rolled_back_automatically(server, zoo):
         assert_matches(output_array(resp.json()), stable_ref)
 
 
+def test_a_healthy_canary_is_promoted_step_by_step(server, zoo):
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["mlp1.pt"], "torchscript", MLP_SIG)
+    push(server.admin, model, zoo["mlp2.pt"], "torchscript", MLP_SIG)
+    refs = {1: models.torch_reference(zoo["mlp1.pt"], MLP_X), 2: models.torch_reference(zoo["mlp2.pt"], MLP_X)}
+    traffic = {"candidate": {"version": 2},
+               "auto": {"steps": [30, 60, 100], "window_s": 1, "min_requests": 5,
+                        "max_error_rate_delta": 0.01, "max_p99_ratio": 50}}
+    name = deploy(server.admin, model, version=1, traffic=traffic)["name"]
+    seen: dict = {}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def worker():
+        client = Client(server, server.admin_token)
+        while not stop.is_set():
+            resp = infer(client, name, "features", MLP_X)
+            with lock:
+                key = (resp.status_code, resp.json().get("model_version") if resp.status_code == 200 else None)
+                seen[key] = seen.get(key, 0) + 1
+            if resp.status_code == 200:
+                v = int(resp.json()["model_version"])
+                if not np.allclose(output_array(resp.json()), refs[v], atol=1e-5):
+                    with lock:
+                        seen["wrong answer"] = seen.get("wrong answer", 0) + 1
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        shown = wait_for(lambda: (d := get_deployment(server.admin, name)) and serving_versions(d) == [2] and d,
+                         40, "the canary to be promoted", interval=0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert set(seen) <= {(200, "1"), (200, "2")}, seen
+    assert seen.get((200, "1"), 0) > 0 and seen.get((200, "2"), 0) > 0, seen
+    history = shown["traffic"]["history"]
+    # Created at the first step (30%), one step to 60%, then promoted at 100%.
+    steps = [(e["action"], e["weight"]) for e in history if e["action"] in ("canary", "step", "promoted")]
+    assert steps == [("canary", 30), ("step", 60), ("promoted", 100)], history
+    assert shown["version"] == 2 and shown["traffic"]["candidate"] is None
+
+
+def test_shadow_traffic_reaches_the_candidate_but_never_the_client(server, zoo):
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["mlp1.pt"], "torchscript", MLP_SIG)
+    push(server.admin, model, zoo["mlp2.pt"], "torchscript", MLP_SIG)
+    ref1 = models.torch_reference(zoo["mlp1.pt"], MLP_X)
+    name = deploy(server.admin, model, version=1,
+                  traffic={"candidate": {"version": 2}, "shadow_percent": 100})["name"]
+    for _ in range(20):
+        resp = infer(server.admin, name, "features", MLP_X)
+        assert resp.status_code == 200, describe(resp)
+        assert resp.json()["model_version"] == "1"
+        assert_matches(output_array(resp.json()), ref1)
+    wait_for(lambda: stats_totals(server.admin, name, version=2)["success"] == 20, 10,
+             "the mirrored requests to be answered by the candidate")
+    assert stats_totals(server.admin, name, version=1)["success"] == 20
+
+
 # --------------------------------------------------------------------------------------------
 # Deployments API, permissions, CLI
 
