@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import random
 from pathlib import Path
+from typing import Dict
 
 import numpy
 import torch
@@ -213,3 +214,24 @@ def slow_torchscript_calibrated(path: Path, seconds: float = 0.06, size: int = 3
         torch.set_num_threads(threads)
     rounds = min(2000, max(4, math.ceil(seconds / (best / 4))))
     return slow_torchscript(path, size=size, rounds=rounds)
+
+
+class Types(torch.nn.Module):
+    """One input per datatype TorchScript serves; each comes back doubled (BOOL: negated)."""
+
+    def forward(self, b: torch.Tensor, u8: torch.Tensor, i8: torch.Tensor, i16: torch.Tensor,
+                i32: torch.Tensor, i64: torch.Tensor, f16: torch.Tensor, f32: torch.Tensor,
+                f64: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return {"b": ~b, "u8": u8 * 2, "i8": i8 * 2, "i16": i16 * 2, "i32": i32 * 2,
+                "i64": i64 * 2, "f16": f16 * 2, "f32": f32 * 2, "f64": f64 * 2}
+
+
+# Input name -> (OIP datatype, numpy dtype) of the Types model.
+TYPES = {"b": ("BOOL", "bool"), "u8": ("UINT8", "uint8"), "i8": ("INT8", "int8"),
+         "i16": ("INT16", "int16"), "i32": ("INT32", "int32"), "i64": ("INT64", "int64"),
+         "f16": ("FP16", "float16"), "f32": ("FP32", "float32"), "f64": ("FP64", "float64")}
+
+
+def torchscript_types(path: Path) -> Path:
+    torch.jit.script(Types().eval()).save(str(path))
+    return path

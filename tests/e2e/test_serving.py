@@ -830,6 +830,95 @@ def test_shadow_traffic_reaches_the_candidate_but_never_the_client(server, zoo):
     assert stats_totals(server.admin, name, version=1)["success"] == 20
 
 
+TYPES_X = {  # two rows of each datatype; values chosen to stay in range when doubled
+    "b": [True, False], "u8": [7, 100], "i8": [-60, 61], "i16": [-1000, 12000],
+    "i32": [-70000, 1 << 29], "i64": [-(1 << 40), (1 << 61) + 3], "f16": [0.5, -1.25],
+    "f32": [3.25, -0.125], "f64": [1e-300, 2.5e200],
+}
+
+
+def _types_expected(name):
+    dtype = models.TYPES[name][1]
+    x = np.array(TYPES_X[name], dtype=dtype)
+    return (~x if dtype == "bool" else x * 2).reshape(2, 1)
+
+
+@pytest.fixture(scope="module")
+def types_deployment(server, tmp_path_factory) -> str:
+    path = models.torchscript_types(tmp_path_factory.mktemp("types") / "types.pt")
+    sig = {"inputs": [{"name": n, "datatype": dt, "shape": [-1, 1]} for n, (dt, _) in models.TYPES.items()],
+           "outputs": [{"name": n, "datatype": dt, "shape": [-1, 1]} for n, (dt, _) in models.TYPES.items()]}
+    model = create_model(server.admin)
+    push(server.admin, model, path, "torchscript", sig)
+    return deploy(server.admin, model, max_batch_size=8)["name"]
+
+
+def test_every_torchscript_datatype_round_trips_as_json_and_binary(server, types_deployment):
+    inputs = [{"name": n, "datatype": dt, "shape": [2, 1], "data": TYPES_X[n]}
+              for n, (dt, _) in models.TYPES.items()]
+    resp = server.admin.post(infer_path(types_deployment), json={"inputs": inputs})
+    assert resp.status_code == 200, describe(resp)
+    outs = {o["name"]: o for o in resp.json()["outputs"]}
+    assert sorted(outs) == sorted(models.TYPES)
+    for name, (dt, dtype) in models.TYPES.items():
+        assert outs[name]["datatype"] == dt and outs[name]["shape"] == [2, 1]
+        got = np.array(outs[name]["data"], dtype=dtype).reshape(2, 1)
+        np.testing.assert_array_equal(got, _types_expected(name), err_msg=name)
+
+    # The same through the binary extension, every output binary.
+    header = {"inputs": [], "parameters": {"binary_data_output": True}}
+    blobs = b""
+    for name, (dt, dtype) in models.TYPES.items():
+        raw = np.array(TYPES_X[name], dtype=dtype).tobytes()
+        header["inputs"].append({"name": name, "datatype": dt, "shape": [2, 1],
+                                 "parameters": {"binary_data_size": len(raw)}})
+        blobs += raw
+    head = json.dumps(header).encode()
+    resp = server.admin.post(infer_path(types_deployment), data=head + blobs,
+                             headers={"Content-Type": "application/octet-stream",
+                                      "Inference-Header-Content-Length": str(len(head))})
+    assert resp.status_code == 200, describe(resp)
+    n = int(resp.headers["Inference-Header-Content-Length"])
+    body = json.loads(resp.content[:n])
+    offset = n
+    for out in body["outputs"]:
+        size = out["parameters"]["binary_data_size"]
+        dtype = models.TYPES[out["name"]][1]
+        got = np.frombuffer(resp.content[offset:offset + size], dtype=dtype).reshape(2, 1)
+        offset += size
+        np.testing.assert_array_equal(got, _types_expected(out["name"]), err_msg=out["name"])
+    assert offset == len(resp.content)
+
+
+def test_every_torchscript_datatype_round_trips_over_grpc(server, types_deployment, grpc_client):
+    from oip_grpc import MESSAGES
+
+    req = MESSAGES["ModelInferRequest"](model_name=types_deployment)
+    for name, (dt, dtype) in models.TYPES.items():
+        req.inputs.add(name=name, datatype=dt, shape=[2, 1])
+        req.raw_input_contents.append(np.array(TYPES_X[name], dtype=dtype).tobytes())
+    resp = grpc_client.model_infer(req)
+    assert len(resp.outputs) == len(models.TYPES)
+    for i, out in enumerate(resp.outputs):
+        dtype = models.TYPES[out.name][1]
+        got = np.frombuffer(resp.raw_output_contents[i], dtype=dtype).reshape(list(out.shape))
+        np.testing.assert_array_equal(got, _types_expected(out.name), err_msg=out.name)
+
+
+def test_inference_metrics_are_exported_per_deployment_and_version(server, served):
+    s = served["torchscript-mlp"]
+    assert infer(server.admin, s.deployment, s.input, s.x).status_code == 200
+    text = server.admin.get("/metrics").text
+    label = f'deployment="{s.deployment}"'
+    for family in ("aimass_inference_requests_total", "aimass_inference_queue_seconds_bucket",
+                   "aimass_inference_compute_seconds_bucket", "aimass_inference_batch_size_bucket",
+                   "aimass_inference_pending_requests", "aimass_inference_instance_busy_seconds_total"):
+        assert any(line.startswith(family) and label in line for line in text.splitlines()), family
+    ok = [line for line in text.splitlines()
+          if line.startswith("aimass_inference_requests_total") and label in line and 'outcome="success"' in line]
+    assert ok and float(ok[0].split()[-1]) >= 1
+
+
 # --------------------------------------------------------------------------------------------
 # Deployments API, permissions, CLI
 
