@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "http/router.hpp"
+
 namespace aimass::http {
 
 Result<Json> ParseJsonObject(const Request& req) {
@@ -30,6 +32,11 @@ Response ErrorResponse(const Status& status, std::string_view request_id) {
     r.headers.Set("Retry-After", "1");
   }
   return r;
+}
+
+Response ErrorFor(const Request& req, const Status& status) {
+  if (req.route && req.route->error_response) return req.route->error_response(status, req.request_id);
+  return ErrorResponse(status, req.request_id);
 }
 
 Response NoContent() {

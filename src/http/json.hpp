@@ -21,6 +21,8 @@ inline Response ErrorResponse(std::string_view request_id, const Status& status)
   return ErrorResponse(status, request_id);
 }
 Response NoContent();
+// The error in the shape the request's route speaks (Route::error_response), else ErrorResponse.
+Response ErrorFor(const Request& req, const Status& status);
 
 // Reads an optional string / integer / string-array member, failing with bad_request when the
 // member is present with the wrong type.

@@ -19,12 +19,12 @@ void Pipeline::Use(std::shared_ptr<Middleware> mw) {
 
 void Pipeline::Rebuild() {
   Next next = [](Request& req) -> Response {
-    if (!req.early_error.ok()) return ErrorResponse(req.early_error, req.request_id);
+    if (!req.early_error.ok()) return ErrorFor(req, req.early_error);
     try {
       return req.route->handler(req);
     } catch (const std::exception& e) {
       spdlog::error("handler for {} threw: {}", req.route->pattern, e.what());
-      return ErrorResponse(Status::Internal("internal error"), req.request_id);
+      return ErrorFor(req, Status::Internal("internal error"));
     }
   };
   for (auto it = middleware_.rbegin(); it != middleware_.rend(); ++it) {

@@ -29,6 +29,12 @@ struct Route {
   bool streaming_body = false;  // body spooled to a file, limit http.max_upload_bytes
   uint64_t max_body_bytes = 0;  // buffered body limit for this route; 0: http.max_body_bytes
   bool run_inline = false;      // cheap handler: run on the I/O thread, skip the worker pool
+  bool audited = true;          // false: a POST that changes nothing (inference) is not audited
+
+  // Writes this route's errors, including those found before its handler ran (auth, body
+  // size). Null: the platform's shape. Routes of a foreign protocol (Open Inference Protocol)
+  // set theirs, so that their clients can read every error.
+  Response (*error_response)(const Status& status, std::string_view request_id) = nullptr;
 
   // For /openapi.json.
   std::string tag;

@@ -24,6 +24,9 @@
 
 namespace aimass::http {
 
+// Bodies up to this size are read before the caller is admitted (see ServeRequests).
+constexpr uint64_t kReadBeforeAdmitBytes = 64 * 1024;
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
@@ -67,7 +70,7 @@ struct Connection {
   Timer watchdog;
   Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;    // touched only on the connection's io_context
-  bool streaming = false;  // sending a ResponseStream: closed at once on shutdown
+  bool streaming = false;  // sending an event stream: closed at once on shutdown
   bool closed = false;
 
   void ExpiresAfter(std::chrono::seconds s) { deadline = Clock::now() + s; }
@@ -417,9 +420,11 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         unread_body = true;
         has_body = false;
       }
-    } else if (has_body) {
-      // Admission may read the metadata store (token revocation, API keys): on a worker, so
-      // that an I/O thread never waits on a database lock.
+    } else if (has_body && (h.chunked() || *header_parser.content_length() > kReadBeforeAdmitBytes)) {
+      // A large body is read only for an admitted caller. Admission may read the metadata store
+      // (token revocation, API keys): on a worker, so that an I/O thread never waits on a
+      // database lock. A small body is simply read, and the pipeline admits the request on
+      // the same worker trip that runs it (one trip instead of two: inference requests).
       req.early_error = co_await asio::co_spawn(
           workers, [this, &req]() -> asio::awaitable<Status> { co_return AdmitSafely(req); },
           asio::use_awaitable_t<Executor>{});
@@ -596,6 +601,14 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   bool head_only = req.method == Method::kHead;
 
   if (res.stream && !head_only) co_return co_await WriteStream(conn, res);
+  if (res.stream) {
+    // HEAD of a streamed body: the same head a GET gets (chunked, length unknown), no body.
+    res.stream->Close();
+    std::string head = ResponseHead(res, 0, keep_alive, /*chunked=*/true);
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(head), kUse);
+    (void)n;
+    co_return !ec;
+  }
   if (!res.file) {
     uint64_t length = res.content_length_override.value_or(res.body.size());
     std::string head = ResponseHead(res, length, keep_alive);
@@ -655,7 +668,9 @@ Awaitable<bool> Server::Impl::WriteStream(Connection& conn, Response& res) {
       if (auto t = weak.lock()) t->cancel();
     });
   });
-  conn.streaming = true;
+  // Event streams never end by themselves, so a shutdown cuts them (clients reconnect); a bulk
+  // body (a tar of a model) is finished like any other response.
+  conn.streaming = !stream->Bulk();
   const auto timeout = std::chrono::seconds(opt.read_timeout_s);
   auto write_chunk = [&](const std::string& data) -> Awaitable<bool> {
     char size[20];

@@ -22,7 +22,7 @@ struct TarWriter::State {
 
   static la_ssize_t Write(archive*, void* self, const void* buf, size_t n) {
     auto* s = static_cast<State*>(self);
-    s->sink->append(static_cast<const char*>(buf), n);
+    if (s->sink) s->sink->append(static_cast<const char*>(buf), n);
     return static_cast<la_ssize_t>(n);
   }
 
@@ -78,6 +78,9 @@ TarWriter::TarWriter(std::vector<TarMember> members, int64_t mtime) : s_(new Sta
 
 TarWriter::~TarWriter() {
   if (s_->fd >= 0) ::close(s_->fd);
+  // Freeing an unfinished archive flushes its tail through Write; the string of the last
+  // Next may be gone by now, so the tail goes nowhere.
+  s_->sink = nullptr;
   if (s_->a) archive_write_free(s_->a);
 }
 

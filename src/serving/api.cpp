@@ -19,13 +19,16 @@ constexpr const char* kServerVersion = "0.1.0";
 
 // The Open Inference Protocol answers errors as {"error": "<message>"}; its clients read that
 // string. The platform's code and request id ride along as extra members.
-Response OipError(const Status& st, const Request& req) {
+// OIP clients read {"error": "<message>"}; code and request_id ride along for ours.
+Response OipErrorResponse(const Status& st, std::string_view request_id) {
   Response r = http::JsonResponse(HttpStatus(st.code()), {{"error", st.message()},
                                                           {"code", CodeName(st.code())},
-                                                          {"request_id", req.request_id}});
-  if (st.code() == Code::kUnavailable) r.headers.Set("Retry-After", "1");
+                                                          {"request_id", request_id}});
+  if (st.code() == Code::kUnavailable || st.code() == Code::kRateLimited) r.headers.Set("Retry-After", "1");
   return r;
 }
+
+Response OipError(const Status& st, const Request& req) { return OipErrorResponse(st, req.request_id); }
 
 #define OIP_TRY(lhs, expr) OIP_TRY_IMPL(AIMASS_CONCAT(_oip_try_, __LINE__), lhs, expr)
 #define OIP_TRY_IMPL(tmp, lhs, expr)              \
@@ -231,8 +234,9 @@ Status RegisterRoutes(http::Router& router, Serving& serving, const ApiOptions& 
     add(Method::kGet, prefix, "", "OIP: model metadata", [&s](Request& req) { return Metadata(s, req); });
     add(Method::kGet, prefix + "/ready", "", "OIP: model readiness", [&s](Request& req) { return ModelReady(s, req); });
     add(Method::kPost, prefix + "/infer", "", "OIP: inference (JSON or binary tensor extension)",
-        [&s](Request& req) { return Infer(s, req); })
-        .max_body_bytes = options.max_request_bytes;
+        [&s](Request& req) { return Infer(s, req); });
+    routes.back().max_body_bytes = options.max_request_bytes;
+    routes.back().audited = false;
     add(Method::kGet, prefix + "/stats", "", "OIP statistics extension: one deployment",
         [&s](Request& req) { return ModelStats(s, req); });
   }
@@ -260,10 +264,14 @@ Status RegisterRoutes(http::Router& router, Serving& serving, const ApiOptions& 
         return http::JsonResponse(200, Json::object());
       });
   add(Method::kPost, "/v1/models/{name}:predict", "", "v1 predict: {\"instances\": [...]} → {\"predictions\": [...]}",
-      [&s](Request& req) { return Predict(s, req); })
-      .max_body_bytes = options.max_request_bytes;
+      [&s](Request& req) { return Predict(s, req); });
+  routes.back().max_body_bytes = options.max_request_bytes;
+  routes.back().audited = false;
 
-  for (auto& r : routes) AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
+  for (auto& r : routes) {
+    if (!r.pattern.starts_with("/api/")) r.error_response = OipErrorResponse;
+    AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
+  }
   return Status::Ok();
 }
 

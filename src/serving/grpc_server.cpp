@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "grpc_service.grpc.pb.h"
 
@@ -53,13 +54,10 @@ template <typename Dst, typename Field>
 Status Narrow(const Field& values, Tensor& t) {
   t.data.reserve(static_cast<size_t>(values.size()) * sizeof(Dst));
   for (auto v : values) {
-    if constexpr (std::is_integral_v<Dst> && !std::is_same_v<Dst, bool>) {
-      if (v < static_cast<decltype(v)>(std::numeric_limits<Dst>::min()) ||
-          static_cast<uint64_t>(v) > static_cast<uint64_t>(std::numeric_limits<Dst>::max())) {
-        if (!(v < 0 && std::is_signed_v<Dst>)) {
-          return Status::BadRequest("input '" + t.name + "': a value is out of range for " +
-                                    std::string(DataTypeName(t.dtype)));
-        }
+    if constexpr (std::is_integral_v<Dst> && !std::is_same_v<std::decay_t<decltype(v)>, bool>) {
+      if (!std::in_range<Dst>(v)) {
+        return Status::BadRequest("input '" + t.name + "': a value is out of range for " +
+                                  std::string(DataTypeName(t.dtype)));
       }
     }
     Append(t.data, static_cast<Dst>(v));

@@ -32,9 +32,12 @@ namespace {
 std::mutex series_mu;
 std::map<const void*, int> series_users;
 
-template <typename T>
-T* Acquire(T* metric) {
+// `add` runs under the lock too: a release between Add and the count would remove the series
+// this caller is about to use.
+template <typename Add>
+auto* Acquire(Add add) {
   std::lock_guard lock(series_mu);
+  auto* metric = &add();
   series_users[metric]++;
   return metric;
 }
@@ -71,7 +74,7 @@ struct InferenceStats::Prom {
     if (it != requests.end()) return *it->second;
     auto l = labels;
     l["outcome"] = outcome;
-    prometheus::Counter* c = Acquire(&requests_family->Add(l));
+    prometheus::Counter* c = Acquire([&]() -> auto& { return requests_family->Add(l); });
     requests[outcome] = c;
     return *c;
   }
@@ -105,11 +108,11 @@ InferenceStats::InferenceStats(std::shared_ptr<prometheus::Registry> registry, c
                              "Requests queued or running", *registry);
   p.busy_family = &Family(prometheus::BuildCounter(), "aimass_inference_instance_busy_seconds_total",
                           "Seconds instances spent executing (rate / instances = utilisation)", *registry);
-  p.queue = Acquire(&p.queue_family->Add(p.labels, LatencyBuckets()));
-  p.compute = Acquire(&p.compute_family->Add(p.labels, LatencyBuckets()));
-  p.batch = Acquire(&p.batch_family->Add(p.labels, BatchBuckets()));
-  p.pending = Acquire(&p.pending_family->Add(p.labels));
-  p.busy = Acquire(&p.busy_family->Add(p.labels));
+  p.queue = Acquire([&]() -> auto& { return p.queue_family->Add(p.labels, LatencyBuckets()); });
+  p.compute = Acquire([&]() -> auto& { return p.compute_family->Add(p.labels, LatencyBuckets()); });
+  p.batch = Acquire([&]() -> auto& { return p.batch_family->Add(p.labels, BatchBuckets()); });
+  p.pending = Acquire([&]() -> auto& { return p.pending_family->Add(p.labels); });
+  p.busy = Acquire([&]() -> auto& { return p.busy_family->Add(p.labels); });
 }
 
 InferenceStats::~InferenceStats() {

@@ -63,6 +63,9 @@ struct Live {
   std::string state = "loading";
   std::string reason;
   bool loaded = true;  // false after Unload
+  // Bumped by every change to spec or runners. Slow paths (PATCH, alias swap) load without the
+  // lock and apply only if nothing changed meanwhile, so they never undo a controller step.
+  uint64_t generation = 0;
   std::vector<TrafficEvent> history;
   Clock::time_point step_started = Clock::now();
 
@@ -219,6 +222,7 @@ struct Serving::Impl {
     std::shared_ptr<VersionRunner> stable, candidate;
     Status st = LoadAll(spec, stable, candidate);
     std::lock_guard lock(d->mu);
+    if (!d->loaded || d->state == "deleted" || d->stable) return;  // unloaded or replaced meanwhile
     if (!st.ok()) {
       d->state = "failed";
       d->reason = st.message();
@@ -230,6 +234,7 @@ struct Serving::Impl {
     d->state = "ready";
     d->reason.clear();
     d->step_started = Clock::now();
+    ++d->generation;
   }
 
   void OnAliasMoved(const std::string& model, const std::string& alias, int64_t to) {
@@ -249,15 +254,24 @@ struct Serving::Impl {
   void SwapTo(const std::shared_ptr<Live>& d, int64_t version, const char* action) {
     DeploymentSpec spec;
     int64_t from = 0;
+    uint64_t generation = 0;
     {
       std::lock_guard lock(d->mu);
       spec = d->spec;
       from = d->stable ? d->stable->version() : 0;
+      generation = d->generation;
       if (from == version) return;
     }
     auto loaded = LoadVersion(spec, version);
     std::shared_ptr<VersionRunner> old;
     std::lock_guard lock(d->mu);
+    if (d->generation != generation || !d->loaded || d->state == "deleted") {
+      // Changed while loading (a PATCH, a promotion, an unload): that change wins, and a later
+      // alias move is followed by its own event.
+      spdlog::info("deployment '{}': alias swap to version {} skipped, the deployment changed meanwhile", spec.name,
+                   version);
+      return;
+    }
     TrafficEvent e{0, action, from ? std::optional<int64_t>(from) : std::nullopt, version, 100, ""};
     if (!loaded.ok()) {
       e.action = std::string(action) + "_failed";
@@ -271,6 +285,7 @@ struct Serving::Impl {
     d->stable = std::move(*loaded);
     d->state = "ready";
     d->reason.clear();
+    ++d->generation;
     d->Record(e);
     d->spec.updated_at = UnixNow();
     (void)Persist(*d);
@@ -301,7 +316,10 @@ struct Serving::Impl {
     bool enough_stable = sw.requests >= static_cast<uint64_t>(a.min_requests);
     double err_delta = cw.error_rate() - sw.error_rate();
     double p99_ratio = sw.p99_ms > 0 ? cw.p99_ms / sw.p99_ms : 1.0;
-    bool bad = err_delta > a.max_error_rate_delta || (enough_stable && p99_ratio > a.max_p99_ratio);
+    // Errors roll back at once; latency only over a whole window, since a new version's first
+    // requests pay for warm-up and would trip the p99 test on their own.
+    bool window_done = elapsed >= std::chrono::seconds(a.window_s);
+    bool bad = err_delta > a.max_error_rate_delta || (window_done && enough_stable && p99_ratio > a.max_p99_ratio);
     int64_t cand = d.candidate->version(), stable = d.stable->version();
     char detail[256];
     snprintf(detail, sizeof detail,
@@ -311,13 +329,14 @@ struct Serving::Impl {
     if (bad) {
       released = std::move(d.candidate);
       d.spec.traffic = TrafficSpec{};
+      ++d.generation;
       d.Record({0, "rolled_back", stable, cand, 0, detail});
       d.spec.updated_at = UnixNow();
       (void)Persist(d);
       Emit("serving.traffic.rolled_back", {{"deployment", d.spec.name}, {"candidate", cand}, {"detail", detail}});
       return;
     }
-    if (elapsed < std::chrono::seconds(a.window_s) || !enough_stable) return;
+    if (!window_done || !enough_stable) return;
     int next = 100;
     for (int s : a.steps) {
       if (s > d.spec.traffic.weight) {
@@ -338,6 +357,7 @@ struct Serving::Impl {
       d.Record({0, "step", stable, cand, next, detail});
       Emit("serving.traffic.step", {{"deployment", d.spec.name}, {"candidate", cand}, {"weight", next}});
     }
+    ++d.generation;
     d.step_started = Clock::now();
     d.stable->stats().ResetWindow();
     if (d.candidate) d.candidate->stats().ResetWindow();
@@ -452,19 +472,28 @@ Result<DeploymentView> Serving::Create(const auth::Principal& who, DeploymentSpe
   spec.created_at = spec.updated_at = UnixNow();
   std::shared_ptr<VersionRunner> stable, candidate;
   Status st = s.LoadAll(spec, stable, candidate);
-  std::lock_guard lock(d->mu);
-  d->spec = spec;
+  // Lock order: the map, then the deployment. Holding the map while persisting means a DELETE
+  // of the reserved name either came first (and this create gives up) or comes after the row.
+  std::lock_guard map_lock(s.mu);
+  auto it = s.deployments.find(spec.name);
+  if (it == s.deployments.end() || it->second != d) {
+    return Status::Conflict("deployment '" + spec.name + "' was deleted while it was loading");
+  }
+  std::unique_lock lock(d->mu);
   if (st.ok()) {
+    d->spec = spec;
     d->stable = std::move(stable);
     d->candidate = std::move(candidate);
     d->state = "ready";
+    ++d->generation;
     d->Record({0, "created", std::nullopt, d->stable->version(), 100, ""});
     if (d->candidate) d->Record({0, "canary", d->stable->version(), d->candidate->version(), spec.traffic.weight, ""});
     st = s.Persist(*d);
   }
   if (!st.ok()) {
-    std::lock_guard dl(s.mu);
-    s.deployments.erase(spec.name);
+    d->state = "deleted";
+    lock.unlock();
+    s.deployments.erase(it);
     return st;
   }
   s.Emit("serving.deployment.created", {{"deployment", spec.name}, {"model", spec.model}, {"version", d->stable->version()}});
@@ -498,14 +527,38 @@ Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::st
   if (!d) return Impl::NotFound(name);
   DeploymentSpec old_spec, spec;
   int64_t old_stable = 0, old_candidate = 0;
+  uint64_t generation = 0;
+  bool loaded = true;
   {
     std::lock_guard lock(d->mu);
+    if (d->state == "loading") return Status::Conflict("deployment '" + name + "' is still loading");
     old_spec = spec = d->spec;
     old_stable = d->stable ? d->stable->version() : 0;
     old_candidate = d->candidate ? d->candidate->version() : 0;
+    generation = d->generation;
+    loaded = d->loaded;
   }
   AIMASS_RETURN_IF_ERROR(ParseDeploymentSpec(patch, true, spec));
   AIMASS_RETURN_IF_ERROR(s.registry.Authorize(who, spec.model, registry::Access::kRead));
+  auto changed = [&] { return Status::Conflict("deployment '" + name + "' changed during the update; retry"); };
+  if (!loaded) {
+    // An unloaded deployment keeps no runners: the new spec is checked and stored, and the
+    // repository load brings it up as written.
+    AIMASS_ASSIGN_OR_RETURN(int64_t v, s.ResolveStable(spec));
+    AIMASS_RETURN_IF_ERROR(s.registry.GetVersion(spec.model, v).status());
+    if (spec.traffic.candidate) {
+      if (*spec.traffic.candidate == v) return Status::BadRequest("the candidate is the stable version");
+      AIMASS_RETURN_IF_ERROR(s.registry.GetVersion(spec.model, *spec.traffic.candidate).status());
+    }
+    std::lock_guard lock(d->mu);
+    if (d->generation != generation) return changed();
+    spec.updated_at = UnixNow();
+    d->spec = spec;
+    ++d->generation;
+    AIMASS_RETURN_IF_ERROR(s.Persist(*d));
+    s.Emit("serving.deployment.updated", {{"deployment", name}});
+    return d->View();
+  }
   // Load what changed before anything takes traffic; the rest keeps its runner.
   bool reload = !SameRunnerOptions(old_spec.runner, spec.runner);
   AIMASS_ASSIGN_OR_RETURN(int64_t stable_version, s.ResolveStable(spec));
@@ -520,6 +573,8 @@ Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::st
   }
   std::shared_ptr<VersionRunner> released_stable, released_candidate;
   std::lock_guard lock(d->mu);
+  if (d->generation != generation || !d->loaded) return changed();
+  ++d->generation;
   spec.updated_at = UnixNow();
   if (stable) {
     released_stable = std::move(d->stable);
@@ -535,7 +590,7 @@ Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::st
     d->step_started = Clock::now();
   }
   d->spec = spec;
-  d->state = d->loaded ? "ready" : d->state;
+  d->state = "ready";
   AIMASS_RETURN_IF_ERROR(s.Persist(*d));
   s.Emit("serving.deployment.updated", {{"deployment", name}, {"version", stable_version}});
   return d->View();
@@ -558,6 +613,7 @@ Status Serving::Delete(const std::string& name) {
     a = std::move(d->stable);
     b = std::move(d->candidate);
     d->state = "deleted";
+    ++d->generation;
   }
   s.Emit("serving.deployment.deleted", {{"deployment", name}});
   return Status::Ok();  // a and b drain and unload as they go out of scope
@@ -568,10 +624,12 @@ Status Serving::Unload(const std::string& name) {
   if (!d) return Impl::NotFound(name);
   std::shared_ptr<VersionRunner> a, b;
   std::lock_guard lock(d->mu);
+  if (d->state == "loading") return Status::Conflict("deployment '" + name + "' is still loading");
   a = std::move(d->stable);
   b = std::move(d->candidate);
   d->loaded = false;
   d->state = "unloaded";
+  ++d->generation;
   return impl_->Persist(*d);
 }
 
@@ -579,14 +637,22 @@ Status Serving::Load(const std::string& name) {
   auto d = impl_->Find(name);
   if (!d) return Impl::NotFound(name);
   DeploymentSpec spec;
+  uint64_t generation = 0;
   {
     std::lock_guard lock(d->mu);
     if (d->stable) return Status::Ok();
+    if (d->state == "loading") return Status::Conflict("deployment '" + name + "' is still loading");
     spec = d->spec;
+    generation = d->generation;
   }
   std::shared_ptr<VersionRunner> stable, candidate;
   AIMASS_RETURN_IF_ERROR(impl_->LoadAll(spec, stable, candidate));
   std::lock_guard lock(d->mu);
+  if (d->stable) return Status::Ok();  // another load won; ours unloads on return
+  if (d->generation != generation) {
+    return Status::Conflict("deployment '" + name + "' changed while it was loading; retry");
+  }
+  ++d->generation;
   d->stable = std::move(stable);
   d->candidate = std::move(candidate);
   d->loaded = true;
@@ -655,6 +721,7 @@ bool Serving::AllReady() {
 
 Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<std::string>& name,
                                                           std::optional<int64_t> version) {
+  if (version && !name) return Status::BadRequest("a version needs a model name");
   std::vector<std::shared_ptr<Live>> all;
   {
     std::lock_guard lock(impl_->mu);

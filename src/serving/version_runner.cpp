@@ -216,6 +216,7 @@ struct VersionRunner::Impl {
           auto until = queue.front()->enqueued + std::chrono::microseconds(options.max_queue_delay_us);
           for (;;) {
             if (queue.empty()) break;
+            if (queue.front()->batch_key.empty()) break;  // cannot be batched: nothing to wait for
             int64_t ready = ReadyRows(CompatibleRows(options.max_batch_size));
             if (ready > 0) {
               target = ready;

@@ -130,6 +130,14 @@ def test_the_whole_directory_downloads_as_the_same_tar_every_time(server, mlp):
         assert not members["model.pt"].mode & 0o111
     second = server.admin.get(f"/api/v1/models/{model}/versions/1/artifact")
     assert second.content == first.content
+    # HEAD says what a GET would send (a chunked tar of unknown length), and sends no body.
+    head = server.admin.head(f"/api/v1/models/{model}/versions/1/artifact")
+    assert head.status_code == 200, describe(head)
+    assert head.headers["Content-Type"] == "application/x-tar"
+    assert head.headers["X-Tree-Sha256"] == first.headers["X-Tree-Sha256"]
+    assert "Content-Length" not in head.headers and head.headers.get("Transfer-Encoding") == "chunked"
+    assert head.content == b""
+    assert server.admin.get(f"/api/v1/models/{model}/versions/1/artifact").content == first.content
 
 
 def test_alias_routes_serve_the_tree_it_points_at(server, mlp):

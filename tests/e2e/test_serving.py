@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -142,14 +143,18 @@ def assert_matches(got: np.ndarray, ref: np.ndarray, what: str = ""):
 
 
 def error_message(resp, status) -> str:
-    """The message of an error answer with `status` (an int or a set). The platform's error
-    model ({"error": {"code", "message", "request_id"}}) and the protocol's own
-    ({"error": "message"}) are both accepted: serving.md does not say which v2 routes use."""
+    """The message of an error answer with `status` (an int or a set). Platform routes
+    (/api/...) answer {"error": {"code", "message", "request_id"}}; the protocol routes (/v2,
+    /v1) answer the protocol's {"error": "message"}, whatever refused the request."""
     allowed = {status} if isinstance(status, int) else set(status)
     assert resp.status_code in allowed, describe(resp)
-    body = resp.json()
-    err = body.get("error")
-    message = err.get("message") if isinstance(err, dict) else err
+    err = resp.json().get("error")
+    if urlsplit(resp.request.url).path.startswith("/api/"):
+        assert isinstance(err, dict), describe(resp)
+        message = err.get("message")
+    else:
+        assert isinstance(err, str), describe(resp)
+        message = err
     assert isinstance(message, str) and message, describe(resp)
     return message
 
@@ -433,6 +438,24 @@ def test_repository_index_unload_and_load(server, mlp_model):
     resp = infer(server.admin, dep, "features", MLP_X)
     assert resp.status_code == 200, describe(resp)
     assert server.anonymous.get("/v2/health/ready").status_code == 200
+
+
+def test_an_unloaded_deployment_stays_unloaded_when_patched(server, mlp_model):
+    dep = deploy(server.admin, mlp_model)["name"]
+    resp = server.admin.post(f"/v2/repository/models/{dep}/unload", json={}, timeout=LOAD_TIMEOUT_S)
+    assert resp.status_code == 200, describe(resp)
+    resp = server.admin.patch(f"{DEPLOYMENTS}/{dep}", json={"max_batch_size": 4}, timeout=LOAD_TIMEOUT_S)
+    assert resp.status_code == 200, describe(resp)
+    assert resp.json()["state"] == "unloaded" and serving_versions(resp.json()) == []
+    assert server.admin.get(f"/v2/models/{dep}/ready").status_code == 503
+    # A PATCH that names a version the registry lacks is refused without loading anything.
+    resp = server.admin.patch(f"{DEPLOYMENTS}/{dep}", json={"version": 99}, timeout=LOAD_TIMEOUT_S)
+    assert resp.status_code == 404, describe(resp)
+    resp = server.admin.post(f"/v2/repository/models/{dep}/load", json={}, timeout=LOAD_TIMEOUT_S)
+    assert resp.status_code == 200, describe(resp)
+    shown = get_deployment(server.admin, dep)
+    assert shown["state"] == "ready" and shown["max_batch_size"] == 4, shown
+    assert infer(server.admin, dep, "features", MLP_X).status_code == 200
 
 
 # --------------------------------------------------------------------------------------------
@@ -954,10 +977,33 @@ def test_deployment_lifecycle_and_validation(server, zoo, mlp_model):
     error_message(infer(server.admin, name, "features", MLP_X), 404)
 
 
+def test_inference_is_not_audited_unless_refused(server, served):
+    from test_audit import find_audit_entry
+
+    s = served["torchscript-mlp"]
+    body = infer_body(s.input, s.x)
+    served_id, refused_id, marker_id = unique("infer-ok-"), unique("infer-403-"), unique("dep-")
+    resp = server.admin.post(infer_path(s.deployment), json=body, headers={"X-Request-Id": served_id})
+    assert resp.status_code == 200, describe(resp)
+    viewer = server.create_user(["viewer"])
+    error_message(viewer.client.post(infer_path(s.deployment), json=body, headers={"X-Request-Id": refused_id}), 403)
+    # A mutating platform call after both: once it is in the log, so would the others be.
+    resp = server.admin.patch(f"{DEPLOYMENTS}/{unique('nosuch')}", json={}, headers={"X-Request-Id": marker_id})
+    assert resp.status_code == 404
+    find_audit_entry(server, marker_id)
+    refused = find_audit_entry(server, refused_id)
+    assert refused["status"] == 403 and refused["actor"] == viewer.username
+    entries = server.admin.get("/api/v1/audit", params={"page_size": 1000}).json()["entries"]
+    assert served_id not in {e["request_id"] for e in entries}
+
+
 def test_inference_needs_the_invoke_permission(server, served):
     s, other = served["torchscript-mlp"], served["onnx-mlp"]
     body = infer_body(s.input, s.x)
-    assert server.anonymous.post(infer_path(s.deployment), json=body).status_code == 401
+    error_message(server.anonymous.post(infer_path(s.deployment), json=body), 401)
+    forged = Client(server, token="forged-token")
+    error_message(forged.post(infer_path(s.deployment), json=body), 401)
+    error_message(server.anonymous.post(f"/v1/models/{s.deployment}:predict", json={"instances": []}), 401)
 
     viewer = server.create_user(["viewer"])
     error_message(viewer.client.post(infer_path(s.deployment), json=body), 403)
@@ -1084,6 +1130,20 @@ def test_grpc_infer_gives_the_rest_answer_and_the_reference(server, served, grpc
     assert resp.outputs[0].name == rest_out["name"]
     assert list(resp.outputs[0].shape) == list(rest_out["shape"])
     np.testing.assert_allclose(got, output_array(rest.json()), rtol=0, atol=ATOL)
+
+
+def test_grpc_typed_contents_out_of_range_are_invalid_argument(server, types_deployment, grpc_client):
+    import grpc
+    from oip_grpc import MESSAGES
+
+    for name, values in [("i8", [-1000, 1]), ("i8", [128, 1]), ("i16", [-40000, 1]), ("i16", [1, 32768])]:
+        req = MESSAGES["ModelInferRequest"](model_name=types_deployment)
+        tensor = req.inputs.add(name=name, datatype=models.TYPES[name][0], shape=[2, 1])
+        tensor.contents.int_contents.extend(values)
+        with pytest.raises(grpc.RpcError) as info:
+            grpc_client.model_infer(req)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, values, info.value.details())
+        assert "out of range" in info.value.details() and name in info.value.details()
 
 
 def test_grpc_errors_use_the_grpc_status_codes(server, served, grpc_client):
