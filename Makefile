@@ -34,6 +34,8 @@ test: unit e2e
 bench: build
 	@scripts/install-deps --bench
 	bench/http.sh
+	bench/registry.sh
+	bench/serving.sh
 
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

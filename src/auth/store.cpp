@@ -2,7 +2,11 @@
 
 #include <openssl/rand.h>
 
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "common/string_list.hpp"
 #include "common/time.hpp"
@@ -12,6 +16,58 @@ namespace aimass::auth {
 using storage::Rows;
 using storage::Tx;
 using storage::Value;
+
+struct AuthStore::Cache {
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kTtl = std::chrono::seconds(1);
+  template <typename T>
+  struct Entry {
+    Clock::time_point at;
+    T value;
+  };
+  std::mutex mu;
+  // Bumped by every write. A reader notes it before querying and stores its answer only if it
+  // is unchanged, so an answer read before a write's commit never lands after the clearing.
+  uint64_t generation = 0;
+  std::unordered_map<int64_t, Entry<User>> users;
+  std::map<std::vector<std::string>, Entry<std::vector<std::string>>> permissions;
+
+  template <typename Map, typename Key>
+  bool Get(Map& map, const Key& key, decltype(map.begin()->second.value)& out, uint64_t& gen) {
+    std::lock_guard lock(mu);
+    gen = generation;
+    auto it = map.find(key);
+    if (it == map.end() || Clock::now() - it->second.at > kTtl) return false;
+    out = it->second.value;
+    return true;
+  }
+  template <typename Map, typename Key, typename T>
+  void Put(Map& map, const Key& key, const T& value, uint64_t gen) {
+    std::lock_guard lock(mu);
+    if (gen != generation) return;
+    if (map.size() > 10000) map.clear();  // bounded; refilled on demand
+    map[key] = {Clock::now(), value};
+  }
+  void Clear() {
+    std::lock_guard lock(mu);
+    ++generation;
+    users.clear();
+    permissions.clear();
+  }
+};
+
+class AuthStore::Invalidation {
+ public:
+  explicit Invalidation(Cache& c) : c_(c) {}
+  ~Invalidation() { c_.Clear(); }
+  Invalidation(const Invalidation&) = delete;
+  Invalidation& operator=(const Invalidation&) = delete;
+
+ private:
+  Cache& c_;
+};
+
+AuthStore::AuthStore(storage::Db& db) : db_(db), cache_(std::make_shared<Cache>()) {}
 
 std::vector<storage::Migration> AuthStore::Migrations() {
   return {
@@ -101,6 +157,7 @@ ApiKeyRecord KeyFromRow(const storage::Row& r) {
 }  // namespace
 
 Status AuthStore::UpsertBuiltinRoles(const std::vector<Role>& roles) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     for (const Role& r : roles) {
       AIMASS_RETURN_IF_ERROR(
@@ -137,6 +194,7 @@ Status AuthStore::CheckAdminRemains(Tx& tx) {
 
 Result<User> AuthStore::InsertUser(const std::string& username, const std::string& password_hash,
                                    const std::vector<std::string>& roles) {
+  Invalidation invalidation(*cache_);
   User user;
   Status st = db_.Transaction([&](Tx& tx) -> Status {
     AIMASS_RETURN_IF_ERROR(CheckRolesExist(tx, roles));
@@ -180,11 +238,15 @@ Result<User> AuthStore::FindUser(const std::string& username) {
 }
 
 Result<User> AuthStore::FindUserById(int64_t id) {
+  User cached;
+  uint64_t gen = 0;
+  if (cache_->Get(cache_->users, id, cached, gen)) return cached;
   auto rows = db_.Query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return Status::NotFound("no such user");
   User u = UserFromRow((*rows)[0]);
   AIMASS_ASSIGN_OR_RETURN(u.roles, RolesOf(nullptr, &db_, u.id));
+  cache_->Put(cache_->users, id, u, gen);
   return u;
 }
 
@@ -205,6 +267,7 @@ Result<std::vector<User>> AuthStore::ListUsers(int64_t offset, int64_t limit) {
 Status AuthStore::UpdateUser(const std::string& username,
                              const std::optional<std::string>& password_hash,
                              const std::optional<std::vector<std::string>>& roles) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     auto rows = tx.Query("SELECT id FROM users WHERE username = ?", {username});
     if (!rows.ok()) return rows.status();
@@ -232,6 +295,7 @@ Status AuthStore::UpdateUser(const std::string& username,
 }
 
 Status AuthStore::DeleteUser(const std::string& username) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     auto n = tx.Exec("DELETE FROM users WHERE username = ?", {username});
     if (!n.ok()) return n.status();
@@ -241,6 +305,7 @@ Status AuthStore::DeleteUser(const std::string& username) {
 }
 
 Status AuthStore::BumpTokenGeneration(const std::string& username) {
+  Invalidation invalidation(*cache_);
   auto n = db_.Exec("UPDATE users SET token_generation = token_generation + 1 WHERE username = ?",
                     {username});
   if (!n.ok()) return n.status();
@@ -265,6 +330,7 @@ Result<Role> AuthStore::FindRole(const std::string& name) {
 }
 
 Status AuthStore::InsertRole(const Role& role) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     auto exists = tx.Query("SELECT 1 FROM roles WHERE name = ?", {role.name});
     if (!exists.ok()) return exists.status();
@@ -276,6 +342,7 @@ Status AuthStore::InsertRole(const Role& role) {
 }
 
 Status AuthStore::UpdateRole(const Role& role) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     auto rows = tx.Query("SELECT builtin FROM roles WHERE name = ?", {role.name});
     if (!rows.ok()) return rows.status();
@@ -288,6 +355,7 @@ Status AuthStore::UpdateRole(const Role& role) {
 }
 
 Status AuthStore::DeleteRole(const std::string& name) {
+  Invalidation invalidation(*cache_);
   return db_.Transaction([&](Tx& tx) -> Status {
     auto rows = tx.Query("SELECT builtin FROM roles WHERE name = ?", {name});
     if (!rows.ok()) return rows.status();
@@ -301,6 +369,9 @@ Status AuthStore::DeleteRole(const std::string& name) {
 }
 
 Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std::string>& roles) {
+  std::vector<std::string> cached;
+  uint64_t gen = 0;
+  if (cache_->Get(cache_->permissions, roles, cached, gen)) return cached;
   std::set<std::string> perms;
   for (const auto& role : roles) {
     auto rows = db_.Query("SELECT permissions FROM roles WHERE name = ?", {role});
@@ -308,7 +379,9 @@ Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std:
     if (rows->empty()) continue;
     for (auto& p : StringListFromJson((*rows)[0].Text(0))) perms.insert(std::move(p));
   }
-  return std::vector<std::string>(perms.begin(), perms.end());
+  std::vector<std::string> out(perms.begin(), perms.end());
+  cache_->Put(cache_->permissions, roles, out, gen);
+  return out;
 }
 
 Status AuthStore::InsertApiKey(const ApiKeyRecord& k) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,7 +49,7 @@ struct AuditEntry {
 
 class AuthStore {
  public:
-  explicit AuthStore(storage::Db& db) : db_(db) {}
+  explicit AuthStore(storage::Db& db);
   static std::vector<storage::Migration> Migrations();
 
   Status UpsertBuiltinRoles(const std::vector<Role>& roles);
@@ -91,6 +92,14 @@ class AuthStore {
   Status CheckRolesExist(storage::Tx& tx, const std::vector<std::string>& roles);
   Status CheckAdminRemains(storage::Tx& tx);
   storage::Db& db_;
+
+  // Every authenticated request reads its user and role permissions: they are cached, because
+  // those queries were most of an inference call's cost. Each write of users or roles here
+  // clears the cache (after its commit); an entry also expires after a second, so that a
+  // write by another process on a shared database is seen within one.
+  struct Cache;
+  class Invalidation;  // clears the cache when a write method returns
+  std::shared_ptr<Cache> cache_;
 };
 
 }  // namespace aimass::auth

@@ -122,7 +122,10 @@ struct VersionRunner::Impl {
   std::vector<std::thread> executors;
 
   std::mutex mu;
-  std::condition_variable cv;
+  // Two conditions, so that a new request wakes one thread, never all: `work_cv` for idle
+  // executors (a job to start), `fill_cv` for the one forming a batch (the batch grew).
+  std::condition_variable work_cv;
+  std::condition_variable fill_cv;
   std::deque<std::shared_ptr<Job>> queue;
   bool forming = false;  // an executor is gathering the next batch
   bool stop = false;
@@ -130,6 +133,7 @@ struct VersionRunner::Impl {
   bool batching() const { return options.max_batch_size > 1; }
 
   Status Submit(const std::shared_ptr<Job>& job) {
+    bool wake_former = false;
     {
       std::lock_guard lock(mu);
       if (stop) return Status::Unavailable("the version is being unloaded");
@@ -138,9 +142,14 @@ struct VersionRunner::Impl {
                                    " requests)");
       }
       queue.push_back(job);
+      wake_former = forming;
     }
     stats->AddPending(1);
-    cv.notify_all();
+    if (wake_former) {
+      fill_cv.notify_one();
+    } else {
+      work_cv.notify_one();
+    }
     return Status::Ok();
   }
 
@@ -202,9 +211,10 @@ struct VersionRunner::Impl {
     runtime->BindThread();
     for (;;) {
       std::vector<std::shared_ptr<Job>> batch;
+      bool more = false;
       {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return stop || (!queue.empty() && !forming); });
+        work_cv.wait(lock, [&] { return stop || (!queue.empty() && !forming); });
         if (queue.empty()) {
           if (stop) return;
           continue;
@@ -226,13 +236,14 @@ struct VersionRunner::Impl {
               target = options.max_batch_size;
               break;
             }
-            cv.wait_until(lock, until);
+            fill_cv.wait_until(lock, until);
           }
           forming = false;
         }
         if (!queue.empty()) batch = Take(target);
+        more = !queue.empty();
       }
-      cv.notify_all();  // another executor may form the next batch meanwhile
+      if (more) work_cv.notify_one();  // another executor may form the next batch meanwhile
       if (!batch.empty()) Execute(runtime, batch);
     }
   }
@@ -389,7 +400,8 @@ VersionRunner::~VersionRunner() {
     std::lock_guard lock(impl_->mu);
     impl_->stop = true;
   }
-  impl_->cv.notify_all();
+  impl_->work_cv.notify_all();
+  impl_->fill_cv.notify_all();
   for (auto& t : impl_->executors) t.join();
   // Jobs still queued (none when callers held the runner while waiting) get an answer.
   for (auto& j : impl_->queue) j->Finish(Status::Unavailable("the version was unloaded"));
@@ -444,7 +456,7 @@ Result<std::vector<Tensor>> VersionRunner::Infer(std::vector<Tensor> inputs, Clo
       lock.unlock();
       stats_->RecordFailure("timeout", Ns(Clock::now() - start));
       stats_->AddPending(-1);
-      impl_->cv.notify_all();
+      impl_->fill_cv.notify_one();  // a batch being formed may count the cancelled job
       return Status::DeadlineExceeded("the request did not start within the deployment's timeout");
     }
     // Already running: a forward pass cannot be interrupted; wait for it.

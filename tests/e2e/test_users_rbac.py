@@ -142,6 +142,8 @@ def test_changing_a_role_changes_what_its_users_may_do(server):
     resp = server.admin.put(f"{ROLES}/{role}", json={"permissions": ["roles:read"]})
     assert resp.status_code == 200, describe(resp)
     assert server.admin.get(f"{ROLES}/{role}").json()["permissions"] == ["roles:read"]
+    # At once, for the token already in use too (permissions are not frozen into tokens).
+    assert_error(member.client.get(USERS), 403, "forbidden")
     relogged = server.client(server.login(member.username, member.password))
     assert_error(relogged.get(USERS), 403, "forbidden")
     assert relogged.get(ROLES).status_code == 200
