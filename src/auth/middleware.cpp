@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "common/time.hpp"
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 
 namespace aimass::auth {
@@ -58,9 +59,14 @@ http::Response AccessControl::Handle(http::Request& req, const http::Next& next)
 http::Response AuditLog::Handle(http::Request& req, const http::Next& next) {
   http::Response r = next(req);
   if (!http::IsMutating(req.method)) return r;
+  http::Finally(r, [this, &req](http::Response& done) { Record(req, done); });
+  return r;
+}
+
+void AuditLog::Record(const http::Request& req, const http::Response& r) {
   // A route that changes nothing is audited only when refused: who tried matters, and the
   // synced write per call would otherwise bound the route's throughput.
-  if (req.route && !req.route->audited && r.status != 401 && r.status != 403) return r;
+  if (req.route && !req.route->audited && r.status != 401 && r.status != 403) return;
   AuditEntry e;
   e.time_ms = UnixNowMs();
   e.actor = req.principal ? req.principal->username
@@ -74,7 +80,6 @@ http::Response AuditLog::Handle(http::Request& req, const http::Next& next) {
   if (Status st = auth_.RecordAudit(e); !st.ok()) {
     spdlog::error("audit record lost for {} {}: {}", e.method, e.path, st.ToString());
   }
-  return r;
 }
 
 }  // namespace aimass::auth

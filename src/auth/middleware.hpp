@@ -26,6 +26,7 @@ class AuditLog : public http::Middleware {
   http::Response Handle(http::Request& req, const http::Next& next) override;
 
  private:
+  void Record(const http::Request& req, const http::Response& r);
   AuthService& auth_;
 };
 

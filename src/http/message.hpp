@@ -97,12 +97,17 @@ class ResponseStream {
   virtual bool Failed() const { return false; }
 };
 
+class DeferredResponse;
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
   std::optional<FileBody> file;  // when set, replaces body
   std::shared_ptr<ResponseStream> stream;  // when set, replaces body: sent chunked, then closed
+  // When set, the real response comes later (see http/deferred_response.hpp); the rest of
+  // this one is ignored.
+  std::shared_ptr<DeferredResponse> deferred;
   // For HEAD: the length the GET would have had.
   std::optional<uint64_t> content_length_override;
 };

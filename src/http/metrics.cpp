@@ -11,6 +11,8 @@
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "http/deferred_response.hpp"
+
 namespace aimass::http {
 
 struct MetricsMiddleware::Impl {
@@ -75,6 +77,11 @@ Response MetricsMiddleware::Handle(Request& req, const Next& next) {
   auto start = std::chrono::steady_clock::now();
   impl_->in_flight->Increment();
   Response r = next(req);
+  Finally(r, [this, &req, start](Response& done) { Record(req, done, start); });
+  return r;
+}
+
+void MetricsMiddleware::Record(const Request& req, const Response& r, std::chrono::steady_clock::time_point start) {
   impl_->in_flight->Decrement();
   double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -92,7 +99,6 @@ Response MetricsMiddleware::Handle(Request& req, const Next& next) {
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
     return &impl_->duration->Add({{"method", method()}, {"route", route()}}, kBuckets);
   })->Observe(secs);
-  return r;
 }
 
 std::string RenderMetrics(prometheus::Registry& registry) {

@@ -3,6 +3,7 @@
 // into the process-wide Prometheus registry, and the /metrics text rendering.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -21,6 +22,7 @@ class MetricsMiddleware : public Middleware {
   Response Handle(Request& req, const Next& next) override;
 
  private:
+  void Record(const Request& req, const Response& r, std::chrono::steady_clock::time_point start);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "common/log.hpp"
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 
 namespace aimass::http {
@@ -92,20 +93,20 @@ Response RequestIdMiddleware::Handle(Request& req, const Next& next) {
   req.request_id = given && SaneRequestId(*given) ? std::string(*given) : NewRequestId();
   log::ScopedRequestId scoped(req.request_id);
   Response r = next(req);
-  r.headers.Set("X-Request-Id", req.request_id);
+  Finally(r, [&req](Response& done) { done.headers.Set("X-Request-Id", req.request_id); });
   return r;
 }
 
 Response AccessLogMiddleware::Handle(Request& req, const Next& next) {
   auto start = std::chrono::steady_clock::now();
   Response r = next(req);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                  .count();
-  // The path is logged without its query: queries may carry secrets (tokens in links).
-  spdlog::info("access method={} path={} route={} status={} duration_ms={:.3f} remote={} user={}",
-               MethodName(req.method), req.path.substr(0, 512),
-               req.route ? req.route->pattern : "unmatched", r.status, ms, req.remote,
-               req.principal ? req.principal->username : "-");
+  Finally(r, [&req, start](Response& done) {
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    // The path is logged without its query: queries may carry secrets (tokens in links).
+    spdlog::info("access method={} path={} route={} status={} duration_ms={:.3f} remote={} user={}",
+                 MethodName(req.method), req.path.substr(0, 512), req.route ? req.route->pattern : "unmatched",
+                 done.status, ms, req.remote, req.principal ? req.principal->username : "-");
+  });
   return r;
 }
 

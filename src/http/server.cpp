@@ -20,6 +20,7 @@
 #include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 
 namespace aimass::http {
@@ -156,6 +157,7 @@ struct Server::Impl {
   Awaitable<bool> WriteResponse(Connection& conn, Response& res, const Request& req,
                                 bool keep_alive);
   Awaitable<bool> WriteStream(Connection& conn, Response& res);
+  Awaitable<Response> AwaitDeferred(Connection& conn, std::shared_ptr<DeferredResponse> deferred);
   void Forget(uint64_t id);
 
   Status AdmitSafely(Request& req) {
@@ -535,6 +537,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
           workers, [this, &req]() -> asio::awaitable<Response> { co_return RunSafely(req); },
           asio::use_awaitable_t<Executor>{});
     }
+    if (res.deferred) res = co_await AwaitDeferred(*conn, std::move(res.deferred));
     if (spool) {
       std::error_code rm_ec;
       std::filesystem::remove(spool->path(), rm_ec);  // the handler may have moved it away
@@ -649,6 +652,33 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   }
   if (fd >= 0) ::close(fd);
   co_return ok;
+}
+
+// Waits for a deferred response on a timer of the connection's own io_context, which the
+// completion cancels: no thread waits. The timer is also the deadline: when it fires first,
+// the handler's expiry runs (a request still queued is answered 504 by it).
+Awaitable<Response> Server::Impl::AwaitDeferred(Connection& conn, std::shared_ptr<DeferredResponse> deferred) {
+  auto timer = std::make_shared<Timer>(conn.socket.get_executor());
+  std::weak_ptr<Timer> weak = timer;
+  auto executor = conn.socket.get_executor();
+  // Posted, so the cancel runs on this connection's thread, after the wait below is armed (the
+  // io_context has one thread: the post cannot run between the done() check and the wait).
+  deferred->SetWake([weak, executor] {
+    asio::post(executor, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  auto limit = Clock::now() + std::chrono::hours(24);
+  timer->expires_at(std::min(deferred->deadline(), limit));
+  while (!deferred->done()) {
+    auto [ec] = co_await timer->async_wait(kUse);
+    if (deferred->done()) break;
+    if (!ec) {
+      deferred->Expire();
+      timer->expires_at(Clock::now() + std::chrono::hours(24));
+    }
+  }
+  co_return deferred->Take();
 }
 
 // Sends a ResponseStream as chunks. Waiting for news is a timer on the connection's own

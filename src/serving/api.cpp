@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 #include "serving/infer_codec.hpp"
 
@@ -91,6 +92,25 @@ Json StatsJson(const std::vector<Serving::VersionStats>& all) {
   return {{"model_stats", list}};
 }
 
+Response InferAnswer(const std::string& name, const InferRequest& parsed, Result<InferResult> result,
+                     std::string_view request_id) {
+  if (!result.ok()) return OipErrorResponse(result.status(), request_id);
+  InferResponse answer{name, std::to_string(result->version), parsed.id, std::move(result->outputs)};
+  auto encoded = EncodeInferResponse(answer, parsed.outputs, parsed.binary_default);
+  if (!encoded.ok()) return OipErrorResponse(encoded.status(), request_id);
+  Response r;
+  r.body = std::move(encoded->body);
+  if (encoded->json_header_length) {
+    r.headers.Set("Content-Type", "application/octet-stream");
+    r.headers.Set("Inference-Header-Content-Length", std::to_string(*encoded->json_header_length));
+  } else {
+    r.headers.Set("Content-Type", "application/json");
+  }
+  return r;
+}
+
+// The answer is deferred: the handler's thread goes back to the pool as soon as the request
+// is queued, and the executor that computed the batch completes the response.
 Response Infer(Serving& serving, Request& req) {
   OIP_TRY_STATUS(MayInvoke(req));
   OIP_TRY(std::optional<int64_t> version, VersionParam(req));
@@ -104,18 +124,16 @@ Response Infer(Serving& serving, Request& req) {
     header_length = n;
   }
   OIP_TRY(InferRequest parsed, ParseInferRequest(req.body, header_length));
-  std::string name = req.Param("name");
-  OIP_TRY(InferResult result, serving.Infer(name, version, std::move(parsed.inputs)));
-  InferResponse answer{name, std::to_string(result.version), parsed.id, std::move(result.outputs)};
-  OIP_TRY(EncodedResponse encoded, EncodeInferResponse(answer, parsed.outputs, parsed.binary_default));
+  auto inputs = std::move(parsed.inputs);
+  auto deferred = std::make_shared<http::DeferredResponse>();
+  auto done = [deferred, name = req.Param("name"), parsed = std::move(parsed),
+               request_id = req.request_id](Result<InferResult> result) {
+    deferred->Complete(InferAnswer(name, parsed, std::move(result), request_id));
+  };
+  OIP_TRY(PendingInfer pending, serving.InferAsync(req.Param("name"), version, std::move(inputs), std::move(done)));
+  deferred->SetDeadline(pending.deadline, std::move(pending.cancel));
   Response r;
-  r.body = std::move(encoded.body);
-  if (encoded.json_header_length) {
-    r.headers.Set("Content-Type", "application/octet-stream");
-    r.headers.Set("Inference-Header-Content-Length", std::to_string(*encoded.json_header_length));
-  } else {
-    r.headers.Set("Content-Type", "application/json");
-  }
+  r.deferred = std::move(deferred);
   return r;
 }
 

@@ -661,7 +661,15 @@ Status Serving::Load(const std::string& name) {
   return impl_->Persist(*d);
 }
 
-Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs) {
+// Where one request goes: the runner that answers it, a shadow that gets a copy, and when the
+// answer is due.
+struct Serving::Target {
+  std::shared_ptr<VersionRunner> runner;
+  std::shared_ptr<VersionRunner> shadow;
+  Clock::time_point deadline;
+};
+
+Result<Serving::Target> Serving::Pick(const std::string& name, std::optional<int64_t> version) {
   auto d = impl_->Find(name);
   if (!d) return Impl::NotFound(name);
   std::shared_ptr<VersionRunner> runner, shadow;
@@ -683,10 +691,33 @@ Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_
     }
     if (!runner) return Status::Unavailable("deployment '" + name + "' is " + d->state);
   }
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  if (shadow) shadow->InferAsync(inputs, deadline, [](Result<std::vector<Tensor>>) {});
-  AIMASS_ASSIGN_OR_RETURN(auto outputs, runner->Infer(std::move(inputs), deadline));
-  return InferResult{runner->version(), std::move(outputs)};
+  return Target{std::move(runner), std::move(shadow), Clock::now() + std::chrono::milliseconds(timeout_ms)};
+}
+
+Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs) {
+  AIMASS_ASSIGN_OR_RETURN(Target t, Pick(name, version));
+  if (t.shadow) t.shadow->InferAsync(inputs, t.deadline, [](Result<std::vector<Tensor>>) {});
+  AIMASS_ASSIGN_OR_RETURN(auto outputs, t.runner->Infer(std::move(inputs), t.deadline));
+  return InferResult{t.runner->version(), std::move(outputs)};
+}
+
+Result<PendingInfer> Serving::InferAsync(const std::string& name, std::optional<int64_t> version,
+                                         std::vector<Tensor> inputs, std::function<void(Result<InferResult>)> done) {
+  AIMASS_ASSIGN_OR_RETURN(Target t, Pick(name, version));
+  if (t.shadow) t.shadow->InferAsync(inputs, t.deadline, [](Result<std::vector<Tensor>>) {});
+  int64_t v = t.runner->version();
+  auto cancel = t.runner->InferAsync(std::move(inputs), t.deadline,
+                                     [done = std::move(done), v](Result<std::vector<Tensor>> r) {
+                                       if (!r.ok()) return done(r.status());
+                                       done(InferResult{v, std::move(*r)});
+                                     });
+  // The cancel must not keep the runner: the last reference could then go on one of the
+  // runner's own executors (the answer completing), which cannot join themselves. A runner
+  // that is gone has answered its queued jobs already.
+  std::weak_ptr<VersionRunner> weak = t.runner;
+  return PendingInfer{t.deadline, [weak, cancel = std::move(cancel)] {
+                        if (auto runner = weak.lock()) cancel();
+                      }};
 }
 
 Result<ModelMetadata> Serving::Metadata(const std::string& name, std::optional<int64_t> version) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,13 @@ namespace aimass::serving {
 struct InferResult {
   int64_t version = 0;
   std::vector<Tensor> outputs;
+};
+
+// An inference under way (Serving::InferAsync): when its answer is due, and how to give up on
+// it then.
+struct PendingInfer {
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void()> cancel;
 };
 
 struct ModelMetadata {
@@ -67,6 +75,11 @@ class Serving {
   // Errors: not_found (deployment or version), bad_request (inputs), unavailable (queue full,
   // not loaded), deadline_exceeded, internal (the model failed).
   Result<InferResult> Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs);
+  // The same without a waiting thread: `done` gets the answer, once, from an executor (or
+  // before this returns, for refused inputs). An error here (no such deployment or version,
+  // not loaded) means `done` is never called.
+  Result<PendingInfer> InferAsync(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs,
+                                  std::function<void(Result<InferResult>)> done);
   Result<ModelMetadata> Metadata(const std::string& name, std::optional<int64_t> version);
   // Ready: loaded and serving (a specific version when given).
   Status Ready(const std::string& name, std::optional<int64_t> version);
@@ -86,6 +99,8 @@ class Serving {
   struct Impl;
 
  private:
+  struct Target;
+  Result<Target> Pick(const std::string& name, std::optional<int64_t> version);
   std::unique_ptr<Impl> impl_;
 };
 

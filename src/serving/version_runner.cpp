@@ -410,14 +410,14 @@ VersionRunner::~VersionRunner() {
   ::malloc_trim(0);
 }
 
-void VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,
-                               std::function<void(Result<std::vector<Tensor>>)> done) {
+std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,
+                                                std::function<void(Result<std::vector<Tensor>>)> done) {
   auto start = Clock::now();
   Status st = MatchSignature(signature_, inputs);
   if (!st.ok()) {
     stats_->RecordFailure("bad_request", 0);
     done(st);
-    return;
+    return [] {};
   }
   auto job = std::make_shared<Job>();
   job->inputs = std::move(inputs);
@@ -429,7 +429,18 @@ void VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point dea
   if (!st.ok()) {
     stats_->RecordFailure("queue_full", 0);
     job->callback(st);
+    return [] {};
   }
+  std::weak_ptr<Job> weak = job;
+  return [this, weak] {
+    auto job = weak.lock();
+    int expected = Job::kQueued;
+    if (!job || !job->state.compare_exchange_strong(expected, Job::kCancelled)) return;
+    stats_->RecordFailure("timeout", Ns(Clock::now() - job->enqueued));
+    stats_->AddPending(-1);
+    impl_->fill_cv.notify_one();  // a batch being formed may count the cancelled job
+    job->Finish(Status::DeadlineExceeded("the request did not start within the deployment's timeout"));
+  };
 }
 
 Result<std::vector<Tensor>> VersionRunner::Infer(std::vector<Tensor> inputs, Clock::time_point deadline) {

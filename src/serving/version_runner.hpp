@@ -53,9 +53,12 @@ class VersionRunner {
   // Checks `inputs` against the signature (names, datatypes, shapes; a tensor's byte count is
   // already checked), queues them and waits for the answer until `deadline`.
   Result<std::vector<Tensor>> Infer(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline);
-  // The same without waiting: `done` is called from an executor (shadow traffic).
-  void InferAsync(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline,
-                  std::function<void(Result<std::vector<Tensor>>)> done);
+  // The same without waiting: `done` is called once, from an executor (or at once, for a
+  // refused request). Returns the cancel for the deadline: it fails a job still queued with
+  // deadline_exceeded (calling `done`) and leaves a running one alone. The runner must outlive
+  // the call of the cancel.
+  std::function<void()> InferAsync(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline,
+                                   std::function<void(Result<std::vector<Tensor>>)> done);
 
   int64_t version() const { return spec_.version; }
   const registry::Signature& signature() const { return signature_; }

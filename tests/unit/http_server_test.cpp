@@ -13,13 +13,16 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http/client.hpp"
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 #include "http/pipeline.hpp"
 #include "http/router.hpp"
@@ -122,6 +125,28 @@ class HttpServerTest : public ::testing::Test {
       std::this_thread::sleep_for(300ms);
       return Text("slow done");
     }));
+    // Deferred answers: completed later by another thread, at once by the handler itself, or
+    // never in time (the deadline's expiry answers instead; the late completion is ignored).
+    Add(MakeRoute(Method::kGet, "/deferred/{how}", [this](Request& req) {
+      auto d = std::make_shared<DeferredResponse>();
+      std::string how = req.Param("how");
+      if (how == "now") {
+        d->Complete(Text("now"));
+      } else {
+        auto delay = how == "late" ? 50ms : 500ms;
+        if (how == "expire") {
+          d->SetDeadline(std::chrono::steady_clock::now() + 50ms, [d] { d->Complete(Text("expired", 504)); });
+        }
+        std::lock_guard lock(completers_mu_);
+        completers_.emplace_back([d, delay] {
+          std::this_thread::sleep_for(delay);
+          d->Complete(Text("late"));
+        });
+      }
+      Response r;
+      r.deferred = d;
+      return r;
+    }));
     Add(MakeRoute(Method::kGet, "/throws", [](Request&) -> Response {
       throw std::runtime_error("handler failure");
     }));
@@ -146,6 +171,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (auto& t : completers_) t.join();
     if (server_) {
       server_->Shutdown();
       server_->Wait();
@@ -188,6 +214,8 @@ class HttpServerTest : public ::testing::Test {
   std::atomic<int> upload_calls_{0};
   std::shared_ptr<DenyMiddleware> deny_ = std::make_shared<DenyMiddleware>();
   std::promise<void> slow_entered_;
+  std::mutex completers_mu_;
+  std::vector<std::thread> completers_;
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Server> server_;
@@ -301,6 +329,23 @@ TEST_F(HttpServerTest, RequestIdEchoedOrGenerated) {
   ClientResponse spaced = Send(client, Method::kGet, "/id", {}, {{"X-Request-Id", "a b"}});
   EXPECT_NE(Header(spaced, "X-Request-Id"), "a b");
   EXPECT_EQ(Header(spaced, "X-Request-Id").size(), 32u);
+}
+
+TEST_F(HttpServerTest, DeferredResponsesAnswerWhenCompleted) {
+  Client client;
+  ClientResponse late = Send(client, Method::kGet, "/deferred/late", {}, {{"X-Request-Id", "deferred-1"}});
+  EXPECT_EQ(late.status, 200);
+  EXPECT_EQ(late.body, "late");
+  EXPECT_EQ(Header(late, "X-Request-Id"), "deferred-1") << "middlewares finish the deferred answer";
+  ClientResponse now = Send(client, Method::kGet, "/deferred/now");
+  EXPECT_EQ(now.body, "now");
+  EXPECT_EQ(Header(now, "X-Request-Id").size(), 32u);
+  EXPECT_EQ(client.idle_connections(), 1u) << "the connection carries on";
+
+  ClientResponse expired = Send(client, Method::kGet, "/deferred/expire");
+  EXPECT_EQ(expired.status, 504);
+  EXPECT_EQ(expired.body, "expired");
+  EXPECT_EQ(Send(client, Method::kGet, "/hello").body, "hello world");
 }
 
 TEST_F(HttpServerTest, StreamingRouteGetsSpooledBody) {
