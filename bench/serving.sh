@@ -61,7 +61,7 @@ cores=$("${srv[@]}" nproc)
 m="$work/models"
 "$PY" bench/serving_model.py "$m"
 
-echo "machine: $cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(grep MemTotal /proc/meminfo | awk '{printf "%.0f GiB", $2/1048576}');" \
+echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(grep MemTotal /proc/meminfo | awk '{printf "%.0f GiB", $2/1048576}');" \
   "aimass data dir on $(df -P "$work" | awk 'NR==2{print $1}') ($(stat -f -c %T "$work"))"
 if [[ -n $SERVER_CPUS ]]; then
   echo "pinned: servers and the in-process limit on CPUs $SERVER_CPUS ($cores cores), clients on CPUs ${CLIENT_CPUS:-any}"
