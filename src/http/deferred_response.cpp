@@ -65,6 +65,14 @@ bool DeferredResponse::done() const {
   return done_;
 }
 
+void DeferredResponse::Abandon() {
+  std::lock_guard lock(mu_);
+  done_ = true;
+  finishers_.clear();
+  wake_ = nullptr;
+  expire_ = nullptr;
+}
+
 Response DeferredResponse::Take() {
   std::lock_guard lock(mu_);
   return std::move(response_);

@@ -39,6 +39,9 @@ class DeferredResponse {
   void SetWake(std::function<void()> wake);
   bool done() const;
   Response Take();
+  // The server: the connection is gone before the answer came (a forced shutdown). A later
+  // Complete is ignored and runs no finisher: they refer to the request, which is gone too.
+  void Abandon();
 
  private:
   mutable std::mutex mu_;

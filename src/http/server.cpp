@@ -661,6 +661,12 @@ Awaitable<Response> Server::Impl::AwaitDeferred(Connection& conn, std::shared_pt
   auto timer = std::make_shared<Timer>(conn.socket.get_executor());
   std::weak_ptr<Timer> weak = timer;
   auto executor = conn.socket.get_executor();
+  // Runs when this frame goes: a no-op after Take, and the abandonment of the answer if the
+  // io_context was stopped under the wait.
+  struct Abandon {
+    DeferredResponse& d;
+    ~Abandon() { d.Abandon(); }
+  } abandon{*deferred};
   // Posted, so the cancel runs on this connection's thread, after the wait below is armed (the
   // io_context has one thread: the post cannot run between the done() check and the wait).
   deferred->SetWake([weak, executor] {
