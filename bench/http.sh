@@ -17,23 +17,8 @@ for tool in wrk "$NGINX" "$AIMASS"; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps --bench and make build" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 100); do
-    if /usr/bin/python3 -c "import urllib.request,sys; urllib.request.urlopen('$1', timeout=1)" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2; exit 1
-}
+source bench/common.sh
+bench_start http
 
 cores=$(nproc)
 a_port=$(free_port)

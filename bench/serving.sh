@@ -6,7 +6,7 @@
 #   - batched aimass >= 5x a Flask + PyTorch server on the same model (what a user would write);
 #   - p50 added latency of a trivial model (x * 1 on [1,4]) under 200 µs at concurrency 1.
 # Rows: aimass REST-JSON, REST-binary (binary-tensor extension both ways) and gRPC, each with
-# batching off and on; Flask (JSON). REST load is wrk with bench/serving_{json,binary}.lua,
+# batching off and on; Flask (JSON). REST load is wrk with bench/serving_request.lua,
 # gRPC load is build/aimass-grpc-load (its rows are skipped, loudly, if it is not built).
 #   bench/serving.sh                       (DURATION=10 seconds per row, LIMIT_SECONDS=2 per batch size)
 #   DURATION=2 bench/serving.sh            (a quick run)
@@ -38,24 +38,8 @@ done
 "$PY" -c 'import flask, torch, numpy' 2>/dev/null ||
   { echo "missing python3-flask / python3-torch / python3-numpy: run scripts/install-deps --bench" >&2; exit 1; }
 
-work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}" bench-serving.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {  # URL LOG
-  for _ in $(seq 300); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "no answer from $1" >&2; cat "$2" >&2; exit 1
-}
-stop_last() { local p=${pids[-1]}; kill -TERM "$p"; wait "$p" || true; unset 'pids[-1]'; }
+source bench/common.sh
+bench_start serving
 
 cores=$("${srv[@]}" nproc)
 m="$work/models"
@@ -169,16 +153,16 @@ hlen=$(cat "$m/cnn.bin.hlen")
 for batching in off on; do
   d=cnn-nobatch; [[ $batching == on ]] && d=cnn-batch
   for c in "${CONCURRENCY[@]}"; do
-    wrk_row aimass REST-JSON "$batching" "$c" "$url/v2/models/$d/infer" bench/serving_json.lua "$m/cnn.json"
+    wrk_row aimass REST-JSON "$batching" "$c" "$url/v2/models/$d/infer" bench/serving_request.lua "$m/cnn.json"
   done
   for c in "${CONCURRENCY[@]}"; do
-    wrk_row aimass REST-binary "$batching" "$c" "$url/v2/models/$d/infer" bench/serving_binary.lua "$m/cnn.bin" "$hlen"
+    wrk_row aimass REST-binary "$batching" "$c" "$url/v2/models/$d/infer" bench/serving_request.lua "$m/cnn.bin" "$hlen"
   done
   if ((have_grpc_load)); then
     for c in "${CONCURRENCY[@]}"; do grpc_row "$batching" "$c" "$d"; done
   fi
 done
-wrk_row trivial REST-binary off 1 "$url/v2/models/trivial/infer" bench/serving_binary.lua \
+wrk_row trivial REST-binary off 1 "$url/v2/models/trivial/infer" bench/serving_request.lua \
   "$m/trivial.bin" "$(cat "$m/trivial.bin.hlen")"
 stop_last   # aimass: the Flask rows get the machine to themselves, as aimass had
 
@@ -190,7 +174,7 @@ wait_http "http://127.0.0.1:$fport/v2/health/ready" "$work/flask.log"
 "$PY" bench/serving_setup.py check "http://127.0.0.1:$fport" "$FLASK_TOKEN" cnn "$m" cnn json
 for c in "${CONCURRENCY[@]}"; do
   token=$FLASK_TOKEN wrk_row flask REST-JSON off "$c" "http://127.0.0.1:$fport/v2/models/cnn/infer" \
-    bench/serving_json.lua "$m/cnn.json"
+    bench/serving_request.lua "$m/cnn.json"
 done
 sed -n 's/^flask: /(flask: /p' "$work/flask.log" | sed 's/$/)/'
 stop_last

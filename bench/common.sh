@@ -1,0 +1,29 @@
+# Sourced by the bench/*.sh scripts: a scratch directory removed on exit, the servers each
+# script starts (stopped on exit), and loopback helpers.
+#   bench_start NAME            $work = a fresh directory under $BENCH_DIR or $TMPDIR
+#   pids+=($!)                  after starting a server in the background
+#   free_port                   a free TCP port on 127.0.0.1
+#   wait_http URL [LOG]         waits up to 30 s for URL to answer 2xx (shows LOG on failure)
+#   stop_last                   stops the server started last
+
+pids=()
+bench_start() {
+  work=$(mktemp -d -p "${BENCH_DIR:-${TMPDIR:-/tmp}}" "bench-$1.XXXXXX")
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 300); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  [[ -n ${2:-} ]] && cat "$2" >&2
+  exit 1
+}
+stop_last() { local p=${pids[-1]}; kill -TERM "$p"; wait "$p" || true; unset 'pids[-1]'; }
