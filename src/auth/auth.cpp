@@ -90,32 +90,54 @@ Result<Principal> AuthService::PrincipalFor(const User& user, std::string method
   return p;
 }
 
-Result<Principal> AuthService::Authenticate(std::string_view credential) {
-  if (credential.starts_with(kApiKeyPrefix)) return AuthenticateApiKey(credential);
-  AIMASS_ASSIGN_OR_RETURN(nlohmann::json claims, jwt_->Verify(credential, UnixNow()));
-  const Status invalid = Status::Unauthenticated("invalid token");
+Result<AuthService::TokenClaims> AuthService::VerifyToken(std::string_view token) {
+  int64_t now = UnixNow();
+  {
+    std::lock_guard lock(verified_mu_);
+    auto it = verified_.find(std::string(token));
+    if (it != verified_.end()) {
+      if (it->second.exp > now) return it->second;
+      verified_.erase(it);
+      return Status::Unauthenticated("token expired");
+    }
+  }
+  AIMASS_ASSIGN_OR_RETURN(nlohmann::json claims, jwt_->Verify(token, now));
   auto jti = claims.find("jti");
   auto uid = claims.find("uid");
   auto gen = claims.find("gen");
-  if (jti == claims.end() || !jti->is_string() || uid == claims.end() ||
-      !uid->is_number_integer() || gen == claims.end() || !gen->is_number_integer()) {
-    return invalid;
+  auto sub = claims.find("sub");
+  auto exp = claims.find("exp");
+  if (jti == claims.end() || !jti->is_string() || uid == claims.end() || !uid->is_number_integer() ||
+      gen == claims.end() || !gen->is_number_integer() || sub == claims.end() || !sub->is_string() ||
+      !exp->is_number()) {
+    return Status::Unauthenticated("invalid token");
   }
+  TokenClaims c{jti->get<std::string>(), sub->get<std::string>(), uid->get<int64_t>(), gen->get<int64_t>(),
+                static_cast<int64_t>(exp->get<double>())};
+  std::lock_guard lock(verified_mu_);
+  if (verified_.size() >= 10000) {
+    std::erase_if(verified_, [now](const auto& e) { return e.second.exp <= now; });
+    if (verified_.size() >= 10000) verified_.clear();  // bounded; refilled on demand
+  }
+  verified_.emplace(std::string(token), c);
+  return c;
+}
+
+Result<Principal> AuthService::Authenticate(std::string_view credential) {
+  if (credential.starts_with(kApiKeyPrefix)) return AuthenticateApiKey(credential);
+  AIMASS_ASSIGN_OR_RETURN(TokenClaims claims, VerifyToken(credential));
   {
     std::lock_guard lock(revoked_mu_);
-    if (revoked_.count(jti->get<std::string>())) return Status::Unauthenticated("token revoked");
+    if (revoked_.count(claims.jti)) return Status::Unauthenticated("token revoked");
   }
-  auto user = store_.FindUserById(uid->get<int64_t>());
+  auto user = store_.FindUserById(claims.uid);
   if (!user.ok()) {
     if (user.status().code() == Code::kNotFound) return Status::Unauthenticated("user no longer exists");
     return user.status();
   }
-  if (user->token_generation != gen->get<int64_t>()) return Status::Unauthenticated("token revoked");
-  auto sub = claims.find("sub");
-  if (sub == claims.end() || !sub->is_string() || sub->get<std::string>() != user->username) {
-    return invalid;
-  }
-  return PrincipalFor(*user, "jwt", jti->get<std::string>(), claims["exp"].get<int64_t>());
+  if (user->token_generation != claims.gen) return Status::Unauthenticated("token revoked");
+  if (claims.sub != user->username) return Status::Unauthenticated("invalid token");
+  return PrincipalFor(*user, "jwt", claims.jti, claims.exp);
 }
 
 Result<Principal> AuthService::AuthenticateApiKey(std::string_view key) {

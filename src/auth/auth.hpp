@@ -88,6 +88,21 @@ class AuthService {
                                  int64_t expires_at);
   Result<Principal> AuthenticateApiKey(std::string_view key);
 
+  // The claims of a login token that passed Jwt::Verify.
+  struct TokenClaims {
+    std::string jti;
+    std::string sub;
+    int64_t uid = 0;
+    int64_t gen = 0;
+    int64_t exp = 0;
+  };
+  // Verifies once per token: the signature check (an RS256 verify costs tens of µs, HS256 and
+  // the two JSON parses a few) is remembered until the token expires. Revocation is checked on
+  // every call by the caller, not cached here.
+  Result<TokenClaims> VerifyToken(std::string_view token);
+  std::mutex verified_mu_;
+  std::unordered_map<std::string, TokenClaims> verified_;
+
   AuthStore store_;
   std::unique_ptr<Jwt> jwt_;
   AuthOptions options_;

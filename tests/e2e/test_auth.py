@@ -127,3 +127,15 @@ def test_a_deleted_users_token_does_not_pass_for_the_next_user(server):
     assert carol.client.get("/api/v1/auth/whoami").status_code == 200
     resp = server.client(bob.token).get("/api/v1/auth/whoami")
     assert resp.status_code == 401, resp.text
+
+
+def test_a_token_stops_working_when_it_expires_even_after_use(make_server):
+    import time
+
+    srv = make_server("--set", "auth.token_ttl_s=2")
+    token = srv.login(ADMIN_USER, ADMIN_PASSWORD)
+    issued = time.time()
+    resp = whoami(srv, token)
+    assert resp.status_code == 200, resp.text  # verified once, remembered
+    time.sleep(max(0.0, issued + 3.2 - time.time()))  # exp has whole-second resolution
+    assert_error(whoami(srv, token), 401, "unauthenticated")
