@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <ctime>
 
 namespace aimass::registry {
@@ -248,7 +249,10 @@ class Parser {
     if (op == "LIKE") return Lexer::Error(pos, "LIKE applies to text fields");
     if (IEquals(field, "version")) {
       double n = 0;
-      if (!ParseNumber(value.text, n)) return Lexer::Error(value.pos, "version takes a number");
+      // Whole and within int64 (a cast of 1e19 is undefined; found by fuzz_search_filter).
+      if (!ParseNumber(value.text, n) || !(n >= -9.0e18 && n <= 9.0e18) || n != std::floor(n)) {
+        return Lexer::Error(value.pos, "version takes a whole number");
+      }
       params_.emplace_back(static_cast<int64_t>(n));
       return "v.version " + sql_op + " ?";
     }

@@ -50,7 +50,7 @@ TEST(SearchFilterTest, BlankIsEverything) {
 TEST(SearchFilterTest, ErrorsNameThePosition) {
   for (const char* bad : {"task =", "task = 'a", "(task = 'a'", "task = 'a')", "x = 1",
                           "task > 'a'", "metrics.a > 'b'", "metrics.a\"b > 1", "version = 'x'",
-                          "created > 'yesterday'", "tag LIKE 'a'", "task ! 'a'", "task = 'a' ;",
+                          "created > 'yesterday'", "version = 1e19", "version = 1.5", "tag LIKE 'a'", "task ! 'a'", "task = 'a' ;",
                           "AND", "NOT", "= 'a'"}) {
     auto f = CompileFilter(bad);
     ASSERT_FALSE(f.ok()) << bad;
