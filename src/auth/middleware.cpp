@@ -58,15 +58,14 @@ http::Response AccessControl::Handle(http::Request& req, const http::Next& next)
 
 http::Response AuditLog::Handle(http::Request& req, const http::Next& next) {
   http::Response r = next(req);
-  if (!http::IsMutating(req.method)) return r;
+  // Inference is a POST that changes nothing; it runs on I/O threads, where a synced audit
+  // write must not happen (decision 30).
+  if (!http::IsMutating(req.method) || (req.route && !req.route->audited)) return r;
   http::Finally(r, [this, &req](http::Response& done) { Record(req, done); });
   return r;
 }
 
 void AuditLog::Record(const http::Request& req, const http::Response& r) {
-  // A route that changes nothing is audited only when refused: who tried matters, and the
-  // synced write per call would otherwise bound the route's throughput.
-  if (req.route && !req.route->audited && r.status != 401 && r.status != 403) return;
   AuditEntry e;
   e.time_ms = UnixNowMs();
   e.actor = req.principal ? req.principal->username

@@ -31,6 +31,7 @@ struct AuthStore::Cache {
   uint64_t generation = 0;
   std::unordered_map<int64_t, Entry<User>> users;
   std::map<std::vector<std::string>, Entry<std::vector<std::string>>> permissions;
+  std::unordered_map<std::string, Entry<ApiKeyRecord>> api_keys;
 
   template <typename Map, typename Key>
   bool Get(Map& map, const Key& key, decltype(map.begin()->second.value)& out, uint64_t& gen) {
@@ -53,6 +54,7 @@ struct AuthStore::Cache {
     ++generation;
     users.clear();
     permissions.clear();
+    api_keys.clear();
   }
 };
 
@@ -385,6 +387,7 @@ Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std:
 }
 
 Status AuthStore::InsertApiKey(const ApiKeyRecord& k) {
+  Invalidation invalidation(*cache_);
   return db_.Exec("INSERT INTO api_keys (id, user_id, name, secret_hash, created_at, expires_at) "
                   "VALUES (?, ?, ?, ?, ?, ?)",
                   {k.id, k.user_id, k.name, k.secret_hash, k.created_at, k.expires_at})
@@ -392,12 +395,17 @@ Status AuthStore::InsertApiKey(const ApiKeyRecord& k) {
 }
 
 Result<ApiKeyRecord> AuthStore::FindApiKey(const std::string& id) {
+  ApiKeyRecord cached;
+  uint64_t gen = 0;
+  if (cache_->Get(cache_->api_keys, id, cached, gen)) return cached;
   auto rows = db_.Query(std::string("SELECT ") + kKeyColumns +
                             " FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = ?",
                         {id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return Status::NotFound("no API key '" + id.substr(0, 64) + "'");
-  return KeyFromRow((*rows)[0]);
+  ApiKeyRecord k = KeyFromRow((*rows)[0]);
+  cache_->Put(cache_->api_keys, id, k, gen);
+  return k;
 }
 
 Result<std::vector<ApiKeyRecord>> AuthStore::ListApiKeys(std::optional<int64_t> user_id) {
@@ -417,6 +425,7 @@ Result<std::vector<ApiKeyRecord>> AuthStore::ListApiKeys(std::optional<int64_t> 
 }
 
 Status AuthStore::RevokeApiKey(const std::string& id, int64_t now) {
+  Invalidation invalidation(*cache_);
   auto n = db_.Exec("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0", {now, id});
   if (!n.ok()) return n.status();
   if (*n == 0) return Status::NotFound("no live API key '" + id + "'");
@@ -424,6 +433,7 @@ Status AuthStore::RevokeApiKey(const std::string& id, int64_t now) {
 }
 
 Status AuthStore::TouchApiKey(const std::string& id, int64_t now) {
+  Invalidation invalidation(*cache_);
   return db_.Exec("UPDATE api_keys SET last_used_at = ? WHERE id = ?", {now, id}).status();
 }
 

@@ -93,10 +93,10 @@ class AuthStore {
   Status CheckAdminRemains(storage::Tx& tx);
   storage::Db& db_;
 
-  // Every authenticated request reads its user and role permissions: they are cached, because
-  // those queries were most of an inference call's cost. Each write of users or roles here
-  // clears the cache (after its commit); an entry also expires after a second, so that a
-  // write by another process on a shared database is seen within one.
+  // Every authenticated request reads its user and role permissions (and its API key): they
+  // are cached, because those queries were most of an inference call's cost. Each write here
+  // of users, roles or keys clears the cache (after its commit); an entry also expires after
+  // a second, so that a write by another process on a shared database is seen within one.
   struct Cache;
   class Invalidation;  // clears the cache when a write method returns
   std::shared_ptr<Cache> cache_;

@@ -29,7 +29,11 @@ struct Route {
   bool streaming_body = false;  // body spooled to a file, limit http.max_upload_bytes
   uint64_t max_body_bytes = 0;  // buffered body limit for this route; 0: http.max_body_bytes
   bool run_inline = false;      // cheap handler: run on the I/O thread, skip the worker pool
-  bool audited = true;          // false: a POST that changes nothing (inference) is not audited
+  // A handler that never blocks but whose cost grows with its body (it parses, then defers
+  // its answer): run on the I/O thread when the buffered body is at most this many bytes,
+  // else on the worker pool. 0: never inline (unless run_inline).
+  uint64_t inline_max_body_bytes = 0;
+  bool audited = true;          // false: a POST that changes nothing (inference): never audited
 
   // Writes this route's errors, including those found before its handler ran (auth, body
   // size). Null: the platform's shape. Routes of a foreign protocol (Open Inference Protocol)

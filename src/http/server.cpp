@@ -530,7 +530,10 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     // watchdog only guards the peer, so it is off until the response is written.
     conn->deadline = Clock::time_point::max();
     Response res;
-    if (req.route && req.route->run_inline) {
+    bool run_inline = req.route && (req.route->run_inline || (req.route->inline_max_body_bytes > 0 &&
+                                                               req.body_file.empty() &&
+                                                               req.body.size() <= req.route->inline_max_body_bytes));
+    if (run_inline) {
       res = RunSafely(req);
     } else {
       res = co_await asio::co_spawn(

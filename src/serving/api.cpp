@@ -255,6 +255,9 @@ Status RegisterRoutes(http::Router& router, Serving& serving, const ApiOptions& 
         [&s](Request& req) { return Infer(s, req); });
     routes.back().max_body_bytes = options.max_request_bytes;
     routes.back().audited = false;
+    // The handler parses, queues and returns (the answer is deferred): small requests are
+    // handled on the I/O thread that read them, without a trip through the worker pool.
+    routes.back().inline_max_body_bytes = 64 * 1024;
     add(Method::kGet, prefix + "/stats", "", "OIP statistics extension: one deployment",
         [&s](Request& req) { return ModelStats(s, req); });
   }
