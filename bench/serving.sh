@@ -58,7 +58,7 @@ echo "      wrk -t<min(2,c)> -c<c> --timeout 10s (Debian wrk $(wrk -v 2>&1 | hea
 echo
 
 # --- The limit: in-process LibTorch, all cores, every batch size -----------------------------
-echo "in-process limit: torch.jit.load + forward, torch.set_num_threads($cores), ${LIMIT_SECONDS} s per batch size"
+echo "in-process limit: torch.jit.load + forward, torch.set_num_threads($cores), ${LIMIT_SECONDS} s per batch size, best of 3 sweeps"
 "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee "$work/limit.out"
 read -r limit_sps limit_batch < <(sed -n 's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\).*/\1 \2/p' "$work/limit.out")
 "${srv[@]}" "$PY" bench/serving_limit.py trivial "$m/trivial.pt" 2 >"$work/trivial.out"
@@ -74,10 +74,11 @@ echo
 # single-threaded instances also let one executor gather its batch while the other computes.
 # (Measured on the project's machine, gRPC, c=64, 2 s: batching off 4,631 req/s with 2x1 against
 # 3,399 with 1x2; max_batch_size 8: 9,102 against 5,502.)
-# Batch size: the per-sample cost of this model in LibTorch 1.13 is lowest at small batches
-# (batch 1 takes the slow THNN convolution, batch >= 2 oneDNN; past ~8 the max-pool and oneDNN
-# layouts get slower per sample), so the batched deployment's max_batch_size is the best batch
-# size that the in-process sweep above found, and a batch goes as soon as it is that full.
+# Batch size: batch 1 takes LibTorch 1.13's slow THNN convolution, batch >= 2 oneDNN; the
+# per-sample cost is lowest around 8 once TorchScript has re-optimised for the shape (a first
+# sweep often sees batch 8 at a third of its later speed, hence the best of three sweeps), so
+# the batched deployment's max_batch_size is the best batch size the in-process sweep found,
+# and a batch goes as soon as it is that full.
 NOBATCH_INSTANCES=${NOBATCH_INSTANCES:-2} NOBATCH_THREADS=${NOBATCH_THREADS:-1}
 BATCH_INSTANCES=${BATCH_INSTANCES:-2} BATCH_THREADS=${BATCH_THREADS:-1}
 BATCH_MAX=${BATCH_MAX:-$limit_batch} BATCH_DELAY_US=${BATCH_DELAY_US:-1000} BATCH_PREFERRED=${BATCH_PREFERRED:-[]}

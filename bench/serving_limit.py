@@ -4,7 +4,8 @@ straight from LibTorch (Debian's python3-torch is LibTorch 1.13, the library aim
 no server, no network and no (de)serialisation.
 
   /usr/bin/python3 bench/serving_limit.py cnn  MODEL.pt [SECONDS]
-      samples/s at batch sizes 1..128 (SECONDS each, default 2, after a warm-up), then
+      samples/s at batch sizes 1..128 (SECONDS each, default 2, after a warm-up; three sweeps,
+      the best of each size kept), then
       "LIMIT best_sps=<samples/s> batch=<size> threads=<n>"
   /usr/bin/python3 bench/serving_limit.py trivial MODEL.pt [SECONDS]
       p50 time of one forward of a [1,4] input, then "TRIVIAL p50_us=<µs> mean_us=<µs>"
@@ -25,32 +26,38 @@ torch.set_num_threads(CORES)
 BATCHES = [1, 2, 4, 8, 16, 32, 64, 128]
 
 
-def cnn(path, seconds):
+def cnn(path, seconds, repeats=3):
+    """Each batch size is timed `repeats` times, the sweeps interleaved, and its best kept: noise
+    on a shared machine only ever lowers a rate, and the limit must not be understated."""
     model = torch.jit.load(path).eval()
-    best = (0.0, 0)
+    best_per = {}
     with torch.inference_mode():
-        for b in BATCHES:
-            x = torch.rand(b, 1, 28, 28)
-            # Warm-up: TorchScript's profiling executor profiles and re-optimises on the first
-            # calls with a new shape; 0.3 s of calls gets past it.
-            t_end = time.perf_counter() + 0.3
-            while time.perf_counter() < t_end:
-                model(x)
-            n = 0
-            t0 = time.perf_counter()
-            t_end = t0 + seconds
-            while True:
-                model(x)
-                n += 1
-                t = time.perf_counter()
-                if t >= t_end:
-                    break
-            sps = n * b / (t - t0)
-            print(f"  in-process batch {b:4d}: {sps:10.0f} samples/s  ({(t - t0) / n * 1e6:8.1f} µs per forward)",
-                  flush=True)
-            if sps > best[0]:
-                best = (sps, b)
-    print(f"LIMIT best_sps={best[0]:.1f} batch={best[1]} threads={CORES}")
+        for _ in range(repeats):
+            for b in BATCHES:
+                x = torch.rand(b, 1, 28, 28)
+                # Warm-up: TorchScript's profiling executor profiles and re-optimises on the
+                # first calls with a new shape; 0.3 s of calls gets past it.
+                t_end = time.perf_counter() + 0.3
+                while time.perf_counter() < t_end:
+                    model(x)
+                n = 0
+                t0 = time.perf_counter()
+                t_end = t0 + seconds
+                while True:
+                    model(x)
+                    n += 1
+                    t = time.perf_counter()
+                    if t >= t_end:
+                        break
+                sps = n * b / (t - t0)
+                if sps > best_per.get(b, (0.0, 0.0))[0]:
+                    best_per[b] = (sps, (t - t0) / n * 1e6)
+    for b in BATCHES:
+        sps, us = best_per[b]
+        print(f"  in-process batch {b:4d}: {sps:10.0f} samples/s  ({us:8.1f} µs per forward, best of {repeats})",
+              flush=True)
+    best_b = max(BATCHES, key=lambda b: best_per[b][0])
+    print(f"LIMIT best_sps={best_per[best_b][0]:.1f} batch={best_b} threads={CORES}")
 
 
 def trivial(path, seconds):
