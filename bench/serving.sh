@@ -60,7 +60,14 @@ echo
 # --- The limit: in-process LibTorch, all cores, every batch size -----------------------------
 echo "in-process limit: torch.jit.load + forward, torch.set_num_threads($cores), ${LIMIT_SECONDS} s per batch size, best of 3 sweeps"
 "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee "$work/limit.out"
-read -r limit_sps limit_batch < <(sed -n 's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\).*/\1 \2/p' "$work/limit.out")
+# aimass allocates with tcmalloc, so the limit is also measured with it (LibTorch allocates a
+# lot per forward: it is ~10% faster there too), and the better of the two allocators counts.
+TCMALLOC=$(ldd "$AIMASS" | awk '/libtcmalloc/ { print $3 }')
+if [[ -n $TCMALLOC ]]; then
+  echo "in-process limit again with the server's allocator ($TCMALLOC preloaded):"
+  LD_PRELOAD=$TCMALLOC "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee -a "$work/limit.out"
+fi
+read -r limit_sps limit_batch < <(sed -n 's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\).*/\1 \2/p' "$work/limit.out" | sort -g -r | head -1)
 "${srv[@]}" "$PY" bench/serving_limit.py trivial "$m/trivial.pt" 2 >"$work/trivial.out"
 trivial_fwd_us=$(sed -n 's/^TRIVIAL p50_us=\([0-9.]*\).*/\1/p' "$work/trivial.out")
 echo "in-process trivial model forward ([1,4], batch 1): p50 ${trivial_fwd_us} µs"
@@ -108,28 +115,52 @@ for d in cnn-nobatch cnn-batch; do "$PY" bench/serving_setup.py check "$url" "$t
 echo "answers checked: REST-JSON and REST-binary equal the in-process logits"
 echo
 
+# When pinned, each row also shows the CPU the server's cores spent per answered request
+# (/proc/stat busy time of SERVER_CPUS, user + system + irq + softirq, over the row), which is
+# what the ratio to the limit is made of: the limit spends (1e6 / limit) µs per image there.
+server_cpu_list=""
+if [[ -n $SERVER_CPUS ]]; then
+  server_cpu_list=$("$PY" -c 'import sys
+out = []
+for part in sys.argv[1].split(","):
+    a, _, b = part.partition("-")
+    out += range(int(a), int(b or a) + 1)
+print(" ".join(map(str, out)))' "$SERVER_CPUS")
+fi
+busy_jiffies() {  # the busy jiffies of the server's CPUs so far (0 when not pinned)
+  [[ -n $server_cpu_list ]] || { echo 0; return; }
+  awk -v list=" $server_cpu_list " '$1 ~ /^cpu[0-9]+$/ && index(list, " " substr($1, 4) " ") {
+    busy += $2 + $3 + $4 + $7 + $8 + $9 } END { print busy }' /proc/stat
+}
+cpu_per_req() {  # JIFFIES_BEFORE REQUESTS: µs of server CPU per request, or "-" when not pinned
+  local after; after=$(busy_jiffies)
+  if [[ -z $server_cpu_list || -z $2 || $2 == 0 ]]; then echo -; return; fi
+  awk -v d=$((after - $1)) -v tck="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { printf "%.1f\n", d * 1e6 / tck / n }'
+}
+
 results="$work/results"
 : >"$results"
 failed=0
-printf "%-7s %-12s %-9s %5s %10s %9s %9s\n" server protocol batching conc "req/s" "p50 µs" "p99 µs"
+printf "%-7s %-12s %-9s %5s %10s %9s %9s %11s\n" server protocol batching conc "req/s" "p50 µs" "p99 µs" "srv µs/req"
 num() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }  # NAME LINE: the value of NAME=
-record() {  # SERVER PROTOCOL BATCHING C LINE(requests= errors= [non2xx=] rps= p50_us= p99_us=)
-  local rps p50 p99 errs status=ok
+record() {  # SERVER PROTOCOL BATCHING C LINE(requests= errors= [non2xx=] rps= p50_us= p99_us=) JIFFIES_BEFORE
+  local rps p50 p99 errs status=ok cpu
   rps=$(num rps "$5") p50=$(num p50_us "$5") p99=$(num p99_us "$5")
+  cpu=$(cpu_per_req "$6" "$(num requests "$5")")
   errs=$(( $(num errors "$5" | grep . || echo 0) + $(num non2xx "$5" | grep . || echo 0) ))
   if [[ -z $rps || -z $p50 || -z $p99 ]]; then status=FAILED; rps=0 p50=0 p99=0; fi
   if ((errs > 0)); then status="FAILED($errs-errors)"; fi
   [[ $status == ok ]] || failed=1
-  printf "%-7s %-12s %-9s %5s %10.0f %9s %9s %s\n" "$1" "$2" "$3" "$4" "$rps" "$p50" "$p99" "${status/#ok/}"
-  echo "$1 $2 $3 $4 $rps $p50 $p99 $status" >>"$results"
+  printf "%-7s %-12s %-9s %5s %10.0f %9s %9s %11s %s\n" "$1" "$2" "$3" "$4" "$rps" "$p50" "$p99" "$cpu" "${status/#ok/}"
+  echo "$1 $2 $3 $4 $rps $p50 $p99 $status $cpu" >>"$results"
 }
 wrk_row() {  # SERVER PROTOCOL BATCHING C URL LUA BODY [HEADER_LEN]; uses $token
-  local line
+  local line before; before=$(busy_jiffies)
   BODY_FILE=$7 HEADER_LEN=${8:-} TOKEN=$token \
     "${cli[@]}" wrk -t$(($4 < 2 ? $4 : 2)) -c"$4" -d"${DURATION}s" --timeout 10s -s "$6" "$5" >"$work/wrk.out" 2>&1 || true
   line=$(grep '^WRK ' "$work/wrk.out" || true)
   [[ -n $line ]] || { echo "wrk gave no result:" >&2; cat "$work/wrk.out" >&2; }
-  record "$1" "$2" "$3" "$4" "$line"
+  record "$1" "$2" "$3" "$4" "$line" "$before"
   if [[ $line =~ non2xx=[1-9] ]]; then  # show what the server answers to the same request
     local h=(-H "Content-Type: application/json")
     [[ -n ${8:-} ]] && h=(-H "Content-Type: application/octet-stream" -H "Inference-Header-Content-Length: $8")
@@ -138,11 +169,11 @@ wrk_row() {  # SERVER PROTOCOL BATCHING C URL LUA BODY [HEADER_LEN]; uses $token
   fi
 }
 grpc_row() {  # BATCHING C DEPLOYMENT
-  local line
+  local line before; before=$(busy_jiffies)
   line=$("${cli[@]}" "$GRPC_LOAD" --target "127.0.0.1:$gport" --token "$token" --model "$3" --concurrency "$2" \
     --duration "$DURATION" --input-file "$m/image.bin" 2>"$work/grpc.err" | grep '^requests=' || true)
   [[ -s $work/grpc.err ]] && sed 's/^/  aimass-grpc-load: /' "$work/grpc.err" >&2
-  record aimass gRPC "$1" "$2" "$line"
+  record aimass gRPC "$1" "$2" "$line" "$before"
 }
 
 have_grpc_load=1
@@ -163,8 +194,10 @@ for batching in off on; do
     for c in "${CONCURRENCY[@]}"; do grpc_row "$batching" "$c" "$d"; done
   fi
 done
-wrk_row trivial REST-binary off 1 "$url/v2/models/trivial/infer" bench/serving_request.lua \
-  "$m/trivial.bin" "$(cat "$m/trivial.bin.hlen")"
+for c in 1 64; do
+  wrk_row trivial REST-binary off "$c" "$url/v2/models/trivial/infer" bench/serving_request.lua \
+    "$m/trivial.bin" "$(cat "$m/trivial.bin.hlen")"
+done
 stop_last   # aimass: the Flask rows get the machine to themselves, as aimass had
 
 # --- Flask + PyTorch --------------------------------------------------------------------------
@@ -180,9 +213,48 @@ done
 sed -n 's/^flask: /(flask: /p' "$work/flask.log" | sed 's/$/)/'
 stop_last
 
+# --- The HTTP floor: nginx -------------------------------------------------------------------
+# nginx on the server's cores answering the same binary infer request (body read and dropped)
+# with a fixed 200: what reading a request and writing an answer costs on this machine at the
+# least, with no model, no auth and no queue. Pinned, its µs/request bounds any HTTP server's
+# ratio to the limit at limit_µs / (limit_µs + nginx_µs).
+NGINX=${NGINX:-/usr/sbin/nginx}
+if [[ -x $NGINX ]]; then
+  nport=$(free_port)
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $cores;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  server {
+    listen 127.0.0.1:$nport;
+    location / { default_type application/json; return 200 '{"model_name":"cnn","outputs":[]}'; }
+  }
+}
+CONF
+  "${srv[@]}" "$NGINX" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$nport/ready"
+  wrk_row nginx fixed-200 - 64 "http://127.0.0.1:$nport/v2/models/cnn/infer" bench/serving_request.lua "$m/cnn.bin" "$hlen"
+  stop_last
+else
+  echo "NOTE: $NGINX is not installed: the HTTP-floor row is SKIPPED (scripts/install-deps --bench)" >&2
+fi
+
 # --- Summary ----------------------------------------------------------------------------------
 echo
-"$PY" - "$results" "$limit_sps" "$limit_batch" "$trivial_fwd_us" "$have_grpc_load" <<'PY'
+"$PY" - "$results" "$limit_sps" "$limit_batch" "$trivial_fwd_us" "$have_grpc_load" "${SERVER_CPUS:-}" "$cores" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 limit, limit_batch, fwd = float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -194,7 +266,7 @@ def show(r):
     return f"{r[0]} {r[1]} batching {r[2]} c={r[3]}: {float(r[4]):.0f} req/s" if r else "no row"
 batched = best(lambda r: r[0] == "aimass" and r[2] == "on")
 flask = best(lambda r: r[0] == "flask")
-trivial = next((r for r in ok if r[0] == "trivial"), None)
+trivial = next((r for r in ok if r[0] == "trivial" and r[3] == "1"), None)
 print(f"limit (in-process, batch {limit_batch}): {limit:.0f} samples/s")
 print(f"best aimass, batching off: {show(best(lambda r: r[0] == 'aimass' and r[2] == 'off'))}")
 print(f"best aimass, batching on:  {show(batched)}")
@@ -218,6 +290,20 @@ if trivial:
     print(f"    - p50 of the same forward in-process ({fwd:.1f} µs, bench/serving_limit.py trivial)")
 else:
     print("added latency, trivial model: no successful row  FAIL")
+def cpu(name, conc):
+    r = next((r for r in ok if r[0] == name and r[3] == conc and len(r) > 8 and r[8] != "-"), None)
+    return float(r[8]) if r else None
+floor, trivial64 = cpu("nginx", "64"), cpu("trivial", "64")
+if sys.argv[6] and floor:
+    per_image = 1e6 * int(sys.argv[7]) / limit
+    print(f"server CPU per request on CPUs {sys.argv[6]} (pinned): the limit {per_image:.1f} µs per image;")
+    if batched and len(batched) > 8 and batched[8] != "-":
+        print(f"  best batched aimass {batched[8]} µs;", end="")
+    if trivial64:
+        print(f" aimass with a trivial model (c=64) {trivial64:.1f} µs;", end="")
+    print(f" nginx fixed 200 (c=64) {floor:.1f} µs")
+    print(f"  ceiling for any HTTP server at one image per request: {per_image:.1f} / ({per_image:.1f} + {floor:.1f})"
+          f" = {per_image / (per_image + floor):.2f}x the limit")
 if sys.argv[5] != "1":
     print("gRPC rows SKIPPED: the gRPC load generator is not built")
 PY

@@ -35,19 +35,24 @@ Status AccessControl::Check(http::Request& req) {
     return Status::Internal("authentication is unavailable");
   }
   req.principal = std::move(*principal);
-  if (!req.route->permission.empty() && !auth_.Authorize(*req.principal, req.route->permission)) {
-    return Status::Forbidden("permission '" + req.route->permission + "' is required");
+  const std::string& permission = req.access ? req.access->permission : req.route->permission;
+  if (!permission.empty() && !auth_.Authorize(*req.principal, permission)) {
+    return Status::Forbidden("permission '" + permission + "' is required");
   }
   return Status::Ok();
 }
 
+static bool Anonymous(const http::Request& req) {
+  return req.route == nullptr || (req.access ? req.access->anonymous : req.route->anonymous);
+}
+
 Status AccessControl::Admit(http::Request& req) {
-  if (req.route == nullptr || req.route->anonymous) return Status::Ok();
+  if (Anonymous(req)) return Status::Ok();
   return Check(req);
 }
 
 http::Response AccessControl::Handle(http::Request& req, const http::Next& next) {
-  if (!req.early_error.ok() || req.route == nullptr || req.route->anonymous) return next(req);
+  if (!req.early_error.ok() || Anonymous(req)) return next(req);
   if (Status st = Check(req); !st.ok()) {
     http::Response r = http::ErrorFor(req, st);
     if (st.code() == Code::kUnauthenticated) r.headers.Set("WWW-Authenticate", "Bearer");

@@ -19,6 +19,7 @@ std::string_view CodeName(Code code) {
     case Code::kRateLimited: return "rate_limited";
     case Code::kHeadersTooLarge: return "headers_too_large";
     case Code::kInternal: return "internal";
+    case Code::kBadGateway: return "bad_gateway";
     case Code::kUnavailable: return "unavailable";
     case Code::kDeadlineExceeded: return "deadline_exceeded";
   }
@@ -42,6 +43,7 @@ int HttpStatus(Code code) {
     case Code::kRateLimited: return 429;
     case Code::kHeadersTooLarge: return 431;
     case Code::kInternal: return 500;
+    case Code::kBadGateway: return 502;
     case Code::kUnavailable: return 503;
     case Code::kDeadlineExceeded: return 504;
   }

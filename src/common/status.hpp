@@ -28,6 +28,7 @@ enum class Code {
   kRateLimited,        // 429 rate_limited
   kHeadersTooLarge,    // 431 headers_too_large
   kInternal,           // 500 internal
+  kBadGateway,         // 502 bad_gateway
   kUnavailable,        // 503 unavailable
   kDeadlineExceeded,   // 504 deadline_exceeded
 };
@@ -52,6 +53,7 @@ class [[nodiscard]] Status {
   static Status TooLarge(std::string m) { return {Code::kPayloadTooLarge, std::move(m)}; }
   static Status Unprocessable(std::string m) { return {Code::kUnprocessable, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status BadGateway(std::string m) { return {Code::kBadGateway, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status DeadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
 

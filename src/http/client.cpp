@@ -164,4 +164,30 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
   return fut.get();
 }
 
+void Client::SendAsync(ClientRequest request, std::function<void(Result<ClientResponse>)> done) {
+  auto url = ParseUrl(request.url);
+  if (!url.ok()) {
+    done(url.status());
+    return;
+  }
+  struct Call {
+    Url url;
+    ClientRequest request;
+    std::function<void(Result<ClientResponse>)> done;
+  };
+  auto call = std::make_shared<Call>(Call{std::move(*url), std::move(request), std::move(done)});
+  asio::co_spawn(
+      impl_->ioc,
+      [this, call]() -> asio::awaitable<void> {
+        if (call->request.start_after.count() > 0) {
+          asio::steady_timer timer(impl_->ioc, call->request.start_after);
+          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        call->done(co_await impl_->Exchange(call->url, call->request));
+      },
+      [call](std::exception_ptr e) {
+        if (e) call->done(Status::Internal("HTTP client failed"));
+      });
+}
+
 }  // namespace aimass::http

@@ -1,10 +1,12 @@
 // Client: an HTTP/1.1 client on the same Beast stack as the server, with a pool of keep-alive
 // connections per host:port. The CLI uses it, and the gateway will proxy with it.
 // Thread-safety: Send may be called from many threads at once; each call blocks its caller
-// (the I/O runs on the client's own thread, so callers may be on any executor or none).
+// (the I/O runs on the client's own thread, so callers may be on any executor or none);
+// SendAsync does not block.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@ struct ClientRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{30000};
+  std::chrono::milliseconds start_after{0};  // SendAsync: wait this long first (retry backoff)
 };
 
 struct ClientResponse {
@@ -43,6 +46,9 @@ class Client {
   // Transport failures (refused, timeout, malformed answer) are kUnavailable; any HTTP status
   // is a successful exchange and is returned as is.
   Result<ClientResponse> Send(const ClientRequest& request);
+  // The same exchange without blocking the caller: `done` runs once, on the client's I/O
+  // thread, when it ends (so it must not block either). The gateway proxies with it.
+  void SendAsync(ClientRequest request, std::function<void(Result<ClientResponse>)> done);
 
   // Connections currently parked in the pool (for tests of reuse).
   size_t idle_connections() const;

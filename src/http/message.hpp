@@ -63,6 +63,15 @@ struct Request {
   Status early_error;
   // Who the audit log names when no principal is set (login names the user it tried).
   std::string audit_actor;
+  // Set by the middleware that resolves the pipeline's fallback route (the gateway, whose
+  // routes change at run time): who may call what it matched, in place of the route's own
+  // `anonymous` and `permission`, and what it matched, for the handler.
+  struct Access {
+    bool anonymous = false;
+    std::string permission;
+  };
+  std::optional<Access> access;
+  std::shared_ptr<const void> route_state;
 
   // Decoded path parameter by name; empty when absent.
   std::string Param(std::string_view name) const;

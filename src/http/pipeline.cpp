@@ -40,6 +40,10 @@ Status Pipeline::Match(Request& req) const {
   req.route = m.route;
   req.params = std::move(m.params);
   if (m.route) return Status::Ok();
+  if (fallback_ && m.status.code() == Code::kNotFound) {
+    req.route = fallback_;
+    return Status::Ok();
+  }
   return m.status;
 }
 

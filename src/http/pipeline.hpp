@@ -33,6 +33,10 @@ class Pipeline {
   void Use(std::shared_ptr<Middleware> mw);
   Router& router() { return router_; }
 
+  // A route for every request whose path no route of the router knows (the gateway's user
+  // routes, which change at run time and so live in their own table). Set before serving.
+  void SetFallback(const Route* route) { fallback_ = route; }
+
   // Fills req.route and req.params; a non-ok Status when nothing can serve the request.
   Status Match(Request& req) const;
   // Before a body is read: each middleware's Admit, stopping at the first refusal.
@@ -43,6 +47,7 @@ class Pipeline {
 
  private:
   Router& router_;
+  const Route* fallback_ = nullptr;
   std::vector<std::shared_ptr<Middleware>> middleware_;
   Next chain_;
   void Rebuild();

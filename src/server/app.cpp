@@ -22,6 +22,8 @@
 #include "http/server.hpp"
 #include "events/api.hpp"
 #include "events/bus.hpp"
+#include "gateway/api.hpp"
+#include "gateway/gateway.hpp"
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
 #include "serving/api.hpp"
@@ -60,6 +62,7 @@ struct App::Impl {
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
   std::unique_ptr<serving::GrpcServer> grpc;   // after serving: stopped before it
+  std::unique_ptr<gateway::Gateway> gateway;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -90,6 +93,7 @@ Status App::Impl::OpenStorage() {
   for (auto& m : BlobMigrations()) migrations.push_back(std::move(m));
   for (auto& m : registry::Registry::Migrations()) migrations.push_back(std::move(m));
   for (auto& m : serving::Serving::Migrations()) migrations.push_back(std::move(m));
+  for (auto& m : gateway::Gateway::Migrations()) migrations.push_back(std::move(m));
   AIMASS_RETURN_IF_ERROR(db->Migrate(migrations));
 
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
@@ -98,6 +102,10 @@ Status App::Impl::OpenStorage() {
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
   serving->Start();
+  gateway::GatewayOptions go;
+  go.access_log = cfg.log.access;
+  gateway = std::make_unique<gateway::Gateway>(*db, metrics, go);
+  AIMASS_RETURN_IF_ERROR(gateway->Load());
   return Status::Ok();
 }
 
@@ -149,12 +157,16 @@ Status App::Impl::BuildRoutes() {
                           cfg.registry.max_unpacked_bytes}));
   AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
   AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving, {cfg.serving.max_request_bytes}));
+  AIMASS_RETURN_IF_ERROR(gateway::RegisterRoutes(router, *gateway));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
   if (cfg.log.access) pipeline->Use(std::make_shared<http::AccessLogMiddleware>());
   pipeline->Use(std::make_shared<http::MetricsMiddleware>(metrics));
   pipeline->Use(std::make_shared<auth::AuditLog>(*auth));
+  // Requests no platform route knows go to the gateway's routes, which say who may call them.
+  pipeline->SetFallback(&gateway->fallback_route());
+  pipeline->Use(gateway->resolver());
   pipeline->Use(std::make_shared<auth::AccessControl>(*auth));
   return Status::Ok();
 }

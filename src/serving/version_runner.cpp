@@ -1,5 +1,6 @@
 #include "serving/version_runner.hpp"
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include <algorithm>
@@ -394,6 +395,19 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   return r;
 }
 
+namespace {
+// Gives the freed model memory back to the system, so load/unload cycles do not grow RSS. The
+// server binary runs on tcmalloc, which keeps freed pages in its caches until told; the unit
+// tests run on glibc malloc. Looked up at run time so the core library does not link tcmalloc.
+void ReleaseFreeMemory() {
+  using Release = void (*)();
+  if (auto release = reinterpret_cast<Release>(::dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"))) {
+    release();
+  }
+  ::malloc_trim(0);
+}
+}  // namespace
+
 VersionRunner::~VersionRunner() {
   if (!impl_) return;
   {
@@ -406,8 +420,7 @@ VersionRunner::~VersionRunner() {
   // Jobs still queued (none when callers held the runner while waiting) get an answer.
   for (auto& j : impl_->queue) j->Finish(Status::Unavailable("the version was unloaded"));
   impl_->runtimes.clear();
-  // Give the freed model memory back to the system, so load/unload cycles do not grow RSS.
-  ::malloc_trim(0);
+  ReleaseFreeMemory();
 }
 
 std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,

@@ -1,0 +1,182 @@
+#include "gateway/api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "http/json.hpp"
+
+namespace aimass::gateway {
+
+using http::Json;
+using http::Method;
+using http::Request;
+using http::Response;
+
+namespace {
+
+Json RouteJson(const RouteSpec& spec, const RouteState& state) {
+  Json j = ToJson(spec);
+  j["state"] = ToJson(state);
+  return j;
+}
+
+// The body of PUT …/{name}: the name comes from the URL (a body naming another is refused).
+Result<Json> NamedBody(const Request& req) {
+  AIMASS_ASSIGN_OR_RETURN(Json body, http::ParseJsonObject(req));
+  std::string name = req.Param("name");
+  if (auto it = body.find("name"); it != body.end() && (!it->is_string() || it->get<std::string>() != name)) {
+    return Status::BadRequest("the body's name differs from the URL's");
+  }
+  body["name"] = name;
+  return body;
+}
+
+// degrade: {"status","body","content_type"} for a static answer, or {"upstream"} to send the
+// route's traffic elsewhere; "reason" for the record.
+Result<RouteState> ParseDegrade(const Json& body) {
+  RouteState s;
+  s.mode = "degraded";
+  AIMASS_ASSIGN_OR_RETURN(auto upstream, http::OptionalString(body, "upstream"));
+  AIMASS_ASSIGN_OR_RETURN(auto text, http::OptionalString(body, "body"));
+  AIMASS_ASSIGN_OR_RETURN(auto type, http::OptionalString(body, "content_type"));
+  AIMASS_ASSIGN_OR_RETURN(auto status, http::OptionalInt(body, "status"));
+  AIMASS_ASSIGN_OR_RETURN(auto reason, http::OptionalString(body, "reason"));
+  for (const auto& [k, _] : body.items()) {
+    if (k != "upstream" && k != "body" && k != "content_type" && k != "status" && k != "reason") {
+      return Status::BadRequest("degrade: unknown member '" + k.substr(0, 64) + "'");
+    }
+  }
+  if (upstream && (text || type || status)) {
+    return Status::BadRequest("degrade to either an upstream or a static response, not both");
+  }
+  if (upstream) {
+    s.fallback_upstream = *upstream;
+  } else {
+    s.fallback_status = static_cast<int>(status.value_or(200));
+    if (s.fallback_status < 200 || s.fallback_status > 599) return Status::BadRequest("'status' must be 200..599");
+    s.fallback_body = text.value_or("");
+    if (s.fallback_body.size() > 64 * 1024) return Status::BadRequest("a fallback body is at most 64 KiB");
+    s.fallback_content_type = type.value_or("application/json");
+    if (s.fallback_content_type.find_first_of("\r\n") != std::string::npos) {
+      return Status::BadRequest("'content_type' has a line break");
+    }
+  }
+  s.reason = reason.value_or("");
+  return s;
+}
+
+}  // namespace
+
+Status RegisterRoutes(http::Router& router, Gateway& gateway) {
+  Gateway& g = gateway;
+  std::vector<http::Route> routes;
+  auto add = [&](Method m, std::string pattern, std::string permission, std::string summary, http::Handler h) {
+    routes.push_back(http::MakeRoute(m, std::move(pattern), std::move(permission), "gateway", std::move(summary), std::move(h)));
+  };
+
+  // -- upstreams --------------------------------------------------------------------------------
+  add(Method::kPost, "/api/v1/gateway/upstreams", "gateway:write", "Create an upstream (weighted targets, balancing rule)",
+      [&g](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(UpstreamSpec spec, ParseUpstream(body));
+        HTTP_TRY(UpstreamSpec stored, g.PutUpstream(std::move(spec), true));
+        Response r = http::JsonResponse(201, ToJson(stored));
+        r.headers.Set("Location", "/api/v1/gateway/upstreams/" + stored.name);
+        return r;
+      });
+  add(Method::kGet, "/api/v1/gateway/upstreams", "gateway:read", "List upstreams", [&g](Request& req) -> Response {
+    HTTP_TRY(auto all, g.Upstreams());
+    Json list = Json::array();
+    for (const auto& u : all) list.push_back(ToJson(u));
+    return http::JsonResponse(200, {{"upstreams", list}});
+  });
+  add(Method::kGet, "/api/v1/gateway/upstreams/{name}", "gateway:read", "Show an upstream", [&g](Request& req) -> Response {
+    HTTP_TRY(UpstreamSpec u, g.Upstream(req.Param("name")));
+    return http::JsonResponse(200, ToJson(u));
+  });
+  add(Method::kPut, "/api/v1/gateway/upstreams/{name}", "gateway:write", "Create or replace an upstream; takes effect at once",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(Json body, NamedBody(req));
+        HTTP_TRY(UpstreamSpec spec, ParseUpstream(body));
+        HTTP_TRY(UpstreamSpec stored, g.PutUpstream(std::move(spec), false));
+        return http::JsonResponse(200, ToJson(stored));
+      });
+  add(Method::kDelete, "/api/v1/gateway/upstreams/{name}", "gateway:write", "Delete an upstream no route uses",
+      [&g](Request& req) -> Response {
+        HTTP_TRY_STATUS(g.DeleteUpstream(req.Param("name")));
+        return http::NoContent();
+      });
+  add(Method::kGet, "/api/v1/gateway/upstreams/{name}/health", "gateway:read",
+      "Per target: requests in flight, latency average, passive ejection", [&g](Request& req) -> Response {
+        HTTP_TRY(Json health, g.UpstreamHealth(req.Param("name")));
+        return http::JsonResponse(200, {{"name", req.Param("name")}, {"targets", health}});
+      });
+
+  // -- routes -----------------------------------------------------------------------------------
+  add(Method::kPost, "/api/v1/gateway/routes", "gateway:write", "Create a route (hosts, paths, methods, headers → upstream)",
+      [&g](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(RouteSpec spec, ParseRoute(body));
+        HTTP_TRY(RouteSpec stored, g.PutRoute(std::move(spec), true));
+        Response r = http::JsonResponse(201, RouteJson(stored, RouteState{}));
+        r.headers.Set("Location", "/api/v1/gateway/routes/" + stored.name);
+        return r;
+      });
+  add(Method::kGet, "/api/v1/gateway/routes", "gateway:read", "List routes with their state", [&g](Request& req) -> Response {
+    HTTP_TRY(auto all, g.Routes());
+    Json list = Json::array();
+    for (const auto& [spec, state] : all) list.push_back(RouteJson(spec, state));
+    return http::JsonResponse(200, {{"routes", list}});
+  });
+  add(Method::kGet, "/api/v1/gateway/routes/{name}", "gateway:read", "Show a route and its state", [&g](Request& req) -> Response {
+    HTTP_TRY(auto r, g.Route(req.Param("name")));
+    return http::JsonResponse(200, RouteJson(r.first, r.second));
+  });
+  add(Method::kPut, "/api/v1/gateway/routes/{name}", "gateway:write", "Create or replace a route; takes effect at once",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(Json body, NamedBody(req));
+        HTTP_TRY(RouteSpec spec, ParseRoute(body));
+        HTTP_TRY(RouteSpec stored, g.PutRoute(std::move(spec), false));
+        HTTP_TRY(auto now, g.Route(stored.name));
+        return http::JsonResponse(200, RouteJson(now.first, now.second));
+      });
+  add(Method::kDelete, "/api/v1/gateway/routes/{name}", "gateway:write", "Delete a route", [&g](Request& req) -> Response {
+    HTTP_TRY_STATUS(g.DeleteRoute(req.Param("name")));
+    return http::NoContent();
+  });
+  add(Method::kPost, "/api/v1/gateway/routes/{name}/pause", "gateway:write",
+      "Pause a route: 503 with Retry-After until resumed ({\"retry_after_s\", \"reason\"})", [&g](Request& req) -> Response {
+        Json body = Json::object();
+        if (!req.body.empty()) {
+          HTTP_TRY(body, http::ParseJsonObject(req));
+        }
+        HTTP_TRY(auto retry, http::OptionalInt(body, "retry_after_s"));
+        HTTP_TRY(auto reason, http::OptionalString(body, "reason"));
+        RouteState s;
+        s.mode = "paused";
+        s.retry_after_s = retry.value_or(30);
+        if (s.retry_after_s < 1 || s.retry_after_s > 86400) {
+          return http::ErrorResponse(Status::BadRequest("'retry_after_s' must be 1..86400"), req.request_id);
+        }
+        s.reason = reason.value_or("");
+        HTTP_TRY(RouteState st, g.SetRouteState(req.Param("name"), s));
+        return http::JsonResponse(200, ToJson(st));
+      });
+  add(Method::kPost, "/api/v1/gateway/routes/{name}/resume", "gateway:write", "Resume a paused or degraded route",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(RouteState st, g.SetRouteState(req.Param("name"), RouteState{}));
+        return http::JsonResponse(200, ToJson(st));
+      });
+  add(Method::kPost, "/api/v1/gateway/routes/{name}/degrade", "gateway:write",
+      "Degrade a route to a static answer ({\"status\",\"body\",\"content_type\"}) or another upstream ({\"upstream\"})",
+      [&g](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(RouteState s, ParseDegrade(body));
+        HTTP_TRY(RouteState st, g.SetRouteState(req.Param("name"), s));
+        return http::JsonResponse(200, ToJson(st));
+      });
+
+  for (auto& r : routes) AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
+  return Status::Ok();
+}
+
+}  // namespace aimass::gateway

@@ -1,0 +1,531 @@
+#include "gateway/gateway.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "common/random.hpp"
+#include "common/time.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "gateway/route_table.hpp"
+#include "gateway/upstream_pool.hpp"
+#include "http/client.hpp"
+#include "http/deferred_response.hpp"
+#include "http/json.hpp"
+
+namespace aimass::gateway {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+namespace {
+
+// The configuration being served: rebuilt whole on every change and swapped in, so a request
+// sees one consistent version of routes, upstreams and states from start to end.
+struct Live {
+  std::shared_ptr<const RouteTable> table;
+  std::map<std::string, std::shared_ptr<UpstreamPool>, std::less<>> pools;
+  std::map<std::string, RouteState, std::less<>> states;
+};
+
+// What the resolver found for a request, handed to the handler through Request::route_state.
+struct Resolved {
+  std::shared_ptr<const Live> live;
+  std::optional<RouteHit> hit;
+  bool dot_segment = false;
+};
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) and those the client or server sets itself.
+bool Forwardable(std::string_view name) {
+  static constexpr std::string_view kDrop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+                                               "proxy-authorization", "te", "trailer", "transfer-encoding",
+                                               "upgrade", "host", "content-length"};
+  for (auto d : kDrop) {
+    if (name.size() == d.size() && std::equal(name.begin(), name.end(), d.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == b;
+        })) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool IsHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
+}
+
+// W3C Trace Context: keep the caller's trace id and flags, name this hop as the new parent; a
+// missing or malformed header starts a new trace.
+std::string NextTraceparent(std::optional<std::string_view> incoming) {
+  if (incoming && incoming->size() == 55 && incoming->substr(0, 3) == "00-" && (*incoming)[35] == '-' &&
+      (*incoming)[52] == '-') {
+    std::string_view trace = incoming->substr(3, 32), flags = incoming->substr(53, 2);
+    if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) && trace != std::string(32, '0')) {
+      return "00-" + std::string(trace) + "-" + RandomHex(8) + "-" + std::string(flags);
+    }
+  }
+  return "00-" + RandomHex(16) + "-" + RandomHex(8) + "-01";
+}
+
+bool Idempotent(http::Method m) {
+  return m == http::Method::kGet || m == http::Method::kHead || m == http::Method::kPut ||
+         m == http::Method::kDelete || m == http::Method::kOptions;
+}
+
+std::string ClientIp(const http::Request& req) {
+  std::string_view r = req.remote;
+  if (size_t colon = r.rfind(':'); colon != std::string_view::npos) r = r.substr(0, colon);
+  if (r.starts_with('[') && r.ends_with(']')) r = r.substr(1, r.size() - 2);
+  return std::string(r);
+}
+
+std::string HashKey(const UpstreamSpec& u, const http::Request& req) {
+  if (u.hash_on.starts_with("header:")) return std::string(req.headers.Get(u.hash_on.substr(7)).value_or(""));
+  if (u.hash_on.starts_with("cookie:")) {
+    std::string want = u.hash_on.substr(7);
+    std::string_view cookies = req.headers.Get("Cookie").value_or("");
+    while (!cookies.empty()) {
+      size_t semi = cookies.find(';');
+      std::string_view pair = cookies.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      if (pair.starts_with(want) && pair.size() > want.size() && pair[want.size()] == '=') {
+        return std::string(pair.substr(want.size() + 1));
+      }
+      if (semi == std::string_view::npos) break;
+      cookies.remove_prefix(semi + 1);
+    }
+    return "";
+  }
+  return ClientIp(req);
+}
+
+std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"; }
+
+}  // namespace
+
+struct Gateway::Impl {
+  Impl(storage::Db& db, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
+      : store(db), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}) {
+    requests = &prometheus::BuildCounter()
+                    .Name("aimass_gateway_requests_total")
+                    .Help("Requests through gateway routes by route, upstream and status class")
+                    .Register(*registry);
+    duration = &prometheus::BuildHistogram()
+                    .Name("aimass_gateway_request_duration_seconds")
+                    .Help("Gateway request latency by route, total")
+                    .Register(*registry);
+    upstream_duration = &prometheus::BuildHistogram()
+                             .Name("aimass_gateway_upstream_duration_seconds")
+                             .Help("Gateway upstream latency by route and upstream (the last attempt)")
+                             .Register(*registry);
+    bytes = &prometheus::BuildCounter()
+                 .Name("aimass_gateway_response_bytes_total")
+                 .Help("Response body bytes sent through gateway routes, by route")
+                 .Register(*registry);
+    fallback.method = http::Method::kOther;
+    fallback.pattern = "(gateway)";
+    fallback.tag = "gateway";
+    fallback.audited = false;  // a proxied request is the upstream's business, not an admin change
+    fallback.max_body_bytes = 0;
+    fallback.inline_max_body_bytes = 64 * 1024;  // matching and sending never block
+    fallback.handler = [this](http::Request& req) { return Handle(req); };
+  }
+
+  GatewayStore store;
+  GatewayOptions options;
+  http::Client client;
+  RateLimiter limiter;
+  http::Route fallback;
+  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  prometheus::Family<prometheus::Histogram>* duration = nullptr;
+  prometheus::Family<prometheus::Histogram>* upstream_duration = nullptr;
+  prometheus::Family<prometheus::Counter>* bytes = nullptr;
+
+  std::mutex write_mu;  // one configuration change at a time: store, then rebuild
+  mutable std::mutex live_mu;
+  std::shared_ptr<const Live> live = std::make_shared<Live>(Live{std::make_shared<RouteTable>(std::vector<RouteSpec>{}), {}, {}});
+
+  std::shared_ptr<const Live> Current() const {
+    std::lock_guard lock(live_mu);
+    return live;
+  }
+  Status Rebuild();
+  void Resolve(http::Request& req);
+  http::Response Handle(http::Request& req);
+  void Record(const std::string& route, const std::string& upstream, int status, Clock::time_point start,
+              std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes);
+};
+
+namespace {
+
+class Resolver : public http::Middleware {
+ public:
+  explicit Resolver(Gateway::Impl* impl) : impl_(impl) {}
+  Status Admit(http::Request& req) override {
+    impl_->Resolve(req);
+    return Status::Ok();
+  }
+  http::Response Handle(http::Request& req, const http::Next& next) override {
+    if (!req.route_state) impl_->Resolve(req);
+    return next(req);
+  }
+
+ private:
+  Gateway::Impl* impl_;
+};
+
+}  // namespace
+
+Status Gateway::Impl::Rebuild() {
+  AIMASS_ASSIGN_OR_RETURN(auto ups, store.Upstreams());
+  AIMASS_ASSIGN_OR_RETURN(auto routes, store.Routes());
+  auto old = Current();
+  auto next = std::make_shared<Live>();
+  for (auto& u : ups) {
+    // An unchanged upstream keeps its pool, and with it its ejections and latency averages.
+    auto it = old->pools.find(u.name);
+    Json want = ToJson(u);
+    want.erase("updated_at");
+    if (it != old->pools.end()) {
+      Json have = ToJson(it->second->spec());
+      have.erase("updated_at");
+      if (have == want) {
+        next->pools[u.name] = it->second;
+        continue;
+      }
+    }
+    std::string name = u.name;  // (the right side of `=` runs first and moves u)
+    next->pools[name] = std::make_shared<UpstreamPool>(std::move(u));
+  }
+  std::vector<RouteSpec> specs;
+  for (auto& [spec, state] : routes) {
+    next->states[spec.name] = state;
+    specs.push_back(std::move(spec));
+  }
+  next->table = std::make_shared<RouteTable>(std::move(specs));
+  {
+    std::lock_guard lock(live_mu);
+    live = std::move(next);
+  }
+  limiter.Clear();
+  return Status::Ok();
+}
+
+void Gateway::Impl::Resolve(http::Request& req) {
+  if (req.route != &fallback || req.route_state) return;
+  auto r = std::make_shared<Resolved>();
+  r->live = Current();
+  r->dot_segment = HasDotSegment(req.path);
+  if (!r->dot_segment) {
+    r->hit = r->live->table->Match(req.headers.Get("Host").value_or(""), req.method, req.path, req.headers);
+  }
+  // No route (answered 404) and refused paths need no token; a route says what it needs.
+  http::Request::Access access;
+  access.anonymous = !r->hit || r->hit->route->anonymous;
+  if (r->hit) access.permission = r->hit->route->permission;
+  req.access = std::move(access);
+  req.route_state = std::move(r);
+}
+
+void Gateway::Impl::Record(const std::string& route, const std::string& upstream, int status,
+                           Clock::time_point start, std::optional<std::chrono::nanoseconds> upstream_latency,
+                           size_t body_bytes) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                                   0.1,    0.25,  0.5,    1,     2.5,  5,    10};
+  requests->Add({{"route", route}, {"upstream", upstream}, {"status_class", StatusClass(status)}}).Increment();
+  duration->Add({{"route", route}}, kBuckets).Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  if (upstream_latency) {
+    upstream_duration->Add({{"route", route}, {"upstream", upstream}}, kBuckets)
+        .Observe(std::chrono::duration<double>(*upstream_latency).count());
+  }
+  bytes->Add({{"route", route}}).Increment(static_cast<double>(body_bytes));
+}
+
+namespace {
+
+// One proxied request's journey over its attempts; owned by the attempts' callbacks.
+struct Exchange {
+  Gateway::Impl* impl = nullptr;
+  std::shared_ptr<const Live> live;  // keeps the pool and route alive
+  std::shared_ptr<UpstreamPool> pool;
+  std::shared_ptr<http::DeferredResponse> deferred;
+  std::string route;
+  http::ClientRequest request;  // url without the target; set per attempt
+  std::string path_and_query;
+  bool idempotent = false;
+  std::string hash_key;
+  std::vector<size_t> tried;
+  Clock::time_point start;
+  std::string request_id;
+  std::string consumer;
+  bool log = false;
+};
+
+void Attempt(std::shared_ptr<Exchange> x);
+
+void Finish(const std::shared_ptr<Exchange>& x, http::Response r, std::optional<std::chrono::nanoseconds> upstream_latency,
+            const std::string& target) {
+  size_t body = r.body.size();
+  int status = r.status;
+  x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body);
+  if (x->log) {
+    spdlog::info("gateway route={} upstream={} target={} consumer={} status={} total_ms={:.3f} upstream_ms={:.3f} "
+                 "attempts={} request_id={}",
+                 x->route, x->pool->spec().name, target.empty() ? "-" : target, x->consumer.empty() ? "-" : x->consumer,
+                 status, std::chrono::duration<double, std::milli>(Clock::now() - x->start).count(),
+                 upstream_latency ? std::chrono::duration<double, std::milli>(*upstream_latency).count() : 0.0,
+                 x->tried.size(), x->request_id);
+  }
+  x->deferred->Complete(std::move(r));
+}
+
+void Attempt(std::shared_ptr<Exchange> x) {
+  auto picked = x->pool->Pick(x->hash_key, x->tried);
+  if (!picked) {
+    Finish(x,
+           http::ErrorResponse(x->tried.empty() ? Status::Unavailable("upstream '" + x->pool->spec().name + "' has no target taking traffic")
+                                                : Status::BadGateway("no target of upstream '" + x->pool->spec().name + "' could be reached"),
+                               x->request_id),
+           std::nullopt, "");
+    return;
+  }
+  size_t i = *picked;
+  x->tried.push_back(i);
+  const std::string& target = x->pool->spec().targets[i].url;
+  http::ClientRequest req = x->request;
+  req.url = target + x->path_and_query;
+  if (x->tried.size() > 1) {
+    req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
+  }
+  auto sent = Clock::now() + req.start_after;
+  x->impl->client.SendAsync(std::move(req), [x, i, sent, target](Result<http::ClientResponse> got) {
+    auto latency = Clock::now() - sent;
+    x->pool->Finish(i, got.ok(), latency);
+    if (!got.ok()) {
+      const UpstreamSpec& u = x->pool->spec();
+      if (x->idempotent && static_cast<int>(x->tried.size()) <= u.retries && !x->deferred->done()) {
+        Attempt(x);
+        return;
+      }
+      spdlog::warn("gateway route {}: target {} failed: {} (request {})", x->route, target, got.status().message(),
+                   x->request_id);
+      bool timed_out = got.status().message().find("timed out") != std::string::npos ||
+                       got.status().message().find("timeout") != std::string::npos;
+      Finish(x,
+             http::ErrorResponse(timed_out ? Status::DeadlineExceeded("upstream '" + u.name + "' did not answer in time")
+                                           : Status::BadGateway("upstream '" + u.name + "' could not be reached"),
+                                 x->request_id),
+             std::nullopt, target);
+      return;
+    }
+    http::Response r;
+    r.status = got->status;
+    for (const auto& [name, value] : got->headers.all()) {
+      if (Forwardable(name)) r.headers.Add(name, value);
+    }
+    r.body = std::move(got->body);
+    Finish(x, std::move(r), latency, target);
+  });
+}
+
+}  // namespace
+
+http::Response Gateway::Impl::Handle(http::Request& req) {
+  auto start = Clock::now();
+  if (!req.route_state) Resolve(req);
+  auto resolved = std::static_pointer_cast<const Resolved>(req.route_state);
+  if (resolved->dot_segment) return http::ErrorResponse(Status::BadRequest("the path has a '.' or '..' segment"), req.request_id);
+  if (!resolved->hit) return http::ErrorResponse(Status::NotFound("no route matches " + std::string(http::MethodName(req.method)) + " " + req.path.substr(0, 200)), req.request_id);
+  const RouteSpec& route = *resolved->hit->route;
+  const Live& live = *resolved->live;
+
+  std::string upstream = route.upstream;
+  if (auto st = live.states.find(route.name); st != live.states.end()) {
+    const RouteState& s = st->second;
+    if (s.mode == "paused") {
+      http::Response r = http::ErrorResponse(Status::Unavailable("route '" + route.name + "' is paused" + (s.reason.empty() ? "" : ": " + s.reason)), req.request_id);
+      r.headers.Set("Retry-After", std::to_string(s.retry_after_s));
+      Record(route.name, upstream, r.status, start, std::nullopt, r.body.size());
+      return r;
+    }
+    if (s.mode == "degraded") {
+      if (s.fallback_upstream.empty()) {
+        http::Response r;
+        r.status = s.fallback_status;
+        r.headers.Set("Content-Type", s.fallback_content_type);
+        r.headers.Set("X-Degraded", "1");
+        r.body = s.fallback_body;
+        Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
+        return r;
+      }
+      upstream = s.fallback_upstream;
+    }
+  }
+
+  std::string consumer = req.principal ? req.principal->username : "";
+  std::optional<RateDecision> limit;
+  if (route.rate_limit) {
+    const RateLimitSpec& rl = *route.rate_limit;
+    std::string key = rl.key == "route" ? "r:" + route.name
+                      : rl.key == "consumer" && !consumer.empty() ? "c:" + route.name + ":" + consumer
+                                                                  : "i:" + route.name + ":" + ClientIp(req);
+    limit = limiter.Take(key, rl);
+    if (!limit->allowed) {
+      http::Response r = http::ErrorResponse(Status(Code::kRateLimited, "rate limit of route '" + route.name + "' exceeded"), req.request_id);
+      r.headers.Set("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(limit->retry_after_s))));
+      r.headers.Set("RateLimit-Limit", std::to_string(limit->limit));
+      r.headers.Set("RateLimit-Remaining", "0");
+      r.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(limit->reset_s))));
+      Record(route.name, upstream, r.status, start, std::nullopt, r.body.size());
+      return r;
+    }
+  }
+
+  auto pool_it = live.pools.find(upstream);
+  if (pool_it == live.pools.end()) {
+    return http::ErrorResponse(Status::Unavailable("upstream '" + upstream + "' is not configured"), req.request_id);
+  }
+
+  auto x = std::make_shared<Exchange>();
+  x->impl = this;
+  x->live = resolved->live;
+  x->pool = pool_it->second;
+  x->deferred = std::make_shared<http::DeferredResponse>();
+  x->route = route.name;
+  x->start = start;
+  x->request_id = req.request_id;
+  x->consumer = consumer;
+  x->log = options.access_log;
+  x->idempotent = Idempotent(req.method);
+  x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
+  x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
+  http::ClientRequest& out = x->request;
+  out.method = req.method;
+  out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
+  std::string forwarded_for;
+  for (const auto& [name, value] : req.headers.all()) {
+    if (!Forwardable(name)) continue;
+    // The gateway consumed the caller's platform credential; the upstream does not get it.
+    if (!route.anonymous && EqualsNoCase(name, "authorization")) continue;
+    if (EqualsNoCase(name, "x-forwarded-for")) {
+      forwarded_for = value + ", ";
+      continue;
+    }
+    if (EqualsNoCase(name, "traceparent") || EqualsNoCase(name, "x-request-id") ||
+        EqualsNoCase(name, "x-forwarded-proto") || EqualsNoCase(name, "x-forwarded-host") ||
+        EqualsNoCase(name, "x-consumer")) {
+      continue;
+    }
+    out.headers.emplace_back(name, value);
+  }
+  out.headers.emplace_back("X-Forwarded-For", forwarded_for + ClientIp(req));
+  out.headers.emplace_back("X-Forwarded-Proto", "http");
+  if (auto host = req.headers.Get("Host")) out.headers.emplace_back("X-Forwarded-Host", std::string(*host));
+  out.headers.emplace_back("X-Request-Id", req.request_id);
+  out.headers.emplace_back("traceparent", NextTraceparent(req.headers.Get("traceparent")));
+  if (!consumer.empty()) out.headers.emplace_back("X-Consumer", consumer);
+  out.body = std::move(req.body);
+
+  // The answer is due when every attempt has had its time.
+  auto deadline = start + out.timeout * (x->pool->spec().retries + 1) + std::chrono::seconds(1);
+  std::weak_ptr<http::DeferredResponse> weak = x->deferred;
+  std::string request_id = req.request_id;
+  x->deferred->SetDeadline(deadline, [weak, request_id] {
+    if (auto d = weak.lock()) d->Complete(http::ErrorResponse(Status::DeadlineExceeded("the upstream did not answer in time"), request_id));
+  });
+  http::Response r;
+  r.deferred = x->deferred;
+  if (limit) {
+    http::Finally(r, [limit](http::Response& done) {
+      done.headers.Set("RateLimit-Limit", std::to_string(limit->limit));
+      done.headers.Set("RateLimit-Remaining", std::to_string(limit->remaining));
+      done.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(limit->reset_s))));
+    });
+  }
+  Attempt(std::move(x));
+  return r;
+}
+
+Gateway::Gateway(storage::Db& db, std::shared_ptr<prometheus::Registry> metrics, GatewayOptions options)
+    : impl_(std::make_unique<Impl>(db, std::move(metrics), options)) {}
+Gateway::~Gateway() = default;
+
+Status Gateway::Load() { return impl_->Rebuild(); }
+
+const http::Route& Gateway::fallback_route() const { return impl_->fallback; }
+std::shared_ptr<http::Middleware> Gateway::resolver() { return std::make_shared<Resolver>(impl_.get()); }
+
+Result<std::vector<UpstreamSpec>> Gateway::Upstreams() const { return impl_->store.Upstreams(); }
+
+Result<UpstreamSpec> Gateway::Upstream(const std::string& name) const {
+  AIMASS_ASSIGN_OR_RETURN(auto all, impl_->store.Upstreams());
+  for (auto& u : all) {
+    if (u.name == name) return u;
+  }
+  return Status::NotFound("upstream '" + name + "' not found");
+}
+
+Result<UpstreamSpec> Gateway::PutUpstream(UpstreamSpec spec, bool must_create) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_ASSIGN_OR_RETURN(auto stored, impl_->store.PutUpstream(std::move(spec), must_create));
+  AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
+  return stored;
+}
+
+Status Gateway::DeleteUpstream(const std::string& name) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_RETURN_IF_ERROR(impl_->store.DeleteUpstream(name));
+  return impl_->Rebuild();
+}
+
+Result<Json> Gateway::UpstreamHealth(const std::string& name) const {
+  auto live = impl_->Current();
+  auto it = live->pools.find(name);
+  if (it == live->pools.end()) return Status::NotFound("upstream '" + name + "' not found");
+  return it->second->Health();
+}
+
+Result<std::vector<std::pair<RouteSpec, RouteState>>> Gateway::Routes() const { return impl_->store.Routes(); }
+
+Result<std::pair<RouteSpec, RouteState>> Gateway::Route(const std::string& name) const {
+  AIMASS_ASSIGN_OR_RETURN(auto all, impl_->store.Routes());
+  for (auto& r : all) {
+    if (r.first.name == name) return r;
+  }
+  return Status::NotFound("route '" + name + "' not found");
+}
+
+Result<RouteSpec> Gateway::PutRoute(RouteSpec spec, bool must_create) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_ASSIGN_OR_RETURN(auto stored, impl_->store.PutRoute(std::move(spec), must_create));
+  AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
+  return stored;
+}
+
+Status Gateway::DeleteRoute(const std::string& name) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_RETURN_IF_ERROR(impl_->store.DeleteRoute(name));
+  return impl_->Rebuild();
+}
+
+Result<RouteState> Gateway::SetRouteState(const std::string& name, RouteState state) {
+  std::lock_guard lock(impl_->write_mu);
+  state.changed_at = UnixNowMs();
+  AIMASS_RETURN_IF_ERROR(impl_->store.SetRouteState(name, state));
+  AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
+  return state;
+}
+
+}  // namespace aimass::gateway

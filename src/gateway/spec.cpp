@@ -1,0 +1,307 @@
+#include "gateway/spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "common/name.hpp"
+#include "http/client.hpp"
+#include "http/json.hpp"
+
+namespace aimass::gateway {
+
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxTargets = 256;
+constexpr size_t kMaxPaths = 64;
+constexpr size_t kMaxPatternBytes = 1024;
+
+// Unknown members are refused, so that a misspelt option ("strip_paths") is not silently ignored.
+Status OnlyKeys(const Json& j, std::string_view what, std::initializer_list<std::string_view> keys) {
+  for (const auto& [k, _] : j.items()) {
+    bool known = false;
+    for (auto key : keys) known |= k == key;
+    if (!known) return Status::BadRequest(std::string(what) + ": unknown member '" + k.substr(0, 64) + "'");
+  }
+  return Status::Ok();
+}
+
+Result<bool> OptionalBool(const Json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (!it->is_boolean()) return Status::BadRequest(std::string("'") + key + "' must be true or false");
+  return it->get<bool>();
+}
+
+Result<int64_t> BoundedInt(const Json& j, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+  AIMASS_ASSIGN_OR_RETURN(auto v, http::OptionalInt(j, key));
+  int64_t n = v.value_or(fallback);
+  if (n < lo || n > hi) {
+    return Status::BadRequest(std::string("'") + key + "' must be between " + std::to_string(lo) + " and " +
+                              std::to_string(hi));
+  }
+  return n;
+}
+
+Status ValidateTargetUrl(const std::string& url) {
+  auto u = http::ParseUrl(url);
+  if (!u.ok()) return Status::BadRequest("target url '" + url.substr(0, 200) + "': " + u.status().message());
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return Status::BadRequest("target url has a control character or space");
+  }
+  if (url.find('?') != std::string::npos || url.find('#') != std::string::npos) {
+    return Status::BadRequest("target url takes no query or fragment");
+  }
+  return Status::Ok();
+}
+
+// A path pattern: '/'-led, printable, no dot segments (they would let a route forward above its
+// base path), captures as whole segments.
+Status ValidatePath(const std::string& p) {
+  std::string_view path = p;
+  if (path.starts_with("=")) path.remove_prefix(1);
+  if (path.empty() || path.front() != '/') return Status::BadRequest("a route path must start with '/' (or '=/' for an exact path)");
+  if (path.size() > kMaxPatternBytes) return Status::BadRequest("a route path is longer than 1024 bytes");
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '%' || c == '\\') {
+      return Status::BadRequest("route path '" + p.substr(0, 200) + "' has a character routes may not use");
+    }
+  }
+  size_t i = 1;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view seg = path.substr(i, j - i);
+    if (seg == "." || seg == "..") return Status::BadRequest("route path '" + p.substr(0, 200) + "' has a dot segment");
+    bool opens = seg.find('{') != std::string_view::npos, closes = seg.find('}') != std::string_view::npos;
+    if ((opens || closes) && !(seg.size() > 2 && seg.front() == '{' && seg.back() == '}' &&
+                               seg.find_first_of("{}/", 1) == seg.size() - 1)) {
+      return Status::BadRequest("route path '" + p.substr(0, 200) + "': a capture must be a whole segment, as {id}");
+    }
+    i = j + 1;
+  }
+  if (IsReservedPath(path)) {
+    return Status::Conflict("route path '" + p.substr(0, 200) + "' is the platform's own (/api, /v1, /v2, /healthz, /readyz, /metrics, /openapi.json, /oauth, /docs)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateHost(const std::string& h) {
+  if (h.empty() || h.size() > 253) return Status::BadRequest("a route host must be 1..253 characters");
+  std::string_view rest = h;
+  if (rest.starts_with("*.")) rest.remove_prefix(2);
+  for (char c : rest) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
+      return Status::BadRequest("route host '" + h.substr(0, 100) + "' is not a host name");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<RateLimitSpec> ParseRateLimit(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'rate_limit' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "rate_limit", {"rate", "per", "burst", "key", "algorithm"}));
+  RateLimitSpec r;
+  auto rate = j.find("rate");
+  if (rate == j.end() || !rate->is_number() || rate->get<double>() <= 0 || rate->get<double>() > 1e9) {
+    return Status::BadRequest("'rate_limit.rate' must be a number above 0");
+  }
+  r.rate = rate->get<double>();
+  AIMASS_ASSIGN_OR_RETURN(auto per, http::OptionalString(j, "per"));
+  r.per = per.value_or("second");
+  if (r.per != "second" && r.per != "minute" && r.per != "hour") {
+    return Status::BadRequest("'rate_limit.per' must be second, minute or hour");
+  }
+  AIMASS_ASSIGN_OR_RETURN(r.burst, BoundedInt(j, "burst", 0, 0, 1'000'000'000));
+  AIMASS_ASSIGN_OR_RETURN(auto key, http::OptionalString(j, "key"));
+  r.key = key.value_or("consumer");
+  if (r.key != "consumer" && r.key != "route" && r.key != "ip") {
+    return Status::BadRequest("'rate_limit.key' must be consumer, route or ip");
+  }
+  AIMASS_ASSIGN_OR_RETURN(auto alg, http::OptionalString(j, "algorithm"));
+  r.algorithm = alg.value_or("token_bucket");
+  if (r.algorithm != "token_bucket" && r.algorithm != "sliding_window") {
+    return Status::BadRequest("'rate_limit.algorithm' must be token_bucket or sliding_window");
+  }
+  return r;
+}
+
+Json RateLimitJson(const RateLimitSpec& r) {
+  return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}};
+}
+
+}  // namespace
+
+double RateLimitSpec::per_seconds() const { return per == "hour" ? 3600 : per == "minute" ? 60 : 1; }
+
+std::string_view BalanceName(Balance b) {
+  switch (b) {
+    case Balance::kRoundRobin: return "round_robin";
+    case Balance::kLeastConnections: return "least_connections";
+    case Balance::kConsistentHash: return "consistent_hash";
+    case Balance::kEwma: return "ewma";
+  }
+  return "round_robin";
+}
+
+bool IsReservedPath(std::string_view path) {
+  for (std::string_view p : {"/api", "/v1", "/v2", "/healthz", "/readyz", "/metrics", "/openapi.json", "/oauth", "/docs"}) {
+    if (path == p || (path.starts_with(p) && path[p.size()] == '/')) return true;
+  }
+  return path == "/";
+}
+
+Result<UpstreamSpec> ParseUpstream(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("an upstream must be a JSON object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "upstream", {"name", "targets", "balance", "hash_on", "timeout_ms", "retries",
+                                                  "eject_after_failures", "eject_s", "created_at", "updated_at"}));
+  UpstreamSpec u;
+  AIMASS_ASSIGN_OR_RETURN(u.name, http::RequiredString(j, "name"));
+  AIMASS_RETURN_IF_ERROR(ValidateName("upstream", u.name, 128));
+  auto targets = j.find("targets");
+  if (targets == j.end() || !targets->is_array() || targets->empty()) {
+    return Status::BadRequest("'targets' must be a non-empty array of {\"url\", \"weight\"}");
+  }
+  if (targets->size() > kMaxTargets) return Status::BadRequest("an upstream has at most 256 targets");
+  std::set<std::string> seen;
+  for (const auto& t : *targets) {
+    if (!t.is_object()) return Status::BadRequest("each target must be an object {\"url\", \"weight\"}");
+    AIMASS_RETURN_IF_ERROR(OnlyKeys(t, "target", {"url", "weight"}));
+    Target target;
+    AIMASS_ASSIGN_OR_RETURN(target.url, http::RequiredString(t, "url"));
+    while (target.url.size() > 7 && target.url.back() == '/') target.url.pop_back();
+    AIMASS_RETURN_IF_ERROR(ValidateTargetUrl(target.url));
+    AIMASS_ASSIGN_OR_RETURN(int64_t w, BoundedInt(t, "weight", 100, 0, 1000));
+    target.weight = static_cast<int>(w);
+    if (!seen.insert(target.url).second) return Status::BadRequest("target '" + target.url + "' is listed twice");
+    u.targets.push_back(std::move(target));
+  }
+  AIMASS_ASSIGN_OR_RETURN(auto balance, http::OptionalString(j, "balance"));
+  std::string b = balance.value_or("round_robin");
+  if (b == "round_robin") u.balance = Balance::kRoundRobin;
+  else if (b == "least_connections") u.balance = Balance::kLeastConnections;
+  else if (b == "consistent_hash") u.balance = Balance::kConsistentHash;
+  else if (b == "ewma") u.balance = Balance::kEwma;
+  else return Status::BadRequest("'balance' must be round_robin, least_connections, consistent_hash or ewma");
+  AIMASS_ASSIGN_OR_RETURN(auto hash_on, http::OptionalString(j, "hash_on"));
+  u.hash_on = hash_on.value_or("ip");
+  if (!(u.hash_on == "ip" || ((u.hash_on.starts_with("header:") || u.hash_on.starts_with("cookie:")) &&
+                              u.hash_on.size() > 7 && u.hash_on.size() < 128))) {
+    return Status::BadRequest("'hash_on' must be ip, header:<name> or cookie:<name>");
+  }
+  AIMASS_ASSIGN_OR_RETURN(u.timeout_ms, BoundedInt(j, "timeout_ms", 30000, 1, 3'600'000));
+  AIMASS_ASSIGN_OR_RETURN(int64_t retries, BoundedInt(j, "retries", 1, 0, 10));
+  u.retries = static_cast<int>(retries);
+  AIMASS_ASSIGN_OR_RETURN(int64_t eject_after, BoundedInt(j, "eject_after_failures", 3, 1, 1000));
+  u.eject_after_failures = static_cast<int>(eject_after);
+  AIMASS_ASSIGN_OR_RETURN(u.eject_s, BoundedInt(j, "eject_s", 10, 1, 3600));
+  return u;
+}
+
+Result<RouteSpec> ParseRoute(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
+                                               "strip_path", "rewrite", "anonymous", "permission", "timeout_ms",
+                                               "plugins", "created_at", "updated_at"}));
+  RouteSpec r;
+  AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
+  AIMASS_RETURN_IF_ERROR(ValidateName("route", r.name, 128));
+  AIMASS_ASSIGN_OR_RETURN(auto paths, http::OptionalStringArray(j, "paths"));
+  if (!paths || paths->empty()) return Status::BadRequest("'paths' must list at least one path");
+  if (paths->size() > kMaxPaths) return Status::BadRequest("a route has at most 64 paths");
+  for (const auto& p : *paths) AIMASS_RETURN_IF_ERROR(ValidatePath(p));
+  r.paths = std::move(*paths);
+  AIMASS_ASSIGN_OR_RETURN(auto hosts, http::OptionalStringArray(j, "hosts"));
+  if (hosts) {
+    for (auto& h : *hosts) {
+      for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      AIMASS_RETURN_IF_ERROR(ValidateHost(h));
+    }
+    r.hosts = std::move(*hosts);
+  }
+  AIMASS_ASSIGN_OR_RETURN(auto methods, http::OptionalStringArray(j, "methods"));
+  if (methods) {
+    for (const auto& m : *methods) {
+      static const std::set<std::string> kKnown = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+      if (!kKnown.count(m)) return Status::BadRequest("'methods' takes GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    }
+    r.methods = std::move(*methods);
+  }
+  if (auto h = j.find("headers"); h != j.end() && !h->is_null()) {
+    if (!h->is_object()) return Status::BadRequest("'headers' must be an object of header name to value");
+    for (const auto& [name, value] : h->items()) {
+      if (!value.is_string() || name.empty() || name.size() > 128) {
+        return Status::BadRequest("'headers' must be an object of header name to value");
+      }
+      std::string lower = name;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[lower] = value.get<std::string>();
+    }
+  }
+  AIMASS_ASSIGN_OR_RETURN(r.upstream, http::RequiredString(j, "upstream"));
+  AIMASS_RETURN_IF_ERROR(ValidateName("upstream", r.upstream, 128));
+  AIMASS_ASSIGN_OR_RETURN(r.strip_path, OptionalBool(j, "strip_path", false));
+  AIMASS_ASSIGN_OR_RETURN(auto rewrite, http::OptionalString(j, "rewrite"));
+  r.rewrite = rewrite.value_or("");
+  if (!r.rewrite.empty()) {
+    if (r.strip_path) return Status::BadRequest("a route has either strip_path or rewrite, not both");
+    if (r.rewrite.front() != '/' || r.rewrite.size() > kMaxPatternBytes ||
+        r.rewrite.find_first_of("?# \\%") != std::string::npos || r.rewrite.find("/..") != std::string::npos) {
+      return Status::BadRequest("'rewrite' must be a path starting with '/' (no query, no dot segments)");
+    }
+  }
+  AIMASS_ASSIGN_OR_RETURN(r.anonymous, OptionalBool(j, "anonymous", false));
+  AIMASS_ASSIGN_OR_RETURN(auto permission, http::OptionalString(j, "permission"));
+  r.permission = permission.value_or("");
+  if (!r.permission.empty() && (r.permission.find(':') == std::string::npos || r.permission.size() > 128)) {
+    return Status::BadRequest("'permission' must be resource:action");
+  }
+  if (r.anonymous && !r.permission.empty()) return Status::BadRequest("an anonymous route cannot require a permission");
+  AIMASS_ASSIGN_OR_RETURN(r.timeout_ms, BoundedInt(j, "timeout_ms", 0, 0, 3'600'000));
+  if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
+    if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
+    AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit"}));
+    if (auto rl = p->find("rate_limit"); rl != p->end() && !rl->is_null()) {
+      AIMASS_ASSIGN_OR_RETURN(r.rate_limit, ParseRateLimit(*rl));
+    }
+  }
+  return r;
+}
+
+Json ToJson(const UpstreamSpec& u) {
+  Json targets = Json::array();
+  for (const auto& t : u.targets) targets.push_back({{"url", t.url}, {"weight", t.weight}});
+  return {{"name", u.name},
+          {"targets", targets},
+          {"balance", BalanceName(u.balance)},
+          {"hash_on", u.hash_on},
+          {"timeout_ms", u.timeout_ms},
+          {"retries", u.retries},
+          {"eject_after_failures", u.eject_after_failures},
+          {"eject_s", u.eject_s},
+          {"created_at", u.created_at},
+          {"updated_at", u.updated_at}};
+}
+
+Json ToJson(const RouteSpec& r) {
+  Json plugins = Json::object();
+  if (r.rate_limit) plugins["rate_limit"] = RateLimitJson(*r.rate_limit);
+  return {{"name", r.name},
+          {"hosts", r.hosts},
+          {"paths", r.paths},
+          {"methods", r.methods},
+          {"headers", r.headers},
+          {"upstream", r.upstream},
+          {"strip_path", r.strip_path},
+          {"rewrite", r.rewrite},
+          {"anonymous", r.anonymous},
+          {"permission", r.permission},
+          {"timeout_ms", r.timeout_ms},
+          {"plugins", plugins},
+          {"created_at", r.created_at},
+          {"updated_at", r.updated_at}};
+}
+
+}  // namespace aimass::gateway

@@ -1,0 +1,86 @@
+// The gateway's configuration objects as users write them (upstreams and routes), with their
+// JSON forms for the API and the store, and the validation every write goes through. Plain
+// data; the behaviour is in gateway.hpp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/status.hpp"
+
+namespace aimass::gateway {
+
+// One backend of an upstream: an http:// base URL ("http://10.0.0.5:9000" or with a base path
+// "http://svc:9000/api", which is put in front of the forwarded path) and its share of traffic.
+struct Target {
+  std::string url;
+  int weight = 100;  // 0..1000; 0 takes no new traffic (draining)
+};
+
+// How a request picks a target.
+enum class Balance { kRoundRobin, kLeastConnections, kConsistentHash, kEwma };
+
+struct UpstreamSpec {
+  std::string name;
+  std::vector<Target> targets;
+  Balance balance = Balance::kRoundRobin;
+  // For consistent hashing: "ip", "header:<name>" or "cookie:<name>".
+  std::string hash_on = "ip";
+  int64_t timeout_ms = 30000;  // per attempt
+  // Extra attempts on another target when a target cannot be reached (idempotent methods only).
+  int retries = 1;
+  // Passive outlier ejection: a target failing this many times in a row is left out for
+  // eject_s seconds (doubling while it keeps failing), then tried again.
+  int eject_after_failures = 3;
+  int64_t eject_s = 10;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// Token bucket (default) or sliding window, per consumer, route or client IP.
+struct RateLimitSpec {
+  double rate = 0;                 // requests per `per`
+  std::string per = "second";      // second | minute | hour
+  int64_t burst = 0;               // bucket size; 0: equal to rate
+  std::string key = "consumer";    // consumer | route | ip
+  std::string algorithm = "token_bucket";  // token_bucket | sliding_window
+  double per_seconds() const;
+};
+
+// A path pattern: "/svc/echo" matches that path and everything below it (segment-wise),
+// "=/svc/echo" only that path; `{name}` segments capture ("/users/{id}/orders").
+struct RouteSpec {
+  std::string name;
+  std::vector<std::string> hosts;    // empty: any; "*.example.com" matches one label
+  std::vector<std::string> paths;    // at least one
+  std::vector<std::string> methods;  // empty: any
+  std::map<std::string, std::string> headers;  // each must be present with this value
+  std::string upstream;
+  bool strip_path = false;  // forward what follows the matched path instead of the whole path
+  // Replaces the matched part of the path; `{name}` inserts a captured segment.
+  std::string rewrite;
+  bool anonymous = false;   // no token needed
+  std::string permission;   // a platform permission the caller must hold (beyond a valid token)
+  int64_t timeout_ms = 0;   // 0: the upstream's
+  std::optional<RateLimitSpec> rate_limit;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// Parses and validates an API or store document; `name` from the URL wins when given.
+Result<UpstreamSpec> ParseUpstream(const nlohmann::json& j);
+Result<RouteSpec> ParseRoute(const nlohmann::json& j);
+nlohmann::json ToJson(const UpstreamSpec& u);
+nlohmann::json ToJson(const RouteSpec& r);
+
+std::string_view BalanceName(Balance b);
+
+// Paths the platform answers itself; routes may not claim them.
+bool IsReservedPath(std::string_view path);
+
+}  // namespace aimass::gateway

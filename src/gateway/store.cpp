@@ -1,0 +1,176 @@
+#include "gateway/store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+
+namespace aimass::gateway {
+
+using Json = nlohmann::json;
+
+std::vector<storage::Migration> GatewayStore::Migrations() {
+  return {{"gateway", 1, R"sql(
+CREATE TABLE gateway_upstreams (
+  name TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE gateway_routes (
+  name TEXT PRIMARY KEY,
+  upstream TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX gateway_routes_upstream ON gateway_routes (upstream);
+)sql"}};
+}
+
+Json ToJson(const RouteState& s) {
+  Json j = {{"mode", s.mode}, {"changed_at", s.changed_at}, {"reason", s.reason}};
+  if (s.mode == "paused") j["retry_after_s"] = s.retry_after_s;
+  if (s.mode == "degraded") {
+    if (!s.fallback_upstream.empty()) {
+      j["fallback"] = {{"upstream", s.fallback_upstream}};
+    } else {
+      j["fallback"] = {{"status", s.fallback_status}, {"body", s.fallback_body}, {"content_type", s.fallback_content_type}};
+    }
+  }
+  return j;
+}
+
+Result<RouteState> ParseRouteState(const Json& j) {
+  RouteState s;
+  if (!j.is_object()) return s;
+  s.mode = j.value("mode", "active");
+  s.retry_after_s = j.value("retry_after_s", int64_t{30});
+  s.reason = j.value("reason", "");
+  s.changed_at = j.value("changed_at", int64_t{0});
+  if (auto f = j.find("fallback"); f != j.end() && f->is_object()) {
+    s.fallback_upstream = f->value("upstream", "");
+    s.fallback_status = f->value("status", 200);
+    s.fallback_body = f->value("body", "");
+    s.fallback_content_type = f->value("content_type", "application/json");
+  }
+  return s;
+}
+
+Result<std::vector<UpstreamSpec>> GatewayStore::Upstreams() {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT spec, created_at, updated_at FROM gateway_upstreams ORDER BY name"));
+  std::vector<UpstreamSpec> out;
+  for (const auto& r : rows) {
+    auto parsed = ParseUpstream(Json::parse(r.Text(0), nullptr, false));
+    if (!parsed.ok()) return Status::Internal("stored upstream is unreadable: " + parsed.status().message());
+    parsed->created_at = r.Int(1);
+    parsed->updated_at = r.Int(2);
+    out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+Result<std::vector<std::pair<RouteSpec, RouteState>>> GatewayStore::Routes() {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT spec, state, created_at, updated_at FROM gateway_routes ORDER BY name"));
+  std::vector<std::pair<RouteSpec, RouteState>> out;
+  for (const auto& r : rows) {
+    auto parsed = ParseRoute(Json::parse(r.Text(0), nullptr, false));
+    if (!parsed.ok()) return Status::Internal("stored route is unreadable: " + parsed.status().message());
+    parsed->created_at = r.Int(2);
+    parsed->updated_at = r.Int(3);
+    AIMASS_ASSIGN_OR_RETURN(auto state, ParseRouteState(Json::parse(r.Text(1), nullptr, false)));
+    out.emplace_back(std::move(*parsed), std::move(state));
+  }
+  return out;
+}
+
+Result<UpstreamSpec> GatewayStore::PutUpstream(UpstreamSpec u, bool must_create) {
+  int64_t now = UnixNowMs();
+  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_upstreams WHERE name = ?", {u.name}));
+    if (!rows.empty() && must_create) return Status::Conflict("upstream '" + u.name + "' exists");
+    u.created_at = rows.empty() ? now : rows[0].Int(0);
+    u.updated_at = now;
+    Json spec = ToJson(u);
+    spec.erase("created_at");
+    spec.erase("updated_at");
+    if (rows.empty()) {
+      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO gateway_upstreams (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                                     {u.name, spec.dump(), now, now})
+                                 .status());
+    } else {
+      AIMASS_RETURN_IF_ERROR(
+          tx.Exec("UPDATE gateway_upstreams SET spec = ?, updated_at = ? WHERE name = ?", {spec.dump(), now, u.name})
+              .status());
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return u;
+}
+
+Status GatewayStore::DeleteUpstream(const std::string& name) {
+  return db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto users, tx.Query("SELECT name FROM gateway_routes WHERE upstream = ? LIMIT 1", {name}));
+    if (!users.empty()) {
+      return Status::Conflict("upstream '" + name + "' is used by route '" + users[0].Text(0) + "'");
+    }
+    AIMASS_ASSIGN_OR_RETURN(auto state_users, tx.Query("SELECT name, state FROM gateway_routes"));
+    for (const auto& r : state_users) {
+      auto state = ParseRouteState(Json::parse(r.Text(1), nullptr, false));
+      if (state.ok() && state->mode == "degraded" && state->fallback_upstream == name) {
+        return Status::Conflict("upstream '" + name + "' is the fallback of route '" + r.Text(0) + "'");
+      }
+    }
+    AIMASS_ASSIGN_OR_RETURN(int64_t n, tx.Exec("DELETE FROM gateway_upstreams WHERE name = ?", {name}));
+    if (n == 0) return Status::NotFound("upstream '" + name + "' not found");
+    return Status::Ok();
+  });
+}
+
+Result<RouteSpec> GatewayStore::PutRoute(RouteSpec r, bool must_create) {
+  int64_t now = UnixNowMs();
+  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {r.upstream}));
+    if (up.empty()) return Status::BadRequest("upstream '" + r.upstream + "' does not exist");
+    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_routes WHERE name = ?", {r.name}));
+    if (!rows.empty() && must_create) return Status::Conflict("route '" + r.name + "' exists");
+    r.created_at = rows.empty() ? now : rows[0].Int(0);
+    r.updated_at = now;
+    Json spec = ToJson(r);
+    spec.erase("created_at");
+    spec.erase("updated_at");
+    if (rows.empty()) {
+      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO gateway_routes (name, upstream, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                                     {r.name, r.upstream, spec.dump(), now, now})
+                                 .status());
+    } else {
+      AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE gateway_routes SET upstream = ?, spec = ?, updated_at = ? WHERE name = ?",
+                                     {r.upstream, spec.dump(), now, r.name})
+                                 .status());
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return r;
+}
+
+Status GatewayStore::DeleteRoute(const std::string& name) {
+  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("DELETE FROM gateway_routes WHERE name = ?", {name}));
+  if (n == 0) return Status::NotFound("route '" + name + "' not found");
+  return Status::Ok();
+}
+
+Status GatewayStore::SetRouteState(const std::string& name, const RouteState& state) {
+  return db_.Transaction([&](storage::Tx& tx) -> Status {
+    if (!state.fallback_upstream.empty()) {
+      AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {state.fallback_upstream}));
+      if (up.empty()) return Status::BadRequest("fallback upstream '" + state.fallback_upstream + "' does not exist");
+    }
+    AIMASS_ASSIGN_OR_RETURN(int64_t n, tx.Exec("UPDATE gateway_routes SET state = ? WHERE name = ?", {ToJson(state).dump(), name}));
+    if (n == 0) return Status::NotFound("route '" + name + "' not found");
+    return Status::Ok();
+  });
+}
+
+}  // namespace aimass::gateway

@@ -1,0 +1,51 @@
+// The gateway's tables: upstreams, routes (with their pause/degrade state), each kept as its
+// JSON document so that a new option needs no schema change.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "gateway/spec.hpp"
+#include "storage/db.hpp"
+
+namespace aimass::gateway {
+
+// A route's run-time state, changed by pause / resume / degrade (and kept across restarts).
+struct RouteState {
+  std::string mode = "active";  // active | paused | degraded
+  int64_t retry_after_s = 30;   // paused: the Retry-After it answers with
+  // degraded: answer with this static response, or send to `fallback_upstream` instead
+  int fallback_status = 200;
+  std::string fallback_body;
+  std::string fallback_content_type = "application/json";
+  std::string fallback_upstream;
+  std::string reason;
+  int64_t changed_at = 0;
+};
+
+class GatewayStore {
+ public:
+  explicit GatewayStore(storage::Db& db) : db_(db) {}
+  static std::vector<storage::Migration> Migrations();
+
+  Result<std::vector<UpstreamSpec>> Upstreams();
+  Result<std::vector<std::pair<RouteSpec, RouteState>>> Routes();
+
+  // Insert (must_create) or replace; the timestamps are set here.
+  Result<UpstreamSpec> PutUpstream(UpstreamSpec u, bool must_create);
+  // Refused (conflict) while a route sends to it.
+  Status DeleteUpstream(const std::string& name);
+  // The upstream a route names must exist (bad_request otherwise).
+  Result<RouteSpec> PutRoute(RouteSpec r, bool must_create);
+  Status DeleteRoute(const std::string& name);
+  Status SetRouteState(const std::string& name, const RouteState& state);
+
+ private:
+  storage::Db& db_;
+};
+
+nlohmann::json ToJson(const RouteState& s);
+Result<RouteState> ParseRouteState(const nlohmann::json& j);
+
+}  // namespace aimass::gateway

@@ -1,0 +1,155 @@
+#include "gateway/upstream_pool.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace aimass::gateway {
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  // FNV alone keeps keys that differ in their last characters (user-1, user-2) close together
+  // on the ring; MurmurHash3's finaliser spreads them.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+UpstreamPool::UpstreamPool(UpstreamSpec spec) : spec_(std::move(spec)), state_(spec_.targets.size()) {
+  if (spec_.balance == Balance::kConsistentHash) {
+    // Points per target in proportion to its weight (40 per 100), so that adding or removing a
+    // target moves only its share of keys.
+    for (size_t i = 0; i < spec_.targets.size(); ++i) {
+      int points = spec_.targets[i].weight * 40 / 100;
+      for (int p = 0; p < points; ++p) {
+        ring_.emplace_back(Fnv1a(spec_.targets[i].url + "#" + std::to_string(p)), i);
+      }
+    }
+    std::sort(ring_.begin(), ring_.end());
+  }
+}
+
+bool UpstreamPool::Eligible(size_t i, const std::vector<size_t>& tried, Clock::time_point now,
+                            bool ignore_ejection) const {
+  if (spec_.targets[i].weight == 0) return false;
+  if (std::find(tried.begin(), tried.end(), i) != tried.end()) return false;
+  return ignore_ejection || state_[i].ejected_until <= now;
+}
+
+std::optional<size_t> UpstreamPool::Choose(std::string_view hash_key, const std::vector<size_t>& tried,
+                                           Clock::time_point now, bool ignore_ejection) {
+  const size_t n = spec_.targets.size();
+  std::optional<size_t> best;
+  switch (spec_.balance) {
+    case Balance::kRoundRobin: {
+      // nginx's smooth weighted round robin: spreads a heavy target's turns evenly.
+      int64_t total = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!Eligible(i, tried, now, ignore_ejection)) continue;
+        state_[i].current += spec_.targets[i].weight;
+        total += spec_.targets[i].weight;
+        if (!best || state_[i].current > state_[*best].current) best = i;
+      }
+      if (best) state_[*best].current -= total;
+      break;
+    }
+    case Balance::kLeastConnections: {
+      for (size_t i = 0; i < n; ++i) {
+        if (!Eligible(i, tried, now, ignore_ejection)) continue;
+        // fewest in flight per unit of weight; a cross-multiplication avoids division
+        if (!best || (state_[i].in_flight + 1) * spec_.targets[*best].weight <
+                         (state_[*best].in_flight + 1) * spec_.targets[i].weight) {
+          best = i;
+        }
+      }
+      break;
+    }
+    case Balance::kConsistentHash: {
+      if (ring_.empty()) break;
+      uint64_t h = Fnv1a(hash_key);
+      auto it = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(h, size_t{0}));
+      for (size_t step = 0; step < ring_.size(); ++step, ++it) {
+        if (it == ring_.end()) it = ring_.begin();
+        if (Eligible(it->second, tried, now, ignore_ejection)) {
+          best = it->second;
+          break;
+        }
+      }
+      break;
+    }
+    case Balance::kEwma: {
+      // Lowest expected wait: latency average × (requests in flight + 1), per unit of weight.
+      // A target never measured scores 0 and is tried first.
+      double best_score = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!Eligible(i, tried, now, ignore_ejection)) continue;
+        double score = state_[i].ewma_ns * static_cast<double>(state_[i].in_flight + 1) / spec_.targets[i].weight;
+        if (!best || score < best_score) {
+          best = i;
+          best_score = score;
+        }
+      }
+      break;
+    }
+  }
+  return best;
+}
+
+std::optional<size_t> UpstreamPool::Pick(std::string_view hash_key, const std::vector<size_t>& tried) {
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  auto best = Choose(hash_key, tried, now, false);
+  if (!best) {
+    // Everything left is ejected: try the one whose ejection ends first.
+    for (size_t i = 0; i < spec_.targets.size(); ++i) {
+      if (Eligible(i, tried, now, true) && (!best || state_[i].ejected_until < state_[*best].ejected_until)) best = i;
+    }
+  }
+  if (best) ++state_[*best].in_flight;
+  return best;
+}
+
+void UpstreamPool::Finish(size_t i, bool reachable, std::chrono::nanoseconds latency) {
+  std::lock_guard lock(mu_);
+  TargetState& t = state_.at(i);
+  --t.in_flight;
+  if (reachable) {
+    t.failures = 0;
+    t.ejections = 0;
+    double ns = static_cast<double>(latency.count());
+    t.ewma_ns = t.ewma_ns == 0 ? ns : 0.8 * t.ewma_ns + 0.2 * ns;
+    return;
+  }
+  if (++t.failures >= spec_.eject_after_failures) {
+    t.failures = 0;
+    int doubling = std::min(t.ejections, 4);
+    ++t.ejections;
+    t.ejected_until = Clock::now() + std::chrono::seconds(spec_.eject_s << doubling);
+  }
+}
+
+nlohmann::json UpstreamPool::Health() const {
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < spec_.targets.size(); ++i) {
+    const TargetState& t = state_[i];
+    bool ejected = t.ejected_until > now;
+    out.push_back({{"url", spec_.targets[i].url},
+                   {"weight", spec_.targets[i].weight},
+                   {"in_flight", t.in_flight},
+                   {"ewma_ms", t.ewma_ns / 1e6},
+                   {"consecutive_failures", t.failures},
+                   {"ejected", ejected},
+                   {"ejected_for_s", ejected ? std::chrono::duration<double>(t.ejected_until - now).count() : 0.0}});
+  }
+  return out;
+}
+
+}  // namespace aimass::gateway

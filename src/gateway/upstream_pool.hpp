@@ -1,0 +1,62 @@
+// UpstreamPool: the live side of an upstream: per target, the requests in flight, a latency
+// moving average and the passive-ejection state; and the balancing rule that picks a target for
+// a request. Thread-safe (one small mutex per upstream).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "gateway/spec.hpp"
+
+namespace aimass::gateway {
+
+class UpstreamPool {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit UpstreamPool(UpstreamSpec spec);
+
+  const UpstreamSpec& spec() const { return spec_; }
+
+  // A target for the next attempt, skipping those in `tried`, targets of weight 0 and ejected
+  // ones; when every remaining target is ejected, the least recently ejected is tried anyway
+  // (better a likely failure than a certain one). `hash_key` is used by consistent hashing.
+  // Counts the attempt as in flight until Finish.
+  std::optional<size_t> Pick(std::string_view hash_key, const std::vector<size_t>& tried);
+  // The attempt on target `i` ended: `reachable` false for a transport failure (refused,
+  // reset, timed out), which counts towards ejection; any HTTP answer resets the count.
+  void Finish(size_t i, bool reachable, std::chrono::nanoseconds latency);
+
+  // Per target: url, weight, in_flight, ewma_ms, consecutive_failures, ejected, ejected_for_s.
+  nlohmann::json Health() const;
+
+ private:
+  struct TargetState {
+    int64_t current = 0;  // smooth weighted round robin
+    int64_t in_flight = 0;
+    double ewma_ns = 0;
+    int failures = 0;     // consecutive transport failures
+    int ejections = 0;    // consecutive ejections (the ejection time doubles with each)
+    Clock::time_point ejected_until{};
+  };
+  bool Eligible(size_t i, const std::vector<size_t>& tried, Clock::time_point now, bool ignore_ejection) const;
+  std::optional<size_t> Choose(std::string_view hash_key, const std::vector<size_t>& tried, Clock::time_point now,
+                               bool ignore_ejection);
+
+  UpstreamSpec spec_;
+  std::vector<std::pair<uint64_t, size_t>> ring_;  // consistent hashing: (point, target), sorted
+  mutable std::mutex mu_;
+  std::vector<TargetState> state_;
+};
+
+// FNV-1a, 64 bit, with MurmurHash3's finaliser: stable across processes and builds, so that two
+// gateways hash a key alike.
+uint64_t Fnv1a(std::string_view s);
+
+}  // namespace aimass::gateway

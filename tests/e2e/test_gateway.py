@@ -1,0 +1,400 @@
+"""The API gateway: routes and upstreams managed at run time, proxying to real HTTP upstreams
+(small Python servers started here), access, weighted balancing, passive ejection with retries,
+pause / resume / degrade and rate limits."""
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import assert_error, describe, free_port, unique
+
+UPSTREAMS = "/api/v1/gateway/upstreams"
+ROUTES = "/api/v1/gateway/routes"
+
+
+class Echo:
+    """An upstream that answers every request with what it received, and its own name."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.hits = 0
+        echo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                echo.hits += 1
+                out = json.dumps({"upstream": echo.name, "method": self.command, "path": self.path,
+                                  "headers": {k.lower(): v for k, v in self.headers.items()},
+                                  "body": body}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.send_header("X-Upstream", echo.name)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(out)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def echoes():
+    servers = [Echo(f"echo-{i}") for i in range(3)]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def make_upstream(server, targets, **extra):
+    name = unique("up")
+    body = {"name": name, "targets": [{"url": u, "weight": w} for u, w in targets], **extra}
+    resp = server.admin.post(UPSTREAMS, json=body)
+    assert resp.status_code == 201, describe(resp)
+    return name
+
+
+def make_route(server, upstream, **extra):
+    name = unique("rt")
+    body = {"name": name, "paths": [f"/svc/{name}"], "upstream": upstream, **extra}
+    resp = server.admin.post(ROUTES, json=body)
+    assert resp.status_code == 201, describe(resp)
+    return name, f"/svc/{name}"
+
+
+def test_a_route_forwards_to_its_upstream_with_path_query_body_and_forwarding_headers(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    route, prefix = make_route(server, up)
+    resp = server.admin.post(f"{prefix}/items/7?q=a%20b&x=1", data=b'{"k":1}',
+                             headers={"Content-Type": "application/json", "X-Custom": "yes",
+                                      "X-Request-Id": "req-gw-1"})
+    assert resp.status_code == 200, describe(resp)
+    seen = resp.json()
+    assert seen["upstream"] == "echo-0"
+    assert seen["method"] == "POST"
+    assert seen["path"] == f"{prefix}/items/7?q=a%20b&x=1"
+    assert seen["body"] == '{"k":1}'
+    h = seen["headers"]
+    assert h["x-custom"] == "yes" and h["content-type"] == "application/json"
+    assert h["x-forwarded-for"] == "127.0.0.1"
+    assert h["x-request-id"] == "req-gw-1"
+    assert h["x-consumer"] == "admin"
+    # The caller's platform token is the gateway's business, not the upstream's.
+    assert "authorization" not in h
+    assert resp.headers["X-Upstream"] == "echo-0"
+    assert resp.headers["X-Request-Id"] == "req-gw-1"
+
+
+def test_traceparent_keeps_the_trace_and_names_a_new_parent(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up)
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    incoming = f"00-{trace}-00f067aa0ba902b7-01"
+    seen = server.admin.get(prefix, headers={"traceparent": incoming}).json()["headers"]["traceparent"]
+    version, got_trace, parent, flags = seen.split("-")
+    assert (version, got_trace, flags) == ("00", trace, "01")
+    assert parent != "00f067aa0ba902b7" and len(parent) == 16
+    fresh = server.admin.get(prefix, headers={"traceparent": "garbage"}).json()["headers"]["traceparent"]
+    assert fresh.startswith("00-") and trace not in fresh and len(fresh) == 55
+
+
+def test_strip_path_and_rewrite_with_captures(server, echoes):
+    up = make_upstream(server, [(echoes[0].url + "/base", 100)])
+    _, prefix = make_route(server, up, strip_path=True)
+    assert server.admin.get(f"{prefix}/a/b?z=1").json()["path"] == "/base/a/b?z=1"
+    assert server.admin.get(prefix).json()["path"] == "/base/"
+
+    name = unique("rw")
+    resp = server.admin.post(ROUTES, json={"name": name, "paths": [f"/users-{name}/{{id}}/orders"],
+                                           "upstream": up, "rewrite": "/v2/orders/{id}"})
+    assert resp.status_code == 201, describe(resp)
+    assert server.admin.get(f"/users-{name}/42/orders/9").json()["path"] == "/base/v2/orders/42/9"
+    # a capture needs a segment
+    assert_error(server.admin.get(f"/users-{name}//orders"), 404, "not_found")
+
+
+def test_exact_paths_methods_hosts_and_headers_select_the_route(server, echoes):
+    a = make_upstream(server, [(echoes[0].url, 100)])
+    b = make_upstream(server, [(echoes[1].url, 100)])
+    base = f"/m-{unique('p')}"
+    admin = server.admin
+    assert admin.post(ROUTES, json={"name": unique("r"), "paths": [base], "upstream": a}).status_code == 201
+    assert admin.post(ROUTES, json={"name": unique("r"), "paths": ["=" + base + "/exact"], "upstream": b}).status_code == 201
+    assert admin.post(ROUTES, json={"name": unique("r"), "paths": [base + "/m"], "methods": ["DELETE"],
+                                    "upstream": b}).status_code == 201
+    assert admin.post(ROUTES, json={"name": unique("r"), "paths": [base + "/h"], "headers": {"X-Tenant": "blue"},
+                                    "upstream": b}).status_code == 201
+    assert admin.post(ROUTES, json={"name": unique("r"), "paths": [base + "/host"], "hosts": ["*.example.test"],
+                                    "upstream": b}).status_code == 201
+    which = lambda resp: resp.json()["upstream"]  # noqa: E731
+    assert which(admin.get(base + "/exact")) == "echo-1"
+    assert which(admin.get(base + "/exact/more")) == "echo-0"  # exact only; the prefix route takes it
+    assert which(admin.delete(base + "/m")) == "echo-1"
+    assert which(admin.get(base + "/m")) == "echo-0"
+    assert which(admin.get(base + "/h", headers={"X-Tenant": "blue"})) == "echo-1"
+    assert which(admin.get(base + "/h", headers={"X-Tenant": "red"})) == "echo-0"
+    assert which(admin.get(base + "/host", headers={"Host": "api.example.test"})) == "echo-1"
+    assert which(admin.get(base + "/host", headers={"Host": "a.b.example.test"})) == "echo-0"
+    # a prefix matches whole segments only
+    assert_error(admin.get(base + "x"), 404, "not_found")
+
+
+def test_unknown_paths_and_dot_segments_are_refused(server, echoes):
+    assert_error(server.anonymous.get("/no/such/route"), 404, "not_found")
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up, anonymous=True)
+    before = echoes[0].hits
+    for path in (f"{prefix}/../../api/v1/users", f"{prefix}/%2e%2e/x", f"{prefix}/./x"):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        head = s.recv(4096).decode("latin-1")
+        s.close()
+        assert head.startswith("HTTP/1.1 400"), (path, head)
+    assert echoes[0].hits == before
+
+
+def test_access_token_permission_and_anonymous_routes(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, private = make_route(server, up)
+    resp = server.anonymous.get(private)
+    assert_error(resp, 401, "unauthenticated")
+    assert resp.headers.get("WWW-Authenticate") == "Bearer"
+    assert_error(server.client("forged.token.value").get(private), 401, "unauthenticated")
+
+    _, public = make_route(server, up, anonymous=True)
+    resp = server.anonymous.get(public, headers={"Authorization": "Bearer upstream-own-token"})
+    assert resp.status_code == 200, describe(resp)
+    # on an anonymous route the gateway did not consume the credential: the upstream gets it
+    assert resp.json()["headers"]["authorization"] == "Bearer upstream-own-token"
+
+    _, guarded = make_route(server, up, permission="gateway:write")
+    viewer = server.create_user(["viewer"], prefix="gwviewer")
+    assert_error(viewer.client.get(guarded), 403, "forbidden")
+    assert server.admin.get(guarded).status_code == 200
+
+
+def test_only_gateway_writers_change_the_configuration(server, echoes):
+    viewer = server.create_user(["viewer"], prefix="gwv")
+    body = {"name": unique("up"), "targets": [{"url": echoes[0].url}]}
+    assert_error(viewer.client.post(UPSTREAMS, json=body), 403, "forbidden")
+    assert viewer.client.get(UPSTREAMS).status_code == 200  # gateway:read
+    assert_error(server.anonymous.get(UPSTREAMS), 401, "unauthenticated")
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"name": "Bad Name", "targets": [{"url": "http://127.0.0.1:1"}]}, 400),
+    ({"name": "ok-name", "targets": []}, 400),
+    ({"name": "ok-name", "targets": [{"url": "ftp://127.0.0.1:1"}]}, 400),
+    ({"name": "ok-name", "targets": [{"url": "http://127.0.0.1:1", "weight": -1}]}, 400),
+    ({"name": "ok-name", "targets": [{"url": "http://127.0.0.1:1"}], "balance": "random"}, 400),
+    ({"name": "ok-name", "targets": [{"url": "http://127.0.0.1:1"}], "strip_paths": True}, 400),
+])
+def test_bad_upstreams_are_400_and_change_nothing(server, body, code):
+    before = server.admin.get(UPSTREAMS).json()["upstreams"]
+    assert_error(server.admin.post(UPSTREAMS, json=body), code, "bad_request")
+    assert server.admin.get(UPSTREAMS).json()["upstreams"] == before
+
+
+def test_bad_routes_are_refused(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    admin = server.admin
+    for body, status in [
+        ({"name": unique("r"), "paths": ["/api/v1/evil"], "upstream": up}, 409),
+        ({"name": unique("r"), "paths": ["/v2/models/x"], "upstream": up}, 409),
+        ({"name": unique("r"), "paths": ["/"], "upstream": up}, 409),
+        ({"name": unique("r"), "paths": ["/a/../b"], "upstream": up}, 400),
+        ({"name": unique("r"), "paths": ["relative"], "upstream": up}, 400),
+        ({"name": unique("r"), "paths": ["/x{id}"], "upstream": up}, 400),
+        ({"name": unique("r"), "paths": ["/ok"], "upstream": "no-such-upstream"}, 400),
+        ({"name": unique("r"), "paths": ["/ok"], "upstream": up, "methods": ["BREW"]}, 400),
+        ({"name": unique("r"), "paths": ["/ok"], "upstream": up, "anonymous": True, "permission": "a:b"}, 400),
+        ({"name": unique("r"), "paths": ["/ok"], "upstream": up, "plugins": {"rate_limit": {"rate": 0}}}, 400),
+        ({"name": unique("r"), "paths": ["/ok"], "upstream": up, "plugins": {"cors": {}}}, 400),
+    ]:
+        resp = admin.post(ROUTES, json=body)
+        assert resp.status_code == status, (body, describe(resp))
+        assert admin.get(f"{ROUTES}/{body['name']}").status_code == 404
+    # an upstream in use cannot go
+    route, _ = make_route(server, up)
+    assert_error(admin.delete(f"{UPSTREAMS}/{up}"), 409, "conflict")
+    assert admin.delete(f"{ROUTES}/{route}").status_code == 204
+    assert admin.delete(f"{UPSTREAMS}/{up}").status_code == 204
+
+
+def test_weighted_round_robin_splits_within_five_percent(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 300), (echoes[1].url, 100)])
+    _, prefix = make_route(server, up, anonymous=True)
+    session = requests.Session()
+    session.trust_env = False
+    counts = {"echo-0": 0, "echo-1": 0}
+    n = 2000
+    for _ in range(n):
+        resp = session.get(server.url + prefix, timeout=10)
+        assert resp.status_code == 200, describe(resp)
+        counts[resp.headers["X-Upstream"]] += 1
+    assert abs(counts["echo-0"] / n - 0.75) <= 0.05, counts
+    assert abs(counts["echo-1"] / n - 0.25) <= 0.05, counts
+
+
+def test_consistent_hash_sends_a_key_to_one_target(server, echoes):
+    up = make_upstream(server, [(e.url, 100) for e in echoes], balance="consistent_hash", hash_on="header:X-User")
+    _, prefix = make_route(server, up, anonymous=True)
+    seen = {}
+    for user in [f"user-{i}" for i in range(30)]:
+        targets = {server.anonymous.get(prefix, headers={"X-User": user}).headers["X-Upstream"] for _ in range(3)}
+        assert len(targets) == 1, (user, targets)
+        seen[user] = targets.pop()
+    assert len(set(seen.values())) >= 2, seen  # keys spread over the targets
+
+
+def test_changes_take_effect_without_a_restart(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    route, prefix = make_route(server, up, anonymous=True)
+    assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
+    resp = server.admin.put(f"{UPSTREAMS}/{up}", json={"targets": [{"url": echoes[2].url}]})
+    assert resp.status_code == 200, describe(resp)
+    assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-2"
+    resp = server.admin.put(f"{ROUTES}/{route}", json={"paths": [prefix + "-moved"], "upstream": up, "anonymous": True})
+    assert resp.status_code == 200, describe(resp)
+    assert_error(server.anonymous.get(prefix), 404, "not_found")
+    assert server.anonymous.get(prefix + "-moved").status_code == 200
+    assert server.admin.delete(f"{ROUTES}/{route}").status_code == 204
+    assert_error(server.anonymous.get(prefix + "-moved"), 404, "not_found")
+
+
+def test_a_dead_target_is_ejected_and_idempotent_requests_do_not_fail(server, echoes):
+    dead = closed_port_url()
+    up = make_upstream(server, [(echoes[0].url, 100), (dead, 100)], retries=2, eject_after_failures=2, eject_s=30)
+    _, prefix = make_route(server, up, anonymous=True)
+    for _ in range(40):
+        resp = server.anonymous.get(prefix)
+        assert resp.status_code == 200, describe(resp)
+        assert resp.headers["X-Upstream"] == "echo-0"
+    health = server.admin.get(f"{UPSTREAMS}/{up}/health").json()["targets"]
+    by_url = {t["url"]: t for t in health}
+    assert by_url[dead]["ejected"] is True and by_url[dead]["ejected_for_s"] > 0
+    assert by_url[echoes[0].url]["ejected"] is False
+
+
+def test_a_post_is_not_retried_and_an_unreachable_upstream_is_502(server):
+    up = make_upstream(server, [(closed_port_url(), 100)], retries=3)
+    _, prefix = make_route(server, up, anonymous=True)
+    assert_error(server.anonymous.post(prefix, data=b"x"), 502, "bad_gateway")
+    assert_error(server.anonymous.get(prefix), 502, "bad_gateway")
+
+
+def test_pause_resume_and_degrade(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    other = make_upstream(server, [(echoes[1].url, 100)])
+    route, prefix = make_route(server, up, anonymous=True)
+    admin = server.admin
+
+    resp = admin.post(f"{ROUTES}/{route}/pause", json={"retry_after_s": 7, "reason": "maintenance"})
+    assert resp.status_code == 200 and resp.json()["mode"] == "paused", describe(resp)
+    resp = server.anonymous.get(prefix)
+    assert_error(resp, 503, "unavailable")
+    assert resp.headers["Retry-After"] == "7"
+    assert admin.get(f"{ROUTES}/{route}").json()["state"]["mode"] == "paused"
+
+    assert admin.post(f"{ROUTES}/{route}/resume").status_code == 200
+    assert server.anonymous.get(prefix).status_code == 200
+
+    resp = admin.post(f"{ROUTES}/{route}/degrade", json={"status": 200, "body": '{"items":[]}'})
+    assert resp.status_code == 200, describe(resp)
+    resp = server.anonymous.get(prefix)
+    assert resp.status_code == 200 and resp.json() == {"items": []} and resp.headers["X-Degraded"] == "1"
+
+    assert admin.post(f"{ROUTES}/{route}/degrade", json={"upstream": other}).status_code == 200
+    assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-1"
+    assert_error(admin.post(f"{ROUTES}/{route}/degrade", json={"upstream": "nope"}), 400, "bad_request")
+    assert_error(admin.post(f"{ROUTES}/{route}/degrade", json={"upstream": other, "body": "x"}), 400, "bad_request")
+    assert_error(admin.post(f"{ROUTES}/no-such-route/pause"), 404, "not_found")
+    assert admin.post(f"{ROUTES}/{route}/resume").status_code == 200
+    assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
+
+
+def test_a_rate_limited_route_answers_429_beyond_its_rate_and_recovers(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up, anonymous=True,
+                           plugins={"rate_limit": {"rate": 10, "per": "second", "burst": 10, "key": "route"}})
+    session = requests.Session()
+    session.trust_env = False
+    statuses = []
+    start = time.monotonic()
+    for _ in range(30):
+        statuses.append(session.get(server.url + prefix, timeout=10))
+    elapsed = time.monotonic() - start
+    ok = [r for r in statuses if r.status_code == 200]
+    limited = [r for r in statuses if r.status_code == 429]
+    assert len(ok) + len(limited) == 30
+    # a burst of 10, plus what refilled at 10/s while the loop ran
+    assert 10 <= len(ok) <= 10 + int(elapsed * 10) + 1, (len(ok), elapsed)
+    assert limited, "no request was limited"
+    r = limited[0]
+    assert_error(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.headers["RateLimit-Limit"] == "10" and r.headers["RateLimit-Remaining"] == "0"
+    assert ok[0].headers["RateLimit-Limit"] == "10"
+    time.sleep(1.2)
+    assert session.get(server.url + prefix, timeout=10).status_code == 200
+
+
+def test_sliding_window_limit_per_consumer(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up, plugins={"rate_limit": {"rate": 5, "per": "minute", "key": "consumer",
+                                                               "algorithm": "sliding_window"}})
+    other = server.create_user(["viewer"], prefix="gwrl")
+    codes = [server.admin.get(prefix).status_code for _ in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429], codes
+    # another consumer has its own window
+    assert other.client.get(prefix).status_code == 200
+
+
+def test_gateway_metrics_count_routes_and_status_classes(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    route, prefix = make_route(server, up, anonymous=True)
+    for _ in range(3):
+        assert server.anonymous.get(prefix).status_code == 200
+    text = server.admin.get("/metrics").text
+    line = f'aimass_gateway_requests_total{{route="{route}",status_class="2xx",upstream="{up}"}} 3'
+    assert line in text, [l for l in text.splitlines() if route in l]
+    assert f'aimass_gateway_upstream_duration_seconds_count{{route="{route}",upstream="{up}"}} 3' in text
+
+
+def test_configuration_survives_a_restart(make_server, echoes):
+    first = make_server()
+    up = make_upstream(first, [(echoes[0].url, 100)])
+    route, prefix = make_route(first, up, anonymous=True)
+    assert first.admin.post(f"{ROUTES}/{route}/pause").status_code == 200
+    first.stop()
+    second = make_server(data_dir=first.data_dir)
+    assert_error(second.anonymous.get(prefix), 503, "unavailable")
+    assert second.admin.post(f"{ROUTES}/{route}/resume").status_code == 200
+    assert second.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
