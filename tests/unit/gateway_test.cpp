@@ -1,0 +1,186 @@
+// The gateway's pure parts: route matching and the forwarded path, the balancing rules and
+// passive ejection, and the two rate-limit algorithms on a clock the test drives.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "gateway/rate_limiter.hpp"
+#include "gateway/route_table.hpp"
+#include "gateway/spec.hpp"
+#include "gateway/upstream_pool.hpp"
+
+namespace aimass::gateway {
+namespace {
+
+using nlohmann::json;
+
+RouteSpec Route(json j) {
+  j["upstream"] = "u";
+  auto r = ParseRoute(j);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return *r;
+}
+
+UpstreamSpec Upstream(json j) {
+  j["name"] = "u";
+  auto u = ParseUpstream(j);
+  EXPECT_TRUE(u.ok()) << u.status().ToString();
+  return *u;
+}
+
+std::string Hit(const RouteTable& t, std::string_view path, http::Method m = http::Method::kGet,
+                std::string_view host = "localhost", const http::Headers& h = {}) {
+  auto hit = t.Match(host, m, path, h);
+  return hit ? hit->route->name + " " + hit->upstream_path : "none";
+}
+
+TEST(GatewayRouteTable, MostSpecificRouteWinsAndPathsAreRewritten) {
+  RouteTable t({Route({{"name", "prefix"}, {"paths", {"/svc"}}}),
+                Route({{"name", "deeper"}, {"paths", {"/svc/a"}}, {"strip_path", true}}),
+                Route({{"name", "exact"}, {"paths", {"=/svc/a/b"}}}),
+                Route({{"name", "capture"}, {"paths", {"/users/{id}/orders"}}, {"rewrite", "/o/{id}"}}),
+                Route({{"name", "hosted"}, {"paths", {"/svc"}}, {"hosts", {"*.example.com"}}}),
+                Route({{"name", "deletes"}, {"paths", {"/svc"}}, {"methods", {"DELETE"}}})});
+  EXPECT_EQ(Hit(t, "/svc"), "prefix /svc");
+  EXPECT_EQ(Hit(t, "/svc/x?"), "prefix /svc/x?");
+  EXPECT_EQ(Hit(t, "/svc/a/c"), "deeper /c");
+  EXPECT_EQ(Hit(t, "/svc/a"), "deeper /");
+  EXPECT_EQ(Hit(t, "/svc/a/b"), "exact /svc/a/b");
+  EXPECT_EQ(Hit(t, "/svc/a/b/c"), "deeper /b/c");
+  EXPECT_EQ(Hit(t, "/svcx"), "none");
+  EXPECT_EQ(Hit(t, "/users/7/orders/3"), "capture /o/7/3");
+  EXPECT_EQ(Hit(t, "/users//orders"), "none");
+  EXPECT_EQ(Hit(t, "/svc", http::Method::kGet, "API.example.com:8080"), "hosted /svc");
+  EXPECT_EQ(Hit(t, "/svc", http::Method::kGet, "a.b.example.com"), "prefix /svc");
+  EXPECT_EQ(Hit(t, "/svc", http::Method::kDelete), "deletes /svc");
+}
+
+TEST(GatewayRouteTable, HeaderConditionsMustAllHold) {
+  RouteTable t({Route({{"name", "any"}, {"paths", {"/x"}}}),
+                Route({{"name", "blue"}, {"paths", {"/x"}}, {"headers", {{"X-Tenant", "blue"}}}})});
+  http::Headers blue, red;
+  blue.Set("x-tenant", "blue");
+  red.Set("X-Tenant", "red");
+  EXPECT_EQ(Hit(t, "/x", http::Method::kGet, "h", blue), "blue /x");
+  EXPECT_EQ(Hit(t, "/x", http::Method::kGet, "h", red), "any /x");
+}
+
+TEST(GatewayRouteTable, DotSegmentsAreFoundRawOrEncoded) {
+  EXPECT_TRUE(HasDotSegment("/a/../b"));
+  EXPECT_TRUE(HasDotSegment("/a/%2e%2E/b"));
+  EXPECT_TRUE(HasDotSegment("/a/./b"));
+  EXPECT_TRUE(HasDotSegment("/a/%2e"));
+  EXPECT_FALSE(HasDotSegment("/a/..b/c"));
+  EXPECT_FALSE(HasDotSegment("/a/.well-known"));
+  EXPECT_FALSE(HasDotSegment("/a/%2"));
+}
+
+TEST(GatewaySpec, RefusesWhatWouldMisroute) {
+  json base = {{"name", "r"}, {"upstream", "u"}};
+  for (const char* bad : {"/api/v1/x", "/v2", "/", "/a/../b", "a", "/x{id}", "/a?b", "/%2e"}) {
+    json j = base;
+    j["paths"] = {bad};
+    EXPECT_FALSE(ParseRoute(j).ok()) << bad;
+  }
+  json unknown = base;
+  unknown["paths"] = {"/ok"};
+  unknown["strip_paths"] = true;
+  EXPECT_EQ(ParseRoute(unknown).status().code(), Code::kBadRequest);
+  EXPECT_FALSE(ParseUpstream({{"name", "u"}, {"targets", {{{"url", "http://h:1?x"}}}}}).ok());
+  EXPECT_FALSE(ParseUpstream({{"name", "u"}, {"targets", {{{"url", "http://h:1"}}, {{"url", "http://h:1/"}}}}}).ok());
+}
+
+TEST(GatewayUpstreamPool, SmoothWeightedRoundRobinFollowsWeights) {
+  UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}, {"weight", 300}}, {{"url", "http://b:1"}, {"weight", 100}}, {{"url", "http://c:1"}, {"weight", 0}}}}}));
+  std::map<size_t, int> count;
+  std::string order;
+  for (int i = 0; i < 400; ++i) {
+    auto p = pool.Pick("", {});
+    ASSERT_TRUE(p);
+    ++count[*p];
+    if (i < 8) order += static_cast<char>('a' + *p);
+    pool.Finish(*p, true, std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(count[0], 300);
+  EXPECT_EQ(count[1], 100);
+  EXPECT_EQ(count[2], 0);  // weight 0: draining
+  EXPECT_EQ(order, "aabaaaba");  // spread, not aaab in a row
+}
+
+TEST(GatewayUpstreamPool, FailingTargetIsEjectedThenTriedAgain) {
+  UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}}, {{"url", "http://b:1"}}}}, {"eject_after_failures", 2}, {"eject_s", 1}}));
+  // b fails twice: ejected
+  for (int i = 0; i < 2; ++i) {
+    auto p = pool.Pick("", {0});
+    ASSERT_EQ(p, 1u);
+    pool.Finish(1, false, {});
+  }
+  for (int i = 0; i < 10; ++i) {
+    auto p = pool.Pick("", {});
+    EXPECT_EQ(p, 0u);
+    pool.Finish(*p, true, {});
+  }
+  EXPECT_TRUE(pool.Health()[1]["ejected"].get<bool>());
+  // with a already tried, the ejected b is still better than nothing
+  EXPECT_EQ(pool.Pick("", {0}), 1u);
+  pool.Finish(1, true, {});
+  EXPECT_EQ(pool.Health()[1]["consecutive_failures"], 0);
+}
+
+TEST(GatewayUpstreamPool, LeastConnectionsAndConsistentHash) {
+  UpstreamPool lc(Upstream({{"balance", "least_connections"}, {"targets", {{{"url", "http://a:1"}}, {{"url", "http://b:1"}}}}}));
+  auto first = lc.Pick("", {});
+  auto second = lc.Pick("", {});
+  EXPECT_NE(*first, *second);  // the busy one is avoided
+  lc.Finish(*first, true, {});
+  EXPECT_EQ(lc.Pick("", {}), first);
+
+  UpstreamPool ring(Upstream({{"balance", "consistent_hash"}, {"targets", {{{"url", "http://a:1"}}, {{"url", "http://b:1"}}, {{"url", "http://c:1"}}}}}));
+  std::map<size_t, int> spread;
+  for (int k = 0; k < 300; ++k) {
+    std::string key = "user-" + std::to_string(k);
+    auto p = ring.Pick(key, {});
+    ring.Finish(*p, true, {});
+    EXPECT_EQ(ring.Pick(key, {}), p);
+    ring.Finish(*p, true, {});
+    ++spread[*p];
+  }
+  for (size_t i = 0; i < 3; ++i) EXPECT_GT(spread[i], 50) << i;
+}
+
+TEST(GatewayRateLimiter, TokenBucketAllowsBurstThenRate) {
+  RateLimiter rl;
+  RateLimitSpec spec;
+  spec.rate = 10;
+  spec.burst = 5;
+  auto t0 = RateLimiter::Clock::time_point{} + std::chrono::hours(1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(rl.Take("k", spec, t0).allowed) << i;
+  auto refused = rl.Take("k", spec, t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_NEAR(refused.retry_after_s, 0.1, 1e-9);
+  EXPECT_TRUE(rl.Take("k", spec, t0 + std::chrono::milliseconds(100)).allowed);
+  EXPECT_FALSE(rl.Take("k", spec, t0 + std::chrono::milliseconds(100)).allowed);
+  EXPECT_TRUE(rl.Take("other", spec, t0).allowed);  // keys are separate
+}
+
+TEST(GatewayRateLimiter, SlidingWindowWeighsThePreviousWindow) {
+  RateLimiter rl;
+  RateLimitSpec spec;
+  spec.rate = 10;
+  spec.per = "minute";
+  spec.algorithm = "sliding_window";
+  auto window = RateLimiter::Clock::time_point{} + std::chrono::minutes(1000);  // a window start
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(rl.Take("k", spec, window + std::chrono::seconds(50)).allowed);
+  EXPECT_FALSE(rl.Take("k", spec, window + std::chrono::seconds(59)).allowed);
+  // 15 s into the next window the previous one still weighs 0.75 × 10 = 7.5: two more fit
+  auto next = window + std::chrono::seconds(75);
+  EXPECT_TRUE(rl.Take("k", spec, next).allowed);
+  EXPECT_TRUE(rl.Take("k", spec, next).allowed);
+  auto refused = rl.Take("k", spec, next);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_GT(refused.retry_after_s, 0);
+}
+
+}  // namespace
+}  // namespace aimass::gateway
