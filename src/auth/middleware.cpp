@@ -22,7 +22,20 @@ static std::optional<std::string_view> BearerToken(const http::Request& req) {
 }
 
 Status AccessControl::Check(http::Request& req) {
-  if (req.principal) return Status::Ok();  // admitted before the body was read
+  // A principal is already there when the request was admitted before its body was read, or
+  // when the gateway authenticated a consumer's own credential; the permission is checked
+  // here in either case.
+  if (!req.principal) {
+    AIMASS_RETURN_IF_ERROR(Authenticate(req));
+  }
+  const std::string& permission = req.access ? req.access->permission : req.route->permission;
+  if (!permission.empty() && !auth_.Authorize(*req.principal, permission)) {
+    return Status::Forbidden("permission '" + permission + "' is required");
+  }
+  return Status::Ok();
+}
+
+Status AccessControl::Authenticate(http::Request& req) {
   auto token = BearerToken(req);
   if (!token) {
     return Status::Unauthenticated("this route needs Authorization: Bearer <token or API key>");
@@ -35,10 +48,6 @@ Status AccessControl::Check(http::Request& req) {
     return Status::Internal("authentication is unavailable");
   }
   req.principal = std::move(*principal);
-  const std::string& permission = req.access ? req.access->permission : req.route->permission;
-  if (!permission.empty() && !auth_.Authorize(*req.principal, permission)) {
-    return Status::Forbidden("permission '" + permission + "' is required");
-  }
   return Status::Ok();
 }
 

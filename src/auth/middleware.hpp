@@ -17,6 +17,7 @@ class AccessControl : public http::Middleware {
 
  private:
   Status Check(http::Request& req);
+  Status Authenticate(http::Request& req);
   AuthService& auth_;
 };
 

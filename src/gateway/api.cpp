@@ -1,7 +1,10 @@
 #include "gateway/api.hpp"
 
+#include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "auth/jwt.hpp"
 #include "http/json.hpp"
 
 namespace aimass::gateway {
@@ -62,6 +65,42 @@ Result<RouteState> ParseDegrade(const Json& body) {
   }
   s.reason = reason.value_or("");
   return s;
+}
+
+// RFC 6749 §5.2: OAuth clients read {"error": "<code>", "error_description": "…"}.
+Response OAuthError(int status, const std::string& code, const std::string& description) {
+  Response r = http::JsonResponse(status, {{"error", code}, {"error_description", description}});
+  r.headers.Set("Cache-Control", "no-store");
+  if (status == 401) r.headers.Set("WWW-Authenticate", "Basic realm=\"aimass\"");
+  return r;
+}
+
+// application/x-www-form-urlencoded: name=value&… (also accepts a JSON object).
+std::map<std::string, std::string> FormFields(const Request& req) {
+  std::map<std::string, std::string> out;
+  std::string_view type = req.headers.Get("Content-Type").value_or("");
+  if (type.starts_with("application/json")) {
+    Json j = Json::parse(req.body, nullptr, false);
+    if (j.is_object()) {
+      for (const auto& [k, v] : j.items()) {
+        if (v.is_string()) out[k] = v.get<std::string>();
+      }
+    }
+    return out;
+  }
+  std::string_view body = req.body;
+  while (!body.empty()) {
+    size_t amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    size_t eq = pair.find('=');
+    std::string name(pair.substr(0, eq)), value(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    for (auto* s : {&name, &value}) std::replace(s->begin(), s->end(), '+', ' ');
+    auto n = http::PercentDecode(name), v = http::PercentDecode(value);
+    if (n && v) out[*n] = *v;
+    if (amp == std::string_view::npos) break;
+    body.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 }  // namespace
@@ -174,6 +213,100 @@ Status RegisterRoutes(http::Router& router, Gateway& gateway) {
         HTTP_TRY(RouteState st, g.SetRouteState(req.Param("name"), s));
         return http::JsonResponse(200, ToJson(st));
       });
+
+  // -- consumers ------------------------------------------------------------------------------
+  add(Method::kPost, "/api/v1/gateway/consumers", "gateway:write",
+      "Create a consumer (roles, JWT credentials); secrets are never shown back", [&g](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(ConsumerSpec spec, ParseConsumer(body));
+        HTTP_TRY(ConsumerSpec stored, g.PutConsumer(std::move(spec), true));
+        Response r = http::JsonResponse(201, ToJson(stored, false));
+        r.headers.Set("Location", "/api/v1/gateway/consumers/" + stored.name);
+        return r;
+      });
+  add(Method::kGet, "/api/v1/gateway/consumers", "gateway:read", "List consumers", [&g](Request& req) -> Response {
+    HTTP_TRY(auto all, g.Consumers());
+    Json list = Json::array();
+    for (const auto& c : all) list.push_back(ToJson(c, false));
+    return http::JsonResponse(200, {{"consumers", list}});
+  });
+  add(Method::kGet, "/api/v1/gateway/consumers/{name}", "gateway:read", "Show a consumer and its key and client ids",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(ConsumerSpec c, g.Consumer(req.Param("name")));
+        HTTP_TRY(Json secrets, g.Secrets(c.name));
+        Json j = ToJson(c, false);
+        j.update(secrets);
+        return http::JsonResponse(200, j);
+      });
+  add(Method::kPut, "/api/v1/gateway/consumers/{name}", "gateway:write", "Create or replace a consumer",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(Json body, NamedBody(req));
+        HTTP_TRY(ConsumerSpec spec, ParseConsumer(body));
+        HTTP_TRY(ConsumerSpec stored, g.PutConsumer(std::move(spec), false));
+        return http::JsonResponse(200, ToJson(stored, false));
+      });
+  add(Method::kDelete, "/api/v1/gateway/consumers/{name}", "gateway:write", "Delete a consumer with its keys and clients",
+      [&g](Request& req) -> Response {
+        HTTP_TRY_STATUS(g.DeleteConsumer(req.Param("name")));
+        return http::NoContent();
+      });
+  add(Method::kPost, "/api/v1/gateway/consumers/{name}/keys", "gateway:write",
+      "Make an API key for a consumer (shown once; send it as `apikey` or `X-API-Key`)", [&g](Request& req) -> Response {
+        HTTP_TRY(Gateway::NewSecret k, g.CreateApiKey(req.Param("name")));
+        return http::JsonResponse(201, {{"id", k.id}, {"key", k.secret}, {"created_at", k.created_at}});
+      });
+  add(Method::kDelete, "/api/v1/gateway/consumers/{name}/keys/{id}", "gateway:write", "Revoke a consumer's API key",
+      [&g](Request& req) -> Response {
+        HTTP_TRY_STATUS(g.DeleteSecret(req.Param("name"), req.Param("id")));
+        return http::NoContent();
+      });
+  add(Method::kPost, "/api/v1/gateway/consumers/{name}/oauth-clients", "gateway:write",
+      "Make an OAuth 2.0 client for a consumer (client_secret shown once)", [&g](Request& req) -> Response {
+        HTTP_TRY(Gateway::NewSecret k, g.CreateOAuthClient(req.Param("name")));
+        return http::JsonResponse(201, {{"client_id", k.id}, {"client_secret", k.secret}, {"created_at", k.created_at}});
+      });
+  add(Method::kDelete, "/api/v1/gateway/consumers/{name}/oauth-clients/{id}", "gateway:write",
+      "Delete an OAuth client (its tokens stop working)", [&g](Request& req) -> Response {
+        HTTP_TRY_STATUS(g.DeleteSecret(req.Param("name"), req.Param("id")));
+        return http::NoContent();
+      });
+
+  // -- OAuth 2.0 token endpoint (RFC 6749 §4.4, client credentials) ------------------------------
+  http::Route token = http::MakeRoute(
+      Method::kPost, "/oauth/token", "", "gateway",
+      "OAuth 2.0 client-credentials grant: client_id and client_secret (form or HTTP Basic) → access_token",
+      [&g](Request& req) -> Response {
+        auto form = FormFields(req);
+        std::string id = form["client_id"], secret = form["client_secret"];
+        if (auto basic = req.headers.Get("Authorization"); basic && basic->size() > 6 && basic->substr(0, 6) == "Basic ") {
+          auto decoded = auth::Base64UrlDecode([&] {
+            std::string b(basic->substr(6));
+            for (auto& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+            while (!b.empty() && b.back() == '=') b.pop_back();
+            return b;
+          }());
+          if (!decoded || decoded->find(':') == std::string::npos) return OAuthError(400, "invalid_request", "malformed Basic credentials");
+          size_t colon = decoded->find(':');
+          id = http::PercentDecode(decoded->substr(0, colon)).value_or("");
+          secret = http::PercentDecode(decoded->substr(colon + 1)).value_or("");
+        }
+        if (form["grant_type"] != "client_credentials") {
+          return OAuthError(400, "unsupported_grant_type", "only grant_type=client_credentials is supported");
+        }
+        if (id.empty() || secret.empty()) return OAuthError(400, "invalid_request", "client_id and client_secret are required");
+        auto issued = g.IssueOAuthToken(id, secret);
+        if (!issued.ok()) {
+          if (issued.status().code() == Code::kUnauthenticated) return OAuthError(401, "invalid_client", "unknown client or wrong secret");
+          return OAuthError(HttpStatus(issued.status().code()), "server_error", issued.status().message());
+        }
+        Response r = http::JsonResponse(200, {{"access_token", issued->access_token},
+                                              {"token_type", "Bearer"},
+                                              {"expires_in", issued->expires_in}});
+        r.headers.Set("Cache-Control", "no-store");
+        return r;
+      });
+  token.anonymous = true;
+  routes.push_back(std::move(token));
 
   for (auto& r : routes) AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
   return Status::Ok();

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/status.hpp"
+#include "gateway/consumer.hpp"
 #include "gateway/spec.hpp"
 #include "gateway/store.hpp"
 #include "http/pipeline.hpp"
@@ -21,10 +22,15 @@
 namespace prometheus {
 class Registry;
 }
+namespace aimass::auth {
+class AuthService;
+}
 
 namespace aimass::gateway {
 
 struct GatewayOptions {
+  std::string oauth_secret;             // HS256 key of the tokens /oauth/token issues (≥ 32 bytes)
+  int64_t oauth_token_ttl_s = 3600;
   size_t max_idle_per_host = 64;        // pooled keep-alive connections per target
   uint64_t max_response_bytes = 64ull << 20;
   bool access_log = true;  // a line per proxied request: route, upstream, target, consumer, latencies
@@ -32,7 +38,9 @@ struct GatewayOptions {
 
 class Gateway {
  public:
-  Gateway(storage::Db& db, std::shared_ptr<prometheus::Registry> metrics, GatewayOptions options = {});
+  // `auth` gives consumers' roles their permissions.
+  Gateway(storage::Db& db, auth::AuthService& auth, std::shared_ptr<prometheus::Registry> metrics,
+          GatewayOptions options = {});
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -54,6 +62,29 @@ class Gateway {
   Result<RouteSpec> PutRoute(RouteSpec spec, bool must_create);
   Status DeleteRoute(const std::string& name);
   Result<RouteState> SetRouteState(const std::string& name, RouteState state);
+
+  // Consumers and their credentials. Secrets are shown once, when made.
+  Result<std::vector<ConsumerSpec>> Consumers() const;
+  Result<ConsumerSpec> Consumer(const std::string& name) const;
+  Result<ConsumerSpec> PutConsumer(ConsumerSpec spec, bool must_create);
+  Status DeleteConsumer(const std::string& name);
+  struct NewSecret {
+    std::string id;      // API key id, or OAuth client_id
+    std::string secret;  // the API key, or the client_secret
+    int64_t created_at = 0;
+  };
+  Result<NewSecret> CreateApiKey(const std::string& consumer);
+  Result<NewSecret> CreateOAuthClient(const std::string& consumer);
+  // id, kind, created_at of a consumer's keys and clients.
+  Result<nlohmann::json> Secrets(const std::string& consumer) const;
+  Status DeleteSecret(const std::string& consumer, const std::string& id);
+
+  // The client-credentials grant: a signed token for the client's consumer.
+  struct OAuthToken {
+    std::string access_token;
+    int64_t expires_in = 0;
+  };
+  Result<OAuthToken> IssueOAuthToken(const std::string& client_id, const std::string& client_secret);
 
   // The pipeline's fallback route (see http::Pipeline::SetFallback) and the middleware, placed
   // before access control, that matches a request to a gateway route and tells access control

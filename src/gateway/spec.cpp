@@ -203,7 +203,7 @@ Result<UpstreamSpec> ParseUpstream(const Json& j) {
 Result<RouteSpec> ParseRoute(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
-                                               "strip_path", "rewrite", "anonymous", "permission", "timeout_ms",
+                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms",
                                                "plugins", "created_at", "updated_at"}));
   RouteSpec r;
   AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
@@ -253,6 +253,18 @@ Result<RouteSpec> ParseRoute(const Json& j) {
     }
   }
   AIMASS_ASSIGN_OR_RETURN(r.anonymous, OptionalBool(j, "anonymous", false));
+  AIMASS_ASSIGN_OR_RETURN(auto auth, http::OptionalStringArray(j, "auth"));
+  if (auth) {
+    if (auth->empty()) return Status::BadRequest("'auth' lists at least one of platform, jwt, key, oauth (or use anonymous)");
+    std::set<std::string> seen;
+    for (const auto& a : *auth) {
+      if (a != "platform" && a != "jwt" && a != "key" && a != "oauth") {
+        return Status::BadRequest("'auth' takes platform, jwt, key and oauth");
+      }
+      if (!seen.insert(a).second) return Status::BadRequest("'auth' lists '" + a + "' twice");
+    }
+    r.auth = std::move(*auth);
+  }
   AIMASS_ASSIGN_OR_RETURN(auto permission, http::OptionalString(j, "permission"));
   r.permission = permission.value_or("");
   if (!r.permission.empty() && (r.permission.find(':') == std::string::npos || r.permission.size() > 128)) {
@@ -297,6 +309,7 @@ Json ToJson(const RouteSpec& r) {
           {"strip_path", r.strip_path},
           {"rewrite", r.rewrite},
           {"anonymous", r.anonymous},
+          {"auth", r.auth},
           {"permission", r.permission},
           {"timeout_ms", r.timeout_ms},
           {"plugins", plugins},

@@ -65,6 +65,10 @@ struct RouteSpec {
   // Replaces the matched part of the path; `{name}` inserts a captured segment.
   std::string rewrite;
   bool anonymous = false;   // no token needed
+  // Credentials the route accepts, tried in this order: "platform" (a platform login token or
+  // API key in Authorization), "jwt" (a consumer-signed JWT in Authorization), "key" (a
+  // consumer API key in `apikey` or `X-API-Key`), "oauth" (a token from /oauth/token).
+  std::vector<std::string> auth = {"platform"};
   std::string permission;   // a platform permission the caller must hold (beyond a valid token)
   int64_t timeout_ms = 0;   // 0: the upstream's
   std::optional<RateLimitSpec> rate_limit;

@@ -25,6 +25,22 @@ CREATE TABLE gateway_routes (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX gateway_routes_upstream ON gateway_routes (upstream);
+)sql"},
+          {"gateway", 2, R"sql(
+CREATE TABLE gateway_consumers (
+  name TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE gateway_consumer_secrets (
+  id TEXT PRIMARY KEY,
+  consumer TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX gateway_consumer_secrets_consumer ON gateway_consumer_secrets (consumer);
 )sql"}};
 }
 
@@ -171,6 +187,72 @@ Status GatewayStore::SetRouteState(const std::string& name, const RouteState& st
     if (n == 0) return Status::NotFound("route '" + name + "' not found");
     return Status::Ok();
   });
+}
+
+Result<std::vector<ConsumerSpec>> GatewayStore::Consumers() {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT spec, created_at, updated_at FROM gateway_consumers ORDER BY name"));
+  std::vector<ConsumerSpec> out;
+  for (const auto& r : rows) {
+    auto parsed = ParseConsumer(Json::parse(r.Text(0), nullptr, false));
+    if (!parsed.ok()) return Status::Internal("stored consumer is unreadable: " + parsed.status().message());
+    parsed->created_at = r.Int(1);
+    parsed->updated_at = r.Int(2);
+    out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+Result<ConsumerSpec> GatewayStore::PutConsumer(ConsumerSpec c, bool must_create) {
+  int64_t now = UnixNowMs();
+  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_consumers WHERE name = ?", {c.name}));
+    if (!rows.empty() && must_create) return Status::Conflict("consumer '" + c.name + "' exists");
+    c.created_at = rows.empty() ? now : rows[0].Int(0);
+    c.updated_at = now;
+    Json spec = ToJson(c, true);
+    spec.erase("created_at");
+    spec.erase("updated_at");
+    if (rows.empty()) {
+      return tx.Exec("INSERT INTO gateway_consumers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                     {c.name, spec.dump(), now, now})
+          .status();
+    }
+    return tx.Exec("UPDATE gateway_consumers SET spec = ?, updated_at = ? WHERE name = ?", {spec.dump(), now, c.name})
+        .status();
+  });
+  if (!st.ok()) return st;
+  return c;
+}
+
+Status GatewayStore::DeleteConsumer(const std::string& name) {
+  return db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(int64_t n, tx.Exec("DELETE FROM gateway_consumers WHERE name = ?", {name}));
+    if (n == 0) return Status::NotFound("consumer '" + name + "' not found");
+    return tx.Exec("DELETE FROM gateway_consumer_secrets WHERE consumer = ?", {name}).status();
+  });
+}
+
+Status GatewayStore::AddSecret(const SecretRecord& r) {
+  return db_.Transaction([&](storage::Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(auto c, tx.Query("SELECT 1 FROM gateway_consumers WHERE name = ?", {r.consumer}));
+    if (c.empty()) return Status::NotFound("consumer '" + r.consumer + "' not found");
+    return tx.Exec("INSERT INTO gateway_consumer_secrets (id, consumer, kind, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                   {r.id, r.consumer, r.kind, r.hash, r.created_at})
+        .status();
+  });
+}
+
+Result<std::vector<GatewayStore::SecretRecord>> GatewayStore::Secrets() {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id, consumer, kind, hash, created_at FROM gateway_consumer_secrets ORDER BY created_at, id"));
+  std::vector<SecretRecord> out;
+  for (const auto& r : rows) out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)});
+  return out;
+}
+
+Status GatewayStore::DeleteSecret(const std::string& consumer, const std::string& id) {
+  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("DELETE FROM gateway_consumer_secrets WHERE consumer = ? AND id = ?", {consumer, id}));
+  if (n == 0) return Status::NotFound("no key or client '" + id + "' for consumer '" + consumer + "'");
+  return Status::Ok();
 }
 
 }  // namespace aimass::gateway

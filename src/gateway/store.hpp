@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "gateway/consumer.hpp"
 #include "gateway/spec.hpp"
 #include "storage/db.hpp"
 
@@ -40,6 +41,22 @@ class GatewayStore {
   Result<RouteSpec> PutRoute(RouteSpec r, bool must_create);
   Status DeleteRoute(const std::string& name);
   Status SetRouteState(const std::string& name, const RouteState& state);
+
+  Result<std::vector<ConsumerSpec>> Consumers();  // with their secrets
+  Result<ConsumerSpec> PutConsumer(ConsumerSpec c, bool must_create);
+  Status DeleteConsumer(const std::string& name);  // and its keys and clients
+  // API keys and OAuth clients of consumers: `kind` "apikey" or "oauth"; only the sha256 of
+  // the secret is kept.
+  struct SecretRecord {
+    std::string id;
+    std::string consumer;
+    std::string kind;
+    std::string hash;
+    int64_t created_at = 0;
+  };
+  Status AddSecret(const SecretRecord& r);
+  Result<std::vector<SecretRecord>> Secrets();
+  Status DeleteSecret(const std::string& consumer, const std::string& id);
 
  private:
   storage::Db& db_;

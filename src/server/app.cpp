@@ -39,14 +39,18 @@ namespace aimass::server {
 
 namespace {
 
-// The HS256 secret: configured, or made once and kept in the data directory.
-Result<std::string> JwtSecret(const config::Config& c) {
-  if (!c.auth.jwt_secret.empty()) return c.auth.jwt_secret;
-  std::string path = c.data_dir + "/jwt-secret";
+// A random secret made once and kept in the data directory (mode 0600).
+Result<std::string> KeptSecret(const std::string& path) {
   if (fs::exists(path)) return ReadFile(path);
   std::string secret = auth::RandomToken(64);
   AIMASS_RETURN_IF_ERROR(WriteFileAtomically(path, secret, 0600));
   return secret;
+}
+
+// The HS256 secret: configured, or made once and kept in the data directory.
+Result<std::string> JwtSecret(const config::Config& c) {
+  if (!c.auth.jwt_secret.empty()) return c.auth.jwt_secret;
+  return KeptSecret(c.data_dir + "/jwt-secret");
 }
 
 int DefaultIoThreads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
@@ -102,10 +106,6 @@ Status App::Impl::OpenStorage() {
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
   serving->Start();
-  gateway::GatewayOptions go;
-  go.access_log = cfg.log.access;
-  gateway = std::make_unique<gateway::Gateway>(*db, metrics, go);
-  AIMASS_RETURN_IF_ERROR(gateway->Load());
   return Status::Ok();
 }
 
@@ -145,6 +145,12 @@ Status App::Impl::OpenAuth() {
 }
 
 Status App::Impl::BuildRoutes() {
+  gateway::GatewayOptions go;
+  go.access_log = cfg.log.access;
+  AIMASS_ASSIGN_OR_RETURN(go.oauth_secret, KeptSecret(cfg.data_dir + "/gateway-oauth-secret"));
+  gateway = std::make_unique<gateway::Gateway>(*db, *auth, metrics, go);
+  AIMASS_RETURN_IF_ERROR(gateway->Load());
+
   CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s, {}};
   registry::Registry* reg = registry.get();
   deps.blob_referrers.push_back([reg](const std::string& d) { return reg->BlobReferenced(d); });
