@@ -115,6 +115,9 @@ const std::vector<KeyInfo>& Keys() {
               "Largest total size a directory artifact may unpack to (a gzip tar expands)."),
       U64_KEY("serving.max_request_bytes", serving.max_request_bytes, 1024, 1ll << 34,
               "Largest inference request body (v2 infer, v1 predict); larger ones get 413."),
+      SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
+                 "Redis for gateway rate limits shared between processes "
+                 "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
                "rejected.",

@@ -59,6 +59,10 @@ struct Config {
     uint64_t max_request_bytes = 64ull << 20;
   } serving;
 
+  struct Gateway {
+    std::string redis_url;  // empty: rate limits are local to each process
+  } gateway;
+
   struct Auth {
     std::string jwt_algorithm = "HS256";
     std::string jwt_secret;            // empty: generated once and kept in the data dir

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <atomic>
 #include <thread>
 #include <unordered_map>
 
@@ -22,6 +23,7 @@
 #include "common/sha256.hpp"
 #include "common/time.hpp"
 #include "gateway/rate_limiter.hpp"
+#include "gateway/redis_rate_limiter.hpp"
 #include "gateway/route_table.hpp"
 #include "gateway/upstream_pool.hpp"
 #include "http/client.hpp"
@@ -146,6 +148,14 @@ std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"
 struct Gateway::Impl {
   Impl(storage::Db& db, auth::AuthService& a, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
       : store(db), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}) {
+    if (!options.redis_url.empty()) {
+      auto r = RedisRateLimiter::Create(options.redis_url);
+      if (r.ok()) {
+        redis = std::move(*r);
+      } else {
+        spdlog::error("gateway.redis_url: {}", r.status().message());
+      }
+    }
     if (options.oauth_secret.size() >= 32) {
       auto jwt = auth::Jwt::Create(auth::JwtKeys{"HS256", options.oauth_secret, "", ""}, kOAuthIssuer);
       if (jwt.ok()) oauth_jwt = std::move(*jwt);
@@ -190,6 +200,8 @@ struct Gateway::Impl {
   std::unique_ptr<auth::Jwt> oauth_jwt;  // null: no OAuth tokens (no secret configured)
   http::Client client;
   RateLimiter limiter;
+  std::unique_ptr<RedisRateLimiter> redis;  // null: no shared limits
+  std::atomic<int64_t> redis_warned_at{0};
   http::Route fallback;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<prometheus::Histogram>* duration = nullptr;
@@ -547,8 +559,22 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
                       : rl.key == "consumer" && !consumer.empty()
                           ? "c:" + route.name + ":" + (is_consumer ? "consumer/" : "user/") + consumer
                           : "i:" + route.name + ":" + ClientIp(req);
-    limit = limiter.Take(key, rl);
-    if (!limit->allowed) {
+    if (rl.policy == "redis" && redis) {
+      auto shared = redis->Take(key, rl);
+      if (shared.ok()) {
+        limit = *shared;
+      } else {
+        // Fail open, as Kong's fault-tolerant limits do: a Redis outage must not take every
+        // limited route down with it. Said in the log at most once a minute.
+        int64_t now = UnixNowMs(), last = redis_warned_at.load();
+        if (now - last > 60000 && redis_warned_at.compare_exchange_strong(last, now)) {
+          spdlog::warn("gateway: shared rate limit unavailable, allowing requests: {}", shared.status().message());
+        }
+      }
+    } else {
+      limit = limiter.Take(key, rl);
+    }
+    if (limit && !limit->allowed) {
       http::Response r = http::ErrorResponse(Status(Code::kRateLimited, "rate limit of route '" + route.name + "' exceeded"), req.request_id);
       r.headers.Set("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(limit->retry_after_s))));
       r.headers.Set("RateLimit-Limit", std::to_string(limit->limit));
@@ -765,6 +791,9 @@ Result<std::pair<RouteSpec, RouteState>> Gateway::Route(const std::string& name)
 }
 
 Result<RouteSpec> Gateway::PutRoute(RouteSpec spec, bool must_create) {
+  if (spec.rate_limit && spec.rate_limit->policy == "redis" && !impl_->redis) {
+    return Status::BadRequest("a shared (redis) rate limit needs gateway.redis_url");
+  }
   std::lock_guard lock(impl_->write_mu);
   AIMASS_ASSIGN_OR_RETURN(auto stored, impl_->store.PutRoute(std::move(spec), must_create));
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());

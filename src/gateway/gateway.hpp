@@ -33,7 +33,8 @@ struct GatewayOptions {
   int64_t oauth_token_ttl_s = 3600;
   size_t max_idle_per_host = 64;        // pooled keep-alive connections per target
   uint64_t max_response_bytes = 64ull << 20;
-  bool access_log = true;  // a line per proxied request: route, upstream, target, consumer, latencies
+  bool access_log = true;
+  std::string redis_url;   // for rate limits with "policy": "redis"  // a line per proxied request: route, upstream, target, consumer, latencies
 };
 
 class Gateway {

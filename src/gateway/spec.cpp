@@ -102,7 +102,7 @@ Status ValidateHost(const std::string& h) {
 
 Result<RateLimitSpec> ParseRateLimit(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("'rate_limit' must be an object");
-  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "rate_limit", {"rate", "per", "burst", "key", "algorithm"}));
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "rate_limit", {"rate", "per", "burst", "key", "algorithm", "policy"}));
   RateLimitSpec r;
   auto rate = j.find("rate");
   if (rate == j.end() || !rate->is_number() || rate->get<double>() <= 0 || rate->get<double>() > 1e9) {
@@ -125,11 +125,14 @@ Result<RateLimitSpec> ParseRateLimit(const Json& j) {
   if (r.algorithm != "token_bucket" && r.algorithm != "sliding_window") {
     return Status::BadRequest("'rate_limit.algorithm' must be token_bucket or sliding_window");
   }
+  AIMASS_ASSIGN_OR_RETURN(auto policy, http::OptionalString(j, "policy"));
+  r.policy = policy.value_or("local");
+  if (r.policy != "local" && r.policy != "redis") return Status::BadRequest("'rate_limit.policy' must be local or redis");
   return r;
 }
 
 Json RateLimitJson(const RateLimitSpec& r) {
-  return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}};
+  return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}, {"policy", r.policy}};
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ struct RateLimitSpec {
   int64_t burst = 0;               // bucket size; 0: equal to rate
   std::string key = "consumer";    // consumer | route | ip
   std::string algorithm = "token_bucket";  // token_bucket | sliding_window
+  std::string policy = "local";    // local (this process) | redis (shared: gateway.redis_url)
   double per_seconds() const;
 };
 

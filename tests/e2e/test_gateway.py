@@ -398,3 +398,67 @@ def test_configuration_survives_a_restart(make_server, echoes):
     assert_error(second.anonymous.get(prefix), 503, "unavailable")
     assert second.admin.post(f"{ROUTES}/{route}/resume").status_code == 200
     assert second.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free loopback port, no persistence, stopped after the test."""
+    import shutil
+    import subprocess
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("redis-server did not start")
+    yield {"port": port, "proc": proc}
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_two_gateways_sharing_redis_enforce_one_limit(make_server, redis_server, echoes):
+    url = f"redis://127.0.0.1:{redis_server['port']}/0"
+    gateways = [make_server("--set", f"gateway.redis_url={url}") for _ in range(2)]
+    name = unique("shared")
+    limit = {"rate": 10, "per": "second", "burst": 10, "key": "route", "policy": "redis"}
+    for g in gateways:
+        assert g.admin.post(UPSTREAMS, json={"name": name, "targets": [{"url": echoes[0].url}]}).status_code == 201
+        resp = g.admin.post(ROUTES, json={"name": name, "paths": [f"/shared/{name}"], "upstream": name,
+                                          "anonymous": True, "plugins": {"rate_limit": limit}})
+        assert resp.status_code == 201, describe(resp)
+    sessions = [requests.Session() for _ in gateways]
+    for s in sessions:
+        s.trust_env = False
+    start = time.monotonic()
+    ok = [0, 0]
+    for i in range(60):
+        k = i % 2
+        resp = sessions[k].get(gateways[k].url + f"/shared/{name}", timeout=10)
+        assert resp.status_code in (200, 429), describe(resp)
+        ok[k] += resp.status_code == 200
+    elapsed = time.monotonic() - start
+    # one bucket of 10 for both together (each alone would have let 10 through)
+    assert sum(ok) <= 10 + int(elapsed * 10) + 1, (ok, elapsed)
+    assert sum(ok) >= 10 and min(ok) >= 1, ok
+
+    # A Redis outage does not take the route down: limits fail open.
+    redis_server["proc"].kill()
+    redis_server["proc"].wait()
+    time.sleep(0.1)
+    assert sessions[0].get(gateways[0].url + f"/shared/{name}", timeout=10).status_code == 200
+
+
+def test_a_shared_limit_needs_redis(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    resp = server.admin.post(ROUTES, json={"name": unique("r"), "paths": ["/needs-redis"], "upstream": up,
+                                           "plugins": {"rate_limit": {"rate": 1, "policy": "redis"}}})
+    assert_error(resp, 400, "bad_request")
