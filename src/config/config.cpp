@@ -118,6 +118,8 @@ const std::vector<KeyInfo>& Keys() {
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),
+      U64_KEY("gateway.cache_max_bytes", gateway.cache_max_bytes, 0, 1ll << 40,
+              "Memory for the gateway's response cache, all routes together (least recently used go first)."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
                "rejected.",

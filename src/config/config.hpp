@@ -61,6 +61,7 @@ struct Config {
 
   struct Gateway {
     std::string redis_url;  // empty: rate limits are local to each process
+    uint64_t cache_max_bytes = 64ull << 20;
   } gateway;
 
   struct Auth {

@@ -214,6 +214,20 @@ Status RegisterRoutes(http::Router& router, Gateway& gateway) {
         return http::JsonResponse(200, ToJson(st));
       });
 
+  // -- response cache -----------------------------------------------------------------------
+  add(Method::kGet, "/api/v1/gateway/cache", "gateway:read", "Response cache counters", [&g](Request&) {
+    return http::JsonResponse(200, g.CacheStats());
+  });
+  add(Method::kDelete, "/api/v1/gateway/cache", "gateway:write", "Purge the whole response cache", [&g](Request& req) -> Response {
+    HTTP_TRY(Json purged, g.PurgeCache(std::nullopt));
+    return http::JsonResponse(200, purged);
+  });
+  add(Method::kDelete, "/api/v1/gateway/routes/{name}/cache", "gateway:write", "Purge a route's cached responses",
+      [&g](Request& req) -> Response {
+        HTTP_TRY(Json purged, g.PurgeCache(req.Param("name")));
+        return http::JsonResponse(200, purged);
+      });
+
   // -- consumers ------------------------------------------------------------------------------
   add(Method::kPost, "/api/v1/gateway/consumers", "gateway:write",
       "Create a consumer (roles, JWT credentials); secrets are never shown back", [&g](Request& req) -> Response {

@@ -24,6 +24,7 @@
 #include "common/time.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/redis_rate_limiter.hpp"
+#include "gateway/response_cache.hpp"
 #include "gateway/route_table.hpp"
 #include "gateway/upstream_pool.hpp"
 #include "http/client.hpp"
@@ -147,7 +148,8 @@ std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"
 
 struct Gateway::Impl {
   Impl(storage::Db& db, auth::AuthService& a, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
-      : store(db), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}) {
+      : store(db), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}),
+        cache(o.cache_max_bytes) {
     if (!options.redis_url.empty()) {
       auto r = RedisRateLimiter::Create(options.redis_url);
       if (r.ok()) {
@@ -200,6 +202,7 @@ struct Gateway::Impl {
   std::unique_ptr<auth::Jwt> oauth_jwt;  // null: no OAuth tokens (no secret configured)
   http::Client client;
   RateLimiter limiter;
+  ResponseCache cache;
   std::unique_ptr<RedisRateLimiter> redis;  // null: no shared limits
   std::atomic<int64_t> redis_warned_at{0};
   http::Route fallback;
@@ -444,7 +447,56 @@ struct Exchange {
   std::string request_id;
   std::string consumer;
   bool log = false;
+  // The response cache: where a cacheable answer goes, and for how long at most.
+  std::string cache_key;
+  const CacheSpec* cache = nullptr;  // lives in `live`
 };
+
+// Directive `name` of a Cache-Control value: present, and its number when it has one.
+std::optional<int64_t> CacheDirective(std::string_view value, std::string_view name) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view d = value.substr(0, comma);
+    while (!d.empty() && d.front() == ' ') d.remove_prefix(1);
+    while (!d.empty() && d.back() == ' ') d.remove_suffix(1);
+    std::string_view key = d.substr(0, d.find('='));
+    if (EqualsNoCase(key, name)) {
+      if (key.size() == d.size()) return -1;
+      try {
+        return std::stoll(std::string(d.substr(key.size() + 1)));
+      } catch (...) {
+        return -1;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
+// Stores an upstream answer the route may cache: a listed status, and no Cache-Control of the
+// answer's forbidding it; its max-age / s-maxage shortens the route's TTL.
+void MaybeStore(Exchange& x, const http::Response& r) {
+  if (!x.cache || x.cache_key.empty()) return;
+  if (std::find(x.cache->statuses.begin(), x.cache->statuses.end(), r.status) == x.cache->statuses.end()) return;
+  int64_t ttl = x.cache->ttl_s;
+  if (auto cc = r.headers.Get("Cache-Control")) {
+    if (CacheDirective(*cc, "no-store") || CacheDirective(*cc, "private") || CacheDirective(*cc, "no-cache")) return;
+    auto age = CacheDirective(*cc, "s-maxage");
+    if (!age) age = CacheDirective(*cc, "max-age");
+    if (age && *age >= 0) ttl = std::min(ttl, *age);
+  }
+  if (r.headers.Get("Set-Cookie")) return;  // a per-client answer
+  if (ttl <= 0) return;
+  ResponseCache::Entry e;
+  e.status = r.status;
+  e.headers = r.headers.all();
+  e.body = r.body;
+  e.route = x.route;
+  e.stored = Clock::now();
+  e.expires = e.stored + std::chrono::seconds(ttl);
+  x.impl->cache.Put(x.cache_key, std::move(e));
+}
 
 void Attempt(std::shared_ptr<Exchange> x);
 
@@ -509,6 +561,8 @@ void Attempt(std::shared_ptr<Exchange> x) {
       if (Forwardable(name)) r.headers.Add(name, value);
     }
     r.body = std::move(got->body);
+    MaybeStore(*x, r);
+    if (x->cache) r.headers.Set("X-Cache", x->cache_key.empty() ? "BYPASS" : "MISS");
     Finish(x, std::move(r), latency, target);
   });
 }
@@ -585,6 +639,34 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
     }
   }
 
+  // The response cache: answer from it, or note where the upstream's answer goes.
+  std::string cache_key;
+  const CacheSpec* cache_spec = nullptr;
+  if (route.cache && std::find(route.cache->methods.begin(), route.cache->methods.end(), http::MethodName(req.method)) !=
+                         route.cache->methods.end()) {
+    cache_spec = &*route.cache;
+    std::string_view cc = req.headers.Get("Cache-Control").value_or("");
+    if (!CacheDirective(cc, "no-store")) {
+      cache_key = route.name + '\n' + std::string(http::MethodName(req.method)) + '\n' +
+                  std::string(req.headers.Get("Host").value_or("")) + '\n' + req.path + '?' + req.query + '\n';
+      // Callers of a route with access control may be answered differently by the upstream.
+      if (!route.anonymous && req.principal) cache_key += req.principal->method + '/' + req.principal->username + '\n';
+      for (const auto& h : route.cache->vary_headers) cache_key += h + '=' + std::string(req.headers.Get(h).value_or("")) + '\n';
+      if (req.method == http::Method::kPost) cache_key += Sha256Hex(req.body);
+      bool revalidate = CacheDirective(cc, "no-cache") || req.headers.Get("Pragma").value_or("") == "no-cache";
+      if (auto hit = revalidate ? nullptr : cache.Get(cache_key)) {
+        http::Response r;
+        r.status = hit->status;
+        for (const auto& [name, value] : hit->headers) r.headers.Add(name, value);
+        r.headers.Set("X-Cache", "HIT");
+        r.headers.Set("Age", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - hit->stored).count()));
+        r.body = hit->body;
+        Record(route.name, "(cache)", r.status, start, std::nullopt, r.body.size());
+        return r;
+      }
+    }
+  }
+
   auto pool_it = live.pools.find(upstream);
   if (pool_it == live.pools.end()) {
     return http::ErrorResponse(Status::Unavailable("upstream '" + upstream + "' is not configured"), req.request_id);
@@ -600,6 +682,8 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->request_id = req.request_id;
   x->consumer = consumer;
   x->log = options.access_log;
+  x->cache_key = std::move(cache_key);
+  x->cache = cache_spec;
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
   x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
@@ -662,6 +746,19 @@ Status Gateway::Load() {
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
   if (!impl_->refresher.joinable()) impl_->refresher = std::thread([this] { impl_->RefreshLoop(); });
   return Status::Ok();
+}
+
+Result<Json> Gateway::PurgeCache(const std::optional<std::string>& route) {
+  if (route) {
+    AIMASS_RETURN_IF_ERROR(Route(*route).status());
+    return Json{{"purged", impl_->cache.Purge(*route)}};
+  }
+  return Json{{"purged", impl_->cache.PurgeAll()}};
+}
+
+Json Gateway::CacheStats() const {
+  auto s = impl_->cache.stats();
+  return {{"entries", s.entries}, {"bytes", s.bytes}, {"hits", s.hits}, {"misses", s.misses}, {"evictions", s.evictions}};
 }
 
 Result<std::vector<ConsumerSpec>> Gateway::Consumers() const { return impl_->store.Consumers(); }

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,8 @@ struct GatewayOptions {
   size_t max_idle_per_host = 64;        // pooled keep-alive connections per target
   uint64_t max_response_bytes = 64ull << 20;
   bool access_log = true;
-  std::string redis_url;   // for rate limits with "policy": "redis"  // a line per proxied request: route, upstream, target, consumer, latencies
+  std::string redis_url;   // for rate limits with "policy": "redis"
+  size_t cache_max_bytes = 64ull << 20;  // the response cache, all routes together  // a line per proxied request: route, upstream, target, consumer, latencies
 };
 
 class Gateway {
@@ -63,6 +65,10 @@ class Gateway {
   Result<RouteSpec> PutRoute(RouteSpec spec, bool must_create);
   Status DeleteRoute(const std::string& name);
   Result<RouteState> SetRouteState(const std::string& name, RouteState state);
+
+  // The response cache: drop a route's entries (or all), and its counters.
+  Result<nlohmann::json> PurgeCache(const std::optional<std::string>& route);
+  nlohmann::json CacheStats() const;
 
   // Consumers and their credentials. Secrets are shown once, when made.
   Result<std::vector<ConsumerSpec>> Consumers() const;

@@ -131,6 +131,45 @@ Result<RateLimitSpec> ParseRateLimit(const Json& j) {
   return r;
 }
 
+Result<CacheSpec> ParseCache(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'cache' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "cache", {"ttl_s", "methods", "vary_headers", "statuses"}));
+  CacheSpec c;
+  AIMASS_ASSIGN_OR_RETURN(c.ttl_s, BoundedInt(j, "ttl_s", 30, 1, 86400));
+  AIMASS_ASSIGN_OR_RETURN(auto methods, http::OptionalStringArray(j, "methods"));
+  if (methods) {
+    if (methods->empty()) return Status::BadRequest("'cache.methods' lists at least one method");
+    for (const auto& m : *methods) {
+      if (m != "GET" && m != "HEAD" && m != "POST") return Status::BadRequest("'cache.methods' takes GET, HEAD and POST");
+    }
+    c.methods = std::move(*methods);
+  }
+  AIMASS_ASSIGN_OR_RETURN(auto vary, http::OptionalStringArray(j, "vary_headers"));
+  if (vary) {
+    if (vary->size() > 16) return Status::BadRequest("'cache.vary_headers' has at most 16 names");
+    for (auto& h : *vary) {
+      if (h.empty() || h.size() > 128) return Status::BadRequest("'cache.vary_headers' names must be 1..128 characters");
+      for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
+    c.vary_headers = std::move(*vary);
+  }
+  if (auto st = j.find("statuses"); st != j.end() && !st->is_null()) {
+    if (!st->is_array() || st->empty()) return Status::BadRequest("'cache.statuses' must be a non-empty array of statuses");
+    c.statuses.clear();
+    for (const auto& v : *st) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 200 || v.get<int64_t>() > 599) {
+        return Status::BadRequest("'cache.statuses' takes HTTP statuses 200..599");
+      }
+      c.statuses.push_back(v.get<int>());
+    }
+  }
+  return c;
+}
+
+Json CacheJson(const CacheSpec& c) {
+  return {{"ttl_s", c.ttl_s}, {"methods", c.methods}, {"vary_headers", c.vary_headers}, {"statuses", c.statuses}};
+}
+
 Json RateLimitJson(const RateLimitSpec& r) {
   return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}, {"policy", r.policy}};
 }
@@ -277,7 +316,10 @@ Result<RouteSpec> ParseRoute(const Json& j) {
   AIMASS_ASSIGN_OR_RETURN(r.timeout_ms, BoundedInt(j, "timeout_ms", 0, 0, 3'600'000));
   if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
-    AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit"}));
+    AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "cache"}));
+    if (auto c = p->find("cache"); c != p->end() && !c->is_null()) {
+      AIMASS_ASSIGN_OR_RETURN(r.cache, ParseCache(*c));
+    }
     if (auto rl = p->find("rate_limit"); rl != p->end() && !rl->is_null()) {
       AIMASS_ASSIGN_OR_RETURN(r.rate_limit, ParseRateLimit(*rl));
     }
@@ -303,6 +345,7 @@ Json ToJson(const UpstreamSpec& u) {
 Json ToJson(const RouteSpec& r) {
   Json plugins = Json::object();
   if (r.rate_limit) plugins["rate_limit"] = RateLimitJson(*r.rate_limit);
+  if (r.cache) plugins["cache"] = CacheJson(*r.cache);
   return {{"name", r.name},
           {"hosts", r.hosts},
           {"paths", r.paths},

@@ -53,6 +53,15 @@ struct RateLimitSpec {
   double per_seconds() const;
 };
 
+// Responses kept and answered by the gateway for `ttl_s` (capped by the answer's own
+// Cache-Control max-age / s-maxage), for the listed methods; `vary_headers` go into the key.
+struct CacheSpec {
+  int64_t ttl_s = 30;
+  std::vector<std::string> methods = {"GET", "HEAD"};  // POST may be added: its body's hash is in the key
+  std::vector<std::string> vary_headers;
+  std::vector<int> statuses = {200, 301, 404};
+};
+
 // A path pattern: "/svc/echo" matches that path and everything below it (segment-wise),
 // "=/svc/echo" only that path; `{name}` segments capture ("/users/{id}/orders").
 struct RouteSpec {
@@ -73,6 +82,7 @@ struct RouteSpec {
   std::string permission;   // a platform permission the caller must hold (beyond a valid token)
   int64_t timeout_ms = 0;   // 0: the upstream's
   std::optional<RateLimitSpec> rate_limit;
+  std::optional<CacheSpec> cache;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

@@ -148,6 +148,7 @@ Status App::Impl::BuildRoutes() {
   gateway::GatewayOptions go;
   go.access_log = cfg.log.access;
   go.redis_url = cfg.gateway.redis_url;
+  go.cache_max_bytes = cfg.gateway.cache_max_bytes;
   AIMASS_ASSIGN_OR_RETURN(go.oauth_secret, KeptSecret(cfg.data_dir + "/gateway-oauth-secret"));
   gateway = std::make_unique<gateway::Gateway>(*db, *auth, metrics, go);
   AIMASS_RETURN_IF_ERROR(gateway->Load());

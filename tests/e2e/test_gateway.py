@@ -462,3 +462,47 @@ def test_a_shared_limit_needs_redis(server, echoes):
     resp = server.admin.post(ROUTES, json={"name": unique("r"), "paths": ["/needs-redis"], "upstream": up,
                                            "plugins": {"rate_limit": {"rate": 1, "policy": "redis"}}})
     assert_error(resp, 400, "bad_request")
+
+
+def test_response_cache_hit_miss_ttl_and_purge(server, echoes):
+    up = make_upstream(server, [(echoes[2].url, 100)])
+    route, prefix = make_route(server, up, anonymous=True,
+                               plugins={"cache": {"ttl_s": 1, "vary_headers": ["X-Lang"], "methods": ["GET", "POST"]}})
+    anon = server.anonymous
+    hits = echoes[2].hits
+    first = anon.get(prefix + "/item?id=1")
+    assert first.status_code == 200 and first.headers["X-Cache"] == "MISS"
+    second = anon.get(prefix + "/item?id=1")
+    assert second.headers["X-Cache"] == "HIT" and second.json() == first.json() and "Age" in second.headers
+    assert echoes[2].hits == hits + 1
+    # the query, a vary header and a POST body are part of the key
+    assert anon.get(prefix + "/item?id=2").headers["X-Cache"] == "MISS"
+    assert anon.get(prefix + "/item?id=1", headers={"X-Lang": "de"}).headers["X-Cache"] == "MISS"
+    assert anon.post(prefix + "/q", data=b"a").headers["X-Cache"] == "MISS"
+    assert anon.post(prefix + "/q", data=b"a").headers["X-Cache"] == "HIT"
+    assert anon.post(prefix + "/q", data=b"b").headers["X-Cache"] == "MISS"
+    # the caller can ask for a fresh answer, or for none to be kept
+    assert anon.get(prefix + "/item?id=1", headers={"Cache-Control": "no-cache"}).headers["X-Cache"] == "MISS"
+    assert anon.get(prefix + "/nostore", headers={"Cache-Control": "no-store"}).headers["X-Cache"] == "BYPASS"
+    assert anon.get(prefix + "/nostore").headers["X-Cache"] == "MISS"
+    # TTL
+    time.sleep(1.2)
+    assert anon.get(prefix + "/item?id=1").headers["X-Cache"] == "MISS"
+    assert anon.get(prefix + "/item?id=1").headers["X-Cache"] == "HIT"
+    # purge
+    purged = server.admin.delete(f"{ROUTES}/{route}/cache")
+    assert purged.status_code == 200 and purged.json()["purged"] >= 1
+    assert anon.get(prefix + "/item?id=1").headers["X-Cache"] == "MISS"
+    stats = server.admin.get("/api/v1/gateway/cache").json()
+    assert stats["hits"] >= 3 and stats["entries"] >= 1
+    assert_error(server.admin.delete(f"{ROUTES}/no-such-route/cache"), 404, "not_found")
+
+
+def test_cached_answers_are_per_consumer_on_routes_with_access(server, echoes):
+    up = make_upstream(server, [(echoes[2].url, 100)])
+    _, prefix = make_route(server, up, plugins={"cache": {"ttl_s": 30}})
+    other = server.create_user(["viewer"], prefix="gwcache")
+    a = server.admin.get(prefix)
+    assert a.headers["X-Cache"] == "MISS" and server.admin.get(prefix).headers["X-Cache"] == "HIT"
+    b = other.client.get(prefix)
+    assert b.headers["X-Cache"] == "MISS" and b.json()["headers"]["x-consumer"] == other.username

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/rate_limiter.hpp"
+#include "gateway/response_cache.hpp"
 #include "gateway/route_table.hpp"
 #include "gateway/spec.hpp"
 #include "gateway/upstream_pool.hpp"
@@ -180,6 +181,42 @@ TEST(GatewayRateLimiter, SlidingWindowWeighsThePreviousWindow) {
   auto refused = rl.Take("k", spec, next);
   EXPECT_FALSE(refused.allowed);
   EXPECT_GT(refused.retry_after_s, 0);
+}
+
+TEST(GatewayResponseCache, ExpiresEvictsLeastRecentlyUsedAndPurgesByRoute) {
+  ResponseCache cache(8 * 1024);  // an entry may be up to 1 KiB
+  auto now = ResponseCache::Clock::now();
+  auto entry = [&](std::string route, size_t bytes, int ttl_s) {
+    ResponseCache::Entry e;
+    e.route = std::move(route);
+    e.body.assign(bytes, 'x');
+    e.stored = now;
+    e.expires = now + std::chrono::seconds(ttl_s);
+    return e;
+  };
+  cache.Put("a", entry("r1", 500, 10));
+  ASSERT_NE(cache.Get("a", now), nullptr);
+  EXPECT_EQ(cache.Get("a", now + std::chrono::seconds(11)), nullptr);  // expired, and dropped
+  EXPECT_EQ(cache.stats().entries, 0u);
+
+  cache.Put("too-big", entry("r1", 2000, 10));
+  EXPECT_EQ(cache.Get("too-big", now), nullptr);
+  for (int i = 0; i < 12; ++i) {
+    cache.Put("k" + std::to_string(i), entry(i % 2 ? "r1" : "r2", 600, 10));
+    ASSERT_NE(cache.Get("k0", now), nullptr) << i;  // kept fresh by use
+  }
+  auto st = cache.stats();
+  EXPECT_LE(st.bytes, 8u * 1024);
+  EXPECT_GT(st.evictions, 0u);
+  EXPECT_EQ(cache.Get("k1", now), nullptr);  // the least recently used went first
+  EXPECT_NE(cache.Get("k11", now), nullptr);
+  size_t r2 = cache.Purge("r2");
+  EXPECT_GE(r2, 1u);
+  EXPECT_EQ(cache.Get("k0", now), nullptr);
+  EXPECT_NE(cache.Get("k11", now), nullptr);
+  size_t left = cache.stats().entries;
+  EXPECT_EQ(cache.PurgeAll(), left);
+  EXPECT_EQ(cache.stats().bytes, 0u);
 }
 
 }  // namespace
