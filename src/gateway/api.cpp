@@ -147,7 +147,8 @@ Status RegisterRoutes(http::Router& router, Gateway& gateway) {
   add(Method::kGet, "/api/v1/gateway/upstreams/{name}/health", "gateway:read",
       "Per target: requests in flight, latency average, passive ejection", [&g](Request& req) -> Response {
         HTTP_TRY(Json health, g.UpstreamHealth(req.Param("name")));
-        return http::JsonResponse(200, {{"name", req.Param("name")}, {"targets", health}});
+        health["name"] = req.Param("name");
+        return http::JsonResponse(200, health);
       });
 
   // -- routes -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "gateway/gateway.hpp"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
@@ -174,6 +175,10 @@ struct Gateway::Impl {
                              .Name("aimass_gateway_upstream_duration_seconds")
                              .Help("Gateway upstream latency by route and upstream (the last attempt)")
                              .Register(*registry);
+    circuit_gauge = &prometheus::BuildGauge()
+                         .Name("aimass_gateway_upstream_circuit_state")
+                         .Help("Circuit breaker per upstream: 0 closed, 1 open, 2 half-open")
+                         .Register(*registry);
     bytes = &prometheus::BuildCounter()
                  .Name("aimass_gateway_response_bytes_total")
                  .Help("Response body bytes sent through gateway routes, by route")
@@ -210,6 +215,7 @@ struct Gateway::Impl {
   prometheus::Family<prometheus::Histogram>* duration = nullptr;
   prometheus::Family<prometheus::Histogram>* upstream_duration = nullptr;
   prometheus::Family<prometheus::Counter>* bytes = nullptr;
+  prometheus::Family<prometheus::Gauge>* circuit_gauge = nullptr;
 
   std::mutex write_mu;  // one configuration change at a time: store, then rebuild
   mutable std::mutex live_mu;
@@ -387,6 +393,19 @@ void Gateway::Impl::RefreshLoop() {
       if (!doc.ok()) spdlog::warn("gateway: JWKS {} not fetched: {}", url, doc.status().message());
       current->verifier->SetJwks(url, doc, Clock::now());
     }
+    for (const auto& [name, pool] : current->pools) {
+      circuit_gauge->Add({{"upstream", name}}).Set(static_cast<double>(pool->circuit()));
+      if (!pool->HealthCheckDue(Clock::now())) continue;
+      const HealthCheckSpec& hc = *pool->spec().health_check;
+      for (size_t i = 0; i < pool->spec().targets.size(); ++i) {
+        http::ClientRequest get;
+        get.url = pool->spec().targets[i].url + hc.path;
+        get.timeout = std::chrono::milliseconds(hc.timeout_ms);
+        get.headers.emplace_back("User-Agent", "aimass-gateway-health");
+        auto got = client.Send(get);
+        pool->SetCheckResult(i, got.ok() && got->status >= hc.min_status && got->status <= hc.max_status);
+      }
+    }
     if (Clock::now() >= next_roles) {
       // Roles may have been given or taken permissions since: re-read them.
       next_roles = Clock::now() + std::chrono::seconds(10);
@@ -450,6 +469,7 @@ struct Exchange {
   // The response cache: where a cacheable answer goes, and for how long at most.
   std::string cache_key;
   const CacheSpec* cache = nullptr;  // lives in `live`
+  bool trial = false;  // a half-open circuit's trial request
 };
 
 // Directive `name` of a Cache-Control value: present, and its number when it has one.
@@ -504,6 +524,7 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response r, std::optional<
             const std::string& target) {
   size_t body = r.body.size();
   int status = r.status;
+  x->pool->ReportOutcome(status >= 500, x->trial);
   x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body);
   if (x->log) {
     spdlog::info("gateway route={} upstream={} target={} consumer={} status={} total_ms={:.3f} upstream_ms={:.3f} "
@@ -671,6 +692,32 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   if (pool_it == live.pools.end()) {
     return http::ErrorResponse(Status::Unavailable("upstream '" + upstream + "' is not configured"), req.request_id);
   }
+  // The circuit breaker: an open circuit degrades the route to its fallback, or fails fast.
+  UpstreamPool::Admission admission = pool_it->second->AdmitRequest();
+  if (!admission.allowed) {
+    auto fallback_pool = route.fallback && !route.fallback->upstream.empty() ? live.pools.find(route.fallback->upstream)
+                                                                            : live.pools.end();
+    if (fallback_pool != live.pools.end()) {
+      pool_it = fallback_pool;
+      admission = pool_it->second->AdmitRequest();
+    }
+    if (!admission.allowed && route.fallback && route.fallback->upstream.empty()) {
+      http::Response r;
+      r.status = route.fallback->status;
+      r.headers.Set("Content-Type", route.fallback->content_type);
+      r.headers.Set("X-Degraded", "circuit-open");
+      r.body = route.fallback->body;
+      Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
+      return r;
+    }
+    if (!admission.allowed) {
+      http::Response r = http::ErrorResponse(
+          Status::Unavailable("the circuit of upstream '" + pool_it->second->spec().name + "' is open"), req.request_id);
+      r.headers.Set("Retry-After", std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(admission.retry_after_s)))));
+      Record(route.name, pool_it->second->spec().name, r.status, start, std::nullopt, r.body.size());
+      return r;
+    }
+  }
 
   auto x = std::make_shared<Exchange>();
   x->impl = this;
@@ -684,6 +731,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->log = options.access_log;
   x->cache_key = std::move(cache_key);
   x->cache = cache_spec;
+  x->trial = admission.trial;
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
   x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
@@ -874,7 +922,7 @@ Result<Json> Gateway::UpstreamHealth(const std::string& name) const {
   auto live = impl_->Current();
   auto it = live->pools.find(name);
   if (it == live->pools.end()) return Status::NotFound("upstream '" + name + "' not found");
-  return it->second->Health();
+  return Json{{"targets", it->second->Health()}, {"circuit", it->second->CircuitJson()}};
 }
 
 Result<std::vector<std::pair<RouteSpec, RouteState>>> Gateway::Routes() const { return impl_->store.Routes(); }

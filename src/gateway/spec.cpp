@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "common/name.hpp"
@@ -170,6 +171,75 @@ Json CacheJson(const CacheSpec& c) {
   return {{"ttl_s", c.ttl_s}, {"methods", c.methods}, {"vary_headers", c.vary_headers}, {"statuses", c.statuses}};
 }
 
+Result<HealthCheckSpec> ParseHealthCheck(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'health_check' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "health_check", {"path", "interval_s", "timeout_ms", "healthy_after", "unhealthy_after", "statuses"}));
+  HealthCheckSpec h;
+  AIMASS_ASSIGN_OR_RETURN(auto path, http::OptionalString(j, "path"));
+  h.path = path.value_or("/healthz");
+  if (h.path.empty() || h.path.front() != '/' || h.path.size() > 1024 ||
+      std::any_of(h.path.begin(), h.path.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; })) {
+    return Status::BadRequest("'health_check.path' must be a path starting with '/'");
+  }
+  AIMASS_ASSIGN_OR_RETURN(h.interval_s, BoundedInt(j, "interval_s", 5, 1, 3600));
+  AIMASS_ASSIGN_OR_RETURN(h.timeout_ms, BoundedInt(j, "timeout_ms", 1000, 1, 60000));
+  AIMASS_ASSIGN_OR_RETURN(int64_t healthy, BoundedInt(j, "healthy_after", 2, 1, 100));
+  AIMASS_ASSIGN_OR_RETURN(int64_t unhealthy, BoundedInt(j, "unhealthy_after", 2, 1, 100));
+  h.healthy_after = static_cast<int>(healthy);
+  h.unhealthy_after = static_cast<int>(unhealthy);
+  if (auto st = j.find("statuses"); st != j.end() && !st->is_null()) {
+    if (!st->is_array() || st->size() != 2 || !(*st)[0].is_number_integer() || !(*st)[1].is_number_integer() ||
+        (*st)[0].get<int>() < 100 || (*st)[1].get<int>() > 599 || (*st)[0].get<int>() > (*st)[1].get<int>()) {
+      return Status::BadRequest("'health_check.statuses' is [lowest, highest] healthy status, e.g. [200, 399]");
+    }
+    h.min_status = (*st)[0].get<int>();
+    h.max_status = (*st)[1].get<int>();
+  }
+  return h;
+}
+
+Result<CircuitBreakerSpec> ParseCircuitBreaker(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'circuit_breaker' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "circuit_breaker", {"failure_ratio", "min_requests", "window_s", "open_s", "half_open_requests"}));
+  CircuitBreakerSpec c;
+  if (auto r = j.find("failure_ratio"); r != j.end() && !r->is_null()) {
+    if (!r->is_number() || r->get<double>() <= 0 || r->get<double>() > 1) {
+      return Status::BadRequest("'circuit_breaker.failure_ratio' must be above 0 and at most 1");
+    }
+    c.failure_ratio = r->get<double>();
+  }
+  AIMASS_ASSIGN_OR_RETURN(c.min_requests, BoundedInt(j, "min_requests", 20, 1, 1'000'000));
+  AIMASS_ASSIGN_OR_RETURN(c.window_s, BoundedInt(j, "window_s", 10, 1, 3600));
+  AIMASS_ASSIGN_OR_RETURN(c.open_s, BoundedInt(j, "open_s", 30, 1, 3600));
+  AIMASS_ASSIGN_OR_RETURN(int64_t trials, BoundedInt(j, "half_open_requests", 3, 1, 1000));
+  c.half_open_requests = static_cast<int>(trials);
+  return c;
+}
+
+Result<RouteSpec::Fallback> ParseFallback(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'fallback' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "fallback", {"status", "body", "content_type", "upstream"}));
+  RouteSpec::Fallback f;
+  AIMASS_ASSIGN_OR_RETURN(auto upstream, http::OptionalString(j, "upstream"));
+  AIMASS_ASSIGN_OR_RETURN(auto body, http::OptionalString(j, "body"));
+  AIMASS_ASSIGN_OR_RETURN(auto type, http::OptionalString(j, "content_type"));
+  if (upstream && (body || type || j.contains("status"))) {
+    return Status::BadRequest("a fallback is either an upstream or a static response, not both");
+  }
+  if (upstream) {
+    AIMASS_RETURN_IF_ERROR(ValidateName("upstream", *upstream, 128));
+    f.upstream = *upstream;
+    return f;
+  }
+  AIMASS_ASSIGN_OR_RETURN(int64_t status, BoundedInt(j, "status", 200, 200, 599));
+  f.status = static_cast<int>(status);
+  f.body = body.value_or("");
+  if (f.body.size() > 64 * 1024) return Status::BadRequest("a fallback body is at most 64 KiB");
+  f.content_type = type.value_or("application/json");
+  if (f.content_type.find_first_of("\r\n") != std::string::npos) return Status::BadRequest("'content_type' has a line break");
+  return f;
+}
+
 Json RateLimitJson(const RateLimitSpec& r) {
   return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}, {"policy", r.policy}};
 }
@@ -198,7 +268,8 @@ bool IsReservedPath(std::string_view path) {
 Result<UpstreamSpec> ParseUpstream(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("an upstream must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "upstream", {"name", "targets", "balance", "hash_on", "timeout_ms", "retries",
-                                                  "eject_after_failures", "eject_s", "created_at", "updated_at"}));
+                                                  "eject_after_failures", "eject_s", "health_check",
+                                                  "circuit_breaker", "created_at", "updated_at"}));
   UpstreamSpec u;
   AIMASS_ASSIGN_OR_RETURN(u.name, http::RequiredString(j, "name"));
   AIMASS_RETURN_IF_ERROR(ValidateName("upstream", u.name, 128));
@@ -239,13 +310,19 @@ Result<UpstreamSpec> ParseUpstream(const Json& j) {
   AIMASS_ASSIGN_OR_RETURN(int64_t eject_after, BoundedInt(j, "eject_after_failures", 3, 1, 1000));
   u.eject_after_failures = static_cast<int>(eject_after);
   AIMASS_ASSIGN_OR_RETURN(u.eject_s, BoundedInt(j, "eject_s", 10, 1, 3600));
+  if (auto h = j.find("health_check"); h != j.end() && !h->is_null()) {
+    AIMASS_ASSIGN_OR_RETURN(u.health_check, ParseHealthCheck(*h));
+  }
+  if (auto c = j.find("circuit_breaker"); c != j.end() && !c->is_null()) {
+    AIMASS_ASSIGN_OR_RETURN(u.circuit_breaker, ParseCircuitBreaker(*c));
+  }
   return u;
 }
 
 Result<RouteSpec> ParseRoute(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
-                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms",
+                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback",
                                                "plugins", "created_at", "updated_at"}));
   RouteSpec r;
   AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
@@ -314,6 +391,9 @@ Result<RouteSpec> ParseRoute(const Json& j) {
   }
   if (r.anonymous && !r.permission.empty()) return Status::BadRequest("an anonymous route cannot require a permission");
   AIMASS_ASSIGN_OR_RETURN(r.timeout_ms, BoundedInt(j, "timeout_ms", 0, 0, 3'600'000));
+  if (auto f = j.find("fallback"); f != j.end() && !f->is_null()) {
+    AIMASS_ASSIGN_OR_RETURN(r.fallback, ParseFallback(*f));
+  }
   if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
     AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "cache"}));
@@ -338,6 +418,19 @@ Json ToJson(const UpstreamSpec& u) {
           {"retries", u.retries},
           {"eject_after_failures", u.eject_after_failures},
           {"eject_s", u.eject_s},
+          {"health_check", u.health_check ? Json{{"path", u.health_check->path},
+                                                 {"interval_s", u.health_check->interval_s},
+                                                 {"timeout_ms", u.health_check->timeout_ms},
+                                                 {"healthy_after", u.health_check->healthy_after},
+                                                 {"unhealthy_after", u.health_check->unhealthy_after},
+                                                 {"statuses", {u.health_check->min_status, u.health_check->max_status}}}
+                                          : Json(nullptr)},
+          {"circuit_breaker", u.circuit_breaker ? Json{{"failure_ratio", u.circuit_breaker->failure_ratio},
+                                                       {"min_requests", u.circuit_breaker->min_requests},
+                                                       {"window_s", u.circuit_breaker->window_s},
+                                                       {"open_s", u.circuit_breaker->open_s},
+                                                       {"half_open_requests", u.circuit_breaker->half_open_requests}}
+                                                : Json(nullptr)},
           {"created_at", u.created_at},
           {"updated_at", u.updated_at}};
 }
@@ -358,6 +451,11 @@ Json ToJson(const RouteSpec& r) {
           {"auth", r.auth},
           {"permission", r.permission},
           {"timeout_ms", r.timeout_ms},
+          {"fallback", !r.fallback ? Json(nullptr)
+                       : !r.fallback->upstream.empty() ? Json{{"upstream", r.fallback->upstream}}
+                                                       : Json{{"status", r.fallback->status},
+                                                              {"body", r.fallback->body},
+                                                              {"content_type", r.fallback->content_type}}},
           {"plugins", plugins},
           {"created_at", r.created_at},
           {"updated_at", r.updated_at}};

@@ -25,6 +25,30 @@ struct Target {
 // How a request picks a target.
 enum class Balance { kRoundRobin, kLeastConnections, kConsistentHash, kEwma };
 
+// Active health checks: each target's `path` is asked every `interval_s`; a target answering
+// outside `statuses` (or not at all) `unhealthy_after` times in a row takes no traffic until it
+// passes `healthy_after` times in a row.
+struct HealthCheckSpec {
+  std::string path = "/healthz";
+  int64_t interval_s = 5;
+  int64_t timeout_ms = 1000;
+  int healthy_after = 2;
+  int unhealthy_after = 2;
+  int min_status = 200, max_status = 399;
+};
+
+// The upstream's circuit breaker: when at least `min_requests` attempts in `window_s` failed
+// (unreachable or 5xx) at `failure_ratio` or more, the circuit opens and requests fail fast
+// (or go to their route's fallback) for `open_s`; then `half_open_requests` trial requests
+// decide between closing it and opening it again.
+struct CircuitBreakerSpec {
+  double failure_ratio = 0.5;
+  int64_t min_requests = 20;
+  int64_t window_s = 10;
+  int64_t open_s = 30;
+  int half_open_requests = 3;
+};
+
 struct UpstreamSpec {
   std::string name;
   std::vector<Target> targets;
@@ -38,6 +62,8 @@ struct UpstreamSpec {
   // eject_s seconds (doubling while it keeps failing), then tried again.
   int eject_after_failures = 3;
   int64_t eject_s = 10;
+  std::optional<HealthCheckSpec> health_check;
+  std::optional<CircuitBreakerSpec> circuit_breaker;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };
@@ -83,6 +109,15 @@ struct RouteSpec {
   int64_t timeout_ms = 0;   // 0: the upstream's
   std::optional<RateLimitSpec> rate_limit;
   std::optional<CacheSpec> cache;
+  // What the route answers while its upstream's circuit is open: a static response, or another
+  // upstream. None: 503 with Retry-After.
+  struct Fallback {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string upstream;
+  };
+  std::optional<Fallback> fallback;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

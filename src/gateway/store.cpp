@@ -131,10 +131,13 @@ Status GatewayStore::DeleteUpstream(const std::string& name) {
     if (!users.empty()) {
       return Status::Conflict("upstream '" + name + "' is used by route '" + users[0].Text(0) + "'");
     }
-    AIMASS_ASSIGN_OR_RETURN(auto state_users, tx.Query("SELECT name, state FROM gateway_routes"));
+    AIMASS_ASSIGN_OR_RETURN(auto state_users, tx.Query("SELECT name, state, spec FROM gateway_routes"));
     for (const auto& r : state_users) {
       auto state = ParseRouteState(Json::parse(r.Text(1), nullptr, false));
-      if (state.ok() && state->mode == "degraded" && state->fallback_upstream == name) {
+      Json spec = Json::parse(r.Text(2), nullptr, false);
+      bool circuit_fallback = spec.is_object() && spec.contains("fallback") && spec["fallback"].is_object() &&
+                              spec["fallback"].value("upstream", "") == name;
+      if ((state.ok() && state->mode == "degraded" && state->fallback_upstream == name) || circuit_fallback) {
         return Status::Conflict("upstream '" + name + "' is the fallback of route '" + r.Text(0) + "'");
       }
     }
@@ -147,8 +150,11 @@ Status GatewayStore::DeleteUpstream(const std::string& name) {
 Result<RouteSpec> GatewayStore::PutRoute(RouteSpec r, bool must_create) {
   int64_t now = UnixNowMs();
   Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
-    AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {r.upstream}));
-    if (up.empty()) return Status::BadRequest("upstream '" + r.upstream + "' does not exist");
+    for (const std::string* name : {&r.upstream, r.fallback ? &r.fallback->upstream : nullptr}) {
+      if (!name || name->empty()) continue;
+      AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {*name}));
+      if (up.empty()) return Status::BadRequest("upstream '" + *name + "' does not exist");
+    }
     AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_routes WHERE name = ?", {r.name}));
     if (!rows.empty() && must_create) return Status::Conflict("route '" + r.name + "' exists");
     r.created_at = rows.empty() ? now : rows[0].Int(0);

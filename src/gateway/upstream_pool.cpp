@@ -39,7 +39,7 @@ bool UpstreamPool::Eligible(size_t i, const std::vector<size_t>& tried, Clock::t
                             bool ignore_ejection) const {
   if (spec_.targets[i].weight == 0) return false;
   if (std::find(tried.begin(), tried.end(), i) != tried.end()) return false;
-  return ignore_ejection || state_[i].ejected_until <= now;
+  return ignore_ejection || (state_[i].ejected_until <= now && state_[i].healthy);
 }
 
 std::optional<size_t> UpstreamPool::Choose(std::string_view hash_key, const std::vector<size_t>& tried,
@@ -147,9 +147,105 @@ nlohmann::json UpstreamPool::Health() const {
                    {"ewma_ms", t.ewma_ns / 1e6},
                    {"consecutive_failures", t.failures},
                    {"ejected", ejected},
+                   {"healthy", t.healthy},
                    {"ejected_for_s", ejected ? std::chrono::duration<double>(t.ejected_until - now).count() : 0.0}});
   }
   return out;
+}
+
+UpstreamPool::Admission UpstreamPool::AdmitRequest(Clock::time_point now) {
+  Admission a;
+  if (!spec_.circuit_breaker) return a;
+  std::lock_guard lock(mu_);
+  if (circuit_ == Circuit::kOpen) {
+    if (now < open_until_) {
+      a.allowed = false;
+      a.retry_after_s = std::chrono::duration<double>(open_until_ - now).count();
+      return a;
+    }
+    circuit_ = Circuit::kHalfOpen;
+    trials_in_flight_ = 0;
+    trial_successes_ = 0;
+  }
+  if (circuit_ == Circuit::kHalfOpen) {
+    if (trials_in_flight_ + trial_successes_ >= spec_.circuit_breaker->half_open_requests) {
+      a.allowed = false;
+      a.retry_after_s = 1;
+      return a;
+    }
+    ++trials_in_flight_;
+    a.trial = true;
+  }
+  return a;
+}
+
+void UpstreamPool::ReportOutcome(bool failed, bool trial, Clock::time_point now) {
+  if (!spec_.circuit_breaker) return;
+  const CircuitBreakerSpec& cb = *spec_.circuit_breaker;
+  std::lock_guard lock(mu_);
+  if (trial) {
+    if (circuit_ != Circuit::kHalfOpen) return;
+    --trials_in_flight_;
+    if (failed) {
+      circuit_ = Circuit::kOpen;
+      open_until_ = now + std::chrono::seconds(cb.open_s);
+    } else if (++trial_successes_ >= cb.half_open_requests) {
+      circuit_ = Circuit::kClosed;
+      window_start_ = now;
+      window_requests_ = window_failures_ = 0;
+    }
+    return;
+  }
+  if (circuit_ != Circuit::kClosed) return;  // admitted before the circuit opened
+  if (now - window_start_ >= std::chrono::seconds(cb.window_s)) {
+    window_start_ = now;
+    window_requests_ = window_failures_ = 0;
+  }
+  ++window_requests_;
+  if (failed) ++window_failures_;
+  if (window_requests_ >= cb.min_requests &&
+      static_cast<double>(window_failures_) >= cb.failure_ratio * static_cast<double>(window_requests_)) {
+    circuit_ = Circuit::kOpen;
+    open_until_ = now + std::chrono::seconds(cb.open_s);
+  }
+}
+
+UpstreamPool::Circuit UpstreamPool::circuit() const {
+  std::lock_guard lock(mu_);
+  // An open circuit whose time is up is half-open for the next request.
+  if (circuit_ == Circuit::kOpen && Clock::now() >= open_until_) return Circuit::kHalfOpen;
+  return circuit_;
+}
+
+nlohmann::json UpstreamPool::CircuitJson() const {
+  Circuit c = circuit();
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  return {{"enabled", spec_.circuit_breaker.has_value()},
+          {"state", c == Circuit::kClosed ? "closed" : c == Circuit::kOpen ? "open" : "half_open"},
+          {"open_for_s", c == Circuit::kOpen ? std::chrono::duration<double>(open_until_ - now).count() : 0.0},
+          {"window_requests", window_requests_},
+          {"window_failures", window_failures_}};
+}
+
+bool UpstreamPool::HealthCheckDue(Clock::time_point now) {
+  if (!spec_.health_check) return false;
+  std::lock_guard lock(mu_);
+  if (now < next_check_) return false;
+  next_check_ = now + std::chrono::seconds(spec_.health_check->interval_s);
+  return true;
+}
+
+void UpstreamPool::SetCheckResult(size_t i, bool passed) {
+  std::lock_guard lock(mu_);
+  TargetState& t = state_.at(i);
+  if (passed) {
+    t.check_failures = 0;
+    if (!t.healthy && ++t.check_passes >= spec_.health_check->healthy_after) t.healthy = true;
+  } else {
+    t.check_passes = 0;
+    if (t.healthy && ++t.check_failures >= spec_.health_check->unhealthy_after) t.healthy = false;
+  }
 }
 
 }  // namespace aimass::gateway

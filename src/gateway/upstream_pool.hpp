@@ -33,8 +33,28 @@ class UpstreamPool {
   // reset, timed out), which counts towards ejection; any HTTP answer resets the count.
   void Finish(size_t i, bool reachable, std::chrono::nanoseconds latency);
 
-  // Per target: url, weight, in_flight, ewma_ms, consecutive_failures, ejected, ejected_for_s.
+  // Per target: url, weight, in_flight, ewma_ms, consecutive_failures, ejected, ejected_for_s,
+  // healthy (active checks).
   nlohmann::json Health() const;
+
+  // The circuit breaker (always closed without a circuit_breaker spec). AdmitRequest once per
+  // request before its first attempt; ReportOutcome once with its final result.
+  enum class Circuit { kClosed, kOpen, kHalfOpen };
+  struct Admission {
+    bool allowed = true;
+    bool trial = false;          // a half-open trial: its outcome decides the circuit
+    double retry_after_s = 0;    // when refused
+  };
+  Admission AdmitRequest(Clock::time_point now = Clock::now());
+  void ReportOutcome(bool failed, bool trial, Clock::time_point now = Clock::now());
+  Circuit circuit() const;
+  // {"state": "closed|open|half_open", "open_for_s", "window_requests", "window_failures"}
+  nlohmann::json CircuitJson() const;
+
+  // Active health checks: whether they are due (and, if so, the next is scheduled), and a
+  // check's result for target `i`.
+  bool HealthCheckDue(Clock::time_point now);
+  void SetCheckResult(size_t i, bool passed);
 
  private:
   struct TargetState {
@@ -44,6 +64,8 @@ class UpstreamPool {
     int failures = 0;     // consecutive transport failures
     int ejections = 0;    // consecutive ejections (the ejection time doubles with each)
     Clock::time_point ejected_until{};
+    bool healthy = true;  // active checks
+    int check_passes = 0, check_failures = 0;
   };
   bool Eligible(size_t i, const std::vector<size_t>& tried, Clock::time_point now, bool ignore_ejection) const;
   std::optional<size_t> Choose(std::string_view hash_key, const std::vector<size_t>& tried, Clock::time_point now,
@@ -53,6 +75,12 @@ class UpstreamPool {
   std::vector<std::pair<uint64_t, size_t>> ring_;  // consistent hashing: (point, target), sorted
   mutable std::mutex mu_;
   std::vector<TargetState> state_;
+  Circuit circuit_ = Circuit::kClosed;
+  Clock::time_point window_start_{};
+  int64_t window_requests_ = 0, window_failures_ = 0;
+  Clock::time_point open_until_{};
+  int trials_in_flight_ = 0, trial_successes_ = 0;
+  Clock::time_point next_check_{};
 };
 
 // FNV-1a, 64 bit, with MurmurHash3's finaliser: stable across processes and builds, so that two

@@ -23,6 +23,7 @@ class Echo:
     def __init__(self, name: str):
         self.name = name
         self.hits = 0
+        self.healthy = True  # what /healthz answers (200 or 503); health checks are not hits
         echo = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,11 +33,19 @@ class Echo:
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+                if self.path == "/healthz":
+                    self.send_response(200 if echo.healthy else 503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 echo.hits += 1
+                status = 200
+                if "status=" in self.path:  # ?status=500 answers that status
+                    status = int(self.path.split("status=", 1)[1][:3])
                 out = json.dumps({"upstream": echo.name, "method": self.command, "path": self.path,
                                   "headers": {k.lower(): v for k, v in self.headers.items()},
                                   "body": body}).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.send_header("X-Upstream", echo.name)
@@ -506,3 +515,60 @@ def test_cached_answers_are_per_consumer_on_routes_with_access(server, echoes):
     assert a.headers["X-Cache"] == "MISS" and server.admin.get(prefix).headers["X-Cache"] == "HIT"
     b = other.client.get(prefix)
     assert b.headers["X-Cache"] == "MISS" and b.json()["headers"]["x-consumer"] == other.username
+
+
+def test_active_health_checks_take_a_failing_target_out_and_back(server):
+    a, b = Echo("hc-a"), Echo("hc-b")
+    try:
+        up = make_upstream(server, [(a.url, 100), (b.url, 100)],
+                           health_check={"path": "/healthz", "interval_s": 1, "healthy_after": 1, "unhealthy_after": 1})
+        _, prefix = make_route(server, up, anonymous=True)
+        b.healthy = False
+
+        def targets_seen(n=20):
+            return {server.anonymous.get(prefix).headers["X-Upstream"] for _ in range(n)}
+
+        deadline = time.monotonic() + 10
+        while targets_seen() != {"hc-a"} and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert targets_seen() == {"hc-a"}
+        health = {t["url"]: t for t in server.admin.get(f"{UPSTREAMS}/{up}/health").json()["targets"]}
+        assert health[b.url]["healthy"] is False and health[a.url]["healthy"] is True
+        b.healthy = True
+        deadline = time.monotonic() + 10
+        while targets_seen() != {"hc-a", "hc-b"} and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert targets_seen() == {"hc-a", "hc-b"}
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_circuit_breaker_opens_degrades_and_closes_again(server, echoes):
+    breaker = {"failure_ratio": 0.5, "min_requests": 4, "window_s": 30, "open_s": 3, "half_open_requests": 1}
+    up = make_upstream(server, [(echoes[1].url, 100)], circuit_breaker=breaker)
+    route, prefix = make_route(server, up, anonymous=True,
+                               fallback={"status": 200, "body": '{"degraded":true}'})
+    _, bare = make_route(server, up, anonymous=True)
+    anon = server.anonymous
+    for _ in range(4):
+        assert anon.get(prefix + "?status=500").status_code == 500
+    opened = time.monotonic()
+    health = server.admin.get(f"{UPSTREAMS}/{up}/health").json()
+    assert health["circuit"]["state"] == "open", health
+    resp = anon.get(prefix)
+    assert resp.status_code == 200 and resp.json() == {"degraded": True} and resp.headers["X-Degraded"] == "circuit-open"
+    resp = anon.get(bare)
+    assert_error(resp, 503, "unavailable")
+    assert int(resp.headers["Retry-After"]) >= 1
+    # the metric is refreshed every second
+    gauge = f'aimass_gateway_upstream_circuit_state{{upstream="{up}"}} 1'
+    while gauge not in server.admin.get("/metrics").text and time.monotonic() < opened + 2.5:
+        time.sleep(0.1)
+    assert gauge in server.admin.get("/metrics").text
+    time.sleep(max(0.0, opened + 3.1 - time.monotonic()))
+    # half-open: one trial; it succeeds and the circuit closes
+    resp = anon.get(prefix)
+    assert resp.status_code == 200 and resp.headers["X-Upstream"] == "echo-1", describe(resp)
+    assert server.admin.get(f"{UPSTREAMS}/{up}/health").json()["circuit"]["state"] == "closed"
+    assert anon.get(bare).status_code == 200

@@ -150,6 +150,36 @@ TEST(GatewayUpstreamPool, LeastConnectionsAndConsistentHash) {
   for (size_t i = 0; i < 3; ++i) EXPECT_GT(spread[i], 50) << i;
 }
 
+TEST(GatewayUpstreamPool, CircuitOpensOnFailureRatioAndClosesAfterTrials) {
+  UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}}}},
+                              {"circuit_breaker", {{"failure_ratio", 0.5}, {"min_requests", 4}, {"window_s", 10},
+                                                   {"open_s", 5}, {"half_open_requests", 2}}}}));
+  auto t = UpstreamPool::Clock::now();
+  for (bool failed : {false, true, false}) {
+    ASSERT_TRUE(pool.AdmitRequest(t).allowed);
+    pool.ReportOutcome(failed, false, t);
+  }
+  EXPECT_EQ(pool.CircuitJson()["state"], "closed");  // 3 < min_requests
+  pool.ReportOutcome(true, false, t);                 // 2 of 4 failed: open
+  auto refused = pool.AdmitRequest(t + std::chrono::seconds(1));
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_NEAR(refused.retry_after_s, 4, 0.01);
+  // half-open after open_s: two trials at most, both must pass
+  auto later = t + std::chrono::seconds(5);
+  auto t1 = pool.AdmitRequest(later), t2 = pool.AdmitRequest(later);
+  EXPECT_TRUE(t1.trial && t2.trial);
+  EXPECT_FALSE(pool.AdmitRequest(later).allowed);
+  pool.ReportOutcome(false, true, later);
+  pool.ReportOutcome(true, true, later);  // a failed trial opens it again
+  EXPECT_FALSE(pool.AdmitRequest(later + std::chrono::seconds(1)).allowed);
+  auto again = later + std::chrono::seconds(5);
+  auto a1 = pool.AdmitRequest(again), a2 = pool.AdmitRequest(again);
+  pool.ReportOutcome(false, a1.trial, again);
+  pool.ReportOutcome(false, a2.trial, again);
+  EXPECT_TRUE(pool.AdmitRequest(again).allowed);
+  EXPECT_FALSE(pool.AdmitRequest(again).trial);  // closed
+}
+
 TEST(GatewayRateLimiter, TokenBucketAllowsBurstThenRate) {
   RateLimiter rl;
   RateLimitSpec spec;
