@@ -13,7 +13,7 @@ const std::vector<Role>& BuiltinRoles() {
     std::vector<std::string> dev = kReads;
     for (const char* p : {"models:write", "deployments:write", "datasets:write", "pipelines:write",
                           "mq:publish", "mq:consume", "mq:write", "cron:write", "blobs:write",
-                          "inference:invoke", "apikeys:write", "apps:write"}) {
+                          "inference:invoke", "apikeys:write", "apps:write", "gateway:register"}) {
       dev.emplace_back(p);
     }
     r.push_back({"developer", dev, true});

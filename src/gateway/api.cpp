@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.hpp"
+#include "common/name.hpp"
 #include "http/json.hpp"
 
 namespace aimass::gateway {
@@ -214,6 +215,67 @@ Status RegisterRoutes(http::Router& router, Gateway& gateway) {
         HTTP_TRY(RouteState st, g.SetRouteState(req.Param("name"), s));
         return http::JsonResponse(200, ToJson(st));
       });
+
+  // -- service discovery ------------------------------------------------------------------------
+  auto parse_instance = [](const Request& req) -> Result<Instance> {
+    AIMASS_ASSIGN_OR_RETURN(Json body, http::ParseJsonObject(req));
+    for (const auto& [k, _] : body.items()) {
+      if (k != "url" && k != "weight" && k != "ttl_s") return Status::BadRequest("instance: unknown member '" + k.substr(0, 64) + "'");
+    }
+    Instance in;
+    in.service = req.Param("name");
+    AIMASS_RETURN_IF_ERROR(ValidateName("service", in.service, 128));
+    // The same checks as an upstream's target.
+    AIMASS_ASSIGN_OR_RETURN(in.url, http::RequiredString(body, "url"));
+    AIMASS_ASSIGN_OR_RETURN(auto weight, http::OptionalInt(body, "weight"));
+    AIMASS_ASSIGN_OR_RETURN(auto ttl, http::OptionalInt(body, "ttl_s"));
+    Json probe = {{"name", "probe"}, {"targets", {{{"url", in.url}, {"weight", weight.value_or(100)}}}}};
+    AIMASS_ASSIGN_OR_RETURN(UpstreamSpec checked, ParseUpstream(probe));
+    in.url = checked.targets[0].url;
+    in.weight = checked.targets[0].weight;
+    in.ttl_s = ttl.value_or(30);
+    if (in.ttl_s < 1 || in.ttl_s > 86400) return Status::BadRequest("'ttl_s' must be 1..86400");
+    return in;
+  };
+  add(Method::kPost, "/api/v1/gateway/services/{name}/instances", "gateway:register",
+      "Register an instance of a service ({\"url\", \"weight\", \"ttl_s\"}); renew it with heartbeats",
+      [&g, parse_instance](Request& req) -> Response {
+        HTTP_TRY(Instance in, parse_instance(req));
+        HTTP_TRY(Instance stored, g.RegisterInstance(std::move(in)));
+        return http::JsonResponse(201, ToJson(stored));
+      });
+  add(Method::kPut, "/api/v1/gateway/services/{name}/instances/{id}", "gateway:register",
+      "Heartbeat: renew an instance's TTL (optionally {\"ttl_s\"}); 404 once it has expired", [&g](Request& req) -> Response {
+        Json body = Json::object();
+        if (!req.body.empty()) {
+          HTTP_TRY(body, http::ParseJsonObject(req));
+        }
+        HTTP_TRY(auto ttl, http::OptionalInt(body, "ttl_s"));
+        if (ttl && (*ttl < 1 || *ttl > 86400)) {
+          return http::ErrorResponse(Status::BadRequest("'ttl_s' must be 1..86400"), req.request_id);
+        }
+        HTTP_TRY(Instance in, g.Heartbeat(req.Param("name"), req.Param("id"), ttl));
+        return http::JsonResponse(200, ToJson(in));
+      });
+  add(Method::kDelete, "/api/v1/gateway/services/{name}/instances/{id}", "gateway:register", "Deregister an instance",
+      [&g](Request& req) -> Response {
+        HTTP_TRY_STATUS(g.Deregister(req.Param("name"), req.Param("id")));
+        return http::NoContent();
+      });
+  add(Method::kGet, "/api/v1/gateway/services", "gateway:read", "Services with their live instances", [&g](Request& req) -> Response {
+    HTTP_TRY(auto all, g.Instances(std::nullopt));
+    std::map<std::string, Json> by_service;
+    for (const auto& in : all) by_service[in.service].push_back(ToJson(in));
+    Json list = Json::array();
+    for (auto& [name, instances] : by_service) list.push_back({{"name", name}, {"instances", instances}});
+    return http::JsonResponse(200, {{"services", list}});
+  });
+  add(Method::kGet, "/api/v1/gateway/services/{name}", "gateway:read", "A service's live instances", [&g](Request& req) -> Response {
+    HTTP_TRY(auto all, g.Instances(req.Param("name")));
+    Json instances = Json::array();
+    for (const auto& in : all) instances.push_back(ToJson(in));
+    return http::JsonResponse(200, {{"name", req.Param("name")}, {"instances", instances}});
+  });
 
   // -- response cache -----------------------------------------------------------------------
   add(Method::kGet, "/api/v1/gateway/cache", "gateway:read", "Response cache counters", [&g](Request&) {

@@ -149,7 +149,7 @@ std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"
 
 struct Gateway::Impl {
   Impl(storage::Db& db, auth::AuthService& a, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
-      : store(db), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}),
+      : store(db), discovery(MakeStoreDiscovery(db)), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}),
         cache(o.cache_max_bytes) {
     if (!options.redis_url.empty()) {
       auto r = RedisRateLimiter::Create(options.redis_url);
@@ -202,6 +202,7 @@ struct Gateway::Impl {
   }
 
   GatewayStore store;
+  std::unique_ptr<Discovery> discovery;
   auth::AuthService& auth;
   GatewayOptions options;
   std::unique_ptr<auth::Jwt> oauth_jwt;  // null: no OAuth tokens (no secret configured)
@@ -287,6 +288,23 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
       }
     }
     std::string name = u.name;  // (the right side of `=` runs first and moves u)
+    next->pools[name] = std::make_shared<UpstreamPool>(std::move(u));
+  }
+  // Each discovered service is an upstream of its live instances, named "service:<name>".
+  AIMASS_ASSIGN_OR_RETURN(auto instances, discovery->Instances(std::nullopt));
+  std::map<std::string, UpstreamSpec> services;
+  for (const auto& in : instances) {
+    UpstreamSpec& u = services[in.service];
+    u.name = "service:" + in.service;
+    u.targets.push_back({in.url, in.weight});
+  }
+  for (auto& [_, u] : services) {
+    auto it = old->pools.find(u.name);
+    if (it != old->pools.end() && ToJson(it->second->spec()) == ToJson(u)) {
+      next->pools[u.name] = it->second;
+      continue;
+    }
+    std::string name = u.name;
     next->pools[name] = std::make_shared<UpstreamPool>(std::move(u));
   }
   std::vector<RouteSpec> specs;
@@ -392,6 +410,11 @@ void Gateway::Impl::RefreshLoop() {
                                                      : Result<std::string>(std::move(got->body));
       if (!doc.ok()) spdlog::warn("gateway: JWKS {} not fetched: {}", url, doc.status().message());
       current->verifier->SetJwks(url, doc, Clock::now());
+    }
+    if (auto expired = discovery->Expire(UnixNowMs()); expired.ok() && *expired) {
+      std::lock_guard write(write_mu);
+      if (Status st = Rebuild(false); !st.ok()) spdlog::warn("gateway: rebuild after expiry failed: {}", st.ToString());
+      current = Current();
     }
     for (const auto& [name, pool] : current->pools) {
       circuit_gauge->Add({{"upstream", name}}).Set(static_cast<double>(pool->circuit()));
@@ -601,7 +624,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   const RouteSpec& route = *resolved->hit->route;
   const Live& live = *resolved->live;
 
-  std::string upstream = route.upstream;
+  std::string upstream = route.upstream.empty() ? "service:" + route.service : route.upstream;
   if (auto st = live.states.find(route.name); st != live.states.end()) {
     const RouteState& s = st->second;
     if (s.mode == "paused") {
@@ -690,7 +713,13 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
 
   auto pool_it = live.pools.find(upstream);
   if (pool_it == live.pools.end()) {
-    return http::ErrorResponse(Status::Unavailable("upstream '" + upstream + "' is not configured"), req.request_id);
+    Status st = route.upstream.empty() && upstream == "service:" + route.service
+                    ? Status::Unavailable("service '" + route.service + "' has no live instances")
+                    : Status::Unavailable("upstream '" + upstream + "' is not configured");
+    http::Response r = http::ErrorResponse(st, req.request_id);
+    r.headers.Set("Retry-After", "1");
+    Record(route.name, upstream, r.status, start, std::nullopt, r.body.size());
+    return r;
   }
   // The circuit breaker: an open circuit degrades the route to its fallback, or fails fast.
   UpstreamPool::Admission admission = pool_it->second->AdmitRequest();
@@ -794,6 +823,33 @@ Status Gateway::Load() {
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
   if (!impl_->refresher.joinable()) impl_->refresher = std::thread([this] { impl_->RefreshLoop(); });
   return Status::Ok();
+}
+
+std::vector<storage::Migration> Gateway::Migrations() {
+  auto all = GatewayStore::Migrations();
+  for (auto& m : Discovery::Migrations()) all.push_back(std::move(m));
+  return all;
+}
+
+Result<Instance> Gateway::RegisterInstance(Instance instance) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_ASSIGN_OR_RETURN(Instance in, impl_->discovery->Register(std::move(instance)));
+  AIMASS_RETURN_IF_ERROR(impl_->Rebuild(false));
+  return in;
+}
+
+Result<Instance> Gateway::Heartbeat(const std::string& service, const std::string& id, std::optional<int64_t> ttl_s) {
+  return impl_->discovery->Heartbeat(service, id, ttl_s);  // the instance set is unchanged
+}
+
+Status Gateway::Deregister(const std::string& service, const std::string& id) {
+  std::lock_guard lock(impl_->write_mu);
+  AIMASS_RETURN_IF_ERROR(impl_->discovery->Deregister(service, id));
+  return impl_->Rebuild(false);
+}
+
+Result<std::vector<Instance>> Gateway::Instances(const std::optional<std::string>& service) const {
+  return impl_->discovery->Instances(service);
 }
 
 Result<Json> Gateway::PurgeCache(const std::optional<std::string>& route) {

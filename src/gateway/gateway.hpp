@@ -15,6 +15,7 @@
 
 #include "common/status.hpp"
 #include "gateway/consumer.hpp"
+#include "gateway/discovery.hpp"
 #include "gateway/spec.hpp"
 #include "gateway/store.hpp"
 #include "http/pipeline.hpp"
@@ -48,7 +49,7 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
-  static std::vector<storage::Migration> Migrations() { return GatewayStore::Migrations(); }
+  static std::vector<storage::Migration> Migrations();
   // Reads the stored configuration and starts serving it.
   Status Load();
 
@@ -65,6 +66,13 @@ class Gateway {
   Result<RouteSpec> PutRoute(RouteSpec spec, bool must_create);
   Status DeleteRoute(const std::string& name);
   Result<RouteState> SetRouteState(const std::string& name, RouteState state);
+
+  // Service discovery: instances register with a TTL, renew it with heartbeats, and expire;
+  // routes naming the service send to its live instances.
+  Result<Instance> RegisterInstance(Instance instance);
+  Result<Instance> Heartbeat(const std::string& service, const std::string& id, std::optional<int64_t> ttl_s);
+  Status Deregister(const std::string& service, const std::string& id);
+  Result<std::vector<Instance>> Instances(const std::optional<std::string>& service) const;
 
   // The response cache: drop a route's entries (or all), and its counters.
   Result<nlohmann::json> PurgeCache(const std::optional<std::string>& route);

@@ -322,7 +322,7 @@ Result<UpstreamSpec> ParseUpstream(const Json& j) {
 Result<RouteSpec> ParseRoute(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
-                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback",
+                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback", "service",
                                                "plugins", "created_at", "updated_at"}));
   RouteSpec r;
   AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
@@ -359,8 +359,16 @@ Result<RouteSpec> ParseRoute(const Json& j) {
       r.headers[lower] = value.get<std::string>();
     }
   }
-  AIMASS_ASSIGN_OR_RETURN(r.upstream, http::RequiredString(j, "upstream"));
-  AIMASS_RETURN_IF_ERROR(ValidateName("upstream", r.upstream, 128));
+  AIMASS_ASSIGN_OR_RETURN(auto upstream, http::OptionalString(j, "upstream"));
+  AIMASS_ASSIGN_OR_RETURN(auto service, http::OptionalString(j, "service"));
+  if (upstream.has_value() == service.has_value()) return Status::BadRequest("a route names an 'upstream' or a 'service'");
+  if (upstream) {
+    r.upstream = *upstream;
+    AIMASS_RETURN_IF_ERROR(ValidateName("upstream", r.upstream, 128));
+  } else {
+    r.service = *service;
+    AIMASS_RETURN_IF_ERROR(ValidateName("service", r.service, 128));
+  }
   AIMASS_ASSIGN_OR_RETURN(r.strip_path, OptionalBool(j, "strip_path", false));
   AIMASS_ASSIGN_OR_RETURN(auto rewrite, http::OptionalString(j, "rewrite"));
   r.rewrite = rewrite.value_or("");
@@ -444,7 +452,8 @@ Json ToJson(const RouteSpec& r) {
           {"paths", r.paths},
           {"methods", r.methods},
           {"headers", r.headers},
-          {"upstream", r.upstream},
+          {"upstream", r.upstream.empty() ? Json(nullptr) : Json(r.upstream)},
+          {"service", r.service.empty() ? Json(nullptr) : Json(r.service)},
           {"strip_path", r.strip_path},
           {"rewrite", r.rewrite},
           {"anonymous", r.anonymous},

@@ -96,7 +96,8 @@ struct RouteSpec {
   std::vector<std::string> paths;    // at least one
   std::vector<std::string> methods;  // empty: any
   std::map<std::string, std::string> headers;  // each must be present with this value
-  std::string upstream;
+  std::string upstream;      // an upstream by name, or…
+  std::string service;       // …a discovered service (its live instances, round robin)
   bool strip_path = false;  // forward what follows the matched path instead of the whole path
   // Replaces the matched part of the path; `{name}` inserts a captured segment.
   std::string rewrite;

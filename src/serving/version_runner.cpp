@@ -396,9 +396,10 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
 }
 
 namespace {
-// Gives the freed model memory back to the system, so load/unload cycles do not grow RSS. The
-// server binary runs on tcmalloc, which keeps freed pages in its caches until told; the unit
-// tests run on glibc malloc. Looked up at run time so the core library does not link tcmalloc.
+// Gives the freed model memory back to the system, so load/unload cycles do not grow RSS. A
+// server built with AIMASS_TCMALLOC runs on tcmalloc, which keeps freed pages until told; the
+// default build and the unit tests run on glibc malloc. Looked up at run time so the core
+// library does not link tcmalloc.
 void ReleaseFreeMemory() {
   using Release = void (*)();
   if (auto release = reinterpret_cast<Release>(::dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"))) {

@@ -572,3 +572,48 @@ def test_circuit_breaker_opens_degrades_and_closes_again(server, echoes):
     assert resp.status_code == 200 and resp.headers["X-Upstream"] == "echo-1", describe(resp)
     assert server.admin.get(f"{UPSTREAMS}/{up}/health").json()["circuit"]["state"] == "closed"
     assert anon.get(bare).status_code == 200
+
+
+def test_service_instances_register_expire_and_serve_routes_by_name(server, echoes):
+    service = unique("svc")
+    route = unique("rt")
+    resp = server.admin.post(ROUTES, json={"name": route, "paths": [f"/by-service/{route}"], "service": service,
+                                           "anonymous": True})
+    assert resp.status_code == 201, describe(resp)
+    path = f"/by-service/{route}"
+    resp = server.anonymous.get(path)
+    assert_error(resp, 503, "unavailable")
+    assert "no live instances" in resp.json()["error"]["message"]
+
+    developer = server.create_user(["developer"], prefix="gwdev")  # gateway:register
+    reg = developer.client.post(f"/api/v1/gateway/services/{service}/instances", json={"url": echoes[0].url, "ttl_s": 2})
+    assert reg.status_code == 201, describe(reg)
+    first = reg.json()["id"]
+    # registering the same URL again renews it under the same id
+    again = developer.client.post(f"/api/v1/gateway/services/{service}/instances", json={"url": echoes[0].url, "ttl_s": 2})
+    assert again.json()["id"] == first
+    second = developer.client.post(f"/api/v1/gateway/services/{service}/instances",
+                                   json={"url": echoes[1].url, "ttl_s": 2}).json()["id"]
+    seen = {server.anonymous.get(path).headers["X-Upstream"] for _ in range(10)}
+    assert seen == {"echo-0", "echo-1"}
+    listed = server.admin.get(f"/api/v1/gateway/services/{service}").json()["instances"]
+    assert {i["id"] for i in listed} == {first, second}
+
+    # keep the first alive with heartbeats; the second stops and expires
+    deadline = time.monotonic() + 4.5
+    while time.monotonic() < deadline:
+        hb = developer.client.put(f"/api/v1/gateway/services/{service}/instances/{first}")
+        assert hb.status_code == 200, describe(hb)
+        time.sleep(0.5)
+    assert {server.anonymous.get(path).headers["X-Upstream"] for _ in range(10)} == {"echo-0"}
+    assert_error(developer.client.put(f"/api/v1/gateway/services/{service}/instances/{second}"), 404, "not_found")
+    assert developer.client.delete(f"/api/v1/gateway/services/{service}/instances/{first}").status_code == 204
+    assert_error(server.anonymous.get(path), 503, "unavailable")
+
+    viewer = server.create_user(["viewer"], prefix="gwview")
+    assert_error(viewer.client.post(f"/api/v1/gateway/services/{service}/instances", json={"url": echoes[0].url}),
+                 403, "forbidden")
+    assert_error(developer.client.post(f"/api/v1/gateway/services/{service}/instances", json={"url": "ftp://x"}),
+                 400, "bad_request")
+    assert_error(server.admin.post(ROUTES, json={"name": unique("r"), "paths": ["/both"], "service": service,
+                                                 "upstream": "x"}), 400, "bad_request")
