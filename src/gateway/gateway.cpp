@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <atomic>
 #include <thread>
@@ -98,6 +99,25 @@ bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
 }
 
+// Trace and span ids need to be unique, not secret: a per-thread generator seeded from the
+// CSPRNG, so that a proxied request does not pay for two RAND_bytes calls.
+std::string FastHex(size_t bytes) {
+  thread_local std::mt19937_64 gen([] {
+    std::seed_seq seq{std::hash<std::string>{}(RandomHex(16)), static_cast<size_t>(Clock::now().time_since_epoch().count())};
+    return std::mt19937_64(seq);
+  }());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(bytes * 2, '0');
+  for (size_t i = 0; i < bytes; i += 8) {
+    uint64_t v = gen();
+    for (size_t j = 0; j < 8 && i + j < bytes; ++j, v >>= 8) {
+      out[2 * (i + j)] = kHex[(v >> 4) & 15];
+      out[2 * (i + j) + 1] = kHex[v & 15];
+    }
+  }
+  return out;
+}
+
 // W3C Trace Context: keep the caller's trace id and flags, name this hop as the new parent; a
 // missing or malformed header starts a new trace.
 std::string NextTraceparent(std::optional<std::string_view> incoming) {
@@ -105,10 +125,10 @@ std::string NextTraceparent(std::optional<std::string_view> incoming) {
       (*incoming)[52] == '-') {
     std::string_view trace = incoming->substr(3, 32), flags = incoming->substr(53, 2);
     if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) && trace != std::string(32, '0')) {
-      return "00-" + std::string(trace) + "-" + RandomHex(8) + "-" + std::string(flags);
+      return "00-" + std::string(trace) + "-" + FastHex(8) + "-" + std::string(flags);
     }
   }
-  return "00-" + RandomHex(16) + "-" + RandomHex(8) + "-01";
+  return "00-" + FastHex(16) + "-" + FastHex(8) + "-01";
 }
 
 bool Idempotent(http::Method m) {
@@ -143,7 +163,6 @@ std::string HashKey(const UpstreamSpec& u, const http::Request& req) {
   return ClientIp(req);
 }
 
-std::string StatusClass(int status) { return std::to_string(status / 100) + "xx"; }
 
 }  // namespace
 
@@ -217,6 +236,14 @@ struct Gateway::Impl {
   prometheus::Family<prometheus::Histogram>* upstream_duration = nullptr;
   prometheus::Family<prometheus::Counter>* bytes = nullptr;
   prometheus::Family<prometheus::Gauge>* circuit_gauge = nullptr;
+  struct Series {
+    prometheus::Counter* requests[6] = {};  // by status class 1xx..5xx
+    prometheus::Histogram* duration = nullptr;
+    prometheus::Histogram* upstream_duration = nullptr;
+    prometheus::Counter* bytes = nullptr;
+  };
+  std::mutex series_mu;
+  std::unordered_map<std::string, std::unique_ptr<Series>> series_by_key;
 
   std::mutex write_mu;  // one configuration change at a time: store, then rebuild
   mutable std::mutex live_mu;
@@ -462,13 +489,27 @@ void Gateway::Impl::Record(const std::string& route, const std::string& upstream
                            size_t body_bytes) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                                    0.1,    0.25,  0.5,    1,     2.5,  5,    10};
-  requests->Add({{"route", route}, {"upstream", upstream}, {"status_class", StatusClass(status)}}).Increment();
-  duration->Add({{"route", route}}, kBuckets).Observe(std::chrono::duration<double>(Clock::now() - start).count());
-  if (upstream_latency) {
-    upstream_duration->Add({{"route", route}, {"upstream", upstream}}, kBuckets)
-        .Observe(std::chrono::duration<double>(*upstream_latency).count());
+  // The series of a (route, upstream) are looked up once: a prometheus Add builds a label map
+  // and hashes it under the family's lock, which is most of what recording would cost.
+  Series* series = nullptr;
+  {
+    std::lock_guard lock(series_mu);
+    auto& slot = series_by_key[route + '\n' + upstream];
+    if (!slot) {
+      slot = std::make_unique<Series>();
+      for (int c = 1; c <= 5; ++c) {
+        slot->requests[c] = &requests->Add({{"route", route}, {"upstream", upstream}, {"status_class", std::to_string(c) + "xx"}});
+      }
+      slot->duration = &duration->Add({{"route", route}}, kBuckets);
+      slot->upstream_duration = &upstream_duration->Add({{"route", route}, {"upstream", upstream}}, kBuckets);
+      slot->bytes = &bytes->Add({{"route", route}});
+    }
+    series = slot.get();
   }
-  bytes->Add({{"route", route}}).Increment(static_cast<double>(body_bytes));
+  series->requests[std::clamp(status / 100, 1, 5)]->Increment();
+  series->duration->Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  if (upstream_latency) series->upstream_duration->Observe(std::chrono::duration<double>(*upstream_latency).count());
+  series->bytes->Increment(static_cast<double>(body_bytes));
 }
 
 namespace {

@@ -41,6 +41,13 @@ Result<Url> ParseUrl(std::string_view url) {
   return u;
 }
 
+namespace {
+thread_local void* t_event_loop = nullptr;
+}
+
+void* CurrentEventLoop() { return t_event_loop; }
+void SetCurrentEventLoop(void* loop) { t_event_loop = loop; }
+
 struct Client::Impl {
   explicit Impl(ClientOptions o) : opt(o), guard(asio::make_work_guard(ioc)) {
     thread = std::thread([this] { ioc.run(); });
@@ -56,6 +63,7 @@ struct Client::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   std::thread thread;
   mutable std::mutex mu;
+  // Keyed by the loop's address and host:port: a stream is bound to the loop it was made on.
   std::unordered_map<std::string, std::vector<std::unique_ptr<beast::tcp_stream>>> idle;
 
   std::unique_ptr<beast::tcp_stream> Take(const std::string& key) {
@@ -72,7 +80,7 @@ struct Client::Impl {
     if (v.size() < opt.max_idle_per_host) v.push_back(std::move(s));
   }
 
-  asio::awaitable<Result<ClientResponse>> Exchange(const Url& url, const ClientRequest& req);
+  asio::awaitable<Result<ClientResponse>> Exchange(asio::io_context& loop, const Url& url, const ClientRequest& req);
 };
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -85,10 +93,11 @@ size_t Client::idle_connections() const {
   return n;
 }
 
-asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(const Url& url,
+asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context& loop, const Url& url,
                                                                const ClientRequest& req) {
   auto tuple = asio::as_tuple(asio::use_awaitable);
   std::string key = url.host + ":" + url.port;
+  std::string pool_key = std::to_string(reinterpret_cast<uintptr_t>(&loop)) + "/" + key;
 
   bhttp::request<bhttp::string_body> m{
       static_cast<bhttp::verb>(bhttp::string_to_verb(MethodName(req.method))), url.target, 11};
@@ -103,11 +112,11 @@ asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(const Url& url,
   // write or read on it fails, retry once on a fresh connection (only for a reused one, so a
   // request is never sent twice over fresh connections).
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto stream = Take(key);
+    auto stream = Take(pool_key);
     bool reused = stream != nullptr;
     if (!stream) {
-      stream = std::make_unique<beast::tcp_stream>(ioc);
-      tcp::resolver resolver(ioc);
+      stream = std::make_unique<beast::tcp_stream>(loop);
+      tcp::resolver resolver(loop);
       auto [rec, results] = co_await resolver.async_resolve(url.host, url.port, tuple);
       if (rec) co_return Status::Unavailable("cannot resolve " + url.host + ": " + rec.message());
       stream->expires_after(req.timeout);
@@ -142,7 +151,7 @@ asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(const Url& url,
     out.status = static_cast<int>(res.result_int());
     for (const auto& f : res) out.headers.Add(std::string(f.name_string()), std::string(f.value()));
     out.body = std::move(res.body());
-    if (res.keep_alive()) Park(key, std::move(stream));
+    if (res.keep_alive()) Park(pool_key, std::move(stream));
     co_return out;
   }
   co_return Status::Unavailable("connection to " + key + " kept failing");
@@ -156,7 +165,7 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
   asio::co_spawn(
       impl_->ioc,
       [this, &url, &request, &done]() -> asio::awaitable<void> {
-        done.set_value(co_await impl_->Exchange(*url, request));
+        done.set_value(co_await impl_->Exchange(impl_->ioc, *url, request));
       },
       [&done](std::exception_ptr e) {
         if (e) done.set_value(Status::Internal("HTTP client failed"));
@@ -176,14 +185,17 @@ void Client::SendAsync(ClientRequest request, std::function<void(Result<ClientRe
     std::function<void(Result<ClientResponse>)> done;
   };
   auto call = std::make_shared<Call>(Call{std::move(*url), std::move(request), std::move(done)});
+  // On the calling server I/O thread's own loop when there is one: no thread hand-off.
+  auto* loop = static_cast<asio::io_context*>(CurrentEventLoop());
+  if (!loop) loop = &impl_->ioc;
   asio::co_spawn(
-      impl_->ioc,
-      [this, call]() -> asio::awaitable<void> {
+      *loop,
+      [this, call, loop]() -> asio::awaitable<void> {
         if (call->request.start_after.count() > 0) {
-          asio::steady_timer timer(impl_->ioc, call->request.start_after);
+          asio::steady_timer timer(*loop, call->request.start_after);
           co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
-        call->done(co_await impl_->Exchange(call->url, call->request));
+        call->done(co_await impl_->Exchange(*loop, call->url, call->request));
       },
       [call](std::exception_ptr e) {
         if (e) call->done(Status::Internal("HTTP client failed"));

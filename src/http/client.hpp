@@ -58,6 +58,13 @@ class Client {
   std::unique_ptr<Impl> impl_;
 };
 
+// The event loop (an asio::io_context, opaque here) of the server I/O thread the caller runs on,
+// or null. The server sets it for its I/O threads; SendAsync called from one runs the exchange
+// on that thread's loop, with connections pooled per loop, so a proxied request never changes
+// thread.
+void* CurrentEventLoop();
+void SetCurrentEventLoop(void* loop);
+
 // Splits http://host:port/path into its parts; only the http scheme is supported.
 struct Url {
   std::string host;

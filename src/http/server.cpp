@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "http/client.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -212,7 +214,10 @@ Status Server::Start() {
   s.bound_port = s.acceptor->local_endpoint().port();
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
   for (auto& ctx : s.iocs) {
-    s.threads.emplace_back([c = ctx.get()] { c->run(); });
+    s.threads.emplace_back([c = ctx.get()] {
+      SetCurrentEventLoop(c);  // the gateway's upstream calls run on this loop too
+      c->run();
+    });
   }
   return Status::Ok();
 }

@@ -76,6 +76,16 @@ struct App::Impl {
   Status OpenStorage();
   Status OpenAuth();
   Status BuildRoutes();
+
+  ~Impl() {
+    // The gateway pools upstream connections on the server's event loops: it goes once the
+    // server's threads have stopped and before the loops themselves are destroyed.
+    if (server) {
+      server->Shutdown();
+      server->Wait();
+    }
+    gateway.reset();
+  }
 };
 
 App::App(config::Config config) : impl_(std::make_unique<Impl>()) { impl_->cfg = std::move(config); }
