@@ -242,6 +242,9 @@ struct Gateway::Impl {
     prometheus::Histogram* upstream_duration = nullptr;
     prometheus::Counter* bytes = nullptr;
   };
+  mutable std::mutex docs_mu;
+  std::map<std::string, Json> service_paths;  // route -> its public paths
+  Clock::time_point next_docs{};
   std::mutex series_mu;
   std::unordered_map<std::string, std::unique_ptr<Series>> series_by_key;
 
@@ -266,6 +269,7 @@ struct Gateway::Impl {
   bool refresh_now = false;
   std::thread refresher;
   void RefreshLoop();
+  void FetchServiceDocs(const Live& live);
   http::Response Handle(http::Request& req);
   void Record(const std::string& route, const std::string& upstream, int status, Clock::time_point start,
               std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes);
@@ -366,6 +370,10 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
     live = std::move(next);
   }
   if (clear_limits) limiter.Clear();
+  {
+    std::lock_guard lock(docs_mu);
+    next_docs = {};  // routes may have changed: read the services' documents again
+  }
   return Status::Ok();
 }
 
@@ -418,6 +426,50 @@ Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& ro
   return Status::Unauthenticated("route '" + route.name + "' needs a credential: " + accepted);
 }
 
+// Every minute (and after any change), each route with an openapi_path has its upstream's
+// document read from the first target and its paths mapped to the ones the route exposes.
+void Gateway::Impl::FetchServiceDocs(const Live& live) {
+  {
+    std::lock_guard lock(docs_mu);
+    if (Clock::now() < next_docs) return;
+    next_docs = Clock::now() + std::chrono::seconds(60);
+  }
+  std::map<std::string, Json> fresh;
+  for (const auto& route : live.table->routes()) {
+    if (route.openapi_path.empty() || !route.rewrite.empty()) continue;
+    auto pool = live.pools.find(route.upstream.empty() ? "service:" + route.service : route.upstream);
+    if (pool == live.pools.end() || pool->second->spec().targets.empty()) continue;
+    http::ClientRequest get;
+    get.url = pool->second->spec().targets[0].url + route.openapi_path;
+    get.timeout = std::chrono::seconds(5);
+    auto got = client.Send(get);
+    if (!got.ok() || got->status != 200) {
+      spdlog::warn("gateway route {}: OpenAPI document {} not read", route.name, get.url);
+      continue;
+    }
+    Json doc = Json::parse(got->body, nullptr, false);
+    if (!doc.is_object() || !doc.contains("paths") || !doc["paths"].is_object()) continue;
+    std::string prefix = route.paths.empty() ? "" : route.paths[0];
+    if (prefix.starts_with("=")) prefix.erase(0, 1);
+    Json paths = Json::object();
+    for (const auto& [path, item] : doc["paths"].items()) {
+      if (!item.is_object()) continue;
+      // What a caller of the gateway writes: the prefix in front when the route strips it;
+      // otherwise the upstream's own path, if the route reaches it.
+      std::string exposed = route.strip_path ? (path == "/" ? prefix : prefix + path) : path;
+      if (!route.strip_path && !(exposed == prefix || exposed.starts_with(prefix + "/"))) continue;
+      Json ops = item;
+      for (auto& [method, op] : ops.items()) {
+        if (op.is_object()) op["tags"] = Json::array({"gateway route " + route.name});
+      }
+      paths[exposed] = std::move(ops);
+    }
+    fresh[route.name] = std::move(paths);
+  }
+  std::lock_guard lock(docs_mu);
+  service_paths = std::move(fresh);
+}
+
 void Gateway::Impl::RefreshLoop() {
   auto next_roles = Clock::now() + std::chrono::seconds(10);
   std::unique_lock lock(refresh_mu);
@@ -456,6 +508,7 @@ void Gateway::Impl::RefreshLoop() {
         pool->SetCheckResult(i, got.ok() && got->status >= hc.min_status && got->status <= hc.max_status);
       }
     }
+    FetchServiceDocs(*current);
     if (Clock::now() >= next_roles) {
       // Roles may have been given or taken permissions since: re-read them.
       next_roles = Clock::now() + std::chrono::seconds(10);
@@ -891,6 +944,17 @@ Status Gateway::Deregister(const std::string& service, const std::string& id) {
 
 Result<std::vector<Instance>> Gateway::Instances(const std::optional<std::string>& service) const {
   return impl_->discovery->Instances(service);
+}
+
+std::string Gateway::ServicePaths() const {
+  std::lock_guard lock(impl_->docs_mu);
+  Json all = Json::object();
+  for (const auto& [_, paths] : impl_->service_paths) {
+    for (const auto& [path, item] : paths.items()) {
+      if (!all.contains(path)) all[path] = item;
+    }
+  }
+  return all.dump();
 }
 
 Result<Json> Gateway::PurgeCache(const std::optional<std::string>& route) {

@@ -74,6 +74,10 @@ class Gateway {
   Status Deregister(const std::string& service, const std::string& id);
   Result<std::vector<Instance>> Instances(const std::optional<std::string>& service) const;
 
+  // The services' OpenAPI paths as this gateway exposes them (an OpenAPI `paths` object, as
+  // JSON text), from the documents of routes with `openapi_path`, fetched in the background.
+  std::string ServicePaths() const;
+
   // The response cache: drop a route's entries (or all), and its counters.
   Result<nlohmann::json> PurgeCache(const std::optional<std::string>& route);
   nlohmann::json CacheStats() const;

@@ -322,7 +322,7 @@ Result<UpstreamSpec> ParseUpstream(const Json& j) {
 Result<RouteSpec> ParseRoute(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
-                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback", "service",
+                                               "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback", "service", "openapi_path",
                                                "plugins", "created_at", "updated_at"}));
   RouteSpec r;
   AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
@@ -402,6 +402,13 @@ Result<RouteSpec> ParseRoute(const Json& j) {
   if (auto f = j.find("fallback"); f != j.end() && !f->is_null()) {
     AIMASS_ASSIGN_OR_RETURN(r.fallback, ParseFallback(*f));
   }
+  AIMASS_ASSIGN_OR_RETURN(auto openapi, http::OptionalString(j, "openapi_path"));
+  r.openapi_path = openapi.value_or("");
+  if (!r.openapi_path.empty() &&
+      (r.openapi_path.front() != '/' || r.openapi_path.size() > 1024 ||
+       std::any_of(r.openapi_path.begin(), r.openapi_path.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; }))) {
+    return Status::BadRequest("'openapi_path' must be a path starting with '/'");
+  }
   if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
     AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "cache"}));
@@ -466,6 +473,7 @@ Json ToJson(const RouteSpec& r) {
                                                               {"body", r.fallback->body},
                                                               {"content_type", r.fallback->content_type}}},
           {"plugins", plugins},
+          {"openapi_path", r.openapi_path},
           {"created_at", r.created_at},
           {"updated_at", r.updated_at}};
 }

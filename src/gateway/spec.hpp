@@ -119,6 +119,9 @@ struct RouteSpec {
     std::string upstream;
   };
   std::optional<Fallback> fallback;
+  // Where the upstream publishes its OpenAPI document (e.g. "/openapi.json"); its paths are
+  // merged into the platform's /openapi.json as this route exposes them.
+  std::string openapi_path;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

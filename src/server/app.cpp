@@ -166,6 +166,8 @@ Status App::Impl::BuildRoutes() {
   CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s, {}};
   registry::Registry* reg = registry.get();
   deps.blob_referrers.push_back([reg](const std::string& d) { return reg->BlobReferenced(d); });
+  gateway::Gateway* gw = gateway.get();
+  deps.service_paths = [gw] { return gw->ServicePaths(); };
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));

@@ -1,11 +1,65 @@
 #include "server/core_api.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <mutex>
 
 #include "http/json.hpp"
 #include "http/metrics.hpp"
 
 namespace aimass::server {
+
+namespace {
+// /docs: one self-contained page (no outside scripts: the platform runs offline) that reads
+// /openapi.json and lists every operation by tag with its summary and permission.
+constexpr const char* kDocsPage = R"html(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>AI Mass API</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+.op{margin:.35rem 0;padding:.35rem .6rem;border-left:4px solid #999;background:#fafafa}
+.m{display:inline-block;min-width:4.5rem;font-weight:600;font-family:monospace}
+.GET{border-color:#2a7}.POST{border-color:#27c}.PUT{border-color:#c82}.PATCH{border-color:#a5c}.DELETE{border-color:#c33}
+code{font-family:monospace}.s{color:#555}#q{width:100%;padding:.4rem;font-size:1rem}
+</style></head><body>
+<h1 id="title">AI Mass API</h1>
+<p>The same document as JSON: <a href="/openapi.json">/openapi.json</a>. Filter:</p>
+<input id="q" placeholder="path, method, tag or words">
+<div id="out">Loading…</div>
+<script>
+fetch('/openapi.json').then(r => r.json()).then(doc => {
+  document.getElementById('title').textContent = (doc.info && doc.info.title || 'API') + ' ' + (doc.info && doc.info.version || '');
+  const ops = [];
+  for (const [path, item] of Object.entries(doc.paths || {}))
+    for (const [method, op] of Object.entries(item))
+      if (typeof op === 'object' && op) ops.push({path, method: method.toUpperCase(), op, tag: (op.tags || ['other'])[0]});
+  const out = document.getElementById('out');
+  const render = q => {
+    out.textContent = '';
+    const byTag = {};
+    for (const o of ops) {
+      const text = (o.path + ' ' + o.method + ' ' + o.tag + ' ' + (o.op.summary || '')).toLowerCase();
+      if (!q || text.includes(q)) (byTag[o.tag] = byTag[o.tag] || []).push(o);
+    }
+    for (const tag of Object.keys(byTag).sort()) {
+      const h = document.createElement('h2'); h.textContent = tag; out.appendChild(h);
+      for (const o of byTag[tag]) {
+        const d = document.createElement('div'); d.className = 'op ' + o.method;
+        const m = document.createElement('span'); m.className = 'm'; m.textContent = o.method;
+        const p = document.createElement('code'); p.textContent = o.path;
+        const s = document.createElement('div'); s.className = 's';
+        s.textContent = (o.op.summary || '') + (o.op['x-required-permission'] ? '  [' + o.op['x-required-permission'] + ']' : '');
+        d.append(m, p, s); out.appendChild(d);
+      }
+    }
+  };
+  render('');
+  document.getElementById('q').addEventListener('input', e => render(e.target.value.toLowerCase()));
+}).catch(e => { document.getElementById('out').textContent = 'Cannot read /openapi.json: ' + e; });
+</script></body></html>
+)html";
+}  // namespace
+
 
 using http::Method;
 using http::Request;
@@ -75,14 +129,34 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   auto doc = std::make_shared<std::once_flag>();
   auto text = std::make_shared<std::string>();
   const http::Router* table = &router;
-  return add(Method::kGet, "/openapi.json", "OpenAPI 3 description of every route",
-             [doc, text, table](Request&) {
-               std::call_once(*doc, [&] { *text = OpenApiDocument(*table); });
-               Response r;
-               r.headers.Set("Content-Type", "application/json");
-               r.body = *text;
-               return r;
-             });
+  auto services = deps.service_paths;
+  AIMASS_RETURN_IF_ERROR(add(Method::kGet, "/openapi.json",
+                             "OpenAPI 3 description of every route, and of the services behind the gateway",
+                             [doc, text, table, services](Request&) {
+                               std::call_once(*doc, [&] { *text = OpenApiDocument(*table); });
+                               Response r;
+                               r.headers.Set("Content-Type", "application/json");
+                               r.body = *text;
+                               if (services) {
+                                 // The services' paths change at run time; the platform's never do.
+                                 auto extra = nlohmann::json::parse(services(), nullptr, false);
+                                 if (extra.is_object() && !extra.empty()) {
+                                   auto full = nlohmann::json::parse(*text);
+                                   for (auto& [path, item] : extra.items()) {
+                                     if (!full["paths"].contains(path)) full["paths"][path] = item;
+                                   }
+                                   r.body = full.dump();
+                                 }
+                               }
+                               return r;
+                             }));
+  return add(Method::kGet, "/docs", "The API reference for people: /openapi.json rendered", [](Request&) {
+    Response r;
+    r.headers.Set("Content-Type", "text/html; charset=utf-8");
+    r.headers.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'");
+    r.body = kDocsPage;
+    return r;
+  });
 }
 
 }  // namespace aimass::server

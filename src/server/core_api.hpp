@@ -24,6 +24,9 @@ struct CoreDeps {
   int64_t blob_gc_grace_s = 3600;
   // The modules' parts of GC's mark phase: does anything still use this digest?
   std::vector<std::function<Result<bool>(const std::string& digest)>> blob_referrers;
+  // Paths of the services behind the gateway, merged into /openapi.json (an OpenAPI `paths`
+  // object); null: none.
+  std::function<std::string()> service_paths;
 };
 
 Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps);

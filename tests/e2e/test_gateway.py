@@ -617,3 +617,41 @@ def test_service_instances_register_expire_and_serve_routes_by_name(server, echo
                  400, "bad_request")
     assert_error(server.admin.post(ROUTES, json={"name": unique("r"), "paths": ["/both"], "service": service,
                                                  "upstream": "x"}), 400, "bad_request")
+
+
+def test_services_openapi_is_merged_and_docs_render_it(server):
+    class Service(BaseHTTPRequestHandler):
+        def do_GET(self):
+            doc = {"openapi": "3.0.3", "info": {"title": "orders", "version": "1"},
+                   "paths": {"/orders/{id}": {"get": {"summary": "One order"}}, "/": {"get": {"summary": "Index"}}}}
+            body = json.dumps(doc).encode() if self.path == "/openapi.json" else b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        up = make_upstream(server, [(f"http://127.0.0.1:{httpd.server_address[1]}", 100)])
+        route, prefix = make_route(server, up, anonymous=True, strip_path=True, openapi_path="/openapi.json")
+        deadline = time.monotonic() + 10
+        paths = {}
+        while time.monotonic() < deadline:
+            paths = server.anonymous.get("/openapi.json").json()["paths"]
+            if f"{prefix}/orders/{{id}}" in paths:
+                break
+            time.sleep(0.2)
+        assert paths[f"{prefix}/orders/{{id}}"]["get"]["summary"] == "One order"
+        assert paths[f"{prefix}/orders/{{id}}"]["get"]["tags"] == [f"gateway route {route}"]
+        assert prefix in paths and "/api/v1/gateway/routes" in paths  # the platform's own stay
+        docs = server.anonymous.get("/docs")
+        assert docs.status_code == 200 and docs.headers["Content-Type"].startswith("text/html")
+        assert "fetch('/openapi.json')" in docs.text
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
