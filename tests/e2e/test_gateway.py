@@ -24,6 +24,7 @@ class Echo:
         self.name = name
         self.hits = 0
         self.healthy = True  # what /healthz answers (200 or 503); health checks are not hits
+        self.dead = False    # after stop(): kept-alive connections are cut, as a killed process's
         echo = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +32,9 @@ class Echo:
             disable_nagle_algorithm = True  # headers and body go out in two writes
 
             def _answer(self):
+                if echo.dead:
+                    self.close_connection = True
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
                 if self.path == "/healthz":
@@ -65,6 +69,7 @@ class Echo:
         self.thread.start()
 
     def stop(self):
+        self.dead = True
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -655,3 +660,41 @@ def test_services_openapi_is_merged_and_docs_render_it(server):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_a_target_killed_under_traffic_costs_no_idempotent_request(server):
+    a, b = Echo("kill-a"), Echo("kill-b")
+    try:
+        up = make_upstream(server, [(a.url, 100), (b.url, 100)], retries=2, eject_after_failures=1, eject_s=30)
+        _, prefix = make_route(server, up, anonymous=True)
+        session = requests.Session()
+        session.trust_env = False
+        seen = set()
+        for i in range(200):
+            if i == 50:
+                b.stop()  # killed: its port now refuses connections
+            resp = session.get(server.url + prefix, timeout=10)
+            assert resp.status_code == 200, (i, describe(resp))
+            seen.add(resp.headers["X-Upstream"])
+            if i >= 60:
+                assert resp.headers["X-Upstream"] == "kill-a"
+        assert seen == {"kill-a", "kill-b"}
+        health = {t["url"]: t for t in server.admin.get(f"{UPSTREAMS}/{up}/health").json()["targets"]}
+        assert health[b.url]["ejected"] is True
+    finally:
+        a.stop()
+
+
+def test_another_aimass_process_is_an_upstream(server, make_server):
+    remote = make_server()
+    up = make_upstream(server, [(remote.url, 100)])
+    _, prefix = make_route(server, up, anonymous=True, strip_path=True)
+    resp = server.anonymous.get(prefix + "/readyz")
+    assert resp.status_code == 200, describe(resp)
+    # the remote platform checks its own tokens: ours is not forwarded on a route with access
+    _, private = make_route(server, up, strip_path=True)
+    resp = server.admin.get(private + "/api/v1/auth/whoami")
+    assert resp.status_code == 401 and resp.json()["error"]["code"] == "unauthenticated"
+    token = remote.admin_token
+    resp = server.anonymous.get(prefix + "/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200 and resp.json()["username"] == "admin"
