@@ -36,6 +36,7 @@ bench: build
 	bench/http.sh
 	bench/registry.sh
 	bench/serving.sh
+	bench/gateway.sh
 
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
