@@ -5,6 +5,8 @@
 #   free_port                   a free TCP port on 127.0.0.1
 #   wait_http URL [LOG]         waits up to 30 s for URL to answer 2xx (shows LOG on failure)
 #   stop_last                   stops the server started last
+#   nginx_config CORES SERVERS  writes $work/nginx/nginx.conf: CORES workers, no logs, temp
+#                               paths under $work, the http block holding SERVERS
 
 pids=()
 bench_start() {
@@ -27,3 +29,23 @@ wait_http() {
   exit 1
 }
 stop_last() { local p=${pids[-1]}; kill -TERM "$p"; wait "$p" || true; unset 'pids[-1]'; }
+nginx_config() {
+  mkdir -p "$work/nginx"
+  cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $1;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  keepalive_requests 1000000;
+$2
+}
+CONF
+}

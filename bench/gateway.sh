@@ -34,23 +34,8 @@ cores=$("${srv[@]}" nproc)
 # --- the upstream and the nginx proxy: one nginx, two servers ---------------------------------
 up_port=$(free_port)
 px_port=$(free_port)
-mkdir -p "$work/nginx"
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $cores;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$up_port; keepalive 64; }
+nginx_config "$cores" "  upstream backend { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$up_port;
     location / { default_type text/plain; return 200 '$body'; }
@@ -60,11 +45,9 @@ http {
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-CONF
+  }"
 "${srv[@]}" "$NGINX" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$up_port/x"

@@ -30,27 +30,10 @@ AIMASS_ADMIN_PASSWORD=bench-password-1 "$AIMASS" server --listen "127.0.0.1:$a_p
   --set http.io_threads="$cores" >"$work/aimass.log" 2>&1 &
 pids+=($!)
 
-mkdir -p "$work/nginx"
-cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $cores;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  server {
+nginx_config "$cores" "  server {
     listen 127.0.0.1:$n_port;
-    location / { default_type application/json; return 200 '{"status":"ok"}'; }
-  }
-}
-CONF
+    location / { default_type application/json; return 200 '{\"status\":\"ok\"}'; }
+  }"
 "$NGINX" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 pids+=($!)
 

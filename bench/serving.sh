@@ -221,28 +221,11 @@ stop_last
 NGINX=${NGINX:-/usr/sbin/nginx}
 if [[ -x $NGINX ]]; then
   nport=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes $cores;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  client_body_buffer_size 64k;
+  nginx_config "$cores" "  client_body_buffer_size 64k;
   server {
     listen 127.0.0.1:$nport;
-    location / { default_type application/json; return 200 '{"model_name":"cnn","outputs":[]}'; }
-  }
-}
-CONF
+    location / { default_type application/json; return 200 '{\"model_name\":\"cnn\",\"outputs\":[]}'; }
+  }"
   "${srv[@]}" "$NGINX" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
   pids+=($!)
   wait_http "http://127.0.0.1:$nport/ready"

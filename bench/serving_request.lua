@@ -2,10 +2,7 @@
 -- BODY_FILE, with "Authorization: Bearer $TOKEN". With HEADER_LEN set the body is in the
 -- binary-tensor extension (a JSON header of HEADER_LEN bytes, then the raw tensor bytes;
 -- wrk's LuaJIT has no string.pack, so bench/serving_model.py writes the body beforehand);
--- without it the body is JSON. At the end it prints one line for the script:
---   WRK requests=N errors=E non2xx=S rps=R p50_us=A p99_us=B
--- errors = socket errors and timeouts, non2xx = responses with a status >= 400 (wrk's
--- summary.errors.status); rps counts every response, so a row with errors must be failed.
+-- without it the body is JSON. At the end it prints the WRK line of bench/wrk_report.lua.
 --   BODY_FILE=cnn.json TOKEN=… wrk -t2 -c8 -d10s -s bench/serving_request.lua URL
 --   BODY_FILE=cnn.bin HEADER_LEN=169 TOKEN=… wrk -t2 -c8 -d10s -s bench/serving_request.lua URL
 local function slurp(path)
@@ -26,9 +23,4 @@ else
 end
 wrk.headers["Authorization"] = "Bearer " .. assert(os.getenv("TOKEN"), "TOKEN is not set")
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("WRK requests=%d errors=%d non2xx=%d rps=%.1f p50_us=%d p99_us=%d\n",
-    summary.requests, e.connect + e.read + e.write + e.timeout, e.status,
-    summary.requests / (summary.duration / 1e6), latency:percentile(50), latency:percentile(99)))
-end
+dofile("bench/wrk_report.lua")

@@ -5,17 +5,8 @@ import pytest
 import requests
 
 from conftest import unique
-from test_cli import Cli
+from test_cli import admin_cli, cli  # noqa: F401  (fixtures)
 from test_gateway import Echo
-
-
-@pytest.fixture
-def admin_cli(aimass_bin, tmp_path, server):
-    home = tmp_path / "home"
-    home.mkdir()
-    cli = Cli(aimass_bin, home)
-    cli.login(server)
-    return cli
 
 
 @pytest.fixture(scope="module")

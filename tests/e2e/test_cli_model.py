@@ -9,16 +9,7 @@ import pytest
 
 import models
 from conftest import unique
-from test_cli import Cli
-
-
-@pytest.fixture
-def admin_cli(aimass_bin, tmp_path, server):
-    home = tmp_path / "home"
-    home.mkdir()
-    cli = Cli(aimass_bin, home)
-    cli.login(server)
-    return cli
+from test_cli import admin_cli, cli  # noqa: F401  (fixtures)
 
 
 def test_create_push_alias_pull_round_trip(admin_cli, tmp_path):

@@ -74,6 +74,31 @@ class Echo:
         self.httpd.server_close()
 
 
+class JsonServer:
+    """A small upstream answering GET with `documents[path]` as JSON ({} for other paths)."""
+
+    def __init__(self, documents: dict):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(documents.get(self.path, {})).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.fixture(scope="module")
 def echoes():
     servers = [Echo(f"echo-{i}") for i in range(3)]
@@ -625,24 +650,11 @@ def test_service_instances_register_expire_and_serve_routes_by_name(server, echo
 
 
 def test_services_openapi_is_merged_and_docs_render_it(server):
-    class Service(BaseHTTPRequestHandler):
-        def do_GET(self):
-            doc = {"openapi": "3.0.3", "info": {"title": "orders", "version": "1"},
-                   "paths": {"/orders/{id}": {"get": {"summary": "One order"}}, "/": {"get": {"summary": "Index"}}}}
-            body = json.dumps(doc).encode() if self.path == "/openapi.json" else b"{}"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    doc = {"openapi": "3.0.3", "info": {"title": "orders", "version": "1"},
+           "paths": {"/orders/{id}": {"get": {"summary": "One order"}}, "/": {"get": {"summary": "Index"}}}}
+    service = JsonServer({"/openapi.json": doc})
     try:
-        up = make_upstream(server, [(f"http://127.0.0.1:{httpd.server_address[1]}", 100)])
+        up = make_upstream(server, [(service.url, 100)])
         route, prefix = make_route(server, up, anonymous=True, strip_path=True, openapi_path="/openapi.json")
         deadline = time.monotonic() + 10
         paths = {}
@@ -658,8 +670,7 @@ def test_services_openapi_is_merged_and_docs_render_it(server):
         assert docs.status_code == 200 and docs.headers["Content-Type"].startswith("text/html")
         assert "fetch('/openapi.json')" in docs.text
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        service.stop()
 
 
 def test_a_target_killed_under_traffic_costs_no_idempotent_request(server):

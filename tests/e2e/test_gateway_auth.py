@@ -6,15 +6,13 @@ import hashlib
 import hmac
 import json
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
 from conftest import assert_error, b64url, describe, unique
-from test_gateway import ROUTES, UPSTREAMS, Echo
+from test_gateway import ROUTES, UPSTREAMS, Echo, JsonServer
 
 CONSUMERS = "/api/v1/gateway/consumers"
 SECRET = "s3cret-" * 8
@@ -132,23 +130,10 @@ def test_rs256_public_key_and_the_alg_swap_attack(server, upstream, rsa):
 
 
 def test_jwks_url_keys_are_fetched_and_used(server, upstream, rsa):
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = json.dumps({"keys": [rsa["jwk"]]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    jwks = JsonServer({"/jwks.json": {"keys": [rsa["jwk"]]}})
     try:
         iss = unique("iss")
-        consumer(server, jwt=[{"key": iss, "jwks_url": f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"}])
+        consumer(server, jwt=[{"key": iss, "jwks_url": f"{jwks.url}/jwks.json"}])
         path = route(server, upstream, auth=["jwt"])
         token = rs256(claims(iss), rsa["priv"], kid="k1")
         deadline = time.monotonic() + 10
@@ -161,8 +146,7 @@ def test_jwks_url_keys_are_fetched_and_used(server, upstream, rsa):
         assert_error(server.anonymous.get(path, headers=bearer(rs256(claims(iss), rsa["priv"], kid="k9"))), 401,
                      "unauthenticated")
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        jwks.stop()
 
 
 def test_consumer_api_keys(server, upstream):
