@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <strings.h>
 
+#include <charconv>
 #include <cmath>
 #include <condition_variable>
 #include <map>
@@ -250,7 +251,11 @@ struct Gateway::Impl {
 
   std::mutex write_mu;  // one configuration change at a time: store, then rebuild
   mutable std::mutex live_mu;
-  std::shared_ptr<const Live> live = std::make_shared<Live>(Live{std::make_shared<RouteTable>(std::vector<RouteSpec>{}), {}, {}});
+  std::shared_ptr<const Live> live = [] {
+    auto empty = std::make_shared<Live>();
+    empty->table = std::make_shared<RouteTable>(std::vector<RouteSpec>{});
+    return empty;
+  }();
 
   std::shared_ptr<const Live> Current() const {
     std::lock_guard lock(live_mu);
@@ -699,6 +704,14 @@ void Attempt(std::shared_ptr<Exchange> x) {
       if (Forwardable(name)) r.headers.Add(name, value);
     }
     r.body = std::move(got->body);
+    if (x->request.method == http::Method::kHead) {
+      // A HEAD answer has no body but says how long the GET's would be.
+      if (auto length = got->headers.Get("Content-Length")) {
+        uint64_t n = 0;
+        auto [p, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
+        if (ec == std::errc() && p == length->data() + length->size()) r.content_length_override = n;
+      }
+    }
     MaybeStore(*x, r);
     if (x->cache) r.headers.Set("X-Cache", x->cache_key.empty() ? "BYPASS" : "MISS");
     Finish(x, std::move(r), latency, target);

@@ -317,7 +317,7 @@ Awaitable<void> Server::Impl::Watch(std::shared_ptr<Connection> conn) {
   // idle connection costs one timer wait per second.
   while (!conn->closed) {
     conn->watchdog.expires_after(std::chrono::seconds(1));
-    auto [ec] = co_await conn->watchdog.async_wait(kUse);
+    co_await conn->watchdog.async_wait(kUse);  // woken by expiry or cancel alike
     if (conn->closed) break;
     if (Clock::now() >= conn->deadline) {
       conn->Close();  // pending reads and writes complete with an error

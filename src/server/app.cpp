@@ -163,7 +163,7 @@ Status App::Impl::BuildRoutes() {
   gateway = std::make_unique<gateway::Gateway>(*db, *auth, metrics, go);
   AIMASS_RETURN_IF_ERROR(gateway->Load());
 
-  CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s, {}};
+  CoreDeps deps{db.get(), blobs.get(), metrics, &ready, cfg.storage.blob_gc_grace_s, {}, {}};
   registry::Registry* reg = registry.get();
   deps.blob_referrers.push_back([reg](const std::string& d) { return reg->BlobReferenced(d); });
   gateway::Gateway* gw = gateway.get();

@@ -709,3 +709,13 @@ def test_another_aimass_process_is_an_upstream(server, make_server):
     token = remote.admin_token
     resp = server.anonymous.get(prefix + "/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200 and resp.json()["username"] == "admin"
+
+
+def test_head_through_the_gateway_keeps_the_content_length(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up, anonymous=True)
+    get = server.anonymous.get(prefix + "/same")
+    head = server.anonymous.head(prefix + "/same")
+    assert head.status_code == 200 and head.content == b""
+    # the echo's answer to HEAD describes the GET it would have sent (same length, method aside)
+    assert int(head.headers["Content-Length"]) == len(get.content) - len("GET") + len("HEAD")
