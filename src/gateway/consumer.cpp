@@ -24,6 +24,7 @@ namespace {
 
 constexpr auto kJwksRefresh = std::chrono::minutes(5);
 constexpr auto kJwksRetry = std::chrono::seconds(10);
+constexpr auto kJwksUnknownKid = std::chrono::seconds(5);
 
 Result<JwtCredential> ParseCredential(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("each jwt credential must be an object");
@@ -168,6 +169,7 @@ struct ConsumerVerifier::Credential {
   // JWKS, guarded by jwks_mu_
   std::map<std::string, std::shared_ptr<auth::Jwt>> by_kid;
   Clock::time_point next_fetch{};
+  Clock::time_point last_fetch{};
 };
 
 ConsumerVerifier::ConsumerVerifier(const std::vector<ConsumerSpec>& consumers) {
@@ -205,7 +207,13 @@ Result<std::string> ConsumerVerifier::Verify(std::string_view token, int64_t now
     std::string kid = header && header->contains("kid") && (*header)["kid"].is_string() ? (*header)["kid"].get<std::string>() : "";
     std::lock_guard lock(jwks_mu_);
     auto k = cred.by_kid.find(kid);
-    if (k == cred.by_kid.end()) return Status::Unauthenticated("no key with this token's kid in the consumer's JWKS");
+    if (k == cred.by_kid.end()) {
+      // The identity provider may have rotated its keys: fetch the set again soon, at most
+      // every 5 s however many unknown kids arrive.
+      Credential& mut = *it->second;
+      mut.next_fetch = std::min(mut.next_fetch, std::max(Clock::now(), mut.last_fetch + kJwksUnknownKid));
+      return Status::Unauthenticated("no key with this token's kid in the consumer's JWKS");
+    }
     from_jwks = k->second;
     jwt = from_jwks.get();
   }
@@ -268,6 +276,7 @@ void ConsumerVerifier::SetJwks(const std::string& url, const Result<std::string>
       if (jwt.ok()) mine[kid] = std::shared_ptr<auth::Jwt>(std::move(*jwt));
     }
     c->by_kid = std::move(mine);
+    c->last_fetch = now;
     c->next_fetch = now + kJwksRefresh;
   }
 }

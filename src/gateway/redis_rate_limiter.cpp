@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <vector>
@@ -103,6 +104,16 @@ struct RedisRateLimiter::Impl {
   timeval timeout{};
   std::mutex mu;
   std::vector<redisContext*> idle;
+  // After a failure Redis is not asked again for a second: while it is down every decision
+  // would otherwise wait out the timeout on an I/O thread.
+  std::atomic<int64_t> down_until_ms{0};
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  Status Down(std::string why) {
+    down_until_ms = NowMs() + 1000;
+    return Status::Unavailable("redis: " + why);
+  }
 
   ~Impl() {
     for (auto* c : idle) redisFree(c);
@@ -160,7 +171,10 @@ Result<std::unique_ptr<RedisRateLimiter>> RedisRateLimiter::Create(const std::st
 RedisRateLimiter::~RedisRateLimiter() = default;
 
 Result<RateDecision> RedisRateLimiter::Take(const std::string& key, const RateLimitSpec& spec) {
-  AIMASS_ASSIGN_OR_RETURN(redisContext* c, impl_->Take());
+  if (Impl::NowMs() < impl_->down_until_ms.load()) return Status::Unavailable("redis: down (retried within a second)");
+  auto taken = impl_->Take();
+  if (!taken.ok()) return impl_->Down(taken.status().message());
+  redisContext* c = *taken;
   const double window_s = spec.per_seconds();
   const double per_second = spec.rate / window_s;
   const bool sliding = spec.algorithm == "sliding_window";
@@ -173,7 +187,7 @@ Result<RateDecision> RedisRateLimiter::Take(const std::string& key, const RateLi
   if (!r || c->err) {
     std::string why = c->err ? c->errstr : "no reply";
     redisFree(c);  // a broken or timed-out connection is not reused
-    return Status::Unavailable("redis: " + why);
+    return impl_->Down(why);
   }
   impl_->Give(c);
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {

@@ -78,6 +78,7 @@ class JsonServer:
     """A small upstream answering GET with `documents[path]` as JSON ({} for other paths)."""
 
     def __init__(self, documents: dict):
+        self.documents = documents  # may be changed while serving
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 body = json.dumps(documents.get(self.path, {})).encode()

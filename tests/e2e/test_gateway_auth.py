@@ -145,6 +145,15 @@ def test_jwks_url_keys_are_fetched_and_used(server, upstream, rsa):
         assert resp.status_code == 200, describe(resp)
         assert_error(server.anonymous.get(path, headers=bearer(rs256(claims(iss), rsa["priv"], kid="k9"))), 401,
                      "unauthenticated")
+        # the provider rotates its keys: an unknown kid makes the gateway fetch the set again soon
+        jwks.documents["/jwks.json"] = {"keys": [dict(rsa["jwk"], kid="k2")]}
+        rotated = rs256(claims(iss), rsa["priv"], kid="k2")
+        assert_error(server.anonymous.get(path, headers=bearer(rotated)), 401, "unauthenticated")
+        deadline = time.monotonic() + 12
+        while server.anonymous.get(path, headers=bearer(rotated)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert server.anonymous.get(path, headers=bearer(rotated)).status_code == 200
+        assert_error(server.anonymous.get(path, headers=bearer(token)), 401, "unauthenticated")  # k1 is gone
     finally:
         jwks.stop()
 
