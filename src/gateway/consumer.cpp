@@ -218,6 +218,7 @@ Result<std::string> ConsumerVerifier::Verify(std::string_view token, int64_t now
     jwt = from_jwks.get();
   }
   AIMASS_ASSIGN_OR_RETURN(Json claims, jwt->Verify(token, now_unix));
+  const int64_t exp = claims.value("exp", int64_t{0});
   if (!cred.spec.audiences.empty()) {
     auto aud = claims.find("aud");
     bool ok = false;
@@ -234,7 +235,23 @@ Result<std::string> ConsumerVerifier::Verify(std::string_view token, int64_t now
     }
     if (!ok) return Status::Unauthenticated("token audience is not accepted");
   }
+  {
+    std::lock_guard lock(verified_mu_);
+    if (verified_.size() >= 10000) verified_.clear();
+    verified_.emplace(std::string(token), std::make_pair(cred.consumer, exp));
+  }
   return cred.consumer;
+}
+
+std::optional<std::string> ConsumerVerifier::Cached(std::string_view token, int64_t now_unix) const {
+  std::lock_guard lock(verified_mu_);
+  auto it = verified_.find(std::string(token));
+  if (it == verified_.end()) return std::nullopt;
+  if (it->second.second <= now_unix) {
+    verified_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.first;
 }
 
 std::vector<std::string> ConsumerVerifier::JwksDue(Clock::time_point now) const {
@@ -278,6 +295,11 @@ void ConsumerVerifier::SetJwks(const std::string& url, const Result<std::string>
     c->by_kid = std::move(mine);
     c->last_fetch = now;
     c->next_fetch = now + kJwksRefresh;
+  }
+  if (ok) {
+    // A key gone from the set no longer vouches for the tokens it signed.
+    std::lock_guard verified(verified_mu_);
+    verified_.clear();
   }
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -63,6 +64,9 @@ class ConsumerVerifier {
   // The consumer whose credential signed `token`; unauthenticated with the reason otherwise
   // (unknown issuer, pinned algorithm, signature, exp required, nbf, aud).
   Result<std::string> Verify(std::string_view token, int64_t now_unix) const;
+  // The consumer of a token verified before and not expired yet, without verifying it again
+  // (a signature check and two JSON parses per request otherwise).
+  std::optional<std::string> Cached(std::string_view token, int64_t now_unix) const;
   // Whether some consumer credential has this issuer key.
   bool HasIssuer(const std::string& iss) const { return by_key_.count(iss) > 0; }
 
@@ -75,6 +79,9 @@ class ConsumerVerifier {
   struct Credential;
   std::map<std::string, std::unique_ptr<Credential>> by_key_;  // iss -> credential
   mutable std::mutex jwks_mu_;
+  // Tokens that verified: token -> (consumer, exp). Bounded: emptied when it grows past 10,000.
+  mutable std::mutex verified_mu_;
+  mutable std::unordered_map<std::string, std::pair<std::string, int64_t>> verified_;
 };
 
 }  // namespace aimass::gateway

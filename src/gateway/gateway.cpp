@@ -395,8 +395,20 @@ auth::Principal Gateway::Impl::ConsumerPrincipal(const Live& live, const std::st
 // left to AccessControl.
 Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& route, http::Request& req) {
   auto bearer = BearerToken(req);
-  std::optional<std::string> issuer = bearer ? PeekIssuer(*bearer) : std::nullopt;
+  const int64_t now = UnixNowMs() / 1000;
+  std::optional<std::string> issuer;
+  bool peeked = false;
   for (const auto& method : route.auth) {
+    if (method == "jwt" && bearer) {
+      if (auto consumer = live.verifier->Cached(*bearer, now)) {
+        req.principal = ConsumerPrincipal(live, *consumer, "consumer-jwt");
+        return Status::Ok();
+      }
+    }
+    if (!peeked && bearer && (method == "jwt" || method == "oauth")) {
+      issuer = PeekIssuer(*bearer);
+      peeked = true;
+    }
     if (method == "key") {
       auto key = req.headers.Get("apikey");
       if (!key) key = req.headers.Get("X-API-Key");
@@ -407,13 +419,13 @@ Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& ro
       return Status::Ok();
     }
     if (method == "jwt" && issuer && live.verifier->HasIssuer(*issuer)) {
-      AIMASS_ASSIGN_OR_RETURN(std::string consumer, live.verifier->Verify(*bearer, UnixNowMs() / 1000));
+      AIMASS_ASSIGN_OR_RETURN(std::string consumer, live.verifier->Verify(*bearer, now));
       req.principal = ConsumerPrincipal(live, consumer, "consumer-jwt");
       return Status::Ok();
     }
     if (method == "oauth" && issuer && *issuer == kOAuthIssuer) {
       if (!oauth_jwt) return Status::Unauthenticated("this gateway issues no OAuth tokens");
-      AIMASS_ASSIGN_OR_RETURN(Json claims, oauth_jwt->Verify(*bearer, UnixNowMs() / 1000));
+      AIMASS_ASSIGN_OR_RETURN(Json claims, oauth_jwt->Verify(*bearer, now));
       std::string consumer = claims.value("sub", "");
       std::string client = claims.value("client_id", "");
       auto c = live.oauth_clients.find(client);

@@ -356,6 +356,9 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
 Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
   Connection* conn = &connection;
   beast::flat_buffer buffer;
+  // Beast reads as much as the buffer has room for, and an empty buffer only 512 bytes: a
+  // request of a few hundred bytes of headers would take several reads.
+  buffer.reserve(16 * 1024);
   Socket& socket = conn->socket;
   std::string remote = RemoteOf(socket);
   bool first = true;
