@@ -9,7 +9,7 @@
 
 namespace aimass::auth {
 
-static std::optional<std::string_view> BearerToken(const http::Request& req) {
+std::optional<std::string_view> BearerToken(const http::Request& req) {
   auto h = req.headers.Get("Authorization");
   if (!h) return std::nullopt;
   std::string_view v = *h;

@@ -8,6 +8,9 @@
 
 namespace aimass::auth {
 
+// The credential of "Authorization: Bearer <credential>", trimmed; nullopt when there is none.
+std::optional<std::string_view> BearerToken(const http::Request& req);
+
 class AccessControl : public http::Middleware {
  public:
   explicit AccessControl(AuthService& auth) : auth_(auth) {}

@@ -34,37 +34,15 @@ Result<Json> NamedBody(const Request& req) {
   return body;
 }
 
-// degrade: {"status","body","content_type"} for a static answer, or {"upstream"} to send the
-// route's traffic elsewhere; "reason" for the record.
-Result<RouteState> ParseDegrade(const Json& body) {
+// degrade: a fallback ({"status","body","content_type"} or {"upstream"}) and a "reason" for
+// the record.
+Result<RouteState> ParseDegrade(Json body) {
   RouteState s;
   s.mode = "degraded";
-  AIMASS_ASSIGN_OR_RETURN(auto upstream, http::OptionalString(body, "upstream"));
-  AIMASS_ASSIGN_OR_RETURN(auto text, http::OptionalString(body, "body"));
-  AIMASS_ASSIGN_OR_RETURN(auto type, http::OptionalString(body, "content_type"));
-  AIMASS_ASSIGN_OR_RETURN(auto status, http::OptionalInt(body, "status"));
   AIMASS_ASSIGN_OR_RETURN(auto reason, http::OptionalString(body, "reason"));
-  for (const auto& [k, _] : body.items()) {
-    if (k != "upstream" && k != "body" && k != "content_type" && k != "status" && k != "reason") {
-      return Status::BadRequest("degrade: unknown member '" + k.substr(0, 64) + "'");
-    }
-  }
-  if (upstream && (text || type || status)) {
-    return Status::BadRequest("degrade to either an upstream or a static response, not both");
-  }
-  if (upstream) {
-    s.fallback_upstream = *upstream;
-  } else {
-    s.fallback_status = static_cast<int>(status.value_or(200));
-    if (s.fallback_status < 200 || s.fallback_status > 599) return Status::BadRequest("'status' must be 200..599");
-    s.fallback_body = text.value_or("");
-    if (s.fallback_body.size() > 64 * 1024) return Status::BadRequest("a fallback body is at most 64 KiB");
-    s.fallback_content_type = type.value_or("application/json");
-    if (s.fallback_content_type.find_first_of("\r\n") != std::string::npos) {
-      return Status::BadRequest("'content_type' has a line break");
-    }
-  }
   s.reason = reason.value_or("");
+  body.erase("reason");
+  AIMASS_ASSIGN_OR_RETURN(s.fallback, ParseFallback(body));
   return s;
 }
 

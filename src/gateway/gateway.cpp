@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <openssl/crypto.h>
-#include <strings.h>
 
 #include <charconv>
 #include <cmath>
@@ -22,6 +21,7 @@
 
 #include "auth/auth.hpp"
 #include "auth/jwt.hpp"
+#include "auth/middleware.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "common/time.hpp"
@@ -58,16 +58,6 @@ struct Live {
 
 constexpr const char* kOAuthIssuer = "aimass-oauth";
 
-std::optional<std::string_view> BearerToken(const http::Request& req) {
-  auto h = req.headers.Get("Authorization");
-  if (!h || h->size() < 7 || strncasecmp(h->data(), "Bearer ", 7) != 0) return std::nullopt;
-  std::string_view v = h->substr(7);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-  if (v.empty()) return std::nullopt;
-  return v;
-}
-
 // What the resolver found for a request, handed to the handler through Request::route_state.
 struct Resolved {
   std::shared_ptr<const Live> live;
@@ -80,20 +70,7 @@ bool Forwardable(std::string_view name) {
   static constexpr std::string_view kDrop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
                                                "proxy-authorization", "te", "trailer", "transfer-encoding",
                                                "upgrade", "host", "content-length"};
-  for (auto d : kDrop) {
-    if (name.size() == d.size() && std::equal(name.begin(), name.end(), d.begin(), [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
-        })) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  return std::none_of(std::begin(kDrop), std::end(kDrop), [&](std::string_view d) { return http::EqualsIgnoreCase(name, d); });
 }
 
 bool IsHex(std::string_view s) {
@@ -276,6 +253,7 @@ struct Gateway::Impl {
   void RefreshLoop();
   void FetchServiceDocs(const Live& live);
   http::Response Handle(http::Request& req);
+  http::Response StaticAnswer(const RouteSpec& route, const Fallback& f, const char* why, Clock::time_point start);
   void Record(const std::string& route, const std::string& upstream, int status, Clock::time_point start,
               std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes);
 };
@@ -310,22 +288,22 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   AIMASS_ASSIGN_OR_RETURN(auto secrets, store.Secrets());
   auto old = Current();
   auto next = std::make_shared<Live>();
-  for (auto& u : ups) {
-    // An unchanged upstream keeps its pool, and with it its ejections and latency averages.
+  // An unchanged upstream keeps its pool, and with it its ejections and latency averages.
+  auto place = [&](UpstreamSpec u) {
     auto it = old->pools.find(u.name);
-    Json want = ToJson(u);
-    want.erase("updated_at");
     if (it != old->pools.end()) {
-      Json have = ToJson(it->second->spec());
+      Json have = ToJson(it->second->spec()), want = ToJson(u);
       have.erase("updated_at");
+      want.erase("updated_at");
       if (have == want) {
         next->pools[u.name] = it->second;
-        continue;
+        return;
       }
     }
     std::string name = u.name;  // (the right side of `=` runs first and moves u)
     next->pools[name] = std::make_shared<UpstreamPool>(std::move(u));
-  }
+  };
+  for (auto& u : ups) place(std::move(u));
   // Each discovered service is an upstream of its live instances, named "service:<name>".
   AIMASS_ASSIGN_OR_RETURN(auto instances, discovery->Instances(std::nullopt));
   std::map<std::string, UpstreamSpec> services;
@@ -334,15 +312,7 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
     u.name = "service:" + in.service;
     u.targets.push_back({in.url, in.weight});
   }
-  for (auto& [_, u] : services) {
-    auto it = old->pools.find(u.name);
-    if (it != old->pools.end() && ToJson(it->second->spec()) == ToJson(u)) {
-      next->pools[u.name] = it->second;
-      continue;
-    }
-    std::string name = u.name;
-    next->pools[name] = std::make_shared<UpstreamPool>(std::move(u));
-  }
+  for (auto& [_, u] : services) place(std::move(u));
   std::vector<RouteSpec> specs;
   for (auto& [spec, state] : routes) {
     next->states[spec.name] = state;
@@ -394,7 +364,7 @@ auth::Principal Gateway::Impl::ConsumerPrincipal(const Live& live, const std::st
 // method and fails is refused (no falling through to a weaker method); a platform token is
 // left to AccessControl.
 Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& route, http::Request& req) {
-  auto bearer = BearerToken(req);
+  auto bearer = auth::BearerToken(req);
   const int64_t now = UnixNowMs() / 1000;
   std::optional<std::string> issuer;
   bool peeked = false;
@@ -614,7 +584,7 @@ std::optional<int64_t> CacheDirective(std::string_view value, std::string_view n
     while (!d.empty() && d.front() == ' ') d.remove_prefix(1);
     while (!d.empty() && d.back() == ' ') d.remove_suffix(1);
     std::string_view key = d.substr(0, d.find('='));
-    if (EqualsNoCase(key, name)) {
+    if (http::EqualsIgnoreCase(key, name)) {
       if (key.size() == d.size()) return -1;
       try {
         return std::stoll(std::string(d.substr(key.size() + 1)));
@@ -732,6 +702,18 @@ void Attempt(std::shared_ptr<Exchange> x) {
 
 }  // namespace
 
+// A fallback's static answer, marked X-Degraded with why.
+http::Response Gateway::Impl::StaticAnswer(const RouteSpec& route, const Fallback& f, const char* why,
+                                           Clock::time_point start) {
+  http::Response r;
+  r.status = f.status;
+  r.headers.Set("Content-Type", f.content_type);
+  r.headers.Set("X-Degraded", why);
+  r.body = f.body;
+  Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
+  return r;
+}
+
 http::Response Gateway::Impl::Handle(http::Request& req) {
   auto start = Clock::now();
   if (!req.route_state) {
@@ -753,16 +735,8 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
       return r;
     }
     if (s.mode == "degraded") {
-      if (s.fallback_upstream.empty()) {
-        http::Response r;
-        r.status = s.fallback_status;
-        r.headers.Set("Content-Type", s.fallback_content_type);
-        r.headers.Set("X-Degraded", "1");
-        r.body = s.fallback_body;
-        Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
-        return r;
-      }
-      upstream = s.fallback_upstream;
+      if (s.fallback.upstream.empty()) return StaticAnswer(route, s.fallback, "1", start);
+      upstream = s.fallback.upstream;
     }
   }
 
@@ -850,13 +824,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
       admission = pool_it->second->AdmitRequest();
     }
     if (!admission.allowed && route.fallback && route.fallback->upstream.empty()) {
-      http::Response r;
-      r.status = route.fallback->status;
-      r.headers.Set("Content-Type", route.fallback->content_type);
-      r.headers.Set("X-Degraded", "circuit-open");
-      r.body = route.fallback->body;
-      Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
-      return r;
+      return StaticAnswer(route, *route.fallback, "circuit-open", start);
     }
     if (!admission.allowed) {
       http::Response r = http::ErrorResponse(
@@ -890,17 +858,17 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   for (const auto& [name, value] : req.headers.all()) {
     if (!Forwardable(name)) continue;
     // The gateway consumed the caller's credential; the upstream does not get it.
-    if (!route.anonymous && (EqualsNoCase(name, "authorization") || EqualsNoCase(name, "apikey") ||
-                             EqualsNoCase(name, "x-api-key"))) {
+    if (!route.anonymous && (http::EqualsIgnoreCase(name, "authorization") || http::EqualsIgnoreCase(name, "apikey") ||
+                             http::EqualsIgnoreCase(name, "x-api-key"))) {
       continue;
     }
-    if (EqualsNoCase(name, "x-forwarded-for")) {
+    if (http::EqualsIgnoreCase(name, "x-forwarded-for")) {
       forwarded_for = value + ", ";
       continue;
     }
-    if (EqualsNoCase(name, "traceparent") || EqualsNoCase(name, "x-request-id") ||
-        EqualsNoCase(name, "x-forwarded-proto") || EqualsNoCase(name, "x-forwarded-host") ||
-        EqualsNoCase(name, "x-consumer")) {
+    if (http::EqualsIgnoreCase(name, "traceparent") || http::EqualsIgnoreCase(name, "x-request-id") ||
+        http::EqualsIgnoreCase(name, "x-forwarded-proto") || http::EqualsIgnoreCase(name, "x-forwarded-host") ||
+        http::EqualsIgnoreCase(name, "x-consumer")) {
       continue;
     }
     out.headers.emplace_back(name, value);

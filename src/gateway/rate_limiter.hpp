@@ -21,6 +21,15 @@ struct RateDecision {
   double retry_after_s = 0;  // when refused: until one request would be allowed
 };
 
+// What both limiters (this one and RedisRateLimiter) answer, from the state they keep.
+// A token bucket holds BucketSize(spec) tokens at most; `tokens` is what is left after this
+// request (one taken when allowed).
+double BucketSize(const RateLimitSpec& spec);
+RateDecision BucketDecision(const RateLimitSpec& spec, bool allowed, double tokens);
+// A sliding window: `used` requests counted before this one, `into` (0..1) through the current
+// fixed window, `previous` requests in the one before.
+RateDecision WindowDecision(const RateLimitSpec& spec, bool allowed, double used, double into, double previous);
+
 class RateLimiter {
  public:
   using Clock = std::chrono::steady_clock;

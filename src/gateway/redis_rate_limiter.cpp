@@ -175,13 +175,10 @@ Result<RateDecision> RedisRateLimiter::Take(const std::string& key, const RateLi
   auto taken = impl_->Take();
   if (!taken.ok()) return impl_->Down(taken.status().message());
   redisContext* c = *taken;
-  const double window_s = spec.per_seconds();
-  const double per_second = spec.rate / window_s;
   const bool sliding = spec.algorithm == "sliding_window";
-  const double burst = spec.burst > 0 ? static_cast<double>(spec.burst) : std::max(1.0, spec.rate);
   std::string full_key = "aimass:rl:" + key;
-  std::string a1 = std::to_string(sliding ? window_s : per_second);
-  std::string a2 = std::to_string(sliding ? std::floor(spec.rate) : burst);
+  std::string a1 = std::to_string(sliding ? spec.per_seconds() : spec.rate / spec.per_seconds());
+  std::string a2 = std::to_string(sliding ? std::floor(spec.rate) : BucketSize(spec));
   Reply r(static_cast<redisReply*>(redisCommand(c, "EVAL %s 1 %s %s %s", sliding ? kSlidingWindow : kTokenBucket,
                                                 full_key.c_str(), a1.c_str(), a2.c_str())));
   if (!r || c->err) {
@@ -190,32 +187,16 @@ Result<RateDecision> RedisRateLimiter::Take(const std::string& key, const RateLi
     return impl_->Down(why);
   }
   impl_->Give(c);
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < (sliding ? 4u : 2u)) {
     return Status::Unavailable(std::string("redis: ") + (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply"));
   }
-  RateDecision d;
-  d.allowed = Number(r->element[0]) == 1;
+  const bool allowed = Number(r->element[0]) == 1;
   if (sliding) {
-    const double limit = std::floor(spec.rate);
-    const double used = Number(r->element[1]);
-    const double into = Number(r->element[2]);
-    const double prev = Number(r->element[3]);
-    d.limit = static_cast<int64_t>(limit);
-    d.remaining = static_cast<int64_t>(std::max(0.0, limit - used));
-    d.reset_s = (1 - into) * window_s;
-    if (!d.allowed) {
-      double wait = d.reset_s;
-      if (prev > 0) wait = std::min(wait, (used + 1 - limit) / prev * window_s);
-      d.retry_after_s = std::max(wait, 0.001);
-    }
-    return d;
+    // The script answers the count after this request when it was allowed, before it otherwise.
+    const double counted = Number(r->element[1]);
+    return WindowDecision(spec, allowed, allowed ? counted - 1 : counted, Number(r->element[2]), Number(r->element[3]));
   }
-  const double tokens = Number(r->element[1]);
-  d.limit = static_cast<int64_t>(burst);
-  d.remaining = static_cast<int64_t>(std::floor(tokens));
-  d.reset_s = (burst - tokens) / per_second;
-  if (!d.allowed) d.retry_after_s = (1 - tokens) / per_second;
-  return d;
+  return BucketDecision(spec, allowed, Number(r->element[1]));
 }
 
 }  // namespace aimass::gateway

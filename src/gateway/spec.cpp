@@ -216,10 +216,12 @@ Result<CircuitBreakerSpec> ParseCircuitBreaker(const Json& j) {
   return c;
 }
 
-Result<RouteSpec::Fallback> ParseFallback(const Json& j) {
+}  // namespace
+
+Result<Fallback> ParseFallback(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("'fallback' must be an object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "fallback", {"status", "body", "content_type", "upstream"}));
-  RouteSpec::Fallback f;
+  Fallback f;
   AIMASS_ASSIGN_OR_RETURN(auto upstream, http::OptionalString(j, "upstream"));
   AIMASS_ASSIGN_OR_RETURN(auto body, http::OptionalString(j, "body"));
   AIMASS_ASSIGN_OR_RETURN(auto type, http::OptionalString(j, "content_type"));
@@ -239,6 +241,13 @@ Result<RouteSpec::Fallback> ParseFallback(const Json& j) {
   if (f.content_type.find_first_of("\r\n") != std::string::npos) return Status::BadRequest("'content_type' has a line break");
   return f;
 }
+
+Json ToJson(const Fallback& f) {
+  if (!f.upstream.empty()) return {{"upstream", f.upstream}};
+  return {{"status", f.status}, {"body", f.body}, {"content_type", f.content_type}};
+}
+
+namespace {
 
 Json RateLimitJson(const RateLimitSpec& r) {
   return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}, {"policy", r.policy}};
@@ -467,11 +476,7 @@ Json ToJson(const RouteSpec& r) {
           {"auth", r.auth},
           {"permission", r.permission},
           {"timeout_ms", r.timeout_ms},
-          {"fallback", !r.fallback ? Json(nullptr)
-                       : !r.fallback->upstream.empty() ? Json{{"upstream", r.fallback->upstream}}
-                                                       : Json{{"status", r.fallback->status},
-                                                              {"body", r.fallback->body},
-                                                              {"content_type", r.fallback->content_type}}},
+          {"fallback", r.fallback ? ToJson(*r.fallback) : Json(nullptr)},
           {"plugins", plugins},
           {"openapi_path", r.openapi_path},
           {"created_at", r.created_at},

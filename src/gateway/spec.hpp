@@ -88,6 +88,15 @@ struct CacheSpec {
   std::vector<int> statuses = {200, 301, 404};
 };
 
+// A static answer, or another upstream, that stands in for a route's own upstream: while its
+// circuit is open (RouteSpec::fallback) or while the route is degraded (RouteState).
+struct Fallback {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string upstream;  // when set, the rest is unused
+};
+
 // A path pattern: "/svc/echo" matches that path and everything below it (segment-wise),
 // "=/svc/echo" only that path; `{name}` segments capture ("/users/{id}/orders").
 struct RouteSpec {
@@ -110,14 +119,7 @@ struct RouteSpec {
   int64_t timeout_ms = 0;   // 0: the upstream's
   std::optional<RateLimitSpec> rate_limit;
   std::optional<CacheSpec> cache;
-  // What the route answers while its upstream's circuit is open: a static response, or another
-  // upstream. None: 503 with Retry-After.
-  struct Fallback {
-    int status = 200;
-    std::string body;
-    std::string content_type = "application/json";
-    std::string upstream;
-  };
+  // What the route answers while its upstream's circuit is open. None: 503 with Retry-After.
   std::optional<Fallback> fallback;
   // Where the upstream publishes its OpenAPI document (e.g. "/openapi.json"); its paths are
   // merged into the platform's /openapi.json as this route exposes them.
@@ -130,6 +132,10 @@ struct RouteSpec {
 Result<UpstreamSpec> ParseUpstream(const nlohmann::json& j);
 Result<RouteSpec> ParseRoute(const nlohmann::json& j);
 nlohmann::json ToJson(const UpstreamSpec& u);
+// {"status","body","content_type"} or {"upstream"}: unknown members and both forms at once
+// are refused.
+Result<Fallback> ParseFallback(const nlohmann::json& j);
+nlohmann::json ToJson(const Fallback& f);
 nlohmann::json ToJson(const RouteSpec& r);
 
 std::string_view BalanceName(Balance b);

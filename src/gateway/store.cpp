@@ -47,13 +47,7 @@ CREATE INDEX gateway_consumer_secrets_consumer ON gateway_consumer_secrets (cons
 Json ToJson(const RouteState& s) {
   Json j = {{"mode", s.mode}, {"changed_at", s.changed_at}, {"reason", s.reason}};
   if (s.mode == "paused") j["retry_after_s"] = s.retry_after_s;
-  if (s.mode == "degraded") {
-    if (!s.fallback_upstream.empty()) {
-      j["fallback"] = {{"upstream", s.fallback_upstream}};
-    } else {
-      j["fallback"] = {{"status", s.fallback_status}, {"body", s.fallback_body}, {"content_type", s.fallback_content_type}};
-    }
-  }
+  if (s.mode == "degraded") j["fallback"] = ToJson(s.fallback);
   return j;
 }
 
@@ -65,10 +59,7 @@ Result<RouteState> ParseRouteState(const Json& j) {
   s.reason = j.value("reason", "");
   s.changed_at = j.value("changed_at", int64_t{0});
   if (auto f = j.find("fallback"); f != j.end() && f->is_object()) {
-    s.fallback_upstream = f->value("upstream", "");
-    s.fallback_status = f->value("status", 200);
-    s.fallback_body = f->value("body", "");
-    s.fallback_content_type = f->value("content_type", "application/json");
+    AIMASS_ASSIGN_OR_RETURN(s.fallback, ParseFallback(*f));
   }
   return s;
 }
@@ -137,7 +128,7 @@ Status GatewayStore::DeleteUpstream(const std::string& name) {
       Json spec = Json::parse(r.Text(2), nullptr, false);
       bool circuit_fallback = spec.is_object() && spec.contains("fallback") && spec["fallback"].is_object() &&
                               spec["fallback"].value("upstream", "") == name;
-      if ((state.ok() && state->mode == "degraded" && state->fallback_upstream == name) || circuit_fallback) {
+      if ((state.ok() && state->mode == "degraded" && state->fallback.upstream == name) || circuit_fallback) {
         return Status::Conflict("upstream '" + name + "' is the fallback of route '" + r.Text(0) + "'");
       }
     }
@@ -185,9 +176,9 @@ Status GatewayStore::DeleteRoute(const std::string& name) {
 
 Status GatewayStore::SetRouteState(const std::string& name, const RouteState& state) {
   return db_.Transaction([&](storage::Tx& tx) -> Status {
-    if (!state.fallback_upstream.empty()) {
-      AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {state.fallback_upstream}));
-      if (up.empty()) return Status::BadRequest("fallback upstream '" + state.fallback_upstream + "' does not exist");
+    if (!state.fallback.upstream.empty()) {
+      AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {state.fallback.upstream}));
+      if (up.empty()) return Status::BadRequest("fallback upstream '" + state.fallback.upstream + "' does not exist");
     }
     AIMASS_ASSIGN_OR_RETURN(int64_t n, tx.Exec("UPDATE gateway_routes SET state = ? WHERE name = ?", {ToJson(state).dump(), name}));
     if (n == 0) return Status::NotFound("route '" + name + "' not found");

@@ -16,11 +16,7 @@ namespace aimass::gateway {
 struct RouteState {
   std::string mode = "active";  // active | paused | degraded
   int64_t retry_after_s = 30;   // paused: the Retry-After it answers with
-  // degraded: answer with this static response, or send to `fallback_upstream` instead
-  int fallback_status = 200;
-  std::string fallback_body;
-  std::string fallback_content_type = "application/json";
-  std::string fallback_upstream;
+  Fallback fallback;            // degraded: what stands in for the route's upstream
   std::string reason;
   int64_t changed_at = 0;
 };

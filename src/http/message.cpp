@@ -33,13 +33,13 @@ bool IsMutating(Method m) {
   return m == Method::kPost || m == Method::kPut || m == Method::kPatch || m == Method::kDelete;
 }
 
-static bool IEquals(std::string_view a, std::string_view b) {
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 void Headers::Set(std::string name, std::string value) {
   for (auto& [n, v] : items_) {
-    if (IEquals(n, name)) {
+    if (EqualsIgnoreCase(n, name)) {
       v = std::move(value);
       return;
     }
@@ -53,7 +53,7 @@ void Headers::Add(std::string name, std::string value) {
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
   for (const auto& [n, v] : items_) {
-    if (IEquals(n, name)) return std::string_view(v);
+    if (EqualsIgnoreCase(n, name)) return std::string_view(v);
   }
   return std::nullopt;
 }

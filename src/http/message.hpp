@@ -22,6 +22,8 @@ std::string_view MethodName(Method m);
 Method ParseMethod(std::string_view name);
 // POST, PUT, PATCH and DELETE change state; they are audited.
 bool IsMutating(Method m);
+// ASCII case-insensitive equality, as header names compare.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Ordered header list with case-insensitive lookup; small enough that a scan beats a map.
 class Headers {
