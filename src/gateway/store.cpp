@@ -64,6 +64,44 @@ Result<RouteState> ParseRouteState(const Json& j) {
   return s;
 }
 
+namespace {
+
+// Inserts `o` into `table` (as its JSON spec, with `extra` columns beside it) or, unless
+// `must_create`, replaces the row of its name; sets its created_at (kept on replace) and
+// updated_at. `kind` names it in the conflict message.
+template <typename T, typename Render>
+Status Upsert(storage::Tx& tx, const std::string& table, const char* kind, T& o, bool must_create, Render render,
+              const std::vector<std::pair<std::string, storage::Value>>& extra = {}) {
+  int64_t now = UnixNowMs();
+  AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM " + table + " WHERE name = ?", {o.name}));
+  if (!rows.empty() && must_create) return Status::Conflict(std::string(kind) + " '" + o.name + "' exists");
+  o.created_at = rows.empty() ? now : rows[0].Int(0);
+  o.updated_at = now;
+  Json spec = render(o);
+  spec.erase("created_at");
+  spec.erase("updated_at");
+  std::vector<storage::Value> values;
+  std::string columns, marks, sets;
+  for (const auto& [column, value] : extra) {
+    columns += ", " + column;
+    marks += ", ?";
+    sets += column + " = ?, ";
+    values.push_back(value);
+  }
+  if (rows.empty()) {
+    values.insert(values.begin(), o.name);
+    for (storage::Value v : {storage::Value(spec.dump()), storage::Value(now), storage::Value(now)}) values.push_back(v);
+    return tx.Exec("INSERT INTO " + table + " (name" + columns + ", spec, created_at, updated_at) VALUES (?" + marks +
+                       ", ?, ?, ?)",
+                   values)
+        .status();
+  }
+  for (storage::Value v : {storage::Value(spec.dump()), storage::Value(now), storage::Value(o.name)}) values.push_back(v);
+  return tx.Exec("UPDATE " + table + " SET " + sets + "spec = ?, updated_at = ? WHERE name = ?", values).status();
+}
+
+}  // namespace
+
 Result<std::vector<UpstreamSpec>> GatewayStore::Upstreams() {
   AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT spec, created_at, updated_at FROM gateway_upstreams ORDER BY name"));
   std::vector<UpstreamSpec> out;
@@ -92,25 +130,8 @@ Result<std::vector<std::pair<RouteSpec, RouteState>>> GatewayStore::Routes() {
 }
 
 Result<UpstreamSpec> GatewayStore::PutUpstream(UpstreamSpec u, bool must_create) {
-  int64_t now = UnixNowMs();
-  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
-    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_upstreams WHERE name = ?", {u.name}));
-    if (!rows.empty() && must_create) return Status::Conflict("upstream '" + u.name + "' exists");
-    u.created_at = rows.empty() ? now : rows[0].Int(0);
-    u.updated_at = now;
-    Json spec = ToJson(u);
-    spec.erase("created_at");
-    spec.erase("updated_at");
-    if (rows.empty()) {
-      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO gateway_upstreams (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                                     {u.name, spec.dump(), now, now})
-                                 .status());
-    } else {
-      AIMASS_RETURN_IF_ERROR(
-          tx.Exec("UPDATE gateway_upstreams SET spec = ?, updated_at = ? WHERE name = ?", {spec.dump(), now, u.name})
-              .status());
-    }
-    return Status::Ok();
+  Status st = db_.Transaction([&](storage::Tx& tx) {
+    return Upsert(tx, "gateway_upstreams", "upstream", u, must_create, [](const UpstreamSpec& x) { return ToJson(x); });
   });
   if (!st.ok()) return st;
   return u;
@@ -139,30 +160,14 @@ Status GatewayStore::DeleteUpstream(const std::string& name) {
 }
 
 Result<RouteSpec> GatewayStore::PutRoute(RouteSpec r, bool must_create) {
-  int64_t now = UnixNowMs();
   Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
     for (const std::string* name : {&r.upstream, r.fallback ? &r.fallback->upstream : nullptr}) {
       if (!name || name->empty()) continue;
       AIMASS_ASSIGN_OR_RETURN(auto up, tx.Query("SELECT 1 FROM gateway_upstreams WHERE name = ?", {*name}));
       if (up.empty()) return Status::BadRequest("upstream '" + *name + "' does not exist");
     }
-    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_routes WHERE name = ?", {r.name}));
-    if (!rows.empty() && must_create) return Status::Conflict("route '" + r.name + "' exists");
-    r.created_at = rows.empty() ? now : rows[0].Int(0);
-    r.updated_at = now;
-    Json spec = ToJson(r);
-    spec.erase("created_at");
-    spec.erase("updated_at");
-    if (rows.empty()) {
-      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO gateway_routes (name, upstream, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-                                     {r.name, r.upstream, spec.dump(), now, now})
-                                 .status());
-    } else {
-      AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE gateway_routes SET upstream = ?, spec = ?, updated_at = ? WHERE name = ?",
-                                     {r.upstream, spec.dump(), now, r.name})
-                                 .status());
-    }
-    return Status::Ok();
+    return Upsert(tx, "gateway_routes", "route", r, must_create, [](const RouteSpec& x) { return ToJson(x); },
+                  {{"upstream", r.upstream}});
   });
   if (!st.ok()) return st;
   return r;
@@ -200,22 +205,8 @@ Result<std::vector<ConsumerSpec>> GatewayStore::Consumers() {
 }
 
 Result<ConsumerSpec> GatewayStore::PutConsumer(ConsumerSpec c, bool must_create) {
-  int64_t now = UnixNowMs();
-  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
-    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT created_at FROM gateway_consumers WHERE name = ?", {c.name}));
-    if (!rows.empty() && must_create) return Status::Conflict("consumer '" + c.name + "' exists");
-    c.created_at = rows.empty() ? now : rows[0].Int(0);
-    c.updated_at = now;
-    Json spec = ToJson(c, true);
-    spec.erase("created_at");
-    spec.erase("updated_at");
-    if (rows.empty()) {
-      return tx.Exec("INSERT INTO gateway_consumers (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                     {c.name, spec.dump(), now, now})
-          .status();
-    }
-    return tx.Exec("UPDATE gateway_consumers SET spec = ?, updated_at = ? WHERE name = ?", {spec.dump(), now, c.name})
-        .status();
+  Status st = db_.Transaction([&](storage::Tx& tx) {
+    return Upsert(tx, "gateway_consumers", "consumer", c, must_create, [](const ConsumerSpec& x) { return ToJson(x, true); });
   });
   if (!st.ok()) return st;
   return c;
