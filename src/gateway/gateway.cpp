@@ -561,7 +561,9 @@ struct Exchange {
   std::shared_ptr<UpstreamPool> pool;
   std::shared_ptr<http::DeferredResponse> deferred;
   std::string route;
-  http::ClientRequest request;  // url without the target; set per attempt
+  // Shared with the attempt in flight (retries reuse it rather than copy it); url and
+  // start_after are set per attempt, when no other attempt is running.
+  std::shared_ptr<http::ClientRequest> request = std::make_shared<http::ClientRequest>();
   std::string path_and_query;
   bool idempotent = false;
   std::string hash_key;
@@ -654,13 +656,13 @@ void Attempt(std::shared_ptr<Exchange> x) {
   size_t i = *picked;
   x->tried.push_back(i);
   const std::string& target = x->pool->spec().targets[i].url;
-  http::ClientRequest req = x->request;
+  http::ClientRequest& req = *x->request;
   req.url = target + x->path_and_query;
   if (x->tried.size() > 1) {
     req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
   }
   auto sent = Clock::now() + req.start_after;
-  x->impl->client.SendAsync(std::move(req), [x, i, sent, target](Result<http::ClientResponse> got) {
+  x->impl->client.SendAsync(x->request, [x, i, sent, target](Result<http::ClientResponse> got) {
     auto latency = Clock::now() - sent;
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
@@ -682,18 +684,19 @@ void Attempt(std::shared_ptr<Exchange> x) {
     }
     http::Response r;
     r.status = got->status;
-    for (const auto& [name, value] : got->headers.all()) {
-      if (Forwardable(name)) r.headers.Add(name, value);
-    }
-    r.body = std::move(got->body);
-    if (x->request.method == http::Method::kHead) {
+    std::optional<uint64_t> head_length;
+    if (x->request->method == http::Method::kHead) {
       // A HEAD answer has no body but says how long the GET's would be.
       if (auto length = got->headers.Get("Content-Length")) {
         uint64_t n = 0;
         auto [p, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
-        if (ec == std::errc() && p == length->data() + length->size()) r.content_length_override = n;
+        if (ec == std::errc() && p == length->data() + length->size()) head_length = n;
       }
     }
+    r.headers = std::move(got->headers);
+    r.headers.EraseIf([](std::string_view name) { return !Forwardable(name); });
+    r.content_length_override = head_length;
+    r.body = std::move(got->body);
     MaybeStore(*x, r);
     if (x->cache) r.headers.Set("X-Cache", x->cache_key.empty() ? "BYPASS" : "MISS");
     Finish(x, std::move(r), latency, target);
@@ -851,7 +854,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
   x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
-  http::ClientRequest& out = x->request;
+  http::ClientRequest& out = *x->request;
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
   std::string forwarded_for;

@@ -49,6 +49,9 @@ class Client {
   // The same exchange without blocking the caller: `done` runs once, on the client's I/O
   // thread, when it ends (so it must not block either). The gateway proxies with it.
   void SendAsync(ClientRequest request, std::function<void(Result<ClientResponse>)> done);
+  // The same, for a request the caller keeps (the gateway retries one without copying it);
+  // it must not change until `done` has run.
+  void SendAsync(std::shared_ptr<const ClientRequest> request, std::function<void(Result<ClientResponse>)> done);
 
   // Connections currently parked in the pool (for tests of reuse).
   size_t idle_connections() const;

@@ -32,6 +32,12 @@ class Headers {
   void Add(std::string name, std::string value);
   std::optional<std::string_view> Get(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& all() const { return items_; }
+  // Drops the fields whose name `drop` accepts (a proxy removing hop-by-hop fields in place
+  // instead of copying the rest).
+  template <class Pred>
+  void EraseIf(Pred drop) {
+    std::erase_if(items_, [&](const auto& f) { return drop(std::string_view(f.first)); });
+  }
 
  private:
   std::vector<std::pair<std::string, std::string>> items_;
