@@ -120,6 +120,14 @@ const std::vector<KeyInfo>& Keys() {
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),
       U64_KEY("gateway.cache_max_bytes", gateway.cache_max_bytes, 0, 1ll << 40,
               "Memory for the gateway's response cache, all routes together (least recently used go first)."),
+      ENUM_KEY("mq.fsync", mq.fsync,
+               "When a publish is acknowledged: `always` (after an fdatasync covering it; concurrent "
+               "publishes share one), `interval` (after write; synced every mq.fsync_interval_ms) or "
+               "`never` (the OS decides). A topic may set its own.",
+               "interval", "always", "never"),
+      INT_KEY("mq.fsync_interval_ms", mq.fsync_interval_ms, 1, 60000, "How often `interval` topics are synced."),
+      U64_KEY("mq.segment_bytes", mq.segment_bytes, 4096, 1ll << 32,
+              "Size at which a partition's log starts a new segment file (retention drops whole segments)."),
       ENUM_KEY("auth.jwt_algorithm", auth.jwt_algorithm,
                "`HS256` (shared secret) or `RS256` (key pair). Tokens with any other alg are "
                "rejected.",

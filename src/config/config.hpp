@@ -64,6 +64,12 @@ struct Config {
     uint64_t cache_max_bytes = 64ull << 20;
   } gateway;
 
+  struct Mq {
+    std::string fsync = "interval";  // always | interval | never; a topic may choose its own
+    int64_t fsync_interval_ms = 100;
+    uint64_t segment_bytes = 64ull << 20;
+  } mq;
+
   struct Auth {
     std::string jwt_algorithm = "HS256";
     std::string jwt_secret;            // empty: generated once and kept in the data dir

@@ -24,6 +24,8 @@
 #include "events/bus.hpp"
 #include "gateway/api.hpp"
 #include "gateway/gateway.hpp"
+#include "mq/api.hpp"
+#include "mq/broker.hpp"
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
 #include "serving/api.hpp"
@@ -67,6 +69,7 @@ struct App::Impl {
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
   std::unique_ptr<serving::GrpcServer> grpc;   // after serving: stopped before it
   std::unique_ptr<gateway::Gateway> gateway;
+  std::unique_ptr<mq::Broker> broker;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -116,6 +119,13 @@ Status App::Impl::OpenStorage() {
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
   serving->Start();
+
+  mq::EmbeddedBrokerOptions mo;
+  mo.dir = cfg.data_dir + "/mq";
+  AIMASS_ASSIGN_OR_RETURN(mo.fsync, mq::ParseFsyncPolicy(cfg.mq.fsync));
+  mo.fsync_interval = std::chrono::milliseconds(cfg.mq.fsync_interval_ms);
+  mo.segment_bytes = cfg.mq.segment_bytes;
+  AIMASS_ASSIGN_OR_RETURN(broker, mq::OpenEmbeddedBroker(mo));
   return Status::Ok();
 }
 
@@ -178,6 +188,7 @@ Status App::Impl::BuildRoutes() {
   AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
   AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving, {cfg.serving.max_request_bytes}));
   AIMASS_RETURN_IF_ERROR(gateway::RegisterRoutes(router, *gateway));
+  AIMASS_RETURN_IF_ERROR(mq::RegisterRoutes(router, *broker));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
