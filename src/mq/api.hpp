@@ -3,6 +3,7 @@
 // `mq.<topic>:publish`), consuming `mq:consume` (or `mq.<topic pattern>:consume`).
 #pragma once
 
+#include "auth/principal.hpp"
 #include "http/router.hpp"
 #include "mq/broker.hpp"
 
@@ -13,6 +14,10 @@ struct ApiLimits {
   int64_t max_wait_ms = 30000;     // long-poll at most
   size_t max_publish = 10000;      // messages per publish call at most
 };
+
+// `mq:<action>` over every topic, or `mq.<topic>:<action>` over one (a subscription's
+// pattern counts as its topic); the HTTP API and the gRPC streams decide alike.
+Status MayAct(const auth::Principal& who, const std::string& topic, const char* action);
 
 Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits = {});
 

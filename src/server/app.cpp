@@ -26,6 +26,7 @@
 #include "gateway/gateway.hpp"
 #include "mq/api.hpp"
 #include "mq/broker.hpp"
+#include "mq/grpc_service.hpp"
 #include "registry/api.hpp"
 #include "registry/registry.hpp"
 #include "serving/api.hpp"
@@ -67,9 +68,10 @@ struct App::Impl {
   events::EventBus events;
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
-  std::unique_ptr<serving::GrpcServer> grpc;   // after serving: stopped before it
-  std::unique_ptr<gateway::Gateway> gateway;
   std::unique_ptr<mq::Broker> broker;
+  std::unique_ptr<mq::GrpcService> mq_grpc;
+  std::unique_ptr<serving::GrpcServer> grpc;   // after serving and the mq: stopped before them
+  std::unique_ptr<gateway::Gateway> gateway;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -230,6 +232,8 @@ Status App::Start() {
     std::string address = s.cfg.grpc_listen;
     if (address.starts_with(":")) address = "0.0.0.0" + address;
     s.grpc = std::make_unique<serving::GrpcServer>(*s.serving, *s.auth);
+    s.mq_grpc = std::make_unique<mq::GrpcService>(*s.broker, *s.auth);
+    s.grpc->AddService(s.mq_grpc->service());
     AIMASS_RETURN_IF_ERROR(s.grpc->Start(address, static_cast<int>(std::min<uint64_t>(s.cfg.serving.max_request_bytes, INT32_MAX))));
     spdlog::info("aimass gRPC (inference) listening on {}", address.substr(0, address.rfind(':')) + ":" +
                                                                std::to_string(s.grpc->port()));

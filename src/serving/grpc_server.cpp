@@ -7,31 +7,12 @@
 #include <limits>
 #include <utility>
 
+#include "common/grpc.hpp"
 #include "grpc_service.grpc.pb.h"
 
 namespace aimass::serving {
 
 namespace {
-
-grpc::Status ToGrpc(const Status& st) {
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  switch (st.code()) {
-    case Code::kOk: return grpc::Status::OK;
-    case Code::kBadRequest:
-    case Code::kInvalidJson: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case Code::kUnauthenticated: code = grpc::StatusCode::UNAUTHENTICATED; break;
-    case Code::kForbidden: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    case Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case Code::kConflict: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case Code::kPayloadTooLarge: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
-    case Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case Code::kDeadlineExceeded:
-    case Code::kTimeout: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
-    case Code::kUnprocessable: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    default: break;
-  }
-  return grpc::Status(code, st.message());
-}
 
 Result<std::optional<int64_t>> ParseVersion(const std::string& v) {
   if (v.empty()) return std::optional<int64_t>();
@@ -289,16 +270,7 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
     return Status::Forbidden("inference:invoke on deployment '" + name.substr(0, 128) + "' is required");
   }
 
-  // The caller, from "authorization: Bearer <credential>".
-  Result<auth::Principal> Who(grpc::ServerContext* ctx) {
-    auto it = ctx->client_metadata().find("authorization");
-    if (it == ctx->client_metadata().end()) return Status::Unauthenticated("authorization metadata is required");
-    std::string_view value(it->second.data(), it->second.size());
-    if (value.size() < 7 || value.substr(0, 7) != "Bearer ") {
-      return Status::Unauthenticated("authorization must be 'Bearer <token>'");
-    }
-    return auth_.Authenticate(value.substr(7));
-  }
+  Result<auth::Principal> Who(grpc::ServerContext* ctx) { return GrpcCaller(ctx, auth_); }
 
   Result<auth::Principal> Permitted(grpc::ServerContext* ctx, const char* permission) {
     AIMASS_ASSIGN_OR_RETURN(auth::Principal who, Who(ctx));
@@ -321,6 +293,7 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
 
 struct GrpcServer::Impl {
   std::unique_ptr<InferenceService> service;
+  std::vector<grpc::Service*> extra;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 };
@@ -335,12 +308,15 @@ Status GrpcServer::Start(const std::string& address, int max_message_bytes) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(impl_->service.get());
+  for (grpc::Service* extra : impl_->extra) builder.RegisterService(extra);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || impl_->port == 0) return Status::Internal("cannot listen for gRPC on " + address);
   return Status::Ok();
 }
+
+void GrpcServer::AddService(grpc::Service* service) { impl_->extra.push_back(service); }
 
 int GrpcServer::port() const { return impl_->port; }
 

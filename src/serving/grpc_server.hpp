@@ -11,6 +11,10 @@
 #include "common/status.hpp"
 #include "serving/serving.hpp"
 
+namespace grpc {
+class Service;
+}
+
 namespace aimass::serving {
 
 class GrpcServer {
@@ -19,6 +23,9 @@ class GrpcServer {
   ~GrpcServer();
   // Binds `address` ("host:port"; port 0 picks one) and starts serving.
   Status Start(const std::string& address, int max_message_bytes);
+  // A further service on the same port (the message queue's streams); before Start. It must
+  // outlive the server.
+  void AddService(grpc::Service* service);
   int port() const;
   void Shutdown();
 

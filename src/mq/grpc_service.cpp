@@ -1,0 +1,168 @@
+#include "mq/grpc_service.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/grpc.hpp"
+#include "mq/api.hpp"
+#include "mq.grpc.pb.h"
+
+namespace aimass::mq {
+
+namespace pb = ::aimass::mq::v1;
+
+namespace {
+
+class Service final : public pb::MessageQueue::Service {
+ public:
+  Service(Broker& broker, auth::AuthService& auth) : broker_(broker), auth_(auth) {}
+
+  grpc::Status Publish(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PublishReply, pb::PublishRequest>* stream) override {
+    auto who = GrpcCaller(ctx, auth_);
+    if (!who.ok()) return ToGrpc(who.status());
+    pb::PublishRequest req;
+    std::string allowed;  // the last topic checked
+    while (stream->Read(&req)) {
+      pb::PublishReply reply;
+      reply.set_seq(req.seq());
+      Status st;
+      if (req.topic() != allowed) {
+        st = MayAct(*who, req.topic(), "publish");
+        if (st.ok()) allowed = req.topic();
+      }
+      if (st.ok()) {
+        std::vector<OutgoingMessage> out;
+        out.reserve(static_cast<size_t>(req.messages_size()));
+        for (auto& m : *req.mutable_messages()) {
+          OutgoingMessage o;
+          o.key = std::move(*m.mutable_key());
+          o.body = std::move(*m.mutable_body());
+          o.delay_ms = m.delay_ms();
+          o.ttl_ms = m.ttl_ms();
+          o.dedup_id = std::move(*m.mutable_dedup_id());
+          for (auto& h : *m.mutable_headers()) o.headers.emplace_back(std::move(*h.mutable_name()), std::move(*h.mutable_value()));
+          out.push_back(std::move(o));
+        }
+        if (out.empty()) st = Status::BadRequest("messages must not be empty");
+        else {
+          auto results = broker_.Publish(req.topic(), std::move(out));
+          if (results.ok()) {
+            for (const auto& r : *results) {
+              auto* pr = reply.add_results();
+              pr->set_partition(r.partition);
+              pr->set_offset(r.offset);
+              pr->set_duplicate(r.duplicate);
+            }
+          } else {
+            st = results.status();
+          }
+        }
+      }
+      if (!st.ok()) {
+        reply.set_error_code(std::string(CodeName(st.code())));
+        reply.set_error_message(st.message());
+      }
+      if (!stream->Write(reply)) break;
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Consume(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::ConsumeReply, pb::ConsumeRequest>* stream) override {
+    auto who = GrpcCaller(ctx, auth_);
+    if (!who.ok()) return ToGrpc(who.status());
+    pb::ConsumeRequest first;
+    if (!stream->Read(&first)) return grpc::Status::OK;
+    const std::string sub = first.subscription();
+    auto info = broker_.GetSubscription(sub);
+    if (!info.ok()) return ToGrpc(info.status());
+    if (Status st = MayAct(*who, info->spec.topic, "consume"); !st.ok()) return ToGrpc(st);
+
+    std::mutex mu;
+    std::condition_variable cv;
+    uint64_t credits = 0;
+    bool closed = false;
+    auto apply = [&](const pb::ConsumeRequest& r) {
+      if (r.ack_ids_size() > 0) (void)broker_.Ack(sub, {r.ack_ids().begin(), r.ack_ids().end()});
+      if (r.nack_ids_size() > 0) {
+        (void)broker_.Nack(sub, {r.nack_ids().begin(), r.nack_ids().end()}, std::chrono::milliseconds(std::max<int64_t>(0, r.nack_delay_ms())));
+      }
+      std::lock_guard lock(mu);
+      credits += r.credits();
+      cv.notify_all();
+    };
+    apply(first);
+    // Acks and credits arrive on their own thread while this one sends.
+    std::thread reader([&] {
+      pb::ConsumeRequest r;
+      while (stream->Read(&r)) apply(r);
+      std::lock_guard lock(mu);
+      closed = true;
+      cv.notify_all();
+    });
+    grpc::Status result = grpc::Status::OK;
+    while (!ctx->IsCancelled()) {
+      uint64_t can = 0;
+      {
+        std::unique_lock lock(mu);
+        cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return credits > 0 || closed; });
+        if (closed) break;
+        can = std::min<uint64_t>(credits, 1000);
+      }
+      if (can == 0) continue;
+      auto got = broker_.Fetch(sub, can, std::chrono::milliseconds(100));
+      if (!got.ok()) {
+        result = ToGrpc(got.status());
+        break;
+      }
+      if (got->empty()) continue;
+      {
+        std::lock_guard lock(mu);
+        credits -= std::min<uint64_t>(credits, got->size());
+      }
+      pb::ConsumeReply reply;
+      for (auto& d : *got) {
+        auto* m = reply.add_messages();
+        m->set_id(std::move(d.id));
+        m->set_topic(std::move(d.message.topic));
+        m->set_partition(d.message.partition);
+        m->set_offset(d.message.offset);
+        m->set_key(std::move(d.message.key));
+        m->set_body(std::move(d.message.body));
+        m->set_timestamp_ms(d.message.timestamp_ms);
+        m->set_deliveries(d.deliveries);
+        for (auto& [n, v] : d.message.headers) {
+          auto* h = m->add_headers();
+          h->set_name(std::move(n));
+          h->set_value(std::move(v));
+        }
+      }
+      if (!stream->Write(reply)) break;
+    }
+    bool client_closed;
+    {
+      std::lock_guard lock(mu);
+      client_closed = closed;
+    }
+    if (!client_closed) ctx->TryCancel();  // ends the reader's Read
+    reader.join();
+    return result;
+  }
+
+ private:
+  Broker& broker_;
+  auth::AuthService& auth_;
+};
+
+}  // namespace
+
+struct GrpcService::Impl {
+  Impl(Broker& broker, auth::AuthService& auth) : service(broker, auth) {}
+  Service service;
+};
+
+GrpcService::GrpcService(Broker& broker, auth::AuthService& auth) : impl_(std::make_unique<Impl>(broker, auth)) {}
+GrpcService::~GrpcService() = default;
+grpc::Service* GrpcService::service() { return &impl_->service; }
+
+}  // namespace aimass::mq
