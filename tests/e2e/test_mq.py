@@ -391,3 +391,61 @@ def test_consumer_resumes_from_committed_offsets_after_kill_9(make_server):
     again = make_server(data_dir=srv.data_dir)
     rest = drain(again.admin, sub, 6, timeout=5)
     assert [m["body"] for m in rest] == [str(i) for i in range(4, 10)]
+
+
+def test_grpc_streams_publish_consume_and_ack(server):
+    import queue
+
+    import grpc
+
+    from mq_grpc import MESSAGES, consume_stream, publish_stream
+
+    c = server.admin
+    topic = make_topic(c, partitions=2)
+    sub = make_sub(c, topic)
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    M = MESSAGES
+    batches = [M["PublishRequest"](seq=s, topic=topic, messages=[
+        M["OutgoingMessage"](key=f"k{i % 3}", body=f"{s}-{i}".encode(),
+                             headers=[M["Header"](name="n", value=str(i))]) for i in range(10)])
+        for s in (1, 2, 3)]
+    replies = list(publish_stream(channel, iter(batches), server.admin_token))
+    assert [r.seq for r in replies] == [1, 2, 3]
+    assert all(not r.error_code and len(r.results) == 10 for r in replies)
+    # A batch to a topic that does not exist fails alone; the stream goes on.
+    bad = [M["PublishRequest"](seq=9, topic=unique("none"), messages=[M["OutgoingMessage"](body=b"x")]),
+           M["PublishRequest"](seq=10, topic=topic, messages=[M["OutgoingMessage"](body=b"last")])]
+    replies = list(publish_stream(channel, iter(bad), server.admin_token))
+    assert replies[0].error_code == "not_found" and not replies[1].error_code
+
+    requests: queue.Queue = queue.Queue()
+    requests.put(M["ConsumeRequest"](subscription=sub, credits=8))
+
+    def feed():
+        while (r := requests.get()) is not None:
+            yield r
+
+    got = []
+    stream = consume_stream(channel, feed(), server.admin_token)
+    for reply in stream:
+        assert len(reply.messages) <= 8
+        got += reply.messages
+        requests.put(M["ConsumeRequest"](ack_ids=[m.id for m in reply.messages], credits=len(reply.messages)))
+        if len(got) >= 31:
+            break
+    requests.put(None)  # closes our side after the last ack: the server ends the stream
+    assert all(len(r.messages) == 0 for r in stream)
+    assert sorted(m.body.decode() for m in got) == sorted([f"{s}-{i}" for s in (1, 2, 3) for i in range(10)] + ["last"])
+    assert all(m.topic == topic and m.deliveries == 1 for m in got)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and c.get(f"/api/v1/mq/subscriptions/{sub}").json()["backlog"]:
+        time.sleep(0.05)
+    assert c.get(f"/api/v1/mq/subscriptions/{sub}").json()["backlog"] == 0
+
+    # Without consume permission the stream is refused.
+    viewer = server.create_user(["viewer"])
+    denied = consume_stream(channel, iter([M["ConsumeRequest"](subscription=sub, credits=1)]), viewer.token)
+    with pytest.raises(grpc.RpcError) as err:
+        next(iter(denied))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    channel.close()
