@@ -68,13 +68,27 @@ Result<LoginResult> AuthService::Login(const std::string& username, const std::s
     return denied;
   }
   if (!VerifyPassword(password, user->password_hash)) return denied;
-  int64_t now = UnixNow();
-  nlohmann::json claims = {{"sub", user->username}, {"uid", user->id},
-                           {"roles", user->roles},  {"gen", user->token_generation},
-                           {"iat", now},            {"exp", now + options_.token_ttl_s},
-                           {"jti", RandomToken(16)}};
-  AIMASS_ASSIGN_OR_RETURN(std::string token, jwt_->Sign(claims));
+  AIMASS_ASSIGN_OR_RETURN(std::string token, SignToken(*user, options_.token_ttl_s));
   return LoginResult{std::move(token), options_.token_ttl_s};
+}
+
+Result<std::string> AuthService::SignToken(const User& user, int64_t ttl_s) {
+  int64_t now = UnixNow();
+  nlohmann::json claims = {{"sub", user.username}, {"uid", user.id},
+                           {"roles", user.roles},  {"gen", user.token_generation},
+                           {"iat", now},           {"exp", now + ttl_s},
+                           {"jti", RandomToken(16)}};
+  return jwt_->Sign(claims);
+}
+
+Result<std::string> AuthService::IssueServiceToken(const std::string& username, int64_t ttl_s) {
+  AIMASS_ASSIGN_OR_RETURN(User user, store_.FindUser(username));
+  return SignToken(user, ttl_s);
+}
+
+Result<Principal> AuthService::PrincipalOf(const std::string& username) {
+  AIMASS_ASSIGN_OR_RETURN(User user, store_.FindUser(username));
+  return PrincipalFor(user, "service", "", 0);
 }
 
 Result<Principal> AuthService::PrincipalFor(const User& user, std::string method,

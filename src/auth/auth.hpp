@@ -47,6 +47,12 @@ class AuthService {
   Result<std::optional<std::string>> Bootstrap();
 
   Result<LoginResult> Login(const std::string& username, const std::string& password);
+  // A token acting as `username` with the roles the user has now, for work done on a user's
+  // behalf without their password (the scheduler's HTTP targets). Short-lived by intent.
+  Result<std::string> IssueServiceToken(const std::string& username, int64_t ttl_s);
+  // The principal `username` would have if they signed in now (current roles); NotFound when
+  // the user is gone.
+  Result<Principal> PrincipalOf(const std::string& username);
   // Accepts a JWT or an API key (amk_…).
   Result<Principal> Authenticate(std::string_view credential);
   Status Logout(const Principal& principal);
@@ -87,6 +93,7 @@ class AuthService {
   Result<Principal> PrincipalFor(const User& user, std::string method, std::string token_id,
                                  int64_t expires_at);
   Result<Principal> AuthenticateApiKey(std::string_view key);
+  Result<std::string> SignToken(const User& user, int64_t ttl_s);
 
   // The claims of a login token that passed Jwt::Verify.
   struct TokenClaims {

@@ -15,8 +15,10 @@
 #include "cli/api_client.hpp"
 #include "cli/client_config.hpp"
 #include "cli/deploy_commands.hpp"
+#include "cli/cron_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
+#include "cli/mq_commands.hpp"
 #include "cli/output.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -183,6 +185,8 @@ int Main(int argc, char** argv) {
   auto model = AddModelCommands(app);
   auto deploy = AddDeployCommands(app);
   auto gw = AddGwCommands(app);
+  auto mq = AddMqCommands(app);
+  auto cron = AddCronCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -235,6 +239,8 @@ int Main(int argc, char** argv) {
   if (auto code = RunModelCommands(*model, api, g.json)) return *code;
   if (auto code = RunDeployCommands(*deploy, api, g.json)) return *code;
   if (auto code = RunGwCommands(*gw, api, g.json)) return *code;
+  if (auto code = RunMqCommands(*mq, api, g.json)) return *code;
+  if (auto code = RunCronCommands(*cron, api, g.json)) return *code;
 
   if (whoami->parsed()) {
     auto res = api.Call(http::Method::kGet, "/api/v1/auth/whoami");

@@ -45,6 +45,7 @@ struct Config {
 
   struct Storage {
     std::string driver = "sqlite";
+    std::string sqlite_path;  // empty: data_dir/metadata.db
     int64_t busy_timeout_ms = 5000;
     std::string blob_driver = "local";
     int64_t blob_gc_grace_s = 3600;
@@ -69,6 +70,12 @@ struct Config {
     int64_t fsync_interval_ms = 100;
     uint64_t segment_bytes = 64ull << 20;
   } mq;
+
+  struct Scheduler {
+    bool enabled = true;
+    int64_t lease_ttl_s = 10;
+    std::string node;  // empty: host-pid-random
+  } scheduler;
 
   struct Auth {
     std::string jwt_algorithm = "HS256";

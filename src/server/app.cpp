@@ -28,6 +28,8 @@
 #include "mq/broker.hpp"
 #include "mq/grpc_service.hpp"
 #include "registry/api.hpp"
+#include "scheduler/api.hpp"
+#include "scheduler/scheduler.hpp"
 #include "registry/registry.hpp"
 #include "serving/api.hpp"
 #include "serving/grpc_server.hpp"
@@ -72,6 +74,8 @@ struct App::Impl {
   std::unique_ptr<mq::GrpcService> mq_grpc;
   std::unique_ptr<serving::GrpcServer> grpc;   // after serving and the mq: stopped before them
   std::unique_ptr<gateway::Gateway> gateway;
+  scheduler::SystemClock clock;
+  std::unique_ptr<scheduler::Scheduler> cron;  // stopped first: its runs use the rest
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -83,6 +87,7 @@ struct App::Impl {
   Status BuildRoutes();
 
   ~Impl() {
+    if (cron) cron->Stop();
     // The gateway pools upstream connections on the server's event loops: it goes once the
     // server's threads have stopped and before the loops themselves are destroyed.
     if (server) {
@@ -102,7 +107,7 @@ Status App::Impl::OpenStorage() {
   if (ec) return Status::Internal("cannot create data dir " + cfg.data_dir + ": " + ec.message());
   ::chmod(cfg.data_dir.c_str(), 0700);
   storage::SqliteOptions so;
-  so.path = cfg.data_dir + "/metadata.db";
+  so.path = cfg.storage.sqlite_path.empty() ? cfg.data_dir + "/metadata.db" : cfg.storage.sqlite_path;
   so.busy_timeout_ms = static_cast<int>(cfg.storage.busy_timeout_ms);
   auto opened = storage::OpenSqlite(so);
   if (!opened.ok()) return opened.status();
@@ -113,6 +118,7 @@ Status App::Impl::OpenStorage() {
   for (auto& m : registry::Registry::Migrations()) migrations.push_back(std::move(m));
   for (auto& m : serving::Serving::Migrations()) migrations.push_back(std::move(m));
   for (auto& m : gateway::Gateway::Migrations()) migrations.push_back(std::move(m));
+  for (auto& m : scheduler::Scheduler::Migrations()) migrations.push_back(std::move(m));
   AIMASS_RETURN_IF_ERROR(db->Migrate(migrations));
 
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
@@ -167,6 +173,25 @@ Status App::Impl::OpenAuth() {
 }
 
 Status App::Impl::BuildRoutes() {
+  scheduler::TargetRunnerOptions to;
+  to.auth = auth.get();
+  to.broker = broker.get();
+  to.work_dir = cfg.data_dir + "/cron";
+  to.platform_url = [this] {
+    if (!server) return std::string();
+    auto hp = http::ParseHostPort(cfg.listen);
+    std::string host = hp.ok() ? hp->first : "";
+    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "http://" + host + ":" + std::to_string(server->port());
+  };
+  std::error_code ec;
+  fs::create_directories(to.work_dir, ec);
+  scheduler::SchedulerOptions sopt;
+  sopt.node = cfg.scheduler.node;
+  sopt.lease_ttl_ms = cfg.scheduler.lease_ttl_s * 1000;
+  cron = std::make_unique<scheduler::Scheduler>(*db, scheduler::MakeTargetRunner(std::move(to)), clock, sopt, &events);
   gateway::GatewayOptions go;
   go.access_log = cfg.log.access;
   go.redis_url = cfg.gateway.redis_url;
@@ -191,6 +216,7 @@ Status App::Impl::BuildRoutes() {
   AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving, {cfg.serving.max_request_bytes}));
   AIMASS_RETURN_IF_ERROR(gateway::RegisterRoutes(router, *gateway));
   AIMASS_RETURN_IF_ERROR(mq::RegisterRoutes(router, *broker));
+  AIMASS_RETURN_IF_ERROR(scheduler::RegisterRoutes(router, *cron));
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
@@ -238,6 +264,7 @@ Status App::Start() {
     spdlog::info("aimass gRPC (inference) listening on {}", address.substr(0, address.rfind(':')) + ":" +
                                                                std::to_string(s.grpc->port()));
   }
+  if (s.cfg.scheduler.enabled) s.cron->Start();
   s.ready = true;
   spdlog::info("aimass listening on {}:{} (data dir {})", so.host, s.server->port(), s.cfg.data_dir);
   return Status::Ok();
@@ -247,6 +274,7 @@ uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 void App::Shutdown() {
   impl_->ready = false;
+  if (impl_->cron) impl_->cron->Stop();
   if (impl_->server) impl_->server->Shutdown();
   if (impl_->grpc) impl_->grpc->Shutdown();
 }
