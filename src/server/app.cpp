@@ -26,6 +26,7 @@
 #include "gateway/gateway.hpp"
 #include "mq/api.hpp"
 #include "mq/broker.hpp"
+#include "mq/event_bridge.hpp"
 #include "mq/grpc_service.hpp"
 #include "registry/api.hpp"
 #include "scheduler/api.hpp"
@@ -71,6 +72,7 @@ struct App::Impl {
   std::unique_ptr<registry::Registry> registry;
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
   std::unique_ptr<mq::Broker> broker;
+  std::unique_ptr<mq::EventBridge> event_bridge;  // after the broker: unsubscribes before it goes
   std::unique_ptr<mq::GrpcService> mq_grpc;
   std::unique_ptr<serving::GrpcServer> grpc;   // after serving and the mq: stopped before them
   std::unique_ptr<gateway::Gateway> gateway;
@@ -124,16 +126,18 @@ Status App::Impl::OpenStorage() {
   auto store = storage::OpenLocalBlobStore(cfg.data_dir + "/blobs");
   if (!store.ok()) return store.status();
   blobs = std::move(*store);
-  registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
-  serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
-  serving->Start();
-
+  // The broker first, so that the events of loading deployments reach their topics too.
   mq::EmbeddedBrokerOptions mo;
   mo.dir = cfg.data_dir + "/mq";
   AIMASS_ASSIGN_OR_RETURN(mo.fsync, mq::ParseFsyncPolicy(cfg.mq.fsync));
   mo.fsync_interval = std::chrono::milliseconds(cfg.mq.fsync_interval_ms);
   mo.segment_bytes = cfg.mq.segment_bytes;
   AIMASS_ASSIGN_OR_RETURN(broker, mq::OpenEmbeddedBroker(mo));
+  event_bridge = std::make_unique<mq::EventBridge>(events, *broker);
+  registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
+  serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
+  serving->Start();
+
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@ processes sharing one metadata store fire each scheduled second exactly once, al
 the leader's kill -9; and the `aimass cron` CLI."""
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -215,3 +216,21 @@ def test_cli_add_list_runs_pause_resume_delete(admin_cli, server):
     assert name not in admin_cli.run("cron", "list").stdout
     admin_cli.run("cron", "show", name, expect=1)
     admin_cli.run("cron", "frobnicate", expect=2)
+
+
+def test_runs_are_announced_on_scheduler_topics(server):
+    c = server.admin
+    sub = unique("s")
+    assert c.post("/api/v1/mq/subscriptions", json={"name": sub, "topic": "scheduler.run.*"}).status_code == 201
+    job = create(c, schedule="@yearly", target={"type": "shell", "command": "true"})
+    c.post(f"/api/v1/cron/{job['name']}/run")
+    seen = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "scheduler.run.finished" not in seen:
+        for m in fetch(c, sub, max=50, wait_ms=500):
+            body = json.loads(m["body"])
+            if body["job"] == job["name"]:
+                seen[m["topic"]] = body
+    assert seen["scheduler.run.started"]["status"] == "running"
+    assert seen["scheduler.run.finished"]["status"] == "succeeded"
+    assert seen["scheduler.run.finished"]["trigger"] == "manual"

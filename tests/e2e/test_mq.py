@@ -4,6 +4,7 @@ letters, TTL, delays, dedup, replay, crash safety and permissions, over the HTTP
 from __future__ import annotations
 
 import collections
+import json
 import signal
 import struct
 import threading
@@ -449,3 +450,22 @@ def test_grpc_streams_publish_consume_and_ack(server):
         next(iter(denied))
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     channel.close()
+
+
+def test_platform_events_arrive_on_topics_of_their_name(server):
+    c = server.admin
+    sub = unique("s")
+    resp = c.post("/api/v1/mq/subscriptions", json={"name": sub, "topic": "registry.>"})
+    assert resp.status_code == 201, describe(resp)
+    model = unique("m")
+    assert c.post("/api/v1/models", json={"name": model}).status_code == 201
+    got = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(m["topic"] == "registry.model.created" for m in got):
+        got += fetch(c, sub, max=50, wait_ms=500)
+    created = [m for m in got if m["topic"] == "registry.model.created"]
+    assert created, got
+    assert json.loads(created[0]["body"])["model"] == model
+    assert int(created[0]["headers"]["x-event-id"]) > 0
+    topic = c.get("/api/v1/mq/topics/registry.model.created").json()
+    assert topic["messages"] >= 1 and topic["retention"]["max_age_ms"] == 7 * 24 * 3600 * 1000
