@@ -27,6 +27,7 @@
 #include "mq/api.hpp"
 #include "mq/broker.hpp"
 #include "mq/event_bridge.hpp"
+#include "mq/metered_broker.hpp"
 #include "mq/grpc_service.hpp"
 #include "registry/api.hpp"
 #include "scheduler/api.hpp"
@@ -132,7 +133,8 @@ Status App::Impl::OpenStorage() {
   AIMASS_ASSIGN_OR_RETURN(mo.fsync, mq::ParseFsyncPolicy(cfg.mq.fsync));
   mo.fsync_interval = std::chrono::milliseconds(cfg.mq.fsync_interval_ms);
   mo.segment_bytes = cfg.mq.segment_bytes;
-  AIMASS_ASSIGN_OR_RETURN(broker, mq::OpenEmbeddedBroker(mo));
+  AIMASS_ASSIGN_OR_RETURN(auto embedded, mq::OpenEmbeddedBroker(mo));
+  broker = mq::WithMetrics(std::move(embedded), metrics);
   event_bridge = std::make_unique<mq::EventBridge>(events, *broker);
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
@@ -209,6 +211,8 @@ Status App::Impl::BuildRoutes() {
   deps.blob_referrers.push_back([reg](const std::string& d) { return reg->BlobReferenced(d); });
   gateway::Gateway* gw = gateway.get();
   deps.service_paths = [gw] { return gw->ServicePaths(); };
+  mq::Broker* mqb = broker.get();
+  deps.before_scrape.push_back([mqb] { mq::RefreshGauges(*mqb); });
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(RegisterBlobRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(auth::RegisterRoutes(router, *auth));

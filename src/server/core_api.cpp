@@ -117,7 +117,8 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   metrics.permission = "metrics:read";  // authentication reads the store: not on an I/O thread
   metrics.tag = "system";
   metrics.summary = "Prometheus metrics (text format); needs metrics:read";
-  metrics.handler = [registry](Request&) {
+  metrics.handler = [registry, hooks = deps.before_scrape](Request&) {
+    for (const auto& refresh : hooks) refresh();
     Response r;
     r.headers.Set("Content-Type", "text/plain; version=0.0.4");
     r.body = http::RenderMetrics(*registry);

@@ -27,6 +27,8 @@ struct CoreDeps {
   // Paths of the services behind the gateway, merged into /openapi.json (an OpenAPI `paths`
   // object); null: none.
   std::function<std::string()> service_paths;
+  // Run before /metrics renders, to bring gauges read from elsewhere up to date.
+  std::vector<std::function<void()>> before_scrape;
 };
 
 Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps);

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, describe, unique
+from conftest import assert_error, describe, metric_value, unique
 
 
 def make_topic(client, partitions=1, **extra):
@@ -469,3 +469,22 @@ def test_platform_events_arrive_on_topics_of_their_name(server):
     assert int(created[0]["headers"]["x-event-id"]) > 0
     topic = c.get("/api/v1/mq/topics/registry.model.created").json()
     assert topic["messages"] >= 1 and topic["retention"]["max_age_ms"] == 7 * 24 * 3600 * 1000
+
+
+def test_metrics_count_publishes_deliveries_acks_and_show_backlog(server):
+    c = server.admin
+    topic = make_topic(c)
+    sub = make_sub(c, topic)
+    publish(c, topic, [{"body": "a", "dedup_id": "one"}, {"body": "b"}, {"body": "a again", "dedup_id": "one"}])
+    got = fetch(c, sub, max=1)
+    ack(c, sub, [got[0]["id"]])
+    m = server.metrics()
+    assert metric_value(m, "aimass_mq_published_messages_total", topic=topic) == 2
+    assert metric_value(m, "aimass_mq_duplicate_messages_total", topic=topic) == 1
+    assert metric_value(m, "aimass_mq_publish_duration_seconds_count", topic=topic) == 1
+    assert metric_value(m, "aimass_mq_delivered_messages_total", subscription=sub) == 1
+    assert metric_value(m, "aimass_mq_acked_messages_total", subscription=sub) == 1
+    assert metric_value(m, "aimass_mq_subscription_backlog", subscription=sub) == 1
+    assert metric_value(m, "aimass_mq_topic_messages", topic=topic) == 2
+    assert c.delete(f"/api/v1/mq/subscriptions/{sub}").status_code == 204
+    assert not [k for k in server.metrics() if dict(k[1]).get("subscription") == sub]
