@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -92,6 +93,13 @@ struct AckResult {
   std::vector<std::string> unknown;  // ids not in flight (acked already, redelivered or bad)
 };
 
+// A publish written and not yet known durable. Call `wait` once; the results count only when it
+// returns Ok.
+struct PendingPublish {
+  std::vector<PublishResult> results;
+  std::function<Status()> wait;
+};
+
 class Broker {
  public:
   virtual ~Broker() = default;
@@ -102,7 +110,15 @@ class Broker {
   virtual Status DeleteTopic(const std::string& name) = 0;
 
   // Appends to the topic; returns once the topic's fsync policy is met.
-  virtual Result<std::vector<PublishResult>> Publish(const std::string& topic, std::vector<OutgoingMessage> messages) = 0;
+  virtual Result<std::vector<PublishResult>> Publish(const std::string& topic, std::vector<OutgoingMessage> messages) {
+    AIMASS_ASSIGN_OR_RETURN(PendingPublish p, StartPublish(topic, std::move(messages)));
+    AIMASS_RETURN_IF_ERROR(p.wait());
+    return std::move(p.results);
+  }
+  // Publish in two steps: when StartPublish returns, the messages are in the log in order (and
+  // their offsets known); `wait` returns once the fsync policy covers them. A stream writes its
+  // next batch while the previous one waits, and both share one fdatasync.
+  virtual Result<PendingPublish> StartPublish(const std::string& topic, std::vector<OutgoingMessage> messages) = 0;
 
   virtual Result<SubscriptionInfo> CreateSubscription(const SubscriptionSpec& spec) = 0;
   virtual Result<std::vector<SubscriptionInfo>> ListSubscriptions() = 0;

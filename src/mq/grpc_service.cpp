@@ -1,6 +1,7 @@
 #include "mq/grpc_service.hpp"
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -18,20 +19,68 @@ class Service final : public pb::MessageQueue::Service {
  public:
   Service(Broker& broker, auth::AuthService& auth) : broker_(broker), auth_(auth) {}
 
+  // Pipelined: this thread reads each batch and writes it to the log in order; a second thread
+  // waits for each batch's fsync and answers, in order. So a producer's next batch is written
+  // while the previous one waits, and under `always` one fdatasync covers both.
   grpc::Status Publish(grpc::ServerContext* ctx, grpc::ServerReaderWriter<pb::PublishReply, pb::PublishRequest>* stream) override {
     auto who = GrpcCaller(ctx, auth_);
     if (!who.ok()) return ToGrpc(who.status());
+    struct InFlight {
+      uint64_t seq = 0;
+      Status status;
+      PendingPublish pending;
+    };
+    constexpr size_t kMaxInFlight = 64;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<InFlight> queue;
+    bool reading_done = false, writer_failed = false;
+
+    std::thread answerer([&] {
+      while (true) {
+        InFlight f;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return !queue.empty() || reading_done; });
+          if (queue.empty()) return;
+          f = std::move(queue.front());
+          queue.pop_front();
+        }
+        cv.notify_all();
+        pb::PublishReply reply;
+        reply.set_seq(f.seq);
+        Status st = f.status;
+        if (st.ok()) st = f.pending.wait();
+        if (st.ok()) {
+          for (const auto& r : f.pending.results) {
+            auto* pr = reply.add_results();
+            pr->set_partition(r.partition);
+            pr->set_offset(r.offset);
+            pr->set_duplicate(r.duplicate);
+          }
+        } else {
+          reply.set_error_code(std::string(CodeName(st.code())));
+          reply.set_error_message(st.message());
+        }
+        if (!stream->Write(reply)) {
+          std::lock_guard lock(mu);
+          writer_failed = true;
+          // Whatever is still queued was written to the log; its durability is waited for
+          // below, so that nothing stays half-done when the stream ends.
+        }
+      }
+    });
+
     pb::PublishRequest req;
     std::string allowed;  // the last topic checked
     while (stream->Read(&req)) {
-      pb::PublishReply reply;
-      reply.set_seq(req.seq());
-      Status st;
+      InFlight f;
+      f.seq = req.seq();
       if (req.topic() != allowed) {
-        st = MayAct(*who, req.topic(), "publish");
-        if (st.ok()) allowed = req.topic();
+        f.status = MayAct(*who, req.topic(), "publish");
+        if (f.status.ok()) allowed = req.topic();
       }
-      if (st.ok()) {
+      if (f.status.ok()) {
         std::vector<OutgoingMessage> out;
         out.reserve(static_cast<size_t>(req.messages_size()));
         for (auto& m : *req.mutable_messages()) {
@@ -44,27 +93,28 @@ class Service final : public pb::MessageQueue::Service {
           for (auto& h : *m.mutable_headers()) o.headers.emplace_back(std::move(*h.mutable_name()), std::move(*h.mutable_value()));
           out.push_back(std::move(o));
         }
-        if (out.empty()) st = Status::BadRequest("messages must not be empty");
-        else {
-          auto results = broker_.Publish(req.topic(), std::move(out));
-          if (results.ok()) {
-            for (const auto& r : *results) {
-              auto* pr = reply.add_results();
-              pr->set_partition(r.partition);
-              pr->set_offset(r.offset);
-              pr->set_duplicate(r.duplicate);
-            }
-          } else {
-            st = results.status();
-          }
+        if (out.empty()) {
+          f.status = Status::BadRequest("messages must not be empty");
+        } else {
+          auto started = broker_.StartPublish(req.topic(), std::move(out));
+          if (started.ok()) f.pending = std::move(*started);
+          else f.status = started.status();
         }
       }
-      if (!st.ok()) {
-        reply.set_error_code(std::string(CodeName(st.code())));
-        reply.set_error_message(st.message());
-      }
-      if (!stream->Write(reply)) break;
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return queue.size() < kMaxInFlight || writer_failed; });
+      queue.push_back(std::move(f));
+      bool failed = writer_failed;
+      lock.unlock();
+      cv.notify_all();
+      if (failed) break;
     }
+    {
+      std::lock_guard lock(mu);
+      reading_done = true;
+    }
+    cv.notify_all();
+    answerer.join();
     return grpc::Status::OK;
   }
 

@@ -104,17 +104,21 @@ class Metered : public Broker {
     return st;
   }
 
-  Result<std::vector<PublishResult>> Publish(const std::string& topic, std::vector<OutgoingMessage> messages) override {
+  Result<PendingPublish> StartPublish(const std::string& topic, std::vector<OutgoingMessage> messages) override {
     auto start = Clock::now();
-    auto res = inner_->Publish(topic, std::move(messages));
-    if (!res.ok()) return res;
+    AIMASS_ASSIGN_OR_RETURN(PendingPublish p, inner_->StartPublish(topic, std::move(messages)));
     double dups = 0;
-    for (const auto& r : *res) dups += r.duplicate;
-    published_.Get(topic).Increment(static_cast<double>(res->size()) - dups);
-    if (dups > 0) duplicates_.Get(topic).Increment(dups);
-    publish_seconds_.Get(topic, PublishBuckets())
-        .Observe(std::chrono::duration<double>(Clock::now() - start).count());
-    return res;
+    for (const auto& r : p.results) dups += r.duplicate;
+    double accepted = static_cast<double>(p.results.size()) - dups;
+    // Counted once durable: a publish whose fsync failed was not accepted.
+    p.wait = [this, topic, start, accepted, dups, inner_wait = std::move(p.wait)]() -> Status {
+      AIMASS_RETURN_IF_ERROR(inner_wait());
+      published_.Get(topic).Increment(accepted);
+      if (dups > 0) duplicates_.Get(topic).Increment(dups);
+      publish_seconds_.Get(topic, PublishBuckets()).Observe(std::chrono::duration<double>(Clock::now() - start).count());
+      return Status::Ok();
+    };
+    return p;
   }
 
   Result<SubscriptionInfo> CreateSubscription(const SubscriptionSpec& spec) override {

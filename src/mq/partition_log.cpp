@@ -158,8 +158,8 @@ Status PartitionLog::Roll() {
   return Status::Ok();
 }
 
-Result<uint64_t> PartitionLog::Append(std::vector<Message>& batch, int64_t now_ms) {
-  if (batch.empty()) return next_offset();
+Result<PartitionLog::Written> PartitionLog::Write(std::vector<Message>& batch, int64_t now_ms) {
+  if (batch.empty()) return Written{next_offset(), 0};
   uint64_t seq = 0, first = 0;
   {
     std::lock_guard lock(mu_);
@@ -188,15 +188,23 @@ Result<uint64_t> PartitionLog::Append(std::vector<Message>& batch, int64_t now_m
     next_ += batch.size();
     seq = ++written_seq_;
   }
-  if (opt_.fsync == FsyncPolicy::kAlways) {
-    std::unique_lock sync(sync_mu_);
-    if (synced_seq_ < seq) {
-      std::unique_lock lock(mu_);
-      AIMASS_RETURN_IF_ERROR(SyncLocked(lock));
-    }
-  }
-  return first;
+  return Written{first, seq};
 }
+
+Status PartitionLog::WaitDurable(uint64_t ticket) {
+  if (opt_.fsync != FsyncPolicy::kAlways || ticket == 0) return Status::Ok();
+  std::unique_lock sync(sync_mu_);
+  if (synced_seq_ >= ticket) return Status::Ok();  // a sync that started after this write covered it
+  std::unique_lock lock(mu_);
+  return SyncLocked(lock);
+}
+
+Result<uint64_t> PartitionLog::Append(std::vector<Message>& batch, int64_t now_ms) {
+  AIMASS_ASSIGN_OR_RETURN(Written w, Write(batch, now_ms));
+  AIMASS_RETURN_IF_ERROR(WaitDurable(w.ticket));
+  return w.first;
+}
+
 
 // Called with sync_mu_ held and `lock` on mu_; syncs the active segment outside mu_ so that
 // appends go on meanwhile (they join the next sync).

@@ -51,6 +51,17 @@ class PartitionLog {
   // batch as one write, and returns once the fsync policy is met. Returns the first offset.
   Result<uint64_t> Append(std::vector<Message>& batch, int64_t now_ms);
 
+  // Append in two steps, so that a caller can write to several partitions, or write its next
+  // batch, before waiting: Write appends (in order, as Append) and returns at once with a
+  // ticket; WaitDurable(ticket) returns once the fsync policy covers it (under `always`, one
+  // fdatasync covers every write made before it started).
+  struct Written {
+    uint64_t first = 0;   // offset of the batch's first message
+    uint64_t ticket = 0;  // what WaitDurable takes
+  };
+  Result<Written> Write(std::vector<Message>& batch, int64_t now_ms);
+  Status WaitDurable(uint64_t ticket);
+
   // Up to `max` messages from `from` on (fewer at the end; stops early past `max_bytes`, but
   // always returns at least one when there is one). `from` below first_offset() reads from
   // there.
