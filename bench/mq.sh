@@ -8,8 +8,10 @@
 #   nats     nats-server -js, JetStream file storage, a durable pull consumer with explicit acks.
 # Prints publish and end-to-end msgs/s, p50/p99 end-to-end latency and the ratios. Goals:
 # aimass >= 1.0x Redis Streams at the same durability (interval vs everysec, always vs
-# always), >= 0.5x JetStream.
-#   bench/mq.sh                       (MESSAGES=200000, PRODUCERS=4, CONSUMERS=4, PARTITIONS=4)
+# always), >= 0.5x JetStream. The compared aimass topics have one partition, as a Redis stream
+# and a JetStream stream are one ordered log each; rows with WIDE partitions follow for
+# information (each partition is its own file: under `always`, its own fdatasync).
+#   bench/mq.sh                       (MESSAGES=200000, PRODUCERS=4, CONSUMERS=4, PARTITIONS=1, WIDE=4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,8 @@ PRODUCERS=${PRODUCERS:-4}
 CONSUMERS=${CONSUMERS:-4}
 BATCH=${BATCH:-64}
 WINDOW=${WINDOW:-8}
-PARTITIONS=${PARTITIONS:-4}
+PARTITIONS=${PARTITIONS:-1}
+WIDE=${WIDE:-4}
 SIZES=${SIZES:-"100 1024"}
 AIMASS=${AIMASS_BIN:-build/aimass}
 LOAD=${LOAD_BIN:-build/aimass-mq-load}
@@ -60,7 +63,7 @@ token=$(curl -sf "$a/api/v1/auth/login" -d '{"username":"admin","password":"benc
 api() { curl -sf -X POST "$a$1" -H "Authorization: Bearer $token" -d "$2" >/dev/null || { echo "setup $1 failed" >&2; exit 1; }; }
 
 echo "machine: $(nproc --all) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(redis-server --version | cut -d' ' -f1-3); nats-server $(nats-server --version | sed 's/.*v//')"
-echo "load: $MESSAGES messages per row, $PRODUCERS producers, $CONSUMERS consumers, batches of $BATCH, $WINDOW batches in flight; aimass topics have $PARTITIONS partitions"
+echo "load: $MESSAGES messages per row, $PRODUCERS producers, $CONSUMERS consumers, batches of $BATCH, $WINDOW batches in flight; aimass topics have $PARTITIONS partition(s), the -${WIDE}p rows $WIDE"
 echo
 results="$work/results"
 : >"$results"
@@ -74,9 +77,9 @@ row() {  # NAME SIZE SYSTEM TARGET [TOPIC]
     "$(num p50_us "$line")" "$(num p99_us "$line")"
   echo "$1 $2 $(num publish_rps "$line") $(num e2e_rps "$line") $(num p50_us "$line") $(num p99_us "$line")" >>"$results"
 }
-aimass_row() {  # NAME SIZE FSYNC
+aimass_row() {  # NAME SIZE FSYNC [PARTITIONS]
   local topic="bench-$3-$2-$RANDOM"
-  api /api/v1/mq/topics "{\"name\":\"$topic\",\"partitions\":$PARTITIONS,\"fsync\":\"$3\"}"
+  api /api/v1/mq/topics "{\"name\":\"$topic\",\"partitions\":${4:-$PARTITIONS},\"fsync\":\"$3\"}"
   api /api/v1/mq/subscriptions "{\"name\":\"$topic-sub\",\"topic\":\"$topic\"}"
   row "$1" "$2" aimass "127.0.0.1:$g_port" "$topic"
 }
@@ -87,6 +90,8 @@ for size in $SIZES; do
   aimass_row aimass-always "$size" always
   row redis-always "$size" redis "127.0.0.1:$redis_always"
   row nats-jetstream "$size" nats "nats://127.0.0.1:$nats_port"
+  aimass_row "aimass-interval-${WIDE}p" "$size" interval "$WIDE"
+  aimass_row "aimass-always-${WIDE}p" "$size" always "$WIDE"
 done
 
 echo

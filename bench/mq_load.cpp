@@ -180,6 +180,9 @@ void ConsumeAimass(const Options& o, int, Tally& t, std::vector<int64_t>& lat) {
     }
     if (!ids.empty() && !(*con)->Ack(ids).ok()) break;
   }
+  // Out of the list before the consumer goes: the main thread cancels what is in it.
+  std::lock_guard lock(g_consumers_mu);
+  std::erase(g_consumers, con->get());
 }
 
 void ConsumeRedis(const Options& o, int i, Tally& t, std::vector<int64_t>& lat) {

@@ -11,6 +11,12 @@
 #include "events/bus.hpp"
 #include "scheduler/schedule.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 namespace aimass::scheduler {
 
 namespace {
@@ -18,6 +24,12 @@ namespace {
 // jumps to the first time after now (an every-second job after a year of downtime).
 constexpr int kMaxDueScan = 100000;
 }  // namespace
+
+struct Scheduler::Metrics {
+  prometheus::Family<prometheus::Counter>* runs = nullptr;
+  prometheus::Family<prometheus::Histogram>* duration = nullptr;
+  prometheus::Gauge* leader = nullptr;
+};
 
 struct Scheduler::Execution {
   int64_t run_id = 0;
@@ -30,6 +42,23 @@ struct Scheduler::Execution {
 Scheduler::Scheduler(storage::Db& db, std::unique_ptr<TargetRunner> runner, const Clock& clock, SchedulerOptions options,
                      events::EventBus* events)
     : store_(db), runner_(std::move(runner)), clock_(clock), options_(std::move(options)), events_(events) {
+  if (options_.metrics) {
+    auto& r = *options_.metrics;
+    metrics_ = std::make_unique<Metrics>();
+    metrics_->runs = &prometheus::BuildCounter()
+                          .Name("aimass_scheduler_runs_total")
+                          .Help("Finished runs by job and status (succeeded, failed, timed_out, cancelled, skipped, missed)")
+                          .Register(r);
+    metrics_->duration = &prometheus::BuildHistogram()
+                              .Name("aimass_scheduler_run_duration_seconds")
+                              .Help("From start to finish of runs that started, all attempts together")
+                              .Register(r);
+    metrics_->leader = &prometheus::BuildGauge()
+                            .Name("aimass_scheduler_leader")
+                            .Help("1 while this process holds the scheduler's leader lease")
+                            .Register(r)
+                            .Add({});
+  }
   if (options_.node.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -155,6 +184,7 @@ void Scheduler::Stop() {
     leader_ = false;
   }
   if (was_leader) (void)store_.ReleaseLease(options_.node);
+  if (metrics_) metrics_->leader->Set(0);
 }
 
 void Scheduler::Loop() {
@@ -189,8 +219,10 @@ bool Scheduler::Tick() {
     if (!token->has_value()) {
       if (leader_) spdlog::warn("scheduler: {} lost the leader lease", options_.node);
       leader_ = false;
+      if (metrics_) metrics_->leader->Set(0);
       return false;
     }
+    if (metrics_) metrics_->leader->Set(1);
     took_over = !leader_ || fence_ != **token;
     leader_ = true;
     fence_ = **token;
@@ -310,7 +342,7 @@ void Scheduler::HandleDue(const Job& job, int64_t now) {
     }
   }
   for (const Run& r : runs) {
-    if (r.status != "running") Publish("scheduler.run.finished", r);
+    if (r.status != "running") Finished(r);
   }
   for (size_t i : to_launch) Launch(job, runs[i]);
 }
@@ -335,7 +367,7 @@ void Scheduler::StartQueued(int64_t now) {
       run.finished_ms = now;
       run.error = "the previous run was still running (concurrency_policy Forbid)";
       (void)store_.FinishRun(run);
-      Publish("scheduler.run.finished", run);
+      Finished(run);
       continue;
     }
     {
@@ -408,7 +440,7 @@ void Scheduler::Execute(Job job, Run run, std::shared_ptr<Execution> exec) {
   run.finished_ms = clock_.NowMs();
   if (Status st = store_.FinishRun(run); !st.ok()) spdlog::error("scheduler: cannot record run {}: {}", run.id, st.message());
   (void)store_.PruneRuns(spec.name, spec.history_limit);
-  Publish("scheduler.run.finished", run);
+  Finished(run);
   exec->done = true;
   Wake();
 }
@@ -460,6 +492,16 @@ void Scheduler::WaitIdle() {
     for (auto& e : all) {
       if (e->thread.joinable()) e->thread.join();
     }
+  }
+}
+
+void Scheduler::Finished(const Run& run) {
+  Publish("scheduler.run.finished", run);
+  if (!metrics_) return;
+  metrics_->runs->Add({{"job", run.job}, {"status", run.status}}).Increment();
+  if (run.started_ms > 0 && run.finished_ms >= run.started_ms && run.status != "skipped" && run.status != "missed") {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
+    metrics_->duration->Add({{"job", run.job}}, kBuckets).Observe((run.finished_ms - run.started_ms) / 1000.0);
   }
 }
 

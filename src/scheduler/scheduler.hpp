@@ -28,6 +28,9 @@
 namespace aimass::events {
 class EventBus;
 }
+namespace prometheus {
+class Registry;
+}
 
 namespace aimass::scheduler {
 
@@ -35,6 +38,9 @@ struct SchedulerOptions {
   std::string node;              // this process's name in the lease and in runs; empty: random
   int64_t lease_ttl_ms = 10000;  // how long a silent leader keeps the lease
   int64_t max_sleep_ms = 1000;   // the loop looks at the lease and queued runs at least this often
+  // aimass_scheduler_runs_total{job,status}, aimass_scheduler_run_duration_seconds{job},
+  // aimass_scheduler_leader; null: none.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
 class Scheduler {
@@ -78,6 +84,7 @@ class Scheduler {
 
  private:
   struct Execution;
+  struct Metrics;
 
   void Loop();
   void HandleDue(const Job& job, int64_t now);
@@ -90,6 +97,7 @@ class Scheduler {
   void CancelRuns(const std::string& job, const std::string& reason);
   void ReapFinished();
   void Publish(const char* topic, const Run& run);
+  void Finished(const Run& run);  // the event and the metrics of a run that ended
   Result<int64_t> NextAfter(const JobSpec& spec, int64_t after_ms);
   void Wake();
 
@@ -98,6 +106,7 @@ class Scheduler {
   const Clock& clock_;
   SchedulerOptions options_;
   events::EventBus* events_;
+  std::unique_ptr<Metrics> metrics_;
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -197,6 +197,7 @@ Status App::Impl::BuildRoutes() {
   scheduler::SchedulerOptions sopt;
   sopt.node = cfg.scheduler.node;
   sopt.lease_ttl_ms = cfg.scheduler.lease_ttl_s * 1000;
+  sopt.metrics = metrics;
   cron = std::make_unique<scheduler::Scheduler>(*db, scheduler::MakeTargetRunner(std::move(to)), clock, sopt, &events);
   gateway::GatewayOptions go;
   go.access_log = cfg.log.access;

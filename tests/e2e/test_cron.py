@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from conftest import assert_error, describe, unique
+from conftest import assert_error, describe, metric_value, unique
 from test_cli import admin_cli, cli  # noqa: F401  (fixtures)
 from test_mq import ack, fetch, make_sub, make_topic
 
@@ -116,6 +116,10 @@ def test_pause_resume_and_run_now(server):
     got = wait_runs(c, job["name"], lambda rs: len(finished(rs)) == 1)
     assert got[0]["trigger"] == "manual" and got[0]["status"] == "succeeded"
     assert got[0]["output"] == f"manual {job['name']}\n"
+    m = server.metrics()
+    assert metric_value(m, "aimass_scheduler_runs_total", job=job["name"], status="succeeded") == 1
+    assert metric_value(m, "aimass_scheduler_run_duration_seconds_count", job=job["name"]) == 1
+    assert metric_value(m, "aimass_scheduler_leader") == 1
     one = c.get(f"/api/v1/cron/{job['name']}/runs/{got[0]['id']}").json()
     assert one["id"] == got[0]["id"] and one["output"] == got[0]["output"]
     paused = c.post(f"/api/v1/cron/{job['name']}/pause").json()
