@@ -3,8 +3,10 @@
 #include <charconv>
 
 #include "auth/rbac.hpp"
+#include "http/deferred_response.hpp"
 #include "http/json.hpp"
 #include "mq/json.hpp"
+#include "mq/long_poll.hpp"
 
 namespace aimass::mq {
 
@@ -52,11 +54,20 @@ Result<std::vector<uint64_t>> DeadLetterIds(const Json& body) {
   auto it = body.find("ids");
   if (it == body.end()) return ids;
   if (!it->is_array()) return Status::BadRequest("ids must be an array of dead-letter ids");
+  // No `ids` means all of them; an empty list is refused, not read as "all": a client that
+  // filtered its selection down to nothing must not replay or purge the whole queue.
+  if (it->empty()) return Status::BadRequest("ids is empty: leave it out to mean every dead letter");
   for (const auto& v : *it) {
     if (!v.is_number_unsigned()) return Status::BadRequest("ids must be an array of dead-letter ids");
     ids.push_back(v.get<uint64_t>());
   }
   return ids;
+}
+
+Response Messages(const std::vector<Delivery>& got) {
+  Json list = Json::array();
+  for (const auto& d : got) list.push_back(ToJson(d));
+  return http::JsonResponse(200, {{"messages", list}});
 }
 
 // The body of dlq/replay and dlq/purge may be empty: all of them.
@@ -143,6 +154,9 @@ Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits) {
         HTTP_TRY_STATUS(b.DeleteSubscription(req.Param("name")));
         return http::NoContent();
       });
+  // Long polls wait here, not on a worker thread; the router's routes own it, so it goes
+  // before the broker does.
+  auto poller = std::make_shared<LongPoller>(b);
   // Consumer calls: the subscription's topic pattern decides who may make them.
   auto consumer = [&b](Request& req) -> Result<SubscriptionInfo> {
     AIMASS_ASSIGN_OR_RETURN(SubscriptionInfo info, b.GetSubscription(req.Param("name")));
@@ -150,14 +164,25 @@ Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits) {
     return info;
   };
   add(Method::kGet, "/api/v1/mq/subscriptions/{name}/messages", "",
-      "Fetch up to max messages, waiting up to wait_ms for the first (long poll)", [&b, consumer, limits](Request& req) -> Response {
+      "Fetch up to max messages, waiting up to wait_ms for the first (long poll)",
+      [&b, consumer, limits, poller](Request& req) -> Response {
         HTTP_TRY(SubscriptionInfo info, consumer(req));
         HTTP_TRY(int64_t max, QueryInt(req, "max", 10, 1, static_cast<int64_t>(limits.max_fetch)));
         HTTP_TRY(int64_t wait, QueryInt(req, "wait_ms", 0, 0, limits.max_wait_ms));
-        HTTP_TRY(auto got, b.Fetch(info.spec.name, static_cast<size_t>(max), std::chrono::milliseconds(wait)));
-        Json list = Json::array();
-        for (const auto& d : got) list.push_back(ToJson(d));
-        return http::JsonResponse(200, {{"messages", list}});
+        HTTP_TRY(auto got, b.Fetch(info.spec.name, static_cast<size_t>(max), std::chrono::milliseconds(0)));
+        if (!got.empty() || wait == 0) return Messages(got);
+        // Nothing yet: the answer is deferred and the worker thread goes back to the pool.
+        auto deferred = std::make_shared<http::DeferredResponse>();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+        poller->Add(info.spec.name, static_cast<size_t>(max), deadline,
+                    [deferred, request_id = req.request_id](Result<std::vector<Delivery>> r) {
+                      deferred->Complete(r.ok() ? Messages(*r) : http::ErrorResponse(r.status(), request_id));
+                    });
+        // The poller answers at the deadline; the server's own expiry is only a backstop.
+        deferred->SetDeadline(deadline + std::chrono::seconds(5), [deferred] { deferred->Complete(Messages({})); });
+        Response r;
+        r.deferred = std::move(deferred);
+        return r;
       });
   add(Method::kPost, "/api/v1/mq/subscriptions/{name}/ack", "", "Acknowledge messages by id",
       [&b, consumer](Request& req) -> Response {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.hpp"
@@ -139,6 +140,14 @@ class Broker {
   // dead-letter queue. Returns how many.
   virtual Result<size_t> ReplayDeadLetters(const std::string& subscription, const std::vector<uint64_t>& ids) = 0;
   virtual Result<size_t> PurgeDeadLetters(const std::string& subscription, const std::vector<uint64_t>& ids) = 0;
+
+  // Change notification for waiters that must not hold a thread each (the HTTP long poll):
+  // ChangeCount grows at every publish made durable, nack and replay; WaitForChange returns once
+  // it differs from `seen` or at `until`. A backend without notifications just sleeps.
+  virtual uint64_t ChangeCount() { return 0; }
+  virtual void WaitForChange(uint64_t seen, std::chrono::steady_clock::time_point until) {
+    std::this_thread::sleep_until(until);
+  }
 };
 
 struct EmbeddedBrokerOptions {

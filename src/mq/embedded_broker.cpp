@@ -190,6 +190,18 @@ class EmbeddedBroker final : public Broker {
   }
   void Background();
 
+ public:
+  uint64_t ChangeCount() override {
+    std::lock_guard lock(wake_mu_);
+    return generation_;
+  }
+  void WaitForChange(uint64_t seen, std::chrono::steady_clock::time_point until) override {
+    std::unique_lock lock(wake_mu_);
+    wake_cv_.wait_until(lock, until, [&] { return generation_ != seen || stopping_; });
+  }
+
+ private:
+
   EmbeddedBrokerOptions opt_;
   std::shared_mutex mu_;  // the maps; a topic's or subscription's own state has its own lock
   std::map<std::string, std::shared_ptr<Topic>> topics_;

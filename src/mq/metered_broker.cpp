@@ -172,6 +172,11 @@ class Metered : public Broker {
     return inner_->PurgeDeadLetters(subscription, ids);
   }
 
+  uint64_t ChangeCount() override { return inner_->ChangeCount(); }
+  void WaitForChange(uint64_t seen, std::chrono::steady_clock::time_point until) override {
+    inner_->WaitForChange(seen, until);
+  }
+
   void Refresh() {
     if (auto topics = inner_->ListTopics(); topics.ok()) {
       std::set<std::string> names;

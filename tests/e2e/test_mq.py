@@ -488,3 +488,44 @@ def test_metrics_count_publishes_deliveries_acks_and_show_backlog(server):
     assert metric_value(m, "aimass_mq_topic_messages", topic=topic) == 2
     assert c.delete(f"/api/v1/mq/subscriptions/{sub}").status_code == 204
     assert not [k for k in server.metrics() if dict(k[1]).get("subscription") == sub]
+
+
+def test_long_polls_hold_no_worker_thread(make_server):
+    """With 8 worker threads, 24 consumers long-polling an empty subscription leave the API
+    answering, and a message published meanwhile reaches one of them before its wait ends."""
+    srv = make_server("--set", "http.worker_threads=8")
+    c = srv.admin
+    topic = make_topic(c)
+    sub = make_sub(c, topic)
+    results = []
+
+    def poll():
+        start = time.monotonic()
+        resp = c.get(f"/api/v1/mq/subscriptions/{sub}/messages", params={"max": 1, "wait_ms": 6000}, timeout=30)
+        results.append((resp.status_code, resp.json()["messages"], time.monotonic() - start))
+
+    threads = [threading.Thread(target=poll) for _ in range(24)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # every poll is waiting now
+    started = time.monotonic()
+    listed = c.get("/api/v1/mq/topics", timeout=5)
+    assert listed.status_code == 200
+    assert time.monotonic() - started < 5
+    assert results == [], "a poll ended before its wait with nothing published"
+    publish(c, topic, [{"body": "wake"}])
+    for t in threads:
+        t.join()
+    assert all(status == 200 for status, _, _ in results)
+    got = [(msgs, took) for _, msgs, took in results if msgs]
+    assert len(got) == 1 and got[0][0][0]["body"] == "wake"
+    assert got[0][1] < 5.5  # answered when the message came, not at the end of its wait
+    assert sum(1 for _, msgs, took in results if not msgs and took >= 5.9) == 23
+
+
+def test_dead_letter_replay_with_an_empty_id_list_is_refused(server):
+    c = server.admin
+    topic = make_topic(c)
+    sub = make_sub(c, topic, max_deliveries=1)
+    for path in ("dlq/replay", "dlq/purge"):
+        assert_error(c.post(f"/api/v1/mq/subscriptions/{sub}/{path}", json={"ids": []}), 400, "bad_request")
