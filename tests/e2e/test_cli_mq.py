@@ -176,10 +176,11 @@ def test_nack_with_delay_redelivers_later(admin_cli):
     admin_cli.run("mq", "pub", topic, "retry me")
     first = pull_until(admin_cli, sub)
     assert len(first) == 1
-    nacked = admin_cli.json("mq", "sub", "nack", sub, first[0]["id"], "--delay-ms", "1500")
+    # The delay leaves room for a slow CLI start on a loaded machine (each call loads the runtimes).
+    nacked = admin_cli.json("mq", "sub", "nack", sub, first[0]["id"], "--delay-ms", "6000")
     assert nacked == {"nacked": 1, "unknown": []}
     assert admin_cli.json("mq", "sub", "pull", sub) == []  # not visible yet
-    again = pull_until(admin_cli, sub, timeout=10)
+    again = pull_until(admin_cli, sub, timeout=20)
     assert [(m["id"], m["body"], m["deliveries"]) for m in again] == [(first[0]["id"], "retry me", 2)]
 
 
