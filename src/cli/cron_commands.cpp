@@ -35,11 +35,7 @@ std::string TargetSummary(const json& t) {
 }
 
 Result<json> JobBody(const CronCommands& c) {
-  json body = json::object();
-  if (!c.set_json.empty()) {
-    body = json::parse(c.set_json, nullptr, false);
-    if (!body.is_object()) return Status::BadRequest("--set must be a JSON object");
-  }
+  AIMASS_ASSIGN_OR_RETURN(json body, ParseSetFields(c.set_json));
   body["name"] = c.name;
   body["schedule"] = c.schedule;
   if (!c.tz.empty()) body["time_zone"] = c.tz;
@@ -126,10 +122,7 @@ std::shared_ptr<CronCommands> AddCronCommands(CLI::App& app) {
 std::optional<int> RunCronCommands(CronCommands& c, ApiClient& api, bool as_json) {
   const std::string base = "/api/v1/cron";
   const std::string one = base + "/" + UrlEncode(c.name);
-  auto print = [&](const json& j) {
-    std::cout << (as_json ? j.dump() : j.dump(2)) << "\n";
-    return kOk;
-  };
+  auto print = [&](const json& j) { return PrintJson(j, as_json); };
   if (c.add->parsed()) {
     auto body = JobBody(c);
     if (!body.ok()) return Fail(body.status());

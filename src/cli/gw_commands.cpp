@@ -32,18 +32,6 @@ struct GwCommands {
 
 namespace {
 
-int Print(const json& j, bool as_json) {
-  std::cout << (as_json ? j.dump() : j.dump(2)) << "\n";
-  return kOk;
-}
-
-Result<json> Extra(const std::string& set_json) {
-  if (set_json.empty()) return json::object();
-  json j = json::parse(set_json, nullptr, false);
-  if (!j.is_object()) return Status::BadRequest("--set must be a JSON object");
-  return j;
-}
-
 // "http://h:1" or "http://h:1=300" (a weight).
 json Target(const std::string& spec) {
   size_t eq = spec.rfind('=');
@@ -209,13 +197,13 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
       if (!res->is_null() && res->contains("purged") && !as_json) std::cout << (*res)["purged"] << " purged\n";
       return kOk;
     }
-    return Print(*res, as_json);
+    return PrintJson(*res, as_json);
   };
 
   if (c.apply->parsed()) return Apply(api, c.file, as_json);
 
   if (c.up_add->parsed()) {
-    auto body = Extra(c.set_json);
+    auto body = ParseSetFields(c.set_json);
     if (!body.ok()) return Fail(body.status());
     (*body)["name"] = c.name;
     (*body)["targets"] = json::array();
@@ -226,7 +214,7 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
   if (c.up_list->parsed()) {
     auto res = api.Call(http::Method::kGet, base + "upstreams");
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print((*res)["upstreams"], true);
+    if (as_json) return PrintJson((*res)["upstreams"], true);
     std::vector<std::vector<std::string>> rows;
     for (const auto& u : (*res)["upstreams"]) {
       std::string targets;
@@ -242,12 +230,12 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
     auto health = api.Call(http::Method::kGet, base + "upstreams/" + UrlEncode(c.name) + "/health");
     if (!health.ok()) return Fail(health.status());
     (*spec)["health"] = *health;
-    return Print(*spec, as_json);
+    return PrintJson(*spec, as_json);
   }
   if (c.up_delete->parsed()) return call(http::Method::kDelete, "upstreams/" + UrlEncode(c.name));
 
   if (c.rt_add->parsed()) {
-    auto body = Extra(c.set_json);
+    auto body = ParseSetFields(c.set_json);
     if (!body.ok()) return Fail(body.status());
     (*body)["name"] = c.name;
     (*body)["paths"] = c.paths;
@@ -262,7 +250,7 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
   if (c.rt_list->parsed()) {
     auto res = api.Call(http::Method::kGet, base + "routes");
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print((*res)["routes"], true);
+    if (as_json) return PrintJson((*res)["routes"], true);
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : (*res)["routes"]) {
       std::string paths;
@@ -296,7 +284,7 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
   }
 
   if (c.co_add->parsed()) {
-    auto body = Extra(c.set_json);
+    auto body = ParseSetFields(c.set_json);
     if (!body.ok()) return Fail(body.status());
     (*body)["name"] = c.name;
     if (!c.roles.empty()) (*body)["roles"] = c.roles;
@@ -305,7 +293,7 @@ std::optional<int> RunGwCommands(GwCommands& c, ApiClient& api, bool as_json) {
   if (c.co_list->parsed()) {
     auto res = api.Call(http::Method::kGet, base + "consumers");
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print((*res)["consumers"], true);
+    if (as_json) return PrintJson((*res)["consumers"], true);
     std::vector<std::vector<std::string>> rows;
     for (const auto& co : (*res)["consumers"]) {
       std::string roles;

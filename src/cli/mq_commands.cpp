@@ -39,18 +39,6 @@ struct MqCommands {
 
 namespace {
 
-int Print(const json& j, bool as_json) {
-  std::cout << (as_json ? j.dump() : j.dump(2)) << "\n";
-  return kOk;
-}
-
-Result<json> Extra(const std::string& set_json) {
-  if (set_json.empty()) return json::object();
-  json j = json::parse(set_json, nullptr, false);
-  if (!j.is_object()) return Status::BadRequest("--set must be a JSON object");
-  return j;
-}
-
 // RFC 3339 (2026-11-28T02:00:00Z, 2026-11-28T03:00:00.250+01:00) as ms since the epoch.
 std::optional<int64_t> ParseRfc3339Ms(const std::string& s) {
   size_t i = 0;
@@ -290,14 +278,14 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
 
   // -- topics -----------------------------------------------------------------------------------
   if (c.tp_add->parsed()) {
-    auto body = Extra(c.set_json);
+    auto body = ParseSetFields(c.set_json);
     if (!body.ok()) return Fail(body.status());
     (*body)["name"] = c.name;
     if (c.o_partitions->count()) (*body)["partitions"] = c.partitions;
     if (!c.fsync.empty()) (*body)["fsync"] = c.fsync;
     auto res = call(http::Method::kPost, "topics", &*body);
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print(*res, true);
+    if (as_json) return PrintJson(*res, true);
     std::cout << "Created topic " << c.name << " (" << Text((*res)["partitions"]) << " partition"
               << ((*res)["partitions"] == 1 ? "" : "s") << ", fsync " << Text((*res)["fsync"]) << ")\n";
     return kOk;
@@ -305,7 +293,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
   if (c.tp_list->parsed()) {
     auto res = call(http::Method::kGet, "topics");
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print((*res)["topics"], true);
+    if (as_json) return PrintJson((*res)["topics"], true);
     std::vector<std::vector<std::string>> rows;
     for (const auto& t : (*res)["topics"]) {
       rows.push_back({Text(At(t, "name")), Text(At(t, "partitions")), Text(At(t, "fsync")), Text(At(t, "messages")), Text(At(t, "bytes"))});
@@ -316,7 +304,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
   if (c.tp_show->parsed()) {
     auto res = call(http::Method::kGet, "topics/" + UrlEncode(c.name));
     if (!res.ok()) return Fail(res.status());
-    return Print(*res, as_json);
+    return PrintJson(*res, as_json);
   }
   if (c.tp_delete->parsed()) return deleted("topic", "topics/" + UrlEncode(c.name));
 
@@ -352,7 +340,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
     }
     auto res = call(http::Method::kPost, "topics/" + UrlEncode(c.topic) + "/messages", &req);
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print(*res, true);
+    if (as_json) return PrintJson(*res, true);
     const json& results = (*res)["results"];
     const json& r = results.is_array() && !results.empty() ? results[0] : json::object();
     std::cout << "Published to " << c.topic << ": partition " << Text(At(r, "partition")) << ", offset " << Text(At(r, "offset"));
@@ -363,7 +351,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
 
   // -- subscriptions ----------------------------------------------------------------------------
   if (c.sb_add->parsed()) {
-    auto body = Extra(c.set_json);
+    auto body = ParseSetFields(c.set_json);
     if (!body.ok()) return Fail(body.status());
     (*body)["name"] = c.name;
     (*body)["topic"] = c.topic;
@@ -372,7 +360,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
     if (!c.start.empty()) (*body)["start"] = c.start;
     auto res = call(http::Method::kPost, "subscriptions", &*body);
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print(*res, true);
+    if (as_json) return PrintJson(*res, true);
     std::cout << "Created subscription " << c.name << " on " << c.topic << " (from the " << Text((*res)["start"])
               << ", max " << Text((*res)["max_deliveries"]) << " deliveries, ack timeout "
               << Text((*res)["ack_timeout_ms"]) << " ms)\n";
@@ -381,7 +369,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
   if (c.sb_list->parsed()) {
     auto res = call(http::Method::kGet, "subscriptions");
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print((*res)["subscriptions"], true);
+    if (as_json) return PrintJson((*res)["subscriptions"], true);
     std::vector<std::vector<std::string>> rows;
     for (const auto& s : (*res)["subscriptions"]) {
       rows.push_back({Text(At(s, "name")), Text(At(s, "topic")), Text(At(s, "backlog")), Text(At(s, "in_flight")),
@@ -393,7 +381,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
   if (c.sb_show->parsed()) {
     auto res = call(http::Method::kGet, sub_path);
     if (!res.ok()) return Fail(res.status());
-    return Print(*res, as_json);
+    return PrintJson(*res, as_json);
   }
   if (c.sb_delete->parsed()) return deleted("subscription", sub_path);
   if (c.sb_pull->parsed()) {
@@ -459,7 +447,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
     }
     auto res = call(http::Method::kPost, sub_path + "/seek", &body);
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print(*res, true);
+    if (as_json) return PrintJson(*res, true);
     std::cout << "Moved subscription " << c.name << ": backlog " << Text((*res)["backlog"]) << "\n";
     return kOk;
   }
@@ -481,7 +469,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
       if (static_cast<int64_t>(page.size()) < want) break;
       from = At(page.back(), "id").get<uint64_t>() + 1;
     }
-    if (as_json) return Print(all, true);
+    if (as_json) return PrintJson(all, true);
     if (all.empty()) std::cout << "No dead letters\n";
     else PrintDeadLetters(all);
     return kOk;
@@ -493,7 +481,7 @@ std::optional<int> RunMqCommands(MqCommands& c, ApiClient& api, bool as_json) {
     if (!c.dlq_ids.empty()) body["ids"] = c.dlq_ids;
     auto res = call(http::Method::kPost, sub_path + (replay ? "/dlq/replay" : "/dlq/purge"), &body);
     if (!res.ok()) return Fail(res.status());
-    if (as_json) return Print(*res, true);
+    if (as_json) return PrintJson(*res, true);
     const json& n = (*res)[replay ? "replayed" : "purged"];
     std::cout << (replay ? "Replayed " : "Purged ") << Text(n) << " dead letter" << (n == 1 ? "" : "s");
     if (!c.dlq_ids.empty() && n.is_number_unsigned() && n != c.dlq_ids.size()) {

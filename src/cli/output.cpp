@@ -7,6 +7,18 @@ namespace aimass::cli {
 
 using nlohmann::json;
 
+int PrintJson(const nlohmann::json& j, bool as_json) {
+  std::cout << (as_json ? j.dump() : j.dump(2)) << "\n";
+  return kOk;
+}
+
+Result<nlohmann::json> ParseSetFields(const std::string& text) {
+  if (text.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::BadRequest("--set must be a JSON object");
+  return j;
+}
+
 int Fail(const Status& st) {
   std::cerr << "error: " << st.message() << "\n";
   return kError;

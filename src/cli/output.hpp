@@ -17,6 +17,10 @@ constexpr int kUsage = 2;
 int Fail(const Status& st);
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
+// An API answer: compact with --json (for scripts), indented for people. Returns kOk.
+int PrintJson(const nlohmann::json& j, bool as_json);
+// `--set '{…}'`: any further fields of an API document; bad_request unless a JSON object.
+Result<nlohmann::json> ParseSetFields(const std::string& text);
 // ["a","b"] -> "a,b"
 std::string Join(const nlohmann::json& arr);
 

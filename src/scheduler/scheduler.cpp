@@ -194,7 +194,8 @@ void Scheduler::Loop() {
     if (leader) {
       auto next = store_.EarliestNextRun();
       if (next.ok() && next->has_value()) {
-        sleep_ms = std::clamp<int64_t>(**next - clock_.NowMs(), 0, options_.max_sleep_ms);
+        // At least a few ms: a job that stays due (its claim keeps failing) must not spin.
+        sleep_ms = std::clamp<int64_t>(**next - clock_.NowMs(), 5, options_.max_sleep_ms);
       }
     }
     std::unique_lock lock(mu_);
@@ -246,7 +247,22 @@ void Scheduler::HandleDue(const Job& job, int64_t now) {
   const JobSpec& spec = job.spec;
   auto schedule = Schedule::Parse(spec.schedule, spec.time_zone);
   if (!schedule.ok()) {
+    // (A time zone the system's tzdata no longer has.) Recorded once, and the job stops
+    // firing until it is replaced, instead of coming due again on every pass.
     spdlog::error("scheduler: job {} has a schedule that no longer parses: {}", spec.name, schedule.status().message());
+    std::vector<Run> failed(1);
+    failed[0].job = spec.name;
+    failed[0].scheduled_ms = job.next_run_ms;
+    failed[0].trigger = "schedule";
+    failed[0].status = "failed";
+    failed[0].started_ms = failed[0].finished_ms = now;
+    failed[0].node = options_.node;
+    failed[0].error = "the schedule no longer parses: " + schedule.status().message();
+    {
+      std::lock_guard lock(mu_);
+      failed[0].fence = fence_;
+    }
+    (void)store_.Claim(options_.node, failed[0].fence, spec.name, job.next_run_ms, 0, failed);
     return;
   }
   // Every due time up to now: the newest max_catchup of those still within the starting
