@@ -72,3 +72,55 @@ def test_sdk_pushes_and_pulls_a_directory(client, tmp_path):
     assert got["files"] == 2 and got["digest"] == v["digest"]
     assert (tmp_path / "out" / "weights" / "net.onnx").read_bytes() == onnx.read_bytes()
     assert (tmp_path / "out" / "vocab.txt").read_text() == "x\ny\n"
+
+
+def test_sdk_message_queue_round_trip_and_dead_letters(client):
+    topic, sub = unique("sdkt"), unique("sdks")
+    assert client.create_topic(topic, partitions=2)["partitions"] == 2
+    client.subscribe(sub, topic, max_deliveries=1, start="earliest")
+    results = client.publish(topic, "one", {"body": "two", "key": "k"}, key="a", headers={"h": "v"})
+    assert len(results) == 2 and not any(r["duplicate"] for r in results)
+    got = []
+    for _ in range(20):
+        got += client.fetch(sub, max=10, wait_ms=200)
+        if len(got) == 2:
+            break
+    by_body = {m["body"]: m for m in got}
+    assert set(by_body) == {"one", "two"}
+    assert by_body["one"]["key"] == "a" and by_body["one"]["headers"] == {"h": "v"}
+    assert client.ack(sub, [by_body["one"]["id"]])["acked"] == 1
+    assert client.nack(sub, [by_body["two"]["id"]])["nacked"] == 1  # max_deliveries 1: dead
+    dead = client.dead_letters(sub)
+    assert [d["body"] for d in dead] == ["two"] and dead[0]["reason"] == "max_deliveries"
+    assert client.replay_dead_letters(sub) == 1
+    again = client.fetch(sub, max=10, wait_ms=2000)
+    assert [m["body"] for m in again] == ["two"]
+    with pytest.raises(AimassError) as e:
+        client.publish(unique("missing"), "x")
+    assert e.value.status == 404 and e.value.code == "not_found"
+    seen = []
+    client.publish(topic, "three")
+    client.consume(sub, lambda m: seen.append(m["body"]), wait_ms=500, stop=lambda: "three" in seen)
+    assert "three" in seen
+
+
+def test_sdk_cron_job_runs_now_and_keeps_history(client):
+    topic, sub, job = unique("sdkt"), unique("sdks"), unique("sdkjob")
+    client.create_topic(topic)
+    client.subscribe(sub, topic, start="earliest")
+    made = client.create_cron(job, "0 3 * * *", {"type": "mq", "topic": topic, "body": "from-cron"},
+                              time_zone="Asia/Tokyo", concurrency_policy="Forbid")
+    assert made["next_run"].endswith("T18:00:00.000Z")  # 03:00 in Tokyo
+    assert client.run_cron(job)["status"] == "queued"
+    msgs = []
+    for _ in range(20):
+        msgs += client.fetch(sub, max=10, wait_ms=500)
+        if msgs:
+            break
+    assert [m["body"] for m in msgs] == ["from-cron"] and msgs[0]["headers"]["x-cron-job"] == job
+    runs = client.cron_runs(job)
+    assert runs[0]["trigger"] == "manual"
+    assert client.pause_cron(job)["paused"] is True and client.resume_cron(job)["paused"] is False
+    assert job in [j["name"] for j in client.list_cron()]
+    client.delete_cron(job)
+    assert job not in [j["name"] for j in client.list_cron()]

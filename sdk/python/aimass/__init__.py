@@ -10,6 +10,11 @@
     c.push("bert-ner", "bert-dir/", framework="onnx", entry="model.onnx")  # a directory
     c.pull("bert-ner:1", "bert-out/")             # a directory version, file by file
     c.search("task = 'image-classification' AND metrics.accuracy > 0.9")
+    c.create_topic("orders", partitions=4); c.subscribe("billing", "orders")
+    c.publish("orders", "hello", key="customer-7")
+    for m in c.fetch("billing", max=10, wait_ms=1000): ...; c.ack("billing", [m["id"]])
+    c.create_cron("nightly", "30 2 * * *", {"type": "mq", "topic": "orders", "body": "tick"},
+                  time_zone="Europe/Berlin", concurrency_policy="Forbid")
 
 Errors from the server raise AimassError with .status, .code, .message and .request_id
 (the error model of docs/errors.md).
@@ -184,6 +189,109 @@ class Client:
             os.fsync(f.fileno())
         os.replace(tmp, dest)
         return {"version": int(headers.get("X-Model-Version", "0")), "sha256": expected, "path": str(dest)}
+
+    # -- message queue (docs/mq.md) ----------------------------------------------------------
+
+    def create_topic(self, name: str, partitions: int = 1, **fields: Any) -> dict:
+        """fields: fsync ("always" | "interval" | "never"), retention {...}, dedup_window_ms."""
+        return self._json("POST", "/api/v1/mq/topics", {"name": name, "partitions": partitions, **fields})
+
+    def list_topics(self) -> list[dict]:
+        return self._json("GET", "/api/v1/mq/topics")["topics"]
+
+    def delete_topic(self, name: str) -> None:
+        self._json("DELETE", f"/api/v1/mq/topics/{_quote(name)}")
+
+    def publish(self, topic: str, *messages: Any, key: str | None = None, headers: dict | None = None,
+                delay_ms: int = 0, ttl_ms: int = 0, dedup_id: str | None = None) -> list[dict]:
+        """Publishes each message (a str body, or a dict with key/headers/body/delay_ms/ttl_ms/
+        dedup_id); the keyword arguments apply to the str ones. Returns once the topic's fsync
+        policy is met: [{"partition", "offset", "duplicate"}]."""
+        out = []
+        for m in messages:
+            if isinstance(m, dict):
+                out.append(m)
+                continue
+            msg: dict[str, Any] = {"body": m}
+            for k, v in (("key", key), ("headers", headers), ("delay_ms", delay_ms), ("ttl_ms", ttl_ms),
+                         ("dedup_id", dedup_id)):
+                if v:
+                    msg[k] = v
+            out.append(msg)
+        return self._json("POST", f"/api/v1/mq/topics/{_quote(topic)}/messages", {"messages": out})["results"]
+
+    def subscribe(self, name: str, topic: str, **fields: Any) -> dict:
+        """topic may be a pattern (iot.>, registry.*); fields: max_deliveries, ack_timeout_ms,
+        backoff_ms, max_backoff_ms, start ("earliest" | "latest")."""
+        return self._json("POST", "/api/v1/mq/subscriptions", {"name": name, "topic": topic, **fields})
+
+    def delete_subscription(self, name: str) -> None:
+        self._json("DELETE", f"/api/v1/mq/subscriptions/{_quote(name)}")
+
+    def fetch(self, subscription: str, max: int = 10, wait_ms: int = 0) -> list[dict]:
+        """Up to `max` messages, waiting up to wait_ms for the first (long poll)."""
+        q = urllib.parse.urlencode({"max": max, "wait_ms": wait_ms})
+        return self._json("GET", f"/api/v1/mq/subscriptions/{_quote(subscription)}/messages?{q}")["messages"]
+
+    def ack(self, subscription: str, ids: list[str]) -> dict:
+        return self._json("POST", f"/api/v1/mq/subscriptions/{_quote(subscription)}/ack", {"ids": list(ids)})
+
+    def nack(self, subscription: str, ids: list[str], delay_ms: int = 0) -> dict:
+        return self._json("POST", f"/api/v1/mq/subscriptions/{_quote(subscription)}/nack",
+                          {"ids": list(ids), "delay_ms": delay_ms})
+
+    def consume(self, subscription: str, handler, max: int = 10, wait_ms: int = 1000, stop=None) -> None:
+        """Calls handler(message) for each message: acked when it returns, nacked when it
+        raises (the exception goes on). Runs until stop() is true (checked between fetches)."""
+        while not (stop and stop()):
+            for m in self.fetch(subscription, max, wait_ms):
+                try:
+                    handler(m)
+                except BaseException:
+                    self.nack(subscription, [m["id"]])
+                    raise
+                self.ack(subscription, [m["id"]])
+
+    def dead_letters(self, subscription: str, max: int = 100) -> list[dict]:
+        return self._json("GET", f"/api/v1/mq/subscriptions/{_quote(subscription)}/dlq?max={int(max)}")["dead_letters"]
+
+    def replay_dead_letters(self, subscription: str, ids: list[int] | None = None) -> int:
+        """Sends dead letters (all when ids is None) back to the subscription."""
+        body = {} if ids is None else {"ids": list(ids)}
+        return self._json("POST", f"/api/v1/mq/subscriptions/{_quote(subscription)}/dlq/replay", body)["replayed"]
+
+    def purge_dead_letters(self, subscription: str, ids: list[int] | None = None) -> int:
+        body = {} if ids is None else {"ids": list(ids)}
+        return self._json("POST", f"/api/v1/mq/subscriptions/{_quote(subscription)}/dlq/purge", body)["purged"]
+
+    # -- scheduled jobs (docs/scheduler.md) ---------------------------------------------------
+
+    def create_cron(self, name: str, schedule: str, target: dict, time_zone: str = "UTC", **fields: Any) -> dict:
+        """target: {"type": "http", "method", "path", "body"} | {"type": "mq", "topic", "body"} |
+        {"type": "shell", "command"}; fields: concurrency_policy, starting_deadline_seconds,
+        max_catchup, retries, retry_backoff_ms, timeout_seconds, history_limit, paused."""
+        return self._json("POST", "/api/v1/cron", {"name": name, "schedule": schedule, "time_zone": time_zone,
+                                                   "target": target, **fields})
+
+    def list_cron(self) -> list[dict]:
+        return self._json("GET", "/api/v1/cron")["jobs"]
+
+    def pause_cron(self, name: str) -> dict:
+        return self._json("POST", f"/api/v1/cron/{_quote(name)}/pause", {})
+
+    def resume_cron(self, name: str) -> dict:
+        return self._json("POST", f"/api/v1/cron/{_quote(name)}/resume", {})
+
+    def run_cron(self, name: str) -> dict:
+        """Queues a run now; returns it (status "queued")."""
+        return self._json("POST", f"/api/v1/cron/{_quote(name)}/run", {})
+
+    def cron_runs(self, name: str) -> list[dict]:
+        """Runs, newest first."""
+        return list(self._pages(f"/api/v1/cron/{_quote(name)}/runs", "runs"))
+
+    def delete_cron(self, name: str) -> None:
+        self._json("DELETE", f"/api/v1/cron/{_quote(name)}")
 
     @staticmethod
     def _ref_path(ref: str) -> str:
