@@ -9,7 +9,8 @@ using nlohmann::json;
 namespace {
 
 Status CheckKeys(const json& body, std::initializer_list<const char*> known) {
-  for (const auto& [k, v] : body.items()) {
+  for (const auto& item : body.items()) {
+    const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture one
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
       return Status::BadRequest("unknown field '" + k.substr(0, 64) + "'");
     }
