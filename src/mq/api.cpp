@@ -179,7 +179,10 @@ Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits) {
                       deferred->Complete(r.ok() ? Messages(*r) : http::ErrorResponse(r.status(), request_id));
                     });
         // The poller answers at the deadline; the server's own expiry is only a backstop.
-        deferred->SetDeadline(deadline + std::chrono::seconds(5), [deferred] { deferred->Complete(Messages({})); });
+        std::weak_ptr<http::DeferredResponse> weak = deferred;  // not itself: no cycle if never completed
+        deferred->SetDeadline(deadline + std::chrono::seconds(5), [weak] {
+          if (auto d = weak.lock()) d->Complete(Messages({}));
+        });
         Response r;
         r.deferred = std::move(deferred);
         return r;
