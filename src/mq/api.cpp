@@ -78,7 +78,7 @@ Result<Json> OptionalBody(const Request& req) {
 
 }  // namespace
 
-Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits) {
+Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<LongPoller> poller, ApiLimits limits) {
   Broker& b = broker;
   std::vector<http::Route> routes;
   auto add = [&](Method m, std::string pattern, std::string permission, std::string summary, http::Handler h) {
@@ -154,9 +154,8 @@ Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits) {
         HTTP_TRY_STATUS(b.DeleteSubscription(req.Param("name")));
         return http::NoContent();
       });
-  // Long polls wait here, not on a worker thread; the router's routes own it, so it goes
-  // before the broker does.
-  auto poller = std::make_shared<LongPoller>(b);
+  // Long polls wait in the poller, not on a worker thread; the routes share it, so it goes
+  // with the router, before the broker.
   // Consumer calls: the subscription's topic pattern decides who may make them.
   auto consumer = [&b](Request& req) -> Result<SubscriptionInfo> {
     AIMASS_ASSIGN_OR_RETURN(SubscriptionInfo info, b.GetSubscription(req.Param("name")));

@@ -3,6 +3,8 @@
 // `mq.<topic>:publish`), consuming `mq:consume` (or `mq.<topic pattern>:consume`).
 #pragma once
 
+#include <memory>
+
 #include "auth/principal.hpp"
 #include "http/router.hpp"
 #include "mq/broker.hpp"
@@ -19,6 +21,9 @@ struct ApiLimits {
 // pattern counts as its topic); the HTTP API and the gRPC streams decide alike.
 Status MayAct(const auth::Principal& who, const std::string& topic, const char* action);
 
-Status RegisterRoutes(http::Router& router, Broker& broker, ApiLimits limits = {});
+class LongPoller;
+
+// `poller` answers the long polls; App drains it when the server stops.
+Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<LongPoller> poller, ApiLimits limits = {});
 
 }  // namespace aimass::mq

@@ -28,22 +28,29 @@ void LongPoller::Add(std::string subscription, size_t max, Clock::time_point dea
   done(Status::Unavailable("too many long polls are waiting; retry shortly"));
 }
 
+void LongPoller::Drain() {
+  std::lock_guard lock(mu_);
+  draining_ = true;
+}
+
 void LongPoller::Run() {
   constexpr auto kSlice = std::chrono::milliseconds(50);
   while (true) {
     uint64_t seen = broker_.ChangeCount();
     std::list<Waiting> round;
+    bool draining;
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       round.splice(round.end(), waiting_);
+      draining = draining_;
     }
     // Outside the lock: Add goes on while the fetches run. What is not answered goes back.
     auto now = Clock::now();
     auto next = now + kSlice;
     for (auto it = round.begin(); it != round.end();) {
       auto got = broker_.Fetch(it->subscription, it->max, std::chrono::milliseconds(0));
-      if (!got.ok() || !got->empty() || now >= it->deadline) {
+      if (!got.ok() || !got->empty() || now >= it->deadline || draining) {
         it->done(std::move(got));
         it = round.erase(it);
       } else {

@@ -33,6 +33,9 @@ class LongPoller {
   // with none at `deadline`. Unavailable (at once, on the caller's thread) when `max_waiting`
   // fetches already wait.
   void Add(std::string subscription, size_t max, std::chrono::steady_clock::time_point deadline, Done done);
+  // Answers every waiting fetch now (with what is there, often nothing) and every later one at
+  // once: the server is stopping, and a graceful stop must not wait out consumers' long polls.
+  void Drain();
 
  private:
   struct Waiting {
@@ -48,6 +51,7 @@ class LongPoller {
   std::mutex mu_;
   std::list<Waiting> waiting_;
   bool stopping_ = false;
+  bool draining_ = false;
   std::thread thread_;
 };
 

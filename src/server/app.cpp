@@ -29,6 +29,7 @@
 #include "mq/event_bridge.hpp"
 #include "mq/metered_broker.hpp"
 #include "mq/grpc_service.hpp"
+#include "mq/long_poll.hpp"
 #include "registry/api.hpp"
 #include "scheduler/api.hpp"
 #include "scheduler/scheduler.hpp"
@@ -74,6 +75,7 @@ struct App::Impl {
   std::unique_ptr<serving::Serving> serving;  // after registry: destroyed before it
   std::unique_ptr<mq::Broker> broker;
   std::unique_ptr<mq::EventBridge> event_bridge;  // after the broker: unsubscribes before it goes
+  std::shared_ptr<mq::LongPoller> mq_poller;      // also held by the mq routes
   std::unique_ptr<mq::GrpcService> mq_grpc;
   std::unique_ptr<serving::GrpcServer> grpc;   // after serving and the mq: stopped before them
   std::unique_ptr<gateway::Gateway> gateway;
@@ -224,7 +226,8 @@ Status App::Impl::BuildRoutes() {
   AIMASS_RETURN_IF_ERROR(events::RegisterRoutes(router, events));
   AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving, {cfg.serving.max_request_bytes}));
   AIMASS_RETURN_IF_ERROR(gateway::RegisterRoutes(router, *gateway));
-  AIMASS_RETURN_IF_ERROR(mq::RegisterRoutes(router, *broker));
+  mq_poller = std::make_shared<mq::LongPoller>(*broker);
+  AIMASS_RETURN_IF_ERROR(mq::RegisterRoutes(router, *broker, mq_poller));
   AIMASS_RETURN_IF_ERROR(scheduler::RegisterRoutes(router, *cron));
 
   pipeline = std::make_unique<http::Pipeline>(router);
@@ -283,6 +286,8 @@ uint16_t App::port() const { return impl_->server ? impl_->server->port() : 0; }
 
 void App::Shutdown() {
   impl_->ready = false;
+  // Consumers' long polls are answered now, or the graceful stop would wait them out.
+  if (impl_->mq_poller) impl_->mq_poller->Drain();
   if (impl_->cron) impl_->cron->Stop();
   if (impl_->server) impl_->server->Shutdown();
   if (impl_->grpc) impl_->grpc->Shutdown();

@@ -93,3 +93,27 @@ def test_sigterm_during_an_upload_finishes_cleanly(make_server):
     partial = again.admin.head(f"{BLOBS}/{sha256_digest(data[:half])}")
     assert partial.status_code == 404, describe(partial)
 
+
+
+def test_sigterm_answers_waiting_long_polls_instead_of_waiting_them_out(make_server):
+    import threading
+
+    srv = make_server()
+    c = srv.admin
+    assert c.post("/api/v1/mq/topics", json={"name": "shutdown-t"}).status_code == 201
+    assert c.post("/api/v1/mq/subscriptions", json={"name": "shutdown-s", "topic": "shutdown-t"}).status_code == 201
+    answers = []
+
+    def poll():
+        resp = c.get("/api/v1/mq/subscriptions/shutdown-s/messages", params={"wait_ms": 25000}, timeout=60)
+        answers.append((resp.status_code, resp.json()))
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(1.0)  # the poll is waiting
+    started = time.monotonic()
+    srv.terminate()
+    assert srv.wait_exit(30) == 0, srv.logs()
+    t.join(30)
+    assert answers == [(200, {"messages": []})]
+    assert time.monotonic() - started < 15, "the stop waited out the 25 s long poll"
