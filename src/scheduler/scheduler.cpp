@@ -238,12 +238,12 @@ bool Scheduler::Tick() {
     spdlog::warn("scheduler: cannot read due jobs: {}", due.status().message());
     return true;
   }
-  for (const Job& job : *due) HandleDue(job, now);
-  StartQueued(now);
+  for (const Job& job : *due) HandleDue(job, now, **token);
+  StartQueued(now, **token);
   return true;
 }
 
-void Scheduler::HandleDue(const Job& job, int64_t now) {
+void Scheduler::HandleDue(const Job& job, int64_t now, int64_t fence) {
   const JobSpec& spec = job.spec;
   auto schedule = Schedule::Parse(spec.schedule, spec.time_zone);
   if (!schedule.ok()) {
@@ -258,11 +258,8 @@ void Scheduler::HandleDue(const Job& job, int64_t now) {
     failed[0].started_ms = failed[0].finished_ms = now;
     failed[0].node = options_.node;
     failed[0].error = "the schedule no longer parses: " + schedule.status().message();
-    {
-      std::lock_guard lock(mu_);
-      failed[0].fence = fence_;
-    }
-    (void)store_.Claim(options_.node, failed[0].fence, spec.name, job.next_run_ms, 0, failed);
+    failed[0].fence = fence;
+    (void)store_.Claim(options_.node, fence, spec.name, job.next_run_ms, 0, failed);
     return;
   }
   // Every due time up to now: the newest max_catchup of those still within the starting
@@ -339,11 +336,6 @@ void Scheduler::HandleDue(const Job& job, int64_t now) {
     }
     to_launch.erase(to_launch.begin(), to_launch.end() - 1);
   }
-  int64_t fence;
-  {
-    std::lock_guard lock(mu_);
-    fence = fence_;
-  }
   for (auto& r : runs) r.fence = fence;
   Status claimed = store_.Claim(options_.node, fence, spec.name, job.next_run_ms, next, runs);
   if (!claimed.ok()) {
@@ -363,14 +355,9 @@ void Scheduler::HandleDue(const Job& job, int64_t now) {
   for (size_t i : to_launch) Launch(job, runs[i]);
 }
 
-void Scheduler::StartQueued(int64_t now) {
+void Scheduler::StartQueued(int64_t now, int64_t fence) {
   auto queued = store_.QueuedRuns();
   if (!queued.ok() || queued->empty()) return;
-  int64_t fence;
-  {
-    std::lock_guard lock(mu_);
-    fence = fence_;
-  }
   for (Run& run : *queued) {
     auto job = store_.GetJob(run.job);
     if (!job.ok()) continue;  // deleted meanwhile: its runs went with it

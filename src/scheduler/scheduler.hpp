@@ -87,8 +87,9 @@ class Scheduler {
   struct Metrics;
 
   void Loop();
-  void HandleDue(const Job& job, int64_t now);
-  void StartQueued(int64_t now);
+  // `fence`: the lease token this pass holds; every claim is checked against it.
+  void HandleDue(const Job& job, int64_t now, int64_t fence);
+  void StartQueued(int64_t now, int64_t fence);
   // Whether a run of `job` may start now under its concurrency policy; fills `replaced` with
   // the runs a Replace policy must cancel.
   bool MayStart(const Job& job, std::vector<std::shared_ptr<Execution>>* replaced);
