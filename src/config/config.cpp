@@ -122,6 +122,15 @@ const std::vector<KeyInfo>& Keys() {
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),
       U64_KEY("gateway.cache_max_bytes", gateway.cache_max_bytes, 0, 1ll << 40,
               "Memory for the gateway's response cache, all routes together (least recently used go first)."),
+      ENUM_KEY("mq.driver", mq.driver,
+               "The message queue's backend: `embedded` (the log under data_dir/mq) or `jetstream` "
+               "(a NATS JetStream server at mq.nats_url, shared by every process that names it).",
+               "embedded", "jetstream"),
+      SECRET_KEY("mq.nats_url", mq.nats_url, "",
+                 "The NATS server(s) for mq.driver=jetstream (required there): nats://[user:password@]host:port, comma-separated."),
+      STR_KEY("mq.jetstream_prefix", mq.jetstream_prefix,
+              "Names the JetStream streams and subjects of this platform ([A-Za-z0-9-], several platforms may "
+              "share one NATS under different prefixes)."),
       ENUM_KEY("mq.fsync", mq.fsync,
                "When a publish is acknowledged: `always` (after an fdatasync covering it; concurrent "
                "publishes share one), `interval` (after write; synced every mq.fsync_interval_ms) or "

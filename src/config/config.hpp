@@ -66,6 +66,9 @@ struct Config {
   } gateway;
 
   struct Mq {
+    std::string driver = "embedded";  // embedded | jetstream
+    std::string nats_url;  // required by the jetstream driver
+    std::string jetstream_prefix = "AIMASS";  // streams AIMASS_T_*, AIMASS_S_*; subjects AIMASS.*
     std::string fsync = "interval";  // always | interval | never; a topic may choose its own
     int64_t fsync_interval_ms = 100;
     uint64_t segment_bytes = 64ull << 20;

@@ -6,7 +6,7 @@
 // at-least-once: unacknowledged messages come back after the ack timeout with exponential
 // backoff, and after max_deliveries (or past their TTL) they move to the subscription's
 // dead-letter queue. The embedded log (OpenEmbeddedBroker) is the default implementation;
-// NATS JetStream is meant to sit behind the same interface in the distributed mode.
+// NATS JetStream (OpenJetStreamBroker) sits behind the same interface in the distributed mode.
 // Thread-safe.
 #pragma once
 
@@ -94,11 +94,12 @@ struct AckResult {
   std::vector<std::string> unknown;  // ids not in flight (acked already, redelivered or bad)
 };
 
-// A publish written and not yet known durable. Call `wait` once; the results count only when it
-// returns Ok.
+// A publish sent and not yet known durable. Call `wait` once: it returns the results (one per
+// message, in order) when the durability policy covers them. The order is fixed when
+// StartPublish returns; the offsets may be known only then (the embedded log knows them at
+// once, JetStream when its acknowledgements come back).
 struct PendingPublish {
-  std::vector<PublishResult> results;
-  std::function<Status()> wait;
+  std::function<Result<std::vector<PublishResult>>()> wait;
 };
 
 class Broker {
@@ -113,12 +114,11 @@ class Broker {
   // Appends to the topic; returns once the topic's fsync policy is met.
   virtual Result<std::vector<PublishResult>> Publish(const std::string& topic, std::vector<OutgoingMessage> messages) {
     AIMASS_ASSIGN_OR_RETURN(PendingPublish p, StartPublish(topic, std::move(messages)));
-    AIMASS_RETURN_IF_ERROR(p.wait());
-    return std::move(p.results);
+    return p.wait();
   }
-  // Publish in two steps: when StartPublish returns, the messages are in the log in order (and
-  // their offsets known); `wait` returns once the fsync policy covers them. A stream writes its
-  // next batch while the previous one waits, and both share one fdatasync.
+  // Publish in two steps: when StartPublish returns, the messages are on their way in order;
+  // `wait` returns their results once the durability policy covers them. A stream sends its
+  // next batch while the previous one waits, and both share one fdatasync (or one round trip).
   virtual Result<PendingPublish> StartPublish(const std::string& topic, std::vector<OutgoingMessage> messages) = 0;
 
   virtual Result<SubscriptionInfo> CreateSubscription(const SubscriptionSpec& spec) = 0;
@@ -162,5 +162,15 @@ struct EmbeddedBrokerOptions {
 };
 
 Result<std::unique_ptr<Broker>> OpenEmbeddedBroker(const EmbeddedBrokerOptions& options);
+
+struct JetStreamBrokerOptions {
+  std::string url;                // nats://host:port, comma-separated for a cluster
+  std::string prefix = "AIMASS";  // names this platform's streams and subjects
+  std::function<int64_t()> now_ms;  // null: the system clock
+};
+
+// The queue on a NATS JetStream server, for processes on several machines (docs/mq.md says
+// what differs from the embedded log). Fails when the server cannot be reached.
+Result<std::unique_ptr<Broker>> OpenJetStreamBroker(const JetStreamBrokerOptions& options);
 
 }  // namespace aimass::mq

@@ -29,6 +29,7 @@
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "mq/broker.hpp"
+#include "mq/spec.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,12 +40,6 @@ namespace {
 
 constexpr size_t kWindow = 1024;           // messages read ahead per source partition
 constexpr const char* kReplaySource = "~replay:0";
-
-uint32_t Fnv1a(std::string_view s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) h = (h ^ c) * 16777619u;
-  return h;
-}
 
 struct Topic {
   TopicSpec spec;
@@ -111,21 +106,6 @@ struct Subscription {
 
 std::string SourceName(const std::string& topic, uint32_t partition) { return topic + ":" + std::to_string(partition); }
 
-json SpecJson(const TopicSpec& s) {
-  json j = {{"name", s.name}, {"partitions", s.partitions}, {"dedup_window_ms", s.dedup_window_ms},
-            {"retention", {{"max_age_ms", s.retention.max_age_ms}, {"max_bytes", s.retention.max_bytes},
-                           {"max_messages", s.retention.max_messages}}}};
-  if (s.fsync) j["fsync"] = FsyncPolicyName(*s.fsync);
-  return j;
-}
-
-json SpecJson(const SubscriptionSpec& s) {
-  return {{"name", s.name},           {"topic", s.topic},
-          {"max_deliveries", s.max_deliveries}, {"ack_timeout_ms", s.ack_timeout_ms},
-          {"backoff_ms", s.backoff_ms}, {"max_backoff_ms", s.max_backoff_ms},
-          {"from_earliest", s.from_earliest}};
-}
-
 class EmbeddedBroker final : public Broker {
  public:
   explicit EmbeddedBroker(EmbeddedBrokerOptions o) : opt_(std::move(o)) {
@@ -177,7 +157,6 @@ class EmbeddedBroker final : public Broker {
   Status Dead(Subscription& sub, Source& s, std::map<uint64_t, Pending>::iterator it, const char* reason);
   void Collect(Subscription& sub, size_t max, int64_t now, std::vector<Delivery>& out);
   Source* FindSource(Subscription& sub, const std::string& id, uint64_t& offset);
-  int64_t Backoff(const SubscriptionSpec& spec, int deliveries) const;
 
   void SaveState(Subscription& sub);
   void LoadState(Subscription& sub);
@@ -244,18 +223,7 @@ Status EmbeddedBroker::Load() {
     if (!text.ok()) continue;  // a topic whose creation did not finish
     json j = json::parse(*text, nullptr, false);
     if (!j.is_object()) return Status::Internal("corrupt " + e.path().string() + "/topic.json");
-    TopicSpec s;
-    s.name = j.value("name", "");
-    s.partitions = j.value("partitions", 1u);
-    s.dedup_window_ms = j.value("dedup_window_ms", int64_t{120000});
-    if (j.contains("fsync")) {
-      auto policy = ParseFsyncPolicy(j["fsync"].get<std::string>());
-      if (policy.ok()) s.fsync = *policy;
-    }
-    s.retention.max_age_ms = j["retention"].value("max_age_ms", int64_t{0});
-    s.retention.max_bytes = j["retention"].value("max_bytes", uint64_t{0});
-    s.retention.max_messages = j["retention"].value("max_messages", uint64_t{0});
-    AIMASS_ASSIGN_OR_RETURN(auto t, OpenTopic(std::move(s), j.value("created_ms", int64_t{0})));
+    AIMASS_ASSIGN_OR_RETURN(auto t, OpenTopic(TopicSpecFromJson(j), j.value("created_ms", int64_t{0})));
     topics_[t->spec.name] = t;
   }
   for (const auto& e : fs::directory_iterator(opt_.dir + "/subscriptions")) {
@@ -263,15 +231,7 @@ Status EmbeddedBroker::Load() {
     if (!text.ok()) continue;
     json j = json::parse(*text, nullptr, false);
     if (!j.is_object()) return Status::Internal("corrupt " + e.path().string() + "/subscription.json");
-    SubscriptionSpec s;
-    s.name = j.value("name", "");
-    s.topic = j.value("topic", "");
-    s.max_deliveries = j.value("max_deliveries", 5);
-    s.ack_timeout_ms = j.value("ack_timeout_ms", int64_t{30000});
-    s.backoff_ms = j.value("backoff_ms", int64_t{1000});
-    s.max_backoff_ms = j.value("max_backoff_ms", int64_t{60000});
-    s.from_earliest = j.value("from_earliest", false);
-    AIMASS_ASSIGN_OR_RETURN(auto sub, OpenSubscription(std::move(s), j.value("created_ms", int64_t{0}), false));
+    AIMASS_ASSIGN_OR_RETURN(auto sub, OpenSubscription(SubscriptionSpecFromJson(j), j.value("created_ms", int64_t{0}), false));
     subs_[sub->spec.name] = sub;
   }
   return Status::Ok();
@@ -388,10 +348,7 @@ SubscriptionInfo EmbeddedBroker::Info(Subscription& s) {
 }
 
 Result<TopicInfo> EmbeddedBroker::CreateTopic(const TopicSpec& spec) {
-  AIMASS_RETURN_IF_ERROR(ValidateName("topic", spec.name, 128));
-  if (spec.partitions < 1 || spec.partitions > 1024) return Status::BadRequest("partitions must be 1 to 1024");
-  if (spec.dedup_window_ms < 0) return Status::BadRequest("dedup_window_ms must not be negative");
-  if (spec.retention.max_age_ms < 0) return Status::BadRequest("retention.max_age_ms must not be negative");
+  AIMASS_RETURN_IF_ERROR(ValidateTopicSpec(spec));
   std::unique_lock lock(mu_);
   if (topics_.count(spec.name)) return Status::Conflict("topic '" + spec.name + "' exists");
   int64_t now = opt_.now_ms();
@@ -449,11 +406,7 @@ Result<PendingPublish> EmbeddedBroker::StartPublish(const std::string& topic, st
     if (it == topics_.end()) return Status::NotFound("no topic '" + topic.substr(0, 128) + "'");
     t = it->second;
   }
-  for (size_t i = 0; i < messages.size(); ++i) {
-    if (messages[i].delay_ms < 0 || messages[i].ttl_ms < 0) {
-      return Status::BadRequest("messages[" + std::to_string(i) + "]: delay_ms and ttl_ms must not be negative");
-    }
-  }
+  AIMASS_RETURN_IF_ERROR(ValidateOutgoing(messages));
   int64_t now = opt_.now_ms();
   std::vector<PublishResult> results(messages.size());
   bool dedup = std::any_of(messages.begin(), messages.end(), [](const auto& m) { return !m.dedup_id.empty(); });
@@ -482,7 +435,7 @@ Result<PendingPublish> EmbeddedBroker::StartPublish(const std::string& topic, st
         continue;
       }
     }
-    uint32_t p = in.key.empty() ? static_cast<uint32_t>(t->round_robin.fetch_add(1) % n) : Fnv1a(in.key) % n;
+    uint32_t p = in.key.empty() ? static_cast<uint32_t>(t->round_robin.fetch_add(1) % n) : PartitionForKey(in.key, static_cast<uint32_t>(n));
     Message m;
     m.key = std::move(in.key);
     m.headers = std::move(in.headers);
@@ -520,25 +473,17 @@ Result<PendingPublish> EmbeddedBroker::StartPublish(const std::string& topic, st
   }
   if (dedup_lock.owns_lock()) dedup_lock.unlock();
   PendingPublish pending;
-  pending.results = std::move(results);
-  pending.wait = [this, t, tickets = std::move(tickets)]() -> Status {
+  pending.wait = [this, t, tickets = std::move(tickets), results = std::move(results)]() mutable
+      -> Result<std::vector<PublishResult>> {
     for (const auto& [p, ticket] : tickets) AIMASS_RETURN_IF_ERROR(t->parts[p]->WaitDurable(ticket));
     Wake();
-    return Status::Ok();
+    return std::move(results);
   };
   return pending;
 }
 
 Result<SubscriptionInfo> EmbeddedBroker::CreateSubscription(const SubscriptionSpec& spec) {
-  AIMASS_RETURN_IF_ERROR(ValidateName("subscription", spec.name, 128));
-  if (!events::ValidPattern(spec.topic)) {
-    return Status::BadRequest("topic must be a topic name or a pattern of dot-separated segments, `*` or a final `>`");
-  }
-  if (spec.max_deliveries < 1 || spec.max_deliveries > 1000) return Status::BadRequest("max_deliveries must be 1 to 1000");
-  if (spec.ack_timeout_ms < 1 || spec.ack_timeout_ms > 86400000) return Status::BadRequest("ack_timeout_ms must be 1 to 86400000");
-  if (spec.backoff_ms < 0 || spec.max_backoff_ms < spec.backoff_ms) {
-    return Status::BadRequest("backoff_ms must not be negative nor above max_backoff_ms");
-  }
+  AIMASS_RETURN_IF_ERROR(ValidateSubscriptionSpec(spec));
   std::unique_lock lock(mu_);
   if (subs_.count(spec.name)) return Status::Conflict("subscription '" + spec.name + "' exists");
   int64_t now = opt_.now_ms();
@@ -589,11 +534,6 @@ Status EmbeddedBroker::DeleteSubscription(const std::string& name) {
   return Status::Ok();
 }
 
-int64_t EmbeddedBroker::Backoff(const SubscriptionSpec& spec, int deliveries) const {
-  int shift = std::clamp(deliveries - 1, 0, 30);
-  return std::min<int64_t>(spec.max_backoff_ms, spec.backoff_ms << std::min(shift, 20));
-}
-
 Status EmbeddedBroker::Fill(Subscription& sub, Source& s) {
   uint64_t first = s.log->first_offset();
   if (s.next < first) {
@@ -635,16 +575,7 @@ Status EmbeddedBroker::Fill(Subscription& sub, Source& s) {
 Status EmbeddedBroker::Dead(Subscription& sub, Source& s, std::map<uint64_t, Pending>::iterator it, const char* reason) {
   Message m = it->second.msg;
   const std::string topic = s.topic ? s.topic->spec.name : m.topic;
-  std::erase_if(m.headers, [](const auto& h) { return h.first.starts_with("x-dead-letter-") || h.first == "x-delivery-count"; });
-  m.headers.emplace_back("x-dead-letter-reason", reason);
-  m.headers.emplace_back("x-delivery-count", std::to_string(it->second.deliveries));
-  if (s.topic) {
-    m.headers.emplace_back("x-original-topic", topic);
-    m.headers.emplace_back("x-original-partition", std::to_string(s.partition));
-    m.headers.emplace_back("x-original-offset", std::to_string(it->first));
-  }
-  m.deliver_at_ms = 0;
-  m.expire_at_ms = 0;
+  MarkDeadLetter(m, reason, it->second.deliveries, s.topic ? &topic : nullptr, s.partition, it->first);
   std::vector<Message> one{std::move(m)};
   AIMASS_RETURN_IF_ERROR(sub.dlq->Append(one, opt_.now_ms()).status());
   s.done.insert(it->first);
@@ -664,7 +595,7 @@ void EmbeddedBroker::Expire(Subscription& sub, Source& s, int64_t now) {
         if (Status st = Dead(sub, s, cur, "max_deliveries"); !st.ok()) spdlog::error("mq: {}", st.message());
         continue;
       }
-      p.visible_at = now + Backoff(sub.spec, p.deliveries);
+      p.visible_at = now + RedeliveryBackoffMs(sub.spec, p.deliveries);
       sub.dirty = true;
     }
     if (!p.in_flight && p.msg.expire_at_ms > 0 && p.msg.expire_at_ms <= now) {
@@ -797,9 +728,7 @@ Result<AckResult> EmbeddedBroker::Nack(const std::string& subscription, const st
 
 Status EmbeddedBroker::Seek(const std::string& subscription, const SeekTarget& target) {
   AIMASS_ASSIGN_OR_RETURN(auto sub, FindSubscription(subscription));
-  int set = target.offset.has_value() + target.time_ms.has_value() + target.earliest.has_value();
-  if (set != 1) return Status::BadRequest("seek to exactly one of offset, time_ms or position");
-  if (target.offset && (!target.topic || !target.partition)) return Status::BadRequest("an offset needs its topic and partition");
+  AIMASS_RETURN_IF_ERROR(ValidateSeekTarget(target));
   std::lock_guard lock(sub->mu);
   bool matched = false;
   for (auto& [name, s] : sub->sources) {

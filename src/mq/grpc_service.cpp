@@ -50,9 +50,14 @@ class Service final : public pb::MessageQueue::Service {
         pb::PublishReply reply;
         reply.set_seq(f.seq);
         Status st = f.status;
-        if (st.ok()) st = f.pending.wait();
+        std::vector<PublishResult> results;
         if (st.ok()) {
-          for (const auto& r : f.pending.results) {
+          auto got = f.pending.wait();
+          if (got.ok()) results = std::move(*got);
+          else st = got.status();
+        }
+        if (st.ok()) {
+          for (const auto& r : results) {
             auto* pr = reply.add_results();
             pr->set_partition(r.partition);
             pr->set_offset(r.offset);

@@ -107,16 +107,15 @@ class Metered : public Broker {
   Result<PendingPublish> StartPublish(const std::string& topic, std::vector<OutgoingMessage> messages) override {
     auto start = Clock::now();
     AIMASS_ASSIGN_OR_RETURN(PendingPublish p, inner_->StartPublish(topic, std::move(messages)));
-    double dups = 0;
-    for (const auto& r : p.results) dups += r.duplicate;
-    double accepted = static_cast<double>(p.results.size()) - dups;
     // Counted once durable: a publish whose fsync failed was not accepted.
-    p.wait = [this, topic, start, accepted, dups, inner_wait = std::move(p.wait)]() -> Status {
-      AIMASS_RETURN_IF_ERROR(inner_wait());
-      published_.Get(topic).Increment(accepted);
+    p.wait = [this, topic, start, inner_wait = std::move(p.wait)]() -> Result<std::vector<PublishResult>> {
+      AIMASS_ASSIGN_OR_RETURN(auto results, inner_wait());
+      double dups = 0;
+      for (const auto& r : results) dups += r.duplicate;
+      published_.Get(topic).Increment(static_cast<double>(results.size()) - dups);
       if (dups > 0) duplicates_.Get(topic).Increment(dups);
       publish_seconds_.Get(topic, PublishBuckets()).Observe(std::chrono::duration<double>(Clock::now() - start).count());
-      return Status::Ok();
+      return results;
     };
     return p;
   }

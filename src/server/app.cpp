@@ -130,13 +130,21 @@ Status App::Impl::OpenStorage() {
   if (!store.ok()) return store.status();
   blobs = std::move(*store);
   // The broker first, so that the events of loading deployments reach their topics too.
-  mq::EmbeddedBrokerOptions mo;
-  mo.dir = cfg.data_dir + "/mq";
-  AIMASS_ASSIGN_OR_RETURN(mo.fsync, mq::ParseFsyncPolicy(cfg.mq.fsync));
-  mo.fsync_interval = std::chrono::milliseconds(cfg.mq.fsync_interval_ms);
-  mo.segment_bytes = cfg.mq.segment_bytes;
-  AIMASS_ASSIGN_OR_RETURN(auto embedded, mq::OpenEmbeddedBroker(mo));
-  broker = mq::WithMetrics(std::move(embedded), metrics);
+  std::unique_ptr<mq::Broker> inner;
+  if (cfg.mq.driver == "jetstream") {
+    mq::JetStreamBrokerOptions jo;
+    jo.url = cfg.mq.nats_url;
+    jo.prefix = cfg.mq.jetstream_prefix;
+    AIMASS_ASSIGN_OR_RETURN(inner, mq::OpenJetStreamBroker(jo));
+  } else {
+    mq::EmbeddedBrokerOptions mo;
+    mo.dir = cfg.data_dir + "/mq";
+    AIMASS_ASSIGN_OR_RETURN(mo.fsync, mq::ParseFsyncPolicy(cfg.mq.fsync));
+    mo.fsync_interval = std::chrono::milliseconds(cfg.mq.fsync_interval_ms);
+    mo.segment_bytes = cfg.mq.segment_bytes;
+    AIMASS_ASSIGN_OR_RETURN(inner, mq::OpenEmbeddedBroker(mo));
+  }
+  broker = mq::WithMetrics(std::move(inner), metrics);
   event_bridge = std::make_unique<mq::EventBridge>(events, *broker);
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
