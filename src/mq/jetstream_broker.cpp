@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
 #include <charconv>
 #include <thread>
 #include <condition_variable>
@@ -141,6 +143,22 @@ std::string WithoutPassword(const std::string& urls) {
   return out;
 }
 
+// A time as JetStream's JSON wants it: 2026-11-29T08:50:00.086000000Z.
+std::string Rfc3339(int64_t unix_ns) {
+  time_t secs = static_cast<time_t>(unix_ns / 1000000000);
+  int64_t frac = unix_ns % 1000000000;
+  if (frac < 0) {
+    frac += 1000000000;
+    --secs;
+  }
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(frac));
+  return buf;
+}
+
 // A spec in a stream's description. libnats 3.4 puts the description into its JSON request
 // unescaped, so the spec's JSON goes with ' for " (names, patterns and numbers hold neither).
 std::string ToDescription(const json& spec) {
@@ -237,10 +255,16 @@ class JetStreamBroker final : public Broker {
   Result<SubscriptionInfo> InfoOf(SubState& sub);
   // Binds every topic the subscription matches now (creating its consumer where missing).
   Status Reconcile(SubState& sub, bool force);
-  Status EnsureConsumer(const SubState& sub, const std::string& topic, const jsConsumerConfig* replace);
+  // Makes the subscription's consumer on the topic unless it exists; with `replace`, remakes it
+  // with that config.
+  Status EnsureConsumer(const SubState& sub, const std::string& topic, const nlohmann::json* replace);
   Result<std::shared_ptr<Source>> Bind(const std::string& topic, const std::string& stream, const std::string& consumer,
                                        const std::string& filter);
-  jsConsumerConfig TopicConsumerConfig(const SubState& sub, std::vector<int64_t>& backoff) const;
+  // The JSON config of a subscription's consumer on a topic stream. Consumers are made by the
+  // JetStream API request itself: libnats 3.4 writes opt_start_time's fraction without its
+  // leading zeros (86 ms as ".86"), which would start a consumer up to a second late.
+  nlohmann::json TopicConsumerConfig(const SubState& sub) const;
+  Status AddConsumer(const std::string& stream, const std::string& durable, nlohmann::json config);
 
   // A delivery turned into the subscription's Delivery, or handled here (not due, expired,
   // delivered too often): nullopt.
@@ -587,32 +611,47 @@ Result<PendingPublish> JetStreamBroker::StartPublish(const std::string& topic, s
 
 // ---- subscriptions ------------------------------------------------------------------------
 
-jsConsumerConfig JetStreamBroker::TopicConsumerConfig(const SubState& sub, std::vector<int64_t>& backoff) const {
-  jsConsumerConfig cc;
-  jsConsumerConfig_Init(&cc);
-  cc.AckPolicy = js_AckExplicit;
-  cc.AckWait = sub.spec.ack_timeout_ms * kNsPerMs;
-  cc.MaxDeliver = -1;  // max_deliveries is ours: past it the message goes to the dead letters
-  cc.MaxAckPending = kMaxAckPending;
+json JetStreamBroker::TopicConsumerConfig(const SubState& sub) const {
+  json cc = {{"ack_policy", "explicit"},
+             {"ack_wait", sub.spec.ack_timeout_ms * kNsPerMs},
+             {"max_deliver", -1},  // max_deliveries is ours: past it the message goes to the dead letters
+             {"max_ack_pending", kMaxAckPending}};
   // Everything published since the subscription exists, whenever this consumer is made (a
   // topic created later, a consumer lost): the same start as the embedded log's.
   if (sub.spec.from_earliest) {
-    cc.DeliverPolicy = js_DeliverAll;
+    cc["deliver_policy"] = "all";
   } else {
-    cc.DeliverPolicy = js_DeliverByStartTime;
-    cc.OptStartTime = sub.created_ms * kNsPerMs;
+    cc["deliver_policy"] = "by_start_time";
+    cc["opt_start_time"] = Rfc3339(sub.created_ms * kNsPerMs);
   }
-  backoff.clear();
   if (sub.spec.backoff_ms > 0) {
+    json backoff = json::array();
     for (int d = 1; d <= std::min(sub.spec.max_deliveries, 16); ++d) {
       backoff.push_back((sub.spec.ack_timeout_ms + RedeliveryBackoffMs(sub.spec, d)) * kNsPerMs);
     }
-    cc.BackOff = backoff.data();
-    cc.BackOffLen = static_cast<int>(backoff.size());
-    cc.MaxDeliver = 1000000;  // JetStream wants a bound above the backoff list's length
-
+    cc["backoff"] = std::move(backoff);
+    cc["max_deliver"] = 1000000;  // JetStream wants a bound above the backoff list's length
   }
   return cc;
+}
+
+Status JetStreamBroker::AddConsumer(const std::string& stream, const std::string& durable, json config) {
+  config["durable_name"] = durable;
+  std::string body = json{{"stream_name", stream}, {"config", std::move(config)}}.dump();
+  std::string subject = "$JS.API.CONSUMER.DURABLE.CREATE." + stream + "." + durable;
+  natsMsg* raw = nullptr;
+  natsStatus s = natsConnection_Request(&raw, nc_, subject.c_str(), body.data(), static_cast<int>(body.size()), 5000);
+  MsgPtr reply(raw);
+  if (s != NATS_OK) return NatsError("creating consumer " + durable + " on " + stream, s);
+  json j = json::parse(std::string_view(natsMsg_GetData(raw), static_cast<size_t>(natsMsg_GetDataLength(raw))), nullptr, false);
+  if (!j.is_object()) return Status::Internal("creating consumer " + durable + ": unreadable answer");
+  if (!j.contains("error")) return Status::Ok();
+  int code = j["error"].value("err_code", 0);
+  // Another process made it first: theirs is as good.
+  if (code == JSConsumerNameExistErr || code == JSConsumerExistingActiveErr) return Status::Ok();
+  if (code == JSStreamNotFoundErr) return Status::NotFound("no stream " + stream);
+  return Status::Internal("creating consumer " + durable + " on " + stream + ": " +
+                          j["error"].value("description", std::string("?")) + " (JetStream error " + std::to_string(code) + ")");
 }
 
 Result<std::shared_ptr<Source>> JetStreamBroker::Bind(const std::string& topic, const std::string& stream,
@@ -634,7 +673,7 @@ Result<std::shared_ptr<Source>> JetStreamBroker::Bind(const std::string& topic, 
   return src;
 }
 
-Status JetStreamBroker::EnsureConsumer(const SubState& sub, const std::string& topic, const jsConsumerConfig* replace) {
+Status JetStreamBroker::EnsureConsumer(const SubState& sub, const std::string& topic, const json* replace) {
   const std::string stream = TopicStream(topic), durable = TopicConsumer(sub.spec.name), filter = TopicFilter(topic);
   jsErrCode code{};
   if (!replace) {
@@ -649,20 +688,11 @@ Status JetStreamBroker::EnsureConsumer(const SubState& sub, const std::string& t
       return NatsError("deleting consumer " + durable, s, code);
     }
   }
-  std::vector<int64_t> backoff;
-  jsConsumerConfig cc = replace ? *replace : TopicConsumerConfig(sub, backoff);
-  cc.Durable = durable.c_str();
-  cc.FilterSubject = filter.c_str();
-  jsConsumerInfo* ci = nullptr;
-  code = {};
-  natsStatus s = js_AddConsumer(&ci, js_, stream.c_str(), &cc, nullptr, &code);
-  ConsumerInfoPtr held(ci);
-  // Another process made it first: theirs is as good.
-  if (s != NATS_OK && code != JSConsumerNameExistErr && code != JSConsumerExistingActiveErr) {
-    if (s == NATS_NOT_FOUND || code == JSStreamNotFoundErr) return Status::NotFound("no topic '" + topic + "'");
-    return NatsError("creating consumer " + durable + " on " + stream, s, code);
-  }
-  return Status::Ok();
+  json cc = replace ? *replace : TopicConsumerConfig(sub);
+  cc["filter_subject"] = filter;
+  Status st = AddConsumer(stream, durable, std::move(cc));
+  if (st.code() == Code::kNotFound) return Status::NotFound("no topic '" + topic + "'");
+  return st;
 }
 
 Status JetStreamBroker::Reconcile(SubState& sub, bool force) {
@@ -751,19 +781,12 @@ Result<SubscriptionInfo> JetStreamBroker::CreateSubscription(const SubscriptionS
   StreamInfoPtr held(si);
   if (code == JSStreamNameExistErr) return Status::Conflict("subscription '" + spec.name + "' exists");
   if (s != NATS_OK) return NatsError("creating subscription " + spec.name, s, code);
-  jsConsumerConfig rc;
-  jsConsumerConfig_Init(&rc);
-  rc.Durable = "R";
-  rc.AckPolicy = js_AckExplicit;
-  rc.AckWait = spec.ack_timeout_ms * kNsPerMs;
-  rc.MaxDeliver = -1;
-  rc.FilterSubject = replay.c_str();
-  rc.DeliverPolicy = js_DeliverAll;
-  jsConsumerInfo* ci = nullptr;
-  s = js_AddConsumer(&ci, js_, stream.c_str(), &rc, nullptr, &code);
-  ConsumerInfoPtr held_ci(ci);
-  if (s != NATS_OK) {
-    Status st = NatsError("creating the replay consumer of " + spec.name, s, code);
+  json rc = {{"ack_policy", "explicit"},
+             {"ack_wait", spec.ack_timeout_ms * kNsPerMs},
+             {"max_deliver", -1},
+             {"filter_subject", replay},
+             {"deliver_policy", "all"}};
+  if (Status st = AddConsumer(stream, "R", std::move(rc)); !st.ok()) {
     (void)DeleteSubscription(spec.name);
     return st;
   }
@@ -1078,19 +1101,17 @@ Status JetStreamBroker::Seek(const std::string& subscription, const SeekTarget& 
     return Status::NotFound("subscription '" + subscription + "' does not read topic '" + target.topic->substr(0, 128) + "'");
   }
   for (const auto& t : topics) {
-    std::vector<int64_t> backoff;
-    jsConsumerConfig cc = TopicConsumerConfig(*sub, backoff);
+    json cc = TopicConsumerConfig(*sub);
+    cc.erase("opt_start_time");
     if (target.offset) {
       // Offsets are the topic's sequence: the whole topic moves, not one partition.
-      cc.DeliverPolicy = js_DeliverByStartSequence;
-      cc.OptStartSeq = *target.offset + 1;
-      cc.OptStartTime = 0;
+      cc["deliver_policy"] = "by_start_sequence";
+      cc["opt_start_seq"] = *target.offset + 1;
     } else if (target.time_ms) {
-      cc.DeliverPolicy = js_DeliverByStartTime;
-      cc.OptStartTime = *target.time_ms * kNsPerMs;
+      cc["deliver_policy"] = "by_start_time";
+      cc["opt_start_time"] = Rfc3339(*target.time_ms * kNsPerMs);
     } else {
-      cc.DeliverPolicy = *target.earliest ? js_DeliverAll : js_DeliverNew;
-      cc.OptStartTime = 0;
+      cc["deliver_policy"] = *target.earliest ? "all" : "new";
     }
     {
       std::lock_guard lock(sub->mu);
