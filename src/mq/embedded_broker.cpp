@@ -25,7 +25,6 @@
 #include <unordered_set>
 
 #include "common/file.hpp"
-#include "common/name.hpp"
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "mq/broker.hpp"

@@ -39,6 +39,7 @@ struct PartitionLog::Segment {
   std::string path;
   int fd = -1;
   uint64_t size = 0;
+  uint64_t zeroed = 0;  // the file's length: under `always`, zeros written ahead of `size`
   int64_t last_time_ms = 0;
   std::vector<uint32_t> positions;
   ~Segment() {
@@ -62,6 +63,16 @@ Status SyncDir(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Status::Internal("cannot sync " + dir + ": " + std::strerror(errno));
   return Status::Ok();
+}
+
+// Under `always` the active segment is zero-filled ahead of the writes, a megabyte at a time:
+// an fdatasync that must also record a grown file size (and new blocks) costs a journal commit,
+// one of already-written blocks does not (0.16 ms against 0.3-0.4 ms on ext4 here). Zeros are
+// written, not fallocated: writing into unwritten extents would cost the same commit.
+constexpr uint64_t kZeroAhead = 1 << 20;
+
+bool AllZero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
 }
 
 bool PreadAll(int fd, char* out, size_t n, uint64_t at) {
@@ -127,7 +138,12 @@ Status PartitionLog::Recover(const std::function<void(const Message&)>& visit) {
     }
     seg->fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (seg->fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
-    if (pos < data.size()) {
+    if (pos < data.size() && AllZero(std::string_view(data).substr(pos))) {
+      // Zeros written ahead under `always`: nothing was acknowledged there.
+      if (::ftruncate(seg->fd, static_cast<off_t>(pos)) != 0) {
+        return Status::Internal("cannot truncate " + path + ": " + std::strerror(errno));
+      }
+    } else if (pos < data.size()) {
       spdlog::warn("mq log {}: cutting {} bytes of torn or corrupt tail at offset {}", opt_.dir, data.size() - pos, seg->end());
       if (::ftruncate(seg->fd, static_cast<off_t>(pos)) != 0 || ::fdatasync(seg->fd) != 0) {
         return Status::Internal("cannot truncate " + path + ": " + std::strerror(errno));
@@ -135,6 +151,7 @@ Status PartitionLog::Recover(const std::function<void(const Message&)>& visit) {
       cut = true;
     }
     seg->size = pos;
+    seg->zeroed = pos;
     if (!segments_.empty() && seg->base != segments_.back()->end()) {
       return Status::Internal("mq log " + opt_.dir + ": segment " + path + " does not follow the one before");
     }
@@ -145,8 +162,16 @@ Status PartitionLog::Recover(const std::function<void(const Message&)>& visit) {
 }
 
 Status PartitionLog::Roll() {
-  if (!segments_.empty() && opt_.fsync != FsyncPolicy::kNever && ::fdatasync(segments_.back()->fd) != 0) {
-    return Status::Internal("cannot sync " + segments_.back()->path + ": " + std::strerror(errno));
+  if (!segments_.empty()) {
+    Segment& last = *segments_.back();
+    // Only the active segment keeps zeros ahead: a closed one ends at its last record.
+    if (last.zeroed > last.size && ::ftruncate(last.fd, static_cast<off_t>(last.size)) != 0) {
+      return Status::Internal("cannot truncate " + last.path + ": " + std::strerror(errno));
+    }
+    last.zeroed = last.size;
+    if (opt_.fsync != FsyncPolicy::kNever && ::fdatasync(last.fd) != 0) {
+      return Status::Internal("cannot sync " + last.path + ": " + std::strerror(errno));
+    }
   }
   auto seg = std::make_unique<Segment>();
   seg->base = next_;
@@ -155,6 +180,19 @@ Status PartitionLog::Roll() {
   if (seg->fd < 0) return Status::Internal("cannot create " + seg->path + ": " + std::strerror(errno));
   AIMASS_RETURN_IF_ERROR(SyncDir(opt_.dir));
   segments_.push_back(std::move(seg));
+  return Status::Ok();
+}
+
+Status PartitionLog::ZeroAhead(Segment& seg, size_t need) {
+  uint64_t want = std::max<uint64_t>(seg.size + need, std::min<uint64_t>(seg.zeroed + kZeroAhead, opt_.segment_bytes));
+  std::string zeros(want - seg.zeroed, '\0');
+  if (::lseek(seg.fd, static_cast<off_t>(seg.zeroed), SEEK_SET) < 0 || !WriteAll(seg.fd, zeros) || ::fdatasync(seg.fd) != 0) {
+    std::string why = std::strerror(errno);
+    (void)!::ftruncate(seg.fd, static_cast<off_t>(seg.size));
+    seg.zeroed = seg.size;
+    return Status::Internal("cannot extend " + seg.path + ": " + why);
+  }
+  seg.zeroed = want;
   return Status::Ok();
 }
 
@@ -177,9 +215,11 @@ Result<PartitionLog::Written> PartitionLog::Write(std::vector<Message>& batch, i
       AIMASS_RETURN_IF_ERROR(Roll());
     }
     Segment& seg = *segments_.back();
+    if (opt_.fsync == FsyncPolicy::kAlways && seg.size + buf.size() > seg.zeroed) AIMASS_RETURN_IF_ERROR(ZeroAhead(seg, buf.size()));
     if (::lseek(seg.fd, static_cast<off_t>(seg.size), SEEK_SET) < 0 || !WriteAll(seg.fd, buf)) {
       std::string why = std::strerror(errno);
       (void)!::ftruncate(seg.fd, static_cast<off_t>(seg.size));  // nothing half-written stays
+      seg.zeroed = seg.size;
       return Status::Internal("cannot append to " + seg.path + ": " + why);
     }
     for (uint32_t s : starts) seg.positions.push_back(static_cast<uint32_t>(seg.size) + s);

@@ -84,6 +84,9 @@ class PartitionLog {
 
  private:
   struct Segment;
+  // Writes zeros past the active segment's end (under mu_) so that the next `need` bytes, and
+  // up to a megabyte more, land in blocks the file already has.
+  Status ZeroAhead(Segment& seg, size_t need);
   explicit PartitionLog(LogOptions options);
   Status Recover(const std::function<void(const Message&)>& visit);
   Status Roll();  // starts a new segment at next_

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import assert_error, describe, metric_value, unique
 from test_cli import admin_cli, cli  # noqa: F401  (fixtures)
-from test_mq import ack, fetch, make_sub, make_topic
+from mq_helpers import ack, fetch, make_sub, make_topic
 
 
 def create(client, **spec):

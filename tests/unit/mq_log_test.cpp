@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +133,45 @@ TEST(MqLog, RecoveryCutsATornTailAndGoesOn) {
   auto c = Batch({"c"});
   ASSERT_EQ(*(*log)->Append(c, 2), 2u);
   EXPECT_EQ(Bodies(*(*log)->Read(0, 10)), (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(MqLog, AlwaysZeroFillsAheadAndRecoveryDropsTheZerosOnly) {
+  TempDir dir;
+  std::vector<std::string> files;
+  {
+    // 4 KB segments: the first fills, rolls, and must end at its last record.
+    auto log = PartitionLog::Open({dir.path(), FsyncPolicy::kAlways, 4096, {}});
+    ASSERT_TRUE(log.ok());
+    for (int i = 0; i < 60; ++i) {
+      std::vector<Message> b(1);
+      b[0].body = std::string(100, static_cast<char>('a' + i % 26));
+      ASSERT_TRUE((*log)->Append(b, 1).ok());
+    }
+    for (const auto& e : fs::directory_iterator(dir.path())) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    ASSERT_GE(files.size(), 2u);
+    // The active segment has zeros past its records.
+    EXPECT_EQ(fs::file_size(files.back()), 4096u);
+    uint64_t on_disk = 0;
+    for (const auto& f : files) on_disk += fs::file_size(f);
+    EXPECT_LT((*log)->bytes(), on_disk);
+  }
+  // Reopened: every record back, no cut (a cut would drop the later segments), and the zeros
+  // gone from the file.
+  std::vector<std::string> visited;
+  auto log = PartitionLog::Open({dir.path(), FsyncPolicy::kAlways, 4096, {}},
+                                [&](const Message& m) { visited.push_back(m.body); });
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(visited.size(), 60u);
+  EXPECT_EQ(visited[59], std::string(100, static_cast<char>('a' + 59 % 26)));
+  EXPECT_EQ((*log)->next_offset(), 60u);
+  uint64_t on_disk = 0;
+  for (const auto& f : files) on_disk += fs::file_size(f);
+  EXPECT_EQ(on_disk, (*log)->bytes());
+  std::vector<Message> more(1);
+  more[0].body = "after";
+  ASSERT_EQ(*(*log)->Append(more, 2), 60u);
+  EXPECT_EQ(Bodies(*(*log)->Read(60, 1)), (std::vector<std::string>{"after"}));
 }
 
 TEST(MqLog, ACorruptRecordCutsTheRestIncludingLaterSegments) {
