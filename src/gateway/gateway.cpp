@@ -673,8 +673,7 @@ void Attempt(std::shared_ptr<Exchange> x) {
       }
       spdlog::warn("gateway route {}: target {} failed: {} (request {})", x->route, target, got.status().message(),
                    x->request_id);
-      bool timed_out = got.status().message().find("timed out") != std::string::npos ||
-                       got.status().message().find("timeout") != std::string::npos;
+      bool timed_out = got.status().code() == Code::kDeadlineExceeded;
       Finish(x,
              http::ErrorResponse(timed_out ? Status::DeadlineExceeded("upstream '" + u.name + "' did not answer in time")
                                            : Status::BadGateway("upstream '" + u.name + "' could not be reached"),

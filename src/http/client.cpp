@@ -140,6 +140,7 @@ asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context&
       conn->stream.expires_after(req.timeout);
       auto [cec, ep] = co_await conn->stream.async_connect(results, tuple);
       (void)ep;
+      if (cec == beast::error::timeout) co_return Status::DeadlineExceeded("no connection to " + key + " in time");
       if (cec) co_return Status::Unavailable("cannot connect to " + key + ": " + cec.message());
       boost::system::error_code ignored;
       conn->stream.socket().set_option(tcp::no_delay(true), ignored);
@@ -148,6 +149,7 @@ asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context&
     auto [wec, wn] = co_await bhttp::async_write(conn->stream, m, tuple);
     (void)wn;
     if (wec) {
+      if (wec == beast::error::timeout) co_return Status::DeadlineExceeded("could not send to " + key + " in time");
       if (reused) continue;
       co_return Status::Unavailable("cannot send to " + key + ": " + wec.message());
     }
@@ -162,6 +164,7 @@ asio::awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context&
                      rec == asio::error::eof)) {
         continue;
       }
+      if (rec == beast::error::timeout) co_return Status::DeadlineExceeded("no answer from " + key + " in time");
       co_return Status::Unavailable("no answer from " + key + ": " + rec.message());
     }
     auto& res = parser.get();

@@ -43,8 +43,9 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Transport failures (refused, timeout, malformed answer) are kUnavailable; any HTTP status
-  // is a successful exchange and is returned as is.
+  // Transport failures are kUnavailable (refused, reset, malformed answer) or
+  // kDeadlineExceeded (request.timeout passed while connecting, sending or waiting); any HTTP
+  // status is a successful exchange and is returned as is.
   Result<ClientResponse> Send(const ClientRequest& request);
   // The same exchange without blocking the caller: `done` runs once, on the client's I/O
   // thread, when it ends (so it must not block either). The gateway proxies with it.

@@ -54,16 +54,12 @@ using ConsumerInfoPtr = std::unique_ptr<jsConsumerInfo, Deleter<jsConsumerInfo, 
 using MetaPtr = std::unique_ptr<jsMsgMetaData, Deleter<jsMsgMetaData, jsMsgMetaData_Destroy>>;
 using PubAckPtr = std::unique_ptr<jsPubAck, Deleter<jsPubAck, jsPubAck_Destroy>>;
 using NamesPtr = std::unique_ptr<jsStreamNamesList, Deleter<jsStreamNamesList, jsStreamNamesList_Destroy>>;
-void Unsubscribe(natsSubscription* s) {
-  natsSubscription_Unsubscribe(s);  // a bound consumer stays: only the inbox goes
-  natsSubscription_Destroy(s);
-}
-using SubPtr = std::unique_ptr<natsSubscription, Deleter<natsSubscription, Unsubscribe>>;
 
 constexpr int64_t kNsPerMs = 1000000;
 constexpr auto kPublishTimeout = std::chrono::seconds(10);
 constexpr int64_t kReconcileEveryMs = 1000;  // how often a subscription looks for new topics
 constexpr int64_t kMaxAckPending = 20000;
+constexpr auto kPullAnswerWait = std::chrono::seconds(2);
 
 Status NatsError(std::string_view what, natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string text = std::string(what) + ": " + natsStatus_GetText(s);
@@ -182,13 +178,25 @@ struct PublishBatch {
   Status error;
 };
 
-// A pull consumer this process has bound to; one fetch at a time.
+// A pull consumer of a subscription: its topic's, or the subscription's replays. This process
+// has one pull at a time on it, so that what the consumer sends belongs to that pull.
 struct Source {
-  std::string topic;  // empty: the subscription's replays
-  std::string stream;
-  std::string consumer;
+  Source(std::string t, std::string s, std::string c) : topic(std::move(t)), stream(std::move(s)), consumer(std::move(c)) {}
+  const std::string topic;  // empty: the subscription's replays
+  const std::string stream;
+  const std::string consumer;
+  std::mutex pulling;
+};
+
+// The answer to one pull request, gathered by the pull inbox's callback.
+struct PullAnswer {
   std::mutex mu;
-  SubPtr pull;
+  std::condition_variable cv;
+  size_t want = 0;
+  std::vector<MsgPtr> msgs;
+  bool done = false;
+  bool gone = false;    // no consumer answered: it was deleted
+  bool closed = false;  // its fetch has returned: what comes now is late
 };
 
 struct SubState {
@@ -244,6 +252,12 @@ class JetStreamBroker final : public Broker {
 
   static void OnPublishAck(natsConnection*, natsSubscription*, natsMsg* msg, void* self);
   void PublishAcked(MsgPtr msg);
+  static void OnPullAnswer(natsConnection*, natsSubscription*, natsMsg* msg, void* self);
+  void PullAnswered(MsgPtr msg);
+  // Asks the consumer for up to `batch` messages with no_wait: JetStream answers at once with
+  // what it has, then a 404 (none) or 408 (no more). libnats's own fetch cannot wait for that
+  // answer without also telling the server to hold the request until an expiry.
+  Result<std::vector<MsgPtr>> Pull(Source& src, size_t batch);
 
   Result<StreamInfoPtr> StreamInfo(const std::string& stream, const char* subjects_filter = nullptr);
   Result<TopicInfo> TopicInfoOf(const jsStreamInfo& si);
@@ -258,8 +272,6 @@ class JetStreamBroker final : public Broker {
   // Makes the subscription's consumer on the topic unless it exists; with `replace`, remakes it
   // with that config.
   Status EnsureConsumer(const SubState& sub, const std::string& topic, const nlohmann::json* replace);
-  Result<std::shared_ptr<Source>> Bind(const std::string& topic, const std::string& stream, const std::string& consumer,
-                                       const std::string& filter);
   // The JSON config of a subscription's consumer on a topic stream. Consumers are made by the
   // JetStream API request itself: libnats 3.4 writes opt_start_time's fraction without its
   // leading zeros (86 ms as ".86"), which would start a consumer up to a second late.
@@ -292,6 +304,13 @@ class JetStreamBroker final : public Broker {
   uint64_t next_pub_ = 0;
   std::unordered_map<uint64_t, std::pair<std::shared_ptr<PublishBatch>, size_t>> pub_waiting_;
 
+  natsSubscription* pull_sub_ = nullptr;
+  std::string pull_inbox_;  // "_INBOX.<nuid>."; a pull's reply is this plus its number
+  std::mutex pull_mu_;
+  uint64_t next_pull_ = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<PullAnswer>> pulls_;        // by number: statuses
+  std::unordered_map<std::string, std::shared_ptr<PullAnswer>> pulling_;  // by "stream.consumer": messages
+
   std::mutex mu_;  // the caches
   std::map<std::string, uint32_t> partitions_;
   std::map<std::string, std::shared_ptr<SubState>> subs_;
@@ -302,9 +321,10 @@ class JetStreamBroker final : public Broker {
 JetStreamBroker::~JetStreamBroker() {
   {
     std::lock_guard lock(mu_);
-    subs_.clear();  // the pull subscriptions go before the connection
+    subs_.clear();
   }
   if (ack_sub_) natsSubscription_Destroy(ack_sub_);
+  if (pull_sub_) natsSubscription_Destroy(pull_sub_);
   if (js_) jsCtx_Destroy(js_);
   if (nc_) {
     natsConnection_Close(nc_);
@@ -353,12 +373,17 @@ Status JetStreamBroker::Connect() {
 
   natsInbox* inbox = nullptr;
   if (natsInbox_Create(&inbox) != NATS_OK) return Status::Internal("cannot create a NATS inbox");
-  ack_inbox_ = std::string(inbox) + ".";
+  ack_inbox_ = std::string(inbox) + ".a.";
+  pull_inbox_ = std::string(inbox) + ".p.";
   natsInbox_Destroy(inbox);
   if (natsStatus s = natsConnection_Subscribe(&ack_sub_, nc_, (ack_inbox_ + "*").c_str(), &OnPublishAck, this); s != NATS_OK) {
     return NatsError("subscribing to publish acknowledgements", s);
   }
   natsSubscription_SetPendingLimits(ack_sub_, -1, -1);
+  if (natsStatus s = natsConnection_Subscribe(&pull_sub_, nc_, (pull_inbox_ + "*").c_str(), &OnPullAnswer, this); s != NATS_OK) {
+    return NatsError("subscribing to pull answers", s);
+  }
+  natsSubscription_SetPendingLimits(pull_sub_, -1, -1);
   spdlog::info("mq: JetStream at {} (prefix {})", shown, p_);
   return Status::Ok();
 }
@@ -654,23 +679,79 @@ Status JetStreamBroker::AddConsumer(const std::string& stream, const std::string
                           j["error"].value("description", std::string("?")) + " (JetStream error " + std::to_string(code) + ")");
 }
 
-Result<std::shared_ptr<Source>> JetStreamBroker::Bind(const std::string& topic, const std::string& stream,
-                                                      const std::string& consumer, const std::string& filter) {
-  auto src = std::make_shared<Source>();
-  src->topic = topic;
-  src->stream = stream;
-  src->consumer = consumer;
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = stream.c_str();
-  so.Consumer = consumer.c_str();
-  so.ManualAck = true;
-  natsSubscription* sub = nullptr;
-  jsErrCode code{};
-  natsStatus s = js_PullSubscribe(&sub, js_, filter.c_str(), consumer.c_str(), nullptr, &so, &code);
-  if (s != NATS_OK) return NatsError("binding consumer " + consumer + " of " + stream, s, code);
-  src->pull.reset(sub);
-  return src;
+void JetStreamBroker::OnPullAnswer(natsConnection*, natsSubscription*, natsMsg* msg, void* self) {
+  static_cast<JetStreamBroker*>(self)->PullAnswered(MsgPtr(msg));
+}
+
+void JetStreamBroker::PullAnswered(MsgPtr msg) {
+  // A message comes with its stream subject and an ack reply naming stream and consumer; a
+  // status with the pull's own reply subject.
+  const char* reply = natsMsg_GetReply(msg.get());
+  bool delivery = reply && std::string_view(reply).starts_with("$JS.ACK.");
+  std::shared_ptr<PullAnswer> answer;
+  if (delivery) {
+    auto t = Split(std::string_view(reply).substr(8), '.');
+    size_t at = t.size() == 7 ? 0 : 2;
+    if (t.size() >= 7) {
+      std::string key = std::string(t[at]) + "." + std::string(t[at + 1]);
+      std::lock_guard lock(pull_mu_);
+      if (auto it = pulling_.find(key); it != pulling_.end()) answer = it->second;
+    }
+  } else {
+    std::string_view subject = natsMsg_GetSubject(msg.get());
+    if (subject.starts_with(pull_inbox_)) {
+      if (auto n = ParseNumber<uint64_t>(subject.substr(pull_inbox_.size()))) {
+        std::lock_guard lock(pull_mu_);
+        if (auto it = pulls_.find(*n); it != pulls_.end()) answer = it->second;
+      }
+    }
+  }
+  std::unique_lock<std::mutex> lock;
+  if (answer) lock = std::unique_lock(answer->mu);
+  if (!answer || answer->closed) {
+    // Too late for its fetch: given back at once rather than after its ack timeout.
+    if (delivery) natsConnection_PublishString(nc_, reply, "-NAK");
+    return;
+  }
+  if (delivery) {
+    answer->msgs.push_back(std::move(msg));
+    if (answer->msgs.size() >= answer->want) answer->done = true;
+  } else {
+    // A status: 404 no messages, 408 no more, 409 a limit; no responders: no consumer.
+    answer->gone = natsMsg_IsNoResponders(msg.get());
+    answer->done = true;
+  }
+  if (answer->done) answer->cv.notify_all();
+}
+
+Result<std::vector<MsgPtr>> JetStreamBroker::Pull(Source& src, size_t batch) {
+  std::lock_guard one_at_a_time(src.pulling);
+  auto answer = std::make_shared<PullAnswer>();
+  answer->want = batch;
+  const std::string key = src.stream + "." + src.consumer;
+  uint64_t n;
+  {
+    std::lock_guard lock(pull_mu_);
+    n = next_pull_++;
+    pulls_.emplace(n, answer);
+    pulling_[key] = answer;
+  }
+  std::string reply = pull_inbox_ + std::to_string(n);
+  std::string subject = "$JS.API.CONSUMER.MSG.NEXT." + src.stream + "." + src.consumer;
+  std::string body = "{\"batch\":" + std::to_string(batch) + ",\"no_wait\":true}";
+  natsStatus s = natsConnection_PublishRequest(nc_, subject.c_str(), reply.c_str(), body.data(), static_cast<int>(body.size()));
+  std::unique_lock lock(answer->mu);
+  if (s == NATS_OK) answer->cv.wait_for(lock, kPullAnswerWait, [&] { return answer->done; });
+  answer->closed = true;
+  {
+    std::lock_guard forget(pull_mu_);
+    pulls_.erase(n);
+    pulling_.erase(key);
+  }
+  if (s != NATS_OK) return NatsError("fetching from " + src.stream, s);
+  if (answer->gone) return Status::NotFound("no consumer " + src.consumer + " on " + src.stream);
+  // Not done in time: what came is kept, what comes later is given back by PullAnswered.
+  return std::move(answer->msgs);
 }
 
 Status JetStreamBroker::EnsureConsumer(const SubState& sub, const std::string& topic, const json* replace) {
@@ -721,13 +802,9 @@ Status JetStreamBroker::Reconcile(SubState& sub, bool force) {
     Status st = EnsureConsumer(sub, t, nullptr);
     if (st.code() == Code::kNotFound) continue;  // the topic went meanwhile
     AIMASS_RETURN_IF_ERROR(st);
-    auto src = Bind(t, TopicStream(t), TopicConsumer(sub.spec.name), TopicFilter(t));
-    if (!src.ok()) {
-      spdlog::warn("mq subscription {}: {}", sub.spec.name, src.status().message());
-      continue;
-    }
+    auto src = std::make_shared<Source>(t, TopicStream(t), TopicConsumer(sub.spec.name));
     std::lock_guard lock(sub.mu);
-    sub.sources.emplace(t, std::move(*src));
+    sub.sources.emplace(t, std::move(src));
   }
   return Status::Ok();
 }
@@ -745,8 +822,7 @@ Result<std::shared_ptr<SubState>> JetStreamBroker::FindSub(const std::string& na
   auto sub = std::make_shared<SubState>();
   sub->spec = SubscriptionSpecFromJson(j);
   sub->created_ms = j.value("created_ms", int64_t{0});
-  AIMASS_ASSIGN_OR_RETURN(auto replay, Bind("", SubStream(name), "R", ReplaySubject(name)));
-  sub->sources.emplace("", std::move(replay));
+  sub->sources.emplace("", std::make_shared<Source>("", SubStream(name), "R"));
   std::lock_guard lock(mu_);
   auto [it, fresh] = subs_.emplace(name, sub);
   return it->second;
@@ -994,22 +1070,9 @@ Result<std::vector<Delivery>> JetStreamBroker::Fetch(const std::string& subscrip
     bool lost = false;
     for (const auto& src : sources) {
       if (out.size() >= max) break;
-      std::lock_guard lock(src->mu);
-      jsFetchRequest req;
-      jsFetchRequest_Init(&req);
-      req.Batch = static_cast<int>(std::min<size_t>(max - out.size(), 1000));
-      req.NoWait = true;
-      natsMsgList list{};
-      natsStatus s = natsSubscription_FetchRequest(&list, src->pull.get(), &req);
-      for (int i = 0; i < list.Count; ++i) {
-        MsgPtr msg(list.Msgs[i]);
-        list.Msgs[i] = nullptr;
-        if (auto d = Take(*sub, *src, std::move(msg))) out.push_back(std::move(*d));
-      }
-      natsMsgList_Destroy(&list);
-      if (s == NATS_OK || s == NATS_TIMEOUT || s == NATS_NOT_FOUND) continue;
-      if (s == NATS_NO_RESPONDERS) {
-        // Its consumer is gone (the topic deleted, a seek elsewhere): bind again on the next pass.
+      auto got = Pull(*src, std::min<size_t>(max - out.size(), 1000));
+      if (got.status().code() == Code::kNotFound) {
+        // Its consumer is gone (the topic deleted, a seek elsewhere): made again on the next pass.
         if (src->topic.empty()) {
           ForgetSub(subscription);
           return Status::NotFound("no subscription '" + subscription.substr(0, 128) + "'");
@@ -1019,7 +1082,10 @@ Result<std::vector<Delivery>> JetStreamBroker::Fetch(const std::string& subscrip
         lost = true;
         continue;
       }
-      return NatsError("fetching for " + subscription, s);
+      if (!got.ok()) return got.status();
+      for (auto& msg : *got) {
+        if (auto d = Take(*sub, *src, std::move(msg))) out.push_back(std::move(*d));
+      }
     }
     if (lost) AIMASS_RETURN_IF_ERROR(Reconcile(*sub, true));
     if (!out.empty() || std::chrono::steady_clock::now() >= deadline) return out;

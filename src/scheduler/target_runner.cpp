@@ -130,9 +130,7 @@ class Runner : public TargetRunner {
     }
     auto res = answer.get();
     if (!res.ok()) {
-      bool timed_out = res.status().message().find("timed out") != std::string::npos ||
-                       res.status().message().find("timeout") != std::string::npos;
-      return {res.status(), "", timed_out, false};
+      return {res.status(), "", res.status().code() == Code::kDeadlineExceeded, false};
     }
     std::string output = Excerpt(res->body, o_.output_bytes);
     if (res->status >= 200 && res->status < 300) return {Status::Ok(), output, false, false};

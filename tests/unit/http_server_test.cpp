@@ -627,5 +627,27 @@ TEST(ClientTest, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
+TEST(ClientTest, NoAnswerInTimeIsDeadlineExceeded) {
+  // A listening socket nobody accepts on: the kernel completes the handshake and takes the
+  // request, and no answer ever comes.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Client client;
+  ClientRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
+  req.timeout = 300ms;
+  auto r = client.Send(req);
+  ::close(fd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
+}
+
 }  // namespace
 }  // namespace aimass::http
