@@ -299,13 +299,13 @@ class JetStreamBroker final : public Broker {
   jsCtx* js_ = nullptr;
 
   natsSubscription* ack_sub_ = nullptr;
-  std::string ack_inbox_;  // "_INBOX.<nuid>."; a publish's reply is this plus its number
+  std::string ack_inbox_;  // "_INBOX.<nuid>.a."; a publish's reply is this plus its number
   std::mutex pub_mu_;
   uint64_t next_pub_ = 0;
   std::unordered_map<uint64_t, std::pair<std::shared_ptr<PublishBatch>, size_t>> pub_waiting_;
 
   natsSubscription* pull_sub_ = nullptr;
-  std::string pull_inbox_;  // "_INBOX.<nuid>."; a pull's reply is this plus its number
+  std::string pull_inbox_;  // "_INBOX.<nuid>.p."; a pull's reply is this plus its number
   std::mutex pull_mu_;
   uint64_t next_pull_ = 0;
   std::unordered_map<uint64_t, std::shared_ptr<PullAnswer>> pulls_;        // by number: statuses
@@ -319,10 +319,10 @@ class JetStreamBroker final : public Broker {
 };
 
 JetStreamBroker::~JetStreamBroker() {
-  {
-    std::lock_guard lock(mu_);
-    subs_.clear();
-  }
+  // Unsubscribed first: no acknowledgement or pull answer reaches a broker on its way out.
+  if (ack_sub_) natsSubscription_Unsubscribe(ack_sub_);
+  if (pull_sub_) natsSubscription_Unsubscribe(pull_sub_);
+  if (nc_) natsConnection_FlushTimeout(nc_, 1000);
   if (ack_sub_) natsSubscription_Destroy(ack_sub_);
   if (pull_sub_) natsSubscription_Destroy(pull_sub_);
   if (js_) jsCtx_Destroy(js_);
