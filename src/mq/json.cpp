@@ -1,5 +1,6 @@
 #include "mq/json.hpp"
 
+#include "common/text.hpp"
 #include "http/json.hpp"
 
 namespace aimass::mq {
@@ -37,6 +38,11 @@ json MessageJson(const Message& m) {
   json j = {{"topic", m.topic},     {"partition", m.partition},       {"offset", m.offset},
             {"key", m.key},         {"headers", HeadersJson(m.headers)}, {"body", m.body},
             {"timestamp_ms", m.timestamp_ms}};
+  // JSON strings are UTF-8: other bytes (a gRPC or base64 publish) go as base64 and say so.
+  if (!IsValidUtf8(m.body)) {
+    j["body"] = Base64Encode(m.body);
+    j["body_encoding"] = "base64";
+  }
   if (m.deliver_at_ms) j["deliver_at_ms"] = m.deliver_at_ms;
   if (m.expire_at_ms) j["expire_at_ms"] = m.expire_at_ms;
   if (!m.dedup_id.empty()) j["dedup_id"] = m.dedup_id;
@@ -98,7 +104,7 @@ Result<std::vector<OutgoingMessage>> ParseOutgoing(const json& body, size_t max_
     const json& m = (*it)[i];
     std::string where = "messages[" + std::to_string(i) + "]";
     if (!m.is_object()) return Status::BadRequest(where + " must be an object");
-    if (Status st = CheckKeys(m, {"key", "headers", "body", "delay_ms", "ttl_ms", "dedup_id"}); !st.ok()) {
+    if (Status st = CheckKeys(m, {"key", "headers", "body", "body_encoding", "delay_ms", "ttl_ms", "dedup_id"}); !st.ok()) {
       return Status::BadRequest(where + ": " + st.message());
     }
     OutgoingMessage o;
@@ -112,6 +118,17 @@ Result<std::vector<OutgoingMessage>> ParseOutgoing(const json& body, size_t max_
     AIMASS_RETURN_IF_ERROR(field("dedup_id", o.dedup_id));
     if (o.key.size() > 1024 || o.dedup_id.size() > 1024) return Status::BadRequest(where + ": key and dedup_id are 1024 bytes at most");
     if (auto b = m.find("body"); b != m.end()) o.body = b->is_string() ? b->get<std::string>() : b->dump();
+    std::string encoding;
+    AIMASS_RETURN_IF_ERROR(field("body_encoding", encoding));
+    if (encoding == "base64") {
+      auto bytes = Base64Decode(o.body);
+      if (!bytes || !m.contains("body") || !m["body"].is_string()) {
+        return Status::BadRequest(where + ": body is not base64 (body_encoding is base64)");
+      }
+      o.body = std::move(*bytes);
+    } else if (!encoding.empty() && encoding != "utf8") {
+      return Status::BadRequest(where + ": body_encoding must be utf8 or base64");
+    }
     if (auto h = m.find("headers"); h != m.end()) {
       if (!h->is_object()) return Status::BadRequest(where + ": headers must be an object of strings");
       for (const auto& [n, v] : h->items()) {

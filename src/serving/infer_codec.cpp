@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+#include "common/text.hpp"
 
 namespace aimass::serving {
 
@@ -433,33 +434,6 @@ Status ParseOutputs(const json& doc, InferRequest* req) {
 }
 
 // ---- JSON writing ----
-
-// Length of the valid UTF-8 sequence starting s (whose first byte is >= 0x80), or 0 when it is
-// not one (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
-size_t Utf8SequenceLength(std::string_view s) {
-  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
-  unsigned char c = b(0);
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() < len || b(1) < lo || b(1) > hi) return 0;
-  for (size_t i = 2; i < len; ++i) {
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  }
-  return len;
-}
 
 void AppendEscapedByte(std::string& out, unsigned char c) {
   static const char* kHex = "0123456789abcdef";

@@ -240,6 +240,36 @@ def test_bad_input_is_refused_and_changes_nothing(server):
     assert c.get(f"/api/v1/mq/topics/{topic}").json()["messages"] == 0
 
 
+def test_binary_bodies_travel_as_base64_over_http(server):
+    import base64
+
+    import grpc
+
+    from mq_grpc import MESSAGES, publish_stream
+
+    c = server.admin
+    topic = make_topic(c)
+    sub = make_sub(c, topic)
+    raw = bytes(range(256))
+    publish(c, topic, [{"body": base64.b64encode(raw).decode(), "body_encoding": "base64"},
+                       {"body": "plain text é"}])
+    # Bytes that are not UTF-8, published over gRPC, come back intact too.
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+    M = MESSAGES
+    req = M["PublishRequest"](seq=1, topic=topic, messages=[M["OutgoingMessage"](body=b"\xff\x00\xfe")])
+    assert not list(publish_stream(channel, iter([req]), server.admin_token))[0].error_code
+    got = fetch(c, sub, max=10, wait_ms=2000)
+    assert len(got) == 3
+    assert got[0]["body_encoding"] == "base64" and base64.b64decode(got[0]["body"]) == raw
+    assert got[1]["body"] == "plain text é" and "body_encoding" not in got[1]
+    assert got[2]["body_encoding"] == "base64" and base64.b64decode(got[2]["body"]) == b"\xff\x00\xfe"
+    # Not base64, or an unknown encoding: refused, nothing published.
+    for bad in ({"body": "not base64!", "body_encoding": "base64"}, {"body": "QUJD", "body_encoding": "hex"},
+                {"body": "QU=JD", "body_encoding": "base64"}):
+        assert_error(c.post(f"/api/v1/mq/topics/{topic}/messages", json={"messages": [bad]}), 400, "bad_request")
+    assert c.get(f"/api/v1/mq/topics/{topic}").json()["messages"] == 3
+
+
 def test_permissions_per_topic(server):
     c = server.admin
     topic = make_topic(c)

@@ -1,0 +1,21 @@
+// Bytes in text formats: UTF-8 validity (JSON strings must be UTF-8) and standard base64 (RFC
+// 4648, with padding) for bytes that are not.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace aimass {
+
+// Length of the valid UTF-8 sequence starting s (whose first byte is >= 0x80), or 0 when it is
+// not one (RFC 3629: no overlongs, no surrogates, nothing past U+10FFFF).
+size_t Utf8SequenceLength(std::string_view s);
+bool IsValidUtf8(std::string_view s);
+
+std::string Base64Encode(std::string_view data);
+// nullopt when `text` is not base64 (wrong length or alphabet, padding inside).
+std::optional<std::string> Base64Decode(std::string_view text);
+
+}  // namespace aimass

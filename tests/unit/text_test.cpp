@@ -1,0 +1,39 @@
+// UTF-8 validity and base64 (RFC 4648 test vectors): the checks that decide how a message body
+// is written into JSON and read back from it.
+#include <gtest/gtest.h>
+
+#include "common/text.hpp"
+
+namespace aimass {
+namespace {
+
+TEST(TextTest, Base64MatchesTheRfcVectorsAndRoundTripsEveryByte) {
+  const std::pair<const char*, const char*> vectors[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    EXPECT_EQ(Base64Encode(plain), encoded);
+    EXPECT_EQ(Base64Decode(encoded), std::optional<std::string>(plain)) << encoded;
+  }
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  EXPECT_EQ(Base64Decode(Base64Encode(all)), std::optional<std::string>(all));
+}
+
+TEST(TextTest, Base64RefusesWhatIsNotBase64) {
+  for (const char* bad : {"Zg=", "Zm9v!A==", "Z=9v", "Zg==Zg==", "Zm9vYg=a", "Zm 9v"}) {
+    EXPECT_FALSE(Base64Decode(bad).has_value()) << bad;
+  }
+}
+
+TEST(TextTest, Utf8ValidityFollowsRfc3629) {
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // é € 😀
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // a surrogate
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // cut short
+}
+
+}  // namespace
+}  // namespace aimass
