@@ -155,6 +155,33 @@ std::string Rfc3339(int64_t unix_ns) {
   return buf;
 }
 
+// A delivery's ack subject is this plus the tokens AckTokensOf reads; ids are those tokens.
+constexpr std::string_view kAckPrefix = "$JS.ACK.";
+
+struct AckTokens {
+  std::string_view stream, consumer;
+  uint64_t delivered = 0, seq = 0;
+};
+
+// <stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>, or the newer form with the
+// domain and account hash in front (and a token after).
+std::optional<AckTokens> AckTokensOf(std::string_view id) {
+  auto t = Split(id, '.');
+  size_t at = t.size() == 7 ? 0 : t.size() >= 9 ? 2 : SIZE_MAX;
+  if (at == SIZE_MAX) return std::nullopt;
+  auto delivered = ParseNumber<uint64_t>(t[at + 2]);
+  auto seq = ParseNumber<uint64_t>(t[at + 3]);
+  if (!delivered || !seq) return std::nullopt;
+  return AckTokens{t[at], t[at + 1], *delivered, *seq};
+}
+
+// A message read from topic `topic`'s stream at `seq`: its partition is its subject's last token.
+void PlaceInTopic(Message& m, std::string topic, std::string_view subject, uint64_t seq) {
+  m.topic = std::move(topic);
+  m.partition = ParseNumber<uint32_t>(subject.substr(subject.rfind('.') + 1)).value_or(0);
+  m.offset = seq - 1;
+}
+
 // A spec in a stream's description. libnats 3.4 puts the description into its JSON request
 // unescaped, so the spec's JSON goes with ' for " (names, patterns and numbers hold neither).
 std::string ToDescription(const json& spec) {
@@ -687,13 +714,11 @@ void JetStreamBroker::PullAnswered(MsgPtr msg) {
   // A message comes with its stream subject and an ack reply naming stream and consumer; a
   // status with the pull's own reply subject.
   const char* reply = natsMsg_GetReply(msg.get());
-  bool delivery = reply && std::string_view(reply).starts_with("$JS.ACK.");
+  bool delivery = reply && std::string_view(reply).starts_with(kAckPrefix);
   std::shared_ptr<PullAnswer> answer;
   if (delivery) {
-    auto t = Split(std::string_view(reply).substr(8), '.');
-    size_t at = t.size() == 7 ? 0 : 2;
-    if (t.size() >= 7) {
-      std::string key = std::string(t[at]) + "." + std::string(t[at + 1]);
+    if (auto a = AckTokensOf(std::string_view(reply).substr(kAckPrefix.size()))) {
+      std::string key = std::string(a->stream) + "." + std::string(a->consumer);
       std::lock_guard lock(pull_mu_);
       if (auto it = pulling_.find(key); it != pulling_.end()) answer = it->second;
     }
@@ -962,8 +987,8 @@ std::optional<Delivery> JetStreamBroker::Take(SubState& sub, const Source& src, 
   MetaPtr meta(raw);
   const char* reply = natsMsg_GetReply(msg.get());
   std::string id = reply ? std::string(reply) : "";
-  if (!id.starts_with("$JS.ACK.")) return std::nullopt;
-  id.erase(0, 8);
+  if (!id.starts_with(kAckPrefix)) return std::nullopt;
+  id.erase(0, kAckPrefix.size());
   uint64_t seq = meta->Sequence.Stream;
   auto decoded = Decode(msg.get(), "stream " + src.stream + " sequence " + std::to_string(seq));
   if (!decoded.ok()) {
@@ -974,10 +999,7 @@ std::optional<Delivery> JetStreamBroker::Take(SubState& sub, const Source& src, 
   Message m = std::move(*decoded);
   bool from_topic = !src.topic.empty();
   if (from_topic) {
-    m.topic = src.topic;
-    std::string_view subject = natsMsg_GetSubject(msg.get());
-    m.partition = ParseNumber<uint32_t>(subject.substr(subject.rfind('.') + 1)).value_or(0);
-    m.offset = seq - 1;
+    PlaceInTopic(m, src.topic, natsMsg_GetSubject(msg.get()), seq);
   } else {
     // A replayed dead letter shows where it came from.
     m.topic = HeaderValue(m, "x-original-topic");
@@ -1026,7 +1048,7 @@ Status JetStreamBroker::Dead(const SubState& sub, Message m, const char* reason,
 }
 
 Status JetStreamBroker::SendAck(const std::string& id, std::string_view payload) {
-  std::string subject = "$JS.ACK." + id;
+  std::string subject = std::string(kAckPrefix) + id;
   natsStatus s = natsConnection_Publish(nc_, subject.c_str(), payload.data(), static_cast<int>(payload.size()));
   if (s != NATS_OK) return NatsError("acknowledging", s);
   return Status::Ok();
@@ -1037,17 +1059,9 @@ std::optional<JetStreamBroker::AckId> JetStreamBroker::ParseAckId(const SubState
       !std::all_of(id.begin(), id.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; })) {
     return std::nullopt;
   }
-  auto t = Split(id, '.');
-  // <stream>.<consumer>.<delivered>.<sseq>.<cseq>.<time>.<pending>, or the newer form with the
-  // domain and account hash in front (and a token after).
-  size_t at = t.size() == 7 ? 0 : t.size() >= 9 ? 2 : SIZE_MAX;
-  if (at == SIZE_MAX) return std::nullopt;
-  AckId a{std::string(t[at]), std::string(t[at + 1])};
-  auto delivered = ParseNumber<uint64_t>(t[at + 2]);
-  auto seq = ParseNumber<uint64_t>(t[at + 3]);
-  if (!delivered || !seq) return std::nullopt;
-  a.delivered = *delivered;
-  a.seq = *seq;
+  auto tokens = AckTokensOf(id);
+  if (!tokens) return std::nullopt;
+  AckId a{std::string(tokens->stream), std::string(tokens->consumer), tokens->delivered, tokens->seq};
   bool topic_consumer = a.stream.starts_with(p_ + "_T_") && a.consumer == TopicConsumer(sub.spec.name);
   bool replay_consumer = a.stream == SubStream(sub.spec.name) && a.consumer == "R";
   if (!topic_consumer && !replay_consumer) return std::nullopt;
@@ -1132,10 +1146,8 @@ Result<AckResult> JetStreamBroker::Nack(const std::string& subscription, const s
         if (m.ok()) {
           bool from_topic = a->stream != SubStream(subscription);
           if (from_topic) {
-            m->topic = DecodeName(std::string_view(a->stream).substr(p_.size() + 3)).value_or("");
-            std::string_view subject = natsMsg_GetSubject(stored.get());
-            m->partition = ParseNumber<uint32_t>(subject.substr(subject.rfind('.') + 1)).value_or(0);
-            m->offset = a->seq - 1;
+            PlaceInTopic(*m, DecodeName(std::string_view(a->stream).substr(p_.size() + 3)).value_or(""),
+                         natsMsg_GetSubject(stored.get()), a->seq);
           }
           AIMASS_RETURN_IF_ERROR(Dead(*sub, std::move(*m), "max_deliveries", static_cast<int>(a->delivered), a->stream, a->seq, from_topic));
         }
