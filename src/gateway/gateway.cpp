@@ -79,21 +79,23 @@ bool IsHex(std::string_view s) {
 
 // Trace and span ids need to be unique, not secret: a per-thread generator seeded from the
 // CSPRNG, so that a proxied request does not pay for two RAND_bytes calls.
-std::string FastHex(size_t bytes) {
+// Appends 2 * bytes hex digits to `out`.
+void AppendFastHex(std::string& out, size_t bytes) {
   thread_local std::mt19937_64 gen([] {
     std::seed_seq seq{std::hash<std::string>{}(RandomHex(16)), static_cast<size_t>(Clock::now().time_since_epoch().count())};
     return std::mt19937_64(seq);
   }());
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(bytes * 2, '0');
+  size_t at = out.size();
+  out.resize(at + 2 * bytes);
+  char* p = out.data() + at;
   for (size_t i = 0; i < bytes; i += 8) {
     uint64_t v = gen();
     for (size_t j = 0; j < 8 && i + j < bytes; ++j, v >>= 8) {
-      out[2 * (i + j)] = kHex[(v >> 4) & 15];
-      out[2 * (i + j) + 1] = kHex[v & 15];
+      *p++ = kHex[(v >> 4) & 15];
+      *p++ = kHex[v & 15];
     }
   }
-  return out;
 }
 
 // W3C Trace Context: keep the caller's trace id and flags, name this hop as the new parent; a
@@ -103,10 +105,22 @@ std::string NextTraceparent(std::optional<std::string_view> incoming) {
       (*incoming)[52] == '-') {
     std::string_view trace = incoming->substr(3, 32), flags = incoming->substr(53, 2);
     if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) && trace != std::string(32, '0')) {
-      return "00-" + std::string(trace) + "-" + FastHex(8) + "-" + std::string(flags);
+      std::string out;
+      out.reserve(55);
+      out.append("00-").append(trace).append("-");
+      AppendFastHex(out, 8);
+      out.append("-").append(flags);
+      return out;
     }
   }
-  return "00-" + FastHex(16) + "-" + FastHex(8) + "-01";
+  std::string out;
+  out.reserve(55);
+  out.append("00-");
+  AppendFastHex(out, 16);
+  out.append("-");
+  AppendFastHex(out, 8);
+  out.append("-01");
+  return out;
 }
 
 bool Idempotent(http::Method m) {
@@ -533,8 +547,11 @@ void Gateway::Impl::Record(const std::string& route, const std::string& upstream
   // and hashes it under the family's lock, which is most of what recording would cost.
   Series* series = nullptr;
   {
+    // The key is built in a per-thread buffer: a lookup allocates nothing.
+    thread_local std::string key;
+    key.assign(route).append(1, '\n').append(upstream);
     std::lock_guard lock(series_mu);
-    auto& slot = series_by_key[route + '\n' + upstream];
+    auto& slot = series_by_key[key];
     if (!slot) {
       slot = std::make_unique<Series>();
       for (int c = 1; c <= 5; ++c) {
@@ -657,12 +674,15 @@ void Attempt(std::shared_ptr<Exchange> x) {
   x->tried.push_back(i);
   const std::string& target = x->pool->spec().targets[i].url;
   http::ClientRequest& req = *x->request;
-  req.url = target + x->path_and_query;
+  req.url.assign(target).append(x->path_and_query);
   if (x->tried.size() > 1) {
     req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
   }
   auto sent = Clock::now() + req.start_after;
-  x->impl->client.SendAsync(x->request, [x, i, sent, target](Result<http::ClientResponse> got) {
+  // The target's URL is read from the pool's spec, which `x` keeps alive (a copy in the
+  // capture would cost an allocation per request).
+  x->impl->client.SendAsync(x->request, [x, i, sent](Result<http::ClientResponse> got) {
+    const std::string& target = x->pool->spec().targets[i].url;
     auto latency = Clock::now() - sent;
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
@@ -857,6 +877,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
   std::string forwarded_for;
+  out.headers.reserve(req.headers.all().size() + 6);
   for (const auto& [name, value] : req.headers.all()) {
     if (!Forwardable(name)) continue;
     // The gateway consumed the caller's credential; the upstream does not get it.
@@ -885,10 +906,12 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
 
   // The answer is due when every attempt has had its time.
   auto deadline = start + out.timeout * (x->pool->spec().retries + 1) + std::chrono::seconds(1);
-  std::weak_ptr<http::DeferredResponse> weak = x->deferred;
-  std::string request_id = req.request_id;
-  x->deferred->SetDeadline(deadline, [weak, request_id] {
-    if (auto d = weak.lock()) d->Complete(http::ErrorResponse(Status::DeadlineExceeded("the upstream did not answer in time"), request_id));
+  // Holds the exchange weakly: an attempt in flight keeps it, and once it is over the answer
+  // is complete and this never runs.
+  x->deferred->SetDeadline(deadline, [weak = std::weak_ptr<Exchange>(x)] {
+    if (auto ex = weak.lock()) {
+      ex->deferred->Complete(http::ErrorResponse(Status::DeadlineExceeded("the upstream did not answer in time"), ex->request_id));
+    }
   });
   http::Response r;
   r.deferred = x->deferred;

@@ -44,20 +44,27 @@ bool HostMatches(const std::string& pattern, const std::string& host) {
 }  // namespace
 
 bool HasDotSegment(std::string_view raw) {
-  for (auto seg : Segments(raw)) {
-    // Decode only what could spell a dot: %2e / %2E.
-    std::string s;
-    for (size_t i = 0; i < seg.size(); ++i) {
-      if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' && (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
-        s += '.';
+  if (raw.starts_with('/')) raw.remove_prefix(1);
+  for (;;) {
+    size_t slash = raw.find('/');
+    std::string_view seg = raw.substr(0, slash);
+    // Counts the dots, decoding only what could spell one: %2e / %2E.
+    int dots = 0;
+    bool other = false;
+    for (size_t i = 0; i < seg.size() && !other; ++i) {
+      if (seg[i] == '.') {
+        ++dots;
+      } else if (seg[i] == '%' && i + 2 < seg.size() && seg[i + 1] == '2' && (seg[i + 2] == 'e' || seg[i + 2] == 'E')) {
+        ++dots;
         i += 2;
       } else {
-        s += seg[i];
+        other = true;
       }
     }
-    if (s == "." || s == "..") return true;
+    if (!other && (dots == 1 || dots == 2)) return true;
+    if (slash == std::string_view::npos) return false;
+    raw.remove_prefix(slash + 1);
   }
-  return false;
 }
 
 struct RouteTable::Entry {

@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <cstring>
+
 namespace aimass::http {
 
 std::string_view MethodName(Method m) {
@@ -35,6 +37,13 @@ bool IsMutating(Method m) {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool HasLineBreak(std::string_view v) {
+  // Two memchr scans: find_first_of("\r\n") calls memchr once per character, and a plain
+  // loop is several times slower than memchr's vector code (both showed in the gateway's
+  // profile).
+  return !v.empty() && (std::memchr(v.data(), '\r', v.size()) != nullptr || std::memchr(v.data(), '\n', v.size()) != nullptr);
 }
 
 void Headers::Set(std::string name, std::string value) {

@@ -24,6 +24,8 @@ Method ParseMethod(std::string_view name);
 bool IsMutating(Method m);
 // ASCII case-insensitive equality, as header names compare.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// A CR or LF in a header name or value would split the message it is written into.
+bool HasLineBreak(std::string_view v);
 
 // Ordered header list with case-insensitive lookup; small enough that a scan beats a map.
 class Headers {
@@ -32,6 +34,7 @@ class Headers {
   void Add(std::string name, std::string value);
   std::optional<std::string_view> Get(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& all() const { return items_; }
+  void Reserve(size_t n) { items_.reserve(n); }
   // Drops the fields whose name `drop` accepts (a proxy removing hop-by-hop fields in place
   // instead of copying the rest).
   template <class Pred>

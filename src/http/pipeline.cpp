@@ -40,7 +40,8 @@ Status Pipeline::Match(Request& req) const {
   req.route = m.route;
   req.params = std::move(m.params);
   if (m.route) return Status::Ok();
-  if (fallback_ && m.status.code() == Code::kNotFound) {
+  if (m.status.code() == Code::kNotFound) {
+    if (!fallback_) return Status::NotFound("no route for " + req.path.substr(0, 200));
     req.route = fallback_;
     return Status::Ok();
   }

@@ -138,7 +138,25 @@ Status Router::Add(Route route) {
   compiled_.push_back(std::move(c));
   std::stable_sort(compiled_.begin(), compiled_.end(),
                    [](const auto& a, const auto& b) { return a->rank < b->rank; });
+  Reindex();
   return Status::Ok();
+}
+
+void Router::Reindex() {
+  auto literal_first = [](const Compiled& c) { return c.segments.front().size() == 1 && !c.segments.front().front().capture; };
+  by_first_.clear();
+  any_first_.clear();
+  for (const auto& c : compiled_) {
+    if (literal_first(*c)) by_first_[c->segments.front().front().text];
+  }
+  for (const auto& c : compiled_) {
+    if (literal_first(*c)) {
+      by_first_[c->segments.front().front().text].push_back(c.get());
+      continue;
+    }
+    any_first_.push_back(c.get());
+    for (auto& [first, list] : by_first_) list.push_back(c.get());
+  }
 }
 
 RouteMatch Router::Match(Method method, std::string_view path) const {
@@ -157,17 +175,25 @@ RouteMatch Router::Match(Method method, std::string_view path) const {
     return nullptr;
   };
 
-  if (auto it = literal_.find(std::string(path)); it != literal_.end()) {
+  if (auto it = literal_.find(path); it != literal_.end()) {
     if (const Route* r = pick(it->second)) {
       m.route = r;
       return m;
     }
   }
 
+  std::string_view first_segment = path.substr(path.starts_with('/') ? 1 : 0);
+  first_segment = first_segment.substr(0, first_segment.find('/'));
+  auto first = by_first_.find(first_segment);
+  const auto& candidates = first != by_first_.end() ? first->second : any_first_;
+  if (candidates.empty()) {
+    m.status = Status(Code::kNotFound, "");
+    return m;
+  }
   auto parts = SplitPath(path);
   std::vector<const Route*> path_matches;
   std::vector<std::vector<std::pair<std::string, std::string_view>>> captures_of;
-  for (const auto& c : compiled_) {
+  for (const Compiled* c : candidates) {
     std::vector<std::pair<std::string, std::string_view>> caps;
     bool ok = true;
     if (c->has_rest ? parts.size() < c->segments.size() : parts.size() != c->segments.size()) {
@@ -190,7 +216,7 @@ RouteMatch Router::Match(Method method, std::string_view path) const {
     captures_of.push_back(std::move(caps));
   }
   if (path_matches.empty()) {
-    m.status = Status::NotFound("no route for " + std::string(path.substr(0, 200)));
+    m.status = Status(Code::kNotFound, "");
     return m;
   }
   const Route* chosen = pick(path_matches);

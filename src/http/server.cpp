@@ -398,6 +398,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     size_t q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.headers.Reserve(8);
     for (const auto& f : h) {
       req.headers.Add(std::string(f.name_string()), std::string(f.value()));
     }
@@ -586,9 +587,8 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
   head.append(reason.data(), reason.size());
   head += "\r\n";
-  auto safe = [](std::string_view v) { return v.find_first_of("\r\n") == std::string_view::npos; };
   for (const auto& [name, value] : res.headers.all()) {
-    if (!safe(name) || !safe(value)) continue;
+    if (HasLineBreak(name) || HasLineBreak(value)) continue;
     head += name;
     head += ": ";
     head += value;

@@ -95,6 +95,28 @@ class HttpServerTest : public ::testing::Test {
     Add(MakeRoute(Method::kGet, "/hello", [](Request&) { return Text("hello world"); }));
     Add(MakeRoute(Method::kGet, "/peer", [](Request& req) { return Text(req.remote); }));
     Add(MakeRoute(Method::kGet, "/id", [](Request& req) { return Text(req.request_id); }));
+    Add(MakeRoute(Method::kPost, "/headers", [](Request& req) {
+      std::string all;
+      for (const auto& [n, v] : req.headers.all()) all += n + ": " + v + "\n";
+      return Text(all + "body=" + req.body);
+    }));
+    Add(MakeRoute(Method::kGet, "/chunked", [](Request&) {
+      // Three pieces, then the end: the client must join the chunks.
+      struct Pieces : ResponseStream {
+        int left = 3;
+        bool Poll(std::string& out) override {
+          if (left == 0) return false;
+          out += "piece" + std::to_string(left--) + ";";
+          return true;
+        }
+        void SetWake(std::function<void()>) override {}
+        void Close() override {}
+        bool Bulk() const override { return true; }
+      };
+      Response r = Text("");
+      r.stream = std::make_shared<Pieces>();
+      return r;
+    }));
     Add(MakeRoute(Method::kGet, "/users/{name}",
                   [](Request& req) { return Text("user " + req.Param("name")); }));
     Add(MakeRoute(Method::kPost, "/echo", [](Request& req) {
@@ -232,6 +254,34 @@ TEST_F(HttpServerTest, GetRoute) {
   ClientResponse u = Send(client, Method::kGet, "/users/a%20b");
   EXPECT_EQ(u.status, 200);
   EXPECT_EQ(u.body, "user a b");
+}
+
+// The client writes the request itself: every field the caller gives (repeats too), none that
+// would split the request, the caller's Host instead of its own, and its own framing.
+TEST_F(HttpServerTest, ClientSendsCallerFieldsSafely) {
+  Client client;
+  ClientResponse r = Send(client, Method::kPost, "/headers", "abc",
+                          {{"X-Dup", "one"}, {"X-Dup", "two"}, {"X-Evil", "a\r\nX-Injected: 1"},
+                           {"Host", "example.test"}, {"Content-Length", "99"}, {"Connection", "close"}});
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("X-Dup: one\nX-Dup: two\n"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("X-Injected"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("X-Evil"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Host: example.test\n"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("Host: 127.0.0.1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("Content-Length: 3\n"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("User-Agent: aimass-client\n"), std::string::npos) << r.body;
+  EXPECT_TRUE(r.body.ends_with("body=abc")) << r.body;
+  // The caller's "Connection: close" was not sent: the connection went back to the pool.
+  EXPECT_EQ(client.idle_connections(), 1u);
+}
+
+TEST_F(HttpServerTest, ClientJoinsChunkedBodies) {
+  Client client;
+  ClientResponse r = Send(client, Method::kGet, "/chunked");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "piece3;piece2;piece1;");
+  EXPECT_EQ(Header(r, "Transfer-Encoding"), "chunked");
 }
 
 TEST_F(HttpServerTest, HeadServedByGetWithoutBody) {
