@@ -2,6 +2,7 @@
 (small Python servers started here), access, weighted balancing, passive ejection with retries,
 pause / resume / degrade and rate limits."""
 
+import http.client
 import json
 import socket
 import threading
@@ -48,11 +49,14 @@ class Echo:
                     status = int(self.path.split("status=", 1)[1][:3])
                 out = json.dumps({"upstream": echo.name, "method": self.command, "path": self.path,
                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                  "header_list": [[k.lower(), v] for k, v in self.headers.items()],
                                   "body": body}).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
                 self.send_header("X-Upstream", echo.name)
+                self.send_header("X-Twice", "first")
+                self.send_header("X-Twice", "second")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(out)
@@ -150,6 +154,24 @@ def test_a_route_forwards_to_its_upstream_with_path_query_body_and_forwarding_he
     assert "authorization" not in h
     assert resp.headers["X-Upstream"] == "echo-0"
     assert resp.headers["X-Request-Id"] == "req-gw-1"
+
+
+def test_repeated_headers_stay_repeated_both_ways(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("GET", prefix + "/dup")
+    conn.putheader("Authorization", f"Bearer {server.admin_token}")
+    conn.putheader("X-Dup", "one")
+    conn.putheader("X-Dup", "two")
+    conn.endheaders()
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 200, body
+    pairs = json.loads(body)["header_list"]
+    assert [v for k, v in pairs if k == "x-dup"] == ["one", "two"]
+    assert [v for k, v in resp.getheaders() if k.lower() == "x-twice"] == ["first", "second"]
+    conn.close()
 
 
 def test_traceparent_keeps_the_trace_and_names_a_new_parent(server, echoes):
