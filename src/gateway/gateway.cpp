@@ -70,7 +70,12 @@ bool Forwardable(std::string_view name) {
   static constexpr std::string_view kDrop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
                                                "proxy-authorization", "te", "trailer", "transfer-encoding",
                                                "upgrade", "host", "content-length"};
-  return std::none_of(std::begin(kDrop), std::end(kDrop), [&](std::string_view d) { return http::EqualsIgnoreCase(name, d); });
+  // Runs for every field both ways: the length and first letter rule out most names before a
+  // case-insensitive compare.
+  char first = name.empty() ? 0 : static_cast<char>(name.front() | 0x20);
+  return std::none_of(std::begin(kDrop), std::end(kDrop), [&](std::string_view d) {
+    return d.size() == name.size() && d.front() == first && http::EqualsIgnoreCase(name, d);
+  });
 }
 
 bool IsHex(std::string_view s) {
