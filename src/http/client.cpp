@@ -112,7 +112,10 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
     out += value;
     out += "\r\n";
   }
-  if (!has_host) out.append("Host: ").append(url.host).append(":").append(url.port).append("\r\n");
+  if (!has_host) {
+    bool ipv6 = url.host.find(':') != std::string::npos;  // ParseUrl took its brackets off
+    out.append(ipv6 ? "Host: [" : "Host: ").append(url.host).append(ipv6 ? "]:" : ":").append(url.port).append("\r\n");
+  }
   if (!has_agent) out += "User-Agent: aimass-client\r\n";
   // As Beast frames a string body: no length for a bodiless GET, HEAD, DELETE…
   bool says_length = !req.body.empty() || req.method == Method::kPost || req.method == Method::kPut ||
