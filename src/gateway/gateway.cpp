@@ -748,6 +748,11 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   }
   auto resolved = std::static_pointer_cast<const Resolved>(req.route_state);
   if (resolved->dot_segment) return http::ErrorResponse(Status::BadRequest("the path has a '.' or '..' segment"), req.request_id);
+  // The request keeps no name for a method outside the seven it knows, so it could not be
+  // forwarded as sent.
+  if (req.method == http::Method::kOther) {
+    return http::ErrorResponse(Status(Code::kMethodNotAllowed, "the gateway forwards GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS only"), req.request_id);
+  }
   if (!resolved->hit) return http::ErrorResponse(Status::NotFound("no route matches " + std::string(http::MethodName(req.method)) + " " + req.path.substr(0, 200)), req.request_id);
   const RouteSpec& route = *resolved->hit->route;
   const Live& live = *resolved->live;

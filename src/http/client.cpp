@@ -199,6 +199,7 @@ Awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context& loop,
                                                          const ClientRequest& req) {
   auto tuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
   auto key = [&url] { return url.host + ":" + url.port; };  // for messages only
+  if (req.method == Method::kOther) co_return Status::BadRequest("the HTTP client sends the seven methods it names only");
 
   // A pooled connection may have been closed by the server while parked: when the first
   // write or read on it fails, retry once on a fresh connection (only for a reused one, so a

@@ -174,6 +174,15 @@ def test_repeated_headers_stay_repeated_both_ways(server, echoes):
     conn.close()
 
 
+def test_a_method_the_gateway_cannot_name_is_405_and_not_forwarded(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up)
+    before = echoes[0].hits
+    resp = server.admin.request("PROPFIND", prefix + "/x")
+    assert_error(resp, 405, "method_not_allowed")
+    assert echoes[0].hits == before
+
+
 def test_traceparent_keeps_the_trace_and_names_a_new_parent(server, echoes):
     up = make_upstream(server, [(echoes[0].url, 100)])
     _, prefix = make_route(server, up)
