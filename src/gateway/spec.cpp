@@ -8,6 +8,7 @@
 #include "common/name.hpp"
 #include "http/client.hpp"
 #include "http/json.hpp"
+#include "http/message.hpp"
 
 namespace aimass::gateway {
 
@@ -238,7 +239,7 @@ Result<Fallback> ParseFallback(const Json& j) {
   f.body = body.value_or("");
   if (f.body.size() > 64 * 1024) return Status::BadRequest("a fallback body is at most 64 KiB");
   f.content_type = type.value_or("application/json");
-  if (f.content_type.find_first_of("\r\n") != std::string::npos) return Status::BadRequest("'content_type' has a line break");
+  if (http::HasLineBreak(f.content_type)) return Status::BadRequest("'content_type' has a line break");
   return f;
 }
 
