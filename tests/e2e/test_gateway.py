@@ -406,6 +406,8 @@ def test_pause_resume_and_degrade(server, echoes):
     assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-1"
     assert_error(admin.post(f"{ROUTES}/{route}/degrade", json={"upstream": "nope"}), 400, "bad_request")
     assert_error(admin.post(f"{ROUTES}/{route}/degrade", json={"upstream": other, "body": "x"}), 400, "bad_request")
+    assert_error(admin.post(f"{ROUTES}/{route}/degrade", json={"status": 200, "content_type": "text/plain\r\nX-Evil: 1"}),
+                 400, "bad_request")
     assert_error(admin.post(f"{ROUTES}/no-such-route/pause"), 404, "not_found")
     assert admin.post(f"{ROUTES}/{route}/resume").status_code == 200
     assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
