@@ -55,9 +55,9 @@ namespace {
 // Typed to the io_context's own executor, as the server's I/O: no type-erased executor per
 // operation.
 using Executor = asio::io_context::executor_type;
-template <class T>
-using Awaitable = asio::awaitable<T, Executor>;
-using Stream = beast::basic_stream<tcp, Executor, beast::unlimited_rate_policy>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
 // Reads an answer straight into a ClientResponse: Beast's own message type would store every
 // field in its own allocation and then be copied field by field (the gateway's profile showed
@@ -129,6 +129,54 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
   out += "\r\n";
 }
 
+// A kept-alive connection, its read buffer and the buffer its requests are written from (kept
+// with it: allocating them per exchange showed in the gateway's profile). Its timeout is a
+// deadline the exchange sets and a watchdog timer that is re-armed only when it fires or when a
+// deadline comes before the armed one, as the server's connections do: no timer is armed and
+// cancelled around every request (with Beast's basic_stream that was two timer operations per
+// proxied request).
+struct Conn {
+  explicit Conn(asio::io_context& loop) : socket(loop.get_executor()), watchdog(loop.get_executor()) {
+    buffer.reserve(16 * 1024);
+  }
+  Socket socket;
+  Timer watchdog;
+  Clock::time_point deadline = Clock::time_point::max();  // of the exchange in progress
+  Clock::time_point armed_at = Clock::time_point::max();  // max: the watchdog is not armed
+  bool timed_out = false;
+  beast::flat_buffer buffer;
+  std::string head;
+};
+
+void ArmWatchdog(const std::shared_ptr<Conn>& c, Clock::time_point at);
+
+void OnWatchdog(const std::shared_ptr<Conn>& c) {
+  c->armed_at = Clock::time_point::max();
+  if (c->deadline == Clock::time_point::max()) return;  // idle: armed again by the next exchange
+  if (Clock::now() >= c->deadline) {
+    c->timed_out = true;
+    boost::system::error_code ignored;
+    c->socket.close(ignored);  // the pending operation completes with an error
+    return;
+  }
+  ArmWatchdog(c, c->deadline);
+}
+
+void ArmWatchdog(const std::shared_ptr<Conn>& c, Clock::time_point at) {
+  c->armed_at = at;
+  c->watchdog.expires_at(at);  // a wait already armed completes as aborted
+  c->watchdog.async_wait([weak = std::weak_ptr<Conn>(c)](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto c = weak.lock()) OnWatchdog(c);
+  });
+}
+
+void SetDeadline(const std::shared_ptr<Conn>& c, std::chrono::milliseconds timeout) {
+  c->deadline = Clock::now() + timeout;
+  c->timed_out = false;
+  if (c->deadline < c->armed_at) ArmWatchdog(c, c->deadline);
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -146,16 +194,8 @@ struct Client::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   std::thread thread;
   mutable std::mutex mu;
-  // A kept-alive connection, its read buffer and the buffer its requests are written from (kept
-  // with it: allocating them per exchange showed in the gateway's profile).
-  struct Conn {
-    explicit Conn(asio::io_context& loop) : stream(loop.get_executor()) { buffer.reserve(16 * 1024); }
-    Stream stream;
-    beast::flat_buffer buffer;
-    std::string head;
-  };
-  // Keyed by the loop's address and host:port: a stream is bound to the loop it was made on.
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  // Keyed by the loop's address and host:port: a socket is bound to the loop it was made on.
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;
 
   // The pool key, built in a per-thread buffer so a lookup allocates nothing.
   static const std::string& PoolKey(const asio::io_context& loop, const Url& url) {
@@ -167,7 +207,7 @@ struct Client::Impl {
     key.append(addr, end).append("/").append(url.host).append(":").append(url.port);
     return key;
   }
-  std::unique_ptr<Conn> Take(const std::string& key) {
+  std::shared_ptr<Conn> Take(const std::string& key) {
     std::lock_guard lock(mu);
     auto it = idle.find(key);
     if (it == idle.end() || it->second.empty()) return nullptr;
@@ -175,15 +215,178 @@ struct Client::Impl {
     it->second.pop_back();
     return c;
   }
-  void Park(const std::string& key, std::unique_ptr<Conn> c) {
+  void Park(const std::string& key, std::shared_ptr<Conn> c) {
+    c->deadline = Clock::time_point::max();
     std::lock_guard lock(mu);
     auto it = idle.find(key);
-    if (it == idle.end()) it = idle.emplace(key, std::vector<std::unique_ptr<Conn>>{}).first;
+    if (it == idle.end()) it = idle.emplace(key, std::vector<std::shared_ptr<Conn>>{}).first;
     if (it->second.size() < opt.max_idle_per_host) it->second.push_back(std::move(c));
   }
 
-  Awaitable<Result<ClientResponse>> Exchange(asio::io_context& loop, const Url& url, const ClientRequest& req);
+  class Call;
+  void Start(asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
+             std::function<void(Result<ClientResponse>)> done);
 };
+
+// One exchange, driven by completion handlers that own it: connect (or take a pooled
+// connection), write, read until the parser is done. No coroutine frame and no composed
+// operation per request; each step is one socket operation.
+class Client::Impl::Call : public std::enable_shared_from_this<Call> {
+ public:
+  Call(Impl& impl, asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
+       std::function<void(Result<ClientResponse>)> done)
+      : impl_(impl), loop_(loop), url_(std::move(url)), request_(std::move(request)), done_(std::move(done)) {}
+
+  void Begin() {
+    if (request_->method == Method::kOther) {
+      return End(Status::BadRequest("the HTTP client sends the seven methods it names only"));
+    }
+    // A pooled connection may have been closed by the server while parked: when the first
+    // write or read on it fails, the request is retried once on a fresh connection (only for
+    // a reused one, so a request is never sent twice over fresh connections).
+    conn_ = attempt_ == 0 ? impl_.Take(PoolKey()) : nullptr;
+    reused_ = conn_ != nullptr;
+    if (reused_) return Send();
+    resolver_.emplace(loop_.get_executor());
+    resolver_->async_resolve(url_.host, url_.port, [self = shared_from_this()](
+                                                       boost::system::error_code ec, Resolver::results_type results) {
+      self->Connect(ec, std::move(results));
+    });
+  }
+
+ private:
+  using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+
+  const std::string& PoolKey() const { return Impl::PoolKey(loop_, url_); }
+  std::string Key() const { return url_.host + ":" + url_.port; }  // for messages only
+
+  void Connect(boost::system::error_code ec, const Resolver::results_type& results) {
+    resolver_.reset();
+    if (ec) return End(Status::Unavailable("cannot resolve " + url_.host + ": " + ec.message()));
+    conn_ = std::make_shared<Conn>(loop_);
+    SetDeadline(conn_, request_->timeout);
+    asio::async_connect(conn_->socket, results, [self = shared_from_this()](boost::system::error_code ec, const tcp::endpoint&) {
+      Conn& c = *self->conn_;
+      if (c.timed_out) return self->End(Status::DeadlineExceeded("no connection to " + self->Key() + " in time"));
+      if (ec) return self->End(Status::Unavailable("cannot connect to " + self->Key() + ": " + ec.message()));
+      boost::system::error_code ignored;
+      c.socket.set_option(tcp::no_delay(true), ignored);
+      self->Send();
+    });
+  }
+
+  void Send() {
+    Conn& c = *conn_;
+    SerializeRequest(*request_, url_, c.head);
+    SetDeadline(conn_, request_->timeout);
+    std::array<asio::const_buffer, 2> out = {asio::buffer(c.head), asio::buffer(request_->body)};
+    asio::async_write(c.socket, out, [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (!ec) return self->Receive();
+      if (self->conn_->timed_out) return self->End(Status::DeadlineExceeded("could not send to " + self->Key() + " in time"));
+      if (self->reused_) return self->Retry();
+      self->End(Status::Unavailable("cannot send to " + self->Key() + ": " + ec.message()));
+    });
+  }
+
+  void Receive() {
+    conn_->buffer.clear();
+    response_.headers.Reserve(12);  // growing field by field showed in the gateway's profile
+    reader_.emplace(response_);
+    reader_->eager(true);
+    reader_->body_limit(impl_.opt.max_response_bytes);
+    if (request_->method == Method::kHead) reader_->skip(true);
+    ReadSome();
+  }
+
+  void ReadSome() {
+    Conn& c = *conn_;
+    // As Beast's own read loop: at least 512 bytes of room, at most 64 KiB per read.
+    size_t room = std::clamp<size_t>(c.buffer.capacity() - c.buffer.size(), 512, 64 * 1024);
+    c.socket.async_read_some(c.buffer.prepare(room), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+      self->conn_->buffer.commit(n);
+      self->Parse(ec);
+    });
+  }
+
+  void Parse(boost::system::error_code ec) {
+    Conn& c = *conn_;
+    beast::error_code pec;
+    if (ec == asio::error::eof && reader_->got_some()) {
+      // The answer may be delimited by the end of the connection.
+      while (c.buffer.size() > 0 && !pec && !reader_->is_done()) c.buffer.consume(reader_->put(c.buffer.data(), pec));
+      if (!pec && !reader_->is_done()) reader_->put_eof(pec);
+      if (pec || !reader_->is_done()) return Failed(pec ? pec : ec);
+      return Done(/*reusable=*/false);
+    }
+    if (ec) return Failed(ec);
+    while (c.buffer.size() > 0 && !reader_->is_done()) {
+      size_t used = reader_->put(c.buffer.data(), pec);
+      c.buffer.consume(used);
+      if (pec == bhttp::error::need_more) break;
+      if (pec) return Failed(pec);
+      if (used == 0) break;
+    }
+    if (reader_->is_done()) return Done(/*reusable=*/reader_->keep_alive());
+    ReadSome();
+  }
+
+  void Failed(boost::system::error_code ec) {
+    if (conn_->timed_out) return End(Status::DeadlineExceeded("no answer from " + Key() + " in time"));
+    if (reused_ && !reader_->got_some() &&
+        (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
+      return Retry();
+    }
+    if (ec == asio::error::eof) ec = bhttp::error::end_of_stream;
+    End(Status::Unavailable("no answer from " + Key() + ": " + ec.message()));
+  }
+
+  void Done(bool reusable) {
+    // Bytes after the answer would be an unsolicited second answer: such a connection is not
+    // reused.
+    if (reusable && conn_->buffer.size() == 0) impl_.Park(PoolKey(), std::move(conn_));
+    conn_.reset();
+    End(std::move(response_));
+  }
+
+  void Retry() {
+    conn_.reset();
+    response_ = ClientResponse{};
+    reader_.reset();
+    if (++attempt_ >= 2) return End(Status::Unavailable("connection to " + Key() + " kept failing"));
+    Begin();
+  }
+
+  void End(Result<ClientResponse> result) {
+    if (conn_) {
+      boost::system::error_code ignored;
+      conn_->socket.close(ignored);
+      conn_.reset();
+    }
+    auto done = std::move(done_);
+    done(std::move(result));
+  }
+
+  Impl& impl_;
+  asio::io_context& loop_;
+  Url url_;
+  std::shared_ptr<const ClientRequest> request_;
+  std::function<void(Result<ClientResponse>)> done_;
+  std::shared_ptr<Conn> conn_;
+  bool reused_ = false;
+  int attempt_ = 0;
+  std::optional<Resolver> resolver_;
+  ClientResponse response_;
+  std::optional<ResponseReader> reader_;
+};
+
+void Client::Impl::Start(asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
+                         std::function<void(Result<ClientResponse>)> done) {
+  auto delay = request->start_after;
+  auto call = std::make_shared<Call>(*this, loop, std::move(url), std::move(request), std::move(done));
+  if (delay.count() <= 0) return call->Begin();
+  auto timer = std::make_shared<Timer>(loop.get_executor(), delay);
+  timer->async_wait([timer, call](boost::system::error_code) { call->Begin(); });
+}
 
 Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(options)) {}
 Client::~Client() = default;
@@ -195,78 +398,17 @@ size_t Client::idle_connections() const {
   return n;
 }
 
-Awaitable<Result<ClientResponse>> Client::Impl::Exchange(asio::io_context& loop, const Url& url,
-                                                         const ClientRequest& req) {
-  auto tuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
-  auto key = [&url] { return url.host + ":" + url.port; };  // for messages only
-  if (req.method == Method::kOther) co_return Status::BadRequest("the HTTP client sends the seven methods it names only");
-
-  // A pooled connection may have been closed by the server while parked: when the first
-  // write or read on it fails, retry once on a fresh connection (only for a reused one, so a
-  // request is never sent twice over fresh connections).
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto conn = Take(PoolKey(loop, url));
-    bool reused = conn != nullptr;
-    if (!conn) {
-      conn = std::make_unique<Conn>(loop);
-      tcp::resolver resolver(loop);
-      auto [rec, results] = co_await resolver.async_resolve(url.host, url.port, tuple);
-      if (rec) co_return Status::Unavailable("cannot resolve " + url.host + ": " + rec.message());
-      conn->stream.expires_after(req.timeout);
-      auto [cec, ep] = co_await conn->stream.async_connect(results, tuple);
-      (void)ep;
-      if (cec == beast::error::timeout) co_return Status::DeadlineExceeded("no connection to " + key() + " in time");
-      if (cec) co_return Status::Unavailable("cannot connect to " + key() + ": " + cec.message());
-      boost::system::error_code ignored;
-      conn->stream.socket().set_option(tcp::no_delay(true), ignored);
-    }
-    SerializeRequest(req, url, conn->head);
-    std::array<asio::const_buffer, 2> out = {asio::buffer(conn->head), asio::buffer(req.body)};
-    conn->stream.expires_after(req.timeout);
-    auto [wec, wn] = co_await asio::async_write(conn->stream, out, tuple);
-    (void)wn;
-    if (wec) {
-      if (wec == beast::error::timeout) co_return Status::DeadlineExceeded("could not send to " + key() + " in time");
-      if (reused) continue;
-      co_return Status::Unavailable("cannot send to " + key() + ": " + wec.message());
-    }
-    conn->buffer.clear();
-    ClientResponse res;
-    res.headers.Reserve(12);  // growing field by field showed in the gateway's profile
-    ResponseReader reader(res);
-    reader.body_limit(opt.max_response_bytes);
-    if (req.method == Method::kHead) reader.skip(true);
-    auto [rec, rn] = co_await bhttp::async_read(conn->stream, conn->buffer, reader, tuple);
-    (void)rn;
-    if (rec) {
-      if (reused && (rec == bhttp::error::end_of_stream || rec == asio::error::connection_reset ||
-                     rec == asio::error::eof)) {
-        continue;
-      }
-      if (rec == beast::error::timeout) co_return Status::DeadlineExceeded("no answer from " + key() + " in time");
-      co_return Status::Unavailable("no answer from " + key() + ": " + rec.message());
-    }
-    // Bytes after the answer would be an unsolicited second answer: such a connection is not
-    // reused.
-    if (reader.keep_alive() && conn->buffer.size() == 0) Park(PoolKey(loop, url), std::move(conn));
-    co_return res;
-  }
-  co_return Status::Unavailable("connection to " + key() + " kept failing");
-}
-
 Result<ClientResponse> Client::Send(const ClientRequest& request) {
   auto url = ParseUrl(request.url);
   if (!url.ok()) return url.status();
   std::promise<Result<ClientResponse>> done;
   auto fut = done.get_future();
-  asio::co_spawn(
-      impl_->ioc,
-      [this, &url, &request, &done]() -> Awaitable<void> {
-        done.set_value(co_await impl_->Exchange(impl_->ioc, *url, request));
-      },
-      [&done](std::exception_ptr e) {
-        if (e) done.set_value(Status::Internal("HTTP client failed"));
-      });
+  // The caller keeps `request` until the answer: shared without a copy.
+  std::shared_ptr<const ClientRequest> borrowed(&request, [](const ClientRequest*) {});
+  asio::post(impl_->ioc, [this, url = std::move(*url), borrowed, &done]() mutable {
+    impl_->Start(impl_->ioc, std::move(url), borrowed,
+                 [&done](Result<ClientResponse> r) { done.set_value(std::move(r)); });
+  });
   return fut.get();
 }
 
@@ -280,28 +422,13 @@ void Client::SendAsync(std::shared_ptr<const ClientRequest> request, std::functi
     done(url.status());
     return;
   }
-  struct Call {
-    Url url;
-    std::shared_ptr<const ClientRequest> request;
-    std::function<void(Result<ClientResponse>)> done;
-  };
-  auto call = std::make_shared<Call>(Call{std::move(*url), std::move(request), std::move(done)});
   // On the calling server I/O thread's own loop when there is one: no thread hand-off.
-  auto* loop = static_cast<asio::io_context*>(CurrentEventLoop());
-  if (!loop) loop = &impl_->ioc;
-  asio::co_spawn(
-      *loop,
-      [this, call, loop]() -> Awaitable<void> {
-        if (call->request->start_after.count() > 0) {
-          asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>
-              timer(loop->get_executor(), call->request->start_after);
-          co_await timer.async_wait(asio::as_tuple(asio::use_awaitable_t<Executor>{}));
-        }
-        call->done(co_await impl_->Exchange(*loop, call->url, *call->request));
-      },
-      [call](std::exception_ptr e) {
-        if (e) call->done(Status::Internal("HTTP client failed"));
-      });
+  if (auto* loop = static_cast<asio::io_context*>(CurrentEventLoop())) {
+    return impl_->Start(*loop, std::move(*url), std::move(request), std::move(done));
+  }
+  asio::post(impl_->ioc, [this, url = std::move(*url), request = std::move(request), done = std::move(done)]() mutable {
+    impl_->Start(impl_->ioc, std::move(url), std::move(request), std::move(done));
+  });
 }
 
 }  // namespace aimass::http

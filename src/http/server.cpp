@@ -71,6 +71,7 @@ struct Connection {
   explicit Connection(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
   Socket socket;
   Timer watchdog;
+  std::shared_ptr<Timer> answer_timer;  // AwaitDeferred's, made on first use
   Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;    // touched only on the connection's io_context
   bool streaming = false;  // sending an event stream: closed at once on shutdown
@@ -581,8 +582,9 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
                                 bool chunked = false) {
   std::string head;
   head.reserve(256);
+  char digits[24];
   head += "HTTP/1.1 ";
-  head += std::to_string(res.status);
+  head.append(digits, std::to_chars(digits, digits + sizeof digits, res.status).ptr);
   head += ' ';
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
   head.append(reason.data(), reason.size());
@@ -599,7 +601,7 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
     head += "Transfer-Encoding: chunked\r\n";
   } else if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
     head += "Content-Length: ";
-    head += std::to_string(content_length);
+    head.append(digits, std::to_chars(digits, digits + sizeof digits, content_length).ptr);
     head += "\r\n";
   }
   if (!keep_alive) head += "Connection: close\r\n";
@@ -667,20 +669,31 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
 
 // Waits for a deferred response on a timer of the connection's own io_context, which the
 // completion cancels: no thread waits. The timer is also the deadline: when it fires first,
-// the handler's expiry runs (a request still queued is answered 504 by it).
+// the handler's expiry runs (a request still queued is answered 504 by it). The timer is the
+// connection's, made once (a keep-alive connection proxying many requests used to allocate
+// one per request).
 Awaitable<Response> Server::Impl::AwaitDeferred(Connection& conn, std::shared_ptr<DeferredResponse> deferred) {
-  auto timer = std::make_shared<Timer>(conn.socket.get_executor());
-  std::weak_ptr<Timer> weak = timer;
-  auto executor = conn.socket.get_executor();
+  if (!conn.answer_timer) conn.answer_timer = std::make_shared<Timer>(conn.socket.get_executor());
+  std::shared_ptr<Timer>& timer = conn.answer_timer;
   // Runs when this frame goes: a no-op after Take, and the abandonment of the answer if the
   // io_context was stopped under the wait.
   struct Abandon {
     DeferredResponse& d;
     ~Abandon() { d.Abandon(); }
   } abandon{*deferred};
-  // Posted, so the cancel runs on this connection's thread, after the wait below is armed (the
-  // io_context has one thread: the post cannot run between the done() check and the wait).
-  deferred->SetWake([weak, executor] {
+  // A completion on this connection's own thread (the gateway's upstream answer arrives on
+  // it) finds the wait below armed: this coroutine was suspended in it, or the completion came
+  // before the wait and done() is true. From another thread the cancel is posted, so that it
+  // runs after the wait is armed (the io_context has one thread: the post cannot run between
+  // the done() check and the wait).
+  deferred->SetWake([weak = std::weak_ptr<Timer>(timer)] {
+    auto t = weak.lock();
+    if (!t) return;
+    auto executor = t->get_executor();
+    if (executor.running_in_this_thread()) {
+      t->cancel();
+      return;
+    }
     asio::post(executor, [weak] {
       if (auto t = weak.lock()) t->cancel();
     });

@@ -677,6 +677,117 @@ TEST(ClientTest, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
+// A loopback listener whose connections a test serves by hand, byte for byte.
+class RawListener {
+ public:
+  RawListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(fd_, 8);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~RawListener() { ::close(fd_); }
+  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  int Accept() const { return ::accept(fd_, nullptr, nullptr); }
+  // Reads one request head (up to the blank line).
+  static std::string ReadHead(int fd) {
+    std::string got;
+    char c;
+    while (got.find("\r\n\r\n") == std::string::npos && ::read(fd, &c, 1) == 1) got += c;
+    return got;
+  }
+  static void Write(int fd, std::string_view data) { ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size())); }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+TEST(ClientTest, KeptAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) {
+  RawListener listener;
+  std::thread server([&] {
+    int first = listener.Accept();
+    RawListener::ReadHead(first);
+    RawListener::Write(first, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na");
+    ::close(first);  // after saying nothing of closing: the client keeps the connection
+    int second = listener.Accept();
+    RawListener::ReadHead(second);
+    RawListener::Write(second, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+    RawListener::ReadHead(second);  // until the client closes it
+    ::close(second);
+  });
+  auto client = std::make_unique<Client>();
+  ClientRequest req;
+  req.url = listener.Url("/");
+  req.timeout = 5s;
+  auto a = client->Send(req);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->body, "a");
+  EXPECT_EQ(client->idle_connections(), 1u);
+  std::this_thread::sleep_for(50ms);  // the close reaches the client's side
+  auto b = client->Send(req);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->body, "b");
+  EXPECT_EQ(client->idle_connections(), 1u);
+  client.reset();  // closes the pooled connection: the server's last read ends
+  server.join();
+}
+
+TEST(ClientTest, AnswerEndedByClosingIsReadWholeAndNotKept) {
+  RawListener listener;
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the ");
+    std::this_thread::sleep_for(20ms);
+    RawListener::Write(fd, "end");
+    ::close(fd);
+  });
+  Client client;
+  ClientRequest req;
+  req.url = listener.Url("/");
+  req.timeout = 5s;
+  auto r = client.Send(req);
+  server.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "until the end");
+  EXPECT_EQ(client.idle_connections(), 0u);
+}
+
+TEST(ClientTest, AShortTimeoutAfterALongOneOnTheSameConnectionIsKept) {
+  RawListener listener;
+  std::promise<void> finished;
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    RawListener::ReadHead(fd);  // the second request gets no answer
+    finished.get_future().wait();
+    ::close(fd);
+  });
+  Client client;
+  ClientRequest req;
+  req.url = listener.Url("/");
+  req.timeout = 60s;
+  ASSERT_TRUE(client.Send(req).ok());
+  ASSERT_EQ(client.idle_connections(), 1u);
+  req.timeout = 300ms;
+  auto start = std::chrono::steady_clock::now();
+  auto r = client.Send(req);
+  auto took = std::chrono::steady_clock::now() - start;
+  finished.set_value();
+  server.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
+  EXPECT_LT(took, 10s) << "the 60 s deadline of the first request was used";
+  EXPECT_EQ(client.idle_connections(), 0u) << "a timed-out connection is not kept";
+}
+
 TEST(ClientTest, NoAnswerInTimeIsDeadlineExceeded) {
   // A listening socket nobody accepts on: the kernel completes the handshake and takes the
   // request, and no answer ever comes.
