@@ -581,11 +581,14 @@ struct Exchange {
   Gateway::Impl* impl = nullptr;
   std::shared_ptr<const Live> live;  // keeps the pool and route alive
   std::shared_ptr<UpstreamPool> pool;
-  std::shared_ptr<http::DeferredResponse> deferred;
+  // The answer and the upstream request live in the exchange and are handed out as pointers
+  // that share its ownership (one allocation per request instead of three): the server holds
+  // the answer, so the exchange outlives the wait for it.
+  http::DeferredResponse answer;
   std::string route;
   // Shared with the attempt in flight (retries reuse it rather than copy it); url and
   // start_after are set per attempt, when no other attempt is running.
-  std::shared_ptr<http::ClientRequest> request = std::make_shared<http::ClientRequest>();
+  http::ClientRequest request;
   std::string path_and_query;
   bool idempotent = false;
   std::string hash_key;
@@ -662,7 +665,7 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response r, std::optional<
                  upstream_latency ? std::chrono::duration<double, std::milli>(*upstream_latency).count() : 0.0,
                  x->tried.size(), x->request_id);
   }
-  x->deferred->Complete(std::move(r));
+  x->answer.Complete(std::move(r));
 }
 
 void Attempt(std::shared_ptr<Exchange> x) {
@@ -678,7 +681,7 @@ void Attempt(std::shared_ptr<Exchange> x) {
   size_t i = *picked;
   x->tried.push_back(i);
   const std::string& target = x->pool->spec().targets[i].url;
-  http::ClientRequest& req = *x->request;
+  http::ClientRequest& req = x->request;
   req.url.assign(target).append(x->path_and_query);
   if (x->tried.size() > 1) {
     req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
@@ -686,13 +689,13 @@ void Attempt(std::shared_ptr<Exchange> x) {
   auto sent = Clock::now() + req.start_after;
   // The target's URL is read from the pool's spec, which `x` keeps alive (a copy in the
   // capture would cost an allocation per request).
-  x->impl->client.SendAsync(x->request, [x, i, sent](Result<http::ClientResponse> got) {
+  x->impl->client.SendAsync(std::shared_ptr<const http::ClientRequest>(x, &x->request), [x, i, sent](Result<http::ClientResponse> got) {
     const std::string& target = x->pool->spec().targets[i].url;
     auto latency = Clock::now() - sent;
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
       const UpstreamSpec& u = x->pool->spec();
-      if (x->idempotent && static_cast<int>(x->tried.size()) <= u.retries && !x->deferred->done()) {
+      if (x->idempotent && static_cast<int>(x->tried.size()) <= u.retries && !x->answer.done()) {
         Attempt(x);
         return;
       }
@@ -709,7 +712,7 @@ void Attempt(std::shared_ptr<Exchange> x) {
     http::Response r;
     r.status = got->status;
     std::optional<uint64_t> head_length;
-    if (x->request->method == http::Method::kHead) {
+    if (x->request.method == http::Method::kHead) {
       // A HEAD answer has no body but says how long the GET's would be.
       if (auto length = got->headers.Get("Content-Length")) {
         uint64_t n = 0;
@@ -871,7 +874,6 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->impl = this;
   x->live = resolved->live;
   x->pool = pool_it->second;
-  x->deferred = std::make_shared<http::DeferredResponse>();
   x->route = route.name;
   x->start = start;
   x->request_id = req.request_id;
@@ -883,7 +885,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
   x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
-  http::ClientRequest& out = *x->request;
+  http::ClientRequest& out = x->request;
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
   std::string forwarded_for;
@@ -916,15 +918,12 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
 
   // The answer is due when every attempt has had its time.
   auto deadline = start + out.timeout * (x->pool->spec().retries + 1) + std::chrono::seconds(1);
-  // Holds the exchange weakly: an attempt in flight keeps it, and once it is over the answer
-  // is complete and this never runs.
-  x->deferred->SetDeadline(deadline, [weak = std::weak_ptr<Exchange>(x)] {
-    if (auto ex = weak.lock()) {
-      ex->deferred->Complete(http::ErrorResponse(Status::DeadlineExceeded("the upstream did not answer in time"), ex->request_id));
-    }
+  // The server runs this while it holds the answer, which keeps the exchange.
+  x->answer.SetDeadline(deadline, [ex = x.get()] {
+    ex->answer.Complete(http::ErrorResponse(Status::DeadlineExceeded("the upstream did not answer in time"), ex->request_id));
   });
   http::Response r;
-  r.deferred = x->deferred;
+  r.deferred = std::shared_ptr<http::DeferredResponse>(x, &x->answer);
   if (limit) {
     http::Finally(r, [limit](http::Response& done) {
       done.headers.Set("RateLimit-Limit", std::to_string(limit->limit));

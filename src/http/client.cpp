@@ -15,6 +15,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using namespace std::string_view_literals;
 
 Result<Url> ParseUrl(std::string_view url) {
   constexpr std::string_view kScheme = "http://";
@@ -96,10 +97,7 @@ class ResponseReader : public bhttp::basic_parser<false> {
 void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out) {
   bool has_host = false, has_agent = false;
   out.clear();
-  out += MethodName(req.method);
-  out += ' ';
-  out += url.target;
-  out += " HTTP/1.1\r\n";
+  out.append(MethodName(req.method)).append(" "sv).append(url.target).append(" HTTP/1.1\r\n"sv);
   for (const auto& [name, value] : req.headers) {
     if (HasLineBreak(name) || HasLineBreak(value) || name.empty() || EqualsIgnoreCase(name, "content-length") ||
         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "connection")) {
@@ -107,16 +105,13 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
     }
     has_host |= EqualsIgnoreCase(name, "host");
     has_agent |= EqualsIgnoreCase(name, "user-agent");
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+    AppendField(out, name, value);
   }
   if (!has_host) {
     bool ipv6 = url.host.find(':') != std::string::npos;  // ParseUrl took its brackets off
-    out.append(ipv6 ? "Host: [" : "Host: ").append(url.host).append(ipv6 ? "]:" : ":").append(url.port).append("\r\n");
+    out.append(ipv6 ? "Host: ["sv : "Host: "sv).append(url.host).append(ipv6 ? "]:"sv : ":"sv).append(url.port).append("\r\n"sv);
   }
-  if (!has_agent) out += "User-Agent: aimass-client\r\n";
+  if (!has_agent) out.append("User-Agent: aimass-client\r\n"sv);
   // As Beast frames a string body: no length for a bodiless GET, HEAD, DELETE…
   bool says_length = !req.body.empty() || req.method == Method::kPost || req.method == Method::kPut ||
                      req.method == Method::kPatch;
@@ -124,9 +119,9 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
     char digits[24];
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, req.body.size());
     (void)ec;
-    out.append("Content-Length: ").append(digits, end).append("\r\n");
+    AppendField(out, "Content-Length"sv, std::string_view(digits, end - digits));
   }
-  out += "\r\n";
+  out.append("\r\n"sv);
 }
 
 // A kept-alive connection, its read buffer and the buffer its requests are written from (kept

@@ -39,6 +39,20 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
+void AppendField(std::string& out, std::string_view name, std::string_view value) {
+  size_t at = out.size();
+  out.resize(at + name.size() + value.size() + 4);
+  char* p = out.data() + at;
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p = '\n';
+}
+
 bool HasLineBreak(std::string_view v) {
   // Two memchr scans: find_first_of("\r\n") calls memchr once per character, and a plain
   // loop is several times slower than memchr's vector code (both showed in the gateway's

@@ -34,6 +34,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
+using namespace std::string_view_literals;
 
 Result<std::pair<std::string, uint16_t>> ParseHostPort(std::string_view s) {
   size_t colon = s.rfind(':');
@@ -583,29 +584,25 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
   std::string head;
   head.reserve(256);
   char digits[24];
-  head += "HTTP/1.1 ";
+  head.append("HTTP/1.1 "sv);
   head.append(digits, std::to_chars(digits, digits + sizeof digits, res.status).ptr);
-  head += ' ';
+  head.push_back(' ');
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
   head.append(reason.data(), reason.size());
-  head += "\r\n";
+  head.append("\r\n"sv);
   for (const auto& [name, value] : res.headers.all()) {
     if (HasLineBreak(name) || HasLineBreak(value)) continue;
-    head += name;
-    head += ": ";
-    head += value;
-    head += "\r\n";
+    AppendField(head, name, value);
   }
-  head += "Server: aimass\r\n";
+  head.append("Server: aimass\r\n"sv);
   if (chunked) {
-    head += "Transfer-Encoding: chunked\r\n";
+    head.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
-    head += "Content-Length: ";
-    head.append(digits, std::to_chars(digits, digits + sizeof digits, content_length).ptr);
-    head += "\r\n";
+    AppendField(head, "Content-Length"sv,
+                std::string_view(digits, std::to_chars(digits, digits + sizeof digits, content_length).ptr - digits));
   }
-  if (!keep_alive) head += "Connection: close\r\n";
-  head += "\r\n";
+  if (!keep_alive) head.append("Connection: close\r\n"sv);
+  head.append("\r\n"sv);
   return head;
 }
 
