@@ -677,6 +677,30 @@ TEST(ClientTest, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
 }
 
+TEST(MessageTest, HasLineBreakFindsCrAndLfAnywhere) {
+  for (size_t len = 0; len <= 40; ++len) {
+    std::string clean(len, 'a');
+    for (size_t i = 0; i < len; ++i) clean[i] = static_cast<char>('!' + (i * 7) % 90);  // printable, no CR/LF
+    EXPECT_FALSE(HasLineBreak(clean)) << len;
+    for (size_t at = 0; at < len; ++at) {
+      for (char c : {'\r', '\n'}) {
+        std::string bad = clean;
+        bad[at] = c;
+        EXPECT_TRUE(HasLineBreak(bad)) << "length " << len << ", at " << at;
+      }
+    }
+  }
+  // Bytes next to CR and LF in value (0x0c, 0x0b, 0x0e, 0x8d, 0x8a) are not line breaks.
+  EXPECT_FALSE(HasLineBreak(std::string("\x0b\x0c\x0e\x8a\x8d\x09\xff\x00 tail", 14)));
+}
+
+TEST(MessageTest, AppendFieldWritesOneLine) {
+  std::string out = "HTTP/1.1 200 OK\r\n";
+  AppendField(out, "X-A", "b c");
+  AppendField(out, "Empty", "");
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nX-A: b c\r\nEmpty: \r\n");
+}
+
 // A loopback listener whose connections a test serves by hand, byte for byte.
 class RawListener {
  public:
