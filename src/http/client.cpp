@@ -1,5 +1,7 @@
 #include "http/client.hpp"
 
+#include "http/response_parser.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <array>
@@ -60,37 +62,6 @@ using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Clock = std::chrono::steady_clock;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
-// Reads an answer straight into a ClientResponse: Beast's own message type would store every
-// field in its own allocation and then be copied field by field (the gateway's profile showed
-// both).
-class ResponseReader : public bhttp::basic_parser<false> {
- public:
-  explicit ResponseReader(ClientResponse& out) : out_(out) {}
-
- private:
-  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { out_.status = code; }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    out_.headers.Add(std::string(name), std::string(value));
-  }
-  void on_header_impl(beast::error_code&) override {}
-  void on_body_init_impl(const boost::optional<uint64_t>& length, beast::error_code&) override {
-    if (length) out_.body.reserve(static_cast<size_t>(*length));
-  }
-  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
-    out_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(uint64_t, beast::string_view, beast::error_code&) override {}
-  size_t on_chunk_body_impl(uint64_t, beast::string_view body, beast::error_code&) override {
-    out_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(beast::error_code&) override {}
-
-  ClientResponse& out_;
-};
-
 // The request as it goes on the wire, in one buffer (one write, no per-field serializer
 // state). Fields with a CR or LF are dropped (they would split the request); the caller's Host
 // and User-Agent replace the defaults, and the framing is ours.
@@ -141,6 +112,7 @@ struct Conn {
   bool timed_out = false;
   beast::flat_buffer buffer;
   std::string head;
+  ResponseParser parser;
 };
 
 void ArmWatchdog(const std::shared_ptr<Conn>& c, Clock::time_point at);
@@ -285,11 +257,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
 
   void Receive() {
     conn_->buffer.clear();
-    response_.headers.Reserve(12);  // growing field by field showed in the gateway's profile
-    reader_.emplace(response_);
-    reader_->eager(true);
-    reader_->body_limit(impl_.opt.max_response_bytes);
-    if (request_->method == Method::kHead) reader_->skip(true);
+    conn_->parser.Start(response_, impl_.opt.max_response_bytes, request_->method == Method::kHead);
     ReadSome();
   }
 
@@ -305,34 +273,30 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
 
   void Parse(boost::system::error_code ec) {
     Conn& c = *conn_;
-    beast::error_code pec;
-    if (ec == asio::error::eof && reader_->got_some()) {
-      // The answer may be delimited by the end of the connection.
-      while (c.buffer.size() > 0 && !pec && !reader_->is_done()) c.buffer.consume(reader_->put(c.buffer.data(), pec));
-      if (!pec && !reader_->is_done()) reader_->put_eof(pec);
-      if (pec || !reader_->is_done()) return Failed(pec ? pec : ec);
-      return Done(/*reusable=*/false);
-    }
-    if (ec) return Failed(ec);
-    while (c.buffer.size() > 0 && !reader_->is_done()) {
-      size_t used = reader_->put(c.buffer.data(), pec);
-      c.buffer.consume(used);
-      if (pec == bhttp::error::need_more) break;
-      if (pec) return Failed(pec);
-      if (used == 0) break;
-    }
-    if (reader_->is_done()) return Done(/*reusable=*/reader_->keep_alive());
-    ReadSome();
+    ResponseParser& parser = c.parser;
+    if (ec && ec != asio::error::eof) return Failed(ec);
+    size_t used = 0;
+    Status st = parser.Put(std::string_view(static_cast<const char*>(c.buffer.data().data()), c.buffer.size()), used);
+    c.buffer.consume(used);
+    if (!st.ok()) return Failed({}, st.message());
+    if (parser.done()) return Done(/*reusable=*/!ec && parser.keep_alive());
+    if (!ec) return ReadSome();
+    // The end of the connection: it may delimit the answer.
+    if (!parser.got_some()) return Failed(ec);
+    st = parser.PutEof();
+    if (!st.ok()) return Failed({}, st.message());
+    Done(/*reusable=*/false);
   }
 
-  void Failed(boost::system::error_code ec) {
+  // A transport error `ec`, or a malformed answer (`malformed` says how).
+  void Failed(boost::system::error_code ec, std::string_view malformed = {}) {
     if (conn_->timed_out) return End(Status::DeadlineExceeded("no answer from " + Key() + " in time"));
-    if (reused_ && !reader_->got_some() &&
+    if (reused_ && !conn_->parser.got_some() &&
         (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
       return Retry();
     }
     if (ec == asio::error::eof) ec = bhttp::error::end_of_stream;
-    End(Status::Unavailable("no answer from " + Key() + ": " + ec.message()));
+    End(Status::Unavailable("no answer from " + Key() + ": " + (malformed.empty() ? ec.message() : std::string(malformed))));
   }
 
   void Done(bool reusable) {
@@ -346,7 +310,6 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
   void Retry() {
     conn_.reset();
     response_ = ClientResponse{};
-    reader_.reset();
     if (++attempt_ >= 2) return End(Status::Unavailable("connection to " + Key() + " kept failing"));
     Begin();
   }
@@ -371,7 +334,6 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
   int attempt_ = 0;
   std::optional<Resolver> resolver_;
   ClientResponse response_;
-  std::optional<ResponseReader> reader_;
 };
 
 void Client::Impl::Start(asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,

@@ -783,6 +783,35 @@ TEST(ClientTest, AnswerEndedByClosingIsReadWholeAndNotKept) {
   EXPECT_EQ(client.idle_connections(), 0u);
 }
 
+TEST(ClientTest, InterimAnswersAreSkippedAndAStatusUnder100IsRefused) {
+  RawListener listener;
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n");
+    std::this_thread::sleep_for(20ms);
+    RawListener::Write(fd, "HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone");
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 020 OK\r\nContent-Length: 0\r\n\r\n");
+    RawListener::ReadHead(fd);  // until the client closes it
+    ::close(fd);
+  });
+  Client client;
+  ClientRequest req;
+  req.url = listener.Url("/");
+  req.timeout = 5s;
+  auto r = client.Send(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "done");
+  EXPECT_FALSE(r->headers.Get("Link")) << "the interim answer's fields are not the final one's";
+  auto bad = client.Send(req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kUnavailable) << bad.status().ToString();
+  EXPECT_EQ(client.idle_connections(), 0u);
+  server.join();
+}
+
 TEST(ClientTest, AShortTimeoutAfterALongOneOnTheSameConnectionIsKept) {
   RawListener listener;
   std::promise<void> finished;

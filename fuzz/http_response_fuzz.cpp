@@ -1,0 +1,42 @@
+// libFuzzer target for what the HTTP client reads from an upstream: an answer fed to
+// ResponseParser in pieces whose sizes the input chooses, then the end of the connection.
+// Nothing may crash; a finished answer has a three-digit final status (interim 1xx answers
+// skipped) and a body within the limit (none for a HEAD request), and used bytes never exceed
+// those offered.
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "http/response_parser.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const bool head = data[0] & 1;
+  const uint64_t limit = (data[0] & 2) ? 64 : 1 << 20;
+  const size_t piece = 1 + data[1] % 64;  // bytes arriving per read
+  std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
+
+  aimass::http::ClientResponse out;
+  aimass::http::ResponseParser parser;
+  parser.Start(out, limit, head);
+  std::string buffered;  // what a read left unparsed, as the client's buffer keeps it
+  size_t at = 0;
+  bool failed = false;
+  while (at < input.size() && !parser.done() && !failed) {
+    size_t n = std::min(piece, input.size() - at);
+    buffered.append(input.substr(at, n));
+    at += n;
+    size_t used = 0;
+    failed = !parser.Put(buffered, used).ok();
+    if (used > buffered.size()) std::abort();
+    buffered.erase(0, used);
+  }
+  if (!failed && !parser.done()) failed = !parser.PutEof().ok();
+  if (!failed && parser.done()) {
+    if (out.status < 100 || out.status > 999) std::abort();
+    if (out.status < 200 && out.status != 101) std::abort();  // interim answers are skipped
+    if (out.body.size() > limit) std::abort();
+    if (head && !out.body.empty()) std::abort();
+  }
+  return 0;
+}
