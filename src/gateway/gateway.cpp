@@ -682,14 +682,15 @@ void Attempt(std::shared_ptr<Exchange> x) {
   x->tried.push_back(i);
   const std::string& target = x->pool->spec().targets[i].url;
   http::ClientRequest& req = x->request;
-  req.url.assign(target).append(x->path_and_query);
+  const http::Url* base = x->pool->url(i);
+  if (!base) req.url.assign(target).append(x->path_and_query);  // refused by the client, as it should be
   if (x->tried.size() > 1) {
     req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
   }
   auto sent = Clock::now() + req.start_after;
   // The target's URL is read from the pool's spec, which `x` keeps alive (a copy in the
   // capture would cost an allocation per request).
-  x->impl->client.SendAsync(std::shared_ptr<const http::ClientRequest>(x, &x->request), [x, i, sent](Result<http::ClientResponse> got) {
+  auto on_answer = [x, i, sent](Result<http::ClientResponse> got) {
     const std::string& target = x->pool->spec().targets[i].url;
     auto latency = Clock::now() - sent;
     x->pool->Finish(i, got.ok(), latency);
@@ -727,7 +728,11 @@ void Attempt(std::shared_ptr<Exchange> x) {
     MaybeStore(*x, r);
     if (x->cache) r.headers.Set("X-Cache", x->cache_key.empty() ? "BYPASS" : "MISS");
     Finish(x, std::move(r), latency, target);
-  });
+  };
+  std::shared_ptr<const http::ClientRequest> shared(x, &x->request);
+  if (!base) return x->impl->client.SendAsync(std::move(shared), std::move(on_answer));
+  x->impl->client.SendAsync(http::Url{base->host, base->port, base->target + x->path_and_query}, std::move(shared),
+                            std::move(on_answer));
 }
 
 }  // namespace

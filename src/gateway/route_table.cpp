@@ -1,14 +1,18 @@
 #include "gateway/route_table.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <tuple>
 
 namespace aimass::gateway {
 
 namespace {
 
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
+// Most paths have a few segments: kept inline, a match allocates nothing for them.
+using SegmentList = boost::container::small_vector<std::string_view, 8>;
+
+SegmentList Segments(std::string_view path) {
+  SegmentList out;
   if (path.starts_with('/')) path.remove_prefix(1);
   size_t i = 0;
   while (i <= path.size()) {

@@ -22,6 +22,17 @@ uint64_t Fnv1a(std::string_view s) {
 }
 
 UpstreamPool::UpstreamPool(UpstreamSpec spec) : spec_(std::move(spec)), state_(spec_.targets.size()) {
+  for (const auto& t : spec_.targets) {
+    auto u = http::ParseUrl(t.url);
+    if (u.ok()) {
+      // ParseUrl says "/" for a URL without a path; the request's own path follows the prefix.
+      size_t slash = t.url.find('/', std::string_view("http://").size());
+      u->target = slash == std::string::npos ? "" : t.url.substr(slash);
+      urls_.push_back(std::move(*u));
+    } else {
+      urls_.emplace_back();
+    }
+  }
   if (spec_.balance == Balance::kConsistentHash) {
     // Points per target in proportion to its weight (40 per 100), so that adding or removing a
     // target moves only its share of keys.

@@ -13,6 +13,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "gateway/spec.hpp"
+#include "http/client.hpp"
 
 namespace aimass::gateway {
 
@@ -23,6 +24,9 @@ class UpstreamPool {
   explicit UpstreamPool(UpstreamSpec spec);
 
   const UpstreamSpec& spec() const { return spec_; }
+  // Target `i`'s URL split once (host, port, and its path prefix as `target`, empty when the
+  // URL has none); null when it does not parse.
+  const http::Url* url(size_t i) const { return urls_[i] ? &*urls_[i] : nullptr; }
 
   // A target for the next attempt, skipping those in `tried`, targets of weight 0 and ejected
   // ones; when every remaining target is ejected, the least recently ejected is tried anyway
@@ -72,6 +76,7 @@ class UpstreamPool {
                                bool ignore_ejection);
 
   UpstreamSpec spec_;
+  std::vector<std::optional<http::Url>> urls_;
   std::vector<std::pair<uint64_t, size_t>> ring_;  // consistent hashing: (point, target), sorted
   mutable std::mutex mu_;
   std::vector<TargetState> state_;

@@ -379,11 +379,15 @@ void Client::SendAsync(std::shared_ptr<const ClientRequest> request, std::functi
     done(url.status());
     return;
   }
+  SendAsync(std::move(*url), std::move(request), std::move(done));
+}
+
+void Client::SendAsync(Url url, std::shared_ptr<const ClientRequest> request, std::function<void(Result<ClientResponse>)> done) {
   // On the calling server I/O thread's own loop when there is one: no thread hand-off.
   if (auto* loop = static_cast<asio::io_context*>(CurrentEventLoop())) {
-    return impl_->Start(*loop, std::move(*url), std::move(request), std::move(done));
+    return impl_->Start(*loop, std::move(url), std::move(request), std::move(done));
   }
-  asio::post(impl_->ioc, [this, url = std::move(*url), request = std::move(request), done = std::move(done)]() mutable {
+  asio::post(impl_->ioc, [this, url = std::move(url), request = std::move(request), done = std::move(done)]() mutable {
     impl_->Start(impl_->ioc, std::move(url), std::move(request), std::move(done));
   });
 }

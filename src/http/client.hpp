@@ -31,6 +31,14 @@ struct ClientResponse {
   std::string body;
 };
 
+// Splits http://host:port/path into its parts; only the http scheme is supported.
+struct Url {
+  std::string host;
+  std::string port;
+  std::string target;
+};
+Result<Url> ParseUrl(std::string_view url);
+
 struct ClientOptions {
   size_t max_idle_per_host = 16;
   uint64_t max_response_bytes = 256ull << 20;
@@ -53,6 +61,9 @@ class Client {
   // The same, for a request the caller keeps (the gateway retries one without copying it);
   // it must not change until `done` has run.
   void SendAsync(std::shared_ptr<const ClientRequest> request, std::function<void(Result<ClientResponse>)> done);
+  // The same with the URL split already: `url` stands for request->url, which is not read (the
+  // gateway splits each target's URL once instead of building and parsing one per request).
+  void SendAsync(Url url, std::shared_ptr<const ClientRequest> request, std::function<void(Result<ClientResponse>)> done);
 
   // Connections currently parked in the pool (for tests of reuse).
   size_t idle_connections() const;
@@ -69,12 +80,5 @@ class Client {
 void* CurrentEventLoop();
 void SetCurrentEventLoop(void* loop);
 
-// Splits http://host:port/path into its parts; only the http scheme is supported.
-struct Url {
-  std::string host;
-  std::string port;
-  std::string target;
-};
-Result<Url> ParseUrl(std::string_view url);
 
 }  // namespace aimass::http

@@ -109,6 +109,22 @@ TEST(GatewayUpstreamPool, SmoothWeightedRoundRobinFollowsWeights) {
   EXPECT_EQ(order, "aabaaaba");  // spread, not aaab in a row
 }
 
+TEST(GatewayUpstreamPool, TargetUrlsAreSplitOnceWithTheirPathPrefix) {
+  UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}}, {{"url", "http://[::1]:82/v1/api"}}, {{"url", "http://b/"}}}}}));
+  ASSERT_NE(pool.url(0), nullptr);
+  EXPECT_EQ(pool.url(0)->host, "a");
+  EXPECT_EQ(pool.url(0)->port, "1");
+  EXPECT_EQ(pool.url(0)->target, "") << "no path: the request's own follows the authority";
+  ASSERT_NE(pool.url(1), nullptr);
+  EXPECT_EQ(pool.url(1)->host, "::1");
+  EXPECT_EQ(pool.url(1)->port, "82");
+  EXPECT_EQ(pool.url(1)->target, "/v1/api");
+  ASSERT_NE(pool.url(2), nullptr);
+  EXPECT_EQ(pool.url(2)->port, "80");
+  EXPECT_EQ(pool.spec().targets[2].url, "http://b") << "the spec drops a trailing slash";
+  EXPECT_EQ(pool.url(2)->target, "");
+}
+
 TEST(GatewayUpstreamPool, FailingTargetIsEjectedThenTriedAgain) {
   UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}}, {{"url", "http://b:1"}}}}, {"eject_after_failures", 2}, {"eject_s", 1}}));
   // b fails twice: ejected
