@@ -1,5 +1,7 @@
 #include "gateway/gateway.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -592,7 +594,7 @@ struct Exchange {
   std::string path_and_query;
   bool idempotent = false;
   std::string hash_key;
-  std::vector<size_t> tried;
+  boost::container::small_vector<size_t, 4> tried;  // inline for the usual few attempts
   Clock::time_point start;
   std::string request_id;
   std::string consumer;

@@ -46,14 +46,14 @@ UpstreamPool::UpstreamPool(UpstreamSpec spec) : spec_(std::move(spec)), state_(s
   }
 }
 
-bool UpstreamPool::Eligible(size_t i, const std::vector<size_t>& tried, Clock::time_point now,
+bool UpstreamPool::Eligible(size_t i, std::span<const size_t> tried, Clock::time_point now,
                             bool ignore_ejection) const {
   if (spec_.targets[i].weight == 0) return false;
   if (std::find(tried.begin(), tried.end(), i) != tried.end()) return false;
   return ignore_ejection || (state_[i].ejected_until <= now && state_[i].healthy);
 }
 
-std::optional<size_t> UpstreamPool::Choose(std::string_view hash_key, const std::vector<size_t>& tried,
+std::optional<size_t> UpstreamPool::Choose(std::string_view hash_key, std::span<const size_t> tried,
                                            Clock::time_point now, bool ignore_ejection) {
   const size_t n = spec_.targets.size();
   std::optional<size_t> best;
@@ -112,7 +112,7 @@ std::optional<size_t> UpstreamPool::Choose(std::string_view hash_key, const std:
   return best;
 }
 
-std::optional<size_t> UpstreamPool::Pick(std::string_view hash_key, const std::vector<size_t>& tried) {
+std::optional<size_t> UpstreamPool::Pick(std::string_view hash_key, std::span<const size_t> tried) {
   std::lock_guard lock(mu_);
   auto now = Clock::now();
   auto best = Choose(hash_key, tried, now, false);

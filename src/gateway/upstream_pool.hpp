@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -32,7 +33,7 @@ class UpstreamPool {
   // ones; when every remaining target is ejected, the least recently ejected is tried anyway
   // (better a likely failure than a certain one). `hash_key` is used by consistent hashing.
   // Counts the attempt as in flight until Finish.
-  std::optional<size_t> Pick(std::string_view hash_key, const std::vector<size_t>& tried);
+  std::optional<size_t> Pick(std::string_view hash_key, std::span<const size_t> tried);
   // The attempt on target `i` ended: `reachable` false for a transport failure (refused,
   // reset, timed out), which counts towards ejection; any HTTP answer resets the count.
   void Finish(size_t i, bool reachable, std::chrono::nanoseconds latency);
@@ -71,8 +72,8 @@ class UpstreamPool {
     bool healthy = true;  // active checks
     int check_passes = 0, check_failures = 0;
   };
-  bool Eligible(size_t i, const std::vector<size_t>& tried, Clock::time_point now, bool ignore_ejection) const;
-  std::optional<size_t> Choose(std::string_view hash_key, const std::vector<size_t>& tried, Clock::time_point now,
+  bool Eligible(size_t i, std::span<const size_t> tried, Clock::time_point now, bool ignore_ejection) const;
+  std::optional<size_t> Choose(std::string_view hash_key, std::span<const size_t> tried, Clock::time_point now,
                                bool ignore_ejection);
 
   UpstreamSpec spec_;

@@ -129,7 +129,7 @@ TEST(GatewayUpstreamPool, FailingTargetIsEjectedThenTriedAgain) {
   UpstreamPool pool(Upstream({{"targets", {{{"url", "http://a:1"}}, {{"url", "http://b:1"}}}}, {"eject_after_failures", 2}, {"eject_s", 1}}));
   // b fails twice: ejected
   for (int i = 0; i < 2; ++i) {
-    auto p = pool.Pick("", {0});
+    auto p = pool.Pick("", std::vector<size_t>{0});
     ASSERT_EQ(p, 1u);
     pool.Finish(1, false, {});
   }
@@ -140,7 +140,7 @@ TEST(GatewayUpstreamPool, FailingTargetIsEjectedThenTriedAgain) {
   }
   EXPECT_TRUE(pool.Health()[1]["ejected"].get<bool>());
   // with a already tried, the ejected b is still better than nothing
-  EXPECT_EQ(pool.Pick("", {0}), 1u);
+  EXPECT_EQ(pool.Pick("", std::vector<size_t>{0}), 1u);
   pool.Finish(1, true, {});
   EXPECT_EQ(pool.Health()[1]["consecutive_failures"], 0);
 }
