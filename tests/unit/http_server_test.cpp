@@ -716,7 +716,13 @@ class RawListener {
     port_ = ntohs(addr.sin_port);
   }
   ~RawListener() { ::close(fd_); }
-  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  // A GET of "/" on it.
+  ClientRequest Request(std::chrono::milliseconds timeout = 5s) const {
+    ClientRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+    req.timeout = timeout;
+    return req;
+  }
   int Accept() const { return ::accept(fd_, nullptr, nullptr); }
   // Reads one request head (up to the blank line).
   static std::string ReadHead(int fd) {
@@ -746,9 +752,7 @@ TEST(ClientTest, KeptAliveConnectionClosedByTheServerIsRetriedOnAFreshOne) {
     ::close(second);
   });
   auto client = std::make_unique<Client>();
-  ClientRequest req;
-  req.url = listener.Url("/");
-  req.timeout = 5s;
+  ClientRequest req = listener.Request();
   auto a = client->Send(req);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(a->body, "a");
@@ -773,9 +777,7 @@ TEST(ClientTest, AnswerEndedByClosingIsReadWholeAndNotKept) {
     ::close(fd);
   });
   Client client;
-  ClientRequest req;
-  req.url = listener.Url("/");
-  req.timeout = 5s;
+  ClientRequest req = listener.Request();
   auto r = client.Send(req);
   server.join();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -797,9 +799,7 @@ TEST(ClientTest, InterimAnswersAreSkippedAndAStatusUnder100IsRefused) {
     ::close(fd);
   });
   Client client;
-  ClientRequest req;
-  req.url = listener.Url("/");
-  req.timeout = 5s;
+  ClientRequest req = listener.Request();
   auto r = client.Send(req);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 201);
@@ -824,9 +824,7 @@ TEST(ClientTest, AShortTimeoutAfterALongOneOnTheSameConnectionIsKept) {
     ::close(fd);
   });
   Client client;
-  ClientRequest req;
-  req.url = listener.Url("/");
-  req.timeout = 60s;
+  ClientRequest req = listener.Request(60s);
   ASSERT_TRUE(client.Send(req).ok());
   ASSERT_EQ(client.idle_connections(), 1u);
   req.timeout = 300ms;
