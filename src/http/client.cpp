@@ -11,6 +11,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
+
 namespace aimass::http {
 
 namespace asio = boost::asio;
@@ -51,6 +53,19 @@ thread_local void* t_event_loop = nullptr;
 }
 
 void* CurrentEventLoop() { return t_event_loop; }
+
+void RunLoop(boost::asio::io_context& loop) {
+  for (;;) {
+    try {
+      loop.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("event loop: a handler threw, loop goes on: {}", e.what());
+    } catch (...) {
+      spdlog::error("event loop: a handler threw, loop goes on");
+    }
+  }
+}
 void SetCurrentEventLoop(void* loop) { t_event_loop = loop; }
 
 namespace {
@@ -148,7 +163,7 @@ void SetDeadline(const std::shared_ptr<Conn>& c, std::chrono::milliseconds timeo
 
 struct Client::Impl {
   explicit Impl(ClientOptions o) : opt(o), guard(asio::make_work_guard(ioc)) {
-    thread = std::thread([this] { ioc.run(); });
+    thread = std::thread([this] { RunLoop(ioc); });
   }
   ~Impl() {
     guard.reset();
@@ -321,7 +336,15 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
       conn_.reset();
     }
     auto done = std::move(done_);
-    done(std::move(result));
+    // A plain handler has no coroutine around it to catch for it: what the caller's callback
+    // throws would leave the event loop's run() and end the process.
+    try {
+      done(std::move(result));
+    } catch (const std::exception& e) {
+      spdlog::error("HTTP client: the answer's callback threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("HTTP client: the answer's callback threw");
+    }
   }
 
   Impl& impl_;

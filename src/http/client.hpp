@@ -79,6 +79,15 @@ class Client {
 // thread.
 void* CurrentEventLoop();
 void SetCurrentEventLoop(void* loop);
+}  // namespace aimass::http
 
+namespace boost::asio {
+class io_context;
+}
+
+namespace aimass::http {
+// Runs `loop` until it stops, going on after a handler that throws (logged): Asio lets an
+// exception leave run(), which would end the thread, and with it the process.
+void RunLoop(boost::asio::io_context& loop);
 
 }  // namespace aimass::http

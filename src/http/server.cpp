@@ -218,7 +218,7 @@ Status Server::Start() {
   for (auto& ctx : s.iocs) {
     s.threads.emplace_back([c = ctx.get()] {
       SetCurrentEventLoop(c);  // the gateway's upstream calls run on this loop too
-      c->run();
+      RunLoop(*c);
     });
   }
   return Status::Ok();

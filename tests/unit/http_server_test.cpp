@@ -839,6 +839,32 @@ TEST(ClientTest, AShortTimeoutAfterALongOneOnTheSameConnectionIsKept) {
   EXPECT_EQ(client.idle_connections(), 0u) << "a timed-out connection is not kept";
 }
 
+TEST(ClientTest, ACallbackThatThrowsDoesNotEndTheClient) {
+  RawListener listener;
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain");
+    RawListener::ReadHead(fd);  // until the client closes it
+    ::close(fd);
+  });
+  auto client = std::make_unique<Client>();
+  std::promise<void> called;
+  client->SendAsync(listener.Request(), [&called](Result<ClientResponse> r) {
+    EXPECT_TRUE(r.ok());
+    called.set_value();
+    throw std::runtime_error("a caller's bug");
+  });
+  ASSERT_EQ(called.get_future().wait_for(5s), std::future_status::ready);
+  auto after = client->Send(listener.Request());  // the client's thread is still there
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->body, "again");
+  client.reset();
+  server.join();
+}
+
 TEST(ClientTest, NoAnswerInTimeIsDeadlineExceeded) {
   // A listening socket nobody accepts on: the kernel completes the handshake and takes the
   // request, and no answer ever comes.
