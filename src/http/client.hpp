@@ -1,5 +1,6 @@
-// Client: an HTTP/1.1 client on the same Beast stack as the server, with a pool of keep-alive
-// connections per host:port. The CLI uses it, and the gateway will proxy with it.
+// Client: an HTTP/1.1 client on the same Asio loops as the server (Beast parses the answers),
+// with a pool of keep-alive connections per event loop and host:port. The CLI, the scheduler's
+// HTTP targets and the gateway's proxying use it.
 // Thread-safety: Send may be called from many threads at once; each call blocks its caller
 // (the I/O runs on the client's own thread, so callers may be on any executor or none);
 // SendAsync does not block.
