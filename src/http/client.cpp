@@ -335,16 +335,9 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
       conn_->socket.close(ignored);
       conn_.reset();
     }
+    // What the callback throws leaves through the event loop, which RunLoop keeps going.
     auto done = std::move(done_);
-    // A plain handler has no coroutine around it to catch for it: what the caller's callback
-    // throws would leave the event loop's run() and end the process.
-    try {
-      done(std::move(result));
-    } catch (const std::exception& e) {
-      spdlog::error("HTTP client: the answer's callback threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("HTTP client: the answer's callback threw");
-    }
+    done(std::move(result));
   }
 
   Impl& impl_;
