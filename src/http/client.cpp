@@ -253,6 +253,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
       if (ec) return self->End(Status::Unavailable("cannot connect to " + self->Key() + ": " + ec.message()));
       boost::system::error_code ignored;
       c.socket.set_option(tcp::no_delay(true), ignored);
+      c.socket.non_blocking(true, ignored);  // Send's direct write must not wait
       self->Send();
     });
   }
@@ -262,6 +263,18 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
     SerializeRequest(*request_, url_, c.head);
     SetDeadline(conn_, request_->timeout);
     std::array<asio::const_buffer, 2> out = {asio::buffer(c.head), asio::buffer(request_->body)};
+    // A request that fits the socket's send buffer is written at once, without a trip through
+    // the event loop; the kernel's rest, if any, is left to async_write. An error is left to
+    // it too (it reports the same one), so that the handling below stays in one place.
+    boost::system::error_code wec;
+    size_t sent = c.socket.write_some(out, wec);
+    if (!wec && sent == out[0].size() + out[1].size()) return Receive();
+    if (sent < out[0].size()) {
+      out[0] += sent;
+    } else {
+      out[1] += sent - out[0].size();
+      out[0] = asio::const_buffer();
+    }
     asio::async_write(c.socket, out, [self = shared_from_this()](boost::system::error_code ec, size_t) {
       if (!ec) return self->Receive();
       if (self->conn_->timed_out) return self->End(Status::DeadlineExceeded("could not send to " + self->Key() + " in time"));

@@ -298,6 +298,9 @@ Awaitable<void> Server::Impl::Accept() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
+    // Synchronous calls on it return would_block instead of waiting (WriteResponse tries a
+    // direct write first); asynchronous ones are unaffected.
+    socket.non_blocking(true, ec);
     auto conn = std::make_shared<Connection>(std::move(socket));
     uint64_t id;
     {
@@ -627,6 +630,19 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
     std::string head = ResponseHead(res, length, keep_alive);
     std::array<asio::const_buffer, 2> bufs = {
         asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
+    // Most answers fit the socket's send buffer: written at once, without a trip through the
+    // event loop (a suspension and a completion per response); the kernel's rest, if any, is
+    // left to async_write.
+    boost::system::error_code wec;
+    size_t sent = socket.write_some(bufs, wec);
+    if (wec && wec != asio::error::would_block) co_return false;
+    if (sent == bufs[0].size() + bufs[1].size()) co_return true;
+    if (sent < bufs[0].size()) {
+      bufs[0] += sent;
+    } else {
+      bufs[1] += sent - bufs[0].size();
+      bufs[0] = asio::const_buffer();
+    }
     auto [ec, n] = co_await asio::async_write(socket, bufs, kUse);
     (void)n;
     co_return !ec;

@@ -124,6 +124,9 @@ class HttpServerTest : public ::testing::Test {
       r.headers.Set("X-Body-File", req.body_file.empty() ? "none" : req.body_file);
       return r;
     }));
+    Route big_echo = MakeRoute(Method::kPost, "/big-echo", [](Request& req) { return Text(req.body); });
+    big_echo.max_body_bytes = 16 << 20;
+    Add(std::move(big_echo));
     Route upload = MakeRoute(Method::kPut, "/upload", [this](Request& req) {
       json j = {{"body_file", req.body_file},
                 {"body_size", req.body_size},
@@ -273,6 +276,21 @@ TEST_F(HttpServerTest, ClientSendsCallerFieldsSafely) {
   EXPECT_NE(r.body.find("User-Agent: aimass-client\n"), std::string::npos) << r.body;
   EXPECT_TRUE(r.body.ends_with("body=abc")) << r.body;
   // The caller's "Connection: close" was not sent: the connection went back to the pool.
+  EXPECT_EQ(client.idle_connections(), 1u);
+}
+
+// Both ends write a message at once when it fits the socket's send buffer and leave the rest
+// to the event loop: 8 MiB each way does not fit, so the rest must follow whole and in order.
+TEST_F(HttpServerTest, MessagesLargerThanTheSendBufferArriveWhole) {
+  Client client;
+  std::string body(8 << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7919 + i / 4096) % 26);
+  for (int round = 0; round < 2; ++round) {  // the second on the kept-alive connection
+    ClientResponse r = Send(client, Method::kPost, "/big-echo", body);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.body.size(), body.size());
+    EXPECT_TRUE(r.body == body) << "round " << round;
+  }
   EXPECT_EQ(client.idle_connections(), 1u);
 }
 
