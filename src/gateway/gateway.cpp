@@ -38,6 +38,8 @@
 
 namespace aimass::gateway {
 
+using namespace std::string_view_literals;
+
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
@@ -106,28 +108,24 @@ void AppendFastHex(std::string& out, size_t bytes) {
 }
 
 // W3C Trace Context: keep the caller's trace id and flags, name this hop as the new parent; a
-// missing or malformed header starts a new trace.
-std::string NextTraceparent(std::optional<std::string_view> incoming) {
+// missing or malformed header starts a new trace. Appends the 55-character value to `out`.
+void AppendNextTraceparent(std::string& out, std::optional<std::string_view> incoming) {
   if (incoming && incoming->size() == 55 && incoming->substr(0, 3) == "00-" && (*incoming)[35] == '-' &&
       (*incoming)[52] == '-') {
     std::string_view trace = incoming->substr(3, 32), flags = incoming->substr(53, 2);
-    if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) && trace != std::string(32, '0')) {
-      std::string out;
-      out.reserve(55);
-      out.append("00-").append(trace).append("-");
+    if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) &&
+        trace.find_first_not_of('0') != std::string_view::npos) {
+      out.append("00-"sv).append(trace).append("-"sv);
       AppendFastHex(out, 8);
-      out.append("-").append(flags);
-      return out;
+      out.append("-"sv).append(flags);
+      return;
     }
   }
-  std::string out;
-  out.reserve(55);
-  out.append("00-");
+  out.append("00-"sv);
   AppendFastHex(out, 16);
-  out.append("-");
+  out.append("-"sv);
   AppendFastHex(out, 8);
-  out.append("-01");
-  return out;
+  out.append("-01"sv);
 }
 
 bool Idempotent(http::Method m) {
@@ -135,11 +133,11 @@ bool Idempotent(http::Method m) {
          m == http::Method::kDelete || m == http::Method::kOptions;
 }
 
-std::string ClientIp(const http::Request& req) {
+std::string_view ClientIp(const http::Request& req) {
   std::string_view r = req.remote;
   if (size_t colon = r.rfind(':'); colon != std::string_view::npos) r = r.substr(0, colon);
   if (r.starts_with('[') && r.ends_with(']')) r = r.substr(1, r.size() - 2);
-  return std::string(r);
+  return r;
 }
 
 std::string HashKey(const UpstreamSpec& u, const http::Request& req) {
@@ -159,7 +157,7 @@ std::string HashKey(const UpstreamSpec& u, const http::Request& req) {
     }
     return "";
   }
-  return ClientIp(req);
+  return std::string(ClientIp(req));
 }
 
 
@@ -791,7 +789,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
     std::string key = rl.key == "route" ? "r:" + route.name
                       : rl.key == "consumer" && !consumer.empty()
                           ? "c:" + route.name + ":" + (is_consumer ? "consumer/" : "user/") + consumer
-                          : "i:" + route.name + ":" + ClientIp(req);
+                          : "i:" + route.name + ":" + std::string(ClientIp(req));
     if (rl.policy == "redis" && redis) {
       auto shared = redis->Take(key, rl);
       if (shared.ok()) {
@@ -895,32 +893,45 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   http::ClientRequest& out = x->request;
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
-  std::string forwarded_for;
-  out.headers.reserve(req.headers.all().size() + 6);
+  // The caller's fields are written straight into the upstream request's field block (a
+  // field with a line break is dropped, as the client would).
+  std::string& fields = out.fields;
+  fields.reserve(256 + 64 * req.headers.all().size());
+  std::string forwarded_for;  // the caller's X-Forwarded-For values, joined
+  std::optional<std::string_view> traceparent;
   for (const auto& [name, value] : req.headers.all()) {
-    if (!Forwardable(name)) continue;
+    // Host too: the client names the target's (X-Forwarded-Host keeps the caller's).
+    if (!Forwardable(name) || http::HasLineBreak(name) || http::HasLineBreak(value) || name.empty()) continue;
     // The gateway consumed the caller's credential; the upstream does not get it.
     if (!route.anonymous && (http::EqualsIgnoreCase(name, "authorization") || http::EqualsIgnoreCase(name, "apikey") ||
                              http::EqualsIgnoreCase(name, "x-api-key"))) {
       continue;
     }
     if (http::EqualsIgnoreCase(name, "x-forwarded-for")) {
-      forwarded_for = value + ", ";
+      forwarded_for.append(value).append(", "sv);
       continue;
     }
-    if (http::EqualsIgnoreCase(name, "traceparent") || http::EqualsIgnoreCase(name, "x-request-id") ||
-        http::EqualsIgnoreCase(name, "x-forwarded-proto") || http::EqualsIgnoreCase(name, "x-forwarded-host") ||
-        http::EqualsIgnoreCase(name, "x-consumer")) {
+    if (http::EqualsIgnoreCase(name, "traceparent")) {
+      if (!traceparent) traceparent = value;
       continue;
     }
-    out.headers.emplace_back(name, value);
+    if (http::EqualsIgnoreCase(name, "x-request-id") || http::EqualsIgnoreCase(name, "x-forwarded-proto") ||
+        http::EqualsIgnoreCase(name, "x-forwarded-host") || http::EqualsIgnoreCase(name, "x-consumer")) {
+      continue;
+    }
+    out.fields_have_agent |= http::EqualsIgnoreCase(name, "user-agent");
+    http::AppendField(fields, name, value);
   }
-  out.headers.emplace_back("X-Forwarded-For", forwarded_for + ClientIp(req));
-  out.headers.emplace_back("X-Forwarded-Proto", "http");
-  if (auto host = req.headers.Get("Host")) out.headers.emplace_back("X-Forwarded-Host", std::string(*host));
-  out.headers.emplace_back("X-Request-Id", req.request_id);
-  out.headers.emplace_back("traceparent", NextTraceparent(req.headers.Get("traceparent")));
-  if (!consumer.empty()) out.headers.emplace_back("X-Consumer", consumer);
+  fields.append("X-Forwarded-For: "sv).append(forwarded_for).append(ClientIp(req));
+  fields.append("\r\nX-Forwarded-Proto: http\r\n"sv);
+  if (auto host = req.headers.Get("Host"); host && !http::HasLineBreak(*host)) {
+    http::AppendField(fields, "X-Forwarded-Host"sv, *host);
+  }
+  if (!http::HasLineBreak(req.request_id)) http::AppendField(fields, "X-Request-Id"sv, req.request_id);
+  fields.append("traceparent: "sv);
+  AppendNextTraceparent(fields, traceparent);
+  fields.append("\r\n"sv);
+  if (!consumer.empty() && !http::HasLineBreak(consumer)) http::AppendField(fields, "X-Consumer"sv, consumer);
   out.body = std::move(req.body);
 
   // The answer is due when every attempt has had its time.

@@ -93,6 +93,9 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
     has_agent |= EqualsIgnoreCase(name, "user-agent");
     AppendField(out, name, value);
   }
+  out.append(req.fields);
+  has_host |= req.fields_have_host;
+  has_agent |= req.fields_have_agent;
   if (!has_host) {
     bool ipv6 = url.host.find(':') != std::string::npos;  // ParseUrl took its brackets off
     out.append(ipv6 ? "Host: ["sv : "Host: "sv).append(url.host).append(ipv6 ? "]:"sv : ":"sv).append(url.port).append("\r\n"sv);

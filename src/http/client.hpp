@@ -21,6 +21,14 @@ struct ClientRequest {
   Method method = Method::kGet;
   std::string url;  // http://host:port/path?query
   std::vector<std::pair<std::string, std::string>> headers;
+  // Fields already written out, "Name: value\r\n" each, sent after `headers` as they are: a
+  // proxy forwarding a caller's fields writes them once instead of filling `headers` to be
+  // copied again. The caller guarantees no CR or LF inside a line and no framing fields
+  // (Content-Length, Transfer-Encoding, Connection). The flags say that they carry Host or
+  // User-Agent, so that the client adds neither default.
+  std::string fields;
+  bool fields_have_host = false;
+  bool fields_have_agent = false;
   std::string body;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds start_after{0};  // SendAsync: wait this long first (retry backoff)

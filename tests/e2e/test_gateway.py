@@ -174,6 +174,29 @@ def test_repeated_headers_stay_repeated_both_ways(server, echoes):
     conn.close()
 
 
+def test_forwarding_fields_join_the_callers_and_name_the_target_as_host(server, echoes):
+    up = make_upstream(server, [(echoes[0].url, 100)])
+    _, prefix = make_route(server, up)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest("GET", prefix + "/fwd", skip_host=True)
+    conn.putheader("Host", "gw.example.test")
+    conn.putheader("Authorization", f"Bearer {server.admin_token}")
+    conn.putheader("X-Forwarded-For", "10.0.0.1")
+    conn.putheader("X-Forwarded-For", "10.0.0.2")
+    conn.putheader("X-Forwarded-Host", "forged.example.test")
+    conn.putheader("User-Agent", "caller-agent/1")
+    conn.endheaders()
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.status == 200, body
+    h = json.loads(body)["headers"]
+    assert h["x-forwarded-for"] == "10.0.0.1, 10.0.0.2, 127.0.0.1"
+    assert h["x-forwarded-host"] == "gw.example.test"
+    assert h["host"] == echoes[0].url.removeprefix("http://")
+    assert h["user-agent"] == "caller-agent/1"
+
+
 def test_a_method_the_gateway_cannot_name_is_405_and_not_forwarded(server, echoes):
     up = make_upstream(server, [(echoes[0].url, 100)])
     _, prefix = make_route(server, up)
@@ -194,6 +217,9 @@ def test_traceparent_keeps_the_trace_and_names_a_new_parent(server, echoes):
     assert parent != "00f067aa0ba902b7" and len(parent) == 16
     fresh = server.admin.get(prefix, headers={"traceparent": "garbage"}).json()["headers"]["traceparent"]
     assert fresh.startswith("00-") and trace not in fresh and len(fresh) == 55
+    zero = server.admin.get(prefix, headers={"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"}).json()
+    zero = zero["headers"]["traceparent"]
+    assert len(zero) == 55 and zero.split("-")[1] != "0" * 32
 
 
 def test_strip_path_and_rewrite_with_captures(server, echoes):

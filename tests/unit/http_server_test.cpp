@@ -279,6 +279,34 @@ TEST_F(HttpServerTest, ClientSendsCallerFieldsSafely) {
   EXPECT_EQ(client.idle_connections(), 1u);
 }
 
+// A field block written by the caller goes out as is, after the listed fields; its flags stand
+// for the Host and User-Agent the client would otherwise add.
+TEST_F(HttpServerTest, ClientSendsAFieldBlockAfterTheListedFields) {
+  Client client;
+  ClientRequest req;
+  req.method = Method::kPost;
+  req.url = Url("/headers");
+  req.headers = {{"X-First", "1"}};
+  req.fields = "X-Block: a\r\nUser-Agent: proxy-caller\r\nHost: block.test\r\n";
+  req.fields_have_host = true;
+  req.fields_have_agent = true;
+  req.body = "b";
+  req.timeout = 10s;
+  auto r = client.Send(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->body.find("X-First: 1\nX-Block: a\nUser-Agent: proxy-caller\nHost: block.test\n"), std::string::npos)
+      << r->body;
+  EXPECT_EQ(r->body.find("aimass-client"), std::string::npos) << r->body;
+  EXPECT_EQ(r->body.find("Host: 127.0.0.1"), std::string::npos) << r->body;
+
+  req.fields = "X-Block: b\r\n";
+  req.fields_have_host = req.fields_have_agent = false;
+  r = client.Send(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->body.find("X-Block: b\nHost: 127.0.0.1"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("User-Agent: aimass-client\n"), std::string::npos) << r->body;
+}
+
 // Both ends write a message at once when it fits the socket's send buffer and leave the rest
 // to the event loop: 8 MiB each way does not fit, so the rest must follow whole and in order.
 TEST_F(HttpServerTest, MessagesLargerThanTheSendBufferArriveWhole) {
