@@ -15,7 +15,6 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
-#include <random>
 #include <nlohmann/json.hpp>
 #include <atomic>
 #include <thread>
@@ -86,27 +85,6 @@ bool IsHex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
 }
 
-// Trace and span ids need to be unique, not secret: a per-thread generator seeded from the
-// CSPRNG, so that a proxied request does not pay for two RAND_bytes calls.
-// Appends 2 * bytes hex digits to `out`.
-void AppendFastHex(std::string& out, size_t bytes) {
-  thread_local std::mt19937_64 gen([] {
-    std::seed_seq seq{std::hash<std::string>{}(RandomHex(16)), static_cast<size_t>(Clock::now().time_since_epoch().count())};
-    return std::mt19937_64(seq);
-  }());
-  static constexpr char kHex[] = "0123456789abcdef";
-  size_t at = out.size();
-  out.resize(at + 2 * bytes);
-  char* p = out.data() + at;
-  for (size_t i = 0; i < bytes; i += 8) {
-    uint64_t v = gen();
-    for (size_t j = 0; j < 8 && i + j < bytes; ++j, v >>= 8) {
-      *p++ = kHex[(v >> 4) & 15];
-      *p++ = kHex[v & 15];
-    }
-  }
-}
-
 // W3C Trace Context: keep the caller's trace id and flags, name this hop as the new parent; a
 // missing or malformed header starts a new trace. Appends the 55-character value to `out`.
 void AppendNextTraceparent(std::string& out, std::optional<std::string_view> incoming) {
@@ -116,15 +94,15 @@ void AppendNextTraceparent(std::string& out, std::optional<std::string_view> inc
     if (IsHex(trace) && IsHex(incoming->substr(36, 16)) && IsHex(flags) &&
         trace.find_first_not_of('0') != std::string_view::npos) {
       out.append("00-"sv).append(trace).append("-"sv);
-      AppendFastHex(out, 8);
+      AppendUniqueHex(out, 8);
       out.append("-"sv).append(flags);
       return;
     }
   }
   out.append("00-"sv);
-  AppendFastHex(out, 16);
+  AppendUniqueHex(out, 16);
   out.append("-"sv);
-  AppendFastHex(out, 8);
+  AppendUniqueHex(out, 8);
   out.append("-01"sv);
 }
 

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <random>
 
 #include "common/log.hpp"
+#include "common/random.hpp"
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
 
@@ -82,14 +82,8 @@ static bool SaneRequestId(std::string_view id) {
 }
 
 static std::string NewRequestId() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string id(32, '0');
-  uint64_t a = rng(), b = rng();
-  for (int i = 0; i < 16; ++i) {
-    id[i] = kHex[(a >> (i * 4)) & 0xf];
-    id[16 + i] = kHex[(b >> (i * 4)) & 0xf];
-  }
+  std::string id;
+  AppendUniqueHex(id, 16);
   return id;
 }
 

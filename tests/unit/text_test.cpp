@@ -2,6 +2,9 @@
 // is written into JSON and read back from it.
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "common/random.hpp"
 #include "common/text.hpp"
 
 namespace aimass {
@@ -33,6 +36,26 @@ TEST(TextTest, Utf8ValidityFollowsRfc3629) {
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // a surrogate
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
   EXPECT_FALSE(IsValidUtf8("\xe2\x82"));          // cut short
+}
+
+// Ids for requests and traces: appended, 2 digits a byte for any length (not only whole 64-bit
+// words), lower-case hex, and not repeating.
+TEST(RandomTest, AppendUniqueHexAppendsLowerCaseHexThatDoesNotRepeat) {
+  std::set<std::string> seen;
+  for (size_t bytes : {1u, 3u, 8u, 13u, 16u, 24u}) {
+    for (int i = 0; i < 200; ++i) {
+      std::string s = "id-";
+      AppendUniqueHex(s, bytes);
+      ASSERT_EQ(s.size(), 3 + 2 * bytes);
+      EXPECT_EQ(s.substr(0, 3), "id-");
+      EXPECT_EQ(s.find_first_not_of("0123456789abcdef", 3), std::string::npos) << s;
+      if (bytes >= 8) EXPECT_TRUE(seen.insert(s).second) << s;
+    }
+  }
+  // Every digit turns up in a long run (a table or shift error would leave some out).
+  std::string run;
+  AppendUniqueHex(run, 4096);
+  for (char c : std::string_view("0123456789abcdef")) EXPECT_NE(run.find(c), std::string::npos) << c;
 }
 
 }  // namespace
