@@ -179,20 +179,33 @@ struct Client::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> guard;
   std::thread thread;
   mutable std::mutex mu;
-  // Keyed by the loop's address and host:port: a socket is bound to the loop it was made on.
-  std::unordered_map<std::string, std::vector<std::shared_ptr<Conn>>> idle;
+  // Keyed by the loop and host:port: a socket is bound to the loop it was made on. Looked up
+  // with a view of the call's own URL, so that a lookup builds no key string.
+  struct PoolKeyView {
+    const asio::io_context* loop;
+    std::string_view host, port;
+  };
+  struct PoolKey {
+    const asio::io_context* loop;
+    std::string host, port;
+    operator PoolKeyView() const { return {loop, host, port}; }
+  };
+  struct PoolHash {
+    using is_transparent = void;
+    size_t operator()(const PoolKeyView& k) const {
+      size_t h = std::hash<std::string_view>{}(k.host) * 31 + std::hash<std::string_view>{}(k.port);
+      return h ^ (std::hash<const void*>{}(k.loop) << 1);
+    }
+  };
+  struct PoolEq {
+    using is_transparent = void;
+    bool operator()(const PoolKeyView& a, const PoolKeyView& b) const {
+      return a.loop == b.loop && a.host == b.host && a.port == b.port;
+    }
+  };
+  std::unordered_map<PoolKey, std::vector<std::shared_ptr<Conn>>, PoolHash, PoolEq> idle;
 
-  // The pool key, built in a per-thread buffer so a lookup allocates nothing.
-  static const std::string& PoolKey(const asio::io_context& loop, const Url& url) {
-    thread_local std::string key;
-    key.clear();
-    char addr[2 * sizeof(uintptr_t)];
-    auto [end, ec] = std::to_chars(addr, addr + sizeof addr, reinterpret_cast<uintptr_t>(&loop), 16);
-    (void)ec;
-    key.append(addr, end).append("/").append(url.host).append(":").append(url.port);
-    return key;
-  }
-  std::shared_ptr<Conn> Take(const std::string& key) {
+  std::shared_ptr<Conn> Take(const PoolKeyView& key) {
     std::lock_guard lock(mu);
     auto it = idle.find(key);
     if (it == idle.end() || it->second.empty()) return nullptr;
@@ -200,17 +213,19 @@ struct Client::Impl {
     it->second.pop_back();
     return c;
   }
-  void Park(const std::string& key, std::shared_ptr<Conn> c) {
+  void Park(const PoolKeyView& key, std::shared_ptr<Conn> c) {
     c->deadline = Clock::time_point::max();
     std::lock_guard lock(mu);
     auto it = idle.find(key);
-    if (it == idle.end()) it = idle.emplace(key, std::vector<std::shared_ptr<Conn>>{}).first;
+    if (it == idle.end()) {
+      it = idle.emplace(PoolKey{key.loop, std::string(key.host), std::string(key.port)}, std::vector<std::shared_ptr<Conn>>{}).first;
+    }
     if (it->second.size() < opt.max_idle_per_host) it->second.push_back(std::move(c));
   }
 
   class Call;
-  void Start(asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
-             std::function<void(Result<ClientResponse>)> done);
+  void Start(asio::io_context& loop, Url&& url, std::shared_ptr<const ClientRequest>&& request,
+             std::function<void(Result<ClientResponse>)>&& done);
 };
 
 // One exchange, driven by completion handlers that own it: connect (or take a pooled
@@ -218,8 +233,8 @@ struct Client::Impl {
 // operation per request; each step is one socket operation.
 class Client::Impl::Call : public std::enable_shared_from_this<Call> {
  public:
-  Call(Impl& impl, asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
-       std::function<void(Result<ClientResponse>)> done)
+  Call(Impl& impl, asio::io_context& loop, Url&& url, std::shared_ptr<const ClientRequest>&& request,
+       std::function<void(Result<ClientResponse>)>&& done)
       : impl_(impl), loop_(loop), url_(std::move(url)), request_(std::move(request)), done_(std::move(done)) {}
 
   void Begin() {
@@ -242,7 +257,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
  private:
   using Resolver = asio::ip::basic_resolver<tcp, Executor>;
 
-  const std::string& PoolKey() const { return Impl::PoolKey(loop_, url_); }
+  PoolKeyView PoolKey() const { return {&loop_, url_.host, url_.port}; }
   std::string Key() const { return url_.host + ":" + url_.port; }  // for messages only
 
   void Connect(boost::system::error_code ec, const Resolver::results_type& results) {
@@ -368,8 +383,8 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
   ClientResponse response_;
 };
 
-void Client::Impl::Start(asio::io_context& loop, Url url, std::shared_ptr<const ClientRequest> request,
-                         std::function<void(Result<ClientResponse>)> done) {
+void Client::Impl::Start(asio::io_context& loop, Url&& url, std::shared_ptr<const ClientRequest>&& request,
+                         std::function<void(Result<ClientResponse>)>&& done) {
   auto delay = request->start_after;
   auto call = std::make_shared<Call>(*this, loop, std::move(url), std::move(request), std::move(done));
   if (delay.count() <= 0) return call->Begin();
@@ -395,7 +410,7 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
   // The caller keeps `request` until the answer: shared without a copy.
   std::shared_ptr<const ClientRequest> borrowed(&request, [](const ClientRequest*) {});
   asio::post(impl_->ioc, [this, url = std::move(*url), borrowed, &done]() mutable {
-    impl_->Start(impl_->ioc, std::move(url), borrowed,
+    impl_->Start(impl_->ioc, std::move(url), std::move(borrowed),
                  [&done](Result<ClientResponse> r) { done.set_value(std::move(r)); });
   });
   return fut.get();
