@@ -68,17 +68,22 @@ struct Resolved {
   bool dot_segment = false;
 };
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) and those the client or server sets itself.
+// Hop-by-hop headers (RFC 9110 §7.6.1) and those the client or server sets itself. Runs for
+// every field both ways: the name's length picks the one or two names it could be.
 bool Forwardable(std::string_view name) {
-  static constexpr std::string_view kDrop[] = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                                               "proxy-authorization", "te", "trailer", "transfer-encoding",
-                                               "upgrade", "host", "content-length"};
-  // Runs for every field both ways: the length and first letter rule out most names before a
-  // case-insensitive compare.
-  char first = name.empty() ? 0 : static_cast<char>(name.front() | 0x20);
-  return std::none_of(std::begin(kDrop), std::end(kDrop), [&](std::string_view d) {
-    return d.size() == name.size() && d.front() == first && http::EqualsIgnoreCase(name, d);
-  });
+  auto is = [&](std::string_view d) { return http::EqualsIgnoreCase(name, d); };
+  switch (name.size()) {
+    case 2: return !is("te");
+    case 4: return !is("host");
+    case 7: return !is("trailer") && !is("upgrade");
+    case 10: return !is("connection") && !is("keep-alive");
+    case 14: return !is("content-length");
+    case 16: return !is("proxy-connection");
+    case 17: return !is("transfer-encoding");
+    case 18: return !is("proxy-authenticate");
+    case 19: return !is("proxy-authorization");
+    default: return true;
+  }
 }
 
 bool IsHex(std::string_view s) {

@@ -1,7 +1,5 @@
 #include "http/message.hpp"
 
-#include <strings.h>
-
 #include <cstring>
 
 namespace aimass::http {
@@ -33,10 +31,6 @@ Method ParseMethod(std::string_view name) {
 
 bool IsMutating(Method m) {
   return m == Method::kPost || m == Method::kPut || m == Method::kPatch || m == Method::kDelete;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 void AppendField(std::string& out, std::string_view name, std::string_view value) {

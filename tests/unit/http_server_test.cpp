@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 #include "http/server.hpp"
 
+#include <cctype>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <arpa/inet.h>
@@ -738,6 +739,25 @@ TEST(MessageTest, HasLineBreakFindsCrAndLfAnywhere) {
   }
   // Bytes next to CR and LF in value (0x0c, 0x0b, 0x0e, 0x8d, 0x8a) are not line breaks.
   EXPECT_FALSE(HasLineBreak(std::string("\x0b\x0c\x0e\x8a\x8d\x09\xff\x00 tail", 14)));
+}
+
+TEST(MessageTest, EqualsIgnoreCaseFoldsLettersOnly) {
+  EXPECT_TRUE(EqualsIgnoreCase("Content-Length", "content-LENGTH"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+  EXPECT_FALSE(EqualsIgnoreCase("Host", "Hosts"));
+  EXPECT_FALSE(EqualsIgnoreCase("Host", "Hoss"));
+  // Characters 0x20 apart that are not letters are different characters.
+  EXPECT_FALSE(EqualsIgnoreCase("@", "`"));
+  EXPECT_FALSE(EqualsIgnoreCase("[", "{"));
+  EXPECT_FALSE(EqualsIgnoreCase("^", "~"));
+  EXPECT_FALSE(EqualsIgnoreCase("a-b", "a\rb"));
+  for (int c = 0; c < 256; ++c) {
+    for (int d = 0; d < 256; ++d) {
+      char x = static_cast<char>(c), y = static_cast<char>(d);
+      bool want = c == d || (std::isalpha(c) && std::isalpha(d) && std::tolower(c) == std::tolower(d) && c < 128 && d < 128);
+      ASSERT_EQ(EqualsIgnoreCase(std::string_view(&x, 1), std::string_view(&y, 1)), want) << c << " " << d;
+    }
+  }
 }
 
 TEST(MessageTest, AppendFieldWritesOneLine) {
