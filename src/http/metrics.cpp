@@ -7,6 +7,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <shared_mutex>
 #include <unordered_map>
@@ -15,7 +17,14 @@
 
 namespace aimass::http {
 
+namespace {
+std::atomic<uint64_t> next_generation{1};
+}  // namespace
+
 struct MetricsMiddleware::Impl {
+  // Names this middleware in the per-thread cache below (an address could be reused by a
+  // later middleware, whose series are not these).
+  const uint64_t generation = next_generation++;
   std::shared_ptr<prometheus::Registry> registry;
   prometheus::Family<prometheus::Counter>* requests;
   prometheus::Family<prometheus::Histogram>* duration;
@@ -86,19 +95,41 @@ void MetricsMiddleware::Record(const Request& req, const Response& r, std::chron
   double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  auto method = [&] { return std::string(MethodName(req.method)); };
-  auto route = [&] { return req.route ? req.route->pattern : std::string("unmatched"); };
-  uint64_t hkey = (impl_->RouteId(req.route) << 8) | static_cast<uint64_t>(req.method);
-  uint64_t ckey = (hkey << 10) | static_cast<uint64_t>(r.status & 0x3ff);
-  impl_->Lookup(impl_->counters, ckey, [&] {
-    return &impl_->requests->Add(
-        {{"method", method()}, {"route", route()}, {"status", std::to_string(r.status)}});
-  })->Increment();
-  impl_->Lookup(impl_->histograms, hkey, [&] {
-    static const prometheus::Histogram::BucketBoundaries kBuckets = {
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-    return &impl_->duration->Add({{"method", method()}, {"route", route()}}, kBuckets);
-  })->Observe(secs);
+  // The series of a (route, method, status) found last on this thread, per slot: most requests
+  // find theirs here without the shared lock and the two map lookups below.
+  struct Cached {
+    uint64_t generation = 0;
+    const Route* route = nullptr;
+    Method method = Method::kGet;
+    int status = 0;
+    prometheus::Counter* counter = nullptr;
+    prometheus::Histogram* histogram = nullptr;
+  };
+  thread_local std::array<Cached, 16> cache;
+  Cached& slot = cache[(reinterpret_cast<uintptr_t>(req.route) / 64 + static_cast<size_t>(req.method) * 7 +
+                        static_cast<size_t>(r.status)) % cache.size()];
+  if (slot.generation != impl_->generation || slot.route != req.route || slot.method != req.method ||
+      slot.status != r.status) {
+    auto method = [&] { return std::string(MethodName(req.method)); };
+    auto route = [&] { return req.route ? req.route->pattern : std::string("unmatched"); };
+    uint64_t hkey = (impl_->RouteId(req.route) << 8) | static_cast<uint64_t>(req.method);
+    uint64_t ckey = (hkey << 10) | static_cast<uint64_t>(r.status & 0x3ff);
+    slot.counter = impl_->Lookup(impl_->counters, ckey, [&] {
+      return &impl_->requests->Add(
+          {{"method", method()}, {"route", route()}, {"status", std::to_string(r.status)}});
+    });
+    slot.histogram = impl_->Lookup(impl_->histograms, hkey, [&] {
+      static const prometheus::Histogram::BucketBoundaries kBuckets = {
+          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+      return &impl_->duration->Add({{"method", method()}, {"route", route()}}, kBuckets);
+    });
+    slot.generation = impl_->generation;
+    slot.route = req.route;
+    slot.method = req.method;
+    slot.status = r.status;
+  }
+  slot.counter->Increment();
+  slot.histogram->Observe(secs);
 }
 
 std::string RenderMetrics(prometheus::Registry& registry) {

@@ -452,6 +452,12 @@ def test_pause_resume_and_degrade(server, echoes):
     assert_error(admin.post(f"{ROUTES}/no-such-route/pause"), 404, "not_found")
     assert admin.post(f"{ROUTES}/{route}/resume").status_code == 200
     assert server.anonymous.get(prefix).headers["X-Upstream"] == "echo-0"
+    # One route, its answers from three places in turn: each counted under its own upstream.
+    text = admin.get("/metrics").text
+    series = 'aimass_gateway_requests_total{{route="{}",status_class="{}",upstream="{}"}} {}'
+    for status_class, upstream, count in [("2xx", up, 2), ("5xx", up, 1), ("2xx", other, 1), ("2xx", "(fallback)", 1)]:
+        line = series.format(route, status_class, upstream, count)
+        assert line in text, (line, [l for l in text.splitlines() if route in l])
 
 
 def test_a_rate_limited_route_answers_429_beyond_its_rate_and_recovers(server, echoes):
@@ -496,10 +502,18 @@ def test_gateway_metrics_count_routes_and_status_classes(server, echoes):
     route, prefix = make_route(server, up, anonymous=True)
     for _ in range(3):
         assert server.anonymous.get(prefix).status_code == 200
+    # Alternating with another route and status class: each request is counted in its own series.
+    up2 = make_upstream(server, [(echoes[1].url, 100)])
+    route2, prefix2 = make_route(server, up2, anonymous=True)
+    for path, code in [(prefix2 + "?status=404", 404), (prefix, 200), (prefix2 + "?status=404", 404),
+                       (prefix2, 200)]:
+        assert server.anonymous.get(path).status_code == code
     text = server.admin.get("/metrics").text
-    line = f'aimass_gateway_requests_total{{route="{route}",status_class="2xx",upstream="{up}"}} 3'
+    line = f'aimass_gateway_requests_total{{route="{route}",status_class="2xx",upstream="{up}"}} 4'
     assert line in text, [l for l in text.splitlines() if route in l]
-    assert f'aimass_gateway_upstream_duration_seconds_count{{route="{route}",upstream="{up}"}} 3' in text
+    assert f'aimass_gateway_upstream_duration_seconds_count{{route="{route}",upstream="{up}"}} 4' in text
+    assert f'aimass_gateway_requests_total{{route="{route2}",status_class="4xx",upstream="{up2}"}} 2' in text
+    assert f'aimass_gateway_requests_total{{route="{route2}",status_class="2xx",upstream="{up2}"}} 1' in text
 
 
 def test_configuration_survives_a_restart(make_server, echoes):

@@ -42,10 +42,15 @@ def test_request_counter_and_histogram_count_each_request_once(server):
 
 def test_failed_requests_are_counted_under_their_status(server):
     labels = {"method": "GET", "route": WHOAMI, "status": "401"}
-    before = metric_value(server.metrics(), REQUESTS, **labels)
-    server.anonymous.get(WHOAMI)
-    server.anonymous.get(WHOAMI)
-    assert metric_value(server.metrics(), REQUESTS, **labels) - before == 2
+    ok = {**labels, "status": "200"}
+    admin = server.admin  # log in before taking the first reading
+    before = server.metrics()
+    # Alternating statuses on one route: each request lands in its own status's series.
+    for client in [server.anonymous, admin, server.anonymous, admin, admin]:
+        client.get(WHOAMI)
+    after = server.metrics()
+    assert metric_value(after, REQUESTS, **labels) - metric_value(before, REQUESTS, **labels) == 2
+    assert metric_value(after, REQUESTS, **ok) - metric_value(before, REQUESTS, **ok) == 3
 
 
 def test_route_label_is_the_pattern_not_the_path(server):

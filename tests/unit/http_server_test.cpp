@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 #include "http/server.hpp"
+#include "http/metrics.hpp"
+#include <prometheus/registry.h>
 
 #include <cctype>
 #include <gtest/gtest.h>
@@ -951,6 +953,51 @@ TEST(ClientTest, NoAnswerInTimeIsDeadlineExceeded) {
   ::close(fd);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
+}
+
+// The middleware keeps the series it used last per thread: requests alternating over more
+// (route, status) pairs than it keeps are each still counted under their own, and a later
+// middleware (perhaps at the same address) counts into its own registry.
+TEST(MetricsTest, EachRequestIsCountedUnderItsOwnRouteAndStatus) {
+  Route a = MakeRoute(Method::kGet, "/a", [](Request&) { return Response{}; });
+  Route b = MakeRoute(Method::kGet, "/b", [](Request&) { return Response{}; });
+  auto run = [](MetricsMiddleware& m, const Route* route, int status) {
+    Request req;
+    req.route = route;
+    m.Handle(req, [status](Request&) {
+      Response r;
+      r.status = status;
+      return r;
+    });
+  };
+  auto registry = std::make_shared<prometheus::Registry>();
+  {
+    MetricsMiddleware metrics(registry);
+    for (int round = 0; round < 3; ++round) {
+      for (int status = 200; status < 240; ++status) {
+        for (const Route* route : {&a, &b}) run(metrics, route, status);
+      }
+    }
+  }
+  std::string text = RenderMetrics(*registry);
+  for (int status = 200; status < 240; ++status) {
+    for (const char* route : {"/a", "/b"}) {
+      std::string line = "aimass_http_requests_total{method=\"GET\",route=\"" + std::string(route) + "\",status=\"" +
+                         std::to_string(status) + "\"} 3\n";
+      EXPECT_NE(text.find(line), std::string::npos) << line;
+    }
+  }
+  EXPECT_NE(text.find("aimass_http_request_duration_seconds_count{method=\"GET\",route=\"/a\"} 120\n"), std::string::npos);
+
+  // The pair counted last is still in this thread's cache.
+  auto second = std::make_shared<prometheus::Registry>();
+  {
+    MetricsMiddleware metrics(second);
+    run(metrics, &b, 239);
+  }
+  EXPECT_NE(RenderMetrics(*second).find("aimass_http_requests_total{method=\"GET\",route=\"/b\",status=\"239\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(RenderMetrics(*registry).find("route=\"/b\",status=\"239\"} 3\n"), std::string::npos);
 }
 
 }  // namespace
