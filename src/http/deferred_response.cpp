@@ -3,38 +3,34 @@
 namespace aimass::http {
 
 void DeferredResponse::Complete(Response r) {
-  std::function<void()> wake;
-  {
-    // Finishers run under the lock: one registering late (the chain still unwinding on the
-    // handler's thread) then runs after these, never beside them on the same response.
-    std::lock_guard lock(mu_);
-    if (done_) return;
-    done_ = true;
-    response_ = std::move(r);
-    for (auto& f : finishers_) f(response_);
-    finishers_.clear();
-    wake = std::move(wake_);
-    expire_ = nullptr;  // it may hold the job; drop it now
-  }
-  if (wake) wake();
+  // Finishers run under the lock: one registering late (the chain still unwinding on the
+  // handler's thread) then runs after these, never beside them on the same response. The
+  // waiter is woken under it too, so that an Abandon (the connection going) waits for it.
+  std::lock_guard lock(mu_);
+  if (done_.load(std::memory_order_relaxed)) return;
+  response_ = std::move(r);
+  for (auto& f : finishers_) f(response_);
+  finishers_.clear();
+  expire_ = nullptr;  // it may hold the job; drop it now
+  done_.store(true, std::memory_order_release);
+  if (auto waiter = std::move(waiter_)) waiter->Wake();
 }
 
 void DeferredResponse::SetDeadline(Clock::time_point deadline, std::function<void()> expire) {
   std::lock_guard lock(mu_);
-  deadline_ = deadline;
-  if (!done_) expire_ = std::move(expire);
+  deadline_.store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
+  if (!done_.load(std::memory_order_relaxed)) expire_ = std::move(expire);
 }
 
 DeferredResponse::Clock::time_point DeferredResponse::deadline() const {
-  std::lock_guard lock(mu_);
-  return deadline_;
+  return Clock::time_point(Clock::duration(deadline_.load(std::memory_order_relaxed)));
 }
 
 void DeferredResponse::Expire() {
   std::function<void()> expire;
   {
     std::lock_guard lock(mu_);
-    if (done_) return;
+    if (done_.load(std::memory_order_relaxed)) return;
     expire = std::move(expire_);
   }
   if (expire) expire();  // may call Complete
@@ -42,34 +38,27 @@ void DeferredResponse::Expire() {
 
 void DeferredResponse::OnFinish(std::function<void(Response&)> f) {
   std::lock_guard lock(mu_);
-  if (done_) {
+  if (done_.load(std::memory_order_relaxed)) {
     f(response_);
   } else {
     finishers_.push_back(std::move(f));
   }
 }
 
-void DeferredResponse::SetWake(std::function<void()> wake) {
-  {
-    std::lock_guard lock(mu_);
-    if (!done_) {
-      wake_ = std::move(wake);
-      return;
-    }
-  }
-  wake();
-}
-
-bool DeferredResponse::done() const {
+void DeferredResponse::SetWaiter(std::shared_ptr<Waiter> waiter) {
   std::lock_guard lock(mu_);
-  return done_;
+  if (done_.load(std::memory_order_relaxed)) {
+    waiter->Wake();
+  } else {
+    waiter_ = std::move(waiter);
+  }
 }
 
 void DeferredResponse::Abandon() {
   std::lock_guard lock(mu_);
-  done_ = true;
+  done_.store(true, std::memory_order_release);
   finishers_.clear();
-  wake_ = nullptr;
+  waiter_ = nullptr;
   expire_ = nullptr;
 }
 

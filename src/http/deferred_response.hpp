@@ -5,6 +5,7 @@
 // handler's behalf at its deadline.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -18,6 +19,17 @@ namespace aimass::http {
 class DeferredResponse {
  public:
   using Clock = std::chrono::steady_clock;
+  // The server's side of the wait. Wake runs once, on whichever thread completes the response,
+  // under the response's lock (so that it never runs after Abandon has returned): it must only
+  // hand the news to the waiting connection's own thread, never run request code.
+  class Waiter {
+   public:
+    virtual void Wake() = 0;
+
+   protected:
+    ~Waiter() = default;
+  };
+
   // Room for the usual middlewares' finishers at once (growing one by one showed in the
   // gateway's profile).
   DeferredResponse() { finishers_.reserve(4); }
@@ -37,10 +49,11 @@ class DeferredResponse {
   // first, as with a synchronous answer). At once if the response is already complete.
   void OnFinish(std::function<void(Response&)> f);
 
-  // The server: `wake` is called once, from any thread, when the response is complete (at
-  // once if it already is). Then Take gives the response.
-  void SetWake(std::function<void()> wake);
-  bool done() const;
+  // The server: `waiter` is woken once when the response is complete (at once if it already
+  // is); it is held until then (a connection keeps one waiter for all its requests, so that
+  // waiting allocates nothing). Then done() is true and Take gives the response.
+  void SetWaiter(std::shared_ptr<Waiter> waiter);
+  bool done() const { return done_.load(std::memory_order_acquire); }
   Response Take();
   // The server: the connection is gone before the answer came (a forced shutdown). A later
   // Complete is ignored and runs no finisher: they refer to the request, which is gone too.
@@ -48,11 +61,12 @@ class DeferredResponse {
 
  private:
   mutable std::mutex mu_;
-  bool done_ = false;
+  // Written under mu_, read without it: the server polls done() and deadline() while it waits.
+  std::atomic<bool> done_{false};
+  std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
   Response response_;
   std::vector<std::function<void(Response&)>> finishers_;
-  std::function<void()> wake_;
-  Clock::time_point deadline_ = Clock::time_point::max();
+  std::shared_ptr<Waiter> waiter_;
   std::function<void()> expire_;
 };
 

@@ -68,11 +68,31 @@ namespace {
 // One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
 // closes the socket once it passes, instead of a timer armed and cancelled around every read
 // and write.
+// Waits for a connection's deferred answers: a timer on the connection's own io_context that
+// the completion cancels (directly on that thread, posted from others), so that no thread
+// waits. Made once per connection and handed to each answer it waits for.
+class AnswerWaiter final : public DeferredResponse::Waiter, public std::enable_shared_from_this<AnswerWaiter> {
+ public:
+  explicit AnswerWaiter(Executor executor) : timer(executor) {}
+  Timer timer;
+
+  void Wake() override {
+    auto executor = timer.get_executor();
+    if (executor.running_in_this_thread()) {
+      timer.cancel();
+      return;
+    }
+    // Runs after the wait is armed: the io_context has one thread, so the post cannot run
+    // between AwaitDeferred's done() check and its wait.
+    asio::post(executor, [self = shared_from_this()] { self->timer.cancel(); });
+  }
+};
+
 struct Connection {
   explicit Connection(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
   Socket socket;
   Timer watchdog;
-  std::shared_ptr<Timer> answer_timer;  // AwaitDeferred's, made on first use
+  std::shared_ptr<AnswerWaiter> answer_waiter;  // AwaitDeferred's, made on first use
   Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;    // touched only on the connection's io_context
   bool streaming = false;  // sending an event stream: closed at once on shutdown
@@ -680,47 +700,36 @@ Awaitable<bool> Server::Impl::WriteResponse(Connection& conn, Response& res, con
   co_return ok;
 }
 
-// Waits for a deferred response on a timer of the connection's own io_context, which the
-// completion cancels: no thread waits. The timer is also the deadline: when it fires first,
-// the handler's expiry runs (a request still queued is answered 504 by it). The timer is the
-// connection's, made once (a keep-alive connection proxying many requests used to allocate
-// one per request).
+// Waits for a deferred response with the connection's AnswerWaiter. Its timer is also the
+// deadline: when it fires first, the handler's expiry runs (a request still queued is answered
+// 504 by it). A completion on this connection's own thread (the gateway's upstream answer
+// arrives on it) finds the wait below armed: this coroutine was suspended in it, or the
+// completion came before the wait and done() is true. A spurious wake-up (a late post for an
+// earlier answer) only makes the loop look again.
 Awaitable<Response> Server::Impl::AwaitDeferred(Connection& conn, std::shared_ptr<DeferredResponse> deferred) {
-  if (!conn.answer_timer) conn.answer_timer = std::make_shared<Timer>(conn.socket.get_executor());
-  std::shared_ptr<Timer>& timer = conn.answer_timer;
-  // Runs when this frame goes: a no-op after Take, and the abandonment of the answer if the
-  // io_context was stopped under the wait.
+  if (!conn.answer_waiter) conn.answer_waiter = std::make_shared<AnswerWaiter>(conn.socket.get_executor());
+  Timer& timer = conn.answer_waiter->timer;
+  // Runs if this frame goes before the answer came (the io_context was stopped under the
+  // wait): the answer is abandoned, and a later completion touches nothing of the connection.
   struct Abandon {
     DeferredResponse& d;
-    ~Abandon() { d.Abandon(); }
-  } abandon{*deferred};
-  // A completion on this connection's own thread (the gateway's upstream answer arrives on
-  // it) finds the wait below armed: this coroutine was suspended in it, or the completion came
-  // before the wait and done() is true. From another thread the cancel is posted, so that it
-  // runs after the wait is armed (the io_context has one thread: the post cannot run between
-  // the done() check and the wait).
-  deferred->SetWake([weak = std::weak_ptr<Timer>(timer)] {
-    auto t = weak.lock();
-    if (!t) return;
-    auto executor = t->get_executor();
-    if (executor.running_in_this_thread()) {
-      t->cancel();
-      return;
+    bool armed = true;
+    ~Abandon() {
+      if (armed) d.Abandon();
     }
-    asio::post(executor, [weak] {
-      if (auto t = weak.lock()) t->cancel();
-    });
-  });
+  } abandon{*deferred};
+  deferred->SetWaiter(conn.answer_waiter);
   auto limit = Clock::now() + std::chrono::hours(24);
-  timer->expires_at(std::min(deferred->deadline(), limit));
+  timer.expires_at(std::min(deferred->deadline(), limit));
   while (!deferred->done()) {
-    auto [ec] = co_await timer->async_wait(kUse);
+    auto [ec] = co_await timer.async_wait(kUse);
     if (deferred->done()) break;
     if (!ec) {
       deferred->Expire();
-      timer->expires_at(Clock::now() + std::chrono::hours(24));
+      timer.expires_at(Clock::now() + std::chrono::hours(24));
     }
   }
+  abandon.armed = false;  // done: there is nothing left to abandon
   co_return deferred->Take();
 }
 
