@@ -261,7 +261,7 @@ struct Gateway::Impl {
   void FetchServiceDocs(const Live& live);
   http::Response Handle(http::Request& req);
   http::Response StaticAnswer(const RouteSpec& route, const Fallback& f, const char* why, Clock::time_point start);
-  void Record(const std::string& route, const std::string& upstream, int status, Clock::time_point start,
+  void Record(std::string_view route, std::string_view upstream, int status, Clock::time_point start,
               std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes);
 };
 
@@ -531,7 +531,7 @@ Status Gateway::Impl::Resolve(http::Request& req) {
   return AuthenticateConsumer(*r->live, *r->hit->route, req);
 }
 
-void Gateway::Impl::Record(const std::string& route, const std::string& upstream, int status,
+void Gateway::Impl::Record(std::string_view route_name, std::string_view upstream_name, int status,
                            Clock::time_point start, std::optional<std::chrono::nanoseconds> upstream_latency,
                            size_t body_bytes) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -546,15 +546,16 @@ void Gateway::Impl::Record(const std::string& route, const std::string& upstream
     Series* series = nullptr;
   } last;
   Series* series = nullptr;
-  if (last.generation == generation && last.route == route && last.upstream == upstream) {
+  if (last.generation == generation && last.route == route_name && last.upstream == upstream_name) {
     series = last.series;
   } else {
     // The key is built in a per-thread buffer: a lookup allocates nothing.
     thread_local std::string key;
-    key.assign(route).append(1, '\n').append(upstream);
+    key.assign(route_name).append(1, '\n').append(upstream_name);
     std::lock_guard lock(series_mu);
     auto& slot = series_by_key[key];
     if (!slot) {
+      std::string route(route_name), upstream(upstream_name);
       slot = std::make_unique<Series>();
       for (int c = 1; c <= 5; ++c) {
         slot->requests[c] = &requests->Add({{"route", route}, {"upstream", upstream}, {"status_class", std::to_string(c) + "xx"}});
@@ -565,8 +566,8 @@ void Gateway::Impl::Record(const std::string& route, const std::string& upstream
     }
     series = slot.get();
     last.generation = generation;
-    last.route = route;
-    last.upstream = upstream;
+    last.route = route_name;
+    last.upstream = upstream_name;
     last.series = series;
   }
   series->requests[std::clamp(status / 100, 1, 5)]->Increment();
@@ -586,7 +587,7 @@ struct Exchange {
   // that share its ownership (one allocation per request instead of three): the server holds
   // the answer, so the exchange outlives the wait for it.
   http::DeferredResponse answer;
-  std::string route;
+  std::string_view route;  // the name in the route's spec, which `live` keeps
   // Shared with the attempt in flight (retries reuse it rather than copy it); url and
   // start_after are set per attempt, when no other attempt is running.
   http::ClientRequest request;
@@ -766,7 +767,9 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   const RouteSpec& route = *resolved->hit->route;
   const Live& live = *resolved->live;
 
-  std::string upstream = route.upstream.empty() ? "service:" + route.service : route.upstream;
+  std::string service_pool;  // a route to a service has the pool "service:<name>"
+  if (route.upstream.empty()) service_pool = "service:" + route.service;
+  std::string_view upstream = route.upstream.empty() ? std::string_view(service_pool) : route.upstream;
   if (auto st = live.states.find(route.name); st != live.states.end()) {
     const RouteState& s = st->second;
     if (s.mode == "paused") {
@@ -847,9 +850,9 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
 
   auto pool_it = live.pools.find(upstream);
   if (pool_it == live.pools.end()) {
-    Status st = route.upstream.empty() && upstream == "service:" + route.service
+    Status st = route.upstream.empty() && upstream == service_pool
                     ? Status::Unavailable("service '" + route.service + "' has no live instances")
-                    : Status::Unavailable("upstream '" + upstream + "' is not configured");
+                    : Status::Unavailable("upstream '" + std::string(upstream) + "' is not configured");
     http::Response r = http::ErrorResponse(st, req.request_id);
     r.headers.Set("Retry-After", "1");
     Record(route.name, upstream, r.status, start, std::nullopt, r.body.size());
@@ -890,7 +893,9 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->trial = admission.trial;
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
-  x->path_and_query = resolved->hit->upstream_path + (req.query.empty() ? "" : "?" + req.query);
+  x->path_and_query.reserve(resolved->hit->upstream_path.size() + req.query.size() + 1);
+  x->path_and_query.append(resolved->hit->upstream_path);
+  if (!req.query.empty()) x->path_and_query.append(1, '?').append(req.query);
   http::ClientRequest& out = x->request;
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
