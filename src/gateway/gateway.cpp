@@ -579,7 +579,7 @@ void Gateway::Impl::Record(std::string_view route_name, std::string_view upstrea
 namespace {
 
 // One proxied request's journey over its attempts; owned by the attempts' callbacks.
-struct Exchange {
+struct Exchange : std::enable_shared_from_this<Exchange> {
   Gateway::Impl* impl = nullptr;
   std::shared_ptr<const Live> live;  // keeps the pool and route alive
   std::shared_ptr<UpstreamPool> pool;
@@ -595,6 +595,7 @@ struct Exchange {
   bool idempotent = false;
   std::string hash_key;
   boost::container::small_vector<size_t, 4> tried;  // inline for the usual few attempts
+  Clock::time_point sent;  // of the attempt in flight (attempts run one after another)
   Clock::time_point start;
   std::string request_id;
   std::string consumer;
@@ -689,12 +690,15 @@ void Attempt(std::shared_ptr<Exchange> x) {
   if (x->tried.size() > 1) {
     req.start_after = std::chrono::milliseconds(25 << std::min<size_t>(x->tried.size() - 2, 5));  // backoff
   }
-  auto sent = Clock::now() + req.start_after;
-  // The target's URL is read from the pool's spec, which `x` keeps alive (a copy in the
-  // capture would cost an allocation per request).
-  auto on_answer = [x, i, sent](Result<http::ClientResponse> got) {
+  x->sent = Clock::now() + req.start_after;
+  // The callback captures a plain pointer, so that std::function keeps it inline (a wider
+  // capture cost an allocation per request). The exchange is alive when it runs: the client
+  // holds the request, which shares the exchange's ownership, until the callback returns.
+  auto on_answer = [ex = x.get()](Result<http::ClientResponse> got) {
+    std::shared_ptr<Exchange> x = ex->shared_from_this();
+    size_t i = x->tried.back();
     const std::string& target = x->pool->spec().targets[i].url;
-    auto latency = Clock::now() - sent;
+    auto latency = Clock::now() - x->sent;
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
       const UpstreamSpec& u = x->pool->spec();

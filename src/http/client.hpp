@@ -68,7 +68,8 @@ class Client {
   // thread, when it ends (so it must not block either). The gateway proxies with it.
   void SendAsync(ClientRequest request, std::function<void(Result<ClientResponse>)> done);
   // The same, for a request the caller keeps (the gateway retries one without copying it);
-  // it must not change until `done` has run.
+  // it must not change until `done` has run. The client holds `request` until `done` has
+  // returned (the gateway's callback relies on that to keep its exchange alive).
   void SendAsync(std::shared_ptr<const ClientRequest> request, std::function<void(Result<ClientResponse>)> done);
   // The same with the URL split already: `url` stands for request->url, which is not read (the
   // gateway splits each target's URL once instead of building and parsing one per request).

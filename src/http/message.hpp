@@ -2,6 +2,7 @@
 // Boost types, so module code compiles without Beast's headers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -78,6 +79,9 @@ struct Request {
   std::string body_sha256;  // hex, of the spooled body
 
   std::string remote;       // peer address
+  // When the server had read the request's header (set by the metrics middleware when no
+  // server did: a pipeline run directly).
+  std::chrono::steady_clock::time_point received;
   std::string request_id;
   const Route* route = nullptr;  // null when nothing matched
   std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters

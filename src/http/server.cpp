@@ -93,6 +93,7 @@ struct Connection {
   Socket socket;
   Timer watchdog;
   std::shared_ptr<AnswerWaiter> answer_waiter;  // DeferredWait's, made on first use
+  std::string head;  // the status line and fields of the response being written
   Clock::time_point deadline = Clock::time_point::max();
   bool busy = false;    // touched only on the connection's io_context
   bool streaming = false;  // sending an event stream: closed at once on shutdown
@@ -416,9 +417,10 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
 
 // The status line and headers. Header values come from handlers and from validated request
 // data; a CR or LF in one would split the response, so such a header is dropped.
-static std::string ResponseHead(const Response& res, uint64_t content_length, bool keep_alive,
-                                bool chunked = false) {
-  std::string head;
+// Written into `head` (cleared first), so that a connection can keep one buffer for its heads.
+static void WriteHead(std::string& head, const Response& res, uint64_t content_length, bool keep_alive,
+                      bool chunked = false) {
+  head.clear();
   head.reserve(256);
   char digits[24];
   head.append("HTTP/1.1 "sv);
@@ -440,20 +442,28 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
   }
   if (!keep_alive) head.append("Connection: close\r\n"sv);
   head.append("\r\n"sv);
+}
+
+static std::string ResponseHead(const Response& res, uint64_t content_length, bool keep_alive,
+                                bool chunked = false) {
+  std::string head;
+  WriteHead(head, res, content_length, keep_alive, chunked);
   return head;
 }
 
 // A response with its body in memory, written at once when it fits the socket's send buffer
 // (most do): no trip through the event loop, no coroutine suspended and resumed. What the
 // kernel does not take is left in `rest` for async_write.
+// The head goes into the connection's own buffer (one allocation per connection, not per
+// response).
 struct PlainWrite {
   enum Outcome { kDone, kPartial };
-  std::string head;
   std::array<asio::const_buffer, 2> rest;
   bool ok = true;
 
   Outcome Start(Connection& conn, const Response& res, bool head_only, bool keep_alive) {
-    head = ResponseHead(res, res.content_length_override.value_or(res.body.size()), keep_alive);
+    std::string& head = conn.head;
+    WriteHead(head, res, res.content_length_override.value_or(res.body.size()), keep_alive);
     rest = {asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
     boost::system::error_code ec;
     size_t sent = conn.socket.write_some(rest, ec);
@@ -510,6 +520,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     }
     conn->busy = true;
     conn->ExpiresAfter(read_timeout);
+    req.received = Clock::now();
 
     auto& h = header_parser.get();
     req.method = ParseMethod(std::string_view(h.method_string().data(), h.method_string().size()));
