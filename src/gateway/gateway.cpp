@@ -654,7 +654,7 @@ void MaybeStore(Exchange& x, const http::Response& r) {
 
 void Attempt(std::shared_ptr<Exchange> x);
 
-void Finish(const std::shared_ptr<Exchange>& x, http::Response r, std::optional<std::chrono::nanoseconds> upstream_latency,
+void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optional<std::chrono::nanoseconds> upstream_latency,
             const std::string& target) {
   size_t body = r.body.size();
   int status = r.status;

@@ -2,7 +2,7 @@
 
 namespace aimass::http {
 
-void DeferredResponse::Complete(Response r) {
+void DeferredResponse::Complete(Response&& r) {
   // Finishers run under the lock: one registering late (the chain still unwinding on the
   // handler's thread) then runs after these, never beside them on the same response. The
   // waiter is woken under it too, so that an Abandon (the connection going) waits for it.

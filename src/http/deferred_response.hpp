@@ -36,7 +36,7 @@ class DeferredResponse {
 
   // The handler: the final response, once, from any thread. Runs the finishers, then wakes
   // the server. Later calls are ignored (an expiry and a late completion may race).
-  void Complete(Response r);
+  void Complete(Response&& r);
 
   // The handler: when the answer is due. At `deadline` the server calls `expire`, which may
   // Complete the response itself (a request still queued gets its 504) or return and let the
