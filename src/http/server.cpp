@@ -65,9 +65,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
-// closes the socket once it passes, instead of a timer armed and cancelled around every read
-// and write.
 // Waits for a connection's deferred answers: a timer on the connection's own io_context that
 // the completion cancels (directly on that thread, posted from others), so that no thread
 // waits. Made once per connection and handed to each answer it waits for.
@@ -88,6 +85,9 @@ class AnswerWaiter final : public DeferredResponse::Waiter, public std::enable_s
   }
 };
 
+// One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
+// closes the socket once it passes, instead of a timer armed and cancelled around every read
+// and write.
 struct Connection {
   explicit Connection(Socket s) : socket(std::move(s)), watchdog(socket.get_executor()) {}
   Socket socket;
@@ -355,8 +355,8 @@ Awaitable<void> Server::Impl::Accept() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    // Synchronous calls on it return would_block instead of waiting (WriteResponse tries a
-    // direct write first); asynchronous ones are unaffected.
+    // Synchronous calls on it return would_block instead of waiting (PlainWrite tries a direct
+    // write first); asynchronous ones are unaffected.
     socket.non_blocking(true, ec);
     auto conn = std::make_shared<Connection>(std::move(socket));
     uint64_t id;
@@ -415,9 +415,9 @@ Awaitable<void> Server::Impl::Serve(uint64_t id, std::shared_ptr<Connection> con
   Forget(id);
 }
 
-// The status line and headers. Header values come from handlers and from validated request
+// The status line and headers, written into `head` (cleared first, so that a connection can
+// keep one buffer for its heads). Header values come from handlers and from validated request
 // data; a CR or LF in one would split the response, so such a header is dropped.
-// Written into `head` (cleared first), so that a connection can keep one buffer for its heads.
 static void WriteHead(std::string& head, const Response& res, uint64_t content_length, bool keep_alive,
                       bool chunked = false) {
   head.clear();
@@ -453,9 +453,8 @@ static std::string ResponseHead(const Response& res, uint64_t content_length, bo
 
 // A response with its body in memory, written at once when it fits the socket's send buffer
 // (most do): no trip through the event loop, no coroutine suspended and resumed. What the
-// kernel does not take is left in `rest` for async_write.
-// The head goes into the connection's own buffer (one allocation per connection, not per
-// response).
+// kernel does not take is left in `rest` for async_write. The head goes into the
+// connection's own buffer (one allocation per connection, not per response).
 struct PlainWrite {
   enum Outcome { kDone, kPartial };
   std::array<asio::const_buffer, 2> rest;
