@@ -5,8 +5,10 @@
 #   free_port                   a free TCP port on 127.0.0.1
 #   wait_http URL [LOG]         waits up to 30 s for URL to answer 2xx (shows LOG on failure)
 #   stop_last                   stops the server started last
-#   nginx_config CORES SERVERS  writes $work/nginx/nginx.conf: CORES workers, no logs, temp
-#                               paths under $work, the http block holding SERVERS
+#   nginx_config CORES SERVERS [NAME]
+#                               writes $work/NAME/nginx.conf (NAME: nginx by default): CORES
+#                               workers, no logs, pid and temp paths in that directory, the
+#                               http block holding SERVERS
 
 pids=()
 bench_start() {
@@ -30,20 +32,21 @@ wait_http() {
 }
 stop_last() { local p=${pids[-1]}; kill -TERM "$p"; wait "$p" || true; unset 'pids[-1]'; }
 nginx_config() {
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<CONF
+  local dir="$work/${3:-nginx}"
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<CONF
 worker_processes $1;
 daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
   keepalive_requests 1000000;
 $2
 }

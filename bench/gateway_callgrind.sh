@@ -32,29 +32,12 @@ wait_http "http://127.0.0.1:$up_port/x"
 proxy_port=$(free_port)
 if [[ ${PEER:-} == nginx ]]; then
   # One process (no master), one worker: everything it does per request is counted.
-  mkdir -p "$work/proxy"
-  cat >"$work/proxy/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/proxy/nginx.pid;
-error_log $work/proxy/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/proxy/body;
-  proxy_temp_path $work/proxy/proxy;
-  fastcgi_temp_path $work/proxy/fastcgi;
-  uwsgi_temp_path $work/proxy/uwsgi;
-  scgi_temp_path $work/proxy/scgi;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$up_port; keepalive 64; }
+  nginx_config 1 "  upstream backend { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$proxy_port;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+  }" proxy
+  sed -i '1i master_process off;' "$work/proxy/nginx.conf"
   counted="$NGINX"
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
     "$NGINX" -c "$work/proxy/nginx.conf" -e "$work/proxy/error.log" >"$work/proxy.log" 2>&1 &

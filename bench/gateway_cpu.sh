@@ -24,17 +24,15 @@ tick_ns=$((1000000000 / $(getconf CLK_TCK)))
 up_port=$(free_port)
 px_port=$(free_port)
 body=$(head -c 1024 /dev/zero | tr '\0' 'x')
-nginx_config 1 "  server { listen 127.0.0.1:$up_port; location / { default_type text/plain; return 200 '$body'; } }"
-mv "$work/nginx/nginx.conf" "$work/upstream.conf"
-sed -i "s#pid .*#pid $work/upstream.pid;#" "$work/upstream.conf"
-"$NGINX" -c "$work/upstream.conf" -e "$work/upstream.err" &
+nginx_config 1 "  server { listen 127.0.0.1:$up_port; location / { default_type text/plain; return 200 '$body'; } }" upstream
+"$NGINX" -c "$work/upstream/nginx.conf" -e "$work/upstream/error.log" &
 pids+=($!)
 nginx_config "$(nproc)" "  upstream backend { server 127.0.0.1:$up_port; keepalive 64; }
   server {
     listen 127.0.0.1:$px_port;
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
   }"
-"$NGINX" -c "$work/nginx/nginx.conf" -e "$work/proxy.err" &
+"$NGINX" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 nginx_pid=$!
 pids+=($nginx_pid)
 wait_http "http://127.0.0.1:$up_port/x"
