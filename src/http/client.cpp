@@ -1,6 +1,7 @@
 #include "http/client.hpp"
 
 #include "http/response_parser.hpp"
+#include "http/write_at_once.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -284,15 +285,8 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
     // A request that fits the socket's send buffer is written at once, without a trip through
     // the event loop; the kernel's rest, if any, is left to async_write. An error is left to
     // it too (it reports the same one), so that the handling below stays in one place.
-    boost::system::error_code wec;
-    size_t sent = c.socket.write_some(out, wec);
-    if (!wec && sent == out[0].size() + out[1].size()) return Receive();
-    if (sent < out[0].size()) {
-      out[0] += sent;
-    } else {
-      out[1] += sent - out[0].size();
-      out[0] = asio::const_buffer();
-    }
+    boost::system::error_code ignored;
+    if (WriteAtOnce(c.socket, out, ignored)) return Receive();
     asio::async_write(c.socket, out, [self = shared_from_this()](boost::system::error_code ec, size_t) {
       if (!ec) return self->Receive();
       if (self->conn_->timed_out) return self->End(Status::DeadlineExceeded("could not send to " + self->Key() + " in time"));

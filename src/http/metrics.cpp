@@ -87,14 +87,14 @@ Response MetricsMiddleware::Handle(Request& req, const Next& next) {
   impl_->in_flight->Increment();
   Response r = next(req);
   // Two pointers: kept inside the std::function (a wider capture cost an allocation per request).
-  Finally(r, [this, &req](Response& done) { Record(req, done, req.received); });
+  Finally(r, [this, &req](Response& done) { Record(req, done); });
   return r;
 }
 
-void MetricsMiddleware::Record(const Request& req, const Response& r, std::chrono::steady_clock::time_point start) {
+void MetricsMiddleware::Record(const Request& req, const Response& r) {
   impl_->in_flight->Decrement();
   double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - req.received).count();
 
   // The series of a (route, method, status) found last on this thread, per slot: most requests
   // find theirs here without the shared lock and the two map lookups below.

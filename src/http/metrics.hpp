@@ -3,7 +3,6 @@
 // into the process-wide Prometheus registry, and the /metrics text rendering.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,7 +21,8 @@ class MetricsMiddleware : public Middleware {
   Response Handle(Request& req, const Next& next) override;
 
  private:
-  void Record(const Request& req, const Response& r, std::chrono::steady_clock::time_point start);
+  // Counts `r` under the request's series, timed from req.received.
+  void Record(const Request& req, const Response& r);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -24,6 +24,7 @@
 #include "common/sha256.hpp"
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
+#include "http/write_at_once.hpp"
 
 namespace aimass::http {
 
@@ -465,19 +466,9 @@ struct PlainWrite {
     WriteHead(head, res, res.content_length_override.value_or(res.body.size()), keep_alive);
     rest = {asio::buffer(head), head_only ? asio::const_buffer() : asio::buffer(res.body)};
     boost::system::error_code ec;
-    size_t sent = conn.socket.write_some(rest, ec);
-    if (ec && ec != asio::error::would_block) {
-      ok = false;
-      return kDone;
-    }
-    if (sent == rest[0].size() + rest[1].size()) return kDone;
-    if (sent < rest[0].size()) {
-      rest[0] += sent;
-    } else {
-      rest[1] += sent - rest[0].size();
-      rest[0] = asio::const_buffer();
-    }
-    return kPartial;
+    if (WriteAtOnce(conn.socket, rest, ec)) return kDone;
+    ok = !ec;
+    return ok ? kPartial : kDone;
   }
 };
 
