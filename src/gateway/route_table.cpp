@@ -32,7 +32,9 @@ std::string LowerHost(std::string_view host) {
     host = host.substr(0, colon);
   }
   std::string out(host);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // names are ASCII; no locale
+  }
   return out;
 }
 
@@ -105,7 +107,7 @@ RouteTable::~RouteTable() = default;
 
 std::optional<RouteHit> RouteTable::Match(std::string_view host_header, http::Method method, std::string_view path,
                                           const http::Headers& headers) const {
-  std::string host = LowerHost(host_header);
+  std::optional<std::string> host;  // lowered on first need: most routes take any host
   std::string_view method_name = http::MethodName(method);
   auto segs = Segments(path);
   for (const auto& e : entries_) {
@@ -116,9 +118,11 @@ std::optional<RouteHit> RouteTable::Match(std::string_view host_header, http::Me
       ok = IsCapture(e.segments[i]) ? !segs[i].empty() : segs[i] == e.segments[i];
     }
     if (!ok) continue;
-    if (!r.hosts.empty() &&
-        std::none_of(r.hosts.begin(), r.hosts.end(), [&](const std::string& h) { return HostMatches(h, host); })) {
-      continue;
+    if (!r.hosts.empty()) {
+      if (!host) host = LowerHost(host_header);
+      if (std::none_of(r.hosts.begin(), r.hosts.end(), [&](const std::string& h) { return HostMatches(h, *host); })) {
+        continue;
+      }
     }
     if (!r.methods.empty() && std::find(r.methods.begin(), r.methods.end(), method_name) == r.methods.end()) continue;
     for (const auto& [name, value] : r.headers) {

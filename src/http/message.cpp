@@ -47,13 +47,6 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
   *p = '\n';
 }
 
-bool HasLineBreak(std::string_view v) {
-  // Two memchr scans: find_first_of("\r\n") calls memchr once per character, and a plain
-  // loop is several times slower than memchr's vector code (both showed in the gateway's
-  // profile).
-  return !v.empty() && (std::memchr(v.data(), '\r', v.size()) != nullptr || std::memchr(v.data(), '\n', v.size()) != nullptr);
-}
-
 void Headers::Set(std::string name, std::string value) {
   for (auto& [n, v] : items_) {
     if (EqualsIgnoreCase(n, name)) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,8 +36,25 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   }
   return true;
 }
-// A CR or LF in a header name or value would split the message it is written into.
-bool HasLineBreak(std::string_view v);
+// A CR or LF in a header name or value would split the message it is written into. Inline, and
+// eight bytes at a time for both at once: a proxy checks every field it writes (about twenty a
+// request), most under 40 bytes, and two memchr calls each showed in the gateway's profile.
+inline bool HasLineBreak(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  // Non-zero exactly when some byte of x is zero.
+  auto any_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
+  const char* p = v.data();
+  size_t n = v.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (any_zero(w ^ (kOnes * '\r')) || any_zero(w ^ (kOnes * '\n'))) return true;
+  }
+  for (; n > 0; ++p, --n) {
+    if (*p == '\r' || *p == '\n') return true;
+  }
+  return false;
+}
 // Appends "name: value\r\n" with one size check and two copies (field by field, four appends
 // and their length scans showed in the gateway's profile). The caller checks for line breaks.
 void AppendField(std::string& out, std::string_view name, std::string_view value);

@@ -86,6 +86,31 @@ class AnswerWaiter final : public DeferredResponse::Waiter, public std::enable_s
   }
 };
 
+// Beast's request parser with the request line and fields read straight into a Request: the
+// stock parser first builds a field list of its own (an allocation per field) that was then
+// copied field by field (both showed in the gateway's profile). A body is read by Beast's
+// parsers taking over this one's state; its own message stays empty, so what the framing
+// needs comes from the parser (keep_alive, chunked, content_length) or from the Request.
+class HeadParser final : public bhttp::request_parser<bhttp::empty_body> {
+ public:
+  explicit HeadParser(Request& req) : req_(req) {}
+  // For the body's parser to take over (Beast's converting constructor wants its own type).
+  bhttp::request_parser<bhttp::empty_body>&& Release() { return std::move(*this); }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int,
+                       beast::error_code&) override {
+    req_.method = ParseMethod(std::string_view(method.data(), method.size()));
+    req_.target.assign(target.data(), target.size());
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    req_.headers.Add(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
+  }
+
+  Request& req_;
+};
+
 // One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
 // closes the socket once it passes, instead of a timer armed and cancelled around every read
 // and write.
@@ -487,17 +512,21 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
   while (!draining) {
     conn->busy = false;
     conn->ExpiresAfter(first ? read_timeout : std::chrono::seconds(opt.idle_timeout_s));
-    bhttp::request_parser<bhttp::empty_body> header_parser;
+    Request req;
+    req.headers.Reserve(8);
+    HeadParser header_parser(req);
     header_parser.header_limit(opt.max_header_bytes);
     // Limits depend on the route, known only after the header: checked below.
     header_parser.body_limit(boost::none);
     auto [ec, n] = co_await bhttp::async_read_header(socket, buffer, header_parser, kUse);
     (void)n;
     first = false;
-    Request req;
     req.remote = remote;
     if (ec) {
       if (Disconnected(ec)) break;
+      // Nothing of a header that failed to parse reaches the middleware (a forged request id).
+      req = Request();
+      req.remote = remote;
       if (ec == bhttp::error::header_limit) {
         req.early_error = Status(Code::kHeadersTooLarge, "request headers are too large");
       } else {
@@ -512,23 +541,16 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     conn->ExpiresAfter(read_timeout);
     req.received = Clock::now();
 
-    auto& h = header_parser.get();
-    req.method = ParseMethod(std::string_view(h.method_string().data(), h.method_string().size()));
-    req.target = std::string(h.target());
     size_t q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    req.headers.Reserve(8);
-    for (const auto& f : h) {
-      req.headers.Add(std::string(f.name_string()), std::string(f.value()));
-    }
-    bool keep_alive = h.keep_alive();
+    bool keep_alive = header_parser.keep_alive();
+    const bool chunked = header_parser.chunked();
     req.early_error = pipeline.Match(req);
     // Beast frames a body as chunked only when chunked is the last coding, and otherwise reads
     // no body at all; a proxy in front may frame it differently (request smuggling). Any
     // Transfer-Encoding but a plain final chunked, or one beside Content-Length, is refused.
-    if (h.find(bhttp::field::transfer_encoding) != h.end() &&
-        (!h.chunked() || h.find(bhttp::field::content_length) != h.end())) {
+    if (req.headers.Get("Transfer-Encoding") && (!chunked || req.headers.Get("Content-Length"))) {
       req.early_error = Status::BadRequest("unsupported Transfer-Encoding framing");
       Response res = RunSafely(req);
       co_await WriteResponse(*conn, res, req, false);
@@ -536,7 +558,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       break;
     }
 
-    bool has_body = header_parser.content_length().value_or(0) > 0 || h.chunked();
+    bool has_body = header_parser.content_length().value_or(0) > 0 || chunked;
     uint64_t limit = req.route && req.route->streaming_body ? opt.max_upload_bytes
                      : req.route && req.route->max_body_bytes ? req.route->max_body_bytes
                                                                : opt.max_body_bytes;
@@ -551,7 +573,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         unread_body = true;
         has_body = false;
       }
-    } else if (has_body && (h.chunked() || *header_parser.content_length() > kReadBeforeAdmitBytes)) {
+    } else if (has_body && (chunked || *header_parser.content_length() > kReadBeforeAdmitBytes)) {
       // A large body is read only for an admitted caller. Admission may read the metadata store
       // (token revocation, API keys): on a worker, so that an I/O thread never waits on a
       // database lock. A small body is simply read, and the pipeline admits the request on
@@ -566,8 +588,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       }
     }
     if (has_body) {
-      if (auto expect = h[bhttp::field::expect];
-          beast::iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+      if (auto expect = req.headers.Get("Expect"); expect && EqualsIgnoreCase(*expect, "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(socket, asio::buffer(kContinue.data(), kContinue.size()), kUse);
       }
@@ -578,8 +599,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     if (req.early_error.ok() && req.route->streaming_body) {
       // Also without a body: an empty upload is a valid (empty) blob.
       auto declared = header_parser.content_length();  // boost::optional
-      bool chunked = h.chunked();
-      bhttp::request_parser<bhttp::buffer_body> parser{std::move(header_parser)};
+      bhttp::request_parser<bhttp::buffer_body> parser{header_parser.Release()};
       parser.body_limit(opt.max_upload_bytes);
       spool.emplace();
       Status st = spool->Open(opt.spool_dir);
@@ -635,7 +655,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         unread_body = true;
       }
     } else if (has_body) {
-      bhttp::request_parser<bhttp::string_body> parser{std::move(header_parser)};
+      bhttp::request_parser<bhttp::string_body> parser{header_parser.Release()};
       parser.body_limit(limit);
       auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
       (void)rn;

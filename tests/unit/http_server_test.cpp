@@ -600,6 +600,40 @@ size_t Count(const std::string& hay, const std::string& needle) {
   return n;
 }
 
+// The request line and fields are read straight into the Request (HeadParser); what frames the
+// body comes from the parser. Each exchange below goes through one of those paths.
+TEST_F(HttpServerTest, RawRequestsAreFramedAsSent) {
+  // A header that fails to parse: 400, and nothing of it (a forged id) reaches the middleware.
+  std::string bad = RawExchange(server_->port(), "GET /id HTTP/1.1\r\nHost: x\r\nX-Request-Id: forged-id\r\nno colon\r\n\r\n", 2s);
+  EXPECT_EQ(bad.rfind("HTTP/1.1 400 ", 0), 0u) << bad;
+  EXPECT_EQ(bad.find("forged-id"), std::string::npos) << bad;
+
+  // Expect: 100-continue (in any case) is answered before the body is read.
+  std::string cont = RawExchange(server_->port(),
+                                 "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-CONTINUE\r\nContent-Length: 5\r\n"
+                                 "Connection: close\r\n\r\nhello", 2s);
+  EXPECT_EQ(cont.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ", 0), 0u) << cont;
+  EXPECT_TRUE(cont.ends_with("\r\n\r\nhello")) << cont;
+  std::string no_expect = RawExchange(server_->port(),
+                                      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", 2s);
+  EXPECT_EQ(no_expect.rfind("HTTP/1.1 200 ", 0), 0u) << no_expect;
+
+  // A chunked body, then a second request on the same connection: both answered, in order.
+  std::string chunked = RawExchange(server_->port(),
+                                    "POST /headers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-One: 1\r\n\r\n"
+                                    "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                                    "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 2s);
+  EXPECT_NE(chunked.find("X-One: 1\nbody=abcde"), std::string::npos) << chunked;
+  EXPECT_EQ(Count(chunked, "HTTP/1.1 200 "), 2u) << chunked;
+  EXPECT_LT(chunked.find("body=abcde"), chunked.find("hello world")) << chunked;
+
+  // HTTP/1.0 without keep-alive: answered, then closed (the read returns before its timeout
+  // with the whole answer and nothing for the second request).
+  std::string old = RawExchange(server_->port(), "GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n", 5s);
+  EXPECT_EQ(Count(old, "hello world"), 1u) << old;
+  EXPECT_NE(old.find("Connection: close"), std::string::npos) << old;
+}
+
 // A server of its own with a 1 s read timeout and a few special routes.
 class ServerWithShortTimeout : public ::testing::Test {
  protected:
