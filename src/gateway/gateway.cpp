@@ -61,11 +61,37 @@ struct Live {
 
 constexpr const char* kOAuthIssuer = "aimass-oauth";
 
-// What the resolver found for a request, handed to the handler through Request::route_state.
-struct Resolved {
-  std::shared_ptr<const Live> live;
+// One proxied request's journey over its attempts; owned by the attempts' callbacks. Made by
+// the resolver, which fills in what it found (the route, or why none), and handed to the
+// handler through Request::route_state: one allocation per request instead of two.
+struct Exchange : std::enable_shared_from_this<Exchange> {
+  Gateway::Impl* impl = nullptr;
+  std::shared_ptr<const Live> live;  // keeps the pool and route alive
+  // What the resolver found.
   std::optional<RouteHit> hit;
   bool dot_segment = false;
+  std::shared_ptr<UpstreamPool> pool;
+  // The answer and the upstream request live in the exchange and are handed out as pointers
+  // that share its ownership (one allocation per request instead of three): the server holds
+  // the answer, so the exchange outlives the wait for it.
+  http::DeferredResponse answer;
+  std::string_view route;  // the name in the route's spec, which `live` keeps
+  // Shared with the attempt in flight (retries reuse it rather than copy it); url and
+  // start_after are set per attempt, when no other attempt is running.
+  http::ClientRequest request;
+  std::string path_and_query;
+  bool idempotent = false;
+  std::string hash_key;
+  boost::container::small_vector<size_t, 4> tried;  // inline for the usual few attempts
+  Clock::time_point sent;  // of the attempt in flight (attempts run one after another)
+  Clock::time_point start;
+  std::string request_id;
+  std::string consumer;
+  bool log = false;
+  // The response cache: where a cacheable answer goes, and for how long at most.
+  std::string cache_key;
+  const CacheSpec* cache = nullptr;  // lives in `live`
+  bool trial = false;  // a half-open circuit's trial request
 };
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) and those the client or server sets itself. Runs for
@@ -515,7 +541,7 @@ void Gateway::Impl::RefreshLoop() {
 
 Status Gateway::Impl::Resolve(http::Request& req) {
   if (req.route != &fallback || req.route_state) return Status::Ok();
-  auto r = std::make_shared<Resolved>();
+  auto r = std::make_shared<Exchange>();
   r->live = Current();
   r->dot_segment = HasDotSegment(req.path);
   if (!r->dot_segment) {
@@ -577,34 +603,6 @@ void Gateway::Impl::Record(std::string_view route_name, std::string_view upstrea
 }
 
 namespace {
-
-// One proxied request's journey over its attempts; owned by the attempts' callbacks.
-struct Exchange : std::enable_shared_from_this<Exchange> {
-  Gateway::Impl* impl = nullptr;
-  std::shared_ptr<const Live> live;  // keeps the pool and route alive
-  std::shared_ptr<UpstreamPool> pool;
-  // The answer and the upstream request live in the exchange and are handed out as pointers
-  // that share its ownership (one allocation per request instead of three): the server holds
-  // the answer, so the exchange outlives the wait for it.
-  http::DeferredResponse answer;
-  std::string_view route;  // the name in the route's spec, which `live` keeps
-  // Shared with the attempt in flight (retries reuse it rather than copy it); url and
-  // start_after are set per attempt, when no other attempt is running.
-  http::ClientRequest request;
-  std::string path_and_query;
-  bool idempotent = false;
-  std::string hash_key;
-  boost::container::small_vector<size_t, 4> tried;  // inline for the usual few attempts
-  Clock::time_point sent;  // of the attempt in flight (attempts run one after another)
-  Clock::time_point start;
-  std::string request_id;
-  std::string consumer;
-  bool log = false;
-  // The response cache: where a cacheable answer goes, and for how long at most.
-  std::string cache_key;
-  const CacheSpec* cache = nullptr;  // lives in `live`
-  bool trial = false;  // a half-open circuit's trial request
-};
 
 // Directive `name` of a Cache-Control value: present, and its number when it has one.
 std::optional<int64_t> CacheDirective(std::string_view value, std::string_view name) {
@@ -760,16 +758,17 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   if (!req.route_state) {
     if (Status st = Resolve(req); !st.ok()) return http::ErrorResponse(st, req.request_id);
   }
-  auto resolved = std::static_pointer_cast<const Resolved>(req.route_state);
-  if (resolved->dot_segment) return http::ErrorResponse(Status::BadRequest("the path has a '.' or '..' segment"), req.request_id);
+  // The resolver made the exchange for this handler alone; it is filled in from here on.
+  auto x = std::static_pointer_cast<Exchange>(std::const_pointer_cast<void>(req.route_state));
+  if (x->dot_segment) return http::ErrorResponse(Status::BadRequest("the path has a '.' or '..' segment"), req.request_id);
   // The request keeps no name for a method outside the seven it knows, so it could not be
   // forwarded as sent.
   if (req.method == http::Method::kOther) {
     return http::ErrorResponse(Status(Code::kMethodNotAllowed, "the gateway forwards GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS only"), req.request_id);
   }
-  if (!resolved->hit) return http::ErrorResponse(Status::NotFound("no route matches " + std::string(http::MethodName(req.method)) + " " + req.path.substr(0, 200)), req.request_id);
-  const RouteSpec& route = *resolved->hit->route;
-  const Live& live = *resolved->live;
+  if (!x->hit) return http::ErrorResponse(Status::NotFound("no route matches " + std::string(http::MethodName(req.method)) + " " + req.path.substr(0, 200)), req.request_id);
+  const RouteSpec& route = *x->hit->route;
+  const Live& live = *x->live;
 
   std::string service_pool;  // a route to a service has the pool "service:<name>"
   if (route.upstream.empty()) service_pool = "service:" + route.service;
@@ -883,9 +882,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
     }
   }
 
-  auto x = std::make_shared<Exchange>();
   x->impl = this;
-  x->live = resolved->live;
   x->pool = pool_it->second;
   x->route = route.name;
   x->start = start;
@@ -897,8 +894,8 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   x->trial = admission.trial;
   x->idempotent = Idempotent(req.method);
   x->hash_key = x->pool->spec().balance == Balance::kConsistentHash ? HashKey(x->pool->spec(), req) : "";
-  x->path_and_query.reserve(resolved->hit->upstream_path.size() + req.query.size() + 1);
-  x->path_and_query.append(resolved->hit->upstream_path);
+  x->path_and_query.reserve(x->hit->upstream_path.size() + req.query.size() + 1);
+  x->path_and_query.append(x->hit->upstream_path);
   if (!req.query.empty()) x->path_and_query.append(1, '?').append(req.query);
   http::ClientRequest& out = x->request;
   out.method = req.method;
