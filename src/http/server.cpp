@@ -23,6 +23,7 @@
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "http/deferred_response.hpp"
+#include "http/head_parser.hpp"
 #include "http/json.hpp"
 #include "http/write_at_once.hpp"
 
@@ -84,31 +85,6 @@ class AnswerWaiter final : public DeferredResponse::Waiter, public std::enable_s
     // between DeferredWait's done() check and its wait.
     asio::post(executor, [self = shared_from_this()] { self->timer.cancel(); });
   }
-};
-
-// Beast's request parser with the request line and fields read straight into a Request: the
-// stock parser first builds a field list of its own (an allocation per field) that was then
-// copied field by field (both showed in the gateway's profile). A body is read by Beast's
-// parsers taking over this one's state; its own message stays empty, so what the framing
-// needs comes from the parser (keep_alive, chunked, content_length) or from the Request.
-class HeadParser final : public bhttp::request_parser<bhttp::empty_body> {
- public:
-  explicit HeadParser(Request& req) : req_(req) {}
-  // For the body's parser to take over (Beast's converting constructor wants its own type).
-  bhttp::request_parser<bhttp::empty_body>&& Release() { return std::move(*this); }
-
- private:
-  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int,
-                       beast::error_code&) override {
-    req_.method = ParseMethod(std::string_view(method.data(), method.size()));
-    req_.target.assign(target.data(), target.size());
-  }
-  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
-                     beast::error_code&) override {
-    req_.headers.Add(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
-  }
-
-  Request& req_;
 };
 
 // One connection. Timeouts are a deadline that the serving loop moves and a watchdog that
