@@ -99,9 +99,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ec || !body.is_done()) return 0;
     req.body = std::move(body.get().body());
   }
-  size_t q = req.target.find('?');
-  req.path = req.target.substr(0, q);
-  if (q != std::string::npos) req.query = req.target.substr(q + 1);
 
   http::RouteMatch m = fx->router.Match(req.method, req.path);
   if (m.route != nullptr && !m.status.ok()) std::abort();

@@ -1,5 +1,6 @@
-// HeadParser: a request's line and fields read straight into an http::Request. Internal to the
-// HTTP core: the server's serving loop and the request fuzzer include it (it brings Beast in).
+// HeadParser: a request's line (method, target split into path and query) and fields read
+// straight into an http::Request. Internal to the HTTP core: the server's serving loop and the
+// request fuzzer include it (it brings Beast in).
 #pragma once
 
 #include <boost/beast/http/empty_body.hpp>
@@ -28,6 +29,9 @@ class HeadParser final : public boost::beast::http::request_parser<boost::beast:
                        boost::beast::string_view target, int, boost::beast::error_code&) override {
     req_.method = ParseMethod(std::string_view(method.data(), method.size()));
     req_.target.assign(target.data(), target.size());
+    size_t q = req_.target.find('?');
+    req_.path = req_.target.substr(0, q);
+    if (q != std::string::npos) req_.query = req_.target.substr(q + 1);
   }
   void on_field_impl(boost::beast::http::field, boost::beast::string_view name, boost::beast::string_view value,
                      boost::beast::error_code&) override {

@@ -517,9 +517,6 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     conn->ExpiresAfter(read_timeout);
     req.received = Clock::now();
 
-    size_t q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
     bool keep_alive = header_parser.keep_alive();
     const bool chunked = header_parser.chunked();
     req.early_error = pipeline.Match(req);
