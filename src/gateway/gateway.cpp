@@ -642,7 +642,7 @@ void MaybeStore(Exchange& x, const http::Response& r) {
   if (ttl <= 0) return;
   ResponseCache::Entry e;
   e.status = r.status;
-  e.headers = r.headers.all();
+  for (auto [name, value] : r.headers.all()) e.headers.emplace_back(name, value);
   e.body = r.body;
   e.route = x.route;
   e.stored = Clock::now();
@@ -726,7 +726,9 @@ void Attempt(std::shared_ptr<Exchange> x) {
       }
     }
     r.headers = std::move(got->headers);
-    r.headers.EraseIf([](std::string_view name) { return !Forwardable(name); });
+    // The answer names this server, not the upstream's software (as nginx and Envoy do; two
+    // Server fields would be malformed).
+    r.headers.EraseIf([](std::string_view name) { return !Forwardable(name) || http::EqualsIgnoreCase(name, "server"); });
     r.content_length_override = head_length;
     r.body = std::move(got->body);
     MaybeStore(*x, r);
@@ -900,15 +902,15 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   http::ClientRequest& out = x->request;
   out.method = req.method;
   out.timeout = std::chrono::milliseconds(route.timeout_ms > 0 ? route.timeout_ms : x->pool->spec().timeout_ms);
-  // The caller's fields are written straight into the upstream request's field block (a
-  // field with a line break is dropped, as the client would).
+  // The caller's fields are written straight into the upstream request's field block (the
+  // request holds none with a line break).
   std::string& fields = out.fields;
-  fields.reserve(256 + 64 * req.headers.all().size());
+  fields.reserve(256 + 64 * req.headers.size());
   std::string forwarded_for;  // the caller's X-Forwarded-For values, joined
   std::optional<std::string_view> traceparent;
   for (const auto& [name, value] : req.headers.all()) {
     // Host too: the client names the target's (X-Forwarded-Host keeps the caller's).
-    if (!Forwardable(name) || http::HasLineBreak(name) || http::HasLineBreak(value) || name.empty()) continue;
+    if (!Forwardable(name)) continue;
     // The gateway consumed the caller's credential; the upstream does not get it.
     if (!route.anonymous && (http::EqualsIgnoreCase(name, "authorization") || http::EqualsIgnoreCase(name, "apikey") ||
                              http::EqualsIgnoreCase(name, "x-api-key"))) {
@@ -931,7 +933,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   }
   fields.append("X-Forwarded-For: "sv).append(forwarded_for).append(ClientIp(req));
   fields.append("\r\nX-Forwarded-Proto: http\r\n"sv);
-  if (auto host = req.headers.Get("Host"); host && !http::HasLineBreak(*host)) {
+  if (auto host = req.headers.Get("Host")) {
     http::AppendField(fields, "X-Forwarded-Host"sv, *host);
   }
   if (!http::HasLineBreak(req.request_id)) http::AppendField(fields, "X-Request-Id"sv, req.request_id);

@@ -35,7 +35,7 @@ class HeadParser final : public boost::beast::http::request_parser<boost::beast:
   }
   void on_field_impl(boost::beast::http::field, boost::beast::string_view name, boost::beast::string_view value,
                      boost::beast::error_code&) override {
-    req_.headers.Add(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
+    req_.headers.AddParsed(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
   }
 
   Request& req_;

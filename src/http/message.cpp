@@ -47,25 +47,50 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
   *p = '\n';
 }
 
-void Headers::Set(std::string name, std::string value) {
-  for (auto& [n, v] : items_) {
-    if (EqualsIgnoreCase(n, name)) {
-      v = std::move(value);
-      return;
-    }
-  }
-  items_.emplace_back(std::move(name), std::move(value));
+void Headers::Set(std::string_view name, std::string_view value) {
+  if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) return;
+  EraseIf([&](std::string_view n) { return EqualsIgnoreCase(n, name); });
+  AddParsed(name, value);
 }
 
-void Headers::Add(std::string name, std::string value) {
-  items_.emplace_back(std::move(name), std::move(value));
+void Headers::Add(std::string_view name, std::string_view value) {
+  if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) return;
+  AddParsed(name, value);
+}
+
+void Headers::AddParsed(std::string_view name, std::string_view value) {
+  index_.push_back({static_cast<uint32_t>(lines_.size()), static_cast<uint32_t>(name.size()),
+                    static_cast<uint32_t>(value.size())});
+  AppendField(lines_, name, value);
+  ++live_;
 }
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
-  for (const auto& [n, v] : items_) {
-    if (EqualsIgnoreCase(n, name)) return std::string_view(v);
+  for (const Entry& e : index_) {
+    if (e.name_size == name.size() && EqualsIgnoreCase(std::string_view(lines_.data() + e.offset, e.name_size), name)) {
+      return std::string_view(lines_.data() + e.offset + e.name_size + 2, e.value_size);
+    }
   }
   return std::nullopt;
+}
+
+void Headers::AppendTo(std::string& out) const {
+  if (live_ == index_.size()) {
+    out.append(lines_);
+    return;
+  }
+  // Runs of fields kept next to each other go out in one copy each (a proxy drops two or
+  // three hop-by-hop fields from an answer and adds one or two).
+  size_t from = 0, to = 0;
+  for (const Entry& e : index_) {
+    if (e.name_size == 0) continue;
+    if (e.offset != to) {
+      out.append(lines_.data() + from, to - from);
+      from = e.offset;
+    }
+    to = e.offset + e.name_size + e.value_size + 4;
+  }
+  out.append(lines_.data() + from, to - from);
 }
 
 std::string Request::Param(std::string_view name) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -73,23 +74,99 @@ inline bool HasLineBreak(std::string_view v) {
 // and their length scans showed in the gateway's profile). The caller checks for line breaks.
 void AppendField(std::string& out, std::string_view name, std::string_view value);
 
-// Ordered header list with case-insensitive lookup; small enough that a scan beats a map.
+// Ordered header fields with case-insensitive lookup. They are kept as they go on the wire,
+// "Name: value\r\n" one after another in one string, with a small index beside it: a message's
+// fields cost two allocations instead of two per field, and are written out by copying lines
+// (building, checking and writing each field as a pair of strings showed in the gateway's
+// profile). A field that could not be written as one line (an empty name, a CR or LF in the name
+// or value) is never stored, so whoever writes the fields out need not check them again.
+// Few enough fields that a scan beats a map. A view a lookup returned lasts until the next
+// change.
 class Headers {
+  // Where a field's line starts in lines_; a name_size of 0 marks an erased field.
+  struct Entry {
+    uint32_t offset;
+    uint32_t name_size;
+    uint32_t value_size;
+  };
+
  public:
-  void Set(std::string name, std::string value);
-  void Add(std::string name, std::string value);
+  struct Field {
+    std::string_view name;
+    std::string_view value;
+  };
+
+  // Replaces the fields named `name` (by one at the end) or adds it.
+  void Set(std::string_view name, std::string_view value);
+  void Add(std::string_view name, std::string_view value);
+  // For a parser that refuses empty names and line breaks itself (Beast's): the same as Add
+  // without the check, which would otherwise run on every field of every message.
+  void AddParsed(std::string_view name, std::string_view value);
   std::optional<std::string_view> Get(std::string_view name) const;
-  const std::vector<std::pair<std::string, std::string>>& all() const { return items_; }
-  void Reserve(size_t n) { items_.reserve(n); }
+  size_t size() const { return live_; }
+  bool empty() const { return live_ == 0; }
+  void Reserve(size_t fields, size_t bytes) {
+    index_.reserve(fields);
+    lines_.reserve(bytes);
+  }
   // Drops the fields whose name `drop` accepts (a proxy removing hop-by-hop fields in place
   // instead of copying the rest).
   template <class Pred>
   void EraseIf(Pred drop) {
-    std::erase_if(items_, [&](const auto& f) { return drop(std::string_view(f.first)); });
+    for (Entry& e : index_) {
+      if (e.name_size != 0 && drop(std::string_view(lines_.data() + e.offset, e.name_size))) {
+        e.name_size = 0;
+        --live_;
+      }
+    }
   }
+  // Appends the fields as they go on the wire, "Name: value\r\n" each.
+  void AppendTo(std::string& out) const;
+
+  // Visits the fields in order, skipping erased ones.
+  class Iterator {
+   public:
+    using value_type = Field;
+    using difference_type = std::ptrdiff_t;
+    Iterator() = default;
+    Field operator*() const {
+      return {std::string_view(lines_ + at_->offset, at_->name_size),
+              std::string_view(lines_ + at_->offset + at_->name_size + 2, at_->value_size)};
+    }
+    Iterator& operator++() {
+      ++at_;
+      Skip();
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++*this;
+      return old;
+    }
+    bool operator==(const Iterator& o) const { return at_ == o.at_; }
+
+   private:
+    friend class Headers;
+    Iterator(const char* lines, const Entry* at, const Entry* end) : lines_(lines), at_(at), end_(end) { Skip(); }
+    void Skip() {
+      while (at_ != end_ && at_->name_size == 0) ++at_;
+    }
+    const char* lines_ = nullptr;
+    const Entry* at_ = nullptr;
+    const Entry* end_ = nullptr;
+  };
+  Iterator begin() const { return {lines_.data(), index_.data(), index_.data() + index_.size()}; }
+  Iterator end() const {
+    const Entry* end = index_.data() + index_.size();
+    return {lines_.data(), end, end};
+  }
+  // The fields in order: `for (auto [name, value] : h.all())`.
+  const Headers& all() const { return *this; }
 
  private:
-  std::vector<std::pair<std::string, std::string>> items_;
+  std::string lines_;
+  std::vector<Entry> index_;
+  size_t live_ = 0;
 };
 
 struct Route;

@@ -26,7 +26,7 @@ class Reader : public bhttp::basic_parser<false> {
     out_.status = code;
   }
   void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
-    out_.headers.Add(std::string(name), std::string(value));
+    out_.headers.AddParsed(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<uint64_t>& length, beast::error_code&) override {
@@ -66,7 +66,7 @@ ResponseParser::ResponseParser() : impl_(std::make_unique<Impl>()) {}
 ResponseParser::~ResponseParser() = default;
 
 void ResponseParser::Start(ClientResponse& out, uint64_t body_limit, bool head_request) {
-  out.headers.Reserve(12);  // growing field by field showed in the gateway's profile
+  out.headers.Reserve(12, 512);  // growing field by field showed in the gateway's profile
   impl_->out = &out;
   impl_->body_limit = body_limit;
   impl_->head_request = head_request;

@@ -431,11 +431,8 @@ static void WriteHead(std::string& head, const Response& res, uint64_t content_l
   auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
   head.append(reason.data(), reason.size());
   head.append("\r\n"sv);
-  for (const auto& [name, value] : res.headers.all()) {
-    if (HasLineBreak(name) || HasLineBreak(value)) continue;
-    AppendField(head, name, value);
-  }
-  head.append("Server: aimass\r\n"sv);
+  res.headers.AppendTo(head);
+  if (!res.headers.Get("Server")) head.append("Server: aimass\r\n"sv);
   if (chunked) {
     head.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (res.status != 204 && res.status != 304 && !(res.status >= 100 && res.status < 200)) {
@@ -489,7 +486,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     conn->busy = false;
     conn->ExpiresAfter(first ? read_timeout : std::chrono::seconds(opt.idle_timeout_s));
     Request req;
-    req.headers.Reserve(8);
+    req.headers.Reserve(8, 256);
     HeadParser header_parser(req);
     header_parser.header_limit(opt.max_header_bytes);
     // Limits depend on the route, known only after the header: checked below.

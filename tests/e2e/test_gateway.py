@@ -179,6 +179,8 @@ def test_repeated_headers_stay_repeated_both_ways(server, echoes):
     pairs = json.loads(body)["header_list"]
     assert [v for k, v in pairs if k == "x-dup"] == ["one", "two"]
     assert [v for k, v in resp.getheaders() if k.lower() == "x-twice"] == ["first", "second"]
+    # One Server field, the gateway's (the upstream's, BaseHTTP's, is replaced, not repeated).
+    assert [v for k, v in resp.getheaders() if k.lower() == "server"] == ["aimass"]
     conn.close()
 
 

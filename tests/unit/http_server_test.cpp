@@ -100,7 +100,7 @@ class HttpServerTest : public ::testing::Test {
     Add(MakeRoute(Method::kGet, "/id", [](Request& req) { return Text(req.request_id); }));
     Add(MakeRoute(Method::kPost, "/headers", [](Request& req) {
       std::string all;
-      for (const auto& [n, v] : req.headers.all()) all += n + ": " + v + "\n";
+      for (const auto& [n, v] : req.headers.all()) all.append(n).append(": ").append(v).append("\n");
       return Text(all + "body=" + req.body);
     }));
     Add(MakeRoute(Method::kGet, "/chunked", [](Request&) {
@@ -794,6 +794,53 @@ TEST(MessageTest, EqualsIgnoreCaseFoldsLettersOnly) {
       ASSERT_EQ(EqualsIgnoreCase(std::string_view(&x, 1), std::string_view(&y, 1)), want) << c << " " << d;
     }
   }
+}
+
+TEST(MessageTest, HeadersKeepOrderReplaceRefuseLineBreaksAndWriteWhatIsLeft) {
+  Headers h;
+  h.Add("Server", "up/1");
+  h.Add("X-Twice", "first");
+  h.Add("Connection", "keep-alive");
+  h.Add("X-Twice", "second");
+  h.Add("Date", "today");
+  // A field that would split the message, or has no name, is not kept.
+  h.Add("X-Bad", "a\r\nInjected: 1");
+  h.Add("X-Bad\n", "a");
+  h.Add("", "no name");
+  h.Set("X-Also-Bad", "b\nc");
+  EXPECT_FALSE(h.Get("X-Bad"));
+  EXPECT_FALSE(h.Get("X-Also-Bad"));
+  EXPECT_FALSE(h.Get(""));
+  ASSERT_EQ(h.size(), 5u);
+  EXPECT_EQ(h.Get("x-twice"), "first");  // the first of a repeated field, any case
+  EXPECT_FALSE(h.Get("X-Twic"));
+
+  std::string out;
+  h.AppendTo(out);
+  EXPECT_EQ(out, "Server: up/1\r\nX-Twice: first\r\nConnection: keep-alive\r\nX-Twice: second\r\nDate: today\r\n");
+
+  // Erased fields are skipped by lookups, iteration and the writer, in runs or alone.
+  h.EraseIf([](std::string_view n) { return EqualsIgnoreCase(n, "connection") || EqualsIgnoreCase(n, "server"); });
+  EXPECT_FALSE(h.Get("Server"));
+  h.Set("x-twice", "only");  // replaces both, at the end
+  h.Add("X-Request-Id", "r1");
+  std::vector<std::string> seen;
+  for (auto [name, value] : h.all()) seen.push_back(std::string(name) + "=" + std::string(value));
+  EXPECT_EQ(seen, (std::vector<std::string>{"Date=today", "x-twice=only", "X-Request-Id=r1"}));
+  EXPECT_EQ(h.size(), 3u);
+  out = "HTTP/1.1 200 OK\r\n";
+  h.AppendTo(out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nDate: today\r\nx-twice: only\r\nX-Request-Id: r1\r\n");
+
+  // Copies are independent; everything erased writes nothing.
+  Headers copy = h;
+  h.EraseIf([](std::string_view) { return true; });
+  EXPECT_TRUE(h.empty());
+  EXPECT_EQ(h.begin(), h.end());
+  out.clear();
+  h.AppendTo(out);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(copy.Get("Date"), "today");
 }
 
 TEST(MessageTest, AppendFieldWritesOneLine) {
