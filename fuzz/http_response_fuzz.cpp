@@ -1,8 +1,9 @@
 // libFuzzer target for what the HTTP client reads from an upstream: an answer fed to
 // ResponseParser in pieces whose sizes the input chooses, then the end of the connection.
 // Nothing may crash; a finished answer has a three-digit final status (interim 1xx answers
-// skipped) and a body within the limit (none for a HEAD request), and used bytes never exceed
-// those offered.
+// skipped), a body within the limit (none for a HEAD request) and no field with an empty name or
+// a line break (the parser stores them unchecked, and the gateway writes them out again as
+// they are), and used bytes never exceed those offered.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -37,6 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (out.status < 200 && out.status != 101) std::abort();  // interim answers are skipped
     if (out.body.size() > limit) std::abort();
     if (head && !out.body.empty()) std::abort();
+  }
+  // Checked for a failed answer too: the fields read before the error were stored.
+  for (auto [name, value] : out.headers.all()) {
+    if (name.empty() || aimass::http::HasLineBreak(name) || aimass::http::HasLineBreak(value)) std::abort();
   }
   return 0;
 }

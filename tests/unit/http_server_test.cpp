@@ -570,7 +570,11 @@ TEST_F(HttpServerTest, ShutdownClosesIdleKeepAliveConnections) {
 }
 
 // A raw TCP exchange: sends `data`, reads until the peer closes or `wait` passes.
-std::string RawExchange(uint16_t port, const std::string& data, std::chrono::milliseconds wait) {
+// Sends `pieces` with a pause after each (so that the server reads them apart), then ends the
+// sending side when `half_close`; returns what comes back before the server closes or `wait`
+// passes.
+std::string RawPieces(uint16_t port, const std::vector<std::string>& pieces, std::chrono::milliseconds wait,
+                      bool half_close) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -582,7 +586,11 @@ std::string RawExchange(uint16_t port, const std::string& data, std::chrono::mil
   }
   timeval tv{static_cast<time_t>(wait.count() / 1000), static_cast<suseconds_t>((wait.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    (void)::send(fd, pieces[i].data(), pieces[i].size(), MSG_NOSIGNAL);
+    if (i + 1 < pieces.size()) std::this_thread::sleep_for(30ms);
+  }
+  if (half_close) ::shutdown(fd, SHUT_WR);
   std::string out;
   char buf[4096];
   for (;;) {
@@ -592,6 +600,10 @@ std::string RawExchange(uint16_t port, const std::string& data, std::chrono::mil
   }
   ::close(fd);
   return out;
+}
+
+std::string RawExchange(uint16_t port, const std::string& data, std::chrono::milliseconds wait) {
+  return RawPieces(port, {data}, wait, false);
 }
 
 size_t Count(const std::string& hay, const std::string& needle) {
@@ -632,6 +644,30 @@ TEST_F(HttpServerTest, RawRequestsAreFramedAsSent) {
   std::string old = RawExchange(server_->port(), "GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n", 5s);
   EXPECT_EQ(Count(old, "hello world"), 1u) << old;
   EXPECT_NE(old.find("Connection: close"), std::string::npos) << old;
+}
+
+// The serving loop reads the header itself, feeding the parser what each read brings.
+TEST_F(HttpServerTest, HeadersAreReadAcrossPiecesAndRefusedWhenCutShortOrTooLarge) {
+  // Split inside the request line, inside a field and between the final CR and LF.
+  std::string split = RawPieces(server_->port(), {"GE", "T /hello HTTP/1.1\r\nHo", "st: x\r\nConnection: close\r\n\r", "\n"},
+                                2s, false);
+  EXPECT_EQ(split.rfind("HTTP/1.1 200 ", 0), 0u) << split;
+  EXPECT_NE(split.find("hello world"), std::string::npos) << split;
+
+  // The client ends its side halfway through a header: 400 at once, not a wait for the rest.
+  auto begin = std::chrono::steady_clock::now();
+  std::string cut = RawPieces(server_->port(), {"GET /hello HTTP/1.1\r\nHost: x\r\n"}, 5s, true);
+  EXPECT_EQ(cut.rfind("HTTP/1.1 400 ", 0), 0u) << cut;
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s);
+  // Ended before a byte of a request: no answer, and the connection is closed.
+  begin = std::chrono::steady_clock::now();
+  EXPECT_EQ(RawPieces(server_->port(), {}, 5s, true), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 4s);
+
+  // A header over the limit, arriving over many reads: 431.
+  std::string big = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100 * 1024, 'a') + "\r\n\r\n";
+  std::string refused = RawExchange(server_->port(), big, 5s);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 431 ", 0), 0u) << refused.substr(0, 200);
 }
 
 // A server of its own with a 1 s read timeout and a few special routes.
