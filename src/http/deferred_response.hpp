@@ -6,11 +6,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 #include "http/message.hpp"
 
@@ -30,9 +30,6 @@ class DeferredResponse {
     ~Waiter() = default;
   };
 
-  // Room for the usual middlewares' finishers at once (growing one by one showed in the
-  // gateway's profile).
-  DeferredResponse() { finishers_.reserve(4); }
 
   // The handler: the final response, once, from any thread. Runs the finishers, then wakes
   // the server. Later calls are ignored (an expiry and a late completion may race).
@@ -65,7 +62,11 @@ class DeferredResponse {
   std::atomic<bool> done_{false};
   std::atomic<Clock::rep> deadline_{Clock::time_point::max().time_since_epoch().count()};
   Response response_;
-  std::vector<std::function<void(Response&)>> finishers_;
+  // Inline room for the usual finishers (request id, metrics, a rate limit's fields): a
+  // vector's allocation per response showed in the gateway's profile. Not more: a fourth slot
+  // makes the gateway's exchange, which holds this, too large for glibc's per-thread cache of
+  // small blocks (1,032 bytes), and its allocation slower than the one saved.
+  boost::container::small_vector<std::function<void(Response&)>, 3> finishers_;
   std::shared_ptr<Waiter> waiter_;
   std::function<void()> expire_;
 };
