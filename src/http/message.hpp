@@ -81,7 +81,7 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
 // profile). A field that could not be written as one line (an empty name, a CR or LF in the name
 // or value) is never stored, so whoever writes the fields out need not check them again.
 // Few enough fields that a scan beats a map. A view a lookup returned lasts until the next
-// change.
+// change. A replaced or erased field's bytes stay until the message goes (messages are short).
 class Headers {
   // Where a field's line starts in lines_; a name_size of 0 marks an erased field.
   struct Entry {
