@@ -30,7 +30,6 @@ class DeferredResponse {
     ~Waiter() = default;
   };
 
-
   // The handler: the final response, once, from any thread. Runs the finishers, then wakes
   // the server. Later calls are ignored (an expiry and a late completion may race).
   void Complete(Response&& r);
