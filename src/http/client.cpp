@@ -6,6 +6,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <future>
 #include <mutex>
@@ -204,24 +205,51 @@ struct Client::Impl {
       return a.loop == b.loop && a.host == b.host && a.port == b.port;
     }
   };
-  std::unordered_map<PoolKey, std::vector<std::shared_ptr<Conn>>, PoolHash, PoolEq> idle;
+  using IdleList = std::vector<std::shared_ptr<Conn>>;
+  // Entries are never erased while the client lives, so a pointer to a list stays valid.
+  std::unordered_map<PoolKey, IdleList, PoolHash, PoolEq> idle;
+  // Tells this client from a later one at the same address, for the per-thread cache below.
+  const uint64_t id = [] {
+    static std::atomic<uint64_t> next{1};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }();
 
+  // The idle list of `key` (made when `make`), under mu. The last one this thread looked up
+  // is kept by its key: a proxy sends run after run to one upstream, and hashing host and port
+  // twice a request (taking and parking) showed in the gateway's profile.
+  IdleList* List(const PoolKeyView& key, bool make) {
+    thread_local struct {
+      uint64_t client = 0;
+      const asio::io_context* loop = nullptr;
+      std::string host, port;
+      IdleList* list = nullptr;
+    } last;
+    if (last.client == id && last.loop == key.loop && last.host == key.host && last.port == key.port) return last.list;
+    auto it = idle.find(key);
+    if (it == idle.end()) {
+      if (!make) return nullptr;
+      it = idle.emplace(PoolKey{key.loop, std::string(key.host), std::string(key.port)}, IdleList{}).first;
+    }
+    last.client = id;
+    last.loop = key.loop;
+    last.host.assign(key.host);
+    last.port.assign(key.port);
+    last.list = &it->second;
+    return last.list;
+  }
   std::shared_ptr<Conn> Take(const PoolKeyView& key) {
     std::lock_guard lock(mu);
-    auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return nullptr;
-    auto c = std::move(it->second.back());
-    it->second.pop_back();
+    IdleList* list = List(key, false);
+    if (!list || list->empty()) return nullptr;
+    auto c = std::move(list->back());
+    list->pop_back();
     return c;
   }
   void Park(const PoolKeyView& key, std::shared_ptr<Conn> c) {
     c->deadline = Clock::time_point::max();
     std::lock_guard lock(mu);
-    auto it = idle.find(key);
-    if (it == idle.end()) {
-      it = idle.emplace(PoolKey{key.loop, std::string(key.host), std::string(key.port)}, std::vector<std::shared_ptr<Conn>>{}).first;
-    }
-    if (it->second.size() < opt.max_idle_per_host) it->second.push_back(std::move(c));
+    IdleList* list = List(key, true);
+    if (list->size() < opt.max_idle_per_host) list->push_back(std::move(c));
   }
 
   class Call;
