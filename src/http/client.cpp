@@ -87,7 +87,7 @@ void SerializeRequest(const ClientRequest& req, const Url& url, std::string& out
   out.clear();
   out.append(MethodName(req.method)).append(" "sv).append(url.target).append(" HTTP/1.1\r\n"sv);
   for (const auto& [name, value] : req.headers) {
-    if (HasLineBreak(name) || HasLineBreak(value) || name.empty() || EqualsIgnoreCase(name, "content-length") ||
+    if (!IsWritableField(name, value) || EqualsIgnoreCase(name, "content-length") ||
         EqualsIgnoreCase(name, "transfer-encoding") || EqualsIgnoreCase(name, "connection")) {
       continue;
     }

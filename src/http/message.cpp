@@ -48,13 +48,13 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
 }
 
 void Headers::Set(std::string_view name, std::string_view value) {
-  if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) return;
+  if (!IsWritableField(name, value)) return;
   EraseIf([&](std::string_view n) { return EqualsIgnoreCase(n, name); });
   AddParsed(name, value);
 }
 
 void Headers::Add(std::string_view name, std::string_view value) {
-  if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) return;
+  if (!IsWritableField(name, value)) return;
   AddParsed(name, value);
 }
 

@@ -70,6 +70,11 @@ inline bool HasLineBreak(std::string_view v) {
   std::memcpy(&w, p + n - 8, 8);  // the last eight, overlapping the loop's last word
   return breaks(w) != 0;
 }
+// Whether "name: value" can be written as one field line: a name, and no CR or LF to split the
+// message. The rule Headers stores by, and what a writer of fields from elsewhere checks.
+inline bool IsWritableField(std::string_view name, std::string_view value) {
+  return !name.empty() && !HasLineBreak(name) && !HasLineBreak(value);
+}
 // Appends "name: value\r\n" with one size check and two copies (field by field, four appends
 // and their length scans showed in the gateway's profile). The caller checks for line breaks.
 void AppendField(std::string& out, std::string_view name, std::string_view value);
