@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/container/small_vector.hpp>
+
 namespace aimass::http {
 
 namespace {
@@ -14,8 +16,16 @@ struct Part {
 
 using Segment = std::vector<Part>;
 
-std::vector<std::string_view> SplitPath(std::string_view path) {
-  std::vector<std::string_view> out;
+// Matching runs on every request: its scratch lists live on the stack for the usual sizes (a
+// path of up to 8 segments, 4 captures, 4 routes sharing a path), not in allocations.
+template <class T, size_t N>
+using SmallVector = boost::container::small_vector<T, N>;
+using PathParts = SmallVector<std::string_view, 8>;
+// (capture name, raw value); the name is the compiled route's, which outlives the match.
+using Captures = SmallVector<std::pair<std::string_view, std::string_view>, 4>;
+
+PathParts SplitPath(std::string_view path) {
+  PathParts out;
   if (!path.empty() && path.front() == '/') path.remove_prefix(1);
   while (true) {
     size_t slash = path.find('/');
@@ -52,8 +62,7 @@ Result<Segment> CompileSegment(std::string_view s) {
 }
 
 // Matches one segment; captures are appended to `out` still encoded.
-bool MatchSegment(const Segment& seg, std::string_view s,
-                  std::vector<std::pair<std::string, std::string_view>>& out) {
+bool MatchSegment(const Segment& seg, std::string_view s, Captures& out) {
   for (size_t i = 0; i < seg.size(); ++i) {
     const Part& p = seg[i];
     if (!p.capture) {
@@ -165,7 +174,7 @@ RouteMatch Router::Match(Method method, std::string_view path) const {
   auto method_fits = [&](const Route& r) {
     return r.method == method || (method == Method::kHead && r.method == Method::kGet);
   };
-  auto pick = [&](const std::vector<const Route*>& candidates) -> const Route* {
+  auto pick = [&](const auto& candidates) -> const Route* {
     for (const Route* r : candidates) {
       if (r->method == method) return r;
     }
@@ -191,10 +200,10 @@ RouteMatch Router::Match(Method method, std::string_view path) const {
     return m;
   }
   auto parts = SplitPath(path);
-  std::vector<const Route*> path_matches;
-  std::vector<std::vector<std::pair<std::string, std::string_view>>> captures_of;
+  SmallVector<const Route*, 4> path_matches;
+  SmallVector<Captures, 4> captures_of;
   for (const Compiled* c : candidates) {
-    std::vector<std::pair<std::string, std::string_view>> caps;
+    Captures caps;
     bool ok = true;
     if (c->has_rest ? parts.size() < c->segments.size() : parts.size() != c->segments.size()) {
       continue;
@@ -234,7 +243,7 @@ RouteMatch Router::Match(Method method, std::string_view path) const {
       m.status = Status::BadRequest("malformed percent-encoding in path");
       return m;
     }
-    m.params.emplace_back(name, std::move(*decoded));
+    m.params.emplace_back(std::string(name), std::move(*decoded));
   }
   m.route = chosen;
   return m;

@@ -9,13 +9,21 @@
 #include <utility>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
+
 #include "common/text.hpp"
 
 namespace aimass::serving {
 
 namespace {
 
-using nlohmann::json;
+// Requests are read with simdjson's DOM (ARCHITECTURE.md: simdjson where parsing speed
+// matters): an infer body is parsed once per request, and its data arrays can hold millions
+// of numbers. nlohmann only judges, on a rare error path, whether a text simdjson refused is
+// JSON at all (see ParseJson).
+namespace dom = simdjson::dom;
+using Json = dom::element;
+using JsonType = dom::element_type;
 
 // Tensor bytes are little-endian (tensor.hpp) and are copied to and from the host's numbers
 // with memcpy; a big-endian host would need byte swaps at every memcpy below.
@@ -85,38 +93,53 @@ double HalfToDouble(uint16_t h) {
 // The value of a JSON number as integer type T, when it is integral and in T's range. JSON
 // does not tell 2 from 2.0, so floats without a fraction count as integers.
 template <typename T>
-bool ToInteger(const json& v, T* out) {
+bool ToInteger(Json v, T* out) {
   using L = std::numeric_limits<T>;
-  if (v.is_number_unsigned()) {
-    uint64_t u = v.get<uint64_t>();
-    if (u > static_cast<uint64_t>(L::max())) return false;
-    *out = static_cast<T>(u);
-    return true;
-  }
-  if (v.is_number_integer()) {
-    int64_t i = v.get<int64_t>();
-    if constexpr (std::is_unsigned_v<T>) {
-      if (i < 0 || static_cast<uint64_t>(i) > L::max()) return false;
-    } else {
-      if (i < L::min() || i > L::max()) return false;
+  switch (v.type()) {
+    case JsonType::UINT64: {  // simdjson's type only for integers past INT64_MAX
+      uint64_t u = v.get_uint64().value_unsafe();
+      if (u > static_cast<uint64_t>(L::max())) return false;
+      *out = static_cast<T>(u);
+      return true;
     }
-    *out = static_cast<T>(i);
-    return true;
+    case JsonType::INT64: {
+      int64_t i = v.get_int64().value_unsafe();
+      if constexpr (std::is_unsigned_v<T>) {
+        if (i < 0 || static_cast<uint64_t>(i) > L::max()) return false;
+      } else {
+        if (i < L::min() || i > L::max()) return false;
+      }
+      *out = static_cast<T>(i);
+      return true;
+    }
+    case JsonType::DOUBLE: {
+      double d = v.get_double().value_unsafe();
+      if (d != std::trunc(d)) return false;
+      // max()+1 is a power of two and exact as a double (max() itself may not be).
+      const double upper = static_cast<double>(L::max()) + 1.0;
+      if (!(d >= static_cast<double>(L::min()) && d < upper)) return false;
+      *out = static_cast<T>(d);
+      return true;
+    }
+    default:
+      return false;
   }
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    if (d != std::trunc(d)) return false;
-    // max()+1 is a power of two and exact as a double (max() itself may not be).
-    const double upper = static_cast<double>(L::max()) + 1.0;
-    if (!(d >= static_cast<double>(L::min()) && d < upper)) return false;
-    *out = static_cast<T>(d);
-    return true;
-  }
-  return false;
+}
+
+// A JSON integer >= 0 (simdjson types those up to INT64_MAX as INT64).
+bool IsUnsignedInteger(Json v) {
+  return v.type() == JsonType::UINT64 || (v.type() == JsonType::INT64 && v.get_int64().value_unsafe() >= 0);
+}
+
+// The member `key` of a JSON object, or nullopt. With duplicate keys the first counts.
+std::optional<Json> Member(dom::object obj, std::string_view key) {
+  Json v;
+  if (obj.at_key(key).get(v) != simdjson::SUCCESS) return std::nullopt;
+  return v;
 }
 
 template <typename T>
-bool PutInteger(const json& v, char* dst) {
+bool PutInteger(Json v, char* dst) {
   T x;
   if (!ToInteger(v, &x)) return false;
   std::memcpy(dst, &x, sizeof x);
@@ -165,15 +188,15 @@ class ElementWriter {
     }
   }
 
-  Status Put(const json& v) {
+  Status Put(Json v) {
     if (index_ == count_) return Status::BadRequest(label_ + ": more elements than its shape says");
     char* dst = t_.data.data() + index_ * size_;
     bool ok = false;
     switch (t_.dtype) {
       case DataType::kBool: {
         uint8_t b = 0;
-        if (v.is_boolean()) {
-          b = v.get<bool>() ? 1 : 0;
+        if (v.is_bool()) {
+          b = v.get_bool().value_unsafe() ? 1 : 0;
           ok = true;
         } else {
           ok = ToInteger(v, &b) && b <= 1;
@@ -191,7 +214,7 @@ class ElementWriter {
       case DataType::kInt64: ok = PutInteger<int64_t>(v, dst); break;
       case DataType::kFp16: {
         if (!v.is_number()) break;
-        std::optional<uint16_t> h = DoubleToHalf(v.get<double>());
+        std::optional<uint16_t> h = DoubleToHalf(v.get_double().value_unsafe());
         if (!h) break;
         std::memcpy(dst, &*h, 2);
         ok = true;
@@ -199,7 +222,7 @@ class ElementWriter {
       }
       case DataType::kFp32: {
         if (!v.is_number()) break;
-        double d = v.get<double>();
+        double d = v.get_double().value_unsafe();
         // Past FLT_MAX plus half an ulp the conversion would give infinity: out of range.
         if (!(std::fabs(d) < 0x1.ffffffp+127)) break;
         float f = static_cast<float>(d);
@@ -209,14 +232,14 @@ class ElementWriter {
       }
       case DataType::kFp64: {
         if (!v.is_number()) break;
-        double d = v.get<double>();
+        double d = v.get_double().value_unsafe();
         std::memcpy(dst, &d, 8);
         ok = true;
         break;
       }
       case DataType::kBytes: {
         if (!v.is_string()) break;
-        const std::string& s = v.get_ref<const std::string&>();
+        std::string_view s = v.get_string().value_unsafe();
         if (s.size() > UINT32_MAX) break;
         auto len = static_cast<uint32_t>(s.size());
         char prefix[4];
@@ -250,34 +273,39 @@ class ElementWriter {
 
 // Writes data nested exactly as the shape says: at depth d an array of shape[d] items, and
 // scalars at the bottom. Recursion is bounded by the shape's rank (at most kMaxDims).
-Status WriteNested(const json& node, const std::vector<int64_t>& shape, size_t depth,
-                   ElementWriter& w, const std::string& label) {
+Status WriteNested(Json node, const std::vector<int64_t>& shape, size_t depth, ElementWriter& w,
+                   const std::string& label) {
   if (depth == shape.size()) {
     if (node.is_array()) {
       return Status::BadRequest(label + ": data is nested deeper than its shape " + ShapeString(shape));
     }
     return w.Put(node);
   }
-  if (!node.is_array() || node.size() != static_cast<uint64_t>(shape[depth])) {
+  dom::array items;
+  if (node.get_array().get(items) != simdjson::SUCCESS || items.size() != static_cast<uint64_t>(shape[depth])) {
     return Status::BadRequest(label + ": nested data does not match shape " + ShapeString(shape) +
                               " at dimension " + std::to_string(depth) + " (expected an array of " +
                               std::to_string(shape[depth]) + ")");
   }
-  for (const json& item : node) AIMASS_RETURN_IF_ERROR(WriteNested(item, shape, depth + 1, w, label));
+  for (Json item : items) AIMASS_RETURN_IF_ERROR(WriteNested(item, shape, depth + 1, w, label));
   return Status::Ok();
 }
 
 // Fills t.data from `data`, flat (row-major) or nested to match t.shape. `text_size` is the
 // size of the JSON the data came from: every element takes at least one character of it, so a
 // shape asking for more cannot be satisfied and is refused before anything is allocated.
-Status WriteData(const json& data, Tensor& t, const std::string& label, size_t text_size) {
-  if (!data.is_array()) return Status::BadRequest(label + ": 'data' must be an array");
+Status WriteData(Json data, Tensor& t, const std::string& label, size_t text_size) {
+  dom::array items;
+  if (data.get_array().get(items) != simdjson::SUCCESS) {
+    return Status::BadRequest(label + ": 'data' must be an array");
+  }
   int64_t n = t.ElementCount();
   if (n < 0) return Status::BadRequest(label + ": shape " + ShapeString(t.shape) + " is too large");
-  bool nested = !data.empty() && data.front().is_array();
-  if (!nested && data.size() != static_cast<uint64_t>(n)) {
+  const size_t count = items.size();
+  bool nested = count != 0 && (*items.begin()).is_array();
+  if (!nested && count != static_cast<uint64_t>(n)) {
     return Status::BadRequest(label + ": shape " + ShapeString(t.shape) + " needs " + std::to_string(n) +
-                              " elements, got " + std::to_string(data.size()));
+                              " elements, got " + std::to_string(count));
   }
   if (static_cast<uint64_t>(n) > text_size) {
     return Status::BadRequest(label + ": shape " + ShapeString(t.shape) + " needs " + std::to_string(n) +
@@ -288,7 +316,7 @@ Status WriteData(const json& data, Tensor& t, const std::string& label, size_t t
     if (t.shape.empty()) return Status::BadRequest(label + ": data is nested deeper than its shape []");
     AIMASS_RETURN_IF_ERROR(WriteNested(data, t.shape, 0, w, label));
   } else {
-    for (const json& v : data) {
+    for (Json v : items) {
       if (v.is_array()) return Status::BadRequest(label + ": data mixes nested arrays and values");
       AIMASS_RETURN_IF_ERROR(w.Put(v));
     }
@@ -302,42 +330,48 @@ Status WriteData(const json& data, Tensor& t, const std::string& label, size_t t
 
 // ---- v2 request ----
 
-Result<std::vector<int64_t>> ParseShape(const json& in, const std::string& label) {
-  auto it = in.find("shape");
-  if (it == in.end()) return Status::BadRequest(label + ": 'shape' is missing");
-  if (!it->is_array()) return Status::BadRequest(label + ": 'shape' must be an array of integers");
-  if (it->size() > kMaxDims) {
-    return Status::BadRequest(label + ": shape has " + std::to_string(it->size()) +
+Result<std::vector<int64_t>> ParseShape(dom::object in, const std::string& label) {
+  std::optional<Json> member = Member(in, "shape");
+  if (!member) return Status::BadRequest(label + ": 'shape' is missing");
+  dom::array dims;
+  if (member->get_array().get(dims) != simdjson::SUCCESS) {
+    return Status::BadRequest(label + ": 'shape' must be an array of integers");
+  }
+  if (dims.size() > kMaxDims) {
+    return Status::BadRequest(label + ": shape has " + std::to_string(dims.size()) +
                               " dimensions; at most " + std::to_string(kMaxDims) + " are allowed");
   }
   std::vector<int64_t> shape;
-  shape.reserve(it->size());
-  for (const json& d : *it) {
-    if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() < 0) ||
-        (d.is_number_unsigned() && d.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))) {
+  shape.reserve(dims.size());
+  for (Json d : dims) {
+    // A dimension past INT64_MAX (simdjson's UINT64) is as wrong as a negative one.
+    if (d.type() != JsonType::INT64 || d.get_int64().value_unsafe() < 0) {
       return Status::BadRequest(label + ": shape dimension " + std::to_string(shape.size()) +
                                 " must be an integer >= 0");
     }
-    shape.push_back(d.get<int64_t>());
+    shape.push_back(d.get_int64().value_unsafe());
   }
   return shape;
 }
 
 // Reads the object member `key` of `obj` as a bool; absent is false.
-Status OptionalBool(const json& obj, const char* key, const std::string& where, bool* out) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return Status::Ok();
-  if (!it->is_boolean()) return Status::BadRequest(where + ": parameter '" + key + "' must be true or false");
-  *out = it->get<bool>();
+Status OptionalBool(dom::object obj, const char* key, const std::string& where, bool* out) {
+  std::optional<Json> v = Member(obj, key);
+  if (!v) return Status::Ok();
+  if (!v->is_bool()) return Status::BadRequest(where + ": parameter '" + key + "' must be true or false");
+  *out = v->get_bool().value_unsafe();
   return Status::Ok();
 }
 
-// The optional "parameters" member: an object, or absent (nullptr).
-Result<const json*> Parameters(const json& obj, const std::string& where) {
-  auto it = obj.find("parameters");
-  if (it == obj.end() || it->is_null()) return static_cast<const json*>(nullptr);
-  if (!it->is_object()) return Status::BadRequest(where + ": 'parameters' must be an object");
-  return &*it;
+// The optional "parameters" member: an object, or absent or null (nullopt).
+Result<std::optional<dom::object>> Parameters(dom::object obj, const std::string& where) {
+  std::optional<Json> v = Member(obj, "parameters");
+  if (!v || v->is_null()) return std::optional<dom::object>();
+  dom::object params;
+  if (v->get_object().get(params) != simdjson::SUCCESS) {
+    return Status::BadRequest(where + ": 'parameters' must be an object");
+  }
+  return std::optional<dom::object>(params);
 }
 
 // A binary input's bytes: the next binary_data_size bytes after the JSON.
@@ -367,71 +401,123 @@ Status TakeBinary(Tensor& t, const std::string& label, uint64_t size, std::strin
   return Status::Ok();
 }
 
-Result<Tensor> ParseInput(const json& in, size_t index, std::string_view* binary, size_t text_size) {
-  const std::string where = "inputs[" + std::to_string(index) + "]";
-  if (!in.is_object()) return Status::BadRequest(where + " must be an object");
-  auto name = in.find("name");
-  if (name == in.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
-    return Status::BadRequest(where + " needs a non-empty string 'name'");
+Result<Tensor> ParseInput(Json element, size_t index, std::string_view* binary, size_t text_size) {
+  dom::object in;
+  if (element.get_object().get(in) != simdjson::SUCCESS) {
+    return Status::BadRequest("inputs[" + std::to_string(index) + "] must be an object");
+  }
+  std::optional<Json> name = Member(in, "name");
+  if (!name || !name->is_string() || name->get_string().value_unsafe().empty()) {
+    return Status::BadRequest("inputs[" + std::to_string(index) + "] needs a non-empty string 'name'");
   }
   Tensor t;
-  t.name = name->get<std::string>();
+  t.name = name->get_string().value_unsafe();
   const std::string label = InputLabel(t.name);
 
-  auto dt = in.find("datatype");
-  if (dt == in.end() || !dt->is_string()) return Status::BadRequest(label + ": 'datatype' is missing");
-  std::optional<DataType> dtype = ParseDataType(dt->get_ref<const std::string&>());
+  std::optional<Json> dt = Member(in, "datatype");
+  if (!dt || !dt->is_string()) return Status::BadRequest(label + ": 'datatype' is missing");
+  std::string_view dt_name = dt->get_string().value_unsafe();
+  std::optional<DataType> dtype = ParseDataType(dt_name);
   if (!dtype) {
-    return Status::BadRequest(label + ": unknown datatype " + Quoted(dt->get_ref<const std::string&>()) +
+    return Status::BadRequest(label + ": unknown datatype " + Quoted(dt_name) +
                               " (expected BOOL, UINT8-64, INT8-64, FP16, FP32, FP64 or BYTES)");
   }
   t.dtype = *dtype;
   AIMASS_ASSIGN_OR_RETURN(t.shape, ParseShape(in, label));
 
-  AIMASS_ASSIGN_OR_RETURN(const json* params, Parameters(in, label));
-  auto data = in.find("data");
-  if (params != nullptr && params->contains("binary_data_size")) {
-    const json& size = (*params)["binary_data_size"];
-    if (!size.is_number_unsigned()) {
+  AIMASS_ASSIGN_OR_RETURN(std::optional<dom::object> params, Parameters(in, label));
+  std::optional<Json> data = Member(in, "data");
+  std::optional<Json> size = params ? Member(*params, "binary_data_size") : std::nullopt;
+  if (size) {
+    if (!IsUnsignedInteger(*size)) {
       return Status::BadRequest(label + ": binary_data_size must be an integer >= 0");
     }
-    if (data != in.end()) return Status::BadRequest(label + ": has both 'data' and binary_data_size");
-    AIMASS_RETURN_IF_ERROR(TakeBinary(t, label, size.get<uint64_t>(), binary));
+    if (data) return Status::BadRequest(label + ": has both 'data' and binary_data_size");
+    uint64_t bytes = size->type() == JsonType::UINT64 ? size->get_uint64().value_unsafe()
+                                                      : static_cast<uint64_t>(size->get_int64().value_unsafe());
+    AIMASS_RETURN_IF_ERROR(TakeBinary(t, label, bytes, binary));
   } else {
-    if (data == in.end()) return Status::BadRequest(label + ": needs 'data' or parameters.binary_data_size");
+    if (!data) return Status::BadRequest(label + ": needs 'data' or parameters.binary_data_size");
     AIMASS_RETURN_IF_ERROR(WriteData(*data, t, label, text_size));
   }
   AIMASS_RETURN_IF_ERROR(t.CheckSize());
   return t;
 }
 
-Status ParseOutputs(const json& doc, InferRequest* req) {
-  auto outputs = doc.find("outputs");
-  if (outputs == doc.end() || outputs->is_null()) return Status::Ok();
-  if (!outputs->is_array()) return Status::BadRequest("'outputs' must be an array");
-  if (outputs->size() > kMaxOutputs) {
-    return Status::BadRequest("request asks for " + std::to_string(outputs->size()) + " outputs; at most " +
+Status ParseOutputs(dom::object doc, InferRequest* req) {
+  std::optional<Json> member = Member(doc, "outputs");
+  if (!member || member->is_null()) return Status::Ok();
+  dom::array outputs;
+  if (member->get_array().get(outputs) != simdjson::SUCCESS) return Status::BadRequest("'outputs' must be an array");
+  if (outputs.size() > kMaxOutputs) {
+    return Status::BadRequest("request asks for " + std::to_string(outputs.size()) + " outputs; at most " +
                               std::to_string(kMaxOutputs) + " are allowed");
   }
-  for (const json& out : *outputs) {
-    const std::string where = "outputs[" + std::to_string(req->outputs.size()) + "]";
-    if (!out.is_object()) return Status::BadRequest(where + " must be an object");
-    auto name = out.find("name");
-    if (name == out.end() || !name->is_string() || name->get_ref<const std::string&>().empty()) {
-      return Status::BadRequest(where + " needs a non-empty string 'name'");
+  for (Json element : outputs) {
+    dom::object out;
+    if (element.get_object().get(out) != simdjson::SUCCESS) {
+      return Status::BadRequest("outputs[" + std::to_string(req->outputs.size()) + "] must be an object");
+    }
+    std::optional<Json> name = Member(out, "name");
+    if (!name || !name->is_string() || name->get_string().value_unsafe().empty()) {
+      return Status::BadRequest("outputs[" + std::to_string(req->outputs.size()) + "] needs a non-empty string 'name'");
     }
     RequestedOutput r;
-    r.name = name->get<std::string>();
+    r.name = name->get_string().value_unsafe();
     const std::string label = "output " + Quoted(r.name);
     for (const auto& prev : req->outputs) {
       if (prev.name == r.name) return Status::BadRequest(label + " is requested twice");
     }
-    AIMASS_ASSIGN_OR_RETURN(const json* params, Parameters(out, label));
-    if (params != nullptr) AIMASS_RETURN_IF_ERROR(OptionalBool(*params, "binary_data", label, &r.binary));
+    AIMASS_ASSIGN_OR_RETURN(std::optional<dom::object> params, Parameters(out, label));
+    if (params) AIMASS_RETURN_IF_ERROR(OptionalBool(*params, "binary_data", label, &r.binary));
     req->outputs.push_back(std::move(r));
   }
   return Status::Ok();
 }
+
+// ---- parsing ----
+
+// A parsed JSON text. simdjson reads up to SIMDJSON_PADDING bytes past the end of its input, so
+// the text is copied into a buffer that has them (the copy costs little next to the parse).
+// Texts up to kSharedMax bytes use this thread's parser and buffer, whose memory is reused by
+// the next request on the thread: no allocation per parse. Larger ones get their own, freed with
+// this object, so a thread does not keep a huge body's parser for the rest of its life. The
+// root stays valid while this object lives and no other parse runs on the thread.
+class ParsedJson {
+ public:
+  // `what` names the text in errors ("infer request").
+  Status Parse(std::string_view text, const char* what) {
+    constexpr size_t kSharedMax = size_t{1} << 20;
+    thread_local dom::parser shared_parser;
+    thread_local std::string shared_buffer;
+    dom::parser* parser = &shared_parser;
+    std::string* buffer = &shared_buffer;
+    if (text.size() > kSharedMax) {
+      own_parser_ = std::make_unique<dom::parser>();
+      parser = own_parser_.get();
+      buffer = &own_buffer_;
+    }
+    buffer->resize(text.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(buffer->data(), text.data(), text.size());
+    simdjson::error_code err = parser->parse(buffer->data(), text.size(), /*realloc_if_needed=*/false).get(root_);
+    if (err == simdjson::SUCCESS) return Status::Ok();
+    std::string name = what;
+    if (err == simdjson::DEPTH_ERROR) return Status::BadRequest(name + " is nested too deeply");
+    // simdjson refuses integers beyond 64 bits, which JSON allows (nlohmann reads them as
+    // doubles); such a text is valid JSON asking for a value no tensor element can hold.
+    if ((err == simdjson::NUMBER_ERROR || err == simdjson::NUMBER_OUT_OF_RANGE) && nlohmann::json::accept(text)) {
+      return Status::BadRequest(name + " holds an integer too large for 64 bits");
+    }
+    return Status::InvalidJson(name + " is not valid JSON");
+  }
+
+  Json root() const { return root_; }
+
+ private:
+  std::unique_ptr<dom::parser> own_parser_;
+  std::string own_buffer_;
+  Json root_;
+};
 
 // ---- JSON writing ----
 
@@ -590,22 +676,23 @@ Status CheckOutput(const Tensor& t) {
 
 // One tensor from v1 rows: the shape is read off the nesting along the first elements, then
 // every row must match it exactly.
-Result<Tensor> TensorFromRows(const json& rows, const std::pair<std::string, DataType>& input,
-                              const char* field, size_t text_size) {
+Result<Tensor> TensorFromRows(Json rows, const std::pair<std::string, DataType>& input, const char* field,
+                              size_t text_size) {
   const std::string label = InputLabel(input.first);
-  if (!rows.is_array() || rows.empty()) {
+  dom::array level;
+  if (rows.get_array().get(level) != simdjson::SUCCESS || level.size() == 0) {
     return Status::BadRequest(label + ": '" + field + "' must be a non-empty array of rows");
   }
   Tensor t;
   t.name = input.first;
   t.dtype = input.second;
-  for (const json* node = &rows; node->is_array(); node = &node->front()) {
+  for (;;) {
     if (t.shape.size() == kMaxDims) {
       return Status::BadRequest(label + ": rows are nested deeper than " + std::to_string(kMaxDims) +
                                 " dimensions");
     }
-    t.shape.push_back(static_cast<int64_t>(node->size()));
-    if (node->empty()) break;
+    t.shape.push_back(static_cast<int64_t>(level.size()));
+    if (level.size() == 0 || (*level.begin()).get_array().get(level) != simdjson::SUCCESS) break;
   }
   int64_t n = t.ElementCount();
   if (n < 0 || static_cast<uint64_t>(n) > text_size) {
@@ -630,27 +717,33 @@ Result<InferRequest> ParseInferRequest(std::string_view body, std::optional<size
     text = body.substr(0, *json_header_length);
     binary = body.substr(*json_header_length);
   }
-  json doc = json::parse(text.data(), text.data() + text.size(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::InvalidJson("infer request is not valid JSON");
-  if (!doc.is_object()) return Status::BadRequest("infer request must be a JSON object");
+  ParsedJson parsed;
+  AIMASS_RETURN_IF_ERROR(parsed.Parse(text, "infer request"));
+  dom::object doc;
+  if (parsed.root().get_object().get(doc) != simdjson::SUCCESS) {
+    return Status::BadRequest("infer request must be a JSON object");
+  }
 
   InferRequest req;
-  if (auto id = doc.find("id"); id != doc.end()) {
+  if (std::optional<Json> id = Member(doc, "id")) {
     if (!id->is_string()) return Status::BadRequest("request 'id' must be a string");
-    req.id = id->get<std::string>();
+    req.id = id->get_string().value_unsafe();
   }
-  AIMASS_ASSIGN_OR_RETURN(const json* params, Parameters(doc, "request"));
-  if (params != nullptr) AIMASS_RETURN_IF_ERROR(OptionalBool(*params, "binary_data_output", "request", &req.binary_default));
+  AIMASS_ASSIGN_OR_RETURN(std::optional<dom::object> params, Parameters(doc, "request"));
+  if (params) AIMASS_RETURN_IF_ERROR(OptionalBool(*params, "binary_data_output", "request", &req.binary_default));
   AIMASS_RETURN_IF_ERROR(ParseOutputs(doc, &req));
 
-  auto inputs = doc.find("inputs");
-  if (inputs == doc.end() || !inputs->is_array()) return Status::BadRequest("infer request needs an 'inputs' array");
-  if (inputs->size() > kMaxInputs) {
-    return Status::BadRequest("request has " + std::to_string(inputs->size()) + " inputs; at most " +
+  std::optional<Json> member = Member(doc, "inputs");
+  dom::array inputs;
+  if (!member || member->get_array().get(inputs) != simdjson::SUCCESS) {
+    return Status::BadRequest("infer request needs an 'inputs' array");
+  }
+  if (inputs.size() > kMaxInputs) {
+    return Status::BadRequest("request has " + std::to_string(inputs.size()) + " inputs; at most " +
                               std::to_string(kMaxInputs) + " are allowed");
   }
-  req.inputs.reserve(inputs->size());
-  for (const json& in : *inputs) {
+  req.inputs.reserve(inputs.size());
+  for (Json in : inputs) {
     AIMASS_ASSIGN_OR_RETURN(Tensor t, ParseInput(in, req.inputs.size(), &binary, text.size()));
     for (const Tensor& prev : req.inputs) {
       if (prev.name == t.name) return Status::BadRequest(InputLabel(t.name) + " is given twice");
@@ -750,36 +843,42 @@ Result<EncodedResponse> EncodeInferResponse(const InferResponse& response,
 
 Result<std::vector<Tensor>> ParsePredictRequest(std::string_view body,
                                                 const std::vector<std::pair<std::string, DataType>>& inputs) {
-  json doc = json::parse(body.data(), body.data() + body.size(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Status::InvalidJson("predict request is not valid JSON");
-  if (!doc.is_object()) return Status::BadRequest("predict request must be a JSON object");
-  auto instances = doc.find("instances");
-  auto columns = doc.find("inputs");
-  if (instances != doc.end() && columns != doc.end()) {
+  ParsedJson parsed;
+  AIMASS_RETURN_IF_ERROR(parsed.Parse(body, "predict request"));
+  dom::object doc;
+  if (parsed.root().get_object().get(doc) != simdjson::SUCCESS) {
+    return Status::BadRequest("predict request must be a JSON object");
+  }
+  std::optional<Json> instances = Member(doc, "instances");
+  std::optional<Json> columns = Member(doc, "inputs");
+  if (instances && columns) {
     return Status::BadRequest("predict request gives both 'instances' and 'inputs'; give one");
   }
   std::vector<Tensor> tensors;
-  if (instances != doc.end() || (columns != doc.end() && !columns->is_object())) {
-    const char* field = instances != doc.end() ? "instances" : "inputs";
+  if (instances || (columns && !columns->is_object())) {
+    const char* field = instances ? "instances" : "inputs";
     if (inputs.size() != 1) {
       return Status::BadRequest(std::string("'") + field + "' as an array needs a model with one input; this one has " +
                                 std::to_string(inputs.size()) + " (name them in an 'inputs' object)");
     }
-    const json& rows = instances != doc.end() ? *instances : *columns;
+    Json rows = instances ? *instances : *columns;
     AIMASS_ASSIGN_OR_RETURN(Tensor t, TensorFromRows(rows, inputs[0], field, body.size()));
     tensors.push_back(std::move(t));
     return tensors;
   }
-  if (columns == doc.end()) return Status::BadRequest("predict request needs 'instances' or 'inputs'");
-  for (const auto& [key, value] : columns->items()) {
+  if (!columns) return Status::BadRequest("predict request needs 'instances' or 'inputs'");
+  dom::object named = columns->get_object().value_unsafe();
+  for (dom::key_value_pair field : named) {
     bool known = false;
-    for (const auto& in : inputs) known = known || in.first == key;
-    if (!known) return Status::BadRequest("'inputs' names " + Quoted(key) + ", which is not an input of the model");
+    for (const auto& in : inputs) known = known || in.first == field.key;
+    if (!known) {
+      return Status::BadRequest("'inputs' names " + Quoted(field.key) + ", which is not an input of the model");
+    }
   }
   for (const auto& in : inputs) {
-    auto it = columns->find(in.first);
-    if (it == columns->end()) return Status::BadRequest(InputLabel(in.first) + " is missing from 'inputs'");
-    AIMASS_ASSIGN_OR_RETURN(Tensor t, TensorFromRows(*it, in, "inputs", body.size()));
+    std::optional<Json> rows = Member(named, in.first);
+    if (!rows) return Status::BadRequest(InputLabel(in.first) + " is missing from 'inputs'");
+    AIMASS_ASSIGN_OR_RETURN(Tensor t, TensorFromRows(*rows, in, "inputs", body.size()));
     tensors.push_back(std::move(t));
   }
   return tensors;
