@@ -91,13 +91,13 @@ Result<Principal> AuthService::PrincipalOf(const std::string& username) {
   return PrincipalFor(user, "service", "", 0);
 }
 
-Result<Principal> AuthService::PrincipalFor(const User& user, std::string method,
-                                            std::string token_id, int64_t expires_at) {
+Result<Principal> AuthService::PrincipalFor(const User& user, std::string method, std::string token_id,
+                                            int64_t expires_at, std::chrono::steady_clock::time_point* read_at) {
   Principal p;
   p.user_id = user.id;
   p.username = user.username;
   p.roles = user.roles;
-  AIMASS_ASSIGN_OR_RETURN(p.permissions, store_.PermissionsOf(user.roles));
+  AIMASS_ASSIGN_OR_RETURN(p.permissions, store_.PermissionsOf(user.roles, read_at));
   p.method = std::move(method);
   p.token_id = std::move(token_id);
   p.token_expires_at = expires_at;
@@ -108,9 +108,9 @@ Result<AuthService::TokenClaims> AuthService::VerifyToken(std::string_view token
   int64_t now = UnixNow();
   {
     std::lock_guard lock(verified_mu_);
-    auto it = verified_.find(std::string(token));
+    auto it = verified_.find(token);
     if (it != verified_.end()) {
-      if (it->second.exp > now) return it->second;
+      if (it->second.claims.exp > now) return it->second.claims;
       verified_.erase(it);
       return Status::Unauthenticated("token expired");
     }
@@ -130,28 +130,54 @@ Result<AuthService::TokenClaims> AuthService::VerifyToken(std::string_view token
                 static_cast<int64_t>(exp->get<double>())};
   std::lock_guard lock(verified_mu_);
   if (verified_.size() >= 10000) {
-    std::erase_if(verified_, [now](const auto& e) { return e.second.exp <= now; });
+    std::erase_if(verified_, [now](const auto& e) { return e.second.claims.exp <= now; });
     if (verified_.size() >= 10000) verified_.clear();  // bounded; refilled on demand
   }
-  verified_.emplace(std::string(token), c);
+  verified_.emplace(std::string(token), VerifiedToken{c, nullptr, 0, {}});
   return c;
 }
 
-Result<Principal> AuthService::Authenticate(std::string_view credential) {
-  if (credential.starts_with(kApiKeyPrefix)) return AuthenticateApiKey(credential);
-  AIMASS_ASSIGN_OR_RETURN(TokenClaims claims, VerifyToken(credential));
-  {
-    std::lock_guard lock(revoked_mu_);
-    if (revoked_.count(claims.jti)) return Status::Unauthenticated("token revoked");
+bool AuthService::IsRevoked(const std::string& jti) const {
+  std::lock_guard lock(revoked_mu_);
+  return revoked_.count(jti) != 0;
+}
+
+Result<std::shared_ptr<const Principal>> AuthService::Authenticate(std::string_view credential) {
+  if (credential.starts_with(kApiKeyPrefix)) {
+    AIMASS_ASSIGN_OR_RETURN(Principal p, AuthenticateApiKey(credential));
+    return std::make_shared<const Principal>(std::move(p));
   }
-  auto user = store_.FindUserById(claims.uid);
+  {
+    // The usual case: a token seen before, whose principal is still current and not revoked.
+    std::lock_guard lock(verified_mu_);
+    auto it = verified_.find(credential);
+    if (it != verified_.end() && it->second.principal != nullptr && it->second.claims.exp > UnixNow() &&
+        it->second.store_generation == store_.Generation() &&
+        std::chrono::steady_clock::now() < it->second.fresh_until && !IsRevoked(it->second.claims.jti)) {
+      return it->second.principal;
+    }
+  }
+  AIMASS_ASSIGN_OR_RETURN(TokenClaims claims, VerifyToken(credential));
+  if (IsRevoked(claims.jti)) return Status::Unauthenticated("token revoked");
+  // Noted before the reads: a write in between makes the principal built here stale at once.
+  const uint64_t generation = store_.Generation();
+  auto read_at = std::chrono::steady_clock::time_point::max();
+  auto user = store_.FindUserById(claims.uid, &read_at);
   if (!user.ok()) {
     if (user.status().code() == Code::kNotFound) return Status::Unauthenticated("user no longer exists");
     return user.status();
   }
   if (user->token_generation != claims.gen) return Status::Unauthenticated("token revoked");
   if (claims.sub != user->username) return Status::Unauthenticated("invalid token");
-  return PrincipalFor(*user, "jwt", claims.jti, claims.exp);
+  AIMASS_ASSIGN_OR_RETURN(Principal p, PrincipalFor(*user, "jwt", claims.jti, claims.exp, &read_at));
+  auto shared = std::make_shared<const Principal>(std::move(p));
+  std::lock_guard lock(verified_mu_);
+  if (auto it = verified_.find(credential); it != verified_.end()) {
+    it->second.principal = shared;
+    it->second.store_generation = generation;
+    it->second.fresh_until = read_at + AuthStore::kCacheTtl;
+  }
+  return shared;
 }
 
 Result<Principal> AuthService::AuthenticateApiKey(std::string_view key) {

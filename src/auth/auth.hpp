@@ -4,6 +4,7 @@
 // authorisation question through rbac::Allows. No HTTP in here. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,8 +54,9 @@ class AuthService {
   // The principal `username` would have if they signed in now (current roles); NotFound when
   // the user is gone.
   Result<Principal> PrincipalOf(const std::string& username);
-  // Accepts a JWT or an API key (amk_…).
-  Result<Principal> Authenticate(std::string_view credential);
+  // Accepts a JWT or an API key (amk_…). The principal is shared: a login token's is built once
+  // and handed to each of its requests while it is current (see VerifiedToken).
+  Result<std::shared_ptr<const Principal>> Authenticate(std::string_view credential);
   Status Logout(const Principal& principal);
   Status RevokeUserTokens(const std::string& username);
 
@@ -90,8 +92,9 @@ class AuthService {
   }
 
  private:
+  // `read_at` as in AuthStore::PermissionsOf.
   Result<Principal> PrincipalFor(const User& user, std::string method, std::string token_id,
-                                 int64_t expires_at);
+                                 int64_t expires_at, std::chrono::steady_clock::time_point* read_at = nullptr);
   Result<Principal> AuthenticateApiKey(std::string_view key);
   Result<std::string> SignToken(const User& user, int64_t ttl_s);
 
@@ -107,8 +110,24 @@ class AuthService {
   // the two JSON parses a few) is remembered until the token expires. Revocation is checked on
   // every call by the caller, not cached here.
   Result<TokenClaims> VerifyToken(std::string_view token);
+  bool IsRevoked(const std::string& jti) const;
+  struct VerifiedToken {
+    TokenClaims claims;
+    // The principal last built for the token (its user and role permissions copied: a dozen
+    // strings), reused while the store's generation is unchanged and until `fresh_until`, a
+    // cache TTL after the oldest answer it was built from, so that it is exactly as current as
+    // the store's own answers would be.
+    std::shared_ptr<const Principal> principal;
+    uint64_t store_generation = 0;
+    std::chrono::steady_clock::time_point fresh_until;
+  };
+  // Lets the map be searched with the request's string_view (no copy of the token).
+  struct TokenHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::mutex verified_mu_;
-  std::unordered_map<std::string, TokenClaims> verified_;
+  std::unordered_map<std::string, VerifiedToken, TokenHash, std::equal_to<>> verified_;
 
   AuthStore store_;
   std::unique_ptr<Jwt> jwt_;

@@ -47,7 +47,7 @@ Status AccessControl::Authenticate(http::Request& req) {
     spdlog::error("authentication failed: {}", st.ToString());
     return Status::Internal("authentication is unavailable");
   }
-  req.principal = std::move(*principal);
+  req.principal = std::move(principal).value();
   return Status::Ok();
 }
 

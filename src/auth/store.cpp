@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -19,7 +20,6 @@ using storage::Value;
 
 struct AuthStore::Cache {
   using Clock = std::chrono::steady_clock;
-  static constexpr auto kTtl = std::chrono::seconds(1);
   template <typename T>
   struct Entry {
     Clock::time_point at;
@@ -34,12 +34,14 @@ struct AuthStore::Cache {
   std::unordered_map<std::string, Entry<ApiKeyRecord>> api_keys;
 
   template <typename Map, typename Key>
-  bool Get(Map& map, const Key& key, decltype(map.begin()->second.value)& out, uint64_t& gen) {
+  bool Get(Map& map, const Key& key, decltype(map.begin()->second.value)& out, uint64_t& gen,
+           Clock::time_point* read_at = nullptr) {
     std::lock_guard lock(mu);
     gen = generation;
     auto it = map.find(key);
-    if (it == map.end() || Clock::now() - it->second.at > kTtl) return false;
+    if (it == map.end() || Clock::now() - it->second.at > AuthStore::kCacheTtl) return false;
     out = it->second.value;
+    if (read_at != nullptr) *read_at = std::min(*read_at, it->second.at);
     return true;
   }
   template <typename Map, typename Key, typename T>
@@ -239,10 +241,11 @@ Result<User> AuthStore::FindUser(const std::string& username) {
   return u;
 }
 
-Result<User> AuthStore::FindUserById(int64_t id) {
+Result<User> AuthStore::FindUserById(int64_t id, std::chrono::steady_clock::time_point* read_at) {
   User cached;
   uint64_t gen = 0;
-  if (cache_->Get(cache_->users, id, cached, gen)) return cached;
+  if (cache_->Get(cache_->users, id, cached, gen, read_at)) return cached;
+  if (read_at != nullptr) *read_at = std::min(*read_at, Cache::Clock::now());
   auto rows = db_.Query(std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?", {id});
   if (!rows.ok()) return rows.status();
   if (rows->empty()) return Status::NotFound("no such user");
@@ -370,10 +373,12 @@ Status AuthStore::DeleteRole(const std::string& name) {
   });
 }
 
-Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std::string>& roles) {
+Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std::string>& roles,
+                                                          std::chrono::steady_clock::time_point* read_at) {
   std::vector<std::string> cached;
   uint64_t gen = 0;
-  if (cache_->Get(cache_->permissions, roles, cached, gen)) return cached;
+  if (cache_->Get(cache_->permissions, roles, cached, gen, read_at)) return cached;
+  if (read_at != nullptr) *read_at = std::min(*read_at, Cache::Clock::now());
   std::set<std::string> perms;
   for (const auto& role : roles) {
     auto rows = db_.Query("SELECT permissions FROM roles WHERE name = ?", {role});
@@ -384,6 +389,11 @@ Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std:
   std::vector<std::string> out(perms.begin(), perms.end());
   cache_->Put(cache_->permissions, roles, out, gen);
   return out;
+}
+
+uint64_t AuthStore::Generation() const {
+  std::lock_guard lock(cache_->mu);
+  return cache_->generation;
 }
 
 Status AuthStore::InsertApiKey(const ApiKeyRecord& k) {

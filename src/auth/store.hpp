@@ -2,6 +2,7 @@
 // storage::Db. Only the auth module touches them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,7 +59,9 @@ class AuthStore {
   Result<User> InsertUser(const std::string& username, const std::string& password_hash,
                           const std::vector<std::string>& roles);
   Result<User> FindUser(const std::string& username);
-  Result<User> FindUserById(int64_t id);
+  // `read_at`, when given, is lowered to when the answer was read from the database (a cached
+  // answer is up to a second old): a caller keeping what it built from it knows how long it may.
+  Result<User> FindUserById(int64_t id, std::chrono::steady_clock::time_point* read_at = nullptr);
   Result<std::vector<User>> ListUsers(int64_t offset, int64_t limit);
   Status UpdateUser(const std::string& username, const std::optional<std::string>& password_hash,
                     const std::optional<std::vector<std::string>>& roles);
@@ -72,7 +75,13 @@ class AuthStore {
   Status UpdateRole(const Role& role);
   Status DeleteRole(const std::string& name);
   // Union of the permissions of `roles`.
-  Result<std::vector<std::string>> PermissionsOf(const std::vector<std::string>& roles);
+  Result<std::vector<std::string>> PermissionsOf(const std::vector<std::string>& roles,
+                                                 std::chrono::steady_clock::time_point* read_at = nullptr);
+  // How long a cached answer is used: a write by another process is seen within this.
+  static constexpr std::chrono::seconds kCacheTtl{1};
+  // Changes with every write of users, roles or keys through this store: something built from
+  // its answers is current while this is unchanged (and the answers are under a second old).
+  uint64_t Generation() const;
 
   Status InsertApiKey(const ApiKeyRecord& key);
   Result<ApiKeyRecord> FindApiKey(const std::string& id);

@@ -44,6 +44,11 @@ using Json = nlohmann::json;
 
 namespace {
 
+// Principal::method of a consumer, by how it signed in.
+constexpr const char* kConsumerJwt = "consumer-jwt";
+constexpr const char* kConsumerKey = "consumer-key";
+constexpr const char* kConsumerOAuth = "oauth";
+
 // The configuration being served: rebuilt whole on every change and swapped in, so a request
 // sees one consistent version of routes, upstreams and states from start to end.
 struct Live {
@@ -54,7 +59,11 @@ struct Live {
   // of their API keys and OAuth client secrets.
   std::string consumers_doc;  // the stored consumers, to keep the verifier when unchanged
   std::shared_ptr<ConsumerVerifier> verifier = std::make_shared<ConsumerVerifier>(std::vector<ConsumerSpec>{});
-  std::map<std::string, auth::Principal, std::less<>> consumers;
+  // One principal per way of signing in (they differ only in `method`), shared by requests.
+  struct ConsumerPrincipals {
+    std::shared_ptr<const auth::Principal> jwt, key, oauth;
+  };
+  std::map<std::string, ConsumerPrincipals, std::less<>> consumers;
   std::unordered_map<std::string, std::string> api_keys;  // sha256 hex -> consumer
   std::unordered_map<std::string, std::pair<std::string, std::string>> oauth_clients;  // id -> (consumer, sha256)
 };
@@ -275,7 +284,8 @@ struct Gateway::Impl {
   Status Rebuild(bool clear_limits = true);
   Status Resolve(http::Request& req);
   Status AuthenticateConsumer(const Live& live, const RouteSpec& route, http::Request& req);
-  auth::Principal ConsumerPrincipal(const Live& live, const std::string& consumer, std::string method) const;
+  std::shared_ptr<const auth::Principal> ConsumerPrincipal(const Live& live, const std::string& consumer,
+                                                           std::string_view method) const;
 
   // Background: JWKS fetches and consumers' role permissions.
   std::mutex refresh_mu;
@@ -367,7 +377,12 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
       if (!r.ok()) continue;  // a deleted role grants nothing
       p.permissions.insert(p.permissions.end(), r->permissions.begin(), r->permissions.end());
     }
-    next->consumers[c.name] = std::move(p);
+    auto with = [&p](const char* method) {
+      auto shared = std::make_shared<auth::Principal>(p);
+      shared->method = method;
+      return std::shared_ptr<const auth::Principal>(std::move(shared));
+    };
+    next->consumers[c.name] = {with(kConsumerJwt), with(kConsumerKey), with(kConsumerOAuth)};
   }
   for (const auto& s : secrets) {
     if (s.kind == "apikey") next->api_keys[s.hash] = s.consumer;
@@ -385,11 +400,16 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   return Status::Ok();
 }
 
-auth::Principal Gateway::Impl::ConsumerPrincipal(const Live& live, const std::string& consumer, std::string method) const {
-  auth::Principal p;
-  if (auto it = live.consumers.find(consumer); it != live.consumers.end()) p = it->second;
-  p.username = consumer;
-  p.method = std::move(method);
+std::shared_ptr<const auth::Principal> Gateway::Impl::ConsumerPrincipal(const Live& live, const std::string& consumer,
+                                                                        std::string_view method) const {
+  if (auto it = live.consumers.find(consumer); it != live.consumers.end()) {
+    const auto& c = it->second;
+    return method == kConsumerJwt ? c.jwt : method == kConsumerKey ? c.key : c.oauth;
+  }
+  // A consumer deleted since its token was verified: its name, and no permissions.
+  auto p = std::make_shared<auth::Principal>();
+  p->username = consumer;
+  p->method = method;
   return p;
 }
 
@@ -404,7 +424,7 @@ Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& ro
   for (const auto& method : route.auth) {
     if (method == "jwt" && bearer) {
       if (auto consumer = live.verifier->Cached(*bearer, now)) {
-        req.principal = ConsumerPrincipal(live, *consumer, "consumer-jwt");
+        req.principal = ConsumerPrincipal(live, *consumer, kConsumerJwt);
         return Status::Ok();
       }
     }
@@ -418,12 +438,12 @@ Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& ro
       if (!key) continue;
       auto it = live.api_keys.find(Sha256Hex(*key));
       if (it == live.api_keys.end()) return Status::Unauthenticated("unknown API key");
-      req.principal = ConsumerPrincipal(live, it->second, "consumer-key");
+      req.principal = ConsumerPrincipal(live, it->second, kConsumerKey);
       return Status::Ok();
     }
     if (method == "jwt" && issuer && live.verifier->HasIssuer(*issuer)) {
       AIMASS_ASSIGN_OR_RETURN(std::string consumer, live.verifier->Verify(*bearer, now));
-      req.principal = ConsumerPrincipal(live, consumer, "consumer-jwt");
+      req.principal = ConsumerPrincipal(live, consumer, kConsumerJwt);
       return Status::Ok();
     }
     if (method == "oauth" && issuer && *issuer == kOAuthIssuer) {
@@ -435,7 +455,7 @@ Status Gateway::Impl::AuthenticateConsumer(const Live& live, const RouteSpec& ro
       if (c == live.oauth_clients.end() || c->second.first != consumer) {
         return Status::Unauthenticated("the token's OAuth client no longer exists");
       }
-      req.principal = ConsumerPrincipal(live, consumer, "oauth");
+      req.principal = ConsumerPrincipal(live, consumer, kConsumerOAuth);
       return Status::Ok();
     }
     if (method == "platform" && bearer) return Status::Ok();  // AccessControl verifies it

@@ -199,7 +199,7 @@ struct Request {
   std::string request_id;
   const Route* route = nullptr;  // null when nothing matched
   std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters
-  std::optional<auth::Principal> principal;
+  std::shared_ptr<const auth::Principal> principal;  // shared: built once per token (AuthService)
   // A failure found before the handler could run (no route, body too large…). The middleware
   // chain still runs, so the request is logged and counted, but the handler is not called.
   Status early_error;

@@ -201,7 +201,7 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
     if (!who.ok()) return ToGrpc(who.status());
     std::optional<std::string> name;
     if (!req->name().empty()) {
-      if (!Serving::MayInvoke(*who, req->name())) return ToGrpc(Forbidden(req->name()));
+      if (!Serving::MayInvoke(**who, req->name())) return ToGrpc(Forbidden(req->name()));
       name = req->name();
     }
     auto version = ParseVersion(req->version());
@@ -209,7 +209,7 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
     auto stats = serving_.Stats(name, *version);
     if (!stats.ok()) return ToGrpc(stats.status());
     for (const auto& v : *stats) {
-      if (!Serving::MayInvoke(*who, v.name)) continue;
+      if (!Serving::MayInvoke(**who, v.name)) continue;
       auto* m = res->add_model_stats();
       m->set_name(v.name);
       m->set_version(std::to_string(v.version));
@@ -270,11 +270,12 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
     return Status::Forbidden("inference:invoke on deployment '" + name.substr(0, 128) + "' is required");
   }
 
-  Result<auth::Principal> Who(grpc::ServerContext* ctx) { return GrpcCaller(ctx, auth_); }
+  using Caller = std::shared_ptr<const auth::Principal>;
+  Result<Caller> Who(grpc::ServerContext* ctx) { return GrpcCaller(ctx, auth_); }
 
-  Result<auth::Principal> Permitted(grpc::ServerContext* ctx, const char* permission) {
-    AIMASS_ASSIGN_OR_RETURN(auth::Principal who, Who(ctx));
-    if (!auth::Allows(who.permissions, permission)) {
+  Result<Caller> Permitted(grpc::ServerContext* ctx, const char* permission) {
+    AIMASS_ASSIGN_OR_RETURN(Caller who, Who(ctx));
+    if (!auth::Allows(who->permissions, permission)) {
       return Status::Forbidden(std::string("permission ") + permission + " is required");
     }
     return who;
@@ -282,8 +283,8 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
 
   // Authenticates, checks inference:invoke on the deployment and parses the version.
   Result<std::optional<int64_t>> Invoker(grpc::ServerContext* ctx, const std::string& name, const std::string& version) {
-    AIMASS_ASSIGN_OR_RETURN(auth::Principal who, Who(ctx));
-    if (!Serving::MayInvoke(who, name)) return Forbidden(name);
+    AIMASS_ASSIGN_OR_RETURN(Caller who, Who(ctx));
+    if (!Serving::MayInvoke(*who, name)) return Forbidden(name);
     return ParseVersion(version);
   }
 

@@ -178,6 +178,12 @@ class AuthServiceTest : public ::testing::Test {
     return r->access_token;
   }
 
+  // What a credential authenticates as, copied out of the shared principal.
+  static Result<Principal> AuthAs(AuthService& auth, std::string_view credential) {
+    AIMASS_ASSIGN_OR_RETURN(std::shared_ptr<const Principal> p, auth.Authenticate(credential));
+    return *p;
+  }
+
   std::unique_ptr<storage::Db> db_;
   std::unique_ptr<AuthService> auth_;
 };
@@ -190,7 +196,7 @@ TEST_F(AuthServiceTest, BootstrapCreatesAdminWithGivenPassword) {
   EXPECT_EQ(admin->password_hash.find(kAdminPassword), std::string::npos);
 
   std::string token = LoginOrDie("admin", kAdminPassword);
-  auto p = auth_->Authenticate(token);
+  auto p = AuthAs(*auth_, token);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->username, "admin");
   EXPECT_TRUE(auth_->Authorize(*p, "users:write"));
@@ -254,7 +260,7 @@ TEST_F(AuthServiceTest, AuthenticateGivesCurrentRolesAndUpdatesApplyToExistingTo
   ASSERT_TRUE(alice.ok()) << alice.status().ToString();
   std::string token = LoginOrDie("alice", "alice-password");
 
-  auto p = auth_->Authenticate(token);
+  auto p = AuthAs(*auth_, token);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->username, "alice");
   EXPECT_EQ(p->user_id, alice->id);
@@ -269,7 +275,7 @@ TEST_F(AuthServiceTest, AuthenticateGivesCurrentRolesAndUpdatesApplyToExistingTo
   auto updated = auth_->UpdateUser("alice", std::nullopt, std::vector<std::string>{"viewer"});
   ASSERT_TRUE(updated.ok()) << updated.status().ToString();
   EXPECT_EQ(updated->roles, std::vector<std::string>{"viewer"});
-  auto p2 = auth_->Authenticate(token);
+  auto p2 = AuthAs(*auth_, token);
   ASSERT_TRUE(p2.ok()) << p2.status().ToString();
   EXPECT_EQ(p2->roles, std::vector<std::string>{"viewer"});
   EXPECT_FALSE(auth_->Authorize(*p2, "models:write"));
@@ -281,16 +287,45 @@ TEST_F(AuthServiceTest, AuthenticateGivesCurrentRolesAndUpdatesApplyToExistingTo
   EXPECT_EQ(auth_->GetUser("alice")->roles, std::vector<std::string>{"viewer"});
 
   // Garbage credentials.
-  EXPECT_EQ(auth_->Authenticate("not-a-token").status().code(), Code::kUnauthenticated);
-  EXPECT_EQ(auth_->Authenticate("").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, "not-a-token").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, "").status().code(), Code::kUnauthenticated);
+}
+
+// A login token's principal is built once and shared by its requests, until a write to users or
+// roles (or the store's cache TTL) makes it stale; revocation is checked on every call.
+TEST_F(AuthServiceTest, ATokenSharesOnePrincipalUntilUsersOrRolesChange) {
+  ASSERT_TRUE(auth_->CreateUser("dave", "dave-password", {"developer"}).ok());
+  std::string token = LoginOrDie("dave", "dave-password");
+  auto first = auth_->Authenticate(token);
+  auto second = auth_->Authenticate(token);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->get(), second->get());
+
+  // A role's permissions change: the next call builds a new principal that has them.
+  ASSERT_TRUE(auth_->CreateRole("auditor", {"audit:read"}).ok());
+  ASSERT_TRUE(auth_->UpdateUser("dave", std::nullopt, std::vector<std::string>{"auditor"}).ok());
+  auto third = auth_->Authenticate(token);
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->get(), first->get());
+  EXPECT_TRUE(auth_->Authorize(**third, "audit:read"));
+  ASSERT_TRUE(auth_->UpdateRole("auditor", {"models:read"}).ok());
+  auto fourth = auth_->Authenticate(token);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_FALSE(auth_->Authorize(**fourth, "audit:read"));
+  EXPECT_TRUE(auth_->Authorize(**fourth, "models:read"));
+
+  // A cached principal does not outlive the token's revocation.
+  ASSERT_TRUE(auth_->Authenticate(token).ok());
+  ASSERT_TRUE(auth_->Logout(**fourth).ok());
+  EXPECT_EQ(auth_->Authenticate(token).status().code(), Code::kUnauthenticated);
 }
 
 TEST_F(AuthServiceTest, DeletedUserTokenFails) {
   ASSERT_TRUE(auth_->CreateUser("bob", "bob-password", {"viewer"}).ok());
   std::string token = LoginOrDie("bob", "bob-password");
-  ASSERT_TRUE(auth_->Authenticate(token).ok());
+  ASSERT_TRUE(AuthAs(*auth_, token).ok());
   ASSERT_TRUE(auth_->DeleteUser("bob").ok());
-  auto p = auth_->Authenticate(token);
+  auto p = AuthAs(*auth_, token);
   EXPECT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), Code::kUnauthenticated);
   EXPECT_EQ(auth_->DeleteUser("bob").code(), Code::kNotFound);
@@ -299,39 +334,39 @@ TEST_F(AuthServiceTest, DeletedUserTokenFails) {
 TEST_F(AuthServiceTest, LogoutRevokesTheTokenAndSurvivesRestart) {
   std::string t1 = LoginOrDie("admin", kAdminPassword);
   std::string t2 = LoginOrDie("admin", kAdminPassword);
-  auto p = auth_->Authenticate(t1);
+  auto p = AuthAs(*auth_, t1);
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE(auth_->Logout(*p).ok());
-  auto after = auth_->Authenticate(t1);
+  auto after = AuthAs(*auth_, t1);
   EXPECT_FALSE(after.ok());
   EXPECT_EQ(after.status().code(), Code::kUnauthenticated);
   // Only that token: the other session lives on.
-  EXPECT_TRUE(auth_->Authenticate(t2).ok());
+  EXPECT_TRUE(AuthAs(*auth_, t2).ok());
 
   // A new service over the same database (a restart) still refuses it.
   auto restarted = NewService(kAdminPassword);
   ASSERT_TRUE(restarted->Bootstrap().ok());
-  EXPECT_FALSE(restarted->Authenticate(t1).ok());
-  EXPECT_TRUE(restarted->Authenticate(t2).ok());
+  EXPECT_FALSE(AuthAs(*restarted, t1).ok());
+  EXPECT_TRUE(AuthAs(*restarted, t2).ok());
 }
 
 TEST_F(AuthServiceTest, RevokeUserTokensEndsAllSessions) {
   std::string t1 = LoginOrDie("admin", kAdminPassword);
   std::string t2 = LoginOrDie("admin", kAdminPassword);
-  ASSERT_TRUE(auth_->Authenticate(t1).ok());
+  ASSERT_TRUE(AuthAs(*auth_, t1).ok());
   ASSERT_TRUE(auth_->RevokeUserTokens("admin").ok());
-  EXPECT_EQ(auth_->Authenticate(t1).status().code(), Code::kUnauthenticated);
-  EXPECT_EQ(auth_->Authenticate(t2).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, t1).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, t2).status().code(), Code::kUnauthenticated);
   // A new login works.
   std::string t3 = LoginOrDie("admin", kAdminPassword);
-  EXPECT_TRUE(auth_->Authenticate(t3).ok());
+  EXPECT_TRUE(AuthAs(*auth_, t3).ok());
   EXPECT_EQ(auth_->RevokeUserTokens("nobody").code(), Code::kNotFound);
 }
 
 TEST_F(AuthServiceTest, ApiKeyLifecycle) {
   ASSERT_TRUE(auth_->CreateUser("carol", "carol-password", {"developer"}).ok());
   std::string token = LoginOrDie("carol", "carol-password");
-  auto carol = auth_->Authenticate(token);
+  auto carol = AuthAs(*auth_, token);
   ASSERT_TRUE(carol.ok());
 
   auto key = auth_->CreateApiKey(*carol, "ci", std::nullopt);
@@ -340,7 +375,7 @@ TEST_F(AuthServiceTest, ApiKeyLifecycle) {
   EXPECT_EQ(key->record.expires_at, 0);
   EXPECT_EQ(key->key.find(key->record.secret_hash), std::string::npos);
 
-  auto p = auth_->Authenticate(key->key);
+  auto p = AuthAs(*auth_, key->key);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->username, "carol");
   EXPECT_EQ(p->method, "apikey");
@@ -350,9 +385,9 @@ TEST_F(AuthServiceTest, ApiKeyLifecycle) {
   // A wrong secret with the right id fails.
   std::string wrong = key->key;
   wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
-  EXPECT_EQ(auth_->Authenticate(wrong).status().code(), Code::kUnauthenticated);
-  EXPECT_EQ(auth_->Authenticate("amk_nosuchid_secret").status().code(), Code::kUnauthenticated);
-  EXPECT_EQ(auth_->Authenticate("amk_").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, wrong).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, "amk_nosuchid_secret").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(AuthAs(*auth_, "amk_").status().code(), Code::kUnauthenticated);
 
   auto listed = auth_->ListApiKeys(carol->user_id);
   ASSERT_TRUE(listed.ok());
@@ -371,10 +406,10 @@ TEST_F(AuthServiceTest, ApiKeyLifecycle) {
   stranger.username = "stranger";
   stranger.permissions = {"apikeys:write"};
   EXPECT_EQ(auth_->RevokeApiKey(stranger, key->record.id).code(), Code::kNotFound);
-  EXPECT_TRUE(auth_->Authenticate(key->key).ok());
+  EXPECT_TRUE(AuthAs(*auth_, key->key).ok());
 
   ASSERT_TRUE(auth_->RevokeApiKey(*carol, key->record.id).ok());
-  auto revoked = auth_->Authenticate(key->key);
+  auto revoked = AuthAs(*auth_, key->key);
   EXPECT_FALSE(revoked.ok());
   EXPECT_EQ(revoked.status().code(), Code::kUnauthenticated);
   EXPECT_EQ(auth_->RevokeApiKey(*carol, key->record.id).code(), Code::kNotFound);
@@ -384,7 +419,7 @@ TEST_F(AuthServiceTest, ApiKeyLifecycle) {
   ASSERT_TRUE(key2.ok());
   EXPECT_GT(key2->record.expires_at, 0);
   ASSERT_TRUE(auth_->UpdateUser("carol", std::nullopt, std::vector<std::string>{"viewer"}).ok());
-  auto p2 = auth_->Authenticate(key2->key);
+  auto p2 = AuthAs(*auth_, key2->key);
   ASSERT_TRUE(p2.ok());
   EXPECT_FALSE(auth_->Authorize(*p2, "models:write"));
 }
