@@ -22,7 +22,7 @@ grpc::Status ToGrpc(const Status& st) {
   return grpc::Status(code, st.message());
 }
 
-Result<std::shared_ptr<const auth::Principal>> GrpcCaller(const grpc::ServerContext* ctx, auth::AuthService& auth) {
+Result<std::shared_ptr<const auth::Principal>> GrpcCaller(const grpc::ServerContextBase* ctx, auth::AuthService& auth) {
   auto it = ctx->client_metadata().find("authorization");
   if (it == ctx->client_metadata().end()) return Status::Unauthenticated("authorization metadata is required");
   std::string_view value(it->second.data(), it->second.size());

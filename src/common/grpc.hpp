@@ -13,6 +13,6 @@ namespace aimass {
 grpc::Status ToGrpc(const Status& st);
 
 // The authenticated caller of a call; unauthenticated without (valid) credentials.
-Result<std::shared_ptr<const auth::Principal>> GrpcCaller(const grpc::ServerContext* ctx, auth::AuthService& auth);
+Result<std::shared_ptr<const auth::Principal>> GrpcCaller(const grpc::ServerContextBase* ctx, auth::AuthService& auth);
 
 }  // namespace aimass

@@ -103,7 +103,11 @@ Result<std::vector<Tensor>> Inputs(const inference::ModelInferRequest& req) {
 
 }  // namespace
 
-class InferenceService final : public inference::GRPCInferenceService::Service {
+// ModelInfer is a callback method: the call waits for its batch without holding a thread (the
+// synchronous API parks one gRPC thread per call in flight, 64 of them under a 64-call load).
+// The other methods answer at once and stay synchronous.
+class InferenceService final
+    : public inference::GRPCInferenceService::WithCallbackMethod_ModelInfer<inference::GRPCInferenceService::Service> {
  public:
   InferenceService(Serving& serving, auth::AuthService& auth) : serving_(serving), auth_(auth) {}
 
@@ -158,41 +162,12 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ModelInfer(grpc::ServerContext* ctx, const inference::ModelInferRequest* req,
-                          inference::ModelInferResponse* res) override {
-    auto version = Invoker(ctx, req->model_name(), req->model_version());
-    if (!version.ok()) return ToGrpc(version.status());
-    auto inputs = Inputs(*req);
-    if (!inputs.ok()) return ToGrpc(inputs.status());
-    auto result = serving_.Infer(req->model_name(), *version, std::move(*inputs));
-    if (!result.ok()) return ToGrpc(result.status());
-    res->set_model_name(req->model_name());
-    res->set_model_version(std::to_string(result->version));
-    res->set_id(req->id());
-    // Outputs as raw bytes (what Triton sends), in the order asked for, or all of them.
-    std::vector<const Tensor*> chosen;
-    if (req->outputs_size() == 0) {
-      for (const auto& t : result->outputs) chosen.push_back(&t);
-    } else {
-      for (const auto& want : req->outputs()) {
-        const Tensor* found = nullptr;
-        for (const auto& t : result->outputs) {
-          if (t.name == want.name()) found = &t;
-        }
-        if (!found) {
-          return ToGrpc(Status::BadRequest("unknown output '" + want.name().substr(0, 128) + "'"));
-        }
-        chosen.push_back(found);
-      }
-    }
-    for (const Tensor* t : chosen) {
-      auto* o = res->add_outputs();
-      o->set_name(t->name);
-      o->set_datatype(std::string(DataTypeName(t->dtype)));
-      for (int64_t d : t->shape) o->add_shape(d);
-      res->add_raw_output_contents(t->data);
-    }
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* ctx, const inference::ModelInferRequest* req,
+                                       inference::ModelInferResponse* res) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    Status st = StartInfer(ctx, req, res, reactor);
+    if (!st.ok()) reactor->Finish(ToGrpc(st));
+    return reactor;
   }
 
   grpc::Status ModelStatistics(grpc::ServerContext* ctx, const inference::ModelStatisticsRequest* req,
@@ -271,9 +246,52 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
   }
 
   using Caller = std::shared_ptr<const auth::Principal>;
-  Result<Caller> Who(grpc::ServerContext* ctx) { return GrpcCaller(ctx, auth_); }
+  Result<Caller> Who(grpc::ServerContextBase* ctx) { return GrpcCaller(ctx, auth_); }
 
-  Result<Caller> Permitted(grpc::ServerContext* ctx, const char* permission) {
+  // Queues the inference; its answer finishes the call from the executor that computed it
+  // (the runner answers every job it queued: computed, failed, timed out or unloaded). An
+  // error here means nothing was queued.
+  Status StartInfer(grpc::ServerContextBase* ctx, const inference::ModelInferRequest* req,
+                    inference::ModelInferResponse* res, grpc::ServerUnaryReactor* reactor) {
+    AIMASS_ASSIGN_OR_RETURN(std::optional<int64_t> version, Invoker(ctx, req->model_name(), req->model_version()));
+    AIMASS_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, Inputs(*req));
+    auto done = [req, res, reactor](Result<InferResult> result) {
+      Status st = result.ok() ? Encode(*req, *result, res) : result.status();
+      reactor->Finish(st.ok() ? grpc::Status::OK : ToGrpc(st));
+    };
+    return serving_.InferAsync(req->model_name(), version, std::move(inputs), std::move(done)).status();
+  }
+
+  // Outputs as raw bytes (what Triton sends), in the order asked for, or all of them.
+  static Status Encode(const inference::ModelInferRequest& req, const InferResult& result,
+                       inference::ModelInferResponse* res) {
+    std::vector<const Tensor*> chosen;
+    if (req.outputs_size() == 0) {
+      for (const auto& t : result.outputs) chosen.push_back(&t);
+    } else {
+      for (const auto& want : req.outputs()) {
+        const Tensor* found = nullptr;
+        for (const auto& t : result.outputs) {
+          if (t.name == want.name()) found = &t;
+        }
+        if (!found) return Status::BadRequest("unknown output '" + want.name().substr(0, 128) + "'");
+        chosen.push_back(found);
+      }
+    }
+    res->set_model_name(req.model_name());
+    res->set_model_version(std::to_string(result.version));
+    res->set_id(req.id());
+    for (const Tensor* t : chosen) {
+      auto* o = res->add_outputs();
+      o->set_name(t->name);
+      o->set_datatype(std::string(DataTypeName(t->dtype)));
+      for (int64_t d : t->shape) o->add_shape(d);
+      res->add_raw_output_contents(t->data);
+    }
+    return Status::Ok();
+  }
+
+  Result<Caller> Permitted(grpc::ServerContextBase* ctx, const char* permission) {
     AIMASS_ASSIGN_OR_RETURN(Caller who, Who(ctx));
     if (!auth::Allows(who->permissions, permission)) {
       return Status::Forbidden(std::string("permission ") + permission + " is required");
@@ -282,7 +300,7 @@ class InferenceService final : public inference::GRPCInferenceService::Service {
   }
 
   // Authenticates, checks inference:invoke on the deployment and parses the version.
-  Result<std::optional<int64_t>> Invoker(grpc::ServerContext* ctx, const std::string& name, const std::string& version) {
+  Result<std::optional<int64_t>> Invoker(grpc::ServerContextBase* ctx, const std::string& name, const std::string& version) {
     AIMASS_ASSIGN_OR_RETURN(Caller who, Who(ctx));
     if (!Serving::MayInvoke(*who, name)) return Forbidden(name);
     return ParseVersion(version);

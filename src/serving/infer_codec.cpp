@@ -20,7 +20,7 @@ namespace {
 // Requests are read with simdjson's DOM (ARCHITECTURE.md: simdjson where parsing speed
 // matters): an infer body is parsed once per request, and its data arrays can hold millions
 // of numbers. nlohmann only judges, on a rare error path, whether a text simdjson refused is
-// JSON at all (see ParseJson).
+// JSON at all (see ParsedJson).
 namespace dom = simdjson::dom;
 using Json = dom::element;
 using JsonType = dom::element_type;

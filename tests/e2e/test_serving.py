@@ -1175,3 +1175,46 @@ def test_grpc_errors_use_the_grpc_status_codes(server, served, grpc_client):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     # Still serving.
     assert grpc_client.model_infer(_grpc_request(s)).outputs
+
+
+def test_grpc_calls_waiting_for_the_model_get_its_queue_and_timeout_answers(server, zoo, grpc_client):
+    """ModelInfer waits for its answer without a thread of its own: the answer (or the error)
+    comes from the executor. A full queue is UNAVAILABLE, a call past its timeout
+    DEADLINE_EXCEEDED, and the calls that ran get the model's answer."""
+    import grpc
+
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["slow.pt"], "torchscript", SLOW_SIG)
+    x = MLP_X[:1]
+
+    def fire(dep, n):
+        s = Served("slow", dep, model, "features", "doubled", x, 2 * x)
+        barrier = threading.Barrier(n)
+        results: list = [None] * n
+
+        def worker(i):
+            barrier.wait()
+            try:
+                results[i] = grpc_client.model_infer(_grpc_request(s))
+            except grpc.RpcError as exc:
+                results[i] = exc
+
+        run_threads(n, worker)
+        return results
+
+    def check(results, failure):
+        codes = [r.code() if isinstance(r, grpc.RpcError) else grpc.StatusCode.OK for r in results]
+        assert set(codes) <= {grpc.StatusCode.OK, failure}, codes
+        assert failure in codes and grpc.StatusCode.OK in codes, codes
+        for r in results:
+            if not isinstance(r, grpc.RpcError):
+                assert r.model_name and r.outputs[0].name == "doubled"
+                got = np.frombuffer(r.raw_output_contents[0], np.float32).reshape(x.shape)
+                assert_matches(got, 2 * x)
+
+    full = deploy(server.admin, model, max_queue_size=1, max_batch_size=0, instances=1)["name"]
+    check(fire(full, 20), grpc.StatusCode.UNAVAILABLE)
+    # One call takes ~60 ms: of three at once, the later ones wait past 20 ms.
+    late = deploy(server.admin, model, timeout_ms=20, instances=1, max_batch_size=0)["name"]
+    check(fire(late, 3), grpc.StatusCode.DEADLINE_EXCEEDED)
+    assert get_deployment(server.admin, late)["state"] == "ready"
