@@ -85,10 +85,15 @@ echo
 # per-sample cost is lowest around 8 once TorchScript has re-optimised for the shape (a first
 # sweep often sees batch 8 at a third of its later speed, hence the best of three sweeps), so
 # the batched deployment's max_batch_size is the best batch size the in-process sweep found,
-# and a batch goes as soon as it is that full.
+# and a batch goes as soon as it is that full; but no more than the largest load (64 calls in
+# flight) gives each instance: a closed loop of 64 can never fill a batch of 64 on each of two
+# instances, so every batch would wait out the queue delay (run 13: limit best at 64, batched
+# row 7.4k req/s, against 8.5-9.5k with 32 in the same session's paired runs).
 NOBATCH_INSTANCES=${NOBATCH_INSTANCES:-2} NOBATCH_THREADS=${NOBATCH_THREADS:-1}
 BATCH_INSTANCES=${BATCH_INSTANCES:-2} BATCH_THREADS=${BATCH_THREADS:-1}
-BATCH_MAX=${BATCH_MAX:-$limit_batch} BATCH_DELAY_US=${BATCH_DELAY_US:-1000} BATCH_PREFERRED=${BATCH_PREFERRED:-[]}
+per_instance=$(( ${CONCURRENCY[-1]} / BATCH_INSTANCES ))
+BATCH_MAX=${BATCH_MAX:-$(( limit_batch < per_instance ? limit_batch : per_instance ))}
+BATCH_DELAY_US=${BATCH_DELAY_US:-1000} BATCH_PREFERRED=${BATCH_PREFERRED:-[]}
 
 port=$(free_port)
 gport=$(free_port)
