@@ -1,10 +1,13 @@
 #include "serving/grpc_server.hpp"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <utility>
 
 #include "common/grpc.hpp"
@@ -248,18 +251,48 @@ class InferenceService final
   using Caller = std::shared_ptr<const auth::Principal>;
   Result<Caller> Who(grpc::ServerContextBase* ctx) { return GrpcCaller(ctx, auth_); }
 
-  // Queues the inference; its answer finishes the call from the executor that computed it
-  // (the runner answers every job it queued: computed, failed, timed out or unloaded). An
-  // error here means nothing was queued.
+  // A queued call's timer: at the deployment's deadline it gives up the job if no executor has
+  // taken it (the runner then answers DEADLINE_EXCEEDED at once, as REST's deferred answer
+  // does); the answer coming first cancels it. Owned by the job's answer callback, so it lives
+  // until the job is answered; the alarm's own callback only holds it weakly.
+  // An executor may answer while the call is still being set up: `mu` orders the alarm's Set
+  // and Cancel (grpc::Alarm is not thread-safe), and no alarm is set for an answered call.
+  struct CallTimer {
+    std::mutex mu;
+    bool answered = false;
+    grpc::Alarm alarm;
+    std::function<void()> give_up;
+  };
+
+  // Queues the inference; its answer finishes the call from the thread that produced it (the
+  // runner answers every job it queued: computed, failed, given up, or unloaded). An error
+  // here means nothing was queued.
   Status StartInfer(grpc::ServerContextBase* ctx, const inference::ModelInferRequest* req,
                     inference::ModelInferResponse* res, grpc::ServerUnaryReactor* reactor) {
     AIMASS_ASSIGN_OR_RETURN(std::optional<int64_t> version, Invoker(ctx, req->model_name(), req->model_version()));
     AIMASS_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, Inputs(*req));
-    auto done = [req, res, reactor](Result<InferResult> result) {
+    auto timer = std::make_shared<CallTimer>();
+    auto done = [req, res, reactor, timer](Result<InferResult> result) {
+      {
+        std::lock_guard lock(timer->mu);
+        timer->answered = true;
+        timer->alarm.Cancel();
+      }
       Status st = result.ok() ? Encode(*req, *result, res) : result.status();
       reactor->Finish(st.ok() ? grpc::Status::OK : ToGrpc(st));
     };
-    return serving_.InferAsync(req->model_name(), version, std::move(inputs), std::move(done)).status();
+    AIMASS_ASSIGN_OR_RETURN(PendingInfer pending,
+                            serving_.InferAsync(req->model_name(), version, std::move(inputs), std::move(done)));
+    std::lock_guard lock(timer->mu);
+    if (timer->answered) return Status::Ok();
+    timer->give_up = std::move(pending.cancel);
+    // grpc::Alarm takes a system_clock deadline. Its callback runs once, when the deadline
+    // passes or the alarm is cancelled; it must not hold `mu` (giving up answers the call).
+    auto deadline = std::chrono::system_clock::now() + (pending.deadline - std::chrono::steady_clock::now());
+    timer->alarm.Set(deadline, [weak = std::weak_ptr<CallTimer>(timer)](bool fired) {
+      if (auto t = weak.lock(); t && fired) t->give_up();
+    });
+    return Status::Ok();
   }
 
   // Outputs as raw bytes (what Triton sends), in the order asked for, or all of them.
