@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "common/grpc.hpp"
@@ -253,13 +252,10 @@ class InferenceService final
 
   // A queued call's timer: at the deployment's deadline it gives up the job if no executor has
   // taken it (the runner then answers DEADLINE_EXCEEDED at once, as REST's deferred answer
-  // does); the answer coming first cancels it. Owned by the job's answer callback, so it lives
-  // until the job is answered; the alarm's own callback only holds it weakly.
-  // An executor may answer while the call is still being set up: `mu` orders the alarm's Set
-  // and Cancel (grpc::Alarm is not thread-safe), and no alarm is set for an answered call.
+  // does). Owned by the job's answer callback: when the answered job is dropped, the timer goes
+  // with it and destroying the alarm cancels it. Nothing else touches the alarm, so no lock is
+  // needed (grpc::Alarm is not thread-safe); the alarm's own callback holds it weakly.
   struct CallTimer {
-    std::mutex mu;
-    bool answered = false;
     grpc::Alarm alarm;
     std::function<void()> give_up;
   };
@@ -273,21 +269,15 @@ class InferenceService final
     AIMASS_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, Inputs(*req));
     auto timer = std::make_shared<CallTimer>();
     auto done = [req, res, reactor, timer](Result<InferResult> result) {
-      {
-        std::lock_guard lock(timer->mu);
-        timer->answered = true;
-        timer->alarm.Cancel();
-      }
       Status st = result.ok() ? Encode(*req, *result, res) : result.status();
       reactor->Finish(st.ok() ? grpc::Status::OK : ToGrpc(st));
     };
     AIMASS_ASSIGN_OR_RETURN(PendingInfer pending,
                             serving_.InferAsync(req->model_name(), version, std::move(inputs), std::move(done)));
-    std::lock_guard lock(timer->mu);
-    if (timer->answered) return Status::Ok();
+    // Set even when an executor answered already: `timer` is held here until this returns, and
+    // giving up an answered job does nothing. grpc::Alarm takes a system_clock deadline; its
+    // callback runs once, when the deadline passes or the alarm is destroyed.
     timer->give_up = std::move(pending.cancel);
-    // grpc::Alarm takes a system_clock deadline. Its callback runs once, when the deadline
-    // passes or the alarm is cancelled; it must not hold `mu` (giving up answers the call).
     auto deadline = std::chrono::system_clock::now() + (pending.deadline - std::chrono::steady_clock::now());
     timer->alarm.Set(deadline, [weak = std::weak_ptr<CallTimer>(timer)](bool fired) {
       if (auto t = weak.lock(); t && fired) t->give_up();
