@@ -126,9 +126,13 @@ bool ToInteger(Json v, T* out) {
   }
 }
 
-// A JSON integer >= 0 (simdjson types those up to INT64_MAX as INT64).
-bool IsUnsignedInteger(Json v) {
-  return v.type() == JsonType::UINT64 || (v.type() == JsonType::INT64 && v.get_int64().value_unsafe() >= 0);
+// The value of a JSON integer >= 0 (simdjson types those up to INT64_MAX as INT64), or nullopt.
+std::optional<uint64_t> UnsignedInteger(Json v) {
+  if (v.type() == JsonType::UINT64) return v.get_uint64().value_unsafe();
+  if (v.type() == JsonType::INT64 && v.get_int64().value_unsafe() >= 0) {
+    return static_cast<uint64_t>(v.get_int64().value_unsafe());
+  }
+  return std::nullopt;
 }
 
 // The member `key` of a JSON object, or nullopt. With duplicate keys the first counts.
@@ -429,13 +433,10 @@ Result<Tensor> ParseInput(Json element, size_t index, std::string_view* binary, 
   std::optional<Json> data = Member(in, "data");
   std::optional<Json> size = params ? Member(*params, "binary_data_size") : std::nullopt;
   if (size) {
-    if (!IsUnsignedInteger(*size)) {
-      return Status::BadRequest(label + ": binary_data_size must be an integer >= 0");
-    }
+    std::optional<uint64_t> bytes = UnsignedInteger(*size);
+    if (!bytes) return Status::BadRequest(label + ": binary_data_size must be an integer >= 0");
     if (data) return Status::BadRequest(label + ": has both 'data' and binary_data_size");
-    uint64_t bytes = size->type() == JsonType::UINT64 ? size->get_uint64().value_unsafe()
-                                                      : static_cast<uint64_t>(size->get_int64().value_unsafe());
-    AIMASS_RETURN_IF_ERROR(TakeBinary(t, label, bytes, binary));
+    AIMASS_RETURN_IF_ERROR(TakeBinary(t, label, *bytes, binary));
   } else {
     if (!data) return Status::BadRequest(label + ": needs 'data' or parameters.binary_data_size");
     AIMASS_RETURN_IF_ERROR(WriteData(*data, t, label, text_size));

@@ -617,20 +617,29 @@ def test_dynamic_batching_under_concurrent_load_batches_and_answers_each_row(ser
     assert sum(size * count for size, count in t["batches"].items()) == total, t["batches"]
 
 
-def _fire_at_once(server, dep, n) -> list:
-    """n requests sent at the same moment from n threads; their responses."""
+def _at_once(n, setup, call) -> list:
+    """n calls made at the same moment from n threads, each after its own setup(i); what each
+    call(setup(i)) returned, or the exception it raised."""
     results: list = [None] * n
     barrier = threading.Barrier(n)
 
     def worker(i):
-        client = Client(server, server.admin_token)
+        prepared = setup(i)
         barrier.wait()
         try:
-            results[i] = infer(client, dep, "features", MLP_X[:1])
-        except Exception as exc:  # a reset connection is an answer too, and a wrong one
+            results[i] = call(prepared)
+        except Exception as exc:  # the caller judges what came back
             results[i] = exc
 
     run_threads(n, worker)
+    return results
+
+
+def _fire_at_once(server, dep, n) -> list:
+    """n requests sent at the same moment from n threads; their responses."""
+    results = _at_once(n, lambda i: Client(server, server.admin_token),
+                       lambda client: infer(client, dep, "features", MLP_X[:1]))
+    # A reset connection is an answer too, and a wrong one.
     dropped = [r for r in results if isinstance(r, Exception)]
     assert not dropped, f"{len(dropped)} of {n} requests got no HTTP answer: {dropped[0]!r}"
     return results
@@ -1190,21 +1199,15 @@ def test_grpc_calls_waiting_for_the_model_get_its_queue_and_timeout_answers(serv
 
     def fire(dep, n):
         s = Served("slow", dep, model, "features", "doubled", x, 2 * x)
-        barrier = threading.Barrier(n)
-        results: list = [None] * n
+        return _at_once(n, lambda i: _grpc_request(s), grpc_client.model_infer)
 
-        def worker(i):
-            barrier.wait()
-            try:
-                results[i] = grpc_client.model_infer(_grpc_request(s))
-            except grpc.RpcError as exc:
-                results[i] = exc
-
-        run_threads(n, worker)
-        return results
+    def code(r):
+        if isinstance(r, grpc.RpcError):
+            return r.code()
+        return f"raised {r!r}" if isinstance(r, Exception) else grpc.StatusCode.OK
 
     def check(results, failure):
-        codes = [r.code() if isinstance(r, grpc.RpcError) else grpc.StatusCode.OK for r in results]
+        codes = [code(r) for r in results]
         assert set(codes) <= {grpc.StatusCode.OK, failure}, codes
         assert failure in codes and grpc.StatusCode.OK in codes, codes
         for r in results:
