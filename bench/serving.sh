@@ -15,7 +15,8 @@
 #       (taskset lists), so that the client's CPU is not taken from the server: the limit then
 #       runs with as many threads as SERVER_CPUS has cores.
 # Deployment knobs (defaults explained below): NOBATCH_INSTANCES NOBATCH_THREADS BATCH_INSTANCES
-# BATCH_THREADS BATCH_MAX BATCH_DELAY_US BATCH_PREFERRED (JSON list, e.g. "[4,8]").
+# BATCH_THREADS BATCH_MAX (unset: tried, see below) TRIAL_SECONDS BATCH_DELAY_US BATCH_PREFERRED
+# (JSON list, e.g. "[4,8]").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,7 +59,8 @@ echo "      wrk -t<min(2,c)> -c<c> --timeout 10s (Debian wrk $(wrk -v 2>&1 | hea
 echo
 
 # --- The limit: in-process LibTorch, all cores, every batch size -----------------------------
-echo "in-process limit: torch.jit.load + forward, torch.set_num_threads($cores), ${LIMIT_SECONDS} s per batch size, best of 3 sweeps"
+echo "in-process limit: torch.jit.load + forward, ${LIMIT_SECONDS} s per batch size, best of 3 sweeps, as 1 caller x $cores threads" \
+  "and as $cores callers x 1 thread at once"
 "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee "$work/limit.out"
 # aimass allocates with tcmalloc, so the limit is also measured with it (LibTorch allocates a
 # lot per forward: it is ~10% faster there too), and the better of the two allocators counts.
@@ -67,7 +69,8 @@ if [[ -n $TCMALLOC ]]; then
   echo "in-process limit again with the server's allocator ($TCMALLOC preloaded):"
   LD_PRELOAD=$TCMALLOC "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee -a "$work/limit.out"
 fi
-read -r limit_sps limit_batch < <(sed -n 's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\).*/\1 \2/p' "$work/limit.out" | sort -g -r | head -1)
+read -r limit_sps limit_batch limit_callers limit_threads < <(sed -n \
+  's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\) callers=\([0-9]*\) threads=\([0-9]*\).*/\1 \2 \3 \4/p' "$work/limit.out" | sort -g -r | head -1)
 "${srv[@]}" "$PY" bench/serving_limit.py trivial "$m/trivial.pt" 2 >"$work/trivial.out"
 trivial_fwd_us=$(sed -n 's/^TRIVIAL p50_us=\([0-9.]*\).*/\1/p' "$work/trivial.out")
 echo "in-process trivial model forward ([1,4], batch 1): p50 ${trivial_fwd_us} µs"
@@ -81,18 +84,19 @@ echo
 # single-threaded instances also let one executor gather its batch while the other computes.
 # (Measured on the project's machine, gRPC, c=64, 2 s: batching off 4,631 req/s with 2x1 against
 # 3,399 with 1x2; max_batch_size 8: 9,102 against 5,502.)
-# Batch size: batch 1 takes LibTorch 1.13's slow THNN convolution, batch >= 2 oneDNN; the
-# per-sample cost is lowest around 8 once TorchScript has re-optimised for the shape (a first
-# sweep often sees batch 8 at a third of its later speed, hence the best of three sweeps), so
-# the batched deployment's max_batch_size is the best batch size the in-process sweep found,
-# and a batch goes as soon as it is that full; but no more than the largest load (64 calls in
-# flight) gives each instance: a closed loop of 64 can never fill a batch of 64 on each of two
-# instances, so every batch would wait out the queue delay (run 13: limit best at 64, batched
-# row 7.4k req/s, against 8.5-9.5k with 32 in the same session's paired runs).
+# Batch size: the best the served load can use, found by trying (as one tunes any server for
+# its load): each power of two from 4 up to half the load per instance gets a deployment and
+# TRIAL_SECONDS of REST-binary at the highest concurrency, twice, interleaved, and the best total
+# is kept. Not the limit's best batch size: the in-process rate is flat within noise from 8 to
+# 64 here (a sweep's best among them is a coin toss), and a closed loop favours smaller batches.
+# An instance only has its next batch queued while it computes the current one if the calls in
+# flight make two of its batches; with 64 calls and two instances of 32, one instance's batch
+# is made of the answers its twin has not yet sent, so the two take turns instead of computing
+# together (2026-11-30, one binary, alternating runs: max batch 32 9.5-9.8k req/s, 16
+# 10.5-14.2k, 8 12.6-13.3k; 4, in a full run, 7.9k). BATCH_MAX=<n> skips the trial.
 NOBATCH_INSTANCES=${NOBATCH_INSTANCES:-2} NOBATCH_THREADS=${NOBATCH_THREADS:-1}
 BATCH_INSTANCES=${BATCH_INSTANCES:-2} BATCH_THREADS=${BATCH_THREADS:-1}
-per_instance=$(( ${CONCURRENCY[-1]} / BATCH_INSTANCES ))
-BATCH_MAX=${BATCH_MAX:-$(( limit_batch < per_instance ? limit_batch : per_instance ))}
+TRIAL_SECONDS=${TRIAL_SECONDS:-3}
 BATCH_DELAY_US=${BATCH_DELAY_US:-1000} BATCH_PREFERRED=${BATCH_PREFERRED:-[]}
 
 port=$(free_port)
@@ -109,7 +113,35 @@ token=$("$PY" bench/serving_setup.py login "$url" "$PASSWORD")
   '{"inputs":[{"name":"x","datatype":"FP32","shape":[-1,4]}],"outputs":[{"name":"output__0","datatype":"FP32","shape":[-1,4]}]}'
 deploy() { "$PY" bench/serving_setup.py deploy "$url" "$token" "$1"; }
 deploy "{\"name\":\"cnn-nobatch\",\"model\":\"cnn\",\"version\":1,\"instances\":$NOBATCH_INSTANCES,\"threads\":$NOBATCH_THREADS,\"max_batch_size\":0,\"max_queue_size\":1024}"
-deploy "{\"name\":\"cnn-batch\",\"model\":\"cnn\",\"version\":1,\"instances\":$BATCH_INSTANCES,\"threads\":$BATCH_THREADS,\"max_batch_size\":$BATCH_MAX,\"max_queue_delay_us\":$BATCH_DELAY_US,\"preferred_batch_sizes\":$BATCH_PREFERRED,\"max_queue_size\":1024}"
+num() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }  # NAME LINE: the value of NAME=
+batch_spec() {  # NAME MAX_BATCH_SIZE
+  echo "{\"name\":\"$1\",\"model\":\"cnn\",\"version\":1,\"instances\":$BATCH_INSTANCES,\"threads\":$BATCH_THREADS,\"max_batch_size\":$2,\"max_queue_delay_us\":$BATCH_DELAY_US,\"preferred_batch_sizes\":$BATCH_PREFERRED,\"max_queue_size\":1024}"
+}
+hlen=$(cat "$m/cnn.bin.hlen")
+if [[ -z ${BATCH_MAX:-} ]]; then
+  half_load=$(( ${CONCURRENCY[-1]} / (2 * BATCH_INSTANCES) ))
+  candidates=()
+  for ((b = 4; b <= half_load; b *= 2)); do candidates+=("$b"); done
+  ((${#candidates[@]})) || candidates=($(( half_load > 1 ? half_load : 2 )))
+  declare -A tried=()
+  for b in "${candidates[@]}"; do deploy "$(batch_spec "cnn-try-$b" "$b")" >/dev/null; tried[$b]=0; done
+  for order in "${candidates[*]}" "$(printf '%s\n' "${candidates[@]}" | tac | xargs)"; do
+    for b in $order; do
+      line=$(BODY_FILE=$m/cnn.bin HEADER_LEN=$hlen TOKEN=$token "${cli[@]}" wrk -t2 -c"${CONCURRENCY[-1]}" \
+        -d"${TRIAL_SECONDS}s" --timeout 10s -s bench/serving_request.lua "$url/v2/models/cnn-try-$b/infer" 2>&1 | grep '^WRK ' || true)
+      [[ $line =~ errors=0\ non2xx=0\  ]] && tried[$b]=$(awk -v a="${tried[$b]}" -v r="$(num rps "$line")" 'BEGIN { print a + r }')
+    done
+  done
+  BATCH_MAX=${candidates[0]}
+  for b in "${candidates[@]}"; do
+    awk -v a="${tried[$b]}" -v m="${tried[$BATCH_MAX]}" 'BEGIN { exit !(a > m) }' && BATCH_MAX=$b
+    curl -sf -X DELETE "$url/api/v1/deployments/cnn-try-$b" -H "Authorization: Bearer $token" >/dev/null
+  done
+  echo "batch size trial (REST-binary, c=${CONCURRENCY[-1]}, 2 x ${TRIAL_SECONDS} s each; mean req/s):" \
+    "$(for b in "${candidates[@]}"; do printf 'max %s: %.0f; ' "$b" "$(awk -v a="${tried[$b]}" 'BEGIN { print a / 2 }')"; done)" \
+    "kept $BATCH_MAX"
+fi
+deploy "$(batch_spec cnn-batch "$BATCH_MAX")"
 deploy '{"name":"trivial","model":"trivial","version":1,"instances":1,"threads":1,"max_batch_size":0}'
 echo "aimass deployments: cnn-nobatch instances=$NOBATCH_INSTANCES threads=$NOBATCH_THREADS max_batch_size=0;" \
   "cnn-batch instances=$BATCH_INSTANCES threads=$BATCH_THREADS max_batch_size=$BATCH_MAX" \
@@ -147,7 +179,6 @@ results="$work/results"
 : >"$results"
 failed=0
 printf "%-7s %-12s %-9s %5s %10s %9s %9s %11s\n" server protocol batching conc "req/s" "p50 µs" "p99 µs" "srv µs/req"
-num() { sed -n "s/.*[ ^]$1=\([0-9.]*\).*/\1/p" <<<" $2"; }  # NAME LINE: the value of NAME=
 record() {  # SERVER PROTOCOL BATCHING C LINE(requests= errors= [non2xx=] rps= p50_us= p99_us=) JIFFIES_BEFORE
   local rps p50 p99 errs status=ok cpu
   rps=$(num rps "$5") p50=$(num p50_us "$5") p99=$(num p99_us "$5")
@@ -186,7 +217,6 @@ if [[ ! -x $GRPC_LOAD ]]; then
   have_grpc_load=0
   echo "NOTE: $GRPC_LOAD is not built: the gRPC rows are SKIPPED (build it, then run again)" >&2
 fi
-hlen=$(cat "$m/cnn.bin.hlen")
 for batching in off on; do
   d=cnn-nobatch; [[ $batching == on ]] && d=cnn-batch
   for c in "${CONCURRENCY[@]}"; do
@@ -242,10 +272,11 @@ fi
 
 # --- Summary ----------------------------------------------------------------------------------
 echo
-"$PY" - "$results" "$limit_sps" "$limit_batch" "$trivial_fwd_us" "$have_grpc_load" "${SERVER_CPUS:-}" "$cores" <<'PY'
+"$PY" - "$results" "$limit_sps" "batch $limit_batch, $limit_callers caller(s) x $limit_threads thread(s)" "$trivial_fwd_us" \
+  "$have_grpc_load" "${SERVER_CPUS:-}" "$cores" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
-limit, limit_batch, fwd = float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+limit, limit_how, fwd = float(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 ok = [r for r in rows if r[7] == "ok"]
 def best(pred):
     c = [r for r in ok if pred(r)]
@@ -255,7 +286,7 @@ def show(r):
 batched = best(lambda r: r[0] == "aimass" and r[2] == "on")
 flask = best(lambda r: r[0] == "flask")
 trivial = next((r for r in ok if r[0] == "trivial" and r[3] == "1"), None)
-print(f"limit (in-process, batch {limit_batch}): {limit:.0f} samples/s")
+print(f"limit (in-process, {limit_how}): {limit:.0f} samples/s")
 print(f"best aimass, batching off: {show(best(lambda r: r[0] == 'aimass' and r[2] == 'off'))}")
 print(f"best aimass, batching on:  {show(batched)}")
 print(f"best flask:                {show(flask)}")
