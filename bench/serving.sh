@@ -59,8 +59,8 @@ echo "      wrk -t<min(2,c)> -c<c> --timeout 10s (Debian wrk $(wrk -v 2>&1 | hea
 echo
 
 # --- The limit: in-process LibTorch, all cores, every batch size -----------------------------
-echo "in-process limit: torch.jit.load + forward, ${LIMIT_SECONDS} s per batch size, best of 3 sweeps, as 1 caller x $cores threads" \
-  "and as $cores callers x 1 thread at once"
+echo "in-process limit: torch.jit.load + forward, ${LIMIT_SECONDS} s per batch size, best of 3 sweeps, as 1 caller x $cores thread(s)" \
+  "$( ((cores > 1)) && echo "and as $cores callers x 1 thread at once")"
 "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee "$work/limit.out"
 # aimass allocates with tcmalloc, so the limit is also measured with it (LibTorch allocates a
 # lot per forward: it is ~10% faster there too), and the better of the two allocators counts.

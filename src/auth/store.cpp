@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -28,7 +29,9 @@ struct AuthStore::Cache {
   std::mutex mu;
   // Bumped by every write. A reader notes it before querying and stores its answer only if it
   // is unchanged, so an answer read before a write's commit never lands after the clearing.
-  uint64_t generation = 0;
+  // Changed under `mu`; atomic so that Generation(), asked on every authenticated request,
+  // reads it without the lock.
+  std::atomic<uint64_t> generation = 0;
   std::unordered_map<int64_t, Entry<User>> users;
   std::map<std::vector<std::string>, Entry<std::vector<std::string>>> permissions;
   std::unordered_map<std::string, Entry<ApiKeyRecord>> api_keys;
@@ -53,7 +56,7 @@ struct AuthStore::Cache {
   }
   void Clear() {
     std::lock_guard lock(mu);
-    ++generation;
+    generation.fetch_add(1, std::memory_order_release);
     users.clear();
     permissions.clear();
     api_keys.clear();
@@ -391,10 +394,7 @@ Result<std::vector<std::string>> AuthStore::PermissionsOf(const std::vector<std:
   return out;
 }
 
-uint64_t AuthStore::Generation() const {
-  std::lock_guard lock(cache_->mu);
-  return cache_->generation;
-}
+uint64_t AuthStore::Generation() const { return cache_->generation.load(std::memory_order_acquire); }
 
 Status AuthStore::InsertApiKey(const ApiKeyRecord& k) {
   Invalidation invalidation(*cache_);

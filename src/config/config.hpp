@@ -38,8 +38,8 @@ struct Config {
     int64_t read_timeout_s = 30;
     int64_t idle_timeout_s = 60;
     int64_t shutdown_timeout_s = 30;
-    int64_t io_threads = 0;      // 0: one per core
-    int64_t worker_threads = 0;  // 0: four per core, at least 8
+    int64_t io_threads = 0;      // 0: one per usable CPU (affinity mask)
+    int64_t worker_threads = 0;  // 0: eight per usable CPU, at least 64
     int64_t max_connections = 10000;
   } http;
 

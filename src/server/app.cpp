@@ -17,6 +17,7 @@
 #include "auth/auth.hpp"
 #include "auth/middleware.hpp"
 #include "auth/password.hpp"
+#include "common/cpus.hpp"
 #include "common/file.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
@@ -60,8 +61,6 @@ Result<std::string> JwtSecret(const config::Config& c) {
   if (!c.auth.jwt_secret.empty()) return c.auth.jwt_secret;
   return KeptSecret(c.data_dir + "/jwt-secret");
 }
-
-int DefaultIoThreads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 }  // namespace
 
@@ -261,9 +260,9 @@ Status App::Start() {
   http::ServerOptions so;
   so.host = hp->first;
   so.port = hp->second;
-  so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : DefaultIoThreads();
+  so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : UsableCpus();
   so.worker_threads = s.cfg.http.worker_threads > 0 ? static_cast<int>(s.cfg.http.worker_threads)
-                                                    : std::max(64, 8 * DefaultIoThreads());
+                                                    : std::max(64, 8 * UsableCpus());
   so.max_body_bytes = s.cfg.http.max_body_bytes;
   so.max_upload_bytes = s.cfg.http.max_upload_bytes;
   so.max_header_bytes = static_cast<uint32_t>(s.cfg.http.max_header_bytes);

@@ -3,6 +3,7 @@
 // batching itself: requests joined, answers split back to the right caller, the queue bound,
 // timeouts and a failing model.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cstring>
@@ -24,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct Record {
   std::mutex mu;
   std::vector<int64_t> batches;  // rows per Run
+  std::vector<int> policies;     // the scheduling policy of the thread of each Run
   std::atomic<int> delay_ms{0};
   std::atomic<bool> fail{false};
 };
@@ -40,6 +42,7 @@ class DoublingRuntime : public Runtime {
     {
       std::lock_guard lock(rec_->mu);
       rec_->batches.push_back(in[0].shape[0]);
+      rec_->policies.push_back(sched_getscheduler(0));
     }
     if (rec_->fail) return Status::Internal("the model failed: boom");
     Tensor out{"y", DataType::kFp32, in[0].shape, in[0].data};
@@ -73,6 +76,7 @@ std::shared_ptr<VersionRunner> Start(Record& rec, RunnerOptions opt) {
   EXPECT_TRUE(r.ok()) << r.status().message();
   std::lock_guard lock(rec.mu);
   rec.batches.clear();  // forget the warm-up runs
+  rec.policies.clear();
   return *r;
 }
 
@@ -126,6 +130,20 @@ TEST(VersionRunner, WithoutBatchingEachRequestRunsAlone) {
   for (auto& t : clients) t.join();
   std::lock_guard lock(rec.mu);
   EXPECT_EQ(rec.batches, std::vector<int64_t>(6, 2));
+}
+
+// Single-threaded executors are batch work for the kernel's scheduler (woken, they do not
+// preempt the I/O thread that queued the job); an executor with an intra-op team is not.
+TEST(VersionRunner, SingleThreadedExecutorsRunAsBatchWork) {
+  for (int threads : {1, 2}) {
+    Record rec;
+    auto runner = Start(rec, {.instances = 2, .threads = threads, .max_batch_size = 0});
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 4; ++i) clients.emplace_back([&] { EXPECT_TRUE(runner->Infer({Input({1, 2})}, Soon()).ok()); });
+    for (auto& t : clients) t.join();
+    std::lock_guard lock(rec.mu);
+    EXPECT_EQ(rec.policies, std::vector<int>(4, threads == 1 ? SCHED_BATCH : SCHED_OTHER)) << threads << " threads";
+  }
 }
 
 TEST(VersionRunner, AFullQueueRefusesAtOnce) {
