@@ -11,7 +11,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "auth/api.hpp"
 #include "auth/auth.hpp"
