@@ -25,6 +25,7 @@
 #include "auth/middleware.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
+#include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/redis_rate_limiter.hpp"
@@ -989,7 +990,10 @@ Gateway::~Gateway() = default;
 
 Status Gateway::Load() {
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
-  if (!impl_->refresher.joinable()) impl_->refresher = std::thread([this] { impl_->RefreshLoop(); });
+  if (!impl_->refresher.joinable()) impl_->refresher = std::thread([this] {
+      NameThisThread("gw-refresh");
+      impl_->RefreshLoop();
+    });
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "http/client.hpp"
 
+#include "common/thread_name.hpp"
 #include "http/response_parser.hpp"
 #include "http/write_at_once.hpp"
 
@@ -168,7 +169,10 @@ void SetDeadline(const std::shared_ptr<Conn>& c, std::chrono::milliseconds timeo
 
 struct Client::Impl {
   explicit Impl(ClientOptions o) : opt(o), guard(asio::make_work_guard(ioc)) {
-    thread = std::thread([this] { RunLoop(ioc); });
+    thread = std::thread([this] {
+      NameThisThread("http-client");
+      RunLoop(ioc);
+    });
   }
   ~Impl() {
     guard.reset();

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "common/thread_name.hpp"
 #include "http/client.hpp"
 
 #include <fcntl.h>
@@ -66,6 +67,14 @@ constexpr auto kUse = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The handler pool's threads are asio's, started unnamed; each names itself at its first job.
+void NameWorkerThread() {
+  thread_local bool named = false;
+  if (named) return;
+  NameThisThread("http-worker");
+  named = true;
+}
 
 // Waits for a connection's deferred answers: a timer on the connection's own io_context that
 // the completion cancels (directly on that thread, posted from others), so that no thread
@@ -276,6 +285,7 @@ Status Server::Start() {
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
   for (auto& ctx : s.iocs) {
     s.threads.emplace_back([c = ctx.get()] {
+      NameThisThread("http-io");
       SetCurrentEventLoop(c);  // the gateway's upstream calls run on this loop too
       RunLoop(*c);
     });
@@ -572,7 +582,10 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       // database lock. A small body is simply read, and the pipeline admits the request on
       // the same worker trip that runs it (one trip instead of two: inference requests).
       req.early_error = co_await asio::co_spawn(
-          workers, [this, &req]() -> asio::awaitable<Status> { co_return AdmitSafely(req); },
+          workers, [this, &req]() -> asio::awaitable<Status> {
+            NameWorkerThread();
+            co_return AdmitSafely(req);
+          },
           asio::use_awaitable_t<Executor>{});
       if (!req.early_error.ok()) {
         keep_alive = false;
@@ -679,7 +692,10 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       res = RunSafely(req);
     } else {
       res = co_await asio::co_spawn(
-          workers, [this, &req]() -> asio::awaitable<Response> { co_return RunSafely(req); },
+          workers, [this, &req]() -> asio::awaitable<Response> {
+            NameWorkerThread();
+            co_return RunSafely(req);
+          },
           asio::use_awaitable_t<Executor>{});
     }
     if (res.deferred) {

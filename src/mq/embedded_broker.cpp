@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "common/file.hpp"
+#include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "mq/broker.hpp"
@@ -122,7 +123,12 @@ class EmbeddedBroker final : public Broker {
   }
 
   Status Load();
-  void StartBackground() { background_ = std::thread([this] { Background(); }); }
+  void StartBackground() {
+    background_ = std::thread([this] {
+      NameThisThread("mq-background");
+      Background();
+    });
+  }
 
   Result<TopicInfo> CreateTopic(const TopicSpec& spec) override;
   Result<std::vector<TopicInfo>> ListTopics() override;

@@ -1,11 +1,16 @@
 #include "mq/long_poll.hpp"
 
+#include "common/thread_name.hpp"
+
 namespace aimass::mq {
 
 using Clock = std::chrono::steady_clock;
 
 LongPoller::LongPoller(Broker& broker, size_t max_waiting) : broker_(broker), max_waiting_(max_waiting) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("mq-long-poll");
+    Run();
+  });
 }
 
 LongPoller::~LongPoller() {

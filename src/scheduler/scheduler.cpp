@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "common/random.hpp"
+#include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "scheduler/schedule.hpp"
@@ -160,7 +161,10 @@ void Scheduler::Start() {
   std::lock_guard lock(mu_);
   if (loop_.joinable()) return;
   stopping_ = false;
-  loop_ = std::thread([this] { Loop(); });
+  loop_ = std::thread([this] {
+    NameThisThread("scheduler");
+    Loop();
+  });
 }
 
 void Scheduler::Stop() {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "auth/rbac.hpp"
+#include "common/thread_name.hpp"
 #include "common/time.hpp"
 
 namespace aimass::serving {
@@ -432,7 +433,10 @@ void Serving::Start() {
       s.Post([&s, model, alias, to] { s.OnAliasMoved(model, alias, to); });
     });
   }
-  s.controller = std::thread([&s] { s.ControllerLoop(); });
+  s.controller = std::thread([&s] {
+    NameThisThread("serving");
+    s.ControllerLoop();
+  });
 }
 
 void Serving::Stop() {

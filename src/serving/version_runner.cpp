@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_name.hpp"
+
 namespace aimass::serving {
 
 using Clock = std::chrono::steady_clock;
@@ -131,6 +133,7 @@ Status Unstack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_row
 
 struct VersionRunner::Impl {
   RunnerOptions options;
+  std::string deployment;  // names the executor threads
   InferenceStats* stats = nullptr;
   std::vector<std::unique_ptr<Runtime>> runtimes;
   std::vector<std::thread> executors;
@@ -222,6 +225,7 @@ struct VersionRunner::Impl {
   }
 
   void ExecutorLoop(Runtime* runtime) {
+    NameThisThread("infer:" + deployment);
     runtime->BindThread();
     if (options.threads <= 1) ScheduleAsBatchWork();
     for (;;) {
@@ -380,6 +384,7 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   r->options_ = options;
   r->impl_ = std::make_unique<Impl>();
   r->impl_->options = options;
+  r->impl_->deployment = spec.deployment;
   for (int i = 0; i < std::max(1, options.instances); ++i) {
     AIMASS_ASSIGN_OR_RETURN(auto rt, load());
     r->impl_->runtimes.push_back(std::move(rt));

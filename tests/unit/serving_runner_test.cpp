@@ -3,6 +3,7 @@
 // batching itself: requests joined, answers split back to the right caller, the queue bound,
 // timeouts and a failing model.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include <atomic>
@@ -26,6 +27,7 @@ struct Record {
   std::mutex mu;
   std::vector<int64_t> batches;  // rows per Run
   std::vector<int> policies;     // the scheduling policy of the thread of each Run
+  std::string thread_name;       // of the thread of the last Run
   std::atomic<int> delay_ms{0};
   std::atomic<bool> fail{false};
 };
@@ -43,6 +45,9 @@ class DoublingRuntime : public Runtime {
       std::lock_guard lock(rec_->mu);
       rec_->batches.push_back(in[0].shape[0]);
       rec_->policies.push_back(sched_getscheduler(0));
+      char name[16] = {};
+      pthread_getname_np(pthread_self(), name, sizeof(name));
+      rec_->thread_name = name;
     }
     if (rec_->fail) return Status::Internal("the model failed: boom");
     Tensor out{"y", DataType::kFp32, in[0].shape, in[0].data};
@@ -144,6 +149,15 @@ TEST(VersionRunner, SingleThreadedExecutorsRunAsBatchWork) {
     std::lock_guard lock(rec.mu);
     EXPECT_EQ(rec.policies, std::vector<int>(4, threads == 1 ? SCHED_BATCH : SCHED_OTHER)) << threads << " threads";
   }
+}
+
+// `top -H` and perf tell executors apart by their deployment.
+TEST(VersionRunner, ExecutorThreadsAreNamedAfterTheirDeployment) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 0});
+  ASSERT_TRUE(runner->Infer({Input({1, 2})}, Soon()).ok());
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.thread_name, "infer:test");
 }
 
 TEST(VersionRunner, AFullQueueRefusesAtOnce) {
