@@ -990,10 +990,7 @@ Gateway::~Gateway() = default;
 
 Status Gateway::Load() {
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
-  if (!impl_->refresher.joinable()) impl_->refresher = std::thread([this] {
-      NameThisThread("gw-refresh");
-      impl_->RefreshLoop();
-    });
+  if (!impl_->refresher.joinable()) impl_->refresher = NamedThread("gw-refresh", [this] { impl_->RefreshLoop(); });
   return Status::Ok();
 }
 

@@ -169,10 +169,7 @@ void SetDeadline(const std::shared_ptr<Conn>& c, std::chrono::milliseconds timeo
 
 struct Client::Impl {
   explicit Impl(ClientOptions o) : opt(o), guard(asio::make_work_guard(ioc)) {
-    thread = std::thread([this] {
-      NameThisThread("http-client");
-      RunLoop(ioc);
-    });
+    thread = NamedThread("http-client", [this] { RunLoop(ioc); });
   }
   ~Impl() {
     guard.reset();

@@ -284,11 +284,10 @@ Status Server::Start() {
   s.bound_port = s.acceptor->local_endpoint().port();
   asio::co_spawn(s.acceptor->get_executor(), s.Accept(), asio::detached);
   for (auto& ctx : s.iocs) {
-    s.threads.emplace_back([c = ctx.get()] {
-      NameThisThread("http-io");
+    s.threads.push_back(NamedThread("http-io", [c = ctx.get()] {
       SetCurrentEventLoop(c);  // the gateway's upstream calls run on this loop too
       RunLoop(*c);
-    });
+    }));
   }
   return Status::Ok();
 }

@@ -123,12 +123,7 @@ class EmbeddedBroker final : public Broker {
   }
 
   Status Load();
-  void StartBackground() {
-    background_ = std::thread([this] {
-      NameThisThread("mq-background");
-      Background();
-    });
-  }
+  void StartBackground() { background_ = NamedThread("mq-background", [this] { Background(); }); }
 
   Result<TopicInfo> CreateTopic(const TopicSpec& spec) override;
   Result<std::vector<TopicInfo>> ListTopics() override;

@@ -7,10 +7,7 @@ namespace aimass::mq {
 using Clock = std::chrono::steady_clock;
 
 LongPoller::LongPoller(Broker& broker, size_t max_waiting) : broker_(broker), max_waiting_(max_waiting) {
-  thread_ = std::thread([this] {
-    NameThisThread("mq-long-poll");
-    Run();
-  });
+  thread_ = NamedThread("mq-long-poll", [this] { Run(); });
 }
 
 LongPoller::~LongPoller() {

@@ -161,10 +161,7 @@ void Scheduler::Start() {
   std::lock_guard lock(mu_);
   if (loop_.joinable()) return;
   stopping_ = false;
-  loop_ = std::thread([this] {
-    NameThisThread("scheduler");
-    Loop();
-  });
+  loop_ = NamedThread("scheduler", [this] { Loop(); });
 }
 
 void Scheduler::Stop() {

@@ -259,9 +259,10 @@ Status App::Start() {
   http::ServerOptions so;
   so.host = hp->first;
   so.port = hp->second;
-  so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : UsableCpus();
+  const int cpus = UsableCpus();
+  so.io_threads = s.cfg.http.io_threads > 0 ? static_cast<int>(s.cfg.http.io_threads) : cpus;
   so.worker_threads = s.cfg.http.worker_threads > 0 ? static_cast<int>(s.cfg.http.worker_threads)
-                                                    : std::max(64, 8 * UsableCpus());
+                                                    : std::max(64, 8 * cpus);
   so.max_body_bytes = s.cfg.http.max_body_bytes;
   so.max_upload_bytes = s.cfg.http.max_upload_bytes;
   so.max_header_bytes = static_cast<uint32_t>(s.cfg.http.max_header_bytes);

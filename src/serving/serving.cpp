@@ -433,10 +433,7 @@ void Serving::Start() {
       s.Post([&s, model, alias, to] { s.OnAliasMoved(model, alias, to); });
     });
   }
-  s.controller = std::thread([&s] {
-    NameThisThread("serving");
-    s.ControllerLoop();
-  });
+  s.controller = NamedThread("serving", [&s] { s.ControllerLoop(); });
 }
 
 void Serving::Stop() {

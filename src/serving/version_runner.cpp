@@ -133,7 +133,6 @@ Status Unstack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_row
 
 struct VersionRunner::Impl {
   RunnerOptions options;
-  std::string deployment;  // names the executor threads
   InferenceStats* stats = nullptr;
   std::vector<std::unique_ptr<Runtime>> runtimes;
   std::vector<std::thread> executors;
@@ -225,7 +224,6 @@ struct VersionRunner::Impl {
   }
 
   void ExecutorLoop(Runtime* runtime) {
-    NameThisThread("infer:" + deployment);
     runtime->BindThread();
     if (options.threads <= 1) ScheduleAsBatchWork();
     for (;;) {
@@ -384,7 +382,6 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   r->options_ = options;
   r->impl_ = std::make_unique<Impl>();
   r->impl_->options = options;
-  r->impl_->deployment = spec.deployment;
   for (int i = 0; i < std::max(1, options.instances); ++i) {
     AIMASS_ASSIGN_OR_RETURN(auto rt, load());
     r->impl_->runtimes.push_back(std::move(rt));
@@ -409,7 +406,7 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   for (auto& rt : r->impl_->runtimes) {
     Runtime* p = rt.get();
     Impl* impl = r->impl_.get();
-    r->impl_->executors.emplace_back([impl, p] { impl->ExecutorLoop(p); });
+    r->impl_->executors.push_back(NamedThread("infer:" + spec.deployment, [impl, p] { impl->ExecutorLoop(p); }));
   }
   return r;
 }
