@@ -47,7 +47,8 @@ class DeferredResponse {
 
   // The server: `waiter` is woken once when the response is complete (at once if it already
   // is); it is held until then (a connection keeps one waiter for all its requests, so that
-  // waiting allocates nothing). Then done() is true and Take gives the response.
+  // waiting allocates nothing). Then done() is true and Take gives the response: only after
+  // done() was seen true, and once.
   void SetWaiter(std::shared_ptr<Waiter> waiter);
   bool done() const { return done_.load(std::memory_order_acquire); }
   Response Take();

@@ -126,22 +126,21 @@ InferenceStats::~InferenceStats() {
   Release(p.busy_family, p.busy);
 }
 
-void InferenceStats::RecordSuccess(uint64_t total_ns, uint64_t queue_ns) {
+void InferenceStats::RecordSuccesses(const std::vector<Served>& served) {
   auto now = std::chrono::steady_clock::now();
-  {
-    std::lock_guard lock(mu_);
+  int64_t now_ms = UnixNowMs();
+  std::lock_guard lock(mu_);
+  for (const Served& one : served) {
     s_.success.count++;
-    s_.success.ns += total_ns;
+    s_.success.ns += one.total_ns;
     s_.queue.count++;
-    s_.queue.ns += queue_ns;
-    s_.last_inference_ms = UnixNowMs();
-    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(total_ns / 1000, UINT32_MAX)), true});
+    s_.queue.ns += one.queue_ns;
+    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(one.total_ns / 1000, UINT32_MAX)), true});
     if (recent_.size() > 100000) recent_.pop_front();
-    if (prom_->registry) {
-      prom_->Outcome("success").Increment();
-      prom_->queue->Observe(queue_ns / 1e9);
-    }
+    if (prom_->registry) prom_->queue->Observe(one.queue_ns / 1e9);
   }
+  s_.last_inference_ms = now_ms;
+  if (prom_->registry) prom_->Outcome("success").Increment(static_cast<double>(served.size()));
 }
 
 void InferenceStats::RecordFailure(const std::string& reason, uint64_t total_ns) {
@@ -178,9 +177,8 @@ void InferenceStats::RecordExecution(int64_t requests, uint64_t input_ns, uint64
 }
 
 void InferenceStats::AddPending(int delta) {
-  std::lock_guard lock(mu_);
-  s_.pending = static_cast<uint64_t>(static_cast<int64_t>(s_.pending) + delta);
-  if (prom_->registry) prom_->pending->Set(static_cast<double>(s_.pending));
+  pending_.fetch_add(delta, std::memory_order_relaxed);
+  if (prom_->registry) prom_->pending->Increment(delta);
 }
 
 void InferenceStats::AddBusy(uint64_t ns) {
@@ -191,7 +189,9 @@ void InferenceStats::AddBusy(uint64_t ns) {
 
 StatsSnapshot InferenceStats::Snapshot() const {
   std::lock_guard lock(mu_);
-  return s_;
+  StatsSnapshot s = s_;
+  s.pending = static_cast<uint64_t>(std::max<int64_t>(0, pending_.load(std::memory_order_relaxed)));
+  return s;
 }
 
 WindowStats InferenceStats::Window(std::chrono::seconds window) const {

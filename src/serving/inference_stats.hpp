@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -49,11 +50,18 @@ class InferenceStats {
                  const std::string& version);
   ~InferenceStats();
 
-  void RecordSuccess(uint64_t total_ns, uint64_t queue_ns);
+  struct Served {
+    uint64_t total_ns;
+    uint64_t queue_ns;
+  };
+  void RecordSuccess(uint64_t total_ns, uint64_t queue_ns) { RecordSuccesses({{total_ns, queue_ns}}); }
+  // A batch's requests under one lock: the executor that answers them is not the only thread
+  // here (each request queued counts as pending from an I/O thread).
+  void RecordSuccesses(const std::vector<Served>& served);
   // reason: bad_request | queue_full | timeout | model_error
   void RecordFailure(const std::string& reason, uint64_t total_ns);
   void RecordExecution(int64_t requests, uint64_t input_ns, uint64_t infer_ns, uint64_t output_ns);
-  void AddPending(int delta);
+  void AddPending(int delta);  // lock-free: called on every request's I/O thread
   void AddBusy(uint64_t ns);
 
   StatsSnapshot Snapshot() const;
@@ -64,7 +72,8 @@ class InferenceStats {
   struct Prom;
   std::unique_ptr<Prom> prom_;
   mutable std::mutex mu_;
-  StatsSnapshot s_;
+  StatsSnapshot s_;  // its `pending` is pending_'s
+  std::atomic<int64_t> pending_{0};
   struct Sample {
     std::chrono::steady_clock::time_point at;
     uint32_t us;

@@ -175,6 +175,22 @@ class HttpServerTest : public ::testing::Test {
       r.deferred = d;
       return r;
     }));
+    // Answers completed in one burst by one thread once kBurst requests wait: the way an
+    // executor finishes a batch (its wake-ups reach each I/O thread in one hand-over).
+    Add(MakeRoute(Method::kGet, "/burst/{i}", [this](Request& req) {
+      auto d = std::make_shared<DeferredResponse>();
+      std::lock_guard lock(completers_mu_);
+      burst_.emplace_back(d, req.Param("i"));
+      if (burst_.size() == kBurst) {
+        completers_.emplace_back([waiting = std::move(burst_)] {
+          for (auto& [deferred, i] : waiting) deferred->Complete(Text("answer " + i));
+        });
+        burst_.clear();
+      }
+      Response r;
+      r.deferred = d;
+      return r;
+    }));
     Add(MakeRoute(Method::kGet, "/throws", [](Request&) -> Response {
       throw std::runtime_error("handler failure");
     }));
@@ -244,6 +260,8 @@ class HttpServerTest : public ::testing::Test {
   std::promise<void> slow_entered_;
   std::mutex completers_mu_;
   std::vector<std::thread> completers_;
+  static constexpr size_t kBurst = 24;
+  std::vector<std::pair<std::shared_ptr<DeferredResponse>, std::string>> burst_;  // guarded by completers_mu_
   Router router_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<Server> server_;
@@ -445,6 +463,23 @@ TEST_F(HttpServerTest, DeferredResponsesAnswerWhenCompleted) {
   EXPECT_EQ(expired.status, 504);
   EXPECT_EQ(expired.body, "expired");
   EXPECT_EQ(Send(client, Method::kGet, "/hello").body, "hello world");
+}
+
+TEST_F(HttpServerTest, AnswersCompletedTogetherFromAnotherThreadEachReachTheirConnection) {
+  // kBurst connections (dealt over both I/O threads), each waiting; one thread completes all.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::thread> clients;
+    std::atomic<int> right{0};
+    for (size_t i = 0; i < kBurst; ++i) {
+      clients.emplace_back([&, i] {
+        Client client;
+        ClientResponse r = Send(client, Method::kGet, "/burst/" + std::to_string(i));
+        if (r.status == 200 && r.body == "answer " + std::to_string(i)) right++;
+      });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(right.load(), static_cast<int>(kBurst)) << "round " << round;
+  }
 }
 
 TEST_F(HttpServerTest, StreamingRouteGetsSpooledBody) {

@@ -114,6 +114,8 @@ TEST(VersionRunner, ConcurrentRequestsAreBatchedAndEachGetsItsOwnRows) {
   auto stats = runner->stats().Snapshot();
   EXPECT_EQ(stats.inference_count, static_cast<uint64_t>(kClients));
   EXPECT_EQ(stats.execution_count, rec.batches.size());
+  EXPECT_EQ(stats.success.count, static_cast<uint64_t>(kClients));
+  EXPECT_EQ(stats.pending, 0u);
 }
 
 TEST(VersionRunner, APreferredSizeIsSentWithoutWaitingForTheDelay) {
@@ -125,6 +127,22 @@ TEST(VersionRunner, APreferredSizeIsSentWithoutWaitingForTheDelay) {
   a.join();
   b.join();
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(3)) << "waited for the 5 s delay";
+}
+
+// The executor forming a batch is woken only once the queue holds enough rows for one; the
+// rows are counted, not the requests (two requests of two rows fill a batch of four).
+TEST(VersionRunner, AFullBatchIsSentWithoutWaitingForTheDelay) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 4, .max_queue_delay_us = 5000000});
+  auto start = Clock::now();
+  std::thread a([&] { EXPECT_TRUE(runner->Infer({Input({1, 2, 3, 4})}, Soon(10000)).ok()); });
+  std::thread b([&] { EXPECT_TRUE(runner->Infer({Input({5, 6, 7, 8})}, Soon(10000)).ok()); });
+  a.join();
+  b.join();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3)) << "waited for the 5 s delay";
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.batches, std::vector<int64_t>{4});
+  EXPECT_EQ(runner->stats().Snapshot().pending, 0u);
 }
 
 TEST(VersionRunner, WithoutBatchingEachRequestRunsAlone) {
