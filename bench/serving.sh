@@ -2,7 +2,8 @@
 # Claims (serving issue), one run, one TorchScript CNN (x FP32 [-1,1,28,28], Fashion-MNIST sized),
 # the same closed-loop client load (1, 8 and 64 concurrent requests, one image per request):
 #   - batched served throughput >= 0.85x the in-process limit (LibTorch forward at the best
-#     batch size, no server);
+#     batch size, no server; the module as loaded or frozen and optimised, whichever is faster:
+#     aimass serves the latter by default);
 #   - batched aimass >= 5x a Flask + PyTorch server on the same model (what a user would write);
 #   - p50 added latency of a trivial model (x * 1 on [1,4]) under 200 µs at concurrency 1.
 # Rows: aimass REST-JSON, REST-binary (binary-tensor extension both ways) and gRPC, each with
@@ -59,7 +60,8 @@ echo "      wrk -t<min(2,c)> -c<c> --timeout 10s (Debian wrk $(wrk -v 2>&1 | hea
 echo
 
 # --- The limit: in-process LibTorch, all cores, every batch size -----------------------------
-echo "in-process limit: torch.jit.load + forward, ${LIMIT_SECONDS} s per batch size, best of 3 sweeps, as 1 caller x $cores thread(s)" \
+echo "in-process limit: torch.jit.load + forward, the module as loaded and frozen + optimize_for_inference (as aimass serves it)," \
+  "${LIMIT_SECONDS} s per batch size, best of 3 sweeps, as 1 caller x $cores thread(s)" \
   "$( ((cores > 1)) && echo "and as $cores callers x 1 thread at once")"
 "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee "$work/limit.out"
 # aimass allocates with tcmalloc, so the limit is also measured with it (LibTorch allocates a
@@ -69,8 +71,9 @@ if [[ -n $TCMALLOC ]]; then
   echo "in-process limit again with the server's allocator ($TCMALLOC preloaded):"
   LD_PRELOAD=$TCMALLOC "${srv[@]}" "$PY" bench/serving_limit.py cnn "$m/cnn.pt" "$LIMIT_SECONDS" | tee -a "$work/limit.out"
 fi
-read -r limit_sps limit_batch limit_callers limit_threads < <(sed -n \
-  's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\) callers=\([0-9]*\) threads=\([0-9]*\).*/\1 \2 \3 \4/p' "$work/limit.out" | sort -g -r | head -1)
+read -r limit_sps limit_batch limit_callers limit_threads limit_form < <(sed -n \
+  's/^LIMIT best_sps=\([0-9.]*\) batch=\([0-9]*\) callers=\([0-9]*\) threads=\([0-9]*\) form=\([a-z-]*\).*/\1 \2 \3 \4 \5/p' \
+  "$work/limit.out" | sort -g -r | head -1)
 "${srv[@]}" "$PY" bench/serving_limit.py trivial "$m/trivial.pt" 2 >"$work/trivial.out"
 trivial_fwd_us=$(sed -n 's/^TRIVIAL p50_us=\([0-9.]*\).*/\1/p' "$work/trivial.out")
 echo "in-process trivial model forward ([1,4], batch 1): p50 ${trivial_fwd_us} µs"
@@ -272,7 +275,7 @@ fi
 
 # --- Summary ----------------------------------------------------------------------------------
 echo
-"$PY" - "$results" "$limit_sps" "batch $limit_batch, $limit_callers caller(s) x $limit_threads thread(s)" "$trivial_fwd_us" \
+"$PY" - "$results" "$limit_sps" "batch $limit_batch, $limit_callers caller(s) x $limit_threads thread(s), module $limit_form" "$trivial_fwd_us" \
   "$have_grpc_load" "${SERVER_CPUS:-}" "$cores" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]

@@ -9,9 +9,13 @@ no server, no network and no (de)serialisation.
       intra-op thread, and (with more than one core) one single-threaded caller per core, run
       together, their rates summed. Each arrangement ends with
       "SWEEP callers=<n> threads=<n> best_sps=<samples/s> batch=<size>", and the better one is
-      "LIMIT best_sps=<samples/s> batch=<size> callers=<n> threads=<n>"
+      "LIMIT best_sps=<samples/s> batch=<size> callers=<n> threads=<n> form=<form>"
+      Both arrangements are swept with the module in each of two forms: as loaded, and frozen
+      and optimised for inference (torch.jit.freeze + torch.jit.optimize_for_inference), the form
+      aimass serves by default (deployment field `optimize`); the best of all counts.
   /usr/bin/python3 bench/serving_limit.py trivial MODEL.pt [SECONDS]
-      p50 time of one forward of a [1,4] input, then "TRIVIAL p50_us=<µs> mean_us=<µs>"
+      p50 time of one forward of a [1,4] input in the optimised form (the one the server runs),
+      then "TRIVIAL p50_us=<µs> mean_us=<µs>"
 """
 import multiprocessing
 import os
@@ -31,6 +35,18 @@ CORES = len(os.sched_getaffinity(0))
 
 BATCHES = [1, 2, 4, 8, 16, 32, 64, 128]
 REPEATS = 3
+
+
+FORMS = ["as-loaded", "optimized"]
+
+
+def load(path, form):
+    """The TorchScript module at `path` in eval mode, frozen and optimised when `form` says so
+    (what aimass does at load with `optimize` on)."""
+    model = torch.jit.load(path).eval()
+    if form == "optimized":
+        model = torch.jit.optimize_for_inference(torch.jit.freeze(model))
+    return model
 
 
 def rate(model, batch, seconds, start=None):
@@ -56,16 +72,16 @@ def rate(model, batch, seconds, start=None):
     return n * batch / (t - t0)
 
 
-def caller(path, jobs, start, results):
+def caller(path, form, jobs, start, results):
     """One single-threaded caller, a process of its own (Python threads would take turns at the
     GIL between forwards): a rate for each batch size it is sent."""
     torch.set_num_threads(1)
-    model = torch.jit.load(path).eval()
+    model = load(path, form)
     for batch, seconds in iter(jobs.get, None):
         results.put(rate(model, batch, seconds, start))
 
 
-def sweep(measure, label, callers, threads):
+def sweep(measure, label, callers, threads, form):
     """Each batch size is timed REPEATS times, the sweeps interleaved, and its best kept: noise
     on a shared machine only ever lowers a rate, and the limit must not be understated."""
     best = {}
@@ -75,37 +91,40 @@ def sweep(measure, label, callers, threads):
     for b in BATCHES:
         print(f"  in-process batch {b:4d}, {label}: {best[b]:10.0f} samples/s (best of {REPEATS})", flush=True)
     best_b = max(BATCHES, key=best.get)
-    print(f"SWEEP callers={callers} threads={threads} best_sps={best[best_b]:.1f} batch={best_b}", flush=True)
-    return best[best_b], best_b, callers, threads
+    print(f"SWEEP callers={callers} threads={threads} form={form} best_sps={best[best_b]:.1f} batch={best_b}",
+          flush=True)
+    return best[best_b], best_b, callers, threads, form
 
 
 def cnn(path, seconds):
     torch.set_num_threads(CORES)  # Debian's torch would otherwise start with 1
-    model = torch.jit.load(path).eval()
-    results = [sweep(lambda b: rate(model, b, seconds), f"1 caller x {CORES} threads", 1, CORES)]
-    if CORES > 1:
-        ctx = multiprocessing.get_context("spawn")  # a fresh LibTorch per caller, not a fork of this one
-        start, jobs, rates = ctx.Barrier(CORES), ctx.Queue(), ctx.Queue()
-        procs = [ctx.Process(target=caller, args=(path, jobs, start, rates)) for _ in range(CORES)]
-        for p in procs:
-            p.start()
+    results = []
+    for form in FORMS:
+        model = load(path, form)
+        results.append(sweep(lambda b: rate(model, b, seconds), f"1 caller x {CORES} threads, {form}", 1, CORES, form))
+        if CORES > 1:
+            ctx = multiprocessing.get_context("spawn")  # a fresh LibTorch per caller, not a fork of this one
+            start, jobs, rates = ctx.Barrier(CORES), ctx.Queue(), ctx.Queue()
+            procs = [ctx.Process(target=caller, args=(path, form, jobs, start, rates)) for _ in range(CORES)]
+            for p in procs:
+                p.start()
 
-        def together(b):
+            def together(b):
+                for _ in procs:
+                    jobs.put((b, seconds))
+                return sum(rates.get() for _ in procs)
+
+            results.append(sweep(together, f"{CORES} callers x 1 thread, {form}", CORES, 1, form))
             for _ in procs:
-                jobs.put((b, seconds))
-            return sum(rates.get() for _ in procs)
-
-        results.append(sweep(together, f"{CORES} callers x 1 thread", CORES, 1))
-        for _ in procs:
-            jobs.put(None)
-        for p in procs:
-            p.join()
-    sps, batch, callers, threads = max(results)
-    print(f"LIMIT best_sps={sps:.1f} batch={batch} callers={callers} threads={threads}")
+                jobs.put(None)
+            for p in procs:
+                p.join()
+    sps, batch, callers, threads, form = max(results)
+    print(f"LIMIT best_sps={sps:.1f} batch={batch} callers={callers} threads={threads} form={form}")
 
 
 def trivial(path, seconds):
-    model = torch.jit.load(path).eval()
+    model = load(path, "optimized")
     x = torch.rand(1, 4)
     times = []
     with torch.inference_mode():

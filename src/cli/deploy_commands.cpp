@@ -13,7 +13,7 @@ using nlohmann::json;
 struct DeployCommands {
   CLI::App* root = nullptr;
   CLI::App *create = nullptr, *list = nullptr, *show = nullptr, *update = nullptr, *remove = nullptr;
-  std::string name, model, alias, set_json;
+  std::string name, model, alias, set_json, optimize;
   int64_t version = 0, instances = 0, threads = 0, max_batch_size = -1, max_queue_delay_us = -1,
           max_queue_size = 0, timeout_ms = 0, candidate = 0, weight = -1;
 };
@@ -30,6 +30,8 @@ void AddSettings(CLI::App* cmd, DeployCommands& c) {
   cmd->add_option("--max-queue-delay-us", c.max_queue_delay_us, "Dynamic batching: longest wait to fill a batch");
   cmd->add_option("--max-queue-size", c.max_queue_size, "Requests that may wait; more get 503");
   cmd->add_option("--timeout-ms", c.timeout_ms, "Per-request timeout, queue wait included");
+  cmd->add_option("--optimize", c.optimize, "TorchScript: freeze and optimise for inference (true, the default, or false)")
+      ->check(CLI::IsMember({"true", "false"}));
   cmd->add_option("--candidate", c.candidate, "Canary: the version under test");
   cmd->add_option("--weight", c.weight, "Canary: % of requests sent to the candidate");
   cmd->add_option("--set", c.set_json, "Any other fields as a JSON object (e.g. '{\"traffic\":{…}}')");
@@ -49,6 +51,7 @@ Result<json> Settings(const DeployCommands& c) {
   if (c.max_queue_delay_us >= 0) body["max_queue_delay_us"] = c.max_queue_delay_us;
   if (c.max_queue_size > 0) body["max_queue_size"] = c.max_queue_size;
   if (c.timeout_ms > 0) body["timeout_ms"] = c.timeout_ms;
+  if (!c.optimize.empty()) body["optimize"] = c.optimize == "true";
   if (c.candidate > 0) body["traffic"]["candidate"] = {{"version", c.candidate}};
   if (c.weight >= 0) body["traffic"]["weight"] = c.weight;
   return body;

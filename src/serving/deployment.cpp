@@ -112,7 +112,7 @@ Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
   if (!body.is_object()) return Status::BadRequest("the body must be a JSON object");
   AIMASS_RETURN_IF_ERROR(CheckKeys(body, {"name", "model", "version", "alias", "instances", "threads", "max_batch_size",
                                           "max_queue_delay_us", "preferred_batch_sizes", "max_queue_size",
-                                          "timeout_ms", "traffic"},
+                                          "timeout_ms", "optimize", "traffic"},
                                    "the deployment"));
   if (!partial) {
     for (const char* k : {"name", "model"}) {
@@ -149,6 +149,10 @@ Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
   AIMASS_RETURN_IF_ERROR(IntField(body, "max_queue_delay_us", 0, 10000000, s.runner.max_queue_delay_us));
   AIMASS_RETURN_IF_ERROR(IntField(body, "max_queue_size", 1, 1000000, s.runner.max_queue_size));
   AIMASS_RETURN_IF_ERROR(IntField(body, "timeout_ms", 1, 3600000, s.timeout_ms));
+  if (body.contains("optimize")) {
+    if (!body["optimize"].is_boolean()) return Status::BadRequest("optimize must be true or false");
+    s.runner.optimize = body["optimize"].get<bool>();
+  }
   if (body.contains("preferred_batch_sizes")) {
     const Json& p = body["preferred_batch_sizes"];
     if (!p.is_array() || p.size() > 32) return Status::BadRequest("preferred_batch_sizes must be an array of sizes");
@@ -179,6 +183,7 @@ Json SpecToJson(const DeploymentSpec& s) {
             {"preferred_batch_sizes", s.runner.preferred_batch_sizes},
             {"max_queue_size", s.runner.max_queue_size},
             {"timeout_ms", s.timeout_ms},
+            {"optimize", s.runner.optimize},
             {"created_by", s.created_by}};
   j["version"] = s.version ? Json(*s.version) : Json(nullptr);
   j["alias"] = s.alias ? Json(*s.alias) : Json(nullptr);

@@ -16,6 +16,7 @@ namespace aimass::serving {
 
 struct RuntimeOptions {
   int threads = 1;  // intra-op threads for the calling thread (see each runtime)
+  bool optimize = true;  // TorchScript: freeze and apply LibTorch's inference passes
 };
 
 class Runtime {

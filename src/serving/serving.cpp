@@ -38,7 +38,7 @@ std::string Platform(const std::string& framework) {
 bool SameRunnerOptions(const RunnerOptions& a, const RunnerOptions& b) {
   return a.instances == b.instances && a.threads == b.threads && a.max_batch_size == b.max_batch_size &&
          a.max_queue_delay_us == b.max_queue_delay_us && a.preferred_batch_sizes == b.preferred_batch_sizes &&
-         a.max_queue_size == b.max_queue_size;
+         a.max_queue_size == b.max_queue_size && a.optimize == b.optimize;
 }
 
 // The spec as stored: what a create body would hold (no nulls, no created_by).

@@ -127,6 +127,21 @@ class TorchScriptRuntime : public Runtime {
   int threads_;
 };
 
+// The module frozen (parameters and attributes folded into the graph as constants) and put
+// through LibTorch's inference passes (conv-batchnorm folding, oneDNN convolutions with
+// prepacked weights). LibTorch picks its own slow convolution for a batch of one small image;
+// the prepacked oneDNN one is 4x faster there, and faster at every batch size measured (bench
+// CNN, one thread: 3.6k -> 14.0k images/s at batch 1, 16k -> 54k at 16). A module these
+// passes refuse (one that changes its own attributes in forward, say) is served as loaded.
+torch::jit::Module Optimized(torch::jit::Module module) {
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(module);
+    return torch::jit::optimize_for_inference(frozen);
+  } catch (const std::exception&) {
+    return module;
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Runtime>> LoadTorchScript(const std::string& path, const registry::Signature& declared,
@@ -150,6 +165,7 @@ Result<std::unique_ptr<Runtime>> LoadTorchScript(const std::string& path, const 
       sig.inputs.push_back(std::move(spec));
     }
     sig.outputs = declared.outputs;
+    if (options.optimize) module = Optimized(std::move(module));
     return std::unique_ptr<Runtime>(
         std::make_unique<TorchScriptRuntime>(std::move(module), std::move(sig), path, options.threads));
   } catch (const std::exception& e) {

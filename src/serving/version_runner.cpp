@@ -399,7 +399,7 @@ std::optional<std::vector<Tensor>> WarmupInputs(const registry::Signature& sig) 
 Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec, const RunnerOptions& options,
                                                             std::shared_ptr<prometheus::Registry> metrics,
                                                             RuntimeFactory load) {
-  if (!load) load = [&spec, &options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads}); };
+  if (!load) load = [&spec, &options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads, options.optimize}); };
   std::shared_ptr<VersionRunner> r(new VersionRunner());
   r->spec_ = spec;
   r->options_ = options;

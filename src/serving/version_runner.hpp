@@ -28,6 +28,7 @@ struct RunnerOptions {
   int64_t max_queue_delay_us = 500;
   std::vector<int64_t> preferred_batch_sizes;
   int64_t max_queue_size = 1024;
+  bool optimize = true;  // RuntimeOptions::optimize
 };
 
 // What to load: a registry version's artifact.

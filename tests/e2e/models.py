@@ -138,7 +138,9 @@ class SlowIdentity(torch.nn.Module):
         self.rounds = rounds
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        acc = self.w
+        # The loop starts from the input (adding exactly 0): a loop over constants alone would be
+        # computed once, when the server freezes the module at load.
+        acc = self.w + 0.0 * features.sum()
         for _ in range(self.rounds):
             acc = torch.tanh(torch.mm(acc, self.w))
         # tanh keeps acc in [-1, 1], so this adds exactly 0 but depends on the loop.

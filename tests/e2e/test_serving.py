@@ -286,6 +286,25 @@ def test_infer_with_flat_json_data_equals_the_reference(server, served, kind):
     assert_matches(output_array(body), s.ref, kind)
 
 
+def test_torchscript_is_optimised_by_default_and_served_as_saved_on_request(server, zoo):
+    """`optimize` (default true) freezes the module and applies LibTorch's inference passes; with
+    false the module runs as saved. Both give the reference's answers, at batch 1 and 3."""
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["cnn.pt"], "torchscript", CNN_SIG)
+    optimised = deploy(server.admin, model)
+    as_saved = deploy(server.admin, model, optimize=False)
+    assert optimised["optimize"] is True and as_saved["optimize"] is False
+    for x in (CNN_X[:1], CNN_X):
+        ref = models.torch_reference(zoo["cnn.pt"], x)
+        for d in (optimised, as_saved):
+            resp = infer(server.admin, d["name"], "x", x)
+            assert resp.status_code == 200, describe(resp)
+            assert_matches(output_array(resp.json()), ref, f"{d['name']} batch {len(x)}")
+    resp = server.admin.patch(f"{DEPLOYMENTS}/{as_saved['name']}", json={"optimize": "no"})
+    assert resp.status_code == 400, describe(resp)
+    assert "optimize" in error_message(resp, 400)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_infer_with_nested_json_data_equals_the_reference(server, served, kind):
     s = served[kind]

@@ -257,13 +257,17 @@ TEST(DeploymentSpecTest, ParsesCreateAndPatchAndRefusesNonsense) {
   EXPECT_EQ(s.runner.max_batch_size, 16);
   EXPECT_EQ(*s.traffic.candidate, 4);
   EXPECT_EQ(s.traffic.weight, 20) << "auto starts at its first step";
-  ASSERT_TRUE(ParseDeploymentSpec(nlohmann::json::parse(R"({"version":3})"), true, s).ok());
+  EXPECT_TRUE(s.runner.optimize) << "TorchScript is optimised unless told not to";
+  ASSERT_TRUE(ParseDeploymentSpec(nlohmann::json::parse(R"({"version":3,"optimize":false})"), true, s).ok());
   EXPECT_EQ(*s.version, 3);
+  EXPECT_FALSE(s.runner.optimize);
+  EXPECT_EQ(SpecToJson(s)["optimize"], false);
   EXPECT_FALSE(s.alias);
   for (const char* bad : {R"({"name":"x","model":"m"})", R"({"name":"../x","model":"m","version":1})",
                           R"({"name":"x","model":"m","version":1,"alias":"a"})",
                           R"({"name":"x","model":"m","version":1,"instances":0})",
                           R"({"name":"x","model":"m","version":1,"bogus":1})",
+                          R"({"name":"x","model":"m","version":1,"optimize":"yes"})",
                           R"({"name":"x","model":"m","version":1,"traffic":{"weight":10}})",
                           R"({"name":"x","model":"m","version":1,"max_batch_size":4,"preferred_batch_sizes":[8]})",
                           R"({"name":"x","model":"m","version":1,"traffic":{"candidate":{"version":2},"auto":{"steps":[50]}}})"}) {
