@@ -178,7 +178,12 @@ void InferenceStats::RecordExecution(int64_t requests, uint64_t input_ns, uint64
 
 void InferenceStats::AddPending(int delta) {
   pending_.fetch_add(delta, std::memory_order_relaxed);
-  if (prom_->registry) prom_->pending->Increment(delta);
+  if (!prom_->registry) return;
+  if (delta >= 0) {
+    prom_->pending->Increment(delta);
+  } else {
+    prom_->pending->Decrement(-delta);
+  }
 }
 
 void InferenceStats::AddBusy(uint64_t ns) {

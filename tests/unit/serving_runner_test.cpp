@@ -301,5 +301,30 @@ TEST(InferenceStatsTest, TwoRunnersOfOneVersionShareSeriesSafely) {
   EXPECT_EQ(new_stats.Snapshot().success.count, 2u);
 }
 
+// The pending count moves without the stats lock, in the snapshot and the exported gauge alike;
+// a batch's successes count one each.
+TEST(InferenceStatsTest, PendingGoesUpAndDownAndABatchCountsEachRequest) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  InferenceStats stats(registry, "dep", "2");
+  stats.AddPending(1);
+  stats.AddPending(1);
+  stats.AddPending(1);
+  EXPECT_EQ(stats.Snapshot().pending, 3u);
+  std::string gauge = "aimass_inference_pending_requests{deployment=\"dep\",version=\"2\"} ";
+  EXPECT_NE(http::RenderMetrics(*registry).find(gauge + "3"), std::string::npos);
+  stats.RecordSuccesses({{1000, 10}, {2000, 20}, {3000, 30}});
+  stats.AddPending(-3);
+  auto snap = stats.Snapshot();
+  EXPECT_EQ(snap.pending, 0u);
+  EXPECT_EQ(snap.success.count, 3u);
+  EXPECT_EQ(snap.success.ns, 6000u);
+  EXPECT_EQ(snap.queue.ns, 60u);
+  std::string text = http::RenderMetrics(*registry);
+  EXPECT_NE(text.find(gauge + "0"), std::string::npos) << text;
+  EXPECT_NE(text.find("aimass_inference_requests_total{deployment=\"dep\",outcome=\"success\",version=\"2\"} 3"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace aimass::serving
