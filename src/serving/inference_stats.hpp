@@ -54,7 +54,6 @@ class InferenceStats {
     uint64_t total_ns;
     uint64_t queue_ns;
   };
-  void RecordSuccess(uint64_t total_ns, uint64_t queue_ns) { RecordSuccesses({{total_ns, queue_ns}}); }
   // A batch's requests under one lock: the executor that answers them is not the only thread
   // here (each request queued counts as pending from an I/O thread).
   void RecordSuccesses(const std::vector<Served>& served);

@@ -159,7 +159,11 @@ struct VersionRunner::Impl {
     return std::max<int64_t>(rows, 1);
   }
 
-  void Erased(const Job& j) { queued_rows -= j.rows; }
+  // Every removal from `queue` goes through here, so that `queued_rows` follows it.
+  std::deque<std::shared_ptr<Job>>::iterator Erase(std::deque<std::shared_ptr<Job>>::iterator it) {
+    queued_rows -= (*it)->rows;
+    return queue.erase(it);
+  }
 
   Status Submit(const std::shared_ptr<Job>& job) {
     bool was_forming = false;
@@ -213,18 +217,14 @@ struct VersionRunner::Impl {
   // Takes the front job and, when batching, the compatible jobs behind it up to `target` rows.
   std::vector<std::shared_ptr<Job>> Take(int64_t target) {
     std::vector<std::shared_ptr<Job>> batch;
-    while (!queue.empty() && queue.front()->state.load() == Job::kCancelled) {
-      Erased(*queue.front());
-      queue.pop_front();
-    }
+    while (!queue.empty() && queue.front()->state.load() == Job::kCancelled) Erase(queue.begin());
     if (queue.empty()) return batch;
     std::string key = queue.front()->batch_key;
     int64_t rows = 0;
     for (auto it = queue.begin(); it != queue.end();) {
       auto& j = *it;
       if (j->state.load() == Job::kCancelled) {
-        Erased(*j);
-        it = queue.erase(it);
+        it = Erase(it);
         continue;
       }
       bool joins = batch.empty() || (!key.empty() && j->batch_key == key && rows + j->rows <= target);
@@ -232,12 +232,10 @@ struct VersionRunner::Impl {
       if (joins && j->state.compare_exchange_strong(expected, Job::kTaken)) {
         rows += j->rows;
         batch.push_back(j);
-        Erased(*j);
-        it = queue.erase(it);
+        it = Erase(it);
         if (key.empty() || rows >= target) break;
       } else if (expected == Job::kCancelled) {
-        Erased(*j);
-        it = queue.erase(it);
+        it = Erase(it);
       } else {
         ++it;
       }

@@ -288,10 +288,10 @@ TEST(InferenceStatsTest, TwoRunnersOfOneVersionShareSeriesSafely) {
   auto registry = std::make_shared<prometheus::Registry>();
   auto old_stats = std::make_unique<InferenceStats>(registry, "dep", "1");
   InferenceStats new_stats(registry, "dep", "1");
-  old_stats->RecordSuccess(1000, 10);
-  new_stats.RecordSuccess(1000, 10);
+  old_stats->RecordSuccesses({{1000, 10}});
+  new_stats.RecordSuccesses({{1000, 10}});
   old_stats.reset();
-  new_stats.RecordSuccess(2000, 20);
+  new_stats.RecordSuccesses({{2000, 20}});
   new_stats.RecordExecution(1, 1, 1, 1);
   new_stats.RecordFailure("timeout", 5);
   std::string text = http::RenderMetrics(*registry);
