@@ -1,6 +1,7 @@
 #include "http/client.hpp"
 
 #include "common/thread_name.hpp"
+#include "http/draining_read.hpp"
 #include "http/response_parser.hpp"
 #include "http/write_at_once.hpp"
 
@@ -302,6 +303,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
       boost::system::error_code ignored;
       c.socket.set_option(tcp::no_delay(true), ignored);
       c.socket.non_blocking(true, ignored);  // Send's direct write must not wait
+      EnableDrainingReads(c.socket.native_handle());
       self->Send();
     });
   }
@@ -334,7 +336,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
     Conn& c = *conn_;
     // As Beast's own read loop: at least 512 bytes of room, at most 64 KiB per read.
     size_t room = std::clamp<size_t>(c.buffer.capacity() - c.buffer.size(), 512, 64 * 1024);
-    c.socket.async_read_some(c.buffer.prepare(room), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+    c.socket.async_read_some(DrainingRead(c.buffer.prepare(room)), [self = shared_from_this()](boost::system::error_code ec, size_t n) {
       self->conn_->buffer.commit(n);
       self->Parse(ec);
     });

@@ -60,8 +60,8 @@ void Headers::Add(std::string_view name, std::string_view value) {
 
 void Headers::AddParsed(std::string_view name, std::string_view value) {
   // Room for a usual message's fields at the first one: growing field by field costs an
-  // allocation at each doubling of either list (seven for a response of four fields).
-  if (index_.capacity() == 0) Reserve(8, 256);
+  // allocation at each doubling (four for a response of four fields).
+  if (lines_.empty() && lines_.capacity() < 256) lines_.reserve(256);
   index_.push_back({static_cast<uint32_t>(lines_.size()), static_cast<uint32_t>(name.size()),
                     static_cast<uint32_t>(value.size())});
   AppendField(lines_, name, value);

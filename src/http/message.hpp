@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "auth/principal.hpp"
 #include "common/status.hpp"
 
@@ -170,7 +172,9 @@ class Headers {
 
  private:
   std::string lines_;
-  std::vector<Entry> index_;
+  // A usual message's fields are indexed without an allocation of their own (two per proxied
+  // request, its request's and its answer's, showed in the gateway's profile).
+  boost::container::small_vector<Entry, 12> index_;
   size_t live_ = 0;
 };
 

@@ -24,6 +24,7 @@
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 #include "http/deferred_response.hpp"
+#include "http/draining_read.hpp"
 #include "http/head_parser.hpp"
 #include "http/json.hpp"
 #include "http/write_at_once.hpp"
@@ -419,6 +420,7 @@ Awaitable<void> Server::Impl::Accept() {
     // Synchronous calls on it return would_block instead of waiting (PlainWrite tries a direct
     // write first); asynchronous ones are unaffected.
     socket.non_blocking(true, ec);
+    EnableDrainingReads(socket.native_handle());
     auto conn = std::make_shared<Connection>(std::move(socket), *wake_boxes[index]);
     uint64_t id;
     {
@@ -566,7 +568,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         ec = bhttp::error::buffer_overflow;
         break;
       }
-      auto [rec, n] = co_await socket.async_read_some(buffer.prepare(room), kUse);
+      auto [rec, n] = co_await socket.async_read_some(DrainingRead(buffer.prepare(room)), kUse);
       buffer.commit(n);
       if (rec && rec == asio::error::eof) {
         ec = header_parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
@@ -593,8 +595,8 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
       break;
     }
     conn->busy = true;
-    conn->ExpiresAfter(read_timeout);
     req.received = Clock::now();
+    conn->deadline = req.received + read_timeout;  // one clock read for both
 
     bool keep_alive = header_parser.keep_alive();
     const bool chunked = header_parser.chunked();
