@@ -34,7 +34,7 @@ class DrainingReadTest : public ::testing::Test {
   // Reads once into a buffer of `room` bytes, running the io_context until the read completes
   // or 2 s pass (then the text is "timed out").
   std::string ReadOnce(size_t room) {
-    std::string got = "timed out";
+    std::string got;
     bool done = false;
     server_.async_read_some(DrainingRead(asio::buffer(buf_.data(), room)), [&](boost::system::error_code ec, size_t n) {
       got = ec ? "error: " + ec.message() : std::string(buf_.data(), n);
@@ -44,10 +44,11 @@ class DrainingReadTest : public ::testing::Test {
     for (auto until = std::chrono::steady_clock::now() + 2s; !done && std::chrono::steady_clock::now() < until;) {
       ioc_.run_for(10ms);
     }
-    if (!done) server_.cancel();
+    const bool timed_out = !done;
+    if (timed_out) server_.cancel();  // its handler runs below, while `got` and `done` live
     ioc_.restart();
     ioc_.poll();
-    return got;
+    return timed_out ? "timed out" : got;
   }
 
   // Runs the io_context for `d` with no read waiting on the socket: events that arrive are
