@@ -16,6 +16,7 @@
 #include "cli/client_config.hpp"
 #include "cli/deploy_commands.hpp"
 #include "cli/cron_commands.hpp"
+#include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
 #include "cli/mq_commands.hpp"
@@ -148,6 +149,8 @@ int Main(int argc, char** argv) {
   server->add_option("--target", target, "Modules to run (default all)");
   server->add_option("--set", sf.sets, "Any config key: --set http.max_body_bytes=2097152");
   server->add_flag("--print-config", sf.print_config, "Print the effective config (secrets masked) and exit");
+  bool failpoints_api = false;
+  server->add_flag("--failpoints-api", failpoints_api, "Serve /api/v1/admin/failpoints (crash tests only)");
 
   // login / whoami
   std::string username, password;
@@ -187,6 +190,7 @@ int Main(int argc, char** argv) {
   auto gw = AddGwCommands(app);
   auto mq = AddMqCommands(app);
   auto cron = AddCronCommands(app);
+  auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
 
@@ -217,6 +221,7 @@ int Main(int argc, char** argv) {
     flag("log.format", log_format);
     flag("log.level", log_level);
     flag("target", target);
+    if (failpoints_api) flag("failpoints_api", "true");
     return RunServer(sf);
   }
 
@@ -241,6 +246,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunGwCommands(*gw, api, g.json)) return *code;
   if (auto code = RunMqCommands(*mq, api, g.json)) return *code;
   if (auto code = RunCronCommands(*cron, api, g.json)) return *code;
+  if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {
     auto res = api.Call(http::Method::kGet, "/api/v1/auth/whoami");

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/failpoint.hpp"
+
 namespace aimass {
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -39,8 +41,14 @@ Status WriteFileAtomically(const std::string& path, const std::string& data, mod
   bool ok = ::fchmod(fd, mode) == 0 &&
             WriteAll(fd, data) &&
             ::fsync(fd) == 0;
+  int err = ok ? 0 : errno;
   ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("cannot write " + path);
+  if (err == 0) err = AIMASS_FAILPOINT("file.before_rename");
+  if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    return failpoint::IoError("cannot write " + path, err);
+  }
   std::string dir = std::filesystem::path(path).parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

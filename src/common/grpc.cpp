@@ -12,7 +12,8 @@ grpc::Status ToGrpc(const Status& st) {
     case Code::kForbidden: code = grpc::StatusCode::PERMISSION_DENIED; break;
     case Code::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
     case Code::kConflict: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case Code::kPayloadTooLarge: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
+    case Code::kPayloadTooLarge:
+    case Code::kInsufficientStorage: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
     case Code::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
     case Code::kDeadlineExceeded:
     case Code::kTimeout: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;

@@ -1,6 +1,11 @@
 #include "common/sha256.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace aimass {
 
@@ -26,6 +31,26 @@ std::string Sha256::FinishHex() {
 std::string Sha256Hex(std::string_view data) {
   Sha256 h;
   h.Update(data);
+  return h.FinishHex();
+}
+
+Result<std::string> Sha256FileHex(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot open " + path + ": " + std::strerror(errno));
+  Sha256 h;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return Status::Internal("cannot read " + path + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+  }
+  ::close(fd);
   return h.FinishHex();
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.hpp"
+
 typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace aimass {
@@ -25,5 +27,7 @@ class Sha256 {
 };
 
 std::string Sha256Hex(std::string_view data);
+// The digest of a file's bytes, read a megabyte at a time; an error when it cannot be read.
+Result<std::string> Sha256FileHex(const std::string& path);
 
 }  // namespace aimass

@@ -22,6 +22,7 @@ std::string_view CodeName(Code code) {
     case Code::kBadGateway: return "bad_gateway";
     case Code::kUnavailable: return "unavailable";
     case Code::kDeadlineExceeded: return "deadline_exceeded";
+    case Code::kInsufficientStorage: return "insufficient_storage";
   }
   return "internal";
 }
@@ -46,6 +47,7 @@ int HttpStatus(Code code) {
     case Code::kBadGateway: return 502;
     case Code::kUnavailable: return 503;
     case Code::kDeadlineExceeded: return 504;
+    case Code::kInsufficientStorage: return 507;
   }
   return 500;
 }

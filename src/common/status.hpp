@@ -31,6 +31,7 @@ enum class Code {
   kBadGateway,         // 502 bad_gateway
   kUnavailable,        // 503 unavailable
   kDeadlineExceeded,   // 504 deadline_exceeded
+  kInsufficientStorage,// 507 insufficient_storage
 };
 
 // The wire name of a code ("not_found"), used in error bodies and logs.

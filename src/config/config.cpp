@@ -78,6 +78,14 @@ const std::vector<KeyInfo>& Keys() {
       STR_KEY("data_dir", data_dir, "Directory for the SQLite metadata, blobs and the MQ log."),
       ENUM_KEY("target", target,
                "Modules to run. Only `all` exists until modules can run apart.", "all"),
+      STR_KEY("failpoints", failpoints,
+              "Failpoints armed at start, `name=action;…` (docs/guide/reliability.md): for crash and "
+              "fault tests only. Empty: none."),
+      KeyInfo{"failpoints_api", "bool", false, "",
+              "Serve /api/v1/admin/failpoints (admin only), which arms and disarms failpoints at run time; "
+              "for tests only.",
+              [](const Config& c) { return std::string(c.failpoints_api ? "true" : "false"); },
+              [](Config& c, const std::string& v) { return SetBool(c.failpoints_api, v); }},
       ENUM_KEY("log.level", log.level, "trace, debug, info, warn, error or off.", "trace", "debug",
                "info", "warn", "error", "off"),
       ENUM_KEY("log.format", log.format, "`text` or `json` (one JSON object per line).", "text",

@@ -24,6 +24,10 @@ struct Config {
   std::string grpc_listen = ":8081";
   std::string data_dir = "./aimass-data";
   std::string target = "all";
+  // Fault injection for crash tests (common/failpoint.hpp): points armed at start, and whether
+  // /api/v1/admin/failpoints may change them at run time.
+  std::string failpoints;
+  bool failpoints_api = false;
 
   struct Log {
     std::string level = "info";

@@ -94,6 +94,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string hash_key;
   boost::container::small_vector<size_t, 4> tried;  // inline for the usual few attempts
   Clock::time_point sent;  // of the attempt in flight (attempts run one after another)
+  bool last_timed_out = false;  // the last failed attempt ran out of time (504, not 502)
   Clock::time_point start;
   std::string request_id;
   std::string consumer;
@@ -690,12 +691,20 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optiona
   x->answer.Complete(std::move(r));
 }
 
+// Why every attempt failed, by the last one: an upstream that ran out of time is a timeout
+// (504) whichever path gave up on it, a retry with no target left to try included.
+Status AttemptsFailed(const Exchange& x) {
+  const std::string& name = x.pool->spec().name;
+  if (x.last_timed_out) return Status::DeadlineExceeded("upstream '" + name + "' did not answer in time");
+  return Status::BadGateway("upstream '" + name + "' could not be reached");
+}
+
 void Attempt(std::shared_ptr<Exchange> x) {
   auto picked = x->pool->Pick(x->hash_key, x->tried);
   if (!picked) {
     Finish(x,
            http::ErrorResponse(x->tried.empty() ? Status::Unavailable("upstream '" + x->pool->spec().name + "' has no target taking traffic")
-                                                : Status::BadGateway("no target of upstream '" + x->pool->spec().name + "' could be reached"),
+                                                : AttemptsFailed(*x),
                                x->request_id),
            std::nullopt, "");
     return;
@@ -721,18 +730,14 @@ void Attempt(std::shared_ptr<Exchange> x) {
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
       const UpstreamSpec& u = x->pool->spec();
+      x->last_timed_out = got.status().code() == Code::kDeadlineExceeded;
       if (x->idempotent && static_cast<int>(x->tried.size()) <= u.retries && !x->answer.done()) {
         Attempt(x);
         return;
       }
       spdlog::warn("gateway route {}: target {} failed: {} (request {})", x->route, target, got.status().message(),
                    x->request_id);
-      bool timed_out = got.status().code() == Code::kDeadlineExceeded;
-      Finish(x,
-             http::ErrorResponse(timed_out ? Status::DeadlineExceeded("upstream '" + u.name + "' did not answer in time")
-                                           : Status::BadGateway("upstream '" + u.name + "' could not be reached"),
-                                 x->request_id),
-             std::nullopt, target);
+      Finish(x, http::ErrorResponse(AttemptsFailed(*x), x->request_id), std::nullopt, target);
       return;
     }
     http::Response r;

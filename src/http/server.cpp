@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
@@ -220,7 +221,9 @@ class Spool {
   Status Write(const char* data, size_t n) {
     hash_.Update(std::string_view(data, n));
     size_ += n;
-    if (!WriteAll(fd_, std::string_view(data, n))) return Status::Internal("cannot write spool file");
+    int err = AIMASS_FAILPOINT("upload.spool_write");
+    if (err == 0 && !WriteAll(fd_, std::string_view(data, n))) err = errno;
+    if (err != 0) return failpoint::IoError("cannot store the upload", err);
     return Status::Ok();
   }
   std::string FinishHex() {
@@ -237,6 +240,53 @@ class Spool {
   std::string path_;
   uint64_t size_ = 0;
 };
+
+// A chunked body's unparsed rest, when the parser wants more, is a chunk-size line or the
+// trailers (a chunk's data is always taken whole): a line feed there without its carriage
+// return is a bare-LF line, which Beast reads past while it waits for a CR that never comes.
+bool BareLineFeed(const beast::flat_buffer& buffer) {
+  auto* p = static_cast<const char*>(buffer.data().data());
+  size_t n = buffer.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')) return true;
+  }
+  return false;
+}
+
+// Feeds `parser` from the connection until its message is complete, its body buffer is full
+// (buffer_body: need_buffer), or an error. Beast's async_read does the same but trusts a
+// chunked body's framing further: a chunk line ended by a bare LF made the request wait for
+// the read timeout, and a chunk line or trailer that never ends grew the buffer without limit.
+// Both are malformed framing here (bad_chunk), answered 400 at once. Errors of the socket
+// (eof, reset, the watchdog's close) are returned as they are: nobody is left to answer.
+template <class Parser>
+Awaitable<boost::system::error_code> ReadBody(Socket& socket, beast::flat_buffer& buffer, Parser& parser,
+                                              size_t max_line_bytes) {
+  parser.eager(true);
+  for (;;) {
+    boost::system::error_code ec;
+    if (buffer.size() > 0) {
+      buffer.consume(parser.put(buffer.data(), ec));
+      if (parser.is_done()) co_return boost::system::error_code{};
+      if (ec && ec != bhttp::error::need_more) co_return ec;
+      if (ec == bhttp::error::need_more && parser.chunked() &&
+          (BareLineFeed(buffer) || buffer.size() > max_line_bytes)) {
+        co_return bhttp::error::bad_chunk;
+      }
+    }
+    size_t room = beast::read_size(buffer, 65536);
+    auto [rec, n] = co_await socket.async_read_some(DrainingRead(buffer.prepare(room)), kUse);
+    buffer.commit(n);
+    if (rec) co_return rec;
+  }
+}
+
+// A body the client sent but the parser refused (chunked framing, a size that does not fit):
+// the client's error, answered; not a socket's.
+bool MalformedBody(const boost::system::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_chunk).category() &&
+         ec != bhttp::error::partial_message && ec != bhttp::error::end_of_stream;
+}
 
 }  // namespace
 
@@ -688,19 +738,21 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
         conn->ExpiresAfter(read_timeout);  // a deadline per chunk: big uploads may take long
-        auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
-        (void)rn;
+        auto rec = co_await ReadBody(socket, buffer, parser, opt.max_header_bytes);
         if (rec == bhttp::error::need_buffer) rec = {};
+        // Whatever was decoded before an error is the body's: written before it is judged.
+        if (size_t got = chunk.size() - parser.get().body().size; got > 0) st = spool->Write(chunk.data(), got);
         if (rec) {
           if (rec == bhttp::error::body_limit) {
             st = Status::TooLarge("body exceeds " + std::to_string(opt.max_upload_bytes) + " bytes");
+          } else if (MalformedBody(rec)) {
+            st = Status::BadRequest("malformed chunked body: " + rec.message());
           } else {
             body_read = false;
             st = Status::BadRequest("request body could not be read");
           }
           break;
         }
-        st = spool->Write(chunk.data(), chunk.size() - parser.get().body().size);
       }
       if (st.ok()) {
         req.body_sha256 = spool->FinishHex();
@@ -714,10 +766,14 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
     } else if (has_body) {
       bhttp::request_parser<bhttp::string_body> parser{header_parser.Release()};
       parser.body_limit(limit);
-      auto [rec, rn] = co_await bhttp::async_read(socket, buffer, parser, kUse);
-      (void)rn;
+      auto rec = co_await ReadBody(socket, buffer, parser, opt.max_header_bytes);
       if (rec == bhttp::error::body_limit) {
         req.early_error = Status::TooLarge("body exceeds " + std::to_string(limit) + " bytes");
+        keep_alive = false;
+        unread_body = true;
+      } else if (MalformedBody(rec)) {
+        // Answered like any early error: logged, counted and audited, the handler not called.
+        req.early_error = Status::BadRequest("malformed chunked body: " + rec.message());
         keep_alive = false;
         unread_body = true;
       } else if (rec) {

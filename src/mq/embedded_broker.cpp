@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
@@ -286,7 +287,10 @@ void EmbeddedBroker::SaveState(Subscription& sub) {
     j = {{"sources", sources}, {"dlq_removed", sub.dlq_removed}};
     sub.dirty = false;
   }
-  if (Status st = WriteFileAtomically(sub.dir + "/state.json", j.dump(), 0600); !st.ok()) {
+  Status st = Status::Ok();
+  if (int err = AIMASS_FAILPOINT("mq.before_state_save")) st = failpoint::IoError("cannot save the state", err);
+  if (st.ok()) st = WriteFileAtomically(sub.dir + "/state.json", j.dump(), 0600);
+  if (!st.ok()) {
     spdlog::error("mq subscription {}: cannot save its state: {}", sub.spec.name, st.message());
     std::lock_guard lock(sub.mu);
     sub.dirty = true;
@@ -693,6 +697,9 @@ Result<AckResult> EmbeddedBroker::Ack(const std::string& subscription, const std
     ++r.done;
   }
   if (r.done) sub->dirty = true;
+  // Acks are saved with the subscription's state, at most state_interval later: a crash before
+  // then redelivers them (at least once).
+  (void)AIMASS_FAILPOINT("mq.after_ack");
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "mq/record.hpp"
 
@@ -169,9 +170,7 @@ Status PartitionLog::Roll() {
       return Status::Internal("cannot truncate " + last.path + ": " + std::strerror(errno));
     }
     last.zeroed = last.size;
-    if (opt_.fsync != FsyncPolicy::kNever && ::fdatasync(last.fd) != 0) {
-      return Status::Internal("cannot sync " + last.path + ": " + std::strerror(errno));
-    }
+    if (opt_.fsync != FsyncPolicy::kNever && ::fdatasync(last.fd) != 0) return SyncFailed(last.path, errno);
   }
   auto seg = std::make_unique<Segment>();
   seg->base = next_;
@@ -186,12 +185,13 @@ Status PartitionLog::Roll() {
 Status PartitionLog::ZeroAhead(Segment& seg, size_t need) {
   uint64_t want = std::max<uint64_t>(seg.size + need, std::min<uint64_t>(seg.zeroed + kZeroAhead, opt_.segment_bytes));
   std::string zeros(want - seg.zeroed, '\0');
-  if (::lseek(seg.fd, static_cast<off_t>(seg.zeroed), SEEK_SET) < 0 || !WriteAll(seg.fd, zeros) || ::fdatasync(seg.fd) != 0) {
-    std::string why = std::strerror(errno);
+  if (::lseek(seg.fd, static_cast<off_t>(seg.zeroed), SEEK_SET) < 0 || !WriteAll(seg.fd, zeros)) {
+    int err = errno;
     (void)!::ftruncate(seg.fd, static_cast<off_t>(seg.size));
     seg.zeroed = seg.size;
-    return Status::Internal("cannot extend " + seg.path + ": " + why);
+    return failpoint::IoError("cannot extend the topic's log", err);
   }
+  if (::fdatasync(seg.fd) != 0) return SyncFailed(seg.path, errno);
   seg.zeroed = want;
   return Status::Ok();
 }
@@ -201,6 +201,7 @@ Result<PartitionLog::Written> PartitionLog::Write(std::vector<Message>& batch, i
   uint64_t seq = 0, first = 0;
   {
     std::lock_guard lock(mu_);
+    if (!broken_.ok()) return broken_;
     first = next_;
     std::string buf;
     std::vector<uint32_t> starts;
@@ -216,12 +217,15 @@ Result<PartitionLog::Written> PartitionLog::Write(std::vector<Message>& batch, i
     }
     Segment& seg = *segments_.back();
     if (opt_.fsync == FsyncPolicy::kAlways && seg.size + buf.size() > seg.zeroed) AIMASS_RETURN_IF_ERROR(ZeroAhead(seg, buf.size()));
-    if (::lseek(seg.fd, static_cast<off_t>(seg.size), SEEK_SET) < 0 || !WriteAll(seg.fd, buf)) {
-      std::string why = std::strerror(errno);
+    int err = AIMASS_FAILPOINT("mq.before_append");
+    if (err == 0 && (::lseek(seg.fd, static_cast<off_t>(seg.size), SEEK_SET) < 0 || !WriteAll(seg.fd, buf))) err = errno;
+    if (err != 0) {
+      spdlog::error("mq log {}: cannot append: {}", opt_.dir, std::strerror(err));
       (void)!::ftruncate(seg.fd, static_cast<off_t>(seg.size));  // nothing half-written stays
       seg.zeroed = seg.size;
-      return Status::Internal("cannot append to " + seg.path + ": " + why);
+      return failpoint::IoError("cannot append to the topic's log", err);
     }
+    (void)AIMASS_FAILPOINT("mq.after_append");
     for (uint32_t s : starts) seg.positions.push_back(static_cast<uint32_t>(seg.size) + s);
     seg.size += buf.size();
     seg.last_time_ms = now_ms;
@@ -234,9 +238,12 @@ Result<PartitionLog::Written> PartitionLog::Write(std::vector<Message>& batch, i
 Status PartitionLog::WaitDurable(uint64_t ticket) {
   if (opt_.fsync != FsyncPolicy::kAlways || ticket == 0) return Status::Ok();
   std::unique_lock sync(sync_mu_);
-  if (synced_seq_ >= ticket) return Status::Ok();  // a sync that started after this write covered it
-  std::unique_lock lock(mu_);
-  return SyncLocked(lock);
+  if (synced_seq_ < ticket) {  // else a sync that started after this write covered it
+    std::unique_lock lock(mu_);
+    AIMASS_RETURN_IF_ERROR(SyncLocked(lock));
+  }
+  (void)AIMASS_FAILPOINT("mq.after_fsync");
+  return Status::Ok();
 }
 
 Result<uint64_t> PartitionLog::Append(std::vector<Message>& batch, int64_t now_ms) {
@@ -254,12 +261,28 @@ Status PartitionLog::SyncLocked(std::unique_lock<std::mutex>& lock) {
   int fd = ::dup(segments_.back()->fd);  // the segment may be rolled or cleared meanwhile
   std::string path = segments_.back()->path;
   lock.unlock();
-  if (fd < 0) return Status::Internal("cannot sync " + path + ": " + std::strerror(errno));
-  int rc = ::fdatasync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::Internal("cannot sync " + path + ": " + std::strerror(errno));
+  int err = fd < 0 ? errno : AIMASS_FAILPOINT("mq.before_fsync");
+  if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+  if (fd >= 0) ::close(fd);
+  if (err != 0) {
+    lock.lock();
+    return SyncFailed(path, err);
+  }
   synced_seq_ = std::max(synced_seq_, target);
   return Status::Ok();
+}
+
+// After a failed fdatasync the kernel may have dropped the unsynced pages and marked them
+// clean, so a later sync that succeeds proves nothing about them. The partition takes no more
+// writes; a restart recovers it from what is on disk (records are CRC-checked). Kafka takes a
+// log directory offline on an I/O error for the same reason. Under mu_.
+Status PartitionLog::SyncFailed(const std::string& path, int err) {
+  spdlog::error("mq log {}: fdatasync of {} failed: {}; the partition takes no writes until restart", opt_.dir, path,
+                std::strerror(err));
+  Status st = failpoint::IoError("cannot sync the topic's log", err);
+  broken_ = Status(st.code(), "the topic's log could not be synced earlier (" + std::string(std::strerror(err)) +
+                                  "); the partition takes no writes until the server restarts");
+  return st;
 }
 
 Status PartitionLog::Sync() {

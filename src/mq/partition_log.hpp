@@ -91,12 +91,14 @@ class PartitionLog {
   Status Recover(const std::function<void(const Message&)>& visit);
   Status Roll();  // starts a new segment at next_
   Status SyncLocked(std::unique_lock<std::mutex>& lock);
+  Status SyncFailed(const std::string& path, int err);
 
   LogOptions opt_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<Segment>> segments_;
   uint64_t next_ = 0;
   uint64_t written_seq_ = 0;  // bumped per append; what a sync covers
+  Status broken_;  // set by a failed sync: no write is taken after it (under mu_)
   // Group commit: the appender that takes sync_mu_ first syncs for every one waiting.
   std::mutex sync_mu_;
   uint64_t synced_seq_ = 0;

@@ -1,5 +1,6 @@
 #include "registry/registry.hpp"
 
+#include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -7,7 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/rbac.hpp"
+#include "common/failpoint.hpp"
 #include "common/name.hpp"
+#include "common/sha256.hpp"
+#include "registry/signature_json.hpp"
 #include "registry/search.hpp"
 #include "registry/validator.hpp"
 
@@ -255,6 +259,7 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
   AIMASS_ASSIGN_OR_RETURN(v.version, store_.InsertVersion(m.id, v, in.tree));
   Emit("registry.version.created", nlohmann::json{{"model", model}, {"version", v.version},
                                                   {"framework", v.framework}, {"digest", v.digest}}.dump());
+  (void)AIMASS_FAILPOINT("registry.after_version_insert");
   std::string entry_digest = "sha256:" + in.sha256_hex;
   Status stored = Status::Ok();
   if (in.tree.empty()) {
@@ -270,29 +275,106 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
                                   "the artifact could not be stored", nullptr);
     return stored;
   }
+  (void)AIMASS_FAILPOINT("registry.after_blob_rename");
+  Status concluded = Conclude(m, v, entry_digest);
+  if (!concluded.ok()) {
+    // The outcome could not be written: the version must not stay pending until a restart.
+    // (Best effort: if the store still refuses, the start-up check decides it.)
+    (void)store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed, kInterrupted, nullptr);
+    return concluded;
+  }
+  (void)AIMASS_FAILPOINT("registry.after_status_commit");
+  return store_.FindVersion(m, v.version);
+}
 
-  // Validation reads the stored blob, so what is checked is exactly what will be served.
+// Validates a version whose artifact is stored and records the outcome: ready, or failed with
+// the runtime's reason. Validation reads the stored blob, so what is checked is exactly what
+// will be served.
+Status Registry::Conclude(const Model& m, const ModelVersion& v, const std::string& entry_digest) {
+  const ArtifactValidator* validator = ValidatorFor(v.framework);
+  if (!validator) return Status::Internal("no runtime for framework '" + v.framework + "'");
   AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(entry_digest));
   auto inferred = validator->Validate(path);
-  Status outcome = inferred.ok() ? CheckSignature(in.declared, *inferred) : inferred.status();
+  Status outcome = inferred.ok() ? CheckSignature(v.signature, *inferred) : inferred.status();
+  if (int err = AIMASS_FAILPOINT("registry.before_status_commit")) {
+    return failpoint::IoError("cannot record the version's status", err);
+  }
   if (!outcome.ok()) {
     AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed,
                                                    outcome.message(), nullptr));
-    Emit("registry.version.failed", nlohmann::json{{"model", model}, {"version", v.version},
+    Emit("registry.version.failed", nlohmann::json{{"model", m.name}, {"version", v.version},
                                                    {"reason", outcome.message()}}.dump());
-  } else {
-    // A declared signature is kept (it has the names the user chose); else the inferred one,
-    // whose unnamed tensors are called "input".
-    Signature stored = *inferred;
-    for (auto& t : stored.inputs) {
-      if (t.name.empty()) t.name = "input";
-    }
-    const Signature* sig = in.declared.empty() ? &stored : nullptr;
-    AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kReady, "", sig));
-    Emit("registry.version.ready", nlohmann::json{{"model", model}, {"version", v.version},
-                                                  {"framework", v.framework}, {"digest", v.digest}}.dump());
+    return Status::Ok();
   }
-  return store_.FindVersion(m, v.version);
+  // A declared signature is kept (it has the names the user chose); else the inferred one,
+  // whose unnamed tensors are called "input".
+  Signature stored = *inferred;
+  for (auto& t : stored.inputs) {
+    if (t.name.empty()) t.name = "input";
+  }
+  const Signature* sig = v.signature.empty() ? &stored : nullptr;
+  AIMASS_RETURN_IF_ERROR(store_.SetVersionStatus(m.id, v.version, VersionStatus::kReady, "", sig));
+  Emit("registry.version.ready", nlohmann::json{{"model", m.name}, {"version", v.version},
+                                                {"framework", v.framework}, {"digest", v.digest}}.dump());
+  return Status::Ok();
+}
+
+Result<RecoveryStats> Registry::ResolvePending() {
+  RecoveryStats stats;
+  AIMASS_ASSIGN_OR_RETURN(auto pending, store_.PendingVersions());
+  for (const auto& [name, number] : pending) {
+    AIMASS_ASSIGN_OR_RETURN(Model m, store_.FindModel(name));
+    AIMASS_ASSIGN_OR_RETURN(ModelVersion v, store_.FindVersion(m, number));
+    // Every blob the version names must be there with the bytes its digest says; the upload
+    // was spooled and hashed whole before the version existed, so a blob that is present is
+    // the artifact the client sent.
+    std::vector<std::pair<std::string, std::string>> blobs;  // digest, path in the tree
+    if (v.kind == ArtifactKind::kDirectory) {
+      AIMASS_ASSIGN_OR_RETURN(auto files, store_.VersionFiles(m.id, v.version));
+      for (const auto& f : files) blobs.emplace_back("sha256:" + f.sha256_hex, f.path);
+    } else {
+      blobs.emplace_back(v.digest, "");
+    }
+    std::string entry_digest, missing;
+    for (const auto& [digest, path] : blobs) {
+      if (v.kind == ArtifactKind::kFile || path == v.entry) entry_digest = digest;
+      auto local = blobs_.LocalPath(digest);
+      auto hex = local.ok() ? Sha256FileHex(*local) : Result<std::string>(local.status());
+      if (!hex.ok() || "sha256:" + *hex != digest) missing = digest;
+    }
+    Status st;
+    if (!missing.empty() || entry_digest.empty()) {
+      spdlog::warn("registry: {} version {} was interrupted before its artifact was stored ({} {}): failed",
+                   name, number, missing.empty() ? "no entry" : "missing or damaged", missing);
+      st = store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed, kInterrupted, nullptr);
+      if (st.ok()) {
+        Emit("registry.version.failed",
+             nlohmann::json{{"model", name}, {"version", number}, {"reason", kInterrupted}}.dump());
+        ++stats.failed;
+      }
+    } else {
+      st = Conclude(m, v, entry_digest);
+      if (st.ok()) {
+        AIMASS_ASSIGN_OR_RETURN(ModelVersion done, store_.FindVersion(m, number));
+        spdlog::info("registry: {} version {} was interrupted after its artifact was stored: {}", name, number,
+                     StatusName(done.status));
+        ++(done.status == VersionStatus::kReady ? stats.ready : stats.failed);
+      }
+    }
+    AIMASS_RETURN_IF_ERROR(st);
+  }
+  return stats;
+}
+
+Status Registry::RecordSignature(const std::string& model, int64_t version, const Signature& signature) {
+  AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
+  AIMASS_ASSIGN_OR_RETURN(bool recorded, store_.CompleteSignature(m.id, version, signature));
+  if (recorded) {
+    spdlog::info("registry: {} version {}: signature recorded from its first served request", model, version);
+    Emit("registry.version.updated", nlohmann::json{{"model", model}, {"version", version},
+                                                    {"signature", SignatureToJson(signature)}}.dump());
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<TreeFile>> Registry::Files(const std::string& model, int64_t version) {

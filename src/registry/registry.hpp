@@ -50,11 +50,21 @@ struct NewVersion {
   std::string entry;
 };
 
+// What ResolvePending decided.
+struct RecoveryStats {
+  int ready = 0;   // stored whole and valid: completed
+  int failed = 0;  // interrupted before the artifact was stored, or invalid
+};
+
+// The reason of a version whose creation a crash (or a failed status write) cut short.
+inline constexpr const char* kInterrupted = "interrupted";
+
 class Registry {
  public:
   // Changes are published on `bus` (may be null) as registry.model.created,
   // registry.model.updated, registry.model.renamed, registry.version.created,
   // registry.version.ready, registry.version.failed, registry.version.deleted,
+  // registry.version.updated (a signature recorded by serving),
   // registry.alias.moved and registry.alias.deleted, each after its transaction committed.
   Registry(storage::Db& db, storage::BlobStore& blobs, events::EventBus* bus = nullptr)
       : store_(db), blobs_(blobs), bus_(bus) {}
@@ -71,6 +81,14 @@ class Registry {
   // records the outcome. A failed validation is returned as the version with status failed
   // (and its reason), not as an error: the version exists and says why it cannot be used.
   Result<ModelVersion> CreateVersion(const std::string& model, const NewVersion& v);
+  // At start-up, before requests: decides every version a crash left pending. One whose blobs
+  // are all present with the bytes their digests name is validated (ready, or failed with the
+  // runtime's reason); any other is failed with reason `interrupted`, and its blobs are left
+  // to GC. See docs/registry.md, "Version states".
+  Result<RecoveryStats> ResolvePending();
+  // Completes a version's signature learned by serving from its first successful request,
+  // while the stored one still lacks datatypes or shapes (never replaces a complete one).
+  Status RecordSignature(const std::string& model, int64_t version, const Signature& signature);
   Result<ModelVersion> GetVersion(const std::string& model, int64_t version);
   Result<ModelVersion> GetByAlias(const std::string& model, const std::string& alias);
   Result<std::vector<ModelVersion>> ListVersions(const std::string& model, int64_t offset,
@@ -110,6 +128,7 @@ class Registry {
 
  private:
   void Emit(const char* topic, const std::string& json_data);
+  Status Conclude(const Model& m, const ModelVersion& v, const std::string& entry_digest);
 
   RegistryStore store_;
   storage::BlobStore& blobs_;

@@ -1,5 +1,6 @@
 #include "registry/store.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@ namespace aimass::registry {
 using storage::Row;
 using storage::Tx;
 using storage::Value;
+using storage::Rows;
 
 std::string_view StatusName(VersionStatus s) {
   switch (s) {
@@ -356,6 +358,34 @@ Result<ModelVersion> RegistryStore::FindVersion(const Model& model, int64_t vers
   return VersionFromRow(model.name, (*rows)[0]);
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> RegistryStore::PendingVersions() {
+  AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT m.name, v.version FROM registry_versions v JOIN registry_models m "
+                                               "ON m.id = v.model_id WHERE v.status = 'pending' AND v.deleted_at = 0 "
+                                               "ORDER BY m.name, v.version"));
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& r : rows) out.emplace_back(r.Text(0), r.Int(1));
+  return out;
+}
+
+Result<bool> RegistryStore::CompleteSignature(int64_t model_id, int64_t version, const Signature& signature) {
+  bool done = false;
+  AIMASS_RETURN_IF_ERROR(db_.Transaction([&](Tx& tx) -> Status {
+    AIMASS_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT signature FROM registry_versions WHERE model_id = ? AND "
+                                                "version = ? AND deleted_at = 0",
+                                                {model_id, version}));
+    if (rows.empty()) return Status::Ok();
+    Signature stored = SignatureFromJson(nlohmann::json::parse(rows[0].Text(0), nullptr, false));
+    bool incomplete = std::any_of(stored.inputs.begin(), stored.inputs.end(),
+                                  [](const TensorSpec& t) { return t.datatype.empty() || t.shape.empty(); });
+    if (!incomplete) return Status::Ok();
+    done = true;
+    return tx.Exec("UPDATE registry_versions SET signature = ? WHERE model_id = ? AND version = ?",
+                   {SignatureToJson(signature).dump(), model_id, version})
+        .status();
+  }));
+  return done;
+}
+
 Result<std::vector<ModelVersion>> RegistryStore::ListVersions(const Model& model,
                                                               bool include_deleted,
                                                               int64_t offset, int64_t limit) {
@@ -551,10 +581,10 @@ Result<std::vector<TreeFile>> RegistryStore::VersionFiles(int64_t model_id, int6
 }
 
 Result<bool> RegistryStore::BlobReferenced(const std::string& digest) {
-  auto rows = db_.Query("SELECT 1 FROM registry_versions WHERE digest = ? AND deleted_at = 0 "
+  auto rows = db_.Query("SELECT 1 FROM registry_versions WHERE digest = ? AND deleted_at = 0 AND status <> 'failed' "
                         "UNION ALL SELECT 1 FROM registry_version_files f JOIN registry_versions v "
                         "ON v.model_id = f.model_id AND v.version = f.version "
-                        "WHERE f.digest = ? AND v.deleted_at = 0 LIMIT 1",
+                        "WHERE f.digest = ? AND v.deleted_at = 0 AND v.status <> 'failed' LIMIT 1",
                         {digest, digest});
   if (!rows.ok()) return rows.status();
   return !rows->empty();

@@ -35,6 +35,12 @@ class RegistryStore {
   Status SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
                           const std::string& reason, const Signature* signature);
   Result<ModelVersion> FindVersion(const Model& model, int64_t version);
+  // (model name, version) of every live version still pending: after a crash, the ones whose
+  // creation was interrupted.
+  Result<std::vector<std::pair<std::string, int64_t>>> PendingVersions();
+  // Replaces the signature only while the stored one still lacks a datatype or shape of an
+  // input (a learned signature never overwrites a declared or earlier one). Whether it did.
+  Result<bool> CompleteSignature(int64_t model_id, int64_t version, const Signature& signature);
   Result<std::vector<ModelVersion>> ListVersions(const Model& model, bool include_deleted,
                                                  int64_t offset, int64_t limit);
   // Soft delete; fails with conflict while an alias points at the version.
@@ -60,7 +66,8 @@ class RegistryStore {
   Status DeleteGrant(int64_t model_id, const std::string& subject);
   Result<std::vector<Grant>> Grants(int64_t model_id);
 
-  // Whether a live (not deleted) version stores this blob: the registry's part of blob GC.
+  // Whether a live (not deleted) version that is not failed stores this blob: the registry's
+  // part of blob GC. A pending version's blobs count (decision 16), a failed one's do not.
   Result<bool> BlobReferenced(const std::string& digest);
 
  private:

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "common/failpoint.hpp"
 #include "common/random.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
@@ -343,6 +344,9 @@ void Scheduler::HandleDue(const Job& job, int64_t now, int64_t fence) {
     spdlog::warn("scheduler: job {} not fired: {}", spec.name, claimed.message());
     return;
   }
+  // Claimed first, fired after: a crash here leaves runs `running` that the next leader marks
+  // failed, and nothing is fired twice (at most once per scheduled time).
+  (void)AIMASS_FAILPOINT("scheduler.after_claim");
   if (!replaced.empty()) {
     std::lock_guard lock(mu_);
     for (auto& e : replaced) {
@@ -430,6 +434,7 @@ void Scheduler::Execute(Job job, Run run, std::shared_ptr<Execution> exec) {
       break;
     }
   }
+  (void)AIMASS_FAILPOINT("scheduler.after_fire");
   run.output = last.output;
   if (last.status.ok()) {
     run.status = "succeeded";

@@ -17,6 +17,7 @@
 #include "auth/middleware.hpp"
 #include "auth/password.hpp"
 #include "common/cpus.hpp"
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "http/metrics.hpp"
 #include "http/server.hpp"
@@ -145,6 +146,14 @@ Status App::Impl::OpenStorage() {
   broker = mq::WithMetrics(std::move(inner), metrics);
   event_bridge = std::make_unique<mq::EventBridge>(events, *broker);
   registry = std::make_unique<registry::Registry>(*db, *blobs, &events);
+  // Writes a crash cut short are decided before anything reads them (docs/guide/reliability.md).
+  AIMASS_ASSIGN_OR_RETURN(registry::RecoveryStats recovered, registry->ResolvePending());
+  if (recovered.ready + recovered.failed > 0) {
+    spdlog::warn("registry: {} version(s) left pending by a crash: {} completed, {} failed", recovered.ready + recovered.failed,
+                 recovered.ready, recovered.failed);
+  }
+  AIMASS_ASSIGN_OR_RETURN(int64_t dangling, DropDanglingUploads(*db, *blobs));
+  if (dangling > 0) spdlog::warn("blobs: {} upload(s) cut short by a crash dropped", dangling);
   serving = std::make_unique<serving::Serving>(*db, *registry, &events, metrics);
   serving->Start();
 
@@ -235,6 +244,10 @@ Status App::Impl::BuildRoutes() {
   mq_poller = std::make_shared<mq::LongPoller>(*broker);
   AIMASS_RETURN_IF_ERROR(mq::RegisterRoutes(router, *broker, mq_poller));
   AIMASS_RETURN_IF_ERROR(scheduler::RegisterRoutes(router, *cron));
+  if (cfg.failpoints_api) {
+    AIMASS_RETURN_IF_ERROR(RegisterFailpointRoutes(router));
+    spdlog::warn("failpoints_api is on: admins can make this process crash or fail its writes");
+  }
 
   pipeline = std::make_unique<http::Pipeline>(router);
   pipeline->Use(std::make_shared<http::RequestIdMiddleware>());
@@ -252,6 +265,10 @@ Status App::Start() {
   Impl& s = *impl_;
   auto hp = http::ParseHostPort(s.cfg.listen);
   if (!hp.ok()) return hp.status();
+  if (!s.cfg.failpoints.empty()) {
+    AIMASS_RETURN_IF_ERROR(failpoint::Configure(s.cfg.failpoints));
+    spdlog::warn("failpoints armed: {}", s.cfg.failpoints);
+  }
   AIMASS_RETURN_IF_ERROR(s.OpenStorage());
   AIMASS_RETURN_IF_ERROR(s.OpenAuth());
   AIMASS_RETURN_IF_ERROR(s.BuildRoutes());

@@ -36,6 +36,13 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps);
 std::vector<storage::Migration> BlobMigrations();
 // Digests the blob API's uploads still hold (the GC's mark phase for them).
 Result<bool> BlobUploadReferenced(storage::Db& db, const std::string& digest);
+// At start-up: drops the upload rows whose bytes a crash kept from being stored (the row is
+// written first). How many.
+Result<int64_t> DropDanglingUploads(storage::Db& db, storage::BlobStore& blobs);
+
+// /api/v1/admin/failpoints (only when `failpoints_api` is on): list, arm and disarm
+// failpoints at run time; admin only (permission failpoints:write / failpoints:read).
+Status RegisterFailpointRoutes(http::Router& router);
 
 // The OpenAPI 3 document for the route table.
 std::string OpenApiDocument(const http::Router& router);

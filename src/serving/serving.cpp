@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "auth/rbac.hpp"
+#include "common/failpoint.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
 
@@ -69,6 +70,30 @@ struct Live {
   uint64_t generation = 0;
   std::vector<TrafficEvent> history;
   Clock::time_point step_started = Clock::now();
+
+  // What a change may touch, kept so that a change the store refused is undone: what serves
+  // never runs ahead of what a restart would load. Destroy a Saved after the lock is dropped
+  // (it may hold the last reference to a runner, whose unload waits for its requests).
+  struct Saved {
+    DeploymentSpec spec;
+    std::shared_ptr<VersionRunner> stable, candidate;
+    std::string state, reason;
+    bool loaded = true;
+    std::vector<TrafficEvent> history;
+    Clock::time_point step_started;
+  };
+  Saved Save() const { return {spec, stable, candidate, state, reason, loaded, history, step_started}; }
+  void Restore(Saved&& s) {
+    spec = std::move(s.spec);
+    stable = std::move(s.stable);
+    candidate = std::move(s.candidate);
+    state = std::move(s.state);
+    reason = std::move(s.reason);
+    loaded = s.loaded;
+    history = std::move(s.history);
+    step_started = s.step_started;
+    ++generation;
+  }
 
   void Record(TrafficEvent e) {
     e.at_ms = UnixNowMs();
@@ -175,6 +200,15 @@ struct Serving::Impl {
     load.version = version;
     load.framework = v.framework;
     load.signature = v.signature;
+    // Recorded in the registry off the executor (a metadata write), by the controller.
+    load.signature_learned = [this, model = spec.model, version](const registry::Signature& sig) {
+      Post([this, model, version, sig] {
+        if (Status st = registry.RecordSignature(model, version, sig); !st.ok()) {
+          spdlog::warn("model '{}' version {}: the learned signature could not be recorded: {}", model, version,
+                       st.message());
+        }
+      });
+    };
     if (v.kind == registry::ArtifactKind::kDirectory) {
       AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
       for (const auto& f : files) {
@@ -202,15 +236,31 @@ struct Serving::Impl {
   }
 
   Status Persist(Live& d) {  // d.mu held
+    if (int err = AIMASS_FAILPOINT("serving.before_persist")) return failpoint::IoError("cannot store the deployment", err);
     Json history = Json::array();
     for (const auto& e : d.history) history.push_back(EventToJson(e));
-    return db.Exec(
-                 "INSERT INTO serving_deployments (name, spec, history, loaded, created_by, created_at, updated_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
-                 "history = excluded.history, loaded = excluded.loaded, updated_at = excluded.updated_at",
-                 {d.spec.name, StoredSpec(d.spec).dump(), history.dump(), int64_t{d.loaded}, d.spec.created_by,
-                  d.spec.created_at, d.spec.updated_at})
-        .status();
+    AIMASS_RETURN_IF_ERROR(
+        db.Exec("INSERT INTO serving_deployments (name, spec, history, loaded, created_by, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
+                "history = excluded.history, loaded = excluded.loaded, updated_at = excluded.updated_at",
+                {d.spec.name, StoredSpec(d.spec).dump(), history.dump(), int64_t{d.loaded}, d.spec.created_by,
+                 d.spec.created_at, d.spec.updated_at})
+            .status());
+    (void)AIMASS_FAILPOINT("serving.after_persist");
+    return Status::Ok();
+  }
+
+  // Stores the change made to `d` since `before` was saved, or undoes it when the store
+  // refuses. d.mu held.
+  Status Commit(Live& d, Live::Saved&& before) {
+    Status st = Persist(d);
+    if (!st.ok()) {
+      spdlog::error("deployment '{}': the change could not be stored, undone: {}", d.spec.name, st.message());
+      Live::Saved after = d.Save();  // the runners the change brought unload with `before`'s copy
+      d.Restore(std::move(before));
+      before = std::move(after);
+    }
+    return st;
   }
 
   // After a restart: bring a stored deployment back up.
@@ -264,7 +314,7 @@ struct Serving::Impl {
       if (from == version) return;
     }
     auto loaded = LoadVersion(spec, version);
-    std::shared_ptr<VersionRunner> old;
+    Live::Saved before;  // destroyed after the lock: it may hold the last reference to a runner
     std::lock_guard lock(d->mu);
     if (d->generation != generation || !d->loaded || d->state == "deleted") {
       // Changed while loading (a PATCH, a promotion, an unload): that change wins, and a later
@@ -282,14 +332,14 @@ struct Serving::Impl {
       spdlog::error("deployment '{}': version {} could not be loaded: {}", spec.name, version, e.detail);
       return;
     }
-    old = std::move(d->stable);
+    before = d->Save();
     d->stable = std::move(*loaded);
     d->state = "ready";
     d->reason.clear();
     ++d->generation;
     d->Record(e);
     d->spec.updated_at = UnixNow();
-    (void)Persist(*d);
+    if (!Commit(*d, std::move(before)).ok()) return;
     Emit("serving.version.swapped", {{"deployment", spec.name}, {"from_version", from}, {"to_version", version}});
   }
 
@@ -305,7 +355,7 @@ struct Serving::Impl {
   }
 
   void Evaluate(Live& d) {
-    std::shared_ptr<VersionRunner> released;  // unloaded after the lock is dropped
+    Live::Saved before;  // unloaded after the lock is dropped
     std::lock_guard lock(d.mu);
     if (!d.candidate || !d.stable || !d.spec.traffic.autopilot) return;
     const AutoPolicy& a = *d.spec.traffic.autopilot;
@@ -328,12 +378,13 @@ struct Serving::Impl {
              static_cast<unsigned long long>(cw.requests), 100 * cw.error_rate(), cw.p99_ms,
              static_cast<unsigned long long>(sw.requests), 100 * sw.error_rate(), sw.p99_ms);
     if (bad) {
-      released = std::move(d.candidate);
+      before = d.Save();
+      d.candidate.reset();
       d.spec.traffic = TrafficSpec{};
       ++d.generation;
       d.Record({0, "rolled_back", stable, cand, 0, detail});
       d.spec.updated_at = UnixNow();
-      (void)Persist(d);
+      if (!Commit(d, std::move(before)).ok()) return;
       Emit("serving.traffic.rolled_back", {{"deployment", d.spec.name}, {"candidate", cand}, {"detail", detail}});
       return;
     }
@@ -345,25 +396,28 @@ struct Serving::Impl {
         break;
       }
     }
+    before = d.Save();
     if (next >= 100) {
-      released = std::move(d.stable);
       d.stable = std::move(d.candidate);
       d.spec.version = cand;
       d.spec.alias.reset();  // the promoted version is pinned; the alias is the registry's
       d.spec.traffic = TrafficSpec{};
       d.Record({0, "promoted", stable, cand, 100, detail});
-      Emit("serving.traffic.promoted", {{"deployment", d.spec.name}, {"version", cand}});
     } else {
       d.spec.traffic.weight = next;
       d.Record({0, "step", stable, cand, next, detail});
-      Emit("serving.traffic.step", {{"deployment", d.spec.name}, {"candidate", cand}, {"weight", next}});
     }
     ++d.generation;
     d.step_started = Clock::now();
+    d.spec.updated_at = UnixNow();
+    if (!Commit(d, std::move(before)).ok()) return;
     d.stable->stats().ResetWindow();
     if (d.candidate) d.candidate->stats().ResetWindow();
-    d.spec.updated_at = UnixNow();
-    (void)Persist(d);
+    if (next >= 100) {
+      Emit("serving.traffic.promoted", {{"deployment", d.spec.name}, {"version", cand}});
+    } else {
+      Emit("serving.traffic.step", {{"deployment", d.spec.name}, {"candidate", cand}, {"weight", next}});
+    }
   }
 };
 
@@ -553,10 +607,11 @@ Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::st
     }
     std::lock_guard lock(d->mu);
     if (d->generation != generation) return changed();
+    Live::Saved before = d->Save();  // no runners here
     spec.updated_at = UnixNow();
     d->spec = spec;
     ++d->generation;
-    AIMASS_RETURN_IF_ERROR(s.Persist(*d));
+    AIMASS_RETURN_IF_ERROR(s.Commit(*d, std::move(before)));
     s.Emit("serving.deployment.updated", {{"deployment", name}});
     return d->View();
   }
@@ -572,27 +627,24 @@ Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::st
   if (want_candidate && (reload || want_candidate != old_candidate)) {
     AIMASS_ASSIGN_OR_RETURN(candidate, s.LoadVersion(spec, want_candidate));
   }
-  std::shared_ptr<VersionRunner> released_stable, released_candidate;
+  Live::Saved before;  // released after the lock is dropped
   std::lock_guard lock(d->mu);
   if (d->generation != generation || !d->loaded) return changed();
+  before = d->Save();
   ++d->generation;
   spec.updated_at = UnixNow();
   if (stable) {
-    released_stable = std::move(d->stable);
     d->stable = std::move(stable);
     if (stable_version != old_stable) d->Record({0, "version_set", old_stable, stable_version, 100, ""});
   }
-  if (candidate || !want_candidate) {
-    released_candidate = std::move(d->candidate);
-    d->candidate = std::move(candidate);
-  }
+  if (candidate || !want_candidate) d->candidate = std::move(candidate);
   if (want_candidate && (want_candidate != old_candidate || spec.traffic.weight != old_spec.traffic.weight)) {
     d->Record({0, "canary", stable_version, want_candidate, spec.traffic.weight, ""});
     d->step_started = Clock::now();
   }
   d->spec = spec;
   d->state = "ready";
-  AIMASS_RETURN_IF_ERROR(s.Persist(*d));
+  AIMASS_RETURN_IF_ERROR(s.Commit(*d, std::move(before)));
   s.Emit("serving.deployment.updated", {{"deployment", name}, {"version", stable_version}});
   return d->View();
 }
@@ -623,15 +675,16 @@ Status Serving::Delete(const std::string& name) {
 Status Serving::Unload(const std::string& name) {
   auto d = impl_->Find(name);
   if (!d) return Impl::NotFound(name);
-  std::shared_ptr<VersionRunner> a, b;
+  Live::Saved before;  // the runners unload after the lock is dropped
   std::lock_guard lock(d->mu);
   if (d->state == "loading") return Status::Conflict("deployment '" + name + "' is still loading");
-  a = std::move(d->stable);
-  b = std::move(d->candidate);
+  before = d->Save();
+  d->stable.reset();
+  d->candidate.reset();
   d->loaded = false;
   d->state = "unloaded";
   ++d->generation;
-  return impl_->Persist(*d);
+  return impl_->Commit(*d, std::move(before));
 }
 
 Status Serving::Load(const std::string& name) {
@@ -648,18 +701,20 @@ Status Serving::Load(const std::string& name) {
   }
   std::shared_ptr<VersionRunner> stable, candidate;
   AIMASS_RETURN_IF_ERROR(impl_->LoadAll(spec, stable, candidate));
+  Live::Saved before;
   std::lock_guard lock(d->mu);
   if (d->stable) return Status::Ok();  // another load won; ours unloads on return
   if (d->generation != generation) {
     return Status::Conflict("deployment '" + name + "' changed while it was loading; retry");
   }
+  before = d->Save();
   ++d->generation;
   d->stable = std::move(stable);
   d->candidate = std::move(candidate);
   d->loaded = true;
   d->state = "ready";
   d->reason.clear();
-  return impl_->Persist(*d);
+  return impl_->Commit(*d, std::move(before));
 }
 
 // Where one request goes: the runner that answers it, a shadow that gets a copy, and when the

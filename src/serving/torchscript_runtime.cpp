@@ -3,6 +3,7 @@
 // tensor, a tuple or list of tensors, or a dict of name → tensor; they are named by the dict's
 // keys, else by the declared outputs in order, else output__0, output__1, … (as Triton does).
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/runtime/jit_exception.h>
 #include <torch/script.h>
 
 #include <cstring>
@@ -45,6 +46,13 @@ std::optional<DataType> FromTorch(c10::ScalarType t) {
 }
 
 std::string FirstLine(const std::string& s) { return s.substr(0, std::min(s.find('\n'), size_t{300})); }
+
+std::string LastLine(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  size_t nl = s.rfind('\n');
+  if (nl != std::string_view::npos) s.remove_prefix(nl + 1);
+  return std::string(s.substr(0, 300));
+}
 
 class TorchScriptRuntime : public Runtime {
  public:
@@ -97,8 +105,21 @@ class TorchScriptRuntime : public Runtime {
         return Status::Internal("the model returned neither tensors nor a dict of tensors");
       }
       return result;
+    } catch (const std::bad_alloc&) {
+      return Status::Internal("the model ran out of memory");
+    } catch (const torch::jit::JITException& e) {
+      // The model's own `raise`: its author's verdict, a failure of the model (500, counted
+      // against a canary), not a shape the caller got wrong.
+      return Status::Internal("the model failed: " + registry::ScrubPath(LastLine(e.what()), path_));
+    } catch (const c10::Error& e) {
+      return Status::BadRequest("the model rejected the input: " +
+                                registry::ScrubPath(LastLine(e.what_without_backtrace()), path_));
     } catch (const std::exception& e) {
-      return Status::Internal("the model failed: " + registry::ScrubPath(FirstLine(e.what()), path_));
+      // An operator refused this input (a shape its layers cannot take, an index out of
+      // range): the caller's to fix, as a signature check would have said. The interpreter
+      // wraps the operator's error with a TorchScript traceback; the error itself
+      // (`RuntimeError: mat1 and mat2 shapes cannot be multiplied …`) is its last line.
+      return Status::BadRequest("the model rejected the input: " + registry::ScrubPath(LastLine(e.what()), path_));
     }
   }
 

@@ -129,11 +129,45 @@ Status Unstack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_row
   return Status::Ok();
 }
 
+// A signature is incomplete when an input lacks its datatype or shape.
+bool Incomplete(const registry::Signature& sig) {
+  return std::any_of(sig.inputs.begin(), sig.inputs.end(),
+                     [](const registry::TensorSpec& t) { return t.datatype.empty() || t.shape.empty(); });
+}
+
+registry::TensorSpec Observed(const Tensor& t) {
+  registry::TensorSpec s{t.name, std::string(DataTypeName(t.dtype)), t.shape};
+  if (!s.shape.empty()) s.shape[0] = -1;  // the batch dimension
+  return s;
+}
+
+// `sig` with what it lacks filled in from one request that succeeded (inputs in signature
+// order, as MatchSignature leaves them).
+registry::Signature Complete(const registry::Signature& sig, const std::vector<Tensor>& inputs,
+                             const std::vector<Tensor>& outputs) {
+  registry::Signature out = sig;
+  for (auto& spec : out.inputs) {
+    for (const auto& t : inputs) {
+      if (t.name != spec.name) continue;
+      registry::TensorSpec seen = Observed(t);
+      if (spec.datatype.empty()) spec.datatype = seen.datatype;
+      if (spec.shape.empty()) spec.shape = seen.shape;
+    }
+  }
+  if (out.outputs.empty()) {
+    for (const auto& t : outputs) out.outputs.push_back(Observed(t));
+  }
+  return out;
+}
+
 }  // namespace
 
 struct VersionRunner::Impl {
   RunnerOptions options;
   InferenceStats* stats = nullptr;
+  // While the signature is incomplete: called with the first success's inputs and outputs.
+  std::atomic<bool> learning{false};
+  std::function<void(const std::vector<Tensor>&, const std::vector<Tensor>&)> learn;
   std::vector<std::unique_ptr<Runtime>> runtimes;
   std::vector<std::thread> executors;
 
@@ -303,6 +337,15 @@ struct VersionRunner::Impl {
     if (live.size() > 1) stacked = Stack(live, rows);
     auto stacked_at = Clock::now();
     auto out = runtime->Run(live.size() > 1 ? stacked : live[0]->inputs);
+    if (!out.ok() && out.status().code() == Code::kBadRequest && live.size() > 1) {
+      // The model refused something in the batch (an index out of range, say): each request
+      // runs alone, so that one caller's bad values do not fail the others'.
+      for (auto& j : live) {
+        std::vector<std::shared_ptr<Job>> alone{j};
+        Execute(runtime, alone);
+      }
+      return;
+    }
     auto ran_at = Clock::now();
     std::vector<std::vector<Tensor>> per_job;
     Status st = out.status();
@@ -324,6 +367,7 @@ struct VersionRunner::Impl {
     for (auto& j : live) served.push_back({Ns(end - j->enqueued), Ns(start - j->enqueued)});
     stats->RecordSuccesses(served);
     stats->AddPending(-static_cast<int>(live.size()));
+    if (learning.load(std::memory_order_relaxed) && learning.exchange(false)) learn(live[0]->inputs, per_job[0]);
     for (size_t i = 0; i < live.size(); ++i) live[i]->Finish(std::move(per_job[i]));
   }
 
@@ -424,6 +468,15 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   }
   r->stats_ = std::make_unique<InferenceStats>(std::move(metrics), spec.deployment, std::to_string(spec.version));
   r->impl_->stats = r->stats_.get();
+  if (Incomplete(r->signature_) && !r->signature_.inputs.empty()) {
+    VersionRunner* runner = r.get();
+    r->impl_->learn = [runner](const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
+      auto* learned = new registry::Signature(Complete(runner->signature_, inputs, outputs));
+      runner->learned_.store(learned, std::memory_order_release);  // freed by ~VersionRunner
+      if (runner->spec_.signature_learned) runner->spec_.signature_learned(*learned);
+    };
+    r->impl_->learning = true;
+  }
   for (auto& rt : r->impl_->runtimes) {
     Runtime* p = rt.get();
     Impl* impl = r->impl_.get();
@@ -458,13 +511,19 @@ VersionRunner::~VersionRunner() {
   // Jobs still queued (none when callers held the runner while waiting) get an answer.
   for (auto& j : impl_->queue) j->Finish(Status::Unavailable("the version was unloaded"));
   impl_->runtimes.clear();
+  delete learned_.load();
   ReleaseFreeMemory();
+}
+
+const registry::Signature& VersionRunner::signature() const {
+  const registry::Signature* learned = learned_.load(std::memory_order_acquire);
+  return learned ? *learned : signature_;
 }
 
 std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,
                                                 std::function<void(Result<std::vector<Tensor>>)> done) {
   auto start = Clock::now();
-  Status st = MatchSignature(signature_, inputs);
+  Status st = MatchSignature(signature(), inputs);
   if (!st.ok()) {
     stats_->RecordFailure("bad_request", 0);
     done(st);
@@ -496,7 +555,7 @@ std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Cloc
 
 Result<std::vector<Tensor>> VersionRunner::Infer(std::vector<Tensor> inputs, Clock::time_point deadline) {
   auto start = Clock::now();
-  Status st = MatchSignature(signature_, inputs);
+  Status st = MatchSignature(signature(), inputs);
   if (!st.ok()) {
     stats_->RecordFailure("bad_request", Ns(Clock::now() - start));
     return st;

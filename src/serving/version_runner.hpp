@@ -7,6 +7,7 @@
 // Destroying a runner drains it: queued requests still run, then the runtimes are unloaded.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -38,12 +39,18 @@ struct LoadSpec {
   std::string framework;
   std::string path;               // the file the runtime loads
   registry::Signature signature;  // from the registry
+  // Called once, from an executor, when a signature that lacked datatypes or shapes was
+  // completed from the first request that succeeded (see Start).
+  std::function<void(const registry::Signature&)> signature_learned;
 };
 
 class VersionRunner {
  public:
   // Loads one runtime per instance and warms each with a batch of zeros where the signature
-  // gives every dimension (or -1, taken as 1).
+  // gives every dimension (or -1, taken as 1). A signature whose inputs lack a datatype or
+  // shape (TorchScript records neither) is completed from the first request that succeeds:
+  // its datatypes and shapes, the first dimension taken as the batch (-1); later requests are
+  // checked against it before the model runs.
   // `load` makes one runtime per call (default: LoadRuntime of the spec's framework and path).
   using RuntimeFactory = std::function<Result<std::unique_ptr<Runtime>>()>;
   static Result<std::shared_ptr<VersionRunner>> Start(const LoadSpec& spec, const RunnerOptions& options,
@@ -62,7 +69,9 @@ class VersionRunner {
                                    std::function<void(Result<std::vector<Tensor>>)> done);
 
   int64_t version() const { return spec_.version; }
-  const registry::Signature& signature() const { return signature_; }
+  // The signature requests are checked against: the registry's, or the one learned from the
+  // first success.
+  const registry::Signature& signature() const;
   const std::string& framework() const { return spec_.framework; }
   const RunnerOptions& options() const { return options_; }
   InferenceStats& stats() { return *stats_; }
@@ -75,6 +84,8 @@ class VersionRunner {
   RunnerOptions options_;
   registry::Signature signature_;
   std::unique_ptr<InferenceStats> stats_;
+  // Set once by an executor; read on every request (acquire), so it is never changed after.
+  std::atomic<const registry::Signature*> learned_{nullptr};
   std::unique_ptr<Impl> impl_;
 };
 

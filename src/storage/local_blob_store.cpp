@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
@@ -36,10 +37,10 @@ namespace {
 
 Status FsyncPath(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return Status::Internal("cannot open " + path + " to fsync");
-  int rc = ::fsync(fd);
+  if (fd < 0) return failpoint::IoError("cannot open a blob file to sync it", errno);
+  int err = ::fsync(fd) == 0 ? 0 : errno;
   ::close(fd);
-  if (rc != 0) return Status::Internal("fsync failed for " + path);
+  if (err != 0) return failpoint::IoError("cannot sync a blob file", err);
   return Status::Ok();
 }
 
@@ -56,7 +57,9 @@ class LocalBlobWriter : public BlobWriter {
   Status Write(std::string_view data) override {
     if (fd_ < 0) return Status::Internal("writer is closed");
     hash_.Update(data);
-    if (!WriteAll(fd_, data)) return Status::Internal("blob write failed");
+    int err = AIMASS_FAILPOINT("blob.write");
+    if (err == 0 && !WriteAll(fd_, data)) err = errno;
+    if (err != 0) return failpoint::IoError("cannot write a blob", err);
     return Status::Ok();
   }
   Result<BlobInfo> Commit() override;
@@ -108,16 +111,24 @@ class LocalBlobStore : public BlobStore {
       ::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0);
       return Stat("sha256:" + h);
     }
-    AIMASS_RETURN_IF_ERROR(FsyncPath(temp_path, false));
+    // On any failure the temp file goes: it is the caller's, but nothing can use it now, and
+    // an upload's spool would otherwise wait for the next start to be cleared.
+    auto drop = [&](Status st) {
+      fs::remove(temp_path, ec);
+      return st;
+    };
+    if (int err = AIMASS_FAILPOINT("blob.before_fsync")) return drop(failpoint::IoError("cannot sync a blob", err));
+    if (Status st = FsyncPath(temp_path, false); !st.ok()) return drop(st);
     std::string dir = fs::path(final_path).parent_path();
     if (!fs::exists(dir, ec)) {
       fs::create_directories(dir, ec);
-      AIMASS_RETURN_IF_ERROR(FsyncPath(fs::path(dir).parent_path(), true));
+      if (Status st = FsyncPath(fs::path(dir).parent_path(), true); !st.ok()) return drop(st);
     }
-    if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-      return Status::Internal("cannot move blob into place");
-    }
+    int err = AIMASS_FAILPOINT("blob.before_rename");
+    if (err == 0 && ::rename(temp_path.c_str(), final_path.c_str()) != 0) err = errno;
+    if (err != 0) return drop(failpoint::IoError("cannot move a blob into place", err));
     // The rename is durable only once the directory entry is.
+    if (int err = AIMASS_FAILPOINT("blob.after_rename")) return failpoint::IoError("cannot sync a blob's directory", err);
     AIMASS_RETURN_IF_ERROR(FsyncPath(dir, true));
     return Stat("sha256:" + h);
   }

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "common/failpoint.hpp"
 #include "storage/db.hpp"
 
 namespace aimass::storage {
@@ -168,8 +169,13 @@ class SqliteDb : public Db {
 
   Result<int64_t> Exec(const std::string& sql, const std::vector<Value>& params) override {
     std::lock_guard lock(write_mu_);
+    // A single statement commits itself: the points sit around it as around a COMMIT.
+    if (int err = AIMASS_FAILPOINT("db.before_commit")) return failpoint::IoError("metadata write", err);
     auto r = Run(writer_, sql, params, nullptr);
-    if (r.ok()) CountWrite();
+    if (r.ok()) {
+      CountWrite();
+      (void)AIMASS_FAILPOINT("db.after_commit");
+    }
     return r;
   }
 
@@ -188,9 +194,17 @@ class SqliteDb : public Db {
       (void)ExecScript(writer_, "ROLLBACK");
       return st;
     }
+    if (int err = AIMASS_FAILPOINT("db.before_commit")) {
+      (void)ExecScript(writer_, "ROLLBACK");
+      return failpoint::IoError("metadata commit", err);
+    }
     Status commit = ExecScript(writer_, "COMMIT");
-    if (!commit.ok()) (void)ExecScript(writer_, "ROLLBACK");
-    else CountWrite();
+    if (!commit.ok()) {
+      (void)ExecScript(writer_, "ROLLBACK");
+      return commit;
+    }
+    CountWrite();
+    (void)AIMASS_FAILPOINT("db.after_commit");
     return commit;
   }
 

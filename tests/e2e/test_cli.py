@@ -195,3 +195,23 @@ def test_user_add_reads_the_password_from_the_environment(admin_cli, server):
     name = unique("envpw")
     admin_cli.run("user", "add", name, "--role", "viewer", env={"AIMASS_PASSWORD": "from-the-env-123"})
     assert server.login_response(name, "from-the-env-123").status_code == 200
+
+
+def test_failpoint_commands_arm_list_and_clear_a_point(cli, make_server):
+    srv = make_server("--failpoints-api")
+    cli.login(srv)
+    out = cli.run("failpoint", "set", "mq.before_fsync", "2*error(ENOSPC)").stdout
+    assert "mq.before_fsync" in out and "2*error(ENOSPC)" in out
+    armed = cli.json("failpoint", "list", "--armed")
+    assert [(p["name"], p["action"], p["hits"]) for p in armed] == [("mq.before_fsync", "2*error(ENOSPC)", 0)]
+    everything = cli.json("failpoint", "list")
+    assert len(everything) > len(armed) and all(p["guards"] for p in everything)
+    assert "error" in cli.run("failpoint", "set", "no.such.point", "crash", expect=1).stderr
+    assert "error" in cli.run("failpoint", "set", "mq.before_fsync", "explode", expect=1).stderr
+    cli.run("failpoint", "clear", "mq.before_fsync")
+    assert cli.json("failpoint", "list", "--armed") == []
+
+
+def test_failpoint_commands_need_the_flag(admin_cli):
+    # The module's shared server runs without --failpoints-api: the routes do not exist.
+    assert "error" in admin_cli.run("failpoint", "list", expect=1).stderr

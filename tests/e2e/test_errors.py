@@ -1,7 +1,9 @@
 """Malformed input, size limits and path tricks."""
 
 import http.client
+import json
 import socket
+import time
 
 import pytest
 
@@ -164,6 +166,105 @@ def test_transfer_encoding_with_content_length_is_400(server):
                      b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
         resp = read_raw_response(sock)
         assert resp is not None and resp.status == 400
+
+
+
+# Malformed chunked bodies: answered at once (not after the 30 s read timeout), logged, audited.
+
+def _post_chunked(server, path: str, body: bytes, rid: str, content_type: str = "application/json"):
+    """POSTs `body` as it is after a `Transfer-Encoding: chunked` head, as admin, over a raw
+    socket; returns (response, seconds to the answer, whether the server closed after it)."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            f"Authorization: Bearer {server.admin_token}\r\nContent-Type: {content_type}\r\n"
+            f"X-Request-Id: {rid}\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        start = time.monotonic()
+        sock.sendall(head + body)
+        try:
+            resp = read_raw_response(sock)
+        except socket.timeout:
+            resp = None
+        elapsed = time.monotonic() - start
+        closed = False
+        if resp is not None:
+            try:
+                closed = read_raw_response(sock) is None
+            except socket.timeout:
+                closed = False
+    return resp, elapsed, closed
+
+
+def _assert_raw_error(resp, status: int, code: str, rid: str):
+    assert resp is not None, "no answer before the connection closed (or within 5 s)"
+    assert resp.status == status, (resp.status, resp.body[:300])
+    assert "application/json" in resp.headers.get("Content-Type", ""), resp.headers
+    body = resp.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert err["code"] == code and err["message"], body
+    assert resp.headers.get("X-Request-Id") == rid and err["request_id"] == rid, (resp.headers, body)
+    return err
+
+
+def _wait_for_access_line(server, rid: str, status: int, timeout: float = 3.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in (server.stderr_text() + server.stdout_text()).splitlines():
+            if rid in line and "access" in line and f"status={status}" in line:
+                return line
+        if time.monotonic() > deadline:
+            pytest.fail(f"no access-log line with request id {rid!r} and status {status}")
+        time.sleep(0.05)
+
+
+MALFORMED_CHUNKED = {
+    "size-overflow": b"ffffffffffffffffff1\r\nabc\r\n0\r\n\r\n",
+    "size-not-hex": b"zz\r\nhello\r\n0\r\n\r\n",
+    "chunk-longer-than-size": b"3\r\nabcdef\r\n0\r\n\r\n",
+    "bare-lf-lines": b"5\nhello\n0\n\n",
+}
+
+
+@pytest.mark.parametrize("framing", list(MALFORMED_CHUNKED))
+def test_malformed_chunked_json_body_is_400_at_once_logged_and_audited(server, framing):
+    from test_audit import find_audit_entry
+
+    rid = unique(f"chunked-{framing}-")
+    resp, elapsed, closed = _post_chunked(server, "/api/v1/models", MALFORMED_CHUNKED[framing], rid)
+    _assert_raw_error(resp, 400, "bad_request", rid)
+    assert elapsed < 3, f"answered after {elapsed:.1f}s: waited for the read timeout"
+    assert resp.headers.get("Connection") == "close", resp.headers
+    assert closed, "the connection stayed open after a malformed body"
+
+    line = _wait_for_access_line(server, rid, 400)
+    assert "path=/api/v1/models" in line, line
+    entry = find_audit_entry(server, rid)
+    assert entry["status"] == 400 and entry["method"] == "POST", entry
+    assert entry["path"] == "/api/v1/models" and entry["actor"] == "admin", entry
+    assert server.anonymous.get("/healthz").status_code == 200
+
+
+def test_bare_lf_chunked_upload_is_400_at_once(server):
+    rid = unique("chunked-blob-")
+    resp, elapsed, closed = _post_chunked(server, "/api/v1/blobs", MALFORMED_CHUNKED["bare-lf-lines"], rid,
+                                          content_type="application/octet-stream")
+    _assert_raw_error(resp, 400, "bad_request", rid)
+    assert elapsed < 3, f"answered after {elapsed:.1f}s: waited for the read timeout"
+    assert closed, "the connection stayed open after a malformed body"
+    _wait_for_access_line(server, rid, 400)
+
+
+def test_well_formed_chunked_json_body_is_accepted(server):
+    name = unique("chunkedmodel")
+    doc = json.dumps({"name": name}).encode()
+    half = len(doc) // 2
+    body = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (doc[:half], doc[half:])) + b"0\r\n\r\n"
+    rid = unique("chunked-ok-")
+    resp, elapsed, _ = _post_chunked(server, "/api/v1/models", body, rid)
+    assert resp is not None and resp.status == 201, resp and (resp.status, resp.body[:300])
+    assert resp.json()["name"] == name and elapsed < 3
+    got = server.admin.get(f"/api/v1/models/{name}")
+    assert got.status_code == 200, describe(got)
 
 
 def test_port_in_use_exits_1_promptly(aimass_bin, server, tmp_path):

@@ -424,6 +424,96 @@ def test_a_post_is_not_retried_and_an_unreachable_upstream_is_502(server):
     assert_error(server.anonymous.get(prefix), 502, "bad_gateway")
 
 
+
+class Silent:
+    """A target that accepts TCP connections and never answers (a hung process)."""
+
+    def __init__(self):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        self.accepted = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self.held.append(conn)  # read nothing, answer nothing, keep it open
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def silent_targets():
+    targets = [Silent(), Silent()]
+    yield targets
+    for t in targets:
+        t.stop()
+
+
+def _timed(call):
+    start = time.monotonic()
+    resp = call()
+    return resp, time.monotonic() - start
+
+
+def test_a_target_that_never_answers_is_504_even_with_no_target_left_to_retry(server, silent_targets):
+    """One target, the default retries (1): the retry finds no other target; the answer is
+    still the timeout's 504, not a 502."""
+    hung = silent_targets[0]
+    up = make_upstream(server, [(hung.url, 100)])
+    _, prefix = make_route(server, up, anonymous=True, timeout_ms=1000)
+    resp, elapsed = _timed(lambda: server.anonymous.get(prefix))
+    assert_error(resp, 504, "deadline_exceeded")
+    assert 0.9 <= elapsed < 3, f"answered after {elapsed:.2f}s"
+    assert hung.accepted >= 1
+    resp, elapsed = _timed(lambda: server.anonymous.post(prefix, data=b"x"))
+    assert_error(resp, 504, "deadline_exceeded")
+    assert 0.9 <= elapsed < 3, f"answered after {elapsed:.2f}s"
+
+
+def test_two_targets_that_never_answer_are_504_with_and_without_retries(server, silent_targets):
+    urls = [(t.url, 100) for t in silent_targets]
+    up = make_upstream(server, urls)  # retries 1: both targets tried
+    _, prefix = make_route(server, up, anonymous=True, timeout_ms=1000)
+    resp, elapsed = _timed(lambda: server.anonymous.get(prefix))
+    assert_error(resp, 504, "deadline_exceeded")
+    assert 1.8 <= elapsed < 4, f"answered after {elapsed:.2f}s"
+    assert all(t.accepted >= 1 for t in silent_targets)
+
+    up = make_upstream(server, urls, retries=0)
+    _, prefix = make_route(server, up, anonymous=True, timeout_ms=1000)
+    for call in (lambda: server.anonymous.get(prefix), lambda: server.anonymous.post(prefix, data=b"x")):
+        resp, elapsed = _timed(call)
+        assert_error(resp, 504, "deadline_exceeded")
+        assert 0.9 <= elapsed < 3, f"answered after {elapsed:.2f}s"
+
+
+def test_a_target_that_refuses_connections_is_still_502_with_a_route_timeout(server):
+    up = make_upstream(server, [(closed_port_url(), 100)])
+    _, prefix = make_route(server, up, anonymous=True, timeout_ms=1000)
+    for call in (lambda: server.anonymous.get(prefix), lambda: server.anonymous.post(prefix, data=b"x")):
+        resp, elapsed = _timed(call)
+        assert_error(resp, 502, "bad_gateway")
+        assert elapsed < 2, f"answered after {elapsed:.2f}s"
+
+
 def test_pause_resume_and_degrade(server, echoes):
     up = make_upstream(server, [(echoes[0].url, 100)])
     other = make_upstream(server, [(echoes[1].url, 100)])

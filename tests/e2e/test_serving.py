@@ -587,6 +587,94 @@ def test_a_runtime_exception_fails_that_request_only(server, zoo):
     assert t["fail"] == 4 and t["success"] == 4, t
 
 
+
+def _grpc_features(deployment: str, rows: np.ndarray):
+    from oip_grpc import MESSAGES, pack
+
+    req = MESSAGES["ModelInferRequest"](model_name=deployment)
+    req.inputs.add(name="features", datatype="FP32", shape=list(rows.shape))
+    req.raw_input_contents.append(pack("FP32", [float(v) for v in rows.ravel()]))
+    return req
+
+
+def test_an_undeclared_torchscript_signature_is_learned_from_the_first_success(server, zoo, grpc_client):
+    """TorchScript records input names only. Without a declared signature a wrong shape is
+    refused by the model itself: the caller's error (400, INVALID_ARGUMENT), not a 500. The
+    first request that succeeds records the datatype and shapes, in the registry and in the
+    metadata, and from then on requests are checked against them before the model runs."""
+    import grpc
+
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["mlp.pt"], "torchscript")
+    version_path = f"/api/v1/models/{model}/versions/1"
+    before = server.admin.get(version_path).json()["signature"]
+    assert [t["name"] for t in before["inputs"]] == ["features"], before
+    assert not before["inputs"][0].get("shape") and not before["inputs"][0].get("datatype"), before
+    dep = deploy(server.admin, model)["name"]
+    wrong = _marked((1, 3))
+
+    resp = infer(server.admin, dep, "features", wrong)
+    message = error_message(resp, 400)
+    assert resp.json().get("code") == "bad_request", describe(resp)
+    assert "rejected" in message and ("shape" in message or "size" in message), message
+    assert_no_marker(resp)
+    with pytest.raises(grpc.RpcError) as info:
+        grpc_client.model_infer(_grpc_features(dep, wrong))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (info.value.code(), info.value.details())
+    assert "rejected" in info.value.details(), info.value.details()
+
+    resp = infer(server.admin, dep, "features", MLP_X)
+    assert resp.status_code == 200, describe(resp)
+    assert_matches(output_array(resp.json()), models.torch_reference(zoo["mlp.pt"], MLP_X))
+    output_name = resp.json()["outputs"][0]["name"]
+
+    learned_inputs = [{"name": "features", "datatype": "FP32", "shape": [-1, 4]}]
+    learned_outputs = [{"name": output_name, "datatype": "FP32", "shape": [-1, 3]}]
+
+    def recorded():
+        sig = server.admin.get(version_path).json()["signature"]
+        return sig if sig["inputs"] and sig["inputs"][0].get("shape") else None
+
+    sig = wait_for(recorded, 2.0, "the learned signature in the registry", interval=0.05)
+    assert _tensor_specs(sig["inputs"]) == learned_inputs, sig
+    assert _tensor_specs(sig["outputs"]) == learned_outputs, sig
+    for path in (f"/v2/models/{dep}", f"/v2/models/{dep}/versions/1"):
+        meta = server.admin.get(path)
+        assert meta.status_code == 200, describe(meta)
+        assert _tensor_specs(meta.json()["inputs"]) == learned_inputs, describe(meta)
+        assert _tensor_specs(meta.json()["outputs"]) == learned_outputs, describe(meta)
+    gmeta = grpc_client.model_metadata(name=dep)
+    assert [(t.name, t.datatype, list(t.shape)) for t in gmeta.inputs] == [("features", "FP32", [-1, 4])]
+
+    resp = infer(server.admin, dep, "features", wrong)
+    message = error_message(resp, 400)
+    assert "features" in message and "[1,3]" in message and "expected [-1,4]" in message, message
+    assert_no_marker(resp)
+    with pytest.raises(grpc.RpcError) as info:
+        grpc_client.model_infer(_grpc_features(dep, wrong))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "expected [-1,4]" in info.value.details(), info.value.details()
+    assert infer(server.admin, dep, "features", MLP_X).status_code == 200
+
+
+def test_a_declared_signature_is_kept_after_requests(server, zoo):
+    model = create_model(server.admin)
+    push(server.admin, model, zoo["mlp.pt"], "torchscript", MLP_SIG)
+    dep = deploy(server.admin, model)["name"]
+    for _ in range(2):
+        resp = infer(server.admin, dep, "features", MLP_X)
+        assert resp.status_code == 200, describe(resp)
+    message = error_message(infer(server.admin, dep, "features", _marked((1, 3))), 400)
+    assert "expected [-1,4]" in message, message
+    time.sleep(0.5)  # a signature learned by mistake would be recorded by now
+    resp = server.admin.get(f"/api/v1/models/{model}/versions/1")
+    assert resp.status_code == 200, describe(resp)
+    assert resp.json()["signature"] == MLP_SIG, describe(resp)
+    meta = server.admin.get(f"/v2/models/{dep}").json()
+    assert _tensor_specs(meta["inputs"]) == MLP_SIG["inputs"], meta
+    assert _tensor_specs(meta["outputs"]) == MLP_SIG["outputs"], meta
+
+
 # --------------------------------------------------------------------------------------------
 # Batching, queue limits, timeouts
 

@@ -30,11 +30,17 @@ struct Record {
   std::string thread_name;       // of the thread of the last Run
   std::atomic<int> delay_ms{0};
   std::atomic<bool> fail{false};
+  bool names_only = false;  // the signature names its tensors only (as TorchScript's does)
+  std::atomic<bool> refuse_negative{false};  // a negative value is refused, as an operator would
 };
 
 class DoublingRuntime : public Runtime {
  public:
   explicit DoublingRuntime(Record* rec) : rec_(rec) {
+    if (rec->names_only) {
+      sig_.inputs.push_back({"x", "", {}});
+      return;
+    }
     sig_.inputs.push_back({"x", "FP32", {-1, 2}});
     sig_.outputs.push_back({"y", "FP32", {-1, 2}});
   }
@@ -52,6 +58,9 @@ class DoublingRuntime : public Runtime {
     if (rec_->fail) return Status::Internal("the model failed: boom");
     Tensor out{"y", DataType::kFp32, in[0].shape, in[0].data};
     auto* f = reinterpret_cast<float*>(out.data.data());
+    for (size_t i = 0; rec_->refuse_negative && i < out.data.size() / 4; ++i) {
+      if (f[i] < 0) return Status::BadRequest("the model rejected the input: negative value");
+    }
     for (size_t i = 0; i < out.data.size() / 4; ++i) f[i] *= 2;
     return std::vector<Tensor>{out};
   }
@@ -73,8 +82,9 @@ std::vector<float> Floats(const Tensor& t) {
   return v;
 }
 
-std::shared_ptr<VersionRunner> Start(Record& rec, RunnerOptions opt) {
-  LoadSpec spec{"test", 1, "test", "", {}};
+std::shared_ptr<VersionRunner> Start(Record& rec, RunnerOptions opt,
+                                     std::function<void(const registry::Signature&)> learned = nullptr) {
+  LoadSpec spec{"test", 1, "test", "", {}, std::move(learned)};
   auto r = VersionRunner::Start(spec, opt, nullptr, [&rec]() -> Result<std::unique_ptr<Runtime>> {
     return std::unique_ptr<Runtime>(std::make_unique<DoublingRuntime>(&rec));
   });
@@ -225,6 +235,58 @@ TEST(VersionRunner, AModelErrorFailsThatBatchOnly) {
   ASSERT_TRUE(good.ok());
   EXPECT_EQ(Floats((*good)[0]), (std::vector<float>{2, 4}));
   EXPECT_EQ(runner->stats().Snapshot().failures["model_error"], 1u);
+}
+
+TEST(VersionRunner, AnIncompleteSignatureIsLearnedFromTheFirstSuccess) {
+  Record rec;
+  rec.names_only = true;
+  std::mutex mu;
+  std::vector<registry::Signature> learned;
+  auto runner = Start(rec, {.max_batch_size = 0}, [&](const registry::Signature& s) {
+    std::lock_guard lock(mu);
+    learned.push_back(s);
+  });
+  EXPECT_TRUE(runner->signature().inputs[0].shape.empty());
+  ASSERT_TRUE(runner->Infer({Input({1, 2, 3, 4})}, Soon()).ok());
+  ASSERT_TRUE(runner->Infer({Input({1, 2})}, Soon()).ok());
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(learned.size(), 1u);  // once, from the first success
+    EXPECT_EQ(learned[0].inputs[0].name, "x");
+    EXPECT_EQ(learned[0].inputs[0].datatype, "FP32");
+    EXPECT_EQ(learned[0].inputs[0].shape, (std::vector<int64_t>{-1, 2}));
+    ASSERT_EQ(learned[0].outputs.size(), 1u);
+    EXPECT_EQ(learned[0].outputs[0].shape, (std::vector<int64_t>{-1, 2}));
+  }
+  EXPECT_EQ(runner->signature().inputs[0].shape, (std::vector<int64_t>{-1, 2}));
+  // A wrong shape is now refused before the model runs.
+  Tensor wide{"x", DataType::kFp32, {1, 3}, std::string(12, '\0')};
+  auto refused = runner->Infer({wide}, Soon());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kBadRequest);
+  EXPECT_NE(refused.status().message().find("expected [-1,2]"), std::string::npos) << refused.status().message();
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.batches.size(), 2u);
+}
+
+TEST(VersionRunner, AnInputTheModelRefusesFailsThatRequestOnlyWithinABatch) {
+  Record rec;
+  auto runner = Start(rec, {.max_batch_size = 8, .max_queue_delay_us = 200000, .preferred_batch_sizes = {3}});
+  rec.refuse_negative = true;
+  std::vector<Result<std::vector<Tensor>>> out(3, Status::Internal("not run"));
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&, i] { out[i] = runner->Infer({Input({i == 1 ? -1.0f : 1.0f, 2})}, Soon()); });
+  }
+  for (auto& t : clients) t.join();
+  ASSERT_FALSE(out[1].ok());
+  EXPECT_EQ(out[1].status().code(), Code::kBadRequest);
+  ASSERT_TRUE(out[0].ok()) << out[0].status().message();
+  ASSERT_TRUE(out[2].ok()) << out[2].status().message();
+  EXPECT_EQ(Floats((*out[2])[0]), (std::vector<float>{2, 4}));
+  std::lock_guard lock(rec.mu);
+  EXPECT_EQ(rec.batches.front(), 3) << "the three were not batched: the test proves nothing";
+  EXPECT_EQ(rec.batches.size(), 4u);  // the batch, then each alone
 }
 
 TEST(MatchSignatureTest, NamesTheTensorAndWhatWasExpected) {
