@@ -24,7 +24,7 @@ constexpr PointInfo kPoints[] = {
     {"db.before_commit", "a metadata write is about to commit: error rolls it back, crash loses it whole"},
     {"db.after_commit", "a metadata write committed, its caller not yet told"},
     // Blob files (artifacts, uploads): temp file, fsync, rename, directory fsync.
-    {"blob.write", "bytes written to a blob's temp file"},
+    {"blob.write", "bytes written to a blob's temp file (a blob writer's, a file unpacked from an uploaded tar)"},
     {"blob.before_fsync", "a blob's temp file is about to be fsynced"},
     {"blob.before_rename", "a blob's temp file is synced, not yet renamed into place"},
     {"blob.after_rename", "a blob is in place, its directory not yet fsynced"},

@@ -62,8 +62,13 @@ Status IoError(std::string_view what, int err);
 }  // namespace aimass::failpoint
 
 // Evaluates to 0 when the step may go on, or to the errno the step must fail with. A crash or
-// pause happens inside.
+// pause happens inside. (AIMASS_NO_FAILPOINTS, CMake's AIMASS_FAILPOINTS=OFF, exists only to
+// measure what the points cost.)
+#ifdef AIMASS_NO_FAILPOINTS
+#define AIMASS_FAILPOINT(name) 0
+#else
 #define AIMASS_FAILPOINT(name)                                                                   \
   (__builtin_expect(::aimass::failpoint::internal::g_armed.load(std::memory_order_relaxed), 0) \
        ? ::aimass::failpoint::internal::Hit(name)                                                \
        : 0)
+#endif

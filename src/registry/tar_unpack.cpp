@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
@@ -42,6 +43,15 @@ Status Malformed(archive* a, const char* what) {
   return Status::BadRequest(std::string(what) + (msg ? std::string(": ") + msg : std::string()));
 }
 
+// An unpacked file is a blob's temp file (adopted by the registry with a rename): its writes
+// are the blob store's `blob.write` step.
+Status WriteUnpacked(int fd, std::string_view data) {
+  int err = AIMASS_FAILPOINT("blob.write");
+  if (err == 0 && !WriteAll(fd, data)) err = errno;
+  if (err != 0) return failpoint::IoError("cannot write an unpacked file", err);
+  return Status::Ok();
+}
+
 Status CopyEntry(archive* a, const std::string& path, int fd, Sha256& hash, uint64_t& size,
                  uint64_t& total, const TarLimits& limits) {
   const void* block = nullptr;
@@ -65,13 +75,13 @@ Status CopyEntry(archive* a, const std::string& path, int fd, Sha256& hash, uint
     while (gap > 0) {
       std::string_view z(zeros.data(), std::min<uint64_t>(gap, zeros.size()));
       hash.Update(z);
-      if (!WriteAll(fd, z)) return Status::Internal("cannot write an unpacked file");
+      AIMASS_RETURN_IF_ERROR(WriteUnpacked(fd, z));
       gap -= z.size();
       written += z.size();
     }
     std::string_view data(static_cast<const char*>(block), len);
     hash.Update(data);
-    if (!WriteAll(fd, data)) return Status::Internal("cannot write an unpacked file");
+    AIMASS_RETURN_IF_ERROR(WriteUnpacked(fd, data));
     written += len;
     total = total + gap + len;
   }
