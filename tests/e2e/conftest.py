@@ -11,7 +11,7 @@ Fixtures:
   aimass_bin   path to the binary (the test fails when it is missing)
 
 Helpers (importable from tests as `from conftest import ...`):
-  assert_error, unique, strong_password, parse_metrics, metric_value, read_raw_response
+  assert_error, unique, strong_password, parse_metrics, metric_value, read_raw_response, wait_for
 """
 
 from __future__ import annotations
@@ -112,6 +112,19 @@ def assert_error(resp: requests.Response, status: int | Iterable[int], code: str
         assert err["code"] == code, describe(resp)
     assert err["request_id"] == resp.headers.get("X-Request-Id"), describe(resp)
     return err
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    """Polls `predicate` until it returns something truthy (returned), or fails the test after
+    `timeout` seconds naming `what` and the last value seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def b64url(data: bytes) -> str:

@@ -46,7 +46,7 @@ import pytest
 import requests
 
 import models
-from conftest import ADMIN_PASSWORD, assert_error, clean_env, describe, free_port, unique
+from conftest import ADMIN_PASSWORD, assert_error, clean_env, describe, free_port, unique, wait_for
 from mq_helpers import ack, fetch, make_sub, make_topic, publish
 
 FAILPOINTS = "/api/v1/admin/failpoints"
@@ -169,17 +169,6 @@ def wait_tmp_empty(data_dir: Path, timeout: float = 3.0) -> None:
     while (left := sorted(p.name for p in tmp_dir(data_dir).iterdir())) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert left == [], f"temp files left behind: {left}"
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 # --------------------------------------------------------------------------------------------

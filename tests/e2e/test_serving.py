@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import models
-from conftest import Client, describe, unique
+from conftest import Client, describe, unique, wait_for
 from test_cli import Cli
 
 DEPLOYMENTS = "/api/v1/deployments"
@@ -97,17 +97,6 @@ def serving_versions(deployment: dict) -> list[int]:
     serving = deployment["serving"]
     assert isinstance(serving, list), deployment
     return sorted(int(s["version"]) for s in serving)
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def infer_path(deployment: str, version=None) -> str:
