@@ -35,8 +35,10 @@ bool WriteAll(int fd, std::string_view data) {
 
 Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode) {
   std::string tmp = path + ".tmp";
+  // Errors name the file, not its directory: they may reach a client, and paths are the server's.
+  const std::string name = std::filesystem::path(path).filename().string();
   int fd = ::open(tmp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, mode);
-  if (fd < 0) return Status::Internal("cannot write " + tmp);
+  if (fd < 0) return failpoint::IoError("cannot write " + name, errno);
   // fchmod: a leftover temp file from a crash keeps its old mode through O_TRUNC.
   bool ok = ::fchmod(fd, mode) == 0 &&
             WriteAll(fd, data) &&
@@ -47,7 +49,7 @@ Status WriteFileAtomically(const std::string& path, const std::string& data, mod
   if (err == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());
-    return failpoint::IoError("cannot write " + path, err);
+    return failpoint::IoError("cannot write " + name, err);
   }
   std::string dir = std::filesystem::path(path).parent_path().string();
   int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
