@@ -12,6 +12,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/text.hpp"
+
 namespace aimass::failpoint {
 
 namespace {
@@ -88,15 +90,9 @@ constexpr std::pair<std::string_view, int> kErrnos[] = {
     {"EIO", EIO}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}, {"ENOMEM", ENOMEM},
 };
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 Result<Action> ParseAction(std::string_view text) {
   Action a;
-  std::string_view s = Trim(text);
+  std::string_view s = TrimSpaces(text);
   a.text = std::string(s);
   auto bad = [&](const std::string& why) {
     return Status::BadRequest("failpoint action '" + std::string(s.substr(0, 64)) + "': " + why);
@@ -208,9 +204,9 @@ Status Set(std::string_view name, std::string_view action) {
   AIMASS_ASSIGN_OR_RETURN(Action a, ParseAction(action));
   Registry& r = R();
   std::lock_guard lock(r.mu);
-  auto it = r.points.find(Trim(name));
+  auto it = r.points.find(TrimSpaces(name));
   if (it == r.points.end()) {
-    return Status::NotFound("no failpoint '" + std::string(Trim(name).substr(0, 64)) + "'");
+    return Status::NotFound("no failpoint '" + std::string(TrimSpaces(name).substr(0, 64)) + "'");
   }
   Store(r, it->second, std::move(a));
   return Status::Ok();
@@ -231,15 +227,15 @@ Status Configure(std::string_view spec) {
   std::vector<std::pair<std::string_view, std::string_view>> items;
   while (!spec.empty()) {
     size_t end = spec.find(';');
-    std::string_view item = Trim(spec.substr(0, end));
+    std::string_view item = TrimSpaces(spec.substr(0, end));
     spec = end == std::string_view::npos ? std::string_view() : spec.substr(end + 1);
     if (item.empty()) continue;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
       return Status::BadRequest("failpoint '" + std::string(item.substr(0, 64)) + "' has no '=action'");
     }
-    std::string_view name = Trim(item.substr(0, eq));
-    std::string_view action = Trim(item.substr(eq + 1));
+    std::string_view name = TrimSpaces(item.substr(0, eq));
+    std::string_view action = TrimSpaces(item.substr(eq + 1));
     AIMASS_RETURN_IF_ERROR(ParseAction(action).status());
     bool known = false;
     for (const auto& p : kPoints) known = known || p.name == name;

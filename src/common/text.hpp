@@ -1,5 +1,5 @@
-// Bytes in text formats: UTF-8 validity (JSON strings must be UTF-8) and standard base64 (RFC
-// 4648, with padding) for bytes that are not.
+// Bytes in text formats: UTF-8 validity (JSON strings must be UTF-8), standard base64 (RFC
+// 4648, with padding) for bytes that are not, and trimming of header-style values.
 #pragma once
 
 #include <cstddef>
@@ -17,5 +17,8 @@ bool IsValidUtf8(std::string_view s);
 std::string Base64Encode(std::string_view data);
 // nullopt when `text` is not base64 (wrong length or alphabet, padding inside).
 std::optional<std::string> Base64Decode(std::string_view text);
+
+// `s` without the spaces and tabs at either end (HTTP's optional whitespace, OWS).
+std::string_view TrimSpaces(std::string_view s);
 
 }  // namespace aimass

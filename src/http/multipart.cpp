@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include "common/text.hpp"
+
 namespace aimass::http {
 
 namespace {
@@ -13,24 +15,18 @@ bool StartsWithNoCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && strncasecmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The value of `key=` among ';'-separated parameters, unquoted.
 std::string Param(std::string_view header, std::string_view key) {
   size_t pos = 0;
   while (pos < header.size()) {
     size_t semi = header.find(';', pos);
-    std::string_view item = Trim(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
+    std::string_view item = TrimSpaces(header.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos));
     pos = semi == std::string_view::npos ? header.size() : semi + 1;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string_view k = Trim(item.substr(0, eq));
+    std::string_view k = TrimSpaces(item.substr(0, eq));
     if (k.size() != key.size() || strncasecmp(k.data(), key.data(), key.size()) != 0) continue;
-    std::string_view v = Trim(item.substr(eq + 1));
+    std::string_view v = TrimSpaces(item.substr(eq + 1));
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
     return std::string(v);
   }
@@ -74,7 +70,7 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body, std::st
       headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
       size_t colon = line.find(':');
       if (colon == std::string_view::npos) return bad;
-      std::string_view name = Trim(line.substr(0, colon)), value = Trim(line.substr(colon + 1));
+      std::string_view name = TrimSpaces(line.substr(0, colon)), value = TrimSpaces(line.substr(colon + 1));
       if (name.size() == 19 && StartsWithNoCase(name, "content-disposition")) {
         if (!StartsWithNoCase(value, "form-data")) return bad;
         part.name = Param(value, "name");

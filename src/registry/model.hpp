@@ -22,6 +22,14 @@ struct Signature {
   std::vector<TensorSpec> inputs;
   std::vector<TensorSpec> outputs;
   bool empty() const { return inputs.empty() && outputs.empty(); }
+  // Some input lacks its datatype or shape (TorchScript records neither): requests cannot be
+  // fully checked against it, and serving completes it from the first success.
+  bool lacks_types() const {
+    for (const auto& t : inputs) {
+      if (t.datatype.empty() || t.shape.empty()) return true;
+    }
+    return false;
+  }
 };
 
 struct Model {

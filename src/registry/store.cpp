@@ -1,6 +1,5 @@
 #include "registry/store.hpp"
 
-#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -375,9 +374,7 @@ Result<bool> RegistryStore::CompleteSignature(int64_t model_id, int64_t version,
                                                 {model_id, version}));
     if (rows.empty()) return Status::Ok();
     Signature stored = SignatureFromJson(nlohmann::json::parse(rows[0].Text(0), nullptr, false));
-    bool incomplete = std::any_of(stored.inputs.begin(), stored.inputs.end(),
-                                  [](const TensorSpec& t) { return t.datatype.empty() || t.shape.empty(); });
-    if (!incomplete) return Status::Ok();
+    if (!stored.lacks_types()) return Status::Ok();
     done = true;
     return tx.Exec("UPDATE registry_versions SET signature = ? WHERE model_id = ? AND version = ?",
                    {SignatureToJson(signature).dump(), model_id, version})

@@ -129,12 +129,6 @@ Status Unstack(const std::vector<std::shared_ptr<Job>>& batch, int64_t total_row
   return Status::Ok();
 }
 
-// A signature is incomplete when an input lacks its datatype or shape.
-bool Incomplete(const registry::Signature& sig) {
-  return std::any_of(sig.inputs.begin(), sig.inputs.end(),
-                     [](const registry::TensorSpec& t) { return t.datatype.empty() || t.shape.empty(); });
-}
-
 registry::TensorSpec Observed(const Tensor& t) {
   registry::TensorSpec s{t.name, std::string(DataTypeName(t.dtype)), t.shape};
   if (!s.shape.empty()) s.shape[0] = -1;  // the batch dimension
@@ -468,7 +462,7 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
   }
   r->stats_ = std::make_unique<InferenceStats>(std::move(metrics), spec.deployment, std::to_string(spec.version));
   r->impl_->stats = r->stats_.get();
-  if (Incomplete(r->signature_) && !r->signature_.inputs.empty()) {
+  if (r->signature_.lacks_types()) {
     VersionRunner* runner = r.get();
     r->impl_->learn = [runner](const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
       auto* learned = new registry::Signature(Complete(runner->signature_, inputs, outputs));
