@@ -3,11 +3,12 @@
 #   make test   install what is missing, build, run every test (CTest + pytest)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit e2e bench fuzz clean
+.PHONY: all deps build run test unit e2e bench fuzz tsan clean
 
 all: build
 
@@ -71,5 +72,16 @@ fuzz: deps
 	$(FUZZ_BUILD)/fuzz/fuzz_failpoint -max_total_time=$(FUZZ_SECONDS) -max_len=512 \
 	  $(FUZZ_BUILD)/corpus-failpoint
 
+# ThreadSanitizer: every unit test, then an e2e smoke (health, auth, registry, serving, mq,
+# scheduler, gateway basics) against the instrumented server; any report fails the run.
+TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)"
+tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIMASS_TSAN=ON >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS)
+	$(TSAN_ENV) AIMASS_BIN=$(abspath $(TSAN_BUILD)/aimass) AIMASS_TSAN=1 $(PYTHON) -m pytest -q -x \
+	  tests/e2e/test_health.py tests/e2e/test_auth.py tests/e2e/test_registry.py tests/e2e/test_serving.py \
+	  tests/e2e/test_mq.py tests/e2e/test_cron.py tests/e2e/test_gateway.py
+
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

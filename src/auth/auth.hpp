@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "auth/jwt.hpp"
-#include "auth/principal.hpp"
+#include "common/principal.hpp"
 #include "auth/rbac.hpp"
 #include "auth/store.hpp"
 #include "common/status.hpp"

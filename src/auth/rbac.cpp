@@ -60,4 +60,12 @@ Status ValidatePermission(std::string_view permission) {
   return Status::Ok();
 }
 
+Status MayActOnTopic(const Principal& who, std::string_view topic, std::string_view action) {
+  std::string act(action);
+  if (Allows(who.permissions, "mq:" + act) || Allows(who.permissions, "mq." + std::string(topic) + ":" + act)) {
+    return Status::Ok();
+  }
+  return Status::Forbidden("mq:" + act + " on topic '" + std::string(topic.substr(0, 128)) + "' is required");
+}
+
 }  // namespace aimass::auth

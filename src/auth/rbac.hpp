@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/principal.hpp"
 #include "common/status.hpp"
 
 namespace aimass::auth {
@@ -23,6 +24,11 @@ const std::vector<Role>& BuiltinRoles();
 // True when one of `granted` covers `required` ("models:write" is covered by "models:write",
 // "models:*", "*:write" and "*:*").
 bool Allows(const std::vector<std::string>& granted, std::string_view required);
+
+// The message queue's rule, here because the scheduler (a cron job publishing to a topic) and
+// the queue's HTTP and gRPC APIs decide alike: `mq:<action>` over every topic, or
+// `mq.<topic>:<action>` over one (a subscription's pattern counts as its topic).
+Status MayActOnTopic(const Principal& who, std::string_view topic, std::string_view action);
 
 // Checks the "resource:action" shape: each side `*` or [a-z0-9_.-]+.
 Status ValidatePermission(std::string_view permission);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/failpoint.hpp"
+#include "common/random.hpp"
 
 namespace aimass {
 
@@ -58,6 +59,14 @@ Status WriteFileAtomically(const std::string& path, const std::string& data, mod
     ::close(dfd);
   }
   return Status::Ok();
+}
+
+Result<std::string> KeptSecret(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return ReadFile(path);
+  std::string secret = RandomToken(64);
+  AIMASS_RETURN_IF_ERROR(WriteFileAtomically(path, secret, 0600));
+  return secret;
 }
 
 }  // namespace aimass

@@ -15,5 +15,8 @@ Result<std::string> ReadFile(const std::string& path);
 // Writes all of `data` to `fd`, through short writes and EINTR; false on any other error.
 bool WriteAll(int fd, std::string_view data);
 Status WriteFileAtomically(const std::string& path, const std::string& data, mode_t mode);
+// A random secret (64 bytes of randomness, as text) made once and kept at `path` (mode 0600);
+// later calls read it back.
+Result<std::string> KeptSecret(const std::string& path);
 
 }  // namespace aimass

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "auth/rbac.hpp"
+#include "common/topic_pattern.hpp"
 #include "http/json.hpp"
 
 namespace aimass::events {

@@ -1,8 +1,8 @@
 // EventBus: in-process publish/subscribe of platform events (`registry.version.created`,
 // `registry.alias.moved`, …). Topics are dot-separated; a subscription pattern may use `*`
-// for one segment and a final `>` for one or more (NATS style). Delivery is synchronous on
+// for one segment and a final `>` for one or more (common/topic_pattern.hpp). Delivery is synchronous on
 // the publisher's thread, so a subscriber must return quickly (queue, then work elsewhere).
-// This is the interface the message-queue module will carry across processes.
+// The message queue's event bridge (mq/event_bridge.hpp) publishes each event on its topic.
 // Thread-safe.
 #pragma once
 
@@ -37,11 +37,5 @@ class EventBus {
   uint64_t next_event_ = 1;
   std::unordered_map<uint64_t, std::pair<std::string, Handler>> subs_;
 };
-
-// `registry.*` matches `registry.alias` but not `registry.alias.moved`; `registry.>` matches
-// both; `>` alone matches everything.
-bool TopicMatches(std::string_view pattern, std::string_view topic);
-// Checks a subscription pattern: segments of [a-z0-9_-] or `*`, `>` only last.
-bool ValidPattern(std::string_view pattern);
 
 }  // namespace aimass::events

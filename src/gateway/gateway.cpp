@@ -62,7 +62,7 @@ struct Live {
   std::shared_ptr<ConsumerVerifier> verifier = std::make_shared<ConsumerVerifier>(std::vector<ConsumerSpec>{});
   // One principal per way of signing in (they differ only in `method`), shared by requests.
   struct ConsumerPrincipals {
-    std::shared_ptr<const auth::Principal> jwt, key, oauth;
+    std::shared_ptr<const Principal> jwt, key, oauth;
   };
   std::map<std::string, ConsumerPrincipals, std::less<>> consumers;
   std::unordered_map<std::string, std::string> api_keys;  // sha256 hex -> consumer
@@ -103,6 +103,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string cache_key;
   const CacheSpec* cache = nullptr;  // lives in `live`
   bool trial = false;  // a half-open circuit's trial request
+  // The route's rate limit, for the answer's RateLimit-* fields (set when the route has one).
+  std::optional<RateDecision> limit;
 };
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) and those the client or server sets itself. Runs for
@@ -286,7 +288,7 @@ struct Gateway::Impl {
   Status Rebuild(bool clear_limits = true);
   Status Resolve(http::Request& req);
   Status AuthenticateConsumer(const Live& live, const RouteSpec& route, http::Request& req);
-  std::shared_ptr<const auth::Principal> ConsumerPrincipal(const Live& live, const std::string& consumer,
+  std::shared_ptr<const Principal> ConsumerPrincipal(const Live& live, const std::string& consumer,
                                                            std::string_view method) const;
 
   // Background: JWKS fetches and consumers' role permissions.
@@ -371,7 +373,7 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   // Unchanged consumers keep their verifier, and with it the JWKS keys fetched so far.
   next->verifier = next->consumers_doc == old->consumers_doc ? old->verifier : std::make_shared<ConsumerVerifier>(consumers);
   for (const auto& c : consumers) {
-    auth::Principal p;
+    Principal p;
     p.username = c.name;
     p.roles = c.roles;
     for (const auto& role : c.roles) {
@@ -380,9 +382,9 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
       p.permissions.insert(p.permissions.end(), r->permissions.begin(), r->permissions.end());
     }
     auto with = [&p](const char* method) {
-      auto shared = std::make_shared<auth::Principal>(p);
+      auto shared = std::make_shared<Principal>(p);
       shared->method = method;
-      return std::shared_ptr<const auth::Principal>(std::move(shared));
+      return std::shared_ptr<const Principal>(std::move(shared));
     };
     next->consumers[c.name] = {with(kConsumerJwt), with(kConsumerKey), with(kConsumerOAuth)};
   }
@@ -402,14 +404,14 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   return Status::Ok();
 }
 
-std::shared_ptr<const auth::Principal> Gateway::Impl::ConsumerPrincipal(const Live& live, const std::string& consumer,
+std::shared_ptr<const Principal> Gateway::Impl::ConsumerPrincipal(const Live& live, const std::string& consumer,
                                                                         std::string_view method) const {
   if (auto it = live.consumers.find(consumer); it != live.consumers.end()) {
     const auto& c = it->second;
     return method == kConsumerJwt ? c.jwt : method == kConsumerKey ? c.key : c.oauth;
   }
   // A consumer deleted since its token was verified: its name, and no permissions.
-  auto p = std::make_shared<auth::Principal>();
+  auto p = std::make_shared<Principal>();
   p->username = consumer;
   p->method = method;
   return p;
@@ -978,10 +980,12 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   http::Response r;
   r.deferred = std::shared_ptr<http::DeferredResponse>(x, &x->answer);
   if (limit) {
-    http::Finally(r, [limit](http::Response& done) {
-      done.headers.Set("RateLimit-Limit", std::to_string(limit->limit));
-      done.headers.Set("RateLimit-Remaining", std::to_string(limit->remaining));
-      done.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(limit->reset_s))));
+    // The exchange outlives its answer's finishers: the answer is part of it.
+    x->limit = limit;
+    http::Finally(r, [ex = x.get()](http::Response& done) {
+      done.headers.Set("RateLimit-Limit", std::to_string(ex->limit->limit));
+      done.headers.Set("RateLimit-Remaining", std::to_string(ex->limit->remaining));
+      done.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(ex->limit->reset_s))));
     });
   }
   Attempt(std::move(x));

@@ -70,7 +70,7 @@ Response DeferredResponse::Take() {
   return std::move(response_);
 }
 
-void Finally(Response& r, std::function<void(Response&)> f) {
+void FinallyAny(Response& r, std::function<void(Response&)> f) {
   if (r.deferred) {
     r.deferred->OnFinish(std::move(f));
   } else {

@@ -50,6 +50,7 @@ inline void EnableDrainingReads(int fd) {
 
 #if BOOST_VERSION == 108100 && defined(BOOST_ASIO_HAS_EPOLL) && !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && \
     defined(TCP_CM_INQ)
+#define AIMASS_DRAINING_READS 1
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/detail/reactive_socket_recv_op.hpp>
 #include <boost/asio/error.hpp>
@@ -116,4 +117,12 @@ class reactive_socket_recv_op_base<aimass::http::DrainingRead> : public reactor_
 };
 
 }  // namespace boost::asio::detail
+#else
+#define AIMASS_DRAINING_READS 0
 #endif
+
+namespace aimass::http {
+// Whether reads with a DrainingRead buffer take the fast path here (a unit test holds the
+// supported Boost to it, so that an upgrade cannot turn it off unnoticed).
+inline constexpr bool kDrainingReadsActive = AIMASS_DRAINING_READS != 0;
+}  // namespace aimass::http

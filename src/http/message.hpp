@@ -16,7 +16,7 @@
 
 #include <boost/container/small_vector.hpp>
 
-#include "auth/principal.hpp"
+#include "common/principal.hpp"
 #include "common/status.hpp"
 
 namespace aimass::http {
@@ -203,7 +203,7 @@ struct Request {
   std::string request_id;
   const Route* route = nullptr;  // null when nothing matched
   std::vector<std::pair<std::string, std::string>> params;  // decoded path parameters
-  std::shared_ptr<const auth::Principal> principal;  // shared: built once per token (AuthService)
+  std::shared_ptr<const Principal> principal;  // shared: built once per token (AuthService)
   // A failure found before the handler could run (no route, body too large…). The middleware
   // chain still runs, so the request is logged and counted, but the handler is not called.
   Status early_error;

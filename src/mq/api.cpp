@@ -15,14 +15,6 @@ using http::Method;
 using http::Request;
 using http::Response;
 
-Status MayAct(const auth::Principal& who, const std::string& topic, const char* action) {
-  if (auth::Allows(who.permissions, std::string("mq:") + action) ||
-      auth::Allows(who.permissions, "mq." + topic + ":" + action)) {
-    return Status::Ok();
-  }
-  return Status::Forbidden(std::string("mq:") + action + " on topic '" + topic.substr(0, 128) + "' is required");
-}
-
 namespace {
 
 
@@ -115,7 +107,7 @@ Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<Long
       "Publish messages (key, headers, body, delay_ms, ttl_ms, dedup_id); answered once durable per the topic's fsync policy",
       [&b, limits](Request& req) -> Response {
         std::string topic = req.Param("topic");
-        HTTP_TRY_STATUS(MayAct(*req.principal, topic, "publish"));
+        HTTP_TRY_STATUS(auth::MayActOnTopic(*req.principal, topic, "publish"));
         HTTP_PARSE_BODY(body);
         HTTP_TRY(std::vector<OutgoingMessage> messages, ParseOutgoing(body, limits.max_publish));
         HTTP_TRY(auto results, b.Publish(topic, std::move(messages)));
@@ -132,7 +124,7 @@ Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<Long
       [&b](Request& req) -> Response {
         HTTP_PARSE_BODY(body);
         HTTP_TRY(SubscriptionSpec spec, ParseSubscriptionSpec(body));
-        HTTP_TRY_STATUS(MayAct(*req.principal, spec.topic, "consume"));
+        HTTP_TRY_STATUS(auth::MayActOnTopic(*req.principal, spec.topic, "consume"));
         HTTP_TRY(SubscriptionInfo info, b.CreateSubscription(spec));
         Response r = http::JsonResponse(201, ToJson(info));
         r.headers.Set("Location", "/api/v1/mq/subscriptions/" + info.spec.name);
@@ -159,7 +151,7 @@ Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<Long
   // Consumer calls: the subscription's topic pattern decides who may make them.
   auto consumer = [&b](Request& req) -> Result<SubscriptionInfo> {
     AIMASS_ASSIGN_OR_RETURN(SubscriptionInfo info, b.GetSubscription(req.Param("name")));
-    AIMASS_RETURN_IF_ERROR(MayAct(*req.principal, info.spec.topic, "consume"));
+    AIMASS_RETURN_IF_ERROR(auth::MayActOnTopic(*req.principal, info.spec.topic, "consume"));
     return info;
   };
   add(Method::kGet, "/api/v1/mq/subscriptions/{name}/messages", "",

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "auth/principal.hpp"
+#include "common/principal.hpp"
 #include "http/router.hpp"
 #include "mq/broker.hpp"
 
@@ -16,10 +16,6 @@ struct ApiLimits {
   int64_t max_wait_ms = 30000;     // long-poll at most
   size_t max_publish = 10000;      // messages per publish call at most
 };
-
-// `mq:<action>` over every topic, or `mq.<topic>:<action>` over one (a subscription's
-// pattern counts as its topic); the HTTP API and the gRPC streams decide alike.
-Status MayAct(const auth::Principal& who, const std::string& topic, const char* action);
 
 class LongPoller;
 

@@ -28,7 +28,7 @@
 #include "common/file.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
-#include "events/bus.hpp"
+#include "common/topic_pattern.hpp"
 #include "mq/broker.hpp"
 #include "mq/spec.hpp"
 
@@ -265,7 +265,7 @@ Result<std::shared_ptr<Subscription>> EmbeddedBroker::OpenSubscription(Subscript
   replay.floor = replay.next = sub->replay->next_offset();
   sub->sources.emplace(kReplaySource, std::move(replay));
   for (const auto& [name, t] : topics_) {
-    if (events::TopicMatches(sub->spec.topic, name)) AttachTopic(*sub, t, sub->spec.from_earliest);
+    if (TopicMatches(sub->spec.topic, name)) AttachTopic(*sub, t, sub->spec.from_earliest);
   }
   if (!fresh) LoadState(*sub);
   return sub;
@@ -363,7 +363,7 @@ Result<TopicInfo> EmbeddedBroker::CreateTopic(const TopicSpec& spec) {
   AIMASS_RETURN_IF_ERROR(WriteFileAtomically(t->dir + "/topic.json", j.dump(), 0600));
   topics_[spec.name] = t;
   for (auto& [name, sub] : subs_) {
-    if (!events::TopicMatches(sub->spec.topic, spec.name)) continue;
+    if (!TopicMatches(sub->spec.topic, spec.name)) continue;
     std::lock_guard sl(sub->mu);
     AttachTopic(*sub, t, true);  // a new topic: everything in it is new to the subscription
     sub->dirty = true;

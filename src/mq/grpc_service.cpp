@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "common/grpc.hpp"
-#include "mq/api.hpp"
+#include "auth/rbac.hpp"
 #include "mq.grpc.pb.h"
 
 namespace aimass::mq {
@@ -82,7 +82,7 @@ class Service final : public pb::MessageQueue::Service {
       InFlight f;
       f.seq = req.seq();
       if (req.topic() != allowed) {
-        f.status = MayAct(**who, req.topic(), "publish");
+        f.status = auth::MayActOnTopic(**who, req.topic(), "publish");
         if (f.status.ok()) allowed = req.topic();
       }
       if (f.status.ok()) {
@@ -131,7 +131,7 @@ class Service final : public pb::MessageQueue::Service {
     const std::string sub = first.subscription();
     auto info = broker_.GetSubscription(sub);
     if (!info.ok()) return ToGrpc(info.status());
-    if (Status st = MayAct(**who, info->spec.topic, "consume"); !st.ok()) return ToGrpc(st);
+    if (Status st = auth::MayActOnTopic(**who, info->spec.topic, "consume"); !st.ok()) return ToGrpc(st);
 
     std::mutex mu;
     std::condition_variable cv;

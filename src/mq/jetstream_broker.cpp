@@ -32,7 +32,7 @@
 #include <unordered_map>
 
 #include "common/time.hpp"
-#include "events/bus.hpp"
+#include "common/topic_pattern.hpp"
 #include "mq/broker.hpp"
 #include "mq/record.hpp"
 #include "mq/spec.hpp"
@@ -813,7 +813,7 @@ Status JetStreamBroker::Reconcile(SubState& sub, bool force) {
   AIMASS_ASSIGN_OR_RETURN(auto topics, StreamNames("_T_"));
   std::set<std::string> matched;
   for (const auto& t : topics) {
-    if (events::TopicMatches(sub.spec.topic, t)) matched.insert(t);
+    if (TopicMatches(sub.spec.topic, t)) matched.insert(t);
   }
   std::vector<std::string> missing;
   {

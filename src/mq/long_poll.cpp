@@ -10,13 +10,21 @@ LongPoller::LongPoller(Broker& broker, size_t max_waiting) : broker_(broker), ma
   thread_ = NamedThread("mq-long-poll", [this] { Run(); });
 }
 
-LongPoller::~LongPoller() {
+LongPoller::~LongPoller() { Stop(); }
+
+void LongPoller::Stop() {
   {
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     stopping_ = true;
   }
   thread_.join();
-  for (auto& w : waiting_) w.done(std::vector<Delivery>{});
+  std::list<Waiting> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(waiting_);
+  }
+  for (auto& w : left) w.done(std::vector<Delivery>{});
 }
 
 void LongPoller::Add(std::string subscription, size_t max, Clock::time_point deadline, Done done) {

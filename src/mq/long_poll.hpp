@@ -24,7 +24,7 @@ class LongPoller {
   using Done = std::function<void(Result<std::vector<Delivery>>)>;
 
   explicit LongPoller(Broker& broker, size_t max_waiting = 10000);
-  // Answers what still waits (with nothing), then stops.
+  // Stop().
   ~LongPoller();
   LongPoller(const LongPoller&) = delete;
   LongPoller& operator=(const LongPoller&) = delete;
@@ -36,6 +36,9 @@ class LongPoller {
   // Answers every waiting fetch now (with what is there, often nothing) and every later one at
   // once: the server is stopping, and a graceful stop must not wait out consumers' long polls.
   void Drain();
+  // Stops the poller's thread and answers what still waits (with nothing); later fetches are
+  // answered unavailable at once. Before the broker goes: the routes may hold the poller longer.
+  void Stop();
 
  private:
   struct Waiting {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/name.hpp"
-#include "events/bus.hpp"
+#include "common/topic_pattern.hpp"
 
 namespace aimass::mq {
 
@@ -20,7 +20,7 @@ Status ValidateTopicSpec(const TopicSpec& spec) {
 
 Status ValidateSubscriptionSpec(const SubscriptionSpec& spec) {
   AIMASS_RETURN_IF_ERROR(ValidateName("subscription", spec.name, 128));
-  if (!events::ValidPattern(spec.topic)) {
+  if (!ValidPattern(spec.topic)) {
     return Status::BadRequest("topic must be a topic name or a pattern of dot-separated segments, `*` or a final `>`");
   }
   if (spec.max_deliveries < 1 || spec.max_deliveries > 1000) return Status::BadRequest("max_deliveries must be 1 to 1000");

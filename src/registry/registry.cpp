@@ -77,7 +77,7 @@ Result<std::string> ParseModelCard(const std::string& md) {
   }
 }
 
-Status Registry::Authorize(const auth::Principal& who, const std::string& model, Access needed) {
+Status Registry::Authorize(const Principal& who, const std::string& model, Access needed) {
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   Access have = Access::kNone;
   auto raise = [&](Access a) { have = std::max(have, a); };

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "auth/principal.hpp"
+#include "common/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/model.hpp"
 #include "registry/store.hpp"
@@ -110,7 +110,7 @@ class Registry {
   // The one access decision for a model: the highest of the caller's roles (models:read,
   // models:write, models:manage), ownership (manage) and the model's grants to the user or
   // one of their roles. Unknown model: not_found; too little access: forbidden.
-  Status Authorize(const auth::Principal& who, const std::string& model, Access needed);
+  Status Authorize(const Principal& who, const std::string& model, Access needed);
   Result<std::vector<Grant>> Grants(const std::string& model);
   // subject: "user:<name>" or "role:<name>"; level read|write|manage.
   Status PutGrant(const std::string& model, const std::string& subject, Access level,

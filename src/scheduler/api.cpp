@@ -4,7 +4,6 @@
 
 #include "auth/rbac.hpp"
 #include "http/json.hpp"
-#include "mq/api.hpp"
 
 namespace aimass::scheduler {
 
@@ -16,11 +15,11 @@ using http::Response;
 namespace {
 
 // What the caller must hold, beyond cron:write, to own a job with this target.
-Status MayOwn(const auth::Principal& who, const Target& t) {
+Status MayOwn(const Principal& who, const Target& t) {
   if (t.type == Target::Type::kShell && !auth::Allows(who.permissions, "cron:shell")) {
     return Status::Forbidden("a shell target needs cron:shell (admins only by default)");
   }
-  if (t.type == Target::Type::kMq) return mq::MayAct(who, t.topic, "publish");
+  if (t.type == Target::Type::kMq) return auth::MayActOnTopic(who, t.topic, "publish");
   return Status::Ok();
 }
 

@@ -16,7 +16,6 @@
 #include "auth/rbac.hpp"
 #include "common/time.hpp"
 #include "http/client.hpp"
-#include "mq/api.hpp"
 #include "mq/broker.hpp"
 
 namespace aimass::scheduler {
@@ -97,7 +96,7 @@ class Runner : public TargetRunner {
     if (t.type == Target::Type::kShell && !auth::Allows(owner->permissions, "cron:shell")) {
       return Status::Forbidden("the job's owner '" + job.owner + "' may no longer run shell commands (cron:shell)");
     }
-    if (t.type == Target::Type::kMq) return mq::MayAct(*owner, t.topic, "publish");
+    if (t.type == Target::Type::kMq) return auth::MayActOnTopic(*owner, t.topic, "publish");
     return Status::Ok();
   }
 

@@ -1,6 +1,7 @@
-// App: the `aimass server` process. Opens storage, applies every module's migrations, builds
-// the route table and the middleware chain, and runs the HTTP server until Shutdown. Modules
-// plug in here: each contributes its migrations and its routes.
+// App: the `aimass server` process: the list of modules (kModules in app.cpp) and the
+// process-wide parts: configuration, the metadata store, metrics, the HTTP server with its
+// middleware chain, and the gRPC server. The module manager opens and starts the modules in
+// dependency order; Shutdown drains them and the servers.
 #pragma once
 
 #include <memory>

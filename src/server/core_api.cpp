@@ -90,21 +90,33 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
 
   storage::Db* db = deps.db;
   const std::atomic<bool>* ready = deps.ready;
+  auto modules = deps.modules;
   AIMASS_RETURN_IF_ERROR(add(
       Method::kGet, "/readyz",
-      "Readiness: 200 once storage is open and migrations ran; 503 while starting or draining",
-      [db, ready](Request& req) {
+      "Readiness: 200 once every module is open and started; 503 while starting or draining, or "
+      "when a module or the metadata store cannot serve. `modules` gives each module's state",
+      [db, ready, modules](Request& req) {
+        bool all_ready = true;
+        http::Json states = http::Json::object();
+        if (modules) {
+          for (auto& [name, state] : modules(&all_ready)) states[name] = state;
+        }
+        Status st;
         if (!ready->load()) {
-          Response r = http::ErrorResponse(Status::Unavailable("not ready"), req.request_id);
-          r.headers.Set("Retry-After", "1");
+          st = Status::Unavailable("not ready");
+        } else if (!all_ready) {
+          st = Status::Unavailable("a module is not ready");
+        } else if (!db->Query("SELECT 1").ok()) {
+          st = Status::Unavailable("metadata store unreachable");
+        }
+        if (!st.ok()) {
+          Response r = http::ErrorResponse(st, req.request_id);
+          http::Json body = http::Json::parse(r.body);
+          body["modules"] = std::move(states);
+          r.body = body.dump();
           return r;
         }
-        if (!db->Query("SELECT 1").ok()) {
-          Response r = http::ErrorResponse(Status::Unavailable("metadata store unreachable"), req.request_id);
-          r.headers.Set("Retry-After", "1");
-          return r;
-        }
-        return http::JsonResponse(200, {{"status", "ready"}});
+        return http::JsonResponse(200, {{"status", "ready"}, {"modules", std::move(states)}});
       },
       /*run_inline=*/false));
 
@@ -117,8 +129,11 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   metrics.permission = "metrics:read";  // authentication reads the store: not on an I/O thread
   metrics.tag = "system";
   metrics.summary = "Prometheus metrics (text format); needs metrics:read";
-  metrics.handler = [registry, hooks = deps.before_scrape](Request&) {
-    for (const auto& refresh : hooks) refresh();
+  const module::Hooks* hooks = deps.hooks;
+  metrics.handler = [registry, hooks](Request&) {
+    if (hooks) {
+      for (const auto& refresh : hooks->before_scrape) refresh();
+    }
     Response r;
     r.headers.Set("Content-Type", "text/plain; version=0.0.4");
     r.body = http::RenderMetrics(*registry);
@@ -130,25 +145,25 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   auto doc = std::make_shared<std::once_flag>();
   auto text = std::make_shared<std::string>();
   const http::Router* table = &router;
-  auto services = deps.service_paths;
   AIMASS_RETURN_IF_ERROR(add(Method::kGet, "/openapi.json",
                              "OpenAPI 3 description of every route, and of the services behind the gateway",
-                             [doc, text, table, services](Request&) {
+                             [doc, text, table, hooks](Request&) {
                                std::call_once(*doc, [&] { *text = OpenApiDocument(*table); });
                                Response r;
                                r.headers.Set("Content-Type", "application/json");
                                r.body = *text;
-                               if (services) {
-                                 // The services' paths change at run time; the platform's never do.
+                               if (!hooks) return r;
+                               // The services' paths change at run time; the platform's never do.
+                               nlohmann::json full;
+                               for (const auto& services : hooks->openapi_paths) {
                                  auto extra = nlohmann::json::parse(services(), nullptr, false);
-                                 if (extra.is_object() && !extra.empty()) {
-                                   auto full = nlohmann::json::parse(*text);
-                                   for (auto& [path, item] : extra.items()) {
-                                     if (!full["paths"].contains(path)) full["paths"][path] = item;
-                                   }
-                                   r.body = full.dump();
+                                 if (!extra.is_object() || extra.empty()) continue;
+                                 if (full.is_null()) full = nlohmann::json::parse(*text);
+                                 for (auto& [path, item] : extra.items()) {
+                                   if (!full["paths"].contains(path)) full["paths"][path] = item;
                                  }
                                }
+                               if (!full.is_null()) r.body = full.dump();
                                return r;
                              }));
   return add(Method::kGet, "/docs", "The API reference for people: /openapi.json rendered", [](Request&) {

@@ -1,6 +1,6 @@
 // Runtime: one loaded copy of a model that can run batches of named tensors. One interface
 // for TorchScript (LibTorch), ONNX (OpenCV dnn) and XGBoost (its C API); the implementations
-// are the only serving files that see those libraries' headers (library aimass_runtimes).
+// are the only serving files that see those libraries' headers (object library aimass_model_runtimes, built as C++17, part of aimass_serving).
 // A Runtime is used by one executor thread at a time; destroying it returns its memory.
 #pragma once
 

@@ -15,6 +15,7 @@
 #include "common/failpoint.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
+#include "serving/store.hpp"
 
 namespace aimass::serving {
 
@@ -117,7 +118,7 @@ struct Live {
 };
 
 struct Serving::Impl {
-  storage::Db& db;
+  DeploymentStore store;
   registry::Registry& registry;
   events::EventBus* bus;
   std::shared_ptr<prometheus::Registry> metrics;
@@ -135,7 +136,7 @@ struct Serving::Impl {
   uint64_t subscription = 0;
 
   Impl(storage::Db& d, registry::Registry& r, events::EventBus* b, std::shared_ptr<prometheus::Registry> m)
-      : db(d), registry(r), bus(b), metrics(std::move(m)) {}
+      : store(d), registry(r), bus(b), metrics(std::move(m)) {}
 
   void Emit(const char* topic, const Json& data) {
     if (bus) bus->Publish(topic, data.dump());
@@ -239,13 +240,8 @@ struct Serving::Impl {
     if (int err = AIMASS_FAILPOINT("serving.before_persist")) return failpoint::IoError("cannot store the deployment", err);
     Json history = Json::array();
     for (const auto& e : d.history) history.push_back(EventToJson(e));
-    AIMASS_RETURN_IF_ERROR(
-        db.Exec("INSERT INTO serving_deployments (name, spec, history, loaded, created_by, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
-                "history = excluded.history, loaded = excluded.loaded, updated_at = excluded.updated_at",
-                {d.spec.name, StoredSpec(d.spec).dump(), history.dump(), int64_t{d.loaded}, d.spec.created_by,
-                 d.spec.created_at, d.spec.updated_at})
-            .status());
+    AIMASS_RETURN_IF_ERROR(store.Put({d.spec.name, StoredSpec(d.spec).dump(), history.dump(), d.loaded,
+                                      d.spec.created_by, d.spec.created_at, d.spec.updated_at}));
     (void)AIMASS_FAILPOINT("serving.after_persist");
     return Status::Ok();
   }
@@ -427,33 +423,21 @@ Serving::Serving(storage::Db& db, registry::Registry& registry, events::EventBus
 
 Serving::~Serving() { Stop(); }
 
-std::vector<storage::Migration> Serving::Migrations() {
-  return {{"serving", 1, R"sql(
-CREATE TABLE serving_deployments (
-  name TEXT PRIMARY KEY,
-  spec TEXT NOT NULL,
-  history TEXT NOT NULL DEFAULT '[]',
-  loaded INTEGER NOT NULL DEFAULT 1,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-)sql"}};
-}
+std::vector<storage::Migration> Serving::Migrations() { return DeploymentStore::Migrations(); }
 
 void Serving::Start() {
   Impl& s = *impl_;
-  auto rows = s.db.Query("SELECT name, spec, history, loaded, created_by, created_at, updated_at FROM serving_deployments");
+  auto rows = s.store.List();
   if (rows.ok()) {
-    for (const auto& r : *rows) {
+    for (const StoredDeployment& r : *rows) {
       auto d = std::make_shared<Live>();
-      Json spec = Json::parse(r.Text(1), nullptr, false);
+      Json spec = Json::parse(r.spec, nullptr, false);
       Status st = ParseDeploymentSpec(spec, false, d->spec);
-      d->spec.created_by = r.Text(4);
-      d->spec.created_at = r.Int(5);
-      d->spec.updated_at = r.Int(6);
-      d->loaded = r.Int(3) != 0;
-      Json history = Json::parse(r.Text(2), nullptr, false);
+      d->spec.created_by = r.created_by;
+      d->spec.created_at = r.created_at;
+      d->spec.updated_at = r.updated_at;
+      d->loaded = r.loaded;
+      Json history = Json::parse(r.history, nullptr, false);
       if (history.is_array()) {
         for (const auto& e : history) {
           TrafficEvent t;
@@ -472,7 +456,7 @@ void Serving::Start() {
         d->state = "unloaded";
       }
       std::lock_guard lock(s.mu);
-      s.deployments[r.Text(0)] = d;
+      s.deployments[r.name] = d;
       if (st.ok() && d->loaded) s.Post([&s, d] { s.Reload(d); });
     }
   } else {
@@ -514,7 +498,7 @@ void Serving::Stop() {
   }
 }
 
-Result<DeploymentView> Serving::Create(const auth::Principal& who, DeploymentSpec spec) {
+Result<DeploymentView> Serving::Create(const Principal& who, DeploymentSpec spec) {
   Impl& s = *impl_;
   AIMASS_RETURN_IF_ERROR(s.registry.Authorize(who, spec.model, registry::Access::kRead));
   auto d = std::make_shared<Live>();
@@ -576,7 +560,7 @@ std::vector<DeploymentView> Serving::List() {
   return out;
 }
 
-Result<DeploymentView> Serving::Update(const auth::Principal& who, const std::string& name, const Json& patch) {
+Result<DeploymentView> Serving::Update(const Principal& who, const std::string& name, const Json& patch) {
   Impl& s = *impl_;
   auto d = s.Find(name);
   if (!d) return Impl::NotFound(name);
@@ -659,7 +643,7 @@ Status Serving::Delete(const std::string& name) {
     d = it->second;
     s.deployments.erase(it);
   }
-  AIMASS_RETURN_IF_ERROR(s.db.Exec("DELETE FROM serving_deployments WHERE name = ?", {name}).status());
+  AIMASS_RETURN_IF_ERROR(s.store.Delete(name));
   std::shared_ptr<VersionRunner> a, b;
   {
     std::lock_guard lock(d->mu);
@@ -831,7 +815,7 @@ Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<st
   return out;
 }
 
-bool Serving::MayInvoke(const auth::Principal& who, const std::string& name) {
+bool Serving::MayInvoke(const Principal& who, const std::string& name) {
   return auth::Allows(who.permissions, "inference:invoke") ||
          auth::Allows(who.permissions, "inference." + name + ":invoke");
 }

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "auth/principal.hpp"
+#include "common/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/registry.hpp"
 #include "serving/deployment.hpp"
@@ -59,11 +59,11 @@ class Serving {
 
   // Loads the version (and the candidate), warms it, then records the deployment. The caller
   // needs read access to the model (checked here through the registry).
-  Result<DeploymentView> Create(const auth::Principal& who, DeploymentSpec spec);
+  Result<DeploymentView> Create(const Principal& who, DeploymentSpec spec);
   Result<DeploymentView> Get(const std::string& name);
   std::vector<DeploymentView> List();
   // Applies a PATCH body. A new version or alias is loaded before it takes traffic.
-  Result<DeploymentView> Update(const auth::Principal& who, const std::string& name,
+  Result<DeploymentView> Update(const Principal& who, const std::string& name,
                                 const nlohmann::json& patch);
   Status Delete(const std::string& name);
   // The model-repository extension: unload keeps the deployment but frees its versions
@@ -94,7 +94,7 @@ class Serving {
 
   // Whether `who` may send requests to deployment `name`: inference:invoke, or
   // inference.<name>:invoke for that deployment only.
-  static bool MayInvoke(const auth::Principal& who, const std::string& name);
+  static bool MayInvoke(const Principal& who, const std::string& name);
 
   struct Impl;
 

@@ -9,10 +9,15 @@ def test_healthz_reports_ok(server):
     assert resp.json() == {"status": "ok"}
 
 
-def test_readyz_reports_ready_once_started(server):
+MODULES = {"blobs", "auth", "events", "mq", "registry", "serving", "gateway", "scheduler"}
+
+
+def test_readyz_reports_ready_once_started_with_every_module(server):
     resp = server.anonymous.get("/readyz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ready"}
+    body = resp.json()
+    assert body["status"] == "ready"
+    assert body["modules"] == {name: "ready" for name in MODULES}
 
 
 def test_openapi_document_is_openapi_3_and_lists_the_routes(server):

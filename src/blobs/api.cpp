@@ -1,48 +1,18 @@
-// /api/v1/blobs: streamed uploads into the BlobStore, downloads with HTTP Range, and GC.
+#include "blobs/api.hpp"
+
 #include "common/failpoint.hpp"
-#include "common/time.hpp"
 #include "http/file_response.hpp"
 #include "http/json.hpp"
-#include "server/core_api.hpp"
 
-namespace aimass::server {
+namespace aimass::blobs {
 
 using http::Method;
 using http::Request;
 using http::Response;
 
-std::vector<storage::Migration> BlobMigrations() {
-  return {{"blobs", 1, R"sql(
-CREATE TABLE blob_uploads (
-  digest TEXT PRIMARY KEY,
-  size INTEGER NOT NULL,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-)sql"}};
-}
-
-Result<bool> BlobUploadReferenced(storage::Db& db, const std::string& digest) {
-  auto rows = db.Query("SELECT 1 FROM blob_uploads WHERE digest = ?", {digest});
-  if (!rows.ok()) return rows.status();
-  return !rows->empty();
-}
-
-Result<int64_t> DropDanglingUploads(storage::Db& db, storage::BlobStore& blobs) {
-  AIMASS_ASSIGN_OR_RETURN(storage::Rows rows, db.Query("SELECT digest FROM blob_uploads"));
-  int64_t dropped = 0;
-  for (const auto& r : rows) {
-    auto st = blobs.Stat(r.Text(0));
-    if (st.ok() || st.status().code() != Code::kNotFound) continue;
-    AIMASS_ASSIGN_OR_RETURN(int64_t n, db.Exec("DELETE FROM blob_uploads WHERE digest = ?", {r.Text(0)}));
-    dropped += n;
-  }
-  return dropped;
-}
-
-Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
-  storage::Db* db = deps.db;
-  storage::BlobStore* blobs = deps.blobs;
+Status RegisterRoutes(http::Router& router, storage::BlobStore& blob_store, UploadStore& upload_store, ApiOptions options) {
+  storage::BlobStore* blobs = &blob_store;
+  UploadStore* uploads = &upload_store;
 
   http::Route upload;
   upload.method = Method::kPost;
@@ -51,19 +21,16 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   upload.streaming_body = true;
   upload.tag = "blobs";
   upload.summary = "Upload bytes; answers their sha256 digest. The same bytes are stored once.";
-  upload.handler = [db, blobs](Request& req) -> Response {
+  upload.handler = [uploads, blobs](Request& req) -> Response {
     // The reference first, then the bytes: GC never sees this blob unreferenced.
     std::string digest = "sha256:" + req.body_sha256;
-    HTTP_TRY(int64_t inserted,
-             db->Exec("INSERT INTO blob_uploads (digest, size, created_by, created_at) "
-                      "VALUES (?, ?, ?, ?) ON CONFLICT(digest) DO NOTHING",
-                      {digest, static_cast<int64_t>(req.body_size), req.principal->username, UnixNow()}));
+    HTTP_TRY(int64_t inserted, uploads->Insert(digest, static_cast<int64_t>(req.body_size), req.principal->username));
     // A crash here leaves a reference to bytes that never arrived: dropped at the next start
-    // (DropDanglingUploads).
+    // (UploadStore::DropDangling).
     (void)AIMASS_FAILPOINT("blobs.after_upload_row");
     auto adopted = blobs->Adopt(req.body_file, req.body_sha256);
     if (!adopted.ok()) {
-      if (inserted > 0) (void)db->Exec("DELETE FROM blob_uploads WHERE digest = ?", {digest});
+      if (inserted > 0) (void)uploads->Delete(digest);
       return http::ErrorResponse(adopted.status(), req.request_id);
     }
     const storage::BlobInfo& info = *adopted;
@@ -95,9 +62,9 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   remove.permission = "blobs:write";
   remove.tag = "blobs";
   remove.summary = "Drop the upload's reference; the bytes go at the next GC unless still referenced";
-  remove.handler = [db](Request& req) -> Response {
+  remove.handler = [uploads](Request& req) -> Response {
     HTTP_TRY(std::string hex, storage::ParseDigest(req.Param("digest")));
-    HTTP_TRY(int64_t n, db->Exec("DELETE FROM blob_uploads WHERE digest = ?", {"sha256:" + hex}));
+    HTTP_TRY(int64_t n, uploads->Delete("sha256:" + hex));
     if (n == 0) return http::ErrorResponse(Status::NotFound("no upload sha256:" + hex), req.request_id);
     return http::NoContent();
   };
@@ -110,9 +77,9 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   gc.tag = "blobs";
   gc.summary = "Mark-and-sweep: delete blobs nothing references and older than grace_s "
                "(default storage.blob_gc_grace_s)";
-  int64_t default_grace = deps.blob_gc_grace_s;
-  auto referrers = deps.blob_referrers;
-  gc.handler = [db, blobs, default_grace, referrers](Request& req) -> Response {
+  int64_t default_grace = options.gc_grace_s;
+  const std::vector<Referrer>* referrers = options.referrers;
+  gc.handler = [uploads, blobs, default_grace, referrers](Request& req) -> Response {
     int64_t grace = default_grace;
     if (!req.body.empty()) {
       HTTP_PARSE_BODY(body);
@@ -122,8 +89,8 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
     if (grace < 0) return http::ErrorResponse(Status::BadRequest("grace_s must be >= 0"), req.request_id);
     Status mark_error;
     auto referenced = [&](const std::string& digest) {
-      std::vector<std::function<Result<bool>(const std::string&)>> checks = referrers;
-      checks.push_back([db](const std::string& d) { return BlobUploadReferenced(*db, d); });
+      std::vector<Referrer> checks = referrers ? *referrers : std::vector<Referrer>{};
+      checks.push_back([uploads](const std::string& d) { return uploads->Referenced(d); });
       for (const auto& check : checks) {
         auto r = check(digest);
         if (!r.ok()) {
@@ -143,4 +110,4 @@ Status RegisterBlobRoutes(http::Router& router, const CoreDeps& deps) {
   return router.Add(std::move(gc));
 }
 
-}  // namespace aimass::server
+}  // namespace aimass::blobs

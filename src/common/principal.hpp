@@ -1,12 +1,12 @@
 // Principal: who is making a request, as established by authentication. Plain data so that the
-// HTTP core can carry it without knowing how tokens work.
+// HTTP core (and every module) can carry it without knowing how tokens work; auth makes it.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace aimass::auth {
+namespace aimass {
 
 struct Principal {
   int64_t user_id = 0;
@@ -18,4 +18,4 @@ struct Principal {
   int64_t token_expires_at = 0;          // unix seconds, 0 = never
 };
 
-}  // namespace aimass::auth
+}  // namespace aimass

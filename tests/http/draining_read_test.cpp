@@ -68,6 +68,16 @@ class DrainingReadTest : public ::testing::Test {
   std::array<char, 64> buf_{};
 };
 
+// Debian 12's Boost 1.81 with epoll and TCP_INQ is the supported platform: there the fast path
+// must be compiled in (the request path's system calls rely on it, decision 70).
+TEST(DrainingReadBuildTest, TheFastPathIsActiveOnTheSupportedBoost) {
+#if BOOST_VERSION == 108100 && defined(__linux__)
+  EXPECT_TRUE(kDrainingReadsActive) << "Boost 1.81 on Linux, yet the DrainingRead specialisation is not compiled";
+#else
+  GTEST_SKIP() << "not the supported Boost (" << BOOST_VERSION << "): reads behave as Asio's own";
+#endif
+}
+
 TEST_F(DrainingReadTest, DataThatArrivedWhileNoReadWaitedIsReadAfterAShortRead) {
   Send("ab");
   EXPECT_EQ(ReadOnce(16), "ab");  // short: the socket is marked drained

@@ -1,4 +1,4 @@
-#include "serving/grpc_server.hpp"
+#include "serving/grpc_service.hpp"
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
@@ -247,7 +247,7 @@ class InferenceService final
     return Status::Forbidden("inference:invoke on deployment '" + name.substr(0, 128) + "' is required");
   }
 
-  using Caller = std::shared_ptr<const auth::Principal>;
+  using Caller = std::shared_ptr<const Principal>;
   Result<Caller> Who(grpc::ServerContextBase* ctx) { return GrpcCaller(ctx, auth_); }
 
   // A queued call's timer: at the deployment's deadline it gives up the job if no executor has
@@ -333,41 +333,11 @@ class InferenceService final
   auth::AuthService& auth_;
 };
 
-struct GrpcServer::Impl {
-  std::unique_ptr<InferenceService> service;
-  std::vector<grpc::Service*> extra;
-  std::unique_ptr<grpc::Server> server;
-  int port = 0;
-};
+GrpcService::GrpcService(Serving& serving, auth::AuthService& auth)
+    : service_(std::make_unique<InferenceService>(serving, auth)) {}
 
-GrpcServer::GrpcServer(Serving& serving, auth::AuthService& auth) : impl_(std::make_unique<Impl>()) {
-  impl_->service = std::make_unique<InferenceService>(serving, auth);
-}
+GrpcService::~GrpcService() = default;
 
-GrpcServer::~GrpcServer() { Shutdown(); }
-
-Status GrpcServer::Start(const std::string& address, int max_message_bytes) {
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
-  builder.RegisterService(impl_->service.get());
-  for (grpc::Service* extra : impl_->extra) builder.RegisterService(extra);
-  builder.SetMaxReceiveMessageSize(max_message_bytes);
-  builder.SetMaxSendMessageSize(max_message_bytes);
-  impl_->server = builder.BuildAndStart();
-  if (!impl_->server || impl_->port == 0) return Status::Internal("cannot listen for gRPC on " + address);
-  return Status::Ok();
-}
-
-void GrpcServer::AddService(grpc::Service* service) { impl_->extra.push_back(service); }
-
-int GrpcServer::port() const { return impl_->port; }
-
-void GrpcServer::Shutdown() {
-  if (impl_->server) {
-    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    impl_->server->Wait();
-    impl_->server.reset();
-  }
-}
+grpc::Service* GrpcService::service() { return service_.get(); }
 
 }  // namespace aimass::serving

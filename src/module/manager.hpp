@@ -1,0 +1,58 @@
+// ModuleManager: runs a process's modules as one: orders them so each follows the modules it
+// needs, gathers their migrations, opens and starts them in that order, drains and stops them
+// in reverse, and says for /readyz where each one is.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "module/module.hpp"
+
+namespace aimass::module {
+
+class ModuleManager {
+ public:
+  // Fails when two modules share a name, a module needs one that is not in the list, or the
+  // needs form a cycle.
+  static Result<std::unique_ptr<ModuleManager>> Create(std::vector<std::unique_ptr<Module>> modules);
+  // Stops what is still running, then destroys the modules in reverse dependency order.
+  ~ModuleManager();
+  ModuleManager(const ModuleManager&) = delete;
+  ModuleManager& operator=(const ModuleManager&) = delete;
+
+  // In dependency order.
+  std::vector<Module*> modules() const;
+  std::vector<storage::Migration> Migrations() const;
+  // The module called `name`, or null.
+  Module* Find(std::string_view name) const;
+  template <class M>
+  M* Find() const {
+    return dynamic_cast<M*>(Find(M::kName));
+  }
+
+  // Opens each module in order, each seeing only what it declared.
+  Status Open(const config::Config& config, storage::Db& db, std::shared_ptr<prometheus::Registry> metrics,
+              Hooks& hooks);
+  Status RegisterRoutes(http::Router& router);
+  Status Start();
+  void Drain();
+  void Stop();
+
+  // Each module's state for /readyz, in order: "ready", "starting", "stopping", "stopped", or
+  // why it cannot serve. `all_ready` when every one is "ready".
+  std::vector<std::pair<std::string, std::string>> Readiness(bool* all_ready) const;
+
+ private:
+  enum State : int { kNew, kOpen, kStarted, kDraining, kStopped };
+  struct Entry {
+    std::unique_ptr<Module> module;
+    std::atomic<int> state{kNew};
+  };
+  ModuleManager() = default;
+  std::vector<std::unique_ptr<Entry>> entries_;  // dependency order
+};
+
+}  // namespace aimass::module

@@ -1,0 +1,29 @@
+// The registry module: models, their versions and artifacts (in the blob store), aliases,
+// search, grants, and the recovery of versions a crash left pending.
+#pragma once
+
+#include <memory>
+
+#include "module/module.hpp"
+#include "registry/registry.hpp"
+#include "registry/tar_unpack.hpp"
+
+namespace aimass::registry {
+
+class RegistryModule final : public module::Module {
+ public:
+  static constexpr std::string_view kName = "registry";
+  std::string_view name() const override { return kName; }
+  std::vector<std::string_view> needs() const override { return {"auth", "blobs", "events"}; }
+  std::vector<storage::Migration> Migrations() const override { return Registry::Migrations(); }
+  Status Open(module::Context& ctx) override;
+  Status RegisterRoutes(http::Router& router) override;
+
+  Registry& registry() { return *registry_; }
+
+ private:
+  std::unique_ptr<Registry> registry_;
+  TarLimits limits_;
+};
+
+}  // namespace aimass::registry

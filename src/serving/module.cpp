@@ -1,0 +1,33 @@
+#include "serving/module.hpp"
+
+#include "auth/module.hpp"
+#include "events/module.hpp"
+#include "registry/module.hpp"
+#include "serving/api.hpp"
+#include "serving/grpc_service.hpp"
+
+namespace aimass::serving {
+
+ServingModule::ServingModule() = default;
+ServingModule::~ServingModule() = default;
+
+Status ServingModule::Open(module::Context& ctx) {
+  AIMASS_ASSIGN_OR_RETURN(auth::AuthModule * auth, ctx.Need<auth::AuthModule>());
+  AIMASS_ASSIGN_OR_RETURN(events::EventsModule * events, ctx.Need<events::EventsModule>());
+  AIMASS_ASSIGN_OR_RETURN(registry::RegistryModule * registry, ctx.Need<registry::RegistryModule>());
+  max_request_bytes_ = ctx.config().serving.max_request_bytes;
+  serving_ = std::make_unique<Serving>(ctx.db(), registry->registry(), &events->bus(), ctx.metrics());
+  serving_->Start();
+  grpc_ = std::make_unique<GrpcService>(*serving_, auth->service());
+  return Status::Ok();
+}
+
+Status ServingModule::RegisterRoutes(http::Router& router) {
+  return serving::RegisterRoutes(router, *serving_, {max_request_bytes_});
+}
+
+std::vector<grpc::Service*> ServingModule::GrpcServices() { return {grpc_->service()}; }
+
+void ServingModule::Stop() { serving_->Stop(); }
+
+}  // namespace aimass::serving

@@ -1,0 +1,201 @@
+// ModuleManager: dependency order, refusals (unknown need, cycle, duplicate), each module sees
+// only what it declared, reverse-order drain and stop, and the states /readyz reports.
+#include "module/manager.hpp"
+
+#include <gtest/gtest.h>
+
+#include <prometheus/registry.h>
+
+#include <string>
+#include <vector>
+
+namespace aimass::module {
+namespace {
+
+// A module that records what happens to it in a shared log.
+class Probe : public Module {
+ public:
+  Probe(std::string name, std::vector<std::string_view> needs, std::vector<std::string>* log)
+      : name_(std::move(name)), needs_(std::move(needs)), log_(log) {}
+  std::string_view name() const override { return name_; }
+  std::vector<std::string_view> needs() const override { return needs_; }
+  std::vector<storage::Migration> Migrations() const override { return {{name_, 1, "CREATE TABLE " + name_ + " (x)"}}; }
+  Status Open(Context& ctx) override {
+    log_->push_back("open " + name_);
+    return open_status;
+  }
+  Status Start() override {
+    log_->push_back("start " + name_);
+    return Status::Ok();
+  }
+  void Drain() override { log_->push_back("drain " + name_); }
+  void Stop() override { log_->push_back("stop " + name_); }
+  Status Health() const override { return health; }
+
+  Status open_status;
+  Status health;
+
+ private:
+  std::string name_;
+  std::vector<std::string_view> needs_;
+  std::vector<std::string>* log_;
+};
+
+// Looks up other modules while it opens, to test what Context lets it see.
+class Looker : public Module {
+ public:
+  static constexpr std::string_view kName = "looker";
+  explicit Looker(std::vector<std::string_view> needs) : needs_(std::move(needs)) {}
+  std::string_view name() const override { return kName; }
+  std::vector<std::string_view> needs() const override { return needs_; }
+  Status Open(Context& ctx) override {
+    auto self = ctx.Need<Looker>();  // not declared: refused
+    saw_self = self.ok();
+    auto b = ctx.Need<Target>();
+    saw_target = b.ok();
+    return Status::Ok();
+  }
+  class Target : public Module {
+   public:
+    static constexpr std::string_view kName = "target";
+    std::string_view name() const override { return kName; }
+    Status Open(Context&) override { return Status::Ok(); }
+  };
+  bool saw_self = true;
+  bool saw_target = false;
+
+ private:
+  std::vector<std::string_view> needs_;
+};
+
+struct Fixture {
+  config::Config cfg;
+  std::unique_ptr<storage::Db> db;
+  std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
+  Hooks hooks;
+  Fixture() {
+    auto opened = storage::OpenSqlite({":memory:"});
+    EXPECT_TRUE(opened.ok());
+    db = std::move(*opened);
+  }
+};
+
+TEST(ModuleManagerTest, OrdersByNeedsKeepingListOrderOtherwise) {
+  std::vector<std::string> log;
+  std::vector<std::unique_ptr<Module>> list;
+  list.push_back(std::make_unique<Probe>("serving", std::vector<std::string_view>{"registry", "auth"}, &log));
+  list.push_back(std::make_unique<Probe>("gateway", std::vector<std::string_view>{"auth"}, &log));
+  list.push_back(std::make_unique<Probe>("registry", std::vector<std::string_view>{"blobs"}, &log));
+  list.push_back(std::make_unique<Probe>("blobs", std::vector<std::string_view>{}, &log));
+  list.push_back(std::make_unique<Probe>("auth", std::vector<std::string_view>{}, &log));
+  auto mgr = ModuleManager::Create(std::move(list));
+  ASSERT_TRUE(mgr.ok()) << mgr.status().message();
+  std::vector<std::string> order;
+  for (Module* m : (*mgr)->modules()) order.emplace_back(m->name());
+  EXPECT_EQ(order, (std::vector<std::string>{"blobs", "registry", "auth", "serving", "gateway"}));
+  // Migrations follow the same order.
+  std::vector<std::string> components;
+  for (const auto& m : (*mgr)->Migrations()) components.push_back(m.module);
+  EXPECT_EQ(components, order);
+}
+
+TEST(ModuleManagerTest, RefusesUnknownNeedsCyclesAndDuplicates) {
+  std::vector<std::string> log;
+  {
+    std::vector<std::unique_ptr<Module>> list;
+    list.push_back(std::make_unique<Probe>("serving", std::vector<std::string_view>{"registry"}, &log));
+    auto mgr = ModuleManager::Create(std::move(list));
+    ASSERT_FALSE(mgr.ok());
+    EXPECT_NE(mgr.status().message().find("serving needs registry"), std::string::npos) << mgr.status().message();
+  }
+  {
+    std::vector<std::unique_ptr<Module>> list;
+    list.push_back(std::make_unique<Probe>("a", std::vector<std::string_view>{"b"}, &log));
+    list.push_back(std::make_unique<Probe>("b", std::vector<std::string_view>{"c"}, &log));
+    list.push_back(std::make_unique<Probe>("c", std::vector<std::string_view>{"a"}, &log));
+    auto mgr = ModuleManager::Create(std::move(list));
+    ASSERT_FALSE(mgr.ok());
+    EXPECT_NE(mgr.status().message().find("cycle: a -> b -> c -> a"), std::string::npos) << mgr.status().message();
+  }
+  {
+    std::vector<std::unique_ptr<Module>> list;
+    list.push_back(std::make_unique<Probe>("a", std::vector<std::string_view>{}, &log));
+    list.push_back(std::make_unique<Probe>("a", std::vector<std::string_view>{}, &log));
+    EXPECT_FALSE(ModuleManager::Create(std::move(list)).ok());
+  }
+  EXPECT_TRUE(log.empty());  // nothing was opened
+}
+
+TEST(ModuleManagerTest, OpensStartsInOrderDrainsAndStopsInReverse) {
+  Fixture f;
+  std::vector<std::string> log;
+  std::vector<std::unique_ptr<Module>> list;
+  list.push_back(std::make_unique<Probe>("top", std::vector<std::string_view>{"base"}, &log));
+  list.push_back(std::make_unique<Probe>("base", std::vector<std::string_view>{}, &log));
+  auto mgr = ModuleManager::Create(std::move(list));
+  ASSERT_TRUE(mgr.ok());
+  ASSERT_TRUE(f.db->Migrate((*mgr)->Migrations()).ok());
+  bool all = true;
+  auto states = (*mgr)->Readiness(&all);
+  EXPECT_FALSE(all);
+  EXPECT_EQ(states[0], (std::pair<std::string, std::string>{"base", "starting"}));
+  ASSERT_TRUE((*mgr)->Open(f.cfg, *f.db, f.metrics, f.hooks).ok());
+  ASSERT_TRUE((*mgr)->Start().ok());
+  states = (*mgr)->Readiness(&all);
+  EXPECT_TRUE(all);
+  EXPECT_EQ(states[1], (std::pair<std::string, std::string>{"top", "ready"}));
+
+  auto* top = dynamic_cast<Probe*>((*mgr)->Find("top"));
+  ASSERT_NE(top, nullptr);
+  top->health = Status::Unavailable("upstream store unreachable");
+  states = (*mgr)->Readiness(&all);
+  EXPECT_FALSE(all);
+  EXPECT_EQ(states[1].second, "upstream store unreachable");
+
+  (*mgr)->Drain();
+  EXPECT_EQ((*mgr)->Readiness(&all)[0].second, "stopping");
+  mgr->reset();  // stops and destroys
+  EXPECT_EQ(log, (std::vector<std::string>{"open base", "open top", "start base", "start top", "drain top",
+                                           "drain base", "stop top", "stop base"}));
+}
+
+TEST(ModuleManagerTest, AFailedOpenNamesTheModuleAndStopsOnlyWhatOpened) {
+  Fixture f;
+  std::vector<std::string> log;
+  auto base = std::make_unique<Probe>("base", std::vector<std::string_view>{}, &log);
+  auto top = std::make_unique<Probe>("top", std::vector<std::string_view>{"base"}, &log);
+  auto late = std::make_unique<Probe>("late", std::vector<std::string_view>{"top"}, &log);
+  top->open_status = Status::BadRequest("bad key file");
+  std::vector<std::unique_ptr<Module>> list;
+  list.push_back(std::move(late));
+  list.push_back(std::move(top));
+  list.push_back(std::move(base));
+  auto mgr = ModuleManager::Create(std::move(list));
+  ASSERT_TRUE(mgr.ok());
+  Status st = (*mgr)->Open(f.cfg, *f.db, f.metrics, f.hooks);
+  EXPECT_EQ(st.code(), Code::kBadRequest);
+  EXPECT_EQ(st.message(), "top: bad key file");
+  mgr->reset();
+  EXPECT_EQ(log, (std::vector<std::string>{"open base", "open top", "stop base"}));
+}
+
+TEST(ModuleManagerTest, AModuleSeesOnlyTheModulesItDeclared) {
+  Fixture f;
+  for (bool declared : {false, true}) {
+    std::vector<std::unique_ptr<Module>> list;
+    auto looker = std::make_unique<Looker>(declared ? std::vector<std::string_view>{"target"}
+                                                    : std::vector<std::string_view>{});
+    Looker* l = looker.get();
+    list.push_back(std::move(looker));
+    list.push_back(std::make_unique<Looker::Target>());
+    auto mgr = ModuleManager::Create(std::move(list));
+    ASSERT_TRUE(mgr.ok());
+    ASSERT_TRUE((*mgr)->Open(f.cfg, *f.db, f.metrics, f.hooks).ok());
+    EXPECT_FALSE(l->saw_self);
+    EXPECT_EQ(l->saw_target, declared);
+    EXPECT_NE((*mgr)->Find<Looker::Target>(), nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace aimass::module
