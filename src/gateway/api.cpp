@@ -38,7 +38,7 @@ Result<Json> NamedBody(const Request& req) {
 // the record.
 Result<RouteState> ParseDegrade(Json body) {
   RouteState s;
-  s.mode = "degraded";
+  s.mode = RouteMode::kDegraded;
   AIMASS_ASSIGN_OR_RETURN(auto reason, http::OptionalString(body, "reason"));
   s.reason = reason.value_or("");
   body.erase("reason");
@@ -171,7 +171,7 @@ Status RegisterRoutes(http::Router& router, Gateway& gateway) {
         HTTP_TRY(auto retry, http::OptionalInt(body, "retry_after_s"));
         HTTP_TRY(auto reason, http::OptionalString(body, "reason"));
         RouteState s;
-        s.mode = "paused";
+        s.mode = RouteMode::kPaused;
         s.retry_after_s = retry.value_or(30);
         if (s.retry_after_s < 1 || s.retry_after_s > 86400) {
           return http::ErrorResponse(Status::BadRequest("'retry_after_s' must be 1..86400"), req.request_id);

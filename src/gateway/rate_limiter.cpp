@@ -50,7 +50,7 @@ RateDecision RateLimiter::Take(const std::string& key, const RateLimitSpec& spec
   State& s = states_[key];
   const double window_s = spec.per_seconds();
 
-  if (spec.algorithm == "sliding_window") {
+  if (spec.algorithm == RateAlgorithm::kSlidingWindow) {
     // Two fixed windows, the previous one weighted by how much of it still overlaps the
     // sliding window (the estimate Cloudflare and Kong use): O(1) memory per key.
     const auto since = std::chrono::duration<double>(now.time_since_epoch()).count();

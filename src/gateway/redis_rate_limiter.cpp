@@ -175,7 +175,7 @@ Result<RateDecision> RedisRateLimiter::Take(const std::string& key, const RateLi
   auto taken = impl_->Take();
   if (!taken.ok()) return impl_->Down(taken.status().message());
   redisContext* c = *taken;
-  const bool sliding = spec.algorithm == "sliding_window";
+  const bool sliding = spec.algorithm == RateAlgorithm::kSlidingWindow;
   std::string full_key = "aimass:rl:" + key;
   std::string a1 = std::to_string(sliding ? spec.per_seconds() : spec.rate / spec.per_seconds());
   std::string a2 = std::to_string(sliding ? std::floor(spec.rate) : BucketSize(spec));

@@ -102,6 +102,19 @@ Status ValidateHost(const std::string& h) {
   return Status::Ok();
 }
 
+// rate_limit.<field>: one of `choices` by its Name(), the first when absent.
+template <class E>
+Result<E> ParseChoice(const Json& j, const char* field, std::initializer_list<E> choices) {
+  AIMASS_ASSIGN_OR_RETURN(auto given, http::OptionalString(j, field));
+  if (!given) return *choices.begin();
+  std::string names;
+  for (E c : choices) {
+    if (Name(c) == *given) return c;
+    names += (names.empty() ? "" : ", ") + std::string(Name(c));
+  }
+  return Status::BadRequest("'rate_limit." + std::string(field) + "' must be one of " + names);
+}
+
 Result<RateLimitSpec> ParseRateLimit(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("'rate_limit' must be an object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "rate_limit", {"rate", "per", "burst", "key", "algorithm", "policy"}));
@@ -111,25 +124,12 @@ Result<RateLimitSpec> ParseRateLimit(const Json& j) {
     return Status::BadRequest("'rate_limit.rate' must be a number above 0");
   }
   r.rate = rate->get<double>();
-  AIMASS_ASSIGN_OR_RETURN(auto per, http::OptionalString(j, "per"));
-  r.per = per.value_or("second");
-  if (r.per != "second" && r.per != "minute" && r.per != "hour") {
-    return Status::BadRequest("'rate_limit.per' must be second, minute or hour");
-  }
+  AIMASS_ASSIGN_OR_RETURN(r.per, ParseChoice(j, "per", {RatePer::kSecond, RatePer::kMinute, RatePer::kHour}));
   AIMASS_ASSIGN_OR_RETURN(r.burst, BoundedInt(j, "burst", 0, 0, 1'000'000'000));
-  AIMASS_ASSIGN_OR_RETURN(auto key, http::OptionalString(j, "key"));
-  r.key = key.value_or("consumer");
-  if (r.key != "consumer" && r.key != "route" && r.key != "ip") {
-    return Status::BadRequest("'rate_limit.key' must be consumer, route or ip");
-  }
-  AIMASS_ASSIGN_OR_RETURN(auto alg, http::OptionalString(j, "algorithm"));
-  r.algorithm = alg.value_or("token_bucket");
-  if (r.algorithm != "token_bucket" && r.algorithm != "sliding_window") {
-    return Status::BadRequest("'rate_limit.algorithm' must be token_bucket or sliding_window");
-  }
-  AIMASS_ASSIGN_OR_RETURN(auto policy, http::OptionalString(j, "policy"));
-  r.policy = policy.value_or("local");
-  if (r.policy != "local" && r.policy != "redis") return Status::BadRequest("'rate_limit.policy' must be local or redis");
+  AIMASS_ASSIGN_OR_RETURN(r.key, ParseChoice(j, "key", {RateKey::kConsumer, RateKey::kRoute, RateKey::kIp}));
+  AIMASS_ASSIGN_OR_RETURN(r.algorithm,
+                          ParseChoice(j, "algorithm", {RateAlgorithm::kTokenBucket, RateAlgorithm::kSlidingWindow}));
+  AIMASS_ASSIGN_OR_RETURN(r.policy, ParseChoice(j, "policy", {RatePolicy::kLocal, RatePolicy::kRedis}));
   return r;
 }
 
@@ -251,12 +251,37 @@ Json ToJson(const Fallback& f) {
 namespace {
 
 Json RateLimitJson(const RateLimitSpec& r) {
-  return {{"rate", r.rate}, {"per", r.per}, {"burst", r.burst}, {"key", r.key}, {"algorithm", r.algorithm}, {"policy", r.policy}};
+  return {{"rate", r.rate},           {"per", Name(r.per)},           {"burst", r.burst},
+          {"key", Name(r.key)},       {"algorithm", Name(r.algorithm)}, {"policy", Name(r.policy)}};
 }
 
 }  // namespace
 
-double RateLimitSpec::per_seconds() const { return per == "hour" ? 3600 : per == "minute" ? 60 : 1; }
+double RateLimitSpec::per_seconds() const { return per == RatePer::kHour ? 3600 : per == RatePer::kMinute ? 60 : 1; }
+
+std::string_view Name(RatePer v) {
+  switch (v) {
+    case RatePer::kSecond: return "second";
+    case RatePer::kMinute: return "minute";
+    case RatePer::kHour: return "hour";
+  }
+  return "";
+}
+
+std::string_view Name(RateKey v) {
+  switch (v) {
+    case RateKey::kConsumer: return "consumer";
+    case RateKey::kRoute: return "route";
+    case RateKey::kIp: return "ip";
+  }
+  return "";
+}
+
+std::string_view Name(RateAlgorithm v) {
+  return v == RateAlgorithm::kSlidingWindow ? "sliding_window" : "token_bucket";
+}
+
+std::string_view Name(RatePolicy v) { return v == RatePolicy::kRedis ? "redis" : "local"; }
 
 std::string_view BalanceName(Balance b) {
   switch (b) {

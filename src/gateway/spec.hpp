@@ -68,14 +68,25 @@ struct UpstreamSpec {
   int64_t updated_at = 0;
 };
 
+// A rate limit's choices, held as enums so that a request compares no strings; their JSON
+// names are those of Name() below.
+enum class RatePer { kSecond, kMinute, kHour };
+enum class RateKey { kConsumer, kRoute, kIp };                // whose allowance a request takes
+enum class RateAlgorithm { kTokenBucket, kSlidingWindow };
+enum class RatePolicy { kLocal, kRedis };                     // this process, or shared (gateway.redis_url)
+std::string_view Name(RatePer v);
+std::string_view Name(RateKey v);
+std::string_view Name(RateAlgorithm v);
+std::string_view Name(RatePolicy v);
+
 // Token bucket (default) or sliding window, per consumer, route or client IP.
 struct RateLimitSpec {
   double rate = 0;                 // requests per `per`
-  std::string per = "second";      // second | minute | hour
+  RatePer per = RatePer::kSecond;
   int64_t burst = 0;               // bucket size; 0: equal to rate
-  std::string key = "consumer";    // consumer | route | ip
-  std::string algorithm = "token_bucket";  // token_bucket | sliding_window
-  std::string policy = "local";    // local (this process) | redis (shared: gateway.redis_url)
+  RateKey key = RateKey::kConsumer;
+  RateAlgorithm algorithm = RateAlgorithm::kTokenBucket;
+  RatePolicy policy = RatePolicy::kLocal;
   double per_seconds() const;
 };
 

@@ -44,17 +44,27 @@ CREATE INDEX gateway_consumer_secrets_consumer ON gateway_consumer_secrets (cons
 )sql"}};
 }
 
+std::string_view Name(RouteMode v) {
+  switch (v) {
+    case RouteMode::kActive: return "active";
+    case RouteMode::kPaused: return "paused";
+    case RouteMode::kDegraded: return "degraded";
+  }
+  return "";
+}
+
 Json ToJson(const RouteState& s) {
-  Json j = {{"mode", s.mode}, {"changed_at", s.changed_at}, {"reason", s.reason}};
-  if (s.mode == "paused") j["retry_after_s"] = s.retry_after_s;
-  if (s.mode == "degraded") j["fallback"] = ToJson(s.fallback);
+  Json j = {{"mode", Name(s.mode)}, {"changed_at", s.changed_at}, {"reason", s.reason}};
+  if (s.mode == RouteMode::kPaused) j["retry_after_s"] = s.retry_after_s;
+  if (s.mode == RouteMode::kDegraded) j["fallback"] = ToJson(s.fallback);
   return j;
 }
 
 Result<RouteState> ParseRouteState(const Json& j) {
   RouteState s;
   if (!j.is_object()) return s;
-  s.mode = j.value("mode", "active");
+  std::string mode = j.value("mode", "active");
+  s.mode = mode == "paused" ? RouteMode::kPaused : mode == "degraded" ? RouteMode::kDegraded : RouteMode::kActive;
   s.retry_after_s = j.value("retry_after_s", int64_t{30});
   s.reason = j.value("reason", "");
   s.changed_at = j.value("changed_at", int64_t{0});
@@ -149,7 +159,7 @@ Status GatewayStore::DeleteUpstream(const std::string& name) {
       Json spec = Json::parse(r.Text(2), nullptr, false);
       bool circuit_fallback = spec.is_object() && spec.contains("fallback") && spec["fallback"].is_object() &&
                               spec["fallback"].value("upstream", "") == name;
-      if ((state.ok() && state->mode == "degraded" && state->fallback.upstream == name) || circuit_fallback) {
+      if ((state.ok() && state->mode == RouteMode::kDegraded && state->fallback.upstream == name) || circuit_fallback) {
         return Status::Conflict("upstream '" + name + "' is the fallback of route '" + r.Text(0) + "'");
       }
     }

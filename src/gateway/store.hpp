@@ -13,8 +13,11 @@
 namespace aimass::gateway {
 
 // A route's run-time state, changed by pause / resume / degrade (and kept across restarts).
+enum class RouteMode { kActive, kPaused, kDegraded };
+std::string_view Name(RouteMode v);
+
 struct RouteState {
-  std::string mode = "active";  // active | paused | degraded
+  RouteMode mode = RouteMode::kActive;
   int64_t retry_after_s = 30;   // paused: the Retry-After it answers with
   Fallback fallback;            // degraded: what stands in for the route's upstream
   std::string reason;

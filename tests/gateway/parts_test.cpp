@@ -215,8 +215,8 @@ TEST(GatewayRateLimiter, SlidingWindowWeighsThePreviousWindow) {
   RateLimiter rl;
   RateLimitSpec spec;
   spec.rate = 10;
-  spec.per = "minute";
-  spec.algorithm = "sliding_window";
+  spec.per = RatePer::kMinute;
+  spec.algorithm = RateAlgorithm::kSlidingWindow;
   auto window = RateLimiter::Clock::time_point{} + std::chrono::minutes(1000);  // a window start
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(rl.Take("k", spec, window + std::chrono::seconds(50)).allowed);
   EXPECT_FALSE(rl.Take("k", spec, window + std::chrono::seconds(59)).allowed);
