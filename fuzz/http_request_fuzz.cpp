@@ -8,14 +8,17 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <prometheus/registry.h>
 
 #include "auth/api.hpp"
+#include "blobs/api.hpp"
 #include "auth/auth.hpp"
 #include "http/head_parser.hpp"
 #include "http/json.hpp"
 #include "http/router.hpp"
 #include "server/core_api.hpp"
+#include "storage/blob_store.hpp"
 #include "storage/db.hpp"
 
 namespace {
@@ -26,6 +29,8 @@ namespace bhttp = boost::beast::http;
 struct Fixture {
   std::unique_ptr<storage::Db> db;
   std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<storage::BlobStore> blob_store;
+  std::unique_ptr<blobs::UploadStore> uploads;
   std::atomic<bool> ready{true};
   http::Router router;
 
@@ -35,9 +40,16 @@ struct Fixture {
     auth::JwtKeys keys{"HS256", std::string(48, 'k'), "", ""};
     auth = std::make_unique<auth::AuthService>(*db, std::move(auth::Jwt::Create(keys, "fuzz").value()),
                                                auth::AuthOptions{});
-    server::CoreDeps deps{db.get(), nullptr, std::make_shared<prometheus::Registry>(), &ready};
+    server::CoreDeps deps;
+    deps.db = db.get();
+    deps.metrics = std::make_shared<prometheus::Registry>();
+    deps.ready = &ready;
     if (!server::RegisterCoreRoutes(router, deps).ok()) std::abort();
-    if (!server::RegisterBlobRoutes(router, deps).ok()) std::abort();
+    char dir[] = "/tmp/aimass-fuzz-blobs-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) std::abort();
+    blob_store = std::move(storage::OpenLocalBlobStore(dir).value());
+    uploads = std::make_unique<blobs::UploadStore>(*db);
+    if (!blobs::RegisterRoutes(router, *blob_store, *uploads, {}).ok()) std::abort();
     if (!auth::RegisterRoutes(router, *auth).ok()) std::abort();
     // Shapes later modules use: mixed segments and a catch-all.
     for (const char* p : {"/api/v1/models/{name}@{alias}/artifact", "/v1/models/{name}:predict",
