@@ -47,7 +47,7 @@ class Module {
   // Its name: lower case, unique; the key in /readyz and in needs() lists.
   virtual std::string_view name() const = 0;
   // The modules it uses; they are opened before it and stopped after it. Its CMake library
-  // links exactly these (scripts/check-layering holds the includes to the same list).
+  // declares them in NEEDS (with the lower layers it uses); scripts/check-layering checks both.
   virtual std::vector<std::string_view> needs() const { return {}; }
   // Its tables; all modules' migrations run, in dependency order, before any module opens.
   virtual std::vector<storage::Migration> Migrations() const { return {}; }
