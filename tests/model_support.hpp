@@ -1,16 +1,27 @@
 // Helpers for the tests of modules that hold models (registry, serving): a real XGBoost model
-// trained in the test, and a caller with given permissions.
+// trained in the test, a caller with given permissions, and a fixture with a registry over a
+// metadata store and a blob store in a temporary directory.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <xgboost/c_api.h>
 
+#include <stdlib.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/principal.hpp"
+#include "events/bus.hpp"
+#include "registry/registry.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/db.hpp"
+#include "test_support.hpp"
 
 namespace aimass::testing {
 
@@ -58,5 +69,60 @@ inline Principal Who(const std::string& name, std::vector<std::string> permissio
   p.roles = std::move(roles);
   return p;
 }
+
+// A registry over an SQLite file and a blob store in a fresh temporary directory, removed after.
+// A test's SetUp calls OpenStores with the migrations its module needs besides the registry's;
+// its TearDown calls CloseStores last.
+class ModelStoreTest : public ::testing::Test {
+ protected:
+  void OpenStores(const std::string& name, std::vector<std::vector<storage::Migration>> more = {}) {
+    std::string tmpl = "/tmp/aimass-" + name + "-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    storage::SqliteOptions o;
+    o.path = dir_ + "/meta.db";
+    auto db = storage::OpenSqlite(o);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    more.insert(more.begin(), registry::Registry::Migrations());
+    for (const auto& migrations : more) {
+      Status st = db_->Migrate(migrations);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+    }
+    auto blobs = storage::OpenLocalBlobStore(dir_ + "/blobs");
+    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
+    blobs_ = std::move(blobs).value();
+    std::filesystem::create_directories(blobs_->temp_dir());
+    registry_ = std::make_unique<registry::Registry>(*db_, *blobs_, &bus_);
+  }
+
+  void CloseStores() {
+    registry_.reset();
+    blobs_.reset();
+    db_.reset();
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  // An upload as the API hands it over: spooled under the blob store's temp dir, hashed whole.
+  registry::NewVersion Upload(const std::string& bytes, const std::string& framework = "xgboost") {
+    std::string path = blobs_->temp_dir() + "/upload-" + std::to_string(uploads_++);
+    std::ofstream(path, std::ios::binary) << bytes;
+    registry::NewVersion v;
+    v.framework = framework;
+    v.spooled_path = path;
+    v.sha256_hex = ExpectedSha256Hex(bytes);
+    v.size = bytes.size();
+    v.created_by = "alice";
+    return v;
+  }
+
+  std::string dir_;
+  std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<storage::BlobStore> blobs_;
+  events::EventBus bus_;
+  std::unique_ptr<registry::Registry> registry_;
+  int uploads_ = 0;
+};
 
 }  // namespace aimass::testing

@@ -32,34 +32,16 @@ namespace fs = std::filesystem;
 using testing::Who;
 using testing::XgboostModel;
 
-class RegistryTest : public ::testing::Test {
+class RegistryTest : public testing::ModelStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/aimass-registry-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    storage::SqliteOptions o;
-    o.path = dir_ + "/meta.db";
-    auto db = storage::OpenSqlite(o);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    Status migrated = db_->Migrate(Registry::Migrations());
-    ASSERT_TRUE(migrated.ok()) << migrated.ToString();
-    auto blobs = storage::OpenLocalBlobStore(dir_ + "/blobs");
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(blobs).value();
-    fs::create_directories(blobs_->temp_dir());
+    OpenStores("registry");
     subscription_ = bus_.Subscribe("registry.>", [this](const events::Event& e) { events_.push_back(e); });
-    registry_ = std::make_unique<Registry>(*db_, *blobs_, &bus_);
   }
 
   void TearDown() override {
     bus_.Unsubscribe(subscription_);
-    registry_.reset();
-    blobs_.reset();
-    db_.reset();
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
+    CloseStores();
   }
 
   Model MakeModel(const std::string& name, const std::string& owner = "alice") {
@@ -69,19 +51,6 @@ class RegistryTest : public ::testing::Test {
     auto r = registry_->CreateModel(m);
     EXPECT_TRUE(r.ok()) << name << ": " << r.status().ToString();
     return r.ok() ? *r : Model{};
-  }
-
-  // An upload as the API hands it over: spooled under the blob store's temp dir, hashed whole.
-  NewVersion Upload(const std::string& bytes, const std::string& framework = "xgboost") {
-    std::string path = blobs_->temp_dir() + "/upload-" + std::to_string(uploads_++);
-    std::ofstream(path, std::ios::binary) << bytes;
-    NewVersion v;
-    v.framework = framework;
-    v.spooled_path = path;
-    v.sha256_hex = testing::ExpectedSha256Hex(bytes);
-    v.size = bytes.size();
-    v.created_by = "alice";
-    return v;
   }
 
   TreeFile Spool(const std::string& path, const std::string& bytes) {
@@ -122,14 +91,8 @@ class RegistryTest : public ::testing::Test {
     return t;
   }
 
-  std::string dir_;
-  std::unique_ptr<storage::Db> db_;
-  std::unique_ptr<storage::BlobStore> blobs_;
-  events::EventBus bus_;
   uint64_t subscription_ = 0;
   std::vector<events::Event> events_;  // delivered synchronously on the publisher's thread
-  std::unique_ptr<Registry> registry_;
-  int uploads_ = 0;
 };
 
 TEST_F(RegistryTest, CreateModelTakesTaskAndTagsFromItsCard) {

@@ -81,25 +81,10 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit 
   return true;
 }
 
-class ServingTest : public ::testing::Test {
+class ServingTest : public testing::ModelStoreTest {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/aimass-serving-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    storage::SqliteOptions o;
-    o.path = dir_ + "/meta.db";
-    auto db = storage::OpenSqlite(o);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    for (const auto& migrations : {registry::Registry::Migrations(), Serving::Migrations()}) {
-      Status st = db_->Migrate(migrations);
-      ASSERT_TRUE(st.ok()) << st.ToString();
-    }
-    auto blobs = storage::OpenLocalBlobStore(dir_ + "/blobs");
-    ASSERT_TRUE(blobs.ok()) << blobs.status().ToString();
-    blobs_ = std::move(blobs).value();
-    registry_ = std::make_unique<registry::Registry>(*db_, *blobs_, &bus_);
+    OpenStores("serving", {Serving::Migrations()});
     subscription_ = bus_.Subscribe("serving.>", [this](const events::Event& e) {
       std::lock_guard lock(events_mu_);
       events_.push_back(e.topic);
@@ -118,11 +103,7 @@ class ServingTest : public ::testing::Test {
   void TearDown() override {
     serving_.reset();
     bus_.Unsubscribe(subscription_);
-    registry_.reset();
-    blobs_.reset();
-    db_.reset();
-    std::error_code ec;
-    if (!dir_.empty()) fs::remove_all(dir_, ec);
+    CloseStores();
   }
 
   // A new process over the same metadata store and blobs: the old Serving is stopped first.
@@ -133,15 +114,7 @@ class ServingTest : public ::testing::Test {
   }
 
   registry::VersionStatus AddVersion(const std::string& bytes) {
-    std::string path = blobs_->temp_dir() + "/upload-" + std::to_string(uploads_++);
-    std::ofstream(path, std::ios::binary) << bytes;
-    registry::NewVersion v;
-    v.framework = "xgboost";
-    v.spooled_path = path;
-    v.sha256_hex = testing::ExpectedSha256Hex(bytes);
-    v.size = bytes.size();
-    v.created_by = "alice";
-    auto r = registry_->CreateVersion("iris", v);
+    auto r = registry_->CreateVersion("iris", Upload(bytes));
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? r->status : registry::VersionStatus::kPending;
   }
@@ -158,17 +131,11 @@ class ServingTest : public ::testing::Test {
     return events_;
   }
 
-  std::string dir_;
-  std::unique_ptr<storage::Db> db_;
-  std::unique_ptr<storage::BlobStore> blobs_;
-  events::EventBus bus_;
   uint64_t subscription_ = 0;
   std::mutex events_mu_;
   std::vector<std::string> events_;
-  std::unique_ptr<registry::Registry> registry_;
   std::shared_ptr<prometheus::Registry> metrics_ = std::make_shared<prometheus::Registry>();
   std::unique_ptr<Serving> serving_;
-  int uploads_ = 0;
 };
 
 TEST_F(ServingTest, ADeploymentLoadsItsVersionAndAnswersRequests) {
