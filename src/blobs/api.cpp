@@ -88,9 +88,10 @@ Status RegisterRoutes(http::Router& router, storage::BlobStore& blob_store, Uplo
     }
     if (grace < 0) return http::ErrorResponse(Status::BadRequest("grace_s must be >= 0"), req.request_id);
     Status mark_error;
+    // Gathered once per GC, not per digest it looks at.
+    std::vector<Referrer> checks = referrers ? *referrers : std::vector<Referrer>{};
+    checks.push_back([uploads](const std::string& d) { return uploads->Referenced(d); });
     auto referenced = [&](const std::string& digest) {
-      std::vector<Referrer> checks = referrers ? *referrers : std::vector<Referrer>{};
-      checks.push_back([uploads](const std::string& d) { return uploads->Referenced(d); });
       for (const auto& check : checks) {
         auto r = check(digest);
         if (!r.ok()) {

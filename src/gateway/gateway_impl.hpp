@@ -230,6 +230,8 @@ struct Gateway::Impl {
   void FetchServiceDocs(const Live& live);
   // A request through a gateway route, in stages (proxy.cpp).
   struct Pass {
+    Pass(http::Request& r, Exchange& e, const RouteSpec& rt, const Live& l, Clock::time_point s)
+        : req(r), x(e), route(rt), live(l), start(s) {}
     http::Request& req;
     Exchange& x;
     const RouteSpec& route;

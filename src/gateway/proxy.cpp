@@ -278,7 +278,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   }
   if (!x->hit) return http::ErrorResponse(Status::NotFound("no route matches " + std::string(http::MethodName(req.method)) + " " + req.path.substr(0, 200)), req.request_id);
 
-  Pass p{req, *x, *x->hit->route, *x->live, start, {}, {}, {}, {}, {}, nullptr, nullptr, false};
+  Pass p(req, *x, *x->hit->route, *x->live, start);
   // A route to a service has the pool "service:<name>".
   if (p.route.upstream.empty()) p.service_pool = "service:" + p.route.service;
   p.upstream = p.route.upstream.empty() ? std::string_view(p.service_pool) : std::string_view(p.route.upstream);

@@ -156,14 +156,12 @@ Status App::Impl::StartServers() {
   so.spool_dir = hooks.upload_spool_dir;
   server = std::make_unique<http::Server>(so, *pipeline);
   AIMASS_RETURN_IF_ERROR(server->Start());
-  hooks.platform_url = [this] {
-    auto hp = http::ParseHostPort(cfg.listen);
-    std::string host = hp.ok() ? hp->first : "";
-    if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
-    if (host == "::") host = "::1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return "http://" + host + ":" + std::to_string(server->port());
-  };
+  // Where this process's own HTTP targets go (the scheduler's): fixed once the port is bound.
+  std::string host = so.host;
+  if (host.empty() || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  hooks.platform_url = [url = "http://" + host + ":" + std::to_string(server->port())] { return url; };
 
   std::vector<grpc::Service*> services;
   for (module::Module* m : modules->modules()) {
