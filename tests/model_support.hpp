@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "test_db.hpp"
 #include "common/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/registry.hpp"
@@ -70,7 +71,7 @@ inline Principal Who(const std::string& name, std::vector<std::string> permissio
   return p;
 }
 
-// A registry over an SQLite file and a blob store in a fresh temporary directory, removed after.
+// A registry over an SQLite file (or a PostgreSQL schema, test_db.hpp) and a blob store in a fresh temporary directory, removed after.
 // A test's SetUp calls OpenStores with the migrations its module needs besides the registry's;
 // its TearDown calls CloseStores last.
 class ModelStoreTest : public ::testing::Test {
@@ -79,11 +80,8 @@ class ModelStoreTest : public ::testing::Test {
     std::string tmpl = "/tmp/aimass-" + name + "-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
-    storage::SqliteOptions o;
-    o.path = dir_ + "/meta.db";
-    auto db = storage::OpenSqlite(o);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
+    db_ = OpenTestDb(dir_ + "/meta.db");
+    ASSERT_NE(db_, nullptr);
     more.insert(more.begin(), registry::Registry::Migrations());
     for (const auto& migrations : more) {
       Status st = db_->Migrate(migrations);

@@ -6,7 +6,7 @@ namespace aimass::blobs {
 
 Status BlobsModule::Open(module::Context& ctx) {
   const config::Config& cfg = ctx.config();
-  AIMASS_ASSIGN_OR_RETURN(store_, storage::OpenLocalBlobStore(cfg.data_dir + "/blobs"));
+  AIMASS_ASSIGN_OR_RETURN(store_, storage::OpenLocalBlobStore(cfg.storage.blob_dir.empty() ? cfg.data_dir + "/blobs" : cfg.storage.blob_dir));
   uploads_ = std::make_unique<UploadStore>(ctx.db());
   gc_grace_s_ = cfg.storage.blob_gc_grace_s;
   AIMASS_ASSIGN_OR_RETURN(int64_t dangling, uploads_->DropDangling(*store_));

@@ -69,4 +69,21 @@ Result<std::string> KeptSecret(const std::string& path) {
   return secret;
 }
 
+bool LockFile(int fd, FileLock kind, bool wait) {
+  struct flock fl {};
+  fl.l_type = kind == FileLock::kShared ? F_RDLCK : F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  for (;;) {
+    if (::fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+void UnlockFile(int fd) {
+  struct flock fl {};
+  fl.l_type = F_UNLCK;
+  fl.l_whence = SEEK_SET;
+  (void)::fcntl(fd, F_OFD_SETLK, &fl);
+}
+
 }  // namespace aimass

@@ -19,4 +19,12 @@ Status WriteFileAtomically(const std::string& path, const std::string& data, mod
 // later calls read it back.
 Result<std::string> KeptSecret(const std::string& path);
 
+// Open-file-description locks (fcntl F_OFD_SETLK): owned by one open() of a file, released
+// when it is closed or its process dies, and seen by every process on the host and, through
+// the NFS lock protocol, on other hosts. Two open()s in one process conflict like two
+// processes do. Returns false when `wait` is false and another holder conflicts, or on error.
+enum class FileLock { kShared, kExclusive };
+bool LockFile(int fd, FileLock kind, bool wait);
+void UnlockFile(int fd);
+
 }  // namespace aimass

@@ -50,8 +50,11 @@ struct Config {
   struct Storage {
     std::string driver = "sqlite";
     std::string sqlite_path;  // empty: data_dir/metadata.db
+    std::string dsn;          // storage.driver=postgres
+    int64_t pool_size = 8;
     int64_t busy_timeout_ms = 5000;
     std::string blob_driver = "local";
+    std::string blob_dir;  // empty: data_dir/blobs
     int64_t blob_gc_grace_s = 3600;
   } storage;
 

@@ -216,6 +216,9 @@ class Spool {
       if (fd_ < 0 && errno != EEXIST) break;
     }
     if (fd_ < 0) return Status::Internal("cannot create spool file");
+    // Held until the request is done (the handler may adopt the file meanwhile): a blob store
+    // on a shared directory sweeps only spool files no live process holds.
+    (void)LockFile(fd_, FileLock::kExclusive, false);
     return Status::Ok();
   }
   Status Write(const char* data, size_t n) {
@@ -226,11 +229,8 @@ class Spool {
     if (err != 0) return failpoint::IoError("cannot store the upload", err);
     return Status::Ok();
   }
-  std::string FinishHex() {
-    ::close(fd_);
-    fd_ = -1;
-    return hash_.FinishHex();
-  }
+  // The file stays open (and locked) until the Spool goes.
+  std::string FinishHex() { return hash_.FinishHex(); }
   const std::string& path() const { return path_; }
   uint64_t size() const { return size_; }
 

@@ -554,7 +554,9 @@ Status RegisterRoutes(http::Router& router, Registry& registry, const TarLimits&
         HTTP_PARSE_BODY(body);
         HTTP_TRY(auto version, http::OptionalInt(body, "version"));
         if (!version) return http::ErrorResponse(Status::BadRequest("'version' is required"), req.request_id);
-        HTTP_TRY(AliasMove move, reg.MoveAlias(req.Param("name"), alias, *version, req.principal->username));
+        HTTP_TRY(auto from, http::OptionalInt(body, "from_version"));
+        if (from && *from < 0) return http::ErrorResponse(Status::BadRequest("'from_version' must be 0 or a version"), req.request_id);
+        HTTP_TRY(AliasMove move, reg.MoveAlias(req.Param("name"), alias, *version, req.principal->username, from));
         return http::JsonResponse(200, MoveJson(move));
       });
 

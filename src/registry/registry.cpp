@@ -418,10 +418,11 @@ Result<std::vector<ModelVersion>> Registry::SearchVersions(std::string_view filt
 }
 
 Result<AliasMove> Registry::MoveAlias(const std::string& model, const std::string& alias,
-                                      int64_t version, const std::string& by) {
+                                      int64_t version, const std::string& by,
+                                      std::optional<int64_t> expected) {
   AIMASS_RETURN_IF_ERROR(ValidateModelName("alias", alias));
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
-  AIMASS_ASSIGN_OR_RETURN(AliasMove move, store_.MoveAlias(m.id, alias, version, by));
+  AIMASS_ASSIGN_OR_RETURN(AliasMove move, store_.MoveAlias(m.id, alias, version, by, expected));
   nlohmann::json e = {{"model", model}, {"alias", alias}, {"to_version", version}, {"moved_by", by}};
   e["from_version"] = move.from_version ? nlohmann::json(*move.from_version) : nlohmann::json(nullptr);
   Emit("registry.alias.moved", e.dump());

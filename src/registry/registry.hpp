@@ -101,8 +101,12 @@ class Registry {
                                                    std::string_view order_by, int64_t offset,
                                                    int64_t limit);
 
+  // `expected`: move only if the alias points at this version now (0: only if it does not
+  // exist yet); Conflict otherwise. Two users (or processes) moving one alias from the same
+  // state get one success and one conflict instead of a silent overwrite.
   Result<AliasMove> MoveAlias(const std::string& model, const std::string& alias,
-                              int64_t version, const std::string& by);
+                              int64_t version, const std::string& by,
+                              std::optional<int64_t> expected = std::nullopt);
   Status DeleteAlias(const std::string& model, const std::string& alias, const std::string& by);
   Result<std::vector<std::pair<std::string, int64_t>>> Aliases(const std::string& model);
   Result<std::vector<AliasMove>> AliasHistory(const std::string& model, int64_t limit);

@@ -310,7 +310,9 @@ Result<std::string> CompileOrder(std::string_view order_by) {
   if (s == "name") return "m.name " + dir + ", v.version DESC";
   if (s.starts_with("metrics.") && ValidMetricKey(s.substr(8))) {
     // Validated key: [A-Za-z0-9_.-] only, so it can sit in the SQL text.
-    return "json_extract(v.metrics, '$.\"" + s.substr(8) + "\"') " + dir + ", m.name, v.version";
+    // Versions without the metric sort as the smallest, on PostgreSQL as on SQLite.
+    return "json_extract(v.metrics, '$.\"" + s.substr(8) + "\"') " + dir + (dir == "ASC" ? " NULLS FIRST" : " NULLS LAST") +
+           ", m.name, v.version";
   }
   return Status::BadRequest("order_by must be created, version, name or metrics.<key>");
 }

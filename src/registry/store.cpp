@@ -29,6 +29,96 @@ static VersionStatus ParseStatus(const std::string& s) {
   return VersionStatus::kPending;
 }
 
+// Search: indexes for the filterable version columns, and a full-text index over the model's
+// name, description (card) and tags, kept in step by triggers (SQLite: an FTS5 table; PostgreSQL:
+// a GIN index on the same text, seen through a view of the shape Db::FullTextMatch reads).
+const std::string kSearchIndexes = R"sql(
+CREATE INDEX registry_versions_created ON registry_versions(created_at);
+CREATE INDEX registry_versions_framework ON registry_versions(framework, status);
+CREATE INDEX registry_models_task ON registry_models(task);
+)sql";
+const std::string kSearchSqlite = R"sql(
+CREATE VIRTUAL TABLE registry_models_fts USING fts5(
+  name, description, tags, content='registry_models', content_rowid='id');
+INSERT INTO registry_models_fts(rowid, name, description, tags)
+  SELECT id, name, description, tags FROM registry_models;
+CREATE TRIGGER registry_models_fts_insert AFTER INSERT ON registry_models BEGIN
+  INSERT INTO registry_models_fts(rowid, name, description, tags)
+    VALUES (new.id, new.name, new.description, new.tags);
+END;
+CREATE TRIGGER registry_models_fts_delete AFTER DELETE ON registry_models BEGIN
+  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
+    VALUES ('delete', old.id, old.name, old.description, old.tags);
+END;
+CREATE TRIGGER registry_models_fts_update AFTER UPDATE ON registry_models BEGIN
+  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
+    VALUES ('delete', old.id, old.name, old.description, old.tags);
+  INSERT INTO registry_models_fts(rowid, name, description, tags)
+    VALUES (new.id, new.name, new.description, new.tags);
+END;
+)sql";
+const std::string kSearchPostgres = R"sql(
+CREATE INDEX registry_models_fts_doc ON registry_models
+  USING gin (to_tsvector('simple', name || ' ' || description || ' ' || tags));
+CREATE VIEW registry_models_fts AS
+  SELECT id AS rowid, to_tsvector('simple', name || ' ' || description || ' ' || tags) AS doc
+  FROM registry_models;
+)sql";
+
+// Directory versions (their files), and the tags of a model as rows for the tag filter, kept
+// in step with the model's JSON list by triggers.
+const std::string kFilesAndTags = R"sql(
+ALTER TABLE registry_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';
+ALTER TABLE registry_versions ADD COLUMN entry TEXT NOT NULL DEFAULT '';
+CREATE TABLE registry_version_files (
+  model_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  executable INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (model_id, version, path),
+  FOREIGN KEY (model_id, version) REFERENCES registry_versions(model_id, version) ON DELETE CASCADE
+);
+CREATE INDEX registry_version_files_digest ON registry_version_files(digest);
+CREATE TABLE registry_model_tags (
+  tag TEXT NOT NULL,
+  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
+  PRIMARY KEY (tag, model_id)
+) WITHOUT ROWID;
+)sql";
+const std::string kTagsSqlite = R"sql(
+INSERT INTO registry_model_tags (tag, model_id)
+  SELECT DISTINCT json_each.value, registry_models.id FROM registry_models, json_each(registry_models.tags);
+CREATE TRIGGER registry_model_tags_insert AFTER INSERT ON registry_models BEGIN
+  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
+    SELECT json_each.value, new.id FROM json_each(new.tags);
+END;
+CREATE TRIGGER registry_model_tags_update AFTER UPDATE OF tags ON registry_models BEGIN
+  DELETE FROM registry_model_tags WHERE model_id = new.id;
+  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
+    SELECT json_each.value, new.id FROM json_each(new.tags);
+END;
+)sql";
+const std::string kTagsPostgres = R"sql(
+INSERT INTO registry_model_tags (tag, model_id)
+  SELECT DISTINCT t.value, m.id FROM registry_models m, jsonb_array_elements_text(m.tags::jsonb) AS t(value);
+CREATE FUNCTION registry_model_tags_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    DELETE FROM registry_model_tags WHERE model_id = NEW.id;
+  END IF;
+  INSERT INTO registry_model_tags (tag, model_id)
+    SELECT t.value, NEW.id FROM jsonb_array_elements_text(NEW.tags::jsonb) AS t(value)
+    ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER registry_model_tags_insert AFTER INSERT ON registry_models
+  FOR EACH ROW EXECUTE FUNCTION registry_model_tags_sync();
+CREATE TRIGGER registry_model_tags_update AFTER UPDATE OF tags ON registry_models
+  FOR EACH ROW EXECUTE FUNCTION registry_model_tags_sync();
+)sql";
+
 std::vector<storage::Migration> RegistryStore::Migrations() {
   return {{"registry", 1, R"sql(
 CREATE TABLE registry_models (
@@ -80,29 +170,7 @@ CREATE TABLE registry_alias_history (
 )sql"},
           // Search: indexes for the filterable version columns, and a full-text index over
           // the model's name, description (card) and tags, kept in step by triggers.
-          {"registry", 2, R"sql(
-CREATE INDEX registry_versions_created ON registry_versions(created_at);
-CREATE INDEX registry_versions_framework ON registry_versions(framework, status);
-CREATE INDEX registry_models_task ON registry_models(task);
-CREATE VIRTUAL TABLE registry_models_fts USING fts5(
-  name, description, tags, content='registry_models', content_rowid='id');
-INSERT INTO registry_models_fts(rowid, name, description, tags)
-  SELECT id, name, description, tags FROM registry_models;
-CREATE TRIGGER registry_models_fts_insert AFTER INSERT ON registry_models BEGIN
-  INSERT INTO registry_models_fts(rowid, name, description, tags)
-    VALUES (new.id, new.name, new.description, new.tags);
-END;
-CREATE TRIGGER registry_models_fts_delete AFTER DELETE ON registry_models BEGIN
-  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
-    VALUES ('delete', old.id, old.name, old.description, old.tags);
-END;
-CREATE TRIGGER registry_models_fts_update AFTER UPDATE ON registry_models BEGIN
-  INSERT INTO registry_models_fts(registry_models_fts, rowid, name, description, tags)
-    VALUES ('delete', old.id, old.name, old.description, old.tags);
-  INSERT INTO registry_models_fts(rowid, name, description, tags)
-    VALUES (new.id, new.name, new.description, new.tags);
-END;
-)sql"},
+          {"registry", 2, kSearchIndexes + kSearchSqlite, kSearchIndexes + kSearchPostgres},
           {"registry", 3, R"sql(
 CREATE TABLE registry_grants (
   model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
@@ -115,37 +183,7 @@ CREATE TABLE registry_grants (
 )sql"},
           // Directory artifacts (one blob per file) and a tag table, so that `tag = x` is an
           // index lookup instead of a JSON scan of every model.
-          {"registry", 4, R"sql(
-ALTER TABLE registry_versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';
-ALTER TABLE registry_versions ADD COLUMN entry TEXT NOT NULL DEFAULT '';
-CREATE TABLE registry_version_files (
-  model_id INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  path TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  size INTEGER NOT NULL,
-  executable INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (model_id, version, path),
-  FOREIGN KEY (model_id, version) REFERENCES registry_versions(model_id, version) ON DELETE CASCADE
-);
-CREATE INDEX registry_version_files_digest ON registry_version_files(digest);
-CREATE TABLE registry_model_tags (
-  tag TEXT NOT NULL,
-  model_id INTEGER NOT NULL REFERENCES registry_models(id) ON DELETE CASCADE,
-  PRIMARY KEY (tag, model_id)
-) WITHOUT ROWID;
-INSERT INTO registry_model_tags (tag, model_id)
-  SELECT DISTINCT json_each.value, registry_models.id FROM registry_models, json_each(registry_models.tags);
-CREATE TRIGGER registry_model_tags_insert AFTER INSERT ON registry_models BEGIN
-  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
-    SELECT json_each.value, new.id FROM json_each(new.tags);
-END;
-CREATE TRIGGER registry_model_tags_update AFTER UPDATE OF tags ON registry_models BEGIN
-  DELETE FROM registry_model_tags WHERE model_id = new.id;
-  INSERT OR IGNORE INTO registry_model_tags (tag, model_id)
-    SELECT json_each.value, new.id FROM json_each(new.tags);
-END;
-)sql"}};
+          {"registry", 4, kFilesAndTags + kTagsSqlite, kFilesAndTags + kTagsPostgres}};
 }
 
 std::string_view AccessName(Access a) {
@@ -416,7 +454,8 @@ Status RegistryStore::DeleteVersion(int64_t model_id, int64_t version) {
 }
 
 Result<AliasMove> RegistryStore::MoveAlias(int64_t model_id, const std::string& alias,
-                                           int64_t version, const std::string& by) {
+                                           int64_t version, const std::string& by,
+                                           std::optional<int64_t> expected) {
   AliasMove move;
   Status st = db_.Transaction([&](Tx& tx) -> Status {
     auto v = tx.Query("SELECT status, deleted_at FROM registry_versions WHERE model_id = ? AND version = ?",
@@ -433,6 +472,13 @@ Result<AliasMove> RegistryStore::MoveAlias(int64_t model_id, const std::string& 
                         {model_id, alias});
     if (!cur.ok()) return cur.status();
     if (!cur->empty()) move.from_version = (*cur)[0].Int(0);
+    if (expected && *expected != move.from_version.value_or(0)) {
+      return Status::Conflict("alias '" + alias + "' " +
+                              (move.from_version ? "points at version " + std::to_string(*move.from_version)
+                                                 : std::string("does not exist")) +
+                              ", not " + (*expected ? "version " + std::to_string(*expected) : std::string("absent")) +
+                              " as from_version expects; it moved meanwhile");
+    }
     AIMASS_RETURN_IF_ERROR(
         tx.Exec("INSERT INTO registry_aliases (model_id, alias, version) VALUES (?, ?, ?) "
                 "ON CONFLICT(model_id, alias) DO UPDATE SET version = excluded.version",
@@ -504,28 +550,6 @@ Result<std::vector<AliasMove>> RegistryStore::AliasHistory(int64_t model_id, int
   return out;
 }
 
-// Words of a free-text query as FTS5 phrases ("word" "word": all must occur), so that no
-// character of the query is read as FTS5 syntax.
-static std::string FtsQuery(const std::string& text) {
-  std::string out, word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    std::string quoted = "\"";
-    for (char c : word) {
-      if (c == '"') quoted += "\"\"";
-      else quoted.push_back(c);
-    }
-    out += (out.empty() ? "" : " ") + quoted + "\"";
-    word.clear();
-  };
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) flush();
-    else word.push_back(c);
-  }
-  flush();
-  return out;
-}
-
 Result<std::vector<ModelVersion>> RegistryStore::SearchVersions(
     const std::string& where, const std::vector<storage::Value>& params,
     const std::optional<std::string>& text, const std::string& order_sql, int64_t offset,
@@ -540,11 +564,8 @@ Result<std::vector<ModelVersion>> RegistryStore::SearchVersions(
          " WHERE v.deleted_at = 0 AND m.archived = 0 AND (" + where + ")";
   std::vector<Value> all = params;
   if (text) {
-    std::string fts = FtsQuery(*text);
-    if (!fts.empty()) {
-      sql += " AND m.id IN (SELECT rowid FROM registry_models_fts WHERE registry_models_fts MATCH ?)";
-      all.emplace_back(fts);
-    }
+    std::string match = db_.FullTextMatch("registry_models_fts", "m.id", *text, &all);
+    if (!match.empty()) sql += " AND " + match;
   }
   sql += " ORDER BY " + order_sql + " LIMIT ? OFFSET ?";
   all.emplace_back(limit);

@@ -46,9 +46,10 @@ class RegistryStore {
   // Soft delete; fails with conflict while an alias points at the version.
   Status DeleteVersion(int64_t model_id, int64_t version);
 
-  // Moves (or creates) an alias to a ready version; records the move.
+  // Moves (or creates) an alias to a ready version; records the move. With `expected`, only
+  // from that version (0: from no alias), else Conflict.
   Result<AliasMove> MoveAlias(int64_t model_id, const std::string& alias, int64_t version,
-                              const std::string& by);
+                              const std::string& by, std::optional<int64_t> expected);
   Status DeleteAlias(int64_t model_id, const std::string& alias, const std::string& by);
   Result<int64_t> ResolveAlias(int64_t model_id, const std::string& alias);
   Result<std::vector<std::pair<std::string, int64_t>>> Aliases(int64_t model_id);

@@ -258,7 +258,7 @@ Status SchedulerStore::FailAbandoned(const std::string& node, int64_t now_ms) {
 
 Status SchedulerStore::PruneRuns(const std::string& job, int64_t keep) {
   return db_.Exec("DELETE FROM cron_runs WHERE job = ? AND status NOT IN ('queued', 'running') AND id < "
-                  "(SELECT MIN(id) FROM (SELECT id FROM cron_runs WHERE job = ? ORDER BY id DESC LIMIT ?))",
+                  "(SELECT MIN(id) FROM (SELECT id FROM cron_runs WHERE job = ? ORDER BY id DESC LIMIT ?) AS newest)",
                   {job, job, keep})
       .status();
 }

@@ -49,6 +49,12 @@ Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg
   fs::create_directories(cfg.data_dir, ec);
   if (ec) return Status::Internal("cannot create data dir " + cfg.data_dir + ": " + ec.message());
   ::chmod(cfg.data_dir.c_str(), 0700);
+  if (cfg.storage.driver == "postgres") {
+    storage::PostgresOptions po;
+    po.dsn = cfg.storage.dsn;
+    po.pool_size = static_cast<int>(cfg.storage.pool_size);
+    return storage::OpenPostgres(po);
+  }
   storage::SqliteOptions so;
   so.path = cfg.storage.sqlite_path.empty() ? cfg.data_dir + "/metadata.db" : cfg.storage.sqlite_path;
   so.busy_timeout_ms = static_cast<int>(cfg.storage.busy_timeout_ms);

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -71,6 +72,9 @@ struct Live {
   uint64_t generation = 0;
   std::vector<TrafficEvent> history;
   Clock::time_point step_started = Clock::now();
+  // The stored row's revision this copy matches (0: not stored yet, being created). A change
+  // is stored over it; another process's change shows as a newer revision in the table.
+  int64_t revision = 0;
 
   // What a change may touch, kept so that a change the store refused is undone: what serves
   // never runs ahead of what a restart would load. Destroy a Saved after the lock is dropped
@@ -123,8 +127,12 @@ struct Serving::Impl {
   events::EventBus* bus;
   std::shared_ptr<prometheus::Registry> metrics;
 
-  std::mutex mu;  // guards `deployments`
+  std::mutex mu;  // guards `deployments` and `reloading`
   std::map<std::string, std::shared_ptr<Live>> deployments;
+  std::set<std::string> reloading;  // names Reconcile is loading a newer copy of
+  // Bumped when this process stores or drops a row (Create, Delete): a Reconcile that read the
+  // table before that skips its round rather than act on a list that misses the change.
+  uint64_t epoch = 0;
 
   // The controller: a thread that runs background tasks (loads after a restart, alias swaps)
   // and every half second evaluates canaries with an auto policy.
@@ -240,8 +248,9 @@ struct Serving::Impl {
     if (int err = AIMASS_FAILPOINT("serving.before_persist")) return failpoint::IoError("cannot store the deployment", err);
     Json history = Json::array();
     for (const auto& e : d.history) history.push_back(EventToJson(e));
-    AIMASS_RETURN_IF_ERROR(store.Put({d.spec.name, StoredSpec(d.spec).dump(), history.dump(), d.loaded,
-                                      d.spec.created_by, d.spec.created_at, d.spec.updated_at}));
+    StoredDeployment row{d.spec.name, StoredSpec(d.spec).dump(), history.dump(), d.loaded,
+                         d.spec.created_by, d.spec.created_at, d.spec.updated_at, d.revision};
+    AIMASS_ASSIGN_OR_RETURN(d.revision, d.revision == 0 ? store.Insert(row) : store.Update(row));
     (void)AIMASS_FAILPOINT("serving.after_persist");
     return Status::Ok();
   }
@@ -257,6 +266,38 @@ struct Serving::Impl {
       before = std::move(after);
     }
     return st;
+  }
+
+  // A stored row as a deployment of this process: "loading" (Reload brings it up), "unloaded",
+  // or "failed" when the stored spec no longer parses.
+  std::shared_ptr<Live> FromStored(const StoredDeployment& r) {
+    auto d = std::make_shared<Live>();
+    d->revision = r.revision;
+    Json spec = Json::parse(r.spec, nullptr, false);
+    Status st = ParseDeploymentSpec(spec, false, d->spec);
+    d->spec.created_by = r.created_by;
+    d->spec.created_at = r.created_at;
+    d->spec.updated_at = r.updated_at;
+    d->loaded = r.loaded;
+    Json history = Json::parse(r.history, nullptr, false);
+    if (history.is_array()) {
+      for (const auto& e : history) {
+        TrafficEvent t;
+        t.action = e.value("action", "");
+        t.weight = e.value("weight", 0);
+        t.detail = e.value("detail", "");
+        if (e.contains("from_version") && e["from_version"].is_number_integer()) t.from_version = e["from_version"].get<int64_t>();
+        if (e.contains("to_version") && e["to_version"].is_number_integer()) t.to_version = e["to_version"].get<int64_t>();
+        d->history.push_back(t);
+      }
+    }
+    if (!st.ok()) {
+      d->state = "failed";
+      d->reason = "stored spec is invalid: " + st.message();
+    } else if (!d->loaded) {
+      d->state = "unloaded";
+    }
+    return d;
   }
 
   // After a restart: bring a stored deployment back up.
@@ -342,12 +383,84 @@ struct Serving::Impl {
   // The auto policy: compare the candidate with the stable version over the current step's
   // window, then roll back or take the next step.
   void Tick() {
+    Reconcile();
     std::vector<std::shared_ptr<Live>> all;
     {
       std::lock_guard lock(mu);
       for (auto& [_, d] : deployments) all.push_back(d);
     }
     for (auto& d : all) Evaluate(*d);
+  }
+
+  // Follows the other serving processes on the same database: what they created, changed or
+  // deleted is created, reloaded or dropped here too, within a tick. A changed deployment keeps
+  // serving from its old copy until the new one has loaded.
+  void Reconcile() {
+    uint64_t read_at = 0;
+    {
+      std::lock_guard lock(mu);
+      read_at = epoch;
+    }
+    auto revisions = store.Revisions();
+    if (!revisions.ok()) return;  // the database is away: keep serving what is loaded
+    std::vector<std::pair<std::string, std::shared_ptr<Live>>> changed;  // name, old copy or null
+    std::vector<std::shared_ptr<Live>> gone;
+    {
+      std::lock_guard lock(mu);
+      if (epoch != read_at) return;
+      for (auto it = deployments.begin(); it != deployments.end();) {
+        std::shared_ptr<Live> d = it->second;
+        int64_t revision = 0;
+        {
+          std::lock_guard dl(d->mu);
+          revision = d->revision;
+        }
+        auto stored = revisions->find(it->first);
+        if (revision != 0 && stored == revisions->end()) {
+          gone.push_back(d);
+          it = deployments.erase(it);
+          continue;
+        }
+        if (revision != 0 && stored->second > revision && !reloading.count(it->first)) changed.emplace_back(it->first, d);
+        ++it;
+      }
+      for (const auto& [name, _] : *revisions) {
+        if (!deployments.count(name) && !reloading.count(name)) changed.emplace_back(name, nullptr);
+      }
+      for (const auto& [name, _] : changed) reloading.insert(name);
+    }
+    for (auto& d : gone) {
+      Live::Saved dropped;  // unloads after the lock
+      std::lock_guard dl(d->mu);
+      dropped = d->Save();
+      d->stable.reset();
+      d->candidate.reset();
+      d->state = "deleted";
+      ++d->generation;
+    }
+    for (auto& [name, old] : changed) {
+      auto row = store.Get(name);
+      if (!row.ok() || !*row) {
+        std::lock_guard lock(mu);
+        reloading.erase(name);
+        continue;
+      }
+      std::shared_ptr<Live> fresh = FromStored(**row);
+      Post([this, name = name, old = old, fresh] {
+        if (fresh->state == "loading") Reload(fresh);
+        std::lock_guard lock(mu);
+        reloading.erase(name);
+        auto it = deployments.find(name);
+        if (old) {
+          if (it == deployments.end() || it->second != old) return;  // deleted or replaced here meanwhile
+          std::lock_guard dl(old->mu);
+          if (old->revision >= fresh->revision) return;  // a change made here got there first
+        } else if (it != deployments.end()) {
+          return;  // created here meanwhile
+        }
+        deployments[name] = fresh;
+      });
+    }
   }
 
   void Evaluate(Live& d) {
@@ -430,34 +543,10 @@ void Serving::Start() {
   auto rows = s.store.List();
   if (rows.ok()) {
     for (const StoredDeployment& r : *rows) {
-      auto d = std::make_shared<Live>();
-      Json spec = Json::parse(r.spec, nullptr, false);
-      Status st = ParseDeploymentSpec(spec, false, d->spec);
-      d->spec.created_by = r.created_by;
-      d->spec.created_at = r.created_at;
-      d->spec.updated_at = r.updated_at;
-      d->loaded = r.loaded;
-      Json history = Json::parse(r.history, nullptr, false);
-      if (history.is_array()) {
-        for (const auto& e : history) {
-          TrafficEvent t;
-          t.action = e.value("action", "");
-          t.weight = e.value("weight", 0);
-          t.detail = e.value("detail", "");
-          if (e.contains("from_version") && e["from_version"].is_number_integer()) t.from_version = e["from_version"].get<int64_t>();
-          if (e.contains("to_version") && e["to_version"].is_number_integer()) t.to_version = e["to_version"].get<int64_t>();
-          d->history.push_back(t);
-        }
-      }
-      if (!st.ok()) {
-        d->state = "failed";
-        d->reason = "stored spec is invalid: " + st.message();
-      } else if (!d->loaded) {
-        d->state = "unloaded";
-      }
+      auto d = s.FromStored(r);
       std::lock_guard lock(s.mu);
       s.deployments[r.name] = d;
-      if (st.ok() && d->loaded) s.Post([&s, d] { s.Reload(d); });
+      if (d->state == "loading") s.Post([&s, d] { s.Reload(d); });
     }
   } else {
     spdlog::error("cannot read the stored deployments: {}", rows.status().message());
@@ -528,6 +617,7 @@ Result<DeploymentView> Serving::Create(const Principal& who, DeploymentSpec spec
     d->Record({0, "created", std::nullopt, d->stable->version(), 100, ""});
     if (d->candidate) d->Record({0, "canary", d->stable->version(), d->candidate->version(), spec.traffic.weight, ""});
     st = s.Persist(*d);
+    ++s.epoch;
   }
   if (!st.ok()) {
     d->state = "deleted";
@@ -641,9 +731,18 @@ Status Serving::Delete(const std::string& name) {
     auto it = s.deployments.find(name);
     if (it == s.deployments.end()) return Impl::NotFound(name);
     d = it->second;
-    s.deployments.erase(it);
+    std::lock_guard dl(d->mu);
+    // One still being created has no row yet: dropping it here makes its Create give up.
+    if (d->revision == 0) s.deployments.erase(it);
   }
+  // The row goes first: until it has, the other processes (and a restart) still serve it.
   AIMASS_RETURN_IF_ERROR(s.store.Delete(name));
+  {
+    std::lock_guard lock(s.mu);
+    ++s.epoch;
+    auto it = s.deployments.find(name);
+    if (it != s.deployments.end() && it->second == d) s.deployments.erase(it);
+  }
   std::shared_ptr<VersionRunner> a, b;
   {
     std::lock_guard lock(d->mu);

@@ -1,7 +1,9 @@
 // Db: the metadata store every module keeps its tables in. SQLite is the embedded default;
-// PostgreSQL will implement the same interface for the distributed mode, so SQL written against
-// it sticks to the common subset (`?` placeholders, INTEGER/TEXT/REAL/BLOB, no upsert tricks
-// beyond ON CONFLICT). Thread-safe.
+// PostgreSQL (the distributed mode) implements the same interface. Modules write SQLite's
+// dialect, kept to the subset sql_dialect.hpp translates (`?` placeholders, INTEGER/TEXT/REAL/
+// BLOB, INSERT OR IGNORE, upserts with ON CONFLICT, LIMIT/OFFSET). Write transactions are
+// serialised on both (one writer at a time, across processes on PostgreSQL), so a module's
+// read-check-write inside Transaction() is safe. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -46,9 +48,15 @@ class Tx {
 
 // A numbered schema change of one module. Versions of a module apply in order, once.
 struct Migration {
+  Migration(std::string module_name, int version_number, std::string script, std::string postgres_script = "")
+      : module(std::move(module_name)), version(version_number), sql(std::move(script)),
+        postgres(std::move(postgres_script)) {}
   std::string module;
   int version = 0;
   std::string sql;  // may hold several statements
+  // PostgreSQL's text where `sql` has no translation (FTS5, triggers); translated like `sql`,
+  // so it may share parts with it. Empty: `sql` is used on both.
+  std::string postgres;
 };
 
 class Db {
@@ -61,6 +69,12 @@ class Db {
   virtual Status Transaction(const std::function<Status(Tx&)>& fn) = 0;
   // Applies the migrations not yet recorded, each in its own transaction.
   virtual Status Migrate(const std::vector<Migration>& migrations) = 0;
+  // A condition true for the rows whose id expression `key` names a row of the full-text
+  // table `table` that holds every word of `words`: an FTS5 table on SQLite, a view with
+  // columns (rowid, doc tsvector) on PostgreSQL. Appends its parameter to `params`; "" when
+  // `words` has none.
+  virtual std::string FullTextMatch(const std::string& table, const std::string& key,
+                                    const std::string& words, std::vector<Value>* params) const = 0;
   virtual std::string driver() const = 0;
 };
 
@@ -71,5 +85,14 @@ struct SqliteOptions {
 };
 
 Result<std::unique_ptr<Db>> OpenSqlite(const SqliteOptions& options);
+
+struct PostgresOptions {
+  std::string dsn;        // libpq's: "host=… port=… dbname=… user=…" or postgresql://…
+  int pool_size = 8;      // connections at most
+  int connect_timeout_s = 10;
+};
+
+// Connects once to check the DSN; further connections open as the load needs them.
+Result<std::unique_ptr<Db>> OpenPostgres(const PostgresOptions& options);
 
 }  // namespace aimass::storage

@@ -1,4 +1,9 @@
-// Local BlobStore: <root>/objects/sha256/<first 2 hex>/<hex>, temp files in <root>/tmp.
+// Local BlobStore: <root>/objects/sha256/<first 2 hex>/<hex>, temp files in <root>/tmp. The
+// root may be shared by several processes, on one host or over NFS/CephFS/GlusterFS: a writer
+// holds a lock on its temp file for as long as it may still adopt it, so a starting process
+// sweeps only the temp files of writers that are gone; and <root>/gc.lock serialises every
+// process's Adopt (shared) with every process's per-blob GC decision (exclusive), as gc_mu_
+// does within one.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,8 +56,8 @@ class LocalBlobWriter : public BlobWriter {
   LocalBlobWriter(LocalBlobStore& store, std::string path, int fd)
       : store_(store), path_(std::move(path)), fd_(fd) {}
   ~LocalBlobWriter() override {
-    if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlink(path_.c_str());
+    if (fd_ >= 0) ::close(fd_);
   }
   Status Write(std::string_view data) override {
     if (fd_ < 0) return Status::Internal("writer is closed");
@@ -75,14 +80,25 @@ class LocalBlobWriter : public BlobWriter {
 class LocalBlobStore : public BlobStore {
  public:
   explicit LocalBlobStore(std::string root) : root_(std::move(root)) {}
+  ~LocalBlobStore() override {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
 
   Status Init() {
     std::error_code ec;
     fs::create_directories(root_ + "/objects/sha256", ec);
     fs::create_directories(root_ + "/tmp", ec);
     if (ec) return Status::Internal("cannot create blob directories under " + root_);
-    // Whatever is in tmp/ belongs to writers that died before committing.
-    for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) fs::remove(e.path(), ec);
+    lock_fd_ = ::open((root_ + "/gc.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock_fd_ < 0) return Status::Internal("cannot open " + root_ + "/gc.lock");
+    // A temp file nobody holds a lock on belongs to a writer that died before committing; one
+    // that is locked is another process's upload in progress.
+    for (const auto& e : fs::directory_iterator(root_ + "/tmp", ec)) {
+      int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      if (LockFile(fd, FileLock::kShared, false)) fs::remove(e.path(), ec);
+      ::close(fd);
+    }
     return Status::Ok();
   }
 
@@ -95,14 +111,21 @@ class LocalBlobStore : public BlobStore {
       if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) return Status::Internal("cannot create temp blob file");
+    if (!LockFile(fd, FileLock::kExclusive, false)) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return Status::Internal("cannot lock temp blob file");
+    }
     return std::unique_ptr<BlobWriter>(std::make_unique<LocalBlobWriter>(*this, path, fd));
   }
 
   Result<BlobInfo> Adopt(const std::string& temp_path, const std::string& h) override {
     AIMASS_RETURN_IF_ERROR(CheckHex(h));
-    // Serialised with GC's per-blob decision: a blob is never removed between "it exists, so
-    // this upload dedups onto it" and the caller's answer.
+    // Serialised with GC's per-blob decision, here and in every process on this root: a blob
+    // is never removed between "it exists, so this upload dedups onto it" and the caller's
+    // answer.
     std::lock_guard lock(gc_mu_);
+    RootLock shared(lock_fd_, FileLock::kShared);
     std::string final_path = ObjectPath(h);
     std::error_code ec;
     if (fs::exists(final_path, ec)) {
@@ -161,6 +184,7 @@ class LocalBlobStore : public BlobStore {
       // decision and the removal see the same state (callers record references before they
       // Adopt).
       std::lock_guard lock(gc_mu_);
+      RootLock exclusive(lock_fd_, FileLock::kExclusive);
       if (referenced(digest)) continue;
       if (now - fs::last_write_time(e.path(), ec) < grace || ec) continue;
       uint64_t size = e.file_size(ec);
@@ -179,16 +203,28 @@ class LocalBlobStore : public BlobStore {
   }
 
  private:
+  // Holds gc.lock for a scope.
+  struct RootLock {
+    RootLock(int fd, FileLock kind) : fd(fd) { held = LockFile(fd, kind, true); }
+    ~RootLock() {
+      if (held) UnlockFile(fd);
+    }
+    int fd;
+    bool held = false;
+  };
+
   std::string root_;
+  int lock_fd_ = -1;
   std::mutex gc_mu_;
 };
 
 Result<BlobInfo> LocalBlobWriter::Commit() {
   if (fd_ < 0) return Status::Internal("writer is closed");
-  ::close(fd_);
-  fd_ = -1;
+  // Closed (and unlocked) only once adopted: until then it is a live upload to every sweeper.
   auto info = store_.Adopt(path_, hash_.FinishHex());
   committed_ = info.ok();
+  ::close(fd_);
+  fd_ = -1;
   return info;
 }
 

@@ -3,6 +3,7 @@
 // reader connections that WAL lets run concurrently with it.
 #include <sqlite3.h>
 
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 
@@ -10,29 +11,6 @@
 #include "storage/db.hpp"
 
 namespace aimass::storage {
-
-int64_t Row::Int(size_t i) const {
-  const Value& v = values_.at(i);
-  if (auto p = std::get_if<int64_t>(&v)) return *p;
-  if (auto p = std::get_if<double>(&v)) return static_cast<int64_t>(*p);
-  if (auto p = std::get_if<std::string>(&v)) return std::atoll(p->c_str());
-  return 0;
-}
-
-double Row::Double(size_t i) const {
-  const Value& v = values_.at(i);
-  if (auto p = std::get_if<double>(&v)) return *p;
-  if (auto p = std::get_if<int64_t>(&v)) return static_cast<double>(*p);
-  return 0;
-}
-
-std::string Row::Text(size_t i) const {
-  const Value& v = values_.at(i);
-  if (auto p = std::get_if<std::string>(&v)) return *p;
-  if (auto p = std::get_if<int64_t>(&v)) return std::to_string(*p);
-  if (auto p = std::get_if<double>(&v)) return std::to_string(*p);
-  return "";
-}
 
 namespace {
 
@@ -230,6 +208,28 @@ class SqliteDb : public Db {
     std::lock_guard lock(write_mu_);
     Analyze();
     return Status::Ok();
+  }
+
+  // Each word becomes an FTS5 phrase ("word" "word": all must occur), so that no character of
+  // the user's text is read as FTS5 syntax.
+  std::string FullTextMatch(const std::string& table, const std::string& key, const std::string& words,
+                            std::vector<Value>* params) const override {
+    std::string query, word;
+    auto flush = [&] {
+      if (word.empty()) return;
+      query += query.empty() ? "\"" : " \"";
+      for (char c : word) query += c == '"' ? std::string("\"\"") : std::string(1, c);
+      query += '"';
+      word.clear();
+    };
+    for (char c : words) {
+      if (std::isspace(static_cast<unsigned char>(c))) flush();
+      else word.push_back(c);
+    }
+    flush();
+    if (query.empty()) return "";
+    params->emplace_back(std::move(query));
+    return key + " IN (SELECT rowid FROM " + table + " WHERE " + table + " MATCH ?)";
   }
 
   std::string driver() const override { return "sqlite"; }

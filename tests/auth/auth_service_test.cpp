@@ -1,4 +1,5 @@
 // AuthService over an in-memory SQLite: bootstrap, login, users and roles, tokens and API keys.
+#include "test_db.hpp"
 #include "auth/auth.hpp"
 
 #include <gtest/gtest.h>
@@ -35,9 +36,8 @@ constexpr char kAdminPassword[] = "admin-password-1";
 class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = storage::OpenSqlite({":memory:"});
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
+    db_ = aimass::testing::OpenTestDb();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(db_->Migrate(AuthService::Migrations()).ok());
     auth_ = NewService(kAdminPassword);
     auto boot = auth_->Bootstrap();

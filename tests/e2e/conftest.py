@@ -10,13 +10,20 @@ Fixtures:
                every server it started is stopped (and must exit 0) when the test ends
   aimass_bin   path to the binary (the test fails when it is missing)
 
+With AIMASS_E2E_STORAGE=postgres every server keeps its metadata in PostgreSQL instead of
+SQLite: one throwaway server for the session (scripts/test-postgres), one database per data
+dir (a restart on the same data dir finds its data again), unless a test sets the storage
+itself. `postgres_server()` starts such a server for the tests that need one regardless.
+
 Helpers (importable from tests as `from conftest import ...`):
   assert_error, unique, strong_password, parse_metrics, metric_value, read_raw_response, wait_for
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
+import hashlib
 import http.client
 import json
 import os
@@ -47,6 +54,52 @@ HTTP_TIMEOUT_S = 15
 # Environment variables that must never leak from the developer's shell into the processes
 # under test (they would change the configuration or route localhost through a proxy).
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on loopback (scripts/test-postgres), and its databases."""
+
+    SCRIPT = REPO_ROOT / "scripts" / "test-postgres"
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        out = subprocess.run([str(self.SCRIPT), "start", str(directory)], check=True,
+                             capture_output=True, text=True, timeout=120)
+        self.admin_dsn = out.stdout.strip().splitlines()[-1]
+        self.port = int(re.search(r"port=(\d+)", self.admin_dsn).group(1))
+
+    def sql(self, statement: str, database: str = "aimass") -> str:
+        out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                              "-h", "127.0.0.1", "-p", str(self.port), "-U", "aimass", "-d", database,
+                              "-c", statement], check=True, capture_output=True, text=True, timeout=60)
+        return out.stdout.strip()
+
+    def database(self, name: str) -> str:
+        """The DSN of database `name`, created when it does not exist yet."""
+        if not self.sql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"):
+            self.sql(f'CREATE DATABASE "{name}"')
+        return f"host=127.0.0.1 port={self.port} user=aimass dbname={name}"
+
+    def stop(self) -> None:
+        subprocess.run([str(self.SCRIPT), "stop", str(self.dir)], check=False, timeout=60)
+
+
+_POSTGRES: PostgresServer | None = None
+
+
+def postgres_server(tmp_factory: pytest.TempPathFactory | None = None) -> PostgresServer:
+    """The session's PostgreSQL server, started on first use and stopped at exit."""
+    global _POSTGRES
+    if _POSTGRES is None:
+        import tempfile
+        directory = Path(tempfile.mkdtemp(prefix="aimass-e2e-pg-"))
+        _POSTGRES = PostgresServer(directory)
+        atexit.register(_POSTGRES.stop)
+    return _POSTGRES
+
+
+def e2e_on_postgres() -> bool:
+    return os.environ.get("AIMASS_E2E_STORAGE") == "postgres"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -283,6 +336,11 @@ class AimassServer:
                 *self.extra_args,
             ]
             env = clean_env(HOME=str(self.workdir), AIMASS_ADMIN_PASSWORD=ADMIN_PASSWORD)
+            if e2e_on_postgres() and not any("storage." in a for a in self.extra_args) \
+                    and "AIMASS_STORAGE_DRIVER" not in self.extra_env:
+                name = "d" + hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:20]
+                env["AIMASS_STORAGE_DRIVER"] = "postgres"
+                env["AIMASS_STORAGE_DSN"] = postgres_server().database(name)
             env.update(self.extra_env)
             with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
                 self.proc = subprocess.Popen(args, stdout=out, stderr=err, env=env,

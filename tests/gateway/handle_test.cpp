@@ -1,6 +1,7 @@
 // The gateway's request handling, stage by stage, on a Gateway over an in-memory store: no route,
 // refused paths and methods, a paused or degraded route, a rate limit, and a pool with nothing to
 // send to. (Sending upstream is tested end to end: tests/e2e/test_gateway*.py.)
+#include "test_db.hpp"
 #include "gateway/gateway.hpp"
 
 #include <gtest/gtest.h>
@@ -24,9 +25,8 @@ using Json = nlohmann::json;
 class GatewayHandleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = storage::OpenSqlite({":memory:"});
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(db).value();
+    db_ = testing::OpenTestDb();
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(db_->Migrate(auth::AuthService::Migrations()).ok());
     ASSERT_TRUE(db_->Migrate(Gateway::Migrations()).ok());
     auth::AuthOptions o;

@@ -1,5 +1,6 @@
 // ModuleManager: dependency order, refusals (unknown need, cycle, duplicate), each module sees
 // only what it declared, reverse-order drain and stop, and the states /readyz reports.
+#include "test_db.hpp"
 #include "module/manager.hpp"
 
 #include <gtest/gtest.h>
@@ -19,7 +20,7 @@ class Probe : public Module {
       : name_(std::move(name)), needs_(std::move(needs)), log_(log) {}
   std::string_view name() const override { return name_; }
   std::vector<std::string_view> needs() const override { return needs_; }
-  std::vector<storage::Migration> Migrations() const override { return {{name_, 1, "CREATE TABLE " + name_ + " (x)"}}; }
+  std::vector<storage::Migration> Migrations() const override { return {{name_, 1, "CREATE TABLE " + name_ + " (x INTEGER)"}}; }
   Status Open(Context& ctx) override {
     log_->push_back("open " + name_);
     return open_status;
@@ -74,9 +75,7 @@ struct Fixture {
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
   Hooks hooks;
   Fixture() {
-    auto opened = storage::OpenSqlite({":memory:"});
-    EXPECT_TRUE(opened.ok());
-    db = std::move(*opened);
+    db = aimass::testing::OpenTestDb();
   }
 };
 

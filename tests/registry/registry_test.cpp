@@ -5,6 +5,8 @@
 // pending (docs/registry.md, "Version states"), blob references for GC, names and error codes.
 #include "registry/registry.hpp"
 
+#include <thread>
+#include <atomic>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <xgboost/c_api.h>
@@ -297,6 +299,34 @@ TEST_F(RegistryTest, ADeclaredSignatureIsKeptWhenItAgreesAndFailsTheVersionWhenN
   ASSERT_TRUE(bad.ok()) << bad.status().ToString();
   EXPECT_EQ(bad->status, VersionStatus::kFailed);
   EXPECT_NE(bad->status_reason.find("signature mismatch"), std::string::npos) << bad->status_reason;
+}
+
+// A move from an expected version is a compare-and-set: of two moves made from the same
+// state, threads standing in for two processes, exactly one lands.
+TEST_F(RegistryTest, AMoveFromAnExpectedVersionLandsOnlyFromThatVersion) {
+  MakeModel("m");
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(AddVersion("m", XgboostModel(i)).status, VersionStatus::kReady);
+  EXPECT_EQ(registry_->MoveAlias("m", "production", 1, "alice", 2).status().code(), Code::kConflict)
+      << "the alias does not exist yet";
+  ASSERT_TRUE(registry_->MoveAlias("m", "production", 1, "alice", 0).ok());
+  EXPECT_EQ(registry_->MoveAlias("m", "production", 2, "alice", 0).status().code(), Code::kConflict)
+      << "0 means: only if absent";
+
+  std::atomic<int> won{0}, conflicts{0};
+  std::vector<std::thread> racers;
+  for (int to : {2, 3}) {
+    racers.emplace_back([&, to] {
+      auto r = registry_->MoveAlias("m", "production", to, "user" + std::to_string(to), 1);
+      if (r.ok()) won++;
+      else if (r.status().code() == Code::kConflict) conflicts++;
+    });
+  }
+  for (auto& t : racers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(conflicts.load(), 1);
+  auto history = registry_->AliasHistory("m", 10);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 2u) << "the loser left no trace";
 }
 
 TEST_F(RegistryTest, AliasesAreSetMovedAndDeletedWithTheirHistory) {

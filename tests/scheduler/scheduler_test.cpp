@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "test_db.hpp"
+#include "test_support.hpp"
 #include "scheduler/scheduler.hpp"
 #include "storage/db.hpp"
 
@@ -24,21 +26,7 @@ constexpr int64_t kFallBack0230First = 1792888200000;  // 2026-10-25T00:30:00Z =
 constexpr int64_t kSpringEveUtc = 1774738800000;       // 2026-03-28T23:00:00Z = 00:00 CET
 constexpr int64_t kSpringTransition = 1774746000000;   // 2026-03-29T01:00:00Z = 03:00 CEST
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = fs::temp_directory_path() / ("aimass-sched-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline std::atomic<int> counter_{0};
-  fs::path path_;
-};
+using aimass::testing::TempDir;
 
 // A target that records what fired and can be told to fail or to hold until released.
 class RecordingRunner : public TargetRunner {
@@ -72,11 +60,8 @@ class RecordingRunner : public TargetRunner {
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::SqliteOptions o;
-    o.path = dir_.file("meta.db");
-    auto db = storage::OpenSqlite(o);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(*db);
+    db_ = aimass::testing::OpenTestDb(dir_.file("meta.db"));
+    ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(db_->Migrate(Scheduler::Migrations()).ok());
   }
 

@@ -3,6 +3,7 @@
 // timeout, cancel, environment and work directory, background processes), messages published
 // with the job's headers, HTTP calls made with a token of the job's owner, and the owner's
 // rights checked again at every firing (cron:shell, mq:publish or mq.<topic>:publish).
+#include "test_db.hpp"
 #include "scheduler/target_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -232,11 +233,8 @@ class OwnedTargetTest : public TargetRunnerTest {
   void SetUp() override {
     TargetRunnerTest::SetUp();
     ASSERT_FALSE(HasFatalFailure());
-    storage::SqliteOptions so;
-    so.path = dir_ + "/meta.db";
-    auto db = storage::OpenSqlite(so);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
+    db_ = aimass::testing::OpenTestDb(dir_ + "/meta.db");
+    ASSERT_NE(db_, nullptr);
     Status migrated = db_->Migrate(auth::AuthService::Migrations());
     ASSERT_TRUE(migrated.ok()) << migrated.ToString();
     auth::AuthOptions ao;

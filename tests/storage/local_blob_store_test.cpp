@@ -191,6 +191,43 @@ TEST_F(BlobStoreTest, WriterIsClosedAfterCommit) {
   EXPECT_TRUE(store_->Stat("sha256:" + ExpectedSha256Hex("abc")).ok());
 }
 
+// Two processes on one blob directory (a shared mount): a process that starts while another is
+// writing leaves that upload alone; once the writer is gone, the next start sweeps it.
+TEST_F(BlobStoreTest, AStartingProcessSweepsOnlyTheTempFilesOfWritersThatAreGone) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0) << "fork failed";
+  if (pid == 0) {
+    // Child: another process with its own store on the same root, mid-upload.
+    ::close(ready[0]);
+    auto mine = OpenLocalBlobStore(root_.string());
+    if (!mine.ok()) ::_exit(10);
+    auto w = (*mine)->NewWriter();
+    if (!w.ok() || !(*w)->Write("half of an upload").ok()) ::_exit(11);
+    (void)!::write(ready[1], "x", 1);
+    ::pause();
+    ::_exit(12);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  ASSERT_EQ(FilesUnder(tmp()).size(), 1u);
+
+  // This process starts again on the same root: the live upload stays.
+  auto second = OpenLocalBlobStore(root_.string());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(FilesUnder(tmp()).size(), 1u) << "another process's upload in progress was swept";
+
+  ::kill(pid, SIGKILL);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  auto third = OpenLocalBlobStore(root_.string());
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_TRUE(FilesUnder(tmp()).empty()) << "a dead writer's temp file was kept";
+}
+
 TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
   std::string data = RandomBytes(1 << 20, 4);
   std::string digest = "sha256:" + ExpectedSha256Hex(data);
