@@ -13,6 +13,7 @@ class AuthModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "auth";
   std::string_view name() const override { return kName; }
+  bool core() const override { return true; }
   std::vector<storage::Migration> Migrations() const override { return AuthService::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

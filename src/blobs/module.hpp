@@ -16,6 +16,7 @@ class BlobsModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "blobs";
   std::string_view name() const override { return kName; }
+  bool core() const override { return true; }
   std::vector<storage::Migration> Migrations() const override { return UploadStore::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

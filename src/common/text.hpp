@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace aimass {
 
@@ -15,6 +16,8 @@ size_t Utf8SequenceLength(std::string_view s);
 bool IsValidUtf8(std::string_view s);
 
 std::string Base64Encode(std::string_view data);
+// "a, b,,c " -> {"a", "b", "c"}: the items of a comma-separated list, trimmed, empty ones dropped.
+std::vector<std::string> SplitCommaList(std::string_view list);
 // nullopt when `text` is not base64 (wrong length or alphabet, padding inside).
 std::optional<std::string> Base64Decode(std::string_view text);
 

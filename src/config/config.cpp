@@ -76,8 +76,22 @@ const std::vector<KeyInfo>& Keys() {
       STR_KEY("listen", listen, "HTTP listen address HOST:PORT (REST API, console, inference REST)."),
       STR_KEY("grpc_listen", grpc_listen, "gRPC listen address HOST:PORT (inference gRPC)."),
       STR_KEY("data_dir", data_dir, "Directory for the SQLite metadata, blobs and the MQ log."),
-      ENUM_KEY("target", target,
-               "Modules to run. Only `all` exists until modules can run apart.", "all"),
+      STR_KEY("target", target,
+              "Modules this process serves: `all`, or a comma-separated list of registry, serving, gateway, "
+              "mq, scheduler (auth, events, blobs and discovery run in every process). A module a served "
+              "one needs is opened as a library over the shared stores; the gateway routes the paths of "
+              "the modules it does not serve to the processes that announce them."),
+      ENUM_KEY("cluster.discovery", cluster.discovery,
+               "Where processes announce the modules they serve and the gateway finds them: `store` (the "
+               "metadata store) or `etcd` (cluster.etcd_endpoints, leases).",
+               "store", "etcd"),
+      STR_KEY("cluster.etcd_endpoints", cluster.etcd_endpoints,
+              "etcd v3 endpoints for cluster.discovery=etcd, comma-separated: http://host:2379."),
+      STR_KEY("cluster.advertise_url", cluster.advertise_url,
+              "The URL other processes reach this one at (http://host:port); empty: the listen address "
+              "(127.0.0.1 when it listens on all interfaces)."),
+      INT_KEY("cluster.lease_ttl_s", cluster.lease_ttl_s, 2, 3600,
+              "Seconds an announced process stays listed without a heartbeat (it renews every third of it)."),
       STR_KEY("failpoints", failpoints,
               "Failpoints armed at start, `name=action;…` (docs/guide/reliability.md): for crash and "
               "fault tests only. Empty: none."),

@@ -67,6 +67,13 @@ struct Config {
     uint64_t max_request_bytes = 64ull << 20;
   } serving;
 
+  struct Cluster {
+    std::string discovery = "store";  // store (the metadata store) | etcd
+    std::string etcd_endpoints;       // comma-separated http://host:2379
+    std::string advertise_url;        // how other processes reach this one; empty: the listen address
+    int64_t lease_ttl_s = 10;
+  } cluster;
+
   struct Gateway {
     std::string redis_url;  // empty: rate limits are local to each process
     uint64_t cache_max_bytes = 64ull << 20;

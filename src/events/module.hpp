@@ -11,6 +11,7 @@ class EventsModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "events";
   std::string_view name() const override { return kName; }
+  bool core() const override { return true; }
   std::vector<std::string_view> needs() const override { return {"auth"}; }
   Status Open(module::Context& ctx) override { return Status::Ok(); }
   Status RegisterRoutes(http::Router& router) override;

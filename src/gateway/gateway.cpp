@@ -50,6 +50,9 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   for (auto& u : ups) place(std::move(u));
   // Each discovered service is an upstream of its live instances, named "service:<name>".
   AIMASS_ASSIGN_OR_RETURN(auto instances, discovery->Instances(std::nullopt));
+  std::string seen;
+  for (const auto& in : instances) seen += in.service + ' ' + in.url + ' ' + std::to_string(in.weight) + '\n';
+  routed_instances = seen;
   std::map<std::string, UpstreamSpec> services;
   for (const auto& in : instances) {
     UpstreamSpec& u = services[in.service];
@@ -61,6 +64,16 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   for (auto& [spec, state] : routes) {
     next->states[spec.name] = state;
     specs.push_back(std::move(spec));
+  }
+  // The platform's own paths that other processes serve: anonymous here (no gateway plugin,
+  // the credentials go through), the process that serves them authenticates the caller.
+  for (const auto& [prefix, module] : options.platform_routes) {
+    RouteSpec r;
+    r.name = "platform:" + module + ":" + prefix;
+    r.paths = {prefix};
+    r.service = "aimass-" + module;
+    r.anonymous = true;
+    specs.push_back(std::move(r));
   }
   next->table = std::make_shared<RouteTable>(std::move(specs));
 
@@ -114,7 +127,6 @@ Status Gateway::Load() {
 
 std::vector<storage::Migration> Gateway::Migrations() {
   auto all = GatewayStore::Migrations();
-  for (auto& m : Discovery::Migrations()) all.push_back(std::move(m));
   return all;
 }
 

@@ -15,7 +15,7 @@
 
 #include "common/status.hpp"
 #include "gateway/consumer.hpp"
-#include "gateway/discovery.hpp"
+#include "discovery/discovery.hpp"
 #include "gateway/spec.hpp"
 #include "gateway/store.hpp"
 #include "http/pipeline.hpp"
@@ -30,6 +30,9 @@ class AuthService;
 
 namespace aimass::gateway {
 
+using discovery::Discovery;
+using discovery::Instance;
+
 struct GatewayOptions {
   std::string oauth_secret;             // HS256 key of the tokens /oauth/token issues (≥ 32 bytes)
   int64_t oauth_token_ttl_s = 3600;
@@ -37,7 +40,12 @@ struct GatewayOptions {
   uint64_t max_response_bytes = 64ull << 20;
   bool access_log = true;
   std::string redis_url;   // for rate limits with "policy": "redis"
-  size_t cache_max_bytes = 64ull << 20;  // the response cache, all routes together  // a line per proxied request: route, upstream, target, consumer, latencies
+  size_t cache_max_bytes = 64ull << 20;  // the response cache, all routes together
+  // Where instances are found; null: the metadata store's, owned by the gateway.
+  discovery::Discovery* discovery = nullptr;
+  // Platform paths this process does not serve (prefix, module): each is a built-in route to
+  // the live instances of service "aimass-<module>", passing the caller's credentials on.
+  std::vector<std::pair<std::string, std::string>> platform_routes;
 };
 
 class Gateway {

@@ -116,7 +116,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 
 struct Gateway::Impl {
   Impl(storage::Db& db, auth::AuthService& a, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
-      : store(db), discovery(MakeStoreDiscovery(db)), auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}),
+      : store(db),
+        owned_discovery(o.discovery ? nullptr : discovery::MakeStoreDiscovery(db)),
+        discovery(o.discovery ? o.discovery : owned_discovery.get()),
+        auth(a), options(o), client(http::ClientOptions{o.max_idle_per_host, o.max_response_bytes}),
         cache(o.cache_max_bytes) {
     if (!options.redis_url.empty()) {
       auto r = RedisRateLimiter::Create(options.redis_url);
@@ -169,7 +172,11 @@ struct Gateway::Impl {
   }
 
   GatewayStore store;
-  std::unique_ptr<Discovery> discovery;
+  std::unique_ptr<Discovery> owned_discovery;
+  Discovery* discovery;
+  // The live instances the current table routes to (service, url, weight per line), to tell
+  // when the discovered set changed. Under write_mu.
+  std::string routed_instances;
   auth::AuthService& auth;
   GatewayOptions options;
   std::unique_ptr<auth::Jwt> oauth_jwt;  // null: no OAuth tokens (no secret configured)

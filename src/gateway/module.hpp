@@ -14,7 +14,8 @@ class GatewayModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "gateway";
   std::string_view name() const override { return kName; }
-  std::vector<std::string_view> needs() const override { return {"auth"}; }
+  std::vector<std::string_view> paths() const override { return {"/api/v1/gateway"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "discovery"}; }
   std::vector<storage::Migration> Migrations() const override { return Gateway::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

@@ -66,10 +66,17 @@ void Gateway::Impl::RefreshLoop() {
       if (!doc.ok()) spdlog::warn("gateway: JWKS {} not fetched: {}", url, doc.status().message());
       current->verifier->SetJwks(url, doc, Clock::now());
     }
-    if (auto expired = discovery->Expire(UnixNowMs()); expired.ok() && *expired) {
+    // Instances come and go through other processes too (their announcements, etcd's
+    // expired leases): rebuild whenever the live set differs from the one routed to.
+    (void)discovery->Expire(UnixNowMs());
+    if (auto live = discovery->Instances(std::nullopt); live.ok()) {
+      std::string seen;
+      for (const auto& in : *live) seen += in.service + ' ' + in.url + ' ' + std::to_string(in.weight) + '\n';
       std::lock_guard write(write_mu);
-      if (Status st = Rebuild(false); !st.ok()) spdlog::warn("gateway: rebuild after expiry failed: {}", st.ToString());
-      current = Current();
+      if (seen != routed_instances) {
+        if (Status st = Rebuild(false); !st.ok()) spdlog::warn("gateway: rebuild after discovery changed failed: {}", st.ToString());
+        current = Current();
+      }
     }
     for (const auto& [name, pool] : current->pools) {
       circuit_gauge->Add({{"upstream", name}}).Set(static_cast<double>(pool->circuit()));

@@ -33,6 +33,11 @@ struct Hooks {
   std::string upload_spool_dir;
   // The base URL (http://host:port) of this process's HTTP server, once it listens.
   std::function<std::string()> platform_url;
+  // The modules this process serves (announced to the others), and the platform paths it
+  // does not serve, with the module that does (routed by a gateway here). Set before Open.
+  std::vector<std::string> served_modules;
+  std::vector<std::pair<std::string, std::string>> remote_paths;
+  bool all_served = true;  // a monolith: nothing to announce or route
 };
 
 class Context {

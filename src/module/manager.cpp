@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 namespace aimass::module {
 
-Result<std::unique_ptr<ModuleManager>> ModuleManager::Create(std::vector<std::unique_ptr<Module>> modules) {
+Result<std::unique_ptr<ModuleManager>> ModuleManager::Create(std::vector<std::unique_ptr<Module>> modules,
+                                                            const std::vector<std::string>& target) {
   std::map<std::string, Module*, std::less<>> by_name;
   for (const auto& m : modules) {
     if (!by_name.emplace(std::string(m->name()), m.get()).second) {
@@ -21,9 +23,41 @@ Result<std::unique_ptr<ModuleManager>> ModuleManager::Create(std::vector<std::un
       }
     }
   }
+  std::set<std::string, std::less<>> served;
+  for (const std::string& t : target) {
+    if (!by_name.contains(t)) {
+      std::string known;
+      for (const auto& [name, _] : by_name) known += (known.empty() ? "" : ", ") + name;
+      return Status::BadRequest("target names no module '" + t.substr(0, 64) + "' (modules: " + known + ")");
+    }
+    served.insert(t);
+  }
+  if (target.empty()) {
+    for (const auto& [name, _] : by_name) served.insert(name);
+  }
+  for (const auto& [name, m] : by_name) {
+    if (m->core()) served.insert(name);
+  }
+  // What is opened: the served modules and, transitively, what they need.
+  std::set<std::string, std::less<>> opened;
+  std::function<void(std::string_view)> open = [&](std::string_view name) {
+    if (!opened.emplace(name).second) return;
+    for (std::string_view need : by_name.find(name)->second->needs()) open(need);
+  };
+  for (const std::string& name : served) open(name);
+
   // Depth-first, keeping the list's order among modules that do not depend on each other, so
   // that the order (and so the start-up log) is the same every run.
   std::unique_ptr<ModuleManager> mgr(new ModuleManager());
+  std::vector<std::unique_ptr<Module>> all = std::move(modules);
+  modules.clear();
+  for (auto& m : all) {
+    if (!opened.contains(m->name())) {
+      mgr->absent_.push_back(std::move(m));
+    } else {
+      modules.push_back(std::move(m));
+    }
+  }
   std::map<std::string, int, std::less<>> mark;  // 1: on the path, 2: placed
   std::vector<std::unique_ptr<Module>> pool = std::move(modules);
   std::map<std::string, size_t, std::less<>> index;
@@ -37,6 +71,7 @@ Result<std::unique_ptr<ModuleManager>> ModuleManager::Create(std::vector<std::un
       AIMASS_RETURN_IF_ERROR(visit(index.find(need)->second, path.empty() ? name : path + " -> " + name));
     }
     auto e = std::make_unique<Entry>();
+    e->served = served.contains(name);
     e->module = std::move(pool[i]);
     mgr->entries_.push_back(std::move(e));
     mark[name] = 2;
@@ -54,7 +89,29 @@ ModuleManager::~ModuleManager() {
 
 std::vector<Module*> ModuleManager::modules() const {
   std::vector<Module*> out;
-  for (const auto& e : entries_) out.push_back(e->module.get());
+  for (const auto& e : entries_) {
+    if (e->served) out.push_back(e->module.get());
+  }
+  return out;
+}
+
+std::vector<std::string> ModuleManager::libraries() const {
+  std::vector<std::string> out;
+  for (const auto& e : entries_) {
+    if (!e->served) out.emplace_back(e->module->name());
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ModuleManager::RemotePaths() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto add = [&](const Module& m) {
+    for (std::string_view p : m.paths()) out.emplace_back(std::string(p), std::string(m.name()));
+  };
+  for (const auto& m : absent_) add(*m);
+  for (const auto& e : entries_) {
+    if (!e->served) add(*e->module);
+  }
   return out;
 }
 
@@ -90,13 +147,15 @@ Status ModuleManager::Open(const config::Config& config, storage::Db& db, std::s
 }
 
 Status ModuleManager::RegisterRoutes(http::Router& router) {
-  for (const auto& e : entries_) AIMASS_RETURN_IF_ERROR(e->module->RegisterRoutes(router));
+  for (const auto& e : entries_) {
+    if (e->served) AIMASS_RETURN_IF_ERROR(e->module->RegisterRoutes(router));
+  }
   return Status::Ok();
 }
 
 Status ModuleManager::Start() {
   for (const auto& e : entries_) {
-    Status st = e->module->Start();
+    Status st = e->served ? e->module->Start() : Status::Ok();  // a library does no background work
     if (!st.ok()) return Status(st.code(), std::string(e->module->name()) + ": " + st.message());
     e->state = kStarted;
   }

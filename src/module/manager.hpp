@@ -15,16 +15,25 @@ namespace aimass::module {
 
 class ModuleManager {
  public:
-  // Fails when two modules share a name, a module needs one that is not in the list, or the
-  // needs form a cycle.
-  static Result<std::unique_ptr<ModuleManager>> Create(std::vector<std::unique_ptr<Module>> modules);
+  // `target`: the modules this process serves (routes, gRPC services, middleware, background
+  // work), besides the core ones every process serves; empty: all. A module a served one
+  // needs is opened too, as a library over the shared stores (no routes, no background
+  // work). The rest are not opened; their paths() are what the gateway routes elsewhere.
+  // Fails when two modules share a name, a module needs one that is not in the list, the
+  // needs form a cycle, or `target` names a module that does not exist.
+  static Result<std::unique_ptr<ModuleManager>> Create(std::vector<std::unique_ptr<Module>> modules,
+                                                       const std::vector<std::string>& target = {});
   // Stops what is still running, then destroys the modules in reverse dependency order.
   ~ModuleManager();
   ModuleManager(const ModuleManager&) = delete;
   ModuleManager& operator=(const ModuleManager&) = delete;
 
-  // In dependency order.
+  // The modules this process serves, in dependency order.
   std::vector<Module*> modules() const;
+  // Opened only because a served module needs them.
+  std::vector<std::string> libraries() const;
+  // Path prefix -> module, for the modules this process does not serve.
+  std::vector<std::pair<std::string, std::string>> RemotePaths() const;
   std::vector<storage::Migration> Migrations() const;
   // The module called `name`, or null.
   Module* Find(std::string_view name) const;
@@ -49,10 +58,12 @@ class ModuleManager {
   enum State : int { kNew, kOpen, kStarted, kDraining, kStopped };
   struct Entry {
     std::unique_ptr<Module> module;
+    bool served = true;
     std::atomic<int> state{kNew};
   };
   ModuleManager() = default;
   std::vector<std::unique_ptr<Entry>> entries_;  // dependency order
+  std::vector<std::unique_ptr<Module>> absent_;  // not opened in this process
 };
 
 }  // namespace aimass::module

@@ -49,6 +49,12 @@ class Module {
   // The modules it uses; they are opened before it and stopped after it. Its CMake library
   // declares them in NEEDS (with the lower layers it uses); scripts/check-layering checks both.
   virtual std::vector<std::string_view> needs() const { return {}; }
+  // Whether every process runs it, whatever `--target` says: its state lives in the shared
+  // stores and every request needs it (auth, events, blobs).
+  virtual bool core() const { return false; }
+  // The URL path prefixes its routes live under ("/api/v1/models"): a gateway in a process
+  // that does not run it routes them to the processes that do.
+  virtual std::vector<std::string_view> paths() const { return {}; }
   // Its tables; all modules' migrations run, in dependency order, before any module opens.
   virtual std::vector<storage::Migration> Migrations() const { return {}; }
 

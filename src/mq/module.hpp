@@ -19,6 +19,7 @@ class MqModule final : public module::Module {
   MqModule();
   ~MqModule() override;
   std::string_view name() const override { return kName; }
+  std::vector<std::string_view> paths() const override { return {"/api/v1/mq"}; }
   std::vector<std::string_view> needs() const override { return {"auth", "events"}; }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

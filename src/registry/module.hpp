@@ -14,6 +14,7 @@ class RegistryModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "registry";
   std::string_view name() const override { return kName; }
+  std::vector<std::string_view> paths() const override { return {"/api/v1/models", "/api/v1/model-versions"}; }
   std::vector<std::string_view> needs() const override { return {"auth", "blobs", "events"}; }
   std::vector<storage::Migration> Migrations() const override { return Registry::Migrations(); }
   Status Open(module::Context& ctx) override;

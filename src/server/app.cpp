@@ -11,6 +11,8 @@
 #include "blobs/module.hpp"
 #include "common/cpus.hpp"
 #include "common/failpoint.hpp"
+#include "common/text.hpp"
+#include "discovery/module.hpp"
 #include "events/module.hpp"
 #include "gateway/module.hpp"
 #include "http/metrics.hpp"
@@ -40,6 +42,7 @@ std::unique_ptr<module::Module> Make() {
 // of loading deployments reach the queue's topics too).
 constexpr module::ModuleFactory kModules[] = {
     Make<blobs::BlobsModule>,       Make<auth::AuthModule>,         Make<events::EventsModule>,
+    Make<discovery::DiscoveryModule>,
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>,
 };
@@ -99,7 +102,21 @@ App::~App() = default;
 Status App::Impl::OpenModules() {
   std::vector<std::unique_ptr<module::Module>> list;
   for (module::ModuleFactory make : kModules) list.push_back(make());
-  AIMASS_ASSIGN_OR_RETURN(modules, module::ModuleManager::Create(std::move(list)));
+  std::vector<std::string> target = SplitCommaList(cfg.target);
+  if (target.size() == 1 && target[0] == "all") target.clear();
+  AIMASS_ASSIGN_OR_RETURN(modules, module::ModuleManager::Create(std::move(list), target));
+  hooks.all_served = modules->RemotePaths().empty();
+  hooks.remote_paths = modules->RemotePaths();
+  for (module::Module* m : modules->modules()) {
+    if (!m->core()) hooks.served_modules.emplace_back(m->name());
+  }
+  if (!hooks.all_served) {
+    std::string served, libs;
+    for (const auto& m : hooks.served_modules) served += (served.empty() ? "" : ",") + m;
+    for (const auto& m : modules->libraries()) libs += (libs.empty() ? "" : ",") + m;
+    spdlog::info("target: serving {} (with the core modules){}", served.empty() ? "nothing but the core" : served,
+                 libs.empty() ? "" : "; opened as libraries: " + libs);
+  }
   AIMASS_ASSIGN_OR_RETURN(db, OpenMetadataStore(cfg));
   AIMASS_RETURN_IF_ERROR(db->Migrate(modules->Migrations()));
   return modules->Open(cfg, *db, metrics, hooks);
@@ -113,6 +130,9 @@ Status App::Impl::BuildRoutes() {
   module::ModuleManager* mgr = modules.get();
   deps.modules = [mgr](bool* all_ready) { return mgr->Readiness(all_ready); };
   deps.hooks = &hooks;
+  for (module::Module* m : modules->modules()) deps.served.emplace_back(m->name());
+  deps.libraries = modules->libraries();
+  for (const auto& [prefix, module] : modules->RemotePaths()) deps.remote[module].push_back(prefix);
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(modules->RegisterRoutes(router));
   if (cfg.failpoints_api) {

@@ -94,8 +94,11 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   AIMASS_RETURN_IF_ERROR(add(
       Method::kGet, "/readyz",
       "Readiness: 200 once every module is open and started; 503 while starting or draining, or "
-      "when a module or the metadata store cannot serve. `modules` gives each module's state",
-      [db, ready, modules](Request& req) {
+      "when a module or the metadata store cannot serve. `modules` gives each module's state; "
+      "`target` the modules served here, `libraries` those opened here for them, `remote` those "
+      "other processes serve (with their paths)",
+      [db, ready, modules, placement = http::Json{{"target", deps.served}, {"libraries", deps.libraries},
+                                                   {"remote", deps.remote}}](Request& req) {
         bool all_ready = true;
         http::Json states = http::Json::object();
         if (modules) {
@@ -113,10 +116,13 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
           Response r = http::ErrorResponse(st, req.request_id);
           http::Json body = http::Json::parse(r.body);
           body["modules"] = std::move(states);
+          body.update(placement);
           r.body = body.dump();
           return r;
         }
-        return http::JsonResponse(200, {{"status", "ready"}, {"modules", std::move(states)}});
+        http::Json body = {{"status", "ready"}, {"modules", std::move(states)}};
+        body.update(placement);
+        return http::JsonResponse(200, body);
       },
       /*run_inline=*/false));
 

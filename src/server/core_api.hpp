@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 
 #include <string>
@@ -29,6 +30,11 @@ struct CoreDeps {
   std::function<std::vector<std::pair<std::string, std::string>>(bool* all_ready)> modules;
   // The modules' hooks: gauges to refresh before a scrape, service paths for /openapi.json.
   const module::Hooks* hooks = nullptr;
+  // Where the modules run, for /readyz: served here, opened here as libraries, and served by
+  // other processes (module -> its paths, which a gateway here routes to them).
+  std::vector<std::string> served;
+  std::vector<std::string> libraries;
+  std::map<std::string, std::vector<std::string>> remote;
 };
 
 // /healthz, /readyz, /metrics, /openapi.json and /docs.

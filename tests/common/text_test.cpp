@@ -50,7 +50,9 @@ TEST(RandomTest, AppendUniqueHexAppendsLowerCaseHexThatDoesNotRepeat) {
       ASSERT_EQ(s.size(), 3 + 2 * bytes);
       EXPECT_EQ(s.substr(0, 3), "id-");
       EXPECT_EQ(s.find_first_not_of("0123456789abcdef", 3), std::string::npos) << s;
-      if (bytes >= 8) EXPECT_TRUE(seen.insert(s).second) << s;
+      if (bytes >= 8) {
+        EXPECT_TRUE(seen.insert(s).second) << s;
+      }
     }
   }
   // Every digit turns up in a long run about as often as any other (a table or shift error
@@ -65,4 +67,11 @@ TEST(RandomTest, AppendUniqueHexAppendsLowerCaseHexThatDoesNotRepeat) {
 }
 
 }  // namespace
+TEST(TextTest, CommaListsAreSplitTrimmedAndWithoutEmptyItems) {
+  EXPECT_EQ(SplitCommaList(" registry, serving,,mq "), (std::vector<std::string>{"registry", "serving", "mq"}));
+  EXPECT_EQ(SplitCommaList("all"), (std::vector<std::string>{"all"}));
+  EXPECT_TRUE(SplitCommaList(" , ,").empty());
+  EXPECT_TRUE(SplitCommaList("").empty());
+}
+
 }  // namespace aimass

@@ -9,7 +9,7 @@ def test_healthz_reports_ok(server):
     assert resp.json() == {"status": "ok"}
 
 
-MODULES = {"blobs", "auth", "events", "mq", "registry", "serving", "gateway", "scheduler"}
+MODULES = {"blobs", "auth", "events", "discovery", "mq", "registry", "serving", "gateway", "scheduler"}
 
 
 def test_readyz_reports_ready_once_started_with_every_module(server):
@@ -18,6 +18,9 @@ def test_readyz_reports_ready_once_started_with_every_module(server):
     body = resp.json()
     assert body["status"] == "ready"
     assert body["modules"] == {name: "ready" for name in MODULES}
+    # One process runs everything: nothing is opened as a library or served elsewhere.
+    assert set(body["target"]) == MODULES
+    assert body["libraries"] == [] and body["remote"] == {}
 
 
 def test_openapi_document_is_openapi_3_and_lists_the_routes(server):

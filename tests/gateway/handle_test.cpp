@@ -29,6 +29,7 @@ class GatewayHandleTest : public ::testing::Test {
     ASSERT_NE(db_, nullptr);
     ASSERT_TRUE(db_->Migrate(auth::AuthService::Migrations()).ok());
     ASSERT_TRUE(db_->Migrate(Gateway::Migrations()).ok());
+    ASSERT_TRUE(db_->Migrate(discovery::Discovery::Migrations()).ok());
     auth::AuthOptions o;
     o.keys = {"HS256", "gateway-handle-test-secret-0123456789abcdef", "", ""};
     o.admin_password = "admin-password-1";

@@ -32,9 +32,13 @@ class Probe : public Module {
   void Drain() override { log_->push_back("drain " + name_); }
   void Stop() override { log_->push_back("stop " + name_); }
   Status Health() const override { return health; }
+  bool core() const override { return is_core; }
+  std::vector<std::string_view> paths() const override { return prefixes; }
 
   Status open_status;
   Status health;
+  bool is_core = false;
+  std::vector<std::string_view> prefixes;
 
  private:
   std::string name_;
@@ -96,6 +100,50 @@ TEST(ModuleManagerTest, OrdersByNeedsKeepingListOrderOtherwise) {
   std::vector<std::string> components;
   for (const auto& m : (*mgr)->Migrations()) components.push_back(m.module);
   EXPECT_EQ(components, order);
+}
+
+// --target: the named modules and the core ones are served; what they need is opened as a
+// library (no routes, no background work); the rest is not opened, its paths are remote.
+TEST(ModuleManagerTest, ATargetServesItsModulesOpensTheirNeedsAndRoutesTheRestElsewhere) {
+  std::vector<std::string> log;
+  Fixture f;
+  std::vector<std::unique_ptr<Module>> list;
+  auto add = [&](std::string name, std::vector<std::string_view> needs, std::vector<std::string_view> paths,
+                 bool core = false) {
+    auto p = std::make_unique<Probe>(std::move(name), std::move(needs), &log);
+    p->prefixes = std::move(paths);
+    p->is_core = core;
+    list.push_back(std::move(p));
+  };
+  add("auth", {}, {"/api/v1/users"}, true);
+  add("registry", {"auth"}, {"/api/v1/models"});
+  add("serving", {"auth", "registry"}, {"/api/v1/deployments", "/v2"});
+  add("gateway", {"auth"}, {"/api/v1/gateway"});
+  auto mgr = ModuleManager::Create(std::move(list), {"serving"});
+  ASSERT_TRUE(mgr.ok()) << mgr.status().message();
+  std::vector<std::string> served;
+  for (Module* m : (*mgr)->modules()) served.emplace_back(m->name());
+  EXPECT_EQ(served, (std::vector<std::string>{"auth", "serving"}));
+  EXPECT_EQ((*mgr)->libraries(), std::vector<std::string>{"registry"});
+  auto remote = (*mgr)->RemotePaths();
+  EXPECT_EQ(remote, (std::vector<std::pair<std::string, std::string>>{{"/api/v1/gateway", "gateway"},
+                                                                       {"/api/v1/models", "registry"}}));
+  ASSERT_TRUE(f.db->Migrate((*mgr)->Migrations()).ok());
+  ASSERT_TRUE((*mgr)->Open(f.cfg, *f.db, f.metrics, f.hooks).ok());
+  ASSERT_TRUE((*mgr)->Start().ok());
+  EXPECT_EQ(log, (std::vector<std::string>{"open auth", "open registry", "open serving", "start auth", "start serving"}))
+      << "a library opens but does no background work; an absent module does not open";
+  bool all_ready = false;
+  auto states = (*mgr)->Readiness(&all_ready);
+  EXPECT_TRUE(all_ready);
+  EXPECT_EQ(states.size(), 3u);
+
+  std::vector<std::unique_ptr<Module>> again;
+  again.push_back(std::make_unique<Probe>("auth", std::vector<std::string_view>{}, &log));
+  auto bad = ModuleManager::Create(std::move(again), {"nosuch"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("target names no module 'nosuch' (modules: auth)"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ModuleManagerTest, RefusesUnknownNeedsCyclesAndDuplicates) {

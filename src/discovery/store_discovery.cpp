@@ -1,11 +1,11 @@
-#include "gateway/discovery.hpp"
+#include "discovery/discovery.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "common/random.hpp"
 #include "common/time.hpp"
 
-namespace aimass::gateway {
+namespace aimass::discovery {
 
 std::vector<storage::Migration> Discovery::Migrations() {
   return {{"gateway", 3, R"sql(
@@ -121,4 +121,4 @@ class StoreDiscovery : public Discovery {
 
 std::unique_ptr<Discovery> MakeStoreDiscovery(storage::Db& db) { return std::make_unique<StoreDiscovery>(db); }
 
-}  // namespace aimass::gateway
+}  // namespace aimass::discovery

@@ -1,6 +1,8 @@
 // Discovery: where services announce their instances (with a TTL renewed by heartbeats) and the
-// gateway finds them. The embedded implementation keeps them in the metadata store; etcd
-// (leases) will implement the same interface for the distributed mode. Thread-safe.
+// gateway finds them: the services users register, and the platform's own processes, each of
+// which announces the modules it serves (service "aimass-<module>"). The embedded
+// implementation keeps them in the metadata store; etcd (leases, cluster.discovery=etcd)
+// implements the same interface for the distributed mode. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +16,7 @@
 #include "common/status.hpp"
 #include "storage/db.hpp"
 
-namespace aimass::gateway {
+namespace aimass::discovery {
 
 struct Instance {
   std::string service;
@@ -46,6 +48,17 @@ class Discovery {
 // Discovery in the metadata store (the embedded default).
 std::unique_ptr<Discovery> MakeStoreDiscovery(storage::Db& db);
 
+struct EtcdOptions {
+  std::vector<std::string> endpoints;  // http://host:2379, tried in turn
+  std::string prefix = "/aimass/services/";
+  int64_t timeout_ms = 3000;
+};
+
+// Discovery on etcd's v3 API (its HTTP/JSON gateway): an instance is a key under the prefix
+// bound to a lease of its TTL; a heartbeat keeps the lease alive, and etcd drops the key when
+// the lease runs out, whoever was watching.
+Result<std::unique_ptr<Discovery>> MakeEtcdDiscovery(EtcdOptions options);
+
 nlohmann::json ToJson(const Instance& i);
 
-}  // namespace aimass::gateway
+}  // namespace aimass::discovery

@@ -1,0 +1,92 @@
+#include "discovery/module.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/text.hpp"
+#include "common/thread_name.hpp"
+
+namespace aimass::discovery {
+
+Status DiscoveryModule::Open(module::Context& ctx) {
+  const config::Config& cfg = ctx.config();
+  hooks_ = &ctx.hooks();
+  ttl_s_ = cfg.cluster.lease_ttl_s;
+  advertise_url_ = cfg.cluster.advertise_url;
+  if (cfg.cluster.discovery == "etcd") {
+    EtcdOptions o;
+    o.endpoints = SplitCommaList(cfg.cluster.etcd_endpoints);
+    AIMASS_ASSIGN_OR_RETURN(discovery_, MakeEtcdDiscovery(std::move(o)));
+  } else {
+    discovery_ = MakeStoreDiscovery(ctx.db());
+  }
+  return Status::Ok();
+}
+
+Status DiscoveryModule::Start() {
+  if (hooks_->all_served) return Status::Ok();  // a monolith: nobody to tell
+  std::string url = advertise_url_.empty() ? hooks_->platform_url() : advertise_url_;
+  for (const std::string& module : hooks_->served_modules) {
+    Instance in;
+    in.service = "aimass-" + module;
+    in.url = url;
+    in.ttl_s = ttl_s_;
+    AIMASS_ASSIGN_OR_RETURN(Instance got, discovery_->Register(in));
+    announced_.push_back(std::move(got));
+  }
+  spdlog::info("announced {} module(s) at {} on {} (ttl {} s)", announced_.size(), url, discovery_->name(), ttl_s_);
+  renewer_ = NamedThread("discovery", [this] { Renew(); });
+  return Status::Ok();
+}
+
+void DiscoveryModule::Renew() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait_for(lock, std::chrono::milliseconds(ttl_s_ * 1000 / 3), [this] { return stopping_; });
+    if (stopping_) return;
+    std::vector<Instance> mine = announced_;
+    lock.unlock();
+    Status worst;
+    for (Instance& in : mine) {
+      auto kept = discovery_->Heartbeat(in.service, in.id, std::nullopt);
+      // Gone (a long pause outlived the TTL, or the store lost it): announce again.
+      if (!kept.ok() && kept.status().code() == Code::kNotFound) kept = discovery_->Register(in);
+      if (kept.ok()) {
+        in = *kept;
+      } else {
+        worst = kept.status();
+        spdlog::warn("cannot renew {} on {}: {}", in.service, discovery_->name(), worst.message());
+      }
+    }
+    lock.lock();
+    announced_ = std::move(mine);
+    last_renewal_ = worst;
+  }
+}
+
+void DiscoveryModule::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (renewer_.joinable()) renewer_.join();
+  // Leave at once rather than when the TTL runs out: the gateway stops routing here now.
+  for (const Instance& in : announced_) (void)discovery_->Deregister(in.service, in.id);
+  announced_.clear();
+}
+
+Status DiscoveryModule::Health() const {
+  std::lock_guard lock(mu_);
+  if (!last_renewal_.ok()) return Status::Unavailable("announcements not renewed: " + last_renewal_.message());
+  return Status::Ok();
+}
+
+std::vector<std::pair<std::string, std::string>> DiscoveryModule::announced() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& in : announced_) out.emplace_back(in.service, in.id);
+  return out;
+}
+
+}  // namespace aimass::discovery
