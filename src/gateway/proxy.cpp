@@ -150,7 +150,10 @@ void Attempt(std::shared_ptr<Exchange> x) {
     if (!got.ok()) {
       const UpstreamSpec& u = x->pool->spec();
       x->last_timed_out = got.status().code() == Code::kDeadlineExceeded;
-      if (x->idempotent && static_cast<int>(x->tried.size()) <= u.retries && !x->answer.done()) {
+      // A request that never left (the target refused the connection: it is down) is retried
+      // whatever its method; one that may have reached the target only when idempotent.
+      bool may_retry = x->idempotent || http::NeverSent(got.status());
+      if (may_retry && static_cast<int>(x->tried.size()) <= u.retries && !x->answer.done()) {
         Attempt(x);
         return;
       }

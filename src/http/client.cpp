@@ -19,6 +19,15 @@
 
 namespace aimass::http {
 
+namespace {
+constexpr std::string_view kCannotConnect = "cannot connect to ";
+}  // namespace
+
+bool NeverSent(const Status& failure) {
+  return failure.code() == Code::kUnavailable && failure.message().rfind(kCannotConnect, 0) == 0;
+}
+
+
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
@@ -304,7 +313,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
     asio::async_connect(conn_->socket, results, [self = shared_from_this()](boost::system::error_code ec, const tcp::endpoint&) {
       Conn& c = *self->conn_;
       if (c.timed_out) return self->End(Status::DeadlineExceeded("no connection to " + self->Key() + " in time"));
-      if (ec) return self->End(Status::Unavailable("cannot connect to " + self->Key() + ": " + ec.message()));
+      if (ec) return self->End(Status::Unavailable(std::string(kCannotConnect) + self->Key() + ": " + ec.message()));
       boost::system::error_code ignored;
       c.socket.set_option(tcp::no_delay(true), ignored);
       c.socket.non_blocking(true, ignored);  // Send's direct write must not wait

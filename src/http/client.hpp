@@ -48,6 +48,10 @@ struct Url {
 };
 Result<Url> ParseUrl(std::string_view url);
 
+// Whether a failed exchange failed before any of the request was sent (no connection could
+// be made): then even a non-idempotent request may be tried elsewhere.
+bool NeverSent(const Status& failure);
+
 struct ClientOptions {
   size_t max_idle_per_host = 16;
   uint64_t max_response_bytes = 256ull << 20;
