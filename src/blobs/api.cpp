@@ -79,7 +79,14 @@ Status RegisterRoutes(http::Router& router, storage::BlobStore& blob_store, Uplo
                "(default storage.blob_gc_grace_s)";
   int64_t default_grace = options.gc_grace_s;
   const std::vector<Referrer>* referrers = options.referrers;
-  gc.handler = [uploads, blobs, default_grace, referrers](Request& req) -> Response {
+  std::string refused;
+  for (const auto& m : options.absent_keepers) refused += (refused.empty() ? "" : ", ") + m;
+  gc.handler = [uploads, blobs, default_grace, referrers, refused](Request& req) -> Response {
+    if (!refused.empty()) {
+      return http::ErrorResponse(Status::Conflict("blob GC must run in a process that opens every module keeping "
+                                                  "blobs; this one does not open " + refused),
+                                 req.request_id);
+    }
     int64_t grace = default_grace;
     if (!req.body.empty()) {
       HTTP_PARSE_BODY(body);

@@ -18,6 +18,9 @@ struct ApiOptions {
   int64_t gc_grace_s = 3600;
   // Read at each GC; the upload references are checked too.
   const std::vector<Referrer>* referrers = nullptr;
+  // Modules that keep blobs but are not open in this process: their references cannot be
+  // asked here, so GC is refused (409) rather than sweep what they hold.
+  std::vector<std::string> absent_keepers;
 };
 
 Status RegisterRoutes(http::Router& router, storage::BlobStore& blobs, UploadStore& uploads, ApiOptions options);

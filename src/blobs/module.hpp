@@ -30,6 +30,7 @@ class BlobsModule final : public module::Module {
   std::unique_ptr<UploadStore> uploads_;
   std::vector<Referrer> referrers_;
   int64_t gc_grace_s_ = 3600;
+  std::vector<std::string> absent_keepers_;
 };
 
 }  // namespace aimass::blobs

@@ -38,6 +38,8 @@ struct Hooks {
   std::vector<std::string> served_modules;
   std::vector<std::pair<std::string, std::string>> remote_paths;
   bool all_served = true;  // a monolith: nothing to announce or route
+  // Modules that keep blobs (Module::keeps_blobs) but are not open here: blob GC is refused.
+  std::vector<std::string> absent_blob_keepers;
 };
 
 class Context {

@@ -103,6 +103,14 @@ std::vector<std::string> ModuleManager::libraries() const {
   return out;
 }
 
+std::vector<std::string> ModuleManager::AbsentBlobKeepers() const {
+  std::vector<std::string> out;
+  for (const auto& m : absent_) {
+    if (m->keeps_blobs()) out.emplace_back(m->name());
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> ModuleManager::RemotePaths() const {
   std::vector<std::pair<std::string, std::string>> out;
   auto add = [&](const Module& m) {

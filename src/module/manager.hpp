@@ -34,6 +34,8 @@ class ModuleManager {
   std::vector<std::string> libraries() const;
   // Path prefix -> module, for the modules this process does not serve.
   std::vector<std::pair<std::string, std::string>> RemotePaths() const;
+  // The modules not opened here that keep blobs.
+  std::vector<std::string> AbsentBlobKeepers() const;
   std::vector<storage::Migration> Migrations() const;
   // The module called `name`, or null.
   Module* Find(std::string_view name) const;

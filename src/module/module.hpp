@@ -55,6 +55,9 @@ class Module {
   // The URL path prefixes its routes live under ("/api/v1/models"): a gateway in a process
   // that does not run it routes them to the processes that do.
   virtual std::vector<std::string_view> paths() const { return {}; }
+  // Whether its rows reference blobs: blob GC runs only in a process where it is open (as a
+  // library at least), since only then can GC ask it what it still holds.
+  virtual bool keeps_blobs() const { return false; }
   // Its tables; all modules' migrations run, in dependency order, before any module opens.
   virtual std::vector<storage::Migration> Migrations() const { return {}; }
 

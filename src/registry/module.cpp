@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "blobs/module.hpp"
+#include "common/thread_name.hpp"
 #include "events/module.hpp"
 #include "registry/api.hpp"
 
@@ -26,5 +27,48 @@ Status RegistryModule::Open(module::Context& ctx) {
 }
 
 Status RegistryModule::RegisterRoutes(http::Router& router) { return registry::RegisterRoutes(router, *registry_, limits_); }
+
+namespace {
+constexpr auto kRenewEvery = std::chrono::seconds(5);
+constexpr int64_t kWorkerTtlMs = 30000;
+constexpr int kResolveEveryRenewals = 12;  // a minute
+}  // namespace
+
+Status RegistryModule::Start() {
+  AIMASS_RETURN_IF_ERROR(registry_->RenewWorker(kWorkerTtlMs));
+  watcher_ = NamedThread("registry", [this] { Watch(); });
+  return Status::Ok();
+}
+
+void RegistryModule::Watch() {
+  std::unique_lock lock(mu_);
+  for (int round = 1;; ++round) {
+    if (cv_.wait_for(lock, kRenewEvery, [this] { return stopping_; })) return;
+    lock.unlock();
+    if (Status st = registry_->RenewWorker(kWorkerTtlMs); !st.ok()) {
+      spdlog::warn("registry: cannot renew this worker's listing: {}", st.message());
+    }
+    // Another process that died mid-upload left its versions pending: decide them here.
+    if (round % kResolveEveryRenewals == 0) {
+      auto recovered = registry_->ResolvePending();
+      if (recovered.ok() && recovered->ready + recovered->failed > 0) {
+        spdlog::warn("registry: {} version(s) left pending by a process that died: {} completed, {} failed",
+                     recovered->ready + recovered->failed, recovered->ready, recovered->failed);
+      }
+    }
+    lock.lock();
+  }
+}
+
+void RegistryModule::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !watcher_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  watcher_.join();
+  (void)registry_->RemoveWorker();
+}
 
 }  // namespace aimass::registry

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random.hpp"
 #include "common/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/model.hpp"
@@ -67,7 +68,7 @@ class Registry {
   // registry.version.updated (a signature recorded by serving),
   // registry.alias.moved and registry.alias.deleted, each after its transaction committed.
   Registry(storage::Db& db, storage::BlobStore& blobs, events::EventBus* bus = nullptr)
-      : store_(db), blobs_(blobs), bus_(bus) {}
+      : store_(db, RandomHex(8)), blobs_(blobs), bus_(bus) {}
   static std::vector<storage::Migration> Migrations() { return RegistryStore::Migrations(); }
 
   Result<Model> CreateModel(const NewModel& m);
@@ -86,6 +87,10 @@ class Registry {
   // runtime's reason); any other is failed with reason `interrupted`, and its blobs are left
   // to GC. See docs/registry.md, "Version states".
   Result<RecoveryStats> ResolvePending();
+  // This process as a registry worker: listed alive (RenewWorker, every few seconds while it
+  // runs) so that no other process decides the versions it is storing; unlisted when it stops.
+  Status RenewWorker(int64_t ttl_ms) { return store_.RenewWorker(ttl_ms); }
+  Status RemoveWorker() { return store_.RemoveWorker(); }
   // Completes a version's signature learned by serving from its first successful request,
   // while the stored one still lacks datatypes or shapes (never replaces a complete one).
   Status RecordSignature(const std::string& model, int64_t version, const Signature& signature);

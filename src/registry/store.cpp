@@ -1,6 +1,11 @@
 #include "registry/store.hpp"
 
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/string_list.hpp"
@@ -183,7 +188,19 @@ CREATE TABLE registry_grants (
 )sql"},
           // Directory artifacts (one blob per file) and a tag table, so that `tag = x` is an
           // index lookup instead of a JSON scan of every model.
-          {"registry", 4, kFilesAndTags + kTagsSqlite, kFilesAndTags + kTagsPostgres}};
+          {"registry", 4, kFilesAndTags + kTagsSqlite, kFilesAndTags + kTagsPostgres},
+          // Who is storing a pending version: the registry worker (a process) that created it,
+          // listed with its host and pid while it lives, so that another process never decides
+          // an upload still in progress (decision 72).
+          {"registry", 5, R"sql(
+ALTER TABLE registry_versions ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE registry_workers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+)sql"}};
 }
 
 std::string_view AccessName(Access a) {
@@ -349,12 +366,12 @@ Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersio
     AIMASS_RETURN_IF_ERROR(
         tx.Exec("INSERT INTO registry_versions (model_id, version, framework, digest, size, "
                 "signature, metrics, params, lineage, dependencies, status, created_by, "
-                "created_at, kind, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, kind, entry, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 {model_id, number, v.framework, v.digest, static_cast<int64_t>(v.size),
                  SignatureToJson(v.signature).dump(), v.metrics_json, v.params_json, v.lineage_json,
                  v.dependencies_json, std::string(StatusName(VersionStatus::kPending)),
                  v.created_by, UnixNow(),
-                 std::string(v.kind == ArtifactKind::kDirectory ? "directory" : "file"), v.entry})
+                 std::string(v.kind == ArtifactKind::kDirectory ? "directory" : "file"), v.entry, worker_})
             .status());
     for (const auto& f : files) {
       AIMASS_RETURN_IF_ERROR(
@@ -371,7 +388,7 @@ Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersio
 }
 
 Status RegistryStore::SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
-                                       const std::string& reason, const Signature* signature) {
+                                       const std::string& reason, const Signature* signature, bool only_if_pending) {
   std::string sql = "UPDATE registry_versions SET status = ?, status_reason = ?";
   std::vector<Value> params = {std::string(StatusName(status)), reason};
   if (signature) {
@@ -379,6 +396,7 @@ Status RegistryStore::SetVersionStatus(int64_t model_id, int64_t version, Versio
     params.emplace_back(SignatureToJson(*signature).dump());
   }
   sql += " WHERE model_id = ? AND version = ?";
+  if (only_if_pending) sql += " AND status = 'pending'";
   params.emplace_back(model_id);
   params.emplace_back(version);
   return db_.Exec(sql, params).status();
@@ -396,12 +414,41 @@ Result<ModelVersion> RegistryStore::FindVersion(const Model& model, int64_t vers
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> RegistryStore::PendingVersions() {
-  AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT m.name, v.version FROM registry_versions v JOIN registry_models m "
+  // The workers still alive: listed and not expired, and, on this host, a running process.
+  AIMASS_ASSIGN_OR_RETURN(Rows workers, db_.Query("SELECT id, host, pid FROM registry_workers WHERE expires_at > ?",
+                                                  {UnixNowMs()}));
+  std::set<std::string> alive;
+  std::string here = HostName();
+  for (const auto& w : workers) {
+    if (w.Text(1) == here && ::kill(static_cast<pid_t>(w.Int(2)), 0) != 0 && errno == ESRCH) continue;
+    alive.insert(w.Text(0));
+  }
+  AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query("SELECT m.name, v.version, v.owner FROM registry_versions v JOIN registry_models m "
                                                "ON m.id = v.model_id WHERE v.status = 'pending' AND v.deleted_at = 0 "
                                                "ORDER BY m.name, v.version"));
   std::vector<std::pair<std::string, int64_t>> out;
-  for (const auto& r : rows) out.emplace_back(r.Text(0), r.Int(1));
+  for (const auto& r : rows) {
+    if (!alive.count(r.Text(2))) out.emplace_back(r.Text(0), r.Int(1));
+  }
   return out;
+}
+
+Status RegistryStore::RenewWorker(int64_t ttl_ms) {
+  return db_.Exec("INSERT INTO registry_workers (id, host, pid, expires_at) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at",
+                  {worker_, HostName(), static_cast<int64_t>(::getpid()), UnixNowMs() + ttl_ms})
+      .status();
+}
+
+Status RegistryStore::RemoveWorker() {
+  return db_.Exec("DELETE FROM registry_workers WHERE id = ? OR expires_at < ?", {worker_, UnixNowMs() - 86400000})
+      .status();
+}
+
+std::string RegistryStore::HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
 }
 
 Result<bool> RegistryStore::CompleteSignature(int64_t model_id, int64_t version, const Signature& signature) {

@@ -16,7 +16,8 @@ namespace aimass::registry {
 
 class RegistryStore {
  public:
-  explicit RegistryStore(storage::Db& db) : db_(db) {}
+  // `worker`: this process's registry worker id, the owner of the versions it creates.
+  RegistryStore(storage::Db& db, std::string worker) : db_(db), worker_(std::move(worker)) {}
   static std::vector<storage::Migration> Migrations();
 
   Status InsertModel(const Model& m);
@@ -32,12 +33,18 @@ class RegistryStore {
                                 const std::vector<TreeFile>& files = {});
   // A directory version's files in path order (sha256_hex set, temp_path empty).
   Result<std::vector<TreeFile>> VersionFiles(int64_t model_id, int64_t version);
+  // `only_if_pending`: leaves a version another process has decided meanwhile as it is.
   Status SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
-                          const std::string& reason, const Signature* signature);
+                          const std::string& reason, const Signature* signature, bool only_if_pending = false);
   Result<ModelVersion> FindVersion(const Model& model, int64_t version);
-  // (model name, version) of every live version still pending: after a crash, the ones whose
-  // creation was interrupted.
+  // (model name, version) of every live version still pending whose owner is gone (its worker
+  // expired, or its process is not running on this host): after a crash, the ones whose
+  // creation was interrupted. Those of a live worker are uploads in progress.
   Result<std::vector<std::pair<std::string, int64_t>>> PendingVersions();
+  // Lists this process's worker as alive for `ttl_ms` more; RemoveWorker unlists it (and
+  // workers expired for a day).
+  Status RenewWorker(int64_t ttl_ms);
+  Status RemoveWorker();
   // Replaces the signature only while the stored one still lacks a datatype or shape of an
   // input (a learned signature never overwrites a declared or earlier one). Whether it did.
   Result<bool> CompleteSignature(int64_t model_id, int64_t version, const Signature& signature);
@@ -72,7 +79,10 @@ class RegistryStore {
   Result<bool> BlobReferenced(const std::string& digest);
 
  private:
+  static std::string HostName();
+
   storage::Db& db_;
+  std::string worker_;
 };
 
 }  // namespace aimass::registry

@@ -107,6 +107,7 @@ Status App::Impl::OpenModules() {
   AIMASS_ASSIGN_OR_RETURN(modules, module::ModuleManager::Create(std::move(list), target));
   hooks.all_served = modules->RemotePaths().empty();
   hooks.remote_paths = modules->RemotePaths();
+  hooks.absent_blob_keepers = modules->AbsentBlobKeepers();
   for (module::Module* m : modules->modules()) {
     if (!m->core()) hooks.served_modules.emplace_back(m->name());
   }

@@ -829,6 +829,10 @@ TEST(ClientTest, RefusedConnectionIsUnavailable) {
   auto r = client.Send(req);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  // Nothing was sent: a proxy may try any request elsewhere (the gateway does).
+  EXPECT_TRUE(NeverSent(r.status())) << r.status().ToString();
+  EXPECT_FALSE(NeverSent(Status::Unavailable("connection to 127.0.0.1:1 kept failing")));
+  EXPECT_FALSE(NeverSent(Status::DeadlineExceeded("cannot connect to x: timed out")));
 }
 
 TEST(MessageTest, HasLineBreakFindsCrAndLfAnywhere) {

@@ -464,6 +464,26 @@ TEST_F(RegistryTest, ResolvePendingFailsAVersionWhoseBlobIsMissingOrDamaged) {
   EXPECT_TRUE(*registry_->BlobReferenced(intact.digest));
 }
 
+// Two processes on one database: a version another process is still storing (its worker is
+// listed alive) is left to it; once that worker is gone, it is decided like any crash's.
+TEST_F(RegistryTest, ResolvePendingLeavesTheVersionsOfALiveWorkerAlone) {
+  MakeModel("m");
+  AddVersion("m", XgboostModel(1));
+  MarkPending("m", 1);
+  ASSERT_TRUE(registry_->RenewWorker(30000).ok());  // this "process" is alive and storing it
+  Registry other(*db_, *blobs_, nullptr);            // another process on the same stores
+  auto stats = other.ResolvePending();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->ready + stats->failed, 0);
+  EXPECT_EQ(registry_->GetVersion("m", 1)->status, VersionStatus::kPending);
+
+  ASSERT_TRUE(registry_->RemoveWorker().ok());  // it stopped (or its listing expired)
+  stats = other.ResolvePending();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->ready, 1);
+  EXPECT_EQ(registry_->GetVersion("m", 1)->status, VersionStatus::kReady);
+}
+
 // Stored whole but not loadable: decided by the runtime, like a finished request, so the reason
 // is the runtime's and not "interrupted".
 TEST_F(RegistryTest, ResolvePendingGivesAStoredInvalidArtifactTheRuntimesReason) {

@@ -1,5 +1,6 @@
 #include "test_support.hpp"
 #include "storage/blob_store.hpp"
+#include "common/failpoint.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace aimass::storage {
@@ -226,6 +228,43 @@ TEST_F(BlobStoreTest, AStartingProcessSweepsOnlyTheTempFilesOfWritersThatAreGone
   auto third = OpenLocalBlobStore(root_.string());
   ASSERT_TRUE(third.ok()) << third.status().ToString();
   EXPECT_TRUE(FilesUnder(tmp()).empty()) << "a dead writer's temp file was kept";
+}
+
+// GC in one process waits for another process's Adopt on the same root (gc.lock): the other
+// process stands still inside Adopt (a failpoint sleeps before its rename, the lock held), and
+// a collection started meanwhile cannot finish before it does.
+TEST_F(BlobStoreTest, GcWaitsForAnAdoptInAnotherProcess) {
+  BlobInfo old_unref = Put("old unreferenced blob");
+  fs::last_write_time(store_->LocalPath(old_unref.digest).value(),
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0) << "fork failed";
+  if (pid == 0) {
+    ::close(ready[0]);
+    auto mine = OpenLocalBlobStore(root_.string());
+    if (!mine.ok() || !failpoint::Configure("blob.before_rename=sleep(3000)").ok()) ::_exit(10);
+    auto w = (*mine)->NewWriter();
+    if (!w.ok() || !(*w)->Write("uploaded by the other process").ok()) ::_exit(11);
+    (void)!::write(ready[1], "x", 1);
+    ::_exit((*w)->Commit().ok() ? 0 : 12);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the child is inside Adopt now
+  auto started = std::chrono::steady_clock::now();
+  auto g = store_->Gc([](const std::string&) { return false; }, std::chrono::hours(1));
+  auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_GE(waited, std::chrono::milliseconds(1000)) << "GC did not wait for the other process's Adopt";
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) << "child status " << wstatus;
+  EXPECT_EQ(store_->Stat(old_unref.digest).status().code(), Code::kNotFound);
+  EXPECT_TRUE(store_->Stat("sha256:" + ExpectedSha256Hex("uploaded by the other process")).ok());
 }
 
 TEST_F(BlobStoreTest, WriterKilledMidWriteLeavesNoBlob) {
