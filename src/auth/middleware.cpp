@@ -45,6 +45,8 @@ Status AccessControl::Authenticate(http::Request& req) {
     const Status& st = principal.status();
     if (st.code() == Code::kUnauthenticated) return st;
     spdlog::error("authentication failed: {}", st.ToString());
+    // The store that holds the credentials is away (a PostgreSQL outage): try again later.
+    if (st.code() == Code::kUnavailable) return Status::Unavailable("authentication is unavailable: the metadata store cannot be reached");
     return Status::Internal("authentication is unavailable");
   }
   req.principal = std::move(principal).value();

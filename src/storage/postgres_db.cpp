@@ -15,6 +15,7 @@
 #include "common/failpoint.hpp"
 #include "storage/db.hpp"
 #include "storage/sql_dialect.hpp"
+#include "storage/transaction_body.hpp"
 
 namespace aimass::storage {
 namespace {
@@ -35,17 +36,33 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 )sql";
 
+// libpq's messages span lines ("…failed: Connection refused\n\tIs the server running…"):
+// one line for an error answer and the log.
+std::string OneLine(std::string msg) {
+  for (char& ch : msg) {
+    if (ch == '\n' || ch == '\t' || ch == '\r') ch = ' ';
+  }
+  size_t end = msg.find_last_not_of(' ');
+  msg.resize(end == std::string::npos ? 0 : end + 1);
+  std::string out;
+  for (char ch : msg) {
+    if (ch == ' ' && !out.empty() && out.back() == ' ') continue;
+    out += ch;
+  }
+  return out;
+}
+
 // SQLSTATE classes the modules act on: 23 (a constraint: the row exists, the reference is
 // gone) is the caller's conflict; 08 (connection), 40 (serialisation, deadlock), 53
-// (resources) and 57P0x (the server going down) are worth a retry later.
+// (resources), 55P03 (lock_timeout: the writers' queue is long) and 57P0x (the server going
+// down) are worth a retry later.
 Status Error(const PGresult* res, PGconn* conn, const std::string& what) {
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   std::string code = state ? state : "";
-  std::string msg = what + ": " + (res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string msg = OneLine(what + ": " + (res ? PQresultErrorMessage(res) : PQerrorMessage(conn)));
   if (code.rfind("23", 0) == 0) return Status::Conflict(msg);
   if (code.empty() || code.rfind("08", 0) == 0 || code.rfind("40", 0) == 0 || code.rfind("53", 0) == 0 ||
-      code.rfind("57P", 0) == 0 || PQstatus(conn) != CONNECTION_OK) {
+      code.rfind("57P", 0) == 0 || code == "55P03" || PQstatus(conn) != CONNECTION_OK) {
     return Status::Unavailable(msg);
   }
   return Status::Internal(msg);
@@ -263,28 +280,7 @@ class PostgresDb : public Db {
   Status RunTransaction(PGconn* c, const std::function<Status(Tx&)>& fn) {
     AIMASS_RETURN_IF_ERROR(Script(c, "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kWriteLock) + ")"));
     PostgresTx tx(*this, c);
-    Status st;
-    try {
-      st = fn(tx);
-    } catch (...) {
-      (void)Script(c, "ROLLBACK");
-      throw;
-    }
-    if (!st.ok()) {
-      (void)Script(c, "ROLLBACK");
-      return st;
-    }
-    if (int err = AIMASS_FAILPOINT("db.before_commit")) {
-      (void)Script(c, "ROLLBACK");
-      return failpoint::IoError("metadata commit", err);
-    }
-    Status commit = Script(c, "COMMIT");
-    if (!commit.ok()) {
-      (void)Script(c, "ROLLBACK");
-      return commit;
-    }
-    (void)AIMASS_FAILPOINT("db.after_commit");
-    return commit;
+    return FinishTransaction(tx, fn, [c](const char* sql) { return Script(c, sql); });
   }
 
   Result<PGconn*> NewConnection() {
@@ -295,8 +291,7 @@ class PostgresDb : public Db {
     const char* values[] = {options_.dsn.c_str(), timeout.c_str(), "aimass", nullptr};
     PGconn* c = PQconnectdbParams(keys, values, 1);
     if (!c || PQstatus(c) != CONNECTION_OK) {
-      std::string msg = c ? PQerrorMessage(c) : "out of memory";
-      while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+      std::string msg = OneLine(c ? PQerrorMessage(c) : "out of memory");
       PQfinish(c);
       // The DSN may hold a password: say where, never what.
       return Status::Unavailable("cannot connect to PostgreSQL: " + msg);
@@ -308,7 +303,12 @@ class PostgresDb : public Db {
 
   Result<PGconn*> Acquire() {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return !idle_.empty() || open_ < options_.pool_size; });
+    // Bounded: a caller that held every connection and asked for one more (a Db call inside a
+    // transaction's function) gets an error rather than waiting for itself forever.
+    if (!cv_.wait_for(lock, std::chrono::seconds(30), [this] { return !idle_.empty() || open_ < options_.pool_size; })) {
+      return Status::Unavailable("all " + std::to_string(options_.pool_size) +
+                                 " PostgreSQL connections stayed busy for 30 s (storage.pool_size)");
+    }
     if (!idle_.empty()) {
       PGconn* c = idle_.back();
       idle_.pop_back();
@@ -316,7 +316,7 @@ class PostgresDb : public Db {
       // A connection the server dropped (restart, failover) is opened again before use.
       if (PQstatus(c) != CONNECTION_OK) PQreset(c);
       if (PQstatus(c) != CONNECTION_OK) {
-        std::string msg = PQerrorMessage(c);
+        std::string msg = OneLine(PQerrorMessage(c));
         PQfinish(c);
         Forget();
         return Status::Unavailable("PostgreSQL connection lost: " + msg);

@@ -9,6 +9,7 @@
 
 #include "common/failpoint.hpp"
 #include "storage/db.hpp"
+#include "storage/transaction_body.hpp"
 
 namespace aimass::storage {
 
@@ -161,29 +162,9 @@ class SqliteDb : public Db {
     std::lock_guard lock(write_mu_);
     AIMASS_RETURN_IF_ERROR(ExecScript(writer_, "BEGIN IMMEDIATE"));
     SqliteTx tx(writer_);
-    Status st;
-    try {
-      st = fn(tx);
-    } catch (...) {
-      (void)ExecScript(writer_, "ROLLBACK");
-      throw;
-    }
-    if (!st.ok()) {
-      (void)ExecScript(writer_, "ROLLBACK");
-      return st;
-    }
-    if (int err = AIMASS_FAILPOINT("db.before_commit")) {
-      (void)ExecScript(writer_, "ROLLBACK");
-      return failpoint::IoError("metadata commit", err);
-    }
-    Status commit = ExecScript(writer_, "COMMIT");
-    if (!commit.ok()) {
-      (void)ExecScript(writer_, "ROLLBACK");
-      return commit;
-    }
-    CountWrite();
-    (void)AIMASS_FAILPOINT("db.after_commit");
-    return commit;
+    Status st = FinishTransaction(tx, fn, [this](const char* sql) { return ExecScript(writer_, sql); });
+    if (st.ok()) CountWrite();
+    return st;
   }
 
   Status Migrate(const std::vector<Migration>& migrations) override {

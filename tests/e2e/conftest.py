@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,6 +84,15 @@ class PostgresServer:
     def stop(self) -> None:
         subprocess.run([str(self.SCRIPT), "stop", str(self.dir)], check=False, timeout=60)
 
+    def remove(self) -> None:
+        """Stops it and deletes its directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Starts it again after stop(), on the same port, with its data."""
+        subprocess.run([str(self.SCRIPT), "resume", str(self.dir)], check=True, timeout=120)
+
 
 _POSTGRES: PostgresServer | None = None
 
@@ -94,7 +104,7 @@ def postgres_server(tmp_factory: pytest.TempPathFactory | None = None) -> Postgr
         import tempfile
         directory = Path(tempfile.mkdtemp(prefix="aimass-e2e-pg-"))
         _POSTGRES = PostgresServer(directory)
-        atexit.register(_POSTGRES.stop)
+        atexit.register(_POSTGRES.remove)
     return _POSTGRES
 
 
