@@ -86,4 +86,20 @@ void UnlockFile(int fd) {
   (void)::fcntl(fd, F_OFD_SETLK, &fl);
 }
 
+int CreateLockedTempFile(const std::string& prefix, std::string* path) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    *path = prefix + RandomToken(16) + ".part";
+    int fd = ::open(path->c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return -1;
+    }
+    struct stat st {};
+    if (LockFile(fd, FileLock::kExclusive, false) && ::fstat(fd, &st) == 0 && st.st_nlink > 0) return fd;
+    // Locked by a sweeper, or swept (unlinked) before we locked it: start over.
+    ::close(fd);
+  }
+  return -1;
+}
+
 }  // namespace aimass

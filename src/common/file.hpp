@@ -27,4 +27,10 @@ enum class FileLock { kShared, kExclusive };
 bool LockFile(int fd, FileLock kind, bool wait);
 void UnlockFile(int fd);
 
+// Creates `<prefix><random>.part` (O_EXCL, 0600, write-only) and holds an exclusive lock on it,
+// so that a sweeper in another process (which deletes the temp files nobody holds) leaves it
+// alone: a file the sweeper took between its creation and the lock is made again. Returns the
+// descriptor and sets *path, or -1.
+int CreateLockedTempFile(const std::string& prefix, std::string* path);
+
 }  // namespace aimass

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -17,6 +18,10 @@
 #include "storage/db.hpp"
 
 namespace aimass::discovery {
+
+// The services the platform's own processes announce: "aimass-<module>". Reserved: the
+// gateway's API refuses to register, renew or remove them.
+inline constexpr std::string_view kPlatformServicePrefix = "aimass-";
 
 struct Instance {
   std::string service;

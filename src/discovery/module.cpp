@@ -24,21 +24,52 @@ Status DiscoveryModule::Open(module::Context& ctx) {
 
 Status DiscoveryModule::Start() {
   if (hooks_->all_served) return Status::Ok();  // a monolith: nobody to tell
-  std::string url = advertise_url_.empty() ? hooks_->platform_url() : advertise_url_;
-  for (const std::string& module : hooks_->served_modules) {
-    Instance in;
-    in.service = "aimass-" + module;
-    in.url = url;
-    in.ttl_s = ttl_s_;
-    AIMASS_ASSIGN_OR_RETURN(Instance got, discovery_->Register(in));
-    announced_.push_back(std::move(got));
-  }
-  spdlog::info("announced {} module(s) at {} on {} (ttl {} s)", announced_.size(), url, discovery_->name(), ttl_s_);
+  url_ = advertise_url_.empty() ? hooks_->platform_url() : advertise_url_;
+  // Reachable now, or the start fails here rather than at the first renewal.
+  AIMASS_RETURN_IF_ERROR(discovery_->Instances(std::nullopt).status());
   renewer_ = NamedThread("discovery", [this] { Renew(); });
   return Status::Ok();
 }
 
+bool DiscoveryModule::Announce() {
+  for (const auto& ready : hooks_->announce_when) {
+    if (!ready()) return false;  // e.g. deployments still loading: not yet
+  }
+  std::vector<Instance> made;
+  for (const std::string& module : hooks_->served_modules) {
+    Instance in;
+    in.service = std::string(kPlatformServicePrefix) + module;
+    in.url = url_;
+    in.ttl_s = ttl_s_;
+    auto got = discovery_->Register(in);
+    if (!got.ok()) {
+      spdlog::warn("cannot announce {} on {}: {}", in.service, discovery_->name(), got.status().message());
+      std::lock_guard lock(mu_);
+      last_renewal_ = got.status();
+      made.clear();
+      return false;
+    }
+    made.push_back(std::move(*got));
+  }
+  spdlog::info("announced {} module(s) at {} on {} (ttl {} s)", made.size(), url_, discovery_->name(), ttl_s_);
+  std::lock_guard lock(mu_);
+  announced_ = std::move(made);
+  last_renewal_ = Status::Ok();
+  return true;
+}
+
 void DiscoveryModule::Renew() {
+  // First the announcement, once this process can answer (checked every 100 ms)…
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (stopping_) return;
+    }
+    if (Announce()) break;
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stopping_; })) return;
+  }
+  // …then its renewal, every third of the TTL.
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait_for(lock, std::chrono::milliseconds(ttl_s_ * 1000 / 3), [this] { return stopping_; });
@@ -72,8 +103,12 @@ void DiscoveryModule::Stop() {
   cv_.notify_all();
   if (renewer_.joinable()) renewer_.join();
   // Leave at once rather than when the TTL runs out: the gateway stops routing here now.
-  for (const Instance& in : announced_) (void)discovery_->Deregister(in.service, in.id);
-  announced_.clear();
+  std::vector<Instance> mine;
+  {
+    std::lock_guard lock(mu_);
+    mine.swap(announced_);
+  }
+  for (const Instance& in : mine) (void)discovery_->Deregister(in.service, in.id);
 }
 
 Status DiscoveryModule::Health() const {

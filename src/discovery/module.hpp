@@ -33,10 +33,13 @@ class DiscoveryModule final : public module::Module {
 
  private:
   void Renew();
+  // Registers every served module once hooks.announce_when all hold; false when not yet.
+  bool Announce();
 
   std::unique_ptr<Discovery> discovery_;
   module::Hooks* hooks_ = nullptr;
   std::string advertise_url_;
+  std::string url_;  // announced
   int64_t ttl_s_ = 10;
   mutable std::mutex mu_;
   std::condition_variable cv_;

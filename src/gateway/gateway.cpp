@@ -71,7 +71,7 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
     RouteSpec r;
     r.name = "platform:" + module + ":" + prefix;
     r.paths = {prefix};
-    r.service = "aimass-" + module;
+    r.service = std::string(discovery::kPlatformServicePrefix) + module;
     r.anonymous = true;
     specs.push_back(std::move(r));
   }
@@ -125,12 +125,23 @@ Status Gateway::Load() {
   return Status::Ok();
 }
 
-std::vector<storage::Migration> Gateway::Migrations() {
-  auto all = GatewayStore::Migrations();
-  return all;
+std::vector<storage::Migration> Gateway::Migrations() { return GatewayStore::Migrations(); }
+
+namespace {
+// Services named aimass-<module> are the platform's own processes, announced by the discovery
+// module: the built-in platform routes send every caller's credentials to them, so nobody may
+// add, renew or remove one through the API.
+Status CheckNotPlatformService(const std::string& service) {
+  if (service.rfind(discovery::kPlatformServicePrefix, 0) == 0) {
+    return Status::Forbidden("services named '" + std::string(discovery::kPlatformServicePrefix) +
+                             "…' are the platform's own processes; they announce themselves");
+  }
+  return Status::Ok();
 }
+}  // namespace
 
 Result<Instance> Gateway::RegisterInstance(Instance instance) {
+  AIMASS_RETURN_IF_ERROR(CheckNotPlatformService(instance.service));
   std::lock_guard lock(impl_->write_mu);
   AIMASS_ASSIGN_OR_RETURN(Instance in, impl_->discovery->Register(std::move(instance)));
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild(false));
@@ -138,10 +149,12 @@ Result<Instance> Gateway::RegisterInstance(Instance instance) {
 }
 
 Result<Instance> Gateway::Heartbeat(const std::string& service, const std::string& id, std::optional<int64_t> ttl_s) {
+  AIMASS_RETURN_IF_ERROR(CheckNotPlatformService(service));
   return impl_->discovery->Heartbeat(service, id, ttl_s);  // the instance set is unchanged
 }
 
 Status Gateway::Deregister(const std::string& service, const std::string& id) {
+  AIMASS_RETURN_IF_ERROR(CheckNotPlatformService(service));
   std::lock_guard lock(impl_->write_mu);
   AIMASS_RETURN_IF_ERROR(impl_->discovery->Deregister(service, id));
   return impl_->Rebuild(false);

@@ -210,15 +210,10 @@ class Spool {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Open(const std::string& dir) {
-    for (int attempt = 0; attempt < 4 && fd_ < 0; ++attempt) {
-      path_ = dir + "/upload-" + RandomToken(16) + ".part";
-      fd_ = ::open(path_.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-      if (fd_ < 0 && errno != EEXIST) break;
-    }
-    if (fd_ < 0) return Status::Internal("cannot create spool file");
-    // Held until the request is done (the handler may adopt the file meanwhile): a blob store
+    // Locked until the request is done (the handler may adopt the file meanwhile): a blob store
     // on a shared directory sweeps only spool files no live process holds.
-    (void)LockFile(fd_, FileLock::kExclusive, false);
+    fd_ = CreateLockedTempFile(dir + "/upload-", &path_);
+    if (fd_ < 0) return Status::Internal("cannot create spool file");
     return Status::Ok();
   }
   Status Write(const char* data, size_t n) {

@@ -40,6 +40,9 @@ struct Hooks {
   bool all_served = true;  // a monolith: nothing to announce or route
   // Modules that keep blobs (Module::keeps_blobs) but are not open here: blob GC is refused.
   std::vector<std::string> absent_blob_keepers;
+  // What must hold before this process announces itself to the others (serving: no deployment
+  // still loading), so that a gateway routes to it only once it can answer.
+  std::vector<std::function<bool()>> announce_when;
 };
 
 class Context {

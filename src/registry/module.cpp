@@ -9,6 +9,12 @@
 
 namespace aimass::registry {
 
+namespace {
+constexpr auto kRenewEvery = std::chrono::seconds(5);
+constexpr int64_t kWorkerTtlMs = 30000;
+constexpr int kResolveEveryRenewals = 12;  // a minute
+}  // namespace
+
 Status RegistryModule::Open(module::Context& ctx) {
   AIMASS_ASSIGN_OR_RETURN(blobs::BlobsModule * blobs, ctx.Need<blobs::BlobsModule>());
   AIMASS_ASSIGN_OR_RETURN(events::EventsModule * events, ctx.Need<events::EventsModule>());
@@ -19,6 +25,8 @@ Status RegistryModule::Open(module::Context& ctx) {
   blobs->AddReferrer([reg](const std::string& digest) { return reg->BlobReferenced(digest); });
   // Writes a crash cut short are decided before anything reads them (docs/guide/reliability.md).
   AIMASS_ASSIGN_OR_RETURN(RecoveryStats recovered, registry_->ResolvePending());
+  // Listed alive from now on, before any upload can start here (renewed by Start's watcher).
+  AIMASS_RETURN_IF_ERROR(registry_->RenewWorker(kWorkerTtlMs));
   if (recovered.ready + recovered.failed > 0) {
     spdlog::warn("registry: {} version(s) left pending by a crash: {} completed, {} failed",
                  recovered.ready + recovered.failed, recovered.ready, recovered.failed);
@@ -28,14 +36,7 @@ Status RegistryModule::Open(module::Context& ctx) {
 
 Status RegistryModule::RegisterRoutes(http::Router& router) { return registry::RegisterRoutes(router, *registry_, limits_); }
 
-namespace {
-constexpr auto kRenewEvery = std::chrono::seconds(5);
-constexpr int64_t kWorkerTtlMs = 30000;
-constexpr int kResolveEveryRenewals = 12;  // a minute
-}  // namespace
-
 Status RegistryModule::Start() {
-  AIMASS_RETURN_IF_ERROR(registry_->RenewWorker(kWorkerTtlMs));
   watcher_ = NamedThread("registry", [this] { Watch(); });
   return Status::Ok();
 }

@@ -346,7 +346,7 @@ Result<RecoveryStats> Registry::ResolvePending() {
     if (!missing.empty() || entry_digest.empty()) {
       spdlog::warn("registry: {} version {} was interrupted before its artifact was stored ({} {}): failed",
                    name, number, missing.empty() ? "no entry" : "missing or damaged", missing);
-      st = store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed, kInterrupted, nullptr, true);
+      st = store_.SetVersionStatus(m.id, v.version, VersionStatus::kFailed, kInterrupted, nullptr);
       if (st.ok()) {
         Emit("registry.version.failed",
              nlohmann::json{{"model", name}, {"version", number}, {"reason", kInterrupted}}.dump());

@@ -388,15 +388,14 @@ Result<int64_t> RegistryStore::InsertVersion(int64_t model_id, const ModelVersio
 }
 
 Status RegistryStore::SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
-                                       const std::string& reason, const Signature* signature, bool only_if_pending) {
+                                       const std::string& reason, const Signature* signature) {
   std::string sql = "UPDATE registry_versions SET status = ?, status_reason = ?";
   std::vector<Value> params = {std::string(StatusName(status)), reason};
   if (signature) {
     sql += ", signature = ?";
     params.emplace_back(SignatureToJson(*signature).dump());
   }
-  sql += " WHERE model_id = ? AND version = ?";
-  if (only_if_pending) sql += " AND status = 'pending'";
+  sql += " WHERE model_id = ? AND version = ? AND status = 'pending'";
   params.emplace_back(model_id);
   params.emplace_back(version);
   return db_.Exec(sql, params).status();

@@ -33,9 +33,10 @@ class RegistryStore {
                                 const std::vector<TreeFile>& files = {});
   // A directory version's files in path order (sha256_hex set, temp_path empty).
   Result<std::vector<TreeFile>> VersionFiles(int64_t model_id, int64_t version);
-  // `only_if_pending`: leaves a version another process has decided meanwhile as it is.
+  // Decides a pending version; one already decided (by another process that judged its owner
+  // gone) is left as it is.
   Status SetVersionStatus(int64_t model_id, int64_t version, VersionStatus status,
-                          const std::string& reason, const Signature* signature, bool only_if_pending = false);
+                          const std::string& reason, const Signature* signature);
   Result<ModelVersion> FindVersion(const Model& model, int64_t version);
   // (model name, version) of every live version still pending whose owner is gone (its worker
   // expired, or its process is not running on this host): after a crash, the ones whose

@@ -18,6 +18,8 @@ Status ServingModule::Open(module::Context& ctx) {
   max_request_bytes_ = ctx.config().serving.max_request_bytes;
   serving_ = std::make_unique<Serving>(ctx.db(), registry->registry(), &events->bus(), ctx.metrics());
   serving_->Start();
+  Serving* s = serving_.get();
+  ctx.hooks().announce_when.push_back([s] { return !s->AnyLoading(); });
   grpc_ = std::make_unique<GrpcService>(*serving_, auth->service());
   return Status::Ok();
 }

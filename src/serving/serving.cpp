@@ -882,6 +882,13 @@ Status Serving::Ready(const std::string& name, std::optional<int64_t> version) {
   return Metadata(name, version).status();
 }
 
+bool Serving::AnyLoading() {
+  for (const auto& v : List()) {
+    if (v.state == "loading") return true;
+  }
+  return false;
+}
+
 bool Serving::AllReady() {
   for (const auto& v : List()) {
     if (v.state != "ready" && v.state != "unloaded") return false;

@@ -84,6 +84,8 @@ class Serving {
   // Ready: loaded and serving (a specific version when given).
   Status Ready(const std::string& name, std::optional<int64_t> version);
   bool AllReady();
+  // Whether a deployment is still loading (after a start, or following another process).
+  bool AnyLoading();
 
   struct VersionStats {
     std::string name;

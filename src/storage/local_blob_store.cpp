@@ -104,18 +104,8 @@ class LocalBlobStore : public BlobStore {
 
   Result<std::unique_ptr<BlobWriter>> NewWriter() override {
     std::string path;
-    int fd = -1;
-    for (int attempt = 0; attempt < 4 && fd < 0; ++attempt) {
-      path = root_ + "/tmp/blob-" + RandomToken(16) + ".part";
-      fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-      if (fd < 0 && errno != EEXIST) break;
-    }
+    int fd = CreateLockedTempFile(root_ + "/tmp/blob-", &path);
     if (fd < 0) return Status::Internal("cannot create temp blob file");
-    if (!LockFile(fd, FileLock::kExclusive, false)) {
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Status::Internal("cannot lock temp blob file");
-    }
     return std::unique_ptr<BlobWriter>(std::make_unique<LocalBlobWriter>(*this, path, fd));
   }
 
@@ -185,6 +175,8 @@ class LocalBlobStore : public BlobStore {
       // Adopt).
       std::lock_guard lock(gc_mu_);
       RootLock exclusive(lock_fd_, FileLock::kExclusive);
+      // Without the lock another process's upload could dedup onto a blob swept here.
+      if (!exclusive.held) return Status::Unavailable("cannot lock " + root_ + "/gc.lock: GC needs file locks");
       if (referenced(digest)) continue;
       if (now - fs::last_write_time(e.path(), ec) < grace || ec) continue;
       uint64_t size = e.file_size(ec);

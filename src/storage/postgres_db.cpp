@@ -158,6 +158,18 @@ Status Script(PGconn* conn, const std::string& sql) {
   return Status::Ok();
 }
 
+// COMMIT of a transaction that had failed answers "ROLLBACK" with a success status: only the
+// command tag tells that nothing was committed.
+Status Commit(PGconn* conn) {
+  ResultPtr res(PQexec(conn, "COMMIT"), PQclear);
+  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK) return Error(res.get(), conn, "postgres commit");
+  if (std::string_view(PQcmdStatus(res.get())) != "COMMIT") {
+    return Status::Internal("postgres commit: the transaction had failed and was rolled back");
+  }
+  return Status::Ok();
+}
+
 class PostgresDb;
 
 class PostgresTx : public Tx {
@@ -228,6 +240,9 @@ class PostgresDb : public Db {
   }
 
   Status Transaction(const std::function<Status(Tx&)>& fn) override {
+    // One writer per process waits for the database-wide lock, holding one connection; the
+    // others wait here, so that writers never take every connection from the readers.
+    std::lock_guard writer(write_mu_);
     AIMASS_ASSIGN_OR_RETURN(PGconn * c, Acquire());
     Status st = RunTransaction(c, fn);
     Release(c);
@@ -235,6 +250,7 @@ class PostgresDb : public Db {
   }
 
   Status Migrate(const std::vector<Migration>& migrations) override {
+    std::lock_guard writer(write_mu_);
     AIMASS_ASSIGN_OR_RETURN(PGconn * c, Acquire());
     // Processes starting together migrate one after the other: the second finds the work done.
     Status st = Script(c, "SELECT pg_advisory_lock(" + std::to_string(kMigrateLock) + ")");
@@ -278,9 +294,14 @@ class PostgresDb : public Db {
 
  private:
   Status RunTransaction(PGconn* c, const std::function<Status(Tx&)>& fn) {
-    AIMASS_RETURN_IF_ERROR(Script(c, "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kWriteLock) + ")"));
+    if (Status begun = Script(c, "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(kWriteLock) + ")"); !begun.ok()) {
+      (void)Script(c, "ROLLBACK");  // the lock wait timed out: leave no aborted transaction behind
+      return begun;
+    }
     PostgresTx tx(*this, c);
-    return FinishTransaction(tx, fn, [c](const char* sql) { return Script(c, sql); });
+    return FinishTransaction(tx, fn, [c](const char* sql) {
+      return std::string_view(sql) == "COMMIT" ? Commit(c) : Script(c, sql);
+    });
   }
 
   Result<PGconn*> NewConnection() {
@@ -296,10 +317,12 @@ class PostgresDb : public Db {
       // The DSN may hold a password: say where, never what.
       return Status::Unavailable("cannot connect to PostgreSQL: " + msg);
     }
-    // Statements wait for locks (the writers' queue) at most this long, as SQLite's busy timeout.
-    (void)Script(c, "SET lock_timeout = '30s'; SET client_min_messages = warning");
+    Configure(c);
     return c;
   }
+
+  // Statements wait for locks (the writers' queue) at most this long, as SQLite's busy timeout.
+  static void Configure(PGconn* c) { (void)Script(c, "SET lock_timeout = '30s'; SET client_min_messages = warning"); }
 
   Result<PGconn*> Acquire() {
     std::unique_lock lock(mu_);
@@ -314,7 +337,10 @@ class PostgresDb : public Db {
       idle_.pop_back();
       lock.unlock();
       // A connection the server dropped (restart, failover) is opened again before use.
-      if (PQstatus(c) != CONNECTION_OK) PQreset(c);
+      if (PQstatus(c) != CONNECTION_OK) {
+        PQreset(c);
+        if (PQstatus(c) == CONNECTION_OK) Configure(c);  // a new session: its settings again
+      }
       if (PQstatus(c) != CONNECTION_OK) {
         std::string msg = OneLine(PQerrorMessage(c));
         PQfinish(c);
@@ -337,6 +363,14 @@ class PostgresDb : public Db {
   }
 
   void Release(PGconn* c) {
+    // A connection goes back idle, outside any transaction; one left in an aborted or open
+    // transaction (a path that missed its ROLLBACK) is rolled back, or dropped if that fails.
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE &&
+        (!Script(c, "ROLLBACK").ok() || PQtransactionStatus(c) != PQTRANS_IDLE)) {
+      PQfinish(c);
+      Forget();
+      return;
+    }
     {
       std::lock_guard lock(mu_);
       idle_.push_back(c);
@@ -345,6 +379,7 @@ class PostgresDb : public Db {
   }
 
   PostgresOptions options_;
+  std::mutex write_mu_;  // writers of this process, one at a time (see Transaction)
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<PGconn*> idle_;
@@ -370,6 +405,15 @@ Result<int64_t> PostgresTx::Exec(const std::string& sql, const std::vector<Value
 
 Result<std::unique_ptr<Db>> OpenPostgres(const PostgresOptions& options) {
   if (options.dsn.empty()) return Status::BadRequest("storage.dsn is empty");
+  // libpq's parse errors quote the text around the mistake, which may be the password: check
+  // the syntax first and say only that it is wrong.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(options.dsn.c_str(), &parse_error);
+  if (!parsed) {
+    PQfreemem(parse_error);
+    return Status::BadRequest("storage.dsn is not a valid PostgreSQL connection string (key=value pairs or a postgresql:// URI)");
+  }
+  PQconninfoFree(parsed);
   auto db = std::make_unique<PostgresDb>(options);
   AIMASS_RETURN_IF_ERROR(db->Connect());
   return std::unique_ptr<Db>(std::move(db));

@@ -142,6 +142,14 @@ def test_a_user_works_through_the_gateway_and_the_cluster_survives_a_death_of_ea
     assert set(requests.get(rs1.url + "/readyz", timeout=5).json()["remote"]) == {"gateway", "mq", "scheduler"}
     announced = etcd.keys("/aimass/services/")
     assert sum(k.startswith("/aimass/services/aimass-serving/") for k in announced) == 2, announced
+    # The platform's own services cannot be added to, renewed or removed through the API: the
+    # built-in routes pass every caller's credentials to them.
+    services = "/api/v1/gateway/services"
+    r = gw.admin.post(f"{services}/aimass-registry/instances", json={"url": "http://127.0.0.1:9"})
+    assert r.status_code == 403, describe(r)
+    victim = announced[0].rsplit("/", 1)[1]
+    assert gw.admin.delete(f"{services}/aimass-serving/instances/{victim}").status_code == 403
+    assert gw.admin.put(f"{services}/aimass-serving/instances/{victim}", json={}).status_code == 403
 
     # As a user: log in through the gateway, push, deploy, infer.
     c = gw.admin
