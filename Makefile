@@ -73,7 +73,8 @@ fuzz: deps
 	  $(FUZZ_BUILD)/corpus-failpoint
 
 # ThreadSanitizer: every unit test, then an e2e smoke (health, auth, registry, serving, mq,
-# scheduler, gateway basics) against the instrumented server; any report fails the run.
+# scheduler, gateway basics, two processes on PostgreSQL, the distributed layout) against the
+# instrumented server; any report fails the run.
 # XGBoost reads a broken artifact's bytes as a length and asks for exabytes: glibc's allocator
 # throws bad_alloc (the version fails, as the test expects), TSan's aborts the process.
 TSAN_DESELECT = -k "not (broken_artifact and xgboost)"
@@ -84,7 +85,8 @@ tsan: deps
 	cd $(TSAN_BUILD) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS)
 	$(TSAN_ENV) AIMASS_BIN=$(abspath $(TSAN_BUILD)/aimass) $(PYTHON) -m pytest -q -x \
 	  tests/e2e/test_health.py tests/e2e/test_auth.py tests/e2e/test_registry.py tests/e2e/test_serving.py \
-	  tests/e2e/test_mq.py tests/e2e/test_cron.py tests/e2e/test_gateway.py $(TSAN_DESELECT)
+	  tests/e2e/test_mq.py tests/e2e/test_cron.py tests/e2e/test_gateway.py tests/e2e/test_postgres.py \
+	  tests/e2e/test_distributed.py $(TSAN_DESELECT)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -193,28 +194,37 @@ TEST_F(BlobStoreTest, WriterIsClosedAfterCommit) {
   EXPECT_TRUE(store_->Stat("sha256:" + ExpectedSha256Hex("abc")).ok());
 }
 
+// Runs `child` in a forked process (its return value is the exit code) and returns its pid once
+// it has called `ready` (or -1 when the fork failed or the child ended before).
+pid_t ForkUntilReady(const std::function<int(const std::function<void()>& ready)>& child) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return -1;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipe_fds[0]);
+    ::_exit(child([&] { (void)!::write(pipe_fds[1], "x", 1); }));
+  }
+  ::close(pipe_fds[1]);
+  char c = 0;
+  bool ready = pid > 0 && ::read(pipe_fds[0], &c, 1) == 1;
+  ::close(pipe_fds[0]);
+  return ready ? pid : -1;
+}
+
 // Two processes on one blob directory (a shared mount): a process that starts while another is
 // writing leaves that upload alone; once the writer is gone, the next start sweeps it.
 TEST_F(BlobStoreTest, AStartingProcessSweepsOnlyTheTempFilesOfWritersThatAreGone) {
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0) << "fork failed";
-  if (pid == 0) {
-    // Child: another process with its own store on the same root, mid-upload.
-    ::close(ready[0]);
+  // Child: another process with its own store on the same root, mid-upload.
+  pid_t pid = ForkUntilReady([&](const std::function<void()>& ready) {
     auto mine = OpenLocalBlobStore(root_.string());
-    if (!mine.ok()) ::_exit(10);
+    if (!mine.ok()) return 10;
     auto w = (*mine)->NewWriter();
-    if (!w.ok() || !(*w)->Write("half of an upload").ok()) ::_exit(11);
-    (void)!::write(ready[1], "x", 1);
+    if (!w.ok() || !(*w)->Write("half of an upload").ok()) return 11;
+    ready();
     ::pause();
-    ::_exit(12);
-  }
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
+    return 12;
+  });
+  ASSERT_GT(pid, 0);
   ASSERT_EQ(FilesUnder(tmp()).size(), 1u);
 
   // This process starts again on the same root: the live upload stays.
@@ -237,23 +247,15 @@ TEST_F(BlobStoreTest, GcWaitsForAnAdoptInAnotherProcess) {
   BlobInfo old_unref = Put("old unreferenced blob");
   fs::last_write_time(store_->LocalPath(old_unref.digest).value(),
                       fs::file_time_type::clock::now() - std::chrono::hours(2));
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0) << "fork failed";
-  if (pid == 0) {
-    ::close(ready[0]);
+  pid_t pid = ForkUntilReady([&](const std::function<void()>& ready) {
     auto mine = OpenLocalBlobStore(root_.string());
-    if (!mine.ok() || !failpoint::Configure("blob.before_rename=sleep(3000)").ok()) ::_exit(10);
+    if (!mine.ok() || !failpoint::Configure("blob.before_rename=sleep(3000)").ok()) return 10;
     auto w = (*mine)->NewWriter();
-    if (!w.ok() || !(*w)->Write("uploaded by the other process").ok()) ::_exit(11);
-    (void)!::write(ready[1], "x", 1);
-    ::_exit((*w)->Commit().ok() ? 0 : 12);
-  }
-  ::close(ready[1]);
-  char c = 0;
-  ASSERT_EQ(::read(ready[0], &c, 1), 1);
-  ::close(ready[0]);
+    if (!w.ok() || !(*w)->Write("uploaded by the other process").ok()) return 11;
+    ready();
+    return (*w)->Commit().ok() ? 0 : 12;
+  });
+  ASSERT_GT(pid, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the child is inside Adopt now
   auto started = std::chrono::steady_clock::now();
   auto g = store_->Gc([](const std::string&) { return false; }, std::chrono::hours(1));
