@@ -61,6 +61,9 @@ Status Error(const PGresult* res, PGconn* conn, const std::string& what) {
   std::string code = state ? state : "";
   std::string msg = OneLine(what + ": " + (res ? PQresultErrorMessage(res) : PQerrorMessage(conn)));
   if (code.rfind("23", 0) == 0) return Status::Conflict(msg);
+  // Class 22 (data exception): a value the database cannot take, such as text that is not
+  // UTF-8 or a number out of range. Values come from requests: the caller's mistake.
+  if (code.rfind("22", 0) == 0) return Status::BadRequest(msg);
   if (code.empty() || code.rfind("08", 0) == 0 || code.rfind("40", 0) == 0 || code.rfind("53", 0) == 0 ||
       code.rfind("57P", 0) == 0 || code == "55P03" || PQstatus(conn) != CONNECTION_OK) {
     return Status::Unavailable(msg);

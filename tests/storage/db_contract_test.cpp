@@ -97,6 +97,18 @@ TEST_F(DbContractTest, UniqueAndForeignKeyViolationsAreConflicts) {
   EXPECT_EQ(orphan.status().code(), Code::kConflict) << orphan.status().ToString();
 }
 
+// A value the store cannot hold is the caller's mistake on both drivers, never a 500: SQLite
+// keeps any bytes; PostgreSQL refuses text that is not UTF-8 with a bad request.
+TEST_F(DbContractTest, TextThatIsNotUtf8IsKeptOrRefusedAsBadInput) {
+  auto r = db_->Exec("INSERT INTO things (name) VALUES (?)", {std::string("bad \xff\xfe text")});
+  if (db_->driver() == "postgres") {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kBadRequest) << r.status().ToString();
+  } else {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+  }
+}
+
 TEST_F(DbContractTest, InsertOrIgnoreUpsertPagingAndCascade) {
   int64_t a = Insert("a");
   for (int i = 0; i < 2; ++i) {
