@@ -19,9 +19,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Base64(std::string_view in) { return Base64Encode(in); }
-std::string Unbase64(std::string_view in) { return Base64Decode(in).value_or(""); }
-
 // The end of the key range that holds every key starting with `prefix` (etcd's range_end).
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty()) {
@@ -102,7 +99,7 @@ class EtcdDiscovery : public Discovery {
     Json value = ToJson(in);
     value["lease"] = lease;
     AIMASS_RETURN_IF_ERROR(
-        Call("/v3/kv/put", {{"key", Base64(Key(in.service, in.id))}, {"value", Base64(value.dump())}, {"lease", lease}})
+        Call("/v3/kv/put", {{"key", Base64Encode(Key(in.service, in.id))}, {"value", Base64Encode(value.dump())}, {"lease", lease}})
             .status());
     return in;
   }
@@ -126,18 +123,18 @@ class EtcdDiscovery : public Discovery {
   Status Deregister(const std::string& service, const std::string& id) override {
     AIMASS_ASSIGN_OR_RETURN(auto found, Get(service, id));
     if (!found) return Status::NotFound("no instance '" + id + "' of service '" + service + "'");
-    AIMASS_RETURN_IF_ERROR(Call("/v3/kv/deleterange", {{"key", Base64(Key(service, id))}}).status());
+    AIMASS_RETURN_IF_ERROR(Call("/v3/kv/deleterange", {{"key", Base64Encode(Key(service, id))}}).status());
     (void)Call("/v3/lease/revoke", {{"ID", found->second}});
     return Status::Ok();
   }
 
   Result<std::vector<Instance>> Instances(const std::optional<std::string>& service) override {
     std::string prefix = service ? options_.prefix + *service + "/" : options_.prefix;
-    AIMASS_ASSIGN_OR_RETURN(Json r, Call("/v3/kv/range", {{"key", Base64(prefix)}, {"range_end", Base64(PrefixEnd(prefix))}}));
+    AIMASS_ASSIGN_OR_RETURN(Json r, Call("/v3/kv/range", {{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixEnd(prefix))}}));
     std::vector<Instance> out;
     if (!r.contains("kvs") || !r["kvs"].is_array()) return out;
     for (const auto& kv : r["kvs"]) {
-      Json v = Json::parse(Unbase64(kv.value("value", std::string())), nullptr, false);
+      Json v = Json::parse(Base64Decode(kv.value("value", std::string())).value_or(""), nullptr, false);
       if (!v.is_object()) continue;
       auto in = FromJson(v);
       if (in) out.push_back(std::move(*in));
@@ -165,11 +162,11 @@ class EtcdDiscovery : public Discovery {
 
   // The instance and its lease id, or nothing.
   Result<std::optional<std::pair<Instance, std::string>>> Get(const std::string& service, const std::string& id) {
-    AIMASS_ASSIGN_OR_RETURN(Json r, Call("/v3/kv/range", {{"key", Base64(Key(service, id))}}));
+    AIMASS_ASSIGN_OR_RETURN(Json r, Call("/v3/kv/range", {{"key", Base64Encode(Key(service, id))}}));
     if (!r.contains("kvs") || !r["kvs"].is_array() || r["kvs"].empty()) {
       return std::optional<std::pair<Instance, std::string>>();
     }
-    Json v = Json::parse(Unbase64(r["kvs"][0].value("value", std::string())), nullptr, false);
+    Json v = Json::parse(Base64Decode(r["kvs"][0].value("value", std::string())).value_or(""), nullptr, false);
     if (!v.is_object()) return std::optional<std::pair<Instance, std::string>>();
     auto in = FromJson(v);
     if (!in) return std::optional<std::pair<Instance, std::string>>();

@@ -23,10 +23,8 @@ Status DiscoveryModule::Open(module::Context& ctx) {
 }
 
 Status DiscoveryModule::Start() {
-  if (hooks_->all_served) return Status::Ok();  // a monolith: nobody to tell
+  if (hooks_->remote_paths.empty()) return Status::Ok();  // a monolith: nobody to tell
   url_ = advertise_url_.empty() ? hooks_->platform_url() : advertise_url_;
-  // Reachable now, or the start fails here rather than at the first renewal.
-  AIMASS_RETURN_IF_ERROR(discovery_->Instances(std::nullopt).status());
   renewer_ = NamedThread("discovery", [this] { Renew(); });
   return Status::Ok();
 }
@@ -115,13 +113,6 @@ Status DiscoveryModule::Health() const {
   std::lock_guard lock(mu_);
   if (!last_renewal_.ok()) return Status::Unavailable("announcements not renewed: " + last_renewal_.message());
   return Status::Ok();
-}
-
-std::vector<std::pair<std::string, std::string>> DiscoveryModule::announced() const {
-  std::lock_guard lock(mu_);
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& in : announced_) out.emplace_back(in.service, in.id);
-  return out;
 }
 
 }  // namespace aimass::discovery

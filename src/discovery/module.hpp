@@ -28,8 +28,6 @@ class DiscoveryModule final : public module::Module {
   Status Health() const override;
 
   Discovery& discovery() { return *discovery_; }
-  // This process's own announcements (service, instance id).
-  std::vector<std::pair<std::string, std::string>> announced() const;
 
  private:
   void Renew();

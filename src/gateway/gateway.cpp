@@ -50,9 +50,7 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
   for (auto& u : ups) place(std::move(u));
   // Each discovered service is an upstream of its live instances, named "service:<name>".
   AIMASS_ASSIGN_OR_RETURN(auto instances, discovery->Instances(std::nullopt));
-  std::string seen;
-  for (const auto& in : instances) seen += in.service + ' ' + in.url + ' ' + std::to_string(in.weight) + '\n';
-  routed_instances = seen;
+  routed_instances = InstanceSetKey(instances);
   std::map<std::string, UpstreamSpec> services;
   for (const auto& in : instances) {
     UpstreamSpec& u = services[in.service];

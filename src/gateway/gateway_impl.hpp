@@ -114,6 +114,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::optional<RateDecision> limit;
 };
 
+// What of a discovered set the route table depends on (service, url and weight per line, in
+// the order discovery lists them): two sets with one key route the same.
+inline std::string InstanceSetKey(const std::vector<Instance>& instances) {
+  std::string key;
+  for (const auto& in : instances) key += in.service + ' ' + in.url + ' ' + std::to_string(in.weight) + '\n';
+  return key;
+}
+
 struct Gateway::Impl {
   Impl(storage::Db& db, auth::AuthService& a, std::shared_ptr<prometheus::Registry> registry, GatewayOptions o)
       : store(db),
@@ -174,8 +182,8 @@ struct Gateway::Impl {
   GatewayStore store;
   std::unique_ptr<Discovery> owned_discovery;
   Discovery* discovery;
-  // The live instances the current table routes to (service, url, weight per line), to tell
-  // when the discovered set changed. Under write_mu.
+  // InstanceSetKey of the live instances the current table routes to, to tell when the
+  // discovered set changed. Under write_mu.
   std::string routed_instances;
   auth::AuthService& auth;
   GatewayOptions options;

@@ -70,10 +70,8 @@ void Gateway::Impl::RefreshLoop() {
     // expired leases): rebuild whenever the live set differs from the one routed to.
     (void)discovery->Expire(UnixNowMs());
     if (auto live = discovery->Instances(std::nullopt); live.ok()) {
-      std::string seen;
-      for (const auto& in : *live) seen += in.service + ' ' + in.url + ' ' + std::to_string(in.weight) + '\n';
       std::lock_guard write(write_mu);
-      if (seen != routed_instances) {
+      if (InstanceSetKey(*live) != routed_instances) {
         if (Status st = Rebuild(false); !st.ok()) spdlog::warn("gateway: rebuild after discovery changed failed: {}", st.ToString());
         current = Current();
       }

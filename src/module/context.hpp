@@ -34,10 +34,10 @@ struct Hooks {
   // The base URL (http://host:port) of this process's HTTP server, once it listens.
   std::function<std::string()> platform_url;
   // The modules this process serves (announced to the others), and the platform paths it
-  // does not serve, with the module that does (routed by a gateway here). Set before Open.
+  // does not serve, with the module that does (routed by a gateway here; none in a monolith,
+  // which has nothing to announce or route). Set before Open.
   std::vector<std::string> served_modules;
   std::vector<std::pair<std::string, std::string>> remote_paths;
-  bool all_served = true;  // a monolith: nothing to announce or route
   // Modules that keep blobs (Module::keeps_blobs) but are not open here: blob GC is refused.
   std::vector<std::string> absent_blob_keepers;
   // What must hold before this process announces itself to the others (serving: no deployment

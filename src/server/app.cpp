@@ -105,13 +105,12 @@ Status App::Impl::OpenModules() {
   std::vector<std::string> target = SplitCommaList(cfg.target);
   if (target.size() == 1 && target[0] == "all") target.clear();
   AIMASS_ASSIGN_OR_RETURN(modules, module::ModuleManager::Create(std::move(list), target));
-  hooks.all_served = modules->RemotePaths().empty();
   hooks.remote_paths = modules->RemotePaths();
   hooks.absent_blob_keepers = modules->AbsentBlobKeepers();
   for (module::Module* m : modules->modules()) {
     if (!m->core()) hooks.served_modules.emplace_back(m->name());
   }
-  if (!hooks.all_served) {
+  if (!hooks.remote_paths.empty()) {
     std::string served, libs;
     for (const auto& m : hooks.served_modules) served += (served.empty() ? "" : ",") + m;
     for (const auto& m : modules->libraries()) libs += (libs.empty() ? "" : ",") + m;
@@ -133,7 +132,7 @@ Status App::Impl::BuildRoutes() {
   deps.hooks = &hooks;
   for (module::Module* m : modules->modules()) deps.served.emplace_back(m->name());
   deps.libraries = modules->libraries();
-  for (const auto& [prefix, module] : modules->RemotePaths()) deps.remote[module].push_back(prefix);
+  for (const auto& [prefix, module] : hooks.remote_paths) deps.remote[module].push_back(prefix);
   AIMASS_RETURN_IF_ERROR(RegisterCoreRoutes(router, deps));
   AIMASS_RETURN_IF_ERROR(modules->RegisterRoutes(router));
   if (cfg.failpoints_api) {

@@ -100,6 +100,17 @@ struct Live {
     ++generation;
   }
 
+  // The deployment is gone (deleted here or by another process): nothing serves from it any
+  // more. Returns its runners, to be destroyed after the lock is dropped (they drain first).
+  Saved Retire() {
+    Saved runners = Save();
+    stable.reset();
+    candidate.reset();
+    state = "deleted";
+    ++generation;
+    return runners;
+  }
+
   void Record(TrafficEvent e) {
     e.at_ms = UnixNowMs();
     history.push_back(std::move(e));
@@ -432,11 +443,7 @@ struct Serving::Impl {
     for (auto& d : gone) {
       Live::Saved dropped;  // unloads after the lock
       std::lock_guard dl(d->mu);
-      dropped = d->Save();
-      d->stable.reset();
-      d->candidate.reset();
-      d->state = "deleted";
-      ++d->generation;
+      dropped = d->Retire();
     }
     for (auto& [name, old] : changed) {
       auto row = store.Get(name);
@@ -743,16 +750,13 @@ Status Serving::Delete(const std::string& name) {
     auto it = s.deployments.find(name);
     if (it != s.deployments.end() && it->second == d) s.deployments.erase(it);
   }
-  std::shared_ptr<VersionRunner> a, b;
+  Live::Saved runners;
   {
     std::lock_guard lock(d->mu);
-    a = std::move(d->stable);
-    b = std::move(d->candidate);
-    d->state = "deleted";
-    ++d->generation;
+    runners = d->Retire();
   }
   s.Emit("serving.deployment.deleted", {{"deployment", name}});
-  return Status::Ok();  // a and b drain and unload as they go out of scope
+  return Status::Ok();  // the runners drain and unload as they go out of scope
 }
 
 Status Serving::Unload(const std::string& name) {

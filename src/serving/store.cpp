@@ -28,22 +28,15 @@ Result<int64_t> DeploymentStore::Insert(const StoredDeployment& d) {
 }
 
 Result<int64_t> DeploymentStore::Update(const StoredDeployment& d) {
-  int64_t revision = 0;
-  Status st = db_.Transaction([&](storage::Tx& tx) -> Status {
-    AIMASS_ASSIGN_OR_RETURN(storage::Rows cur,
-                            tx.Query("SELECT revision FROM serving_deployments WHERE name = ?", {d.name}));
-    if (cur.empty()) return Status::NotFound("deployment '" + d.name + "' was deleted by another process");
-    if (cur[0].Int(0) != d.revision) {
-      return Status::Conflict("deployment '" + d.name + "' was changed by another process; retry");
-    }
-    revision = d.revision + 1;
-    return tx.Exec("UPDATE serving_deployments SET spec = ?, history = ?, loaded = ?, updated_at = ?, revision = ? "
-                   "WHERE name = ?",
-                   {d.spec, d.history, int64_t{d.loaded}, d.updated_at, revision, d.name})
-        .status();
-  });
-  if (!st.ok()) return st;
-  return revision;
+  // A compare-and-set in one statement; only when it changes nothing is the row looked at, to
+  // say why.
+  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE serving_deployments SET spec = ?, history = ?, loaded = ?, "
+                                              "updated_at = ?, revision = revision + 1 WHERE name = ? AND revision = ?",
+                                              {d.spec, d.history, int64_t{d.loaded}, d.updated_at, d.name, d.revision}));
+  if (n == 1) return d.revision + 1;
+  AIMASS_ASSIGN_OR_RETURN(storage::Rows cur, db_.Query("SELECT 1 FROM serving_deployments WHERE name = ?", {d.name}));
+  if (cur.empty()) return Status::NotFound("deployment '" + d.name + "' was deleted by another process");
+  return Status::Conflict("deployment '" + d.name + "' was changed by another process; retry");
 }
 
 namespace {

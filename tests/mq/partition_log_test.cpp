@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "test_support.hpp"
 #include "mq/broker.hpp"
 #include "mq/partition_log.hpp"
 #include "mq/record.hpp"
@@ -18,19 +19,7 @@ using namespace aimass::mq;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    path_ = (fs::temp_directory_path() / ("aimass-mq-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++))).string();
-    fs::remove_all(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline std::atomic<int> counter_{0};
-  std::string path_;
-};
+using aimass::testing::TempDir;
 
 std::vector<Message> Batch(std::initializer_list<const char*> bodies) {
   std::vector<Message> out;
