@@ -19,6 +19,7 @@ Status DiscoveryModule::Open(module::Context& ctx) {
   } else {
     discovery_ = MakeStoreDiscovery(ctx.db());
   }
+  locator_ = std::make_unique<Locator>(*discovery_, hooks_->remote_paths);
   return Status::Ok();
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "discovery/discovery.hpp"
+#include "discovery/locator.hpp"
 #include "module/module.hpp"
 
 namespace aimass::discovery {
@@ -28,6 +29,8 @@ class DiscoveryModule final : public module::Module {
   Status Health() const override;
 
   Discovery& discovery() { return *discovery_; }
+  // Where the modules this process does not serve are.
+  Locator& locator() { return *locator_; }
 
  private:
   void Renew();
@@ -35,6 +38,7 @@ class DiscoveryModule final : public module::Module {
   bool Announce();
 
   std::unique_ptr<Discovery> discovery_;
+  std::unique_ptr<Locator> locator_;
   module::Hooks* hooks_ = nullptr;
   std::string advertise_url_;
   std::string url_;  // announced

@@ -1,5 +1,7 @@
 #include "mq/module.hpp"
 
+#include <algorithm>
+
 #include "auth/module.hpp"
 #include "events/module.hpp"
 #include "mq/api.hpp"
@@ -19,6 +21,12 @@ Status MqModule::Open(module::Context& ctx) {
   const config::Config& cfg = ctx.config();
   AIMASS_ASSIGN_OR_RETURN(auth::AuthModule * auth, ctx.Need<auth::AuthModule>());
   AIMASS_ASSIGN_OR_RETURN(events::EventsModule * events, ctx.Need<events::EventsModule>());
+  const auto& served = ctx.hooks().served_modules;
+  if (cfg.mq.driver != "jetstream" && std::find(served.begin(), served.end(), kName) == served.end()) {
+    // Opened as a library: a second writer of the embedded log, in another data_dir, would keep
+    // messages no consumer reads. The process that serves mq holds the only one.
+    return Status::Ok();
+  }
   std::unique_ptr<Broker> inner;
   if (cfg.mq.driver == "jetstream") {
     JetStreamBrokerOptions jo;
@@ -47,9 +55,13 @@ Status MqModule::RegisterRoutes(http::Router& router) { return mq::RegisterRoute
 std::vector<grpc::Service*> MqModule::GrpcServices() { return {grpc_->service()}; }
 
 // Consumers' long polls are answered now, or the graceful stop would wait them out.
-void MqModule::Drain() { poller_->Drain(); }
+void MqModule::Drain() {
+  if (poller_) poller_->Drain();
+}
 
 // The routes hold the poller beyond the module; its thread must not outlive the broker.
-void MqModule::Stop() { poller_->Stop(); }
+void MqModule::Stop() {
+  if (poller_) poller_->Stop();
+}
 
 }  // namespace aimass::mq

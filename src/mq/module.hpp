@@ -27,7 +27,9 @@ class MqModule final : public module::Module {
   void Drain() override;
   void Stop() override;
 
-  Broker& broker() { return *broker_; }
+  // The queue; null in a process that does not serve mq when the queue is the embedded log
+  // (it lives in the mq process's data_dir: reached through that process's API instead).
+  Broker* broker() { return broker_.get(); }
 
  private:
   std::unique_ptr<Broker> broker_;

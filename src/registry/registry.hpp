@@ -126,13 +126,15 @@ class Registry {
                   const std::string& by);
   Status DeleteGrant(const std::string& model, const std::string& subject);
 
-  Result<std::string> ArtifactPath(const ModelVersion& v) { return blobs_.LocalPath(v.digest); }
+  Result<std::string> ArtifactPath(const ModelVersion& v) { return BlobPath(v.digest); }
   // A directory version's files, in path order; empty for a single-file version.
   Result<std::vector<TreeFile>> Files(const std::string& model, int64_t version);
   // Where uploads are unpacked so that adopting a file is a rename.
   std::string TempDir() const { return blobs_.temp_dir(); }
   // Where one stored file (sha256 hex) can be read.
-  Result<std::string> FilePath(const TreeFile& f) { return blobs_.LocalPath("sha256:" + f.sha256_hex); }
+  Result<std::string> FilePath(const TreeFile& f) { return BlobPath("sha256:" + f.sha256_hex); }
+  // Where the blob store keeps `digest` (not_found when this process's store lacks it).
+  Result<std::string> BlobPath(const std::string& digest) { return blobs_.LocalPath(digest); }
   Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
 
  private:

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "auth/module.hpp"
+#include "discovery/module.hpp"
 #include "events/module.hpp"
 #include "mq/module.hpp"
 #include "scheduler/api.hpp"
@@ -17,10 +18,16 @@ Status SchedulerModule::Open(module::Context& ctx) {
   const config::Config& cfg = ctx.config();
   TargetRunnerOptions to;
   to.auth = &auth->service();
-  to.broker = &mq->broker();
+  AIMASS_ASSIGN_OR_RETURN(discovery::DiscoveryModule * discovery, ctx.Need<discovery::DiscoveryModule>());
+  to.broker = mq->broker();
   to.work_dir = cfg.data_dir + "/cron";
   module::Hooks* hooks = &ctx.hooks();
-  to.platform_url = [hooks] { return hooks->platform_url ? hooks->platform_url() : std::string(); };
+  discovery::Locator* locator = &discovery->locator();
+  to.url_for = [hooks, locator](std::string_view path) -> Result<std::string> {
+    std::string module = locator->RemoteModuleFor(path);
+    if (!module.empty()) return locator->UrlOf(module);
+    return hooks->platform_url ? hooks->platform_url() : std::string();
+  };
   std::error_code ec;
   std::filesystem::create_directories(to.work_dir, ec);
   SchedulerOptions sopt;

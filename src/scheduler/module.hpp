@@ -15,7 +15,7 @@ class SchedulerModule final : public module::Module {
   static constexpr std::string_view kName = "scheduler";
   std::string_view name() const override { return kName; }
   std::vector<std::string_view> paths() const override { return {"/api/v1/cron"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "events", "mq"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "discovery", "events", "mq"}; }
   std::vector<storage::Migration> Migrations() const override { return Scheduler::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

@@ -12,8 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "auth/auth.hpp"
 #include "auth/rbac.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "http/client.hpp"
 #include "mq/broker.hpp"
@@ -78,7 +81,7 @@ class Runner : public TargetRunner {
     if (Status allowed = OwnerMayFire(job); !allowed.ok()) return {allowed, "", false, false};
     switch (job.spec.target.type) {
       case Target::Type::kHttp: return FireHttp(job, run, timeout, cancel);
-      case Target::Type::kMq: return FireMq(job, run);
+      case Target::Type::kMq: return FireMq(job, run, timeout, cancel);
       case Target::Type::kShell: return FireShell(job, run, timeout, cancel);
     }
     return {Status::Internal("unknown target type"), "", false, false};
@@ -100,25 +103,19 @@ class Runner : public TargetRunner {
     return Status::Ok();
   }
 
-  Outcome FireHttp(const Job& job, const Run& run, std::chrono::milliseconds timeout, CancelToken& cancel) {
-    std::string platform = o_.platform_url ? o_.platform_url() : "";
-    if (o_.auth == nullptr || platform.empty()) return {Status::Unavailable("HTTP targets are not available here"), "", false, false};
-    const Target& t = job.spec.target;
-    // The token lives as long as the call may take, plus a margin for clock differences.
-    auto token = o_.auth->IssueServiceToken(job.owner, timeout.count() / 1000 + 60);
+  // The base URL of the process that serves `path` (this one, or another in distributed mode).
+  Result<std::string> UrlFor(std::string_view path) {
+    Result<std::string> url = o_.url_for ? o_.url_for(path) : Result<std::string>(std::string());
+    if (url.ok() && url->empty()) return Status::Unavailable("HTTP targets are not available here");
+    return url;
+  }
+
+  // Sends `req` as the job's owner (a token that lives as long as the call may take, plus a
+  // margin for clock differences) and waits for the answer or a cancellation.
+  Outcome Exchange(const Job& job, const Run& run, std::shared_ptr<http::ClientRequest> req, const std::string& what,
+                   CancelToken& cancel) {
+    auto token = o_.auth->IssueServiceToken(job.owner, req->timeout.count() / 1000 + 60);
     if (!token.ok()) return {token.status(), "", false, false};
-    auto req = std::make_shared<http::ClientRequest>();
-    req->method = http::ParseMethod(t.method);
-    req->url = platform + t.path;
-    req->timeout = timeout;
-    req->body = t.body;
-    bool has_type = false;
-    for (const auto& [k, v] : t.headers) {
-      if (strcasecmp(k.c_str(), "authorization") == 0) continue;
-      has_type = has_type || strcasecmp(k.c_str(), "content-type") == 0;
-      req->headers.emplace_back(k, v);
-    }
-    if (!has_type && !t.body.empty()) req->headers.emplace_back("Content-Type", "application/json");
     req->headers.emplace_back("Authorization", "Bearer " + *token);
     req->headers.emplace_back("X-Request-Id", "cron-" + job.spec.name + "-" + std::to_string(run.id));
     auto done = std::make_shared<std::promise<Result<http::ClientResponse>>>();
@@ -133,11 +130,30 @@ class Runner : public TargetRunner {
     }
     std::string output = Excerpt(res->body, o_.output_bytes);
     if (res->status >= 200 && res->status < 300) return {Status::Ok(), output, false, false};
-    return {Status::BadGateway(t.method + " " + t.path + " answered " + std::to_string(res->status)), output, false, false};
+    return {Status::BadGateway(what + " answered " + std::to_string(res->status)), output, false, false};
   }
 
-  Outcome FireMq(const Job& job, const Run& run) {
-    if (o_.broker == nullptr) return {Status::Unavailable("the message queue is not available here"), "", false, false};
+  Outcome FireHttp(const Job& job, const Run& run, std::chrono::milliseconds timeout, CancelToken& cancel) {
+    if (o_.auth == nullptr) return {Status::Unavailable("HTTP targets are not available here"), "", false, false};
+    const Target& t = job.spec.target;
+    auto base = UrlFor(t.path);
+    if (!base.ok()) return {base.status(), "", false, false};
+    auto req = std::make_shared<http::ClientRequest>();
+    req->method = http::ParseMethod(t.method);
+    req->url = *base + t.path;
+    req->timeout = timeout;
+    req->body = t.body;
+    bool has_type = false;
+    for (const auto& [k, v] : t.headers) {
+      if (strcasecmp(k.c_str(), "authorization") == 0) continue;
+      has_type = has_type || strcasecmp(k.c_str(), "content-type") == 0;
+      req->headers.emplace_back(k, v);
+    }
+    if (!has_type && !t.body.empty()) req->headers.emplace_back("Content-Type", "application/json");
+    return Exchange(job, run, std::move(req), t.method + " " + t.path, cancel);
+  }
+
+  Outcome FireMq(const Job& job, const Run& run, std::chrono::milliseconds timeout, CancelToken& cancel) {
     const Target& t = job.spec.target;
     mq::OutgoingMessage m;
     m.key = t.key;
@@ -145,6 +161,7 @@ class Runner : public TargetRunner {
     m.headers.emplace_back("x-cron-job", job.spec.name);
     m.headers.emplace_back("x-cron-scheduled", Rfc3339Ms(run.scheduled_ms));
     m.body = t.body;
+    if (o_.broker == nullptr) return PublishRemotely(job, run, std::move(m), timeout, cancel);
     std::vector<mq::OutgoingMessage> batch;
     batch.push_back(std::move(m));
     auto res = o_.broker->Publish(t.topic, std::move(batch));
@@ -152,6 +169,43 @@ class Runner : public TargetRunner {
     std::string out = "published to " + t.topic + " partition " + std::to_string((*res)[0].partition) + " offset " +
                       std::to_string((*res)[0].offset);
     return {Status::Ok(), out, false, false};
+  }
+
+  // The queue runs in another process on its embedded log: published through its HTTP API,
+  // with a deduplication id per run, so that a publish retried after a lost answer lands once.
+  Outcome PublishRemotely(const Job& job, const Run& run, mq::OutgoingMessage m, std::chrono::milliseconds timeout,
+                          CancelToken& cancel) {
+    if (o_.auth == nullptr) return {Status::Unavailable("the message queue is not available here"), "", false, false};
+    const Target& t = job.spec.target;
+    const std::string path = "/api/v1/mq/topics/" + t.topic + "/messages";
+    auto base = UrlFor(path);
+    if (!base.ok()) return {base.status(), "", false, false};
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& [k, v] : m.headers) headers[k] = v;
+    nlohmann::json msg = {{"key", m.key},
+                          {"headers", headers},
+                          {"body", Base64Encode(m.body)},
+                          {"body_encoding", "base64"},
+                          {"dedup_id", "cron-" + job.spec.name + "-" + std::to_string(run.id)}};
+    auto req = std::make_shared<http::ClientRequest>();
+    req->method = http::Method::kPost;
+    req->url = *base + path;
+    req->timeout = timeout;
+    req->body = nlohmann::json{{"messages", nlohmann::json::array({msg})}}.dump();
+    req->headers.emplace_back("Content-Type", "application/json");
+    Outcome out = Exchange(job, run, std::move(req), "POST " + path, cancel);
+    if (!out.status.ok()) return out;
+    auto answer = nlohmann::json::parse(out.output, nullptr, false);
+    const nlohmann::json* r = nullptr;
+    if (answer.is_object() && answer.contains("results") && answer["results"].is_array() && !answer["results"].empty()) {
+      r = &answer["results"][0];
+    }
+    if (r == nullptr || !(*r)["partition"].is_number_integer() || !(*r)["offset"].is_number_integer()) {
+      return {Status::BadGateway("the message queue answered an unexpected body"), out.output, false, false};
+    }
+    out.output = "published to " + t.topic + " partition " + std::to_string((*r)["partition"].get<int64_t>()) +
+                 " offset " + std::to_string((*r)["offset"].get<int64_t>()) + " (at " + *base + ")";
+    return out;
   }
 
   Outcome FireShell(const Job& job, const Run& run, std::chrono::milliseconds timeout, CancelToken& cancel) {

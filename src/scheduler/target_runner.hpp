@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "common/status.hpp"
 #include "scheduler/job.hpp"
@@ -53,10 +54,14 @@ class TargetRunner {
 
 struct TargetRunnerOptions {
   auth::AuthService* auth = nullptr;  // null: owners are not checked and HTTP targets cannot run (tests)
-  mq::Broker* broker = nullptr;       // null: MQ targets fail
-  // Where HTTP targets go (http://127.0.0.1:8080); asked at each firing, since the port is
-  // known only once the server listens.
-  std::function<std::string()> platform_url;
+  // The queue; null when it runs in another process on its embedded log: MQ targets are then
+  // published through its HTTP API, at url_for's answer.
+  mq::Broker* broker = nullptr;
+  // Where a target's path is served: the base URL (http://127.0.0.1:8080) of this process or
+  // of a live one that serves the path's module (distributed mode). Asked at each firing, since
+  // the port is known only once the server listens and processes come and go; "" or unset:
+  // HTTP targets cannot run yet.
+  std::function<Result<std::string>(std::string_view path)> url_for;
   std::string work_dir;               // the working directory and HOME of shell commands
   size_t output_bytes = 4096;         // excerpt kept per run
 };

@@ -1,6 +1,10 @@
 #include "serving/module.hpp"
 
+#include <algorithm>
+
 #include "auth/module.hpp"
+#include "blobs/module.hpp"
+#include "discovery/module.hpp"
 #include "events/module.hpp"
 #include "registry/module.hpp"
 #include "serving/api.hpp"
@@ -17,6 +21,15 @@ Status ServingModule::Open(module::Context& ctx) {
   AIMASS_ASSIGN_OR_RETURN(registry::RegistryModule * registry, ctx.Need<registry::RegistryModule>());
   max_request_bytes_ = ctx.config().serving.max_request_bytes;
   serving_ = std::make_unique<Serving>(ctx.db(), registry->registry(), &events->bus(), ctx.metrics());
+  const auto& served = ctx.hooks().served_modules;
+  if (std::find(served.begin(), served.end(), "registry") == served.end()) {
+    // The registry runs elsewhere, maybe on a blob directory this process does not share: what
+    // the local store lacks is downloaded from it.
+    AIMASS_ASSIGN_OR_RETURN(blobs::BlobsModule * blobs, ctx.Need<blobs::BlobsModule>());
+    AIMASS_ASSIGN_OR_RETURN(discovery::DiscoveryModule * discovery, ctx.Need<discovery::DiscoveryModule>());
+    fetcher_ = std::make_unique<ArtifactFetcher>(discovery->locator(), auth->service(), blobs->store());
+    serving_->FetchMissingWith([f = fetcher_.get()](const MissingArtifact& a) { return f->Fetch(a); });
+  }
   serving_->Start();
   Serving* s = serving_.get();
   ctx.hooks().announce_when.push_back([s] { return !s->AnyLoading(); });

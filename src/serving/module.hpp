@@ -18,7 +18,7 @@ class ServingModule final : public module::Module {
   ~ServingModule() override;
   std::string_view name() const override { return kName; }
   std::vector<std::string_view> paths() const override { return {"/api/v1/deployments", "/v2", "/v1/models"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "events", "registry"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "blobs", "discovery", "events", "registry"}; }
   std::vector<storage::Migration> Migrations() const override { return Serving::Migrations(); }
   // Loads the stored deployments in the background.
   Status Open(module::Context& ctx) override;
@@ -29,6 +29,7 @@ class ServingModule final : public module::Module {
   Serving& serving() { return *serving_; }
 
  private:
+  std::unique_ptr<ArtifactFetcher> fetcher_;  // before serving_: its loads call it until they stop
   std::unique_ptr<Serving> serving_;
   std::unique_ptr<GrpcService> grpc_;
   uint64_t max_request_bytes_ = 0;

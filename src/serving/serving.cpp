@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -72,6 +74,10 @@ struct Live {
   uint64_t generation = 0;
   std::vector<TrafficEvent> history;
   Clock::time_point step_started = Clock::now();
+  // A load after a restart that failed for a reason that passes (the registry's process away):
+  // when the controller tries again, and how many tries failed so far (the wait doubles).
+  std::optional<Clock::time_point> retry_at;
+  int failed_loads = 0;
   // The stored row's revision this copy matches (0: not stored yet, being created). A change
   // is stored over it; another process's change shows as a newer revision in the table.
   int64_t revision = 0;
@@ -137,6 +143,7 @@ struct Serving::Impl {
   registry::Registry& registry;
   events::EventBus* bus;
   std::shared_ptr<prometheus::Registry> metrics;
+  std::function<Status(const MissingArtifact&)> fetch_missing;  // set before Start, or none
 
   std::mutex mu;  // guards `deployments` and `reloading`
   std::map<std::string, std::shared_ptr<Live>> deployments;
@@ -229,17 +236,26 @@ struct Serving::Impl {
         }
       });
     };
+    MissingArtifact wanted{spec.model, version, "", v.digest, v.size, spec.created_by};
     if (v.kind == registry::ArtifactKind::kDirectory) {
       AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
-      for (const auto& f : files) {
-        if (f.path != v.entry) continue;
-        AIMASS_ASSIGN_OR_RETURN(load.path, registry.FilePath(f));
-      }
-      if (load.path.empty()) return Status::Internal("the version's entry file is missing");
-    } else {
-      AIMASS_ASSIGN_OR_RETURN(load.path, registry.ArtifactPath(v));
+      auto entry = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.path == v.entry; });
+      if (entry == files.end()) return Status::Internal("the version's entry file is missing");
+      wanted.file = entry->path;
+      wanted.digest = "sha256:" + entry->sha256_hex;
+      wanted.size = entry->size;
     }
+    AIMASS_ASSIGN_OR_RETURN(load.path, LocalArtifact(wanted));
     return VersionRunner::Start(load, spec.runner, metrics);
+  }
+
+  // Where the blob store keeps `a`; brought from the registry's process first when this
+  // process does not share its blob directory.
+  Result<std::string> LocalArtifact(const MissingArtifact& a) {
+    auto path = registry.BlobPath(a.digest);
+    if (path.ok() || path.status().code() != Code::kNotFound || !fetch_missing) return path;
+    AIMASS_RETURN_IF_ERROR(fetch_missing(a));
+    return registry.BlobPath(a.digest);
   }
 
   // Loads what `spec` asks for: the stable version and the candidate, if any.
@@ -325,9 +341,17 @@ struct Serving::Impl {
     if (!st.ok()) {
       d->state = "failed";
       d->reason = st.message();
-      spdlog::error("deployment '{}' could not be loaded: {}", spec.name, st.message());
+      if (st.code() == Code::kUnavailable || st.code() == Code::kBadGateway || st.code() == Code::kDeadlineExceeded) {
+        auto wait = std::chrono::seconds(std::min(30, 1 << std::min(d->failed_loads, 5)));
+        ++d->failed_loads;
+        d->retry_at = Clock::now() + wait;
+        d->reason += " (tried again in " + std::to_string(wait.count()) + " s)";
+      }
+      spdlog::error("deployment '{}' could not be loaded: {}", spec.name, d->reason);
       return;
     }
+    d->retry_at.reset();
+    d->failed_loads = 0;
     d->stable = std::move(stable);
     d->candidate = std::move(candidate);
     d->state = "ready";
@@ -400,7 +424,20 @@ struct Serving::Impl {
       std::lock_guard lock(mu);
       for (auto& [_, d] : deployments) all.push_back(d);
     }
-    for (auto& d : all) Evaluate(*d);
+    for (auto& d : all) {
+      Evaluate(*d);
+      RetryIfDue(d);
+    }
+  }
+
+  void RetryIfDue(const std::shared_ptr<Live>& d) {
+    {
+      std::lock_guard dl(d->mu);
+      if (!d->retry_at || Clock::now() < *d->retry_at || d->state != "failed" || !d->loaded) return;
+      d->retry_at.reset();
+      d->state = "loading";
+    }
+    Post([this, d] { Reload(d); });
   }
 
   // Follows the other serving processes on the same database: what they created, changed or
@@ -544,6 +581,10 @@ Serving::Serving(storage::Db& db, registry::Registry& registry, events::EventBus
 Serving::~Serving() { Stop(); }
 
 std::vector<storage::Migration> Serving::Migrations() { return DeploymentStore::Migrations(); }
+
+void Serving::FetchMissingWith(std::function<Status(const MissingArtifact&)> fetch) {
+  impl_->fetch_missing = std::move(fetch);
+}
 
 void Serving::Start() {
   Impl& s = *impl_;

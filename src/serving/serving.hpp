@@ -15,6 +15,7 @@
 #include "common/principal.hpp"
 #include "events/bus.hpp"
 #include "registry/registry.hpp"
+#include "serving/artifact_fetcher.hpp"
 #include "serving/deployment.hpp"
 #include "serving/tensor.hpp"
 #include "storage/db.hpp"
@@ -52,6 +53,9 @@ class Serving {
   ~Serving();
   static std::vector<storage::Migration> Migrations();
 
+  // Where an artifact this process's blob store lacks comes from (the registry in another
+  // process, see ArtifactFetcher); none: a missing artifact fails the load. Set before Start.
+  void FetchMissingWith(std::function<Status(const MissingArtifact&)> fetch);
   // Loads the stored deployments in the background (state `loading` until each is up).
   void Start();
   // Unloads everything (drains queued requests first).

@@ -3,9 +3,13 @@ nats-server with JetStream, etcd, and four aimass processes on loopback — a ga
 registry + serving processes; an mq + scheduler process — sharing the database, one blob
 directory, one JWT secret and etcd for discovery. Everything goes through the gateway. Then the
 failures: a serving process killed with -9 under a load of requests, and the scheduler process
-killed with -9; each comes back."""
+killed with -9; each comes back. And four processes that share only the database: each reaches
+the module it needs in another over HTTP (serving downloads artifacts from the registry, the
+scheduler publishes into the mq process's embedded log and calls the registry)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import signal
 import subprocess
@@ -20,6 +24,7 @@ import models
 from conftest import describe, free_port, postgres_server, unique, wait_for
 from mq_helpers import ack, fetch, make_sub, make_topic, publish
 from test_mq_jetstream import NatsServer
+from test_registry_tree import make_tar
 from test_serving import MLP_SIG, MLP_X, assert_matches, create_model, deploy, infer, output_array, push, stats_totals
 
 LEASE_TTL_S = 3
@@ -290,3 +295,104 @@ def test_a_user_works_through_the_gateway_and_the_cluster_survives_a_death_of_ea
     fired = [r["scheduled"] for r in runs if r["trigger"] == "schedule" and r["status"] == "succeeded"]
     assert len(fired) == len(set(fired)), "a scheduled second ran twice"
     assert len(after_restart) >= 2, "the job did not fire after the scheduler came back"
+
+
+@pytest.fixture
+def split(make_server, tmp_path):
+    """Four processes on one PostgreSQL with discovery in it, each with its own data directory
+    and nothing else shared: registry; serving; mq on its embedded log; scheduler."""
+    pg = postgres_server()
+    env = {
+        "AIMASS_STORAGE_DRIVER": "postgres",
+        "AIMASS_STORAGE_DSN": pg.database(unique("split").lower()),
+        "AIMASS_AUTH_JWT_SECRET": JWT_SECRET,
+        "AIMASS_CLUSTER_LEASE_TTL_S": str(LEASE_TTL_S),
+    }
+    return {t: make_server("--target", t, env=env) for t in ("registry", "mq", "serving", "scheduler")}
+
+
+def test_modules_in_other_processes_are_reached_over_http_when_nothing_but_the_database_is_shared(split, tmp_path):
+    reg, mq, srv, sch = split["registry"], split["mq"], split["serving"], split["scheduler"]
+    ready = requests.get(srv.url + "/readyz", timeout=5).json()
+    assert "registry" in ready["libraries"] and "registry" in ready["remote"], ready
+    assert "mq" in requests.get(sch.url + "/readyz", timeout=5).json()["libraries"]
+
+    # A single-file version and a directory version, pushed to the registry process: the serving
+    # process has neither in its blob store and downloads each from the registry.
+    model = create_model(reg.admin)
+    v1 = models.torchscript_mlp(tmp_path / "v1.pt", seed=1)
+    push(reg.admin, model, v1, "torchscript", MLP_SIG)
+    v2 = models.torchscript_mlp(tmp_path / "v2.pt", seed=2)
+    tree = {"model.pt": v2.read_bytes(), "config/labels.txt": b"a\nb\nc\n"}
+    r = reg.admin.post(f"/api/v1/models/{model}/versions?framework=torchscript", data=make_tar(tree),
+                       headers={"Content-Type": "application/x-tar", "X-Model-Metadata": json.dumps({"signature": MLP_SIG})})
+    assert r.status_code == 201, describe(r)
+    blobs = srv.data_dir / "blobs"
+    before = {p.name for p in blobs.rglob("*") if p.is_file()}
+    deps = []
+    for version, artifact in ((1, v1), (2, v2)):
+        dep = deploy(srv.admin, model, version=version)["name"]
+        r = infer(srv.admin, dep, "features", MLP_X)
+        assert r.status_code == 200, describe(r)
+        assert_matches(output_array(r.json()), models.torch_reference(artifact, MLP_X))
+        digest = hashlib.sha256(artifact.read_bytes()).hexdigest()
+        assert any(p.name == digest for p in blobs.rglob("*")), f"version {version} not stored by serving"
+        deps.append(dep)
+    added = {p.name for p in blobs.rglob("*") if p.is_file()} - before
+    assert hashlib.sha256(tree["config/labels.txt"]).hexdigest() not in added, "only the entry file is needed"
+    # A version the registry's blob store has lost cannot be made up: the deployment fails cleanly.
+    v3 = models.torchscript_mlp(tmp_path / "v3.pt", seed=3)
+    push(reg.admin, model, v3, "torchscript", MLP_SIG)
+    lost = hashlib.sha256(v3.read_bytes()).hexdigest()
+    for p in (reg.data_dir / "blobs").rglob(lost):
+        p.unlink()
+    r = srv.admin.post("/api/v1/deployments", json={"name": unique("dep"), "model": model, "version": 3}, timeout=60)
+    assert r.status_code == 404, describe(r)
+
+    # A serving process that restarts without its copy while the registry is away: the load
+    # fails as unavailable and is tried again until the registry is back.
+    srv.stop()
+    for p in blobs.rglob(hashlib.sha256(v1.read_bytes()).hexdigest()):
+        p.unlink()
+    reg.stop()
+    srv.start()
+    got = srv.admin.get(f"/api/v1/deployments/{deps[0]}").json()
+    assert got["state"] in ("failed", "loading"), got
+    wait_for(lambda: "registry" in srv.admin.get(f"/api/v1/deployments/{deps[0]}").json().get("reason", ""), 15,
+             "the load to fail for want of the registry")
+    wait_for(lambda: infer(srv.admin, deps[1], "features", MLP_X).status_code == 200, 30,
+             "the deployment whose copy is still here to load")
+    r = srv.admin.post("/api/v1/deployments", json={"name": unique("dep"), "model": model, "version": 3}, timeout=60)
+    assert r.status_code == 503 and "registry" in r.json()["error"]["message"], describe(r)
+    reg.start()
+    wait_for(lambda: infer(srv.admin, deps[0], "features", MLP_X).status_code == 200, 40,
+             "the load to be tried again once the registry is back")
+
+    # The scheduler publishes into the mq process's log and calls the registry process.
+    topic = make_topic(mq.admin)
+    sub = make_sub(mq.admin, topic)
+    job = unique("tick")
+    r = sch.admin.post("/api/v1/cron", json={"name": job, "schedule": "* * * * * *",
+                                             "target": {"type": "mq", "topic": topic, "body": "tick"}})
+    assert r.status_code == 201, describe(r)
+    call = unique("call")
+    r = sch.admin.post("/api/v1/cron", json={"name": call, "schedule": "* * * * * *",
+                                             "target": {"type": "http", "method": "GET",
+                                                        "path": f"/api/v1/models/{model}"}})
+    assert r.status_code == 201, describe(r)
+    seen = []
+    deadline = time.monotonic() + 15
+    while len(seen) < 2 and time.monotonic() < deadline:
+        batch = fetch(mq.admin, sub, max=50, wait_ms=1000)
+        if batch:
+            ack(mq.admin, sub, [m["id"] for m in batch])
+        seen += batch
+    assert len(seen) >= 2 and all(m["body"] == "tick" for m in seen), seen
+
+    def a_call_succeeded():
+        runs = sch.admin.get(f"/api/v1/cron/{call}/runs").json()["runs"]
+        return any(r["status"] == "succeeded" and model in r["output"] for r in runs)
+
+    wait_for(a_call_succeeded, 15, "the scheduler's HTTP target to reach the registry process")
+    for name in (job, call):
+        assert sch.admin.post(f"/api/v1/cron/{name}/pause").status_code == 200

@@ -7,6 +7,7 @@
 #include "scheduler/target_runner.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +34,7 @@
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "mq/broker.hpp"
+#include "mq/json.hpp"
 #include "storage/db.hpp"
 
 namespace aimass::scheduler {
@@ -281,11 +284,11 @@ class OwnedTargetTest : public TargetRunnerTest {
     ASSERT_TRUE(u.ok()) << name << ": " << u.status().ToString();
   }
 
-  std::unique_ptr<TargetRunner> OwnedRunner(std::function<std::string()> platform_url = nullptr) {
+  std::unique_ptr<TargetRunner> OwnedRunner(std::function<Result<std::string>(std::string_view)> url_for = nullptr) {
     TargetRunnerOptions o;
     o.auth = auth_.get();
     o.broker = broker_.get();
-    o.platform_url = std::move(platform_url);
+    o.url_for = std::move(url_for);
     o.work_dir = work_;
     return MakeTargetRunner(std::move(o));
   }
@@ -407,6 +410,23 @@ class HttpTargetTest : public OwnedTargetTest {
       return Text(200, "accepted");
     });
     Add(http::Method::kPost, "/api/broken", [](http::Request&) { return Text(500, "boom"); });
+    // The queue's publish route as the mq process answers it, on the real parser and broker.
+    Add(http::Method::kPost, "/api/v1/mq/topics/{topic}/messages", [this](http::Request& req) {
+      {
+        std::lock_guard lock(mu_);
+        seen_.authorization = std::string(req.headers.Get("Authorization").value_or("<absent>"));
+        ++seen_.count;
+      }
+      auto parsed = mq::ParseOutgoing(nlohmann::json::parse(req.body, nullptr, false), 10);
+      if (!parsed.ok()) return Text(400, parsed.status().message());
+      auto res = broker_->Publish(req.Param("topic"), std::move(*parsed));
+      if (!res.ok()) return Text(404, res.status().message());
+      nlohmann::json results = nlohmann::json::array();
+      for (const auto& r : *res) results.push_back({{"partition", r.partition}, {"offset", r.offset}, {"duplicate", r.duplicate}});
+      http::Response r = Text(200, nlohmann::json{{"results", results}}.dump());
+      r.headers.Set("Content-Type", "application/json");
+      return r;
+    });
     Add(http::Method::kGet, "/api/slow", [](http::Request&) {
       std::this_thread::sleep_for(2s);
       return Text(200, "late");
@@ -461,7 +481,7 @@ class HttpTargetTest : public OwnedTargetTest {
   }
 
   std::unique_ptr<TargetRunner> PlatformRunner() {
-    return OwnedRunner([this] { return url_; });
+    return OwnedRunner([this](std::string_view) -> Result<std::string> { return url_; });
   }
 
   std::mutex mu_;
@@ -521,8 +541,52 @@ TEST_F(HttpTargetTest, AnOwnerWhoIsGoneCannotCall) {
   EXPECT_EQ(seen_.count, 0);
 }
 
+TEST_F(HttpTargetTest, WithTheQueueInAnotherProcessAnMqTargetIsPublishedThroughItsApiOncePerRun) {
+  TargetRunnerOptions o;
+  o.auth = auth_.get();
+  o.broker = nullptr;  // the embedded log lives in the mq process
+  std::vector<std::string> asked;
+  o.url_for = [&](std::string_view path) -> Result<std::string> {
+    asked.emplace_back(path);
+    return url_;
+  };
+  o.work_dir = work_;
+  auto runner = MakeTargetRunner(std::move(o));
+  Job job = MqJob("jobs", "pub");
+  job.spec.target.body = "bytes \x01\xff and text";
+  Outcome out = Fire(*runner, job);
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  EXPECT_EQ(out.output.rfind("published to jobs partition 0 offset 0 (at " + url_, 0), 0u) << out.output;
+  ASSERT_EQ(asked, std::vector<std::string>{"/api/v1/mq/topics/jobs/messages"});
+  {
+    std::lock_guard lock(mu_);
+    auto who = auth_->Authenticate(seen_.authorization.substr(7));
+    ASSERT_TRUE(who.ok()) << who.status().ToString();
+    EXPECT_EQ((*who)->username, "pub") << "published as the job's owner";
+  }
+  // The same run fired again (its answer lost, say) lands once: the run is the dedup id.
+  Outcome again = Fire(*runner, job);
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(Messages("jobs"), 1u);
+
+  auto got = broker_->Fetch("watch", 10, 2s);
+  ASSERT_TRUE(got.ok() && got->size() == 1) << got.status().ToString();
+  const mq::Message& m = (*got)[0].message;
+  EXPECT_EQ(m.key, "k1");
+  EXPECT_EQ(m.body, job.spec.target.body) << "any bytes travel (base64 on the wire)";
+  std::map<std::string, std::string> headers(m.headers.begin(), m.headers.end());
+  EXPECT_EQ(headers["x-source"], "test");
+  EXPECT_EQ(headers["x-cron-job"], "nightly");
+  EXPECT_EQ(headers.count("x-cron-scheduled"), 1u);
+
+  // A topic the mq process does not have: its answer is the run's error.
+  Outcome missing = Fire(*runner, MqJob("absent", "pub"));
+  EXPECT_EQ(missing.status.code(), Code::kBadGateway) << missing.status.ToString();
+  EXPECT_NE(missing.status.message().find("answered 404"), std::string::npos) << missing.status.message();
+}
+
 TEST_F(HttpTargetTest, WithoutAPlatformUrlHttpTargetsAreUnavailable) {
-  auto runner = OwnedRunner([] { return std::string(); });  // the server is not listening yet
+  auto runner = OwnedRunner([](std::string_view) -> Result<std::string> { return std::string(); });  // the server is not listening yet
   EXPECT_EQ(Fire(*runner, HttpJob("POST", "/api/hook")).status.code(), Code::kUnavailable);
 }
 

@@ -11,12 +11,14 @@
 #include <xgboost/c_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -325,6 +327,65 @@ TEST_F(ServingTest, UpdateChangesTheVersionAndAddsOrRemovesACanary) {
   EXPECT_EQ(Events(), (std::vector<std::string>{"serving.deployment.created", "serving.deployment.updated",
                                                 "serving.deployment.updated", "serving.deployment.updated",
                                                 "serving.deployment.deleted"}));
+}
+
+TEST_F(ServingTest, AMissingArtifactIsFetchedAndALoadThatFailedForWantOfItIsTriedAgain) {
+  ASSERT_TRUE(Deploy({{"name", "scorer"}, {"model", "iris"}, {"version", 1}}).ok());
+  auto v = registry_->GetVersion("iris", 1);
+  ASSERT_TRUE(v.ok());
+  auto path = registry_->ArtifactPath(*v);
+  ASSERT_TRUE(path.ok());
+  std::string bytes;
+  {
+    std::ifstream in(*path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // A process whose blob store lacks the artifact (the registry's is elsewhere), started while
+  // the registry is away: the first fetch fails as unavailable, the next one brings it.
+  serving_.reset();
+  ASSERT_TRUE(std::filesystem::remove(*path));
+  std::atomic<int> calls{0};
+  serving_ = std::make_unique<Serving>(*db_, *registry_, &bus_, metrics_);
+  serving_->FetchMissingWith([&](const MissingArtifact& a) -> Status {
+    EXPECT_EQ(a.model, "iris");
+    EXPECT_EQ(a.version, 1);
+    EXPECT_EQ(a.file, "");
+    EXPECT_EQ(a.digest, v->digest);
+    EXPECT_EQ(a.size, bytes.size());
+    EXPECT_EQ(a.owner, "alice") << "read on behalf of the deployment's creator";
+    if (calls++ == 0) return Status::Unavailable("the registry is away");
+    auto w = blobs_->NewWriter();
+    if (!w.ok()) return w.status();
+    AIMASS_RETURN_IF_ERROR((*w)->Write(bytes));
+    return (*w)->Commit().status();
+  });
+  serving_->Start();
+  ASSERT_TRUE(WaitFor([&] {
+    auto d = serving_->Get("scorer");
+    return d.ok() && d->state == "failed" && d->reason.find("the registry is away") != std::string::npos;
+  })) << serving_->Get("scorer")->reason;
+  ASSERT_TRUE(WaitFor([&] { return serving_->Get("scorer")->state == "ready"; }, std::chrono::seconds(10)))
+      << "the load was not tried again: " << serving_->Get("scorer")->reason;
+  EXPECT_EQ(calls.load(), 2);
+  auto answer = serving_->Infer("scorer", std::nullopt, {TwoRows()});
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+
+  // What the fetch cannot find is not tried again: a not-found stays failed.
+  ASSERT_TRUE(Deploy({{"name", "second"}, {"model", "iris"}, {"version", 2}}).ok());
+  auto v2 = registry_->GetVersion("iris", 2);
+  serving_.reset();
+  ASSERT_TRUE(std::filesystem::remove(*registry_->ArtifactPath(*v2)));
+  calls = 0;
+  serving_ = std::make_unique<Serving>(*db_, *registry_, &bus_, metrics_);
+  serving_->FetchMissingWith([&](const MissingArtifact&) -> Status {
+    ++calls;
+    return Status::NotFound("the registry has no such file");
+  });
+  serving_->Start();
+  ASSERT_TRUE(WaitFor([&] { return serving_->Get("second")->state == "failed"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(serving_->Get("scorer")->state, "ready") << "its copy is here now";
 }
 
 TEST_F(ServingTest, DeploymentsComeBackAfterARestartAsLastWritten) {
