@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "cli/client_config.hpp"
+#include "common/text.hpp"
 
 namespace aimass::cli {
 
@@ -67,20 +68,7 @@ Result<json> ApiClient::Call(http::Method m, const std::string& path, const json
   return j;
 }
 
-std::string UrlEncode(const std::string& s) {
-  std::string out;
-  static const char* kHex = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
+std::string UrlEncode(const std::string& s) { return PercentEncode(s); }
 
 
 }  // namespace aimass::cli

@@ -21,6 +21,10 @@ std::vector<std::string> SplitCommaList(std::string_view list);
 // nullopt when `text` is not base64 (wrong length or alphabet, padding inside).
 std::optional<std::string> Base64Decode(std::string_view text);
 
+// `s` for a URL: every byte but letters, digits and -._~ (and / when `keep_slashes`, for a
+// path of several segments) as %XX (RFC 3986).
+std::string PercentEncode(std::string_view s, bool keep_slashes = false);
+
 // `s` without the spaces and tabs at either end (HTTP's optional whitespace, OWS).
 std::string_view TrimSpaces(std::string_view s);
 

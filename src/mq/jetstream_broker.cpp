@@ -31,6 +31,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "common/topic_pattern.hpp"
 #include "mq/broker.hpp"
@@ -129,8 +130,8 @@ std::optional<T> ParseNumber(std::string_view s) {
 
 std::string WithoutPassword(const std::string& urls) {
   std::string out;
-  for (auto url : Split(urls, ',')) {
-    std::string u(url);
+  for (const std::string& url : SplitCommaList(urls)) {
+    std::string u = url;
     auto scheme = u.find("://");
     auto at = u.find('@');
     if (scheme != std::string::npos && at != std::string::npos && at > scheme) u.erase(scheme + 3, at - scheme - 2);
@@ -367,10 +368,7 @@ Status JetStreamBroker::Connect() {
   natsOptions* o = nullptr;
   if (natsOptions_Create(&o) != NATS_OK) return Status::Internal("cannot create NATS options");
   std::unique_ptr<natsOptions, Deleter<natsOptions, natsOptions_Destroy>> opts(o);
-  std::vector<std::string> urls;
-  for (auto u : Split(opt_.url, ',')) {
-    if (!u.empty()) urls.emplace_back(u);
-  }
+  std::vector<std::string> urls = SplitCommaList(opt_.url);
   std::vector<const char*> servers;
   for (const auto& u : urls) servers.push_back(u.c_str());
   const std::string shown = WithoutPassword(opt_.url);

@@ -1,12 +1,12 @@
 #include "serving/artifact_fetcher.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "auth/auth.hpp"
+#include "common/text.hpp"
 #include "discovery/locator.hpp"
 #include "http/client.hpp"
 #include "storage/blob_store.hpp"
@@ -14,22 +14,6 @@
 namespace aimass::serving {
 
 namespace {
-
-// Percent-encodes a path for a URL, keeping its slashes (a directory version's file).
-std::string EncodePath(std::string_view path) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 // The registry's answer as this process's error, keeping what the caller can act on.
 Status FromAnswer(const http::ClientResponse& r, const std::string& what) {
@@ -59,8 +43,8 @@ Status ArtifactFetcher::Fetch(const MissingArtifact& a) {
   if (a.owner.empty()) return Status::Forbidden("nobody to read " + what + " for: the deployment has no owner");
   // The owner's current roles decide, as they would for a download of their own.
   AIMASS_ASSIGN_OR_RETURN(std::string token, auth_.IssueServiceToken(a.owner, options_.token_ttl_s));
-  const std::string path = "/api/v1/models/" + EncodePath(a.model) + "/versions/" + std::to_string(a.version) +
-                           (a.file.empty() ? "/artifact" : "/files/" + EncodePath(a.file));
+  const std::string path = "/api/v1/models/" + PercentEncode(a.model) + "/versions/" + std::to_string(a.version) +
+                           (a.file.empty() ? "/artifact" : "/files/" + PercentEncode(a.file, true));
   AIMASS_ASSIGN_OR_RETURN(std::unique_ptr<storage::BlobWriter> out, blobs_.NewWriter());
   uint64_t have = 0;
   bool whole = false;

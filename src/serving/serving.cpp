@@ -80,7 +80,11 @@ struct Live {
   int failed_loads = 0;
   // The stored row's revision this copy matches (0: not stored yet, being created). A change
   // is stored over it; another process's change shows as a newer revision in the table.
-  int64_t revision = 0;
+  // Written under `mu`, read without it under the map's lock (a store write holds `mu`, and
+  // the map's lock must never wait for one).
+  std::atomic<int64_t> revision{0};
+  // Reserved by Create and not yet stored and announced (Reconcile leaves it alone).
+  std::atomic<bool> creating{false};
 
   // What a change may touch, kept so that a change the store refused is undone: what serves
   // never runs ahead of what a restart would load. Destroy a Saved after the lock is dropped
@@ -361,15 +365,18 @@ struct Serving::Impl {
   }
 
   void OnAliasMoved(const std::string& model, const std::string& alias, int64_t to) {
-    std::vector<std::shared_ptr<Live>> affected;
+    std::vector<std::shared_ptr<Live>> all;
     {
       std::lock_guard lock(mu);
-      for (auto& [_, d] : deployments) {
-        std::lock_guard dl(d->mu);
-        if (d->spec.model == model && d->spec.alias && *d->spec.alias == alias && d->loaded) affected.push_back(d);
-      }
+      for (auto& [_, d] : deployments) all.push_back(d);
     }
-    for (auto& d : affected) SwapTo(d, to, "alias_moved");
+    for (auto& d : all) {
+      {
+        std::lock_guard dl(d->mu);
+        if (d->spec.model != model || !d->spec.alias || *d->spec.alias != alias || !d->loaded) continue;
+      }
+      SwapTo(d, to, "alias_moved");
+    }
   }
 
   // Loads `version` beside the running one, then switches it in. The old runner is released
@@ -458,11 +465,11 @@ struct Serving::Impl {
       if (epoch != read_at) return;
       for (auto it = deployments.begin(); it != deployments.end();) {
         std::shared_ptr<Live> d = it->second;
-        int64_t revision = 0;
-        {
-          std::lock_guard dl(d->mu);
-          revision = d->revision;
+        if (d->creating) {
+          ++it;
+          continue;
         }
+        const int64_t revision = d->revision;
         auto stored = revisions->find(it->first);
         if (revision != 0 && stored == revisions->end()) {
           gone.push_back(d);
@@ -497,7 +504,6 @@ struct Serving::Impl {
         auto it = deployments.find(name);
         if (old) {
           if (it == deployments.end() || it->second != old) return;  // deleted or replaced here meanwhile
-          std::lock_guard dl(old->mu);
           if (old->revision >= fresh->revision) return;  // a change made here got there first
         } else if (it != deployments.end()) {
           return;  // created here meanwhile
@@ -639,6 +645,7 @@ Result<DeploymentView> Serving::Create(const Principal& who, DeploymentSpec spec
   Impl& s = *impl_;
   AIMASS_RETURN_IF_ERROR(s.registry.Authorize(who, spec.model, registry::Access::kRead));
   auto d = std::make_shared<Live>();
+  d->creating = true;
   {
     std::lock_guard lock(s.mu);
     if (s.deployments.count(spec.name)) return Status::Conflict("deployment '" + spec.name + "' exists");
@@ -648,32 +655,43 @@ Result<DeploymentView> Serving::Create(const Principal& who, DeploymentSpec spec
   spec.created_at = spec.updated_at = UnixNow();
   std::shared_ptr<VersionRunner> stable, candidate;
   Status st = s.LoadAll(spec, stable, candidate);
-  // Lock order: the map, then the deployment. Holding the map while persisting means a DELETE
-  // of the reserved name either came first (and this create gives up) or comes after the row.
-  std::lock_guard map_lock(s.mu);
-  auto it = s.deployments.find(spec.name);
-  if (it == s.deployments.end() || it->second != d) {
-    return Status::Conflict("deployment '" + spec.name + "' was deleted while it was loading");
+  const Status dropped = Status::Conflict("deployment '" + spec.name + "' was deleted while it was loading");
+  {
+    // Stored under the deployment's lock only: the map stays free for every other request
+    // while the row is written (a slow or absent database must not stall inference).
+    std::lock_guard lock(d->mu);
+    if (d->state == "deleted") return dropped;  // Delete dropped the reservation
+    if (st.ok()) {
+      d->spec = spec;
+      d->stable = std::move(stable);
+      d->candidate = std::move(candidate);
+      d->state = "ready";
+      ++d->generation;
+      d->Record({0, "created", std::nullopt, d->stable->version(), 100, ""});
+      if (d->candidate) d->Record({0, "canary", d->stable->version(), d->candidate->version(), spec.traffic.weight, ""});
+      st = s.Persist(*d);
+    }
+    if (!st.ok()) d->state = "deleted";
   }
-  std::unique_lock lock(d->mu);
-  if (st.ok()) {
-    d->spec = spec;
-    d->stable = std::move(stable);
-    d->candidate = std::move(candidate);
-    d->state = "ready";
-    ++d->generation;
-    d->Record({0, "created", std::nullopt, d->stable->version(), 100, ""});
-    if (d->candidate) d->Record({0, "canary", d->stable->version(), d->candidate->version(), spec.traffic.weight, ""});
-    st = s.Persist(*d);
-    ++s.epoch;
-  }
-  if (!st.ok()) {
-    d->state = "deleted";
-    lock.unlock();
-    s.deployments.erase(it);
-    return st;
+  Live::Saved unused;  // a deployment deleted as it was stored: unloaded after the locks
+  {
+    std::lock_guard map_lock(s.mu);
+    ++s.epoch;  // a Reconcile that read the table before the row was stored skips its round
+    auto it = s.deployments.find(spec.name);
+    const bool mine = it != s.deployments.end() && it->second == d;
+    if (!st.ok()) {
+      if (mine) s.deployments.erase(it);
+      return st;
+    }
+    std::lock_guard lock(d->mu);
+    d->creating = false;
+    if (!mine) {
+      unused = d->Retire();
+      return dropped;
+    }
   }
   s.Emit("serving.deployment.created", {{"deployment", spec.name}, {"model", spec.model}, {"version", d->stable->version()}});
+  std::lock_guard lock(d->mu);
   return d->View();
 }
 
@@ -779,9 +797,21 @@ Status Serving::Delete(const std::string& name) {
     auto it = s.deployments.find(name);
     if (it == s.deployments.end()) return Impl::NotFound(name);
     d = it->second;
+  }
+  bool reserved = false;
+  {
+    // Not under the map's lock: a Create may hold this one while it stores the row.
     std::lock_guard dl(d->mu);
-    // One still being created has no row yet: dropping it here makes its Create give up.
-    if (d->revision == 0) s.deployments.erase(it);
+    // One still being created has no row yet: marked so, its Create gives up.
+    if (d->revision == 0) {
+      reserved = true;
+      d->state = "deleted";
+    }
+  }
+  if (reserved) {
+    std::lock_guard lock(s.mu);
+    auto it = s.deployments.find(name);
+    if (it != s.deployments.end() && it->second == d) s.deployments.erase(it);
   }
   // The row goes first: until it has, the other processes (and a restart) still serve it.
   AIMASS_RETURN_IF_ERROR(s.store.Delete(name));

@@ -23,6 +23,13 @@ TEST(TextTest, Base64MatchesTheRfcVectorsAndRoundTripsEveryByte) {
   EXPECT_EQ(Base64Decode(Base64Encode(all)), std::optional<std::string>(all));
 }
 
+TEST(TextTest, PercentEncodingKeepsOnlyUnreservedBytesAndSlashesWhenAsked) {
+  EXPECT_EQ(PercentEncode("a-b_c.d~e09AZ"), "a-b_c.d~e09AZ");
+  EXPECT_EQ(PercentEncode("sub dir/m\xc3\xa9?.pt"), "sub%20dir%2Fm%C3%A9%3F.pt");
+  EXPECT_EQ(PercentEncode("sub dir/m\xc3\xa9?.pt", true), "sub%20dir/m%C3%A9%3F.pt");
+  EXPECT_EQ(PercentEncode(std::string("\0%", 2)), "%00%25");
+}
+
 TEST(TextTest, Base64RefusesWhatIsNotBase64) {
   for (const char* bad : {"Zg=", "Zm9v!A==", "Z=9v", "Zg==Zg==", "Zm9vYg=a", "Zm 9v"}) {
     EXPECT_FALSE(Base64Decode(bad).has_value()) << bad;

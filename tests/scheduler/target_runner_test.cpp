@@ -4,6 +4,7 @@
 // with the job's headers, HTTP calls made with a token of the job's owner, and the owner's
 // rights checked again at every firing (cron:shell, mq:publish or mq.<topic>:publish).
 #include "test_db.hpp"
+#include "test_http_server.hpp"
 #include "scheduler/target_runner.hpp"
 
 #include <gtest/gtest.h>
@@ -431,45 +432,20 @@ class HttpTargetTest : public OwnedTargetTest {
       std::this_thread::sleep_for(2s);
       return Text(200, "late");
     });
-    pipeline_ = std::make_unique<http::Pipeline>(router_);
-    http::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.io_threads = 1;
-    o.worker_threads = 2;
-    o.shutdown_timeout_s = 5;
-    o.spool_dir = dir_ + "/spool";
-    fs::create_directories(o.spool_dir);
-    server_ = std::make_unique<http::Server>(o, *pipeline_);
-    Status st = server_->Start();
+    Status st = server_.Start(dir_ + "/spool");
     ASSERT_TRUE(st.ok()) << st.ToString();
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    url_ = server_.url();
   }
 
   void TearDown() override {
-    if (server_) {
-      server_->Shutdown();
-      server_->Wait();
-      server_.reset();
-    }
-    pipeline_.reset();
+    server_.Stop();
     OwnedTargetTest::TearDown();
   }
 
-  static http::Response Text(int status, std::string body) {
-    http::Response r;
-    r.status = status;
-    r.headers.Set("Content-Type", "text/plain");
-    r.body = std::move(body);
-    return r;
-  }
+  static http::Response Text(int status, std::string body) { return aimass::testing::TestHttpServer::Text(status, std::move(body)); }
 
   void Add(http::Method m, std::string pattern, http::Handler h) {
-    http::Route r;
-    r.method = m;
-    r.pattern = std::move(pattern);
-    r.handler = std::move(h);
-    Status st = router_.Add(std::move(r));
+    Status st = server_.Add(m, std::move(pattern), std::move(h));
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
@@ -486,9 +462,7 @@ class HttpTargetTest : public OwnedTargetTest {
 
   std::mutex mu_;
   Seen seen_;
-  http::Router router_;
-  std::unique_ptr<http::Pipeline> pipeline_;
-  std::unique_ptr<http::Server> server_;
+  aimass::testing::TestHttpServer server_;
   std::string url_;
 };
 

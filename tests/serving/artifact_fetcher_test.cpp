@@ -20,11 +20,9 @@
 #include "discovery/discovery.hpp"
 #include "discovery/locator.hpp"
 #include "http/file_response.hpp"
-#include "http/pipeline.hpp"
-#include "http/router.hpp"
-#include "http/server.hpp"
 #include "storage/blob_store.hpp"
 #include "test_db.hpp"
+#include "test_http_server.hpp"
 #include "test_support.hpp"
 
 namespace aimass::serving {
@@ -73,39 +71,15 @@ class ArtifactFetcherTest : public ::testing::Test {
       for (char& c : path) c = c == '/' ? '_' : c;
       return serve(req, req.Param("name") + "-" + req.Param("version") + "-" + path);
     });
-    pipeline_ = std::make_unique<http::Pipeline>(router_);
-    http::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.io_threads = 1;
-    o.worker_threads = 2;
-    o.shutdown_timeout_s = 5;
-    o.spool_dir = dir_.path() + "/spool";
-    fs::create_directories(o.spool_dir);
     fs::create_directories(dir_.path() + "/registry");
-    server_ = std::make_unique<http::Server>(o, *pipeline_);
-    ASSERT_TRUE(server_->Start().ok());
-    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    ASSERT_TRUE(server_.Start(dir_.path() + "/spool").ok());
+    url_ = server_.url();
   }
 
-  void TearDown() override {
-    server_->Shutdown();
-    server_->Wait();
-  }
-
-  static http::Response Text(int status, std::string body) {
-    http::Response r;
-    r.status = status;
-    r.body = std::move(body);
-    return r;
-  }
+  static http::Response Text(int status, std::string body) { return aimass::testing::TestHttpServer::Text(status, std::move(body)); }
 
   void Add(std::string pattern, http::Handler h) {
-    http::Route r;
-    r.method = http::Method::kGet;
-    r.pattern = std::move(pattern);
-    r.handler = std::move(h);
-    ASSERT_TRUE(router_.Add(std::move(r)).ok());
+    ASSERT_TRUE(server_.Add(http::Method::kGet, std::move(pattern), std::move(h)).ok());
   }
 
   void Announce(const std::string& url) {
@@ -150,14 +124,12 @@ class ArtifactFetcherTest : public ::testing::Test {
   std::unique_ptr<discovery::Discovery> discovery_;
   std::unique_ptr<discovery::Locator> locator_;
   std::unique_ptr<storage::BlobStore> blobs_;
-  http::Router router_;
-  std::unique_ptr<http::Pipeline> pipeline_;
-  std::unique_ptr<http::Server> server_;
   std::string url_;
   std::string content_;
   std::mutex mu_;
   int requests_ = 0;
   std::vector<std::string> ranges_;
+  aimass::testing::TestHttpServer server_;  // last: stopped before what its handlers use goes
 };
 
 TEST_F(ArtifactFetcherTest, DownloadsInRangesAsTheOwnerAndStoresTheVerifiedBytes) {
@@ -192,17 +164,9 @@ TEST_F(ArtifactFetcherTest, ADeadInstanceIsPassedOverForTheNextLiveOne) {
   // lease ran out).
   std::string dead;
   {
-    http::Router none;
-    http::Pipeline p(none);
-    http::ServerOptions o;
-    o.host = "127.0.0.1";
-    o.port = 0;
-    o.spool_dir = dir_.path() + "/spool";
-    http::Server s(o, p);
-    ASSERT_TRUE(s.Start().ok());
-    dead = "http://127.0.0.1:" + std::to_string(s.port());
-    s.Shutdown();
-    s.Wait();
+    aimass::testing::TestHttpServer gone;
+    ASSERT_TRUE(gone.Start(dir_.path() + "/spool-gone").ok());
+    dead = gone.url();
   }
   Announce(dead);
   Announce(url_);

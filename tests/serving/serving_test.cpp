@@ -31,11 +31,13 @@
 
 #include <prometheus/registry.h>
 
+#include "common/failpoint.hpp"
 #include "events/bus.hpp"
 #include "registry/registry.hpp"
 #include "serving/deployment.hpp"
 #include "storage/blob_store.hpp"
 #include "storage/db.hpp"
+#include "failpoint_support.hpp"
 #include "model_support.hpp"
 #include "test_support.hpp"
 
@@ -103,6 +105,7 @@ class ServingTest : public testing::ModelStoreTest {
   }
 
   void TearDown() override {
+    failpoint::ClearAll();  // a test that failed with a point armed must not stall the next
     serving_.reset();
     bus_.Unsubscribe(subscription_);
     CloseStores();
@@ -386,6 +389,36 @@ TEST_F(ServingTest, AMissingArtifactIsFetchedAndALoadThatFailedForWantOfItIsTrie
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(calls.load(), 1);
   EXPECT_EQ(serving_->Get("scorer")->state, "ready") << "its copy is here now";
+}
+
+TEST_F(ServingTest, WhileANewDeploymentIsStoredTheOthersServeAndADeleteWaitsForIt) {
+  ASSERT_TRUE(Deploy({{"name", "other"}, {"model", "iris"}, {"version", 1}}).ok());
+  // The row write of the next create stalls (a slow or absent database).
+  ASSERT_TRUE(failpoint::Set("serving.before_persist", "pause").ok());
+  std::thread create([&] {
+    auto made = Deploy({{"name", "fresh"}, {"model", "iris"}, {"version", 2}});
+    EXPECT_TRUE(made.ok()) << made.status().ToString();
+  });
+  ASSERT_TRUE(WaitFor([] { return aimass::testing::Hits("serving.before_persist") > 0; }));
+  // Nothing the stalled write does not touch waits for it.
+  auto answer = serving_->Infer("other", std::nullopt, {TwoRows()});
+  EXPECT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_TRUE(serving_->Get("other").ok());
+  std::atomic<bool> deleted{false};
+  std::thread remove([&] {
+    EXPECT_TRUE(serving_->Delete("fresh").ok());
+    deleted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(deleted.load()) << "the delete did not wait for the row it deletes";
+  EXPECT_TRUE(serving_->Infer("other", std::nullopt, {TwoRows()}).ok()) << "a waiting delete held up the others";
+  ASSERT_TRUE(failpoint::Set("serving.before_persist", "off").ok());
+  create.join();
+  remove.join();
+  EXPECT_EQ(serving_->Get("fresh").status().code(), Code::kNotFound);
+  Restart();
+  ASSERT_TRUE(WaitFor([&] { return serving_->AllReady(); }));
+  EXPECT_EQ(serving_->List().size(), 1u) << "the deleted deployment's row is gone";
 }
 
 TEST_F(ServingTest, DeploymentsComeBackAfterARestartAsLastWritten) {
