@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build run test unit e2e bench fuzz tsan clean
+.PHONY: all deps build run test unit e2e browser bench fuzz tsan clean
 
 all: build
 
@@ -30,7 +30,11 @@ unit: build
 e2e: build
 	AIMASS_BIN=$(abspath $(BUILD)/aimass) $(PYTHON) -m pytest -q tests/e2e
 
-test: unit e2e
+# The console in Debian's Chromium (console/tests, node:test + playwright-core).
+browser: build
+	cd console && AIMASS_BIN=$(abspath $(BUILD)/aimass) node --test --test-concurrency=1 tests/
+
+test: unit e2e browser
 
 bench: build
 	@scripts/install-deps --bench

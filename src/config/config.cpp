@@ -81,6 +81,9 @@ const std::vector<KeyInfo>& Keys() {
               "mq, scheduler (auth, events, blobs and discovery run in every process). A module a served "
               "one needs is opened as a library over the shared stores; the gateway routes the paths of "
               "the modules it does not serve to the processes that announce them."),
+      STR_KEY("console.dir", console.dir,
+              "The web console's built files (Vite's output: index.html, assets/); empty: the `console` "
+              "directory beside the aimass binary (build/console after `make build`)."),
       ENUM_KEY("cluster.discovery", cluster.discovery,
                "Where processes announce the modules they serve and the gateway finds them: `store` (the "
                "metadata store) or `etcd` (cluster.etcd_endpoints, leases).",

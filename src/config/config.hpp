@@ -67,6 +67,10 @@ struct Config {
     uint64_t max_request_bytes = 64ull << 20;
   } serving;
 
+  struct Console {
+    std::string dir;  // the console's built files; empty: `console` beside the binary
+  } console;
+
   struct Cluster {
     std::string discovery = "store";  // store (the metadata store) | etcd
     std::string etcd_endpoints;       // comma-separated http://host:2379

@@ -12,6 +12,7 @@
 #include "common/cpus.hpp"
 #include "common/failpoint.hpp"
 #include "common/text.hpp"
+#include "console/module.hpp"
 #include "discovery/module.hpp"
 #include "events/module.hpp"
 #include "gateway/module.hpp"
@@ -42,7 +43,7 @@ std::unique_ptr<module::Module> Make() {
 // of loading deployments reach the queue's topics too).
 constexpr module::ModuleFactory kModules[] = {
     Make<blobs::BlobsModule>,       Make<auth::AuthModule>,         Make<events::EventsModule>,
-    Make<discovery::DiscoveryModule>,
+    Make<discovery::DiscoveryModule>, Make<console::ConsoleModule>,
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>,
 };

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "common/time.hpp"
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
 #include "serving/infer_codec.hpp"
@@ -221,6 +222,37 @@ Status RegisterRoutes(http::Router& router, Serving& serving, const ApiOptions& 
       [&s](Request& req) -> Response {
         HTTP_TRY(DeploymentView v, s.Get(req.Param("name")));
         return http::JsonResponse(200, ViewToJson(v));
+      });
+  add(Method::kGet, "/api/v1/deployments/{name}/metrics", "deployments:read",
+      "Each served version's counters since it loaded and its last window_s seconds (1-3600, default 10): "
+      "requests, errors, p50_ms, p99_ms",
+      [&s](Request& req) -> Response {
+        int64_t window = 10;
+        if (auto w = req.Query("window_s")) {
+          auto [p, ec] = std::from_chars(w->data(), w->data() + w->size(), window);
+          if (ec != std::errc() || p != w->data() + w->size() || window < 1 || window > 3600) {
+            return http::ErrorResponse(Status::BadRequest("window_s must be an integer from 1 to 3600"), req.request_id);
+          }
+        }
+        HTTP_TRY(auto stats, s.Stats(req.Param("name"), std::nullopt, std::chrono::seconds(window)));
+        Json list = Json::array();
+        for (const auto& v : stats) {
+          const StatsSnapshot& c = v.stats;
+          list.push_back({{"version", v.version},
+                          {"role", v.role},
+                          {"success", DurationJson(c.success)},
+                          {"fail", DurationJson(c.fail)},
+                          {"queue", DurationJson(c.queue)},
+                          {"inference_count", c.inference_count},
+                          {"execution_count", c.execution_count},
+                          {"pending", c.pending},
+                          {"window", {{"seconds", window},
+                                      {"requests", v.recent.requests},
+                                      {"errors", v.recent.errors},
+                                      {"p50_ms", v.recent.p50_ms},
+                                      {"p99_ms", v.recent.p99_ms}}}});
+        }
+        return http::JsonResponse(200, {{"at", UnixNowMs()}, {"versions", list}});
       });
   add(Method::kPatch, "/api/v1/deployments/{name}", "deployments:write",
       "Change a deployment (version, alias, batching, traffic); new versions load before they take traffic",

@@ -210,9 +210,13 @@ WindowStats InferenceStats::Window(std::chrono::seconds window) const {
     lat.push_back(it->us);
   }
   if (!lat.empty()) {
-    size_t k = std::min(lat.size() - 1, static_cast<size_t>(lat.size() * 0.99));
-    std::nth_element(lat.begin(), lat.begin() + static_cast<long>(k), lat.end());
-    w.p99_ms = lat[k] / 1000.0;
+    auto at = [&lat](double q) {
+      size_t k = std::min(lat.size() - 1, static_cast<size_t>(lat.size() * q));
+      std::nth_element(lat.begin(), lat.begin() + static_cast<long>(k), lat.end());
+      return lat[k] / 1000.0;
+    };
+    w.p99_ms = at(0.99);
+    w.p50_ms = at(0.50);  // after p99: nth_element keeps what is below the 99th in front
   }
   return w;
 }

@@ -36,10 +36,12 @@ struct StatsSnapshot {
   double busy_seconds = 0;                       // summed over instances
 };
 
-// Error rate and p99 over a recent window, for comparing a canary with the stable version.
+// Error rate and latency percentiles over a recent window: the canary controller compares a
+// canary with the stable version on them, and the console draws them.
 struct WindowStats {
   uint64_t requests = 0;
   uint64_t errors = 0;
+  double p50_ms = 0;
   double p99_ms = 0;
   double error_rate() const { return requests ? static_cast<double>(errors) / requests : 0; }
 };

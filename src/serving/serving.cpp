@@ -972,7 +972,7 @@ bool Serving::AllReady() {
 }
 
 Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<std::string>& name,
-                                                          std::optional<int64_t> version) {
+                                                          std::optional<int64_t> version, std::chrono::seconds window) {
   if (version && !name) return Status::BadRequest("a version needs a model name");
   std::vector<std::shared_ptr<Live>> all;
   {
@@ -987,7 +987,9 @@ Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<st
     std::lock_guard lock(d->mu);
     for (auto* r : {d->stable.get(), d->candidate.get()}) {
       if (!r || (version && r->version() != *version)) continue;
-      out.push_back({d->spec.name, r->version(), r->stats().Snapshot()});
+      VersionStats v{d->spec.name, r->version(), r->stats().Snapshot(), r == d->stable.get() ? "stable" : "candidate", {}};
+      if (window.count() > 0) v.recent = r->stats().Window(window);
+      out.push_back(std::move(v));
     }
   }
   if (version && out.empty()) {

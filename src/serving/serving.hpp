@@ -95,8 +95,11 @@ class Serving {
     std::string name;
     int64_t version = 0;
     StatsSnapshot stats;
+    std::string role;    // stable or candidate
+    WindowStats recent;  // the last Stats `window`, when one was asked for
   };
-  Result<std::vector<VersionStats>> Stats(const std::optional<std::string>& name, std::optional<int64_t> version);
+  Result<std::vector<VersionStats>> Stats(const std::optional<std::string>& name, std::optional<int64_t> version,
+                                          std::chrono::seconds window = std::chrono::seconds(0));
 
   // Whether `who` may send requests to deployment `name`: inference:invoke, or
   // inference.<name>:invoke for that deployment only.

@@ -142,7 +142,7 @@ def killed(srv):
 def test_a_user_works_through_the_gateway_and_the_cluster_survives_a_death_of_each_role(cluster, tmp_path):
     gw, rs1, rs2, ms, etcd = cluster["gw"], cluster["rs1"], cluster["rs2"], cluster["ms"], cluster["etcd"]
     ready = requests.get(gw.url + "/readyz", timeout=5).json()
-    assert set(ready["target"]) == {"auth", "blobs", "events", "discovery", "gateway"}, ready
+    assert set(ready["target"]) == {"auth", "blobs", "console", "events", "discovery", "gateway"}, ready
     assert set(ready["remote"]) == {"registry", "serving", "mq", "scheduler"}, ready
     assert set(requests.get(rs1.url + "/readyz", timeout=5).json()["remote"]) == {"gateway", "mq", "scheduler"}
     announced = etcd.keys("/aimass/services/")

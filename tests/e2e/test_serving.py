@@ -427,6 +427,20 @@ def test_statistics_count_the_requests(server, mlp_model):
     assert raw["last_inference"] >= int(before * 1000) - 1000
     error_message(server.admin.get(f"/v2/models/{unique('nosuch')}/stats"), 404)
 
+    # The same counters for people with deployments:read, with the last seconds' percentiles.
+    m = server.admin.get(f"/api/v1/deployments/{dep}/metrics", params={"window_s": 60})
+    assert m.status_code == 200, describe(m)
+    v = m.json()["versions"][0]
+    assert v["version"] == 1 and v["role"] == "stable", v
+    assert v["success"]["count"] == n and v["inference_count"] == n and v["fail"]["count"] == 0, v
+    assert v["window"]["seconds"] == 60 and v["window"]["requests"] == n and v["window"]["errors"] == 0, v
+    assert 0 < v["window"]["p50_ms"] <= v["window"]["p99_ms"], v
+    assert m.json()["at"] >= int(before * 1000)
+    for bad in ("0", "3601", "x", "-1"):
+        r = server.admin.get(f"/api/v1/deployments/{dep}/metrics", params={"window_s": bad})
+        assert r.status_code == 400, (bad, describe(r))
+    assert server.admin.get(f"/api/v1/deployments/{unique('nosuch')}/metrics").status_code == 404
+
 
 def test_repository_index_unload_and_load(server, mlp_model):
     dep = deploy(server.admin, mlp_model)["name"]

@@ -1,0 +1,100 @@
+// The console's frame: routes (in the URL's fragment, so that /, /assets and /docs are the
+// only paths the console takes from the platform's path space; decision 91), the navigation,
+// the theme switch and the signed-in user.
+import { useState } from "react";
+import { HashRouter, NavLink, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { AuthProvider, useAuth } from "./auth";
+import { applyTheme, initialTheme, type Theme } from "./theme";
+import { LoginPage } from "./pages/Login";
+import { HomePage } from "./pages/Home";
+import { ModelsPage } from "./pages/Models";
+import { ModelPage } from "./pages/Model";
+import { VersionPage } from "./pages/Version";
+import { DeploymentsPage } from "./pages/Deployments";
+import { DeploymentPage } from "./pages/Deployment";
+import { GatewayPage } from "./pages/Gateway";
+import { MqPage } from "./pages/Mq";
+import { CronPage } from "./pages/Cron";
+import { AdminPage } from "./pages/Admin";
+
+const NAV: [string, string][] = [
+  ["/", "Home"],
+  ["/models", "Models"],
+  ["/deployments", "Deployments"],
+  ["/gateway", "Gateway"],
+  ["/mq", "Message queue"],
+  ["/cron", "Scheduled jobs"],
+  ["/admin", "Administration"],
+];
+
+function Frame() {
+  const { me, ready, logout } = useAuth();
+  const location = useLocation();
+  const [theme, setTheme] = useState<Theme>(initialTheme());
+  const [menu, setMenu] = useState(false);
+  if (!ready) return null;
+  if (!me) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  const flip = () => {
+    const t = theme === "dark" ? "light" : "dark";
+    applyTheme(t);
+    setTheme(t);
+  };
+  return (
+    <div className="frame">
+      <header className="topbar">
+        <button className="menu-button" aria-label="Menu" onClick={() => setMenu(!menu)}>
+          ☰
+        </button>
+        <span className="brand">AI Mass</span>
+        <nav className={menu ? "open" : ""} onClick={() => setMenu(false)}>
+          {NAV.map(([to, label]) => (
+            <NavLink key={to} to={to} end={to === "/"}>
+              {label}
+            </NavLink>
+          ))}
+          <a href="/docs" target="_blank" rel="noreferrer">
+            API
+          </a>
+        </nav>
+        <span className="spacer" />
+        <button className="link" onClick={flip} aria-label="Switch theme" title="Switch theme">
+          {theme === "dark" ? "☀" : "☾"}
+        </button>
+        <span className="user" data-testid="user">
+          {me.username}
+        </span>
+        <button className="link" onClick={() => void logout()}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        <Routes>
+          <Route path="/" element={<HomePage />} />
+          <Route path="/models" element={<ModelsPage />} />
+          <Route path="/models/:name" element={<ModelPage />} />
+          <Route path="/models/:name/versions/:version" element={<VersionPage />} />
+          <Route path="/deployments" element={<DeploymentsPage />} />
+          <Route path="/deployments/:name" element={<DeploymentPage />} />
+          <Route path="/gateway" element={<GatewayPage />} />
+          <Route path="/mq" element={<MqPage />} />
+          <Route path="/cron" element={<CronPage />} />
+          <Route path="/admin" element={<AdminPage />} />
+          <Route path="*" element={<p>No such page.</p>} />
+        </Routes>
+      </main>
+    </div>
+  );
+}
+
+export function App() {
+  return (
+    <AuthProvider>
+      <HashRouter>
+        <Routes>
+          <Route path="/login" element={<LoginPage />} />
+          <Route path="/*" element={<Frame />} />
+        </Routes>
+      </HashRouter>
+    </AuthProvider>
+  );
+}
