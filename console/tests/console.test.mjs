@@ -4,7 +4,7 @@
 // whose writes the server still refuses. Any browser console error or failed request fails the
 // test that caused it. Screenshots of each page: console/test-output/.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -69,6 +69,23 @@ test("a model version uploaded through the page is validated and shown", async (
   const listed = await platform.api("GET", "/api/v1/models/fashion/versions");
   assert.equal(listed.body.versions.length, 1);
   assert.equal(listed.body.versions[0].status, "ready");
+
+  // A folder: tarred in the browser, stored as a directory version with its files.
+  const folder = join(work, "fashion-dir");
+  mkdirSync(join(folder, "config"), { recursive: true });
+  copyFileSync(v1, join(folder, "model.onnx"));
+  writeFileSync(join(folder, "config", "labels.txt"), "shirt\ntrouser\n");
+  await page.goto(`${platform.url}/#/models/fashion`);
+  await page.getByRole("button", { name: "Upload version" }).click();
+  await page.getByLabel("a folder").check();
+  await page.setInputFiles('input[name="artifact-folder"]', folder);
+  await page.selectOption('select[name="framework"]', "onnx");
+  await page.getByRole("button", { name: "Upload", exact: true }).click();
+  await page.getByRole("link", { name: "2", exact: true }).click();
+  await page.getByRole("cell", { name: "config/labels.txt" }).waitFor();
+  await page.getByText("entry").first().waitFor();
+  const files = await platform.api("GET", "/api/v1/models/fashion/versions/2/files");
+  assert.deepEqual(files.body.files.map((f) => f.path).sort(), ["config/labels.txt", "model.onnx"]);
   clean(page);
   await page.context().close();
 });
@@ -99,7 +116,8 @@ test("a deployment made on its page draws its traffic, and its canary weight mov
     "Content-Type": "application/octet-stream",
   });
   assert.equal(pushed.status, 201);
-  const canary = await platform.api("PATCH", "/api/v1/deployments/fashion-live", { traffic: { candidate: { version: 2 }, weight: 10 } });
+  const candidate = pushed.body.version;
+  const canary = await platform.api("PATCH", "/api/v1/deployments/fashion-live", { traffic: { candidate: { version: candidate }, weight: 10 } });
   assert.equal(canary.status, 200, JSON.stringify(canary.body));
   await page.reload();
   await page.getByTestId("weight").filter({ hasText: "10%" }).waitFor();
@@ -209,6 +227,23 @@ test("a viewer made on the admin page sees no write buttons and the server refus
   const token = await platform.login("vera", "Viewer-pass-123");
   const refused = await platform.api("POST", "/api/v1/models", { name: "not-allowed" }, token);
   assert.equal(refused.status, 403);
+  clean(page);
+  await page.context().close();
+});
+
+test("home draws the last hour's traffic once the first interval has passed", async () => {
+  // The platform has been up for more than one 10 s interval by now, under the tests' load.
+  const history = await platform.api("GET", "/api/v1/metrics/history");
+  assert.equal(history.status, 200);
+  assert.ok(history.body.points.length >= 1, JSON.stringify(history.body));
+  assert.ok(history.body.points.some((p) => p.requests_per_s > 0), "the tests' own requests are counted");
+  const page = await openPage(browser, platform);
+  await page.getByRole("heading", { name: "Traffic, last hour" }).waitFor();
+  await eventually(async () => Number(await page.locator(".chart").first().getAttribute("data-points")) >= 1, "the traffic chart to draw");
+  // The dark theme, on the page people see first.
+  await page.getByRole("button", { name: "Switch theme" }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  await page.shot("home-dark");
   clean(page);
   await page.context().close();
 });

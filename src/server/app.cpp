@@ -13,6 +13,7 @@
 #include "common/failpoint.hpp"
 #include "common/text.hpp"
 #include "console/module.hpp"
+#include "http/traffic_history.hpp"
 #include "discovery/module.hpp"
 #include "events/module.hpp"
 #include "gateway/module.hpp"
@@ -72,6 +73,7 @@ struct App::Impl {
   config::Config cfg;
   std::unique_ptr<storage::Db> db;
   std::shared_ptr<prometheus::Registry> metrics = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<http::TrafficHistory> traffic = std::make_shared<http::TrafficHistory>(metrics);
   module::Hooks hooks;
   http::Router router;
   std::unique_ptr<http::Pipeline> pipeline;
@@ -93,6 +95,7 @@ struct App::Impl {
       server->Wait();
     }
     if (grpc) grpc->Shutdown();
+    traffic->Stop();
     modules.reset();
   }
 };
@@ -127,6 +130,7 @@ Status App::Impl::BuildRoutes() {
   CoreDeps deps;
   deps.db = db.get();
   deps.metrics = metrics;
+  deps.traffic = traffic;
   deps.ready = &ready;
   module::ModuleManager* mgr = modules.get();
   deps.modules = [mgr](bool* all_ready) { return mgr->Readiness(all_ready); };
@@ -218,6 +222,7 @@ Status App::Start() {
   AIMASS_RETURN_IF_ERROR(s.BuildRoutes());
   AIMASS_RETURN_IF_ERROR(s.StartServers());
   AIMASS_RETURN_IF_ERROR(s.modules->Start());
+  s.traffic->Start();
   s.ready = true;
   return Status::Ok();
 }

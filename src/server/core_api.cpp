@@ -147,6 +147,28 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   };
   AIMASS_RETURN_IF_ERROR(router.Add(std::move(metrics)));
 
+  if (deps.traffic) {
+    http::Route history;
+    history.method = Method::kGet;
+    history.pattern = "/api/v1/metrics/history";
+    history.permission = "metrics:read";
+    history.tag = "system";
+    history.summary = "This process's HTTP traffic over the last hour: per interval, requests/s, 5xx rate, p50 and p99";
+    auto traffic = deps.traffic;
+    history.handler = [traffic](Request&) {
+      nlohmann::json points = nlohmann::json::array();
+      for (const auto& p : traffic->Points()) {
+        points.push_back({{"at", p.at_ms},
+                          {"requests_per_s", p.requests_per_s},
+                          {"error_rate", p.error_rate},
+                          {"p50_ms", p.p50_ms},
+                          {"p99_ms", p.p99_ms}});
+      }
+      return http::JsonResponse(200, {{"interval_s", traffic->interval().count()}, {"points", points}});
+    };
+    AIMASS_RETURN_IF_ERROR(router.Add(std::move(history)));
+  }
+
   // Built once, on first request, from the finished route table.
   auto doc = std::make_shared<std::once_flag>();
   auto text = std::make_shared<std::string>();

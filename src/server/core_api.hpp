@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "http/router.hpp"
+#include "http/traffic_history.hpp"
 #include "module/context.hpp"
 #include "storage/db.hpp"
 
@@ -24,6 +25,7 @@ namespace aimass::server {
 struct CoreDeps {
   storage::Db* db = nullptr;
   std::shared_ptr<prometheus::Registry> metrics;
+  std::shared_ptr<http::TrafficHistory> traffic;  // the last hour of HTTP traffic
   const std::atomic<bool>* ready = nullptr;
   // Each module's state ("ready", "starting", … or why not), for /readyz; `all_ready` when
   // every module is ready.

@@ -78,11 +78,20 @@ export function StateBadge({ state }: { state: string }) {
   return <span className={`badge state-${state.replace(/[^a-z_]/g, "")}`}>{state}</span>;
 }
 
-export function Time({ ms }: { ms: number | null | undefined }) {
-  if (!ms) return <span className="muted">—</span>;
-  const d = new Date(ms);
-  return <time dateTime={d.toISOString()}>{d.toLocaleString()}</time>;
+// One formatter for every date on a page: toLocaleString() builds a new one at each call,
+// which costs more than the rest of a table row.
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+const dateOnly = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const timeOnly = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+
+// A date from an RFC 3339 string or unix milliseconds, in the user's locale and zone.
+export function when(t: string | number | null | undefined): string {
+  if (t === null || t === undefined || t === "") return "—";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : dateTime.format(d);
 }
+export const day = (t: string | number) => dateOnly.format(new Date(t));
+export const clock = (t: string | number) => timeOnly.format(new Date(t));
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

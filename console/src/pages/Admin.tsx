@@ -4,7 +4,7 @@ import { useState, type FormEvent } from "react";
 import { api, enc } from "../api";
 import { useAuth } from "../auth";
 import { useAction, useApi } from "../hooks";
-import { Allowed, DataTable, ErrorLine, PageHeader } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, PageHeader, when, day } from "../components/ui";
 
 interface User {
   username: string;
@@ -149,8 +149,8 @@ function Keys() {
           { title: "Name", render: (k) => k.name },
           { title: "Key", render: (k) => <code>{k.prefix}…</code> },
           { title: "Owner", render: (k) => k.owner },
-          { title: "Expires", render: (k) => (k.expires_at ? new Date(k.expires_at).toLocaleDateString() : "never") },
-          { title: "Last used", render: (k) => (k.last_used_at ? new Date(k.last_used_at).toLocaleString() : "—") },
+          { title: "Expires", render: (k) => (k.expires_at ? day(k.expires_at) : "never") },
+          { title: "Last used", render: (k) => (k.last_used_at ? when(k.last_used_at) : "—") },
           {
             title: "",
             render: (k) =>
@@ -192,7 +192,7 @@ function Audit() {
         rows={audit.data?.entries ?? []}
         rowKey={(a) => String(a.id)}
         columns={[
-          { title: "When", render: (a) => new Date(a.time).toLocaleString() },
+          { title: "When", render: (a) => when(a.time) },
           { title: "Who", render: (a) => a.actor },
           { title: "What", render: (a) => <code>{a.method} {a.path}</code> },
           { title: "Status", render: (a) => a.status },

@@ -3,7 +3,7 @@
 import { useState } from "react";
 import { api, enc } from "../api";
 import { useAction, useApi } from "../hooks";
-import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge, when } from "../components/ui";
 
 interface Job {
   name: string;
@@ -80,7 +80,7 @@ function Runs({ job }: { job: string }) {
         empty="No runs yet."
         columns={[
           { title: "Run", render: (r) => r.id },
-          { title: "Scheduled", render: (r) => new Date(r.scheduled).toLocaleString() },
+          { title: "Scheduled", render: (r) => when(r.scheduled) },
           { title: "Trigger", render: (r) => r.trigger },
           { title: "Status", render: (r) => <StateBadge state={r.status} /> },
           { title: "Attempts", render: (r) => r.attempts },

@@ -8,7 +8,7 @@ import { useAuth } from "../auth";
 import { useAction, useApi } from "../hooks";
 import type { Deployment } from "../types";
 import { Chart, type Series } from "../components/Chart";
-import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge, when } from "../components/ui";
 
 interface Counter {
   count: number;
@@ -211,7 +211,7 @@ export function DeploymentPage() {
           rows={[...(d?.traffic?.history ?? [])].reverse()}
           rowKey={(h) => `${h.at}-${h.action}-${h.to_version}`}
           columns={[
-            { title: "When", render: (h) => new Date(h.at).toLocaleString() },
+            { title: "When", render: (h) => when(h.at) },
             { title: "Action", render: (h) => h.action },
             { title: "From", render: (h) => h.from_version ?? "—" },
             { title: "To", render: (h) => h.to_version ?? "—" },

@@ -1,4 +1,5 @@
 // A model: its card, versions, aliases with who moved them, and the upload of a new version.
+import { createTar } from "nanotar";
 import { useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, enc, upload } from "../api";
@@ -6,7 +7,7 @@ import { useAuth } from "../auth";
 import { useAction, useApi } from "../hooks";
 import type { AliasMove, Model, Version } from "../types";
 import { Markdown } from "../components/Markdown";
-import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, bytes } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, bytes, when } from "../components/ui";
 
 const FRAMEWORKS = ["onnx", "torchscript", "xgboost"];
 
@@ -32,7 +33,7 @@ export function ModelPage() {
       {m && (
         <section className="card">
           <p className="muted">
-            {m.task && <>Task: {m.task} · </>}Owner: {m.owner} · Updated {new Date(m.updated_at).toLocaleString()}
+            {m.task && <>Task: {m.task} · </>}Owner: {m.owner} · Updated {when(m.updated_at)}
           </p>
           <p>{m.tags.map((t) => <span key={t} className="tag">{t}</span>)}</p>
           {m.description ? <Markdown text={m.description} /> : <p className="muted">No model card.</p>}
@@ -58,7 +59,7 @@ export function ModelPage() {
                   .map(([a]) => <span key={a} className="tag alias">{a}</span>),
             },
             { title: "By", render: (v) => v.created_by },
-            { title: "Created", render: (v) => new Date(v.created_at).toLocaleString() },
+            { title: "Created", render: (v) => when(v.created_at) },
           ]}
         />
       </section>
@@ -76,7 +77,7 @@ export function ModelPage() {
             { title: "From", render: (h) => h.from_version ?? "—" },
             { title: "To", render: (h) => h.to_version ?? "removed" },
             { title: "Moved by", render: (h) => h.moved_by },
-            { title: "When", render: (h) => new Date(h.moved_at).toLocaleString() },
+            { title: "When", render: (h) => when(h.moved_at) },
           ]}
         />
       </section>
@@ -84,9 +85,23 @@ export function ModelPage() {
   );
 }
 
+// A folder chosen in the browser, as the tar the registry takes for a directory version: the
+// paths below the folder itself, the executable bit unknown to browsers (0644).
+async function tarOf(files: File[]): Promise<Blob> {
+  const entries = await Promise.all(
+    files.map(async (f) => ({
+      name: (f.webkitRelativePath || f.name).split("/").slice(1).join("/") || f.name,
+      data: new Uint8Array(await f.arrayBuffer()),
+    })),
+  );
+  return new Blob([createTar(entries) as Uint8Array<ArrayBuffer>], { type: "application/x-tar" });
+}
+
 function UploadVersion({ model, onDone }: { model: string; onDone: () => void }) {
   const [open, setOpen] = useState(false);
   const [file, setFile] = useState<File | null>(null);
+  const [folder, setFolder] = useState<File[] | null>(null);
+  const [kind, setKind] = useState<"file" | "folder">("file");
   const [framework, setFramework] = useState("onnx");
   const [metadata, setMetadata] = useState("");
   const [progress, setProgress] = useState(0);
@@ -94,21 +109,45 @@ function UploadVersion({ model, onDone }: { model: string; onDone: () => void })
   if (!open) return <button onClick={() => setOpen(true)}>Upload version</button>;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    if (!file) return;
-    const headers: Record<string, string> = { "Content-Type": "application/octet-stream" };
+    const headers: Record<string, string> = { "Content-Type": kind === "folder" ? "application/x-tar" : "application/octet-stream" };
     if (metadata.trim()) headers["X-Model-Metadata"] = metadata.replace(/\s*\n\s*/g, " ");
     setProgress(0);
-    void action.run(() => upload(`/api/v1/models/${enc(model)}/versions?framework=${enc(framework)}`, file, headers, setProgress), () => {
+    void action.run(async () => {
+      const body = kind === "folder" ? await tarOf(folder ?? []) : file;
+      if (!body) return;
+      await upload(`/api/v1/models/${enc(model)}/versions?framework=${enc(framework)}`, body, headers, setProgress);
+    }, () => {
       setOpen(false);
       setFile(null);
+      setFolder(null);
       onDone();
     });
   };
   return (
     <form className="card inline-form" onSubmit={submit}>
-      <Field label="Artifact">
-        <input name="artifact" type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
-      </Field>
+      <div className="row" role="radiogroup" aria-label="Artifact kind">
+        <label>
+          <input type="radio" name="kind" checked={kind === "file"} onChange={() => setKind("file")} /> a file
+        </label>
+        <label>
+          <input type="radio" name="kind" checked={kind === "folder"} onChange={() => setKind("folder")} /> a folder
+        </label>
+      </div>
+      {kind === "file" ? (
+        <Field label="Artifact">
+          <input name="artifact" type="file" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        </Field>
+      ) : (
+        <Field label="Folder (the entry is model.<framework's extension> unless the metadata names one)">
+          <input
+            name="artifact-folder"
+            type="file"
+            multiple
+            ref={(el) => el?.setAttribute("webkitdirectory", "")}
+            onChange={(e) => setFolder(e.target.files ? Array.from(e.target.files) : null)}
+          />
+        </Field>
+      )}
       <Field label="Framework">
         <select name="framework" value={framework} onChange={(e) => setFramework(e.target.value)}>
           {FRAMEWORKS.map((f) => (
@@ -122,7 +161,7 @@ function UploadVersion({ model, onDone }: { model: string; onDone: () => void })
       {action.busy && <progress max={1} value={progress} aria-label="Upload progress" />}
       <ErrorLine error={action.error} />
       <div className="row">
-        <button type="submit" disabled={action.busy || !file}>
+        <button type="submit" disabled={action.busy || (kind === "file" ? !file : !folder?.length)}>
           Upload
         </button>
         <button type="button" className="secondary" onClick={() => setOpen(false)}>

@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { download, enc } from "../api";
 import { useAction, useApi } from "../hooks";
 import type { TensorSpec, Version } from "../types";
-import { DataTable, ErrorLine, PageHeader, StateBadge, bytes } from "../components/ui";
+import { DataTable, ErrorLine, PageHeader, StateBadge, bytes, when } from "../components/ui";
 
 interface Files {
   files: { path: string; size: number; sha256: string; executable: boolean }[];
@@ -44,7 +44,7 @@ export function VersionPage() {
         <>
           <section className="card">
             <p>
-              <StateBadge state={d.status} /> {d.framework} · {bytes(d.size)} · by {d.created_by} · {new Date(d.created_at).toLocaleString()}
+              <StateBadge state={d.status} /> {d.framework} · {bytes(d.size)} · by {d.created_by} · {when(d.created_at)}
             </p>
             {d.status_reason && <p className="error">Validation: {d.status_reason}</p>}
             <p className="muted">
