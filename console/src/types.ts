@@ -56,4 +56,9 @@ export interface Deployment {
     history?: { at: string; action: string; from_version?: number | null; to_version?: number | null; weight?: number }[];
   };
   created_by?: string;
+  instances?: number;
+  threads?: number;
+  max_batch_size?: number;
+  max_queue_delay_us?: number;
+  timeout_ms?: number;
 }

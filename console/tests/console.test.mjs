@@ -127,6 +127,15 @@ test("a deployment made on its page draws its traffic, and its canary weight mov
   await eventually(async () => (await platform.api("GET", "/api/v1/deployments/fashion-live")).body.traffic.weight === 30, "the weight to reach 30");
   await page.getByRole("button", { name: "Roll back" }).click();
   await eventually(async () => (await platform.api("GET", "/api/v1/deployments/fashion-live")).body.traffic.candidate === null, "the rollback");
+  assert.equal((await platform.api("GET", "/api/v1/deployments/fashion-live")).body.version, 1);
+  // Again, and this time promoted: the candidate becomes the version served.
+  assert.equal((await platform.api("PATCH", "/api/v1/deployments/fashion-live", { traffic: { candidate: { version: candidate }, weight: 10 } })).status, 200);
+  await page.reload();
+  await page.getByRole("button", { name: "Promote" }).click();
+  await eventually(async () => {
+    const d = (await platform.api("GET", "/api/v1/deployments/fashion-live")).body;
+    return d.version === candidate && d.traffic.candidate === null;
+  }, "the promotion");
   clean(page);
   await page.context().close();
 });
@@ -146,6 +155,18 @@ test("a route paused on the gateway page answers 503 until it is resumed", async
   await page.getByRole("button", { name: "Resume" }).click();
   await page.getByRole("button", { name: "Pause" }).waitFor();
   await eventually(async () => (await fetch(`${platform.url}/front/healthz`)).status === 200, "the resumed route to answer 200");
+  // The route's traffic, from the gateway's counters, once two readings are 5 s apart.
+  await eventually(async () => /^\d+\.\d$/.test((await page.locator("tr", { hasText: "/front" }).locator("td").nth(5).innerText()).trim()), "the route's requests/s", 20000);
+
+  // A consumer's key, made on the page and shown once, lets it through a route that wants one.
+  assert.equal((await platform.api("POST", "/api/v1/gateway/consumers", { name: "shop", roles: [] })).status, 201);
+  await page.reload();
+  await page.getByRole("cell", { name: "shop", exact: true }).waitFor();
+  await page.getByRole("button", { name: "new key" }).click();
+  const key = (await page.locator(".notice code").innerText()).trim();
+  const detail = await platform.api("GET", "/api/v1/gateway/consumers/shop");
+  assert.equal(detail.body.api_keys.length, 1);
+  assert.ok(key.length > 20, key);
   clean(page);
   await page.context().close();
 });
@@ -245,5 +266,21 @@ test("home draws the last hour's traffic once the first interval has passed", as
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
   await page.shot("home-dark");
   clean(page);
+  await page.context().close();
+});
+
+test("a session the server ends (tokens revoked) leads back to the login page", async () => {
+  const made = await platform.api("POST", "/api/v1/users", { username: "sam", password: "Sam-pass-12345", roles: ["developer"] });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const page = await openPage(browser, platform, { username: "sam", password: "Sam-pass-12345" });
+  await page.goto(`${platform.url}/#/deployments`);
+  await page.getByRole("heading", { name: "Deployments" }).waitFor();
+  assert.equal((await platform.api("POST", "/api/v1/users/sam/revoke-tokens")).status, 200);
+  // The page's next poll is refused; it says why, on the login page.
+  await page.getByText("Your session has ended; please sign in again.").waitFor({ timeout: 15000 });
+  await page.locator('input[name="username"]').waitFor();
+  await page.shot("signed-out");
+  const problems = page.problems().filter((p) => !/401/.test(p));
+  assert.deepEqual(problems, [], "only the refused poll may fail");
   await page.context().close();
 });

@@ -160,6 +160,10 @@ export function DeploymentPage() {
             <StateBadge state={d.state} /> <Link to={`/models/${enc(d.model)}`}>{d.model}</Link> {d.alias ? `@${d.alias}` : `version ${d.version}`}
           </p>
           {d.reason && <p className="error">{d.reason}</p>}
+          <p className="muted" data-testid="runner">
+            {d.instances ?? 1} instance{(d.instances ?? 1) === 1 ? "" : "s"} × {d.threads || "auto"} threads · batches up to {d.max_batch_size || 1}
+            {d.max_batch_size ? `, waiting up to ${((d.max_queue_delay_us ?? 0) / 1000).toFixed(1)} ms` : ""} · timeout {d.timeout_ms} ms
+          </p>
           <DataTable
             rows={d.serving ?? []}
             rowKey={(s) => String(s.version)}
@@ -185,7 +189,7 @@ export function DeploymentPage() {
               </label>
               <Allowed permission="deployments:write">
                 <div className="row">
-                  <button onClick={() => void patch({ version: candidate.version, alias: null, traffic: { candidate: null, weight: 0 } })}>Promote</button>
+                  <button onClick={() => void patch({ version: candidate.version, traffic: { candidate: null, weight: 0 } })}>Promote</button>
                   <button className="secondary" onClick={() => void patch({ traffic: { candidate: null, weight: 0 } })}>
                     Roll back
                   </button>

@@ -1,7 +1,9 @@
 // The gateway: routes with their state (pause, resume, degrade), upstreams with the health of
 // each target, consumers and the response cache.
-import { useState } from "react";
-import { api, enc } from "../api";
+import { useEffect, useRef, useState } from "react";
+import { api, enc, get } from "../api";
+import { useAuth } from "../auth";
+import { parseMetrics } from "../prometheus";
 import { useAction, useApi } from "../hooks";
 import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge } from "../components/ui";
 
@@ -12,6 +14,7 @@ interface RouteState {
   service?: string;
   methods?: string[];
   state: { mode: string; reason?: string };
+  plugins?: { rate_limit?: { rate: number; per?: string; burst?: number; key?: string } };
 }
 interface Upstream {
   name: string;
@@ -35,12 +38,54 @@ interface Consumer {
 
 const stateOf = (r: RouteState) => r.state?.mode ?? "active";
 
+// Requests per second and 5xx per second of each route, from the gateway's counters in
+// /metrics (aimass_gateway_requests_total{route,status_class}) read every 5 s.
+function useRouteTraffic(enabled: boolean) {
+  const [rates, setRates] = useState<Record<string, { rps: number; errors: number }>>({});
+  const last = useRef<{ at: number; totals: Record<string, [number, number]> } | null>(null);
+  useEffect(() => {
+    if (!enabled) return;
+    let live = true;
+    const poll = async () => {
+      const text = await get<string>("/metrics").catch(() => "");
+      if (!live || !text) return;
+      const totals: Record<string, [number, number]> = {};
+      for (const s of parseMetrics(text, (n) => n === "aimass_gateway_requests_total")) {
+        const t = (totals[s.labels.route] ??= [0, 0]);
+        t[0] += s.value;
+        if (s.labels.status_class === "5xx") t[1] += s.value;
+      }
+      const now = Date.now();
+      const before = last.current;
+      if (before) {
+        const dt = (now - before.at) / 1000;
+        const next: Record<string, { rps: number; errors: number }> = {};
+        for (const [route, [n, e]] of Object.entries(totals)) {
+          const [n0, e0] = before.totals[route] ?? [0, 0];
+          next[route] = { rps: (n - n0) / dt, errors: (e - e0) / dt };
+        }
+        setRates(next);
+      }
+      last.current = { at: now, totals };
+    };
+    void poll();
+    const t = setInterval(poll, 5000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, [enabled]);
+  return rates;
+}
+
 export function GatewayPage() {
   const routes = useApi<{ routes: RouteState[] }>("/api/v1/gateway/routes", 3000);
   const upstreams = useApi<{ upstreams: Upstream[] }>("/api/v1/gateway/upstreams", 5000);
   const consumers = useApi<{ consumers: Consumer[] }>("/api/v1/gateway/consumers");
   const cache = useApi<{ entries: number; bytes: number; hits: number; misses: number }>("/api/v1/gateway/cache", 5000);
   const action = useAction();
+  const { can } = useAuth();
+  const traffic = useRouteTraffic(can("metrics:read"));
   const [health, setHealth] = useState<string | null>(null);
   const post = (path: string, body?: unknown) => void action.run(() => api("POST", path, body), routes.reload);
   return (
@@ -58,6 +103,9 @@ export function GatewayPage() {
             { title: "Route", render: (r) => r.name },
             { title: "Paths", render: (r) => r.paths.join(", ") },
             { title: "To", render: (r) => r.upstream ?? r.service ?? "" },
+            { title: "Rate limit", render: (r) => (r.plugins?.rate_limit ? `${r.plugins.rate_limit.rate} per ${r.plugins.rate_limit.per ?? "second"}${r.plugins.rate_limit.key ? ` by ${r.plugins.rate_limit.key}` : ""}` : "—") },
+            { title: "Requests/s", render: (r) => (traffic[r.name] ? traffic[r.name].rps.toFixed(1) : "—") },
+            { title: "5xx/s", render: (r) => (traffic[r.name] ? traffic[r.name].errors.toFixed(1) : "—") },
             { title: "State", render: (r) => <StateBadge state={stateOf(r)} /> },
             {
               title: "",
@@ -110,6 +158,7 @@ export function GatewayPage() {
             columns={[
               { title: "Consumer", render: (c) => c.name },
               { title: "Roles", render: (c) => c.roles.join(", ") },
+              { title: "API keys", render: (c) => <ConsumerKeys consumer={c.name} /> },
             ]}
           />
         </div>
@@ -157,5 +206,38 @@ function Health({ upstream }: { upstream: string }) {
         ]}
       />
     </>
+  );
+}
+
+// A consumer's API keys (ids only: the secrets are never shown again) and a new one, shown once.
+function ConsumerKeys({ consumer }: { consumer: string }) {
+  const detail = useApi<{ api_keys?: { id: string }[] }>(`/api/v1/gateway/consumers/${enc(consumer)}`);
+  const [made, setMade] = useState("");
+  const action = useAction();
+  return (
+    <div>
+      {(detail.data?.api_keys ?? []).map((k) => (
+        <code key={k.id}>{k.id} </code>
+      ))}
+      <Allowed permission="gateway:write">
+        <button
+          className="link"
+          onClick={() =>
+            void action.run(async () => {
+              const k = await api<{ key: string }>("POST", `/api/v1/gateway/consumers/${enc(consumer)}/keys`);
+              setMade(k.key);
+            }, detail.reload)
+          }
+        >
+          new key
+        </button>
+      </Allowed>
+      {made && (
+        <p className="notice">
+          Shown this once: <code>{made}</code>
+        </p>
+      )}
+      <ErrorLine error={action.error} />
+    </div>
   );
 }
