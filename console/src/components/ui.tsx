@@ -59,6 +59,20 @@ export function PageHeader({ title, children }: { title: ReactNode; children?: R
   );
 }
 
+// The last row of a form that opened in place: its action, and Cancel to fold it again.
+export function FormButtons({ submit, disabled, onCancel }: { submit: string; disabled: boolean; onCancel: () => void }) {
+  return (
+    <div className="row">
+      <button type="submit" disabled={disabled}>
+        {submit}
+      </button>
+      <button type="button" className="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
 export function Field({ label, children }: { label: string; children: ReactNode }) {
   return (
     <label className="field">

@@ -5,7 +5,7 @@ import { Link, useNavigate } from "react-router-dom";
 import { api, enc } from "../api";
 import { useAction, useApi } from "../hooks";
 import type { Deployment } from "../types";
-import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, FormButtons } from "../components/ui";
 
 export function DeploymentsPage() {
   const list = useApi<{ deployments: Deployment[] }>("/api/v1/deployments", 5000);
@@ -60,14 +60,7 @@ function NewDeployment() {
       </Field>
       <ErrorLine error={action.error} />
       {action.busy && <p className="muted">Loading and warming the model…</p>}
-      <div className="row">
-        <button type="submit" disabled={action.busy || !form.name || !form.model || !form.ref}>
-          Deploy
-        </button>
-        <button type="button" className="secondary" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
+      <FormButtons submit="Deploy" disabled={action.busy || !form.name || !form.model || !form.ref} onCancel={() => setOpen(false)} />
     </form>
   );
 }

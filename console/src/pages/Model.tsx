@@ -7,7 +7,7 @@ import { useAuth } from "../auth";
 import { useAction, useApi } from "../hooks";
 import type { AliasMove, Model, Version } from "../types";
 import { Markdown } from "../components/Markdown";
-import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, bytes, when } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, bytes, when, FormButtons } from "../components/ui";
 
 const FRAMEWORKS = ["onnx", "torchscript", "xgboost"];
 
@@ -160,14 +160,7 @@ function UploadVersion({ model, onDone }: { model: string; onDone: () => void })
       </Field>
       {action.busy && <progress max={1} value={progress} aria-label="Upload progress" />}
       <ErrorLine error={action.error} />
-      <div className="row">
-        <button type="submit" disabled={action.busy || (kind === "file" ? !file : !folder?.length)}>
-          Upload
-        </button>
-        <button type="button" className="secondary" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
+      <FormButtons submit="Upload" disabled={action.busy || (kind === "file" ? !file : !folder?.length)} onCancel={() => setOpen(false)} />
     </form>
   );
 }

@@ -5,7 +5,7 @@ import { Link, useSearchParams } from "react-router-dom";
 import { api, enc } from "../api";
 import { useAction, useApi } from "../hooks";
 import type { Model, Version } from "../types";
-import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, when } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, when, FormButtons } from "../components/ui";
 
 export function ModelsPage() {
   const [params, setParams] = useSearchParams();
@@ -122,14 +122,7 @@ function NewModel({ onCreated }: { onCreated: () => void }) {
         <textarea name="model-card" rows={4} value={description} onChange={(e) => setDescription(e.target.value)} />
       </Field>
       <ErrorLine error={action.error} />
-      <div className="row">
-        <button type="submit" disabled={action.busy || !name}>
-          Create
-        </button>
-        <button type="button" className="secondary" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
+      <FormButtons submit="Create" disabled={action.busy || !name} onCancel={() => setOpen(false)} />
     </form>
   );
 }
