@@ -1,8 +1,8 @@
 // The console's frame: routes (in the URL's fragment, so that /, /assets and /docs are the
 // only paths the console takes from the platform's path space; decision 91), the navigation,
 // the theme switch and the signed-in user.
-import { useState } from "react";
-import { HashRouter, NavLink, Navigate, Route, Routes, useLocation } from "react-router-dom";
+import { useState, type JSX } from "react";
+import { HashRouter, NavLink, Navigate, Route, Routes, useLocation, useParams } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth";
 import { applyTheme, initialTheme, type Theme } from "./theme";
 import { LoginPage } from "./pages/Login";
@@ -16,6 +16,13 @@ import { GatewayPage } from "./pages/Gateway";
 import { MqPage } from "./pages/Mq";
 import { CronPage } from "./pages/Cron";
 import { AdminPage } from "./pages/Admin";
+
+// A page made anew for each :name, so that nothing of one deployment's page (its charts'
+// history, a pending canary weight) carries over to the next one's.
+function Keyed({ page: Page }: { page: () => JSX.Element }) {
+  const { name } = useParams();
+  return <Page key={name} />;
+}
 
 const NAV: [string, string][] = [
   ["/", "Home"],
@@ -74,7 +81,7 @@ function Frame() {
           <Route path="/models/:name" element={<ModelPage />} />
           <Route path="/models/:name/versions/:version" element={<VersionPage />} />
           <Route path="/deployments" element={<DeploymentsPage />} />
-          <Route path="/deployments/:name" element={<DeploymentPage />} />
+          <Route path="/deployments/:name" element={<Keyed page={DeploymentPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -57,13 +57,18 @@ async function failure(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message);
 }
 
-// Sends a request; resolves to the raw response when it is 2xx.
-export async function send(method: string, path: string, body?: BodyInit | null, headers?: HeadersInit): Promise<Response> {
-  const res = await fetch(path, { method, headers: authHeaders(headers), body: body ?? undefined });
-  if (res.status === 401 && token) {
+// Every answer the console gets passes here: a 401 to a signed-in user ends the session.
+export function checkSignedIn(status: number): void {
+  if (status === 401 && token) {
     setToken(null);
     onSignedOut("Your session has ended; please sign in again.");
   }
+}
+
+// Sends a request; resolves to the raw response when it is 2xx.
+export async function send(method: string, path: string, body?: BodyInit | null, headers?: HeadersInit): Promise<Response> {
+  const res = await fetch(path, { method, headers: authHeaders(headers), body: body ?? undefined });
+  checkSignedIn(res.status);
   if (!res.ok) throw await failure(res);
   return res;
 }
@@ -97,6 +102,7 @@ export function upload<T = unknown>(
     xhr.upload.onprogress = (e) => e.lengthComputable && progress(e.loaded / e.total);
     xhr.onerror = () => reject(new ApiError(0, "network", "the upload could not be sent"));
     xhr.onload = async () => {
+      checkSignedIn(xhr.status);
       const res = new Response(xhr.responseText, {
         status: xhr.status,
         headers: { "Content-Type": xhr.getResponseHeader("Content-Type") ?? "" },

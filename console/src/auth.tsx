@@ -57,7 +57,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [expiresAt, setExpiresAt] = useState<number>(() => Number(sessionStorage.getItem("aimass.expires") ?? 0));
   useEffect(() => {
     if (!me || !expiresAt) return;
-    const t = setTimeout(() => signedOut("Your session has expired; please sign in again."), Math.max(0, expiresAt - Date.now()));
+    // setTimeout takes at most 2^31-1 ms (24.8 days); a longer token is checked again then.
+    const wait = Math.max(0, expiresAt - Date.now());
+    const t = setTimeout(
+      () => (Date.now() >= expiresAt ? signedOut("Your session has expired; please sign in again.") : setExpiresAt((e) => e)),
+      Math.min(wait, 2 ** 31 - 1),
+    );
     return () => clearTimeout(t);
   }, [me, expiresAt, signedOut]);
 

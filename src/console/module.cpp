@@ -3,12 +3,29 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
+#include "common/text.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 
 namespace aimass::console {
+
+// Whether an Accept-Encoding value takes gzip: listed (or `*`) without `q=0`.
+bool AcceptsGzip(std::optional<std::string_view> accept) {
+  if (!accept) return false;
+  for (const std::string& item : SplitCommaList(*accept)) {
+    std::string_view v = item;
+    std::string_view coding = TrimSpaces(v.substr(0, v.find(';')));
+    if (coding != "gzip" && coding != "*") continue;
+    size_t q = v.find("q=");
+    if (q == std::string_view::npos) return true;
+    double weight = std::strtod(std::string(v.substr(q + 2)).c_str(), nullptr);
+    return weight > 0;
+  }
+  return false;
+}
 
 std::string DefaultConsoleDir() {
   std::error_code ec;
@@ -40,29 +57,27 @@ Status ConsoleModule::RegisterRoutes(http::Router& router) {
       r.body = assets_ ? "not found\n" : "The console is not built here (" + dir_ + "); the API is at /api and /docs.\n";
       return r;
     }
+    // The gzip copy is another representation: its own ETag, and Vary on every answer.
+    const bool gzip = !a->gzip.empty() && AcceptsGzip(req.headers.Get("Accept-Encoding"));
+    const std::string etag = gzip ? a->etag.substr(0, a->etag.size() - 1) + "-gz\"" : a->etag;
     r.headers.Set("Content-Type", a->content_type);
     r.headers.Set("Cache-Control", a->cache_control);
-    r.headers.Set("ETag", a->etag);
+    r.headers.Set("ETag", etag);
+    if (!a->gzip.empty()) r.headers.Set("Vary", "Accept-Encoding");
     r.headers.Set("X-Content-Type-Options", "nosniff");
     if (a->content_type.starts_with("text/html")) {
       r.headers.Set("Content-Security-Policy",
-                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
                     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
       r.headers.Set("Referrer-Policy", "same-origin");
     }
-    if (auto inm = req.headers.Get("If-None-Match"); inm && *inm == a->etag) {
+    if (auto inm = req.headers.Get("If-None-Match"); inm && *inm == etag) {
       r.status = 304;
       return r;
     }
     r.status = 200;
-    auto accept = req.headers.Get("Accept-Encoding");
-    if (!a->gzip.empty()) r.headers.Set("Vary", "Accept-Encoding");
-    if (!a->gzip.empty() && accept && accept->find("gzip") != std::string_view::npos) {
-      r.headers.Set("Content-Encoding", "gzip");
-      r.body = a->gzip;
-    } else {
-      r.body = a->body;
-    }
+    if (gzip) r.headers.Set("Content-Encoding", "gzip");
+    r.body = gzip ? a->gzip : a->body;
     return r;
   };
   for (const char* pattern : {"/", "/index.html", "/favicon.svg", "/assets/{path...}"}) {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "console/static_assets.hpp"
 #include "module/module.hpp"
@@ -28,5 +29,8 @@ class ConsoleModule final : public module::Module {
 
 // Where the console's files are by default: `console` in the directory of the running binary.
 std::string DefaultConsoleDir();
+
+// Whether an Accept-Encoding header takes gzip (listed, or `*`, without `q=0`).
+bool AcceptsGzip(std::optional<std::string_view> accept);
 
 }  // namespace aimass::console

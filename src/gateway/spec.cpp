@@ -85,7 +85,8 @@ Status ValidatePath(const std::string& p) {
     i = j + 1;
   }
   if (IsReservedPath(path)) {
-    return Status::Conflict("route path '" + p.substr(0, 200) + "' is the platform's own (/api, /v1, /v2, /healthz, /readyz, /metrics, /openapi.json, /oauth, /docs)");
+    return Status::Conflict("route path '" + p.substr(0, 200) + "' is the platform's own (/api, /v1, /v2, /healthz, /readyz, /metrics, /openapi.json, /oauth, /docs, "
+                            "and the console's /, /assets, /index.html, /favicon.svg)");
   }
   return Status::Ok();
 }
@@ -294,7 +295,8 @@ std::string_view BalanceName(Balance b) {
 }
 
 bool IsReservedPath(std::string_view path) {
-  for (std::string_view p : {"/api", "/v1", "/v2", "/healthz", "/readyz", "/metrics", "/openapi.json", "/oauth", "/docs"}) {
+  for (std::string_view p : {"/api", "/v1", "/v2", "/healthz", "/readyz", "/metrics", "/openapi.json", "/oauth", "/docs",
+                             "/assets", "/index.html", "/favicon.svg"}) {
     if (path == p || (path.starts_with(p) && path[p.size()] == '/')) return true;
   }
   return path == "/";

@@ -1,5 +1,6 @@
 // StaticAssets: a Vite build read into memory, with the cache rules and gzip copies.
 #include "console/static_assets.hpp"
+#include "console/module.hpp"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -61,6 +62,18 @@ TEST(StaticAssetsTest, ABuildIsServedWithItsCacheRulesAndGzipCopies) {
   for (const char* missing : {"/assets/other.js", "/assets/../index.html", "/nope", "", "/assets/"}) {
     EXPECT_EQ(assets->Find(missing), nullptr) << missing;
   }
+}
+
+TEST(StaticAssetsTest, GzipIsSentOnlyToWhoAcceptsIt) {
+  EXPECT_TRUE(AcceptsGzip("gzip"));
+  EXPECT_TRUE(AcceptsGzip("gzip, deflate, br"));
+  EXPECT_TRUE(AcceptsGzip("br;q=1.0, gzip;q=0.8"));
+  EXPECT_TRUE(AcceptsGzip("*"));
+  EXPECT_FALSE(AcceptsGzip("gzip;q=0"));
+  EXPECT_FALSE(AcceptsGzip("gzip; q=0.0, identity"));
+  EXPECT_FALSE(AcceptsGzip("br, deflate"));
+  EXPECT_FALSE(AcceptsGzip("xgzip"));
+  EXPECT_FALSE(AcceptsGzip(std::nullopt));
 }
 
 TEST(StaticAssetsTest, ADirectoryWithoutIndexIsNotABuild) {

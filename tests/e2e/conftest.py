@@ -346,6 +346,11 @@ class AimassServer:
                 *self.extra_args,
             ]
             env = clean_env(HOME=str(self.workdir), AIMASS_ADMIN_PASSWORD=ADMIN_PASSWORD)
+            # A binary copied out of build/ (to test it while building the next) finds no
+            # console beside it: take the tree's build.
+            if not (self.binary.parent / "console" / "index.html").exists() and \
+                    (REPO_ROOT / "build" / "console" / "index.html").exists():
+                env["AIMASS_CONSOLE_DIR"] = str(REPO_ROOT / "build" / "console")
             if e2e_on_postgres() and not any("storage." in a for a in self.extra_args) \
                     and "AIMASS_STORAGE_DRIVER" not in self.extra_env:
                 name = "d" + hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:20]

@@ -25,6 +25,16 @@ interface Run {
   error: string;
 }
 
+// A time in the job's zone; a zone the browser does not know (the server's tzdata may have
+// more) falls back to UTC rather than failing the page.
+function inZone(t: string, zone: string): string {
+  try {
+    return new Date(t).toLocaleString(undefined, { timeZone: zone || "UTC", timeZoneName: "short" });
+  } catch {
+    return `${new Date(t).toLocaleString(undefined, { timeZone: "UTC", timeZoneName: "short" })} (${zone})`;
+  }
+}
+
 export function CronPage() {
   const jobs = useApi<{ jobs: Job[] }>("/api/v1/cron", 5000);
   const [open, setOpen] = useState<string | null>(null);
@@ -46,7 +56,7 @@ export function CronPage() {
           {
             title: "Next run",
             render: (j) =>
-              j.paused ? <StateBadge state="paused" /> : j.next_run ? new Date(j.next_run).toLocaleString(undefined, { timeZone: j.time_zone || "UTC", timeZoneName: "short" }) : "—",
+              j.paused ? <StateBadge state="paused" /> : j.next_run ? inZone(j.next_run, j.time_zone) : "—",
           },
           { title: "Target", render: (j) => `${j.target.type} ${j.target.path ?? j.target.topic ?? ""}` },
           { title: "Owner", render: (j) => j.owner },

@@ -120,14 +120,18 @@ export function DeploymentPage() {
   const candidate = d?.traffic?.candidate;
   const [weight, setWeight] = useState<number | null>(null);
   const shown = weight ?? d?.traffic?.weight ?? 0;
-  const patch = (body: unknown) => action.run(() => api("PATCH", `/api/v1/deployments/${enc(name)}`, body), () => {
-    setWeight(null);
-    dep.reload();
-  });
+  const patch = (body: unknown, sent: number | null = null) =>
+    action.run(() => api("PATCH", `/api/v1/deployments/${enc(name)}`, body), () => {
+      // A value the user moved to while this one was being stored is still to be sent.
+      setWeight((w) => (w === sent ? null : w));
+      dep.reload();
+    });
+  // Ending the canary clears what only a canary may have: its weight, shadow traffic, autopilot.
+  const noCanary = { candidate: null, weight: 0, shadow_percent: 0, auto: null };
   // The weight is stored once the slider has rested for a moment, not at every step.
   useEffect(() => {
     if (weight === null || !candidate) return;
-    const t = setTimeout(() => void patch({ traffic: { candidate: { version: candidate.version }, weight } }), 400);
+    const t = setTimeout(() => void patch({ traffic: { candidate: { version: candidate.version }, weight } }, weight), 400);
     return () => clearTimeout(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [weight]);
@@ -189,8 +193,8 @@ export function DeploymentPage() {
               </label>
               <Allowed permission="deployments:write">
                 <div className="row">
-                  <button onClick={() => void patch({ version: candidate.version, traffic: { candidate: null, weight: 0 } })}>Promote</button>
-                  <button className="secondary" onClick={() => void patch({ traffic: { candidate: null, weight: 0 } })}>
+                  <button onClick={() => void patch({ version: candidate.version, traffic: noCanary })}>Promote</button>
+                  <button className="secondary" onClick={() => void patch({ traffic: noCanary })}>
                     Roll back
                   </button>
                 </div>

@@ -45,9 +45,36 @@ interface Readiness {
   remote?: Record<string, string[]>;
 }
 
+// /readyz every 5 s. A 503 carries the modules' states too, and that is when they matter.
+function useReadiness(): { data: Readiness | null; error: string } {
+  const [data, setData] = useState<Readiness | null>(null);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    let live = true;
+    const poll = async () => {
+      try {
+        const res = await fetch("/readyz");
+        const body = (await res.json()) as Readiness;
+        if (!live) return;
+        setData({ ...body, status: res.ok ? body.status : "unavailable" });
+        setError("");
+      } catch (e) {
+        if (live) setError(`readiness: ${e}`);
+      }
+    };
+    void poll();
+    const t = setInterval(poll, 5000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, []);
+  return { data, error };
+}
+
 export function HomePage() {
   const { can } = useAuth();
-  const ready = useApi<Readiness>("/readyz", 5000);
+  const ready = useReadiness();
   const [events, setEvents] = useState<(PlatformEvent & { at: number })[]>([]);
   const [eventsError, setEventsError] = useState("");
   const topic = can("events:read") ? ">" : can("models:read") ? "registry.>" : "";

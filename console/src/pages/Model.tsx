@@ -7,15 +7,41 @@ import { useAuth } from "../auth";
 import { useAction, useApi } from "../hooks";
 import type { AliasMove, Model, Version } from "../types";
 import { Markdown } from "../components/Markdown";
-import { Allowed, DataTable, ErrorLine, Field, PageHeader, StateBadge, bytes, when, FormButtons } from "../components/ui";
+import { DataTable, ErrorLine, Field, FormButtons, PageHeader, StateBadge, bytes, when } from "../components/ui";
 
 const FRAMEWORKS = ["onnx", "torchscript", "xgboost"];
+const LEVELS = ["none", "read", "write", "manage"];
+
+interface Grants {
+  owner: string;
+  grants: { subject: string; level: string }[];
+}
+
+// The user's access to one model, as the registry decides it (registry::Registry::Authorize):
+// the highest of their roles' models:* permissions, ownership (manage) and grants to them or
+// to one of their roles.
+function useModelAccess(grants: Grants | null): number {
+  const { me, can } = useAuth();
+  let have = 0;
+  if (can("models:read")) have = 1;
+  if (can("models:write")) have = 2;
+  if (can("models:manage")) have = 3;
+  if (!me || !grants) return have;
+  if (grants.owner === me.username) have = 3;
+  for (const g of grants.grants) {
+    const mine = g.subject === `user:${me.username}` || me.roles.some((r) => g.subject === `role:${r}`);
+    if (mine) have = Math.max(have, LEVELS.indexOf(g.level));
+  }
+  return have;
+}
 
 export function ModelPage() {
   const name = useParams().name!;
   const model = useApi<Model>(`/api/v1/models/${enc(name)}`);
   const versions = useApi<{ versions: Version[] }>(`/api/v1/models/${enc(name)}/versions?page_size=1000`);
   const aliases = useApi<{ aliases: Record<string, number>; history: AliasMove[] }>(`/api/v1/models/${enc(name)}/aliases`);
+  const grants = useApi<Grants>(`/api/v1/models/${enc(name)}/grants`);
+  const access = useModelAccess(grants.data);
   const reload = () => {
     model.reload();
     versions.reload();
@@ -25,9 +51,7 @@ export function ModelPage() {
   return (
     <>
       <PageHeader title={<><Link to="/models">Models</Link> › {name}</>}>
-        <Allowed permission="models:write">
-          <UploadVersion model={name} onDone={reload} />
-        </Allowed>
+        {access >= 2 && <UploadVersion model={name} onDone={reload} />}
       </PageHeader>
       <ErrorLine error={model.error} />
       {m && (
@@ -65,12 +89,10 @@ export function ModelPage() {
       </section>
       <section>
         <h2>Aliases</h2>
-        <Allowed permission="models:write">
-          <MoveAlias model={name} onDone={reload} />
-        </Allowed>
+        {access >= 2 && <MoveAlias model={name} mayManage={access >= 3} onDone={reload} />}
         <DataTable
           rows={aliases.data?.history ?? []}
-          rowKey={(h) => `${h.alias}-${h.moved_at}-${h.to_version}`}
+          rowKey={(h) => `${h.alias}-${h.moved_at}-${h.from_version}-${h.to_version}`}
           empty="No alias has been set."
           columns={[
             { title: "Alias", render: (h) => h.alias },
@@ -110,7 +132,18 @@ function UploadVersion({ model, onDone }: { model: string; onDone: () => void })
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const headers: Record<string, string> = { "Content-Type": kind === "folder" ? "application/x-tar" : "application/octet-stream" };
-    if (metadata.trim()) headers["X-Model-Metadata"] = metadata.replace(/\s*\n\s*/g, " ");
+    if (metadata.trim()) {
+      // One line of ASCII: a header carries no newlines, and XHR sends no UTF-8 in headers.
+      try {
+        headers["X-Model-Metadata"] = JSON.stringify(JSON.parse(metadata)).replace(
+          /[\u007f-\uffff]/g,
+          (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+        );
+      } catch {
+        action.setError("the metadata is not JSON");
+        return;
+      }
+    }
     setProgress(0);
     void action.run(async () => {
       const body = kind === "folder" ? await tarOf(folder ?? []) : file;
@@ -165,8 +198,7 @@ function UploadVersion({ model, onDone }: { model: string; onDone: () => void })
   );
 }
 
-function MoveAlias({ model, onDone }: { model: string; onDone: () => void }) {
-  const { can } = useAuth();
+function MoveAlias({ model, mayManage, onDone }: { model: string; mayManage: boolean; onDone: () => void }) {
   const [alias, setAlias] = useState("");
   const [version, setVersion] = useState("");
   const action = useAction();
@@ -178,7 +210,7 @@ function MoveAlias({ model, onDone }: { model: string; onDone: () => void }) {
     <form className="toolbar" onSubmit={submit}>
       <input aria-label="Alias" placeholder="alias" value={alias} onChange={(e) => setAlias(e.target.value)} />
       <input aria-label="Version" placeholder="version" type="number" min={1} value={version} onChange={(e) => setVersion(e.target.value)} />
-      <button type="submit" disabled={action.busy || !alias || !version || (alias === "production" && !can("models:manage"))}>
+      <button type="submit" disabled={action.busy || !alias || !version || (alias === "production" && !mayManage)}>
         Point alias
       </button>
       <ErrorLine error={action.error} />

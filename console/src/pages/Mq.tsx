@@ -25,7 +25,8 @@ interface DeadLetter {
   topic: string;
   key: string;
   body: string;
-  deliveries: number;
+  body_encoding?: "base64";
+  headers: Record<string, string>;
 }
 
 export function MqPage() {
@@ -147,9 +148,9 @@ function DeadLetters({ subscription, onChange }: { subscription: string; onChang
         columns={[
           { title: "Id", render: (d) => d.id },
           { title: "Reason", render: (d) => d.reason },
-          { title: "Deliveries", render: (d) => d.deliveries },
+          { title: "Deliveries", render: (d) => d.headers?.["x-delivery-count"] ?? "—" },
           { title: "Key", render: (d) => d.key },
-          { title: "Body", render: (d) => <code className="wrap">{d.body}</code> },
+          { title: "Body", render: (d) => <code className="wrap">{d.body_encoding === "base64" ? `(base64) ${d.body}` : d.body}</code> },
           {
             title: "",
             render: (d) => (
