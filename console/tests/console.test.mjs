@@ -56,12 +56,16 @@ test("a model version uploaded through the page is validated and shown", async (
   await page.fill('input[name="model-name"]', "fashion");
   await page.fill('textarea[name="model-card"]', "# Fashion\n\nA **small** classifier.");
   await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("link", { name: "fashion" }).waitFor();
+  await page.shot("models");
   await page.getByRole("link", { name: "fashion" }).click();
   await page.getByRole("heading", { name: "Fashion", exact: true }).waitFor();  // the card, rendered
   await page.getByRole("button", { name: "Upload version" }).click();
   await page.setInputFiles('input[name="artifact"]', v1);
   await page.selectOption('select[name="framework"]', "onnx");
   await page.getByRole("button", { name: "Upload", exact: true }).click();
+  await page.getByRole("link", { name: "1", exact: true }).waitFor();
+  await page.shot("model");
   await page.getByRole("link", { name: "1", exact: true }).click();
   await page.getByRole("cell", { name: "features" }).waitFor();  // the signature read from the file
   await page.getByText("ready").first().waitFor();
@@ -98,6 +102,11 @@ test("a deployment made on its page draws its traffic, and its canary weight mov
   await page.fill('input[name="deployment-model"]', "fashion");
   await page.fill('input[name="deployment-ref"]', "1");
   await page.getByRole("button", { name: "Deploy" }).click();
+  await page.getByRole("heading", { name: "Live", exact: true }).waitFor();
+  await page.goto(`${platform.url}/#/deployments`);
+  await page.getByRole("link", { name: "fashion-live" }).waitFor();
+  await page.shot("deployments");
+  await page.getByRole("link", { name: "fashion-live" }).click();
   await page.getByRole("heading", { name: "Live", exact: true }).waitFor();
   const sender = setInterval(() => void platform.api("POST", "/v2/models/fashion-live/infer", X), 50);
   try {
