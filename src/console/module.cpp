@@ -80,15 +80,10 @@ Status ConsoleModule::RegisterRoutes(http::Router& router) {
     return r;
   };
   for (const char* pattern : {"/", "/index.html", "/favicon.svg", "/assets/{path...}"}) {
-    http::Route r;
-    r.method = http::Method::kGet;
-    r.pattern = pattern;
+    http::Route r = http::MakeRoute(http::Method::kGet, pattern, "", "console", "The web console's files", serve);
     r.anonymous = true;
     r.run_inline = true;  // from memory: never blocks
     r.audited = false;
-    r.tag = "console";
-    r.summary = "The web console's files";
-    r.handler = serve;
     AIMASS_RETURN_IF_ERROR(router.Add(std::move(r)));
   }
   return Status::Ok();

@@ -3,6 +3,7 @@
 // (metrics scrapes, /openapi.json, the HTTP server's upload spool, the server's own URL).
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,6 +39,10 @@ struct Hooks {
   // which has nothing to announce or route). Set before Open.
   std::vector<std::string> served_modules;
   std::vector<std::pair<std::string, std::string>> remote_paths;
+  // Whether this process serves `module` (not only opens it as a library).
+  bool serves(std::string_view module) const {
+    return std::find(served_modules.begin(), served_modules.end(), module) != served_modules.end();
+  }
   // Modules that keep blobs (Module::keeps_blobs) but are not open here: blob GC is refused.
   std::vector<std::string> absent_blob_keepers;
   // What must hold before this process announces itself to the others (serving: no deployment

@@ -1,7 +1,5 @@
 #include "mq/module.hpp"
 
-#include <algorithm>
-
 #include "auth/module.hpp"
 #include "events/module.hpp"
 #include "mq/api.hpp"
@@ -21,8 +19,7 @@ Status MqModule::Open(module::Context& ctx) {
   const config::Config& cfg = ctx.config();
   AIMASS_ASSIGN_OR_RETURN(auth::AuthModule * auth, ctx.Need<auth::AuthModule>());
   AIMASS_ASSIGN_OR_RETURN(events::EventsModule * events, ctx.Need<events::EventsModule>());
-  const auto& served = ctx.hooks().served_modules;
-  if (cfg.mq.driver != "jetstream" && std::find(served.begin(), served.end(), kName) == served.end()) {
+  if (cfg.mq.driver != "jetstream" && !ctx.hooks().serves(kName)) {
     // Opened as a library: a second writer of the embedded log, in another data_dir, would keep
     // messages no consumer reads. The process that serves mq holds the only one.
     return Status::Ok();

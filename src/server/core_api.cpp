@@ -148,14 +148,8 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
   AIMASS_RETURN_IF_ERROR(router.Add(std::move(metrics)));
 
   if (deps.traffic) {
-    http::Route history;
-    history.method = Method::kGet;
-    history.pattern = "/api/v1/metrics/history";
-    history.permission = "metrics:read";
-    history.tag = "system";
-    history.summary = "This process's HTTP traffic over the last hour: per interval, requests/s, 5xx rate, p50 and p99";
     auto traffic = deps.traffic;
-    history.handler = [traffic](Request&) {
+    auto history = [traffic](Request&) {
       nlohmann::json points = nlohmann::json::array();
       for (const auto& p : traffic->Points()) {
         points.push_back({{"at", p.at_ms},
@@ -166,7 +160,9 @@ Status RegisterCoreRoutes(http::Router& router, const CoreDeps& deps) {
       }
       return http::JsonResponse(200, {{"interval_s", traffic->interval().count()}, {"points", points}});
     };
-    AIMASS_RETURN_IF_ERROR(router.Add(std::move(history)));
+    AIMASS_RETURN_IF_ERROR(router.Add(http::MakeRoute(
+        Method::kGet, "/api/v1/metrics/history", "metrics:read", "system",
+        "This process's HTTP traffic over the last hour: per interval, requests/s, 5xx rate, p50 and p99", history)));
   }
 
   // Built once, on first request, from the finished route table.

@@ -1,7 +1,5 @@
 #include "serving/module.hpp"
 
-#include <algorithm>
-
 #include "auth/module.hpp"
 #include "blobs/module.hpp"
 #include "discovery/module.hpp"
@@ -21,8 +19,7 @@ Status ServingModule::Open(module::Context& ctx) {
   AIMASS_ASSIGN_OR_RETURN(registry::RegistryModule * registry, ctx.Need<registry::RegistryModule>());
   max_request_bytes_ = ctx.config().serving.max_request_bytes;
   serving_ = std::make_unique<Serving>(ctx.db(), registry->registry(), &events->bus(), ctx.metrics());
-  const auto& served = ctx.hooks().served_modules;
-  if (std::find(served.begin(), served.end(), "registry") == served.end()) {
+  if (!ctx.hooks().serves(registry::RegistryModule::kName)) {
     // The registry runs elsewhere, maybe on a blob directory this process does not share: what
     // the local store lacks is downloaded from it.
     AIMASS_ASSIGN_OR_RETURN(blobs::BlobsModule * blobs, ctx.Need<blobs::BlobsModule>());

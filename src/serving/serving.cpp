@@ -204,6 +204,15 @@ struct Serving::Impl {
     }
   }
 
+  // Every deployment as it stands, copied out of the map so that the caller locks each one
+  // without holding the map.
+  std::vector<std::shared_ptr<Live>> All() {
+    std::lock_guard lock(mu);
+    std::vector<std::shared_ptr<Live>> all;
+    for (auto& [_, d] : deployments) all.push_back(d);
+    return all;
+  }
+
   std::shared_ptr<Live> Find(const std::string& name) {
     std::lock_guard lock(mu);
     auto it = deployments.find(name);
@@ -365,12 +374,7 @@ struct Serving::Impl {
   }
 
   void OnAliasMoved(const std::string& model, const std::string& alias, int64_t to) {
-    std::vector<std::shared_ptr<Live>> all;
-    {
-      std::lock_guard lock(mu);
-      for (auto& [_, d] : deployments) all.push_back(d);
-    }
-    for (auto& d : all) {
+    for (auto& d : All()) {
       {
         std::lock_guard dl(d->mu);
         if (d->spec.model != model || !d->spec.alias || *d->spec.alias != alias || !d->loaded) continue;
@@ -426,12 +430,7 @@ struct Serving::Impl {
   // window, then roll back or take the next step.
   void Tick() {
     Reconcile();
-    std::vector<std::shared_ptr<Live>> all;
-    {
-      std::lock_guard lock(mu);
-      for (auto& [_, d] : deployments) all.push_back(d);
-    }
-    for (auto& d : all) {
+    for (auto& d : All()) {
       Evaluate(*d);
       RetryIfDue(d);
     }
@@ -703,13 +702,8 @@ Result<DeploymentView> Serving::Get(const std::string& name) {
 }
 
 std::vector<DeploymentView> Serving::List() {
-  std::vector<std::shared_ptr<Live>> all;
-  {
-    std::lock_guard lock(impl_->mu);
-    for (auto& [_, d] : impl_->deployments) all.push_back(d);
-  }
   std::vector<DeploymentView> out;
-  for (auto& d : all) {
+  for (auto& d : impl_->All()) {
     std::lock_guard lock(d->mu);
     out.push_back(d->View());
   }
