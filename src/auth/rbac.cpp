@@ -6,14 +6,15 @@ const std::vector<Role>& BuiltinRoles() {
   // Viewers and developers do not get *:read: user lists and the audit log are for admins.
   static const std::vector<std::string> kReads = {
       "models:read",    "deployments:read", "datasets:read", "pipelines:read", "mq:read",
-      "cron:read",      "blobs:read",       "gateway:read",  "apikeys:read",   "apps:read"};
+      "cron:read",      "blobs:read",       "gateway:read",  "apikeys:read",   "apps:read",
+      "jobs:read",      "cluster:read"};
   static const std::vector<Role> roles = [] {
     std::vector<Role> r;
     r.push_back({"admin", {"*:*"}, true});
     std::vector<std::string> dev = kReads;
     for (const char* p : {"models:write", "deployments:write", "datasets:write", "pipelines:write",
                           "mq:publish", "mq:consume", "mq:write", "cron:write", "blobs:write",
-                          "inference:invoke", "apikeys:write", "apps:write", "gateway:register"}) {
+                          "inference:invoke", "apikeys:write", "apps:write", "gateway:register", "jobs:write"}) {
       dev.emplace_back(p);
     }
     r.push_back({"developer", dev, true});

@@ -95,6 +95,24 @@ const std::vector<KeyInfo>& Keys() {
               "(127.0.0.1 when it listens on all interfaces)."),
       INT_KEY("cluster.lease_ttl_s", cluster.lease_ttl_s, 2, 3600,
               "Seconds an announced process stays listed without a heartbeat (it renews every third of it)."),
+      STR_KEY("cluster.node_name", cluster.node_name,
+              "This process's node in the compute cluster ([a-z0-9][a-z0-9._-]*); empty: the host name (a second "
+              "process on the same host gets <host>-2, …)."),
+      STR_KEY("cluster.node_labels", cluster.node_labels, "Labels of this node, `key=value,key=value`."),
+      STR_KEY("cluster.gpus", cluster.gpus,
+              "GPUs of this node: `auto` (nvidia-smi, none when absent), `none`, or declared devices "
+              "`MODEL:MEMORY_MB,…` where nvidia-smi cannot see them."),
+      ENUM_KEY("cluster.limits", cluster.limits,
+               "How jobs' memory and CPU are limited: `auto` (the first that works of cgroup-v2, cgroup-v1, "
+               "rlimit), or one of those (an error when it does not work).",
+               "auto", "cgroup-v2", "cgroup-v1", "rlimit"),
+      STR_KEY("cluster.jobs_dir", cluster.jobs_dir, "Jobs' logs and work directories; empty: data_dir/jobs."),
+      KeyInfo{"cluster.slurm", "bool", false, "", "Run jobs with \"executor\": \"slurm\" through Slurm's commands (sbatch, squeue, scontrol, scancel).",
+              [](const Config& c) { return std::string(c.cluster.slurm ? "true" : "false"); },
+              [](Config& c, const std::string& v) { return SetBool(c.cluster.slurm, v); }},
+      STR_KEY("cluster.slurm_conf", cluster.slurm_conf, "SLURM_CONF for the Slurm commands; empty: Slurm's default."),
+      STR_KEY("cluster.slurm_partition", cluster.slurm_partition, "The Slurm partition jobs go to; empty: the default."),
+      STR_KEY("cluster.slurm_bin_dir", cluster.slurm_bin_dir, "Where sbatch, squeue, scontrol and scancel are."),
       STR_KEY("failpoints", failpoints,
               "Failpoints armed at start, `name=action;…` (docs/guide/reliability.md): for crash and "
               "fault tests only. Empty: none."),

@@ -76,6 +76,15 @@ struct Config {
     std::string etcd_endpoints;       // comma-separated http://host:2379
     std::string advertise_url;        // how other processes reach this one; empty: the listen address
     int64_t lease_ttl_s = 10;
+    std::string node_name;            // empty: the host name
+    std::string node_labels;          // k=v,k=v
+    std::string gpus = "auto";        // auto (nvidia-smi) | none | MODEL:MEMORY_MB,…
+    std::string limits = "auto";      // auto | cgroup-v2 | cgroup-v1 | rlimit
+    std::string jobs_dir;             // empty: data_dir/jobs
+    bool slurm = false;
+    std::string slurm_conf;
+    std::string slurm_partition;
+    std::string slurm_bin_dir = "/usr/bin";
   } cluster;
 
   struct Gateway {

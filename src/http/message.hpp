@@ -247,6 +247,9 @@ class ResponseStream {
   // A finite download that is always ready (a tar written on the fly) rather than a feed of
   // events: no keep-alive comments, and a shutdown lets it finish within the drain time.
   virtual bool Bulk() const { return false; }
+  // Whether quiet stretches carry server-sent-events comments (`: keep-alive`); a plain-text
+  // stream (a job's log) has none.
+  virtual bool KeepAlives() const { return !Bulk(); }
   // The stream broke off (a source file went missing): the connection is cut without the
   // final chunk, so the client sees a truncated body instead of a short, complete-looking one.
   virtual bool Failed() const { return false; }

@@ -959,7 +959,7 @@ Awaitable<bool> Server::Impl::WriteStream(Connection& conn, Response& res) {
     // One-second naps, so that a shutdown is noticed within a second.
     timer->expires_after(std::chrono::seconds(1));
     auto [ec] = co_await timer->async_wait(kUse);
-    if (!ec && !woken->load() && !stream->Bulk() && ++quiet_seconds >= 15) {
+    if (!ec && !woken->load() && stream->KeepAlives() && ++quiet_seconds >= 15) {
       ok = co_await write_chunk(": keep-alive\n\n");
       quiet_seconds = 0;
     }

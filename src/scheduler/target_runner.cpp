@@ -216,6 +216,8 @@ class Runner : public TargetRunner {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    // Nothing else of the server's: a listening socket inherited by a job would keep the port.
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     if (!o_.work_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o_.work_dir.c_str());
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);

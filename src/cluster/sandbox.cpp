@@ -1,0 +1,77 @@
+#include "cluster/sandbox.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace aimass::cluster {
+
+namespace {
+
+constexpr const char* kBwrap = "/usr/bin/bwrap";
+
+bool Exists(const char* p) {
+  struct stat st;
+  return ::lstat(p, &st) == 0;
+}
+
+}  // namespace
+
+std::vector<std::string> SandboxArgv(const std::string& workdir, bool network) {
+  std::vector<std::string> a = {kBwrap, "--die-with-parent", "--new-session", "--unshare-all"};
+  if (network) a.push_back("--share-net");
+  a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
+  // Debian's merged /usr: /bin, /lib… are links into it.
+  for (const char* l : {"bin", "sbin", "lib", "lib64", "lib32", "libx32"}) {
+    std::string host = std::string("/") + l;
+    struct stat st;
+    if (::lstat(host.c_str(), &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      a.insert(a.end(), {"--symlink", std::string("usr/") + l, host});
+    } else {
+      a.insert(a.end(), {"--ro-bind", host, host});
+    }
+  }
+  // What programs read from /etc, and nothing else of it (it may hold the platform's config).
+  for (const char* e : {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+                        "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/localtime", "/etc/ssl",
+                        "/etc/ca-certificates", "/etc/mime.types", "/etc/python3", "/etc/fonts"}) {
+    if (Exists(e)) a.insert(a.end(), {"--ro-bind", e, e});
+  }
+  if (network) {
+    for (const char* e : {"/etc/resolv.conf", "/etc/hosts"}) {
+      if (Exists(e)) a.insert(a.end(), {"--ro-bind", e, e});
+    }
+  }
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workdir, kSandboxWorkdir,
+                     "--chdir", kSandboxWorkdir, "--setenv", "HOME", kSandboxWorkdir, "--"});
+  return a;
+}
+
+bool SandboxWorks() {
+  if (::access(kBwrap, X_OK) != 0) return false;
+  auto argv = SandboxArgv("/tmp", false);
+  argv.push_back("/bin/true");
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (auto& s : argv) args.push_back(s.data());
+    args.push_back(nullptr);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 1);
+      ::dup2(devnull, 2);
+    }
+    ::execv(kBwrap, args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace aimass::cluster

@@ -1,0 +1,21 @@
+// Sandbox: the bubblewrap command line a sandboxed job runs under: the system read-only
+// (/usr and what programs need from /etc), its own writable work directory and /tmp, fresh
+// /proc and /dev, every namespace unshared (no network unless asked), nothing else of the
+// host: not the data directory, not the other jobs, not /home or /root.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace aimass::cluster {
+
+// Whether `bwrap` exists here and can make its namespaces (a quick run of /bin/true).
+bool SandboxWorks();
+
+// Where a sandboxed job finds its work directory (and HOME): the host's path is not shown.
+inline constexpr const char* kSandboxWorkdir = "/job";
+
+// The argv before the job's own: bwrap … (workdir bound at /job) --chdir /job --.
+std::vector<std::string> SandboxArgv(const std::string& workdir, bool network);
+
+}  // namespace aimass::cluster

@@ -1,0 +1,74 @@
+// ClusterStore: the cluster's tables (nodes, jobs, quotas) and their SQL, through storage::Db.
+// Dispatch and completion run in the caller's transactions (the *Tx functions), so that a
+// claim, its quota check and its node's allocation are one atomic step in every process.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/job.hpp"
+#include "cluster/node.hpp"
+#include "storage/db.hpp"
+
+namespace aimass::cluster {
+
+struct Quota {
+  std::string subject;  // user:<name> | role:<name>
+  int64_t cpus = -1, memory_mb = -1;  // -1: no limit
+  double gpus = -1;
+  int64_t updated_ms = 0;
+};
+
+struct JobFilter {
+  std::vector<std::string> states;
+  std::string owner, node, executor, name;
+  int64_t limit = 50, offset = 0;
+};
+
+// What the running jobs hold, for quotas.
+struct Usage {
+  int64_t cpus = 0, memory_mb = 0;
+  double gpus = 0;
+};
+
+class ClusterStore {
+ public:
+  explicit ClusterStore(storage::Db& db) : db_(db) {}
+  static std::vector<storage::Migration> Migrations();
+
+  // Registers `n` under its name for `n.instance`, unless another instance holds it with a
+  // heartbeat newer than `stale_before_ms` (false then). Keeps an admin's draining state.
+  Result<bool> RegisterNode(const Node& n, int64_t stale_before_ms);
+  Status Heartbeat(const std::string& name, const std::string& instance, int64_t now_ms);
+  Result<std::vector<Node>> ListNodes();
+  Result<Node> GetNode(const std::string& name);
+  Status SetNodeState(const std::string& name, const std::string& state);
+
+  Status InsertJob(Job& job);
+  Result<Job> GetJob(int64_t id);
+  Result<std::vector<Job>> ListJobs(const JobFilter& f);
+  // Running jobs (all, or those on `node`), for allocation and recovery.
+  Result<std::vector<Job>> RunningJobs(const std::string& node);
+  static Result<std::vector<Job>> RunningJobsTx(storage::Tx& tx, const std::string& node);
+  static Result<std::vector<Job>> QueuedJobsTx(storage::Tx& tx, const std::string& executor, int64_t limit);
+  // Sets the run-time fields of a job (state, reason, exit code, attempts, node, GPUs, handle,
+  // times), guarded by the state it is expected to be in; false when it was not.
+  static Result<bool> UpdateJobTx(storage::Tx& tx, const Job& job, JobState expected);
+  Result<bool> UpdateJob(const Job& job, JobState expected);
+
+  // Asks the process running job `id` to stop it (a cancel); false when it is not running.
+  Result<bool> RequestStop(int64_t id, const std::string& why);
+  Result<std::vector<Quota>> ListQuotas();
+  static Result<std::vector<Quota>> ListQuotasTx(storage::Tx& tx);
+  Status PutQuota(const Quota& q);
+  Status DeleteQuota(const std::string& subject);
+
+  storage::Db& db() { return db_; }
+
+ private:
+  storage::Db& db_;
+};
+
+}  // namespace aimass::cluster
