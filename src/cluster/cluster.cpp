@@ -178,27 +178,36 @@ Status Cluster::Open() {
   lo.jobs_dir = o_.jobs_dir;
   lo.limits = limits_;
   lo.sandbox_works = local_.sandbox;
-  lo.done = [this](int64_t id, int64_t attempt, Outcome out) { OnDone(id, attempt, std::move(out)); };
+  auto done = [this](int64_t id, int64_t attempt, Outcome out) { OnDone(id, attempt, std::move(out)); };
+  lo.done = done;
   local_exec_ = MakeLocalExecutor(std::move(lo));
   if (o_.slurm.enabled) {
     SlurmExecutorOptions so;
     so.slurm = o_.slurm;
     so.jobs_dir = o_.jobs_dir;
-    so.done = lo.done;
+    so.done = done;
+    so.started = [this](int64_t id, int64_t attempt, int64_t at_ms) {
+      {
+        std::lock_guard lock(mu_);
+        began_.push_back({id, attempt, at_ms});
+      }
+      cv_.notify_one();
+    };
     slurm_exec_ = MakeSlurmExecutor(std::move(so));
   }
 
   // What this node was running before the restart: followed again, or ended as node_lost.
-  AIMASS_ASSIGN_OR_RETURN(std::vector<Job> mine, store_.RunningJobs(""));
+  AIMASS_ASSIGN_OR_RETURN(std::vector<Job> mine, store_.RunningJobs(local_.name));
+  if (slurm_exec_) {
+    AIMASS_ASSIGN_OR_RETURN(std::vector<Job> slurm, store_.HandedToSlurm("slurm@" + local_.name));
+    mine.insert(mine.end(), slurm.begin(), slurm.end());
+  }
   for (auto& j : mine) {
-    Executor* ex = j.node == local_.name ? local_exec_.get()
-                   : (slurm_exec_ && j.node == "slurm@" + local_.name) ? slurm_exec_.get() : nullptr;
-    if (ex == nullptr) continue;
     Running r;
     r.job = j;
-    r.deadline_ms = j.started_ms + j.spec.timeout_s * 1000;
+    r.deadline_ms = j.state == JobState::kRunning ? j.started_ms + j.spec.timeout_s * 1000 : INT64_MAX;
     running_[j.id] = r;
-    ex->Adopt(j);
+    (j.spec.executor == "slurm" ? slurm_exec_.get() : local_exec_.get())->Adopt(j);
   }
   return Status::Ok();
 }
@@ -282,7 +291,7 @@ Result<std::vector<Job>> Cluster::List(const JobFilter& filter) { return store_.
 Result<Job> Cluster::Cancel(int64_t id) {
   AIMASS_ASSIGN_OR_RETURN(Job j, store_.GetJob(id));
   if (Finished(j.state)) return j;
-  if (j.state == JobState::kQueued) {
+  if (j.state == JobState::kQueued && j.node.empty()) {
     Job c = j;
     c.state = JobState::kCancelled;
     c.reason = "cancelled";
@@ -395,8 +404,9 @@ Status Cluster::RecordEnds(std::vector<Ended> ended) {
       if (it == running_.end() || it->second.job.attempts != e.attempt) continue;
       Job j = it->second.job;
       if (it->second.stopping && e.outcome.state == JobState::kCancelled) j.stop = "cancelled";
+      const JobState was = j.state;
       std::string topic = ApplyEnd(j, e.outcome, now);
-      AIMASS_ASSIGN_OR_RETURN(bool changed, ClusterStore::UpdateJobTx(tx, j, JobState::kRunning));
+      AIMASS_ASSIGN_OR_RETURN(bool changed, ClusterStore::UpdateJobTx(tx, j, was));
       if (changed) events.emplace_back(std::move(topic), std::move(j));
     }
     return Status::Ok();
@@ -414,9 +424,41 @@ Status Cluster::RecordEnds(std::vector<Ended> ended) {
   return Status::Ok();
 }
 
+Status Cluster::RecordStarts(std::vector<Began> began) {
+  std::vector<Job> events;
+  Status st = db_.Transaction([&](Tx& tx) -> Status {
+    events.clear();
+    for (const auto& b : began) {
+      auto it = running_.find(b.id);
+      if (it == running_.end() || it->second.job.attempts != b.attempt) continue;
+      Job j = it->second.job;
+      if (j.state != JobState::kQueued) continue;
+      j.state = JobState::kRunning;
+      j.started_ms = b.at_ms;
+      j.updated_ms = UnixNowMs();
+      AIMASS_ASSIGN_OR_RETURN(bool changed, ClusterStore::UpdateJobTx(tx, j, JobState::kQueued));
+      if (changed) events.push_back(std::move(j));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    std::lock_guard lock(mu_);
+    began_.insert(began_.begin(), began.begin(), began.end());
+    return st;
+  }
+  for (auto& j : events) {
+    Running& r = running_[j.id];
+    r.deadline_ms = j.started_ms + j.spec.timeout_s * 1000;
+    r.job = j;
+    Publish("cluster.job.running", j);
+  }
+  return Status::Ok();
+}
+
 void Cluster::CheckStops(int64_t now_ms) {
   if (running_.empty()) return;
-  auto rows = db_.Query("SELECT id, stop FROM cluster_jobs WHERE state = 'running' AND stop <> '' AND (node = ? OR node = ?)",
+  auto rows = db_.Query("SELECT id FROM cluster_jobs WHERE state IN ('queued', 'running') AND stop <> '' "
+                        "AND (node = ? OR node = ?)",
                         {local_.name, "slurm@" + local_.name});
   std::set<int64_t> asked;
   if (rows.ok()) {
@@ -540,10 +582,11 @@ Status Cluster::DispatchSlurm() {
     claimed.clear();
     AIMASS_ASSIGN_OR_RETURN(std::vector<Job> queued, ClusterStore::QueuedJobsTx(tx, "slurm", 256));
     for (auto& j : queued) {
-      j.state = JobState::kRunning;
+      // Queued still, now in Slurm's queue: running once Slurm says so (RecordStarts).
       j.attempts += 1;
       j.node = "slurm@" + local_.name;
-      j.started_ms = j.updated_ms = now;
+      j.started_ms = 0;
+      j.updated_ms = now;
       j.reason.clear();
       j.exit_code = -1;
       j.stop.clear();
@@ -555,7 +598,7 @@ Status Cluster::DispatchSlurm() {
   for (auto& j : claimed) {
     Running r;
     r.job = j;
-    r.deadline_ms = j.started_ms + j.spec.timeout_s * 1000;
+    r.deadline_ms = INT64_MAX;  // from when it runs
     auto handle = slurm_exec_->Start(j);
     if (!handle.ok()) {
       running_[j.id] = r;
@@ -567,9 +610,8 @@ Status Cluster::DispatchSlurm() {
     j.handle = *handle;
     r.job.handle = *handle;
     running_[j.id] = r;
-    auto st = store_.UpdateJob(j, JobState::kRunning);
+    auto st = store_.UpdateJob(j, JobState::kQueued);
     if (!st.ok()) spdlog::warn("cluster: cannot record Slurm job {} of job {}: {}", *handle, j.id, st.status().message());
-    Publish("cluster.job.running", j);
   }
   return Status::Ok();
 }
@@ -578,16 +620,23 @@ void Cluster::Loop() {
   int64_t last_heartbeat = 0, last_sweep = 0;
   while (!stopping_.load()) {
     std::vector<Ended> ended;
+    std::vector<Began> began;
     std::vector<std::function<void()>> wakes;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return kick_ || !ended_.empty() || stopping_.load(); });
+      cv_.wait_for(lock, std::chrono::milliseconds(250),
+                   [&] { return kick_ || !ended_.empty() || !began_.empty() || stopping_.load(); });
       kick_ = false;
+      began.swap(began_);
       ended.swap(ended_);
       for (auto& [id, w] : followers_) wakes.push_back(w);
     }
     if (stopping_.load()) break;
     const int64_t now = UnixNowMs();
+    if (!began.empty()) {
+      Status st = RecordStarts(std::move(began));
+      if (!st.ok()) spdlog::warn("cluster: cannot record started jobs (kept for the next try): {}", st.message());
+    }
     if (!ended.empty()) {
       Status st = RecordEnds(std::move(ended));
       if (!st.ok()) spdlog::warn("cluster: cannot record ended jobs (kept for the next try): {}", st.message());

@@ -94,10 +94,14 @@ class Cluster {
     int64_t id, attempt;
     Outcome outcome;
   };
+  struct Began {
+    int64_t id, attempt, at_ms;
+  };
 
   void Loop();
   void OnDone(int64_t id, int64_t attempt, Outcome outcome);
   Status RecordEnds(std::vector<Ended> ended);
+  Status RecordStarts(std::vector<Began> began);
   Status Dispatch();
   Status DispatchSlurm();
   void CheckStops(int64_t now_ms);
@@ -117,6 +121,7 @@ class Cluster {
   std::condition_variable cv_;
   bool kick_ = false;
   std::vector<Ended> ended_;
+  std::vector<Began> began_;
   std::map<int64_t, Running> running_;  // this process's jobs: local ones on its node, and Slurm ones
   std::map<uint64_t, std::function<void()>> followers_;
   uint64_t next_follower_ = 1;

@@ -24,6 +24,9 @@ class Executor {
  public:
   // (job id, attempt, how it ended)
   using Done = std::function<void(int64_t, int64_t, Outcome)>;
+  // (job id, attempt, when it began to run): for executors that queue on their own (Slurm),
+  // whose attempts wait before they run; always reported before Done.
+  using Started = std::function<void(int64_t, int64_t, int64_t)>;
   virtual ~Executor() = default;
   // Starts attempt `job.attempts` (already counted) of `job` with `job.gpu_indexes`; returns the
   // handle to keep with the job (what Adopt needs after a restart).

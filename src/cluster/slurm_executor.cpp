@@ -19,6 +19,7 @@
 #include "cluster/local_executor.hpp"
 #include <spdlog/spdlog.h>
 #include "common/thread_name.hpp"
+#include "common/time.hpp"
 
 namespace aimass::cluster {
 
@@ -237,6 +238,7 @@ class SlurmExecutor final : public Executor {
     int64_t attempt = 0;
     std::string slurm_id;
     JobState stop = JobState::kRunning;
+    bool started = false;
   };
 
   std::vector<std::string> BaseEnv() const {
@@ -260,7 +262,7 @@ class SlurmExecutor final : public Executor {
 
   void Track(const Job& job, const std::string& id) {
     std::lock_guard lock(mu_);
-    jobs_[job.id] = {job.attempts, id, JobState::kRunning};
+    jobs_[job.id] = {job.attempts, id, JobState::kRunning, job.state == JobState::kRunning};
     cv_.notify_all();
   }
 
@@ -291,6 +293,13 @@ class SlurmExecutor final : public Executor {
           else if (it == states.end()) s.state = "LOST";
         }
         auto out = SlurmOutcome(s);
+        if (!t.started && (out || s.state == "RUNNING" || s.state == "COMPLETING")) {
+          {
+            std::lock_guard lock(mu_);
+            if (auto j = jobs_.find(id); j != jobs_.end()) j->second.started = true;
+          }
+          if (o_.started) o_.started(id, t.attempt, UnixNowMs());
+        }
         if (!out) continue;
         if (s.state == "LOST") out->reason = "node_lost";
         if (t.stop == JobState::kTimedOut || t.stop == JobState::kCancelled) {

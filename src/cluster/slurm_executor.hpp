@@ -19,6 +19,7 @@ struct SlurmExecutorOptions {
   std::string jobs_dir;
   int64_t poll_ms = 500;
   Executor::Done done;
+  Executor::Started started;
 };
 
 std::unique_ptr<Executor> MakeSlurmExecutor(SlurmExecutorOptions options);

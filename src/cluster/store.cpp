@@ -272,9 +272,17 @@ Result<std::vector<Job>> ClusterStore::RunningJobs(const std::string& node) {
   return out;
 }
 
+Result<std::vector<Job>> ClusterStore::HandedToSlurm(const std::string& node) {
+  AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query(std::string("SELECT ") + kJobColumns +
+                                                   " FROM cluster_jobs WHERE state IN ('queued', 'running') AND node = ? "
+                                                   "ORDER BY id",
+                                               {node}));
+  return JobsFrom(rows);
+}
+
 Result<std::vector<Job>> ClusterStore::QueuedJobsTx(Tx& tx, const std::string& executor, int64_t limit) {
   AIMASS_ASSIGN_OR_RETURN(Rows rows, tx.Query(std::string("SELECT ") + kJobColumns +
-                                                  " FROM cluster_jobs WHERE state = 'queued' AND executor = ? "
+                                                  " FROM cluster_jobs WHERE state = 'queued' AND executor = ? AND node = '' "
                                                   "ORDER BY priority DESC, id LIMIT ?",
                                               {executor, limit}));
   return JobsFrom(rows);
@@ -302,7 +310,8 @@ Result<bool> ClusterStore::UpdateJob(const Job& job, JobState expected) {
 }
 
 Result<bool> ClusterStore::RequestStop(int64_t id, const std::string& why) {
-  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE cluster_jobs SET stop = ? WHERE id = ? AND state = 'running'", {why, id}));
+  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE cluster_jobs SET stop = ? WHERE id = ? AND state IN ('queued', 'running') AND node <> ''",
+                                              {why, id}));
   return n > 0;
 }
 

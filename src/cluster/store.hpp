@@ -52,13 +52,17 @@ class ClusterStore {
   // Running jobs (all, or those on `node`), for allocation and recovery.
   Result<std::vector<Job>> RunningJobs(const std::string& node);
   static Result<std::vector<Job>> RunningJobsTx(storage::Tx& tx, const std::string& node);
+  // Queued jobs not yet handed to an executor, by priority then age.
   static Result<std::vector<Job>> QueuedJobsTx(storage::Tx& tx, const std::string& executor, int64_t limit);
+  // Jobs this process handed to Slurm (node "slurm@<node>"): waiting there, or running.
+  Result<std::vector<Job>> HandedToSlurm(const std::string& node);
   // Sets the run-time fields of a job (state, reason, exit code, attempts, node, GPUs, handle,
   // times), guarded by the state it is expected to be in; false when it was not.
   static Result<bool> UpdateJobTx(storage::Tx& tx, const Job& job, JobState expected);
   Result<bool> UpdateJob(const Job& job, JobState expected);
 
-  // Asks the process running job `id` to stop it (a cancel); false when it is not running.
+  // Asks the process that handed job `id` to its executor to stop it (a cancel); false when
+  // it is in no executor's hands.
   Result<bool> RequestStop(int64_t id, const std::string& why);
   Result<std::vector<Quota>> ListQuotas();
   static Result<std::vector<Quota>> ListQuotasTx(storage::Tx& tx);
