@@ -16,6 +16,7 @@
 #include "cli/client_config.hpp"
 #include "cli/deploy_commands.hpp"
 #include "cli/cron_commands.hpp"
+#include "cli/job_commands.hpp"
 #include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
@@ -190,6 +191,7 @@ int Main(int argc, char** argv) {
   auto gw = AddGwCommands(app);
   auto mq = AddMqCommands(app);
   auto cron = AddCronCommands(app);
+  auto jobs = AddJobCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -246,6 +248,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunGwCommands(*gw, api, g.json)) return *code;
   if (auto code = RunMqCommands(*mq, api, g.json)) return *code;
   if (auto code = RunCronCommands(*cron, api, g.json)) return *code;
+  if (auto code = RunJobCommands(*jobs, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -380,3 +380,41 @@ def test_jobs_survive_a_restart_of_aimass(make_server):
     # The node kept its name; nothing is left running.
     assert len(srv.admin.get("/api/v1/cluster/nodes").json()["nodes"]) == 1
     assert srv.admin.get("/api/v1/jobs", params={"state": "running"}).json()["jobs"] == []
+
+
+def test_cli_job_and_node_commands(server, aimass_bin, tmp_path):
+    from test_cli import Cli
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(aimass_bin, home)
+    cli.login(server)
+    # run -f prints the log as it grows and exits with the job's outcome.
+    proc = cli.run("job", "run", "--name", "cli-job", "--cpus", "1", "--mem", "128M", "-e", "WHO=cli", "-f", "--",
+                   "sh", "-c", "echo hello $WHO; echo $AIMASS_JOB_ID")
+    out = proc.stdout.splitlines()
+    assert out[0] == "hello cli"
+    job_id = int(out[1])
+    shown = json.loads(cli.run("--json", "job", "show", str(job_id)).stdout)
+    assert shown["name"] == "cli-job" and shown["resources"]["memory_mb"] == 128 and shown["state"] == "succeeded"
+    proc = cli.run("job", "run", "-f", "--", "sh", "-c", "echo bad; exit 4", expect=1)
+    assert proc.stdout == "bad\n" and "failed: exit status 4" in proc.stderr
+    # list, logs, cancel.
+    listed = cli.run("job", "list", "--state", "succeeded").stdout
+    assert "cli-job" in listed and "succeeded" in listed.splitlines()[1]
+    assert cli.run("job", "logs", str(job_id)).stdout == f"hello cli\n{job_id}\n"
+    started = cli.run("job", "run", "--", "sleep", "60").stdout
+    sleeper = int(started.split()[-1])
+    wait_state(server.admin, sleeper, ("running",))
+    assert "stopping" in cli.run("job", "cancel", str(sleeper)).stdout
+    assert wait_state(server.admin, sleeper)["state"] == "cancelled"
+    assert cli.run("job", "logs", "-f", str(sleeper)).returncode == 0
+    # Errors: a usage error is 2, an API refusal 1 with its message.
+    assert cli.run("job", "run", "--mem", "lots", "--", "true", expect=1).stderr.startswith("error:")
+    assert "no job" in cli.run("job", "show", "999999", expect=1).stderr
+    assert cli.run("job", "run", expect=2).returncode == 2
+    # Nodes.
+    nodes = json.loads(cli.run("--json", "node", "list").stdout)
+    name = nodes[0]["name"]
+    assert name in cli.run("node", "list").stdout
+    assert cli.run("node", "drain", name).stdout.strip().endswith(("draining", "drained"))
+    assert "is ready" in cli.run("node", "undrain", name).stdout
