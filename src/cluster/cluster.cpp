@@ -514,7 +514,7 @@ Status Cluster::Dispatch() {
     claimed.clear();
     AIMASS_ASSIGN_OR_RETURN(storage::Rows me, tx.Query("SELECT state FROM cluster_nodes WHERE name = ?", {local_.name}));
     if (me.empty() || me[0].Text(0) != "ready") return Status::Ok();
-    AIMASS_ASSIGN_OR_RETURN(std::vector<Job> queued, ClusterStore::QueuedJobsTx(tx, "local", 512));
+    AIMASS_ASSIGN_OR_RETURN(auto queued, ClusterStore::CandidatesTx(tx, "local", 512));
     AIMASS_ASSIGN_OR_RETURN(std::vector<Job> running, ClusterStore::RunningJobsTx(tx, ""));
     AIMASS_ASSIGN_OR_RETURN(std::vector<Quota> quota_list, ClusterStore::ListQuotasTx(tx));
     std::map<std::string, Quota> quotas;
@@ -529,15 +529,18 @@ Status Cluster::Dispatch() {
       if (j.node == local_.name) Add(alloc, j);
       charge(j);
     }
-    for (auto& j : queued) {
-      const Resources& r = j.spec.resources;
-      if (j.spec.sandbox && !local_.sandbox) continue;
+    for (const auto& c : queued) {
+      if (alloc.cpus >= local_.cpus) break;  // every job takes a CPU: the node is full
+      const Resources& r = c.resources;
       if (alloc.cpus + r.cpus > local_.cpus || alloc.memory_mb + r.memory_mb > local_.memory_mb) continue;
       auto gpus = PickGpus(local_.gpus, alloc.gpu, r.gpus);
       if (!gpus) continue;
       bool over = false;
-      for (auto [subject, q] : QuotasOf(quotas, j.owner, j.owner_roles)) over = over || !WithinQuota(*q, usage[subject], r);
+      for (auto [subject, q] : QuotasOf(quotas, c.owner, c.owner_roles)) over = over || !WithinQuota(*q, usage[subject], r);
       if (over) continue;
+      // Only a job that fits has its spec read.
+      AIMASS_ASSIGN_OR_RETURN(Job j, ClusterStore::GetJobTx(tx, c.id));
+      if (j.spec.sandbox && !local_.sandbox) continue;
       j.state = JobState::kRunning;
       j.attempts += 1;
       j.node = local_.name;

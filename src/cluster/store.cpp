@@ -272,6 +272,33 @@ Result<std::vector<Job>> ClusterStore::RunningJobs(const std::string& node) {
   return out;
 }
 
+Result<std::vector<ClusterStore::Candidate>> ClusterStore::CandidatesTx(Tx& tx, const std::string& executor,
+                                                                        int64_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT id, owner, owner_roles, cpus, memory_mb, gpus FROM cluster_jobs "
+                                              "WHERE state = 'queued' AND executor = ? AND node = '' "
+                                              "ORDER BY priority DESC, id LIMIT ?",
+                                              {executor, limit}));
+  std::vector<Candidate> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    Candidate c;
+    c.id = r.Int(0);
+    c.owner = r.Text(1);
+    c.owner_roles = StringsFrom(r.Text(2));
+    c.resources.cpus = r.Int(3);
+    c.resources.memory_mb = r.Int(4);
+    c.resources.gpus = r.Double(5);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<Job> ClusterStore::GetJobTx(Tx& tx, int64_t id) {
+  AIMASS_ASSIGN_OR_RETURN(Rows rows, tx.Query(std::string("SELECT ") + kJobColumns + " FROM cluster_jobs WHERE id = ?", {id}));
+  if (rows.empty()) return Status::NotFound("no job " + std::to_string(id));
+  return JobFrom(rows[0]);
+}
+
 Result<std::vector<Job>> ClusterStore::HandedToSlurm(const std::string& node) {
   AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query(std::string("SELECT ") + kJobColumns +
                                                    " FROM cluster_jobs WHERE state IN ('queued', 'running') AND node = ? "

@@ -52,6 +52,15 @@ class ClusterStore {
   // Running jobs (all, or those on `node`), for allocation and recovery.
   Result<std::vector<Job>> RunningJobs(const std::string& node);
   static Result<std::vector<Job>> RunningJobsTx(storage::Tx& tx, const std::string& node);
+  // What placement needs of a queued job, without parsing its spec.
+  struct Candidate {
+    int64_t id = 0;
+    std::string owner;
+    std::vector<std::string> owner_roles;
+    Resources resources;
+  };
+  static Result<std::vector<Candidate>> CandidatesTx(storage::Tx& tx, const std::string& executor, int64_t limit);
+  static Result<Job> GetJobTx(storage::Tx& tx, int64_t id);
   // Queued jobs not yet handed to an executor, by priority then age.
   static Result<std::vector<Job>> QueuedJobsTx(storage::Tx& tx, const std::string& executor, int64_t limit);
   // Jobs this process handed to Slurm (node "slurm@<node>"): waiting there, or running.
