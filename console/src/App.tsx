@@ -15,6 +15,8 @@ import { DeploymentPage } from "./pages/Deployment";
 import { GatewayPage } from "./pages/Gateway";
 import { MqPage } from "./pages/Mq";
 import { CronPage } from "./pages/Cron";
+import { JobPage, JobsPage } from "./pages/Jobs";
+import { NodesPage } from "./pages/Nodes";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name, so that nothing of one deployment's page (its charts'
@@ -31,6 +33,8 @@ const NAV: [string, string][] = [
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
+  ["/jobs", "Jobs"],
+  ["/nodes", "Nodes"],
   ["/admin", "Administration"],
 ];
 
@@ -85,6 +89,9 @@ function Frame() {
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />
+          <Route path="/jobs" element={<JobsPage />} />
+          <Route path="/jobs/:name" element={<Keyed page={JobPage} />} />
+          <Route path="/nodes" element={<NodesPage />} />
           <Route path="/admin" element={<AdminPage />} />
           <Route path="*" element={<p>No such page.</p>} />
         </Routes>
