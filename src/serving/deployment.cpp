@@ -106,13 +106,37 @@ Status ParseTraffic(const Json& j, TrafficSpec& t) {
   return Status::Ok();
 }
 
+Result<AutoscaleSpec> ParseAutoscale(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("autoscale must be an object");
+  AIMASS_RETURN_IF_ERROR(CheckKeys(j, {"min_instances", "max_instances", "target_queue_ms", "target_in_flight",
+                                       "cooldown_s", "scale_down_after_s"},
+                                   "autoscale"));
+  AutoscaleSpec a;
+  AIMASS_RETURN_IF_ERROR(IntInto(j, "min_instances", 1, 64, a.min_instances));
+  AIMASS_RETURN_IF_ERROR(IntInto(j, "max_instances", 1, 64, a.max_instances));
+  AIMASS_RETURN_IF_ERROR(IntField(j, "cooldown_s", 0, 3600, a.cooldown_s));
+  AIMASS_RETURN_IF_ERROR(IntField(j, "scale_down_after_s", 1, 86400, a.scale_down_after_s));
+  for (auto [key, into] : {std::pair{"target_queue_ms", &a.target_queue_ms}, {"target_in_flight", &a.target_in_flight}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_number() || j[key].get<double>() <= 0 || j[key].get<double>() > 1e6) {
+      return Status::BadRequest(std::string("autoscale.") + key + " must be a positive number");
+    }
+    *into = j[key].get<double>();
+  }
+  if (a.min_instances > a.max_instances) return Status::BadRequest("autoscale.min_instances is above max_instances");
+  if ((a.target_queue_ms > 0) == (a.target_in_flight > 0)) {
+    return Status::BadRequest("autoscale needs one target: target_queue_ms or target_in_flight");
+  }
+  return a;
+}
+
 }  // namespace
 
 Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
   if (!body.is_object()) return Status::BadRequest("the body must be a JSON object");
   AIMASS_RETURN_IF_ERROR(CheckKeys(body, {"name", "model", "version", "alias", "instances", "threads", "max_batch_size",
                                           "max_queue_delay_us", "preferred_batch_sizes", "max_queue_size",
-                                          "timeout_ms", "optimize", "traffic"},
+                                          "timeout_ms", "optimize", "traffic", "autoscale"},
                                    "the deployment"));
   if (!partial) {
     for (const char* k : {"name", "model"}) {
@@ -170,6 +194,21 @@ Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
     }
   }
   if (body.contains("traffic")) AIMASS_RETURN_IF_ERROR(ParseTraffic(body["traffic"], s.traffic));
+  if (body.contains("autoscale")) {
+    if (body["autoscale"].is_null()) {
+      s.autoscale.reset();
+    } else {
+      AIMASS_ASSIGN_OR_RETURN(s.autoscale, ParseAutoscale(body["autoscale"]));
+    }
+  }
+  if (s.autoscale) {
+    // The instances to start with: the minimum, unless a count inside the range was given.
+    if (!body.contains("instances") || s.runner.instances < s.autoscale->min_instances ||
+        s.runner.instances > s.autoscale->max_instances) {
+      if (body.contains("instances")) return Status::BadRequest("instances must lie within autoscale's min and max");
+      s.runner.instances = s.autoscale->min_instances;
+    }
+  }
   return Status::Ok();
 }
 
@@ -200,6 +239,13 @@ Json SpecToJson(const DeploymentSpec& s) {
     t["auto"] = nullptr;
   }
   j["traffic"] = t;
+  if (s.autoscale) {
+    const AutoscaleSpec& a = *s.autoscale;
+    j["autoscale"] = {{"min_instances", a.min_instances}, {"max_instances", a.max_instances},
+                      {"cooldown_s", a.cooldown_s}, {"scale_down_after_s", a.scale_down_after_s}};
+    if (a.target_queue_ms > 0) j["autoscale"]["target_queue_ms"] = a.target_queue_ms;
+    if (a.target_in_flight > 0) j["autoscale"]["target_in_flight"] = a.target_in_flight;
+  }
   return j;
 }
 
@@ -216,6 +262,13 @@ Json ViewToJson(const DeploymentView& v) {
   j["updated_at"] = Rfc3339(v.spec.updated_at);
   j["state"] = v.state;
   if (!v.reason.empty()) j["reason"] = v.reason;
+  if (v.autoscale && j.contains("autoscale")) {
+    j["autoscale"]["instances"] = v.autoscale->instances;
+    j["autoscale"]["last_action"] = v.autoscale->last_action.empty() ? Json(nullptr) : Json(v.autoscale->last_action);
+    j["autoscale"]["last_reason"] = v.autoscale->last_reason;
+    j["autoscale"]["last_change_at"] =
+        v.autoscale->last_change_ms ? Json(Rfc3339Ms(v.autoscale->last_change_ms)) : Json(nullptr);
+  }
   Json serving = Json::array();
   for (const auto& s : v.serving) serving.push_back({{"version", s.version}, {"role", s.role}, {"weight", s.weight}});
   j["serving"] = serving;

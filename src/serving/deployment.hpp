@@ -30,6 +30,17 @@ struct TrafficSpec {
   std::optional<AutoPolicy> autopilot;
 };
 
+// Elastic instances: between min and max, added while requests wait longer than the target
+// (queue time, or requests in flight per instance), removed once they stay well below it.
+struct AutoscaleSpec {
+  int min_instances = 1;
+  int max_instances = 4;
+  double target_queue_ms = 0;       // one of the two targets
+  double target_in_flight = 0;      // per instance
+  int64_t cooldown_s = 15;          // after any change, no other for this long
+  int64_t scale_down_after_s = 60;  // how long it must stay well below before an instance goes
+};
+
 struct DeploymentSpec {
   std::string name;
   std::string model;
@@ -38,6 +49,7 @@ struct DeploymentSpec {
   RunnerOptions runner;
   int64_t timeout_ms = 30000;
   TrafficSpec traffic;
+  std::optional<AutoscaleSpec> autoscale;
   std::string created_by;
   int64_t created_at = 0;
   int64_t updated_at = 0;
@@ -59,8 +71,17 @@ struct ServedVersion {
   int weight = 0;
 };
 
+// What the autoscaler did last, shown with the deployment.
+struct AutoscaleState {
+  int instances = 0;
+  std::string last_action;  // scaled_up | scaled_down | held
+  std::string last_reason;
+  int64_t last_change_ms = 0;
+};
+
 struct DeploymentView {
   DeploymentSpec spec;
+  std::optional<AutoscaleState> autoscale;
   std::string state;   // loading | ready | failed | unloaded
   std::string reason;  // why failed
   std::vector<ServedVersion> serving;

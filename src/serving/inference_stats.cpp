@@ -135,7 +135,8 @@ void InferenceStats::RecordSuccesses(const std::vector<Served>& served) {
     s_.success.ns += one.total_ns;
     s_.queue.count++;
     s_.queue.ns += one.queue_ns;
-    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(one.total_ns / 1000, UINT32_MAX)), true});
+    recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(one.total_ns / 1000, UINT32_MAX)), true,
+                       static_cast<uint32_t>(std::min<uint64_t>(one.queue_ns / 1000, UINT32_MAX))});
     if (recent_.size() > 100000) recent_.pop_front();
     if (prom_->registry) prom_->queue->Observe(one.queue_ns / 1e9);
   }
@@ -201,13 +202,19 @@ StatsSnapshot InferenceStats::Snapshot() const {
 
 WindowStats InferenceStats::Window(std::chrono::seconds window) const {
   auto since = std::chrono::steady_clock::now() - window;
-  std::vector<uint32_t> lat;
+  std::vector<uint32_t> lat, queued;
   WindowStats w;
   std::lock_guard lock(mu_);
   for (auto it = recent_.rbegin(); it != recent_.rend() && it->at >= since; ++it) {
     w.requests++;
     if (!it->ok) w.errors++;
     lat.push_back(it->us);
+    if (it->ok) queued.push_back(it->queue_us);
+  }
+  if (!queued.empty()) {
+    auto mid = queued.begin() + static_cast<long>(queued.size() / 2);
+    std::nth_element(queued.begin(), mid, queued.end());
+    w.queue_p50_ms = *mid / 1000.0;
   }
   if (!lat.empty()) {
     auto at = [&lat](double q) {

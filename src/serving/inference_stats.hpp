@@ -43,6 +43,7 @@ struct WindowStats {
   uint64_t errors = 0;
   double p50_ms = 0;
   double p99_ms = 0;
+  double queue_p50_ms = 0;  // time waiting for an executor (answered requests)
   double error_rate() const { return requests ? static_cast<double>(errors) / requests : 0; }
 };
 
@@ -79,6 +80,7 @@ class InferenceStats {
     std::chrono::steady_clock::time_point at;
     uint32_t us;
     bool ok;
+    uint32_t queue_us = 0;
   };
   std::deque<Sample> recent_;  // bounded: the newest 100,000
 };

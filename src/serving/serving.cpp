@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "auth/rbac.hpp"
+#include "common/cpus.hpp"
 #include "common/failpoint.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
@@ -85,6 +86,12 @@ struct Live {
   std::atomic<int64_t> revision{0};
   // Reserved by Create and not yet stored and announced (Reconcile leaves it alone).
   std::atomic<bool> creating{false};
+  // The autoscaler's memory: what it did last, since when the signal is above the target or
+  // well below it, and whether a resize is under way.
+  AutoscaleState scaled;
+  std::optional<Clock::time_point> above_since, below_since;
+  Clock::time_point last_scaled{};
+  bool scaling = false;
 
   // What a change may touch, kept so that a change the store refused is undone: what serves
   // never runs ahead of what a restart would load. Destroy a Saved after the lock is dropped
@@ -138,6 +145,10 @@ struct Live {
       v.serving.push_back({stable->version(), "stable", w});
     }
     if (candidate) v.serving.push_back({candidate->version(), "candidate", spec.traffic.weight});
+    if (spec.autoscale) {
+      v.autoscale = scaled;
+      v.autoscale->instances = stable ? stable->instances() : 0;
+    }
     return v;
   }
 };
@@ -433,7 +444,120 @@ struct Serving::Impl {
     for (auto& d : All()) {
       Evaluate(*d);
       RetryIfDue(d);
+      Autoscale(d);
     }
+  }
+
+  // Executor threads of every version loaded here: what the instances hold of the CPUs.
+  int ThreadsInUse() {
+    int threads = 0;
+    for (auto& d : All()) {
+      std::lock_guard dl(d->mu);
+      for (auto* r : {d->stable.get(), d->candidate.get()}) {
+        if (r) threads += r->instances() * static_cast<int>(r->options().threads);
+      }
+    }
+    return threads;
+  }
+
+  // Elastic instances (AutoscaleSpec): one more when the signal (queue time, or requests in
+  // flight per instance) has stayed above the target for two seconds, one fewer when it has
+  // stayed under a quarter of it for scale_down_after_s; never within cooldown_s of the last
+  // change, never beyond the CPUs this process may use. The resize runs on the controller's
+  // task thread (a new instance loads its runtime first); requests keep flowing throughout.
+  void Autoscale(const std::shared_ptr<Live>& d) {
+    std::shared_ptr<VersionRunner> runner;
+    AutoscaleSpec a;
+    {
+      std::lock_guard dl(d->mu);
+      if (!d->spec.autoscale || !d->stable || d->state != "ready" || d->scaling) return;
+      a = *d->spec.autoscale;
+      runner = d->stable;
+    }
+    const int n = runner->instances();
+    double signal = 0, target = 0;
+    const char* what = "";
+    if (a.target_queue_ms > 0) {
+      WindowStats w = runner->stats().Window(std::chrono::seconds(5));
+      signal = w.requests ? w.queue_p50_ms : 0;
+      target = a.target_queue_ms;
+      what = "queue p50 ms";
+    } else {
+      signal = static_cast<double>(runner->stats().Snapshot().pending) / std::max(1, n);
+      target = a.target_in_flight;
+      what = "in flight per instance";
+    }
+    const auto now = Clock::now();
+    int want = n;
+    std::string reason;
+    {
+      std::lock_guard dl(d->mu);
+      if (d->stable != runner) return;
+      if (signal > target) {
+        if (!d->above_since) d->above_since = now;
+      } else {
+        d->above_since.reset();
+      }
+      if (signal < target / 4) {
+        if (!d->below_since) d->below_since = now;
+      } else {
+        d->below_since.reset();
+      }
+      const bool cooled = now - d->last_scaled >= std::chrono::seconds(a.cooldown_s);
+      char buf[160];
+      if (d->above_since && now - *d->above_since >= std::chrono::seconds(2) && cooled && n < a.max_instances) {
+        want = n + 1;
+        snprintf(buf, sizeof buf, "%s %.1f above the target %.1f", what, signal, target);
+        reason = buf;
+      } else if (d->below_since && now - *d->below_since >= std::chrono::seconds(a.scale_down_after_s) && cooled &&
+                 n > a.min_instances) {
+        want = n - 1;
+        snprintf(buf, sizeof buf, "%s %.1f well below the target %.1f for %llds", what, signal, target,
+                 static_cast<long long>(a.scale_down_after_s));
+        reason = buf;
+      }
+      if (want == n) return;
+    }
+    if (want > n) {
+      const int threads = static_cast<int>(runner->options().threads);
+      if (ThreadsInUse() + threads > UsableCpus()) {
+        std::lock_guard dl(d->mu);
+        if (d->scaled.last_action != "held") {
+          d->scaled.last_action = "held";
+          d->scaled.last_reason = reason + ", but this process's CPUs are all in use";
+        }
+        return;
+      }
+    }
+    {
+      std::lock_guard dl(d->mu);
+      d->scaling = true;
+    }
+    Post([this, d, runner, n, want, reason] {
+      Status st = runner->Resize(want);
+      std::lock_guard dl(d->mu);
+      d->scaling = false;
+      d->above_since.reset();
+      d->below_since.reset();
+      d->last_scaled = Clock::now();
+      if (!st.ok()) {
+        d->scaled.last_action = "held";
+        d->scaled.last_reason = "adding an instance failed: " + st.message();
+        return;
+      }
+      const char* action = want > n ? "scaled_up" : "scaled_down";
+      d->scaled.last_action = action;
+      d->scaled.last_reason = reason;
+      d->scaled.last_change_ms = UnixNowMs();
+      TrafficEvent e;
+      e.action = action;
+      e.from_version = runner->version();
+      e.to_version = runner->version();
+      e.detail = std::to_string(n) + " -> " + std::to_string(want) + " instances: " + reason;
+      d->Record(std::move(e));
+      Emit("serving.deployment.scaled", {{"deployment", d->spec.name}, {"version", runner->version()}, {"from", n},
+                                         {"to", want}, {"reason", reason}});
+    });
   }
 
   void RetryIfDue(const std::shared_ptr<Live>& d) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <thread>
 
@@ -162,8 +163,19 @@ struct VersionRunner::Impl {
   // While the signature is incomplete: called with the first success's inputs and outputs.
   std::atomic<bool> learning{false};
   std::function<void(const std::vector<Tensor>&, const std::vector<Tensor>&)> learn;
-  std::vector<std::unique_ptr<Runtime>> runtimes;
-  std::vector<std::thread> executors;
+  // One per instance; a leaving one (Resize down) marks itself `gone` and is joined and freed
+  // by the next Resize or the destructor.
+  struct Executor {
+    std::unique_ptr<Runtime> runtime;
+    std::thread thread;
+    bool gone = false;  // under mu
+  };
+  std::list<Executor> executors;
+  VersionRunner::RuntimeFactory load;
+  std::string name;
+  std::mutex resize_mu;  // one Resize at a time
+  int live = 0;          // under mu: executors not told to leave
+  int leave = 0;         // under mu: executors still to leave
 
   std::mutex mu;
   // Two conditions, so that a new request wakes one thread, never all: `work_cv` for idle
@@ -271,7 +283,8 @@ struct VersionRunner::Impl {
     return batch;
   }
 
-  void ExecutorLoop(Runtime* runtime) {
+  void ExecutorLoop(Executor* self) {
+    Runtime* runtime = self->runtime.get();
     runtime->BindThread();
     if (options.threads <= 1) ScheduleAsBatchWork();
     for (;;) {
@@ -279,7 +292,15 @@ struct VersionRunner::Impl {
       bool more = false;
       {
         std::unique_lock lock(mu);
-        work_cv.wait(lock, [&] { return stop || (!queue.empty() && !forming); });
+        work_cv.wait(lock, [&] { return stop || leave > 0 || (!queue.empty() && !forming); });
+        if (leave > 0 && !stop) {
+          // Told to leave (Resize down): between batches, so nothing queued is lost; the others
+          // take the queue.
+          --leave;
+          self->gone = true;
+          if (!queue.empty()) work_cv.notify_one();
+          return;
+        }
         if (queue.empty()) {
           if (stop) return;
           continue;
@@ -435,31 +456,23 @@ std::optional<std::vector<Tensor>> WarmupInputs(const registry::Signature& sig) 
 Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec, const RunnerOptions& options,
                                                             std::shared_ptr<prometheus::Registry> metrics,
                                                             RuntimeFactory load) {
-  if (!load) load = [&spec, &options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads, options.optimize}); };
+  if (!load) {
+    load = [spec, options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads, options.optimize}); };
+  }
   std::shared_ptr<VersionRunner> r(new VersionRunner());
   r->spec_ = spec;
   r->options_ = options;
   r->impl_ = std::make_unique<Impl>();
   r->impl_->options = options;
+  r->impl_->load = load;
+  r->impl_->name = spec.deployment;
+  std::vector<std::unique_ptr<Runtime>> runtimes;
   for (int i = 0; i < std::max(1, options.instances); ++i) {
     AIMASS_ASSIGN_OR_RETURN(auto rt, load());
-    r->impl_->runtimes.push_back(std::move(rt));
+    runtimes.push_back(std::move(rt));
   }
-  r->signature_ = r->impl_->runtimes[0]->signature();
-  // Warm every instance before the first request: the first forward of a TorchScript module
-  // runs its profiling executor and is many times slower than the rest.
-  if (auto warm = WarmupInputs(r->signature_)) {
-    for (auto& rt : r->impl_->runtimes) {
-      rt->BindThread();
-      for (int k = 0; k < 2; ++k) {
-        auto out = rt->Run(*warm);
-        if (!out.ok() && out.status().code() != Code::kBadRequest) {
-          return Status::Unprocessable("version " + std::to_string(spec.version) +
-                                       " failed its warm-up run: " + out.status().message());
-        }
-      }
-    }
-  }
+  r->signature_ = runtimes[0]->signature();
+  for (auto& rt : runtimes) AIMASS_RETURN_IF_ERROR(r->Warm(*rt));
   r->stats_ = std::make_unique<InferenceStats>(std::move(metrics), spec.deployment, std::to_string(spec.version));
   r->impl_->stats = r->stats_.get();
   if (r->signature_.lacks_types()) {
@@ -471,12 +484,80 @@ Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec
     };
     r->impl_->learning = true;
   }
-  for (auto& rt : r->impl_->runtimes) {
-    Runtime* p = rt.get();
-    Impl* impl = r->impl_.get();
-    r->impl_->executors.push_back(NamedThread("infer:" + spec.deployment, [impl, p] { impl->ExecutorLoop(p); }));
-  }
+  for (auto& rt : runtimes) r->AddExecutor(std::move(rt));
   return r;
+}
+
+// Warm an instance before its first request: the first forward of a TorchScript module runs
+// its profiling executor and is many times slower than the rest.
+Status VersionRunner::Warm(Runtime& rt) {
+  auto warm = WarmupInputs(signature_);
+  if (!warm) return Status::Ok();
+  rt.BindThread();
+  for (int k = 0; k < 2; ++k) {
+    auto out = rt.Run(*warm);
+    if (!out.ok() && out.status().code() != Code::kBadRequest) {
+      return Status::Unprocessable("version " + std::to_string(spec_.version) + " failed its warm-up run: " +
+                                   out.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
+void VersionRunner::AddExecutor(std::unique_ptr<Runtime> runtime) {
+  Impl* impl = impl_.get();
+  std::lock_guard lock(impl->mu);
+  impl->executors.emplace_back();
+  Impl::Executor* e = &impl->executors.back();
+  e->runtime = std::move(runtime);
+  e->thread = NamedThread("infer:" + impl->name, [impl, e] { impl->ExecutorLoop(e); });
+  impl->live++;
+}
+
+Status VersionRunner::Resize(int n) {
+  n = std::max(1, n);
+  Impl* impl = impl_.get();
+  std::lock_guard resizing(impl->resize_mu);
+  // Join and free the executors that left since the last call.
+  std::list<Impl::Executor> left;
+  {
+    std::lock_guard lock(impl->mu);
+    for (auto it = impl->executors.begin(); it != impl->executors.end();) {
+      if (it->gone) {
+        auto next = std::next(it);
+        left.splice(left.end(), impl->executors, it);
+        it = next;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& e : left) e.thread.join();
+  left.clear();
+  int live;
+  {
+    std::lock_guard lock(impl->mu);
+    live = impl->live;
+    if (n < live) {
+      impl->leave += live - n;
+      impl->live = n;
+    }
+  }
+  if (n < live) {
+    impl->work_cv.notify_all();
+    return Status::Ok();
+  }
+  for (int i = live; i < n; ++i) {
+    AIMASS_ASSIGN_OR_RETURN(auto rt, impl->load());
+    AIMASS_RETURN_IF_ERROR(Warm(*rt));
+    AddExecutor(std::move(rt));
+  }
+  return Status::Ok();
+}
+
+int VersionRunner::instances() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->live;
 }
 
 namespace {
@@ -501,10 +582,13 @@ VersionRunner::~VersionRunner() {
   }
   impl_->work_cv.notify_all();
   impl_->fill_cv.notify_all();
-  for (auto& t : impl_->executors) t.join();
+  {
+    std::lock_guard resizing(impl_->resize_mu);
+    for (auto& e : impl_->executors) e.thread.join();
+  }
   // Jobs still queued (none when callers held the runner while waiting) get an answer.
   for (auto& j : impl_->queue) j->Finish(Status::Unavailable("the version was unloaded"));
-  impl_->runtimes.clear();
+  impl_->executors.clear();
   delete learned_.load();
   ReleaseFreeMemory();
 }

@@ -68,6 +68,12 @@ class VersionRunner {
   std::function<void()> InferAsync(std::vector<Tensor> inputs, std::chrono::steady_clock::time_point deadline,
                                    std::function<void(Result<std::vector<Tensor>>)> done);
 
+  // Grows or shrinks the executors to `n` (at least 1): new ones load and warm a runtime first
+  // (the caller's thread waits), leaving ones finish the batch they run. No request is
+  // dropped either way.
+  Status Resize(int n);
+  // Executors serving now.
+  int instances() const;
   int64_t version() const { return spec_.version; }
   // The signature requests are checked against: the registry's, or the one learned from the
   // first success.
@@ -80,6 +86,8 @@ class VersionRunner {
 
  private:
   VersionRunner() = default;
+  Status Warm(Runtime& rt);
+  void AddExecutor(std::unique_ptr<Runtime> runtime);
   LoadSpec spec_;
   RunnerOptions options_;
   registry::Signature signature_;
