@@ -125,7 +125,8 @@ def latency_sbatch(slurm: Slurm, work: Path) -> list[float]:
     return lat
 
 
-def wait_slurm(slurm: Slurm, ids, timeout=1800):
+def wait_slurm(slurm: Slurm, ids, timeout=3600):
+    """Until every job in `ids` has ended (the fixture keeps ended jobs listed: MinJobAge)."""
     want, deadline = set(ids), time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%T"], env=slurm.env, capture_output=True, text=True)
@@ -165,6 +166,7 @@ def many_slurm(slurm: Slurm, work: Path) -> float:
 
 
 def main():
+    sys.stdout.reconfigure(line_buffering=True)
     work = Path(tempfile.mkdtemp(prefix="bench-jobs."))
     slurm = None
     try:

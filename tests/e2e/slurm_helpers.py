@@ -67,7 +67,7 @@ JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 ReturnToService=2
 MpiDefault=none
-MinJobAge=600
+MinJobAge=86400
 SchedulerParameters=sched_interval=1
 NodeName={self.host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={max(_meminfo_mb() - 1024, 1024)} State=UNKNOWN
 PartitionName=main Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
