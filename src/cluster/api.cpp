@@ -5,11 +5,14 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "auth/rbac.hpp"
 #include "common/name.hpp"
 #include "common/time.hpp"
+#include "http/client.hpp"
 #include "http/file_response.hpp"
 #include "http/json.hpp"
 
@@ -137,7 +140,142 @@ class LogStream : public http::ResponseStream {
   uint64_t follow_id_ = 0;
 };
 
+// A job's log lives on the node that ran it (its jobs directory). For another node's job, the
+// request goes to that node's process as the caller; these are the answer's fields kept.
+http::Client& LogClient() {
+  static http::Client client;
+  return client;
+}
+
+// The node whose jobs directory holds `job`'s log: its node, or for a Slurm job the node
+// that handed it over ("slurm@<node>").
+std::string LogNode(const Job& job) {
+  return job.node.starts_with("slurm@") ? job.node.substr(6) : job.node;
+}
+
+// `GET …/logs?follow=true` for a job of another node: a thread reads the log there from where
+// it was left, a chunk at a time, until the job has ended and nothing more comes.
+class RemoteLogStream : public http::ResponseStream {
+ public:
+  RemoteLogStream(Cluster& cluster, int64_t id, std::string url, std::string auth, uint64_t offset)
+      : cluster_(cluster), id_(id), url_(std::move(url)), auth_(std::move(auth)), offset_(offset) {}
+  ~RemoteLogStream() override { Close(); }
+
+  bool Poll(std::string& out) override {
+    std::lock_guard lock(mu_);
+    out += std::move(buf_);
+    buf_.clear();
+    return !done_;
+  }
+  void SetWake(std::function<void()> wake) override {
+    std::lock_guard lock(mu_);
+    if (thread_.joinable()) return;
+    wake_ = std::move(wake);
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Close() override {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  }
+  bool KeepAlives() const override { return false; }
+  bool Failed() const override {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+
+ private:
+  void Run() {
+    bool ended = false;
+    for (;;) {
+      http::ClientRequest r;
+      r.url = url_ + "?offset=" + std::to_string(offset_) + "&limit=1048576";
+      r.headers = {{"Authorization", auth_}};
+      r.timeout = std::chrono::seconds(30);
+      auto res = LogClient().Send(r);
+      std::unique_lock lock(mu_);
+      if (closed_) return;
+      if (!res.ok() || res->status != 200) {
+        failed_ = true;
+        done_ = true;
+      } else {
+        offset_ += res->body.size();
+        buf_ += res->body;
+        if (res->body.empty() && ended) done_ = true;
+      }
+      auto wake = wake_;
+      bool more = !res.ok() || res->body.size() == 1048576;
+      lock.unlock();
+      if (wake) wake();
+      if (done_) return;
+      if (!more) {
+        // Once it has ended, one more read takes what it wrote last.
+        auto job = cluster_.Get(id_);
+        ended = !job.ok() || Finished(job->state);
+        lock.lock();
+        cv_.wait_for(lock, std::chrono::milliseconds(ended ? 0 : 250), [&] { return closed_; });
+        if (closed_) return;
+      }
+    }
+  }
+
+  Cluster& cluster_;
+  int64_t id_;
+  std::string url_, auth_;
+  uint64_t offset_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string buf_;
+  bool done_ = false, closed_ = false, failed_ = false;
+  std::function<void()> wake_;
+  std::thread thread_;
+};
+
+Response RemoteLogs(Cluster& c, const Request& req, const Job& job) {
+  auto node = c.GetNode(LogNode(job));
+  if (!node.ok() || node->url.empty()) {
+    return http::ErrorResponse(Status::Unavailable("the log of job " + std::to_string(job.id) + " is on node '" +
+                                                   LogNode(job) + "', which cannot be reached"),
+                               req.request_id);
+  }
+  const std::string url = node->url + "/api/v1/jobs/" + std::to_string(job.id) + "/logs";
+  const std::string auth(req.headers.Get("Authorization").value_or(""));
+  if (req.Query("follow").value_or("false") == "true") {
+    uint64_t offset = 0;
+    if (auto o = req.Query("offset")) {
+      auto v = PositiveInt(*o, "'offset'");
+      if (!v.ok()) return http::ErrorResponse(v.status(), req.request_id);
+      offset = static_cast<uint64_t>(*v);
+    }
+    Response r;
+    r.headers.Set("Content-Type", "text/plain; charset=utf-8");
+    r.headers.Set("Cache-Control", "no-store");
+    r.stream = std::make_shared<RemoteLogStream>(c, job.id, url, auth, offset);
+    return r;
+  }
+  http::ClientRequest out;
+  out.url = url + (req.query.empty() ? "" : "?" + req.query);
+  out.headers = {{"Authorization", auth}};
+  if (auto range = req.headers.Get("Range")) out.headers.emplace_back("Range", std::string(*range));
+  auto res = LogClient().Send(out);
+  if (!res.ok()) {
+    return http::ErrorResponse(Status::BadGateway("node '" + LogNode(job) + "' did not answer: " + res.status().message()),
+                               req.request_id);
+  }
+  Response r;
+  r.status = res->status;
+  for (const char* h : {"Content-Type", "Content-Range", "X-Log-Size", "X-Next-Offset"}) {
+    if (auto v = res->headers.Get(h)) r.headers.Set(h, *v);
+  }
+  r.body = std::move(res->body);
+  return r;
+}
+
 Response LogsResponse(Cluster& c, const Request& req, const Job& job) {
+  if (!job.node.empty() && LogNode(job) != c.node_name()) return RemoteLogs(c, req, job);
   const std::string path = c.LogPath(job.id);
   struct stat st;
   uint64_t size = ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;

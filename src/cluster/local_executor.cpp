@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -21,6 +20,7 @@
 
 #include "cluster/sandbox.hpp"
 #include "common/file.hpp"
+#include "common/spawn.hpp"
 #include <spdlog/spdlog.h>
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
@@ -126,40 +126,18 @@ class LocalExecutor final : public Executor {
     std::vector<std::string> envs;
     for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
 
-    std::vector<char*> args, envp;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    for (auto& e : envs) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, log, 1);
-    posix_spawn_file_actions_adddup2(&fa, log, 2);
-    posix_spawn_file_actions_addchdir_np(&fa, workdir.c_str());
-    // Nothing else of the server's: a listening socket inherited by a job would keep the port.
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Its own process group (cancel and timeout signal the whole tree), default signal
-    // dispositions and an empty mask (the server blocks some in its threads).
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, "/bin/sh", &fa, &attr, args.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    // Its own process group: cancel and timeout signal the whole tree.
+    SpawnOptions so;
+    so.output_fd = log;
+    so.chdir = workdir;
+    so.own_group = true;
+    auto spawned = Spawn(argv, envs, so);
     ::close(log);
-    if (rc != 0) {
+    if (!spawned.ok()) {
       o_.limits.Remove(group);
-      return Status::Internal(std::string("cannot start /bin/sh: ") + strerror(rc));
+      return spawned.status();
     }
+    const pid_t pid = *spawned;
     TrackFd(job.id, job.attempts, pid, PidfdOpen(pid), group, /*child=*/true);
     return std::to_string(pid);
   }

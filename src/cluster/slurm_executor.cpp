@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "cluster/local_executor.hpp"
+#include "common/spawn.hpp"
 #include <spdlog/spdlog.h>
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
@@ -35,37 +35,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector
   CommandResult r;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return r;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  // Nothing else of the server's: a listening socket inherited by a job would keep the port.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  std::vector<std::string> a = argv, e = env;
-  std::vector<char*> args, envp;
-  for (auto& s : a) args.push_back(s.data());
-  args.push_back(nullptr);
-  for (auto& s : e) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, args[0], &fa, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  SpawnOptions so;
+  so.output_fd = fds[1];
+  auto spawned = Spawn(argv, env, so);
   ::close(fds[1]);
-  if (rc != 0) {
+  if (!spawned.ok()) {
     ::close(fds[0]);
-    r.out = std::string("cannot run ") + argv[0] + ": " + strerror(rc);
+    r.out = spawned.status().message();
     return r;
   }
+  const pid_t pid = *spawned;
   char buf[4096];
   for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
     if (n < 0) {

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 
 #include "auth/auth.hpp"
 #include "auth/rbac.hpp"
+#include "common/spawn.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "http/client.hpp"
@@ -211,43 +211,23 @@ class Runner : public TargetRunner {
   Outcome FireShell(const Job& job, const Run& run, std::chrono::milliseconds timeout, CancelToken& cancel) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return {Status::Internal("pipe failed"), "", false, false};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    // Nothing else of the server's: a listening socket inherited by a job would keep the port.
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    if (!o_.work_dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o_.work_dir.c_str());
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    // Its own process group, so that a timeout stops whatever the command started as well.
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
     // A minimal environment: the server's own may hold secrets (AIMASS_ADMIN_PASSWORD, …).
     std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8",
                                     "HOME=" + (o_.work_dir.empty() ? std::string("/") : o_.work_dir),
                                     "AIMASS_CRON_JOB=" + job.spec.name, "AIMASS_CRON_RUN_ID=" + std::to_string(run.id),
                                     "AIMASS_CRON_SCHEDULED_AT=" + Rfc3339Ms(run.scheduled_ms)};
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string sh = "/bin/sh", dash_c = "-c", command = job.spec.target.command;
-    char* argv[] = {sh.data(), dash_c.data(), command.data(), nullptr};
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    // Its own process group, so that a timeout stops whatever the command started as well.
+    SpawnOptions so;
+    so.output_fd = fds[1];
+    so.chdir = o_.work_dir;
+    so.own_group = true;
+    auto spawned = Spawn({"/bin/sh", "-c", job.spec.target.command}, env, so);
     ::close(fds[1]);
-    if (rc != 0) {
+    if (!spawned.ok()) {
       ::close(fds[0]);
-      return {Status::Internal(std::string("cannot start /bin/sh: ") + strerror(rc)), "", false, false};
+      return {spawned.status(), "", false, false};
     }
+    const pid_t pid = *spawned;
 
     HeadTail out(o_.output_bytes);
     auto deadline = Clock::now() + timeout;

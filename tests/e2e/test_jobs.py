@@ -418,3 +418,36 @@ def test_cli_job_and_node_commands(server, aimass_bin, tmp_path):
     assert name in cli.run("node", "list").stdout
     assert cli.run("node", "drain", name).stdout.strip().endswith(("draining", "drained"))
     assert "is ready" in cli.run("node", "undrain", name).stdout
+
+
+def test_a_second_process_is_a_node_and_its_loss_is_noticed(make_server, tmp_path):
+    """Two processes on one metadata store: the one started with --target=cluster registers its
+    own node and runs what is placed there; when it dies, the other marks its running job
+    node_lost and runs it again."""
+    db = tmp_path / "shared-metadata.db"
+    common = ["--set", f"storage.sqlite_path={db}", "--set", "cluster.lease_ttl_s=2",
+              "--set", "auth.jwt_secret=" + "j" * 40]
+    a = make_server(*common, "--set", "cluster.node_name=node-a")
+    b = make_server(*common, "--set", "cluster.node_name=node-b", "--target", "cluster")
+    nodes = {n["name"]: n for n in a.admin.get("/api/v1/cluster/nodes").json()["nodes"]}
+    assert set(nodes) == {"node-a", "node-b"} and nodes["node-b"]["url"] == b.url
+    # With node-a drained, work goes to node-b.
+    assert a.admin.post("/api/v1/cluster/nodes/node-a/drain").status_code == 200
+    job = submit(a.admin, command=["sh", "-c", "echo on $AIMASS_JOB_NODE; sleep 30"], retries=1)
+    running = wait_state(a.admin, job["id"], ("running",))
+    assert running["node"] == "node-b"
+    wait_for(lambda: logs(a.admin, job["id"]) == "on node-b\n", 10, "the job's first line")
+    # node-b dies with its job (the machine is gone); node-a takes over once node-b is down.
+    b.proc.send_signal(signal.SIGKILL)
+    b.proc.wait(10)
+    b.returncode = 0
+    for pid in alive("echo on $AIMASS_JOB_NODE"):
+        os.kill(pid, signal.SIGKILL)
+    assert a.admin.post("/api/v1/cluster/nodes/node-a/undrain").status_code == 200
+    wait_for(lambda: {n["name"]: n["state"] for n in a.admin.get("/api/v1/cluster/nodes").json()["nodes"]}["node-b"]
+             == "down", 15, "node-b to be down")
+    again = wait_for(lambda: (j := get(a.admin, job["id"]))["attempts"] == 2 and j["state"] == "running" and j, 20,
+                     "the job to run again")
+    assert again["node"] == "node-a" and again["reason"] == ""
+    assert a.admin.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    assert wait_state(a.admin, job["id"])["state"] == "cancelled"
