@@ -89,6 +89,7 @@ Result<JobState> ParseState(std::string_view s) {
 }
 
 Result<JobSpec> ParseJobSpec(const json& j) {
+  if (!j.is_object()) return Status::BadRequest("a job is a JSON object");
   AIMASS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"name", "command", "workdir", "env", "resources", "executor", "timeout_s",
                                     "retries", "priority", "sandbox", "network", "labels"},

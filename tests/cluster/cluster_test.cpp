@@ -33,6 +33,8 @@ TEST(JobSpecTest, DefaultsAndChecks) {
   EXPECT_EQ(s->timeout_s, 3600);
   auto bad = [](json j) { return ParseJobSpec(j).status().code(); };
   EXPECT_EQ(bad(json::object()), Code::kBadRequest);
+  EXPECT_EQ(bad(json(1)), Code::kBadRequest);  // found by fuzz_cluster: not an object
+  EXPECT_EQ(bad(json::array({"true"})), Code::kBadRequest);
   EXPECT_EQ(bad(json{{"command", json::array()}}), Code::kBadRequest);
   EXPECT_EQ(bad(json{{"command", {""}}}), Code::kBadRequest);
   EXPECT_EQ(bad(json{{"command", {"a"}}, {"resources", {{"gpus", 2.5}}}}), Code::kBadRequest);
