@@ -154,84 +154,109 @@ std::string LogNode(const Job& job) {
 }
 
 // `GET …/logs?follow=true` for a job of another node: a thread reads the log there from where
-// it was left, a chunk at a time, until the job has ended and nothing more comes.
+// it was left, a chunk at a time, until the job has ended and nothing more comes. The thread
+// owns what it shares with the stream, so a connection that goes never waits for it.
 class RemoteLogStream : public http::ResponseStream {
  public:
-  RemoteLogStream(Cluster& cluster, int64_t id, std::string url, std::string auth, uint64_t offset)
-      : cluster_(cluster), id_(id), url_(std::move(url)), auth_(std::move(auth)), offset_(offset) {}
+  RemoteLogStream(std::string node_url, int64_t id, std::string auth, uint64_t offset)
+      : node_url_(std::move(node_url)), id_(id), auth_(std::move(auth)), offset_(offset) {}
   ~RemoteLogStream() override { Close(); }
 
   bool Poll(std::string& out) override {
-    std::lock_guard lock(mu_);
-    out += std::move(buf_);
-    buf_.clear();
-    return !done_;
+    std::lock_guard lock(s_->mu);
+    out += std::move(s_->buf);
+    s_->buf.clear();
+    return !s_->done;
   }
   void SetWake(std::function<void()> wake) override {
-    std::lock_guard lock(mu_);
-    if (thread_.joinable()) return;
-    wake_ = std::move(wake);
-    thread_ = std::thread([this] { Run(); });
+    std::lock_guard lock(s_->mu);
+    if (s_->started) return;
+    s_->started = true;
+    s_->wake = std::move(wake);
+    std::thread([s = s_, base = node_url_ + "/api/v1/jobs/" + std::to_string(id_), auth = auth_,
+                 offset = offset_] { Run(s, base, auth, offset); })
+        .detach();
   }
   void Close() override {
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    std::lock_guard lock(s_->mu);
+    s_->closed = true;
+    s_->wake = nullptr;
+    s_->cv.notify_all();
   }
   bool KeepAlives() const override { return false; }
   bool Failed() const override {
-    std::lock_guard lock(mu_);
-    return failed_;
+    std::lock_guard lock(s_->mu);
+    return s_->failed;
   }
 
  private:
-  void Run() {
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string buf;
+    bool started = false, done = false, closed = false, failed = false;
+    std::function<void()> wake;
+  };
+
+  static Result<http::ClientResponse> Get(const std::string& url, const std::string& auth) {
+    http::ClientRequest r;
+    r.url = url;
+    r.headers = {{"Authorization", auth}};
+    r.timeout = std::chrono::seconds(30);
+    return LogClient().Send(r);
+  }
+
+  static void Run(std::shared_ptr<Shared> s, std::string base, std::string auth, uint64_t offset) {
+    constexpr size_t kChunk = 1 << 20;
     bool ended = false;
     for (;;) {
-      http::ClientRequest r;
-      r.url = url_ + "?offset=" + std::to_string(offset_) + "&limit=1048576";
-      r.headers = {{"Authorization", auth_}};
-      r.timeout = std::chrono::seconds(30);
-      auto res = LogClient().Send(r);
-      std::unique_lock lock(mu_);
-      if (closed_) return;
-      if (!res.ok() || res->status != 200) {
-        failed_ = true;
-        done_ = true;
-      } else {
-        offset_ += res->body.size();
-        buf_ += res->body;
-        if (res->body.empty() && ended) done_ = true;
+      auto res = Get(base + "/logs?offset=" + std::to_string(offset) + "&limit=" + std::to_string(kChunk), auth);
+      bool empty = res.ok() && res->status == 200 && res->body.empty();
+      std::function<void()> wake;
+      {
+        std::lock_guard lock(s->mu);
+        if (s->closed) return;
+        if (!res.ok() || res->status != 200) {
+          s->failed = s->done = true;
+        } else {
+          offset += res->body.size();
+          s->buf += res->body;
+          if (empty && ended) s->done = true;
+        }
+        wake = s->wake;
       }
-      auto wake = wake_;
-      bool more = !res.ok() || res->body.size() == 1048576;
-      lock.unlock();
       if (wake) wake();
-      if (done_) return;
-      if (!more) {
-        // Once it has ended, one more read takes what it wrote last.
-        auto job = cluster_.Get(id_);
-        ended = !job.ok() || Finished(job->state);
-        lock.lock();
-        cv_.wait_for(lock, std::chrono::milliseconds(ended ? 0 : 250), [&] { return closed_; });
-        if (closed_) return;
+      {
+        std::lock_guard lock(s->mu);
+        if (s->done) return;
       }
+      if (res->body.size() == kChunk) continue;  // more is there already
+      if (!empty) {
+        std::unique_lock lock(s->mu);
+        s->cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return s->closed; });
+        if (s->closed) return;
+        continue;
+      }
+      // Nothing new: has the job ended? Then one more read takes what it wrote last.
+      auto job = Get(base, auth);
+      if (job.ok() && job->status == 200) {
+        auto j = nlohmann::json::parse(job->body, nullptr, false);
+        std::string state = j.is_object() ? j.value("state", "") : "";
+        ended = state != "queued" && state != "running";
+      } else {
+        ended = true;
+      }
+      std::unique_lock lock(s->mu);
+      s->cv.wait_for(lock, std::chrono::milliseconds(ended ? 0 : 250), [&] { return s->closed; });
+      if (s->closed) return;
     }
   }
 
-  Cluster& cluster_;
+  std::string node_url_;
   int64_t id_;
-  std::string url_, auth_;
+  std::string auth_;
   uint64_t offset_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::string buf_;
-  bool done_ = false, closed_ = false, failed_ = false;
-  std::function<void()> wake_;
-  std::thread thread_;
+  std::shared_ptr<Shared> s_ = std::make_shared<Shared>();
 };
 
 Response RemoteLogs(Cluster& c, const Request& req, const Job& job) {
@@ -253,7 +278,7 @@ Response RemoteLogs(Cluster& c, const Request& req, const Job& job) {
     Response r;
     r.headers.Set("Content-Type", "text/plain; charset=utf-8");
     r.headers.Set("Cache-Control", "no-store");
-    r.stream = std::make_shared<RemoteLogStream>(c, job.id, url, auth, offset);
+    r.stream = std::make_shared<RemoteLogStream>(node->url, job.id, auth, offset);
     return r;
   }
   http::ClientRequest out;

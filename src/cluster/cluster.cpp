@@ -176,6 +176,7 @@ Status Cluster::Open() {
 
   LocalExecutorOptions lo;
   lo.jobs_dir = o_.jobs_dir;
+  lo.group_prefix = local_.instance + "-";
   lo.limits = limits_;
   lo.sandbox_works = local_.sandbox;
   auto done = [this](int64_t id, int64_t attempt, Outcome out) { OnDone(id, attempt, std::move(out)); };
@@ -220,12 +221,25 @@ void Cluster::Start() {
   auto registered = store_.RegisterNode(local_, local_.heartbeat_ms - o_.down_after_ms);
   if (!registered.ok()) spdlog::warn("cluster: cannot record node {}'s URL: {}", local_.name, registered.status().message());
   thread_ = NamedThread("cluster", [this] { Loop(); });
+  // Heartbeats on their own thread: a loop busy with sbatch calls or a slow store must not
+  // make the others take this node for lost.
+  heartbeat_ = NamedThread("cluster-beat", [this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_.load()) {
+      lock.unlock();
+      Status st = store_.Heartbeat(local_.name, local_.instance, UnixNowMs());
+      if (!st.ok()) spdlog::warn("cluster: heartbeat of node {} failed: {}", local_.name, st.message());
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(o_.heartbeat_ms), [&] { return stopping_.load(); });
+    }
+  });
 }
 
 void Cluster::Stop() {
   stopping_.store(true);
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (heartbeat_.joinable()) heartbeat_.join();
   if (local_exec_) local_exec_->Shutdown();
   if (slurm_exec_) slurm_exec_->Shutdown();
   if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -289,24 +303,23 @@ Result<Job> Cluster::Get(int64_t id) { return store_.GetJob(id); }
 Result<std::vector<Job>> Cluster::List(const JobFilter& filter) { return store_.ListJobs(filter); }
 
 Result<Job> Cluster::Cancel(int64_t id) {
-  AIMASS_ASSIGN_OR_RETURN(Job j, store_.GetJob(id));
-  if (Finished(j.state)) return j;
-  if (j.state == JobState::kQueued && j.node.empty()) {
-    Job c = j;
-    c.state = JobState::kCancelled;
-    c.reason = "cancelled";
-    c.stop = "cancelled";
-    c.finished_ms = c.updated_ms = UnixNowMs();
-    AIMASS_ASSIGN_OR_RETURN(bool done, store_.UpdateJob(c, JobState::kQueued));
-    if (done) {
+  // A job moves between "in no executor's hands" (queued on no node) and "held by a node's
+  // process" while this runs: each step is guarded by what it expects, and tried again if
+  // the job moved meanwhile.
+  for (int tries = 0;; ++tries) {
+    AIMASS_ASSIGN_OR_RETURN(Job j, store_.GetJob(id));
+    if (Finished(j.state)) return j;
+    AIMASS_ASSIGN_OR_RETURN(bool queued, store_.CancelQueued(id, UnixNowMs()));
+    if (queued) {
+      AIMASS_ASSIGN_OR_RETURN(Job c, store_.GetJob(id));
       Publish("cluster.job.cancelled", c);
       return c;
     }
-    AIMASS_ASSIGN_OR_RETURN(j, store_.GetJob(id));  // it started meanwhile
-    if (Finished(j.state)) return j;
+    // Held: the process that runs it stops it (this one, or another node's, on its next tick).
+    AIMASS_ASSIGN_OR_RETURN(bool asked, store_.RequestStop(id, "cancelled"));
+    if (asked) break;
+    if (tries >= 10) return Status::Conflict("job " + std::to_string(id) + " keeps changing; try again");
   }
-  // Running: the process that runs it stops it (this one, or another node's, on its next tick).
-  AIMASS_RETURN_IF_ERROR(store_.RequestStop(id, "cancelled").status());
   {
     std::lock_guard lock(mu_);
     kick_ = true;
@@ -402,7 +415,10 @@ Status Cluster::RecordEnds(std::vector<Ended> ended) {
     for (const auto& e : ended) {
       auto it = running_.find(e.id);
       if (it == running_.end() || it->second.job.attempts != e.attempt) continue;
-      Job j = it->second.job;
+      // The row as stored now (a cancel may have come since), and only while it is still this
+      // attempt on this process's node: a node swept as lost meanwhile has nothing to say.
+      AIMASS_ASSIGN_OR_RETURN(Job j, ClusterStore::GetJobTx(tx, e.id));
+      if (j.attempts != e.attempt || j.node != it->second.job.node || Finished(j.state)) continue;
       if (it->second.stopping && e.outcome.state == JobState::kCancelled) j.stop = "cancelled";
       const JobState was = j.state;
       std::string topic = ApplyEnd(j, e.outcome, now);
@@ -431,8 +447,8 @@ Status Cluster::RecordStarts(std::vector<Began> began) {
     for (const auto& b : began) {
       auto it = running_.find(b.id);
       if (it == running_.end() || it->second.job.attempts != b.attempt) continue;
-      Job j = it->second.job;
-      if (j.state != JobState::kQueued) continue;
+      AIMASS_ASSIGN_OR_RETURN(Job j, ClusterStore::GetJobTx(tx, b.id));
+      if (j.state != JobState::kQueued || j.attempts != b.attempt || j.node != it->second.job.node) continue;
       j.state = JobState::kRunning;
       j.started_ms = b.at_ms;
       j.updated_ms = UnixNowMs();
@@ -457,18 +473,21 @@ Status Cluster::RecordStarts(std::vector<Began> began) {
 
 void Cluster::CheckStops(int64_t now_ms) {
   if (running_.empty()) return;
-  auto rows = db_.Query("SELECT id FROM cluster_jobs WHERE state IN ('queued', 'running') AND stop <> '' "
-                        "AND (node = ? OR node = ?)",
-                        {local_.name, "slurm@" + local_.name});
-  std::set<int64_t> asked;
-  if (rows.ok()) {
-    for (const auto& r : *rows) asked.insert(r.Int(0));
-  }
+  std::vector<int64_t> ids;
+  for (const auto& [id, r] : running_) ids.push_back(id);
+  auto holders = store_.Holders(ids);
+  if (!holders.ok()) return;  // the store is away: nothing to learn this tick
   for (auto& [id, r] : running_) {
     if (r.stopping) continue;
     Executor* ex = r.job.spec.executor == "slurm" ? slurm_exec_.get() : local_exec_.get();
     if (ex == nullptr) continue;
-    if (asked.count(id)) {
+    auto h = holders->find(id);
+    // The store gave this attempt up (this node was taken for lost while it still ran): it
+    // stops, so that the job does not run twice.
+    auto state = h == holders->end() ? Result<JobState>(JobState::kFailed) : ParseState(h->second.state);
+    bool lost = h == holders->end() || h->second.attempts != r.job.attempts || h->second.node != r.job.node ||
+                !state.ok() || Finished(*state);
+    if (lost || h->second.stop == "cancelled") {
       r.stopping = true;
       ex->Stop(r.job, JobState::kCancelled);
     } else if (now_ms >= r.deadline_ms) {
@@ -613,14 +632,14 @@ Status Cluster::DispatchSlurm() {
     j.handle = *handle;
     r.job.handle = *handle;
     running_[j.id] = r;
-    auto st = store_.UpdateJob(j, JobState::kQueued);
-    if (!st.ok()) spdlog::warn("cluster: cannot record Slurm job {} of job {}: {}", *handle, j.id, st.status().message());
+    Status st = store_.SetHandle(j.id, j.attempts, *handle);
+    if (!st.ok()) spdlog::warn("cluster: cannot record Slurm job {} of job {}: {}", *handle, j.id, st.message());
   }
   return Status::Ok();
 }
 
 void Cluster::Loop() {
-  int64_t last_heartbeat = 0, last_sweep = 0;
+  int64_t last_sweep = 0;
   while (!stopping_.load()) {
     std::vector<Ended> ended;
     std::vector<Began> began;
@@ -643,11 +662,6 @@ void Cluster::Loop() {
     if (!ended.empty()) {
       Status st = RecordEnds(std::move(ended));
       if (!st.ok()) spdlog::warn("cluster: cannot record ended jobs (kept for the next try): {}", st.message());
-    }
-    if (now - last_heartbeat >= o_.heartbeat_ms) {
-      last_heartbeat = now;
-      Status st = store_.Heartbeat(local_.name, local_.instance, now);
-      if (!st.ok()) spdlog::warn("cluster: heartbeat of node {} failed: {}", local_.name, st.message());
     }
     CheckStops(now);
     if (now - last_sweep >= o_.heartbeat_ms) {

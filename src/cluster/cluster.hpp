@@ -127,6 +127,7 @@ class Cluster {
   uint64_t next_follower_ = 1;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  std::thread heartbeat_;
   int lock_fd_ = -1;  // jobs_dir/node.lock, held while the process lives
 };
 

@@ -206,12 +206,12 @@ int64_t Limits::PeakMemoryMb(const std::string& group) const {
   return std::strtoll(v.c_str(), nullptr, 10) / (1024 * 1024);
 }
 
-int Limits::SignalAll(const std::string& group, int sig) const {
+int Limits::SignalAll(const std::string& group, int sig, const std::function<bool(pid_t)>& skip) const {
   if (kind_ == Kind::kRlimit) return 0;
   int n = 0;
   std::istringstream in(ReadText(Dirs(group)[0] + "/cgroup.procs"));
   for (pid_t pid; in >> pid;) {
-    if (pid > 0 && ::kill(pid, sig) == 0) ++n;
+    if (pid > 0 && !(skip && skip(pid)) && ::kill(pid, sig) == 0) ++n;
   }
   return n;
 }

@@ -6,6 +6,9 @@
 // Thread-safe (no state changes after Detect).
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,8 +33,8 @@ class Limits {
   int64_t RlimitKb(const Resources& r) const;
   bool OomKilled(const std::string& group) const;
   int64_t PeakMemoryMb(const std::string& group) const;
-  // Signals every process in the group; returns how many there were.
-  int SignalAll(const std::string& group, int sig) const;
+  // Signals every process in the group but those `skip` names; returns how many it signalled.
+  int SignalAll(const std::string& group, int sig, const std::function<bool(pid_t)>& skip = nullptr) const;
   // Removes the group; false while processes remain in it.
   bool Remove(const std::string& group) const;
 

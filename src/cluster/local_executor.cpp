@@ -34,11 +34,13 @@ namespace {
 
 // The wrapper every attempt runs in: joins the cgroup (before anything of the job runs), sets
 // the rlimit fallback, runs the command, records its exit status. Its pid goes to <status>.pid
-// first, so that a restarted server finds it. Arguments:
+// first, so that a restarted server finds it; SIGTERM leaves it waiting (a stopped job gets its
+// grace period and its status is still written; exec resets the trap for the job). Arguments:
 //   $1 status file, $2 address-space limit in KiB (0: none), cgroup.procs files…, --, argv…
 constexpr const char* kWrapper =
     "st=$1; lim=$2; shift 2\n"
     "echo $$ > \"$st.pid\"\n"
+    "trap : TERM\n"
     "while [ \"$1\" != -- ]; do echo $$ > \"$1\" || exit 125; shift; done; shift\n"
     "[ \"$lim\" = 0 ] || ulimit -v \"$lim\" || exit 125\n"
     "\"$@\"\n"
@@ -48,9 +50,6 @@ constexpr const char* kWrapper =
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-std::string GroupName(int64_t id, int64_t attempt) {
-  return "job-" + std::to_string(id) + "-" + std::to_string(attempt);
-}
 
 class LocalExecutor final : public Executor {
  public:
@@ -105,11 +104,6 @@ class LocalExecutor final : public Executor {
                                      o_.limits.kind() == Limits::Kind::kRlimit ? std::to_string(o_.limits.RlimitKb(s.resources)) : "0"};
     argv.insert(argv.end(), procs->begin(), procs->end());
     argv.push_back("--");
-    if (s.sandbox) {
-      auto sb = SandboxArgv(workdir, s.network);
-      argv.insert(argv.end(), sb.begin(), sb.end());
-    }
-    argv.insert(argv.end(), s.command.begin(), s.command.end());
 
     // The job sees its own variables and ours, never the server's environment (secrets).
     std::map<std::string, std::string> env = s.env;
@@ -124,7 +118,17 @@ class LocalExecutor final : public Executor {
     env["CUDA_VISIBLE_DEVICES"] = gpus;  // empty: no GPU, whatever the machine has
     if (!s.env.count("OMP_NUM_THREADS")) env["OMP_NUM_THREADS"] = std::to_string(s.resources.cpus);
     std::vector<std::string> envs;
-    for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    if (s.sandbox) {
+      // Set inside the sandbox only: the wrapper and bwrap run on the host, where a job's
+      // LD_PRELOAD would load what it wrote into its own directory.
+      env.erase("HOME");
+      auto sb = SandboxArgv(workdir, s.network, env, job.gpu_indexes);
+      argv.insert(argv.end(), sb.begin(), sb.end());
+      envs = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
+    } else {
+      for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    }
+    argv.insert(argv.end(), s.command.begin(), s.command.end());
 
     // Its own process group: cancel and timeout signal the whole tree.
     SpawnOptions so;
@@ -173,8 +177,18 @@ class LocalExecutor final : public Executor {
     Proc& p = it->second;
     if (p.stop == JobState::kRunning) p.stop = why;
     p.term_ms = UnixNowMs();
-    ::kill(-p.pid, SIGTERM);
-    o_.limits.SignalAll(p.group, SIGTERM);
+    if (o_.limits.kind() == Limits::Kind::kRlimit) {
+      ::kill(-p.pid, SIGTERM);
+    } else {
+      // The job's own processes, not the wrapper or bubblewrap: bubblewrap's end would kill the
+      // sandbox at once (--die-with-parent) and take the job's grace period with it.
+      const pid_t wrapper = p.pid;
+      o_.limits.SignalAll(p.group, SIGTERM, [wrapper](pid_t pid) {
+        if (pid == wrapper) return true;
+        auto comm = ReadFile("/proc/" + std::to_string(pid) + "/comm");
+        return comm.ok() && comm->rfind("bwrap", 0) == 0;
+      });
+    }
     Wake();
   }
 
@@ -208,6 +222,10 @@ class LocalExecutor final : public Executor {
   void Wake() {
     uint64_t one = 1;
     (void)!::write(evfd_, &one, sizeof one);
+  }
+
+  std::string GroupName(int64_t id, int64_t attempt) const {
+    return o_.group_prefix + "job-" + std::to_string(id) + "-" + std::to_string(attempt);
   }
 
   std::string StatusFile(int64_t id, int64_t attempt) const {

@@ -16,6 +16,9 @@ namespace aimass::cluster {
 
 struct LocalExecutorOptions {
   std::string jobs_dir;        // <jobs_dir>/<id>/{log,exit-<attempt>,work/}
+  // Names this node's cgroups apart from other aimass processes' on the same host (their job
+  // ids overlap): the node's instance, kept with its jobs directory.
+  std::string group_prefix;
   Limits limits;
   bool sandbox_works = false;  // sandboxed jobs are refused at Start without it
   int64_t kill_grace_ms = 3000;  // SIGTERM, then SIGKILL after this

@@ -20,7 +20,8 @@ bool Exists(const char* p) {
 
 }  // namespace
 
-std::vector<std::string> SandboxArgv(const std::string& workdir, bool network) {
+std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
+                                     const std::map<std::string, std::string>& env, const std::vector<int>& gpus) {
   std::vector<std::string> a = {kBwrap, "--die-with-parent", "--new-session", "--unshare-all"};
   if (network) a.push_back("--share-net");
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
@@ -46,8 +47,17 @@ std::vector<std::string> SandboxArgv(const std::string& workdir, bool network) {
       if (Exists(e)) a.insert(a.end(), {"--ro-bind", e, e});
     }
   }
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", workdir, kSandboxWorkdir,
-                     "--chdir", kSandboxWorkdir, "--setenv", "HOME", kSandboxWorkdir, "--"});
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
+  if (!gpus.empty()) {
+    std::vector<std::string> devices = {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"};
+    for (int g : gpus) devices.push_back("/dev/nvidia" + std::to_string(g));
+    for (const auto& d : devices) {
+      if (Exists(d.c_str())) a.insert(a.end(), {"--dev-bind", d, d});
+    }
+  }
+  a.insert(a.end(), {"--tmpfs", "/tmp", "--bind", workdir, kSandboxWorkdir, "--chdir", kSandboxWorkdir, "--clearenv"});
+  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  a.insert(a.end(), {"--setenv", "HOME", kSandboxWorkdir, "--"});
   return a;
 }
 

@@ -4,6 +4,7 @@
 // host: not the data directory, not the other jobs, not /home or /root.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,12 @@ bool SandboxWorks();
 // Where a sandboxed job finds its work directory (and HOME): the host's path is not shown.
 inline constexpr const char* kSandboxWorkdir = "/job";
 
-// The argv before the job's own: bwrap … (workdir bound at /job) --chdir /job --.
-std::vector<std::string> SandboxArgv(const std::string& workdir, bool network);
+// The argv before the job's own: bwrap … (workdir bound at /job) --chdir /job --. The job's
+// environment is set inside the sandbox only (--clearenv, --setenv): bwrap and the wrapper
+// that starts it run outside, where LD_PRELOAD and the like would act on the host. The GPUs
+// given (indexes) get their /dev/nvidia* devices, with the driver's control devices.
+std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
+                                     const std::map<std::string, std::string>& env = {},
+                                     const std::vector<int>& gpus = {});
 
 }  // namespace aimass::cluster

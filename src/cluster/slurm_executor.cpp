@@ -281,13 +281,16 @@ class SlurmExecutor final : public Executor {
         }
         if (!out) continue;
         if (s.state == "LOST") out->reason = "node_lost";
-        if (t.stop == JobState::kTimedOut || t.stop == JobState::kCancelled) {
-          out->state = t.stop;
-          out->reason = t.stop == JobState::kTimedOut ? "timeout" : "cancelled";
-        }
+        JobState stop = t.stop;
         {
+          // What Stop asked since the snapshot (a timeout's scancel shows as CANCELLED).
           std::lock_guard lock(mu_);
+          if (auto j = jobs_.find(id); j != jobs_.end()) stop = j->second.stop;
           jobs_.erase(id);
+        }
+        if (stop == JobState::kTimedOut || stop == JobState::kCancelled) {
+          out->state = stop;
+          out->reason = stop == JobState::kTimedOut ? "timeout" : "cancelled";
         }
         if (o_.done) o_.done(id, t.attempt, std::move(*out));
       }

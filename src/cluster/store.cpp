@@ -327,6 +327,33 @@ Result<bool> ClusterStore::UpdateJobTx(Tx& tx, const Job& j, JobState expected) 
   return n > 0;
 }
 
+Result<bool> ClusterStore::CancelQueued(int64_t id, int64_t now_ms) {
+  AIMASS_ASSIGN_OR_RETURN(int64_t n, db_.Exec("UPDATE cluster_jobs SET state = 'cancelled', reason = 'cancelled', "
+                                               "stop = 'cancelled', finished_ms = ?, updated_ms = ? "
+                                               "WHERE id = ? AND state = 'queued' AND node = ''",
+                                               {now_ms, now_ms, id}));
+  return n > 0;
+}
+
+Status ClusterStore::SetHandle(int64_t id, int64_t attempt, const std::string& handle) {
+  return db_.Exec("UPDATE cluster_jobs SET handle = ? WHERE id = ? AND attempts = ?", {handle, id, attempt}).status();
+}
+
+Result<std::map<int64_t, ClusterStore::Holder>> ClusterStore::Holders(const std::vector<int64_t>& ids) {
+  std::map<int64_t, Holder> out;
+  for (size_t at = 0; at < ids.size(); at += 200) {
+    std::string sql = "SELECT id, attempts, node, state, stop FROM cluster_jobs WHERE id IN (";
+    std::vector<Value> params;
+    for (size_t i = at; i < std::min(ids.size(), at + 200); ++i) {
+      sql += i == at ? "?" : ",?";
+      params.emplace_back(ids[i]);
+    }
+    AIMASS_ASSIGN_OR_RETURN(Rows rows, db_.Query(sql + ")", params));
+    for (const auto& r : rows) out[r.Int(0)] = {r.Int(1), r.Text(2), r.Text(3), r.Text(4)};
+  }
+  return out;
+}
+
 Result<bool> ClusterStore::UpdateJob(const Job& job, JobState expected) {
   bool done = false;
   AIMASS_RETURN_IF_ERROR(db_.Transaction([&](Tx& tx) -> Status {

@@ -69,6 +69,17 @@ class ClusterStore {
   // times), guarded by the state it is expected to be in; false when it was not.
   static Result<bool> UpdateJobTx(storage::Tx& tx, const Job& job, JobState expected);
   Result<bool> UpdateJob(const Job& job, JobState expected);
+  // Cancels a job no executor holds yet (queued on no node); false when it is not such a job.
+  Result<bool> CancelQueued(int64_t id, int64_t now_ms);
+  // Records the executor's handle (Slurm's job id) of attempt `attempt`, touching nothing else.
+  Status SetHandle(int64_t id, int64_t attempt, const std::string& handle);
+  // id -> (attempts, node, state) of these jobs: what the store says of the attempts a
+  // process follows.
+  struct Holder {
+    int64_t attempts = 0;
+    std::string node, state, stop;
+  };
+  Result<std::map<int64_t, Holder>> Holders(const std::vector<int64_t>& ids);
 
   // Asks the process that handed job `id` to its executor to stop it (a cancel); false when
   // it is in no executor's hands.

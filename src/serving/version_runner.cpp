@@ -537,6 +537,10 @@ Status VersionRunner::Resize(int n) {
   int live;
   {
     std::lock_guard lock(impl->mu);
+    // Executors told to leave that have not left yet stay instead of new ones loading.
+    int keep = std::min(impl->leave, std::max(0, n - impl->live));
+    impl->leave -= keep;
+    impl->live += keep;
     live = impl->live;
     if (n < live) {
       impl->leave += live - n;

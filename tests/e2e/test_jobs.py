@@ -47,6 +47,14 @@ def logs(client, job_id, **params):
     return resp.text
 
 
+def kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # gone with its parent meanwhile
+            pass
+
+
 def alive(marker: str) -> list[int]:
     """Processes whose command line holds `marker`."""
     pids = []
@@ -365,12 +373,11 @@ def test_jobs_survive_a_restart_of_aimass(make_server):
     lost = submit(srv.admin, command=["sh", "-c", f"sleep 3 # {marker}"], retries=1)
     for j in (kept, lost):
         wait_state(srv.admin, j["id"], ("running",))
-    time.sleep(0.3)
+    wait_for(lambda: logs(srv.admin, kept["id"]) == "before\n" and alive(marker), 10, "both jobs' processes")
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait(10)
     # While aimass is down, one job's processes vanish (a node's reboot, an OOM of the tree).
-    for pid in alive(marker):
-        os.kill(pid, signal.SIGKILL)
+    kill_all(alive(marker))
     srv.start()
     done = wait_state(srv.admin, kept["id"], timeout=20)
     assert done["state"] == "succeeded" and done["attempts"] == 1, "adopted, not run again"
@@ -441,8 +448,7 @@ def test_a_second_process_is_a_node_and_its_loss_is_noticed(make_server, tmp_pat
     b.proc.send_signal(signal.SIGKILL)
     b.proc.wait(10)
     b.returncode = 0
-    for pid in alive("echo on $AIMASS_JOB_NODE"):
-        os.kill(pid, signal.SIGKILL)
+    kill_all(alive("echo on $AIMASS_JOB_NODE"))
     assert a.admin.post("/api/v1/cluster/nodes/node-a/undrain").status_code == 200
     wait_for(lambda: {n["name"]: n["state"] for n in a.admin.get("/api/v1/cluster/nodes").json()["nodes"]}["node-b"]
              == "down", 15, "node-b to be down")
@@ -451,3 +457,24 @@ def test_a_second_process_is_a_node_and_its_loss_is_noticed(make_server, tmp_pat
     assert again["node"] == "node-a" and again["reason"] == ""
     assert a.admin.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
     assert wait_state(a.admin, job["id"])["state"] == "cancelled"
+
+
+def test_a_sandboxed_jobs_variables_exist_only_inside_the_sandbox(server):
+    marker = unique("envmark")
+    job = submit(server.admin, command=["sh", "-c", f"echo $SECRET_THING $LD_PRELOAD; sleep 30 # {marker}"],
+                 env={"SECRET_THING": "inside", "LD_PRELOAD": "/job/evil.so"})
+    wait_for(lambda: "inside" in logs(server.admin, job["id"]), 10, "the job to print its variables")
+    # The wrapper and bubblewrap run on the host: none of the job's variables reach them.
+    outside = [p for p in alive(marker) if b"aimass-job" in Path(f"/proc/{p}/cmdline").read_bytes()
+               or Path(f"/proc/{p}/comm").read_text().startswith("bwrap")]
+    assert outside, "the wrapper and bubblewrap were not found"
+    for pid in outside:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        assert b"SECRET_THING" not in environ and b"LD_PRELOAD" not in environ, pid
+    assert server.admin.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    assert wait_state(server.admin, job["id"])["state"] == "cancelled"
+    # Inside, the job has them (the loader complains there that /job/evil.so does not exist).
+    assert "inside /job/evil.so\n" in logs(server.admin, job["id"])
