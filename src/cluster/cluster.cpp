@@ -230,14 +230,18 @@ void Cluster::Start() {
       Status st = store_.Heartbeat(local_.name, local_.instance, UnixNowMs());
       if (!st.ok()) spdlog::warn("cluster: heartbeat of node {} failed: {}", local_.name, st.message());
       lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(o_.heartbeat_ms), [&] { return stopping_.load(); });
+      beat_cv_.wait_for(lock, std::chrono::milliseconds(o_.heartbeat_ms), [&] { return stopping_.load(); });
     }
   });
 }
 
 void Cluster::Stop() {
-  stopping_.store(true);
+  {
+    std::lock_guard lock(mu_);
+    stopping_.store(true);
+  }
   cv_.notify_all();
+  beat_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   if (heartbeat_.joinable()) heartbeat_.join();
   if (local_exec_) local_exec_->Shutdown();

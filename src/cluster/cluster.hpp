@@ -118,7 +118,8 @@ class Cluster {
   std::unique_ptr<Executor> slurm_exec_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;       // the loop's: a kick, an end, a start
+  std::condition_variable beat_cv_;  // the heartbeat thread's: only the stop
   bool kick_ = false;
   std::vector<Ended> ended_;
   std::vector<Began> began_;
