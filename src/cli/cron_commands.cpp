@@ -21,16 +21,10 @@ struct CronCommands {
 
 namespace {
 
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "-";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 std::string TargetSummary(const json& t) {
-  std::string type = Str(t, "type");
-  if (type == "http") return Str(t, "method") + " " + Str(t, "path");
-  if (type == "mq") return "mq " + Str(t, "topic");
+  std::string type = Cell(t, "type");
+  if (type == "http") return Cell(t, "method") + " " + Cell(t, "path");
+  if (type == "mq") return "mq " + Cell(t, "topic");
   return "shell";
 }
 
@@ -129,7 +123,7 @@ std::optional<int> RunCronCommands(CronCommands& c, ApiClient& api, bool as_json
     auto res = api.Call(http::Method::kPost, base, &*body);
     if (!res.ok()) return Fail(res.status());
     if (as_json) return print(*res);
-    std::cout << "Created cron job " << c.name << "; next run " << Str(*res, "next_run") << "\n";
+    std::cout << "Created cron job " << c.name << "; next run " << Cell(*res, "next_run") << "\n";
     return kOk;
   }
   if (c.list->parsed()) {
@@ -138,8 +132,8 @@ std::optional<int> RunCronCommands(CronCommands& c, ApiClient& api, bool as_json
     if (as_json) return print((*res)["jobs"]);
     std::vector<std::vector<std::string>> rows;
     for (const auto& j : (*res)["jobs"]) {
-      rows.push_back({Str(j, "name"), Str(j, "schedule"), Str(j, "time_zone"), TargetSummary(j["target"]),
-                      j["paused"].get<bool>() ? "paused" : Str(j, "next_run")});
+      rows.push_back({Cell(j, "name"), Cell(j, "schedule"), Cell(j, "time_zone"), TargetSummary(j["target"]),
+                      j["paused"].get<bool>() ? "paused" : Cell(j, "next_run")});
     }
     PrintTable({"NAME", "SCHEDULE", "TIME ZONE", "TARGET", "NEXT RUN"}, rows);
     return kOk;
@@ -155,10 +149,10 @@ std::optional<int> RunCronCommands(CronCommands& c, ApiClient& api, bool as_json
     if (as_json) return print((*res)["runs"]);
     std::vector<std::vector<std::string>> rows;
     for (const auto& r : (*res)["runs"]) {
-      std::string error = Str(r, "error");
+      std::string error = Cell(r, "error");
       if (error.size() > 60) error = error.substr(0, 57) + "...";
-      rows.push_back({Str(r, "id"), Str(r, "scheduled"), Str(r, "trigger"), Str(r, "status"), Str(r, "attempts"),
-                      Str(r, "duration_ms"), error});
+      rows.push_back({Cell(r, "id"), Cell(r, "scheduled"), Cell(r, "trigger"), Cell(r, "status"), Cell(r, "attempts"),
+                      Cell(r, "duration_ms"), error});
     }
     PrintTable({"ID", "SCHEDULED", "TRIGGER", "STATUS", "ATTEMPTS", "MS", "ERROR"}, rows);
     return kOk;

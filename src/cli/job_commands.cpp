@@ -24,12 +24,6 @@ struct JobCommands {
 
 namespace {
 
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return "-";
-  return it->is_string() ? it->get<std::string>() : it->dump();
-}
-
 // "512", "512M", "2G", "1.5G" -> MiB.
 Result<int64_t> ParseMemory(const std::string& text) {
   char* end = nullptr;
@@ -99,15 +93,15 @@ Result<json> FollowLogs(ApiClient& api, int64_t id) {
       offset += r.body.size();
       if (r.body.size() < 1048576) break;
     }
-    if (Final(Str(job, "state"))) return job;
+    if (Final(Cell(job, "state"))) return job;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }
 
 std::string Resources(const json& j) {
   const json& r = j["resources"];
-  std::string s = Str(r, "cpus") + " cpu, " + Str(r, "memory_mb") + " MiB";
-  if (r.value("gpus", 0.0) > 0) s += ", " + Str(r, "gpus") + " gpu";
+  std::string s = Cell(r, "cpus") + " cpu, " + Cell(r, "memory_mb") + " MiB";
+  if (r.value("gpus", 0.0) > 0) s += ", " + Cell(r, "gpus") + " gpu";
   return s;
 }
 
@@ -175,8 +169,8 @@ std::optional<int> RunJobCommands(JobCommands& c, ApiClient& api, bool as_json) 
     auto done = FollowLogs(api, id);
     if (!done.ok()) return Fail(done.status());
     if (as_json) print(*done);
-    if (Str(*done, "state") == "succeeded") return kOk;
-    std::cerr << "job " << id << " " << Str(*done, "state") << (Str(*done, "reason") != "" ? ": " + Str(*done, "reason") : "")
+    if (Cell(*done, "state") == "succeeded") return kOk;
+    std::cerr << "job " << id << " " << Cell(*done, "state") << (Cell(*done, "reason") != "" ? ": " + Cell(*done, "reason") : "")
               << "\n";
     return kError;
   }
@@ -190,8 +184,8 @@ std::optional<int> RunJobCommands(JobCommands& c, ApiClient& api, bool as_json) 
     if (as_json) return print((*res)["jobs"]);
     std::vector<std::vector<std::string>> rows;
     for (const auto& j : (*res)["jobs"]) {
-      rows.push_back({Str(j, "id"), Str(j, "name"), Str(j, "owner"), Str(j, "state"), Str(j, "exit_code"),
-                      Str(j, "attempts"), Str(j, "node"), Resources(j), Str(j, "created_at")});
+      rows.push_back({Cell(j, "id"), Cell(j, "name"), Cell(j, "owner"), Cell(j, "state"), Cell(j, "exit_code"),
+                      Cell(j, "attempts"), Cell(j, "node"), Resources(j), Cell(j, "created_at")});
     }
     PrintTable({"ID", "NAME", "OWNER", "STATE", "EXIT", "ATTEMPTS", "NODE", "RESOURCES", "CREATED"}, rows);
     return kOk;
@@ -220,7 +214,7 @@ std::optional<int> RunJobCommands(JobCommands& c, ApiClient& api, bool as_json) 
     auto res = api.Call(http::Method::kPost, one + "/cancel", &empty);
     if (!res.ok()) return Fail(res.status());
     if (as_json) return print(*res);
-    std::cout << "Job " << c.id << " is " << Str(*res, "state") << (Str(*res, "state") == "running" ? " (stopping)" : "")
+    std::cout << "Job " << c.id << " is " << Cell(*res, "state") << (Cell(*res, "state") == "running" ? " (stopping)" : "")
               << "\n";
     return kOk;
   }
@@ -233,8 +227,8 @@ std::optional<int> RunJobCommands(JobCommands& c, ApiClient& api, bool as_json) 
     for (const auto& n : (*res)["nodes"]) {
       const json& a = n["allocated"];
       std::string gpus = std::to_string(n["gpus"].size());
-      rows.push_back({Str(n, "name"), Str(n, "state"), Str(a, "cpus") + "/" + Str(n, "cpus"),
-                      Str(a, "memory_mb") + "/" + Str(n, "memory_mb"), gpus, Str(a, "jobs"), Str(n, "limits"),
+      rows.push_back({Cell(n, "name"), Cell(n, "state"), Cell(a, "cpus") + "/" + Cell(n, "cpus"),
+                      Cell(a, "memory_mb") + "/" + Cell(n, "memory_mb"), gpus, Cell(a, "jobs"), Cell(n, "limits"),
                       n.value("sandbox", false) ? "yes" : "no"});
     }
     PrintTable({"NAME", "STATE", "CPUS", "MEMORY MiB", "GPUS", "JOBS", "LIMITS", "SANDBOX"}, rows);
@@ -251,7 +245,7 @@ std::optional<int> RunJobCommands(JobCommands& c, ApiClient& api, bool as_json) 
     auto res = api.Call(http::Method::kPost, nodes + "/" + UrlEncode(c.node) + verb, &empty);
     if (!res.ok()) return Fail(res.status());
     if (as_json) return print(*res);
-    std::cout << "Node " << c.node << " is " << Str(*res, "state") << "\n";
+    std::cout << "Node " << c.node << " is " << Cell(*res, "state") << "\n";
     return kOk;
   }
   return std::nullopt;

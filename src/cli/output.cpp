@@ -46,4 +46,10 @@ std::string Join(const json& arr) {
   return out;
 }
 
+std::string Cell(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "-";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
 }  // namespace aimass::cli

@@ -21,6 +21,9 @@ void PrintTable(const std::vector<std::string>& header,
 int PrintJson(const nlohmann::json& j, bool as_json);
 // `--set '{…}'`: any further fields of an API document; bad_request unless a JSON object.
 Result<nlohmann::json> ParseSetFields(const std::string& text);
+// A member of an API answer for a table cell: a string as it is, anything else as JSON, "-"
+// when absent or null.
+std::string Cell(const nlohmann::json& j, const char* key);
 // ["a","b"] -> "a,b"
 std::string Join(const nlohmann::json& arr);
 
