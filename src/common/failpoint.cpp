@@ -39,6 +39,10 @@ constexpr PointInfo kPoints[] = {
     {"registry.after_blob_rename", "a version's artifact stored, not yet validated"},
     {"registry.before_status_commit", "a version validated, its ready/failed status not yet written"},
     {"registry.after_status_commit", "a version's status written, the client not yet answered"},
+    // Dataset versions (POST /api/v1/datasets/{d}/versions).
+    {"datasets.after_version_insert", "a table version recorded as being written, no segment stored yet"},
+    {"datasets.after_segment", "a segment of a table version stored and referenced, the rest not yet"},
+    {"datasets.before_ready", "a version's data whole and acknowledged, its profile and validation not yet stored"},
     // The embedded message queue.
     {"mq.before_append", "a publish's records about to be written to a partition segment"},
     {"mq.after_append", "a publish's records written, not yet synced or acknowledged"},

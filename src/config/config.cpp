@@ -172,6 +172,10 @@ const std::vector<KeyInfo>& Keys() {
               "Largest total size a directory artifact may unpack to (a gzip tar expands)."),
       U64_KEY("serving.max_request_bytes", serving.max_request_bytes, 1024, 1ll << 34,
               "Largest inference request body (v2 infer, v1 predict); larger ones get 413."),
+      INT_KEY("datasets.segment_rows", datasets.segment_rows, 1, 16777216,
+              "Rows per stored segment of a table version (the unit that appends share and readers decode)."),
+      U64_KEY("datasets.max_input_bytes", datasets.max_input_bytes, 1024, 1ll << 44,
+              "Largest table upload after decompression (a gzip body expands); larger ones get 413."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -67,6 +67,11 @@ struct Config {
     uint64_t max_request_bytes = 64ull << 20;
   } serving;
 
+  struct Datasets {
+    int64_t segment_rows = 65536;
+    uint64_t max_input_bytes = 64ull << 30;  // an upload after decompression
+  } datasets;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -10,6 +10,7 @@
 #include "auth/module.hpp"
 #include "blobs/module.hpp"
 #include "cluster/module.hpp"
+#include "datasets/module.hpp"
 #include "common/cpus.hpp"
 #include "common/failpoint.hpp"
 #include "common/text.hpp"
@@ -47,7 +48,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<blobs::BlobsModule>,       Make<auth::AuthModule>,         Make<events::EventsModule>,
     Make<discovery::DiscoveryModule>, Make<console::ConsoleModule>,
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
-    Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>,
+    Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

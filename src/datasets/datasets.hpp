@@ -1,0 +1,125 @@
+// Datasets: the service behind the datasets API. Table versions are parsed from CSV, TSV or
+// JSON Lines uploads into segments in the blob store (content-addressed, so an identical upload
+// is the same version and an append shares its parent's segments), then profiled and checked
+// against the dataset's expectation suite by a background worker. No HTTP in here.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/principal.hpp"
+#include "common/status.hpp"
+#include "datasets/dataset.hpp"
+#include "datasets/store.hpp"
+#include "datasets/table.hpp"
+#include "datasets/table_parser.hpp"
+#include "events/bus.hpp"
+#include "storage/blob_store.hpp"
+
+namespace aimass::datasets {
+
+struct DatasetsOptions {
+  size_t segment_rows = 65536;
+  uint64_t max_input_bytes = 64ull << 30;
+  int threads = 1;
+  events::EventBus* bus = nullptr;
+  bool run_worker = true;  // profile and validate here (a process that serves the module)
+};
+
+// One upload of a table version.
+struct Upload {
+  std::string body_path;       // the spooled body
+  uint64_t body_size = 0;
+  std::string body_sha256;     // hex
+  std::string content_type;
+  bool gzip = false;           // Content-Encoding: gzip
+  std::optional<std::string> append;  // a version or alias of the dataset to append to
+  std::optional<Schema> schema;       // declared
+  std::string lineage_json = "{}";    // merged into the version's lineage
+  std::string message;
+};
+
+struct AddedVersion {
+  DatasetVersion version;
+  bool created = false;  // false: an identical version existed and is returned
+};
+
+class Datasets {
+ public:
+  Datasets(storage::Db& db, storage::BlobStore& blobs, DatasetsOptions options);
+  ~Datasets();
+  static std::vector<storage::Migration> Migrations() { return DatasetStore::Migrations(); }
+
+  // Fails versions a crash cut short while being written; queues those whose profile was pending.
+  Status Open();
+  void Start();  // the profiling worker
+  void Stop();
+
+  Result<Dataset> Create(const std::string& name, const std::string& description, DatasetKind kind, const std::string& owner);
+  Result<Dataset> Get(const std::string& name) { return store_.Get(name); }
+  Result<std::vector<Dataset>> List(int64_t limit, int64_t offset) { return store_.List(limit, offset); }
+  Status SetDescription(const std::string& name, const std::string& description);
+  Status Delete(const std::string& name);
+
+  Result<AddedVersion> AddVersion(const std::string& dataset, const Upload& upload, const Principal& who);
+  Result<std::vector<DatasetVersion>> Versions(const std::string& dataset, int64_t limit, int64_t offset);
+  // A version by number, alias, or `latest` (the newest ready version unless an alias says otherwise).
+  Result<DatasetVersion> Resolve(const std::string& dataset, const std::string& ref);
+  // The version's data, for reading; failed and still-written versions are refused.
+  Result<Table> OpenTable(const DatasetVersion& v);
+
+  // Rows [offset, offset+limit) of the named columns (all when empty), as JSON objects.
+  Result<nlohmann::json> Rows(const DatasetVersion& v, uint64_t offset, uint64_t limit, const std::vector<std::string>& columns);
+  // The version rendered as csv or jsonl, stored once as a blob: its local path and size.
+  Result<std::pair<std::string, uint64_t>> Export(const DatasetVersion& v, const std::string& format);
+  Result<nlohmann::json> Drift(const DatasetVersion& v, const DatasetVersion& against);
+  // Profiles and validates the version again now (after a suite changed), and stores the result.
+  Result<DatasetVersion> Reprocess(const DatasetVersion& v);
+
+  Status SetExpectations(const std::string& dataset, const nlohmann::json& suite);
+
+  Status SetAlias(const std::string& dataset, const std::string& alias, int64_t version, const std::string& by);
+  Status DeleteAlias(const std::string& dataset, const std::string& alias);
+  Result<std::map<std::string, int64_t>> Aliases(const std::string& dataset);
+
+  Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
+  // Waits until every queued version is processed (tests).
+  void WaitIdle();
+
+ private:
+  Result<DatasetVersion> WriteVersion(const Dataset& d, const Upload& upload, std::string_view data,
+                                      const std::optional<DatasetVersion>& parent, const Principal& who,
+                                      TextFormat format, bool* created);
+  // A version's profile and, when the dataset has a suite, its validation (JSON texts).
+  struct Analysis {
+    std::string profile, validation;
+    std::optional<bool> success;
+    nlohmann::json statistics;
+  };
+  Result<Analysis> Analyse(const DatasetVersion& v);
+  Status Process(int64_t version_id);
+  void Work();
+  void Enqueue(int64_t version_id);
+  void Publish(const std::string& topic, const DatasetVersion& v, nlohmann::json extra = nlohmann::json::object());
+
+  DatasetStore store_;
+  storage::BlobStore& blobs_;
+  DatasetsOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<int64_t> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace aimass::datasets

@@ -1,0 +1,70 @@
+// DatasetStore: the datasets module's tables: datasets, dataset_versions, dataset_segments
+// (which blobs make each version, in order: the references blob GC asks about),
+// dataset_aliases and dataset_exports (downloads rendered once and kept as blobs).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.hpp"
+#include "datasets/dataset.hpp"
+#include "storage/db.hpp"
+
+namespace aimass::datasets {
+
+class DatasetStore {
+ public:
+  explicit DatasetStore(storage::Db& db) : db_(db) {}
+  static std::vector<storage::Migration> Migrations();
+
+  Result<Dataset> Create(const Dataset& d);
+  Result<Dataset> Get(const std::string& name);
+  Result<std::vector<Dataset>> List(int64_t limit, int64_t offset);
+  Status Update(const Dataset& d);  // description, expectations
+  // Deletes the dataset, its versions, segments, aliases and exports (their blobs go at GC).
+  Status Delete(int64_t dataset_id);
+
+  // Reserves the next version number as `writing`.
+  Result<DatasetVersion> InsertVersion(const DatasetVersion& v);
+  // A segment's reference, recorded before its bytes are stored (decision 16).
+  Status AddSegment(int64_t version_id, const Segment& s);
+  // Copies the parent's segments as the first ones of an appended version.
+  Status CopySegments(int64_t from_version_id, int64_t to_version_id);
+  Result<std::vector<Segment>> Segments(int64_t version_id);
+  // Data whole: sizes, digest, schema; stage profiling.
+  Status FinishData(const DatasetVersion& v);
+  Status FinishProfile(int64_t version_id, const std::string& profile_json, const std::string& validation_json,
+                       std::optional<bool> validation_success, int64_t ready_ms);
+  Status Fail(int64_t version_id, const std::string& reason);
+  // Drops a version still being written (an identical one exists, or the upload was refused).
+  Status Discard(int64_t version_id);
+
+  Result<DatasetVersion> GetVersion(const std::string& dataset, int64_t version);
+  Result<DatasetVersion> GetVersionById(int64_t version_id);
+  // The newest ready version; not_found when none is.
+  Result<DatasetVersion> Latest(const std::string& dataset);
+  Result<std::vector<DatasetVersion>> Versions(const std::string& dataset, int64_t limit, int64_t offset);
+  // A ready or profiling version of the dataset with this digest (or source digest), if any.
+  Result<std::optional<DatasetVersion>> FindByDigest(int64_t dataset_id, const std::string& column, const std::string& digest,
+                                                     int64_t except_id);
+  // Versions a crash left: `writing` ones are failed, `profiling` ones returned to be resumed.
+  Result<std::vector<int64_t>> RecoverAfterCrash();
+
+  Status SetAlias(int64_t dataset_id, const std::string& alias, int64_t version, const std::string& by, int64_t now_ms);
+  Result<bool> DeleteAlias(int64_t dataset_id, const std::string& alias);
+  Result<std::map<std::string, int64_t>> Aliases(int64_t dataset_id);
+
+  Result<std::optional<std::pair<std::string, uint64_t>>> Export(int64_t version_id, const std::string& format);
+  Status AddExport(int64_t version_id, const std::string& format, const std::string& digest, uint64_t size);
+
+  Result<bool> BlobReferenced(const std::string& digest);
+
+ private:
+  storage::Db& db_;
+};
+
+}  // namespace aimass::datasets
