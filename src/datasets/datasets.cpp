@@ -70,6 +70,14 @@ class Gunzipped {
     if (!path.empty()) ::unlink(path.c_str());
   }
   Status Run(const std::string& from, const std::string& temp_dir, uint64_t max_bytes) {
+    // zlib reads anything that is not gzip as it is; a body declared gzip must be gzip.
+    {
+      int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+      unsigned char magic[2] = {0, 0};
+      bool ok = fd >= 0 && ::read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+      if (fd >= 0) ::close(fd);
+      if (!ok) return Status::BadRequest("the body is not gzip (Content-Encoding: gzip)");
+    }
     int out = CreateLockedTempFile(temp_dir + "/gunzip-", &path);
     if (out < 0) return Status::Internal("cannot create a temp file for the upload");
     gzFile in = gzopen(from.c_str(), "rb");
