@@ -261,12 +261,12 @@ def test_aliases_and_drift(server, retail, retail_rows):
     nov = [r for r in retail_rows if r["InvoiceDate"].startswith("2011-11")]
     push(c, name, body(dec), status=201)
     push(c, name, body(nov), status=201)
+    wait_ready(c, name, 2)  # `latest` is the newest ready version
     resp = c.put(f"{BASE}/{name}/aliases/train", json={"version": 1})
     assert resp.status_code == 200, describe(resp)
     assert version(c, name, "train")["version"] == 1 and version(c, name, "latest")["version"] == 2
     assert c.get(f"{BASE}/{name}").json()["aliases"] == {"train": 1}
     assert_error(c.put(f"{BASE}/{name}/aliases/7", json={"version": 1}), 400, "bad_request")
-    wait_ready(c, name, 2)
     resp = c.get(f"{BASE}/{name}/versions/latest/drift", params={"against": "train"})
     assert resp.status_code == 200, describe(resp)
     d = {col["name"]: col for col in resp.json()["columns"]}

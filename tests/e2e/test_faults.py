@@ -47,6 +47,7 @@ import requests
 
 import models
 from conftest import ADMIN_PASSWORD, assert_error, clean_env, describe, free_port, unique, wait_for
+from datasets_helpers import create_dataset, push, wait_ready
 from mq_helpers import ack, fetch, make_sub, make_topic, publish
 
 FAILPOINTS = "/api/v1/admin/failpoints"
@@ -681,6 +682,51 @@ def tree_upload_scenario(make_server, point: str, expect: str, mlps):
     registry_upload_scenario(make_server, point, expect, mlps, tree=True)
 
 
+def blob_objects(data_dir: Path) -> set[str]:
+    root = data_dir / "blobs" / "objects"
+    return {p.name for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def dataset_upload_scenario(make_server, point: str, expect: str, mlps=None):
+    """A table version upload (POST /api/v1/datasets/{d}/versions, three segments) crashes at
+    `point`; after the restart the version in flight is `failed` (interrupted, its segments freed
+    at GC) or `ready` (written whole: its profile is finished by the new process)."""
+    args = (*BASE_ARGS, "--set", "datasets.segment_rows=2")
+    srv = make_server(*args)
+    c = srv.admin
+    name = create_dataset(c)
+    baseline = b"k,v\na,1\nb,2\nc,3\n"
+    push(c, name, baseline, status=201)
+    assert wait_ready(c, name, 1)["status"] == "ready"
+    assert c.get(f"/api/v1/datasets/{name}/versions/1/download").content == baseline  # kept as a blob too
+    kept = blob_objects(srv.data_dir)
+    inflight = b"k,v\nd,4\ne,5\nf,6\ng,7\nh,8\ni,9\n"
+
+    arm(srv, point, "crash")
+    outcome = attempt(lambda: c.post(f"/api/v1/datasets/{name}/versions", data=inflight, headers={"Content-Type": "text/csv"}))
+    # The profile is written after the upload is answered, on the module's worker.
+    expect_crash(srv, point, outcome, in_request=point != "datasets.before_ready")
+
+    again = restart(make_server, srv, *args)
+    a = again.admin
+    assert a.get(f"/api/v1/datasets/{name}/versions/1/download").content == baseline
+    listed = {v["version"]: v for v in a.get(f"/api/v1/datasets/{name}/versions").json()["versions"]}
+    assert set(listed) == {1, 2}, listed
+    got = wait_ready(a, name, 2)
+    assert got["status"] == expect, got
+    if expect == "failed":
+        assert "interrupted" in got["status_reason"], got
+        gc(a)
+        assert blob_objects(srv.data_dir) == kept, "segments of the failed version outlived GC"
+    else:
+        assert got["row_count"] == 6
+        assert a.get(f"/api/v1/datasets/{name}/versions/2/profile").json()["row_count"] == 6
+        assert a.get(f"/api/v1/datasets/{name}/versions/2/download").content == inflight
+    # The same upload goes through now.
+    v = push(a, name, inflight, status=(200, 201))
+    assert v["version"] == (3 if expect == "failed" else 2), v
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -696,6 +742,9 @@ CRASH_CASES = [
     ("registry.after_blob_rename", registry_upload_scenario, "ready"),
     ("registry.before_status_commit", registry_upload_scenario, "ready"),
     ("registry.after_status_commit", registry_upload_scenario, "ready"),
+    ("datasets.after_version_insert", dataset_upload_scenario, "failed"),
+    ("datasets.after_segment", dataset_upload_scenario, "failed"),
+    ("datasets.before_ready", dataset_upload_scenario, "ready"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),
