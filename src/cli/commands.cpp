@@ -16,6 +16,7 @@
 #include "cli/client_config.hpp"
 #include "cli/deploy_commands.hpp"
 #include "cli/cron_commands.hpp"
+#include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
@@ -192,6 +193,7 @@ int Main(int argc, char** argv) {
   auto mq = AddMqCommands(app);
   auto cron = AddCronCommands(app);
   auto jobs = AddJobCommands(app);
+  auto datasets = AddDatasetCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -249,6 +251,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunMqCommands(*mq, api, g.json)) return *code;
   if (auto code = RunCronCommands(*cron, api, g.json)) return *code;
   if (auto code = RunJobCommands(*jobs, api, g.json)) return *code;
+  if (auto code = RunDatasetCommands(*datasets, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {
