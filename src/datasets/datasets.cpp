@@ -179,6 +179,9 @@ json CellJson(const ColumnData& c, size_t i) {
   }
 }
 
+constexpr int64_t kAbandonedAfterMs = 10 * 60 * 1000;  // another host's writer that stored nothing for this long
+constexpr auto kSweepEvery = std::chrono::minutes(1);
+
 // Values come from users' files, which need not be valid UTF-8: replaced, never thrown on.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -190,9 +193,12 @@ Datasets::Datasets(storage::Db& db, storage::BlobStore& blobs, DatasetsOptions o
 Datasets::~Datasets() { Stop(); }
 
 Status Datasets::Open() {
-  // One process writes a version from start to end; a version still `writing` at a start was cut
-  // short by a crash (its client got no answer), and is failed. Distributed mode: decision 97.
-  AIMASS_ASSIGN_OR_RETURN(auto resume, store_.RecoverAfterCrash());
+  // One process writes a version from start to end; a version whose writer is gone was cut
+  // short (its client got no answer), and is failed. Versions written whole but not profiled
+  // are profiled here.
+  AIMASS_ASSIGN_OR_RETURN(int64_t failed, store_.FailAbandoned(kAbandonedAfterMs));
+  if (failed) spdlog::warn("datasets: {} version(s) cut short while written are failed (interrupted)", failed);
+  AIMASS_ASSIGN_OR_RETURN(auto resume, store_.PendingProfiles());
   std::lock_guard lock(mu_);
   for (int64_t id : resume) queue_.push_back(id);
   return Status::Ok();
@@ -230,9 +236,18 @@ void Datasets::WaitIdle() {
 
 void Datasets::Work() {
   std::unique_lock lock(mu_);
+  auto next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
   while (true) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    cv_.wait_until(lock, next_sweep, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      // Writers in other processes that died meanwhile (distributed mode).
+      lock.unlock();
+      (void)store_.FailAbandoned(kAbandonedAfterMs);
+      lock.lock();
+      next_sweep = std::chrono::steady_clock::now() + kSweepEvery;
+      continue;
+    }
     int64_t id = queue_.front();
     queue_.pop_front();
     busy_ = true;

@@ -1,5 +1,11 @@
 #include "datasets/store.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
 #include "common/time.hpp"
 
 namespace aimass::datasets {
@@ -67,6 +73,8 @@ std::string VersionSelect(const std::string& where) {
 
 }  // namespace
 
+DatasetStore::DatasetStore(storage::Db& db) : db_(db), started_ms_(UnixNowMs()) {}
+
 std::string KindName(DatasetKind k) { return k == DatasetKind::kFiles ? "files" : "table"; }
 
 std::vector<storage::Migration> DatasetStore::Migrations() {
@@ -105,6 +113,8 @@ CREATE TABLE dataset_versions (
   created_by TEXT NOT NULL,
   created_ms INTEGER NOT NULL,
   ready_ms INTEGER NOT NULL DEFAULT 0,
+  writer TEXT NOT NULL DEFAULT '',
+  touched_ms INTEGER NOT NULL DEFAULT 0,
   UNIQUE (dataset_id, version)
 );
 CREATE INDEX dataset_versions_digest ON dataset_versions (dataset_id, digest);
@@ -191,11 +201,11 @@ Result<DatasetVersion> DatasetStore::InsertVersion(const DatasetVersion& v) {
     Value parent = v.parent ? Value(*v.parent) : Value(nullptr);
     AIMASS_RETURN_IF_ERROR(tx.Exec(
         "INSERT INTO dataset_versions (dataset_id, version, status, stage, source_sha256, source_format, source_bytes, "
-        "schema_json, schema_declared, parent, lineage_json, message, created_by, created_ms) "
-        "VALUES (?, ?, 'building', 'writing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "schema_json, schema_declared, parent, lineage_json, message, created_by, created_ms, writer, touched_ms) "
+        "VALUES (?, ?, 'building', 'writing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {v.dataset_id, out.version, v.source_sha256, v.source_format, static_cast<int64_t>(v.source_bytes),
          SchemaJson(v.schema).dump(), int64_t{v.schema_declared}, parent, v.lineage_json, v.message, v.created_by,
-         v.created_ms}).status());
+         v.created_ms, WriterId(), v.created_ms}).status());
     out.id = tx.LastInsertId();
     return Status::Ok();
   }));
@@ -205,8 +215,13 @@ Result<DatasetVersion> DatasetStore::InsertVersion(const DatasetVersion& v) {
 }
 
 Status DatasetStore::AddSegment(int64_t version_id, const Segment& s) {
-  return db_.Exec("INSERT INTO dataset_segments (version_id, seq, digest, rows, bytes) VALUES (?, ?, ?, ?, ?)",
-                  {version_id, s.seq, s.digest, static_cast<int64_t>(s.rows), static_cast<int64_t>(s.bytes)}).status();
+  return db_.Transaction([&](Tx& tx) -> Status {
+    AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO dataset_segments (version_id, seq, digest, rows, bytes) VALUES (?, ?, ?, ?, ?)",
+                                   {version_id, s.seq, s.digest, static_cast<int64_t>(s.rows), static_cast<int64_t>(s.bytes)})
+                               .status());
+    // The writer is alive: another process's sweep leaves the version alone.
+    return tx.Exec("UPDATE dataset_versions SET touched_ms = ? WHERE id = ?", {UnixNowMs(), version_id}).status();
+  });
 }
 
 Status DatasetStore::CopySegments(int64_t from_version_id, int64_t to_version_id) {
@@ -295,19 +310,49 @@ Result<std::optional<DatasetVersion>> DatasetStore::FindByDigest(int64_t dataset
   return std::optional<DatasetVersion>(VersionFrom(rows[0]));
 }
 
-Result<std::vector<int64_t>> DatasetStore::RecoverAfterCrash() {
-  std::vector<int64_t> resume;
-  AIMASS_RETURN_IF_ERROR(db_.Transaction([&](Tx& tx) -> Status {
-    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_segments WHERE version_id IN "
-                                   "(SELECT id FROM dataset_versions WHERE stage = 'writing')").status());
-    AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE dataset_versions SET status = 'failed', stage = 'done', "
-                                   "status_reason = 'interrupted: the server stopped while the version was written' "
-                                   "WHERE stage = 'writing'").status());
-    AIMASS_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM dataset_versions WHERE stage = 'profiling' ORDER BY id"));
-    for (const auto& r : rows) resume.push_back(r.Int(0));
-    return Status::Ok();
-  }));
-  return resume;
+std::string DatasetStore::WriterId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+Result<int64_t> DatasetStore::FailAbandoned(int64_t stale_ms) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id, writer, touched_ms FROM dataset_versions WHERE stage = 'writing'"));
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = 0;
+  const int64_t now = UnixNowMs();
+  std::vector<int64_t> dead;
+  for (const auto& r : rows) {
+    std::string writer = r.Text(1);
+    size_t colon = writer.rfind(':');
+    bool here = colon != std::string::npos && writer.substr(0, colon) == host;
+    pid_t pid = here ? static_cast<pid_t>(std::atoll(writer.c_str() + colon + 1)) : 0;
+    // On this host a writer is dead when its process is (or is this one, just started); on
+    // another host when it has not stored a segment for stale_ms.
+    bool gone = here ? (pid == ::getpid() && r.Int(2) < started_ms_) || (::kill(pid, 0) != 0 && errno == ESRCH)
+                     : now - r.Int(2) > stale_ms;
+    if (gone) dead.push_back(r.Int(0));
+  }
+  int64_t failed = 0;
+  for (int64_t id : dead) {
+    AIMASS_RETURN_IF_ERROR(db_.Transaction([&](Tx& tx) -> Status {
+      AIMASS_ASSIGN_OR_RETURN(int64_t n, tx.Exec("UPDATE dataset_versions SET status = 'failed', stage = 'done', "
+                                                 "status_reason = 'interrupted: the process writing it stopped' "
+                                                 "WHERE id = ? AND stage = 'writing'",
+                                                 {id}));
+      if (n == 0) return Status::Ok();
+      ++failed;
+      return tx.Exec("DELETE FROM dataset_segments WHERE version_id = ?", {id}).status();
+    }));
+  }
+  return failed;
+}
+
+Result<std::vector<int64_t>> DatasetStore::PendingProfiles() {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id FROM dataset_versions WHERE stage = 'profiling' ORDER BY id"));
+  std::vector<int64_t> out;
+  for (const auto& r : rows) out.push_back(r.Int(0));
+  return out;
 }
 
 Status DatasetStore::SetAlias(int64_t dataset_id, const std::string& alias, int64_t version, const std::string& by,

@@ -18,7 +18,7 @@ namespace aimass::datasets {
 
 class DatasetStore {
  public:
-  explicit DatasetStore(storage::Db& db) : db_(db) {}
+  explicit DatasetStore(storage::Db& db);
   static std::vector<storage::Migration> Migrations();
 
   Result<Dataset> Create(const Dataset& d);
@@ -51,8 +51,14 @@ class DatasetStore {
   // A ready or profiling version of the dataset with this digest (or source digest), if any.
   Result<std::optional<DatasetVersion>> FindByDigest(int64_t dataset_id, const std::string& column, const std::string& digest,
                                                      int64_t except_id);
-  // Versions a crash left: `writing` ones are failed, `profiling` ones returned to be resumed.
-  Result<std::vector<int64_t>> RecoverAfterCrash();
+  // Fails the versions whose writer is gone: a process of this host that is no longer running
+  // (or this process's pid, reused, for a version older than this store), or on another host
+  // one that stored no segment for `stale_ms`. Their segments are unreferenced. How many.
+  Result<int64_t> FailAbandoned(int64_t stale_ms);
+  // Versions written whole whose profile is not stored yet.
+  Result<std::vector<int64_t>> PendingProfiles();
+  // "host:pid", recorded with each version being written.
+  static std::string WriterId();
 
   Status SetAlias(int64_t dataset_id, const std::string& alias, int64_t version, const std::string& by, int64_t now_ms);
   Result<bool> DeleteAlias(int64_t dataset_id, const std::string& alias);
@@ -65,6 +71,7 @@ class DatasetStore {
 
  private:
   storage::Db& db_;
+  int64_t started_ms_;
 };
 
 }  // namespace aimass::datasets

@@ -383,6 +383,7 @@ Result<ParsedTable> ParseTable(std::string_view data, const ParseOptions& option
   bool infer = o.schema.empty();
   Layout layout;
   AIMASS_RETURN_IF_ERROR(Scan(data, o, infer, layout));
+  if (infer && layout.names.empty()) return Status::BadRequest("the table has no columns");
   ParsedTable out;
   out.rows = layout.rows;
   std::vector<int> from_input;

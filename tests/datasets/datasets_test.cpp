@@ -2,7 +2,9 @@
 // a blob store on disk: versions, identical uploads, appends, aliases, recovery.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "common/sha256.hpp"
 #include "datasets/datasets.hpp"
@@ -172,6 +174,8 @@ TEST_F(DatasetsTest, AVersionCutShortIsFailedAndAPendingProfileResumes) {
   ds_->Stop();
   AddedVersion v = Add("r", Body("x\n1\n"));  // queued, never processed: the worker is stopped
   ASSERT_EQ(store.GetVersionById(v.version.id)->stage, "profiling");
+  // A restart: the writer of version 1 (this process, before the new store) is gone.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
   Reopen();
   ds_->WaitIdle();
   auto failed = store.GetVersionById(w->id);
