@@ -43,8 +43,9 @@ struct ColumnValues {
   bool sampled = false;  // keys hold a sample of the values, not all
   std::vector<uint64_t> keys;  // sorted: numeric keys, or string hashes
   std::unordered_map<uint64_t, std::string> text;  // strings: hash -> value (for distinct hashes seen)
-  HyperLogLog hll;
-  // Running moments of numbers (timestamps in seconds), over all values even when sampled.
+  HyperLogLog hll;  // filled only when the table has more rows than the limit
+  // Mean and sum of squared deviations of numbers (timestamps in seconds), over all values
+  // even when sampled.
   double mean = 0, m2 = 0;
   uint64_t min_key = ~uint64_t{0}, max_key = 0;  // numbers: over all values
   // Strings: lengths, and the smallest and largest value.
@@ -62,6 +63,14 @@ Result<ColumnValues> GatherColumn(const Table& table, size_t column, uint64_t li
 
 // Runs of equal keys in a sorted vector, as (key, count), in key order.
 std::vector<std::pair<uint64_t, uint64_t>> Runs(const std::vector<uint64_t>& sorted);
+
+// The number of runs (distinct keys) of a sorted vector and its `k` longest runs, longest
+// first (ties: smaller key first), in one pass without building the list of runs.
+struct RunSummary {
+  uint64_t distinct = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> top;
+};
+RunSummary SummarizeRuns(const std::vector<uint64_t>& sorted, size_t k);
 
 // The q-quantile of sorted keys, interpolated linearly between neighbours (pandas' default).
 double Quantile(const ColumnValues& v, double q);

@@ -317,7 +317,7 @@ Result<json> RunColumnAggregate(const Table& t, size_t col, const json& config, 
   AIMASS_ASSIGN_OR_RETURN(ColumnValues v, GatherColumn(t, col, 8'000'000, false));
   if (type == "expect_column_unique_value_count_to_be_between" ||
       type == "expect_column_proportion_of_unique_values_to_be_between") {
-    double distinct = v.sampled ? v.hll.Estimate() : static_cast<double>(Runs(v.keys).size());
+    double distinct = v.sampled ? v.hll.Estimate() : static_cast<double>(SummarizeRuns(v.keys, 0).distinct);
     double observed = type == "expect_column_unique_value_count_to_be_between"
                           ? distinct
                           : (v.count ? distinct / static_cast<double>(v.count) : 0.0);

@@ -1,0 +1,164 @@
+"""bench/datasets.sh's measurements (see its header)."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = os.environ.get("AIMASS_BIN", "build/aimass")
+REPS = int(os.environ.get("REPS", "5"))
+PROFILE_REPS = int(os.environ.get("PROFILE_REPS", "3"))
+ROWS = int(os.environ.get("ROWS", "1000000"))
+PASSWORD = "bench-password-1"
+RETAIL = Path(__file__).resolve().parents[2] / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Aimass:
+    def __init__(self, work: Path):
+        self.port = free_port()
+        args = [BIN, "server", "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", "", "--data-dir",
+                str(work / "aimass"), "--log-level", "warn", "--set", "log.access=false",
+                "--set", "scheduler.enabled=false"]
+        self.log = open(work / "aimass.log", "wb")
+        self.proc = subprocess.Popen(args, env=dict(os.environ, AIMASS_ADMIN_PASSWORD=PASSWORD), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.url + "/readyz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.token = self.call("POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})["access_token"]
+
+    def call(self, method, path, body=None, data=None, headers=None):
+        h = {"Authorization": f"Bearer {getattr(self, 'token', '')}", **(headers or {})}
+        if body is not None:
+            data = json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, method=method, data=data, headers=h)
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return json.load(r)
+
+    def load(self, name: str, csv_bytes: bytes) -> tuple[float, float, dict]:
+        """Seconds until the upload is answered and until the version is ready."""
+        self.call("POST", "/api/v1/datasets", {"name": name})
+        t0 = time.perf_counter()
+        v = self.call("POST", f"/api/v1/datasets/{name}/versions", data=csv_bytes, headers={"Content-Type": "text/csv"})
+        stored = time.perf_counter() - t0
+        while v["status"] == "building":
+            time.sleep(0.005)
+            v = self.call("GET", f"/api/v1/datasets/{name}/versions/{v['version']}")
+        return stored, time.perf_counter() - t0, v
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def sqlite_import(work: Path, csv_path: Path) -> float:
+    db = work / "import.db"
+    if db.exists():
+        db.unlink()
+    t0 = time.perf_counter()
+    subprocess.run(["sqlite3", str(db), ".import --csv " + str(csv_path) + " t"], check=True)
+    took = time.perf_counter() - t0
+    rows = subprocess.run(["sqlite3", str(db), "SELECT count(*) FROM t"], check=True, capture_output=True, text=True).stdout
+    assert int(rows) == 541909, rows
+    return took
+
+
+def make_wide(path: Path, rows: int) -> None:
+    import numpy as np
+    import pandas as pd
+    rng = np.random.default_rng(42)
+    cols = {}
+    for i in range(8):
+        v = rng.integers(-10 ** (i + 1), 10 ** (i + 1), rows)
+        cols[f"i{i}"] = pd.array(v, dtype="Int64")
+        if i % 2:
+            cols[f"i{i}"][rng.random(rows) < 0.05] = pd.NA
+    for i in range(6):
+        v = rng.normal(i * 10, i + 1, rows)
+        if i % 2 == 0:
+            v[rng.random(rows) < 0.1] = np.nan
+        cols[f"f{i}"] = v
+    for i, k in enumerate((5, 20, 50)):
+        cols[f"c{i}"] = rng.choice([f"cat{j}" for j in range(k)], rows)
+    cols["s0"] = [f"user-{x}" for x in rng.integers(0, 500_000, rows)]
+    cols["s1"] = [f"session-{x:08x}" for x in rng.integers(0, 2 ** 31, rows)]
+    cols["t"] = pd.to_datetime(1_600_000_000 + rng.integers(0, 86400 * 365, rows), unit="s")
+    pd.DataFrame(cols).to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S")
+
+
+def pandas_profile(df) -> float:
+    t0 = time.perf_counter()
+    df.describe(include="all", datetime_is_numeric=True)
+    df.nunique()
+    df.quantile([0.05, 0.25, 0.5, 0.75, 0.95], numeric_only=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-datasets."))
+    try:
+        csv_path = work / "online_retail.csv"
+        csv_path.write_bytes(gzip.decompress(RETAIL.read_bytes()))
+        csv_bytes = csv_path.read_bytes()
+        srv = Aimass(work)
+        try:
+            print(f"(a) online_retail.csv: {len(csv_bytes) / 1e6:.1f} MB, 541,909 rows; {REPS} runs each")
+            sq, stored, ready = [], [], []
+            for r in range(REPS):
+                sq.append(sqlite_import(work, csv_path))
+                s, t, v = srv.load(f"retail{r}", csv_bytes)
+                assert v["row_count"] == 541909 and v["status"] == "ready", v
+                stored.append(s)
+                ready.append(t)
+            ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+            print(f"  sqlite3 .import --csv            median {ms(sq):8.0f} ms  (runs: {', '.join(f'{x * 1000:.0f}' for x in sq)})")
+            print(f"  aimass upload answered (stored)  median {ms(stored):8.0f} ms")
+            print(f"  aimass ready (profile included)  median {ms(ready):8.0f} ms  (runs: {', '.join(f'{x * 1000:.0f}' for x in ready)})")
+            print(f"  ratio sqlite / aimass-ready: {statistics.median(sq) / statistics.median(ready):.2f}x")
+
+            import pandas as pd
+            wide = work / "wide.csv"
+            make_wide(wide, ROWS)
+            print(f"(b) profile {ROWS:,} rows x 20 columns ({wide.stat().st_size / 1e6:.0f} MB CSV); {PROFILE_REPS} runs each")
+            _, _, v = srv.load("wide", wide.read_bytes())
+            assert v["row_count"] == ROWS, v
+            types = sorted({c["type"] for c in v["schema"]})
+            df = pd.read_csv(wide, parse_dates=["t"])
+            pd_times, am_times, am_server = [], [], []
+            for _ in range(PROFILE_REPS):
+                pd_times.append(pandas_profile(df))
+                t0 = time.perf_counter()
+                srv.call("POST", "/api/v1/datasets/wide/versions/1/validate", {})
+                am_times.append(time.perf_counter() - t0)
+                am_server.append(srv.call("GET", "/api/v1/datasets/wide/versions/1/profile")["took_ms"] / 1000)
+            print(f"  aimass column types: {', '.join(types)}")
+            print(f"  pandas describe+nunique+quantile median {ms(pd_times):8.0f} ms  (runs: {', '.join(f'{x * 1000:.0f}' for x in pd_times)})")
+            print(f"  aimass profile (HTTP, stored)    median {ms(am_times):8.0f} ms  (server took_ms median {ms(am_server):.0f})")
+            print(f"  ratio pandas / aimass: {statistics.median(pd_times) / statistics.median(am_times):.2f}x")
+        finally:
+            srv.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
