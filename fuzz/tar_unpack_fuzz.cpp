@@ -11,7 +11,7 @@
 
 #include "common/file.hpp"
 #include "common/sha256.hpp"
-#include "registry/tar_unpack.hpp"
+#include "storage/tar_unpack.hpp"
 
 static std::string TempDir() {
   static std::string dir = [] {
@@ -23,7 +23,7 @@ static std::string TempDir() {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace aimass::registry;
+  using namespace aimass::storage;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   TarLimits limits{64, 1 << 20};
   auto tree = UnpackTarMemory(input, TempDir(), limits);

@@ -13,8 +13,8 @@
 #include "cli/output.hpp"
 #include "common/file.hpp"
 #include "common/sha256.hpp"
-#include "registry/tar_writer.hpp"
-#include "registry/tree.hpp"
+#include "storage/tar_writer.hpp"
+#include "storage/tree.hpp"
 
 namespace aimass::cli {
 
@@ -37,7 +37,7 @@ namespace {
 // are refused rather than followed, so what is pushed is what the directory holds.
 Result<std::string> TarDirectory(const std::string& dir) {
   namespace fs = std::filesystem;
-  std::vector<registry::TarMember> members;
+  std::vector<storage::TarMember> members;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
     const fs::directory_entry& e = *it;
@@ -52,7 +52,7 @@ Result<std::string> TarDirectory(const std::string& dir) {
   if (members.empty()) return Status::BadRequest(dir + " holds no files");
   std::sort(members.begin(), members.end(),
             [](const auto& a, const auto& b) { return a.path < b.path; });
-  registry::TarWriter writer(std::move(members), 0);
+  storage::TarWriter writer(std::move(members), 0);
   std::string tar;
   for (;;) {
     AIMASS_ASSIGN_OR_RETURN(bool more, writer.Next(tar, 1 << 20));
@@ -65,7 +65,7 @@ Result<std::string> TarDirectory(const std::string& dir) {
 Status PullTree(ApiClient& api, const std::string& prefix, const json& files, const std::string& out) {
   namespace fs = std::filesystem;
   for (const auto& f : files) {
-    AIMASS_ASSIGN_OR_RETURN(std::string rel, registry::NormalizeTreePath(f["path"].get<std::string>()));
+    AIMASS_ASSIGN_OR_RETURN(std::string rel, storage::NormalizeTreePath(f["path"].get<std::string>()));
     std::string url = prefix;
     for (size_t start = 0; start <= rel.size();) {
       size_t end = std::min(rel.find('/', start), rel.size());

@@ -176,6 +176,8 @@ const std::vector<KeyInfo>& Keys() {
               "Rows per stored segment of a table version (the unit that appends share and readers decode)."),
       U64_KEY("datasets.max_input_bytes", datasets.max_input_bytes, 1024, 1ll << 44,
               "Largest table upload after decompression (a gzip body expands); larger ones get 413."),
+      INT_KEY("datasets.max_files", datasets.max_files, 1, 100000000,
+              "Most files one tar upload to a files dataset may hold; more is 400."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -70,6 +70,7 @@ struct Config {
   struct Datasets {
     int64_t segment_rows = 65536;
     uint64_t max_input_bytes = 64ull << 30;  // an upload after decompression
+    int64_t max_files = 1000000;             // in one tar of a files dataset
   } datasets;
 
   struct Console {

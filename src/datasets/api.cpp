@@ -210,12 +210,21 @@ Status RegisterRoutes(http::Router& router, Datasets& datasets) {
         return http::JsonResponse(200, rows);
       });
   add(Method::kGet, "/api/v1/datasets/{name}/versions/{v}/download", "datasets:read",
-      "Download a version as ?format=csv (default) or jsonl (Range supported)", [&ds](Request& req) -> Response {
+      "Download a version as ?format=csv (default) or jsonl; a files dataset's files as tar (Range supported)", [&ds](Request& req) -> Response {
         HTTP_TRY(DatasetVersion v, ds.Resolve(req.Param("name"), req.Param("v")));
         std::string format = req.Query("format").value_or("csv");
         HTTP_TRY(auto file, ds.Export(v, format));
-        Response r = http::FileResponse(req, file.first, file.second, format == "csv" ? "text/csv" : "application/x-ndjson");
+        const char* type = format == "csv" ? "text/csv" : format == "tar" ? "application/x-tar" : "application/x-ndjson";
+        Response r = http::FileResponse(req, file.first, file.second, type);
         r.headers.Set("Content-Disposition", "attachment; filename=\"" + v.dataset + "-v" + std::to_string(v.version) + "." + format + "\"");
+        return r;
+      });
+  add(Method::kGet, "/api/v1/datasets/{name}/versions/{v}/files/{path...}", "datasets:read",
+      "One file of a files dataset's version (Range supported)", [&ds](Request& req) -> Response {
+        HTTP_TRY(DatasetVersion v, ds.Resolve(req.Param("name"), req.Param("v")));
+        HTTP_TRY(auto file, ds.File(v, req.Param("path")));
+        Response r = http::FileResponse(req, file.first, file.second.size, file.second.media_type);
+        r.headers.Set("X-Content-Sha256", file.second.digest.substr(7));
         return r;
       });
   add(Method::kGet, "/api/v1/datasets/{name}/versions/{v}/profile", "datasets:read",

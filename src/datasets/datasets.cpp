@@ -19,7 +19,9 @@
 #include "datasets/drift.hpp"
 #include "datasets/expectations.hpp"
 #include "datasets/profile.hpp"
+#include "datasets/segment.hpp"
 #include "datasets/values.hpp"
+#include "storage/tar_writer.hpp"
 
 namespace aimass::datasets {
 
@@ -340,10 +342,16 @@ Status Datasets::SetExpectations(const std::string& dataset, const json& suite) 
 
 Result<AddedVersion> Datasets::AddVersion(const std::string& dataset, const Upload& upload, const Principal& who) {
   AIMASS_ASSIGN_OR_RETURN(Dataset d, store_.Get(dataset));
-  if (d.kind != DatasetKind::kTable) {
-    return Status::BadRequest("dataset '" + dataset + "' holds files: upload a tar of them");
+  const bool files = d.kind == DatasetKind::kFiles;
+  std::optional<TextFormat> format;
+  if (files) {
+    if (!storage::IsTarContentType(upload.content_type)) {
+      return Status::BadRequest("dataset '" + dataset + "' holds files: upload a tar of them (application/x-tar, or gzip)");
+    }
+    if (upload.schema) return Status::BadRequest("a files dataset's schema is its manifest's: path, size, media_type, digest");
+  } else {
+    AIMASS_ASSIGN_OR_RETURN(format, FormatOf(upload.content_type));
   }
-  AIMASS_ASSIGN_OR_RETURN(TextFormat format, FormatOf(upload.content_type));
   std::optional<DatasetVersion> parent;
   if (upload.append) {
     AIMASS_ASSIGN_OR_RETURN(DatasetVersion p, Resolve(dataset, *upload.append));
@@ -359,6 +367,14 @@ Result<AddedVersion> Datasets::AddVersion(const std::string& dataset, const Uplo
       return AddedVersion{std::move(*same), false};
     }
   }
+  bool created = false;
+  if (files) {
+    if (upload.body_size > options_.max_input_bytes) return Status::TooLarge("the upload is larger than datasets.max_input_bytes");
+    storage::TarLimits limits{options_.max_files, options_.max_input_bytes};
+    AIMASS_ASSIGN_OR_RETURN(storage::UnpackedTree tree, storage::UnpackTar(upload.body_path, blobs_.temp_dir(), limits));
+    AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, WriteFilesVersion(d, upload, tree, parent, who, &created));
+    return AddedVersion{std::move(v), created};
+  }
   Gunzipped gunzipped;
   std::string input = upload.body_path;
   if (upload.gzip) {
@@ -368,20 +384,18 @@ Result<AddedVersion> Datasets::AddVersion(const std::string& dataset, const Uplo
     return Status::TooLarge("the upload is larger than datasets.max_input_bytes");
   }
   AIMASS_ASSIGN_OR_RETURN(MappedFile mapped, MappedFile::Open(input));
-  bool created = false;
-  AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, WriteVersion(d, upload, mapped.view(), parent, who, format, &created));
+  AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, WriteVersion(d, upload, mapped.view(), parent, who, *format, &created));
   return AddedVersion{std::move(v), created};
 }
 
-Result<DatasetVersion> Datasets::WriteVersion(const Dataset& d, const Upload& upload, std::string_view data,
-                                              const std::optional<DatasetVersion>& parent, const Principal& who,
-                                              TextFormat format, bool* created) {
+Result<DatasetVersion> Datasets::BeginVersion(const Dataset& d, const Upload& upload, const std::optional<DatasetVersion>& parent,
+                                              const Principal& who, std::string_view format, uint64_t source_bytes) {
   DatasetVersion v;
   v.dataset_id = d.id;
   v.dataset = d.name;
   v.source_sha256 = upload.body_sha256;
-  v.source_format = std::string(FormatName(format));
-  v.source_bytes = data.size();
+  v.source_format = std::string(format);
+  v.source_bytes = source_bytes;
   v.schema_declared = upload.schema.has_value() || (parent && parent->schema_declared);
   if (upload.schema) v.schema = *upload.schema;
   if (parent) {
@@ -399,45 +413,27 @@ Result<DatasetVersion> Datasets::WriteVersion(const Dataset& d, const Upload& up
   AIMASS_ASSIGN_OR_RETURN(v, store_.InsertVersion(v));
   v.dataset = d.name;
   if (AIMASS_FAILPOINT("datasets.after_version_insert")) return failpoint::IoError("datasets.after_version_insert", EIO);
+  return v;
+}
 
-  uint64_t byte_size = 0, rows_before = 0;
-  int64_t seq = 0;
-  if (parent) {
-    AIMASS_ASSIGN_OR_RETURN(auto segs, store_.Segments(parent->id));
-    AIMASS_RETURN_IF_ERROR(store_.CopySegments(parent->id, v.id));
-    for (const auto& s : segs) byte_size += s.bytes;
-    rows_before = parent->row_count;
-    seq = static_cast<int64_t>(segs.size());
-  }
-  ParseOptions po;
-  po.format = format;
-  po.schema = v.schema;
-  po.segment_rows = options_.segment_rows;
-  po.threads = options_.threads;
-  auto sink = [&](EncodedSegment seg) -> Status {
-    Segment s;
-    s.seq = seq++;
-    s.digest = "sha256:" + Sha256Hex(seg.bytes);
-    s.rows = seg.rows;
-    s.bytes = seg.bytes.size();
-    // The reference first: blob GC must never find these bytes unclaimed (decision 16).
-    AIMASS_RETURN_IF_ERROR(store_.AddSegment(v.id, s));
-    AIMASS_ASSIGN_OR_RETURN(auto writer, blobs_.NewWriter());
-    AIMASS_RETURN_IF_ERROR(writer->Write(seg.bytes));
-    AIMASS_ASSIGN_OR_RETURN(storage::BlobInfo info, writer->Commit());
-    if (info.digest != s.digest) return Status::Internal("a segment's digest changed while it was stored");
-    byte_size += s.bytes;
-    if (AIMASS_FAILPOINT("datasets.after_segment")) return failpoint::IoError("datasets.after_segment", EIO);
-    return Status::Ok();
-  };
-  Result<ParsedTable> parsed = ParseTable(data, po, sink);
-  if (!parsed.ok()) {
-    (void)store_.Discard(v.id);
-    return parsed.status();
-  }
-  v.schema = parsed->schema;
-  v.row_count = rows_before + parsed->rows;
-  v.byte_size = byte_size;
+Status Datasets::StoreSegment(int64_t version_id, int64_t seq, const EncodedSegment& seg, uint64_t* byte_size) {
+  Segment s;
+  s.seq = seq;
+  s.digest = "sha256:" + Sha256Hex(seg.bytes);
+  s.rows = seg.rows;
+  s.bytes = seg.bytes.size();
+  // The reference first: blob GC must never find these bytes unclaimed (decision 16).
+  AIMASS_RETURN_IF_ERROR(store_.AddSegment(version_id, s));
+  AIMASS_ASSIGN_OR_RETURN(auto writer, blobs_.NewWriter());
+  AIMASS_RETURN_IF_ERROR(writer->Write(seg.bytes));
+  AIMASS_ASSIGN_OR_RETURN(storage::BlobInfo info, writer->Commit());
+  if (info.digest != s.digest) return Status::Internal("a segment's digest changed while it was stored");
+  *byte_size += s.bytes;
+  if (AIMASS_FAILPOINT("datasets.after_segment")) return failpoint::IoError("datasets.after_segment", EIO);
+  return Status::Ok();
+}
+
+Result<DatasetVersion> Datasets::Complete(const Dataset& d, DatasetVersion v, bool* created) {
   AIMASS_ASSIGN_OR_RETURN(auto segments, store_.Segments(v.id));
   v.digest = VersionDigest(v.schema, segments);
   // Identical content (the same rows, schema and segments) is the same version.
@@ -453,6 +449,84 @@ Result<DatasetVersion> Datasets::WriteVersion(const Dataset& d, const Upload& up
   Publish("dataset.version.created", v, {{"parent", v.parent ? json(*v.parent) : json(nullptr)}});
   Enqueue(v.id);
   return v;
+}
+
+Result<DatasetVersion> Datasets::WriteVersion(const Dataset& d, const Upload& upload, std::string_view data,
+                                              const std::optional<DatasetVersion>& parent, const Principal& who,
+                                              TextFormat format, bool* created) {
+  AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, BeginVersion(d, upload, parent, who, FormatName(format), data.size()));
+  uint64_t byte_size = 0, rows_before = 0;
+  int64_t seq = 0;
+  if (parent) {
+    AIMASS_ASSIGN_OR_RETURN(auto segs, store_.Segments(parent->id));
+    AIMASS_RETURN_IF_ERROR(store_.CopySegments(parent->id, v.id));
+    for (const auto& s : segs) byte_size += s.bytes;
+    rows_before = parent->row_count;
+    seq = static_cast<int64_t>(segs.size());
+  }
+  ParseOptions po;
+  po.format = format;
+  po.schema = v.schema;
+  po.segment_rows = options_.segment_rows;
+  po.threads = options_.threads;
+  Result<ParsedTable> parsed =
+      ParseTable(data, po, [&](EncodedSegment seg) { return StoreSegment(v.id, seq++, seg, &byte_size); });
+  if (!parsed.ok()) {
+    (void)store_.Discard(v.id);
+    return parsed.status();
+  }
+  v.schema = parsed->schema;
+  v.row_count = rows_before + parsed->rows;
+  v.byte_size = byte_size;
+  return Complete(d, std::move(v), created);
+}
+
+Result<DatasetVersion> Datasets::WriteFilesVersion(const Dataset& d, const Upload& upload, storage::UnpackedTree& tree,
+                                                   const std::optional<DatasetVersion>& parent, const Principal& who,
+                                                   bool* created) {
+  uint64_t unpacked = 0;
+  for (const auto& f : tree.files) unpacked += f.size;
+  AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, BeginVersion(d, upload, parent, who, "tar", unpacked));
+  v.schema = FilesSchema();
+  std::vector<DatasetFile> added;
+  added.reserve(tree.files.size());
+  for (const auto& f : tree.files) added.push_back({f.path, "sha256:" + f.sha256_hex, f.size, MediaType(f.path)});
+  // The references (the parent's files, then these, replacing any of the same path) before
+  // the bytes are adopted, as for segments.
+  Status st = store_.AddFiles(v.id, parent ? std::optional<int64_t>(parent->id) : std::nullopt, added);
+  for (size_t i = 0; st.ok() && i < tree.files.size(); ++i) {
+    st = blobs_.Adopt(tree.files[i].temp_path, tree.files[i].sha256_hex).status();
+  }
+  Result<std::vector<DatasetFile>> files = st.ok() ? store_.Files(v.id, "", 0) : Result<std::vector<DatasetFile>>(st);
+  if (!files.ok()) {
+    (void)store_.Discard(v.id);
+    return files.status();
+  }
+  // The manifest is the version's table: a row per file, in path order.
+  uint64_t byte_size = 0;
+  int64_t seq = 0;
+  for (size_t start = 0; start < files->size(); start += options_.segment_rows) {
+    size_t end = std::min(files->size(), start + options_.segment_rows);
+    ColumnBuilder path(ColumnType::kString, end - start), size(ColumnType::kInteger, end - start),
+        media(ColumnType::kCategorical, end - start), digest(ColumnType::kString, end - start);
+    for (size_t i = start; i < end; ++i) {
+      const DatasetFile& f = (*files)[i];
+      path.AppendString(f.path);
+      size.AppendInt(static_cast<int64_t>(f.size));
+      media.AppendString(f.media_type);
+      digest.AppendString(f.digest);
+    }
+    EncodedSegment seg;
+    seg.rows = end - start;
+    seg.bytes = EncodeSegment({path.Finish(), size.Finish(), media.Finish(), digest.Finish()});
+    if (Status stored = StoreSegment(v.id, seq++, seg, &byte_size); !stored.ok()) {
+      (void)store_.Discard(v.id);
+      return stored;
+    }
+  }
+  v.row_count = files->size();
+  v.byte_size = byte_size;
+  return Complete(d, std::move(v), created);
 }
 
 Result<std::vector<DatasetVersion>> Datasets::Versions(const std::string& dataset, int64_t limit, int64_t offset) {
@@ -517,8 +591,20 @@ Result<json> Datasets::Rows(const DatasetVersion& v, uint64_t offset, uint64_t l
               {"total", t.rows()},    {"columns", names},      {"rows", rows}};
 }
 
+Result<std::pair<std::string, DatasetFile>> Datasets::File(const DatasetVersion& v, const std::string& path) {
+  if (v.status == "failed") return Status::Conflict("version " + std::to_string(v.version) + " failed: " + v.status_reason);
+  AIMASS_ASSIGN_OR_RETURN(auto f, store_.GetFile(v.id, path));
+  if (!f) return Status::NotFound("version " + std::to_string(v.version) + " of '" + v.dataset + "' has no file '" + path.substr(0, 256) + "'");
+  AIMASS_ASSIGN_OR_RETURN(std::string local, blobs_.LocalPath(f->digest));
+  return std::make_pair(std::move(local), std::move(*f));
+}
+
 Result<std::pair<std::string, uint64_t>> Datasets::Export(const DatasetVersion& v, const std::string& format) {
-  if (format != "csv" && format != "jsonl") return Status::BadRequest("format is csv or jsonl");
+  AIMASS_ASSIGN_OR_RETURN(Dataset d, store_.Get(v.dataset));
+  const bool files = d.kind == DatasetKind::kFiles;
+  if (format != "csv" && format != "jsonl" && !(files && format == "tar")) {
+    return Status::BadRequest(files ? "format is tar (the files), csv or jsonl (the manifest)" : "format is csv or jsonl");
+  }
   AIMASS_ASSIGN_OR_RETURN(auto cached, store_.Export(v.id, format));
   if (cached) {
     auto path = blobs_.LocalPath(cached->first);
@@ -526,6 +612,27 @@ Result<std::pair<std::string, uint64_t>> Datasets::Export(const DatasetVersion& 
   }
   AIMASS_ASSIGN_OR_RETURN(Table t, OpenTable(v));
   AIMASS_ASSIGN_OR_RETURN(auto writer, blobs_.NewWriter());
+  if (format == "tar") {
+    AIMASS_ASSIGN_OR_RETURN(auto list, store_.Files(v.id, "", 0));
+    std::vector<storage::TarMember> members;
+    members.reserve(list.size());
+    for (const auto& f : list) {
+      AIMASS_ASSIGN_OR_RETURN(std::string source, blobs_.LocalPath(f.digest));
+      members.push_back({f.path, f.size, false, std::move(source)});
+    }
+    storage::TarWriter tar(std::move(members), v.created_ms / 1000);
+    std::string chunk;
+    while (true) {
+      chunk.clear();
+      AIMASS_ASSIGN_OR_RETURN(bool more, tar.Next(chunk, 1 << 20));
+      AIMASS_RETURN_IF_ERROR(writer->Write(chunk));
+      if (!more) break;
+    }
+    AIMASS_ASSIGN_OR_RETURN(storage::BlobInfo info, writer->Commit());
+    AIMASS_RETURN_IF_ERROR(store_.AddExport(v.id, format, info.digest, info.size));
+    AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(info.digest));
+    return std::make_pair(path, info.size);
+  }
   std::string buf;
   const bool csv = format == "csv";
   const Schema& schema = t.schema();

@@ -19,17 +19,21 @@
 #include "common/principal.hpp"
 #include "common/status.hpp"
 #include "datasets/dataset.hpp"
+#include "datasets/files.hpp"
+#include "datasets/segment.hpp"
 #include "datasets/store.hpp"
 #include "datasets/table.hpp"
 #include "datasets/table_parser.hpp"
 #include "events/bus.hpp"
 #include "storage/blob_store.hpp"
+#include "storage/tar_unpack.hpp"
 
 namespace aimass::datasets {
 
 struct DatasetsOptions {
   size_t segment_rows = 65536;
   uint64_t max_input_bytes = 64ull << 30;
+  uint64_t max_files = 1000000;  // in one tar of a files dataset
   int threads = 1;
   events::EventBus* bus = nullptr;
   bool run_worker = true;  // profile and validate here (a process that serves the module)
@@ -40,8 +44,8 @@ struct Upload {
   std::string body_path;       // the spooled body
   uint64_t body_size = 0;
   std::string body_sha256;     // hex
-  std::string content_type;
-  bool gzip = false;           // Content-Encoding: gzip
+  std::string content_type;    // a table's format, or a tar for a files dataset
+  bool gzip = false;           // Content-Encoding: gzip (a tar's compression is detected)
   std::optional<std::string> append;  // a version or alias of the dataset to append to
   std::optional<Schema> schema;       // declared
   std::string lineage_json = "{}";    // merged into the version's lineage
@@ -79,7 +83,10 @@ class Datasets {
 
   // Rows [offset, offset+limit) of the named columns (all when empty), as JSON objects.
   Result<nlohmann::json> Rows(const DatasetVersion& v, uint64_t offset, uint64_t limit, const std::vector<std::string>& columns);
-  // The version rendered as csv or jsonl, stored once as a blob: its local path and size.
+  // A files dataset's file: the local path of its bytes, and its entry.
+  Result<std::pair<std::string, DatasetFile>> File(const DatasetVersion& v, const std::string& path);
+  // The version rendered as csv or jsonl (or, for a files dataset, tar), stored once as a blob:
+  // its local path and size.
   Result<std::pair<std::string, uint64_t>> Export(const DatasetVersion& v, const std::string& format);
   Result<nlohmann::json> Drift(const DatasetVersion& v, const DatasetVersion& against);
   // Profiles and validates the version again now (after a suite changed), and stores the result.
@@ -96,9 +103,19 @@ class Datasets {
   void WaitIdle();
 
  private:
+  // A new version recorded as being written (its number reserved, lineage set).
+  Result<DatasetVersion> BeginVersion(const Dataset& d, const Upload& upload, const std::optional<DatasetVersion>& parent,
+                                      const Principal& who, std::string_view format, uint64_t source_bytes);
+  // One segment: referenced, then written to the blob store.
+  Status StoreSegment(int64_t version_id, int64_t seq, const EncodedSegment& seg, uint64_t* byte_size);
+  // The version's digest; the existing version when one has it, else stage profiling.
+  Result<DatasetVersion> Complete(const Dataset& d, DatasetVersion v, bool* created);
   Result<DatasetVersion> WriteVersion(const Dataset& d, const Upload& upload, std::string_view data,
                                       const std::optional<DatasetVersion>& parent, const Principal& who,
                                       TextFormat format, bool* created);
+  Result<DatasetVersion> WriteFilesVersion(const Dataset& d, const Upload& upload, storage::UnpackedTree& tree,
+                                           const std::optional<DatasetVersion>& parent, const Principal& who,
+                                           bool* created);
   // A version's profile and, when the dataset has a suite, its validation (JSON texts).
   struct Analysis {
     std::string profile, validation;

@@ -14,6 +14,7 @@ Status DatasetsModule::Open(module::Context& ctx) {
   DatasetsOptions o;
   o.segment_rows = static_cast<size_t>(cfg.datasets.segment_rows);
   o.max_input_bytes = cfg.datasets.max_input_bytes;
+  o.max_files = static_cast<uint64_t>(cfg.datasets.max_files);
   o.threads = UsableCpus();
   o.bus = &events->bus();
   // Only a process that serves the module profiles versions; a library reads.

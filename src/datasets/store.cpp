@@ -128,6 +128,15 @@ CREATE TABLE dataset_segments (
   PRIMARY KEY (version_id, seq)
 );
 CREATE INDEX dataset_segments_digest ON dataset_segments (digest);
+CREATE TABLE dataset_files (
+  version_id INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  media_type TEXT NOT NULL,
+  PRIMARY KEY (version_id, path)
+);
+CREATE INDEX dataset_files_digest ON dataset_files (digest);
 CREATE TABLE dataset_aliases (
   dataset_id INTEGER NOT NULL,
   alias TEXT NOT NULL,
@@ -185,6 +194,7 @@ Status DatasetStore::Delete(int64_t dataset_id) {
   return db_.Transaction([&](Tx& tx) -> Status {
     const std::string versions = "(SELECT id FROM dataset_versions WHERE dataset_id = ?)";
     AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_segments WHERE version_id IN " + versions, {dataset_id}).status());
+    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_files WHERE version_id IN " + versions, {dataset_id}).status());
     AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_exports WHERE version_id IN " + versions, {dataset_id}).status());
     AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_versions WHERE dataset_id = ?", {dataset_id}).status());
     AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_aliases WHERE dataset_id = ?", {dataset_id}).status());
@@ -240,6 +250,40 @@ Result<std::vector<Segment>> DatasetStore::Segments(int64_t version_id) {
   return out;
 }
 
+Status DatasetStore::AddFiles(int64_t version_id, std::optional<int64_t> parent_id, const std::vector<DatasetFile>& added) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    if (parent_id) {
+      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO dataset_files (version_id, path, digest, size, media_type) "
+                                     "SELECT ?, path, digest, size, media_type FROM dataset_files WHERE version_id = ?",
+                                     {version_id, *parent_id}).status());
+    }
+    for (const auto& f : added) {
+      AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO dataset_files (version_id, path, digest, size, media_type) VALUES (?, ?, ?, ?, ?) "
+                                     "ON CONFLICT (version_id, path) DO UPDATE SET digest = excluded.digest, "
+                                     "size = excluded.size, media_type = excluded.media_type",
+                                     {version_id, f.path, f.digest, static_cast<int64_t>(f.size), f.media_type}).status());
+    }
+    return tx.Exec("UPDATE dataset_versions SET touched_ms = ? WHERE id = ?", {UnixNowMs(), version_id}).status();
+  });
+}
+
+Result<std::vector<DatasetFile>> DatasetStore::Files(int64_t version_id, const std::string& after, int64_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT path, digest, size, media_type FROM dataset_files WHERE version_id = ? AND "
+                                               "path > ? ORDER BY path LIMIT ?",
+                                               {version_id, after, limit > 0 ? limit : int64_t{1} << 62}));
+  std::vector<DatasetFile> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({r.Text(0), r.Text(1), static_cast<uint64_t>(r.Int(2)), r.Text(3)});
+  return out;
+}
+
+Result<std::optional<DatasetFile>> DatasetStore::GetFile(int64_t version_id, const std::string& path) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT path, digest, size, media_type FROM dataset_files WHERE version_id = ? AND path = ?",
+                                               {version_id, path}));
+  if (rows.empty()) return std::optional<DatasetFile>();
+  return std::optional<DatasetFile>(DatasetFile{rows[0].Text(0), rows[0].Text(1), static_cast<uint64_t>(rows[0].Int(2)), rows[0].Text(3)});
+}
+
 Status DatasetStore::FinishData(const DatasetVersion& v) {
   return db_.Exec(
       "UPDATE dataset_versions SET stage = 'profiling', digest = ?, row_count = ?, byte_size = ?, schema_json = ? "
@@ -261,6 +305,7 @@ Status DatasetStore::Fail(int64_t version_id, const std::string& reason) {
   return db_.Transaction([&](Tx& tx) -> Status {
     AIMASS_RETURN_IF_ERROR(tx.Exec("UPDATE dataset_versions SET status = 'failed', stage = 'done', status_reason = ? WHERE id = ?",
                                    {reason, version_id}).status());
+    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_files WHERE version_id = ?", {version_id}).status());
     return tx.Exec("DELETE FROM dataset_segments WHERE version_id = ?", {version_id}).status();
   });
 }
@@ -268,6 +313,7 @@ Status DatasetStore::Fail(int64_t version_id, const std::string& reason) {
 Status DatasetStore::Discard(int64_t version_id) {
   return db_.Transaction([&](Tx& tx) -> Status {
     AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_segments WHERE version_id = ?", {version_id}).status());
+    AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_files WHERE version_id = ?", {version_id}).status());
     return tx.Exec("DELETE FROM dataset_versions WHERE id = ? AND stage = 'writing'", {version_id}).status();
   });
 }
@@ -342,6 +388,7 @@ Result<int64_t> DatasetStore::FailAbandoned(int64_t stale_ms) {
                                                  {id}));
       if (n == 0) return Status::Ok();
       ++failed;
+      AIMASS_RETURN_IF_ERROR(tx.Exec("DELETE FROM dataset_files WHERE version_id = ?", {id}).status());
       return tx.Exec("DELETE FROM dataset_segments WHERE version_id = ?", {id}).status();
     }));
   }
@@ -391,8 +438,9 @@ Status DatasetStore::AddExport(int64_t version_id, const std::string& format, co
 
 Result<bool> DatasetStore::BlobReferenced(const std::string& digest) {
   AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT 1 FROM dataset_segments WHERE digest = ? UNION ALL "
+                                               "SELECT 1 FROM dataset_files WHERE digest = ? UNION ALL "
                                                "SELECT 1 FROM dataset_exports WHERE digest = ? LIMIT 1",
-                                               {digest, digest}));
+                                               {digest, digest, digest}));
   return !rows.empty();
 }
 

@@ -1,5 +1,6 @@
 // DatasetStore: the datasets module's tables: datasets, dataset_versions, dataset_segments
-// (which blobs make each version, in order: the references blob GC asks about),
+// (which blobs make each version, in order: the references blob GC asks about), dataset_files
+// (the files of a files dataset's versions, also references),
 // dataset_aliases and dataset_exports (downloads rendered once and kept as blobs).
 #pragma once
 
@@ -12,6 +13,7 @@
 
 #include "common/status.hpp"
 #include "datasets/dataset.hpp"
+#include "datasets/files.hpp"
 #include "storage/db.hpp"
 
 namespace aimass::datasets {
@@ -35,6 +37,12 @@ class DatasetStore {
   // Copies the parent's segments as the first ones of an appended version.
   Status CopySegments(int64_t from_version_id, int64_t to_version_id);
   Result<std::vector<Segment>> Segments(int64_t version_id);
+  // A files version's files: the parent's (when given), then `added`, replacing any of the
+  // same path; in one transaction, before their bytes are adopted.
+  Status AddFiles(int64_t version_id, std::optional<int64_t> parent_id, const std::vector<DatasetFile>& added);
+  // Files of a version in path order, from `after` (exclusive), at most `limit` (0: all).
+  Result<std::vector<DatasetFile>> Files(int64_t version_id, const std::string& after, int64_t limit);
+  Result<std::optional<DatasetFile>> GetFile(int64_t version_id, const std::string& path);
   // Data whole: sizes, digest, schema; stage profiling.
   Status FinishData(const DatasetVersion& v);
   Status FinishProfile(int64_t version_id, const std::string& profile_json, const std::string& validation_json,

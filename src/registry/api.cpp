@@ -16,9 +16,12 @@
 #include "http/multipart.hpp"
 #include "http/json.hpp"
 #include "registry/signature_json.hpp"
-#include "registry/tar_writer.hpp"
+#include "storage/tar_writer.hpp"
 
 namespace aimass::registry {
+
+using storage::TarMember;
+using storage::TarWriter;
 
 using http::Json;
 using http::Method;

@@ -9,9 +9,11 @@
 
 #include "module/module.hpp"
 #include "registry/registry.hpp"
-#include "registry/tar_unpack.hpp"
+#include "storage/tar_unpack.hpp"
 
 namespace aimass::registry {
+
+using storage::TarLimits;
 
 class RegistryModule final : public module::Module {
  public:

@@ -13,7 +13,7 @@
 #include "events/bus.hpp"
 #include "registry/model.hpp"
 #include "registry/store.hpp"
-#include "registry/tree.hpp"
+#include "storage/tree.hpp"
 #include "storage/blob_store.hpp"
 
 namespace aimass::registry {

@@ -9,10 +9,14 @@
 
 #include "common/status.hpp"
 #include "registry/model.hpp"
-#include "registry/tree.hpp"
+#include "storage/tree.hpp"
 #include "storage/db.hpp"
 
 namespace aimass::registry {
+
+using storage::TreeFile;
+using storage::TreeDigest;
+using storage::NormalizeTreePath;
 
 class RegistryStore {
  public:

@@ -11,7 +11,7 @@
 
 #include "common/status.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 struct TreeFile {
   std::string path;        // relative, '/'-separated, normalised (see NormalizeTreePath)
@@ -29,4 +29,4 @@ Result<std::string> NormalizeTreePath(std::string_view path);
 // The tree digest of `files`, which must be sorted by path: sha256:<hex>.
 std::string TreeDigest(const std::vector<TreeFile>& files);
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

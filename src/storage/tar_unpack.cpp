@@ -1,4 +1,4 @@
-#include "registry/tar_unpack.hpp"
+#include "storage/tar_unpack.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -13,7 +13,7 @@
 #include "common/random.hpp"
 #include "common/sha256.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 UnpackedTree::~UnpackedTree() {
   // Adopted files were renamed away; unlinking those names again is a harmless ENOENT.
@@ -177,4 +177,4 @@ bool IsTarContentType(std::string_view content_type) {
   return false;
 }
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "common/status.hpp"
-#include "registry/tree.hpp"
+#include "storage/tree.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 struct TarLimits {
   uint64_t max_files = 10000;
@@ -47,4 +47,4 @@ Result<UnpackedTree> UnpackTarMemory(std::string_view data, const std::string& t
 // type (application/gzip, application/x-gzip, application/x-gtar, application/tar+gzip).
 bool IsTarContentType(std::string_view content_type);
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

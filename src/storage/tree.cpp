@@ -1,8 +1,8 @@
-#include "registry/tree.hpp"
+#include "storage/tree.hpp"
 
 #include "common/sha256.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 Result<std::string> NormalizeTreePath(std::string_view path) {
   if (path.size() > 1024) return Status::BadRequest("a path in the archive is longer than 1024 bytes");
@@ -42,4 +42,4 @@ std::string TreeDigest(const std::vector<TreeFile>& files) {
   return "sha256:" + h.FinishHex();
 }
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

@@ -1,4 +1,4 @@
-#include "registry/tar_writer.hpp"
+#include "storage/tar_writer.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 struct TarWriter::State {
   std::vector<TarMember> members;
@@ -113,4 +113,4 @@ Result<bool> TarWriter::Next(std::string& out, size_t want) {
   return true;
 }
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

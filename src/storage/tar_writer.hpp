@@ -11,7 +11,7 @@
 
 #include "common/status.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 
 struct TarMember {
   std::string path;    // inside the archive
@@ -36,4 +36,4 @@ class TarWriter {
   std::unique_ptr<State> s_;
 };
 
-}  // namespace aimass::registry
+}  // namespace aimass::storage

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <map>
 
-#include "registry/tar_unpack.hpp"
-#include "registry/tar_writer.hpp"
-#include "registry/tree.hpp"
+#include "storage/tar_unpack.hpp"
+#include "storage/tar_writer.hpp"
+#include "storage/tree.hpp"
 #include "test_support.hpp"
 
-namespace aimass::registry {
+namespace aimass::storage {
 namespace {
 
 namespace fs = std::filesystem;
@@ -144,4 +144,4 @@ TEST_F(TreeTest, AMissingSourceFailsTheDownload) {
 }
 
 }  // namespace
-}  // namespace aimass::registry
+}  // namespace aimass::storage
