@@ -17,6 +17,7 @@ import { MqPage } from "./pages/Mq";
 import { CronPage } from "./pages/Cron";
 import { JobPage, JobsPage } from "./pages/Jobs";
 import { NodesPage } from "./pages/Nodes";
+import { DatasetPage, DatasetVersionPage, DatasetsPage } from "./pages/Datasets";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name, so that nothing of one deployment's page (its charts'
@@ -30,6 +31,7 @@ const NAV: [string, string][] = [
   ["/", "Home"],
   ["/models", "Models"],
   ["/deployments", "Deployments"],
+  ["/datasets", "Datasets"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -86,6 +88,9 @@ function Frame() {
           <Route path="/models/:name/versions/:version" element={<VersionPage />} />
           <Route path="/deployments" element={<DeploymentsPage />} />
           <Route path="/deployments/:name" element={<Keyed page={DeploymentPage} />} />
+          <Route path="/datasets" element={<DatasetsPage />} />
+          <Route path="/datasets/:name" element={<Keyed page={DatasetPage} />} />
+          <Route path="/datasets/:name/versions/:version" element={<DatasetVersionPage />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -75,9 +75,16 @@ Result<json> ColumnDrift(const Table& cur, size_t ci, const Table& ref, size_t r
     return j;
   }
   double psi;
-  const bool numeric = spec.type == ColumnType::kInteger || spec.type == ColumnType::kFloat ||
-                       spec.type == ColumnType::kTimestamp;
-  if (numeric && ref.schema()[ri].type == spec.type) {
+  const ColumnType rt = ref.schema()[ri].type;
+  // An integer column against a float one compares values: integer keys become float keys
+  // (a monotonic map, so the keys stay sorted).
+  if (IsNumericType(spec.type) && IsNumericType(rt) && spec.type != rt) {
+    ColumnValues& ints = spec.type == ColumnType::kInteger ? a : e;
+    for (uint64_t& k : ints.keys) k = FloatKey(static_cast<double>(KeyInt(k)));
+    ints.type = ColumnType::kFloat;
+  }
+  const bool numeric = IsNumericType(spec.type) || spec.type == ColumnType::kTimestamp;
+  if (numeric && a.type == e.type) {
     std::vector<uint64_t> uppers;
     for (int d = 1; d < 10; ++d) {
       uint64_t q = e.keys[std::min(e.keys.size() - 1, e.keys.size() * d / 10)];
