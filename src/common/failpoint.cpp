@@ -43,6 +43,8 @@ constexpr PointInfo kPoints[] = {
     {"datasets.after_version_insert", "a table version recorded as being written, no segment stored yet"},
     {"datasets.after_segment", "a segment of a table version stored and referenced, the rest not yet"},
     {"datasets.before_ready", "a version's data whole and acknowledged, its profile and validation not yet stored"},
+    // Collectors' spools (POST /api/v1/collect/{c}).
+    {"collector.before_spool_sync", "a push's rows written to the collector's spool, not yet synced or acknowledged"},
     // The embedded message queue.
     {"mq.before_append", "a publish's records about to be written to a partition segment"},
     {"mq.after_append", "a publish's records written, not yet synced or acknowledged"},

@@ -43,6 +43,7 @@ struct DatasetVersion {
   bool schema_declared = false;
   std::optional<int64_t> parent;
   std::string lineage_json = "{}";
+  std::string collector;  // the collector that wrote it, if one did (its offsets are in lineage)
   std::string message;
   std::string profile_json;     // "" until profiled
   std::string validation_json;  // "" when no suite ran

@@ -293,6 +293,28 @@ Result<Datasets::Analysis> Datasets::Analyse(const DatasetVersion& v) {
 Status Datasets::Process(int64_t version_id) {
   AIMASS_ASSIGN_OR_RETURN(DatasetVersion v, store_.GetVersionById(version_id));
   if (v.stage != "profiling") return Status::Ok();
+  if (!v.collector.empty()) {
+    // A collector's version with a later one of the same collector already queued: that one
+    // holds these rows too (it appends to this one), so it alone is profiled and checked.
+    std::vector<int64_t> later;
+    {
+      std::lock_guard lock(mu_);
+      for (int64_t id : queue_) {
+        if (id > version_id) later.push_back(id);
+      }
+    }
+    for (int64_t id : later) {
+      auto next = store_.GetVersionById(id);
+      if (next.ok() && next->dataset_id == v.dataset_id && next->collector == v.collector) {
+        json note = {{"skipped", true}, {"reason", "a later version of this collector was written: it is profiled instead"},
+                     {"row_count", v.row_count}, {"columns", json::array()}};
+        AIMASS_RETURN_IF_ERROR(store_.FinishProfile(v.id, Dump(note), "", std::nullopt, UnixNowMs()));
+        v.status = "ready";
+        Publish("dataset.version.ready", v, {{"validation", nullptr}, {"profiled", false}});
+        return Status::Ok();
+      }
+    }
+  }
   AIMASS_ASSIGN_OR_RETURN(Analysis a, Analyse(v));
   if (AIMASS_FAILPOINT("datasets.before_ready")) return failpoint::IoError("datasets.before_ready", EIO);
   AIMASS_RETURN_IF_ERROR(store_.FinishProfile(v.id, a.profile, a.validation, a.success, UnixNowMs()));
@@ -352,10 +374,21 @@ Result<AddedVersion> Datasets::AddVersion(const std::string& dataset, const Uplo
   } else {
     AIMASS_ASSIGN_OR_RETURN(format, FormatOf(upload.content_type));
   }
+  std::shared_ptr<std::mutex> append_lock;
+  std::unique_lock<std::mutex> appending;
+  if (upload.append) {
+    std::lock_guard lock(append_mu_);
+    auto& m = append_locks_[d.id];
+    if (!m) m = std::make_shared<std::mutex>();
+    append_lock = m;
+  }
+  if (append_lock) appending = std::unique_lock(*append_lock);
   std::optional<DatasetVersion> parent;
   if (upload.append) {
-    AIMASS_ASSIGN_OR_RETURN(DatasetVersion p, Resolve(dataset, *upload.append));
-    if (p.status != "ready") return Status::Conflict("version " + std::to_string(p.version) + " is " + p.status + ": only a ready version takes appends");
+    AIMASS_ASSIGN_OR_RETURN(DatasetVersion p, *upload.append == "latest" ? store_.LatestWhole(dataset) : Resolve(dataset, *upload.append));
+    if (p.status == "failed" || p.stage == "writing") {
+      return Status::Conflict("version " + std::to_string(p.version) + " is " + p.status + ": it takes no appends");
+    }
     if (upload.schema && SchemaJson(*upload.schema) != SchemaJson(p.schema)) {
       return Status::BadRequest("an append uses its parent's schema; the declared one differs");
     }
@@ -408,6 +441,7 @@ Result<DatasetVersion> Datasets::BeginVersion(const Dataset& d, const Upload& up
   if (parent) lineage["parent"] = parent->version;
   v.lineage_json = lineage.dump();
   v.message = upload.message;
+  v.collector = upload.collector;
   v.created_by = who.username;
   v.created_ms = UnixNowMs();
   AIMASS_ASSIGN_OR_RETURN(v, store_.InsertVersion(v));
@@ -697,6 +731,21 @@ Result<DatasetVersion> Datasets::Reprocess(const DatasetVersion& v) {
   AIMASS_RETURN_IF_ERROR(store_.FinishProfile(v.id, a.profile, a.validation, a.success, UnixNowMs()));
   if (a.success && !*a.success) Publish("dataset.validation.failed", v, {{"statistics", a.statistics}});
   return store_.GetVersionById(v.id);
+}
+
+Result<std::optional<DatasetVersion>> Datasets::LatestWhole(const std::string& dataset) {
+  AIMASS_RETURN_IF_ERROR(store_.Get(dataset).status());
+  auto v = store_.LatestWhole(dataset);
+  if (!v.ok()) {
+    if (v.status().code() == Code::kNotFound) return std::optional<DatasetVersion>();
+    return v.status();
+  }
+  return std::optional<DatasetVersion>(std::move(*v));
+}
+
+Result<std::optional<DatasetVersion>> Datasets::LastCollected(const std::string& dataset, const std::string& collector) {
+  AIMASS_ASSIGN_OR_RETURN(Dataset d, store_.Get(dataset));
+  return store_.LastCollected(d.id, collector);
 }
 
 Status Datasets::SetAlias(const std::string& dataset, const std::string& alias, int64_t version, const std::string& by) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -50,6 +51,7 @@ struct Upload {
   std::optional<Schema> schema;       // declared
   std::string lineage_json = "{}";    // merged into the version's lineage
   std::string message;
+  std::string collector;              // set by a collector: the version is its commit point
 };
 
 struct AddedVersion {
@@ -99,6 +101,11 @@ class Datasets {
   Result<std::map<std::string, int64_t>> Aliases(const std::string& dataset);
 
   Result<bool> BlobReferenced(const std::string& digest) { return store_.BlobReferenced(digest); }
+  // The newest version whose data is whole (what an append to `latest` builds on), if any.
+  Result<std::optional<DatasetVersion>> LatestWhole(const std::string& dataset);
+  // The newest complete version a collector wrote to the dataset, if any (collectors resume
+  // from the offsets in its lineage).
+  Result<std::optional<DatasetVersion>> LastCollected(const std::string& dataset, const std::string& collector);
   // Waits until every queued version is processed (tests).
   void WaitIdle();
 
@@ -131,6 +138,9 @@ class Datasets {
   DatasetStore store_;
   storage::BlobStore& blobs_;
   DatasetsOptions options_;
+  // Appends to one dataset one at a time (in this process), so that each sees the one before.
+  std::mutex append_mu_;
+  std::map<int64_t, std::shared_ptr<std::mutex>> append_locks_;
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<int64_t> queue_;

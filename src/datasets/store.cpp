@@ -22,7 +22,7 @@ constexpr const char* kVersionColumns =
     "v.id, v.dataset_id, d.name, v.version, v.status, v.stage, v.status_reason, v.digest, v.source_sha256, "
     "v.source_format, v.source_bytes, v.row_count, v.byte_size, v.schema_json, v.schema_declared, v.parent, "
     "v.lineage_json, v.message, v.profile_json, v.validation_json, v.validation_success, v.created_by, v.created_ms, "
-    "v.ready_ms";
+    "v.ready_ms, v.collector";
 
 Dataset DatasetFrom(const Row& r) {
   Dataset d;
@@ -64,6 +64,7 @@ DatasetVersion VersionFrom(const Row& r) {
   v.created_by = r.Text(21);
   v.created_ms = r.Int(22);
   v.ready_ms = r.Int(23);
+  v.collector = r.Text(24);
   return v;
 }
 
@@ -106,6 +107,7 @@ CREATE TABLE dataset_versions (
   schema_declared INTEGER NOT NULL DEFAULT 0,
   parent INTEGER,
   lineage_json TEXT NOT NULL DEFAULT '{}',
+  collector TEXT NOT NULL DEFAULT '',
   message TEXT NOT NULL DEFAULT '',
   profile_json TEXT NOT NULL DEFAULT '',
   validation_json TEXT NOT NULL DEFAULT '',
@@ -119,6 +121,7 @@ CREATE TABLE dataset_versions (
 );
 CREATE INDEX dataset_versions_digest ON dataset_versions (dataset_id, digest);
 CREATE INDEX dataset_versions_stage ON dataset_versions (stage);
+CREATE INDEX dataset_versions_collector ON dataset_versions (dataset_id, collector, version);
 CREATE TABLE dataset_segments (
   version_id INTEGER NOT NULL,
   seq INTEGER NOT NULL,
@@ -211,11 +214,11 @@ Result<DatasetVersion> DatasetStore::InsertVersion(const DatasetVersion& v) {
     Value parent = v.parent ? Value(*v.parent) : Value(nullptr);
     AIMASS_RETURN_IF_ERROR(tx.Exec(
         "INSERT INTO dataset_versions (dataset_id, version, status, stage, source_sha256, source_format, source_bytes, "
-        "schema_json, schema_declared, parent, lineage_json, message, created_by, created_ms, writer, touched_ms) "
-        "VALUES (?, ?, 'building', 'writing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "schema_json, schema_declared, parent, lineage_json, collector, message, created_by, created_ms, writer, touched_ms) "
+        "VALUES (?, ?, 'building', 'writing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         {v.dataset_id, out.version, v.source_sha256, v.source_format, static_cast<int64_t>(v.source_bytes),
-         SchemaJson(v.schema).dump(), int64_t{v.schema_declared}, parent, v.lineage_json, v.message, v.created_by,
-         v.created_ms, WriterId(), v.created_ms}).status());
+         SchemaJson(v.schema).dump(), int64_t{v.schema_declared}, parent, v.lineage_json, v.collector, v.message,
+         v.created_by, v.created_ms, WriterId(), v.created_ms}).status());
     out.id = tx.LastInsertId();
     return Status::Ok();
   }));
@@ -337,6 +340,14 @@ Result<DatasetVersion> DatasetStore::Latest(const std::string& dataset) {
   return VersionFrom(rows[0]);
 }
 
+Result<DatasetVersion> DatasetStore::LatestWhole(const std::string& dataset) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query(VersionSelect("d.name = ? AND v.stage <> 'writing' AND v.status <> 'failed' "
+                                                             "ORDER BY v.version DESC LIMIT 1"),
+                                               {dataset}));
+  if (rows.empty()) return Status::NotFound("dataset '" + dataset + "' has no version to append to");
+  return VersionFrom(rows[0]);
+}
+
 Result<std::vector<DatasetVersion>> DatasetStore::Versions(const std::string& dataset, int64_t limit, int64_t offset) {
   AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query(VersionSelect("d.name = ? ORDER BY v.version DESC LIMIT ? OFFSET ?"),
                                                {dataset, limit, offset}));
@@ -393,6 +404,14 @@ Result<int64_t> DatasetStore::FailAbandoned(int64_t stale_ms) {
     }));
   }
   return failed;
+}
+
+Result<std::optional<DatasetVersion>> DatasetStore::LastCollected(int64_t dataset_id, const std::string& collector) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query(VersionSelect("v.dataset_id = ? AND v.collector = ? AND v.stage <> 'writing' AND "
+                                                             "v.status <> 'failed' ORDER BY v.version DESC LIMIT 1"),
+                                               {dataset_id, collector}));
+  if (rows.empty()) return std::optional<DatasetVersion>();
+  return std::optional<DatasetVersion>(VersionFrom(rows[0]));
 }
 
 Result<std::vector<int64_t>> DatasetStore::PendingProfiles() {

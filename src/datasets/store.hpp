@@ -55,6 +55,9 @@ class DatasetStore {
   Result<DatasetVersion> GetVersionById(int64_t version_id);
   // The newest ready version; not_found when none is.
   Result<DatasetVersion> Latest(const std::string& dataset);
+  // The newest version whose data is whole (ready, or still being profiled): what `latest`
+  // means to an append, so that appends made in a row build on each other.
+  Result<DatasetVersion> LatestWhole(const std::string& dataset);
   Result<std::vector<DatasetVersion>> Versions(const std::string& dataset, int64_t limit, int64_t offset);
   // A ready or profiling version of the dataset with this digest (or source digest), if any.
   Result<std::optional<DatasetVersion>> FindByDigest(int64_t dataset_id, const std::string& column, const std::string& digest,
@@ -63,6 +66,9 @@ class DatasetStore {
   // (or this process's pid, reused, for a version older than this store), or on another host
   // one that stored no segment for `stale_ms`. Their segments are unreferenced. How many.
   Result<int64_t> FailAbandoned(int64_t stale_ms);
+  // The newest complete version `collector` wrote to the dataset (its lineage holds the offsets
+  // its rows end at), if any.
+  Result<std::optional<DatasetVersion>> LastCollected(int64_t dataset_id, const std::string& collector);
   // Versions written whole whose profile is not stored yet.
   Result<std::vector<int64_t>> PendingProfiles();
   // "host:pid", recorded with each version being written.

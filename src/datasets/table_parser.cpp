@@ -479,4 +479,45 @@ Result<ParsedTable> ParseTable(std::string_view data, const ParseOptions& option
   return out;
 }
 
+Status CheckRecord(const Schema& schema, const nlohmann::json& object) {
+  if (!object.is_object()) return Status::BadRequest("not a JSON object");
+  std::vector<bool> seen(schema.size(), false);
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    int c = FindColumn(schema, it.key());
+    if (c < 0) return Status::BadRequest("member '" + Short(it.key()) + "' is not a column of the dataset");
+    seen[c] = true;
+    const ColumnSpec& spec = schema[c];
+    const nlohmann::json& v = it.value();
+    std::string text;
+    if (v.is_null()) {
+      if (!spec.nullable) return Status::BadRequest("'" + Short(spec.name) + "' is null and the column is not nullable");
+      continue;
+    } else if (v.is_string()) {
+      text = v.get<std::string>();
+    } else if (v.is_boolean()) {
+      text = v.get<bool>() ? "true" : "false";
+    } else if (v.is_number_integer()) {
+      text = v.is_number_unsigned() ? std::to_string(v.get<uint64_t>()) : std::to_string(v.get<int64_t>());
+    } else if (v.is_number_float()) {
+      text = FormatFloat(v.get<double>());
+    } else {
+      text = v.dump();
+    }
+    bool missing = IsStringType(spec.type) ? text.empty() : IsNullToken(text);
+    if (missing) {
+      if (!spec.nullable) return Status::BadRequest("'" + Short(spec.name) + "' is missing and the column is not nullable");
+      continue;
+    }
+    ColumnBuilder probe(spec.type);
+    if (!AppendParsed(probe, spec.type, text)) {
+      return Status::BadRequest("'" + Short(spec.name) + "': '" + Short(text) + "' is not " +
+                                (spec.type == ColumnType::kInteger ? "an " : "a ") + std::string(TypeName(spec.type)));
+    }
+  }
+  for (size_t c = 0; c < schema.size(); ++c) {
+    if (!seen[c] && !schema[c].nullable) return Status::BadRequest("'" + Short(schema[c].name) + "' is missing and the column is not nullable");
+  }
+  return Status::Ok();
+}
+
 }  // namespace aimass::datasets

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.hpp"
 #include "datasets/column.hpp"
 
@@ -48,5 +50,10 @@ struct ParsedTable {
 // caller to discard. A sink error stops the parse and is returned.
 Result<ParsedTable> ParseTable(std::string_view data, const ParseOptions& options,
                                const std::function<Status(EncodedSegment)>& sink);
+
+// Whether a JSON object would be read into `schema` as a JSON Lines record is: every member a
+// column, every value of its column's type, every column that is not nullable present. The
+// error names the member and why.
+Status CheckRecord(const Schema& schema, const nlohmann::json& object);
 
 }  // namespace aimass::datasets

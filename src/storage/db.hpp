@@ -65,6 +65,10 @@ class Db {
   // Reads without a transaction (a consistent snapshot per statement).
   virtual Result<Rows> Query(const std::string& sql, const std::vector<Value>& params = {}) = 0;
   virtual Result<int64_t> Exec(const std::string& sql, const std::vector<Value>& params = {}) = 0;
+  // A read that also gives the result's column names (a user's query, whose shape only the
+  // database knows: the SQL collector).
+  virtual Result<Rows> QueryColumns(const std::string& sql, const std::vector<Value>& params,
+                                    std::vector<std::string>* names) = 0;
   // Runs `fn` in a write transaction; commits when it returns Ok, rolls back otherwise.
   virtual Status Transaction(const std::function<Status(Tx&)>& fn) = 0;
   // Applies the migrations not yet recorded, each in its own transaction.

@@ -114,7 +114,8 @@ Value Cell(const PGresult* res, int row, int col) {
 // Runs one translated statement with parameters; every parameter goes as text of unknown type,
 // so that the server infers it from where it stands (an int4 argument of substr(), a bigint
 // LIMIT) as SQLite's loose typing would.
-Result<int64_t> Run(PGconn* conn, const std::string& sql, const std::vector<Value>& params, Rows* rows) {
+Result<int64_t> Run(PGconn* conn, const std::string& sql, const std::vector<Value>& params, Rows* rows,
+                    std::vector<std::string>* names = nullptr) {
   std::vector<std::string> texts(params.size());
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size());
@@ -139,6 +140,9 @@ Result<int64_t> Run(PGconn* conn, const std::string& sql, const std::vector<Valu
                 PQclear);
   ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Error(res.get(), conn, "postgres");
+  if (names && st == PGRES_TUPLES_OK) {
+    for (int c = 0; c < PQnfields(res.get()); ++c) names->emplace_back(PQfname(res.get(), c));
+  }
   if (rows && st == PGRES_TUPLES_OK) {
     int n = PQntuples(res.get()), cols = PQnfields(res.get());
     rows->reserve(rows->size() + static_cast<size_t>(n));
@@ -222,9 +226,14 @@ class PostgresDb : public Db {
   }
 
   Result<Rows> Query(const std::string& sql, const std::vector<Value>& params) override {
+    return QueryColumns(sql, params, nullptr);
+  }
+
+  Result<Rows> QueryColumns(const std::string& sql, const std::vector<Value>& params,
+                            std::vector<std::string>* names) override {
     AIMASS_ASSIGN_OR_RETURN(PGconn * c, Acquire());
     Rows rows;
-    auto r = Run(c, Translate(sql), params, &rows);
+    auto r = Run(c, Translate(sql), params, &rows, names);
     Release(c);
     if (!r.ok()) return r.status();
     return rows;

@@ -41,12 +41,19 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, const std::vector<Value>& params) {
 }
 
 // Runs one statement; collects rows when `rows` is given.
-Result<int64_t> Run(sqlite3* db, const std::string& sql, const std::vector<Value>& params, Rows* rows) {
+Result<int64_t> Run(sqlite3* db, const std::string& sql, const std::vector<Value>& params, Rows* rows,
+                    std::vector<std::string>* names = nullptr) {
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr) != SQLITE_OK) {
     return Error(db, "prepare");
   }
   std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> guard(stmt, sqlite3_finalize);
+  if (names) {
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      const char* n = sqlite3_column_name(stmt, i);
+      names->emplace_back(n ? n : "");
+    }
+  }
   AIMASS_RETURN_IF_ERROR(Bind(db, stmt, params));
   for (;;) {
     int rc = sqlite3_step(stmt);
@@ -142,6 +149,23 @@ class SqliteDb : public Db {
     Rows rows;
     auto r = Run(conn, sql, params, &rows);
     ReleaseReader(conn);
+    if (!r.ok()) return r.status();
+    return rows;
+  }
+
+  Result<Rows> QueryColumns(const std::string& sql, const std::vector<Value>& params,
+                            std::vector<std::string>* names) override {
+    std::unique_lock<std::mutex> writing;
+    sqlite3* conn;
+    if (readers_.empty()) {
+      writing = std::unique_lock(write_mu_);
+      conn = writer_;
+    } else {
+      conn = AcquireReader();
+    }
+    Rows rows;
+    auto r = Run(conn, sql, params, &rows, names);
+    if (!readers_.empty()) ReleaseReader(conn);
     if (!r.ok()) return r.status();
     return rows;
   }
