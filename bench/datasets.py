@@ -113,6 +113,49 @@ def pandas_profile(df) -> float:
     return time.perf_counter() - t0
 
 
+def push_ingest(srv: Aimass, seconds: float, clients: int, batch: int) -> tuple[float, float, int]:
+    """Rows/s acknowledged by POST /api/v1/collect (durable: in the fsynced spool), and rows/s
+    until every one is in a dataset version."""
+    import http.client
+    import threading
+    srv.call("POST", "/api/v1/datasets", {"name": "pushed"})
+    srv.call("POST", "/api/v1/collectors", {"name": "push", "dataset": "pushed", "source": {"type": "http"},
+                                            "batch": {"max_rows": 200000, "max_wait_s": 1}})
+    bodies = []
+    for c in range(clients):
+        lines = [json.dumps({"id": f"{c}-{i}", "user": f"u{i % 977}", "event": ["view", "cart", "buy"][i % 3],
+                             "value": i % 100, "t": "2026-12-05T10:00:00Z"}) for i in range(batch)]
+        bodies.append("\n".join(lines).encode())
+    acked = [0] * clients
+    stop = time.monotonic() + seconds
+
+    def run(c):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+        headers = {"Authorization": f"Bearer {srv.token}", "Content-Type": "application/x-ndjson"}
+        while time.monotonic() < stop:
+            conn.request("POST", "/api/v1/collect/push", body=bodies[c], headers=headers)
+            r = conn.getresponse()
+            body = json.loads(r.read())
+            assert r.status == 200 and body["accepted"] == batch, body
+            acked[c] += batch
+        conn.close()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    push_s = time.perf_counter() - t0
+    total = sum(acked)
+    while True:
+        versions = srv.call("GET", "/api/v1/datasets/pushed/versions?page_size=1")["versions"]
+        if versions and versions[0]["row_count"] >= total:
+            break
+        time.sleep(0.05)
+    stored_s = time.perf_counter() - t0
+    return total / push_s, total / stored_s, total
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-datasets."))
     try:
@@ -154,6 +197,12 @@ def main() -> None:
             print(f"  pandas describe+nunique+quantile median {ms(pd_times):8.0f} ms  (runs: {', '.join(f'{x * 1000:.0f}' for x in pd_times)})")
             print(f"  aimass profile (HTTP, stored)    median {ms(am_times):8.0f} ms  (server took_ms median {ms(am_server):.0f})")
             print(f"  ratio pandas / aimass: {statistics.median(pd_times) / statistics.median(am_times):.2f}x")
+
+            clients, batch, seconds = int(os.environ.get("CLIENTS", "4")), int(os.environ.get("BATCH", "1000")), float(os.environ.get("SECONDS", "10"))
+            print(f"(c) HTTP push ingest: {clients} clients, {batch} rows per push, {seconds:.0f} s")
+            acked, stored, total = push_ingest(srv, seconds, clients, batch)
+            print(f"  acknowledged (fsynced to the spool): {acked:,.0f} rows/s ({total:,} rows)")
+            print(f"  stored in dataset versions, end to end: {stored:,.0f} rows/s")
         finally:
             srv.stop()
     finally:

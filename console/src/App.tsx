@@ -18,6 +18,7 @@ import { CronPage } from "./pages/Cron";
 import { JobPage, JobsPage } from "./pages/Jobs";
 import { NodesPage } from "./pages/Nodes";
 import { DatasetPage, DatasetVersionPage, DatasetsPage } from "./pages/Datasets";
+import { CollectorPage, CollectorsPage } from "./pages/Collectors";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name, so that nothing of one deployment's page (its charts'
@@ -32,6 +33,7 @@ const NAV: [string, string][] = [
   ["/models", "Models"],
   ["/deployments", "Deployments"],
   ["/datasets", "Datasets"],
+  ["/collectors", "Collectors"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -91,6 +93,8 @@ function Frame() {
           <Route path="/datasets" element={<DatasetsPage />} />
           <Route path="/datasets/:name" element={<Keyed page={DatasetPage} />} />
           <Route path="/datasets/:name/versions/:version" element={<DatasetVersionPage />} />
+          <Route path="/collectors" element={<CollectorsPage />} />
+          <Route path="/collectors/:name" element={<Keyed page={CollectorPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

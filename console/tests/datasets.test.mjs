@@ -83,3 +83,31 @@ test("create a dataset, upload a version, see its rows and profile, check it and
   assert.deepEqual(page.problems(), [], "the browser saw errors or failed requests");
   await page.context().close();
 });
+
+test("a collector made from its page takes pushes, shows its rows and rejections, pauses and resumes", async () => {
+  assert.equal((await platform.api("POST", "/api/v1/datasets", { name: "clicks" })).status, 201);
+  const page = await openPage(browser, platform);
+  await page.goto(`${platform.url}/#/collectors`);
+  await page.getByRole("button", { name: "New collector" }).click();
+  await page.getByLabel("Name").fill("clicks-in");
+  await page.getByLabel("Dataset").fill("clicks");
+  await page.getByLabel(/^Source/).fill('{"type": "http"}');
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("heading", { name: "Collector clicks-in" }).waitFor();
+  await page.getByText("POST /api/v1/collect/clicks-in").waitFor();
+  const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ user: `u${i % 4}`, page: `/p${i}` })).join("\n");
+  const push = await platform.api("POST", "/api/v1/collect/clicks-in", rows + "\nnot json\n");
+  assert.equal(push.status, 200, JSON.stringify(push.body));
+  assert.deepEqual(push.body, { accepted: 40, rejected: 1 });
+  await page.getByTestId("collector-rows").getByText(/^40 since start/).waitFor();
+  await page.getByRole("cell", { name: "not valid JSON" }).waitFor();
+  await page.getByRole("button", { name: "Pause" }).click();
+  await page.getByText("paused").first().waitFor();
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.getByRole("button", { name: "Pause" }).waitFor();
+  await page.shot("collector");
+  await page.goto(`${platform.url}/#/collectors`);
+  await page.getByRole("row", { name: /^clicks-in clicks http running 40/ }).waitFor();
+  assert.deepEqual(page.problems(), [], "the browser saw errors or failed requests");
+  await page.context().close();
+});

@@ -16,6 +16,7 @@
 #include "cli/client_config.hpp"
 #include "cli/deploy_commands.hpp"
 #include "cli/cron_commands.hpp"
+#include "cli/collector_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/failpoint_commands.hpp"
@@ -194,6 +195,7 @@ int Main(int argc, char** argv) {
   auto cron = AddCronCommands(app);
   auto jobs = AddJobCommands(app);
   auto datasets = AddDatasetCommands(app);
+  auto collectors = AddCollectorCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -252,6 +254,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunCronCommands(*cron, api, g.json)) return *code;
   if (auto code = RunJobCommands(*jobs, api, g.json)) return *code;
   if (auto code = RunDatasetCommands(*datasets, api, g.json)) return *code;
+  if (auto code = RunCollectorCommands(*collectors, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -65,3 +65,33 @@ def test_dataset_lifecycle_from_the_command_line(admin_cli, tmp_path):
     odd.write_bytes(b"x")
     assert "--format" in admin_cli.run("dataset", "push", name, str(odd), expect=1).stderr
     assert "not_found" in admin_cli.run("dataset", "show", unique("none"), expect=1).stderr
+
+
+def test_collector_commands(admin_cli, tmp_path):
+    ds = unique("clicol")
+    admin_cli.run("dataset", "create", ds)
+    name = unique("push")
+    out = admin_cli.run("collector", "create", name, "--dataset", ds, "--source", '{"type":"http"}',
+                        "--batch-rows", "100", "--batch-wait", "0.2").stdout
+    assert f"Created collector {name} (http into {ds}); push to /api/v1/collect/{name}" in out, out
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"id": 1, "ok": true}\n{"id": 2, "ok": false}\nnot json\n')
+    assert "Accepted 2 rows, rejected 1" in admin_cli.run("collector", "push", name, str(rows)).stdout
+    import time
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        listed = row_of(admin_cli.run("collector", "list").stdout, name)
+        if listed["ROWS"] == "2":
+            break
+        time.sleep(0.2)
+    assert listed["STATE"] == "running" and listed["SOURCE"] == "http" and listed["REJECTED"] == "1", listed
+    rejected = admin_cli.run("collector", "rejected", name).stdout
+    assert "not valid JSON" in rejected and "not json" in rejected
+    assert "is paused" in admin_cli.run("collector", "pause", name).stdout
+    assert admin_cli.json("collector", "show", name)["status"]["state"] == "paused"
+    assert "is running" in admin_cli.run("collector", "resume", name).stdout
+    src = tmp_path / "src.json"
+    src.write_text(json.dumps({"type": "file_tail", "path": "relative"}))
+    assert "must be absolute" in admin_cli.run("collector", "create", unique("bad"), "-d", ds, "-s", f"@{src}", expect=1).stderr
+    admin_cli.run("collector", "delete", name)
+    assert "not_found" in admin_cli.run("collector", "show", name, expect=1).stderr

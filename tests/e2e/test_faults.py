@@ -727,6 +727,42 @@ def dataset_upload_scenario(make_server, point: str, expect: str, mlps=None):
     assert v["version"] == (3 if expect == "failed" else 2), v
 
 
+def collector_push_scenario(make_server, point: str, expect: str, mlps=None):
+    """A push to an http collector (POST /api/v1/collect/{c}) crashes at `point`, its rows
+    written to the spool and not yet synced; after the restart they are stored whole
+    (`present`: the file survived the process) or not at all, never in part, and the rows
+    acknowledged before are stored once."""
+    srv = make_server(*BASE_ARGS)
+    c = srv.admin
+    ds = create_dataset(c)
+    resp = c.post("/api/v1/collectors", json={"name": unique("col"), "dataset": ds, "source": {"type": "http"},
+                                              "batch": {"max_rows": 100, "max_wait_s": 0.1}})
+    assert resp.status_code == 201, describe(resp)
+    name = resp.json()["name"]
+    push_url = f"/api/v1/collect/{name}"
+    assert c.post(push_url, data="\n".join(json.dumps({"id": i}) for i in range(10))).json()["accepted"] == 10
+
+    def stored() -> list[int]:
+        versions = c.get(f"/api/v1/datasets/{ds}/versions").json()["versions"]
+        if not versions or versions[0]["status"] != "ready":
+            return []
+        got = c.get(f"/api/v1/datasets/{ds}/versions/latest/download", params={"format": "jsonl"})
+        return [json.loads(line)["id"] for line in got.text.splitlines()]
+    wait_for(lambda: stored() == list(range(10)), 20, "the acknowledged rows stored")
+
+    arm(srv, point, "crash")
+    outcome = attempt(lambda: c.post(push_url, data="\n".join(json.dumps({"id": i}) for i in range(10, 15))))
+    expect_crash(srv, point, outcome)
+    again = restart(make_server, srv, *BASE_ARGS)
+    c = again.admin
+    time.sleep(1.5)
+    got = wait_for(lambda: (ids := stored()) and ids, 20, "the rows after the restart")
+    assert got in (list(range(10)), list(range(15))), f"rows after the crash: {got}"
+    assert ("present" if got == list(range(15)) else "absent") == expect, got
+    assert c.post(push_url, data=json.dumps({"id": 99})).json()["accepted"] == 1
+    wait_for(lambda: stored()[-1:] == [99], 20, "a new push stored")
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -745,6 +781,7 @@ CRASH_CASES = [
     ("datasets.after_version_insert", dataset_upload_scenario, "failed"),
     ("datasets.after_segment", dataset_upload_scenario, "failed"),
     ("datasets.before_ready", dataset_upload_scenario, "ready"),
+    ("collector.before_spool_sync", collector_push_scenario, "present"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),
