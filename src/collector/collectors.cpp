@@ -13,6 +13,7 @@
 #include "collector/http_source.hpp"
 #include "collector/mq_source.hpp"
 #include "collector/sql_source.hpp"
+#include "auth/rbac.hpp"
 #include "common/file.hpp"
 #include "common/random.hpp"
 #include "common/sha256.hpp"
@@ -29,6 +30,7 @@ namespace {
 constexpr auto kRetryAfterError = std::chrono::seconds(1);
 constexpr auto kPullSlice = std::chrono::milliseconds(500);
 constexpr int64_t kRateWindowMs = 60000;
+constexpr size_t kMaxRowBytes = 1 << 20;  // as a tailed file's longest line
 
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -211,7 +213,13 @@ class Collectors::Runner {
         // Nothing new, though a source may have moved (a file rotated, a cursor's run done).
         continue;
       }
-      if (st.ok()) st = Commit(batch);
+      if (st.ok()) {
+        try {
+          st = Commit(batch);
+        } catch (const std::exception& e) {
+          st = Status::Internal(std::string("storing the batch threw: ") + e.what());
+        }
+      }
       if (!st.ok()) {
         Fail(st);
         opened = false;  // back to what is stored
@@ -259,7 +267,7 @@ Collectors::Collectors(storage::Db& db, CollectorsOptions options) : store_(db),
 
 Collectors::~Collectors() { Stop(); }
 
-Result<std::unique_ptr<Collectors::Runner>> Collectors::MakeRunner(const CollectorRow& row) {
+Result<std::shared_ptr<Collectors::Runner>> Collectors::MakeRunner(const CollectorRow& row) {
   json doc = json::parse(row.spec, nullptr, false);
   AIMASS_ASSIGN_OR_RETURN(CollectorSpec spec, ParseCollectorSpec(doc));
   std::unique_ptr<Source> source;
@@ -288,7 +296,7 @@ Result<std::unique_ptr<Collectors::Runner>> Collectors::MakeRunner(const Collect
       break;
     }
   }
-  return std::make_unique<Runner>(row, std::move(spec), std::move(source), http, *this);
+  return std::make_shared<Runner>(row, std::move(spec), std::move(source), http, *this);
 }
 
 Status Collectors::Start() {
@@ -308,7 +316,7 @@ Status Collectors::Start() {
 }
 
 void Collectors::Stop() {
-  std::map<std::string, std::unique_ptr<Runner>> runners;
+  std::map<std::string, std::shared_ptr<Runner>> runners;
   {
     std::lock_guard lock(mu_);
     runners.swap(runners_);
@@ -335,6 +343,24 @@ json Collectors::Describe(const CollectorRow& row, Runner* runner) {
 }
 
 Result<json> Collectors::Create(const CollectorSpec& spec, bool paused, const Principal& who) {
+  // Reading files of the host is reading as the platform's user: for those granted it, and
+  // never the platform's own data (its database holds users and tokens).
+  std::string path;
+  if (spec.type == SourceType::kFileTail || spec.type == SourceType::kDirectory ||
+      (spec.type == SourceType::kSql && spec.source.value("driver", "") == "sqlite")) {
+    if (!auth::Allows(who.permissions, "collectors:files")) {
+      return Status::Forbidden("a collector of the host's files needs collectors:files");
+    }
+    path = spec.source["path"].get<std::string>();
+  }
+  if (!path.empty()) {
+    std::error_code ec;
+    auto target = std::filesystem::weakly_canonical(path, ec).string();
+    auto data = std::filesystem::weakly_canonical(options_.data_dir, ec).string();
+    if (!data.empty() && (target == data || target.rfind(data + "/", 0) == 0)) {
+      return Status::Forbidden("collectors do not read the platform's data directory");
+    }
+  }
   AIMASS_RETURN_IF_ERROR(options_.datasets->Get(spec.dataset).status());
   if (spec.type == SourceType::kMq && !options_.broker) return Status::BadRequest("the message queue is not open in this process");
   CollectorRow row;
@@ -344,10 +370,11 @@ Result<json> Collectors::Create(const CollectorSpec& spec, bool paused, const Pr
   row.owner = who.username;
   row.paused = paused;
   row.created_ms = row.updated_ms = UnixNowMs();
-  // A spool left by a collector of the same name, deleted, is not this one's.
+  AIMASS_RETURN_IF_ERROR(store_.Create(row));
+  // A spool left by a collector of the same name, deleted (or lost with a crash), is not this
+  // one's; removed only now that the name is this collector's.
   std::error_code ec;
   std::filesystem::remove_all(options_.dir + "/" + spec.name, ec);
-  AIMASS_RETURN_IF_ERROR(store_.Create(row));
   Runner* r = nullptr;
   if (options_.run) {
     auto runner = MakeRunner(row);
@@ -383,7 +410,7 @@ Result<json> Collectors::List() {
 
 Status Collectors::Delete(const std::string& name) {
   AIMASS_RETURN_IF_ERROR(store_.Get(name).status());
-  std::unique_ptr<Runner> runner;
+  std::shared_ptr<Runner> runner;
   {
     std::lock_guard lock(mu_);
     auto it = runners_.find(name);
@@ -424,10 +451,14 @@ Result<json> Collectors::Rejected(const std::string& name, int64_t limit, int64_
 
 Result<PushResult> Collectors::Push(const std::string& name, std::string_view body) {
   HttpSource* http = nullptr;
+  std::shared_ptr<Runner> holder;  // keeps the spool alive for the whole push
   {
     std::lock_guard lock(mu_);
     auto it = runners_.find(name);
-    if (it != runners_.end()) http = it->second->http();
+    if (it != runners_.end()) {
+      holder = it->second;
+      http = holder->http();
+    }
   }
   if (!http) {
     AIMASS_ASSIGN_OR_RETURN(CollectorRow row, store_.Get(name));
@@ -439,7 +470,12 @@ Result<PushResult> Collectors::Push(const std::string& name, std::string_view bo
   const std::string batch = "push:" + std::to_string(UnixNowMs()) + ":" + RandomHex(4) + ":";
   auto take = [&](const json& row, std::string_view raw, size_t n) {
     if (row.is_object()) {
-      lines.push_back(Dump(row));
+      std::string line = Dump(row);
+      if (line.size() > kMaxRowBytes) {
+        rejected.push_back({batch + std::to_string(n), std::string(raw.substr(0, 4096)), "the row is longer than 1 MiB"});
+        return;
+      }
+      lines.push_back(std::move(line));
     } else {
       rejected.push_back({batch + std::to_string(n), std::string(raw.substr(0, 4096)),
                           row.is_discarded() ? "not valid JSON" : "not a JSON object"});

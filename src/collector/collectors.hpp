@@ -30,6 +30,7 @@ namespace aimass::collector {
 
 struct CollectorsOptions {
   std::string dir;                         // data_dir/collectors: spools
+  std::string data_dir;                    // never read by a collector (the platform's own data)
   datasets::Datasets* datasets = nullptr;
   mq::Broker* broker = nullptr;            // null: mq sources are refused
   std::string temp_dir;                    // where batches are written before they become versions
@@ -62,13 +63,14 @@ class Collectors {
 
  private:
   class Runner;
-  Result<std::unique_ptr<Runner>> MakeRunner(const CollectorRow& row);
+  Result<std::shared_ptr<Runner>> MakeRunner(const CollectorRow& row);
   nlohmann::json Describe(const CollectorRow& row, Runner* runner);
 
   CollectorStore store_;
   CollectorsOptions options_;
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Runner>> runners_;
+  // Shared: a push in progress keeps its collector's spool alive through a concurrent delete.
+  std::map<std::string, std::shared_ptr<Runner>> runners_;
 };
 
 }  // namespace aimass::collector

@@ -44,8 +44,11 @@ std::vector<DirectorySource::Entry> DirectorySource::Pending() const {
     if (::fnmatch(glob_.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
     struct stat st {};
     if (::stat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    int64_t m = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    if (now_ns - m < kSettledNs) continue;
+    // Settled: not written for a second. Ordered by the inode's change time, which a move into
+    // the directory sets (mv, cp -p and rsync keep the old modification time).
+    int64_t modified = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    int64_t m = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    if (now_ns - modified < kSettledNs || now_ns - m < kSettledNs) continue;
     bool current = m == mtime_ns_ && name == file_;
     if (current ? position_ >= static_cast<uint64_t>(st.st_size) : std::tie(m, name) < std::tie(mtime_ns_, file_)) continue;
     out.push_back({m, name, static_cast<uint64_t>(st.st_size)});

@@ -1,7 +1,8 @@
-// directory: every file matching a glob in a directory, read once, in order of modification
-// time then name; a file is taken once it has not changed for a second (move finished files
-// into the directory). CSV files each start with their header. Offset: {"mtime_ns", "file",
-// "position"} of the file being read.
+// directory: every file matching a glob in a directory, read once, in order of the time it
+// arrived (its inode's change time, which a move sets) then name; a file is taken once it has
+// not changed for a second (move finished files into the directory; a file changed after it
+// was read, even chmod, is read again). CSV files each start with their header. Offset:
+// {"mtime_ns" (the change time), "file", "position"} of the file being read.
 #pragma once
 
 #include <cstdint>

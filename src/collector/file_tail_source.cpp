@@ -39,6 +39,7 @@ bool FileTailSource::OpenPath() {
   fd_ = fd;
   inode_ = st.st_ino;
   position_ = 0;
+  skipping_ = false;
   return true;
 }
 
@@ -98,9 +99,20 @@ Status FileTailSource::Open(const json& offset) {
   }
   if (OpenPath()) {
     if (from_ == "end") {
+      // After the last complete line: a line still being written is taken whole.
       struct stat st {};
       ::fstat(fd_, &st);
-      position_ = static_cast<uint64_t>(st.st_size);
+      uint64_t size = static_cast<uint64_t>(st.st_size);
+      position_ = 0;
+      std::string buf(64 * 1024, '\0');
+      for (uint64_t end = size; end > 0 && position_ == 0;) {
+        uint64_t start = end > buf.size() ? end - buf.size() : 0;
+        ssize_t n = ::pread(fd_, buf.data(), end - start, static_cast<off_t>(start));
+        if (n <= 0) break;
+        size_t nl = std::string_view(buf.data(), static_cast<size_t>(n)).rfind('\n');
+        if (nl != std::string_view::npos) position_ = start + nl + 1;
+        end = start;
+      }
     }
     AIMASS_RETURN_IF_ERROR(ReadHeader());
   }
@@ -124,6 +136,10 @@ Status FileTailSource::ReadLines(size_t max_rows, Pulled& out, size_t* taken) {
       std::string_view line = data.substr(start, nl - start);
       uint64_t at = position_ + start;
       start = nl + 1;
+      if (skipping_) {
+        skipping_ = false;  // the end of a line too long to take
+        continue;
+      }
       if (line.empty() || line == "\r") continue;
       if (parser_.wants_header()) {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -141,10 +157,13 @@ Status FileTailSource::ReadLines(size_t max_rows, Pulled& out, size_t* taken) {
       ++*taken;
     }
     if (!any && static_cast<size_t>(n) == kChunk) {
-      // A line longer than a chunk: rejected whole, skipped to its end.
-      out.rejected.push_back({"file:" + std::to_string(inode_) + ":" + std::to_string(position_),
-                              std::string(data.substr(0, 4096)), "the line is longer than 1 MiB"});
-      ++*taken;
+      // A line longer than a chunk: rejected once, and skipped up to its newline.
+      if (!skipping_) {
+        out.rejected.push_back({"file:" + std::to_string(inode_) + ":" + std::to_string(position_),
+                                std::string(data.substr(0, 4096)), "the line is longer than 1 MiB"});
+        ++*taken;
+      }
+      skipping_ = true;
       start = kChunk;
     }
     position_ += start;
@@ -164,7 +183,7 @@ Status FileTailSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pul
       // Truncated in place (copytruncate): the file is shorter than where we are, or what
       // precedes our position is no longer the end of a line (rewritten past it already).
       char before = '\n';
-      bool rewritten = position_ > 0 && static_cast<uint64_t>(st.st_size) >= position_ &&
+      bool rewritten = position_ > 0 && !skipping_ && static_cast<uint64_t>(st.st_size) >= position_ &&
                        (::pread(fd_, &before, 1, static_cast<off_t>(position_ - 1)) != 1 || before != '\n');
       if (static_cast<uint64_t>(st.st_size) < position_ || (rewritten && !(header_from_file_ && position_ == 0))) {
         position_ = 0;

@@ -37,6 +37,7 @@ class FileTailSource final : public Source {
   int fd_ = -1;
   ino_t inode_ = 0;
   uint64_t position_ = 0;
+  bool skipping_ = false;  // inside a line longer than a chunk, already rejected
 };
 
 }  // namespace aimass::collector

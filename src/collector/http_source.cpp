@@ -48,10 +48,19 @@ Status HttpSource::Init() {
   // A push is acknowledged after its fdatasync; a tail without its newline was not.
   uint64_t size = last->second;
   if (size > 0) {
-    std::string tail(std::min<uint64_t>(size, 1 << 20), '\0');
-    ssize_t n = ::pread(fd_, tail.data(), tail.size(), static_cast<off_t>(size - tail.size()));
-    size_t keep = n > 0 ? tail.rfind('\n', static_cast<size_t>(n) - 1) : std::string::npos;
-    uint64_t good = keep == std::string::npos ? size - tail.size() : size - tail.size() + keep + 1;
+    uint64_t good = 0;  // after the last newline, looking back a chunk at a time
+    std::string tail(1 << 20, '\0');
+    for (uint64_t end = size; end > 0;) {
+      uint64_t start = end > tail.size() ? end - tail.size() : 0;
+      ssize_t n = ::pread(fd_, tail.data(), end - start, static_cast<off_t>(start));
+      if (n <= 0) break;
+      size_t nl = std::string_view(tail.data(), static_cast<size_t>(n)).rfind('\n');
+      if (nl != std::string_view::npos) {
+        good = start + nl + 1;
+        break;
+      }
+      end = start;
+    }
     if (good < size) {
       if (::ftruncate(fd_, static_cast<off_t>(good)) != 0) return Status::Internal("cannot cut the spool's torn tail");
       last->second = good;

@@ -13,6 +13,7 @@ Status CollectorModule::Open(module::Context& ctx) {
   AIMASS_ASSIGN_OR_RETURN(mq::MqModule * mq, ctx.Need<mq::MqModule>());
   CollectorsOptions o;
   o.dir = ctx.config().data_dir + "/collectors";
+  o.data_dir = ctx.config().data_dir;
   o.datasets = &datasets->datasets();
   o.broker = mq->broker();
   o.temp_dir = blobs->store().temp_dir();

@@ -21,24 +21,63 @@ bool SplitId(const std::string& id, std::string& key, uint64_t& offset) {
 
 }  // namespace
 
+void MqSource::Stored::Add(uint64_t off) {
+  if (Has(off)) return;
+  above.insert(off);
+  while (!above.empty() && static_cast<int64_t>(*above.begin()) == watermark + 1) {
+    ++watermark;
+    above.erase(above.begin());
+  }
+  // Offsets below the lowest one above that never come (dead-lettered, expired by retention)
+  // would hold the watermark back for ever: past 10,000 held, the watermark moves up.
+  while (above.size() > 10000) {
+    watermark = static_cast<int64_t>(*above.begin());
+    above.erase(above.begin());
+  }
+}
+
+std::map<std::string, MqSource::Stored> MqSource::Parse(const json& offset) {
+  std::map<std::string, Stored> out;
+  if (!offset.is_object()) return out;
+  if (offset.contains("partitions") && offset["partitions"].is_object()) {
+    for (auto it = offset["partitions"].begin(); it != offset["partitions"].end(); ++it) {
+      if (it.value().is_number_integer()) out[it.key()].watermark = it.value().get<int64_t>();
+    }
+  }
+  if (offset.contains("above") && offset["above"].is_object()) {
+    for (auto it = offset["above"].begin(); it != offset["above"].end(); ++it) {
+      if (!it.value().is_array()) continue;
+      for (const auto& o : it.value()) {
+        if (o.is_number_unsigned()) out[it.key()].Add(o.get<uint64_t>());
+      }
+    }
+  }
+  return out;
+}
+
+json MqSource::Render(const std::map<std::string, Stored>& stored) {
+  json partitions = json::object(), above = json::object();
+  for (const auto& [key, s] : stored) {
+    partitions[key] = s.watermark;
+    if (!s.above.empty()) above[key] = json(std::vector<uint64_t>(s.above.begin(), s.above.end()));
+  }
+  json out = {{"partitions", partitions}};
+  if (!above.empty()) out["above"] = above;
+  return out;
+}
+
 MqSource::MqSource(mq::Broker& broker, std::string collector, const json& source)
     : broker_(broker), subscription_("collector-" + collector), topic_(source["topic"].get<std::string>()) {}
 
 Status MqSource::Open(const json& offset) {
-  committed_.clear();
   // Messages pulled and not stored (a write failed): back to the subscription at once.
   if (!unacked_.empty()) {
     std::vector<std::string> ids;
-    for (const auto& u : unacked_) ids.push_back(u.first);
+    for (const auto& u : unacked_) ids.push_back(u.id);
     (void)broker_.Nack(subscription_, ids, std::chrono::milliseconds(0));
   }
   unacked_.clear();
-  unacked_keys_.clear();
-  if (offset.is_object() && offset.contains("partitions")) {
-    for (auto it = offset["partitions"].begin(); it != offset["partitions"].end(); ++it) {
-      committed_[it.key()] = it.value().get<uint64_t>();
-    }
-  }
+  committed_ = Parse(offset);
   read_ = committed_;
   if (!broker_.GetSubscription(subscription_).ok()) {
     mq::SubscriptionSpec spec;
@@ -50,12 +89,13 @@ Status MqSource::Open(const json& offset) {
     if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
   }
   // Resume just after what is stored; messages in flight from before come back at once.
-  for (const auto& [key, off] : committed_) {
+  for (const auto& [key, stored] : committed_) {
     size_t colon = key.rfind(':');
+    if (colon == std::string::npos || stored.watermark < 0) continue;
     mq::SeekTarget target;
     target.topic = key.substr(0, colon);
-    target.partition = static_cast<uint32_t>(std::stoul(key.substr(colon + 1)));
-    target.offset = off + 1;
+    target.partition = static_cast<uint32_t>(std::strtoul(key.c_str() + colon + 1, nullptr, 10));
+    target.offset = static_cast<uint64_t>(stored.watermark + 1);
     (void)broker_.Seek(subscription_, target);
   }
   return Status::Ok();
@@ -68,15 +108,14 @@ Status MqSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pulled& o
     std::string key;
     uint64_t off = 0;
     if (!SplitId(d.id, key, off)) continue;
-    auto done = committed_.find(key);
-    auto seen = read_.find(key);
-    if ((done != committed_.end() && off <= done->second) || (seen != read_.end() && off <= seen->second)) {
-      stale.push_back(d.id);  // stored already (a redelivery): acknowledged, not stored again
+    Stored& seen = read_[key];
+    if (seen.Has(off)) {
+      // Stored already (or in a batch being stored): a redelivery, acknowledged once stored.
+      if (committed_[key].Has(off)) stale.push_back(d.id);
       continue;
     }
-    read_[key] = off;
-    unacked_.emplace_back(d.id, off);
-    unacked_keys_.push_back(key);
+    seen.Add(off);
+    unacked_.push_back({d.id, key, off});
     std::string position = "mq:" + d.id;
     json row = json::parse(d.message.body, nullptr, false);
     if (row.is_object()) {
@@ -88,35 +127,22 @@ Status MqSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pulled& o
     }
   }
   if (!stale.empty()) (void)broker_.Ack(subscription_, stale);
-  out.offset = OffsetJson();
+  out.offset = Render(read_);
   return Status::Ok();
 }
 
-json MqSource::OffsetJson() const {
-  json p = json::object();
-  for (const auto& [k, v] : read_) p[k] = v;
-  return {{"partitions", p}};
-}
-
 void MqSource::Committed(const json& offset) {
-  if (!offset.is_object() || !offset.contains("partitions")) return;
-  for (auto it = offset["partitions"].begin(); it != offset["partitions"].end(); ++it) {
-    committed_[it.key()] = it.value().get<uint64_t>();
-  }
+  committed_ = Parse(offset);
   std::vector<std::string> ack;
-  std::vector<std::pair<std::string, uint64_t>> keep;
-  std::vector<std::string> keep_keys;
-  for (size_t i = 0; i < unacked_.size(); ++i) {
-    auto c = committed_.find(unacked_keys_[i]);
-    if (c != committed_.end() && unacked_[i].second <= c->second) {
-      ack.push_back(unacked_[i].first);
+  std::vector<Pending> keep;
+  for (auto& u : unacked_) {
+    if (committed_[u.key].Has(u.offset)) {
+      ack.push_back(u.id);
     } else {
-      keep.push_back(unacked_[i]);
-      keep_keys.push_back(unacked_keys_[i]);
+      keep.push_back(std::move(u));
     }
   }
   unacked_ = std::move(keep);
-  unacked_keys_ = std::move(keep_keys);
   if (!ack.empty()) (void)broker_.Ack(subscription_, ack);
 }
 

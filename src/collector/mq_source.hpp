@@ -1,11 +1,15 @@
 // mq: a platform topic, read through the collector's own subscription (`collector-<name>`,
 // from the earliest message kept). Messages are acknowledged only once the version holding
-// them is stored; after a restart the subscription is moved to just after the offsets stored
-// with the last version, and a message at or before them (redelivered) is acknowledged and
-// skipped, so none is stored twice. Offset: {"partitions": {"<topic>:<partition>": offset}}.
+// them is stored. The broker may deliver a partition out of order (a key's later message waits
+// while an earlier one is in flight), so what is stored is kept per partition as a watermark
+// (every offset up to it) and the offsets stored above it; after a restart the subscription is
+// moved to just after the watermark, and a redelivered message already stored is acknowledged
+// and skipped, so none is stored twice or lost. Offset: {"partitions": {"<topic>:<partition>":
+// watermark}, "above": {"<topic>:<partition>": [offsets]}}.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,14 +29,25 @@ class MqSource final : public Source {
   void Drop();
 
  private:
-  nlohmann::json OffsetJson() const;
+  // What is stored in one partition: every offset up to `watermark` (-1: none) and `above`.
+  struct Stored {
+    int64_t watermark = -1;
+    std::set<uint64_t> above;
+    bool Has(uint64_t off) const { return static_cast<int64_t>(off) <= watermark || above.count(off); }
+    void Add(uint64_t off);
+  };
+  static std::map<std::string, Stored> Parse(const nlohmann::json& offset);
+  static nlohmann::json Render(const std::map<std::string, Stored>& stored);
 
   mq::Broker& broker_;
   std::string subscription_, topic_;
-  std::map<std::string, uint64_t> committed_;  // "<topic>:<partition>" -> last stored offset
-  std::map<std::string, uint64_t> read_;       // ... -> last offset pulled
-  std::vector<std::pair<std::string, uint64_t>> unacked_;  // delivery id, its offset key
-  std::vector<std::string> unacked_keys_;
+  std::map<std::string, Stored> committed_;  // "<topic>:<partition>" -> what versions hold
+  std::map<std::string, Stored> read_;       // ... and what the batches in progress add
+  struct Pending {
+    std::string id, key;
+    uint64_t offset = 0;
+  };
+  std::vector<Pending> unacked_;
 };
 
 }  // namespace aimass::collector

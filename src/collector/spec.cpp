@@ -163,7 +163,7 @@ json SpecJson(const CollectorSpec& s, bool reveal_secrets) {
   if (!reveal_secrets && src.contains("dsn")) {
     // key=value or URI: hide whatever follows password= or the user's colon before @.
     std::string dsn = src["dsn"].get<std::string>();
-    static const RE2 kv("(password\\s*=\\s*)(\\S+)");
+    static const RE2 kv("(password\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|\\S+)");
     static const RE2 uri("(://[^:/@]+:)([^@]*)(@)");
     RE2::GlobalReplace(&dsn, kv, "\\1***");
     RE2::GlobalReplace(&dsn, uri, "\\1***\\3");

@@ -130,6 +130,17 @@ Status SqlSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pulled& 
     if (names[i] == col) cursor_index = static_cast<int>(i);
   }
   if (cursor_index < 0) return Status::BadRequest("the query's result has no column '" + col + "'");
+  // A full page may end inside a run of equal cursors, whose rest the next page (`> cursor`)
+  // would skip: the run is left for the next page, unless the whole page is one run.
+  size_t take = rows->size();
+  const bool full = take >= max_rows;
+  if (full && take > 0) {
+    const storage::Value& last = rows->back().at(static_cast<size_t>(cursor_index));
+    size_t keep = take;
+    while (keep > 0 && (*rows)[keep - 1].at(static_cast<size_t>(cursor_index)) == last) --keep;
+    if (keep > 0) take = keep;
+  }
+  rows->erase(rows->begin() + static_cast<std::ptrdiff_t>(take), rows->end());
   for (const auto& r : *rows) {
     json row = json::object();
     for (size_t i = 0; i < names.size(); ++i) row[names[i]] = ValueJson(r.at(i));
@@ -137,7 +148,7 @@ Status SqlSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pulled& 
     out.positions.push_back("sql:" + cursor_.dump());
     out.rows.push_back(std::move(row));
   }
-  more_ = rows->size() >= max_rows;
+  more_ = full;
   if (!more_) next_run_ms_ = schedule_.NextAfter(now).value_or(now + 60000);
   out.offset = {{"cursor", cursor_}};
   return Status::Ok();

@@ -1,11 +1,41 @@
 #include "collector/store.hpp"
 
+#include "common/text.hpp"
+
 namespace aimass::collector {
 
 using storage::Row;
 using storage::Tx;
 
 namespace {
+
+// Text a user's source gave, made storable anywhere: at most `max` bytes cut on a character
+// boundary, invalid UTF-8 and NULs replaced by U+FFFD (PostgreSQL refuses both).
+std::string SafeText(std::string_view s, size_t max = 4096) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && out.size() < max;) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = Utf8SequenceLength(s.substr(i));
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+        continue;
+      }
+      if (out.size() + n > max) break;
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (c == 0) {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  return out;
+}
 
 constexpr const char* kColumns = "name, dataset, spec, owner, paused, offset_json, offset_version, created_ms, updated_ms";
 
@@ -85,7 +115,7 @@ Status CollectorStore::Reject(const std::string& name, const std::vector<Rejecte
     for (const auto& r : rows) {
       AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT OR IGNORE INTO collector_rejected (collector, position, row, reason, time_ms) "
                                      "VALUES (?, ?, ?, ?, ?)",
-                                     {name, r.position, r.row, r.reason, now_ms})
+                                     {name, SafeText(r.position, 512), SafeText(r.row), SafeText(r.reason, 1024), now_ms})
                                  .status());
     }
     if (offset) {

@@ -183,6 +183,7 @@ json CellJson(const ColumnData& c, size_t i) {
 
 constexpr int64_t kAbandonedAfterMs = 10 * 60 * 1000;  // another host's writer that stored nothing for this long
 constexpr auto kSweepEvery = std::chrono::minutes(1);
+constexpr int kProfileTries = 4;
 
 // Values come from users' files, which need not be valid UTF-8: replaced, never thrown on.
 std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -254,10 +255,29 @@ void Datasets::Work() {
     queue_.pop_front();
     busy_ = true;
     lock.unlock();
-    if (Status st = Process(id); !st.ok()) {
-      spdlog::error("datasets: version {} could not be profiled: {}", id, st.message());
-      (void)store_.Fail(id, "profiling failed: " + st.message());
+    Status st = Status::Ok();
+    try {
+      st = Process(id);
+    } catch (const std::exception& e) {
+      st = Status::Internal(std::string("profiling threw: ") + e.what());
     }
+    if (!st.ok()) {
+      // The data is stored and acknowledged: a failed profile never costs it. Tried again a
+      // few times (a transient error), then the version is ready with the error as its profile.
+      int tries = ++profile_tries_[id];
+      spdlog::error("datasets: version {} could not be profiled (try {}): {}", id, tries, st.message());
+      if (tries < kProfileTries) {
+        lock.lock();
+        cv_.wait_for(lock, std::chrono::seconds(tries), [this] { return stopping_; });
+        queue_.push_back(id);
+        busy_ = false;
+        idle_cv_.notify_all();
+        continue;
+      }
+      json note = {{"error", st.message()}, {"columns", json::array()}};
+      (void)store_.FinishProfile(id, Dump(note), "", std::nullopt, UnixNowMs());
+    }
+    profile_tries_.erase(id);
     lock.lock();
     busy_ = false;
     idle_cv_.notify_all();

@@ -144,6 +144,7 @@ class Datasets {
   std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<int64_t> queue_;
+  std::map<int64_t, int> profile_tries_;  // the worker's only
   bool busy_ = false;
   bool stopping_ = false;
   std::thread worker_;

@@ -84,7 +84,9 @@ Status CheckKwargs(const std::string& type, const Kind& kind, const json& kw) {
     if ((k == "min_value" || k == "max_value") && !v.is_null() && !v.is_number() && !v.is_string()) {
       return BadArg(type, k + " must be a number, a timestamp string or null");
     }
-    if ((k == "strict_min" || k == "strict_max") && !v.is_boolean()) return BadArg(type, k + " must be true or false");
+    if ((k == "strict_min" || k == "strict_max" || k == "exact_match") && !v.is_boolean()) {
+      return BadArg(type, k + " must be true or false");
+    }
     if (k == "regex") {
       if (!v.is_string()) return BadArg(type, "regex must be a string");
       RE2 re(v.get<std::string>(), RE2::Quiet);

@@ -1,6 +1,7 @@
 #include "datasets/segment.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -99,6 +100,11 @@ void MinMax(const ColumnData& c, SegmentColumnInfo& info) {
 Status Corrupt(std::string_view what) { return Status::Internal("corrupt dataset segment: " + std::string(what)); }
 
 Result<ColumnData> DecodeBlock(const SegmentColumnInfo& info, uint32_t rows, std::string_view stored) {
+  // The size the header claims must be the frame's own, before anything is allocated for it.
+  unsigned long long framed = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (framed == ZSTD_CONTENTSIZE_ERROR || framed == ZSTD_CONTENTSIZE_UNKNOWN || framed != info.raw) {
+    return Corrupt("column block size");
+  }
   if (info.raw > (uint64_t{1} << 34)) return Corrupt("column too large");
   std::string raw(info.raw, '\0');
   size_t got = ZSTD_decompress(raw.data(), raw.size(), stored.data(), stored.size());
@@ -109,7 +115,7 @@ Result<ColumnData> DecodeBlock(const SegmentColumnInfo& info, uint32_t rows, std
   c.rows = rows;
   if (info.has_nulls) {
     std::string_view bits;
-    if (!cur.Take((rows + 7) / 8, bits)) return Corrupt("null bitmap");
+    if (!cur.Take((size_t{rows} + 7) / 8, bits)) return Corrupt("null bitmap");
     c.valid.resize(rows);
     for (size_t i = 0; i < rows; ++i) c.valid[i] = (static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1;
   }
@@ -278,7 +284,11 @@ SegmentFile::~SegmentFile() {
 Result<ColumnData> SegmentFile::ReadColumn(size_t index) const {
   if (index >= columns_.size()) return Status::Internal("segment " + path_ + " has no column " + std::to_string(index));
   const SegmentColumnInfo& info = columns_[index];
-  if (info.stored > (uint64_t{1} << 34)) return Corrupt(path_);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || info.offset > static_cast<uint64_t>(st.st_size) ||
+      info.stored > static_cast<uint64_t>(st.st_size) - info.offset) {
+    return Corrupt(path_ + " (a column block past its end)");
+  }
   std::string stored(info.stored, '\0');
   size_t done = 0;
   while (done < stored.size()) {

@@ -288,11 +288,14 @@ Result<std::optional<DatasetFile>> DatasetStore::GetFile(int64_t version_id, con
 }
 
 Status DatasetStore::FinishData(const DatasetVersion& v) {
-  return db_.Exec(
-      "UPDATE dataset_versions SET stage = 'profiling', digest = ?, row_count = ?, byte_size = ?, schema_json = ? "
-      "WHERE id = ? AND stage = 'writing'",
-      {v.digest, static_cast<int64_t>(v.row_count), static_cast<int64_t>(v.byte_size), SchemaJson(v.schema).dump(), v.id})
-      .status();
+  AIMASS_ASSIGN_OR_RETURN(
+      int64_t n, db_.Exec("UPDATE dataset_versions SET stage = 'profiling', digest = ?, row_count = ?, byte_size = ?, schema_json = ? "
+                          "WHERE id = ? AND stage = 'writing'",
+                          {v.digest, static_cast<int64_t>(v.row_count), static_cast<int64_t>(v.byte_size),
+                           SchemaJson(v.schema).dump(), v.id}));
+  // Another process took this writer for dead (it stored nothing for ten minutes) and failed it.
+  if (n == 0) return Status::Conflict("version " + std::to_string(v.version) + " was failed while it was written");
+  return Status::Ok();
 }
 
 Status DatasetStore::FinishProfile(int64_t version_id, const std::string& profile_json, const std::string& validation_json,

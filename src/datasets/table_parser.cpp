@@ -162,6 +162,9 @@ class JsonLinesReader {
       if (it != index.end()) {
         col = it->second;
       } else if (names) {
+        if (key.empty() || key.size() > 256) {
+          return Status::BadRequest("line " + std::to_string(record_line_) + ": a member name is 1 to 256 bytes");
+        }
         if (names->size() >= kMaxColumns) {
           return Status::BadRequest("line " + std::to_string(record_line_) + ": more than " + std::to_string(kMaxColumns) + " columns");
         }

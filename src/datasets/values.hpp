@@ -39,7 +39,10 @@ class TypeGuess {
   ColumnType Result() const;
   // Whether a column of `type` read from these values has missing ones: in a string column only
   // empty fields are missing.
-  bool Nullable(ColumnType type) const { return IsStringType(type) ? saw_empty_ : saw_null_; }
+  bool Nullable(ColumnType type) const {
+    if (values_ == 0) return true;  // no values at all: nothing says one is required
+    return IsStringType(type) ? saw_empty_ : saw_null_;
+  }
 
  private:
   static constexpr uint8_t kInt = 1, kFloat = 2, kBool = 4, kTime = 8;

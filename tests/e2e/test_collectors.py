@@ -215,6 +215,16 @@ def test_bad_documents_are_refused(server, tmp_path):
     viewer = server.create_user(["viewer"], prefix="colview").client
     assert viewer.get(COLLECTORS).status_code == 200
     assert_error(viewer.post(COLLECTORS, json={"name": unique("v"), "dataset": ds, "source": {"type": "http"}}), 403, "forbidden")
+    # Developers collect pushes and topics; the host's files need collectors:files (admins).
+    dev = server.create_user(["developer"], prefix="coldev").client
+    assert dev.post(COLLECTORS, json={"name": unique("d"), "dataset": ds, "source": {"type": "http"}}).status_code == 201
+    resp = dev.post(COLLECTORS, json={"name": unique("d"), "dataset": ds, "source": {"type": "file_tail", "path": "/etc/passwd"}})
+    assert_error(resp, 403, "forbidden")
+    assert "collectors:files" in resp.json()["error"]["message"]
+    # Nobody collects the platform's own data (its database holds users and tokens).
+    for path in (str(server.data_dir / "metadata.db"), str(server.data_dir)):
+        resp = c.post(COLLECTORS, json={"name": unique("d"), "dataset": ds, "source": {"type": "file_tail", "path": path}})
+        assert_error(resp, 403, "forbidden")
     assert c.delete(f"{COLLECTORS}/{tail['name']}").status_code == 204
     assert_error(c.get(f"{COLLECTORS}/{tail['name']}"), 404, "not_found")
     # A DSN's password is never shown.
