@@ -12,6 +12,7 @@
 #include "collector/file_tail_source.hpp"
 #include "collector/http_source.hpp"
 #include "collector/mq_source.hpp"
+#include "collector/mqtt_source.hpp"
 #include "collector/sql_source.hpp"
 #include "auth/rbac.hpp"
 #include "common/file.hpp"
@@ -290,6 +291,12 @@ Result<std::shared_ptr<Collectors::Runner>> Collectors::MakeRunner(const Collect
       if (!options_.broker) return Status::Unavailable("the message queue is not open in this process");
       source = std::make_unique<MqSource>(*options_.broker, spec.name, spec.source);
       break;
+    case SourceType::kMqtt: {
+      auto m = std::make_unique<MqttSource>(spec.name, spec.source, options_.dir + "/" + spec.name + "/spool");
+      AIMASS_RETURN_IF_ERROR(m->Init());
+      source = std::move(m);
+      break;
+    }
     case SourceType::kSql: {
       AIMASS_ASSIGN_OR_RETURN(scheduler::Schedule schedule, scheduler::Schedule::Parse(spec.schedule, spec.time_zone));
       source = std::make_unique<SqlSource>(spec.source, std::move(schedule));

@@ -61,6 +61,7 @@ std::string_view SourceTypeName(SourceType t) {
     case SourceType::kHttp: return "http";
     case SourceType::kSql: return "sql";
     case SourceType::kMq: return "mq";
+    case SourceType::kMqtt: return "mqtt";
   }
   return "http";
 }
@@ -119,9 +120,32 @@ Result<CollectorSpec> ParseCollectorSpec(const json& body) {
       return Status::BadRequest("source.cursor_start is a number or a string");
     }
   } else if (type == "mqtt") {
-    return Status::BadRequest("source type mqtt is not available yet");
+    s.type = SourceType::kMqtt;
+    AIMASS_RETURN_IF_ERROR(Allowed(src, {"type", "host", "port", "topic", "topics", "client_id", "username", "password", "qos",
+                                         "topic_column"}, "source"));
+    AIMASS_RETURN_IF_ERROR(NeedString(src, "host", "source"));
+    if (src.contains("port") && (!src["port"].is_number_integer() || src["port"].get<int64_t>() < 1 || src["port"].get<int64_t>() > 65535)) {
+      return Status::BadRequest("source.port is 1 to 65535");
+    }
+    bool one = src.contains("topic"), many = src.contains("topics");
+    if (one == many) return Status::BadRequest("source.topic (or source.topics, a list) is required, not both");
+    if (one) AIMASS_RETURN_IF_ERROR(NeedString(src, "topic", "source"));
+    if (many) {
+      if (!src["topics"].is_array() || src["topics"].empty() || src["topics"].size() > 64) {
+        return Status::BadRequest("source.topics is a list of 1 to 64 topic filters");
+      }
+      for (const auto& t : src["topics"]) {
+        if (!t.is_string() || t.get<std::string>().empty()) return Status::BadRequest("source.topics holds topic filters");
+      }
+    }
+    for (const char* k : {"client_id", "username", "password", "topic_column"}) {
+      AIMASS_RETURN_IF_ERROR(NeedString(src, k, "source", false));
+    }
+    if (src.contains("qos") && (!src["qos"].is_number_integer() || src["qos"].get<int64_t>() < 0 || src["qos"].get<int64_t>() > 1)) {
+      return Status::BadRequest("source.qos is 0 or 1 (exactly once needs 1)");
+    }
   } else {
-    return Status::BadRequest("source.type is file_tail, directory, http, sql or mq");
+    return Status::BadRequest("source.type is file_tail, directory, http, sql, mq or mqtt");
   }
   s.source = src;
   if (body.contains("batch")) {
@@ -160,6 +184,7 @@ Result<CollectorSpec> ParseCollectorSpec(const json& body) {
 
 json SpecJson(const CollectorSpec& s, bool reveal_secrets) {
   json src = s.source;
+  if (!reveal_secrets && src.contains("password")) src["password"] = "***";
   if (!reveal_secrets && src.contains("dsn")) {
     // key=value or URI: hide whatever follows password= or the user's colon before @.
     std::string dsn = src["dsn"].get<std::string>();

@@ -1,5 +1,5 @@
 // A collector's definition: the dataset it fills, its source (file_tail, directory, http, sql,
-// mq; mqtt to come) with that source's settings, how rows are batched into versions, and for
+// mq, mqtt) with that source's settings, how rows are batched into versions, and for
 // sql the schedule it polls on. Parsed from and rendered to the API's JSON.
 #pragma once
 
@@ -14,7 +14,7 @@
 
 namespace aimass::collector {
 
-enum class SourceType { kFileTail, kDirectory, kHttp, kSql, kMq };
+enum class SourceType { kFileTail, kDirectory, kHttp, kSql, kMq, kMqtt };
 
 std::string_view SourceTypeName(SourceType t);
 
@@ -33,7 +33,7 @@ struct CollectorSpec {
 // Checks everything a collector document may hold; unknown fields and bad values are
 // bad_request naming them.
 Result<CollectorSpec> ParseCollectorSpec(const nlohmann::json& body);
-// The document back; `reveal_secrets` false masks a DSN's password.
+// The document back; `reveal_secrets` false masks passwords (an MQTT one, a DSN's).
 nlohmann::json SpecJson(const CollectorSpec& spec, bool reveal_secrets);
 
 }  // namespace aimass::collector

@@ -6,6 +6,7 @@
 
 #include "collector/http_source.hpp"
 #include "collector/line_parser.hpp"
+#include "collector/mqtt_client.hpp"
 #include "collector/spec.hpp"
 #include "test_support.hpp"
 
@@ -29,7 +30,9 @@ TEST(CollectorSpecTest, ChecksEachSourceAndMasksSecrets) {
                           json{{"name", "x"}, {"dataset", "d"}, {"source", {{"type", "mq"}}}}}) {
     auto r = ParseCollectorSpec(bad);
     EXPECT_FALSE(r.ok()) << bad.dump();
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kBadRequest) << bad.dump();
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kBadRequest) << bad.dump();
+    }
   }
   auto pg = ParseCollectorSpec({{"name", "orders"}, {"dataset", "d"}, {"schedule", "*/5 * * * *"},
                                 {"source", {{"type", "sql"}, {"driver", "postgres"}, {"dsn", "postgresql://app:hunter2@db/shop password=x"},
@@ -39,6 +42,24 @@ TEST(CollectorSpecTest, ChecksEachSourceAndMasksSecrets) {
   EXPECT_EQ(shown.find("hunter2"), std::string::npos) << shown;
   EXPECT_NE(shown.find("app:***@db"), std::string::npos) << shown;
   EXPECT_NE(SpecJson(*pg, true).dump().find("hunter2"), std::string::npos);
+}
+
+TEST(MqttTest, PacketPiecesAndSourceDocuments) {
+  EXPECT_EQ(MqttRemainingLength(0), std::string(1, '\0'));
+  EXPECT_EQ(MqttRemainingLength(127), "\x7f");
+  EXPECT_EQ(MqttRemainingLength(128), std::string("\x80\x01", 2));
+  EXPECT_EQ(MqttRemainingLength(16383), "\xff\x7f");
+  EXPECT_EQ(MqttRemainingLength(2097152), std::string("\x80\x80\x80\x01", 4));
+  EXPECT_EQ(MqttString("MQTT"), std::string("\0\x04MQTT", 6));
+  auto ok = ParseCollectorSpec({{"name", "iot"}, {"dataset", "d"},
+                                {"source", {{"type", "mqtt"}, {"host", "broker"}, {"topics", {"a/+", "b/#"}}, {"password", "pw"}}}});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(SpecJson(*ok, false)["source"]["password"], "***");
+  for (const json& src : {json{{"type", "mqtt"}, {"host", "b"}}, json{{"type", "mqtt"}, {"host", "b"}, {"topic", "a"}, {"topics", {"b"}}},
+                          json{{"type", "mqtt"}, {"host", "b"}, {"topic", "a"}, {"qos", 2}},
+                          json{{"type", "mqtt"}, {"host", "b"}, {"topic", "a"}, {"port", 70000}}}) {
+    EXPECT_FALSE(ParseCollectorSpec({{"name", "x"}, {"dataset", "d"}, {"source", src}}).ok()) << src.dump();
+  }
 }
 
 TEST(LineParserTest, JsonCsvAndRegex) {

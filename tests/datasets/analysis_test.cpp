@@ -198,7 +198,9 @@ TEST(ExpectationsTest, SuitesAreCheckedWhenSet) {
                                                   {"kwargs", {{"column", "a"}, {"mostly", 2}}}}}}}}) {
     auto r = ParseSuite(bad);
     EXPECT_FALSE(r.ok()) << bad.dump();
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kBadRequest);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kBadRequest);
+    }
   }
   // GE 1.x names the type "type".
   auto r = ParseSuite({{"expectations", {{{"type", "expect_table_row_count_to_equal"}, {"kwargs", {{"value", 3}}}}}}});
