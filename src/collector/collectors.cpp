@@ -109,11 +109,18 @@ class Collectors::Runner {
     std::string body;
     uint64_t rows = 0;
     for (size_t i = 0; i < batch.rows.size(); ++i) {
-      if (schema) {
-        if (Status fits = datasets::CheckRecord(*schema, batch.rows[i]); !fits.ok()) {
-          batch.rejected.push_back({batch.positions[i], Dump(batch.rows[i]).substr(0, 4096), fits.message()});
-          continue;
+      Status fits = schema ? datasets::CheckRecord(*schema, batch.rows[i]) : Status::Ok();
+      if (!schema) {
+        // The first version's schema comes from these rows: names it could not take are refused
+        // here, one row at a time, rather than failing the whole batch again and again.
+        if (batch.rows[i].size() > 4096) fits = Status::BadRequest("more than 4,096 members");
+        for (auto it = batch.rows[i].begin(); fits.ok() && it != batch.rows[i].end(); ++it) {
+          if (it.key().empty() || it.key().size() > 256) fits = Status::BadRequest("a member name is 1 to 256 bytes");
         }
+      }
+      if (!fits.ok()) {
+        batch.rejected.push_back({batch.positions[i], Dump(batch.rows[i]).substr(0, 4096), fits.message()});
+        continue;
       }
       body += Dump(batch.rows[i]);
       body += '\n';
