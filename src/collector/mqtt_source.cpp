@@ -69,28 +69,37 @@ Status MqttSource::Open(const json& offset) { return spool_.Open(offset); }
 Status MqttSource::Receive(std::chrono::milliseconds wait) {
   if (!client_.connected()) AIMASS_RETURN_IF_ERROR(client_.Connect());
   std::vector<std::string> lines;
+  std::vector<std::pair<uint16_t, uint64_t>> spooled;  // remembered only once they are durable
   std::vector<uint16_t> acks;
+  Status lost = Status::Ok();
   auto deadline = std::chrono::steady_clock::now() + wait;
   while (lines.size() + acks.size() < kReceiveBatch) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     // Once something came, what follows at once joins it (one sync for all).
     if (!lines.empty() || !acks.empty()) left = std::chrono::milliseconds(0);
-    AIMASS_ASSIGN_OR_RETURN(auto m, client_.Next(std::max(left, std::chrono::milliseconds(0))));
-    if (!m) break;
-    uint64_t h = PayloadHash(m->topic, m->payload);
-    if (m->qos > 0 && m->dup && recent_set_.count({m->packet_id, h})) {
-      acks.push_back(m->packet_id);  // spooled before a crash kept its PUBACK from the broker
+    auto m = client_.Next(std::max(left, std::chrono::milliseconds(0)));
+    if (!m.ok()) {
+      lost = m.status();  // what came before is still spooled below
+      break;
+    }
+    if (!*m) break;
+    uint64_t h = PayloadHash((*m)->topic, (*m)->payload);
+    if ((*m)->qos > 0 && (*m)->dup && recent_set_.count({(*m)->packet_id, h})) {
+      acks.push_back((*m)->packet_id);  // spooled before a crash kept its PUBACK from the broker
       continue;
     }
-    json env = {{"t", m->topic}, {"p", m->payload}, {"i", m->packet_id}, {"h", h}};
+    json env = {{"t", (*m)->topic}, {"p", (*m)->payload}, {"i", (*m)->packet_id}, {"h", h}};
     lines.push_back(env.dump(-1, ' ', false, json::error_handler_t::replace));
-    if (m->qos > 0) acks.push_back(m->packet_id);
-    Remember(m->packet_id, h);
+    if ((*m)->qos > 0) acks.push_back((*m)->packet_id);
+    spooled.emplace_back((*m)->packet_id, h);
   }
   if (!lines.empty()) AIMASS_RETURN_IF_ERROR(spool_.Append(lines).status());
-  // Durable now: the broker may forget them.
-  for (uint16_t id : acks) AIMASS_RETURN_IF_ERROR(client_.Ack(id));
-  return Status::Ok();
+  for (const auto& [id, h] : spooled) Remember(id, h);
+  // Durable now: the broker may forget them (on a lost connection it resends them, as DUP).
+  if (lost.ok()) {
+    for (uint16_t id : acks) AIMASS_RETURN_IF_ERROR(client_.Ack(id));
+  }
+  return lost;
 }
 
 Status MqttSource::Pull(size_t max_rows, std::chrono::milliseconds wait, Pulled& out) {
