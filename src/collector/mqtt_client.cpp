@@ -188,23 +188,20 @@ Status MqttClient::Connect() {
   std::string sub = Put16(1);
   for (const auto& t : options_.topics) sub += MqttString(t) + std::string(1, static_cast<char>(options_.qos));
   AIMASS_RETURN_IF_ERROR(Send(std::string{static_cast<char>(kSubscribe)} + MqttRemainingLength(sub.size()) + sub));
-  while (true) {
-    AIMASS_ASSIGN_OR_RETURN(got, ReadPacket(deadline, &type, &reply));
-    if (!got) {
-      Close();
-      return Status::Unavailable("the MQTT broker did not answer the subscription");
-    }
-    if ((type & 0xf0) == (kSuback & 0xf0)) break;
-    // A redelivered PUBLISH may come before the SUBACK: kept for Next.
-    in_.insert(0, std::string{static_cast<char>(type)} + MqttRemainingLength(reply.size()) + reply);
-    break;
+  AIMASS_ASSIGN_OR_RETURN(got, ReadPacket(deadline, &type, &reply));
+  if (!got) {
+    Close();
+    return Status::Unavailable("the MQTT broker did not answer the subscription");
   }
-  if ((type & 0xf0) == (kSuback & 0xf0)) {
-    for (size_t i = 2; i < reply.size(); ++i) {
-      if (static_cast<uint8_t>(reply[i]) == 0x80) {
-        Close();
-        return Status::Unavailable("the MQTT broker refused the subscription to " + options_.topics.at(i - 2));
-      }
+  if ((type & 0xf0) != (kSuback & 0xf0)) {
+    // A redelivered PUBLISH may come before the SUBACK: kept for Next (which skips the SUBACK).
+    in_.insert(0, std::string{static_cast<char>(type)} + MqttRemainingLength(reply.size()) + reply);
+    return Status::Ok();
+  }
+  for (size_t i = 2; i < reply.size(); ++i) {
+    if (static_cast<uint8_t>(reply[i]) == 0x80) {
+      Close();
+      return Status::Unavailable("the MQTT broker refused the subscription to " + options_.topics.at(i - 2));
     }
   }
   return Status::Ok();
