@@ -5,69 +5,31 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-BIN = os.environ.get("AIMASS_BIN", "build/aimass")
+from aimass_bench import Aimass
+
 REPS = int(os.environ.get("REPS", "5"))
 PROFILE_REPS = int(os.environ.get("PROFILE_REPS", "3"))
 ROWS = int(os.environ.get("ROWS", "1000000"))
-PASSWORD = "bench-password-1"
 RETAIL = Path(__file__).resolve().parents[2] / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Aimass:
-    def __init__(self, work: Path):
-        self.port = free_port()
-        args = [BIN, "server", "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", "", "--data-dir",
-                str(work / "aimass"), "--log-level", "warn", "--set", "log.access=false",
-                "--set", "scheduler.enabled=false"]
-        self.log = open(work / "aimass.log", "wb")
-        self.proc = subprocess.Popen(args, env=dict(os.environ, AIMASS_ADMIN_PASSWORD=PASSWORD), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(self.url + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        self.token = self.call("POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})["access_token"]
-
-    def call(self, method, path, body=None, data=None, headers=None):
-        h = {"Authorization": f"Bearer {getattr(self, 'token', '')}", **(headers or {})}
-        if body is not None:
-            data = json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, method=method, data=data, headers=h)
-        with urllib.request.urlopen(req, timeout=600) as r:
-            return json.load(r)
-
-    def load(self, name: str, csv_bytes: bytes) -> tuple[float, float, dict]:
-        """Seconds until the upload is answered and until the version is ready."""
-        self.call("POST", "/api/v1/datasets", {"name": name})
-        t0 = time.perf_counter()
-        v = self.call("POST", f"/api/v1/datasets/{name}/versions", data=csv_bytes, headers={"Content-Type": "text/csv"})
-        stored = time.perf_counter() - t0
-        while v["status"] == "building":
-            time.sleep(0.005)
-            v = self.call("GET", f"/api/v1/datasets/{name}/versions/{v['version']}")
-        return stored, time.perf_counter() - t0, v
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(30)
+def load(srv: Aimass, name: str, csv_bytes: bytes) -> tuple[float, float, dict]:
+    """Seconds until the upload is answered and until the version is ready."""
+    srv.call("POST", "/api/v1/datasets", {"name": name})
+    t0 = time.perf_counter()
+    v = srv.call("POST", f"/api/v1/datasets/{name}/versions", data=csv_bytes, headers={"Content-Type": "text/csv"})
+    stored = time.perf_counter() - t0
+    while v["status"] == "building":
+        time.sleep(0.005)
+        v = srv.call("GET", f"/api/v1/datasets/{name}/versions/{v['version']}")
+    return stored, time.perf_counter() - t0, v
 
 
 def sqlite_import(work: Path, csv_path: Path) -> float:
@@ -168,7 +130,7 @@ def main() -> None:
             sq, stored, ready = [], [], []
             for r in range(REPS):
                 sq.append(sqlite_import(work, csv_path))
-                s, t, v = srv.load(f"retail{r}", csv_bytes)
+                s, t, v = load(srv, f"retail{r}", csv_bytes)
                 assert v["row_count"] == 541909 and v["status"] == "ready", v
                 stored.append(s)
                 ready.append(t)
@@ -182,7 +144,7 @@ def main() -> None:
             wide = work / "wide.csv"
             make_wide(wide, ROWS)
             print(f"(b) profile {ROWS:,} rows x 20 columns ({wide.stat().st_size / 1e6:.0f} MB CSV); {PROFILE_REPS} runs each")
-            _, _, v = srv.load("wide", wide.read_bytes())
+            _, _, v = load(srv, "wide", wide.read_bytes())
             assert v["row_count"] == ROWS, v
             types = sorted({c["type"] for c in v["schema"]})
             df = pd.read_csv(wide, parse_dates=["t"])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import os
 import shutil
 import statistics
@@ -10,26 +9,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
+
+from aimass_bench import Aimass
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
 from slurm_helpers import Slurm  # noqa: E402
 
-BIN = os.environ.get("AIMASS_BIN", "build/aimass")
 JOBS = int(os.environ.get("JOBS", "200"))
 MANY = int(os.environ.get("MANY", "1000"))
 CLIENTS = int(os.environ.get("CLIENTS", "8"))
 SKIP_SLURM = bool(os.environ.get("SKIP_SLURM"))
-PASSWORD = "bench-password-1"
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ts(text: str) -> float:
@@ -41,32 +32,9 @@ def pct(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-class Aimass:
+class JobsAimass(Aimass):
     def __init__(self, work: Path, slurm: Slurm | None):
-        self.port = free_port()
-        args = [BIN, "server", "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", "", "--data-dir",
-                str(work / "aimass"), "--log-level", "warn", "--set", "log.access=false",
-                "--set", "scheduler.enabled=false"]
-        if slurm:
-            args += ["--set", "cluster.slurm=true", "--set", f"cluster.slurm_conf={slurm.conf}"]
-        self.log = open(work / "aimass.log", "wb")
-        self.proc = subprocess.Popen(args, env=dict(os.environ, AIMASS_ADMIN_PASSWORD=PASSWORD), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(self.url + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        self.token = self.call("POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})["access_token"]
-
-    def call(self, method, path, body=None):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {getattr(self, 'token', '')}"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.load(r)
+        super().__init__(work, ["--set", "cluster.slurm=true", "--set", f"cluster.slurm_conf={slurm.conf}"] if slurm else [])
 
     def submit(self, **spec):
         return self.call("POST", "/api/v1/jobs", spec)["id"]
@@ -86,10 +54,6 @@ class Aimass:
         bad = [j for j in jobs.values() if j["state"] != "succeeded"]
         assert not bad, f"jobs failed: {bad[:2]}"
         return jobs
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def latency_aimass(a: Aimass, executor: str) -> list[float]:
@@ -174,7 +138,7 @@ def main():
         print(f"machine: {os.cpu_count()} cores, {cpu}; JOBS={JOBS} MANY={MANY} CLIENTS={CLIENTS}")
         if not SKIP_SLURM:
             slurm = Slurm(work / "slurm").start()
-        a = Aimass(work, slurm)
+        a = JobsAimass(work, slurm)
         node = a.call("GET", "/api/v1/cluster/nodes")["nodes"][0]
         print(f"aimass node: {node['cpus']} CPUs, limits {node['limits']}")
         lat = latency_aimass(a, "local")

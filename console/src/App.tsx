@@ -19,6 +19,7 @@ import { JobPage, JobsPage } from "./pages/Jobs";
 import { NodesPage } from "./pages/Nodes";
 import { DatasetPage, DatasetVersionPage, DatasetsPage } from "./pages/Datasets";
 import { CollectorPage, CollectorsPage } from "./pages/Collectors";
+import { CompareRunsPage, ExperimentPage, ExperimentsPage, RunPage } from "./pages/Tracking";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name, so that nothing of one deployment's page (its charts'
@@ -34,6 +35,7 @@ const NAV: [string, string][] = [
   ["/deployments", "Deployments"],
   ["/datasets", "Datasets"],
   ["/collectors", "Collectors"],
+  ["/experiments", "Experiments"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -95,6 +97,10 @@ function Frame() {
           <Route path="/datasets/:name/versions/:version" element={<DatasetVersionPage />} />
           <Route path="/collectors" element={<CollectorsPage />} />
           <Route path="/collectors/:name" element={<Keyed page={CollectorPage} />} />
+          <Route path="/experiments" element={<ExperimentsPage />} />
+          <Route path="/experiments/:name" element={<Keyed page={ExperimentPage} />} />
+          <Route path="/runs/compare" element={<CompareRunsPage />} />
+          <Route path="/runs/:id" element={<RunPage />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -19,6 +19,7 @@
 #include "cli/collector_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
+#include "cli/run_commands.hpp"
 #include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
@@ -196,6 +197,7 @@ int Main(int argc, char** argv) {
   auto jobs = AddJobCommands(app);
   auto datasets = AddDatasetCommands(app);
   auto collectors = AddCollectorCommands(app);
+  auto runs = AddRunCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -255,6 +257,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunJobCommands(*jobs, api, g.json)) return *code;
   if (auto code = RunDatasetCommands(*datasets, api, g.json)) return *code;
   if (auto code = RunCollectorCommands(*collectors, api, g.json)) return *code;
+  if (auto code = RunRunCommands(*runs, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

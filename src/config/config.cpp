@@ -178,6 +178,9 @@ const std::vector<KeyInfo>& Keys() {
               "Largest table upload after decompression (a gzip body expands); larger ones get 413."),
       INT_KEY("datasets.max_files", datasets.max_files, 1, 100000000,
               "Most files one tar upload to a files dataset may hold; more is 400."),
+      INT_KEY("tracking.max_metrics_per_call", tracking.max_metrics_per_call, 1, 1000000,
+              "Most metric points one logging call (POST /api/v1/runs/{id}/log) may carry; more is 400 "
+              "(the body is also bounded by http.max_body_bytes)."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

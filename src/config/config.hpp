@@ -73,6 +73,10 @@ struct Config {
     int64_t max_files = 1000000;             // in one tar of a files dataset
   } datasets;
 
+  struct Tracking {
+    int64_t max_metrics_per_call = 10000;  // points in one POST /runs/{id}/log
+  } tracking;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -12,6 +12,7 @@
 
 #include "common/failpoint.hpp"
 #include "common/file.hpp"
+#include "common/media_type.hpp"
 #include "common/name.hpp"
 #include "common/sha256.hpp"
 #include "common/thread_name.hpp"
@@ -544,7 +545,7 @@ Result<DatasetVersion> Datasets::WriteFilesVersion(const Dataset& d, const Uploa
   v.schema = FilesSchema();
   std::vector<DatasetFile> added;
   added.reserve(tree.files.size());
-  for (const auto& f : tree.files) added.push_back({f.path, "sha256:" + f.sha256_hex, f.size, MediaType(f.path)});
+  for (const auto& f : tree.files) added.push_back({f.path, "sha256:" + f.sha256_hex, f.size, MediaTypeOf(f.path)});
   // The references (the parent's files, then these, replacing any of the same path) before
   // the bytes are adopted, as for segments.
   Status st = store_.AddFiles(v.id, parent ? std::optional<int64_t>(parent->id) : std::nullopt, added);

@@ -21,8 +21,4 @@ struct DatasetFile {
 // path (string), size (integer), media_type (categorical), digest (string).
 Schema FilesSchema();
 
-// The media type of a file by its extension (image/png, audio/wav, text/plain, …);
-// application/octet-stream when the extension says nothing.
-std::string MediaType(std::string_view path);
-
 }  // namespace aimass::datasets

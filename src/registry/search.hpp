@@ -1,13 +1,7 @@
-// Search over model versions: a small filter language compiled to parameterised SQL.
+// Search over model versions: storage/sql_filter.hpp's language over these fields:
 //
-//   filter  := or
-//   or      := and ("OR" and)*
-//   and     := unary ("AND" unary)*
-//   unary   := "NOT" unary | "(" or ")" | field op value
 //   field   := name | task | owner | tag | framework | status | version | alias | created
 //            | metrics.<key>
-//   op      := = | != | < | <= | > | >= | LIKE
-//   value   := 'text' | "text" | number
 //
 // e.g.  task = 'image-classification' AND (metrics.accuracy > 0.9 OR alias = 'production')
 // Keywords are case-insensitive; `tag` matches any of a model's tags; `created` takes a
@@ -20,14 +14,12 @@
 #include <vector>
 
 #include "common/status.hpp"
-#include "storage/db.hpp"
+#include "storage/sql_filter.hpp"
 
 namespace aimass::registry {
 
-struct CompiledFilter {
-  std::string where;                  // SQL over registry_models m, registry_versions v
-  std::vector<storage::Value> params;
-};
+// SQL over registry_models m, registry_versions v.
+using storage::CompiledFilter;
 
 // Fails with bad_request naming the position of the problem. Inputs are limited to 4 KiB,
 // 24 levels of parentheses/NOT and 100 comparisons.

@@ -11,6 +11,7 @@
 #include "blobs/module.hpp"
 #include "cluster/module.hpp"
 #include "datasets/module.hpp"
+#include "tracking/module.hpp"
 #include "collector/module.hpp"
 #include "common/cpus.hpp"
 #include "common/failpoint.hpp"
@@ -50,7 +51,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<discovery::DiscoveryModule>, Make<console::ConsoleModule>,
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
-    Make<collector::CollectorModule>,
+    Make<collector::CollectorModule>, Make<tracking::TrackingModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

@@ -763,6 +763,51 @@ def collector_push_scenario(make_server, point: str, expect: str, mlps=None):
     wait_for(lambda: stored()[-1:] == [99], 20, "a new push stored")
 
 
+def tracking_scenario(make_server, point: str, expect: str, mlps=None):
+    """A run's logging call (one transaction) or artifact upload (a pending reference, then the
+    bytes, then the artifact) crashes at `point`; after the restart what was acknowledged is
+    all there, and the call in flight is there whole (`present`) or not at all (`absent`)."""
+    srv = make_server(*BASE_ARGS)
+    c = srv.admin
+    exp = unique("exp")
+    assert c.post("/api/v1/experiments", json={"name": exp}).status_code == 201
+    run = c.post("/api/v1/runs", json={"experiment": exp, "params": {"lr": "0.1"}}).json()["id"]
+    first = [{"key": "loss", "value": 1.0 / (i + 1), "step": i} for i in range(100)]
+    assert c.post(f"/api/v1/runs/{run}/log", json={"metrics": first}).status_code == 200
+    assert c.put(f"/api/v1/runs/{run}/artifacts/kept.txt", data=b"kept").status_code == 201
+    more = [{"key": "loss", "value": -1.0 - i, "step": 100 + i} for i in range(50)]
+    inflight = os.urandom(50_000)
+
+    arm(srv, point, "crash")
+    if point == "tracking.after_artifact_pending":
+        outcome = attempt(lambda: c.put(f"/api/v1/runs/{run}/artifacts/new.bin", data=inflight))
+    else:
+        outcome = attempt(lambda: c.post(f"/api/v1/runs/{run}/log", json={"metrics": more, "tags": {"t": "x"}}))
+    expect_crash(srv, point, outcome)
+
+    again = restart(make_server, srv, *BASE_ARGS)
+    a = again.admin
+    r = a.get(f"/api/v1/runs/{run}").json()
+    history = a.get(f"/api/v1/runs/{run}/metrics/loss", params={"page_size": 1000}).json()["metrics"]
+    assert a.get(f"/api/v1/runs/{run}/artifacts/kept.txt").content == b"kept"
+    if point == "tracking.after_artifact_pending":
+        paths = [x["path"] for x in a.get(f"/api/v1/runs/{run}/artifacts").json()["artifacts"]]
+        got = "present" if "new.bin" in paths else "absent"
+        assert got == expect, paths
+        gc(a)  # the dropped reference holds nothing back
+        assert not blob_file(srv.data_dir, hexdigest(inflight)).exists()
+        assert a.put(f"/api/v1/runs/{run}/artifacts/new.bin", data=inflight).status_code == 201
+        assert a.get(f"/api/v1/runs/{run}/artifacts/new.bin").content == inflight
+        return
+    values = [p["value"] for p in history]
+    whole = [p["value"] for p in first + more]
+    assert values in ([p["value"] for p in first], whole), f"a batch in part: {len(values)} points"
+    got = "present" if values == whole else "absent"
+    assert got == expect, got
+    assert (r["tags"] == {"t": "x"}) == (got == "present"), r["tags"]  # the tag went with its batch
+    assert r["metrics"]["loss"]["count"] == len(values)
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -782,6 +827,7 @@ CRASH_CASES = [
     ("datasets.after_segment", dataset_upload_scenario, "failed"),
     ("datasets.before_ready", dataset_upload_scenario, "ready"),
     ("collector.before_spool_sync", collector_push_scenario, "present"),
+    ("tracking.after_artifact_pending", tracking_scenario, "absent"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),
@@ -802,6 +848,8 @@ MORE_CRASH_CASES = [
     ("blob.after_rename", blob_upload_scenario, "present"),
     ("blob.after_rename", "tree", "failed"),               # one file of the tree in place
     ("registry.after_blob_rename", "tree", "ready"),        # every file in place
+    ("db.before_commit", tracking_scenario, "absent"),      # a run's logging call
+    ("db.after_commit", tracking_scenario, "present"),
 ]
 
 def _crash_params():
@@ -812,7 +860,8 @@ def _crash_params():
         if scenario == "tree":
             params.append(pytest.param(point, "tree", expect, id=f"{point}@tree"))
         else:
-            params.append(pytest.param(point, scenario, expect, id=f"{point}@blobs"))
+            where = "tracking" if scenario is tracking_scenario else "blobs"
+            params.append(pytest.param(point, scenario, expect, id=f"{point}@{where}"))
     return params
 
 

@@ -1,5 +1,6 @@
-// A time series chart on uPlot: x is unix seconds, one line per series. The chart is made
-// once and fed new data with setData, so a chart that updates every second stays cheap.
+// A line chart on uPlot: x is unix seconds (or, with `steps`, a plain number such as a training
+// step), one line per series. The chart is made once and fed new data with setData, so a
+// chart that updates every second stays cheap.
 import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
@@ -9,7 +10,19 @@ export interface Series {
   color: string;
 }
 
-export function Chart({ title, series, data, unit }: { title: string; series: Series[]; data: number[][]; unit?: string }) {
+export function Chart({
+  title,
+  series,
+  data,
+  unit,
+  steps,
+}: {
+  title: string;
+  series: Series[];
+  data: (number | null)[][];
+  unit?: string;
+  steps?: boolean;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
 
@@ -21,7 +34,8 @@ export function Chart({ title, series, data, unit }: { title: string; series: Se
       width,
       height: 200,
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
-      axes: [{}, { label: unit, size: 60 }],
+      axes: [steps ? { label: "step" } : {}, { label: unit, size: 60 }],
+      scales: steps ? { x: { time: false } } : undefined,
       legend: { show: true },
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, box.current);
@@ -35,7 +49,7 @@ export function Chart({ title, series, data, unit }: { title: string; series: Se
     };
     // Made again only when the series change; data goes through setData below.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [title, unit, series.map((s) => s.label).join("|")]);
+  }, [title, unit, steps, series.map((s) => s.label).join("|")]);
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData);

@@ -15,6 +15,9 @@
     for m in c.fetch("billing", max=10, wait_ms=1000): ...; c.ack("billing", [m["id"]])
     c.create_cron("nightly", "30 2 * * *", {"type": "mq", "topic": "orders", "body": "tick"},
                   time_zone="Europe/Berlin", concurrency_policy="Forbid")
+    with c.start_run("fashion", params={"lr": 0.01}, system_metrics=True) as run:
+        run.log_metrics({"loss": 0.3, "accuracy": 0.9}, step=1)   # batched, sent on flush
+    c.search_runs("fashion", filter="params.lr = '0.01' AND metrics.accuracy > 0.8")
 
 Errors from the server raise AimassError with .status, .code, .message and .request_id
 (the error model of docs/errors.md).
@@ -33,7 +36,9 @@ import urllib.parse
 import urllib.request
 from typing import Any, Iterator
 
-__all__ = ["Client", "AimassError"]
+from aimass.tracking import Run
+
+__all__ = ["Client", "AimassError", "Run"]
 
 
 class AimassError(Exception):
@@ -292,6 +297,100 @@ class Client:
 
     def delete_cron(self, name: str) -> None:
         self._json("DELETE", f"/api/v1/cron/{_quote(name)}")
+
+    # -- experiment tracking -------------------------------------------------------------
+
+    def create_experiment(self, name: str, description: str = "") -> dict:
+        return self._json("POST", "/api/v1/experiments", {"name": name, "description": description})
+
+    def get_experiment(self, name: str) -> dict:
+        return self._json("GET", f"/api/v1/experiments/{_quote(name)}")
+
+    def list_experiments(self) -> list[dict]:
+        return list(self._pages("/api/v1/experiments", "experiments"))
+
+    def delete_experiment(self, name: str) -> None:
+        self._json("DELETE", f"/api/v1/experiments/{_quote(name)}")
+
+    def start_run(self, experiment: str, name: str = "", params: dict | None = None, tags: dict | None = None,
+                  create_experiment: bool = True, system_metrics: bool = False,
+                  system_metrics_interval_s: float = 10.0) -> Run:
+        """A running run, its experiment created first when missing (as mlflow.set_experiment)."""
+        body = {"experiment": experiment, "name": name, "params": params or {}, "tags": tags or {}}
+        try:
+            info = self._json("POST", "/api/v1/runs", body)
+        except AimassError as e:
+            if e.status != 404 or not create_experiment:
+                raise
+            try:
+                self.create_experiment(experiment)
+            except AimassError as again:
+                if again.status != 409:  # created meanwhile by someone else: fine
+                    raise
+            info = self._json("POST", "/api/v1/runs", body)
+        run = Run(self, info)
+        if system_metrics:
+            run.start_system_metrics(system_metrics_interval_s)
+        return run
+
+    def get_run(self, run_id: int) -> dict:
+        return self._json("GET", f"/api/v1/runs/{int(run_id)}")
+
+    def update_run(self, run_id: int, **fields: Any) -> dict:
+        """status (succeeded, failed, cancelled, running), name, description."""
+        return self._json("PATCH", f"/api/v1/runs/{int(run_id)}", fields)
+
+    def delete_run(self, run_id: int) -> None:
+        self._json("DELETE", f"/api/v1/runs/{int(run_id)}")
+
+    def log_batch(self, run_id: int, metrics: list[dict] | None = None, params: dict | None = None,
+                  tags: dict | None = None, inputs: list[dict] | None = None,
+                  outputs: list[dict] | None = None) -> dict:
+        body = {k: v for k, v in (("metrics", metrics), ("params", params), ("tags", tags), ("inputs", inputs),
+                                  ("outputs", outputs)) if v}
+        return self._json("POST", f"/api/v1/runs/{int(run_id)}/log", body)
+
+    def search_runs(self, experiments: list[str] | str | None = None, filter: str = "",
+                    order_by: str = "", max_results: int | None = None) -> list[dict]:
+        if isinstance(experiments, str):
+            experiments = [experiments]
+        out, token = [], ""
+        while True:
+            page = self._json("POST", "/api/v1/runs/search", {"experiments": experiments or [], "filter": filter,
+                                                              "order_by": order_by, "page_size": 1000,
+                                                              "page_token": token})
+            out += page["runs"]
+            token = page["next_page_token"]
+            if not token or (max_results is not None and len(out) >= max_results):
+                return out[:max_results] if max_results is not None else out
+
+    def metric_history(self, run_id: int, key: str) -> list[dict]:
+        path = f"/api/v1/runs/{int(run_id)}/metrics/" + "/".join(_quote(p) for p in key.split("/"))
+        out, token = [], ""
+        while True:
+            page = self._json("GET", f"{path}?page_size=25000&page_token={_quote(token)}")
+            out += page["metrics"]
+            token = page["next_page_token"]
+            if not token:
+                return out
+
+    def compare_runs(self, run_ids: list[int], goals: dict[str, str] | None = None) -> dict:
+        return self._json("POST", "/api/v1/runs/compare", {"runs": [int(r) for r in run_ids], "goals": goals or {}})
+
+    def log_artifact(self, run_id: int, local_path: str | os.PathLike, path: str | None = None) -> dict:
+        path = path or os.path.basename(os.fspath(local_path))
+        url = f"/api/v1/runs/{int(run_id)}/artifacts/" + "/".join(_quote(p) for p in path.split("/"))
+        with open(local_path, "rb") as f:
+            _, _, raw = self._request("PUT", url, f.read(), {"Content-Type": "application/octet-stream"})
+        return json.loads(raw)
+
+    def list_artifacts(self, run_id: int) -> list[dict]:
+        return self._json("GET", f"/api/v1/runs/{int(run_id)}/artifacts")["artifacts"]
+
+    def download_artifact(self, run_id: int, path: str) -> bytes:
+        _, _, data = self._request("GET", f"/api/v1/runs/{int(run_id)}/artifacts/" +
+                                   "/".join(_quote(p) for p in path.split("/")))
+        return data
 
     @staticmethod
     def _ref_path(ref: str) -> str:
