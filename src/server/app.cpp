@@ -12,6 +12,7 @@
 #include "cluster/module.hpp"
 #include "datasets/module.hpp"
 #include "tracking/module.hpp"
+#include "pipeline/module.hpp"
 #include "collector/module.hpp"
 #include "common/cpus.hpp"
 #include "common/failpoint.hpp"
@@ -51,7 +52,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<discovery::DiscoveryModule>, Make<console::ConsoleModule>,
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
-    Make<collector::CollectorModule>, Make<tracking::TrackingModule>,
+    Make<collector::CollectorModule>, Make<tracking::TrackingModule>, Make<pipeline::PipelineModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

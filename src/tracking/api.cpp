@@ -67,7 +67,7 @@ Json ArtifactJson(const Artifact& a) {
 }
 
 Result<int64_t> RunId(const Request& req) {
-  std::string_view s = req.Param("id");
+  const std::string s = req.Param("id");
   int64_t id = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
   if (ec != std::errc() || p != s.data() + s.size() || id <= 0) return Status::BadRequest("a run id is a positive integer");
