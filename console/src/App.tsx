@@ -20,13 +20,14 @@ import { NodesPage } from "./pages/Nodes";
 import { DatasetPage, DatasetVersionPage, DatasetsPage } from "./pages/Datasets";
 import { CollectorPage, CollectorsPage } from "./pages/Collectors";
 import { CompareRunsPage, ExperimentPage, ExperimentsPage, RunPage } from "./pages/Tracking";
+import { PipelinePage, PipelineRunPage, PipelinesPage } from "./pages/Pipelines";
 import { AdminPage } from "./pages/Admin";
 
-// A page made anew for each :name, so that nothing of one deployment's page (its charts'
+// A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
 // history, a pending canary weight) carries over to the next one's.
 function Keyed({ page: Page }: { page: () => JSX.Element }) {
-  const { name } = useParams();
-  return <Page key={name} />;
+  const { name, id } = useParams();
+  return <Page key={name ?? id} />;
 }
 
 const NAV: [string, string][] = [
@@ -36,6 +37,7 @@ const NAV: [string, string][] = [
   ["/datasets", "Datasets"],
   ["/collectors", "Collectors"],
   ["/experiments", "Experiments"],
+  ["/pipelines", "Pipelines"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -100,7 +102,10 @@ function Frame() {
           <Route path="/experiments" element={<ExperimentsPage />} />
           <Route path="/experiments/:name" element={<Keyed page={ExperimentPage} />} />
           <Route path="/runs/compare" element={<CompareRunsPage />} />
-          <Route path="/runs/:id" element={<RunPage />} />
+          <Route path="/runs/:id" element={<Keyed page={RunPage} />} />
+          <Route path="/pipelines" element={<PipelinesPage />} />
+          <Route path="/pipelines/:name" element={<Keyed page={PipelinePage} />} />
+          <Route path="/pipeline-runs/:id" element={<Keyed page={PipelineRunPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -3,21 +3,10 @@
 // per column, an expectation suite saved on the dataset's page and failing on the next upload,
 // and drift between the two versions. Screenshots: console/test-output/.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { Platform, eventually, launchBrowser, openPage } from "./harness.mjs";
+import { test } from "node:test";
+import { platformForTests, eventually, openPage } from "./harness.mjs";
 
-let platform;
-let browser;
-
-before(async () => {
-  platform = await Platform.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
+const s = platformForTests();
 
 function orders(rows, start = 0, price = (i) => (i % 50) + 0.5) {
   let csv = "id,country,price,at\n";
@@ -28,8 +17,8 @@ function orders(rows, start = 0, price = (i) => (i % 50) + 0.5) {
 }
 
 test("create a dataset, upload a version, see its rows and profile, check it and compare versions", async () => {
-  const page = await openPage(browser, platform);
-  await page.goto(`${platform.url}/#/datasets`);
+  const page = await openPage(s.browser, s.platform);
+  await page.goto(`${s.platform.url}/#/datasets`);
   await page.getByRole("button", { name: "New dataset" }).click();
   await page.getByLabel("Name").fill("orders");
   await page.getByLabel("Description").fill("shop orders");
@@ -41,7 +30,7 @@ test("create a dataset, upload a version, see its rows and profile, check it and
   await page.locator("input[name=data]").setInputFiles({ name: "orders.csv", mimeType: "text/csv", buffer: orders(300) });
   await page.getByRole("button", { name: "Upload" }).click();
   await page.getByRole("heading", { name: "orders version 1" }).waitFor();
-  const v1 = (await platform.api("GET", "/api/v1/datasets/orders/versions/1")).body;
+  const v1 = (await s.platform.api("GET", "/api/v1/datasets/orders/versions/1")).body;
   assert.equal(v1.row_count, 300);
   assert.deepEqual(v1.schema.map((c) => c.type), ["integer", "categorical", "float", "timestamp"]);
 
@@ -58,7 +47,7 @@ test("create a dataset, upload a version, see its rows and profile, check it and
   await page.shot("dataset-version");
 
   // A suite saved on the dataset's page runs on the next version: one negative price fails it.
-  await page.goto(`${platform.url}/#/datasets/orders`);
+  await page.goto(`${s.platform.url}/#/datasets/orders`);
   await page.getByLabel("Expectation suite").fill(
     JSON.stringify({ expectations: [{ expectation_type: "expect_column_values_to_be_between", kwargs: { column: "price", min_value: 0 } }] }),
   );
@@ -71,23 +60,23 @@ test("create a dataset, upload a version, see its rows and profile, check it and
   await page.getByRole("heading", { name: "Expectation results" }).waitFor();
   await page.getByText("0 of 1 passed").waitFor();
   await page.getByRole("cell", { name: /1 \(0\.333.*%\) -5/ }).waitFor();
-  await eventually(async () => (await platform.api("GET", "/api/v1/datasets/orders/versions/2")).body.validation === "failed", "version 2 to fail");
+  await eventually(async () => (await s.platform.api("GET", "/api/v1/datasets/orders/versions/2")).body.validation === "failed", "version 2 to fail");
 
   // Drift against version 1: prices moved from 0.5-49.5 to 0-6.
   await page.getByLabel("Against version").waitFor();
   const priceRow = page.getByRole("row", { name: /^price integer/ });
   await priceRow.getByText("drifted").waitFor();
   await page.shot("dataset-drift");
-  await page.goto(`${platform.url}/#/datasets`);
+  await page.goto(`${s.platform.url}/#/datasets`);
   await page.getByRole("row", { name: /^orders table 2 300 shop orders admin/ }).waitFor();  // latest version and its rows
   assert.deepEqual(page.problems(), [], "the browser saw errors or failed requests");
   await page.context().close();
 });
 
 test("a collector made from its page takes pushes, shows its rows and rejections, pauses and resumes", async () => {
-  assert.equal((await platform.api("POST", "/api/v1/datasets", { name: "clicks" })).status, 201);
-  const page = await openPage(browser, platform);
-  await page.goto(`${platform.url}/#/collectors`);
+  assert.equal((await s.platform.api("POST", "/api/v1/datasets", { name: "clicks" })).status, 201);
+  const page = await openPage(s.browser, s.platform);
+  await page.goto(`${s.platform.url}/#/collectors`);
   await page.getByRole("button", { name: "New collector" }).click();
   await page.getByLabel("Name").fill("clicks-in");
   await page.getByLabel("Dataset").fill("clicks");
@@ -96,7 +85,7 @@ test("a collector made from its page takes pushes, shows its rows and rejections
   await page.getByRole("heading", { name: "Collector clicks-in" }).waitFor();
   await page.getByText("POST /api/v1/collect/clicks-in").waitFor();
   const rows = Array.from({ length: 40 }, (_, i) => JSON.stringify({ user: `u${i % 4}`, page: `/p${i}` })).join("\n");
-  const push = await platform.api("POST", "/api/v1/collect/clicks-in", rows + "\nnot json\n");
+  const push = await s.platform.api("POST", "/api/v1/collect/clicks-in", rows + "\nnot json\n");
   assert.equal(push.status, 200, JSON.stringify(push.body));
   assert.deepEqual(push.body, { accepted: 40, rejected: 1 });
   await page.getByTestId("collector-rows").getByText(/^40 since start/).waitFor();
@@ -106,7 +95,7 @@ test("a collector made from its page takes pushes, shows its rows and rejections
   await page.getByRole("button", { name: "Resume" }).click();
   await page.getByRole("button", { name: "Pause" }).waitFor();
   await page.shot("collector");
-  await page.goto(`${platform.url}/#/collectors`);
+  await page.goto(`${s.platform.url}/#/collectors`);
   await page.getByRole("row", { name: /^clicks-in clicks http running 40/ }).waitFor();
   assert.deepEqual(page.problems(), [], "the browser saw errors or failed requests");
   await page.context().close();

@@ -7,6 +7,7 @@ import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -149,4 +150,19 @@ export async function eventually(check, what, ms = 15000) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+// The hooks every test file has: a platform and a browser started before its tests, both gone
+// after them. The fields are set once the hook has run (inside tests, not at import).
+export function platformForTests() {
+  const s = { platform: null, browser: null };
+  before(async () => {
+    s.platform = await Platform.start();
+    s.browser = await launchBrowser();
+  });
+  after(async () => {
+    await s.browser?.close();
+    await s.platform?.stop();
+  });
+  return s;
 }

@@ -4,21 +4,10 @@
 // their curves overlaid, the parallel-coordinates chart), and a run's own page (metric and
 // system charts, artifacts, lineage). Screenshots: console/test-output/.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { Platform, launchBrowser, openPage } from "./harness.mjs";
+import { test } from "node:test";
+import { platformForTests, openPage } from "./harness.mjs";
 
-let platform;
-let browser;
-
-before(async () => {
-  platform = await Platform.start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await platform?.stop();
-});
+const s = platformForTests();
 
 async function ok(p) {
   const r = await p;
@@ -30,24 +19,24 @@ async function ok(p) {
 async function seed(experiment) {
   const runs = [];
   for (const [name, lr, final] of [["fast", "0.1", 0.8], ["slow", "0.01", 0.9], ["noisy", "0.1", 0.6]]) {
-    const run = await ok(platform.api("POST", "/api/v1/runs", { experiment, name, params: { lr, optimizer: "sgd" } }));
+    const run = await ok(s.platform.api("POST", "/api/v1/runs", { experiment, name, params: { lr, optimizer: "sgd" } }));
     const metrics = [];
     for (let step = 0; step < 50; step++) {
       metrics.push({ key: "accuracy", value: (final * (step + 1)) / 50, step });
       metrics.push({ key: "loss", value: 1 - (final * (step + 1)) / 50, step });
     }
     for (let i = 0; i < 5; i++) metrics.push({ key: "system/cpu_utilization_percentage", value: 20 + i, step: i, timestamp: Date.now() - (5 - i) * 1000 });
-    await ok(platform.api("POST", `/api/v1/runs/${run.id}/log`, { metrics, inputs: [{ dataset: "fmnist", version: 1 }] }));
-    await ok(platform.api("PATCH", `/api/v1/runs/${run.id}`, { status: "succeeded" }));
+    await ok(s.platform.api("POST", `/api/v1/runs/${run.id}/log`, { metrics, inputs: [{ dataset: "fmnist", version: 1 }] }));
+    await ok(s.platform.api("PATCH", `/api/v1/runs/${run.id}`, { status: "succeeded" }));
     runs.push(run);
   }
-  await ok(platform.api("PUT", `/api/v1/runs/${runs[1].id}/artifacts/eval/report.txt`, "accuracy 0.9"));
+  await ok(s.platform.api("PUT", `/api/v1/runs/${runs[1].id}/artifacts/eval/report.txt`, "accuracy 0.9"));
   return runs;
 }
 
 test("experiments, the runs table, comparing runs and a run's page", async () => {
-  const page = await openPage(browser, platform);
-  await page.goto(`${platform.url}/#/experiments`);
+  const page = await openPage(s.browser, s.platform);
+  await page.goto(`${s.platform.url}/#/experiments`);
   await page.getByRole("button", { name: "New experiment" }).click();
   await page.getByLabel("Name").fill("fashion");
   await page.getByLabel("Description").fill("CNNs on Fashion-MNIST");
@@ -118,8 +107,8 @@ test("experiments, the runs table, comparing runs and a run's page", async () =>
   page.once("dialog", (d) => d.accept());
   await page.getByRole("button", { name: "Delete run" }).click();
   await page.getByRole("heading", { name: "Experiment fashion" }).waitFor();
-  assert.equal((await platform.api("GET", `/api/v1/runs/${slow.id}`)).status, 404);
-  assert.equal((await platform.api("GET", `/api/v1/runs/${fast.id}`)).status, 200);
-  assert.equal((await platform.api("GET", `/api/v1/runs/${noisy.id}`)).status, 200);
+  assert.equal((await s.platform.api("GET", `/api/v1/runs/${slow.id}`)).status, 404);
+  assert.equal((await s.platform.api("GET", `/api/v1/runs/${fast.id}`)).status, 200);
+  assert.equal((await s.platform.api("GET", `/api/v1/runs/${noisy.id}`)).status, 200);
   await page.close();
 });

@@ -20,6 +20,7 @@
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/run_commands.hpp"
+#include "cli/pipeline_commands.hpp"
 #include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
@@ -198,6 +199,7 @@ int Main(int argc, char** argv) {
   auto datasets = AddDatasetCommands(app);
   auto collectors = AddCollectorCommands(app);
   auto runs = AddRunCommands(app);
+  auto pipelines = AddPipelineCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* version = app.add_subcommand("version", "Print the version");
@@ -258,6 +260,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunDatasetCommands(*datasets, api, g.json)) return *code;
   if (auto code = RunCollectorCommands(*collectors, api, g.json)) return *code;
   if (auto code = RunRunCommands(*runs, api, g.json)) return *code;
+  if (auto code = RunPipelineCommands(*pipelines, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -141,25 +141,26 @@ Result<PipelineSpec> PipelineSpecFromJson(const json& j) {
       if (n == s.name) return Status::BadRequest("step '" + s.name + "' needs itself");
     }
   }
-  // Kahn's order, keeping the written order among steps that are ready together.
+  // Each time, the first written step whose needs are placed: the written order, as far as
+  // the needs allow.
   std::vector<bool> placed(steps.size(), false);
   std::set<std::string> done;
   while (p.steps.size() < steps.size()) {
-    bool progress = false;
-    for (size_t i = 0; i < steps.size(); ++i) {
-      if (placed[i]) continue;
-      if (std::all_of(steps[i].needs.begin(), steps[i].needs.end(), [&](const std::string& n) { return done.count(n) > 0; })) {
-        placed[i] = true;
-        done.insert(steps[i].name);
-        p.steps.push_back(steps[i]);
-        progress = true;
+    size_t next = steps.size();
+    for (size_t i = 0; i < steps.size() && next == steps.size(); ++i) {
+      if (!placed[i] && std::all_of(steps[i].needs.begin(), steps[i].needs.end(),
+                                    [&](const std::string& n) { return done.count(n) > 0; })) {
+        next = i;
       }
     }
-    if (!progress) {
+    if (next == steps.size()) {
       for (size_t i = 0; i < steps.size(); ++i) {
         if (!placed[i]) return Status::BadRequest("the steps' needs form a cycle through '" + steps[i].name + "'");
       }
     }
+    placed[next] = true;
+    done.insert(steps[next].name);
+    p.steps.push_back(steps[next]);
   }
   // A step may read the outputs of the steps it needs, directly or through others, only: any
   // other step may not have run yet, or at all.

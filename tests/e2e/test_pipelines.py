@@ -248,3 +248,26 @@ def test_who_may_do_what(server):
     done = wait_run(a, run.json()["id"])
     assert done["state"] == "succeeded" and done["owner"] != "admin"
     assert_error(server.anonymous.get(PIPELINES), 401)
+
+
+def test_kill_9_in_the_middle_of_a_run_and_it_goes_on(make_server):
+    srv = make_server()
+    a = srv.admin
+    name = unique("crash")
+    create(a, {"name": name, "steps": [
+        {"name": "slow", "command": sh("sleep 3; echo ::aimass-output v=1")},
+        {"name": "after", "needs": ["slow"], "command": sh("echo ::aimass-output w=${{ steps.slow.outputs.v }}2")},
+    ]})
+    run = start(a, name)
+    wait_for(lambda: steps(a.get(f"{RUNS}/{run['id']}").json()).get("slow", {}).get("state") == "running", 30,
+             "the slow step to run")
+    srv.proc.kill()
+    srv.wait_exit(10)
+    again = make_server(data_dir=srv.data_dir)
+    done = wait_run(again.admin, run["id"])
+    assert done["state"] == "succeeded", json.dumps(done, indent=1)
+    s = steps(done)
+    assert s["after"]["outputs"] == {"w": 12}
+    # The slow step's job was adopted (or, lost with its process, retried by the cluster):
+    # either way one step row and one attempt of the pipeline's.
+    assert s["slow"]["attempts"] == 1 and s["slow"]["outputs"] == {"v": 1}

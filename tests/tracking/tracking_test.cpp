@@ -97,15 +97,27 @@ TEST(RunSearchTest, Orders) {
   }
 }
 
-class TrackingTest : public ::testing::Test {
+// A metadata store with tracking's tables and a blob store on disk.
+class StoresTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void OpenStores() {
     db_ = testing::OpenTestDb();
     ASSERT_TRUE(db_);
     ASSERT_TRUE(db_->Migrate(Tracking::Migrations()).ok());
     auto blobs = storage::OpenLocalBlobStore(dir_.file("blobs"));
     ASSERT_TRUE(blobs.ok());
     blobs_ = std::move(*blobs);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Db> db_;
+  std::unique_ptr<storage::BlobStore> blobs_;
+};
+
+class TrackingTest : public StoresTest {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(OpenStores());
     t_ = std::make_unique<Tracking>(*db_, *blobs_, TrackingOptions{});
     ASSERT_TRUE(t_->Open().ok());
     ASSERT_TRUE(t_->CreateExperiment("exp", "", "ana").ok());
@@ -126,9 +138,6 @@ class TrackingTest : public ::testing::Test {
     return {path, Sha256Hex(bytes)};
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Db> db_;
-  std::unique_ptr<storage::BlobStore> blobs_;
   std::unique_ptr<Tracking> t_;
 };
 
@@ -253,7 +262,7 @@ namespace {
 
 // The search planner (store.cpp) has four shapes; whichever it picks, a search must give the
 // runs a plain evaluation gives, in the same order, page after page.
-class SearchPlanTest : public ::testing::Test {
+class SearchPlanTest : public StoresTest {
  protected:
   struct Truth {
     int64_t id;
@@ -263,12 +272,7 @@ class SearchPlanTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    db_ = testing::OpenTestDb();
-    ASSERT_TRUE(db_);
-    ASSERT_TRUE(db_->Migrate(Tracking::Migrations()).ok());
-    auto blobs = storage::OpenLocalBlobStore(dir_.file("blobs"));
-    ASSERT_TRUE(blobs.ok());
-    blobs_ = std::move(*blobs);
+    ASSERT_NO_FATAL_FAILURE(OpenStores());
     Tracking t(*db_, *blobs_, TrackingOptions{});
     for (const char* e : {"a", "b", "c"}) ASSERT_TRUE(t.CreateExperiment(e, "", "ana").ok());
     for (int i = 0; i < 120; ++i) {
@@ -309,9 +313,6 @@ class SearchPlanTest : public ::testing::Test {
     }
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Db> db_;
-  std::unique_ptr<storage::BlobStore> blobs_;
   std::vector<Truth> truth_;
 };
 
