@@ -21,6 +21,7 @@
 #include "cli/job_commands.hpp"
 #include "cli/run_commands.hpp"
 #include "cli/pipeline_commands.hpp"
+#include "steps/steps.hpp"
 #include "cli/failpoint_commands.hpp"
 #include "cli/gw_commands.hpp"
 #include "cli/model_commands.hpp"
@@ -202,6 +203,11 @@ int Main(int argc, char** argv) {
   auto pipelines = AddPipelineCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
+  auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
+                                          "come from the job's environment)");
+  std::string step_uses;
+  step->add_option("uses", step_uses, "The step: dataset.split, …")->required();
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -234,6 +240,8 @@ int Main(int argc, char** argv) {
     if (failpoints_api) flag("failpoints_api", "true");
     return RunServer(sf);
   }
+
+  if (step->parsed()) return steps::RunStep(step_uses);
 
   ApiClient api(g.server, g.token);
   if (login->parsed()) {

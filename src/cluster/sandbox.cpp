@@ -18,6 +18,17 @@ bool Exists(const char* p) {
   return ::lstat(p, &st) == 0;
 }
 
+// This program's own file: built-in pipeline steps run it inside the sandbox (`aimass step`),
+// and an installed one under /usr is there already.
+const std::string& SelfExe() {
+  static const std::string path = [] {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }();
+  return path;
+}
+
 }  // namespace
 
 std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
@@ -47,6 +58,7 @@ std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
       if (Exists(e)) a.insert(a.end(), {"--ro-bind", e, e});
     }
   }
+  if (!SelfExe().empty() && !SelfExe().starts_with("/usr/")) a.insert(a.end(), {"--ro-bind", SelfExe(), SelfExe()});
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
   if (!gpus.empty()) {
     std::vector<std::string> devices = {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"};

@@ -1,5 +1,6 @@
 // Sandbox: the bubblewrap command line a sandboxed job runs under: the system read-only
-// (/usr and what programs need from /etc), its own writable work directory and /tmp, fresh
+// (/usr and what programs need from /etc) and the aimass binary's own file (built-in pipeline
+// steps run it), its own writable work directory and /tmp, fresh
 // /proc and /dev, every namespace unshared (no network unless asked), nothing else of the
 // host: not the data directory, not the other jobs, not /home or /root.
 #pragma once

@@ -19,7 +19,9 @@ Status PipelineModule::Open(module::Context& ctx) {
   AIMASS_ASSIGN_OR_RETURN(scheduler::SchedulerModule * scheduler, ctx.Need<scheduler::SchedulerModule>());
   PipelinesOptions o;
   o.bus = &events->bus();
-  o.platform_url = ctx.hooks().platform_url;
+  // Set once the server listens, after the modules open: read it when a step starts.
+  module::Hooks* hooks = &ctx.hooks();
+  o.platform_url = [hooks] { return hooks->platform_url ? hooks->platform_url() : std::string(); };
   char exe[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) o.aimass_binary.assign(exe, static_cast<size_t>(n));

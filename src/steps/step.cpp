@@ -1,0 +1,120 @@
+#include "steps/step.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace aimass::steps {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+Status ErrorOf(const http::ClientResponse& r) {
+  json j = json::parse(r.body, nullptr, false);
+  std::string message = "HTTP " + std::to_string(r.status);
+  std::string code;
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    message = j["error"].value("message", message);
+    code = j["error"].value("code", "");
+  }
+  if (r.status == 404) return Status::NotFound(message);
+  if (r.status == 409) return Status::Conflict(message);
+  if (r.status == 403) return Status::Forbidden(message);
+  if (r.status == 400) return Status::BadRequest(message);
+  return Status::Internal(message + (code.empty() ? "" : " (" + code + ")"));
+}
+
+}  // namespace
+
+Result<StepContext> StepContext::FromEnvironment() {
+  StepContext c;
+  c.server_ = Env("AIMASS_SERVER");
+  c.token_ = Env("AIMASS_TOKEN");
+  if (c.server_.empty() || c.token_.empty()) {
+    return Status::BadRequest("a built-in step runs inside a pipeline's job: AIMASS_SERVER and AIMASS_TOKEN are not set");
+  }
+  std::string inputs = Env("AIMASS_INPUTS");
+  if (!inputs.empty()) {
+    c.inputs_ = json::parse(inputs, nullptr, false);
+    if (!c.inputs_.is_object()) return Status::BadRequest("AIMASS_INPUTS is not a JSON object");
+  }
+  c.pipeline_ = Env("AIMASS_PIPELINE");
+  c.run_ = Env("AIMASS_PIPELINE_RUN");
+  c.step_ = Env("AIMASS_STEP");
+  return c;
+}
+
+Result<http::ClientResponse> StepContext::Send(http::Method m, const std::string& path, std::string body,
+                                               std::vector<std::pair<std::string, std::string>> headers) {
+  http::ClientRequest req;
+  req.method = m;
+  req.url = server_ + path;
+  req.headers = std::move(headers);
+  req.headers.emplace_back("Authorization", "Bearer " + token_);
+  req.body = std::move(body);
+  req.timeout = std::chrono::minutes(30);
+  return client_->Send(req);
+}
+
+Result<json> StepContext::Call(http::Method m, const std::string& path, const json* body) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (body) headers.emplace_back("Content-Type", "application/json");
+  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse r, Send(m, path, body ? body->dump() : "", std::move(headers)));
+  if (r.status >= 300) return ErrorOf(r);
+  if (r.body.empty()) return json(nullptr);
+  json j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) return Status::Internal("the platform answered " + path + " with something that is not JSON");
+  return j;
+}
+
+void StepContext::Output(const std::string& name, const json& value) {
+  std::cout << "::aimass-output " << name << "=" << value.dump() << "\n" << std::flush;
+}
+
+Result<std::string> InputString(const json& in, const char* key) {
+  auto it = in.find(key);
+  if (it == in.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+    return Status::BadRequest(std::string("with.") + key + " is required (text)");
+  }
+  return it->get<std::string>();
+}
+
+std::string InputString(const json& in, const char* key, const std::string& fallback) {
+  auto it = in.find(key);
+  if (it == in.end() || it->is_null()) return fallback;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Result<double> InputNumber(const json& in, const char* key, double fallback) {
+  auto it = in.find(key);
+  if (it == in.end() || it->is_null()) return fallback;
+  if (it->is_number()) return it->get<double>();
+  if (it->is_string()) {
+    char* end = nullptr;
+    double d = std::strtod(it->get_ref<const std::string&>().c_str(), &end);
+    if (end && *end == '\0' && !it->get_ref<const std::string&>().empty()) return d;
+  }
+  return Status::BadRequest(std::string("with.") + key + " is a number");
+}
+
+std::string PathSegment(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof(buf), "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace aimass::steps

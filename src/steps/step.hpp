@@ -1,0 +1,52 @@
+// What a built-in pipeline step has when it runs (`aimass step <uses>` inside a job): its
+// inputs, the run it belongs to, a client of the platform's API acting as the run's owner,
+// and the way it gives outputs (lines of its log the orchestrator reads, decision 105).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.hpp"
+#include "http/client.hpp"
+
+namespace aimass::steps {
+
+class StepContext {
+ public:
+  // From the job's environment: AIMASS_SERVER, AIMASS_TOKEN, AIMASS_INPUTS, AIMASS_ITEM,
+  // AIMASS_PIPELINE, AIMASS_PIPELINE_RUN, AIMASS_STEP.
+  static Result<StepContext> FromEnvironment();
+
+  const nlohmann::json& inputs() const { return inputs_; }
+  const std::string& pipeline() const { return pipeline_; }
+  const std::string& run() const { return run_; }
+  const std::string& step() const { return step_; }
+
+  // A JSON call; an error answer is a Status with the server's code and message.
+  Result<nlohmann::json> Call(http::Method m, const std::string& path, const nlohmann::json* body = nullptr);
+  // Raw bytes both ways; any HTTP status is returned as it is.
+  Result<http::ClientResponse> Send(http::Method m, const std::string& path, std::string body,
+                                    std::vector<std::pair<std::string, std::string>> headers);
+
+  // Prints `::aimass-output name=<value as JSON>`.
+  void Output(const std::string& name, const nlohmann::json& value);
+
+ private:
+  nlohmann::json inputs_ = nlohmann::json::object();
+  std::string server_, token_, pipeline_, run_, step_;
+  std::unique_ptr<http::Client> client_ = std::make_unique<http::Client>();
+};
+
+// Input helpers: a required or optional member of the step's `with`, with its type checked.
+Result<std::string> InputString(const nlohmann::json& in, const char* key);
+std::string InputString(const nlohmann::json& in, const char* key, const std::string& fallback);
+Result<double> InputNumber(const nlohmann::json& in, const char* key, double fallback);
+
+// Percent-encodes one path segment.
+std::string PathSegment(const std::string& s);
+
+}  // namespace aimass::steps

@@ -1,0 +1,37 @@
+#include "steps/steps.hpp"
+
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "steps/dataset_split.hpp"
+#include "steps/step.hpp"
+
+namespace aimass::steps {
+
+int RunStep(std::string_view uses) {
+  static const std::map<std::string, std::function<Status(StepContext&)>, std::less<>> kSteps = {
+      {"dataset.split", DatasetSplit},
+  };
+  auto it = kSteps.find(uses);
+  if (it == kSteps.end()) {
+    std::cerr << "error: '" << uses << "' is not a built-in step of this aimass (it has:";
+    for (const auto& [name, fn] : kSteps) std::cerr << " " << name;
+    std::cerr << ")\n";
+    return 2;
+  }
+  auto ctx = StepContext::FromEnvironment();
+  if (!ctx.ok()) {
+    std::cerr << "error: " << ctx.status().message() << "\n";
+    return 1;
+  }
+  Status st = it->second(*ctx);
+  if (!st.ok()) {
+    std::cerr << "error: " << uses << ": " << st.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace aimass::steps

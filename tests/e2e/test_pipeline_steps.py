@@ -1,0 +1,122 @@
+"""Built-in pipeline steps, black-box: `dataset.split` on real data (Fashion-MNIST's test set
+pooled to 7×7, stratified by label; Online Retail rows by time), run as a job of a pipeline,
+its outputs read by the next step, its versions' lineage, and the cache on the next run."""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import struct
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import unique
+from datasets_helpers import create_dataset, push, retail_path, wait_ready
+from test_pipelines import create, start, steps, wait_run
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def fashion_table(n: int = 10000) -> bytes:
+    """label and 49 pixel means (7×7 blocks of 4×4) of Fashion-MNIST's test images."""
+    with gzip.open(FASHION / "t10k-images-idx3-ubyte.gz") as f:
+        magic, count, rows, cols = struct.unpack(">IIII", f.read(16))
+        pixels = f.read(count * rows * cols)
+    with gzip.open(FASHION / "t10k-labels-idx1-ubyte.gz") as f:
+        f.read(8)
+        labels = f.read(count)
+    out = io.StringIO()
+    out.write("label," + ",".join(f"p{i}" for i in range(49)) + "\n")
+    for k in range(min(n, count)):
+        img = pixels[k * 784:(k + 1) * 784]
+        blocks = []
+        for by in range(7):
+            for bx in range(7):
+                s = sum(img[(by * 4 + y) * 28 + bx * 4 + x] for y in range(4) for x in range(4))
+                blocks.append(str(s // 16))
+        out.write(f"{labels[k]}," + ",".join(blocks) + "\n")
+    return out.getvalue().encode()
+
+
+@pytest.fixture(scope="module")
+def fashion(server) -> str:
+    name = create_dataset(server.admin, name=unique("fmnist"))
+    push(server.admin, name, fashion_table(), status=201)
+    assert wait_ready(server.admin, name, 1)["status"] == "ready"
+    return name
+
+
+def download(client, name: str, v: int) -> list[dict]:
+    text = client.get(f"/api/v1/datasets/{name}/versions/{v}/download").text
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_a_stratified_split_keeps_each_class_in_proportion(server, fashion):
+    a = server.admin
+    name = unique("split")
+    create(a, {"name": name, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "test_fraction": 0.2,
+                  "validation_fraction": 0.1, "seed": 7}},
+        {"name": "use", "needs": ["split"],
+         "command": ["echo", "train is ${{ steps.split.outputs.train.dataset }} v${{ steps.split.outputs.train.version }}"]},
+    ]})
+    run = wait_run(a, start(a, name)["id"], timeout=180)
+    assert run["state"] == "succeeded", run
+    out = steps(run)["split"]["outputs"]
+    assert out["source"] == {"dataset": fashion, "version": 1}
+    assert (out["train"]["rows"], out["test"]["rows"], out["validation"]["rows"]) == (7000, 2000, 1000)
+    assert out["train"]["dataset"] == f"{fashion}-train" and out["test"]["dataset"] == f"{fashion}-test"
+    log = a.get(f"/api/v1/pipeline-runs/{run['id']}/steps/use/logs").text
+    assert f"train is {fashion}-train v{out['train']['version']}" in log
+
+    test_rows = download(a, out["test"]["dataset"], out["test"]["version"])
+    train_rows = download(a, out["train"]["dataset"], out["train"]["version"])
+    val_rows = download(a, out["validation"]["dataset"], out["validation"]["version"])
+    # Every class (1,000 images each in this set) keeps 20% / 10% / 70%.
+    assert Counter(r["label"] for r in test_rows) == {str(c): 200 for c in range(10)}
+    assert Counter(r["label"] for r in val_rows) == {str(c): 100 for c in range(10)}
+    # The parts are disjoint and whole: together they are the source, row for row.
+    source = download(a, fashion, 1)
+    key = lambda r: tuple(r.values())  # noqa: E731
+    assert sorted(map(key, train_rows + test_rows + val_rows)) == sorted(map(key, source))
+    v = a.get(f"/api/v1/datasets/{out['test']['dataset']}/versions/{out['test']['version']}").json()
+    assert v["lineage"]["split_of"] == {"dataset": fashion, "version": 1} and v["lineage"]["seed"] == 7
+    assert [c["type"] for c in v["schema"]][:2] == ["integer", "integer"]  # the source's schema, declared
+
+    # The same split again is served from the cache.
+    again = wait_run(a, start(a, name)["id"])
+    assert steps(again)["split"]["cached"] and steps(again)["split"]["cached_from_run"] == run["id"]
+
+
+def test_a_time_split_puts_the_latest_rows_in_the_test_part(server):
+    a = server.admin
+    retail = gzip.decompress(retail_path().read_bytes()).decode("utf-8", errors="replace").splitlines()[:3001]
+    name = create_dataset(a, name=unique("retail"))
+    push(a, name, ("\n".join(retail) + "\n").encode(), status=201)
+    assert wait_ready(a, name, 1)["status"] == "ready"
+    pipeline = unique("timesplit")
+    create(a, {"name": pipeline, "steps": [{"name": "split", "uses": "dataset.split",
+                                            "with": {"dataset": name, "method": "time", "column": "InvoiceDate",
+                                                     "test_fraction": 0.25, "train_dataset": f"{name}-past",
+                                                     "test_dataset": f"{name}-future"}}]})
+    run = wait_run(a, start(a, pipeline)["id"], timeout=120)
+    assert run["state"] == "succeeded", run
+    out = steps(run)["split"]["outputs"]
+    past = download(a, out["train"]["dataset"], out["train"]["version"])
+    future = download(a, out["test"]["dataset"], out["test"]["version"])
+    assert (len(past), len(future)) == (2250, 750) and out["train"]["dataset"] == f"{name}-past"
+    assert max(r["InvoiceDate"] for r in past) <= min(r["InvoiceDate"] for r in future)
+
+
+def test_a_split_of_a_missing_dataset_fails_its_step_saying_why(server):
+    a = server.admin
+    pipeline = unique("badsplit")
+    create(a, {"name": pipeline, "steps": [{"name": "split", "uses": "dataset.split",
+                                            "with": {"dataset": "no-such-dataset"}}]})
+    run = wait_run(a, start(a, pipeline)["id"], timeout=60)
+    assert run["state"] == "failed"
+    log = a.get(f"/api/v1/pipeline-runs/{run['id']}/steps/split/logs").text
+    assert "dataset.split" in log and "not found" in log, log
