@@ -88,17 +88,12 @@ Status DatasetSplit(StepContext& ctx) {
   AIMASS_ASSIGN_OR_RETURN(double seed, InputNumber(in, "seed", 42));
   if (method != "random" && column.empty()) return Status::BadRequest("with.column is required by the " + method + " method");
 
-  const std::string base = "/api/v1/datasets/" + PathSegment(dataset);
-  AIMASS_ASSIGN_OR_RETURN(json source, ctx.Call(http::Method::kGet, base + "/versions/" + PathSegment(version)));
+  AIMASS_ASSIGN_OR_RETURN(StepContext::Table table, ctx.DownloadTable(dataset, version));
+  const json& source = table.version;
   const int64_t source_version = source["version"].get<int64_t>();
   std::cout << "splitting " << dataset << " version " << source_version << " (" << source["row_count"] << " rows) by "
             << method << "\n" << std::flush;
-  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse csv, ctx.Send(http::Method::kGet,
-                                                             base + "/versions/" + std::to_string(source_version) +
-                                                                 "/download?format=csv",
-                                                             "", {}));
-  if (csv.status != 200) return Status::Internal("downloading the version: HTTP " + std::to_string(csv.status));
-  AIMASS_ASSIGN_OR_RETURN(auto records, CsvRecords(csv.body));
+  AIMASS_ASSIGN_OR_RETURN(auto records, CsvRecords(table.csv));
   if (records.size() < 3) return Status::BadRequest("the version has too few rows to split");
   std::vector<std::string> header = CsvFields(records[0]);
   size_t key_index = header.size();

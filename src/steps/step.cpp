@@ -77,6 +77,54 @@ void StepContext::Output(const std::string& name, const json& value) {
   std::cout << "::aimass-output " << name << "=" << value.dump() << "\n" << std::flush;
 }
 
+Result<StepContext::Table> StepContext::DownloadTable(const std::string& dataset, const std::string& version) {
+  const std::string base = "/api/v1/datasets/" + PathSegment(dataset);
+  Table t;
+  AIMASS_ASSIGN_OR_RETURN(t.version, Call(http::Method::kGet, base + "/versions/" + PathSegment(version)));
+  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse r,
+                          Send(http::Method::kGet, base + "/versions/" + std::to_string(t.version["version"].get<int64_t>()) +
+                                                       "/download?format=csv",
+                               "", {}));
+  if (r.status != 200) return ErrorOf(r);
+  t.csv = std::move(r.body);
+  return t;
+}
+
+Result<int64_t> StepContext::StartTrackingRun(const std::string& experiment, const json& params) {
+  json body = {{"experiment", experiment},
+               {"name", step_ + (run_.empty() ? "" : "-run" + run_)},
+               {"params", params},
+               {"tags", {{"pipeline", pipeline_}, {"pipeline_run", run_}, {"step", step_}}}};
+  auto made = Call(http::Method::kPost, "/api/v1/runs", &body);
+  if (!made.ok() && made.status().code() == Code::kNotFound) {
+    json e = {{"name", experiment}, {"description", "runs of pipeline " + pipeline_}};
+    auto created = Call(http::Method::kPost, "/api/v1/experiments", &e);
+    if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
+    made = Call(http::Method::kPost, "/api/v1/runs", &body);
+  }
+  if (!made.ok()) return made.status();
+  return (*made)["id"].get<int64_t>();
+}
+
+Status StepContext::LogToRun(int64_t run, const json& batch) {
+  return Call(http::Method::kPost, "/api/v1/runs/" + std::to_string(run) + "/log", &batch).status();
+}
+
+Result<std::pair<std::string, std::string>> InputDataset(const json& in, const char* key) {
+  auto it = in.find(key);
+  if (it != in.end() && it->is_object() && it->contains("dataset") && (*it)["dataset"].is_string()) {
+    const json& v = it->value("version", json("latest"));
+    return std::make_pair((*it)["dataset"].get<std::string>(), v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  if (it != in.end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+    const std::string& s = it->get_ref<const std::string&>();
+    size_t at = s.find('@');
+    if (at == std::string::npos) return std::make_pair(s, std::string("latest"));
+    return std::make_pair(s.substr(0, at), s.substr(at + 1));
+  }
+  return Status::BadRequest(std::string("with.") + key + " names a dataset: {\"dataset\", \"version\"} or \"name[@version]\"");
+}
+
 Result<std::string> InputString(const json& in, const char* key) {
   auto it = in.find(key);
   if (it == in.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {

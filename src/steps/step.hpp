@@ -35,6 +35,19 @@ class StepContext {
   // Prints `::aimass-output name=<value as JSON>`.
   void Output(const std::string& name, const nlohmann::json& value);
 
+  // A dataset version as CSV, with its JSON (number, schema, row_count).
+  struct Table {
+    nlohmann::json version;
+    std::string csv;
+  };
+  Result<Table> DownloadTable(const std::string& dataset, const std::string& version);
+
+  // A tracking run for this step in `experiment` (created when missing), tagged with the
+  // pipeline, its run and the step; returns its id.
+  Result<int64_t> StartTrackingRun(const std::string& experiment, const nlohmann::json& params);
+  // One logging call (POST /api/v1/runs/{id}/log).
+  Status LogToRun(int64_t run, const nlohmann::json& batch);
+
  private:
   nlohmann::json inputs_ = nlohmann::json::object();
   std::string server_, token_, pipeline_, run_, step_;
@@ -45,6 +58,9 @@ class StepContext {
 Result<std::string> InputString(const nlohmann::json& in, const char* key);
 std::string InputString(const nlohmann::json& in, const char* key, const std::string& fallback);
 Result<double> InputNumber(const nlohmann::json& in, const char* key, double fallback);
+
+// A dataset named by `with.<key>`: {"dataset","version"}, "name" (latest) or "name@version".
+Result<std::pair<std::string, std::string>> InputDataset(const nlohmann::json& in, const char* key);
 
 // Percent-encodes one path segment.
 std::string PathSegment(const std::string& s);

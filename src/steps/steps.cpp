@@ -6,6 +6,8 @@
 #include <string>
 
 #include "steps/dataset_split.hpp"
+#include "steps/register.hpp"
+#include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
 
 namespace aimass::steps {
@@ -13,6 +15,8 @@ namespace aimass::steps {
 int RunStep(std::string_view uses) {
   static const std::map<std::string, std::function<Status(StepContext&)>, std::less<>> kSteps = {
       {"dataset.split", DatasetSplit},
+      {"train.xgboost", TrainXgboost},
+      {"register", Register},
   };
   auto it = kSteps.find(uses);
   if (it == kSteps.end()) {

@@ -120,3 +120,50 @@ def test_a_split_of_a_missing_dataset_fails_its_step_saying_why(server):
     assert run["state"] == "failed"
     log = a.get(f"/api/v1/pipeline-runs/{run['id']}/steps/split/logs").text
     assert "dataset.split" in log and "not found" in log, log
+
+
+def test_split_train_xgboost_register_on_fashion(server, fashion):
+    """The pooled Fashion-MNIST table split, boosted trees trained on it with every round
+    logged to a tracking run, the model registered with the run's metrics and lineage; its
+    accuracy on the held-out part well above the majority class, measured here too."""
+    a = server.admin
+    name = unique("xgb")
+    model = unique("fmnist-xgb")
+    create(a, {"name": name, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "test_fraction": 0.2, "seed": 3,
+                  "train_dataset": f"{name}-train", "test_dataset": f"{name}-test"}},
+        {"name": "train", "uses": "train.xgboost", "needs": ["split"],
+         "with": {"train": "${{ steps.split.outputs.train }}", "validation": "${{ steps.split.outputs.test }}",
+                  "label": "label", "num_round": 30, "max_depth": 4, "eta": 0.3, "seed": 1}},
+        {"name": "register", "uses": "register", "needs": ["train"],
+         "with": {"model": model, "task": "image-classification", "framework": "${{ steps.train.outputs.framework }}",
+                  "run": "${{ steps.train.outputs.run }}", "alias": "staging"}},
+    ]})
+    run = wait_run(a, start(a, name)["id"], timeout=600)
+    assert run["state"] == "succeeded", json_dump(run)
+    s = steps(run)
+    out = s["train"]["outputs"]
+    assert out["framework"] == "xgboost" and out["classes"] == 10 and len(out["features"]) == 49
+    # The held-out accuracy, as the step measured it, against the majority class (10%).
+    accuracy = out["metrics"]["accuracy"]
+    assert 0.7 < accuracy <= 1, out
+    tracked = a.get(f"/api/v1/runs/{out['run']}").json()
+    assert tracked["status"] == "succeeded" and tracked["params"]["objective"] == "multi:softprob"
+    assert tracked["metrics"]["validation_merror"]["count"] == 30 and tracked["metrics"]["accuracy"]["value"] == accuracy
+    history = a.get(f"/api/v1/runs/{out['run']}/metrics/train_mlogloss").json()["metrics"]
+    assert [p["step"] for p in history] == list(range(30)) and history[-1]["value"] < history[0]["value"]
+    assert {"dataset": f"{name}-train", "version": 1} in tracked["inputs"]
+    reg = s["register"]["outputs"]
+    assert reg["model"] == model and reg["version"] == 1
+    v = a.get(f"/api/v1/models/{model}/versions/1").json()
+    assert v["status"] == "ready" and v["framework"] == "xgboost", v
+    assert v["metrics"]["accuracy"] == accuracy and v["lineage"]["run"] == out["run"]
+    assert v["lineage"]["pipeline_run"] == str(run["id"])
+    assert a.get(f"/api/v1/models/{model}").json()["aliases"] == {"staging": 1}
+    assert a.get(f"/api/v1/runs/{out['run']}").json()["outputs"] == [{"model": model, "version": 1}]
+
+
+def json_dump(x) -> str:
+    import json
+    return json.dumps(x, indent=1)[:4000]

@@ -1,0 +1,71 @@
+#include "steps/register.hpp"
+
+#include <iostream>
+
+namespace aimass::steps {
+
+using nlohmann::json;
+
+Status Register(StepContext& ctx) {
+  const json& in = ctx.inputs();
+  AIMASS_ASSIGN_OR_RETURN(std::string model, InputString(in, "model"));
+  AIMASS_ASSIGN_OR_RETURN(std::string framework, InputString(in, "framework"));
+  AIMASS_ASSIGN_OR_RETURN(double run_number, InputNumber(in, "run", 0));
+  if (run_number < 1) return Status::BadRequest("with.run is the id of the tracking run that made the model");
+  const int64_t run = static_cast<int64_t>(run_number);
+  const std::string artifact = InputString(in, "artifact", "model/model.json");
+  const std::string task = InputString(in, "task", "");
+  const std::string alias = InputString(in, "alias", "");
+
+  AIMASS_ASSIGN_OR_RETURN(json r, ctx.Call(http::Method::kGet, "/api/v1/runs/" + std::to_string(run)));
+  std::string path = "/api/v1/runs/" + std::to_string(run) + "/artifacts/";
+  for (size_t at = 0; at <= artifact.size();) {
+    size_t slash = artifact.find('/', at);
+    path += (at ? "/" : "") + PathSegment(artifact.substr(at, slash == std::string::npos ? std::string::npos : slash - at));
+    if (slash == std::string::npos) break;
+    at = slash + 1;
+  }
+  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse bytes, ctx.Send(http::Method::kGet, path, "", {}));
+  if (bytes.status != 200) return Status::NotFound("run " + std::to_string(run) + " has no artifact '" + artifact + "'");
+
+  json create = {{"name", model}, {"description", "registered by pipeline " + ctx.pipeline()}};
+  if (!task.empty()) create["task"] = task;
+  auto made = ctx.Call(http::Method::kPost, "/api/v1/models", &create);
+  if (!made.ok() && made.status().code() != Code::kConflict) return made.status();
+
+  json metrics = json::object();
+  for (auto it = r["metrics"].begin(); it != r["metrics"].end(); ++it) {
+    if (!it.key().starts_with("system/")) metrics[it.key()] = it.value()["value"];
+  }
+  json lineage = {{"run", run},
+                  {"experiment", r["experiment"]},
+                  {"datasets", r["inputs"]},
+                  {"pipeline", ctx.pipeline()},
+                  {"pipeline_run", ctx.run()},
+                  {"step", ctx.step()}};
+  json meta = {{"metrics", metrics}, {"params", r["params"]}, {"lineage", lineage}};
+  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse pushed,
+                          ctx.Send(http::Method::kPost,
+                                   "/api/v1/models/" + PathSegment(model) + "/versions?framework=" + PathSegment(framework),
+                                   std::move(bytes.body),
+                                   {{"Content-Type", "application/octet-stream"}, {"X-Model-Metadata", meta.dump()}}));
+  json v = json::parse(pushed.body, nullptr, false);
+  if (pushed.status != 201 || !v.is_object()) {
+    std::string why = v.is_object() && v.contains("error") ? v["error"].value("message", "") : pushed.body.substr(0, 200);
+    return Status::Internal("registering " + model + ": HTTP " + std::to_string(pushed.status) + ": " + why);
+  }
+  const int64_t version = v["version"].get<int64_t>();
+  std::cout << "registered " << model << " version " << version << " from run " << run << "\n" << std::flush;
+  AIMASS_RETURN_IF_ERROR(ctx.LogToRun(run, {{"outputs", json::array({{{"model", model}, {"version", version}}})}}));
+  if (!alias.empty()) {
+    json move = {{"version", version}};
+    AIMASS_RETURN_IF_ERROR(
+        ctx.Call(http::Method::kPut, "/api/v1/models/" + PathSegment(model) + "/aliases/" + PathSegment(alias), &move)
+            .status());
+  }
+  ctx.Output("model", model);
+  ctx.Output("version", version);
+  return Status::Ok();
+}
+
+}  // namespace aimass::steps
