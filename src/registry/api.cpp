@@ -358,11 +358,25 @@ Status RegisterRoutes(http::Router& router, Registry& registry, const TarLimits&
         return http::JsonResponse(201, ModelJson(model));
       });
 
-  add(Method::kGet, "/api/v1/models", "models:read", "List models (prefix=, archived=true)",
+  add(Method::kGet, "/api/v1/models", "models:read",
+      "List models (prefix=, task=, archived=true); with order_by=metrics.<key> [desc|asc], the best models on "
+      "that metric, each with its best version",
       [&reg](Request& req) -> Response {
         HTTP_TRY(http::PageRequest page, http::ParsePage(req));
+        std::optional<std::string> task;
+        if (auto t = req.Query("task"); t && !t->empty()) task = std::string(*t);
+        if (auto order = req.Query("order_by"); order && !order->empty()) {
+          HTTP_TRY(auto ranked, reg.RankModels(task, std::string(*order), page.offset, page.size));
+          Json list = Json::array();
+          for (const auto& r : ranked) {
+            Json j = ModelJson(r.model);
+            j["best"] = {{"version", r.best_version}, {"metrics", {{r.metric, r.best_value}}}};
+            list.push_back(std::move(j));
+          }
+          return http::JsonResponse(200, {{"models", list}, {"next_page_token", http::NextPageToken(page, ranked.size())}});
+        }
         HTTP_TRY(auto models, reg.ListModels(req.Query("prefix"), req.Query("archived") == "true",
-                                             page.offset, page.size));
+                                             page.offset, page.size, task));
         Json list = Json::array();
         for (const auto& m : models) list.push_back(ModelJson(m));
         return http::JsonResponse(200, {{"models", list},

@@ -45,6 +45,14 @@ struct Model {
   int64_t updated_at = 0;
 };
 
+// A model with the version of it that scores best on a metric (model selection).
+struct RankedModel {
+  Model model;
+  std::string metric;
+  int64_t best_version = 0;
+  double best_value = 0;
+};
+
 enum class VersionStatus { kPending, kReady, kFailed };
 std::string_view StatusName(VersionStatus s);
 

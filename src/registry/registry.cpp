@@ -168,8 +168,33 @@ Result<Model> Registry::GetModel(const std::string& name) {
 
 Result<std::vector<Model>> Registry::ListModels(const std::optional<std::string>& prefix,
                                                 bool include_archived, int64_t offset,
-                                                int64_t limit) {
-  return store_.ListModels(prefix, include_archived, offset, limit);
+                                                int64_t limit, const std::optional<std::string>& task) {
+  if (task) AIMASS_RETURN_IF_ERROR(ValidateTask(*task));
+  return store_.ListModels(prefix, include_archived, task, offset, limit);
+}
+
+Result<std::vector<RankedModel>> Registry::RankModels(const std::optional<std::string>& task,
+                                                      const std::string& order_by, int64_t offset, int64_t limit) {
+  if (task) AIMASS_RETURN_IF_ERROR(ValidateTask(*task));
+  std::string key = order_by;
+  bool ascending = false;
+  if (size_t sp = key.find(' '); sp != std::string::npos) {
+    std::string d = key.substr(sp + 1);
+    for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (d != "asc" && d != "desc") return Status::BadRequest("order_by direction must be asc or desc");
+    ascending = d == "asc";
+    key = key.substr(0, sp);
+  }
+  if (!key.starts_with("metrics.") || key.size() == 8 || key.size() > 72) {
+    return Status::BadRequest("models are ordered by metrics.<key> [desc|asc]");
+  }
+  key = key.substr(8);
+  for (char c : key) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+      return Status::BadRequest("order_by: invalid metric name");
+    }
+  }
+  return store_.RankModels(task, key, ascending, offset, limit);
 }
 
 Result<Model> Registry::UpdateModel(const std::string& name, const ModelChange& c) {

@@ -74,7 +74,12 @@ class Registry {
   Result<Model> CreateModel(const NewModel& m);
   Result<Model> GetModel(const std::string& name);
   Result<std::vector<Model>> ListModels(const std::optional<std::string>& prefix,
-                                        bool include_archived, int64_t offset, int64_t limit);
+                                        bool include_archived, int64_t offset, int64_t limit,
+                                        const std::optional<std::string>& task = std::nullopt);
+  // Model selection: the models best on a metric (`order_by` "metrics.<key> [desc|asc]"),
+  // each with its best ready version; models without the metric are left out.
+  Result<std::vector<RankedModel>> RankModels(const std::optional<std::string>& task, const std::string& order_by,
+                                              int64_t offset, int64_t limit);
   Result<Model> UpdateModel(const std::string& name, const ModelChange& change);
   Status RenameModel(const std::string& from, const std::string& to);
 

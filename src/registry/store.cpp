@@ -311,10 +311,14 @@ Result<Model> RegistryStore::FindModel(const std::string& name) {
 }
 
 Result<std::vector<Model>> RegistryStore::ListModels(const std::optional<std::string>& prefix,
-                                                     bool include_archived, int64_t offset,
-                                                     int64_t limit) {
+                                                     bool include_archived, const std::optional<std::string>& task,
+                                                     int64_t offset, int64_t limit) {
   std::string sql = std::string("SELECT ") + kModelColumns + " FROM registry_models WHERE 1=1";
   std::vector<Value> params;
+  if (task) {
+    sql += " AND task = ?";
+    params.emplace_back(*task);
+  }
   if (prefix) {
     // substr rather than LIKE: a prefix may contain % or _.
     sql += " AND substr(name, 1, ?) = ?";
@@ -329,6 +333,33 @@ Result<std::vector<Model>> RegistryStore::ListModels(const std::optional<std::st
   if (!rows.ok()) return rows.status();
   std::vector<Model> out;
   for (const auto& r : *rows) out.push_back(ModelFromRow(r));
+  return out;
+}
+
+Result<std::vector<RankedModel>> RegistryStore::RankModels(const std::optional<std::string>& task,
+                                                           const std::string& metric, bool ascending, int64_t offset,
+                                                           int64_t limit) {
+  // The metric's JSON path is a bound parameter (the key is checked by the caller too).
+  const std::string path = "$.\"" + metric + "\"";
+  const std::string dir = ascending ? "ASC" : "DESC";
+  std::string sql =
+      "SELECT m.id, m.name, m.description, m.task, m.owner, m.tags, m.card, m.archived, m.created_at, m.updated_at, "
+      "b.version, b.value FROM registry_models m JOIN (SELECT v.model_id, v.version, json_extract(v.metrics, ?) AS value, "
+      "ROW_NUMBER() OVER (PARTITION BY v.model_id ORDER BY json_extract(v.metrics, ?) " + dir + ", v.version DESC) AS rn "
+      "FROM registry_versions v WHERE v.status = 'ready' AND v.deleted_at = 0 AND json_extract(v.metrics, ?) IS NOT NULL) b "
+      "ON b.model_id = m.id AND b.rn = 1 WHERE m.archived = 0";
+  std::vector<Value> params = {path, path, path};
+  if (task) {
+    sql += " AND m.task = ?";
+    params.emplace_back(*task);
+  }
+  sql += " ORDER BY b.value " + dir + ", m.name LIMIT ? OFFSET ?";
+  params.emplace_back(limit);
+  params.emplace_back(offset);
+  auto rows = db_.Query(sql, params);
+  if (!rows.ok()) return rows.status();
+  std::vector<RankedModel> out;
+  for (const auto& r : *rows) out.push_back({ModelFromRow(r), metric, r.Int(10), r.Double(11)});
   return out;
 }
 

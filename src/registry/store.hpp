@@ -27,7 +27,12 @@ class RegistryStore {
   Status InsertModel(const Model& m);
   Result<Model> FindModel(const std::string& name);
   Result<std::vector<Model>> ListModels(const std::optional<std::string>& name_prefix,
-                                        bool include_archived, int64_t offset, int64_t limit);
+                                        bool include_archived, const std::optional<std::string>& task,
+                                        int64_t offset, int64_t limit);
+  // Models (of `task` when given, not archived) with a ready version that has `metric`, each
+  // with its best such version, best first (the highest value, or the lowest when ascending).
+  Result<std::vector<RankedModel>> RankModels(const std::optional<std::string>& task, const std::string& metric,
+                                              bool ascending, int64_t offset, int64_t limit);
   Status UpdateModel(const Model& m);  // description, task, tags, card, archived
   Status RenameModel(const std::string& from, const std::string& to);
 

@@ -162,6 +162,13 @@ def test_split_train_xgboost_register_on_fashion(server, fashion):
     assert v["lineage"]["pipeline_run"] == str(run["id"])
     assert a.get(f"/api/v1/models/{model}").json()["aliases"] == {"staging": 1}
     assert a.get(f"/api/v1/runs/{out['run']}").json()["outputs"] == [{"model": model, "version": 1}]
+    # Model selection: the best image classifiers by the accuracy their runs logged.
+    ranked = a.get("/api/v1/models", params={"task": "image-classification", "order_by": "metrics.accuracy DESC"})
+    assert ranked.status_code == 200, ranked.text
+    mine = [m for m in ranked.json()["models"] if m["name"] == model]
+    assert mine and mine[0]["best"] == {"version": 1, "metrics": {"accuracy": accuracy}}
+    values = [m["best"]["metrics"]["accuracy"] for m in ranked.json()["models"]]
+    assert values == sorted(values, reverse=True)
 
 
 def json_dump(x) -> str:

@@ -592,3 +592,57 @@ TEST_F(RegistryTest, AuthorizeCombinesRolesOwnershipAndGrants) {
 
 }  // namespace
 }  // namespace aimass::registry
+
+namespace aimass::registry {
+namespace {
+
+// Model selection: each model of a task with its best ready version on a metric, best first.
+TEST_F(RegistryTest, RankModelsGivesEachModelItsBestVersionBestFirst) {
+  auto model = [&](const std::string& name, const std::string& task) {
+    NewModel m;
+    m.name = name;
+    m.owner = "alice";
+    m.task = task;
+    ASSERT_TRUE(registry_->CreateModel(m).ok());
+  };
+  auto version = [&](const std::string& name, int rounds, const std::string& metrics) {
+    NewVersion v = Upload(XgboostModel(rounds));
+    v.metrics_json = metrics;
+    ASSERT_TRUE(registry_->CreateVersion(name, v).ok());
+  };
+  model("cnn", "image-classification");
+  model("mlp", "image-classification");
+  model("rf", "image-classification");
+  model("bert", "text-classification");
+  version("cnn", 1, R"({"accuracy": 0.91, "loss": 0.3})");
+  version("cnn", 2, R"({"accuracy": 0.93, "loss": 0.25})");
+  version("cnn", 3, R"({"accuracy": 0.90})");
+  version("mlp", 4, R"({"accuracy": 0.95, "loss": 0.4})");
+  version("rf", 5, R"({"loss": 0.1})");                       // no accuracy: not ranked by it
+  version("bert", 6, R"({"accuracy": 0.99})");                // another task
+  auto best = registry_->RankModels(std::string("image-classification"), "metrics.accuracy DESC", 0, 10);
+  ASSERT_TRUE(best.ok()) << best.status().ToString();
+  ASSERT_EQ(best->size(), 2u);
+  EXPECT_EQ((*best)[0].model.name, "mlp");
+  EXPECT_EQ((*best)[0].best_version, 1);
+  EXPECT_DOUBLE_EQ((*best)[0].best_value, 0.95);
+  EXPECT_EQ((*best)[1].model.name, "cnn");
+  EXPECT_EQ((*best)[1].best_version, 2);
+  auto lowest = registry_->RankModels(std::nullopt, "metrics.loss asc", 0, 10);
+  ASSERT_TRUE(lowest.ok());
+  ASSERT_EQ(lowest->size(), 3u);
+  EXPECT_EQ((*lowest)[0].model.name, "rf");
+  EXPECT_EQ((*lowest)[1].model.name, "cnn");
+  EXPECT_EQ((*lowest)[1].best_version, 2);
+  for (const char* bad : {"accuracy", "metrics.", "metrics.a'b", "metrics.accuracy sideways"}) {
+    EXPECT_FALSE(registry_->RankModels(std::nullopt, bad, 0, 10).ok()) << bad;
+  }
+  EXPECT_FALSE(registry_->RankModels(std::string("no-such-task"), "metrics.accuracy", 0, 10).ok());
+  auto listed = registry_->ListModels(std::nullopt, false, 0, 10, std::string("text-classification"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "bert");
+}
+
+}  // namespace
+}  // namespace aimass::registry
