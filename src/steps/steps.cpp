@@ -5,7 +5,9 @@
 #include <map>
 #include <string>
 
+#include "steps/compare.hpp"
 #include "steps/dataset_split.hpp"
+#include "steps/deploy.hpp"
 #include "steps/register.hpp"
 #include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
@@ -17,6 +19,8 @@ int RunStep(std::string_view uses) {
       {"dataset.split", DatasetSplit},
       {"train.xgboost", TrainXgboost},
       {"register", Register},
+      {"compare", Compare},
+      {"deploy", Deploy},
   };
   auto it = kSteps.find(uses);
   if (it == kSteps.end()) {

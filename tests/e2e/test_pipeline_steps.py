@@ -171,6 +171,63 @@ def test_split_train_xgboost_register_on_fashion(server, fashion):
     assert values == sorted(values, reverse=True)
 
 
+def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
+    """split → train.xgboost → register → compare with production → deploy when better; the
+    deployment answers /v2 with class probabilities whose argmax is right on the held-out rows
+    far more often than the majority class. A weaker retrain loses the comparison and is not
+    deployed."""
+    a = server.admin
+    name = unique("promote")
+    model = unique("fmnist-prod")
+    deployment = unique("fashion")
+    create(a, {"name": name, "params": {"rounds": 25}, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "seed": 5,
+                  "train_dataset": f"{name}-train", "test_dataset": f"{name}-test"}},
+        {"name": "train", "uses": "train.xgboost", "needs": ["split"],
+         "with": {"train": "${{ steps.split.outputs.train }}", "validation": "${{ steps.split.outputs.test }}",
+                  "label": "label", "num_round": "${{ params.rounds }}", "max_depth": 4}},
+        {"name": "register", "uses": "register", "needs": ["train"],
+         "with": {"model": model, "task": "image-classification", "framework": "xgboost",
+                  "run": "${{ steps.train.outputs.run }}"}},
+        {"name": "compare", "uses": "compare", "needs": ["register"],
+         "with": {"model": model, "version": "${{ steps.register.outputs.version }}", "metric": "accuracy"}},
+        {"name": "deploy", "uses": "deploy", "needs": ["compare", "register"],
+         "when": "steps.compare.outputs.better == true",
+         "with": {"deployment": deployment, "model": model, "version": "${{ steps.register.outputs.version }}"}},
+    ]})
+    first = wait_run(a, start(a, name)["id"], timeout=600)
+    assert first["state"] == "succeeded", json_dump(first)
+    s = steps(first)
+    assert s["compare"]["outputs"]["better"] is True and s["compare"]["outputs"]["champion"] is None
+    assert s["deploy"]["outputs"] == {"deployment": deployment, "version": 1, "canary": False,
+                                      "infer": f"/v2/models/{deployment}/infer"}
+    # The served model, on held-out rows: argmax of its probabilities against the labels.
+    held_out = download(a, s["split"]["outputs"]["test"]["dataset"], s["split"]["outputs"]["test"]["version"])[:200]
+    features = [[float(r[f"p{i}"]) for i in range(49)] for r in held_out]
+    resp = a.post(f"/v2/models/{deployment}/infer", json={"inputs": [
+        {"name": "input", "shape": [len(features), 49], "datatype": "FP32", "data": [x for row in features for x in row]}]})
+    assert resp.status_code == 200, resp.text
+    out = resp.json()["outputs"][0]
+    assert out["shape"] == [len(features), 10], out["shape"]
+    probs = [out["data"][i * 10:(i + 1) * 10] for i in range(len(features))]
+    assert all(abs(sum(p) - 1) < 1e-3 for p in probs)
+    right = sum(p.index(max(p)) == int(r["label"]) for p, r in zip(probs, held_out))
+    majority = max(Counter(r["label"] for r in held_out).values())
+    assert right > 3 * majority, (right, majority)
+
+    # v1 in production; a retrain with 2 rounds is worse, so it is registered but not deployed.
+    assert a.put(f"/api/v1/models/{model}/aliases/production", json={"version": 1}).status_code == 200
+    second = wait_run(a, start(a, name, rounds=2)["id"], timeout=600)
+    t = steps(second)
+    assert second["state"] == "succeeded", json_dump(second)
+    assert t["register"]["outputs"]["version"] == 2
+    cmp = t["compare"]["outputs"]
+    assert cmp["better"] is False and cmp["champion"]["version"] == 1 and cmp["delta"] < 0
+    assert t["deploy"]["state"] == "skipped"
+    assert a.get(f"/api/v1/deployments/{deployment}").json()["version"] == 1
+
+
 def json_dump(x) -> str:
     import json
     return json.dumps(x, indent=1)[:4000]
