@@ -8,6 +8,7 @@
 #include "steps/compare.hpp"
 #include "steps/dataset_split.hpp"
 #include "steps/deploy.hpp"
+#include "steps/evaluate.hpp"
 #include "steps/register.hpp"
 #include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
@@ -21,6 +22,7 @@ int RunStep(std::string_view uses) {
       {"register", Register},
       {"compare", Compare},
       {"deploy", Deploy},
+      {"evaluate", Evaluate},
   };
   auto it = kSteps.find(uses);
   if (it == kSteps.end()) {

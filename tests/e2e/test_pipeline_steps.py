@@ -190,7 +190,10 @@ def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
         {"name": "register", "uses": "register", "needs": ["train"],
          "with": {"model": model, "task": "image-classification", "framework": "xgboost",
                   "run": "${{ steps.train.outputs.run }}"}},
-        {"name": "compare", "uses": "compare", "needs": ["register"],
+        {"name": "evaluate", "uses": "evaluate", "needs": ["register", "split"],
+         "with": {"model": model, "version": "${{ steps.register.outputs.version }}",
+                  "dataset": "${{ steps.split.outputs.test }}", "label": "label"}},
+        {"name": "compare", "uses": "compare", "needs": ["register", "evaluate"],
          "with": {"model": model, "version": "${{ steps.register.outputs.version }}", "metric": "accuracy"}},
         {"name": "deploy", "uses": "deploy", "needs": ["compare", "register"],
          "when": "steps.compare.outputs.better == true",
@@ -202,6 +205,17 @@ def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
     assert s["compare"]["outputs"]["better"] is True and s["compare"]["outputs"]["champion"] is None
     assert s["deploy"]["outputs"] == {"deployment": deployment, "version": 1, "canary": False,
                                       "infer": f"/v2/models/{deployment}/infer"}
+    # evaluate, through a deployment of its own, measured what training measured on the same rows.
+    ev = s["evaluate"]["outputs"]
+    assert ev["metrics"]["examples"] == 2000 and ev["run"] == s["train"]["outputs"]["run"]
+    assert abs(ev["metrics"]["accuracy"] - s["train"]["outputs"]["metrics"]["accuracy"]) < 1e-3, (ev, s["train"])
+    assert 0.9 < ev["metrics"]["roc_auc"] <= 1 and 0 < ev["metrics"]["macro_f1"] <= ev["metrics"]["accuracy"] + 0.05
+    tracked = a.get(f"/api/v1/runs/{ev['run']}").json()
+    assert tracked["metrics"]["test_accuracy"]["value"] == ev["metrics"]["accuracy"]
+    report = a.get(f"/api/v1/runs/{ev['run']}/artifacts/evaluation/report.json").json()
+    assert len(report["confusion_matrix"]) == 10 and sum(map(sum, report["confusion_matrix"])) == 2000
+    assert [c["support"] for c in report["per_class"]] == [200] * 10
+    assert all(d["name"] != f"eval-{first['id']}-1" for d in a.get("/api/v1/deployments").json()["deployments"])
     # The served model, on held-out rows: argmax of its probabilities against the labels.
     held_out = download(a, s["split"]["outputs"]["test"]["dataset"], s["split"]["outputs"]["test"]["version"])[:200]
     features = [[float(r[f"p{i}"]) for i in range(49)] for r in held_out]

@@ -2,10 +2,12 @@
 // dataset.split assigns rows.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 
 #include "steps/csv_records.hpp"
 #include "steps/dataset_split.hpp"
+#include "steps/evaluation_metrics.hpp"
 
 namespace aimass::steps {
 namespace {
@@ -52,6 +54,29 @@ TEST(SplitTest, TimeSendsTheLatestToTestAndRandomTakesItsShare) {
   EXPECT_FALSE(AssignSplits(times, "random", 0.6, 0.5, 1).ok());
   EXPECT_FALSE(AssignSplits(times, "random", 0, 0, 1).ok());
   EXPECT_FALSE(AssignSplits(times, "sideways", 0.2, 0, 1).ok());
+}
+
+// Values from scikit-learn's documentation examples (roc_auc_score, r2_score, …).
+TEST(EvaluationTest, KnownValues) {
+  EXPECT_DOUBLE_EQ(RocAuc({0.1, 0.4, 0.35, 0.8}, {false, false, true, true}), 0.75);
+  EXPECT_DOUBLE_EQ(RocAuc({0.5, 0.5, 0.5, 0.5}, {false, true, false, true}), 0.5);  // ties count half
+  EXPECT_TRUE(std::isnan(RocAuc({0.1, 0.2}, {true, true})));
+  auto r = RegressionMetrics({2.5, 0.0, 2, 8}, {3, -0.5, 2, 7});
+  EXPECT_NEAR(r["rmse"].get<double>(), 0.6123724, 1e-6);
+  EXPECT_DOUBLE_EQ(r["mae"].get<double>(), 0.5);
+  EXPECT_NEAR(r["r2"].get<double>(), 0.9486081, 1e-6);
+  // Three classes: y_true [0,1,2,0,1,2], y_pred [0,2,1,0,0,1] → accuracy 1/3, macro-F1 0.2667.
+  std::vector<std::vector<double>> scores = {{.8, .1, .1}, {.1, .2, .7}, {.2, .6, .2}, {.7, .2, .1}, {.5, .4, .1}, {.1, .8, .1}};
+  auto c = ClassificationMetrics(scores, {0, 1, 2, 0, 1, 2});
+  EXPECT_NEAR(c["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(c["macro_f1"].get<double>(), 0.26666666, 1e-6);
+  EXPECT_EQ(c["confusion_matrix"], nlohmann::json::parse("[[2,0,0],[1,0,1],[0,2,0]]"));
+  EXPECT_EQ(c["per_class"][0]["support"], 2);
+  EXPECT_DOUBLE_EQ(c["per_class"][0]["recall"].get<double>(), 1.0);
+  // Binary from one probability per row.
+  auto b = ClassificationMetrics({{0.9}, {0.2}, {0.6}, {0.4}}, {1, 0, 0, 1});
+  EXPECT_DOUBLE_EQ(b["accuracy"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(b["roc_auc"].get<double>(), 0.75);
 }
 
 }  // namespace
