@@ -9,12 +9,13 @@ using nlohmann::json;
 Status Deploy(StepContext& ctx) {
   const json& in = ctx.inputs();
   AIMASS_ASSIGN_OR_RETURN(std::string name, InputString(in, "deployment"));
-  AIMASS_ASSIGN_OR_RETURN(std::string model, InputString(in, "model"));
-  AIMASS_ASSIGN_OR_RETURN(double version, InputNumber(in, "version", 0));
+  AIMASS_ASSIGN_OR_RETURN(auto chosen, ctx.InputModel());
+  const std::string model = chosen.first;
+  const int64_t v = chosen.second;
   AIMASS_ASSIGN_OR_RETURN(double weight, InputNumber(in, "canary_weight", 0));
-  if (version < 1) return Status::BadRequest("with.version is the model version to serve");
+  if (model.empty()) return Status::BadRequest("with.model is required");
+  if (v < 1) return Status::BadRequest("with.version is the model version to serve");
   if (weight < 0 || weight > 100) return Status::BadRequest("with.canary_weight is 1 to 100");
-  const int64_t v = static_cast<int64_t>(version);
   const std::string path = "/api/v1/deployments/" + PathSegment(name);
 
   auto existing = ctx.Call(http::Method::kGet, path);
@@ -44,6 +45,7 @@ Status Deploy(StepContext& ctx) {
               << (canary ? " at " + std::to_string(static_cast<int64_t>(weight)) + "%" : "") << "\n";
   }
   ctx.Output("deployment", name);
+  ctx.Output("model", model);
   ctx.Output("version", v);
   ctx.Output("canary", canary);
   ctx.Output("infer", "/v2/models/" + name + "/infer");

@@ -26,15 +26,16 @@ Status Evaluate(StepContext& ctx) {
 
   // The deployment to ask: given, or one made for this step from model and version.
   std::string deployment = InputString(in, "deployment", "");
-  std::string model = InputString(in, "model", "");
+  std::string model;
   int64_t version = 0;
   int64_t run = static_cast<int64_t>(run_number);
   bool temporary = false;
   if (deployment.empty()) {
+    AIMASS_ASSIGN_OR_RETURN(auto chosen, ctx.InputModel());
+    model = chosen.first;
+    version = chosen.second;
     if (model.empty()) return Status::BadRequest("with.deployment, or with.model and with.version, say what to evaluate");
-    AIMASS_ASSIGN_OR_RETURN(double v, InputNumber(in, "version", 0));
-    if (v < 1) return Status::BadRequest("with.version is the model version to evaluate");
-    version = static_cast<int64_t>(v);
+    if (version < 1) return Status::BadRequest("with.version is the model version to evaluate");
     deployment = "eval-" + ctx.run() + "-" + std::to_string(version);
     for (char& c : deployment) c = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
     json body = {{"name", deployment}, {"model", model}, {"version", version}};
@@ -116,6 +117,10 @@ Status Evaluate(StepContext& ctx) {
   }
   ctx.Output("metrics", summary);
   ctx.Output("run", run);
+  if (!model.empty()) {
+    ctx.Output("model", model);
+    ctx.Output("version", version);
+  }
   return Status::Ok();
 }
 

@@ -110,6 +110,32 @@ Status StepContext::LogToRun(int64_t run, const json& batch) {
   return Call(http::Method::kPost, "/api/v1/runs/" + std::to_string(run) + "/log", &batch).status();
 }
 
+Result<std::pair<std::string, int64_t>> StepContext::InputModel() {
+  auto it = inputs_.find("model");
+  if (it != inputs_.end() && it->is_object() && it->contains("best_for")) {
+    const json& m = *it;
+    if (!m["best_for"].is_string() || !m.contains("metric") || !m["metric"].is_string()) {
+      return Status::BadRequest("with.model {\"best_for\": task, \"metric\": key} names a task and a metric");
+    }
+    std::string goal = m.value("goal", "max");
+    if (goal != "max" && goal != "min") return Status::BadRequest("with.model.goal is max or min");
+    AIMASS_ASSIGN_OR_RETURN(json ranked, Call(http::Method::kGet, "/api/v1/models?page_size=1&task=" +
+                                                                      PathSegment(m["best_for"].get<std::string>()) +
+                                                                      "&order_by=" +
+                                                                      PathSegment("metrics." + m["metric"].get<std::string>() +
+                                                                                  (goal == "max" ? " desc" : " asc"))));
+    if (ranked["models"].empty()) {
+      return Status::NotFound("no registered model for task '" + m["best_for"].get<std::string>() + "' has the metric '" +
+                              m["metric"].get<std::string>() + "'");
+    }
+    const json& best = ranked["models"][0];
+    return std::make_pair(best["name"].get<std::string>(), best["best"]["version"].get<int64_t>());
+  }
+  std::string name = InputString(inputs_, "model", "");
+  AIMASS_ASSIGN_OR_RETURN(double version, InputNumber(inputs_, "version", 0));
+  return std::make_pair(name, static_cast<int64_t>(version));
+}
+
 Result<std::pair<std::string, std::string>> InputDataset(const json& in, const char* key) {
   auto it = in.find(key);
   if (it != in.end() && it->is_object() && it->contains("dataset") && (*it)["dataset"].is_string()) {

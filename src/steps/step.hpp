@@ -48,6 +48,11 @@ class StepContext {
   // One logging call (POST /api/v1/runs/{id}/log).
   Status LogToRun(int64_t run, const nlohmann::json& batch);
 
+  // The model version `with.model` and `with.version` name, or, when `with.model` is
+  // {"best_for": task, "metric": key, "goal": "max"|"min"}, the best registered version for
+  // that task (model selection: GET /api/v1/models?task=&order_by=). Version 0: not given.
+  Result<std::pair<std::string, int64_t>> InputModel();
+
  private:
   nlohmann::json inputs_ = nlohmann::json::object();
   std::string server_, token_, pipeline_, run_, step_;

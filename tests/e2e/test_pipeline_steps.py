@@ -169,6 +169,17 @@ def test_split_train_xgboost_register_on_fashion(server, fashion):
     assert mine and mine[0]["best"] == {"version": 1, "metrics": {"accuracy": accuracy}}
     values = [m["best"]["metrics"]["accuracy"] for m in ranked.json()["models"]]
     assert values == sorted(values, reverse=True)
+    # A pipeline that starts from "the best model for this task" instead of a fixed version.
+    best = ranked.json()["models"][0]
+    chooser = unique("best")
+    create(a, {"name": chooser, "steps": [{"name": "evaluate", "uses": "evaluate", "with": {
+        "model": {"best_for": "image-classification", "metric": "accuracy"},
+        "dataset": f"{name}-test", "label": "label", "run": out["run"]}}]})
+    chose = wait_run(a, start(a, chooser)["id"], timeout=300)
+    assert chose["state"] == "succeeded", json_dump(chose)
+    got = steps(chose)["evaluate"]["outputs"]
+    assert (got["model"], got["version"]) == (best["name"], best["best"]["version"])
+    assert got["metrics"]["examples"] == 2000
 
 
 def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
@@ -203,7 +214,7 @@ def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
     assert first["state"] == "succeeded", json_dump(first)
     s = steps(first)
     assert s["compare"]["outputs"]["better"] is True and s["compare"]["outputs"]["champion"] is None
-    assert s["deploy"]["outputs"] == {"deployment": deployment, "version": 1, "canary": False,
+    assert s["deploy"]["outputs"] == {"deployment": deployment, "model": model, "version": 1, "canary": False,
                                       "infer": f"/v2/models/{deployment}/infer"}
     # evaluate, through a deployment of its own, measured what training measured on the same rows.
     ev = s["evaluate"]["outputs"]
