@@ -58,7 +58,6 @@ std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
       if (Exists(e)) a.insert(a.end(), {"--ro-bind", e, e});
     }
   }
-  if (!SelfExe().empty() && !SelfExe().starts_with("/usr/")) a.insert(a.end(), {"--ro-bind", SelfExe(), SelfExe()});
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev"});
   if (!gpus.empty()) {
     std::vector<std::string> devices = {"/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools"};
@@ -67,7 +66,10 @@ std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
       if (Exists(d.c_str())) a.insert(a.end(), {"--dev-bind", d, d});
     }
   }
-  a.insert(a.end(), {"--tmpfs", "/tmp", "--bind", workdir, kSandboxWorkdir, "--chdir", kSandboxWorkdir, "--clearenv"});
+  a.insert(a.end(), {"--tmpfs", "/tmp", "--bind", workdir, kSandboxWorkdir});
+  // After /tmp's tmpfs, which would hide a binary built under /tmp (a CI checkout).
+  if (!SelfExe().empty() && !SelfExe().starts_with("/usr/")) a.insert(a.end(), {"--ro-bind", SelfExe(), SelfExe()});
+  a.insert(a.end(), {"--chdir", kSandboxWorkdir, "--clearenv"});
   for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
   a.insert(a.end(), {"--setenv", "HOME", kSandboxWorkdir, "--"});
   return a;
