@@ -9,6 +9,7 @@
 #include "cli/api_client.hpp"
 #include "cli/output.hpp"
 #include "common/file.hpp"
+#include "common/text.hpp"
 
 namespace aimass::cli {
 
@@ -311,14 +312,7 @@ std::optional<int> RunRunCommands(RunCommands& c, ApiClient& api, bool as_json) 
     if (!data.ok()) return Fail(data.status());
     std::string path = c.path;
     if (path.empty()) path = c.file.substr(c.file.rfind('/') == std::string::npos ? 0 : c.file.rfind('/') + 1);
-    std::string encoded;
-    for (size_t at = 0; at <= path.size();) {  // each segment encoded, the slashes kept
-      size_t slash = path.find('/', at);
-      encoded += (at ? "/" : "") + UrlEncode(path.substr(at, slash == std::string::npos ? std::string::npos : slash - at));
-      if (slash == std::string::npos) break;
-      at = slash + 1;
-    }
-    auto res = api.Send(http::Method::kPut, one + "/artifacts/" + encoded, std::move(*data),
+    auto res = api.Send(http::Method::kPut, one + "/artifacts/" + PercentEncode(path, true), std::move(*data),
                         {{"Content-Type", "application/octet-stream"}});
     if (!res.ok()) return Fail(res.status());
     if (res->status != 201) return Fail(HttpError(*res));
@@ -328,7 +322,7 @@ std::optional<int> RunRunCommands(RunCommands& c, ApiClient& api, bool as_json) 
     return kOk;
   }
   if (c.download->parsed()) {
-    auto res = api.Send(http::Method::kGet, one + "/artifacts/" + c.path, "", {});
+    auto res = api.Send(http::Method::kGet, one + "/artifacts/" + PercentEncode(c.path, true), "", {});
     if (!res.ok()) return Fail(res.status());
     if (res->status != 200) return Fail(HttpError(*res));
     std::string out = c.output.empty() ? c.path.substr(c.path.rfind('/') == std::string::npos ? 0 : c.path.rfind('/') + 1)

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <iostream>
 
+#include "common/text.hpp"
+
 namespace aimass::steps {
 
 using nlohmann::json;
@@ -32,7 +34,7 @@ Status Compare(StepContext& ctx) {
   if (version < 1) return Status::BadRequest("with.version is the challenger's version number");
   if (goal != "max" && goal != "min") return Status::BadRequest("with.goal is max or min");
 
-  const std::string base = "/api/v1/models/" + PathSegment(model);
+  const std::string base = "/api/v1/models/" + PercentEncode(model);
   auto value_of = [&](int64_t v) -> Result<double> {
     AIMASS_ASSIGN_OR_RETURN(json got, ctx.Call(http::Method::kGet, base + "/versions/" + std::to_string(v)));
     const json& m = got["metrics"];

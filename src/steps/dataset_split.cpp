@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/text.hpp"
 #include "steps/csv_records.hpp"
 
 namespace aimass::steps {
@@ -137,7 +138,7 @@ Status DatasetSplit(StepContext& ctx) {
     if (!made.ok() && made.status().code() != Code::kConflict) return made.status();
     json meta = {{"schema", source["schema"]}, {"lineage", lineage}, {"message", std::string(names[part]) + " split"}};
     AIMASS_ASSIGN_OR_RETURN(http::ClientResponse up, ctx.Send(http::Method::kPost,
-                                                              "/api/v1/datasets/" + PathSegment(target) + "/versions",
+                                                              "/api/v1/datasets/" + PercentEncode(target) + "/versions",
                                                               std::move(body),
                                                               {{"Content-Type", "text/csv"}, {"X-Dataset-Metadata", meta.dump()}}));
     json v = json::parse(up.body, nullptr, false);

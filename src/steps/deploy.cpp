@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "common/text.hpp"
+
 namespace aimass::steps {
 
 using nlohmann::json;
@@ -16,7 +18,7 @@ Status Deploy(StepContext& ctx) {
   if (model.empty()) return Status::BadRequest("with.model is required");
   if (v < 1) return Status::BadRequest("with.version is the model version to serve");
   if (weight < 0 || weight > 100) return Status::BadRequest("with.canary_weight is 1 to 100");
-  const std::string path = "/api/v1/deployments/" + PathSegment(name);
+  const std::string path = "/api/v1/deployments/" + PercentEncode(name);
 
   auto existing = ctx.Call(http::Method::kGet, path);
   bool canary = false;

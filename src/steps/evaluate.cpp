@@ -3,6 +3,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "common/text.hpp"
 #include "steps/evaluation_metrics.hpp"
 #include "steps/train_xgboost.hpp"
 
@@ -43,17 +44,17 @@ Status Evaluate(StepContext& ctx) {
     temporary = true;
   }
   if (run == 0 && !model.empty() && version > 0) {
-    auto v = ctx.Call(http::Method::kGet, "/api/v1/models/" + PathSegment(model) + "/versions/" + std::to_string(version));
+    auto v = ctx.Call(http::Method::kGet, "/api/v1/models/" + PercentEncode(model) + "/versions/" + std::to_string(version));
     if (v.ok() && (*v)["lineage"].is_object() && (*v)["lineage"].contains("run") && (*v)["lineage"]["run"].is_number()) {
       run = (*v)["lineage"]["run"].get<int64_t>();
     }
   }
   auto cleanup = [&] {
-    if (temporary) (void)ctx.Send(http::Method::kDelete, "/api/v1/deployments/" + PathSegment(deployment), "", {});
+    if (temporary) (void)ctx.Send(http::Method::kDelete, "/api/v1/deployments/" + PercentEncode(deployment), "", {});
   };
 
   auto measure = [&]() -> Result<json> {
-    AIMASS_ASSIGN_OR_RETURN(json meta, ctx.Call(http::Method::kGet, "/v2/models/" + PathSegment(deployment)));
+    AIMASS_ASSIGN_OR_RETURN(json meta, ctx.Call(http::Method::kGet, "/v2/models/" + PercentEncode(deployment)));
     std::string input = meta["inputs"].empty() ? "input" : meta["inputs"][0].value("name", "input");
     const size_t f = t.features.size();
     std::vector<std::vector<double>> scores;
@@ -66,7 +67,7 @@ Status Evaluate(StepContext& ctx) {
                                             {"shape", {n, f}},
                                             {"datatype", "FP32"},
                                             {"data", rows}}})}};
-      AIMASS_ASSIGN_OR_RETURN(json answer, ctx.Call(http::Method::kPost, "/v2/models/" + PathSegment(deployment) + "/infer", &body));
+      AIMASS_ASSIGN_OR_RETURN(json answer, ctx.Call(http::Method::kPost, "/v2/models/" + PercentEncode(deployment) + "/infer", &body));
       const json& out = answer["outputs"][0];
       const json& data = out["data"];
       size_t width = data.size() / n;

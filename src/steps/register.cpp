@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "common/text.hpp"
+
 namespace aimass::steps {
 
 using nlohmann::json;
@@ -18,13 +20,7 @@ Status Register(StepContext& ctx) {
   const std::string alias = InputString(in, "alias", "");
 
   AIMASS_ASSIGN_OR_RETURN(json r, ctx.Call(http::Method::kGet, "/api/v1/runs/" + std::to_string(run)));
-  std::string path = "/api/v1/runs/" + std::to_string(run) + "/artifacts/";
-  for (size_t at = 0; at <= artifact.size();) {
-    size_t slash = artifact.find('/', at);
-    path += (at ? "/" : "") + PathSegment(artifact.substr(at, slash == std::string::npos ? std::string::npos : slash - at));
-    if (slash == std::string::npos) break;
-    at = slash + 1;
-  }
+  const std::string path = "/api/v1/runs/" + std::to_string(run) + "/artifacts/" + PercentEncode(artifact, true);
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse bytes, ctx.Send(http::Method::kGet, path, "", {}));
   if (bytes.status != 200) return Status::NotFound("run " + std::to_string(run) + " has no artifact '" + artifact + "'");
 
@@ -46,7 +42,7 @@ Status Register(StepContext& ctx) {
   json meta = {{"metrics", metrics}, {"params", r["params"]}, {"lineage", lineage}};
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse pushed,
                           ctx.Send(http::Method::kPost,
-                                   "/api/v1/models/" + PathSegment(model) + "/versions?framework=" + PathSegment(framework),
+                                   "/api/v1/models/" + PercentEncode(model) + "/versions?framework=" + PercentEncode(framework),
                                    std::move(bytes.body),
                                    {{"Content-Type", "application/octet-stream"}, {"X-Model-Metadata", meta.dump()}}));
   json v = json::parse(pushed.body, nullptr, false);
@@ -60,7 +56,7 @@ Status Register(StepContext& ctx) {
   if (!alias.empty()) {
     json move = {{"version", version}};
     AIMASS_RETURN_IF_ERROR(
-        ctx.Call(http::Method::kPut, "/api/v1/models/" + PathSegment(model) + "/aliases/" + PathSegment(alias), &move)
+        ctx.Call(http::Method::kPut, "/api/v1/models/" + PercentEncode(model) + "/aliases/" + PercentEncode(alias), &move)
             .status());
   }
   ctx.Output("model", model);

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/text.hpp"
+
 namespace aimass::steps {
 
 using nlohmann::json;
@@ -78,9 +80,9 @@ void StepContext::Output(const std::string& name, const json& value) {
 }
 
 Result<StepContext::Table> StepContext::DownloadTable(const std::string& dataset, const std::string& version) {
-  const std::string base = "/api/v1/datasets/" + PathSegment(dataset);
+  const std::string base = "/api/v1/datasets/" + PercentEncode(dataset);
   Table t;
-  AIMASS_ASSIGN_OR_RETURN(t.version, Call(http::Method::kGet, base + "/versions/" + PathSegment(version)));
+  AIMASS_ASSIGN_OR_RETURN(t.version, Call(http::Method::kGet, base + "/versions/" + PercentEncode(version)));
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse r,
                           Send(http::Method::kGet, base + "/versions/" + std::to_string(t.version["version"].get<int64_t>()) +
                                                        "/download?format=csv",
@@ -120,9 +122,9 @@ Result<std::pair<std::string, int64_t>> StepContext::InputModel() {
     std::string goal = m.value("goal", "max");
     if (goal != "max" && goal != "min") return Status::BadRequest("with.model.goal is max or min");
     AIMASS_ASSIGN_OR_RETURN(json ranked, Call(http::Method::kGet, "/api/v1/models?page_size=1&task=" +
-                                                                      PathSegment(m["best_for"].get<std::string>()) +
+                                                                      PercentEncode(m["best_for"].get<std::string>()) +
                                                                       "&order_by=" +
-                                                                      PathSegment("metrics." + m["metric"].get<std::string>() +
+                                                                      PercentEncode("metrics." + m["metric"].get<std::string>() +
                                                                                   (goal == "max" ? " desc" : " asc"))));
     if (ranked["models"].empty()) {
       return Status::NotFound("no registered model for task '" + m["best_for"].get<std::string>() + "' has the metric '" +
@@ -177,18 +179,5 @@ Result<double> InputNumber(const json& in, const char* key, double fallback) {
   return Status::BadRequest(std::string("with.") + key + " is a number");
 }
 
-std::string PathSegment(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[4];
-      std::snprintf(buf, sizeof(buf), "%%%02X", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 }  // namespace aimass::steps

@@ -67,7 +67,4 @@ Result<double> InputNumber(const nlohmann::json& in, const char* key, double fal
 // A dataset named by `with.<key>`: {"dataset","version"}, "name" (latest) or "name@version".
 Result<std::pair<std::string, std::string>> InputDataset(const nlohmann::json& in, const char* key);
 
-// Percent-encodes one path segment.
-std::string PathSegment(const std::string& s);
-
 }  // namespace aimass::steps
