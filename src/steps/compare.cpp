@@ -3,24 +3,12 @@
 #include <cmath>
 #include <iostream>
 
+#include "common/metric_goal.hpp"
 #include "common/text.hpp"
 
 namespace aimass::steps {
 
 using nlohmann::json;
-
-namespace {
-
-// Which end of a metric is best when the spec does not say: the tracking module's rule.
-std::string DefaultGoal(std::string key) {
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const char* lower : {"loss", "error", "rmse", "mae", "mse", "perplexity"}) {
-    if (key.find(lower) != std::string::npos) return "min";
-  }
-  return "max";
-}
-
-}  // namespace
 
 Status Compare(StepContext& ctx) {
   const json& in = ctx.inputs();
@@ -29,7 +17,7 @@ Status Compare(StepContext& ctx) {
   AIMASS_ASSIGN_OR_RETURN(double version, InputNumber(in, "version", 0));
   AIMASS_ASSIGN_OR_RETURN(double min_delta, InputNumber(in, "min_delta", 0));
   const std::string against = InputString(in, "against", "production");
-  const std::string goal = InputString(in, "goal", DefaultGoal(metric));
+  const std::string goal = InputString(in, "goal", DefaultMetricGoal(metric));
   const bool gate = in.value("gate", false) == true || InputString(in, "gate", "false") == "true";
   if (version < 1) return Status::BadRequest("with.version is the challenger's version number");
   if (goal != "max" && goal != "min") return Status::BadRequest("with.goal is max or min");

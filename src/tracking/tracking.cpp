@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/failpoint.hpp"
+#include "common/metric_goal.hpp"
 #include "common/name.hpp"
 #include "common/time.hpp"
 #include "storage/tree.hpp"
@@ -59,15 +60,6 @@ std::string RunEvent(const Run& r) {
 }
 
 }  // namespace
-
-std::string DefaultGoal(const std::string& key) {
-  std::string k;
-  for (char c : key) k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  for (const char* lower_is_better : {"loss", "error", "rmse", "mae", "mse", "perplexity"}) {
-    if (k.find(lower_is_better) != std::string::npos) return "min";
-  }
-  return "max";
-}
 
 Tracking::Tracking(storage::Db& db, storage::BlobStore& blobs, TrackingOptions options)
     : store_(db, options.selective_runs, options.search_window), blobs_(blobs), options_(options) {}
@@ -264,7 +256,7 @@ Result<Comparison> Tracking::Compare(const std::vector<int64_t>& ids, const std:
     Comparison::MetricRow row;
     row.key = key;
     auto g = goals.find(key);
-    row.goal = g != goals.end() ? g->second : DefaultGoal(key);
+    row.goal = g != goals.end() ? g->second : DefaultMetricGoal(key);
     for (size_t i = 0; i < c.runs.size(); ++i) {
       auto it = c.runs[i].metrics.find(key);
       if (it == c.runs[i].metrics.end()) {

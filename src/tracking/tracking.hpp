@@ -80,8 +80,7 @@ class Tracking {
   Status Log(int64_t id, LogBatch batch);
   Status DeleteTag(int64_t id, const std::string& key);
   Result<std::vector<ChunkPoint>> MetricHistory(int64_t id, const std::string& key, int64_t offset, int64_t limit);
-  // goals: "max" or "min" per metric key; other keys: min when the name says loss, error,
-  // rmse, mae, mse or perplexity, else max.
+  // goals: "max" or "min" per metric key; other keys: DefaultMetricGoal (common/metric_goal.hpp).
   Result<Comparison> Compare(const std::vector<int64_t>& ids, const std::map<std::string, std::string>& goals);
 
   // Stores a spooled upload (under the blob store's temp dir, hashed on arrival) as the
@@ -102,8 +101,5 @@ class Tracking {
   storage::BlobStore& blobs_;
   TrackingOptions options_;
 };
-
-// Which end of a metric is best when the caller does not say (see Compare).
-std::string DefaultGoal(const std::string& key);
 
 }  // namespace aimass::tracking
