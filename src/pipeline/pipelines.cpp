@@ -305,8 +305,11 @@ Result<std::string> Pipelines::StepLog(int64_t id, const std::string& step, uint
   AIMASS_ASSIGN_OR_RETURN(auto steps, store_.Steps(id));
   auto it = std::find_if(steps.begin(), steps.end(), [&](const StepRun& s) { return s.name == step; });
   if (it == steps.end()) return Status::NotFound("run " + std::to_string(id) + " has no step '" + step + "' (yet)");
-  if (!it->job_id) return std::string();
-  std::ifstream in(cluster_.LogPath(*it->job_id), std::ios::binary | std::ios::ate);
+  return it->job_id ? LogTail(*it->job_id, max_bytes) : std::string();
+}
+
+std::string Pipelines::LogTail(int64_t job, uint64_t max_bytes) {
+  std::ifstream in(cluster_.LogPath(job), std::ios::binary | std::ios::ate);
   if (!in) return std::string();
   auto size = static_cast<uint64_t>(in.tellg());
   uint64_t from = size > max_bytes ? size - max_bytes : 0;
@@ -373,11 +376,17 @@ Status Pipelines::Advance(PipelineRun run) {
   AIMASS_ASSIGN_OR_RETURN(PipelineSpec spec, PipelineSpecFromJson(Parsed(run.spec, json::object())));
   AIMASS_ASSIGN_OR_RETURN(auto rows, store_.Steps(run.id));
   const int64_t now = UnixNowMs();
+  // The rows of each spec step, foreach items in order (pointers into `rows`: built again
+  // whenever rows are added).
   std::map<std::string, std::vector<StepRun*>> by_step;
-  for (auto& r : rows) by_step[r.step].push_back(&r);
-  for (auto& [name, list] : by_step) {
-    std::sort(list.begin(), list.end(), [](const StepRun* a, const StepRun* b) { return a->item_index < b->item_index; });
-  }
+  auto index = [&] {
+    by_step.clear();
+    for (auto& r : rows) by_step[r.step].push_back(&r);
+    for (auto& [name, list] : by_step) {
+      std::sort(list.begin(), list.end(), [](const StepRun* a, const StepRun* b) { return a->item_index < b->item_index; });
+    }
+  };
+  index();
   auto put = [&](StepRun& row) { return store_.PutStep(row); };
   const std::string prior_state = run.state;
 
@@ -501,12 +510,7 @@ Status Pipelines::Advance(PipelineRun run) {
         AIMASS_RETURN_IF_ERROR(put(r));
         rows.push_back(r);
       }
-      // Pointers into `rows` moved: rebuild the index.
-      by_step.clear();
-      for (auto& r : rows) by_step[r.step].push_back(&r);
-      for (auto& [n, l] : by_step) {
-        std::sort(l.begin(), l.end(), [](const StepRun* a, const StepRun* b) { return a->item_index < b->item_index; });
-      }
+      index();
       refresh(s.name);
     }
 
@@ -588,8 +592,7 @@ Status Pipelines::Advance(PipelineRun run) {
           continue;
         }
         if (state == "succeeded") {
-          auto log = StepLog(run.id, row->name, 1 << 20);
-          row->outputs = ParseOutputs(log.ok() ? *log : "").dump();
+          row->outputs = ParseOutputs(LogTail(*row->job_id, 1 << 20)).dump();
           row->state = "succeeded";
           row->reason.clear();
           row->finished_ms = now;

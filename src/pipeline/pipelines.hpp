@@ -89,6 +89,8 @@ class Pipelines {
   Status Advance(PipelineRun run);
   Status CheckPermissions(const PipelineSpec& spec, const Principal& who);
   Status Schedule(const PipelineSpec& spec, const std::string& owner, bool existed);
+  // The last `max_bytes` of a job's log (empty when there is none).
+  std::string LogTail(int64_t job, uint64_t max_bytes);
   Result<int64_t> Submit(const PipelineRun& run, const StepSpec& s, StepRun& row, const nlohmann::json& inputs);
   void Publish(const std::string& topic, const PipelineRun& run);
   void Loop();
