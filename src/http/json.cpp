@@ -87,11 +87,12 @@ static bool ParseNonNegative(const std::string& s, int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size() && out >= 0;
 }
 
-Result<PageRequest> ParsePage(const Request& req) {
+Result<PageRequest> ParsePage(const Request& req, int64_t default_size, int64_t max_size) {
   PageRequest page;
+  page.size = default_size;
   if (auto s = req.Query("page_size")) {
-    if (!ParseNonNegative(*s, page.size) || page.size < 1 || page.size > 1000) {
-      return Status::BadRequest("page_size must be an integer from 1 to 1000");
+    if (!ParseNonNegative(*s, page.size) || page.size < 1 || page.size > max_size) {
+      return Status::BadRequest("page_size must be an integer from 1 to " + std::to_string(max_size));
     }
   }
   if (auto t = req.Query("page_token"); t && !t->empty()) {

@@ -33,12 +33,13 @@ Result<std::optional<std::vector<std::string>>> OptionalStringArray(const Json& 
 
 Result<std::string> RequiredString(const Json& obj, const char* key);
 
-// page_size / page_token from the query string.
+// page_size / page_token from the query string; page_size defaults to `default_size` and may
+// be 1 to `max_size` (long lists of small items, such as a metric's history, allow more).
 struct PageRequest {
   int64_t size = 50;
   int64_t offset = 0;  // decoded page token
 };
-Result<PageRequest> ParsePage(const Request& req);
+Result<PageRequest> ParsePage(const Request& req, int64_t default_size = 50, int64_t max_size = 1000);
 std::string NextPageToken(const PageRequest& page, size_t returned);
 
 }  // namespace aimass::http

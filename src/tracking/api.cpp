@@ -293,24 +293,12 @@ Status RegisterRoutes(http::Router& router, Tracking& tracking) {
       "A metric's history in the order logged {metrics: [{step, value, timestamp}], next_page_token}; page_size up to 25000",
       [&t](Request& req) -> Response {
         HTTP_TRY(int64_t id, RunId(req));
-        int64_t size = 10000, offset = 0;
-        if (auto s = req.Query("page_size")) {
-          auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), size);
-          if (ec != std::errc() || p != s->data() + s->size() || size < 1 || size > kMaxHistoryPage) {
-            return http::ErrorResponse(Status::BadRequest("page_size must be an integer from 1 to 25000"), req.request_id);
-          }
-        }
-        if (auto s = req.Query("page_token"); s && !s->empty()) {
-          auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), offset);
-          if (ec != std::errc() || p != s->data() + s->size() || offset < 0) {
-            return http::ErrorResponse(Status::BadRequest("invalid page_token"), req.request_id);
-          }
-        }
-        HTTP_TRY(auto points, t.MetricHistory(id, std::string(req.Param("key")), offset, size));
+        HTTP_TRY(http::PageRequest page, http::ParsePage(req, 10000, kMaxHistoryPage));
+        HTTP_TRY(auto points, t.MetricHistory(id, std::string(req.Param("key")), page.offset, page.size));
         Json list = Json::array();
         for (const auto& p : points) list.push_back({{"step", p.step}, {"value", p.value}, {"timestamp", p.timestamp_ms}});
-        std::string next = static_cast<int64_t>(points.size()) < size ? "" : std::to_string(offset + size);
-        return http::JsonResponse(200, {{"key", req.Param("key")}, {"metrics", list}, {"next_page_token", next}});
+        return http::JsonResponse(200, {{"key", req.Param("key")}, {"metrics", list},
+                                        {"next_page_token", http::NextPageToken(page, points.size())}});
       });
 
   add(Method::kPut, "/api/v1/runs/{id}/artifacts/{path...}", "experiments:write",
