@@ -73,6 +73,12 @@ class TorchScriptRuntime : public Runtime {
       std::vector<c10::IValue> args;
       args.reserve(inputs.size());
       for (const auto& in : inputs) {
+        if (in.dtype == DataType::kBytes) {
+          // A BYTES tensor is a List[str] (text models: train.torch's text classifier).
+          AIMASS_ASSIGN_OR_RETURN(c10::List<std::string> texts, Strings(in));
+          args.emplace_back(std::move(texts));
+          continue;
+        }
         auto type = TorchType(in.dtype);
         if (!type) {
           return Status::BadRequest("input '" + in.name + "': TorchScript models take no " +
@@ -127,6 +133,22 @@ class TorchScriptRuntime : public Runtime {
   std::string OutputName(size_t i) const {
     if (i < sig_.outputs.size() && !sig_.outputs[i].name.empty()) return sig_.outputs[i].name;
     return "output__" + std::to_string(i);
+  }
+
+  // The elements of a BYTES tensor (its size already checked: 4-byte length, then the bytes).
+  static Result<c10::List<std::string>> Strings(const Tensor& in) {
+    if (in.shape.size() > 1) {
+      return Status::BadRequest("input '" + in.name + "': a BYTES input of a TorchScript model is a list of strings, shape [n]");
+    }
+    c10::List<std::string> out;
+    size_t off = 0;
+    while (off + 4 <= in.data.size()) {
+      uint32_t len = 0;
+      std::memcpy(&len, in.data.data() + off, 4);
+      out.push_back(in.data.substr(off + 4, len));
+      off += 4 + len;
+    }
+    return out;
   }
 
   static Status Add(std::vector<Tensor>& out, std::string name, const at::Tensor& t) {

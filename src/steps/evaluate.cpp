@@ -2,10 +2,11 @@
 
 #include <cmath>
 #include <iostream>
+#include <map>
 
 #include "common/text.hpp"
 #include "steps/evaluation_metrics.hpp"
-#include "steps/train_xgboost.hpp"
+#include "steps/numeric_table.hpp"
 
 namespace aimass::steps {
 
@@ -23,7 +24,21 @@ Status Evaluate(StepContext& ctx) {
   }
   if (batch < 1 || batch > 65536) return Status::BadRequest("with.batch is 1 to 65536");
   AIMASS_ASSIGN_OR_RETURN(StepContext::Table table, ctx.DownloadTable(data_ref.first, data_ref.second));
-  AIMASS_ASSIGN_OR_RETURN(NumericTable t, ReadNumericTable(table.csv, label, features));
+  const std::string text = InputString(in, "text", "");
+  AIMASS_ASSIGN_OR_RETURN(NumericTable t, ReadNumericTable(table.csv, label, features, text));
+  // Class names (what train.torch outputs as `labels`) turn named labels into the indices of
+  // the model's outputs.
+  if (in.contains("labels") && in["labels"].is_array()) {
+    std::map<std::string, float> index;
+    for (const auto& l : in["labels"]) index.emplace(l.is_string() ? l.get<std::string>() : l.dump(), static_cast<float>(index.size()));
+    for (size_t r = 0; r < t.rows; ++r) {
+      auto it = index.find(t.labels[r]);
+      if (it == index.end()) return Status::BadRequest("the label '" + t.labels[r].substr(0, 64) + "' is not among with.labels");
+      t.y[r] = it->second;
+    }
+  } else {
+    AIMASS_RETURN_IF_ERROR(RequireNumericLabels(t));
+  }
 
   // The deployment to ask: given, or one made for this step from model and version.
   std::string deployment = InputString(in, "deployment", "");
@@ -61,12 +76,19 @@ Status Evaluate(StepContext& ctx) {
     scores.reserve(t.rows);
     for (size_t at = 0; at < t.rows; at += static_cast<size_t>(batch)) {
       size_t n = std::min(static_cast<size_t>(batch), t.rows - at);
-      std::vector<float> rows(t.x.begin() + static_cast<ptrdiff_t>(at * f),
-                              t.x.begin() + static_cast<ptrdiff_t>((at + n) * f));
-      json body = {{"inputs", json::array({{{"name", input},
-                                            {"shape", {n, f}},
-                                            {"datatype", "FP32"},
-                                            {"data", rows}}})}};
+      json tensor = {{"name", input}};
+      if (!text.empty()) {
+        tensor["shape"] = {n};
+        tensor["datatype"] = "BYTES";
+        tensor["data"] = std::vector<std::string>(t.texts.begin() + static_cast<ptrdiff_t>(at),
+                                                  t.texts.begin() + static_cast<ptrdiff_t>(at + n));
+      } else {
+        tensor["shape"] = {n, f};
+        tensor["datatype"] = "FP32";
+        tensor["data"] = std::vector<float>(t.x.begin() + static_cast<ptrdiff_t>(at * f),
+                                            t.x.begin() + static_cast<ptrdiff_t>((at + n) * f));
+      }
+      json body = {{"inputs", json::array({tensor})}};
       AIMASS_ASSIGN_OR_RETURN(json answer, ctx.Call(http::Method::kPost, "/v2/models/" + PercentEncode(deployment) + "/infer", &body));
       const json& out = answer["outputs"][0];
       const json& data = out["data"];

@@ -40,6 +40,19 @@ Status Register(StepContext& ctx) {
                   {"pipeline_run", ctx.run()},
                   {"step", ctx.step()}};
   json meta = {{"metrics", metrics}, {"params", r["params"]}, {"lineage", lineage}};
+  // The signature: given, or the run's `signature.json` beside the artifact (train.torch
+  // stores one; TorchScript records no types or shapes).
+  if (in.contains("signature") && in["signature"].is_object()) {
+    meta["signature"] = in["signature"];
+  } else {
+    size_t slash = artifact.rfind('/');
+    std::string sig_path = (slash == std::string::npos ? "" : artifact.substr(0, slash + 1)) + "signature.json";
+    AIMASS_ASSIGN_OR_RETURN(http::ClientResponse sig,
+                            ctx.Send(http::Method::kGet,
+                                     "/api/v1/runs/" + std::to_string(run) + "/artifacts/" + PercentEncode(sig_path, true), "", {}));
+    json parsed = sig.status == 200 ? json::parse(sig.body, nullptr, false) : json();
+    if (parsed.is_object()) meta["signature"] = parsed;
+  }
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse pushed,
                           ctx.Send(http::Method::kPost,
                                    "/api/v1/models/" + PercentEncode(model) + "/versions?framework=" + PercentEncode(framework),

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "common/text.hpp"
 
@@ -165,6 +166,12 @@ std::string InputString(const json& in, const char* key, const std::string& fall
   auto it = in.find(key);
   if (it == in.end() || it->is_null()) return fallback;
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+int JobThreads() {
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  int n = omp ? std::atoi(omp) : 0;
+  return n > 0 ? n : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 Result<double> InputNumber(const json& in, const char* key, double fallback) {

@@ -64,6 +64,10 @@ Result<std::string> InputString(const nlohmann::json& in, const char* key);
 std::string InputString(const nlohmann::json& in, const char* key, const std::string& fallback);
 Result<double> InputNumber(const nlohmann::json& in, const char* key, double fallback);
 
+// The CPUs the job was given (the cluster sets OMP_NUM_THREADS to its `resources.cpus`), else
+// the machine's: the default thread count of the training steps.
+int JobThreads();
+
 // A dataset named by `with.<key>`: {"dataset","version"}, "name" (latest) or "name@version".
 Result<std::pair<std::string, std::string>> InputDataset(const nlohmann::json& in, const char* key);
 

@@ -10,6 +10,7 @@
 #include "steps/deploy.hpp"
 #include "steps/evaluate.hpp"
 #include "steps/register.hpp"
+#include "steps/train_torch.hpp"
 #include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
 
@@ -19,6 +20,7 @@ int RunStep(std::string_view uses) {
   static const std::map<std::string, std::function<Status(StepContext&)>, std::less<>> kSteps = {
       {"dataset.split", DatasetSplit},
       {"train.xgboost", TrainXgboost},
+      {"train.torch", TrainTorch},
       {"register", Register},
       {"compare", Compare},
       {"deploy", Deploy},

@@ -13,9 +13,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
-#include <thread>
 
-#include "steps/csv_records.hpp"
 
 namespace aimass::steps {
 
@@ -24,13 +22,6 @@ using nlohmann::json;
 namespace {
 
 constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
-
-bool ParseFloat(const std::string& s, float& out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  out = std::strtof(s.c_str(), &end);
-  return end && *end == '\0' && std::isfinite(out);
-}
 
 Status Xgb(int rc, const char* what) {
   if (rc == 0) return Status::Ok();
@@ -66,65 +57,6 @@ std::map<std::string, double> ParseEval(const std::string& text) {
 
 }  // namespace
 
-Result<NumericTable> ReadNumericTable(const std::string& csv, const std::string& label, std::vector<std::string> features) {
-  AIMASS_ASSIGN_OR_RETURN(auto records, CsvRecords(csv));
-  if (records.size() < 2) return Status::BadRequest("the table has no rows");
-  std::vector<std::string> header = CsvFields(records[0]);
-  auto index_of = [&](const std::string& name) -> Result<size_t> {
-    auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) return Status::BadRequest("'" + name + "' is not a column of the table");
-    return static_cast<size_t>(it - header.begin());
-  };
-  AIMASS_ASSIGN_OR_RETURN(size_t label_index, index_of(label));
-  std::vector<std::vector<std::string>> rows;
-  rows.reserve(records.size() - 1);
-  for (size_t i = 1; i < records.size(); ++i) {
-    rows.push_back(CsvFields(records[i]));
-    if (rows.back().size() != header.size()) {
-      return Status::BadRequest("row " + std::to_string(i) + " has " + std::to_string(rows.back().size()) + " fields, not " +
-                                std::to_string(header.size()));
-    }
-  }
-  std::vector<size_t> columns;
-  if (features.empty()) {
-    for (size_t c = 0; c < header.size(); ++c) {
-      if (c == label_index) continue;
-      bool numeric = std::all_of(rows.begin(), rows.end(), [&](const std::vector<std::string>& r) {
-        float f;
-        return r[c].empty() || ParseFloat(r[c], f);
-      });
-      if (numeric) {
-        columns.push_back(c);
-        features.push_back(header[c]);
-      }
-    }
-  } else {
-    for (const auto& f : features) {
-      AIMASS_ASSIGN_OR_RETURN(size_t c, index_of(f));
-      columns.push_back(c);
-    }
-  }
-  if (columns.empty()) return Status::BadRequest("no numeric feature columns besides the label");
-  NumericTable t;
-  t.features = std::move(features);
-  t.rows = rows.size();
-  t.x.reserve(t.rows * columns.size());
-  t.y.reserve(t.rows);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    float y;
-    if (!ParseFloat(rows[i][label_index], y)) {
-      return Status::BadRequest("row " + std::to_string(i + 1) + ": the label '" + rows[i][label_index].substr(0, 32) +
-                                "' is not a number");
-    }
-    t.y.push_back(y);
-    for (size_t c : columns) {
-      float v;
-      t.x.push_back(ParseFloat(rows[i][c], v) ? v : kMissing);
-    }
-  }
-  return t;
-}
-
 Status TrainXgboost(StepContext& ctx) {
   const json& in = ctx.inputs();
   AIMASS_ASSIGN_OR_RETURN(auto train_ref, InputDataset(in, "train"));
@@ -143,17 +75,19 @@ Status TrainXgboost(StepContext& ctx) {
   AIMASS_ASSIGN_OR_RETURN(double subsample, InputNumber(in, "subsample", 1));
   AIMASS_ASSIGN_OR_RETURN(double early, InputNumber(in, "early_stopping_rounds", 0));
   AIMASS_ASSIGN_OR_RETURN(double seed, InputNumber(in, "seed", 0));
-  AIMASS_ASSIGN_OR_RETURN(double threads, InputNumber(in, "threads", std::max(1u, std::thread::hardware_concurrency())));
+  AIMASS_ASSIGN_OR_RETURN(double threads, InputNumber(in, "threads", JobThreads()));
   if (rounds < 1 || rounds > 100000) return Status::BadRequest("with.num_round is 1 to 100000");
 
   AIMASS_ASSIGN_OR_RETURN(StepContext::Table train_table, ctx.DownloadTable(train_ref.first, train_ref.second));
   AIMASS_ASSIGN_OR_RETURN(NumericTable train, ReadNumericTable(train_table.csv, label, features));
+  AIMASS_RETURN_IF_ERROR(RequireNumericLabels(train));
   std::optional<NumericTable> valid;
   json valid_version;
   if (in.contains("validation") && !in["validation"].is_null()) {
     AIMASS_ASSIGN_OR_RETURN(auto ref, InputDataset(in, "validation"));
     AIMASS_ASSIGN_OR_RETURN(StepContext::Table t, ctx.DownloadTable(ref.first, ref.second));
     AIMASS_ASSIGN_OR_RETURN(valid, ReadNumericTable(t.csv, label, train.features));
+    AIMASS_RETURN_IF_ERROR(RequireNumericLabels(*valid));
     valid_version = t.version;
   }
 

@@ -12,25 +12,11 @@
 //            features, classes (for classification), metrics (the last round's)
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "common/status.hpp"
+#include "steps/numeric_table.hpp"
 #include "steps/step.hpp"
 
 namespace aimass::steps {
-
-// A table as numbers: the label column and the feature columns (missing or unparsable: NaN).
-struct NumericTable {
-  std::vector<std::string> features;
-  std::vector<float> x;  // rows × features, row-major
-  std::vector<float> y;
-  size_t rows = 0;
-};
-
-// From CSV text; `features` empty: every column but the label whose values all parse as
-// numbers (or are missing).
-Result<NumericTable> ReadNumericTable(const std::string& csv, const std::string& label, std::vector<std::string> features);
 
 Status TrainXgboost(StepContext& ctx);
 
