@@ -4,7 +4,7 @@
 # the same network, data, batch size, optimiser and thread count in PyTorch from Python
 # (Debian's python3-torch, the same LibTorch 1.13 underneath), side by side in one run
 # (goal >= 1.0x). Both time the training loop only: shuffling, batching, forward, backward
-# and the optimiser step over the 60,000 training images.
+# and the optimiser step over the 60,000 training images. The peer runs before and after.
 #   bench/train.sh        (THREADS=2 EPOCHS=3 ROWS=60000 BATCH=64)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -83,3 +83,36 @@ test("create a pipeline, run it, watch its graph, read a log, hit the cache, res
   await page.shot("pipeline-resumed");
   await page.close();
 });
+
+test("a tune step: its trials fan out, the graph names the best, the trials table marks it", async () => {
+  // A small table; the search tries two test fractions of dataset.split and keeps the one
+  // that leaves the most training rows.
+  assert.equal((await s.platform.api("POST", "/api/v1/datasets", { name: "tunable" })).status, 201);
+  const csv = "x,y\n" + Array.from({ length: 40 }, (_, i) => `${i},${i % 2}`).join("\n") + "\n";
+  assert.equal((await s.platform.api("POST", "/api/v1/datasets/tunable/versions", csv, undefined, { "Content-Type": "text/csv" })).status, 201);
+  const spec = {
+    name: "tuned",
+    steps: [
+      {
+        name: "search",
+        uses: "tune",
+        with: { uses: "dataset.split", with: { dataset: "tunable" }, space: { test_fraction: [0.5, 0.25] }, metric: "train.rows", goal: "max" },
+      },
+    ],
+  };
+  assert.equal((await s.platform.api("POST", "/api/v1/pipelines", spec)).status, 201);
+  const run = await s.platform.api("POST", "/api/v1/pipelines/tuned/runs", {});
+  const page = await openPage(s.browser, s.platform);
+  await page.goto(`${s.platform.url}/#/pipeline-runs/${run.body.id}`);
+  const graph = page.getByRole("img", { name: "Pipeline graph" });
+  const node = graph.getByRole("button", { name: "Step search: succeeded" });
+  await node.waitFor({ timeout: 90000 });
+  assert.match(await node.textContent(), /best: trial 1 \(30\)/);
+  await node.click();
+  const trials = page.getByRole("table").last();
+  await page.getByRole("heading", { name: "Trials of search" }).waitFor();
+  await trials.getByRole("cell", { name: "search[1] ★ best" }).waitFor();
+  await trials.getByRole("cell", { name: "search[0]", exact: true }).waitFor();
+  await page.shot("pipeline-tune");
+  await page.close();
+});

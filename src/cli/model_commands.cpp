@@ -107,7 +107,7 @@ std::shared_ptr<ModelCommands> AddModelCommands(CLI::App& app) {
   c->push->add_option("file", c->file, "Artifact file, or a directory (sent as a tar)")
       ->required()
       ->check(CLI::ExistingPath);
-  c->push->add_option("--framework,-f", c->framework, "torchscript, onnx or xgboost")->required();
+  c->push->add_option("--framework,-f", c->framework, "torchscript, onnx, xgboost or fasttext")->required();
   c->push->add_option("--metadata,-m", c->metadata,
                       "JSON: signature, metrics, params, lineage, dependencies (or @file)");
 

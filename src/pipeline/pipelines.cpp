@@ -18,6 +18,7 @@
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "pipeline/expression.hpp"
+#include "pipeline/tuning.hpp"
 #include "scheduler/scheduler.hpp"
 
 namespace aimass::pipeline {
@@ -55,6 +56,17 @@ void SortSteps(const PipelineSpec& spec, std::vector<StepRun>& steps) {
     size_t oa = order.count(a.step) ? order[a.step] : SIZE_MAX, ob = order.count(b.step) ? order[b.step] : SIZE_MAX;
     return oa != ob ? oa < ob : a.item_index < b.item_index;
   });
+}
+
+// A tune step's trial: a row like a foreach item, whose item holds the inputs it tries.
+StepRun TrialRow(int64_t run, const std::string& step, size_t index, const json& params, int64_t round) {
+  StepRun r;
+  r.run_id = run;
+  r.name = step + "[" + std::to_string(index) + "]";
+  r.step = step;
+  r.item_index = static_cast<int64_t>(index);
+  r.item = json{{"params", params}, {"round", round}}.dump();
+  return r;
 }
 
 std::string EventJson(const PipelineRun& r) {
@@ -270,8 +282,19 @@ Result<RunView> Pipelines::Resume(int64_t id, const Principal& who) {
   AIMASS_ASSIGN_OR_RETURN(auto steps, store_.Steps(id));
   // A step is reused when all of it succeeded (every item of a foreach step).
   std::map<std::string, bool> whole;
+  std::set<std::string> tunes;
+  for (const auto& s : spec.steps) {
+    if (s.uses == "tune") tunes.insert(s.name);
+  }
   for (const auto& s : steps) {
     auto [it, added] = whole.emplace(s.step, true);
+    if (tunes.count(s.step)) {
+      // A tune step by its summary row (a failed trial does not make the search fail).
+      bool has_summary = std::any_of(steps.begin(), steps.end(),
+                                     [&](const StepRun& x) { return x.step == s.step && x.item_index < 0; });
+      it->second = it->second && has_summary && (s.item_index >= 0 || s.state == "succeeded");
+      continue;
+    }
     it->second = it->second && s.state == "succeeded";
   }
   std::vector<StepRun> reused;
@@ -372,6 +395,68 @@ Result<int64_t> Pipelines::Submit(const PipelineRun& run, const StepSpec& s, Ste
   return submitted.id;
 }
 
+Status Pipelines::AdvanceTune(const PipelineRun& run, const StepSpec& s, std::vector<StepRun*> mine,
+                              std::vector<StepRun>& rows, int64_t now) {
+  std::vector<StepRun*> trials_rows;
+  for (StepRun* r : mine) {
+    if (r->item_index < 0) return Status::Ok();  // decided already (or failed before it began)
+    if (!Finished(r->state)) return Status::Ok();
+    trials_rows.push_back(r);
+  }
+  if (trials_rows.empty()) return Status::Ok();
+  std::sort(trials_rows.begin(), trials_rows.end(), [](const StepRun* a, const StepRun* b) { return a->item_index < b->item_index; });
+  auto tune = ParseTuneSpec(s.with);
+  std::vector<Trial> trials;
+  json table = json::array();
+  for (const StepRun* r : trials_rows) {
+    json item = Parsed(r->item, json::object());
+    Trial t;
+    t.params = item.value("params", json::object());
+    t.round = item.value("round", int64_t{0});
+    t.succeeded = r->state == "succeeded";
+    if (tune.ok()) t.score = ScoreAt(Parsed(r->outputs, json::object()), tune->metric);
+    table.push_back({{"index", r->item_index}, {"params", t.params}, {"round", t.round}, {"state", r->state},
+                     {"score", t.score ? json(*t.score) : json(nullptr)}});
+    trials.push_back(std::move(t));
+  }
+  StepRun summary;
+  summary.run_id = run.id;
+  summary.name = s.name;
+  summary.step = s.name;
+  summary.started_ms = trials_rows.front()->started_ms;
+  summary.finished_ms = now;
+  if (!tune.ok()) {
+    summary.state = "failed";
+    summary.reason = tune.status().message();
+  } else {
+    std::vector<json> next = NextRound(*tune, trials);
+    if (!next.empty()) {
+      for (size_t k = 0; k < next.size(); ++k) {
+        StepRun r = TrialRow(run.id, s.name, trials.size() + k, next[k], trials.back().round + 1);
+        AIMASS_RETURN_IF_ERROR(store_.PutStep(r));
+        rows.push_back(std::move(r));
+      }
+      return Status::Ok();
+    }
+    auto best = BestTrial(*tune, trials);
+    if (!best) {
+      summary.state = "failed";
+      summary.reason = "no trial succeeded with a score at '" + tune->metric + "'";
+      summary.outputs = json{{"trials", table}}.dump();
+    } else {
+      json out = Parsed(trials_rows[*best]->outputs, json::object());
+      out["trials"] = table;
+      out["best"] = {{"index", trials_rows[*best]->item_index}, {"params", trials[*best].params}, {"score", *trials[*best].score}};
+      summary.state = "succeeded";
+      summary.reason = "best: trial " + std::to_string(trials_rows[*best]->item_index) + " of " + std::to_string(trials.size());
+      summary.outputs = out.dump();
+    }
+  }
+  AIMASS_RETURN_IF_ERROR(store_.PutStep(summary));
+  rows.push_back(std::move(summary));
+  return Status::Ok();
+}
+
 Status Pipelines::Advance(PipelineRun run) {
   AIMASS_ASSIGN_OR_RETURN(PipelineSpec spec, PipelineSpecFromJson(Parsed(run.spec, json::object())));
   AIMASS_ASSIGN_OR_RETURN(auto rows, store_.Steps(run.id));
@@ -389,6 +474,21 @@ Status Pipelines::Advance(PipelineRun run) {
   index();
   auto put = [&](StepRun& row) { return store_.PutStep(row); };
   const std::string prior_state = run.state;
+  std::map<std::string, const StepSpec*> spec_of;
+  for (const auto& s : spec.steps) spec_of[s.name] = &s;
+  auto is_tune = [&](const std::string& step) {
+    auto it = spec_of.find(step);
+    return it != spec_of.end() && it->second->uses == "tune";
+  };
+  // The rows that decide how a step went: a tune step's summary row (a trial may fail and the
+  // search still succeed), every row of the others.
+  auto decisive = [&](const std::string& step) {
+    std::vector<StepRun*> out;
+    for (StepRun* r : by_step[step]) {
+      if (!is_tune(step) || r->item_index < 0) out.push_back(r);
+    }
+    return out;
+  };
 
   // Cancelled: stop what runs, end what waits.
   if (run.cancel_requested) {
@@ -421,13 +521,18 @@ Status Pipelines::Advance(PipelineRun run) {
       if (x.name == step) s = &x;
     }
     json outputs;
+    std::string state = it->second.front()->state;
     if (s && !s->foreach.is_null()) {
       outputs = json::array();
       for (const StepRun* r : it->second) outputs.push_back(Parsed(r->outputs, json::object()));
+    } else if (s && s->uses == "tune") {
+      auto summary = decisive(step);
+      outputs = summary.empty() ? json::object() : Parsed(summary.front()->outputs, json::object());
+      state = summary.empty() ? "running" : summary.front()->state;
     } else {
       outputs = Parsed(it->second.front()->outputs, json::object());
     }
-    context["steps"][step] = {{"outputs", outputs}, {"state", it->second.front()->state}};
+    context["steps"][step] = {{"outputs", outputs}, {"state", state}};
   };
   for (const auto& [name, list] : by_step) refresh(name);
 
@@ -439,7 +544,7 @@ Status Pipelines::Advance(PipelineRun run) {
       std::string blocked, failed;
       bool all_skipped_by_when = true;
       for (const auto& n : s.needs) {
-        const auto& needed = by_step[n];
+        const auto needed = decisive(n);
         if (needed.empty()) {
           blocked = n;
           break;
@@ -502,6 +607,14 @@ Status Pipelines::Advance(PipelineRun run) {
               made.push_back(std::move(r));
             }
           }
+        } else if (go && s.uses == "tune") {
+          auto tune = ParseTuneSpec(s.with);
+          if (!tune.ok()) {
+            one("failed", tune.status().message());
+          } else {
+            auto first = FirstRound(*tune);
+            for (size_t i = 0; i < first.size(); ++i) made.push_back(TrialRow(run.id, s.name, i, first[i], 0));
+          }
         } else if (go) {
           one("pending", why);
         }
@@ -520,6 +633,18 @@ Status Pipelines::Advance(PipelineRun run) {
         ctx["item"] = Parsed(row->item, json(nullptr));
         json inputs = {{"with", s.with}, {"command", s.command}, {"env", s.env}};
         auto rendered = Render(inputs, ctx);
+        // A tune trial runs the tuned step with the trial's inputs over the base ones.
+        const StepSpec* runs = &s;
+        StepSpec trial;
+        if (rendered.ok() && s.uses == "tune") {
+          trial = s;
+          trial.uses = s.with.value("uses", "");
+          json base = (*rendered)["with"].value("with", json::object());
+          const json params = ctx["item"].value("params", json::object());
+          for (auto it = params.begin(); it != params.end(); ++it) base[it.key()] = it.value();
+          (*rendered)["with"] = base;
+          runs = &trial;
+        }
         if (!rendered.ok()) {
           row->state = "failed";
           row->reason = rendered.status().message();
@@ -538,8 +663,8 @@ Status Pipelines::Advance(PipelineRun run) {
           continue;
         }
         row->inputs = rendered->dump();
-        json key = {{"uses", s.uses}, {"inputs", *rendered}, {"item", Parsed(row->item, json(nullptr))},
-                    {"code", s.uses == "command" ? "" : std::string(kVersion) + " " + s.uses}};
+        json key = {{"uses", runs->uses}, {"inputs", *rendered}, {"item", Parsed(row->item, json(nullptr))},
+                    {"code", runs->uses == "command" ? "" : std::string(kVersion) + " " + runs->uses}};
         row->cache_key = "sha256:" + Sha256Hex(key.dump());
         if (s.cache && row->attempts == 0) {
           AIMASS_ASSIGN_OR_RETURN(auto hit, store_.CacheLookup(row->cache_key));
@@ -555,7 +680,7 @@ Status Pipelines::Advance(PipelineRun run) {
             continue;
           }
         }
-        auto job = Submit(run, s, *row, *rendered);
+        auto job = Submit(run, *runs, *row, *rendered);
         if (!job.ok()) {
           row->state = "failed";
           row->reason = "could not start: " + job.status().message();
@@ -618,15 +743,21 @@ Status Pipelines::Advance(PipelineRun run) {
         AIMASS_RETURN_IF_ERROR(put(*row));
       }
     }
+    if (s.uses == "tune") {
+      AIMASS_RETURN_IF_ERROR(AdvanceTune(run, s, by_step[s.name], rows, now));
+      index();
+    }
     refresh(s.name);
   }
 
   // The run's state from its steps'.
   bool all_done = true, any_failed = false;
   for (const auto& s : spec.steps) {
-    if (by_step[s.name].empty()) all_done = false;
+    if (decisive(s.name).empty()) all_done = false;
     for (const StepRun* r : by_step[s.name]) {
       if (!Finished(r->state)) all_done = false;
+    }
+    for (const StepRun* r : decisive(s.name)) {
       if (r->state == "failed" || r->state == "cancelled") any_failed = true;
     }
   }
@@ -635,7 +766,7 @@ Status Pipelines::Advance(PipelineRun run) {
     run.finished_ms = now;
     if (any_failed) {
       for (const auto& r : rows) {
-        if (r.state == "failed") {
+        if (r.state == "failed" && !(is_tune(r.step) && r.item_index >= 0)) {
           run.reason = "step '" + r.name + "' failed: " + r.reason;
           break;
         }

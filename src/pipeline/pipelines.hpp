@@ -92,6 +92,10 @@ class Pipelines {
   // The last `max_bytes` of a job's log (empty when there is none).
   std::string LogTail(int64_t job, uint64_t max_bytes);
   Result<int64_t> Submit(const PipelineRun& run, const StepSpec& s, StepRun& row, const nlohmann::json& inputs);
+  // A tune step whose trials have all ended: its next round of trials (added to `rows`), or its
+  // summary row (the best trial's outputs, every trial's score) when the search is over.
+  Status AdvanceTune(const PipelineRun& run, const StepSpec& s, std::vector<StepRun*> mine, std::vector<StepRun>& rows,
+                     int64_t now);
   void Publish(const std::string& topic, const PipelineRun& run);
   void Loop();
 

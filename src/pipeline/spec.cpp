@@ -7,6 +7,7 @@
 #include "common/name.hpp"
 #include "config/yaml_json.hpp"
 #include "pipeline/expression.hpp"
+#include "pipeline/tuning.hpp"
 
 namespace aimass::pipeline {
 
@@ -98,6 +99,11 @@ Result<StepSpec> ParseStep(const json& j, size_t index) {
     if (s.foreach.is_array() && (s.foreach.empty() || s.foreach.size() > 1000)) {
       return Status::BadRequest(what + ": 'foreach' holds 1 to 1000 items");
     }
+  }
+  if (s.uses == "tune") {
+    if (!s.foreach.is_null()) return Status::BadRequest(what + ": a tune step fans out by itself; no 'foreach'");
+    auto tune = ParseTuneSpec(s.with);
+    if (!tune.ok()) return Status::BadRequest(what + ": " + tune.status().message());
   }
   return s;
 }

@@ -62,7 +62,7 @@ enum class ArtifactKind { kFile, kDirectory };
 struct ModelVersion {
   std::string model;
   int64_t version = 0;
-  std::string framework;  // torchscript | onnx | xgboost | aimass
+  std::string framework;  // torchscript | onnx | xgboost | fasttext | aimass
   ArtifactKind kind = ArtifactKind::kFile;
   // sha256:<hex> of the file in the blob store, or of a directory's manifest (TreeDigest)
   std::string digest;

@@ -5,7 +5,7 @@
 namespace aimass::registry {
 
 const std::vector<std::string>& ValidatedFrameworks() {
-  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost"};
+  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext"};
   return names;
 }
 
@@ -15,6 +15,7 @@ const ArtifactValidator* ValidatorFor(const std::string& framework) {
     (*m)["torchscript"] = MakeTorchScriptValidator();
     (*m)["onnx"] = MakeOnnxValidator();
     (*m)["xgboost"] = MakeXgboostValidator();
+    (*m)["fasttext"] = MakeFastTextValidator();
     return m;
   }();
   auto it = validators->find(framework);

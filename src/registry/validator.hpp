@@ -23,7 +23,7 @@ class ArtifactValidator {
   virtual Result<Signature> Validate(const std::string& path) const = 0;
 };
 
-// The frameworks with a validator, by name: torchscript, onnx, xgboost.
+// The frameworks with a validator, by name: torchscript, onnx, xgboost, fasttext.
 const std::vector<std::string>& ValidatedFrameworks();
 // nullptr for an unknown framework.
 const ArtifactValidator* ValidatorFor(const std::string& framework);
@@ -32,6 +32,7 @@ const ArtifactValidator* ValidatorFor(const std::string& framework);
 std::unique_ptr<ArtifactValidator> MakeTorchScriptValidator();
 std::unique_ptr<ArtifactValidator> MakeOnnxValidator();
 std::unique_ptr<ArtifactValidator> MakeXgboostValidator();
+std::unique_ptr<ArtifactValidator> MakeFastTextValidator();
 
 // A runtime's error message with the server's own file path taken out: where the data
 // directory lies is none of the client's business.

@@ -8,6 +8,7 @@ Result<std::unique_ptr<Runtime>> LoadRuntime(const std::string& framework, const
   if (framework == "torchscript") return LoadTorchScript(path, declared, options);
   if (framework == "onnx") return LoadOnnx(path, declared, options);
   if (framework == "xgboost") return LoadXgboost(path, declared, options);
+  if (framework == "fasttext") return LoadFastText(path, declared, options);
   return Status::BadRequest("framework '" + framework + "' cannot be served");
 }
 

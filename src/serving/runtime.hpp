@@ -46,5 +46,7 @@ Result<std::unique_ptr<Runtime>> LoadOnnx(const std::string& path, const registr
                                           const RuntimeOptions& options);
 Result<std::unique_ptr<Runtime>> LoadXgboost(const std::string& path, const registry::Signature& declared,
                                              const RuntimeOptions& options);
+Result<std::unique_ptr<Runtime>> LoadFastText(const std::string& path, const registry::Signature& declared,
+                                              const RuntimeOptions& options);
 
 }  // namespace aimass::serving

@@ -18,10 +18,7 @@ Status Evaluate(StepContext& ctx) {
   AIMASS_ASSIGN_OR_RETURN(std::string label, InputString(in, "label"));
   AIMASS_ASSIGN_OR_RETURN(double batch, InputNumber(in, "batch", 256));
   AIMASS_ASSIGN_OR_RETURN(double run_number, InputNumber(in, "run", 0));
-  std::vector<std::string> features;
-  if (in.contains("features") && in["features"].is_array()) {
-    for (const auto& f : in["features"]) features.push_back(f.is_string() ? f.get<std::string>() : f.dump());
-  }
+  AIMASS_ASSIGN_OR_RETURN(std::vector<std::string> features, InputStrings(in, "features"));
   if (batch < 1 || batch > 65536) return Status::BadRequest("with.batch is 1 to 65536");
   AIMASS_ASSIGN_OR_RETURN(StepContext::Table table, ctx.DownloadTable(data_ref.first, data_ref.second));
   const std::string text = InputString(in, "text", "");

@@ -3,7 +3,9 @@
 // (per class, confusion matrix) as an artifact.
 //
 //   with: dataset (required: {"dataset","version"}, "name" or "name@version"), label
-//         (required), features (every other numeric column), deployment, or model and version
+//         (required), features (every other numeric column) or text (a text column, sent as
+//         BYTES), labels (class names in the model's output order, for named labels),
+//         deployment, or model and version
 //         (a temporary deployment is made and removed), task (classification, or regression;
 //         default: classification when the label's values are whole), run (the tracking run to
 //         log to; default: the run in the model version's lineage), batch (256)

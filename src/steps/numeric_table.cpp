@@ -33,7 +33,10 @@ Result<NumericTable> ReadNumericTable(const std::string& csv, const std::string&
     if (it == header.end()) return Status::BadRequest("'" + name + "' is not a column of the table");
     return static_cast<size_t>(it - header.begin());
   };
-  AIMASS_ASSIGN_OR_RETURN(size_t label_index, index_of(label));
+  size_t label_index = width;  // none
+  if (!label.empty()) {
+    AIMASS_ASSIGN_OR_RETURN(label_index, index_of(label));
+  }
   size_t text_index = width;
   if (!text.empty()) {
     AIMASS_ASSIGN_OR_RETURN(text_index, index_of(text));
@@ -60,11 +63,13 @@ Result<NumericTable> ReadNumericTable(const std::string& csv, const std::string&
       if (!ok && !fields[c].empty()) numeric[c] = false;
       all.push_back(ok ? v : kMissing);
     }
-    float y;
-    bool ok = ParseFloat(fields[label_index], y);
-    t.numeric_labels = t.numeric_labels && ok;
-    t.y.push_back(ok ? y : kMissing);
-    t.labels.push_back(std::move(fields[label_index]));
+    if (label_index < width) {
+      float y;
+      bool ok = ParseFloat(fields[label_index], y);
+      t.numeric_labels = t.numeric_labels && ok;
+      t.y.push_back(ok ? y : kMissing);
+      t.labels.push_back(std::move(fields[label_index]));
+    }
     if (text_index < width) t.texts.push_back(std::move(fields[text_index]));
   }
   std::vector<size_t> columns;

@@ -20,7 +20,7 @@ struct NumericTable {
   bool numeric_labels = true;           // every label is a number
 };
 
-// From CSV text. `features` empty: every column but the label (and the text column) whose
+// From CSV text; `label` "" for a table read without one (y and labels then empty). `features` empty: every column but the label (and the text column) whose
 // values all parse as numbers or are missing. `text` names a column read as text instead of
 // features ("" for none; then no feature columns is bad_request).
 Result<NumericTable> ReadNumericTable(const std::string& csv, const std::string& label, std::vector<std::string> features,

@@ -1,5 +1,6 @@
 #include "steps/step.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -106,7 +107,30 @@ Result<int64_t> StepContext::StartTrackingRun(const std::string& experiment, con
     made = Call(http::Method::kPost, "/api/v1/runs", &body);
   }
   if (!made.ok()) return made.status();
-  return (*made)["id"].get<int64_t>();
+  const int64_t id = (*made)["id"].get<int64_t>();
+  AIMASS_ASSIGN_OR_RETURN(double interval, InputNumber(inputs_, "system_metrics_interval_s", 10));
+  if (interval > 0) {
+    http::Client* client = client_.get();
+    std::string url = server_ + "/api/v1/runs/" + std::to_string(id) + "/log", token = token_;
+    sampler_ = std::make_unique<SystemSampler>(
+        [client, url, token](const json& batch) {
+          http::ClientRequest req;
+          req.method = http::Method::kPost;
+          req.url = url;
+          req.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+          req.body = batch.dump();
+          req.timeout = std::chrono::seconds(30);
+          (void)client->Send(req);
+        },
+        std::chrono::milliseconds(static_cast<int64_t>(interval * 1000)));
+  }
+  return id;
+}
+
+Status StepContext::FinishTrackingRun(int64_t run) {
+  sampler_.reset();
+  json done = {{"status", "succeeded"}};
+  return Call(http::Method::kPatch, "/api/v1/runs/" + std::to_string(run), &done).status();
 }
 
 Status StepContext::LogToRun(int64_t run, const json& batch) {
@@ -166,6 +190,27 @@ std::string InputString(const json& in, const char* key, const std::string& fall
   auto it = in.find(key);
   if (it == in.end() || it->is_null()) return fallback;
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Result<std::vector<std::string>> InputStrings(const json& in, const char* key) {
+  std::vector<std::string> out;
+  auto it = in.find(key);
+  if (it == in.end() || it->is_null()) return out;
+  if (!it->is_array()) return Status::BadRequest(std::string("with.") + key + " is a list of names");
+  for (const auto& v : *it) {
+    if (!v.is_string()) return Status::BadRequest(std::string("with.") + key + " is a list of names");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Result<int64_t> InputCount(const json& in, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
+  AIMASS_ASSIGN_OR_RETURN(double v, InputNumber(in, key, static_cast<double>(fallback)));
+  if (v != std::floor(v) || v < static_cast<double>(lo) || v > static_cast<double>(hi)) {
+    return Status::BadRequest(std::string("with.") + key + " is a whole number from " + std::to_string(lo) + " to " +
+                              std::to_string(hi));
+  }
+  return static_cast<int64_t>(v);
 }
 
 int JobThreads() {

@@ -12,6 +12,7 @@
 
 #include "common/status.hpp"
 #include "http/client.hpp"
+#include "steps/system_sampler.hpp"
 
 namespace aimass::steps {
 
@@ -43,10 +44,14 @@ class StepContext {
   Result<Table> DownloadTable(const std::string& dataset, const std::string& version);
 
   // A tracking run for this step in `experiment` (created when missing), tagged with the
-  // pipeline, its run and the step; returns its id.
+  // pipeline, its run and the step; returns its id. From then on the run also gets the system
+  // metrics (system_sampler.hpp) every `with.system_metrics_interval_s` (10; 0: none), until
+  // FinishTrackingRun.
   Result<int64_t> StartTrackingRun(const std::string& experiment, const nlohmann::json& params);
   // One logging call (POST /api/v1/runs/{id}/log).
   Status LogToRun(int64_t run, const nlohmann::json& batch);
+  // The system metrics' last sample, then the run's status (succeeded).
+  Status FinishTrackingRun(int64_t run);
 
   // The model version `with.model` and `with.version` name, or, when `with.model` is
   // {"best_for": task, "metric": key, "goal": "max"|"min"}, the best registered version for
@@ -57,12 +62,17 @@ class StepContext {
   nlohmann::json inputs_ = nlohmann::json::object();
   std::string server_, token_, pipeline_, run_, step_;
   std::unique_ptr<http::Client> client_ = std::make_unique<http::Client>();
+  std::unique_ptr<SystemSampler> sampler_;  // after client_: stopped before it goes
 };
 
 // Input helpers: a required or optional member of the step's `with`, with its type checked.
 Result<std::string> InputString(const nlohmann::json& in, const char* key);
 std::string InputString(const nlohmann::json& in, const char* key, const std::string& fallback);
 Result<double> InputNumber(const nlohmann::json& in, const char* key, double fallback);
+// A whole number within [lo, hi].
+Result<int64_t> InputCount(const nlohmann::json& in, const char* key, int64_t fallback, int64_t lo, int64_t hi);
+// A list of names (absent: empty).
+Result<std::vector<std::string>> InputStrings(const nlohmann::json& in, const char* key);
 
 // The CPUs the job was given (the cluster sets OMP_NUM_THREADS to its `resources.cpus`), else
 // the machine's: the default thread count of the training steps.

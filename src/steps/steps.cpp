@@ -6,10 +6,12 @@
 #include <string>
 
 #include "steps/compare.hpp"
+#include "steps/convert.hpp"
 #include "steps/dataset_split.hpp"
 #include "steps/deploy.hpp"
 #include "steps/evaluate.hpp"
 #include "steps/register.hpp"
+#include "steps/train_fasttext.hpp"
 #include "steps/train_torch.hpp"
 #include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
@@ -21,10 +23,12 @@ int RunStep(std::string_view uses) {
       {"dataset.split", DatasetSplit},
       {"train.xgboost", TrainXgboost},
       {"train.torch", TrainTorch},
+      {"train.fasttext", TrainFastText},
       {"register", Register},
       {"compare", Compare},
       {"deploy", Deploy},
       {"evaluate", Evaluate},
+      {"convert", Convert},
   };
   auto it = kSteps.find(uses);
   if (it == kSteps.end()) {

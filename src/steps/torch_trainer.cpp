@@ -60,16 +60,21 @@ struct Net : torch::nn::Module {
 // left out.
 struct Scaling {
   torch::Tensor mean, std;
+  bool missing = false;  // some value was NaN: the exported module replaces them too
 };
 
 Scaling FitScaling(const TorchTrainData& d, bool per_feature) {
   const size_t f = d.features;
   size_t groups = per_feature ? f : 1;
   std::vector<double> sum(groups), sq(groups), n(groups);
+  bool missing = false;
   for (size_t r = 0; r < d.rows; ++r) {
     for (size_t c = 0; c < f; ++c) {
       float v = d.x[r * f + c];
-      if (std::isnan(v)) continue;
+      if (std::isnan(v)) {
+        missing = true;
+        continue;
+      }
       size_t g = per_feature ? c : 0;
       sum[g] += v;
       sq[g] += static_cast<double>(v) * v;
@@ -83,7 +88,7 @@ Scaling FitScaling(const TorchTrainData& d, bool per_feature) {
     mean[g] = static_cast<float>(m);
     sd[g] = var > 1e-12 ? static_cast<float>(std::sqrt(var)) : 1.0f;
   }
-  return {torch::tensor(mean), torch::tensor(sd)};
+  return {torch::tensor(mean), torch::tensor(sd), missing};
 }
 
 // In place: the rows' memory becomes the tensor's (a second copy of a large table is what a
@@ -133,7 +138,7 @@ std::string Join(const std::vector<int64_t>& v) {
 
 // The exported module's source: normalisation, the same layers as Net::forward in eval mode,
 // softmax for classes, the target's scale back for regression.
-std::string ExportSource(const TorchTrainOptions& o, const Net& net) {
+std::string ExportSource(const TorchTrainOptions& o, const Net& net, bool missing) {
   std::ostringstream s;
   std::string head;
   if (o.architecture == "text") {
@@ -164,8 +169,11 @@ std::string ExportSource(const TorchTrainOptions& o, const Net& net) {
          "    h = torch.stack(rows)\n"
          "    y = torch.matmul(h, self.w0.t()) + self.b0\n";
   } else {
-    s << "def forward(self, input):\n"
-         "    x = torch.nan_to_num((input.float() - self.mean) / self.std, 0.0)\n";
+    // NaN (a missing value) becomes the mean only when training saw one: the replacement
+    // exports to ONNX as IsNaN, which OpenCV's ONNX runtime cannot run.
+    s << "def forward(self, input):\n";
+    if (missing) s << "    x = torch.nan_to_num((input.float() - self.mean) / self.std, 0.0)\n";
+    else s << "    x = (input.float() - self.mean) / self.std\n";
     if (o.architecture == "cnn") {
       s << "    x = x.reshape([-1, " << Join(net.image) << "])\n"
            "    x = torch.max_pool2d(torch.relu(torch.conv2d(x, self.c1w, self.c1b, [1, 1], [1, 1])), [2, 2])\n"
@@ -435,7 +443,7 @@ Result<TorchTrainResult> TrainTorch(const TorchTrainOptions& o, TorchTrainData t
       m.register_buffer("ymean", torch::tensor(static_cast<float>(y_mean)));
       m.register_buffer("ystd", torch::tensor(static_cast<float>(y_std)));
     }
-    m.define(ExportSource(o, *net));
+    m.define(ExportSource(o, *net, scaling.missing));
     m.eval();
     std::ostringstream saved;
     m.save(saved);

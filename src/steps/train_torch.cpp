@@ -29,28 +29,6 @@ Result<std::vector<int64_t>> InputIntegers(const json& in, const char* key) {
   return out;
 }
 
-Result<std::vector<std::string>> InputStrings(const json& in, const char* key) {
-  std::vector<std::string> out;
-  auto it = in.find(key);
-  if (it == in.end() || it->is_null()) return out;
-  if (!it->is_array()) return Status::BadRequest(std::string("with.") + key + " is a list of names");
-  for (const auto& v : *it) {
-    if (!v.is_string()) return Status::BadRequest(std::string("with.") + key + " is a list of names");
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-// A whole number input within [lo, hi].
-Result<int64_t> InputCount(const json& in, const char* key, int64_t fallback, int64_t lo, int64_t hi) {
-  AIMASS_ASSIGN_OR_RETURN(double v, InputNumber(in, key, static_cast<double>(fallback)));
-  if (v != std::floor(v) || v < static_cast<double>(lo) || v > static_cast<double>(hi)) {
-    return Status::BadRequest(std::string("with.") + key + " is a whole number from " + std::to_string(lo) + " to " +
-                              std::to_string(hi));
-  }
-  return static_cast<int64_t>(v);
-}
-
 TorchTrainData ToData(NumericTable& t) {
   TorchTrainData d;
   d.rows = t.rows;
@@ -228,8 +206,7 @@ Status TrainTorch(StepContext& ctx) {
   };
   AIMASS_RETURN_IF_ERROR(put("model/model.pt", std::move(result.torchscript), "application/octet-stream"));
   AIMASS_RETURN_IF_ERROR(put("model/signature.json", signature.dump(2), "application/json"));
-  json done = {{"status", "succeeded"}};
-  AIMASS_RETURN_IF_ERROR(ctx.Call(http::Method::kPatch, "/api/v1/runs/" + std::to_string(run), &done).status());
+  AIMASS_RETURN_IF_ERROR(ctx.FinishTrackingRun(run));
 
   ctx.Output("run", run);
   ctx.Output("artifact", "model/model.pt");

@@ -61,14 +61,7 @@ Status TrainXgboost(StepContext& ctx) {
   const json& in = ctx.inputs();
   AIMASS_ASSIGN_OR_RETURN(auto train_ref, InputDataset(in, "train"));
   AIMASS_ASSIGN_OR_RETURN(std::string label, InputString(in, "label"));
-  std::vector<std::string> features;
-  if (in.contains("features")) {
-    if (!in["features"].is_array()) return Status::BadRequest("with.features is a list of columns");
-    for (const auto& f : in["features"]) {
-      if (!f.is_string()) return Status::BadRequest("with.features is a list of columns");
-      features.push_back(f.get<std::string>());
-    }
-  }
+  AIMASS_ASSIGN_OR_RETURN(std::vector<std::string> features, InputStrings(in, "features"));
   AIMASS_ASSIGN_OR_RETURN(double rounds, InputNumber(in, "num_round", 100));
   AIMASS_ASSIGN_OR_RETURN(double depth, InputNumber(in, "max_depth", 6));
   AIMASS_ASSIGN_OR_RETURN(double eta, InputNumber(in, "eta", 0.3));
@@ -106,8 +99,8 @@ Status TrainXgboost(StepContext& ctx) {
             << " features" << (valid ? ", validating on " + std::to_string(valid->rows) + " rows" : "") << "\n"
             << std::flush;
 
-  json params = {{"objective", objective}, {"num_round", static_cast<int64_t>(rounds)}, {"max_depth", depth},
-                 {"eta", eta},             {"subsample", subsample},                     {"seed", seed},
+  json params = {{"objective", objective}, {"num_round", static_cast<int64_t>(rounds)}, {"max_depth", static_cast<int64_t>(depth)},
+                 {"eta", eta},             {"subsample", subsample},                     {"seed", static_cast<int64_t>(seed)},
                  {"label", label},         {"features", train.features.size()}};
   std::string experiment = InputString(in, "experiment", ctx.pipeline().empty() ? "steps" : ctx.pipeline());
   AIMASS_ASSIGN_OR_RETURN(int64_t run, ctx.StartTrackingRun(experiment, params));
@@ -196,8 +189,7 @@ Status TrainXgboost(StepContext& ctx) {
                           ctx.Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/model/model.json",
                                    std::move(bytes), {{"Content-Type", "application/json"}}));
   if (put.status != 201) return Status::Internal("storing the model: HTTP " + std::to_string(put.status));
-  json done = {{"status", "succeeded"}};
-  AIMASS_RETURN_IF_ERROR(ctx.Call(http::Method::kPatch, "/api/v1/runs/" + std::to_string(run), &done).status());
+  AIMASS_RETURN_IF_ERROR(ctx.FinishTrackingRun(run));
 
   ctx.Output("run", run);
   ctx.Output("artifact", "model/model.json");

@@ -7,6 +7,7 @@
 
 #include "common/random.hpp"
 #include "common/text.hpp"
+#include "common/words.hpp"
 
 namespace aimass {
 namespace {
@@ -82,3 +83,9 @@ TEST(TextTest, CommaListsAreSplitTrimmedAndWithoutEmptyItems) {
 }
 
 }  // namespace aimass
+
+TEST(WordsTest, LowerCasePunctuationAndSpacesCollapsed) {
+  EXPECT_EQ(aimass::NormalizeWords("  What's my BALANCE?!\tNow\n"), "what s my balance now");
+  EXPECT_EQ(aimass::NormalizeWords("Größe: ÜBER-alles"), "größe Über alles");  // ASCII only
+  EXPECT_EQ(aimass::NormalizeWords(" ,.; "), "");
+}

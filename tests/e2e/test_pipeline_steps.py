@@ -256,3 +256,129 @@ def test_compare_gates_deploy_and_the_model_is_served(server, fashion):
 def json_dump(x) -> str:
     import json
     return json.dumps(x, indent=1)[:4000]
+
+
+def test_tune_grid_fans_out_trials_and_passes_the_best_on(server, fashion):
+    """A grid over train.xgboost: one row and job per trial, a trial that fails left out, the
+    step's own row holding the best trial's outputs, which the next step reads."""
+    a = server.admin
+    name = unique("grid")
+    create(a, {"name": name, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "seed": 11,
+                  "train_dataset": f"{name}-train", "test_dataset": f"{name}-test"}},
+        {"name": "tune", "uses": "tune", "needs": ["split"], "with": {
+            "uses": "train.xgboost",
+            "with": {"train": "${{ steps.split.outputs.train }}", "validation": "${{ steps.split.outputs.test }}",
+                     "label": "label", "num_round": 8},
+            "space": {"max_depth": [1, 5], "objective": ["multi:softprob", "no:such-objective"]},
+            "metric": "metrics.accuracy"}},
+        {"name": "use", "needs": ["tune"],
+         "command": ["echo", "best run ${{ steps.tune.outputs.run }} depth ${{ steps.tune.outputs.best.params.max_depth }}"]},
+    ]})
+    run = wait_run(a, start(a, name)["id"], timeout=600)
+    assert run["state"] == "succeeded", json_dump(run)
+    rows = steps(run)
+    trials = [rows[f"tune[{i}]"] for i in range(4)]
+    assert [t["state"] for t in trials] == ["succeeded", "failed", "succeeded", "failed"], [t["state"] for t in trials]
+    assert all(t["job"] for t in trials) and len({t["job"] for t in trials}) == 4
+    out = rows["tune"]["outputs"]
+    table = out["trials"]
+    assert [t["params"] for t in table] == [
+        {"max_depth": 1, "objective": "multi:softprob"}, {"max_depth": 1, "objective": "no:such-objective"},
+        {"max_depth": 5, "objective": "multi:softprob"}, {"max_depth": 5, "objective": "no:such-objective"}]
+    scores = {t["index"]: t["score"] for t in table}
+    assert scores[1] is None and scores[3] is None and scores[2] > scores[0] > 0.5, scores
+    assert out["best"] == {"index": 2, "params": table[2]["params"], "score": scores[2]}
+    assert out["run"] == trials[2]["outputs"]["run"] and out["metrics"]["accuracy"] == scores[2]
+    assert a.get(f"/api/v1/runs/{out['run']}").json()["params"]["max_depth"] == "5"
+    log = a.get(f"/api/v1/pipeline-runs/{run['id']}/steps/use/logs").text
+    assert f"best run {out['run']} depth 5" in log
+    # Again: every trial from the cache, the same best.
+    again = wait_run(a, start(a, name)["id"], timeout=300)
+    r2 = steps(again)
+    assert all(r2[f"tune[{i}]"]["cached"] for i in (0, 2)) and r2["tune"]["outputs"]["best"]["index"] == 2
+
+
+def test_tune_successive_halving_gives_the_best_third_three_times_the_budget(server, fashion):
+    a = server.admin
+    name = unique("halving")
+    create(a, {"name": name, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "seed": 12,
+                  "train_dataset": f"{name}-train", "test_dataset": f"{name}-test"}},
+        {"name": "tune", "uses": "tune", "needs": ["split"], "with": {
+            "uses": "train.xgboost",
+            "with": {"train": "${{ steps.split.outputs.train }}", "validation": "${{ steps.split.outputs.test }}",
+                     "label": "label"},
+            "method": "halving", "trials": 6, "seed": 5,
+            "space": {"eta": {"min": 0.05, "max": 0.5, "log": True}, "max_depth": [2, 3, 4, 6]},
+            "budget": {"input": "num_round", "min": 2, "max": 18, "eta": 3},
+            "metric": "metrics.accuracy"}},
+    ]})
+    run = wait_run(a, start(a, name)["id"], timeout=900)
+    assert run["state"] == "succeeded", json_dump(run)
+    table = steps(run)["tune"]["outputs"]["trials"]
+    rounds = [[t for t in table if t["round"] == r] for r in range(3)]
+    assert [len(r) for r in rounds] == [6, 2, 1], [len(r) for r in rounds]
+    assert {t["params"]["num_round"] for t in rounds[0]} == {2}
+    assert {t["params"]["num_round"] for t in rounds[1]} == {6} and rounds[2][0]["params"]["num_round"] == 18
+    # Round 2 took round 1's two best configurations; round 3 the better of those.
+    best_first = sorted(rounds[0], key=lambda t: -t["score"])[:2]
+    strip = lambda p: {k: v for k, v in p.items() if k != "num_round"}  # noqa: E731
+    assert [strip(t["params"]) for t in rounds[1]] == [strip(t["params"]) for t in best_first]
+    assert strip(rounds[2][0]["params"]) == strip(max(rounds[1], key=lambda t: t["score"])["params"])
+    best = steps(run)["tune"]["outputs"]["best"]
+    assert best["index"] == rounds[2][0]["index"] and best["params"]["num_round"] == 18
+
+
+def test_convert_torchscript_to_onnx_checked_by_serving_both(server, fashion):
+    """An MLP trained by train.torch, converted to ONNX; the step checks the ONNX version as
+    served against the TorchScript module, and here the two deployments answer alike too."""
+    a = server.admin
+    name = unique("convert")
+    model = unique("fmnist-mlp")
+    create(a, {"name": name, "steps": [
+        {"name": "split", "uses": "dataset.split",
+         "with": {"dataset": fashion, "method": "stratified", "column": "label", "seed": 13,
+                  "train_dataset": f"{name}-train", "test_dataset": f"{name}-test"}},
+        {"name": "train", "uses": "train.torch", "needs": ["split"], "resources": {"cpus": 2, "memory_mb": 1024},
+         "with": {"train": "${{ steps.split.outputs.train }}", "validation": "${{ steps.split.outputs.test }}",
+                  "label": "label", "epochs": 3}},
+        {"name": "register", "uses": "register", "needs": ["train"],
+         "with": {"model": model, "task": "image-classification", "run": "${{ steps.train.outputs.run }}",
+                  "artifact": "${{ steps.train.outputs.artifact }}", "framework": "torchscript"}},
+        {"name": "convert", "uses": "convert", "needs": ["register", "split"], "resources": {"memory_mb": 2048},
+         "with": {"model": model, "version": "${{ steps.register.outputs.version }}",
+                  "samples": "${{ steps.split.outputs.test }}", "label": "label", "rows": 100}},
+    ]})
+    run = wait_run(a, start(a, name)["id"], timeout=600)
+    assert run["state"] == "succeeded", json_dump(run) + a.get(
+        f"/api/v1/pipeline-runs/{run['id']}/steps/convert/logs").text[-3000:]
+    s = steps(run)
+    assert 0.7 < s["train"]["outputs"]["metrics"]["accuracy"] <= 1
+    out = s["convert"]["outputs"]
+    assert out["framework"] == "onnx" and out["source"] == {"model": model, "version": 1} and out["version"] == 2
+    assert out["rows"] == 100 and 0 <= out["max_abs_diff"] < 1e-4
+    v = a.get(f"/api/v1/models/{model}/versions/2").json()
+    assert v["framework"] == "onnx" and v["status"] == "ready"
+    assert v["lineage"]["converted_from"] == {"model": model, "version": 1}
+    assert v["metrics"]["accuracy"] == s["train"]["outputs"]["metrics"]["accuracy"]
+    # Both served, the same held-out rows: the same probabilities.
+    rows = download(a, s["split"]["outputs"]["test"]["dataset"], s["split"]["outputs"]["test"]["version"])[:50]
+    data = [float(r[f"p{i}"]) for r in rows for i in range(49)]
+    answers = []
+    for version in (1, 2):
+        dep = unique(f"conv-v{version}")
+        assert a.post("/api/v1/deployments", json={"name": dep, "model": model, "version": version}).status_code == 201
+        resp = a.post(f"/v2/models/{dep}/infer", json={"inputs": [
+            {"name": "input", "shape": [50, 49], "datatype": "FP32", "data": data}]})
+        assert resp.status_code == 200, resp.text
+        answers.append(resp.json()["outputs"][0]["data"])
+    assert len(answers[0]) == 500 and max(abs(x - y) for x, y in zip(*answers)) < 1e-4
+    # Only TorchScript converts: the ONNX version itself is refused, saying so.
+    bad = unique("badconvert")
+    create(a, {"name": bad, "steps": [{"name": "convert", "uses": "convert", "with": {"model": model, "version": 2}}]})
+    failed = wait_run(a, start(a, bad)["id"], timeout=120)
+    assert failed["state"] == "failed"
+    assert "is onnx, not torchscript" in a.get(f"/api/v1/pipeline-runs/{failed['id']}/steps/convert/logs").text

@@ -2,9 +2,12 @@
 // order), expressions and templates, and outputs read from a step's log.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "pipeline/expression.hpp"
 #include "pipeline/pipelines.hpp"
 #include "pipeline/spec.hpp"
+#include "pipeline/tuning.hpp"
 
 namespace aimass::pipeline {
 namespace {
@@ -115,6 +118,95 @@ TEST(OutputsTest, LinesFromTheLogLastOneWins) {
                           "::aimass-output acc=0.95\n::aimass-output note=hello world\n::aimass-output Bad=1\n"
                           "  ::aimass-output indented=1\n::aimass-output =nothing\n");
   EXPECT_EQ(out, json::parse(R"({"acc": 0.95, "model": {"name": "m", "version": 2}, "note": "hello world"})"));
+}
+
+}  // namespace
+}  // namespace aimass::pipeline
+
+namespace aimass::pipeline {
+namespace {
+
+TEST(TuneTest, GridIsTheProductAndRandomIsSeededWithinRanges) {
+  auto grid = ParseTuneSpec(nlohmann::json::parse(R"({"uses":"train.xgboost","with":{"label":"y"},
+      "space":{"eta":[0.1,0.3],"max_depth":[3,4,6]},"metric":"metrics.accuracy"})"));
+  ASSERT_TRUE(grid.ok()) << grid.status().message();
+  EXPECT_TRUE(grid->maximize);
+  auto first = FirstRound(*grid);
+  ASSERT_EQ(first.size(), 6u);
+  EXPECT_EQ(first[0], nlohmann::json::parse(R"({"eta":0.1,"max_depth":3})"));
+  EXPECT_EQ(first[5], nlohmann::json::parse(R"({"eta":0.3,"max_depth":6})"));
+  EXPECT_TRUE(NextRound(*grid, {}).empty());
+
+  auto random = ParseTuneSpec(nlohmann::json::parse(R"({"uses":"train.torch","method":"random","trials":20,"seed":3,
+      "space":{"learning_rate":{"min":1e-4,"max":1e-1,"log":true},"batch_size":{"min":16,"max":256,"integer":true},
+      "optimizer":["adam","sgd"]},"metric":"metrics.validation_loss"})"));
+  ASSERT_TRUE(random.ok()) << random.status().message();
+  EXPECT_FALSE(random->maximize);  // a loss: lower is better
+  auto a = FirstRound(*random), b = FirstRound(*random);
+  ASSERT_EQ(a.size(), 20u);
+  EXPECT_EQ(a, b);
+  std::set<std::string> optimizers;
+  for (const auto& p : a) {
+    EXPECT_GE(p["learning_rate"].get<double>(), 1e-4);
+    EXPECT_LE(p["learning_rate"].get<double>(), 1e-1);
+    EXPECT_TRUE(p["batch_size"].is_number_integer());
+    optimizers.insert(p["optimizer"].get<std::string>());
+  }
+  EXPECT_EQ(optimizers.size(), 2u);
+}
+
+TEST(TuneTest, SuccessiveHalvingKeepsTheBestThirdAtThreeTimesTheBudget) {
+  auto s = ParseTuneSpec(nlohmann::json::parse(R"({"uses":"train.torch","method":"halving","trials":9,
+      "space":{"lr":{"min":0.001,"max":0.1}},"metric":"metrics.accuracy","budget":{"input":"epochs","min":1,"max":9,"eta":3}})"));
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto first = FirstRound(*s);
+  ASSERT_EQ(first.size(), 9u);
+  std::vector<Trial> trials;
+  for (size_t i = 0; i < first.size(); ++i) {
+    EXPECT_EQ(first[i]["epochs"], 1);
+    Trial t{first[i], 0, i != 4, static_cast<double>(i) / 10};  // trial 4 failed
+    if (i == 7) t.score.reset();                                 // 7 logged no score
+    trials.push_back(t);
+  }
+  auto second = NextRound(*s, trials);
+  ASSERT_EQ(second.size(), 3u);  // 9 / 3, the best scores: 8, 6, 5
+  EXPECT_EQ(second[0]["lr"], first[8]["lr"]);
+  EXPECT_EQ(second[1]["lr"], first[6]["lr"]);
+  EXPECT_EQ(second[2]["lr"], first[5]["lr"]);
+  EXPECT_EQ(second[0]["epochs"], 3);
+  for (size_t i = 0; i < second.size(); ++i) trials.push_back(Trial{second[i], 1, true, 0.5 + (i == 1 ? 0.3 : 0.0)});
+  auto third = NextRound(*s, trials);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0]["lr"], first[6]["lr"]);
+  EXPECT_EQ(third[0]["epochs"], 9);
+  trials.push_back(Trial{third[0], 2, true, 0.7});
+  EXPECT_TRUE(NextRound(*s, trials).empty());  // the budget is spent
+  // The best is the last round's, even where an earlier, shorter trial scored higher.
+  EXPECT_EQ(BestTrial(*s, trials), trials.size() - 1);
+}
+
+TEST(TuneTest, ScoresAndRefusals) {
+  auto out = nlohmann::json::parse(R"({"metrics":{"accuracy":0.9,"name":"x"},"run":3})");
+  EXPECT_EQ(ScoreAt(out, "metrics.accuracy"), 0.9);
+  EXPECT_EQ(ScoreAt(out, "run"), 3);
+  EXPECT_FALSE(ScoreAt(out, "metrics.name"));
+  EXPECT_FALSE(ScoreAt(out, "metrics.f1"));
+  for (const char* bad : {
+           R"({"uses":"command","space":{"a":[1]},"metric":"m"})",
+           R"({"uses":"tune","space":{"a":[1]},"metric":"m"})",
+           R"({"uses":"train.torch","space":{"a":{"min":0,"max":1}},"metric":"m"})",  // grid takes lists
+           R"({"uses":"train.torch","space":{"a":[1]}})",
+           R"({"uses":"train.torch","method":"halving","space":{"a":[1]},"metric":"m"})",
+           R"({"uses":"train.torch","method":"random","space":{"a":{"min":0,"max":1,"log":true}},"metric":"m"})",
+           R"({"uses":"train.torch","space":{"a":[1]},"metric":"m","extra":1})",
+       }) {
+    EXPECT_EQ(ParseTuneSpec(nlohmann::json::parse(bad)).status().code(), Code::kBadRequest) << bad;
+  }
+  // A whole pipeline with a tune step is checked at creation.
+  EXPECT_EQ(ParsePipelineSpec(R"({"name":"p","steps":[{"name":"t","uses":"tune","with":{"uses":"train.torch"}}]})")
+                .status()
+                .code(),
+            Code::kBadRequest);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ import type { AliasMove, Model, Version } from "../types";
 import { Markdown } from "../components/Markdown";
 import { DataTable, ErrorLine, Field, FormButtons, PageHeader, StateBadge, bytes, when } from "../components/ui";
 
-const FRAMEWORKS = ["onnx", "torchscript", "xgboost"];
+const FRAMEWORKS = ["onnx", "torchscript", "xgboost", "fasttext"];
 const LEVELS = ["none", "read", "write", "manage"];
 
 interface Grants {

@@ -206,11 +206,33 @@ export function PipelinePage() {
   );
 }
 
-// One node per spec step: its items' states folded into one.
+interface TuneTrial {
+  index: number;
+  params: Record<string, unknown>;
+  round: number;
+  state: string;
+  score: number | null;
+}
+
+// One node per spec step: its items' states folded into one; a tune step's is its own row's
+// (a failed trial does not fail the search), its trials counted while they run.
 function runNodes(spec: StepSpec[], steps: StepRun[]): DagNode[] {
   return spec.map((s) => {
     const mine = steps.filter((x) => x.step === s.name);
     if (mine.length === 0) return { name: s.name, needs: s.needs, state: "pending", detail: "waiting" };
+    if (s.uses === "tune") {
+      const summary = mine.find((x) => x.name === s.name);
+      const trials = mine.filter((x) => x.name !== s.name);
+      const done = trials.filter((x) => FINAL.includes(x.state)).length;
+      const best = summary?.outputs.best as { index: number; score: number } | undefined;
+      return {
+        name: s.name,
+        needs: s.needs,
+        state: summary ? summary.state : "running",
+        cached: trials.length > 0 && trials.every((x) => x.cached),
+        detail: best ? `best: trial ${best.index} (${+best.score.toFixed(4)})` : `${done}/${trials.length} trials`,
+      };
+    }
     const states = mine.map((x) => x.state);
     const order = ["failed", "running", "queued", "pending", "cancelled", "skipped", "succeeded"];
     const state = order.find((o) => states.includes(o)) ?? states[0];
@@ -225,6 +247,31 @@ function runNodes(spec: StepSpec[], steps: StepRun[]): DagNode[] {
             : "";
     return { name: s.name, needs: s.needs, state, cached, detail };
   });
+}
+
+// A tune step's trials: what each tried, its round, state and score, the best marked.
+function Trials({ steps, step }: { steps: StepRun[]; step: string }) {
+  const summary = steps.find((x) => x.name === step && Array.isArray(x.outputs.trials));
+  if (!summary) return null;
+  const trials = summary.outputs.trials as TuneTrial[];
+  const best = (summary.outputs.best as { index: number } | undefined)?.index;
+  const keys = [...new Set(trials.flatMap((t) => Object.keys(t.params)))];
+  return (
+    <>
+      <h2>Trials of {step}</h2>
+      <DataTable
+        rows={trials}
+        rowKey={(t) => String(t.index)}
+        columns={[
+          { title: "Trial", render: (t) => `${step}[${t.index}]${t.index === best ? " ★ best" : ""}` },
+          { title: "Round", render: (t) => t.round },
+          ...keys.map((k) => ({ title: k, render: (t: TuneTrial) => JSON.stringify(t.params[k] ?? null) })),
+          { title: "State", render: (t) => <StateBadge state={t.state} /> },
+          { title: "Score", render: (t) => (t.score === null ? "—" : +t.score.toFixed(6)) },
+        ]}
+      />
+    </>
+  );
 }
 
 function StepLog({ run, step, live }: { run: number; step: string; live: boolean }) {
@@ -312,6 +359,7 @@ export function PipelineRunPage() {
           { title: "Reason", render: (s) => s.reason },
         ]}
       />
+      {selected && <Trials steps={r.steps} step={selected} />}
       {selected && r.steps.some((s) => s.name === selected && s.job) && (
         <StepLog run={r.id} step={selected} live={!FINAL.includes(r.state)} />
       )}
