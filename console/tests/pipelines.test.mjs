@@ -107,7 +107,7 @@ test("a tune step: its trials fan out, the graph names the best, the trials tabl
   const graph = page.getByRole("img", { name: "Pipeline graph" });
   const node = graph.getByRole("button", { name: "Step search: succeeded" });
   await node.waitFor({ timeout: 90000 });
-  assert.match(await node.textContent(), /best: trial 1 \(30\)/);
+  assert.match(await node.textContent(), /best #1: 30/);
   await node.click();
   const trials = page.getByRole("table").last();
   await page.getByRole("heading", { name: "Trials of search" }).waitFor();

@@ -230,7 +230,7 @@ function runNodes(spec: StepSpec[], steps: StepRun[]): DagNode[] {
         needs: s.needs,
         state: summary ? summary.state : "running",
         cached: trials.length > 0 && trials.every((x) => x.cached),
-        detail: best ? `best: trial ${best.index} (${+best.score.toFixed(4)})` : `${done}/${trials.length} trials`,
+        detail: best ? `best #${best.index}: ${+best.score.toFixed(4)}` : `${done}/${trials.length} trials`,
       };
     }
     const states = mine.map((x) => x.state);
