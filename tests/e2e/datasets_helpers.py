@@ -6,17 +6,22 @@ import time
 from conftest import describe, unique, wait_for
 
 CSV = {"Content-Type": "text/csv"}
-RETAIL = "/work/shared/data/online-retail/online_retail.csv.gz"
 
 
-def retail_path():
+def shared_data(relative: str):
+    """A file of ../shared/data, beside this checkout or any folder above it (a CI clone
+    elsewhere), else where the workplace keeps it."""
     from pathlib import Path
     here = Path(__file__).resolve()
     for root in here.parents:
-        candidate = root.parent / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
+        candidate = root.parent / "shared" / "data" / relative
         if candidate.exists():
             return candidate
-    return Path(RETAIL)
+    return Path("/work/shared/data") / relative
+
+
+def retail_path():
+    return shared_data("online-retail/online_retail.csv.gz")
 
 
 def create_dataset(client, name: str | None = None, **fields) -> str:

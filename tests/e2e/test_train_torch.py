@@ -13,14 +13,12 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from conftest import unique
-from datasets_helpers import create_dataset, push, wait_ready
+from datasets_helpers import create_dataset, push, shared_data, wait_ready
 from test_pipelines import create, start, steps, wait_run
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-CLINC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "clinc150" / "data_full.json"
+CLINC = shared_data("clinc150/data_full.json")
 TRAIN_RESOURCES = {"cpus": 2, "memory_mb": 3072}
 
 
@@ -161,7 +159,6 @@ def test_fashion_mnist_cnn_split_train_evaluate_compare_canary_and_the_cache(ser
         assert step["cached_from_run"] == (first["id"] if step["name"] == "split" else run["id"]), step
 
 
-@pytest.mark.skipif(not CLINC.exists(), reason="../shared/data/clinc150 is missing")
 def test_text_classifier_on_clinc_intents_is_served_with_strings(server):
     a = server.admin
     data = json.loads(CLINC.read_text())
