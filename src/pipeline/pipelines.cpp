@@ -431,11 +431,14 @@ Status Pipelines::AdvanceTune(const PipelineRun& run, const StepSpec& s, std::ve
   } else {
     std::vector<json> next = NextRound(*tune, trials);
     if (!next.empty()) {
+      // A round's rows in one transaction: a crash leaves all of it or none (then it is made
+      // again from the same trials).
+      std::vector<StepRun> round;
       for (size_t k = 0; k < next.size(); ++k) {
-        StepRun r = TrialRow(run.id, s.name, trials.size() + k, next[k], trials.back().round + 1);
-        AIMASS_RETURN_IF_ERROR(store_.PutStep(r));
-        rows.push_back(std::move(r));
+        round.push_back(TrialRow(run.id, s.name, trials.size() + k, next[k], trials.back().round + 1));
       }
+      AIMASS_RETURN_IF_ERROR(store_.PutSteps(round));
+      rows.insert(rows.end(), round.begin(), round.end());
       return Status::Ok();
     }
     auto best = BestTrial(*tune, trials);

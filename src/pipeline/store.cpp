@@ -259,6 +259,13 @@ Status PipelineStore::PutStep(const StepRun& s) {
   return db_.Transaction([&](Tx& tx) { return InsertStep(tx, s); });
 }
 
+Status PipelineStore::PutSteps(const std::vector<StepRun>& steps) {
+  return db_.Transaction([&](Tx& tx) -> Status {
+    for (const auto& s : steps) AIMASS_RETURN_IF_ERROR(InsertStep(tx, s));
+    return Status::Ok();
+  });
+}
+
 Result<std::optional<CacheEntry>> PipelineStore::CacheLookup(const std::string& key) {
   AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT run_id, step, outputs FROM pipeline_cache WHERE cache_key = ?", {key}));
   if (rows.empty()) return std::optional<CacheEntry>();

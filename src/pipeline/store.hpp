@@ -90,6 +90,7 @@ class PipelineStore {
 
   Result<std::vector<StepRun>> Steps(int64_t run_id);
   Status PutStep(const StepRun& s);  // insert or replace by (run_id, name)
+  Status PutSteps(const std::vector<StepRun>& steps);  // the same, all in one transaction
 
   Result<std::optional<CacheEntry>> CacheLookup(const std::string& key);
   Status CachePut(const std::string& key, const CacheEntry& e, int64_t now_ms);
