@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <random>
 
+#include "common/file.hpp"
 #include "common/spawn.hpp"
 #include "common/text.hpp"
 #include "steps/numeric_table.hpp"
@@ -36,17 +36,6 @@ torch.onnx.export(m, (x,), out, input_names=[in_name], output_names=[out_name],
                   dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}}, opset_version=int(opset))
 print("exported to ONNX opset", opset, "output shape", list(y.shape), flush=True)
 )";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-Status WriteFile(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return f ? Status::Ok() : Status::Internal("cannot write " + path);
-}
 
 Status RunPython(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"/usr/bin/python3", "-c", kExportScript};
@@ -136,15 +125,15 @@ Status Convert(StepContext& ctx) {
   // Export, with the TorchScript module's answers as the reference.
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse artifact, ctx.Send(http::Method::kGet, base + "/artifact", "", {}));
   if (artifact.status != 200) return Status::NotFound("the artifact of " + model + " version " + std::to_string(version));
-  AIMASS_RETURN_IF_ERROR(WriteFile("model.pt", artifact.body));
-  AIMASS_RETURN_IF_ERROR(WriteFile("samples.f32", std::string(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(float))));
+  AIMASS_RETURN_IF_ERROR(WriteFileAtomically("model.pt", artifact.body, 0600));
+  AIMASS_RETURN_IF_ERROR(WriteFileAtomically("samples.f32", std::string(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(float)), 0600));
   std::string shape = std::to_string(n);
   for (int64_t d : row_shape) shape += "," + std::to_string(d);
   std::cout << "exporting " << model << " version " << version << " to ONNX (opset " << static_cast<int>(opset) << "), "
             << n << " sample rows\n";
   AIMASS_RETURN_IF_ERROR(RunPython({"model.pt", "samples.f32", shape, std::to_string(static_cast<int>(opset)), "model.onnx",
                                     "expected.f32", in_name, out_name}));
-  std::string expected_bytes = ReadFile("expected.f32");
+  AIMASS_ASSIGN_OR_RETURN(std::string expected_bytes, ReadFile("expected.f32"));
   std::vector<float> expected(expected_bytes.size() / sizeof(float));
   std::memcpy(expected.data(), expected_bytes.data(), expected.size() * sizeof(float));
 
@@ -164,9 +153,10 @@ Status Convert(StepContext& ctx) {
     auto made = ctx.Call(http::Method::kPost, "/api/v1/models", &create);
     if (!made.ok() && made.status().code() != Code::kConflict) return made.status();
   }
+  AIMASS_ASSIGN_OR_RETURN(std::string onnx_bytes, ReadFile("model.onnx"));
   AIMASS_ASSIGN_OR_RETURN(http::ClientResponse pushed,
                           ctx.Send(http::Method::kPost, "/api/v1/models/" + PercentEncode(target) + "/versions?framework=onnx",
-                                   ReadFile("model.onnx"),
+                                   std::move(onnx_bytes),
                                    {{"Content-Type", "application/octet-stream"}, {"X-Model-Metadata", meta.dump()}}));
   json v = json::parse(pushed.body, nullptr, false);
   if (pushed.status != 201 || !v.is_object()) {
@@ -177,8 +167,7 @@ Status Convert(StepContext& ctx) {
   const std::string onnx_base = "/api/v1/models/" + PercentEncode(target) + "/versions/" + std::to_string(onnx_version);
 
   // The check: the new version as served answers the samples as the TorchScript module did.
-  std::string deployment = "convert-" + ctx.run() + "-" + std::to_string(onnx_version);
-  for (char& c : deployment) c = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
+  const std::string deployment = ctx.ScratchDeployment("convert", onnx_version);
   auto check = [&]() -> Result<double> {
     json body = {{"name", deployment}, {"model", target}, {"version", onnx_version}};
     AIMASS_RETURN_IF_ERROR(ctx.Call(http::Method::kPost, "/api/v1/deployments", &body).status());

@@ -49,8 +49,7 @@ Status Evaluate(StepContext& ctx) {
     version = chosen.second;
     if (model.empty()) return Status::BadRequest("with.deployment, or with.model and with.version, say what to evaluate");
     if (version < 1) return Status::BadRequest("with.version is the model version to evaluate");
-    deployment = "eval-" + ctx.run() + "-" + std::to_string(version);
-    for (char& c : deployment) c = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
+    deployment = ctx.ScratchDeployment("eval", version);
     json body = {{"name", deployment}, {"model", model}, {"version", version}};
     AIMASS_RETURN_IF_ERROR(ctx.Call(http::Method::kPost, "/api/v1/deployments", &body).status());
     temporary = true;
@@ -130,10 +129,7 @@ Status Evaluate(StepContext& ctx) {
     json batch_log = {{"metrics", points},
                       {"inputs", json::array({{{"dataset", data_ref.first}, {"version", table.version["version"]}}})}};
     AIMASS_RETURN_IF_ERROR(ctx.LogToRun(run, batch_log));
-    AIMASS_ASSIGN_OR_RETURN(http::ClientResponse put,
-                            ctx.Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/evaluation/report.json",
-                                     report->dump(2), {{"Content-Type", "application/json"}}));
-    if (put.status != 201) return Status::Internal("storing the report: HTTP " + std::to_string(put.status));
+    AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "evaluation/report.json", report->dump(2), "application/json"));
   }
   ctx.Output("metrics", summary);
   ctx.Output("run", run);

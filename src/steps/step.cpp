@@ -1,5 +1,6 @@
 #include "steps/step.hpp"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -131,6 +132,20 @@ Status StepContext::FinishTrackingRun(int64_t run) {
   sampler_.reset();
   json done = {{"status", "succeeded"}};
   return Call(http::Method::kPatch, "/api/v1/runs/" + std::to_string(run), &done).status();
+}
+
+Status StepContext::PutArtifact(int64_t run, const std::string& path, std::string bytes, const std::string& content_type) {
+  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse r,
+                          Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/" + PercentEncode(path, true),
+                               std::move(bytes), {{"Content-Type", content_type}}));
+  if (r.status != 201) return Status::Internal("storing " + path + ": HTTP " + std::to_string(r.status));
+  return Status::Ok();
+}
+
+std::string StepContext::ScratchDeployment(const std::string& prefix, int64_t version) const {
+  std::string name = prefix + "-" + run_ + "-" + std::to_string(version);
+  for (char& c : name) c = std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
+  return name;
 }
 
 Status StepContext::LogToRun(int64_t run, const json& batch) {

@@ -50,6 +50,8 @@ class StepContext {
   Result<int64_t> StartTrackingRun(const std::string& experiment, const nlohmann::json& params);
   // One logging call (POST /api/v1/runs/{id}/log).
   Status LogToRun(int64_t run, const nlohmann::json& batch);
+  // PUT /api/v1/runs/{run}/artifacts/{path}; anything but 201 is an error naming the path.
+  Status PutArtifact(int64_t run, const std::string& path, std::string bytes, const std::string& content_type);
   // The system metrics' last sample, then the run's status (succeeded).
   Status FinishTrackingRun(int64_t run);
 
@@ -57,6 +59,10 @@ class StepContext {
   // {"best_for": task, "metric": key, "goal": "max"|"min"}, the best registered version for
   // that task (model selection: GET /api/v1/models?task=&order_by=). Version 0: not given.
   Result<std::pair<std::string, int64_t>> InputModel();
+
+  // The name of a deployment a step makes for itself and removes (evaluate, convert):
+  // "<prefix>-<pipeline run>-<version>", as a deployment name may be spelled.
+  std::string ScratchDeployment(const std::string& prefix, int64_t version) const;
 
  private:
   nlohmann::json inputs_ = nlohmann::json::object();

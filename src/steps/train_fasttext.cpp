@@ -10,8 +10,8 @@
 #include <map>
 #include <optional>
 #include <sstream>
-#include <tuple>
 
+#include "common/file.hpp"
 #include "common/words.hpp"
 #include "steps/numeric_table.hpp"
 
@@ -178,17 +178,12 @@ Status TrainFastText(StepContext& ctx) {
   } catch (const std::exception& e) {
     return Status::Internal(std::string("fastText: ") + e.what());
   }
-  std::ifstream file("model.bin", std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  AIMASS_ASSIGN_OR_RETURN(std::string bytes, ReadFile("model.bin"));
   json signature = {{"inputs", json::array({{{"name", "text"}, {"datatype", "BYTES"}, {"shape", {-1}}}})},
                     {"outputs", json::array({{{"name", "probabilities"}, {"datatype", "FP32"},
                                               {"shape", {-1, static_cast<int64_t>(names.size())}}}})}};
-  for (auto [path_in_run, body, type] : {std::tuple<std::string, std::string, const char*>{"model/model.bin", std::move(bytes), "application/octet-stream"},
-                                          {"model/signature.json", signature.dump(2), "application/json"}}) {
-    AIMASS_ASSIGN_OR_RETURN(http::ClientResponse put, ctx.Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/" + path_in_run,
-                                                               std::move(body), {{"Content-Type", type}}));
-    if (put.status != 201) return Status::Internal("storing " + path_in_run + ": HTTP " + std::to_string(put.status));
-  }
+  AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "model/model.bin", std::move(bytes), "application/octet-stream"));
+  AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "model/signature.json", signature.dump(2), "application/json"));
   AIMASS_RETURN_IF_ERROR(ctx.FinishTrackingRun(run));
 
   ctx.Output("run", run);

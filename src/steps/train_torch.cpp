@@ -197,15 +197,8 @@ Status TrainTorch(StepContext& ctx) {
       {"outputs", json::array({{{"name", o.classification ? "probabilities" : "value"},
                                 {"datatype", "FP32"},
                                 {"shape", result.output_shape}}})}};
-  auto put = [&](const std::string& path, std::string bytes, const char* type) -> Status {
-    AIMASS_ASSIGN_OR_RETURN(http::ClientResponse r,
-                            ctx.Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/" + path,
-                                     std::move(bytes), {{"Content-Type", type}}));
-    if (r.status != 201) return Status::Internal("storing " + path + ": HTTP " + std::to_string(r.status));
-    return Status::Ok();
-  };
-  AIMASS_RETURN_IF_ERROR(put("model/model.pt", std::move(result.torchscript), "application/octet-stream"));
-  AIMASS_RETURN_IF_ERROR(put("model/signature.json", signature.dump(2), "application/json"));
+  AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "model/model.pt", std::move(result.torchscript), "application/octet-stream"));
+  AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "model/signature.json", signature.dump(2), "application/json"));
   AIMASS_RETURN_IF_ERROR(ctx.FinishTrackingRun(run));
 
   ctx.Output("run", run);

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -13,6 +12,8 @@
 #include <optional>
 #include <set>
 #include <sstream>
+
+#include "common/file.hpp"
 
 
 namespace aimass::steps {
@@ -183,12 +184,8 @@ Status TrainXgboost(StepContext& ctx) {
 
   const std::string path = "model.json";
   AIMASS_RETURN_IF_ERROR(Xgb(XGBoosterSaveModel(booster, path.c_str()), "save"));
-  std::ifstream file(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  AIMASS_ASSIGN_OR_RETURN(http::ClientResponse put,
-                          ctx.Send(http::Method::kPut, "/api/v1/runs/" + std::to_string(run) + "/artifacts/model/model.json",
-                                   std::move(bytes), {{"Content-Type", "application/json"}}));
-  if (put.status != 201) return Status::Internal("storing the model: HTTP " + std::to_string(put.status));
+  AIMASS_ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+  AIMASS_RETURN_IF_ERROR(ctx.PutArtifact(run, "model/model.json", std::move(bytes), "application/json"));
   AIMASS_RETURN_IF_ERROR(ctx.FinishTrackingRun(run));
 
   ctx.Output("run", run);
