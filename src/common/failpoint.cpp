@@ -43,6 +43,9 @@ constexpr PointInfo kPoints[] = {
     {"datasets.after_version_insert", "a table version recorded as being written, no segment stored yet"},
     {"datasets.after_segment", "a segment of a table version stored and referenced, the rest not yet"},
     {"datasets.before_ready", "a version's data whole and acknowledged, its profile and validation not yet stored"},
+    // Search documents (POST /api/v1/search/indexes/{i}/documents).
+    {"search.before_commit", "a batch of search documents written to the index, not yet committed (a crash loses "
+                             "only the unacknowledged batch)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

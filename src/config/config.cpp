@@ -181,6 +181,12 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("tracking.max_metrics_per_call", tracking.max_metrics_per_call, 1, 1000000,
               "Most metric points one logging call (POST /api/v1/runs/{id}/log) may carry; more is 400 "
               "(the body is also bounded by http.max_body_bytes)."),
+      STR_KEY("search.dir", search.dir, "Directory of the search indexes' databases (local disk); empty: data_dir/search."),
+      STR_KEY("search.zh_dictionary", search.zh_dictionary,
+              "Word-frequency dictionary for segmenting Chinese (jieba's dict.txt from Debian's python3-jieba); "
+              "missing: Chinese text is indexed as character bigrams."),
+      U64_KEY("search.max_batch_bytes", search.max_batch_bytes, 1024, 1ll << 34,
+              "Largest body of one documents or evaluate request to a search index; more is 413."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -77,6 +77,12 @@ struct Config {
     int64_t max_metrics_per_call = 10000;  // points in one POST /runs/{id}/log
   } tracking;
 
+  struct Search {
+    std::string dir;  // the indexes' databases; empty: data_dir/search
+    std::string zh_dictionary = "/usr/lib/python3/dist-packages/jieba/dict.txt";
+    uint64_t max_batch_bytes = 64ull << 20;  // one documents (or evaluate) request's body
+  } search;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

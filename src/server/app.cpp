@@ -11,6 +11,7 @@
 #include "blobs/module.hpp"
 #include "cluster/module.hpp"
 #include "datasets/module.hpp"
+#include "search/module.hpp"
 #include "tracking/module.hpp"
 #include "pipeline/module.hpp"
 #include "collector/module.hpp"
@@ -53,6 +54,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
     Make<collector::CollectorModule>, Make<tracking::TrackingModule>, Make<pipeline::PipelineModule>,
+    Make<search::SearchModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

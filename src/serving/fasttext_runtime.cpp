@@ -1,6 +1,8 @@
-// fastText supervised models on Debian's libfasttext. One BYTES input, a list of texts; one FP32
-// output [texts, labels]: each label's probability, the labels in their sorted order (which
-// train.fasttext's `labels` output lists). Texts are read as they were in training
+// fastText supervised models on Debian's libfasttext. One BYTES input, a list of texts; two FP32
+// outputs: [texts, labels], each label's probability, the labels in their sorted order (which
+// train.fasttext's `labels` output lists), and `embedding` [texts, dim], the sentence's vector
+// (the mean of its normalised word and n-gram vectors, fastText's getSentenceVector), which
+// search indexes use for vector search. Texts are read as they were in training
 // (common/words.hpp: lower case, punctuation as spaces).
 #include <fasttext/fasttext.h>
 
@@ -33,18 +35,24 @@ class FastTextRuntime : public Runtime {
     Tensor out;
     out.name = sig_.outputs[0].name;
     out.dtype = DataType::kFp32;
-    std::vector<float> probs;
+    std::vector<float> probs, embedding;
+    const int32_t dim = ft_->getDimension();
+    fasttext::Vector sentence(dim);
     size_t off = 0;
     int64_t rows = 0;
     std::vector<std::pair<fasttext::real, std::string>> predictions;
     while (off + 4 <= in.data.size()) {
       uint32_t len = 0;
       std::memcpy(&len, in.data.data() + off, 4);
-      std::istringstream line(NormalizeWords(std::string_view(in.data).substr(off + 4, len)) + "\n");
+      const std::string text = NormalizeWords(std::string_view(in.data).substr(off + 4, len)) + "\n";
+      std::istringstream line(text);
       off += 4 + len;
       predictions.clear();
       try {
         ft_->predictLine(line, predictions, static_cast<int32_t>(labels), 0.0);
+        std::istringstream again(text);
+        ft_->getSentenceVector(again, sentence);
+        embedding.insert(embedding.end(), sentence.data(), sentence.data() + dim);
       } catch (const std::exception& e) {
         return Status::Internal(std::string("fastText: ") + e.what());
       }
@@ -58,7 +66,12 @@ class FastTextRuntime : public Runtime {
     }
     out.shape = {rows, labels};
     out.data.assign(reinterpret_cast<const char*>(probs.data()), probs.size() * sizeof(float));
-    return std::vector<Tensor>{std::move(out)};
+    Tensor emb;
+    emb.name = sig_.outputs[1].name;
+    emb.dtype = DataType::kFp32;
+    emb.shape = {rows, dim};
+    emb.data.assign(reinterpret_cast<const char*>(embedding.data()), embedding.size() * sizeof(float));
+    return std::vector<Tensor>{std::move(out), std::move(emb)};
   }
 
  private:
@@ -90,6 +103,7 @@ Result<std::unique_ptr<Runtime>> LoadFastText(const std::string& path, const reg
   registry::TensorSpec out{"probabilities", "FP32", {-1, static_cast<int64_t>(names.size())}};
   if (!declared.outputs.empty() && !declared.outputs[0].name.empty()) out.name = declared.outputs[0].name;
   sig.outputs.push_back(out);
+  sig.outputs.push_back({"embedding", "FP32", {-1, static_cast<int64_t>(ft->getDimension())}});
   return std::unique_ptr<Runtime>(std::make_unique<FastTextRuntime>(std::move(ft), std::move(sig), std::move(column)));
 }
 
