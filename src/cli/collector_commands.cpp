@@ -25,16 +25,6 @@ namespace {
 
 constexpr const char* kBase = "/api/v1/collectors";
 
-Result<json> JsonArg(const std::string& v, const char* what) {
-  std::string text = v;
-  if (!v.empty() && v.front() == '@') {
-    AIMASS_ASSIGN_OR_RETURN(text, ReadFile(v.substr(1)));
-  }
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Status::BadRequest(std::string(what) + " is not JSON");
-  return j;
-}
-
 std::string Lag(const json& status) {
   if (!status.contains("lag") || !status["lag"].is_object()) return "";
   const json& l = status["lag"];
@@ -81,7 +71,7 @@ std::optional<int> RunCollectorCommands(CollectorCommands& c, ApiClient& api, bo
   const std::string one = std::string(kBase) + "/" + UrlEncode(c.name);
   auto print = [&](const json& j) { return PrintJson(j, as_json); };
   if (c.create->parsed()) {
-    auto source = JsonArg(c.source, "--source");
+    auto source = JsonArgument(c.source, "--source");
     if (!source.ok()) return Fail(source.status());
     json body = {{"name", c.name}, {"dataset", c.dataset}, {"source", *source}, {"paused", c.paused}};
     json batch = json::object();
@@ -90,7 +80,7 @@ std::optional<int> RunCollectorCommands(CollectorCommands& c, ApiClient& api, bo
     if (!batch.empty()) body["batch"] = batch;
     if (!c.schedule.empty()) body["schedule"] = c.schedule;
     if (!c.schema.empty()) {
-      auto schema = JsonArg(c.schema, "--schema");
+      auto schema = JsonArgument(c.schema, "--schema");
       if (!schema.ok()) return Fail(schema.status());
       body["schema"] = *schema;
     }

@@ -17,6 +17,7 @@
 #include "cli/deploy_commands.hpp"
 #include "cli/cron_commands.hpp"
 #include "cli/collector_commands.hpp"
+#include "cli/search_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/run_commands.hpp"
@@ -201,6 +202,7 @@ int Main(int argc, char** argv) {
   auto collectors = AddCollectorCommands(app);
   auto runs = AddRunCommands(app);
   auto pipelines = AddPipelineCommands(app);
+  auto search = AddSearchCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -269,6 +271,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunCollectorCommands(*collectors, api, g.json)) return *code;
   if (auto code = RunRunCommands(*runs, api, g.json)) return *code;
   if (auto code = RunPipelineCommands(*pipelines, api, g.json)) return *code;
+  if (auto code = RunSearchCommands(*search, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -2,6 +2,7 @@
 
 #include <iomanip>
 #include <iostream>
+#include "common/file.hpp"
 
 namespace aimass::cli {
 
@@ -50,6 +51,16 @@ std::string Cell(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "-";
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Result<nlohmann::json> JsonArgument(const std::string& value, const char* what) {
+  std::string text = value;
+  if (!value.empty() && value.front() == '@') {
+    AIMASS_ASSIGN_OR_RETURN(text, ReadFile(value.substr(1)));
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Status::BadRequest(std::string(what) + " is not JSON");
+  return j;
 }
 
 }  // namespace aimass::cli

@@ -5,6 +5,8 @@ crash safety, datasets as sources, and vector and hybrid search with a fastText 
 platform trains and serves."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import statistics
 
@@ -305,3 +307,74 @@ def test_an_index_follows_its_dataset(server):
     assert ids(search(a, name, q="silk")) == ["A1"] and search(a, name, q="shirt")["total"] == 0
     assert_error(a.post("/api/v1/search/indexes", json={"name": unique("ix"), "fields": {"t": "text"},
                                                          "source": {"dataset": "Bad/Name"}}), 400)
+
+
+def test_vector_and_hybrid_search_with_a_fasttext_model_the_platform_trained(server):
+    """CLINC150 intents: a fastText model trained and deployed by a pipeline embeds utterances;
+    nearest neighbours by its vectors share the query's intent far more often than BM25's hits
+    (the baseline, computed in the same index), and hybrid ranking is at least as good as BM25."""
+    from test_train_torch import CLINC, upload
+    from test_pipelines import create, start, steps, wait_run
+
+    a = server.admin
+    data = json.loads(CLINC.read_text())
+    train = unique("clinc")
+    out = io.StringIO()
+    csv.writer(out).writerows([["text", "intent"], *data["train"]])
+    upload(a, train, out.getvalue().encode())
+    model, pipeline = unique("embed"), unique("embed")
+    create(a, {"name": pipeline, "steps": [
+        {"name": "fasttext", "uses": "train.fasttext", "resources": {"cpus": 2, "memory_mb": 1024},
+         "with": {"train": train, "label": "intent", "text": "text", "seed": 1}},
+        {"name": "register", "uses": "register", "needs": ["fasttext"],
+         "with": {"model": model, "task": "text-classification", "run": "${{ steps.fasttext.outputs.run }}",
+                  "artifact": "${{ steps.fasttext.outputs.artifact }}", "framework": "fasttext"}},
+        {"name": "deploy", "uses": "deploy", "needs": ["register"],
+         "with": {"deployment": model, "model": model, "version": 1}}]})
+    run = wait_run(a, start(a, pipeline)["id"], timeout=900)
+    assert run["state"] == "succeeded", json.dumps(run)[:3000]
+    meta = a.get(f"/v2/models/{model}").json()
+    embedding = next(o for o in meta["outputs"] if o["name"] == "embedding")
+    dims = embedding["shape"][-1]
+
+    # The index: held-out utterances, 10 per intent, embedded by the deployment as they come.
+    per_intent = {}
+    for t, i in data["test"]:
+        per_intent.setdefault(i, [])
+        if len(per_intent[i]) < 10:
+            per_intent[i].append(t)
+    docs = [{"id": f"{i}-{k}", "text": t, "intent": i} for i, ts in per_intent.items() for k, t in enumerate(ts)]
+    name = make_index(a, {"fields": {"text": {"type": "text"}, "intent": {"type": "keyword", "facet": True}},
+                          "vector": {"dims": dims, "source": model, "fields": ["text"]}})
+    assert load(a, name, docs)["added"] == 1500
+
+    queries = [(t, i) for t, i in data["val"][::10]][:300]
+
+    def precision(**opts):
+        hits = 0
+        for t, i in queries:
+            answer = search(a, name, q=t, limit=5, highlight=False, **opts)
+            hits += sum(h["document"]["intent"] == i for h in answer["hits"])
+        return hits / (5 * len(queries))
+
+    keyword = precision()
+    vector = precision(hybrid={"ratio": 1})
+    hybrid = precision(hybrid={"ratio": 0.5})
+    assert vector > keyword + 0.1 and hybrid >= keyword, (keyword, vector, hybrid)
+
+    # Vector search honours filters, and a vector may be given directly.
+    t, i = queries[0]
+    out = a.post(f"/v2/models/{model}/infer", json={"inputs": [
+        {"name": "text", "shape": [1], "datatype": "BYTES", "data": [t]}]}).json()
+    vec = next(o for o in out["outputs"] if o["name"] == "embedding")["data"]
+    assert len(vec) == dims
+    direct = search(a, name, vector=vec, limit=5, highlight=False)
+    assert ids(direct) == ids(search(a, name, q=t, hybrid={"ratio": 1}, limit=5, highlight=False))
+    other = next(x for x in per_intent if x != i)
+    filtered = search(a, name, vector=vec, filter=f"intent = '{other}'", limit=5)
+    assert len(filtered["hits"]) == 5 and all(h["document"]["intent"] == other for h in filtered["hits"])
+    # Wrong sizes and indexes without vectors say so.
+    assert_error(a.post(f"/api/v1/search/indexes/{name}/search", json={"vector": [0.1, 0.2]}), 400, "bad_request")
+    plain = make_index(a, {"fields": {"text": "text"}})
+    assert_error(a.post(f"/api/v1/search/indexes/{plain}/search", json={"q": "x", "hybrid": {}}), 400, "bad_request")
+    assert_error(a.post(f"/api/v1/search/indexes/{plain}/documents", json=[{"id": 1, "_vector": [1]}]), 400)
