@@ -161,7 +161,10 @@ std::vector<Token> Analyzer::Tokenize(std::string_view text, bool search_mode) c
 
 std::string Analyzer::Stem(const std::string& word) const {
   if (stemmer_.empty()) return word;
-  return StemmerFor(stemmer_)(word);
+  auto it = stems_.find(word);
+  if (it != stems_.end()) return it->second;
+  if (stems_.size() > 100000) stems_.clear();
+  return stems_.emplace(word, StemmerFor(stemmer_)(word)).first->second;
 }
 
 std::string Analyzer::Term(const Token& t) const {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace aimass::search {
@@ -22,6 +23,7 @@ struct Token {
   bool sub = false;   // search mode's shorter word inside a longer one
 };
 
+// Not thread-safe (its stem cache): one per request or batch.
 class Analyzer {
  public:
   // language: a Snowball stemmer's name or code (`en`, `english`, `fr`, …), `zh` and `auto`
@@ -42,6 +44,8 @@ class Analyzer {
               std::vector<Token>& out) const;
   std::string stemmer_;  // Xapian's name; empty: no stemming
   const ChineseSegmenter* zh_;
+  // Words repeat: each is stemmed once per analyzer (an analyzer serves one request).
+  mutable std::unordered_map<std::string, std::string> stems_;
 };
 
 }  // namespace aimass::search

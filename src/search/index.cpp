@@ -406,12 +406,12 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   try {
     m.wdb.begin_transaction(true);
     std::vector<float> vec;
+    // Ids are unique within a batch (SearchService::Write), so the growth of the document
+    // count tells the added from the replaced.
+    const Xapian::doccount before = m.wdb.get_doccount();
     for (const json& d : docs) {
       Xapian::Document xd = m.Build(*s, a, d, words, &vec);
-      const std::string term = IdTerm(IdOf(d));
-      const bool existed = m.wdb.term_exists(term);
-      Xapian::docid id = m.wdb.replace_document(term, xd);
-      (existed ? r.replaced : r.added)++;
+      Xapian::docid id = m.wdb.replace_document(IdTerm(IdOf(d)), xd);
       if (m.vectors) {
         if (vec.empty()) unvectored.push_back(id);
         else vecs.emplace_back(id, vec);
@@ -430,6 +430,8 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
     }
     m.wdb.commit_transaction();
     m.doc_count = m.wdb.get_doccount();
+    r.added = static_cast<int64_t>(m.doc_count - before);
+    r.replaced = static_cast<int64_t>(docs.size()) - r.added;
   } catch (const Xapian::Error& e) {
     try {
       m.wdb.cancel_transaction();
@@ -891,7 +893,7 @@ Result<SearchResult> Index::Search(const SearchRequest& req) const {
 
       Xapian::Enquire enquire(db);
       enquire.set_query(full);
-      enquire.set_weighting_scheme(Xapian::BM25Weight(s->k1, 0, 1, s->b, 0.5));
+      enquire.set_weighting_scheme(Xapian::BM25PlusWeight(s->k1, 0, 1, s->b, 0.5, 0));
       if (!req.sort.empty()) enquire.set_sort_by_key_then_relevance(&keys, false);
       FacetSpy spy(facet_slots);
       if (!facet_slots.empty()) enquire.add_matchspy(&spy);

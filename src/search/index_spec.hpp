@@ -49,7 +49,7 @@ struct IndexSpec {
   int one_typo = 5, two_typos = 9;   // shortest words with one and two typos allowed
   bool prefix = true;
   std::string matching = "any";      // any | all: how plain words are joined
-  double k1 = 1.2, b = 0.75;         // BM25
+  double k1 = 1.5, b = 0.75;         // BM25 (decision 112)
   std::optional<VectorSpec> vector;
   std::optional<SourceSpec> source;
 
