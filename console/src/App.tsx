@@ -21,6 +21,7 @@ import { DatasetPage, DatasetVersionPage, DatasetsPage } from "./pages/Datasets"
 import { CollectorPage, CollectorsPage } from "./pages/Collectors";
 import { CompareRunsPage, ExperimentPage, ExperimentsPage, RunPage } from "./pages/Tracking";
 import { PipelinePage, PipelineRunPage, PipelinesPage } from "./pages/Pipelines";
+import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -38,6 +39,7 @@ const NAV: [string, string][] = [
   ["/collectors", "Collectors"],
   ["/experiments", "Experiments"],
   ["/pipelines", "Pipelines"],
+  ["/search", "Search"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -106,6 +108,8 @@ function Frame() {
           <Route path="/pipelines" element={<PipelinesPage />} />
           <Route path="/pipelines/:name" element={<Keyed page={PipelinePage} />} />
           <Route path="/pipeline-runs/:id" element={<Keyed page={PipelineRunPage} />} />
+          <Route path="/search" element={<SearchIndexesPage />} />
+          <Route path="/search/:name" element={<Keyed page={SearchIndexPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -825,8 +825,10 @@ std::string Snippet(const Analyzer& a, const std::string& text, const std::set<s
         best_start = i;
       }
     }
-    // Start a few words before the first mark, so it reads in context.
-    size_t start = best_start >= 3 ? best_start - 3 : 0;
+    // Start a few words before the window's first mark, so that it reads in context.
+    size_t first = best_start;
+    while (first < words.size() && !std::binary_search(marked_pos.begin(), marked_pos.end(), words[first].pos)) ++first;
+    size_t start = first >= 3 ? first - 3 : 0;
     if (start + kSnippetWords > words.size()) start = words.size() - kSnippetWords;
     from = start == 0 ? 0 : words[start].begin;
     to = start + kSnippetWords >= words.size() ? text.size() : words[start + kSnippetWords - 1].end;
