@@ -253,8 +253,9 @@ Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const
 
 void Index::Impl::LoadVocabulary() {
   std::vector<std::string> words;
-  for (auto w = wdb.spellings_begin(); w != wdb.spellings_end(); ++w) words.push_back(*w);
-  vocab.Add(std::move(words));
+  std::vector<std::pair<std::string, uint64_t>> counted;
+  for (auto w = wdb.spellings_begin(); w != wdb.spellings_end(); ++w) counted.emplace_back(*w, w.get_termfreq());
+  vocab.AddCounted(std::move(counted));
 }
 
 void Index::Impl::RebuildVectors(const IndexSpec& s) {
@@ -401,6 +402,7 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   std::lock_guard lock(m.write_mu);
   WriteResult r;
   std::vector<std::string> words;
+  std::vector<std::pair<std::string, uint64_t>> counted;
   std::vector<std::pair<Xapian::docid, std::vector<float>>> vecs;
   std::vector<Xapian::docid> unvectored;
   try {
@@ -422,6 +424,7 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
       size_t j = i;
       while (j < words.size() && words[j] == words[i]) ++j;
       m.wdb.add_spelling(words[i], static_cast<Xapian::termcount>(j - i));
+      counted.emplace_back(std::move(words[i]), j - i);
       i = j;
     }
     if (AIMASS_FAILPOINT("search.before_commit")) {
@@ -441,7 +444,7 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   }
   for (const auto& [id, v] : vecs) m.vectors->Upsert(id, v);
   for (Xapian::docid id : unvectored) m.vectors->Remove(id);
-  m.vocab.Add(std::move(words));
+  m.vocab.AddCounted(std::move(counted));
   ++m.generation;
   return r;
 }
@@ -586,18 +589,6 @@ struct QueryBuilder {
   bool typos, prefix, all;
   std::set<std::string> terms;  // every term the query may match, for highlighting
 
-  std::vector<std::string> Frequent(std::vector<std::string> cands, size_t limit) {
-    std::vector<std::pair<Xapian::doccount, std::string>> f;
-    for (auto& c : cands) {
-      Xapian::doccount n = db.get_termfreq(c);
-      if (n > 0) f.emplace_back(n, std::move(c));
-    }
-    std::sort(f.begin(), f.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-    std::vector<std::string> out;
-    for (size_t i = 0; i < f.size() && i < limit; ++i) out.push_back(std::move(f[i].second));
-    return out;
-  }
-
   Xapian::Query Phrase(const std::string& text) {
     std::vector<Xapian::Query> parts;
     for (const Token& t : a.Tokenize(text, false)) {
@@ -646,12 +637,14 @@ struct QueryBuilder {
       if (!known && closest >= 0) q = Xapian::Query(Xapian::Query::OP_SYNONYM, exact.begin(), exact.end());
     }
     if (typing && prefix) {
+      // The most frequent completions, by the vocabulary's counts; their stems that documents
+      // still hold.
       std::set<std::string> stems;
-      for (const auto& w : vocab.WithPrefix(t.word, kPrefixScan)) {
+      for (const auto& w : vocab.WithPrefix(t.word, kPrefixScan, kMaxPrefixTerms)) {
         std::string c = a.Stem(w);
-        if (c != term) stems.insert(std::move(c));
+        if (c != term && db.get_termfreq(c) > 0) stems.insert(std::move(c));
       }
-      for (auto& c : Frequent({stems.begin(), stems.end()}, kMaxPrefixTerms)) fuzzy.emplace_back(std::move(c), kPrefixWeight);
+      for (const auto& c : stems) fuzzy.emplace_back(c, kPrefixWeight);
     }
     if (fuzzy.empty()) return q;
     std::vector<Xapian::Query> alt{q};

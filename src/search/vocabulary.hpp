@@ -10,29 +10,38 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace aimass::search {
 
 class Vocabulary {
  public:
-  // Adds words not yet known (any order, duplicates allowed).
+  // Adds words (any order; each occurrence counts once).
   void Add(std::vector<std::string> words);
+  // Adds words with their counts.
+  void AddCounted(std::vector<std::pair<std::string, uint64_t>> counted);
   size_t size() const;
 
   // Words other than `word` within `max_edits` of it, with their distance, at most `limit`
   // (the closest first).
   std::vector<std::pair<int, std::string>> Near(const std::string& word, int max_edits, size_t limit) const;
-  // Words starting with `prefix` (not `prefix` itself); at most `scan` are looked at.
-  std::vector<std::string> WithPrefix(const std::string& prefix, size_t scan) const;
+  // The `limit` most frequent words starting with `prefix` (not `prefix` itself), of the first
+  // `scan` in order.
+  std::vector<std::string> WithPrefix(const std::string& prefix, size_t scan, size_t limit) const;
 
   // Edit distance with transpositions, stopping once it exceeds `max` (then returns max+1).
   static int Distance(std::string_view a, std::string_view b, int max);
 
  private:
   mutable std::shared_mutex mu_;
-  std::vector<std::string> sorted_;                   // every term, sorted
-  std::vector<std::vector<uint32_t>> by_length_;      // term indexes in sorted_… rebuilt on Add
+  std::vector<std::string> sorted_;  // every word, sorted
+  std::vector<uint64_t> counts_;     // how often each was indexed
+  // Indexes into sorted_, rebuilt on Add: by first byte and length (a typo that keeps the
+  // first letter stays in its bucket), and by the hash of all but the first byte (a word whose
+  // first letter is wrong, or missing, or one too many).
+  std::unordered_map<uint32_t, std::vector<uint32_t>> by_start_;
+  std::unordered_map<size_t, std::vector<uint32_t>> by_tail_;
 };
 
 }  // namespace aimass::search

@@ -67,7 +67,7 @@ TEST(VocabularyTest, EditsCountTranspositionsOnceAndFirstLettersTwice) {
   EXPECT_EQ(Vocabulary::Distance("mashine", "machine", 2), 1);
   EXPECT_EQ(Vocabulary::Distance("kitten", "sitting", 2), 3);  // over the bound: max + 1
   Vocabulary v;
-  v.Add({"machine", "machines", "marine", "receive", "deceive", "machine"});
+  v.Add({"machine", "machines", "marine", "receive", "deceive", "machine", "machines", "machines"});
   EXPECT_EQ(v.size(), 5u);
   auto near = v.Near("mashine", 1, 10);
   ASSERT_EQ(near.size(), 1u);
@@ -77,7 +77,12 @@ TEST(VocabularyTest, EditsCountTranspositionsOnceAndFirstLettersTwice) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0], (std::pair<int, std::string>{2, "deceive"}));
   EXPECT_TRUE(v.Near("receive", 1, 10).empty());
-  EXPECT_EQ(v.WithPrefix("mach", 100), (std::vector<std::string>{"machine", "machines"}));
+  // Completions, the most frequent first.
+  EXPECT_EQ(v.WithPrefix("mach", 100, 10), (std::vector<std::string>{"machines", "machine"}));
+  EXPECT_EQ(v.WithPrefix("mach", 100, 1), (std::vector<std::string>{"machines"}));
+  v.AddCounted({{"machine", 5}, {"mach", 1}});
+  EXPECT_EQ(v.WithPrefix("mach", 100, 10), (std::vector<std::string>{"machine", "machines"}));
+  EXPECT_EQ(v.size(), 6u);
 }
 
 TEST(QuerySyntaxTest, BuildsGroupsOfRequiredOptionalAndExcludedParts) {
