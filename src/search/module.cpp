@@ -19,6 +19,7 @@ Status SearchModule::Open(module::Context& ctx) {
   o.bus = &events->bus();
   o.serving = &serving->serving();
   o.datasets = &datasets->datasets();
+  o.metrics = ctx.metrics();
   service_ = std::make_unique<SearchService>(ctx.db(), o);
   return service_->Open();
 }

@@ -4,7 +4,12 @@
 #include <filesystem>
 #include <set>
 
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 #include "common/time.hpp"
 #include "datasets/datasets.hpp"
 #include "events/bus.hpp"
@@ -28,7 +33,25 @@ std::string IndexDir(const std::string& root, const std::string& name) { return 
 
 }  // namespace
 
-SearchService::SearchService(storage::Db& db, SearchOptions options) : store_(db), options_(std::move(options)) {}
+// aimass_search_*: searches and their engine time, documents written, by index.
+struct SearchService::Metrics {
+  prometheus::Family<prometheus::Counter>* searches;
+  prometheus::Family<prometheus::Histogram>* seconds;
+  prometheus::Family<prometheus::Counter>* documents;
+};
+
+SearchService::SearchService(storage::Db& db, SearchOptions options) : store_(db), options_(std::move(options)) {
+  if (!options_.metrics) return;
+  auto& r = *options_.metrics;
+  metrics_ = std::make_unique<Metrics>();
+  metrics_->searches = &prometheus::BuildCounter().Name("aimass_search_queries_total").Help("Searches answered, by index").Register(r);
+  metrics_->seconds = &prometheus::BuildHistogram()
+                           .Name("aimass_search_query_duration_seconds")
+                           .Help("Time a search spent in the engine (its took_ms), by index")
+                           .Register(r);
+  metrics_->documents =
+      &prometheus::BuildCounter().Name("aimass_search_documents_written_total").Help("Documents added or replaced, by index").Register(r);
+}
 
 SearchService::~SearchService() { Stop(); }
 
@@ -285,7 +308,9 @@ Result<WriteResult> SearchService::Write(const std::string& name, std::vector<js
     AIMASS_ASSIGN_OR_RETURN(docs, e->index->Merge(std::move(docs)));
   }
   AIMASS_RETURN_IF_ERROR(EmbedDocuments(e->index->spec(), docs));
-  return e->index->Write(docs);
+  auto r = e->index->Write(docs);
+  if (r.ok() && metrics_) metrics_->documents->Add({{"index", name}}).Increment(static_cast<double>(docs.size()));
+  return r;
 }
 
 Result<int64_t> SearchService::DeleteDocuments(const std::string& name, const std::vector<std::string>& ids) {
@@ -316,7 +341,15 @@ Result<SearchResult> SearchService::Search(const std::string& name, SearchReques
     AIMASS_ASSIGN_OR_RETURN(auto v, Embed(*spec.vector, {req.q}));
     req.vector = std::move(v[0]);
   }
-  return e->index->Search(req);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = e->index->Search(req);
+  if (r.ok() && metrics_) {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1};
+    metrics_->searches->Add({{"index", name}}).Increment();
+    metrics_->seconds->Add({{"index", name}}, kBuckets)
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return r;
 }
 
 Result<json> SearchService::Evaluate(const std::string& name, const json& body) {

@@ -18,6 +18,9 @@
 #include "search/index.hpp"
 #include "search/store.hpp"
 
+namespace prometheus {
+class Registry;
+}
 namespace aimass::events {
 class EventBus;
 }
@@ -38,6 +41,7 @@ struct SearchOptions {
   events::EventBus* bus = nullptr;
   serving::Serving* serving = nullptr;     // null: no vectors from deployments
   datasets::Datasets* datasets = nullptr;  // null: no dataset sources
+  std::shared_ptr<prometheus::Registry> metrics;  // null: none kept
 };
 
 struct IndexInfo {
@@ -96,8 +100,10 @@ class SearchService {
   void SyncLoop();
   void OnDatasetVersion(const std::string& dataset);
 
+  struct Metrics;
   SearchStore store_;
   SearchOptions options_;
+  std::unique_ptr<Metrics> metrics_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> indexes_;
   std::once_flag zh_once_;

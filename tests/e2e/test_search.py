@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from conftest import assert_error, unique, wait_for
+from conftest import assert_error, metric_value, unique, wait_for
 from datasets_helpers import create_dataset, push, wait_ready
 from search_helpers import bm25_ranking, cranfield, debian_faq, debian_packages, ndcg
 
@@ -272,6 +272,10 @@ def test_index_settings_errors_rbac_and_feedback(server):
     assert_error(server.anonymous.post(f"/api/v1/search/indexes/{name}/search", json={}), 401)
     viewer = server.create_user(["viewer"]).client
     assert viewer.post(f"/api/v1/search/indexes/{name}/search", json={"q": "x"}).status_code == 200
+    assert viewer.get(f"/api/v1/search/indexes/{name}/search?q=x&limit=3").status_code == 200
+    samples = server.metrics()
+    assert metric_value(samples, "aimass_search_queries_total", index=name) == 2
+    assert metric_value(samples, "aimass_search_query_duration_seconds_count", index=name) == 2
     assert_error(viewer.post(f"/api/v1/search/indexes/{name}/documents", json=[{"id": 1}]), 403, "forbidden")
     assert_error(viewer.delete(f"/api/v1/search/indexes/{name}"), 403, "forbidden")
     # Clicks are stored for learning to rank, newest first.
