@@ -146,6 +146,7 @@ struct Index::Impl {
 
   mutable std::mutex write_mu;
   Xapian::WritableDatabase wdb;
+  bool closed = false;
   std::atomic<uint64_t> generation{0};
   std::atomic<int64_t> doc_count{0};
 
@@ -315,6 +316,8 @@ Index::~Index() {
 
 Status Index::Close() {
   std::lock_guard lock(impl_->write_mu);
+  if (impl_->closed) return Status::Ok();
+  impl_->closed = true;
   Status st = Status::Ok();
   try {
     if (impl_->vectors) st = impl_->vectors->Save(impl_->dir + "/vectors.hnsw", impl_->wdb.get_revision());

@@ -808,6 +808,29 @@ def tracking_scenario(make_server, point: str, expect: str, mlps=None):
     assert r["metrics"]["loss"]["count"] == len(values)
 
 
+def search_scenario(make_server, point: str, expect: str, mlps=None):
+    """A batch of search documents crashes before its Xapian commit; after the restart the
+    batches acknowledged before are all there and searchable, the one in flight not at all,
+    and the index takes writes again."""
+    srv = make_server(*BASE_ARGS)
+    c = srv.admin
+    ix = unique("ix")
+    assert c.post("/api/v1/search/indexes", json={"name": ix, "fields": {"title": {"type": "text"}}}).status_code == 201
+    docs = f"/api/v1/search/indexes/{ix}/documents"
+    kept = [{"id": f"k{i}", "title": f"acknowledged scarf {i}"} for i in range(100)]
+    assert c.post(docs, json=kept).status_code == 200
+    arm(srv, point, "crash")
+    outcome = attempt(lambda: c.post(docs, json=[{"id": f"n{i}", "title": f"in flight coat {i}"} for i in range(100)]))
+    expect_crash(srv, point, outcome)
+    again = restart(make_server, srv, *BASE_ARGS)
+    a = again.admin
+    assert a.get(f"/api/v1/search/indexes/{ix}").json()["documents"] == (200 if expect == "present" else 100)
+    hits = a.post(f"/api/v1/search/indexes/{ix}/search", json={"q": "coat"}).json()["total"]
+    assert ("present" if hits == 100 else "absent") == expect and hits in (0, 100), hits
+    assert a.post(f"/api/v1/search/indexes/{ix}/search", json={"q": "scarf"}).json()["total"] == 100
+    assert a.post(docs, json=[{"id": "after", "title": "written after the restart"}]).json()["added"] == 1
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -828,6 +851,7 @@ CRASH_CASES = [
     ("datasets.before_ready", dataset_upload_scenario, "ready"),
     ("collector.before_spool_sync", collector_push_scenario, "present"),
     ("tracking.after_artifact_pending", tracking_scenario, "absent"),
+    ("search.before_commit", search_scenario, "absent"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),

@@ -1,7 +1,7 @@
 """The search module, black-box, on real text: relevance on the Cranfield collection against a
 plain BM25 computed here, the Chinese Debian FAQ, typos and prefixes on the English FAQ,
 filters, facets and sorting on Debian's package list, documents' lifecycle and bad input,
-crash safety, datasets as sources, and vector and hybrid search with a fastText model the
+datasets as sources, and vector and hybrid search with a fastText model the
 platform trains and serves."""
 from __future__ import annotations
 
@@ -238,23 +238,6 @@ def test_documents_lifecycle_durability_and_bad_input(make_server):
     info = a.get(f"/api/v1/search/indexes/{name}").json()
     assert info["documents"] == 49 and info["fields"]["price"]["sortable"] is True
     assert ids(search(a, name, q="item", sort=["price:desc"], limit=1)) == ["item-49"]
-
-
-def test_a_crash_before_commit_loses_only_the_unacknowledged_batch(make_server):
-    s = make_server("--failpoints-api")
-    a = s.admin
-    name = make_index(a, {"fields": {"title": {"type": "text"}}})
-    load(a, name, [{"id": "kept", "title": "acknowledged before the crash"}])
-    a.put("/api/v1/admin/failpoints/search.before_commit", json={"action": "crash"})
-    with pytest.raises(Exception):
-        a.post(f"/api/v1/search/indexes/{name}/documents", json=[{"id": "lost", "title": "never acknowledged"}])
-    s.wait_exit()
-    s.start()
-    a = s.admin
-    assert ids(search(a, name, q="acknowledged")) == ["kept"]
-    assert a.get(f"/api/v1/search/indexes/{name}").json()["documents"] == 1
-    load(a, name, [{"id": "after", "title": "written after the restart"}])
-    assert search(a, name, q="restart")["total"] == 1
 
 
 def test_index_settings_errors_rbac_and_feedback(server):
