@@ -34,6 +34,7 @@ constexpr size_t kMaxTypoTerms = 8, kMaxPrefixTerms = 20, kPrefixScan = 5000;
 constexpr Xapian::termpos kFieldGap = 100;
 constexpr size_t kSnippetWords = 24;
 constexpr size_t kMaxFacetValues = 100;
+constexpr size_t kExactTotal = 2000;
 constexpr size_t kMaxIdBytes = 200;  // Xapian terms hold at most 245 bytes, "Q" included
 
 std::string IdTerm(const std::string& id) { return "Q" + id; }
@@ -900,8 +901,11 @@ Result<SearchResult> Index::Search(const SearchRequest& req) const {
       // The keyword side's candidates for fusion: more than one page, so that ranks mean something.
       const size_t fused = vector_side ? std::max<size_t>(want + 50, 100) : 0;
       const bool keyword_side = !(vector_side && req.ratio >= 1) && !(vector_side && placeholder);
-      // Every match is counted, so totals are exact (and facets complete).
-      const Xapian::doccount check = n;
+      // Facets and filter-only searches count every match (facets complete, totals exact); a
+      // keyword search counts at least kExactTotal and estimates beyond, so that a query of
+      // common words need not score every document (total_exact says which it was).
+      const Xapian::doccount check =
+          (!facet_slots.empty() || placeholder) ? n : std::min<Xapian::doccount>(n, std::max<size_t>(want, kExactTotal));
       Xapian::MSet mset = keyword_side || !facet_slots.empty()
                               ? enquire.get_mset(vector_side ? 0 : req.offset, vector_side ? (keyword_side ? fused : 0) : req.limit, check)
                               : Xapian::MSet();
