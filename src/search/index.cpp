@@ -35,6 +35,7 @@ constexpr Xapian::termpos kFieldGap = 100;
 constexpr size_t kSnippetWords = 24;
 constexpr size_t kMaxFacetValues = 100;
 constexpr size_t kExactTotal = 2000;
+constexpr size_t kMaxDepth = 32;  // of arrays and objects in a document
 constexpr size_t kMaxIdBytes = 200;  // Xapian terms hold at most 245 bytes, "Q" included
 
 std::string IdTerm(const std::string& id) { return "Q" + id; }
@@ -88,6 +89,21 @@ std::optional<double> NumberOf(const json& v) {
     if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d)) return d;
   }
   return std::nullopt;
+}
+
+// How deeply arrays and objects nest in v, counted without recursion (a body of a million
+// brackets must not overflow the stack here or when the document is written out).
+size_t Depth(const json& v) {
+  size_t deepest = 0;
+  std::vector<std::pair<const json*, size_t>> todo{{&v, 1}};
+  while (!todo.empty()) {
+    auto [j, d] = todo.back();
+    todo.pop_back();
+    if (!j->is_structured()) continue;
+    deepest = std::max(deepest, d);
+    for (const auto& x : *j) todo.emplace_back(&x, d + 1);
+  }
+  return deepest;
 }
 
 std::string EscapeHtml(std::string_view s) {
@@ -348,6 +364,7 @@ Status Index::Check(const std::vector<json>& docs) const {
     if (IdOf(d).empty()) {
       return Status::BadRequest(where + ": id is a string (1-200 bytes, no control characters) or a whole number");
     }
+    if (Depth(d) > kMaxDepth) return Status::BadRequest(where + ": nests deeper than " + std::to_string(kMaxDepth) + " levels");
     for (const FieldSpec& f : s->fields) {
       auto it = d.find(f.name);
       if (it == d.end() || it->is_null()) continue;

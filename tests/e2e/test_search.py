@@ -215,7 +215,8 @@ def test_documents_lifecycle_durability_and_bad_input(make_server):
     # Bad documents are refused whole, naming the first bad one; nothing changes.
     for body, why in (([{"id": "b", "title": "x"}, {"title": "no id"}], "document 2"),
                       ([{"id": "c", "price": "cheap"}], "price"), ([{"id": "d\u0001"}], "id"),
-                      ([{"id": "e", "title": {"nested": 1}}], "title"), ([1, 2], "document 1")):
+                      ([{"id": "e", "title": {"nested": 1}}], "title"), ([1, 2], "document 1"),
+                      ([{"id": "f", "extra": json.loads("[" * 100 + "]" * 100)}], "nests deeper")):
         resp = a.post(docs, json=body)
         assert_error(resp, 400, "bad_request")
         assert why in resp.json()["error"]["message"], resp.text
