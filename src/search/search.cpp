@@ -192,12 +192,11 @@ Result<IndexInfo> SearchService::Update(const std::string& name, const json& pat
   if (spec.vector && spec.vector->source != "documents" && !options_.serving) {
     return Status::BadRequest("vector.source: this process has no serving module to compute vectors");
   }
+  // The documents first: a spec stored for documents not yet rewritten would analyse queries
+  // unlike the index after a restart.
+  if (reindex) AIMASS_RETURN_IF_ERROR(e->index->Reindex(spec));
   AIMASS_RETURN_IF_ERROR(store_.UpdateSpec(name, spec.ToJson().dump(), UnixNowMs()));
-  if (reindex) {
-    AIMASS_RETURN_IF_ERROR(e->index->Reindex(spec));
-  } else {
-    e->index->SetSettings(spec);
-  }
+  if (!reindex) e->index->SetSettings(spec);
   if (patch.contains("source") && spec.source) OnDatasetVersion(spec.source->dataset);
   return Get(name);
 }
