@@ -8,6 +8,12 @@ namespace {
 
 constexpr int kMaxDepth = 32;
 
+FilterNode Node(FilterNode::Kind kind) {
+  FilterNode n;
+  n.kind = kind;
+  return n;
+}
+
 class FilterParser {
  public:
   explicit FilterParser(std::string_view s) : s_(s) {}
@@ -51,7 +57,7 @@ class FilterParser {
     if (depth > kMaxDepth) return Error("parentheses nest too deep");
     AIMASS_ASSIGN_OR_RETURN(FilterNode left, And(depth));
     if (!Keyword("OR")) return left;
-    FilterNode n{FilterNode::kOr};
+    FilterNode n = Node(FilterNode::kOr);
     n.children.push_back(std::move(left));
     do {
       AIMASS_ASSIGN_OR_RETURN(FilterNode right, And(depth));
@@ -63,7 +69,7 @@ class FilterParser {
   Result<FilterNode> And(int depth) {
     AIMASS_ASSIGN_OR_RETURN(FilterNode left, Not(depth));
     if (!Keyword("AND")) return left;
-    FilterNode n{FilterNode::kAnd};
+    FilterNode n = Node(FilterNode::kAnd);
     n.children.push_back(std::move(left));
     do {
       AIMASS_ASSIGN_OR_RETURN(FilterNode right, Not(depth));
@@ -76,7 +82,7 @@ class FilterParser {
     if (Keyword("NOT")) {
       if (depth > kMaxDepth) return Error("NOT nests too deep");
       AIMASS_ASSIGN_OR_RETURN(FilterNode inner, Not(depth + 1));
-      FilterNode n{FilterNode::kNot};
+      FilterNode n = Node(FilterNode::kNot);
       n.children.push_back(std::move(inner));
       return n;
     }
@@ -140,7 +146,7 @@ class FilterParser {
       return inner;
     }
     AIMASS_ASSIGN_OR_RETURN(std::string field, Identifier());
-    FilterNode n{FilterNode::kCompare};
+    FilterNode n = Node(FilterNode::kCompare);
     n.field = field;
     if (Keyword("EXISTS")) {
       n.kind = FilterNode::kExists;
@@ -160,7 +166,7 @@ class FilterParser {
       } else {
         return Error("NOT after a field is followed by IN or EXISTS");
       }
-      FilterNode out{FilterNode::kNot};
+      FilterNode out = Node(FilterNode::kNot);
       out.children.push_back(std::move(inner));
       return out;
     }
