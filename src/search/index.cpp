@@ -210,7 +210,7 @@ struct Index::Impl {
   // `words` collects the document's words as written (for the vocabulary).
   Xapian::Document Build(const IndexSpec& s, const Analyzer& a, const json& doc, std::vector<std::string>& words,
                          std::vector<float>* vector) const;
-  void LoadVocabulary();
+  void LoadVocabulary(const IndexSpec& s);
   void RebuildVectors(const IndexSpec& s);
 };
 
@@ -269,11 +269,27 @@ Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const
   return xd;
 }
 
-void Index::Impl::LoadVocabulary() {
+void Index::Impl::LoadVocabulary(const IndexSpec& s) {
+  if (vocab.Load(dir + "/vocabulary", wdb.get_revision())) return;
+  // Rebuilt from the documents' text (after a crash, or for a new index).
+  Analyzer a(s.language, zh);
   std::vector<std::string> words;
-  std::vector<std::pair<std::string, uint64_t>> counted;
-  for (auto w = wdb.spellings_begin(); w != wdb.spellings_end(); ++w) counted.emplace_back(*w, w.get_termfreq());
-  vocab.AddCounted(std::move(counted));
+  for (auto p = wdb.postlist_begin(""); p != wdb.postlist_end(""); ++p) {
+    json d = json::parse(wdb.get_document(*p).get_data(), nullptr, false);
+    if (!d.is_object()) continue;
+    for (const FieldSpec& f : s.fields) {
+      auto it = d.find(f.name);
+      if (f.type != FieldSpec::kText || it == d.end()) continue;
+      for (const Token& t : a.Tokenize(TextOf(*it), false)) {
+        if (!t.cjk) words.push_back(t.word);
+      }
+    }
+    if (words.size() > (1u << 20)) {
+      vocab.Add(std::move(words));
+      words.clear();
+    }
+  }
+  vocab.Add(std::move(words));
 }
 
 void Index::Impl::RebuildVectors(const IndexSpec& s) {
@@ -318,7 +334,7 @@ Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, IndexSpec spe
   try {
     m.wdb = Xapian::WritableDatabase(dir + "/xapian", Xapian::DB_CREATE_OR_OPEN);
     m.doc_count = m.wdb.get_doccount();
-    m.LoadVocabulary();
+    m.LoadVocabulary(spec);
     m.RebuildVectors(spec);
   } catch (const Xapian::Error& e) {
     return Status::Internal("opening search index " + spec.name + ": " + e.get_description());
@@ -337,7 +353,9 @@ Status Index::Close() {
   impl_->closed = true;
   Status st = Status::Ok();
   try {
-    if (impl_->vectors) st = impl_->vectors->Save(impl_->dir + "/vectors.hnsw", impl_->wdb.get_revision());
+    const auto revision = impl_->wdb.get_revision();
+    st = impl_->vocab.Save(impl_->dir + "/vocabulary", revision);
+    if (impl_->vectors && st.ok()) st = impl_->vectors->Save(impl_->dir + "/vectors.hnsw", revision);
     impl_->wdb.close();
   } catch (const Xapian::Error& e) {
     st = Status::Internal("closing search index: " + e.get_description());
@@ -423,7 +441,6 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   std::lock_guard lock(m.write_mu);
   WriteResult r;
   std::vector<std::string> words;
-  std::vector<std::pair<std::string, uint64_t>> counted;
   std::vector<std::pair<Xapian::docid, std::vector<float>>> vecs;
   std::vector<Xapian::docid> unvectored;
   try {
@@ -439,14 +456,6 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
         if (vec.empty()) unvectored.push_back(id);
         else vecs.emplace_back(id, vec);
       }
-    }
-    std::sort(words.begin(), words.end());
-    for (size_t i = 0; i < words.size();) {
-      size_t j = i;
-      while (j < words.size() && words[j] == words[i]) ++j;
-      m.wdb.add_spelling(words[i], static_cast<Xapian::termcount>(j - i));
-      counted.emplace_back(std::move(words[i]), j - i);
-      i = j;
     }
     if (AIMASS_FAILPOINT("search.before_commit")) {
       m.wdb.cancel_transaction();
@@ -465,7 +474,7 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   }
   for (const auto& [id, v] : vecs) m.vectors->Upsert(id, v);
   for (Xapian::docid id : unvectored) m.vectors->Remove(id);
-  m.vocab.AddCounted(std::move(counted));
+  m.vocab.Add(std::move(words));
   ++m.generation;
   return r;
 }
@@ -566,7 +575,7 @@ Status Index::Reindex(const IndexSpec& spec) {
     } else if (!spec.vector) {
       m.vectors.reset();
     }
-    std::vector<std::string> words;  // already in the spelling table
+    std::vector<std::string> words;
     std::vector<float> vec;
     size_t n = 0;
     std::vector<Xapian::docid> ids;
@@ -582,11 +591,13 @@ Status Index::Reindex(const IndexSpec& spec) {
         d["_vector"] = f;
       }
       m.wdb.replace_document(id, m.Build(spec, a, d, words, &vec));
-      words.clear();
       if (m.vectors && !vec.empty()) m.vectors->Upsert(id, vec);
       if (++n % 10000 == 0) m.wdb.commit();
     }
     m.wdb.commit();
+    // The text fields may have changed: the vocabulary is the new documents' words.
+    m.vocab.Clear();
+    m.vocab.Add(std::move(words));
   } catch (const Xapian::Error& e) {
     return Status::Internal("reindexing: " + e.get_description());
   }

@@ -1,7 +1,10 @@
 #include "search/vocabulary.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <mutex>
+
+#include "common/file.hpp"
 
 namespace aimass::search {
 
@@ -59,6 +62,49 @@ void Vocabulary::AddCounted(std::vector<std::pair<std::string, uint64_t>> counte
     by_start_[StartKey(w[0], w.size())].push_back(k);
     by_tail_[hash(std::string_view(w).substr(1))].push_back(k);
   }
+}
+
+Status Vocabulary::Save(const std::string& path, uint64_t revision) const {
+  std::string out = std::to_string(revision) + "\n";
+  {
+    std::shared_lock lock(mu_);
+    for (size_t i = 0; i < sorted_.size(); ++i) {
+      out += std::to_string(counts_[i]);
+      out += ' ';
+      out += sorted_[i];
+      out += '\n';
+    }
+  }
+  return WriteFileAtomically(path, out, 0600);
+}
+
+bool Vocabulary::Load(const std::string& path, uint64_t revision) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return false;
+  std::string_view t(*text);
+  size_t nl = t.find('\n');
+  if (nl == std::string_view::npos || t.substr(0, nl) != std::to_string(revision)) return false;
+  std::vector<std::pair<std::string, uint64_t>> counted;
+  for (size_t at = nl + 1; at < t.size();) {
+    size_t end = t.find('\n', at);
+    if (end == std::string_view::npos) return false;  // cut short
+    std::string_view line = t.substr(at, end - at);
+    at = end + 1;
+    size_t sp = line.find(' ');
+    uint64_t n = 0;
+    if (sp == std::string_view::npos || std::from_chars(line.data(), line.data() + sp, n).ec != std::errc()) return false;
+    counted.emplace_back(std::string(line.substr(sp + 1)), n);
+  }
+  AddCounted(std::move(counted));
+  return true;
+}
+
+void Vocabulary::Clear() {
+  std::unique_lock lock(mu_);
+  sorted_.clear();
+  counts_.clear();
+  by_start_.clear();
+  by_tail_.clear();
 }
 
 size_t Vocabulary::size() const {

@@ -83,6 +83,16 @@ TEST(VocabularyTest, EditsCountTranspositionsOnceAndFirstLettersTwice) {
   v.AddCounted({{"machine", 5}, {"mach", 1}});
   EXPECT_EQ(v.WithPrefix("mach", 100, 10), (std::vector<std::string>{"machine", "machines"}));
   EXPECT_EQ(v.size(), 6u);
+  // Saved with a revision, loaded back only for that revision.
+  testing::TempDir dir;
+  ASSERT_TRUE(v.Save(dir.file("vocabulary"), 7).ok());
+  Vocabulary back;
+  EXPECT_FALSE(back.Load(dir.file("vocabulary"), 8));
+  ASSERT_TRUE(back.Load(dir.file("vocabulary"), 7));
+  EXPECT_EQ(back.size(), 6u);
+  EXPECT_EQ(back.WithPrefix("mach", 100, 10), (std::vector<std::string>{"machine", "machines"}));
+  back.Clear();
+  EXPECT_EQ(back.size(), 0u);
 }
 
 TEST(QuerySyntaxTest, BuildsGroupsOfRequiredOptionalAndExcludedParts) {
