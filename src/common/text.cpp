@@ -44,6 +44,14 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string PercentEncode(std::string_view s, bool keep_slashes) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;

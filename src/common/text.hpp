@@ -25,6 +25,9 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // path of several segments) as %XX (RFC 3986).
 std::string PercentEncode(std::string_view s, bool keep_slashes = false);
 
+// `s` with A-Z as a-z and every other byte as it is (names, keywords; no locale).
+std::string AsciiLower(std::string_view s);
+
 // `s` without the spaces and tabs at either end (HTTP's optional whitespace, OWS).
 std::string_view TrimSpaces(std::string_view s);
 

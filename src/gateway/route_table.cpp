@@ -4,6 +4,8 @@
 #include <boost/container/small_vector.hpp>
 #include <tuple>
 
+#include "common/text.hpp"
+
 namespace aimass::gateway {
 
 namespace {
@@ -31,11 +33,7 @@ std::string LowerHost(std::string_view host) {
   if (size_t colon = host.rfind(':'); colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  std::string out(host);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');  // names are ASCII; no locale
-  }
-  return out;
+  return AsciiLower(host);  // names are ASCII
 }
 
 bool HostMatches(const std::string& pattern, const std::string& host) {

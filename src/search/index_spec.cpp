@@ -1,6 +1,7 @@
 #include "search/index_spec.hpp"
 
 #include "common/name.hpp"
+#include "common/text.hpp"
 #include "search/analyzer.hpp"
 
 namespace aimass::search {
@@ -153,8 +154,7 @@ Status ParseSettings(const json& j, IndexSpec& s, bool* reindex) {
       s.synonyms.clear();
       for (auto w = v.begin(); w != v.end(); ++w) {
         if (!w.value().is_array()) return Status::BadRequest("synonyms is {word: [synonym, …]}");
-        std::string key;
-        for (char c : w.key()) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        const std::string key = AsciiLower(w.key());
         for (const auto& x : w.value()) {
           if (!x.is_string() || x.get<std::string>().empty()) return Status::BadRequest("synonyms is {word: [synonym, …]}");
           s.synonyms[key].push_back(x.get<std::string>());
@@ -165,9 +165,7 @@ Status ParseSettings(const json& j, IndexSpec& s, bool* reindex) {
       s.stop_words.clear();
       for (const auto& x : v) {
         if (!x.is_string()) return Status::BadRequest("stop_words is a list of words");
-        std::string w;
-        for (char c : x.get<std::string>()) w.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-        s.stop_words.insert(w);
+        s.stop_words.insert(AsciiLower(x.get<std::string>()));
       }
     } else if (k == "typo_tolerance") {
       if (v.is_boolean()) {

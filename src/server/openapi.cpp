@@ -1,17 +1,12 @@
 // /openapi.json is generated from the route table, so it lists exactly what is served.
 #include <nlohmann/json.hpp>
 
+#include "common/text.hpp"
 #include "server/core_api.hpp"
 
 namespace aimass::server {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(c));
-  return out;
-}
 
 std::vector<std::string> PathParams(const std::string& pattern) {
   std::vector<std::string> out;
@@ -51,7 +46,7 @@ std::string OpenApiDocument(const http::Router& router) {
   for (const http::Route* r : router.routes()) {
     json op = {{"summary", r->summary},
                {"tags", {r->tag.empty() ? "other" : r->tag}},
-               {"operationId", Lower(http::MethodName(r->method)) + r->pattern}};
+               {"operationId", AsciiLower(http::MethodName(r->method)) + r->pattern}};
     json params = json::array();
     for (const auto& p : PathParams(r->pattern)) {
       params.push_back({{"name", p}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
@@ -73,7 +68,7 @@ std::string OpenApiDocument(const http::Router& router) {
                r->method == http::Method::kPatch) {
       op["requestBody"] = {{"content", {{"application/json", {{"schema", {{"type", "object"}}}}}}}};
     }
-    paths[OpenApiPath(r->pattern)][Lower(http::MethodName(r->method))] = op;
+    paths[OpenApiPath(r->pattern)][AsciiLower(http::MethodName(r->method))] = op;
   }
   json doc = {{"openapi", "3.0.3"},
               {"info", {{"title", "AI Mass"}, {"version", "0.1.0"},
