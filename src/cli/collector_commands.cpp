@@ -2,11 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <iterator>
 
 #include "cli/api_client.hpp"
 #include "cli/output.hpp"
-#include "common/file.hpp"
 
 namespace aimass::cli {
 
@@ -137,15 +135,9 @@ std::optional<int> RunCollectorCommands(CollectorCommands& c, ApiClient& api, bo
     return kOk;
   }
   if (c.push->parsed()) {
-    std::string body;
-    if (c.file == "-") {
-      body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    } else {
-      auto data = ReadFile(c.file);
-      if (!data.ok()) return Fail(data.status());
-      body = std::move(*data);
-    }
-    auto res = api.Send(http::Method::kPost, "/api/v1/collect/" + UrlEncode(c.name), std::move(body),
+    auto body = ReadFileOrStdin(c.file);
+    if (!body.ok()) return Fail(body.status());
+    auto res = api.Send(http::Method::kPost, "/api/v1/collect/" + UrlEncode(c.name), std::move(*body),
                         {{"Content-Type", "application/x-ndjson"}});
     if (!res.ok()) return Fail(res.status());
     json r = json::parse(res->body, nullptr, false);

@@ -2,6 +2,7 @@
 
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include "common/file.hpp"
 
 namespace aimass::cli {
@@ -51,6 +52,11 @@ std::string Cell(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "-";
   return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+Result<std::string> ReadFileOrStdin(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  return ReadFile(path);
 }
 
 Result<nlohmann::json> JsonArgument(const std::string& value, const char* what) {

@@ -24,6 +24,8 @@ Result<nlohmann::json> ParseSetFields(const std::string& text);
 // A member of an API answer for a table cell: a string as it is, anything else as JSON, "-"
 // when absent or null.
 std::string Cell(const nlohmann::json& j, const char* key);
+// A file's bytes, or standard input's for "-".
+Result<std::string> ReadFileOrStdin(const std::string& path);
 // A JSON option's value: JSON text, or @file to read it from; `what` names it in errors.
 Result<nlohmann::json> JsonArgument(const std::string& value, const char* what);
 // ["a","b"] -> "a,b"

@@ -2,11 +2,9 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <iterator>
 
 #include "cli/api_client.hpp"
 #include "cli/output.hpp"
-#include "common/file.hpp"
 
 namespace aimass::cli {
 
@@ -40,11 +38,6 @@ Result<std::pair<std::string, json>> FieldArg(const std::string& arg) {
     else return Status::BadRequest("--field " + arg + ": '" + parts[i] + "' is a weight, facet or sortable");
   }
   return std::pair{parts[0], f};
-}
-
-Result<std::string> ReadInput(const std::string& file) {
-  if (file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  return ReadFile(file);
 }
 
 }  // namespace
@@ -137,12 +130,11 @@ std::optional<int> RunSearchCommands(SearchCommands& c, ApiClient& api, bool as_
     return kOk;
   }
   if (c.add->parsed()) {
-    auto body = ReadInput(c.file);
+    auto body = ReadFileOrStdin(c.file);
     if (!body.ok()) return Fail(body.status());
-    const bool lines = !body->empty() && body->find_first_not_of(" \t\r\n") != std::string::npos &&
-                       (*body)[body->find_first_not_of(" \t\r\n")] == '{' && body->find('\n') < body->find_last_not_of(" \t\r\n");
+    // A JSON array or JSON lines: the server reads a body that is not one JSON value as lines.
     auto res = api.Send(http::Method::kPost, one + "/documents" + (c.update ? "?mode=update" : ""), std::move(*body),
-                        {{"Content-Type", lines ? "application/x-ndjson" : "application/json"}});
+                        {{"Content-Type", "application/json"}});
     if (!res.ok()) return Fail(res.status());
     json r = json::parse(res->body, nullptr, false);
     if (as_json) return print(r);
@@ -189,7 +181,7 @@ std::optional<int> RunSearchCommands(SearchCommands& c, ApiClient& api, bool as_
     return kOk;
   }
   if (c.evaluate->parsed()) {
-    auto text = ReadInput(c.file);
+    auto text = ReadFileOrStdin(c.file);
     if (!text.ok()) return Fail(text.status());
     json body = json::parse(*text, nullptr, false);
     if (body.is_discarded()) return Fail(Status::BadRequest(c.file + " is not JSON"));
