@@ -49,8 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto j = nlohmann::json::parse(text, nullptr, false);
       if (j.is_discarded()) break;
-      bool hybrid = false;
-      (void)aimass::search::ParseSearchRequest(j, &hybrid);
+      (void)aimass::search::ParseSearchRequest(j);
       auto spec = aimass::search::ParseIndexSpec(j);
       if (spec.ok()) (void)spec->ToJson();
       break;

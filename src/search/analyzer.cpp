@@ -68,7 +68,7 @@ Analyzer::Analyzer(std::string language, const ChineseSegmenter* zh) : stemmer_(
 
 bool Analyzer::ValidLanguage(const std::string& language) {
   if (language == "zh" || language == "auto" || language == "none") return true;
-  if (language.empty() || language == "none") return false;
+  if (language.empty()) return false;
   try {
     Xapian::Stem s(language);
     return true;

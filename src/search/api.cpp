@@ -90,8 +90,7 @@ Response WriteAnswer(SearchService& s, Request& req, bool update) {
 
 Response SearchAnswer(SearchService& s, Request& req, const Json& body) {
   const auto start = std::chrono::steady_clock::now();
-  bool hybrid = false;
-  HTTP_TRY(SearchRequest r, ParseSearchRequest(body, &hybrid));
+  HTTP_TRY(SearchRequest r, ParseSearchRequest(body));
   HTTP_TRY(SearchResult res, s.Search(std::string(req.Param("name")), std::move(r)));
   const double took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return http::JsonResponse(200, ResultJson(res, std::round(took * 1000) / 1000));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <unordered_map>
@@ -41,13 +42,6 @@ constexpr size_t kMaxIdBytes = 200;  // Xapian terms hold at most 245 bytes, "Q"
 std::string IdTerm(const std::string& id) { return "Q" + id; }
 std::string KeywordTerm(unsigned slot, const std::string& lower) { return "K" + std::to_string(slot) + ":" + lower; }
 std::string ExistsTerm(unsigned slot) { return "E" + std::to_string(slot); }
-
-std::string Lower(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
-  return out;
-}
 
 // A keyword's values: strings, numbers and booleans, or an array of them.
 std::vector<std::string> KeywordValues(const json& v) {
@@ -89,6 +83,14 @@ std::optional<double> NumberOf(const json& v) {
     if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d)) return d;
   }
   return std::nullopt;
+}
+
+// A vector as kVectorSlot holds it (raw floats), when it has `dims` numbers.
+std::optional<std::vector<float>> StoredVector(const std::string& bytes, int dims) {
+  if (bytes.empty() || bytes.size() != dims * sizeof(float)) return std::nullopt;
+  std::vector<float> v(dims);
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
 }
 
 // How deeply arrays and objects nest in v, counted without recursion (a body of a million
@@ -207,6 +209,10 @@ struct Index::Impl {
     if (pool.size() < 32) pool.push_back(std::move(r));
   }
 
+  // Runs `body` in a Xapian transaction committed (durably) before it returns, the failpoint
+  // search.before_commit between them; on any failure nothing of it is kept. The caller holds
+  // write_mu.
+  Status Transact(const char* what, const std::function<void()>& body);
   // `words` collects the document's words as written (for the vocabulary).
   Xapian::Document Build(const IndexSpec& s, const Analyzer& a, const json& doc, std::vector<std::string>& words,
                          std::vector<float>* vector) const;
@@ -239,7 +245,7 @@ Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const
       case FieldSpec::kKeyword: {
         std::string joined;
         for (const std::string& v : KeywordValues(*it)) {
-          xd.add_boolean_term(KeywordTerm(f.slot, Lower(v)).substr(0, 240));
+          xd.add_boolean_term(KeywordTerm(f.slot, AsciiLower(v)).substr(0, 240));
           if (!joined.empty()) joined.push_back('\x1f');
           joined += v;
         }
@@ -267,6 +273,26 @@ Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const
     xd.add_value(kVectorSlot, std::string(reinterpret_cast<const char*>(vector->data()), vector->size() * sizeof(float)));
   }
   return xd;
+}
+
+Status Index::Impl::Transact(const char* what, const std::function<void()>& body) {
+  try {
+    wdb.begin_transaction(true);
+    body();
+    if (AIMASS_FAILPOINT("search.before_commit")) {
+      wdb.cancel_transaction();
+      return failpoint::IoError("search.before_commit", EIO);
+    }
+    wdb.commit_transaction();
+    doc_count = wdb.get_doccount();
+    return Status::Ok();
+  } catch (const Xapian::Error& e) {
+    try {
+      wdb.cancel_transaction();
+    } catch (const Xapian::Error&) {
+    }
+    return Status::Internal(std::string(what) + ": " + e.get_description());
+  }
 }
 
 void Index::Impl::LoadVocabulary(const IndexSpec& s) {
@@ -299,11 +325,7 @@ void Index::Impl::RebuildVectors(const IndexSpec& s) {
   const std::string path = dir + "/vectors.hnsw";
   if (vectors->Load(path, wdb.get_revision())) return;
   for (auto v = wdb.valuestream_begin(kVectorSlot); v != wdb.valuestream_end(kVectorSlot); ++v) {
-    const std::string bytes = *v;
-    if (bytes.size() != s.vector->dims * sizeof(float)) continue;
-    std::vector<float> vec(s.vector->dims);
-    std::memcpy(vec.data(), bytes.data(), bytes.size());
-    vectors->Upsert(v.get_docid(), vec);
+    if (auto vec = StoredVector(*v, s.vector->dims)) vectors->Upsert(v.get_docid(), *vec);
   }
 }
 
@@ -420,11 +442,8 @@ Result<std::vector<json>> Index::Merge(std::vector<json> docs) const {
       json merged = json::parse(old.get_data(), nullptr, false);
       if (!merged.is_object()) continue;
       for (auto it = d.begin(); it != d.end(); ++it) merged[it.key()] = it.value();
-      const std::string vec = old.get_value(kVectorSlot);
-      if (!merged.contains("_vector") && !vec.empty() && s->vector && s->vector->source == "documents") {
-        std::vector<float> v(vec.size() / sizeof(float));
-        std::memcpy(v.data(), vec.data(), v.size() * sizeof(float));
-        merged["_vector"] = v;
+      if (!merged.contains("_vector") && s->vector && s->vector->source == "documents") {
+        if (auto v = StoredVector(old.get_value(kVectorSlot), s->vector->dims)) merged["_vector"] = *v;
       }
       d = std::move(merged);
     }
@@ -443,12 +462,11 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   std::vector<std::string> words;
   std::vector<std::pair<Xapian::docid, std::vector<float>>> vecs;
   std::vector<Xapian::docid> unvectored;
-  try {
-    m.wdb.begin_transaction(true);
+  // Ids are unique within a batch (SearchService::Write), so the growth of the document count
+  // tells the added from the replaced.
+  const Xapian::doccount before = m.doc_count;
+  AIMASS_RETURN_IF_ERROR(m.Transact("writing documents", [&] {
     std::vector<float> vec;
-    // Ids are unique within a batch (SearchService::Write), so the growth of the document
-    // count tells the added from the replaced.
-    const Xapian::doccount before = m.wdb.get_doccount();
     for (const json& d : docs) {
       Xapian::Document xd = m.Build(*s, a, d, words, &vec);
       Xapian::docid id = m.wdb.replace_document(IdTerm(IdOf(d)), xd);
@@ -457,21 +475,9 @@ Result<WriteResult> Index::Write(const std::vector<json>& docs) {
         else vecs.emplace_back(id, vec);
       }
     }
-    if (AIMASS_FAILPOINT("search.before_commit")) {
-      m.wdb.cancel_transaction();
-      return failpoint::IoError("search.before_commit", EIO);
-    }
-    m.wdb.commit_transaction();
-    m.doc_count = m.wdb.get_doccount();
-    r.added = static_cast<int64_t>(m.doc_count - before);
-    r.replaced = static_cast<int64_t>(docs.size()) - r.added;
-  } catch (const Xapian::Error& e) {
-    try {
-      m.wdb.cancel_transaction();
-    } catch (const Xapian::Error&) {
-    }
-    return Status::Internal("writing documents: " + e.get_description());
-  }
+  }));
+  r.added = static_cast<int64_t>(m.doc_count - before);
+  r.replaced = static_cast<int64_t>(docs.size()) - r.added;
   for (const auto& [id, v] : vecs) m.vectors->Upsert(id, v);
   for (Xapian::docid id : unvectored) m.vectors->Remove(id);
   m.vocab.Add(std::move(words));
@@ -484,8 +490,7 @@ Result<int64_t> Index::Delete(const std::vector<std::string>& ids) {
   std::lock_guard lock(m.write_mu);
   int64_t n = 0;
   std::vector<Xapian::docid> gone;
-  try {
-    m.wdb.begin_transaction(true);
+  AIMASS_RETURN_IF_ERROR(m.Transact("deleting documents", [&] {
     for (const std::string& id : ids) {
       const std::string term = IdTerm(id);
       auto p = m.wdb.postlist_begin(term);
@@ -494,19 +499,7 @@ Result<int64_t> Index::Delete(const std::vector<std::string>& ids) {
       m.wdb.delete_document(term);
       ++n;
     }
-    if (AIMASS_FAILPOINT("search.before_commit")) {
-      m.wdb.cancel_transaction();
-      return failpoint::IoError("search.before_commit", EIO);
-    }
-    m.wdb.commit_transaction();
-    m.doc_count = m.wdb.get_doccount();
-  } catch (const Xapian::Error& e) {
-    try {
-      m.wdb.cancel_transaction();
-    } catch (const Xapian::Error&) {
-    }
-    return Status::Internal("deleting documents: " + e.get_description());
-  }
+  }));
   if (m.vectors) {
     for (Xapian::docid id : gone) m.vectors->Remove(id);
   }
@@ -584,11 +577,8 @@ Status Index::Reindex(const IndexSpec& spec) {
       Xapian::Document old = m.wdb.get_document(id);
       json d = json::parse(old.get_data(), nullptr, false);
       if (!d.is_object()) continue;
-      const std::string v = old.get_value(kVectorSlot);
-      if (spec.vector && v.size() == spec.vector->dims * sizeof(float)) {
-        std::vector<float> f(spec.vector->dims);
-        std::memcpy(f.data(), v.data(), v.size());
-        d["_vector"] = f;
+      if (spec.vector) {
+        if (auto v = StoredVector(old.get_value(kVectorSlot), spec.vector->dims)) d["_vector"] = *v;
       }
       m.wdb.replace_document(id, m.Build(spec, a, d, words, &vec));
       if (m.vectors && !vec.empty()) m.vectors->Upsert(id, vec);
@@ -781,7 +771,7 @@ Result<Xapian::Query> CompileFilter(const FilterNode& n, const IndexSpec& s) {
     return *d;
   };
   auto equal = [&](const std::string& v) -> Result<Xapian::Query> {
-    if (!number) return Xapian::Query(KeywordTerm(f->slot, Lower(v)).substr(0, 240));
+    if (!number) return Xapian::Query(KeywordTerm(f->slot, AsciiLower(v)).substr(0, 240));
     AIMASS_ASSIGN_OR_RETURN(double d, num(v));
     const std::string x = Xapian::sortable_serialise(d);
     return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, f->slot, x, x);
@@ -879,10 +869,10 @@ Result<SearchResult> Index::Search(const SearchRequest& req) const {
   const Impl& m = *impl_;
   Analyzer a(s->language, m.zh);
   AIMASS_ASSIGN_OR_RETURN(QueryNode parsed, ParseQuery(req.q));
-  std::optional<FilterNode> filter_tree;
+  Xapian::Query filter;
   if (!req.filter.empty()) {
-    AIMASS_ASSIGN_OR_RETURN(FilterNode f, ParseFilter(req.filter));
-    filter_tree = std::move(f);
+    AIMASS_ASSIGN_OR_RETURN(FilterNode tree, ParseFilter(req.filter));
+    AIMASS_ASSIGN_OR_RETURN(filter, CompileFilter(tree, *s));
   }
   std::vector<unsigned> facet_slots;
   for (const auto& name : req.facets) {
@@ -912,10 +902,6 @@ Result<SearchResult> Index::Search(const SearchRequest& req) const {
       Xapian::Query text = qb.Build(parsed);
       const bool placeholder = text.empty();
       if (placeholder) text = Xapian::Query::MatchAll;
-      Xapian::Query filter;
-      if (filter_tree) {
-        AIMASS_ASSIGN_OR_RETURN(filter, CompileFilter(*filter_tree, *s));
-      }
       Xapian::Query full = filter.empty() ? text : Xapian::Query(Xapian::Query::OP_FILTER, text, filter);
 
       Xapian::Enquire enquire(db);

@@ -55,18 +55,21 @@ SearchService::SearchService(storage::Db& db, SearchOptions options) : store_(db
 
 SearchService::~SearchService() { Stop(); }
 
-Result<const ChineseSegmenter*> SearchService::Segmenter() {
+const ChineseSegmenter* SearchService::Segmenter() {
   std::call_once(zh_once_, [this] {
     auto s = ChineseSegmenter::Load(options_.zh_dictionary);
-    if (s.ok()) {
-      zh_ = std::move(*s);
-    } else {
-      // Han text is then indexed as character bigrams.
-      zh_status_ = s.status();
-      spdlog::warn("search: {}; Chinese text is indexed as character bigrams", s.status().message());
-    }
+    if (s.ok()) zh_ = std::move(*s);
+    else spdlog::warn("search: {}; Chinese text is indexed as character bigrams", s.status().message());
   });
-  return static_cast<const ChineseSegmenter*>(zh_.get());
+  return zh_.get();
+}
+
+Status SearchService::CheckNeeds(const IndexSpec& spec) const {
+  if (spec.vector && spec.vector->source != "documents" && !options_.serving) {
+    return Status::BadRequest("vector.source: this process has no serving module to compute vectors");
+  }
+  if (spec.source && !options_.datasets) return Status::BadRequest("source: this process has no datasets module");
+  return Status::Ok();
 }
 
 Status SearchService::Open() {
@@ -79,8 +82,7 @@ Status SearchService::Open() {
     known.insert(row.name);
     auto spec = ParseIndexSpec(json::parse(row.spec, nullptr, false));
     if (!spec.ok()) return Status::Internal("search index " + row.name + ": stored spec unreadable: " + spec.status().message());
-    AIMASS_ASSIGN_OR_RETURN(const ChineseSegmenter* zh, Segmenter());
-    AIMASS_ASSIGN_OR_RETURN(auto index, Index::Open(IndexDir(options_.dir, row.name), *spec, zh));
+    AIMASS_ASSIGN_OR_RETURN(auto index, Index::Open(IndexDir(options_.dir, row.name), *spec, Segmenter()));
     auto e = std::make_shared<Entry>();
     e->index = std::move(index);
     indexes_[row.name] = e;
@@ -136,11 +138,7 @@ Result<IndexInfo> SearchService::Info(const IndexRow& row) {
 
 Result<IndexInfo> SearchService::Create(const json& body, const std::string& owner) {
   AIMASS_ASSIGN_OR_RETURN(IndexSpec spec, ParseIndexSpec(body));
-  if (spec.vector && spec.vector->source != "documents" && !options_.serving) {
-    return Status::BadRequest("vector.source: this process has no serving module to compute vectors");
-  }
-  if (spec.source && !options_.datasets) return Status::BadRequest("source: this process has no datasets module");
-  AIMASS_ASSIGN_OR_RETURN(const ChineseSegmenter* zh, Segmenter());
+  AIMASS_RETURN_IF_ERROR(CheckNeeds(spec));
   {
     std::lock_guard lock(mu_);
     if (indexes_.count(spec.name)) return Status::Conflict("search index '" + spec.name + "' exists");
@@ -148,7 +146,7 @@ Result<IndexInfo> SearchService::Create(const json& body, const std::string& own
   const std::string dir = IndexDir(options_.dir, spec.name);
   std::error_code ec;
   fs::remove_all(dir, ec);  // a leftover of a failed create
-  AIMASS_ASSIGN_OR_RETURN(auto index, Index::Open(dir, spec, zh));
+  AIMASS_ASSIGN_OR_RETURN(auto index, Index::Open(dir, spec, Segmenter()));
   IndexRow row;
   row.name = spec.name;
   row.spec = spec.ToJson().dump();
@@ -189,9 +187,7 @@ Result<IndexInfo> SearchService::Update(const std::string& name, const json& pat
   std::lock_guard wl(e->write_mu);
   bool reindex = false;
   AIMASS_ASSIGN_OR_RETURN(IndexSpec spec, PatchIndexSpec(e->index->spec(), patch, &reindex));
-  if (spec.vector && spec.vector->source != "documents" && !options_.serving) {
-    return Status::BadRequest("vector.source: this process has no serving module to compute vectors");
-  }
+  AIMASS_RETURN_IF_ERROR(CheckNeeds(spec));
   // The documents first: a spec stored for documents not yet rewritten would analyse queries
   // unlike the index after a restart.
   if (reindex) AIMASS_RETURN_IF_ERROR(e->index->Reindex(spec));
@@ -367,8 +363,7 @@ Result<json> SearchService::Evaluate(const std::string& name, const json& body) 
   json options = body.contains("search") ? body["search"] : json::object();
   if (!options.is_object()) return Status::BadRequest("search is the options every query is searched with");
   options.erase("q");
-  bool hybrid = false;
-  AIMASS_ASSIGN_OR_RETURN(SearchRequest base, ParseSearchRequest(options, &hybrid));
+  AIMASS_ASSIGN_OR_RETURN(SearchRequest base, ParseSearchRequest(options));
   base.limit = std::max<size_t>(100, k);
   base.offset = 0;
   base.highlight = false;

@@ -93,10 +93,14 @@ class SearchService {
     std::mutex write_mu;  // merge, embed and write as one step
   };
   Result<std::shared_ptr<Entry>> Find(const std::string& name);
-  Result<const ChineseSegmenter*> Segmenter();
+  // The Chinese dictionary, read on first use; null when it cannot be (Han text is then
+  // indexed as character bigrams).
+  const ChineseSegmenter* Segmenter();
   Result<std::vector<std::vector<float>>> Embed(const VectorSpec& v, const std::vector<std::string>& texts);
   Status EmbedDocuments(const IndexSpec& spec, std::vector<nlohmann::json>& docs);
   Result<IndexInfo> Info(const IndexRow& row);
+  // What a spec asks of other modules (serving for vectors, datasets for a source) is here.
+  Status CheckNeeds(const IndexSpec& spec) const;
   void SyncLoop();
   void OnDatasetVersion(const std::string& dataset);
 
@@ -108,7 +112,6 @@ class SearchService {
   std::map<std::string, std::shared_ptr<Entry>> indexes_;
   std::once_flag zh_once_;
   std::unique_ptr<ChineseSegmenter> zh_;
-  Status zh_status_ = Status::Ok();
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

@@ -6,10 +6,9 @@ namespace aimass::search {
 
 using nlohmann::json;
 
-Result<SearchRequest> ParseSearchRequest(const json& b, bool* hybrid) {
+Result<SearchRequest> ParseSearchRequest(const json& b) {
   if (!b.is_object()) return Status::BadRequest("a search is a JSON object");
   SearchRequest r;
-  *hybrid = false;
   static const char* kKnown[] = {"q", "filter", "facets", "sort", "limit", "offset", "highlight", "matching",
                                  "typo_tolerance", "prefix_search", "hybrid", "vector"};
   for (auto it = b.begin(); it != b.end(); ++it) {
@@ -61,16 +60,14 @@ Result<SearchRequest> ParseSearchRequest(const json& b, bool* hybrid) {
     }
     *dst = b[key].get<size_t>();
   }
-  for (auto [key, dst] : {std::pair{"highlight", &r.highlight}}) {
+  std::optional<bool> highlight;
+  for (auto [key, dst] : {std::pair{"highlight", &highlight}, std::pair{"typo_tolerance", &r.typos},
+                          std::pair{"prefix_search", &r.prefix}}) {
     if (!b.contains(key)) continue;
     if (!b[key].is_boolean()) return Status::BadRequest(std::string(key) + " is true or false");
     *dst = b[key].get<bool>();
   }
-  for (auto [key, dst] : {std::pair{"typo_tolerance", &r.typos}, std::pair{"prefix_search", &r.prefix}}) {
-    if (!b.contains(key)) continue;
-    if (!b[key].is_boolean()) return Status::BadRequest(std::string(key) + " is true or false");
-    *dst = b[key].get<bool>();
-  }
+  r.highlight = highlight.value_or(r.highlight);
   if (b.contains("matching")) {
     if (b["matching"] != "any" && b["matching"] != "all") return Status::BadRequest("matching is any or all");
     r.matching = b["matching"].get<std::string>();
@@ -83,7 +80,6 @@ Result<SearchRequest> ParseSearchRequest(const json& b, bool* hybrid) {
       if (!x.is_number() || !std::isfinite(x.get<double>())) return Status::BadRequest("vector is a list of numbers");
       r.vector.push_back(x.get<float>());
     }
-    *hybrid = true;
     r.ratio = 1;
   }
   if (b.contains("hybrid") && !b["hybrid"].is_null()) {
@@ -96,7 +92,6 @@ Result<SearchRequest> ParseSearchRequest(const json& b, bool* hybrid) {
       }
       r.ratio = h["ratio"].get<double>();
     }
-    *hybrid = r.ratio > 0;
   }
   return r;
 }

@@ -11,7 +11,7 @@ namespace aimass::search {
 constexpr size_t kMaxLimit = 1000;
 constexpr size_t kMaxOffset = 100000;
 
-// *hybrid: the body asked for the vector side (hybrid or vector given).
-Result<SearchRequest> ParseSearchRequest(const nlohmann::json& body, bool* hybrid);
+// The vector side is asked for by `ratio` > 0 (hybrid, or a vector given).
+Result<SearchRequest> ParseSearchRequest(const nlohmann::json& body);
 
 }  // namespace aimass::search

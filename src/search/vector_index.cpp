@@ -6,7 +6,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <mutex>
 #include <unordered_set>
 
@@ -16,6 +15,9 @@ namespace aimass::search {
 
 namespace {
 constexpr size_t kM = 16, kEfConstruction = 200, kInitialCapacity = 1024;
+// The breadth of a search: hnswlib searches max(ef, k), so it is set once, not per search
+// (setting it per search would race between concurrent searches).
+constexpr size_t kEfSearch = 64;
 }
 
 struct VectorIndex::Impl {
@@ -28,6 +30,7 @@ VectorIndex::VectorIndex(int dims, std::string metric) : impl_(new Impl), dims_(
   if (metric_ == "l2") impl_->space = std::make_unique<hnswlib::L2Space>(dims);
   else impl_->space = std::make_unique<hnswlib::InnerProductSpace>(dims);
   impl_->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl_->space.get(), kInitialCapacity, kM, kEfConstruction);
+  impl_->graph->setEf(kEfSearch);
 }
 
 VectorIndex::~VectorIndex() = default;
@@ -73,7 +76,6 @@ std::vector<std::pair<uint32_t, float>> VectorIndex::Nearest(const std::vector<f
   if (n == 0 || k == 0) return out;
   // With a filter, ask for more until k pass it or every vector was seen.
   for (size_t want = std::min(n, keep ? k * 4 : k);; want = std::min(n, want * 4)) {
-    impl_->graph->setEf(std::max<size_t>(want, 64));
     auto pq = impl_->graph->searchKnn(q.data(), want);
     out.clear();
     while (!pq.empty()) {
@@ -86,13 +88,6 @@ std::vector<std::pair<uint32_t, float>> VectorIndex::Nearest(const std::vector<f
   }
   if (out.size() > k) out.resize(k);
   return out;
-}
-
-float VectorIndex::Similarity(const std::vector<float>& q, uint32_t label) const {
-  std::shared_lock lock(mu_);
-  if (!impl_->live.count(label)) return -std::numeric_limits<float>::infinity();
-  std::vector<float> v = impl_->graph->getDataByLabel<float>(label);
-  return ToSimilarity(impl_->space->get_dist_func()(q.data(), v.data(), impl_->space->get_dist_func_param()));
 }
 
 Status VectorIndex::Save(const std::string& path, uint64_t revision) const {
@@ -119,6 +114,7 @@ bool VectorIndex::Load(const std::string& path, uint64_t revision) {
   std::unique_lock lock(mu_);
   try {
     auto g = std::make_unique<hnswlib::HierarchicalNSW<float>>(impl_->space.get(), path);
+    g->setEf(kEfSearch);
     impl_->graph = std::move(g);
   } catch (const std::exception&) {
     return false;

@@ -32,8 +32,6 @@ class VectorIndex {
   // similarity (larger is closer), best first.
   std::vector<std::pair<uint32_t, float>> Nearest(const std::vector<float>& prepared, size_t k,
                                                   const std::function<bool(uint32_t)>& keep) const;
-  // Similarity of a query to one stored vector (-inf when the label has none).
-  float Similarity(const std::vector<float>& prepared, uint32_t label) const;
 
   // Saves the graph and the revision it matches; Load answers false when the file is missing,
   // unreadable or of another revision.
