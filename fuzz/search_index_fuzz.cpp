@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "search/analyzer.hpp"
-#include "search/chinese_segmenter.hpp"
+#include "text/analyzer.hpp"
+#include "text/chinese_segmenter.hpp"
 #include "search/filter_syntax.hpp"
 #include "search/index_spec.hpp"
 #include "search/query_syntax.hpp"

@@ -34,6 +34,17 @@ inline std::string ReadAll(const std::string& path) {
   return s.str();
 }
 
+// A file of ../shared/data: beside the checkout, or above it (a CI clone elsewhere), or the
+// workplace's. Needs AIMASS_SOURCE_DIR (every unit test binary has it).
+inline std::string SharedData(const std::string& relative) {
+  std::string path;
+  for (std::string dir = AIMASS_SOURCE_DIR; path.empty(); dir = dir.substr(0, dir.rfind('/'))) {
+    std::string candidate = (dir.empty() ? "/work" : dir + "/..") + "/shared/data/" + relative;
+    if (std::ifstream(candidate) || dir.empty()) path = candidate;
+  }
+  return path;
+}
+
 // A fresh directory under the system's temporary one, removed with everything in it.
 class TempDir {
  public:

@@ -79,13 +79,14 @@ class SseStream : public http::ResponseStream, public std::enable_shared_from_th
 
 // Reading events needs read access to what they are about: registry.* → models:read,
 // cluster.* → jobs:read, dataset.* → datasets:read, tracking.* → experiments:read,
-// pipeline.* → pipelines:read; any other topic (or a pattern reaching beyond one module) → events:read.
+// pipeline.* → pipelines:read, assist.* → assist:read; any other topic (or a pattern reaching beyond one module) → events:read.
 std::string RequiredPermission(const std::string& pattern) {
   if (pattern.starts_with("registry.")) return "models:read";
   if (pattern.starts_with("cluster.")) return "jobs:read";
   if (pattern.starts_with("dataset.")) return "datasets:read";
   if (pattern.starts_with("tracking.")) return "experiments:read";
   if (pattern.starts_with("pipeline.")) return "pipelines:read";
+  if (pattern.starts_with("assist.")) return "assist:read";
   return "events:read";
 }
 

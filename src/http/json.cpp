@@ -87,6 +87,18 @@ static bool ParseNonNegative(const std::string& s, int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size() && out >= 0;
 }
 
+Result<int64_t> QueryInt(const Request& req, const char* name, int64_t def, int64_t min, int64_t max) {
+  auto v = req.Query(name);
+  if (!v) return def;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n < min || n > max) {
+    return Status::BadRequest(std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
+                              std::to_string(max));
+  }
+  return n;
+}
+
 Result<PageRequest> ParsePage(const Request& req, int64_t default_size, int64_t max_size) {
   PageRequest page;
   page.size = default_size;

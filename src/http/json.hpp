@@ -42,6 +42,9 @@ struct PageRequest {
 Result<PageRequest> ParsePage(const Request& req, int64_t default_size = 50, int64_t max_size = 1000);
 std::string NextPageToken(const PageRequest& page, size_t returned);
 
+// A whole number from the query string within [min, max]; `def` when absent.
+Result<int64_t> QueryInt(const Request& req, const char* name, int64_t def, int64_t min, int64_t max);
+
 }  // namespace aimass::http
 
 // Handler shorthands, so that a handler reads as parse → call → render. They expect the

@@ -18,18 +18,6 @@ using http::Response;
 namespace {
 
 
-Result<int64_t> QueryInt(const Request& req, const char* name, int64_t def, int64_t min, int64_t max) {
-  auto v = req.Query(name);
-  if (!v) return def;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size() || n < min || n > max) {
-    return Status::BadRequest(std::string(name) + " must be an integer from " + std::to_string(min) + " to " +
-                              std::to_string(max));
-  }
-  return n;
-}
-
 Result<std::vector<std::string>> Ids(const Json& body) {
   auto it = body.find("ids");
   if (it == body.end() || !it->is_array()) return Status::BadRequest("ids must be an array of message ids");
@@ -158,8 +146,8 @@ Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<Long
       "Fetch up to max messages, waiting up to wait_ms for the first (long poll)",
       [&b, consumer, limits, poller](Request& req) -> Response {
         HTTP_TRY(SubscriptionInfo info, consumer(req));
-        HTTP_TRY(int64_t max, QueryInt(req, "max", 10, 1, static_cast<int64_t>(limits.max_fetch)));
-        HTTP_TRY(int64_t wait, QueryInt(req, "wait_ms", 0, 0, limits.max_wait_ms));
+        HTTP_TRY(int64_t max, http::QueryInt(req, "max", 10, 1, static_cast<int64_t>(limits.max_fetch)));
+        HTTP_TRY(int64_t wait, http::QueryInt(req, "wait_ms", 0, 0, limits.max_wait_ms));
         HTTP_TRY(auto got, b.Fetch(info.spec.name, static_cast<size_t>(max), std::chrono::milliseconds(0)));
         if (!got.empty() || wait == 0) return Messages(got);
         // Nothing yet: the answer is deferred and the worker thread goes back to the pool.
@@ -214,8 +202,8 @@ Status RegisterRoutes(http::Router& router, Broker& broker, std::shared_ptr<Long
   add(Method::kGet, "/api/v1/mq/subscriptions/{name}/dlq", "",
       "Dead letters with their reason and delivery count (from, max)", [&b, consumer, limits](Request& req) -> Response {
         HTTP_TRY(SubscriptionInfo info, consumer(req));
-        HTTP_TRY(int64_t from, QueryInt(req, "from", 0, 0, INT64_MAX));
-        HTTP_TRY(int64_t max, QueryInt(req, "max", 100, 1, static_cast<int64_t>(limits.max_fetch)));
+        HTTP_TRY(int64_t from, http::QueryInt(req, "from", 0, 0, INT64_MAX));
+        HTTP_TRY(int64_t max, http::QueryInt(req, "max", 100, 1, static_cast<int64_t>(limits.max_fetch)));
         HTTP_TRY(auto got, b.DeadLetters(info.spec.name, static_cast<uint64_t>(from), static_cast<size_t>(max)));
         Json list = Json::array();
         for (const auto& d : got) list.push_back(ToJson(d));

@@ -5,7 +5,7 @@
 namespace aimass::registry {
 
 const std::vector<std::string>& ValidatedFrameworks() {
-  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext"};
+  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext", "nlu"};
   return names;
 }
 
@@ -16,6 +16,7 @@ const ArtifactValidator* ValidatorFor(const std::string& framework) {
     (*m)["onnx"] = MakeOnnxValidator();
     (*m)["xgboost"] = MakeXgboostValidator();
     (*m)["fasttext"] = MakeFastTextValidator();
+    (*m)["nlu"] = MakeNluValidator();
     return m;
   }();
   auto it = validators->find(framework);

@@ -14,7 +14,7 @@
 
 #include "common/failpoint.hpp"
 #include "common/text.hpp"
-#include "search/analyzer.hpp"
+#include "text/analyzer.hpp"
 #include "search/filter_syntax.hpp"
 #include "search/query_syntax.hpp"
 #include "search/vector_index.hpp"
@@ -159,7 +159,7 @@ class FacetSpy : public Xapian::MatchSpy {
 
 struct Index::Impl {
   std::string dir;
-  const ChineseSegmenter* zh = nullptr;
+  const text::ChineseSegmenter* zh = nullptr;
   mutable std::mutex spec_mu;
   std::shared_ptr<const IndexSpec> spec;
 
@@ -214,13 +214,13 @@ struct Index::Impl {
   // write_mu.
   Status Transact(const char* what, const std::function<void()>& body);
   // `words` collects the document's words as written (for the vocabulary).
-  Xapian::Document Build(const IndexSpec& s, const Analyzer& a, const json& doc, std::vector<std::string>& words,
+  Xapian::Document Build(const IndexSpec& s, const text::Analyzer& a, const json& doc, std::vector<std::string>& words,
                          std::vector<float>* vector) const;
   void LoadVocabulary(const IndexSpec& s);
   void RebuildVectors(const IndexSpec& s);
 };
 
-Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const json& doc,
+Xapian::Document Index::Impl::Build(const IndexSpec& s, const text::Analyzer& a, const json& doc,
                                     std::vector<std::string>& words, std::vector<float>* vector) const {
   Xapian::Document xd;
   json stored = doc;
@@ -234,7 +234,7 @@ Xapian::Document Index::Impl::Build(const IndexSpec& s, const Analyzer& a, const
     switch (f.type) {
       case FieldSpec::kText: {
         Xapian::termpos last = 0;
-        for (const Token& t : a.Tokenize(TextOf(*it), true)) {
+        for (const text::Token& t : a.Tokenize(TextOf(*it), true)) {
           xd.add_posting(a.Term(t), base + t.pos, f.weight);
           if (!t.cjk) words.push_back(t.word);
           last = t.pos;
@@ -298,7 +298,7 @@ Status Index::Impl::Transact(const char* what, const std::function<void()>& body
 void Index::Impl::LoadVocabulary(const IndexSpec& s) {
   if (vocab.Load(dir + "/vocabulary", wdb.get_revision())) return;
   // Rebuilt from the documents' text (after a crash, or for a new index).
-  Analyzer a(s.language, zh);
+  text::Analyzer a(s.language, zh);
   std::vector<std::string> words;
   for (auto p = wdb.postlist_begin(""); p != wdb.postlist_end(""); ++p) {
     json d = json::parse(wdb.get_document(*p).get_data(), nullptr, false);
@@ -306,7 +306,7 @@ void Index::Impl::LoadVocabulary(const IndexSpec& s) {
     for (const FieldSpec& f : s.fields) {
       auto it = d.find(f.name);
       if (f.type != FieldSpec::kText || it == d.end()) continue;
-      for (const Token& t : a.Tokenize(TextOf(*it), false)) {
+      for (const text::Token& t : a.Tokenize(TextOf(*it), false)) {
         if (!t.cjk) words.push_back(t.word);
       }
     }
@@ -344,7 +344,7 @@ std::string Index::IdOf(const json& doc) {
   return id;
 }
 
-Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, IndexSpec spec, const ChineseSegmenter* zh) {
+Result<std::unique_ptr<Index>> Index::Open(const std::string& dir, IndexSpec spec, const text::ChineseSegmenter* zh) {
   std::unique_ptr<Index> ix(new Index());
   ix->impl_ = std::make_unique<Impl>();
   Impl& m = *ix->impl_;
@@ -455,7 +455,7 @@ Result<std::vector<json>> Index::Merge(std::vector<json> docs) const {
 
 Result<WriteResult> Index::Write(const std::vector<json>& docs) {
   auto s = impl_->Spec();
-  Analyzer a(s->language, impl_->zh);
+  text::Analyzer a(s->language, impl_->zh);
   Impl& m = *impl_;
   std::lock_guard lock(m.write_mu);
   WriteResult r;
@@ -560,7 +560,7 @@ Result<std::vector<json>> Index::List(size_t offset, size_t limit) const {
 
 Status Index::Reindex(const IndexSpec& spec) {
   Impl& m = *impl_;
-  Analyzer a(spec.language, m.zh);
+  text::Analyzer a(spec.language, m.zh);
   std::lock_guard lock(m.write_mu);
   try {
     if (spec.vector && (!m.vectors || m.vectors->dims() != spec.vector->dims)) {
@@ -605,7 +605,7 @@ namespace {
 
 struct QueryBuilder {
   const IndexSpec& s;
-  const Analyzer& a;
+  const text::Analyzer& a;
   const Vocabulary& vocab;
   const Xapian::Database& db;
   bool typos, prefix, all;
@@ -613,7 +613,7 @@ struct QueryBuilder {
 
   Xapian::Query Phrase(const std::string& text) {
     std::vector<Xapian::Query> parts;
-    for (const Token& t : a.Tokenize(text, false)) {
+    for (const text::Token& t : a.Tokenize(text, false)) {
       std::string term = a.Term(t);
       terms.insert(term);
       parts.emplace_back(term, 1, t.pos);
@@ -623,7 +623,7 @@ struct QueryBuilder {
     return Xapian::Query(Xapian::Query::OP_PHRASE, parts.begin(), parts.end(), parts.size());
   }
 
-  Xapian::Query Word(const Token& t, bool typing) {
+  Xapian::Query Word(const text::Token& t, bool typing) {
     const std::string term = a.Term(t);
     std::vector<Xapian::Query> exact{Xapian::Query(term, 1, t.pos)};
     terms.insert(term);
@@ -680,12 +680,12 @@ struct QueryBuilder {
   // A plain word as written may hold several tokens: "wi-fi" (a phrase), or Chinese text (its
   // words, joined as plain words are).
   Xapian::Query Plain(const QueryNode& n, bool* stop_word) {
-    std::vector<Token> tokens = a.Tokenize(n.text, false);
+    std::vector<text::Token> tokens = a.Tokenize(n.text, false);
     *stop_word = tokens.size() == 1 && s.stop_words.count(tokens[0].word);
     if (tokens.empty()) return Xapian::Query();
     if (tokens.size() == 1) return Word(tokens[0], n.prefix);
     bool cjk = false;
-    for (const Token& t : tokens) cjk = cjk || t.cjk;
+    for (const text::Token& t : tokens) cjk = cjk || t.cjk;
     if (!cjk) return Phrase(n.text);
     std::vector<Xapian::Query> parts;
     for (size_t i = 0; i < tokens.size(); ++i) parts.push_back(Word(tokens[i], n.prefix && i + 1 == tokens.size()));
@@ -806,11 +806,11 @@ Result<Xapian::Query> CompileFilter(const FilterNode& n, const IndexSpec& s) {
 }
 
 // The text of a field with the query's terms marked, cut to the best window of words.
-std::string Snippet(const Analyzer& a, const std::string& text, const std::set<std::string>& terms) {
-  std::vector<Token> tokens = a.Tokenize(text, true);
+std::string Snippet(const text::Analyzer& a, const std::string& text, const std::set<std::string>& terms) {
+  std::vector<text::Token> tokens = a.Tokenize(text, true);
   std::vector<std::pair<size_t, size_t>> marks;  // byte ranges
   std::vector<uint32_t> marked_pos;
-  for (const Token& t : tokens) {
+  for (const text::Token& t : tokens) {
     if (terms.count(a.Term(t))) {
       marks.emplace_back(t.begin, t.end);
       marked_pos.push_back(t.pos);
@@ -824,8 +824,8 @@ std::string Snippet(const Analyzer& a, const std::string& text, const std::set<s
     else merged.push_back(m);
   }
   // The window of kSnippetWords positions holding most marks.
-  std::vector<Token> words;
-  for (const Token& t : tokens) {
+  std::vector<text::Token> words;
+  for (const text::Token& t : tokens) {
     if (!t.sub) words.push_back(t);
   }
   size_t from = 0, to = text.size();
@@ -867,7 +867,7 @@ std::string Snippet(const Analyzer& a, const std::string& text, const std::set<s
 Result<SearchResult> Index::Search(const SearchRequest& req) const {
   auto s = impl_->Spec();
   const Impl& m = *impl_;
-  Analyzer a(s->language, m.zh);
+  text::Analyzer a(s->language, m.zh);
   AIMASS_ASSIGN_OR_RETURN(QueryNode parsed, ParseQuery(req.q));
   Xapian::Query filter;
   if (!req.filter.empty()) {

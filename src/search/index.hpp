@@ -18,9 +18,11 @@
 #include "common/status.hpp"
 #include "search/index_spec.hpp"
 
-namespace aimass::search {
-
+namespace aimass::text {
 class ChineseSegmenter;
+}  // namespace aimass::text
+
+namespace aimass::search {
 
 struct SearchRequest {
   std::string q;
@@ -57,7 +59,7 @@ struct WriteResult {
 class Index {
  public:
   // Opens (creating when missing) the index in `dir`. zh may be null.
-  static Result<std::unique_ptr<Index>> Open(const std::string& dir, IndexSpec spec, const ChineseSegmenter* zh);
+  static Result<std::unique_ptr<Index>> Open(const std::string& dir, IndexSpec spec, const text::ChineseSegmenter* zh);
   ~Index();
 
   IndexSpec spec() const;

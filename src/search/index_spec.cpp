@@ -2,7 +2,7 @@
 
 #include "common/name.hpp"
 #include "common/text.hpp"
-#include "search/analyzer.hpp"
+#include "text/analyzer.hpp"
 
 namespace aimass::search {
 
@@ -144,7 +144,7 @@ Status ParseSettings(const json& j, IndexSpec& s, bool* reindex) {
     const json& v = it.value();
     if (k == "name" || k == "fields") continue;
     if (k == "language") {
-      if (!v.is_string() || !Analyzer::ValidLanguage(v.get<std::string>())) {
+      if (!v.is_string() || !text::Analyzer::ValidLanguage(v.get<std::string>())) {
         return Status::BadRequest("language is en, zh, auto, none or a Snowball stemmer's language");
       }
       if (v.get<std::string>() != s.language) *reindex = true;

@@ -13,7 +13,7 @@
 #include "common/time.hpp"
 #include "datasets/datasets.hpp"
 #include "events/bus.hpp"
-#include "search/chinese_segmenter.hpp"
+#include "text/chinese_segmenter.hpp"
 #include "search/relevance.hpp"
 #include "search/search_request.hpp"
 #include "serving/serving.hpp"
@@ -55,9 +55,9 @@ SearchService::SearchService(storage::Db& db, SearchOptions options) : store_(db
 
 SearchService::~SearchService() { Stop(); }
 
-const ChineseSegmenter* SearchService::Segmenter() {
+const text::ChineseSegmenter* SearchService::Segmenter() {
   std::call_once(zh_once_, [this] {
-    auto s = ChineseSegmenter::Load(options_.zh_dictionary);
+    auto s = text::ChineseSegmenter::Load(options_.zh_dictionary);
     if (s.ok()) zh_ = std::move(*s);
     else spdlog::warn("search: {}; Chinese text is indexed as character bigrams", s.status().message());
   });

@@ -31,9 +31,11 @@ namespace aimass::datasets {
 class Datasets;
 }
 
-namespace aimass::search {
-
+namespace aimass::text {
 class ChineseSegmenter;
+}  // namespace aimass::text
+
+namespace aimass::search {
 
 struct SearchOptions {
   std::string dir;                 // the indexes' databases
@@ -95,7 +97,7 @@ class SearchService {
   Result<std::shared_ptr<Entry>> Find(const std::string& name);
   // The Chinese dictionary, read on first use; null when it cannot be (Han text is then
   // indexed as character bigrams).
-  const ChineseSegmenter* Segmenter();
+  const text::ChineseSegmenter* Segmenter();
   Result<std::vector<std::vector<float>>> Embed(const VectorSpec& v, const std::vector<std::string>& texts);
   Status EmbedDocuments(const IndexSpec& spec, std::vector<nlohmann::json>& docs);
   Result<IndexInfo> Info(const IndexRow& row);
@@ -111,7 +113,7 @@ class SearchService {
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> indexes_;
   std::once_flag zh_once_;
-  std::unique_ptr<ChineseSegmenter> zh_;
+  std::unique_ptr<text::ChineseSegmenter> zh_;
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;

@@ -9,6 +9,7 @@ Result<std::unique_ptr<Runtime>> LoadRuntime(const std::string& framework, const
   if (framework == "onnx") return LoadOnnx(path, declared, options);
   if (framework == "xgboost") return LoadXgboost(path, declared, options);
   if (framework == "fasttext") return LoadFastText(path, declared, options);
+  if (framework == "nlu") return LoadNlu(path, declared, options);
   return Status::BadRequest("framework '" + framework + "' cannot be served");
 }
 

@@ -48,5 +48,7 @@ Result<std::unique_ptr<Runtime>> LoadXgboost(const std::string& path, const regi
                                              const RuntimeOptions& options);
 Result<std::unique_ptr<Runtime>> LoadFastText(const std::string& path, const registry::Signature& declared,
                                               const RuntimeOptions& options);
+Result<std::unique_ptr<Runtime>> LoadNlu(const std::string& path, const registry::Signature& declared,
+                                         const RuntimeOptions& options);
 
 }  // namespace aimass::serving

@@ -11,6 +11,7 @@
 #include "steps/deploy.hpp"
 #include "steps/evaluate.hpp"
 #include "steps/register.hpp"
+#include "steps/train_assist.hpp"
 #include "steps/train_fasttext.hpp"
 #include "steps/train_torch.hpp"
 #include "steps/train_xgboost.hpp"
@@ -24,6 +25,7 @@ int RunStep(std::string_view uses) {
       {"train.xgboost", TrainXgboost},
       {"train.torch", TrainTorch},
       {"train.fasttext", TrainFastText},
+      {"train.assist", TrainAssist},
       {"register", Register},
       {"compare", Compare},
       {"deploy", Deploy},

@@ -1,4 +1,4 @@
-// The search module's parts: Chinese segmentation, text analysis, the vocabulary's edit
+// The search module's parts: the vocabulary's edit
 // distance, the query and filter languages, relevance measures, index specs, and an index on
 // disk (Xapian) written, searched, filtered, faceted and reopened.
 #include <gtest/gtest.h>
@@ -6,8 +6,6 @@
 #include <cmath>
 #include <filesystem>
 
-#include "search/analyzer.hpp"
-#include "search/chinese_segmenter.hpp"
 #include "search/filter_syntax.hpp"
 #include "search/index.hpp"
 #include "search/query_syntax.hpp"
@@ -19,48 +17,6 @@ namespace aimass::search {
 namespace {
 
 using nlohmann::json;
-
-std::vector<std::string> Words(std::string_view text, const std::vector<Segment>& segs) {
-  std::vector<std::string> out;
-  for (const auto& s : segs) out.push_back(std::string(text.substr(s.begin, s.end - s.begin)) + (s.sub ? "*" : ""));
-  return out;
-}
-
-TEST(ChineseSegmenterTest, PicksTheMostProbableSplit) {
-  ChineseSegmenter zh({{"软件", 500}, {"软件包", 300}, {"安装", 800}, {"如何", 900}, {"包", 100}, {"件", 50}});
-  const std::string text = "如何安装软件包";
-  EXPECT_EQ(Words(text, zh.Cut(text, false)), (std::vector<std::string>{"如何", "安装", "软件包"}));
-  // Search mode adds the dictionary words inside longer ones.
-  EXPECT_EQ(Words(text, zh.Cut(text, true)), (std::vector<std::string>{"如何", "安装", "软件包", "软件*"}));
-  // Unknown characters stay single.
-  const std::string odd = "龘安装";
-  EXPECT_EQ(Words(odd, zh.Cut(odd, false)), (std::vector<std::string>{"龘", "安装"}));
-}
-
-TEST(AnalyzerTest, WordsAreLoweredStemmedAndCutWithTheirOffsets) {
-  Analyzer en("en", nullptr);
-  auto t = en.Tokenize("Debian's Packages, v1.2 — naïve!", false);
-  ASSERT_EQ(t.size(), 4u);
-  EXPECT_EQ(t[0].word, "debian's");
-  EXPECT_EQ(en.Term(t[0]), "debian");
-  EXPECT_EQ(en.Term(t[1]), "packag");
-  EXPECT_EQ(t[2].word, "v1.2");
-  EXPECT_EQ(t[3].word, "naïve");
-  EXPECT_EQ(t[1].begin, 9u);
-  EXPECT_EQ(t[1].end, 17u);
-  EXPECT_EQ(t[3].pos, 4u);
-  // Without a dictionary, Han runs become overlapping pairs, between Latin words.
-  auto zh = en.Tokenize("安装软件 apt", false);
-  std::vector<std::string> words;
-  for (const auto& x : zh) words.push_back(x.word);
-  EXPECT_EQ(words, (std::vector<std::string>{"安装", "装软", "软件", "apt"}));
-  EXPECT_TRUE(zh[0].cjk);
-  EXPECT_FALSE(zh[3].cjk);
-  Analyzer none("none", nullptr);
-  EXPECT_EQ(none.Term(none.Tokenize("Packages", false)[0]), "packages");
-  EXPECT_TRUE(Analyzer::ValidLanguage("fr"));
-  EXPECT_FALSE(Analyzer::ValidLanguage("klingon"));
-}
 
 TEST(VocabularyTest, EditsCountTranspositionsOnceAndFirstLettersTwice) {
   EXPECT_EQ(Vocabulary::Distance("recieve", "receive", 2), 1);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "steps/torch_trainer.hpp"
+#include "test_support.hpp"
 
 namespace aimass::steps {
 namespace {
@@ -138,12 +139,7 @@ TEST(TorchTrainerTest, RegressionBeatsPredictingTheMean) {
 }
 
 TEST(TorchTrainerTest, TextClassifierOnClincIntents) {
-  // ../shared/data beside the checkout, or above it (a CI clone elsewhere), or the workplace's.
-  std::string path;
-  for (std::string dir = AIMASS_SOURCE_DIR; path.empty(); dir = dir.substr(0, dir.rfind('/'))) {
-    std::string candidate = (dir.empty() ? "/work" : dir + "/..") + "/shared/data/clinc150/data_full.json";
-    if (std::ifstream(candidate) || dir.empty()) path = candidate;
-  }
+  const std::string path = testing::SharedData("clinc150/data_full.json");
   std::ifstream f(path);
   ASSERT_TRUE(f) << path << " is missing";
   nlohmann::json data = nlohmann::json::parse(f);

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace aimass::search {
+namespace aimass::text {
 
 class ChineseSegmenter;
 
@@ -48,4 +48,4 @@ class Analyzer {
   mutable std::unordered_map<std::string, std::string> stems_;
 };
 
-}  // namespace aimass::search
+}  // namespace aimass::text

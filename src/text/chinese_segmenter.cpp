@@ -1,11 +1,11 @@
-#include "search/chinese_segmenter.hpp"
+#include "text/chinese_segmenter.hpp"
 
 #include <cmath>
 #include <fstream>
 
 #include "common/text.hpp"
 
-namespace aimass::search {
+namespace aimass::text {
 
 namespace {
 
@@ -97,4 +97,4 @@ std::vector<Segment> ChineseSegmenter::Cut(std::string_view run, bool search_mod
   return out;
 }
 
-}  // namespace aimass::search
+}  // namespace aimass::text

@@ -12,7 +12,7 @@
 
 #include "common/status.hpp"
 
-namespace aimass::search {
+namespace aimass::text {
 
 struct Segment {
   size_t begin = 0;  // byte offsets in the run
@@ -44,4 +44,4 @@ class ChineseSegmenter {
   size_t max_chars_ = 1;
 };
 
-}  // namespace aimass::search
+}  // namespace aimass::text

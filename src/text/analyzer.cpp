@@ -1,12 +1,12 @@
-#include "search/analyzer.hpp"
+#include "text/analyzer.hpp"
 
 #include <xapian.h>
 
 #include <map>
 
-#include "search/chinese_segmenter.hpp"
+#include "text/chinese_segmenter.hpp"
 
-namespace aimass::search {
+namespace aimass::text {
 
 namespace {
 
@@ -173,4 +173,4 @@ std::string Analyzer::Term(const Token& t) const {
   return Stem(t.word);
 }
 
-}  // namespace aimass::search
+}  // namespace aimass::text
