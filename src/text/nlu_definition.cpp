@@ -115,13 +115,15 @@ Result<std::pair<NluTrainSpec, std::vector<NluExample>>> ReadNluDefinition(const
         }
       }
       if (t.contains("holdout")) spec.holdout = t["holdout"].get<double>();
+      if (t.contains("folds")) spec.folds = t["folds"].get<int>();
       if (t.contains("c")) spec.c = t["c"].get<double>();
       if (t.contains("fasttext_epochs")) spec.fasttext_epochs = t["fasttext_epochs"].get<int>();
       if (t.contains("seed")) spec.seed = t["seed"].get<uint32_t>();
     } catch (const json::exception&) {
-      return Status::BadRequest("training: kinds is a list of names; holdout, c, fasttext_epochs and seed are numbers");
+      return Status::BadRequest("training: kinds is a list of names; folds, holdout, c, fasttext_epochs and seed are numbers");
     }
     if (!(spec.holdout >= 0 && spec.holdout <= 0.5)) return Status::BadRequest("training.holdout is between 0 and 0.5");
+    if (spec.folds < 1 || spec.folds > 10) return Status::BadRequest("training.folds is 1-10 (1: one holdout split)");
     if (!(spec.c > 0 && spec.c <= 1000)) return Status::BadRequest("training.c is above 0, at most 1000");
     if (spec.fasttext_epochs < 1 || spec.fasttext_epochs > 1000) return Status::BadRequest("training.fasttext_epochs is 1-1000");
   }
