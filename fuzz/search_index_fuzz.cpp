@@ -18,12 +18,12 @@
 
 namespace {
 
-const aimass::search::ChineseSegmenter& Dictionary() {
-  static aimass::search::ChineseSegmenter zh({{"软件", 500}, {"软件包", 300}, {"安装", 800}, {"如何", 900}, {"包", 100}});
+const aimass::text::ChineseSegmenter& Dictionary() {
+  static aimass::text::ChineseSegmenter zh({{"软件", 500}, {"软件包", 300}, {"安装", 800}, {"如何", 900}, {"包", 100}});
   return zh;
 }
 
-void CheckTokens(const std::string& text, const std::vector<aimass::search::Token>& tokens) {
+void CheckTokens(const std::string& text, const std::vector<aimass::text::Token>& tokens) {
   uint32_t pos = 0;
   for (const auto& t : tokens) {
     if (t.begin > t.end || t.end > text.size() || t.word.empty()) std::abort();
@@ -55,14 +55,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 3: {
-      aimass::search::Analyzer en("en", &Dictionary());
+      aimass::text::Analyzer en("en", &Dictionary());
       auto tokens = en.Tokenize(text, true);
       CheckTokens(text, tokens);
       for (const auto& t : tokens) (void)en.Term(t);
       break;
     }
     default: {
-      aimass::search::Analyzer none("none", nullptr);
+      aimass::text::Analyzer none("none", nullptr);
       CheckTokens(text, none.Tokenize(text, false));
       break;
     }

@@ -55,18 +55,6 @@ json EntityJson(const text::EntitySpan& e) {
           {"confidence", e.confidence}};
 }
 
-// The bytes of a BYTES tensor's elements.
-std::vector<std::string> Strings(const serving::Tensor& t) {
-  std::vector<std::string> out;
-  for (size_t off = 0; off + 4 <= t.data.size();) {
-    uint32_t len = 0;
-    std::memcpy(&len, t.data.data() + off, 4);
-    out.emplace_back(t.data.substr(off + 4, len));
-    off += 4 + len;
-  }
-  return out;
-}
-
 std::string PipelineSpec(const std::string& bot) {
   const std::string dep = DeploymentOf(bot);
   json spec = {
@@ -378,17 +366,8 @@ Result<AssistService::Understood> AssistService::Understand(const std::string& b
   Understood out;
   for (size_t at = 0; at < texts.size(); at += kPredictBatch) {
     const size_t n = std::min(kPredictBatch, texts.size() - at);
-    serving::Tensor in;
-    in.name = "text";
-    in.dtype = serving::DataType::kBytes;
-    in.shape = {static_cast<int64_t>(n)};
-    for (size_t i = at; i < at + n; ++i) {
-      const uint32_t len = static_cast<uint32_t>(texts[i].size());
-      in.data.append(reinterpret_cast<const char*>(&len), 4);
-      in.data += texts[i];
-    }
     std::vector<serving::Tensor> inputs;
-    inputs.push_back(std::move(in));
+    inputs.push_back(serving::BytesTensor("text", texts, at, n));
     auto r = options_.serving->Infer(DeploymentOf(bot), std::nullopt, std::move(inputs));
     if (!r.ok()) {
       if (r.status().code() == Code::kNotFound) {
@@ -407,14 +386,14 @@ Result<AssistService::Understood> AssistService::Understand(const std::string& b
     if (!intent || !conf || !ents || !probs || conf->data.size() != n * sizeof(float)) {
       return Status::Internal("deployment " + DeploymentOf(bot) + " is not an NLU model");
     }
-    std::vector<std::string> names = Strings(*intent), entities = Strings(*ents);
+    std::vector<std::string_view> names = serving::BytesElements(intent->data), entities = serving::BytesElements(ents->data);
     if (names.size() != n || entities.size() != n) return Status::Internal("the NLU model answered with the wrong count");
     AIMASS_ASSIGN_OR_RETURN(auto spec, SpecFor(bot, r->version));
     const size_t k = spec->intents.size();
     if (probs->data.size() != n * k * sizeof(float)) return Status::Internal("the NLU model's intents do not match its bot version");
     for (size_t i = 0; i < n; ++i) {
       Understanding u;
-      u.intent = names[i];
+      u.intent = std::string(names[i]);
       float c = 0;
       std::memcpy(&c, conf->data.data() + i * sizeof(float), sizeof c);
       u.confidence = c;

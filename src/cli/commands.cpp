@@ -18,6 +18,7 @@
 #include "cli/cron_commands.hpp"
 #include "cli/collector_commands.hpp"
 #include "cli/search_commands.hpp"
+#include "cli/assist_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/run_commands.hpp"
@@ -203,6 +204,7 @@ int Main(int argc, char** argv) {
   auto runs = AddRunCommands(app);
   auto pipelines = AddPipelineCommands(app);
   auto search = AddSearchCommands(app);
+  auto assist = AddAssistCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -272,6 +274,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunRunCommands(*runs, api, g.json)) return *code;
   if (auto code = RunPipelineCommands(*pipelines, api, g.json)) return *code;
   if (auto code = RunSearchCommands(*search, api, g.json)) return *code;
+  if (auto code = RunAssistCommands(*assist, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

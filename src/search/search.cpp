@@ -223,18 +223,9 @@ Result<std::vector<std::vector<float>>> SearchService::Embed(const VectorSpec& v
   if (meta.signature.inputs.empty()) return Status::Unprocessable("deployment " + v.source + " declares no input");
   std::vector<std::vector<float>> out;
   for (size_t at = 0; at < texts.size(); at += kEmbedBatch) {
-    serving::Tensor in;
-    in.name = meta.signature.inputs[0].name;
-    in.dtype = serving::DataType::kBytes;
     const size_t n = std::min(kEmbedBatch, texts.size() - at);
-    in.shape = {static_cast<int64_t>(n)};
-    for (size_t i = at; i < at + n; ++i) {
-      const uint32_t len = static_cast<uint32_t>(texts[i].size());
-      in.data.append(reinterpret_cast<const char*>(&len), 4);
-      in.data += texts[i];
-    }
     std::vector<serving::Tensor> inputs;
-    inputs.push_back(std::move(in));
+    inputs.push_back(serving::BytesTensor(meta.signature.inputs[0].name, texts, at, n));
     AIMASS_ASSIGN_OR_RETURN(serving::InferResult r, options_.serving->Infer(v.source, std::nullopt, std::move(inputs)));
     const serving::Tensor* emb = nullptr;
     for (const auto& t : r.outputs) {

@@ -2,8 +2,6 @@
 // intent (BYTES: the intent's name, or out_of_scope), confidence (FP32), every intent's
 // probability (FP32 [texts, intents], in the model's intent order) and entities (BYTES: a JSON
 // array of {entity, value, start, end, extractor, confidence}, offsets in bytes).
-#include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "common/file.hpp"
@@ -14,12 +12,6 @@
 namespace aimass::serving {
 
 namespace {
-
-void AppendBytes(std::string& data, const std::string& s) {
-  const uint32_t len = static_cast<uint32_t>(s.size());
-  data.append(reinterpret_cast<const char*>(&len), 4);
-  data += s;
-}
 
 class NluRuntime : public Runtime {
  public:
@@ -39,13 +31,10 @@ class NluRuntime : public Runtime {
     Tensor entities{sig_.outputs[3].name, DataType::kBytes, {}, {}};
     std::vector<float> conf, probs;
     int64_t rows = 0;
-    for (size_t off = 0; off + 4 <= in.data.size(); ++rows) {
-      uint32_t len = 0;
-      std::memcpy(&len, in.data.data() + off, 4);
-      std::string_view text = std::string_view(in.data).substr(off + 4, len);
-      off += 4 + len;
+    for (std::string_view text : BytesElements(in.data)) {
+      ++rows;
       text::NluPrediction pr = model_->Predict(text);
-      AppendBytes(intent.data, pr.intent);
+      AppendBytesElement(intent.data, pr.intent);
       conf.push_back(static_cast<float>(pr.confidence));
       probs.insert(probs.end(), pr.probabilities.begin(), pr.probabilities.end());
       nlohmann::json ents = nlohmann::json::array();
@@ -53,7 +42,7 @@ class NluRuntime : public Runtime {
         ents.push_back({{"entity", e.entity}, {"value", e.value}, {"start", e.begin}, {"end", e.end},
                         {"extractor", e.extractor}, {"confidence", e.confidence}});
       }
-      AppendBytes(entities.data, ents.dump());
+      AppendBytesElement(entities.data, ents.dump());
     }
     intent.shape = {rows};
     entities.shape = {rows};

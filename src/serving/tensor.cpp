@@ -86,4 +86,31 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
+void AppendBytesElement(std::string& data, std::string_view element) {
+  const uint32_t len = static_cast<uint32_t>(element.size());
+  data.append(reinterpret_cast<const char*>(&len), 4);
+  data.append(element);
+}
+
+Tensor BytesTensor(std::string name, const std::vector<std::string>& texts, size_t from, size_t count) {
+  Tensor t;
+  t.name = std::move(name);
+  t.dtype = DataType::kBytes;
+  t.shape = {static_cast<int64_t>(count)};
+  for (size_t i = from; i < from + count; ++i) AppendBytesElement(t.data, texts[i]);
+  return t;
+}
+
+std::vector<std::string_view> BytesElements(std::string_view data) {
+  std::vector<std::string_view> out;
+  for (size_t off = 0; data.size() - off >= 4;) {
+    uint32_t len = 0;
+    std::memcpy(&len, data.data() + off, 4);
+    if (data.size() - off - 4 < len) break;
+    out.push_back(data.substr(off + 4, len));
+    off += 4 + len;
+  }
+  return out;
+}
+
 }  // namespace aimass::serving

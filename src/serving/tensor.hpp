@@ -42,4 +42,12 @@ struct Tensor {
 
 std::string ShapeString(const std::vector<int64_t>& shape);  // "[2,3]"
 
+// A BYTES tensor's data is its elements one after another, each a 4-byte little-endian length
+// and its bytes (Open Inference Protocol's binary layout).
+void AppendBytesElement(std::string& data, std::string_view element);
+// A BYTES tensor [texts] of `texts`.
+Tensor BytesTensor(std::string name, const std::vector<std::string>& texts, size_t from, size_t count);
+// The elements of a BYTES tensor's data, up to the first one cut short.
+std::vector<std::string_view> BytesElements(std::string_view data);
+
 }  // namespace aimass::serving

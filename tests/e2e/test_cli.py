@@ -23,10 +23,10 @@ class Cli:
     def config_path(self) -> Path:
         return self.home / ".config" / "aimass" / "config.yaml"
 
-    def run(self, *args: str, env: dict | None = None, expect: int | None = 0):
+    def run(self, *args: str, env: dict | None = None, expect: int | None = 0, timeout: float = 30):
         proc = subprocess.run([str(self.binary), *args],
                               env=clean_env(HOME=str(self.home), **(env or {})),
-                              capture_output=True, text=True, timeout=30,
+                              capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
         if expect is not None:
             assert proc.returncode == expect, (

@@ -199,10 +199,12 @@ TEST(NluTrainerTest, KeepsTheBetterKindAndItsModelLoadsAndPredictsTheSame) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   const json& e = r->evaluation;
   ASSERT_EQ(e["kinds"].size(), 3u);  // linear, fasttext and their ensemble
-  // The kept kind is the one with the best held-out accuracy.
+  // The kept kind is the best on the held-out scores, or within one and a half examples of it
+  // and listed first (simpler).
   double best = 0;
   for (const auto& k : e["kinds"]) best = std::max(best, k["accuracy"].get<double>());
-  EXPECT_EQ(e["accuracy"].get<double>(), best);
+  EXPECT_GE(e["accuracy"].get<double>(), best - 1.5 / e["held_out"].get<double>());
+  EXPECT_EQ(e["held_out"], 10 * 60 + 100);  // five folds: every example scored once
   EXPECT_GT(e["in_scope_accuracy"].get<double>(), 0.8);
   EXPECT_EQ(e["intents"].size(), 11u);
   auto m = NluModel::Load(r->model);
