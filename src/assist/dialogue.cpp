@@ -45,19 +45,22 @@ std::string Say(const BotSpec& bot, const ConversationState& state, const std::s
 
 std::string Trim(const std::string& s) { return std::string(TrimSpaces(s)); }
 
+// A short answer as said, lower-cased, without its closing full stops and exclamation marks.
+std::string Bare(const std::string& text) {
+  std::string t = AsciiLower(Trim(text));
+  while (!t.empty() && (t.back() == '.' || t.back() == '!')) t.pop_back();
+  return t;
+}
+
 bool IsYes(const std::string& text) {
   static const std::vector<std::string> kYes = {"yes", "y", "yeah", "yep", "sure", "correct", "right", "ok", "okay",
                                                 "confirm", "是", "对", "好", "是的", "对的", "没错", "确认", "可以"};
-  std::string t = AsciiLower(Trim(text));
-  while (!t.empty() && (t.back() == '.' || t.back() == '!')) t.pop_back();
-  return Contains(kYes, t);
+  return Contains(kYes, Bare(text));
 }
 
 bool IsNo(const std::string& text) {
   static const std::vector<std::string> kNo = {"no", "n", "nope", "wrong", "not right", "不", "不是", "不对", "错了"};
-  std::string t = AsciiLower(Trim(text));
-  while (!t.empty() && (t.back() == '.' || t.back() == '!')) t.pop_back();
-  return Contains(kNo, t);
+  return Contains(kNo, Bare(text));
 }
 
 // The value as the slot keeps it, or an error message when it does not validate.
@@ -199,7 +202,7 @@ bool FillSlots(const BotSpec& bot, const FormSpec& form, ConversationState& stat
   return filled;
 }
 
-bool Answer(const BotSpec& bot, ConversationState& state, const std::string& text, const FaqLookup& faq, Outcome& out) {
+bool Answer(const BotSpec& bot, const std::string& text, const FaqLookup& faq, Outcome& out) {
   if (!bot.faq || !faq) return false;
   auto a = faq(text);
   if (!a) return false;
@@ -207,7 +210,6 @@ bool Answer(const BotSpec& bot, ConversationState& state, const std::string& tex
   source["question"] = a->question;
   out.replies.push_back({a->answer, source});
   out.answered_from_faq = true;
-  (void)state;
   return true;
 }
 
@@ -322,11 +324,13 @@ Outcome Respond(const BotSpec& bot, ConversationState& state, const std::string&
     }
     if (!out.replies.empty()) return out;  // an answer that did not validate: said so
     // Not an answer: another question in between is answered, then the form asks again.
-    if (!oos && bot.faq && Contains(bot.faq->intents, u.intent) && Answer(bot, state, text, faq, out)) {
-    } else if (!oos && bot.Response(u.intent) && u.intent != form->intent) {
+    const bool faq_intent = !oos && bot.faq && Contains(bot.faq->intents, u.intent);
+    bool handled = (oos || faq_intent) && Answer(bot, text, faq, out);
+    if (!handled && !oos && bot.Response(u.intent) && u.intent != form->intent) {
       out.replies.push_back({FillPlaceholders(Say(bot, state, u.intent), PlaceholderValues(state, u)), nullptr});
-    } else if (oos && Answer(bot, state, text, faq, out)) {
-    } else {
+      handled = true;
+    }
+    if (!handled) {
       Fallback(bot, state, out);
       if (!out.handoff_reason.empty()) return out;
     }
@@ -341,7 +345,7 @@ Outcome Respond(const BotSpec& bot, ConversationState& state, const std::string&
   }
 
   if (oos || (bot.faq && Contains(bot.faq->intents, u.intent))) {
-    if (Answer(bot, state, text, faq, out)) {
+    if (Answer(bot, text, faq, out)) {
       state.fallbacks_in_row = 0;
       return out;
     }
