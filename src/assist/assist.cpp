@@ -26,7 +26,7 @@ namespace {
 constexpr size_t kPredictBatch = 256;
 constexpr size_t kMaxTexts = 10000;
 constexpr size_t kMaxMessageBytes = 5000;
-constexpr size_t kHistory = 50;
+constexpr int64_t kHistory = 50;
 constexpr const char* kAgentsSubscription = "assist-agents";
 
 json TurnJson(const TurnRow& t) {
@@ -48,11 +48,6 @@ json HandoffJson(const HandoffRow& h) {
   if (h.claimed_ms) j["claimed_at"] = Rfc3339Ms(h.claimed_ms);
   if (h.ended_ms) j["ended_at"] = Rfc3339Ms(h.ended_ms);
   return j;
-}
-
-json EntityJson(const text::EntitySpan& e) {
-  return {{"entity", e.entity}, {"value", e.value}, {"start", e.begin}, {"end", e.end}, {"extractor", e.extractor},
-          {"confidence", e.confidence}};
 }
 
 std::string PipelineSpec(const std::string& bot) {
@@ -145,7 +140,7 @@ Result<std::shared_ptr<const BotSpec>> AssistService::SpecOfVersion(const std::s
   return shared;
 }
 
-Result<std::shared_ptr<const BotSpec>> AssistService::SpecFor(const std::string& bot, int64_t model_version) {
+Result<AssistService::Served> AssistService::SpecFor(const std::string& bot, int64_t model_version) {
   int64_t version = 0;
   {
     std::lock_guard lock(mu_);
@@ -165,7 +160,8 @@ Result<std::shared_ptr<const BotSpec>> AssistService::SpecFor(const std::string&
     std::lock_guard lock(mu_);
     model_to_bot_version_[{bot, model_version}] = version;
   }
-  return SpecOfVersion(bot, version);
+  AIMASS_ASSIGN_OR_RETURN(auto spec, SpecOfVersion(bot, version));
+  return Served{std::move(spec), version};
 }
 
 Status AssistService::Refresh(const std::string& bot) {
@@ -388,7 +384,8 @@ Result<AssistService::Understood> AssistService::Understand(const std::string& b
     }
     std::vector<std::string_view> names = serving::BytesElements(intent->data), entities = serving::BytesElements(ents->data);
     if (names.size() != n || entities.size() != n) return Status::Internal("the NLU model answered with the wrong count");
-    AIMASS_ASSIGN_OR_RETURN(auto spec, SpecFor(bot, r->version));
+    AIMASS_ASSIGN_OR_RETURN(out.served, SpecFor(bot, r->version));
+    const BotSpec* spec = out.served.spec.get();
     const size_t k = spec->intents.size();
     if (probs->data.size() != n * k * sizeof(float)) return Status::Internal("the NLU model's intents do not match its bot version");
     for (size_t i = 0; i < n; ++i) {
@@ -400,14 +397,7 @@ Result<AssistService::Understood> AssistService::Understand(const std::string& b
       json e = json::parse(entities[i], nullptr, false);
       if (e.is_array()) {
         for (const auto& x : e) {
-          text::EntitySpan s;
-          s.entity = x.value("entity", "");
-          s.value = x.value("value", "");
-          s.begin = x.value("start", size_t{0});
-          s.end = x.value("end", size_t{0});
-          s.extractor = x.value("extractor", "");
-          s.confidence = x.value("confidence", 1.0);
-          u.entities.push_back(std::move(s));
+          if (x.is_object()) u.entities.push_back(text::EntityFromJson(x));
         }
       }
       // The best few intents with their probabilities.
@@ -435,7 +425,7 @@ Result<json> AssistService::Predict(const std::string& bot, const std::vector<st
   json out = json::array();
   for (size_t i = 0; i < u.results.size(); ++i) {
     json ents = json::array();
-    for (const auto& e : u.results[i].entities) ents.push_back(EntityJson(e));
+    for (const auto& e : u.results[i].entities) ents.push_back(text::EntityJson(e));
     out.push_back({{"intent", u.results[i].intent}, {"confidence", u.results[i].confidence}, {"entities", ents},
                    {"ranking", u.rankings[i]}});
   }
@@ -479,31 +469,34 @@ void AssistService::PublishTurns(const std::vector<TurnRow>& turns) {
   }
 }
 
-void AssistService::QueueHandoff(const std::string& bot, const std::string& conversation, const std::string& reason,
-                                 const std::string& topic) {
-  if (options_.bus) {
-    options_.bus->Publish("assist.handoff." + bot, json{{"bot", bot}, {"conversation_id", conversation}, {"reason", reason}}.dump());
-  }
-  if (!options_.broker) return;
+Status AssistService::PublishOnTopic(const std::string& topic, const std::string& key, const std::string& body,
+                                    const char* subscription) {
   mq::TopicSpec t;
   t.name = topic;
-  if (auto c = options_.broker->CreateTopic(t); !c.ok() && c.status().code() != Code::kConflict) {
-    spdlog::warn("assist: handoff topic {}: {}", topic, c.status().message());
-    return;
-  }
-  mq::SubscriptionSpec s;
-  s.name = kAgentsSubscription;
-  s.topic = topic;
-  s.from_earliest = true;
-  if (auto c = options_.broker->CreateSubscription(s); !c.ok() && c.status().code() != Code::kConflict) {
-    spdlog::warn("assist: handoff subscription: {}", c.status().message());
+  if (auto c = options_.broker->CreateTopic(t); !c.ok() && c.status().code() != Code::kConflict) return c.status();
+  // The subscription before the message, so that the first message reaches it too.
+  if (subscription) {
+    mq::SubscriptionSpec s;
+    s.name = subscription;
+    s.topic = topic;
+    s.from_earliest = true;
+    if (auto c = options_.broker->CreateSubscription(s); !c.ok() && c.status().code() != Code::kConflict) return c.status();
   }
   mq::OutgoingMessage m;
-  m.key = bot + "/" + conversation;
+  m.key = key;
   m.headers = {{"content-type", "application/json"}};
-  m.body = json{{"bot", bot}, {"conversation_id", conversation}, {"reason", reason}}.dump();
-  auto p = options_.broker->Publish(topic, {std::move(m)});
-  if (!p.ok()) spdlog::warn("assist: handoff of {}/{} not queued: {}", bot, conversation, p.status().message());
+  m.body = body;
+  return options_.broker->Publish(topic, {std::move(m)}).status();
+}
+
+void AssistService::QueueHandoff(const std::string& bot, const std::string& conversation, const std::string& reason,
+                                 const std::string& topic) {
+  const std::string body = json{{"bot", bot}, {"conversation_id", conversation}, {"reason", reason}}.dump();
+  if (options_.bus) options_.bus->Publish("assist.handoff." + bot, body);
+  if (!options_.broker) return;
+  if (Status p = PublishOnTopic(topic, bot + "/" + conversation, body, kAgentsSubscription); !p.ok()) {
+    spdlog::warn("assist: handoff of {}/{} not queued: {}", bot, conversation, p.message());
+  }
 }
 
 Result<json> AssistService::Message(const std::string& bot, const IncomingMessage& in) {
@@ -538,7 +531,7 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
   }
 
   AIMASS_ASSIGN_OR_RETURN(Understood u, Understand(bot, {in.text}));
-  AIMASS_ASSIGN_OR_RETURN(auto spec, SpecFor(bot, u.model_version));
+  const std::shared_ptr<const BotSpec>& spec = u.served.spec;
   // A conversation idle past its time (or ended) starts a new session: the same id, a fresh state.
   if (existing && (row.status != "bot" || now - row.updated_ms > spec->conversation_ttl_s * 1000)) {
     ++row.session;
@@ -557,7 +550,7 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
   }
   std::vector<TurnRow> turns;
   turns.push_back({0, bot, id, row.session, "user", in.text, understood.intent, understood.confidence, outcome.fallback,
-                   outcome.answered_from_faq, "", in.channel == "voice" ? "voice" : "", now});
+                   outcome.answered_from_faq, "", "", now});
   for (const auto& r : outcome.replies) {
     turns.push_back({0, bot, id, row.session, "bot", r.text, "", 0, false, false, r.source.is_null() ? "" : r.source.dump(), "", now});
   }
@@ -569,14 +562,9 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
     json body = {{"bot", bot}, {"conversation_id", id}, {"form", outcome.submitted_form}, {"slots", state.slots}};
     if (options_.bus) options_.bus->Publish("assist.form.submitted", body.dump());
     if (form && !form->topic.empty() && options_.broker) {
-      mq::TopicSpec t;
-      t.name = form->topic;
-      (void)options_.broker->CreateTopic(t);
-      mq::OutgoingMessage m;
-      m.key = bot + "/" + id;
-      m.body = body.dump();
-      auto p = options_.broker->Publish(form->topic, {std::move(m)});
-      if (!p.ok()) spdlog::warn("assist: form {} of {}/{} not published: {}", form->name, bot, id, p.status().message());
+      if (Status p = PublishOnTopic(form->topic, bot + "/" + id, body.dump()); !p.ok()) {
+        spdlog::warn("assist: form {} of {}/{} not published: {}", form->name, bot, id, p.message());
+      }
     }
   }
 
@@ -587,7 +575,7 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
     replies.push_back(std::move(j));
   }
   json entities = json::array();
-  for (const auto& e : understood.entities) entities.push_back(EntityJson(e));
+  for (const auto& e : understood.entities) entities.push_back(text::EntityJson(e));
   json out = {{"conversation_id", id},
               {"replies", replies},
               {"intent", {{"name", understood.intent}, {"confidence", understood.confidence}}},
@@ -595,12 +583,7 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
               {"entities", entities},
               {"slots", state.slots},
               {"state", state.ToJson()},
-              {"bot_version", 0}};
-  {
-    std::lock_guard l(mu_);
-    auto it = model_to_bot_version_.find({bot, u.model_version});
-    if (it != model_to_bot_version_.end()) out["bot_version"] = it->second;
-  }
+              {"bot_version", u.served.bot_version}};
   if (outcome.fallback) out["fallback"] = true;
   if (handoff) out["handoff"] = {{"reason", handoff->reason}};
   if (!outcome.submitted_form.empty()) out["submitted"] = outcome.submitted_form;
@@ -641,11 +624,10 @@ Result<json> AssistService::Handoffs(const std::string& bot, const std::string& 
   json out = json::array();
   for (const auto& h : rows) {
     json j = HandoffJson(h);
-    auto turns = store_.Turns(h.bot, h.conversation, 0, 1000);
+    auto turns = store_.LastTurns(h.bot, h.conversation, kHistory);
     if (turns.ok() && !turns->empty()) {
-      const size_t from = turns->size() > kHistory ? turns->size() - kHistory : 0;
       json hist = json::array();
-      for (size_t i = from; i < turns->size(); ++i) hist.push_back(TurnJson((*turns)[i]));
+      for (const auto& t : *turns) hist.push_back(TurnJson(t));
       j["history"] = hist;
     }
     out.push_back(std::move(j));

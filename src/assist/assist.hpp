@@ -56,7 +56,6 @@ struct AssistOptions {
 struct IncomingMessage {
   std::string conversation_id;  // empty: a new conversation with a generated id
   std::string text;
-  std::string channel = "text";  // text | voice
 };
 
 class AssistService {
@@ -103,18 +102,19 @@ class AssistService {
   Result<nlohmann::json> Analytics(const std::string& bot, int64_t from_ms, int64_t to_ms, int64_t interval_ms);
 
  private:
+  // The bot version behind a model version of the bot's deployment, and its definition.
   struct Served {
     std::shared_ptr<const BotSpec> spec;
     int64_t bot_version = 0;
   };
-  // The bot version behind a model version of the bot's deployment (cached).
-  Result<std::shared_ptr<const BotSpec>> SpecFor(const std::string& bot, int64_t model_version);
+  Result<Served> SpecFor(const std::string& bot, int64_t model_version);  // cached
   Result<std::shared_ptr<const BotSpec>> SpecOfVersion(const std::string& bot, int64_t version);
   // Training runs that ended since last looked at: their versions marked trained or failed.
   Status Refresh(const std::string& bot);
   Result<nlohmann::json> View(const std::string& bot);
   struct Understood {
     int64_t model_version = 0;
+    Served served;  // of the model version that answered
     std::vector<Understanding> results;
     std::vector<nlohmann::json> rankings;
   };
@@ -122,6 +122,10 @@ class AssistService {
   std::optional<FaqAnswer> LookupFaq(const BotSpec& bot, const std::string& text);
   Status EnsureFaqIndex(const BotSpec& bot, const Principal& who);
   void PublishTurns(const std::vector<TurnRow>& turns);
+  // A JSON message on a topic of the message queue, the topic (and `subscription` to it, when
+  // given) created when missing.
+  Status PublishOnTopic(const std::string& topic, const std::string& key, const std::string& body,
+                        const char* subscription = nullptr);
   void QueueHandoff(const std::string& bot, const std::string& conversation, const std::string& reason,
                     const std::string& topic);
   Result<HandoffRow> OpenHandoffOf(const std::string& bot, const std::string& conversation);

@@ -238,6 +238,15 @@ Result<std::vector<TurnRow>> AssistStore::Turns(const std::string& bot, const st
   return out;
 }
 
+Result<std::vector<TurnRow>> AssistStore::LastTurns(const std::string& bot, const std::string& conversation, int64_t n) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kTurnColumns +
+                                                   " FROM assist_turns WHERE bot = ? AND conversation = ? ORDER BY id DESC LIMIT ?",
+                                               {bot, conversation, n}));
+  std::vector<TurnRow> out;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) out.push_back(TurnFrom(*it));
+  return out;
+}
+
 Result<int64_t> AssistStore::ExpireIdle(const std::string& bot, int64_t cutoff_ms) {
   return db_.Exec("UPDATE assist_conversations SET status = 'expired' WHERE bot = ? AND status = 'bot' AND updated_ms < ?",
                   {bot, cutoff_ms});

@@ -92,6 +92,8 @@ class AssistStore {
   Result<std::vector<TurnRow>> SaveTurns(const ConversationRow& c, std::vector<TurnRow> turns,
                                          const std::optional<HandoffRow>& handoff);
   Result<std::vector<TurnRow>> Turns(const std::string& bot, const std::string& conversation, int64_t after_id, int64_t limit);
+  // The last `n` turns, oldest first.
+  Result<std::vector<TurnRow>> LastTurns(const std::string& bot, const std::string& conversation, int64_t n);
   // Conversations of `bot` idle since before `cutoff_ms` and still with the bot: marked expired.
   Result<int64_t> ExpireIdle(const std::string& bot, int64_t cutoff_ms);
 

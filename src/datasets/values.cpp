@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/fnv1a.hpp"
+
 namespace aimass::datasets {
 
 namespace {
@@ -54,12 +56,8 @@ unsigned DaysInMonth(int64_t y, unsigned m) {
   return m == 2 && LeapYear(y) ? 29 : kDays[m - 1];
 }
 
-uint64_t HashText(std::string_view s) {
-  // FNV-1a: distinct-value counting for categorical detection only.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
+// Distinct-value counting for categorical detection only.
+uint64_t HashText(std::string_view s) { return Fnv1a(s); }
 
 }  // namespace
 

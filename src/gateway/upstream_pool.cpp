@@ -3,14 +3,12 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "common/fnv1a.hpp"
+
 namespace aimass::gateway {
 
 uint64_t Fnv1a(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
+  uint64_t h = aimass::Fnv1a(s);
   // FNV alone keeps keys that differ in their last characters (user-1, user-2) close together
   // on the ring; MurmurHash3's finaliser spreads them.
   h ^= h >> 33;

@@ -38,10 +38,7 @@ class NluRuntime : public Runtime {
       conf.push_back(static_cast<float>(pr.confidence));
       probs.insert(probs.end(), pr.probabilities.begin(), pr.probabilities.end());
       nlohmann::json ents = nlohmann::json::array();
-      for (const auto& e : pr.entities) {
-        ents.push_back({{"entity", e.entity}, {"value", e.value}, {"start", e.begin}, {"end", e.end},
-                        {"extractor", e.extractor}, {"confidence", e.confidence}});
-      }
+      for (const auto& e : pr.entities) ents.push_back(text::EntityJson(e));
       AppendBytesElement(entities.data, ents.dump());
     }
     intent.shape = {rows};

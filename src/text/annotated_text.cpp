@@ -2,6 +2,22 @@
 
 namespace aimass::text {
 
+nlohmann::json EntityJson(const EntitySpan& e) {
+  return {{"entity", e.entity}, {"value", e.value}, {"start", e.begin}, {"end", e.end}, {"extractor", e.extractor},
+          {"confidence", e.confidence}};
+}
+
+EntitySpan EntityFromJson(const nlohmann::json& j) {
+  EntitySpan s;
+  s.entity = j.value("entity", "");
+  s.value = j.value("value", "");
+  s.begin = j.value("start", size_t{0});
+  s.end = j.value("end", size_t{0});
+  s.extractor = j.value("extractor", "");
+  s.confidence = j.value("confidence", 1.0);
+  return s;
+}
+
 Result<AnnotatedText> ParseAnnotated(std::string_view marked) {
   AnnotatedText out;
   size_t i = 0;

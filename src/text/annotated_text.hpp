@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.hpp"
 
 namespace aimass::text {
@@ -25,6 +27,11 @@ struct AnnotatedText {
   std::string text;
   std::vector<EntitySpan> spans;
 };
+
+// An entity as the NLU runtime's output and the assist API write it:
+// {"entity","value","start","end","extractor","confidence"} (byte offsets), and back.
+nlohmann::json EntityJson(const EntitySpan& e);
+EntitySpan EntityFromJson(const nlohmann::json& j);
 
 // A '[' with no "](name)" after it is plain text; a span with an empty text or entity name is
 // an error.

@@ -4,21 +4,13 @@
 #include <cmath>
 #include <map>
 
+#include "common/fnv1a.hpp"
 #include "text/analyzer.hpp"
 #include "text/binary_io.hpp"
 
 namespace aimass::text {
 
 namespace {
-
-uint64_t Hash(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // "Xxxx" → "Xx", "2024" → "d", "ab12" → "xd": the word's character classes, runs collapsed.
 std::string Shape(std::string_view original) {
@@ -57,21 +49,21 @@ std::vector<std::vector<uint64_t>> EntityTagger::TokenFeatures(std::string_view 
     const Token& t = tokens[i];
     std::string_view original = text.substr(t.begin, t.end - t.begin);
     auto& f = out[i];
-    f.push_back(Hash("bias"));
-    f.push_back(Hash("w=" + t.word));
-    f.push_back(Hash("s=" + analyzer.Term(t)));
-    f.push_back(Hash("p2=" + std::string(Affix(t.word, 2, true))));
-    f.push_back(Hash("p3=" + std::string(Affix(t.word, 3, true))));
-    f.push_back(Hash("x2=" + std::string(Affix(t.word, 2, false))));
-    f.push_back(Hash("x3=" + std::string(Affix(t.word, 3, false))));
-    f.push_back(Hash("shape=" + Shape(original)));
+    f.push_back(Fnv1a("bias"));
+    f.push_back(Fnv1a("w=" + t.word));
+    f.push_back(Fnv1a("s=" + analyzer.Term(t)));
+    f.push_back(Fnv1a("p2=" + std::string(Affix(t.word, 2, true))));
+    f.push_back(Fnv1a("p3=" + std::string(Affix(t.word, 3, true))));
+    f.push_back(Fnv1a("x2=" + std::string(Affix(t.word, 2, false))));
+    f.push_back(Fnv1a("x3=" + std::string(Affix(t.word, 3, false))));
+    f.push_back(Fnv1a("shape=" + Shape(original)));
     const long k = static_cast<long>(i);
-    f.push_back(Hash("w-1=" + word(k - 1)));
-    f.push_back(Hash("w+1=" + word(k + 1)));
-    f.push_back(Hash("w-2=" + word(k - 2)));
-    f.push_back(Hash("w+2=" + word(k + 2)));
-    f.push_back(Hash("w-1w=" + word(k - 1) + "|" + t.word));
-    f.push_back(Hash("ww+1=" + t.word + "|" + word(k + 1)));
+    f.push_back(Fnv1a("w-1=" + word(k - 1)));
+    f.push_back(Fnv1a("w+1=" + word(k + 1)));
+    f.push_back(Fnv1a("w-2=" + word(k - 2)));
+    f.push_back(Fnv1a("w+2=" + word(k + 2)));
+    f.push_back(Fnv1a("w-1w=" + word(k - 1) + "|" + t.word));
+    f.push_back(Fnv1a("ww+1=" + t.word + "|" + word(k + 1)));
     if (offsets) offsets->emplace_back(t.begin, t.end);
   }
   return out;

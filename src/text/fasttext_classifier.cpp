@@ -22,8 +22,7 @@ std::string LabelOf(int index) {
   return buf;
 }
 
-}  // namespace
-
+// The analyzer's terms of `text` joined by spaces: what fastText reads, in training and after.
 std::string TermLine(std::string_view text, const Analyzer& analyzer) {
   std::string line;
   for (const Token& t : analyzer.Tokenize(text, false)) {
@@ -32,6 +31,8 @@ std::string TermLine(std::string_view text, const Analyzer& analyzer) {
   }
   return line;
 }
+
+}  // namespace
 
 FastTextClassifier::FastTextClassifier() = default;
 FastTextClassifier::~FastTextClassifier() = default;

@@ -53,7 +53,4 @@ class FastTextClassifier {
   int classes_ = 0;
 };
 
-// The analyzer's terms of `text` joined by spaces: how both kinds of fastText input look.
-std::string TermLine(std::string_view text, const Analyzer& analyzer);
-
 }  // namespace aimass::text

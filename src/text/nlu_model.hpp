@@ -64,8 +64,6 @@ class NluModel {
 
   // Not thread-safe (fastText's and the analyzer's state): one caller at a time.
   NluPrediction Predict(std::string_view text) const;
-  // Every intent's probability, in intents() order.
-  void Scores(std::string_view text, std::vector<float>& probabilities) const;
 
   const std::vector<std::string>& intents() const { return intents_; }
   const nlohmann::json& header() const { return header_; }
@@ -73,6 +71,8 @@ class NluModel {
 
  private:
   NluModel() = default;
+  // Every intent's probability, in intents() order.
+  void Scores(std::string_view text, std::vector<float>& probabilities) const;
   std::vector<EntitySpan> Entities(std::string_view text) const;
 
   nlohmann::json header_;

@@ -5,21 +5,13 @@
 #include <cstring>
 #include <unordered_set>
 
+#include "common/fnv1a.hpp"
 #include "text/analyzer.hpp"
 #include "text/binary_io.hpp"
 
 namespace aimass::text {
 
 namespace {
-
-// FNV-1a, 64 bits: stable across builds (the hashes are saved in models).
-uint64_t Hash(std::string_view s, uint64_t h = 1469598103934665603ull) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 constexpr uint64_t kWordSeed = 0x77u;   // "w"
 constexpr uint64_t kBigramSeed = 0x62u; // "b"
@@ -43,7 +35,7 @@ void FeatureSpace::Extract(std::string_view text, const Analyzer& analyzer,
   std::vector<Token> tokens = analyzer.Tokenize(text, false);
   std::vector<uint64_t> terms;
   terms.reserve(tokens.size());
-  for (const Token& t : tokens) terms.push_back(Hash(analyzer.Term(t), kWordSeed));
+  for (const Token& t : tokens) terms.push_back(Fnv1a(analyzer.Term(t), kWordSeed));
   for (uint64_t h : terms) out.emplace_back(h, 0);
   if (options_.word_ngrams >= 2) {
     for (size_t i = 0; i + 1 < terms.size(); ++i) out.emplace_back(terms[i] * 31 + terms[i + 1] * 1000003 + kBigramSeed, 0);
@@ -59,7 +51,7 @@ void FeatureSpace::Extract(std::string_view text, const Analyzer& analyzer,
     for (int n = options_.char_min; n <= options_.char_max; ++n) {
       if (static_cast<size_t>(n) > chars) break;
       for (size_t k = 0; k + n <= chars; ++k) {
-        out.emplace_back(Hash(std::string_view(padded).substr(at[k], at[k + n] - at[k]), kCharSeed), 1);
+        out.emplace_back(Fnv1a(std::string_view(padded).substr(at[k], at[k + n] - at[k]), kCharSeed), 1);
       }
     }
   }
