@@ -22,6 +22,7 @@ import { CollectorPage, CollectorsPage } from "./pages/Collectors";
 import { CompareRunsPage, ExperimentPage, ExperimentsPage, RunPage } from "./pages/Tracking";
 import { PipelinePage, PipelineRunPage, PipelinesPage } from "./pages/Pipelines";
 import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
+import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -40,6 +41,7 @@ const NAV: [string, string][] = [
   ["/experiments", "Experiments"],
   ["/pipelines", "Pipelines"],
   ["/search", "Search"],
+  ["/assist", "Customer service"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -110,6 +112,9 @@ function Frame() {
           <Route path="/pipeline-runs/:id" element={<Keyed page={PipelineRunPage} />} />
           <Route path="/search" element={<SearchIndexesPage />} />
           <Route path="/search/:name" element={<Keyed page={SearchIndexPage} />} />
+          <Route path="/assist" element={<AssistBotsPage />} />
+          <Route path="/assist/inbox" element={<AssistInboxPage />} />
+          <Route path="/assist/bots/:name" element={<Keyed page={AssistBotPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />
