@@ -2,8 +2,10 @@
 // definitions (JSON through ParseBot, which also reads the NLU part and compiles regexes), the
 // entity marks of examples, a customer's text through the entity rules, and the binary parts of
 // an NLU model file (feature space, linear weights, entity tagger; fastText's own bytes are
-// Debian's libfasttext's to parse). The first byte picks the parser. Parsers must return a
+// Debian's libfasttext's to parse), the WAV files of spoken messages (read, then resampled as the
+// recogniser hears them) and the spoken form of example words. The first byte picks the parser. Parsers must return a
 // status, never crash; spans must lie inside their text.
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -11,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "assist/bot.hpp"
+#include "speech/grammar.hpp"
+#include "speech/wav.hpp"
 #include "text/annotated_text.hpp"
 #include "text/entity_rules.hpp"
 #include "text/entity_tagger.hpp"
@@ -21,8 +25,8 @@
 namespace {
 
 const aimass::text::EntityRules& Rules() {
-  static aimass::text::EntityRules rules = *aimass::text::EntityRules::Build(
-      {{"city", {{"New York", {"NYC", "the big apple"}}, {"北京", {}}}, ""}, {"time", {}, "at (\\d{1,2}(:\\d\\d)?)"}});
+  static aimass::text::EntityRules rules = aimass::text::EntityRules::Build(
+      {{"city", {{"New York", {"NYC", "the big apple"}}, {"北京", {}}}, ""}, {"time", {}, "at (\\d{1,2}(:\\d\\d)?)"}}).value();
   return rules;
 }
 
@@ -31,7 +35,7 @@ const aimass::text::EntityRules& Rules() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0: {
       nlohmann::json j = nlohmann::json::parse(input, nullptr, false);
       if (!j.is_discarded()) (void)aimass::assist::ParseBot(j);
@@ -62,6 +66,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // A whole model file whose kind is linear: the header and every section checked.
       if (input.find("fasttext") == std::string::npos && input.find("ensemble") == std::string::npos) {
         (void)aimass::text::NluModel::Load(input);
+      }
+      break;
+    case 6: {
+      auto a = aimass::speech::ReadWav(input);
+      if (a.ok() && a->seconds() < 30) {
+        const auto r = aimass::speech::Resample(*a, 16000);
+        if (std::abs(r.seconds() - a->seconds()) > 0.01) std::abort();
+      }
+      break;
+    }
+    case 7:
+      for (const auto& w : aimass::speech::SpokenWords(input)) {
+        if (w.empty()) std::abort();
       }
       break;
   }

@@ -115,6 +115,32 @@ Status RegisterRoutes(http::Router& router, AssistService& service) {
         HTTP_TRY(Json b, s.Message(std::string(req.Param("bot")), m));
         return http::JsonResponse(200, b);
       });
+  routes.push_back(http::MakeRoute(
+      Method::kPost, bot + "/messages/audio", "assist:chat", "assist",
+      "A customer's spoken message: the body a WAV file (16 kHz mono, or any PCM rate and channels), "
+      "?conversation_id=&speak=true → the text answer with its transcript {text}, and the replies as "
+      "audio {content_type, bytes, data: base64 WAV} when speak is true; Accept: audio/wav answers the WAV itself",
+      [&s](Request& req) -> Response {
+        const bool wav_only = req.headers.Get("Accept").value_or("").find("audio/wav") != std::string_view::npos;
+        const std::string speak = std::string(req.Query("speak").value_or(""));
+        if (!speak.empty() && speak != "true" && speak != "false" && speak != "1" && speak != "0") {
+          return http::ErrorFor(req, Status::BadRequest("speak is true or false"));
+        }
+        HTTP_TRY(AudioAnswer a, s.AudioMessage(std::string(req.Param("bot")), std::string(req.Query("conversation_id").value_or("")),
+                                                req.body, wav_only || speak == "true" || speak == "1"));
+        if (!wav_only) return http::JsonResponse(200, a.body);
+        // The WAV alone, with what was heard and understood in headers (ASCII: the recogniser's
+        // words are the dictionary's).
+        Response r;
+        r.status = a.wav.empty() ? 204 : 200;
+        r.headers.Set("Content-Type", "audio/wav");
+        r.headers.Set("X-Conversation-Id", a.body.value("conversation_id", ""));
+        r.headers.Set("X-Transcript", a.body["transcript"].value("text", ""));
+        if (a.body.contains("intent")) r.headers.Set("X-Intent", a.body["intent"].value("name", ""));
+        if (!a.wav.empty()) r.body = std::move(a.wav);
+        return r;
+      }));
+  routes.back().max_body_bytes = 20u << 20;  // a minute of 48 kHz stereo 24-bit is 17 MB
   add(Method::kGet, bot + "/conversations", "assist:read", "A bot's conversations, most recent first (?status=&limit=)",
       [&s](Request& req) -> Response {
         HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 1000));

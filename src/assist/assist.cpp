@@ -9,6 +9,7 @@
 #include "assist/faq_match.hpp"
 #include "auth/rbac.hpp"
 #include "common/random.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "events/bus.hpp"
 #include "mq/broker.hpp"
@@ -74,7 +75,8 @@ std::string DeploymentOf(const std::string& bot) { return "assist-" + bot; }
 std::string PipelineOf(const std::string& bot) { return "assist-" + bot; }
 std::string FaqIndexOf(const std::string& bot) { return "assist-" + bot + "-faq"; }
 
-AssistService::AssistService(storage::Db& db, AssistOptions options) : store_(db), options_(std::move(options)) {}
+AssistService::AssistService(storage::Db& db, AssistOptions options)
+    : store_(db), options_(std::move(options)), voice_(options_.voice) {}
 
 AssistService::~AssistService() { Stop(); }
 
@@ -587,6 +589,39 @@ Result<json> AssistService::Message(const std::string& bot, const IncomingMessag
   if (outcome.fallback) out["fallback"] = true;
   if (handoff) out["handoff"] = {{"reason", handoff->reason}};
   if (!outcome.submitted_form.empty()) out["submitted"] = outcome.submitted_form;
+  return out;
+}
+
+Result<AudioAnswer> AssistService::AudioMessage(const std::string& bot, const std::string& conversation_id,
+                                                std::string_view wav, bool speak) {
+  if (!options_.serving) return Status::Unavailable("this process has no serving module");
+  AIMASS_RETURN_IF_ERROR(store_.GetBot(bot).status());
+  // The grammar is the stable version's: the one most customers' messages are understood by.
+  auto d = options_.serving->Get(DeploymentOf(bot));
+  if (!d.ok()) {
+    if (d.status().code() == Code::kNotFound) return Status::Conflict("bot " + bot + " is not trained yet");
+    return d.status();
+  }
+  int64_t model_version = 0;
+  for (const auto& s : d->serving) {
+    if (s.role == "stable") model_version = s.version;
+  }
+  if (!model_version) return Status::Conflict("bot " + bot + " has no version serving");
+  AIMASS_ASSIGN_OR_RETURN(Served served, SpecFor(bot, model_version));
+  AIMASS_ASSIGN_OR_RETURN(speech::Transcript heard, voice_.Hear(*served.spec, served.bot_version, wav));
+  if (heard.text.empty()) return Status::Unprocessable("no speech the bot expects was recognised in the audio");
+  AIMASS_ASSIGN_OR_RETURN(json answer, Message(bot, IncomingMessage{conversation_id, heard.text}));
+  answer["transcript"] = {{"text", heard.text}};
+  AudioAnswer out;
+  if (speak) {
+    std::string said;
+    for (const auto& r : answer["replies"]) said += (said.empty() ? "" : " ") + r.value("text", "");
+    if (!said.empty()) {
+      AIMASS_ASSIGN_OR_RETURN(out.wav, VoiceChannel::Say(said, served.spec->language));
+      answer["audio"] = {{"content_type", "audio/wav"}, {"bytes", out.wav.size()}, {"data", Base64Encode(out.wav)}};
+    }
+  }
+  out.body = std::move(answer);
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include "assist/bot.hpp"
 #include "assist/dialogue.hpp"
 #include "assist/store.hpp"
+#include "assist/voice.hpp"
 #include "common/principal.hpp"
 #include "common/status.hpp"
 
@@ -49,7 +50,15 @@ struct AssistOptions {
   pipeline::Pipelines* pipelines = nullptr;
   search::SearchService* search = nullptr;
   mq::Broker* broker = nullptr;  // null: handoffs are not queued (the inbox still lists them)
+  VoiceOptions voice;
   int64_t sweep_interval_ms = 60000;
+};
+
+// A spoken message's answer: the text answer with its transcript, and the replies spoken as a
+// WAV file when asked (empty when there was nothing to say).
+struct AudioAnswer {
+  nlohmann::json body;
+  std::string wav;
 };
 
 // A message to a bot, as the API takes it.
@@ -85,6 +94,10 @@ class AssistService {
   Result<nlohmann::json> Predict(const std::string& bot, const std::vector<std::string>& texts);
   // A customer's message: the bot's replies, what it understood, the conversation's state.
   Result<nlohmann::json> Message(const std::string& bot, const IncomingMessage& in);
+  // The same from speech (a WAV file): recognised with the serving version's grammar, then
+  // answered as text; with `speak`, the replies are spoken too.
+  Result<AudioAnswer> AudioMessage(const std::string& bot, const std::string& conversation_id, std::string_view wav,
+                                   bool speak);
   Result<nlohmann::json> Conversation(const std::string& bot, const std::string& id, int64_t after_turn);
   Result<nlohmann::json> Conversations(const std::string& bot, const std::string& status, int64_t limit);
 
@@ -133,6 +146,7 @@ class AssistService {
 
   AssistStore store_;
   AssistOptions options_;
+  VoiceChannel voice_;
   std::mutex mu_;
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const BotSpec>> specs_;  // (bot, version)
   std::map<std::pair<std::string, int64_t>, int64_t> model_to_bot_version_;

@@ -10,6 +10,8 @@
 
 #include "cli/api_client.hpp"
 #include "cli/output.hpp"
+#include "common/file.hpp"
+#include "common/text.hpp"
 
 namespace aimass::cli {
 
@@ -18,7 +20,7 @@ using nlohmann::json;
 struct AssistCommands {
   CLI::App *create = nullptr, *list = nullptr, *show = nullptr, *train = nullptr, *chat = nullptr, *test = nullptr,
            *rollback = nullptr;
-  std::string bot, file, conversation, message;
+  std::string bot, file, conversation, message, audio, speak;
   int64_t version = 0, timeout_s = 1800;
   bool no_wait = false;
 };
@@ -90,6 +92,8 @@ std::shared_ptr<AssistCommands> AddAssistCommands(CLI::App& app) {
   c->chat->add_option("bot", c->bot, "Bot name")->required();
   c->chat->add_option("--conversation,-c", c->conversation, "Continue this conversation");
   c->chat->add_option("--message,-m", c->message, "Send one message and exit");
+  c->chat->add_option("--audio,-a", c->audio, "Send one spoken message (a WAV file) and exit");
+  c->chat->add_option("--speak", c->speak, "With --audio: write the spoken replies to this WAV file");
   c->test = root->add_subcommand("test", "Measure a bot on labelled messages: accuracy, per intent, confusions");
   c->test->add_option("bot", c->bot, "Bot name")->required();
   c->test->add_option("file", c->file, "JSON lines {text, intent} or intent<TAB>text lines, or - for stdin")->required();
@@ -169,16 +173,15 @@ std::optional<int> RunAssistCommands(AssistCommands& c, ApiClient& api, bool as_
   }
   if (c.chat->parsed()) {
     std::string conversation = c.conversation;
-    auto send = [&](const std::string& text) -> int {
-      json body = {{"text", text}};
-      if (!conversation.empty()) body["conversation_id"] = conversation;
-      auto res = api.Call(http::Method::kPost, one + "/messages", &body);
+    // Prints an answer, or writes its JSON; keeps its conversation for the next message.
+    auto show = [&](Result<json> res) -> int {
       if (!res.ok()) return Fail(res.status());
       conversation = (*res)["conversation_id"];
       if (as_json) {
         std::cout << res->dump() << "\n";
         return kOk;
       }
+      if (res->contains("transcript")) std::cout << "heard> " << Cell((*res)["transcript"], "text") << "\n";
       for (const auto& r : (*res)["replies"]) {
         std::cout << "bot> " << r["text"].get<std::string>();
         if (r.contains("source")) std::cout << "  [" << Cell(r["source"], "index") << " " << Cell(r["source"], "id") << "]";
@@ -189,6 +192,28 @@ std::optional<int> RunAssistCommands(AssistCommands& c, ApiClient& api, bool as_
       std::cout << ")\n" << std::flush;
       return kOk;
     };
+    auto send = [&](const std::string& text) -> int {
+      json body = {{"text", text}};
+      if (!conversation.empty()) body["conversation_id"] = conversation;
+      return show(api.Call(http::Method::kPost, one + "/messages", &body));
+    };
+    if (!c.audio.empty()) {
+      auto wav = ReadFile(c.audio);
+      if (!wav.ok()) return Fail(wav.status());
+      std::string path = one + "/messages/audio?speak=" + (c.speak.empty() ? "false" : "true");
+      if (!conversation.empty()) path += "&conversation_id=" + UrlEncode(conversation);
+      auto res = api.Send(http::Method::kPost, path, std::move(*wav), {{"Content-Type", "audio/wav"}});
+      if (!res.ok()) return Fail(res.status());
+      json answer = json::parse(res->body, nullptr, false);
+      if (!answer.is_object()) return Fail(Status::Internal("server answered something that is not JSON"));
+      if (!c.speak.empty() && answer.contains("audio")) {
+        auto bytes = Base64Decode(answer["audio"].value("data", ""));
+        if (!bytes) return Fail(Status::Internal("the spoken reply is not base64"));
+        if (Status w = WriteFileAtomically(c.speak, *bytes, 0644); !w.ok()) return Fail(w);
+        answer.erase("audio");
+      }
+      return show(std::move(answer));
+    }
     if (!c.message.empty()) return send(c.message);
     std::string line;
     while (std::getline(std::cin, line)) {

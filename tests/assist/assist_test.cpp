@@ -1,7 +1,9 @@
 // The assist module's parts: bot definitions checked, the dialogue policy (forms, corrections,
-// confirmation, FAQ, fallbacks and handoff), FAQ coverage, and the store with its analytics.
+// confirmation, FAQ, fallbacks and handoff), FAQ coverage, the voice channel's grammar, and the
+// store with its analytics.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "assist/analytics.hpp"
@@ -9,6 +11,8 @@
 #include "assist/dialogue.hpp"
 #include "assist/faq_match.hpp"
 #include "assist/store.hpp"
+#include "assist/voice.hpp"
+#include "speech/wav.hpp"
 
 namespace aimass::assist {
 namespace {
@@ -164,6 +168,29 @@ TEST(FaqMatchTest, CoverageCountsContentWordsOnly) {
   EXPECT_DOUBLE_EQ(Coverage("How do I install packages?", "How can I install a package with apt?", "en"), 1.0);
   EXPECT_DOUBLE_EQ(Coverage("what is the weather", "How can I install a package?", "en"), 0.0);
   EXPECT_DOUBLE_EQ(Coverage("the a of", "anything", "en"), 0.0);
+}
+
+TEST(VoiceTest, TheGrammarIsTheExamplesWithEntitiesAsTheirValues) {
+  BotSpec bot = *ParseBot(RestaurantBot());
+  auto in = GrammarOf(bot);
+  ASSERT_TRUE(in.ok()) << in.status().message();
+  // The lookup entity stands for its list; the regex one for what the examples said.
+  EXPECT_EQ(in->slots.at("day"), (std::vector<std::string>{"monday", "tuesday", "friday"}));
+  auto has = [&](std::vector<std::string> s) { return std::find(in->sentences.begin(), in->sentences.end(), s) != in->sentences.end(); };
+  EXPECT_TRUE(has({"book", "a", "table", "for", "$day"}));
+  EXPECT_TRUE(has({"let", "me", "talk", "to", "a", "person"}));
+  EXPECT_TRUE(has({"$day"}));  // a form's answer alone
+  EXPECT_FALSE(in->slots.count("number"));  // no example mentions it
+
+  // Speech recognition is US English: a Chinese bot is told so; overlong audio is refused.
+  VoiceChannel voice(VoiceOptions{.max_seconds = 1});
+  json zh = RestaurantBot();
+  zh["language"] = "zh";
+  const std::string second = speech::WriteWav(speech::Audio{16000, std::vector<int16_t>(16000, 0)});
+  EXPECT_EQ(voice.Hear(*ParseBot(zh), 1, second).status().code(), Code::kUnprocessable);
+  const std::string two = speech::WriteWav(speech::Audio{8000, std::vector<int16_t>(16001, 0)});
+  EXPECT_EQ(voice.Hear(bot, 1, two).status().code(), Code::kPayloadTooLarge);
+  EXPECT_EQ(voice.Hear(bot, 1, "RIFF").status().code(), Code::kBadRequest);
 }
 
 TEST(StoreTest, VersionsConversationsHandoffsAndAnalytics) {

@@ -1,11 +1,13 @@
 """The assist module, black-box: a bot defined through the API from CLINC150's labelled examples,
 trained as a pipeline on the cluster and measured on the test split it never saw against a
-scikit-learn baseline computed here; a restaurant bot's conversations (forms, corrections,
-confirmation, Debian FAQ answers with their source, fallbacks, handoff to an agent and back),
-durable across a restart and expiring when idle; versions and rollback; analytics; bad input."""
+TF-IDF + logistic regression baseline computed here; a restaurant bot's conversations (forms,
+corrections, confirmation, Debian FAQ answers with their source, fallbacks, handoff to an agent
+and back), durable across a restart and expiring when idle; versions and rollback; analytics;
+spoken messages (made with espeak-ng) heard, answered and spoken back; bad input."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -49,19 +51,21 @@ def clinc() -> dict:
         return json.load(f)
 
 
-def tfidf_logistic_baseline(train_texts, train_labels, texts):
-    """The usual baseline, written out here: TF-IDF over word unigrams and bigrams (sublinear tf,
-    smoothed idf, unit length) and a multinomial logistic regression (torch, L-BFGS, L2) with
-    out-of-scope as one more class. Returns the predicted labels of `texts`."""
+def word_grams(t: str) -> list[str]:
+    w = re.findall(r"[a-z0-9']+", t.lower())
+    return w + [a + " " + b for a, b in zip(w, w[1:])]
+
+
+def tfidf_logistic_baseline(train_texts, train_labels, texts, grams=word_grams):
+    """The usual baseline, written out here: TF-IDF over `grams` (word unigrams and bigrams by
+    default; sublinear tf, smoothed idf, unit length) and a multinomial logistic regression
+    (torch, L-BFGS, L2) with out-of-scope as one more class. Returns the predicted labels of
+    `texts`."""
     import math
-    import re
     from collections import Counter
 
     import torch
 
-    def grams(t):
-        w = re.findall(r"[a-z0-9']+", t.lower())
-        return w + [a + " " + b for a, b in zip(w, w[1:])]
     docs = [Counter(grams(t)) for t in train_texts]
     df = Counter(g for d in docs for g in d)
     vocab = {g: i for i, g in enumerate(df)}
@@ -353,3 +357,112 @@ def test_bad_input_is_refused_and_changes_nothing(server):
     assert_error(viewer.client.post("/api/v1/assist/bots/bad-input/messages", json={"text": "hi"}), 403)
     assert_error(viewer.client.post("/api/v1/assist/bots/bad-input/train", json={}), 403)
     assert_error(server.anonymous.get("/api/v1/assist/bots"), 401)
+
+
+def spoken(text: str, rate: int = 16000) -> bytes:
+    """`text` said by espeak-ng's US English voice (the recogniser's model is US English) at
+    22,050 Hz, resampled to `rate` with audioop, as WAV bytes."""
+    import audioop  # noqa: PLC0415 (deprecated in 3.13; Debian 12 has 3.11)
+    import io
+    import subprocess
+    import tempfile
+    import wave
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", f.name, text], check=True)
+        with wave.open(f.name) as w:
+            frames, width, channels, source = w.readframes(w.getnframes()), w.getsampwidth(), w.getnchannels(), w.getframerate()
+    converted, _ = audioop.ratecv(frames, width, channels, source, rate, None)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(converted)
+    return out.getvalue()
+
+
+def test_voice_messages_are_heard_answered_and_spoken(server, diner):
+    import base64
+    import io
+    import wave
+    a, (bot, _) = server.admin, diner
+    c = unique("v").replace(".", "-").lower()
+    path = f"/api/v1/assist/bots/{bot}/messages/audio"
+    # An example's phrasing with another day than the examples have: the grammar's slot.
+    r = a.post(path, params={"conversation_id": c, "speak": "true"}, data=spoken("can I reserve a table for saturday"),
+               headers={"Content-Type": "audio/wav"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["transcript"]["text"] == "can i reserve a table for saturday"
+    assert body["intent"]["name"] == "book_table" and body["slots"] == {"day": "saturday"}
+    assert replies(body) == ["For how many people?"]
+    # The reply spoken: a WAV of espeak-ng's rate, as long as the sentence takes.
+    wav = base64.b64decode(body["audio"]["data"])
+    assert body["audio"]["content_type"] == "audio/wav" and body["audio"]["bytes"] == len(wav)
+    with wave.open(io.BytesIO(wav)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 22050)
+        assert 0.8 < w.getnframes() / 22050 < 5
+    # The conversation goes on, by voice or text alike: the stored turn is the transcript.
+    conv = a.get(f"/api/v1/assist/bots/{bot}/conversations/{c}").json()
+    assert conv["turns"][0]["text"] == "can i reserve a table for saturday" and conv["state"]["slots"] == {"day": "saturday"}
+
+    # Without speak: text only. Accept: audio/wav answers the WAV with what was heard in headers.
+    r = a.post(path, params={"conversation_id": c}, data=spoken("cancel that please"))
+    assert r.status_code == 200 and "audio" not in r.json() and r.json()["transcript"]["text"] == "cancel that please"
+    r = a.post(path, params={"conversation_id": unique("v").replace(".", "-").lower()}, data=spoken("hello"),
+               headers={"Accept": "audio/wav"})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "audio/wav", r.headers
+    assert r.headers["X-Transcript"] == "hello" and r.headers["X-Intent"] == "greet"
+    assert r.content[:4] == b"RIFF" and r.content[8:12] == b"WAVE"
+
+    # Each intent's phrasing, heard as said (at 22.05 and 44.1 kHz too: any rate is resampled).
+    said = ["I want to talk to a person", "how do I install debian", "see you later", "book a table for 6",
+            "what's the weather like", "the food was cold"]
+    heard = []
+    for i, text in enumerate(said):
+        r = a.post(path, params={"conversation_id": unique("v").replace(".", "-").lower()},
+                   data=spoken(text, rate=[16000, 22050, 44100][i % 3]))
+        assert r.status_code == 200, r.text
+        heard.append(r.json()["transcript"]["text"])
+    assert heard == ["i want to talk to a person", "how do i install debian", "see you later", "book a table for six",
+                     "what's the weather like", "the food was cold"]
+
+
+def test_bad_audio_is_refused(server, diner):
+    import io
+    import wave
+    a, (bot, _) = server.admin, diner
+    path = f"/api/v1/assist/bots/{bot}/messages/audio"
+    c = unique("v").replace(".", "-").lower()
+    assert_error(a.post(path, params={"conversation_id": c}, data=b"not a wav file at all"), 400, "bad_request")
+    assert_error(a.post(path, params={"conversation_id": c, "speak": "maybe"}, data=spoken("hello")), 400, "bad_request")
+    # An A-law WAV: compressed, refused by name.
+    alaw = bytearray(spoken("hello"))
+    alaw[20] = 6
+    resp = a.post(path, params={"conversation_id": c}, data=bytes(alaw))
+    assert_error(resp, 400, "bad_request")
+    assert "compressed" in resp.json()["error"]["message"]
+    # Silence: nothing the bot expects was said.
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000)
+    assert_error(a.post(path, params={"conversation_id": c}, data=out.getvalue()), 422, "unprocessable")
+    # Over a minute: too long.
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 8000 * 61)
+    assert_error(a.post(path, params={"conversation_id": c}, data=out.getvalue()), 413, "payload_too_large")
+    # None of it started a conversation; a bot that was never trained has no ears yet.
+    assert a.get(f"/api/v1/assist/bots/{bot}/conversations/{c}").status_code == 404
+    other = unique("untrained").replace(".", "-").lower()
+    assert a.post("/api/v1/assist/bots", json=diner_bot(other, "none")).status_code == 201
+    assert_error(a.post(f"/api/v1/assist/bots/{other}/messages/audio", data=spoken("hello")), 409, "conflict")
+    # A viewer may not talk to bots.
+    viewer = server.create_user(roles=["viewer"], prefix="viewer")
+    assert_error(viewer.client.post(path, data=spoken("hello")), 403, "forbidden")

@@ -1,11 +1,11 @@
-"""`aimass assist …`: a bot created from a file, trained (waiting for it), talked to over a form,
-measured on labelled messages, a second version rolled back, bad files refused."""
+"""`aimass assist …`: a bot created from a file, trained (waiting for it), talked to over a form
+and by voice, measured on labelled messages, a second version rolled back, bad files refused."""
 from __future__ import annotations
 
 import json
 
 from conftest import unique
-from test_assist import diner_bot
+from test_assist import diner_bot, spoken
 from test_cli import admin_cli, cli  # noqa: F401  (fixtures)
 from test_cli_mq import row_of
 
@@ -28,6 +28,13 @@ def test_assist_from_the_command_line(admin_cli, server, tmp_path):
     assert "bot> For how many people?" in out and "(book_table" in out, out
     answer = admin_cli.json("assist", "chat", bot, "-c", c, "-m", "for 3")
     assert answer["slots"] == {"day": "friday", "people": "3"} and answer["state"]["confirming"]
+
+    # By voice: a WAV in, what was heard and the replies out, the replies spoken into a file.
+    (tmp_path / "said.wav").write_bytes(spoken("I want to talk to a person"))
+    out = admin_cli.run("assist", "chat", bot, "--audio", str(tmp_path / "said.wav"), "--speak", str(tmp_path / "reply.wav")).stdout
+    assert "heard> i want to talk to a person" in out and "with a person" in out, out
+    reply = (tmp_path / "reply.wav").read_bytes()
+    assert reply[:4] == b"RIFF" and len(reply) > 22050, len(reply)
 
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("\n".join(json.dumps(x) for x in [
