@@ -1,5 +1,9 @@
 #include "assist/store.hpp"
 
+#include <cerrno>
+
+#include "common/failpoint.hpp"
+
 namespace aimass::assist {
 
 using storage::Row;
@@ -223,8 +227,10 @@ Result<std::vector<TurnRow>> AssistStore::SaveTurns(const ConversationRow& c, st
       AIMASS_RETURN_IF_ERROR(tx.Exec("INSERT INTO assist_handoffs (bot, conversation, reason, state, created_ms) VALUES (?, ?, ?, 'waiting', ?)",
                                      {c.bot, c.id, handoff->reason, handoff->created_ms}).status());
     }
+    if (AIMASS_FAILPOINT("assist.before_turns_commit")) return failpoint::IoError("assist.before_turns_commit", EIO);
     return Status::Ok();
   }));
+  if (AIMASS_FAILPOINT("assist.after_turns_commit")) return failpoint::IoError("assist.after_turns_commit", EIO);
   return turns;
 }
 

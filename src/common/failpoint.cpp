@@ -46,6 +46,11 @@ constexpr PointInfo kPoints[] = {
     // Search documents (POST /api/v1/search/indexes/{i}/documents).
     {"search.before_commit", "a batch of search documents written to the index, not yet committed (a crash loses "
                              "only the unacknowledged batch)"},
+    // A customer's message and the bot's answer (POST /api/v1/assist/bots/{b}/messages).
+    {"assist.before_turns_commit", "a message's turns, the conversation's new state and its handoff written in a "
+                                   "transaction, not yet committed (a crash loses the unanswered message only)"},
+    {"assist.after_turns_commit", "a message's turns and handoff committed, the answer not yet sent nor the handoff "
+                                  "queued (the agents' inbox still finds it)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

@@ -833,6 +833,46 @@ def search_scenario(make_server, point: str, expect: str, mlps=None):
     assert a.post(docs, json=[{"id": "after", "title": "written after the restart"}]).json()["added"] == 1
 
 
+def assist_scenario(make_server, point: str, expect: str, mlps=None):
+    """A customer's message that hands the conversation to a person crashes the server at
+    `point`; after the restart the exchange acknowledged before is there, and the message in
+    flight either whole (its turns, the new state and the handoff, which an agent's `next` finds
+    in the store since its queue message was never sent) or not at all (sent again, it is
+    answered and queued)."""
+    from test_assist import diner_bot, say, train  # noqa: PLC0415
+    srv = make_server(*BASE_ARGS)
+    a = srv.admin
+    bot = unique("fbot").replace(".", "-").lower()
+    definition = diner_bot(bot, "none")
+    definition.pop("faq")
+    assert a.post("/api/v1/assist/bots", json=definition).status_code == 201
+    train(a, bot)
+    c = "in-flight"
+    assert say(a, bot, c, "hello")["intent"]["name"] == "greet"
+    arm(srv, point, "crash")
+    outcome = attempt(lambda: a.post(f"/api/v1/assist/bots/{bot}/messages",
+                                     json={"conversation_id": c, "text": "I want to talk to a person"}))
+    expect_crash(srv, point, outcome)
+    again = restart(make_server, srv, *BASE_ARGS)
+    a = again.admin
+    conv = a.get(f"/api/v1/assist/bots/{bot}/conversations/{c}").json()
+    said = [t["text"] for t in conv["turns"] if t["role"] == "user"]
+    agent = again.create_user(["developer"], prefix="agent")
+    if expect == "present":
+        assert said == ["hello", "I want to talk to a person"] and conv["status"] == "handoff", conv
+        assert len(conv["turns"]) == 4
+    else:
+        assert said == ["hello"] and conv["status"] == "bot" and len(conv["turns"]) == 2, conv
+        assert a.get("/api/v1/assist/handoffs", params={"bot": bot}).json()["handoffs"] == []
+        assert_error(agent.client.post("/api/v1/assist/handoffs/next", json={"bot": bot}), 404, "not_found")
+        assert say(a, bot, c, "I want to talk to a person")["handoff"] == {"reason": "requested"}
+    taken = agent.client.post("/api/v1/assist/handoffs/next", json={"bot": bot})
+    assert taken.status_code == 200, describe(taken)
+    assert taken.json()["conversation_id"] == c and taken.json()["status"] == "handoff"
+    assert agent.client.post(f"/api/v1/assist/bots/{bot}/conversations/{c}/agent-messages",
+                             json={"text": "How can I help?"}).status_code == 201
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -854,6 +894,8 @@ CRASH_CASES = [
     ("collector.before_spool_sync", collector_push_scenario, "present"),
     ("tracking.after_artifact_pending", tracking_scenario, "absent"),
     ("search.before_commit", search_scenario, "absent"),
+    ("assist.before_turns_commit", assist_scenario, "absent"),
+    ("assist.after_turns_commit", assist_scenario, "present"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),
