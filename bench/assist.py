@@ -1,12 +1,15 @@
 """bench/assist.sh: an AI Mass bot on CLINC150 (quality, training time, each classifier kind and
-a TF-IDF + logistic regression baseline side by side), then message latency and throughput."""
+a TF-IDF + logistic regression baseline side by side), then message latency and throughput, then
+spoken messages."""
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -18,6 +21,7 @@ LATENCY_MESSAGES = int(os.environ.get("LATENCY_MESSAGES", 2000))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", 16))
 KINDS = os.environ.get("KINDS", "1") == "1"  # 0: only the default bot (no per-kind bots, no baseline)
 SECONDS = int(os.environ.get("SECONDS", 20))
+VOICE_MESSAGES = int(os.environ.get("VOICE_MESSAGES", 200))  # 0: no voice measurement
 
 
 def percentile(xs, p):
@@ -102,6 +106,41 @@ def main():
         if line is None:
             raise SystemExit("wrk printed no result:\n" + out)
         print(f"throughput ({CONNECTIONS} connections, {SECONDS} s): {line} (goal 1000 messages/s)")
+
+        # (c) Voice: in-scope test messages said by espeak-ng (US English, 16 kHz), sent as WAV.
+        if VOICE_MESSAGES:
+            said = [(t, i) for t, i in data["test"]][::max(1, len(data["test"]) // VOICE_MESSAGES)][:VOICE_MESSAGES]
+            wavs = [test_assist.spoken(t) for t, _ in said]
+            def words(text):
+                return " ".join(re.findall(r"[a-z']+", text.lower()))
+
+            def hear(n):
+                """The answer to message n, or None when nothing the bot expects was heard (422)."""
+                try:
+                    return a.call("POST", f"/api/v1/assist/bots/clinc/messages/audio?conversation_id=voice-{n}",
+                                  data=wavs[n], headers={"Content-Type": "audio/wav"})
+                except urllib.error.HTTPError as e:
+                    if e.code != 422:
+                        raise
+                    return None
+            t = time.perf_counter()
+            answers = [hear(0)]
+            first_ms = (time.perf_counter() - t) * 1000
+            lat = []
+            for n in range(1, len(wavs)):
+                t = time.perf_counter()
+                answers.append(hear(n))
+                lat.append((time.perf_counter() - t) * 1000)
+            by_voice = [r["intent"]["name"] if r else "(not heard)" for r in answers]
+            exact = [bool(r) and r["transcript"]["text"] == words(t) for r, (t, _) in zip(answers, said)]
+            by_text = [p["intent"] for p in a.call("POST", "/api/v1/assist/bots/clinc/predict",
+                                                   {"texts": [t for t, _ in said]})["predictions"]]
+            n = len(said)
+            print(f"voice, {n} in-scope test messages said by espeak-ng: intent accuracy "
+                  f"{100 * sum(v == i for v, (_, i) in zip(by_voice, said)) / n:.1f}% by voice, "
+                  f"{100 * sum(v == i for v, (_, i) in zip(by_text, said)) / n:.1f}% by text; transcripts word for word "
+                  f"{100 * sum(exact) / n:.1f}%, nothing heard {sum(r is None for r in answers)}; latency p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms "
+                  f"(first message, with the grammar and decoder made: {first_ms:.0f} ms)")
     finally:
         a.stop()
 

@@ -611,7 +611,7 @@ Result<AudioAnswer> AssistService::AudioMessage(const std::string& bot, const st
   AIMASS_ASSIGN_OR_RETURN(speech::Transcript heard, voice_.Hear(*served.spec, served.bot_version, wav));
   if (heard.text.empty()) return Status::Unprocessable("no speech the bot expects was recognised in the audio");
   AIMASS_ASSIGN_OR_RETURN(json answer, Message(bot, IncomingMessage{conversation_id, heard.text}));
-  answer["transcript"] = {{"text", heard.text}};
+  answer["transcript"] = {{"text", heard.text}, {"search", heard.search}};
   AudioAnswer out;
   if (speak) {
     std::string said;

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "speech/language_model.hpp"
 #include "speech/synthesizer.hpp"
 #include "speech/wav.hpp"
 #include "text/nlu_definition.hpp"
@@ -31,7 +32,21 @@ Result<speech::GrammarInput> GrammarOf(const BotSpec& bot) {
       phrases.insert(phrases.end(), e.synonyms.begin(), e.synonyms.end());
     }
   }
+  // Intents take turns, so that when the grammar keeps only its first sentences (a bot with
+  // many thousands of examples) every intent still has its share.
+  std::vector<std::vector<const text::NluExample*>> by_intent;
   for (const auto& ex : examples) {
+    if (ex.intent >= static_cast<int>(by_intent.size())) by_intent.resize(ex.intent + 1);
+    by_intent[ex.intent].push_back(&ex);
+  }
+  std::vector<const text::NluExample*> order;
+  for (size_t round = 0; order.size() < examples.size(); ++round) {
+    for (const auto& list : by_intent) {
+      if (round < list.size()) order.push_back(list[round]);
+    }
+  }
+  for (const text::NluExample* e : order) {
+    const text::NluExample& ex = *e;
     std::vector<std::string> tokens;
     size_t at = 0;
     auto words = [&](size_t from, size_t to) {
@@ -60,8 +75,17 @@ Result<std::shared_ptr<speech::Recognizer>> VoiceChannel::RecognizerFor(const Bo
     AIMASS_ASSIGN_OR_RETURN(dictionary_, speech::PronunciationDictionary::Load(options_.dictionary));
   }
   AIMASS_ASSIGN_OR_RETURN(speech::GrammarInput input, GrammarOf(bot));
-  AIMASS_ASSIGN_OR_RETURN(speech::Grammar grammar, speech::BuildGrammar(input, *dictionary_));
-  AIMASS_ASSIGN_OR_RETURN(auto r, speech::Recognizer::Create(options_.model_dir, dictionary_->Entries(grammar.words), grammar.jsgf));
+  AIMASS_ASSIGN_OR_RETURN(speech::LanguageModel lm, speech::BuildLanguageModel(input, *dictionary_));
+  std::set<std::string> words = lm.words;
+  std::string jsgf;
+  // A grammar of many sentences decodes slowly (seconds for CLINC150's 5,000) and, for so many,
+  // is no closer than the language model; a small bot's is exact.
+  if (input.sentences.size() <= options_.max_grammar_sentences) {
+    AIMASS_ASSIGN_OR_RETURN(speech::Grammar grammar, speech::BuildGrammar(input, *dictionary_));
+    jsgf = std::move(grammar.jsgf);
+    words.insert(grammar.words.begin(), grammar.words.end());
+  }
+  AIMASS_ASSIGN_OR_RETURN(auto r, speech::Recognizer::Create(options_.model_dir, dictionary_->Entries(words), lm.arpa, jsgf));
   std::shared_ptr<speech::Recognizer> shared(std::move(r));
   if (recognizers_.size() >= kMaxBots && it == recognizers_.end()) {
     auto oldest = recognizers_.begin();

@@ -1,7 +1,8 @@
 // A bot's voice channel. What the recogniser listens for is built from the bot's own examples
-// (each entity mention standing for any value of that entity), so a bot hears its customers'
-// phrasings the way its NLU was trained on them; one decoder per bot version, made at the first
-// audio message. Replies are spoken by espeak-ng in the bot's language.
+// (each entity mention standing for any value of that entity): a trigram language model of
+// them, and for a small bot a grammar of the sentences too, so a bot hears its customers in the
+// words its NLU was trained on; one decoder per bot version, made at the first audio message.
+// Replies are spoken by espeak-ng in the bot's language.
 #pragma once
 
 #include <map>
@@ -22,6 +23,7 @@ struct VoiceOptions {
   std::string model_dir = "/usr/share/pocketsphinx/model/en-us/en-us";
   std::string dictionary = "/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict";
   double max_seconds = 60;  // longer audio is refused
+  size_t max_grammar_sentences = 1000;  // a bot with more examples is heard by its language model only
 };
 
 // The sentences and entity values a bot's grammar is made of.

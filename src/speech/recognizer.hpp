@@ -1,5 +1,7 @@
-// Speech to text with PocketSphinx (CMU Sphinx), listening for one grammar. A decoder holds
-// its acoustic model and grammar; one utterance is decoded at a time.
+// Speech to text with PocketSphinx (CMU Sphinx) for one bot: a trigram language model of its
+// examples hears any phrasing in their words; a grammar of the sentences themselves (for a bot
+// small enough) hears them exactly when they are said. A decoder holds its acoustic model and
+// both searches; one utterance is decoded at a time.
 #pragma once
 
 #include <cstdint>
@@ -16,25 +18,29 @@ namespace aimass::speech {
 // it found (and 0 when none), so the NLU's confidence in the words is the one to go by.
 struct Transcript {
   std::string text;  // words, lower case; empty when nothing was recognised
+  std::string search;  // "grammar" or "language_model": whose words these are
 };
 
 class Recognizer {
  public:
   // `model_dir`: an acoustic model (Debian's pocketsphinx-en-us is
   // /usr/share/pocketsphinx/model/en-us/en-us); `dictionary`: pronunciation lines for every
-  // word of `jsgf`.
+  // word of `arpa` (a language model) and `jsgf` (a grammar, or empty for none).
   static Result<std::unique_ptr<Recognizer>> Create(const std::string& model_dir, const std::string& dictionary,
-                                                    const std::string& jsgf);
+                                                    const std::string& arpa, const std::string& jsgf = "");
   ~Recognizer();
   Recognizer(const Recognizer&) = delete;
   Recognizer& operator=(const Recognizer&) = delete;
 
-  // 16 kHz mono samples.
+  // 16 kHz mono samples. With both searches: the grammar's sentence when the language
+  // model heard mostly its words (or a single word: too little to go by), else the language
+  // model's words.
   Result<Transcript> Recognize(const std::vector<int16_t>& samples);
 
  private:
   struct Decoder;
   explicit Recognizer(std::unique_ptr<Decoder> d);
+  Result<std::string> Decode(const char* search, const std::vector<int16_t>& samples);
   std::mutex mu_;
   std::unique_ptr<Decoder> decoder_;
 };

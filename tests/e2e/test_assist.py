@@ -466,3 +466,42 @@ def test_bad_audio_is_refused(server, diner):
     # A viewer may not talk to bots.
     viewer = server.create_user(roles=["viewer"], prefix="viewer")
     assert_error(viewer.client.post(path, data=spoken("hello")), 403, "forbidden")
+
+
+def test_faq_from_a_dataset_is_indexed_for_the_bot_and_follows_new_versions(server):
+    """faq.dataset: training makes the bot's own search index of the dataset's question/answer
+    rows; a question is answered from it with its source, and a new version of the dataset
+    reaches the answers without a retrain."""
+    from datasets_helpers import create_dataset, push, wait_ready
+    a = server.admin
+    ds = create_dataset(a, unique("faqds").replace(".", "-").lower())
+    rows = [("q1", "How do I reset my password?", "Use the link on the sign-in page."),
+            ("q2", "Where can I park my car?", "Behind the restaurant, free after six.")]
+
+    def csv(rs):
+        return ("id,question,answer\n" + "".join(f'{i},"{q}","{x}"\n' for i, q, x in rs)).encode()
+    push(a, ds, csv(rows))
+    wait_ready(a, ds, "latest")
+    bot = unique("faqbot").replace(".", "-").lower()
+    definition = diner_bot(bot, "unused")
+    definition["faq"] = {"dataset": ds, "question": "question", "answer": "answer"}
+    definition["intents"] = [i for i in definition["intents"] if i["name"] != "faq"] + [
+        {"name": "faq", "examples": ["how do I reset my password", "where can I park", "do you have parking",
+                                     "how can I change my password", "is there a car park", "what are your hours"]}]
+    assert a.post("/api/v1/assist/bots", json=definition).status_code == 201
+    train(a, bot)
+    index = f"assist-{bot}-faq"
+    assert a.get(f"/api/v1/search/indexes/{index}").json()["source"]["dataset"] == ds
+
+    c = unique("c").replace(".", "-").lower()
+    r = say(a, bot, c, "Where can I park my car?")
+    assert replies(r) == ["Behind the restaurant, free after six."], r
+    assert r["replies"][0]["source"] == {"index": index, "id": "q2", "question": "Where can I park my car?"}
+
+    # A new version of the dataset: its new question is answered, no retrain.
+    push(a, ds, csv(rows + [("q3", "Do you have vegan dishes?", "Yes, five of them.")]))
+    wait_ready(a, ds, "latest")
+    wait_for(lambda: a.get(f"/api/v1/search/indexes/{index}").json()["documents"] == 3, 60,
+             "the bot's FAQ index to follow the dataset")
+    r = say(a, bot, unique("c").replace(".", "-").lower(), "Do you have vegan dishes?")
+    assert replies(r) == ["Yes, five of them."] and r["replies"][0]["source"]["id"] == "q3", r

@@ -1,11 +1,13 @@
 // The speech layer: WAV files in their usual forms and the errors for the others, resampling,
-// words as spoken, a bot's grammar, and espeak-ng's speech recognised back by PocketSphinx.
+// words as spoken, a bot's grammar and language model, and espeak-ng's speech recognised back
+// by PocketSphinx.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "speech/grammar.hpp"
+#include "speech/language_model.hpp"
 #include "speech/recognizer.hpp"
 #include "speech/synthesizer.hpp"
 #include "speech/wav.hpp"
@@ -153,6 +155,25 @@ TEST(Grammar, KeepsTheSentencesTheDictionaryCanSayAndExpandsSlots) {
   EXPECT_EQ(BuildGrammar(none, **dict).status().code(), Code::kBadRequest);
 }
 
+TEST(LanguageModel, CountsTheSentencesWithTheirSlotsFilled) {
+  auto dict = PronunciationDictionary::Load(kDictionary);
+  ASSERT_TRUE(dict.ok());
+  GrammarInput in;
+  in.sentences = {{"book", "a", "table", "for", "$day"}, {"hello"}, {"zxqwv"}, {"$day"}};
+  in.slots["day"] = {"friday", "monday", "sunday"};
+  auto lm = BuildLanguageModel(in, **dict, /*max_fills=*/2);
+  ASSERT_TRUE(lm.ok()) << lm.status().message();
+  // Two fills of the first sentence, hello, and each day alone; the unknown word's left out.
+  EXPECT_EQ(lm->sentences, 6u);
+  EXPECT_EQ(lm->words, (std::set<std::string>{"a", "book", "for", "friday", "hello", "monday", "sunday", "table"}));
+  EXPECT_NE(lm->arpa.find("\\data\\\nngram 1=10\n"), std::string::npos) << lm->arpa.substr(0, 80);
+  EXPECT_NE(lm->arpa.find(" book a table\n"), std::string::npos);  // a trigram
+  EXPECT_NE(lm->arpa.find("\\end\\"), std::string::npos);
+  GrammarInput none;
+  none.sentences = {{"zxqwv"}};
+  EXPECT_EQ(BuildLanguageModel(none, **dict).status().code(), Code::kBadRequest);
+}
+
 TEST(Speech, WhatEspeakSaysPocketSphinxHears) {
   auto dict = PronunciationDictionary::Load(kDictionary);
   ASSERT_TRUE(dict.ok());
@@ -166,19 +187,37 @@ TEST(Speech, WhatEspeakSaysPocketSphinxHears) {
   in.slots["day"] = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"};
   auto g = BuildGrammar(in, **dict);
   ASSERT_TRUE(g.ok()) << g.status().message();
-  auto r = Recognizer::Create(kModel, (*dict)->Entries(g->words), g->jsgf);
-  ASSERT_TRUE(r.ok()) << r.status().message();
+  auto lm = BuildLanguageModel(in, **dict);
+  ASSERT_TRUE(lm.ok()) << lm.status().message();
+  std::set<std::string> words = lm->words;
+  words.insert(g->words.begin(), g->words.end());
+  auto both = Recognizer::Create(kModel, (*dict)->Entries(words), lm->arpa, g->jsgf);
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  auto lm_only = Recognizer::Create(kModel, (*dict)->Entries(lm->words), lm->arpa);
+  ASSERT_TRUE(lm_only.ok()) << lm_only.status().message();
   for (const char* said : {"book a table for friday", "i want to talk to a person", "goodbye"}) {
     auto audio = Speak(said, "en");
     ASSERT_TRUE(audio.ok()) << audio.status().message();
     EXPECT_EQ(audio->sample_rate, 22050);
     EXPECT_GT(audio->seconds(), 0.5);
-    auto t = (*r)->Recognize(Resample(*audio, 16000).samples);
+    const auto samples = Resample(*audio, 16000).samples;
+    auto t = (*both)->Recognize(samples);
     ASSERT_TRUE(t.ok()) << t.status().message();
     EXPECT_EQ(t->text, said);
+    auto heard = (*lm_only)->Recognize(samples);
+    ASSERT_TRUE(heard.ok());
+    EXPECT_EQ(heard->search, "language_model");
+    EXPECT_FALSE(heard->text.empty());
   }
+  // A phrasing no example has, in their words: the language model hears it.
+  auto other = Speak("cancel the table for monday", "en");
+  ASSERT_TRUE(other.ok());
+  auto t = (*both)->Recognize(Resample(*other, 16000).samples);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->search, "language_model") << t->text;
+  EXPECT_NE(t->text.find("monday"), std::string::npos) << t->text;
   // Silence is nothing, not a sentence.
-  auto quiet = (*r)->Recognize(std::vector<int16_t>(16000, 0));
+  auto quiet = (*both)->Recognize(std::vector<int16_t>(16000, 0));
   ASSERT_TRUE(quiet.ok());
   EXPECT_EQ(quiet->text, "");
   EXPECT_EQ(Speak("hi", "xx-nonesuch").status().code(), Code::kBadRequest);
