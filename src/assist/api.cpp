@@ -118,7 +118,7 @@ Status RegisterRoutes(http::Router& router, AssistService& service) {
   routes.push_back(http::MakeRoute(
       Method::kPost, bot + "/messages/audio", "assist:chat", "assist",
       "A customer's spoken message: the body a WAV file (16 kHz mono, or any PCM rate and channels), "
-      "?conversation_id=&speak=true → the text answer with its transcript {text}, and the replies as "
+      "?conversation_id=&speak=true → the text answer with its transcript {text, search}, and the replies as "
       "audio {content_type, bytes, data: base64 WAV} when speak is true; Accept: audio/wav answers the WAV itself",
       [&s](Request& req) -> Response {
         const bool wav_only = req.headers.Get("Accept").value_or("").find("audio/wav") != std::string_view::npos;

@@ -32,21 +32,7 @@ Result<speech::GrammarInput> GrammarOf(const BotSpec& bot) {
       phrases.insert(phrases.end(), e.synonyms.begin(), e.synonyms.end());
     }
   }
-  // Intents take turns, so that when the grammar keeps only its first sentences (a bot with
-  // many thousands of examples) every intent still has its share.
-  std::vector<std::vector<const text::NluExample*>> by_intent;
   for (const auto& ex : examples) {
-    if (ex.intent >= static_cast<int>(by_intent.size())) by_intent.resize(ex.intent + 1);
-    by_intent[ex.intent].push_back(&ex);
-  }
-  std::vector<const text::NluExample*> order;
-  for (size_t round = 0; order.size() < examples.size(); ++round) {
-    for (const auto& list : by_intent) {
-      if (round < list.size()) order.push_back(list[round]);
-    }
-  }
-  for (const text::NluExample* e : order) {
-    const text::NluExample& ex = *e;
     std::vector<std::string> tokens;
     size_t at = 0;
     auto words = [&](size_t from, size_t to) {

@@ -1,11 +1,14 @@
 #include "speech/recognizer.hpp"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 namespace aimass::speech {
@@ -13,6 +16,11 @@ namespace aimass::speech {
 struct Recognizer::Decoder {
   ps_decoder_t* ps = nullptr;
   bool grammar = false;  // a "grammar" search besides the "language_model" one
+  // The live cepstral mean the decoder starts from, set again for each message so that what
+  // one message is heard as does not depend on the messages before it; and that mean adapted
+  // to the message in hand (Adapt).
+  std::vector<char> initial_mean;
+  std::vector<char> message_mean;
   ~Decoder() {
     if (ps) ps_free(ps);
   }
@@ -46,18 +54,6 @@ class TempFile {
   std::string path;
 };
 
-std::vector<std::string> Words(const std::string& text) {
-  std::vector<std::string> out;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t end = text.find(' ', at);
-    if (end == std::string::npos) end = text.size();
-    if (end > at) out.push_back(text.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Recognizer>> Recognizer::Create(const std::string& model_dir, const std::string& dictionary,
@@ -80,6 +76,11 @@ Result<std::unique_ptr<Recognizer>> Recognizer::Create(const std::string& model_
   if (!d->ps) return Status::Internal("PocketSphinx could not start with the model at " + model_dir);
   if (ps_set_lm_file(d->ps, "language_model", lm.path.c_str()) != 0) {
     return Status::Internal("PocketSphinx rejected the language model");
+  }
+  if (feat_t* f = ps_get_feat(d->ps); f && f->cmn_struct) {
+    const cmn_t* c = f->cmn_struct;
+    const char* mean = reinterpret_cast<const char*>(c->cmn_mean);
+    d->initial_mean.assign(mean, mean + c->veclen * sizeof(c->cmn_mean[0]));
   }
   d->grammar = !jsgf.empty();
   if (d->grammar && ps_set_jsgf_string(d->ps, "grammar", jsgf.c_str()) != 0) {
@@ -108,22 +109,39 @@ Result<std::string> Recognizer::Decode(const char* search, const std::vector<int
   return std::string(hyp ? hyp : "");
 }
 
+void Recognizer::Adapt(const std::vector<int16_t>& samples) {
+  feat_t* f = ps_get_feat(decoder_->ps);
+  if (!f || !f->cmn_struct || decoder_->initial_mean.empty()) return;
+  // The decoder's starting mean, moved by one pass over this message's audio: the message is
+  // then decoded as if the decoder had been listening to this speaker, and to no one else.
+  cmn_live_set(f->cmn_struct, reinterpret_cast<const mfcc_t*>(decoder_->initial_mean.data()));
+  (void)Decode("language_model", samples);
+  cmn_live_update(f->cmn_struct);
+  std::vector<char> adapted(decoder_->initial_mean.size());
+  std::memcpy(adapted.data(), f->cmn_struct->cmn_mean, adapted.size());
+  decoder_->message_mean = std::move(adapted);
+}
+
+void Recognizer::Restore() {
+  feat_t* f = ps_get_feat(decoder_->ps);
+  if (f && f->cmn_struct && !decoder_->message_mean.empty()) {
+    cmn_live_set(f->cmn_struct, reinterpret_cast<const mfcc_t*>(decoder_->message_mean.data()));
+  }
+}
+
 Result<Transcript> Recognizer::Recognize(const std::vector<int16_t>& samples) {
   std::lock_guard lock(mu_);
+  Adapt(samples);
   Transcript t;
+  if (decoder_->grammar) {
+    Restore();
+    AIMASS_ASSIGN_OR_RETURN(t.text, Decode("grammar", samples));
+    t.search = "grammar";
+    if (!t.text.empty()) return t;
+  }
+  Restore();
   AIMASS_ASSIGN_OR_RETURN(t.text, Decode("language_model", samples));
   t.search = "language_model";
-  if (t.text.empty() || !decoder_->grammar) return t;
-  AIMASS_ASSIGN_OR_RETURN(std::string sentence, Decode("grammar", samples));
-  if (sentence.empty()) return t;
-  const auto heard = Words(t.text);
-  const auto said = Words(sentence);
-  size_t shared = 0;
-  for (const auto& w : heard) shared += std::find(said.begin(), said.end(), w) != said.end();
-  if (heard.size() <= 1 || 2 * shared >= heard.size()) {
-    t.text = std::move(sentence);
-    t.search = "grammar";
-  }
   return t;
 }
 

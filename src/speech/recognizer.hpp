@@ -1,7 +1,7 @@
-// Speech to text with PocketSphinx (CMU Sphinx) for one bot: a trigram language model of its
-// examples hears any phrasing in their words; a grammar of the sentences themselves (for a bot
-// small enough) hears them exactly when they are said. A decoder holds its acoustic model and
-// both searches; one utterance is decoded at a time.
+// Speech to text with PocketSphinx (CMU Sphinx) for one bot: a grammar of its example
+// sentences (for a bot small enough) hears them exactly, and the nearest one for a phrasing
+// close to them; a trigram language model of the examples hears any phrasing in their words.
+// A decoder holds its acoustic model and both searches; one utterance is decoded at a time.
 #pragma once
 
 #include <cstdint>
@@ -32,15 +32,18 @@ class Recognizer {
   Recognizer(const Recognizer&) = delete;
   Recognizer& operator=(const Recognizer&) = delete;
 
-  // 16 kHz mono samples. With both searches: the grammar's sentence when the language
-  // model heard mostly its words (or a single word: too little to go by), else the language
-  // model's words.
+  // 16 kHz mono samples. With a grammar: its sentence (the one the audio fits best), or the
+  // language model's words when no sentence fits at all.
   Result<Transcript> Recognize(const std::vector<int16_t>& samples);
 
  private:
   struct Decoder;
   explicit Recognizer(std::unique_ptr<Decoder> d);
   Result<std::string> Decode(const char* search, const std::vector<int16_t>& samples);
+  // A first pass over the message from the decoder's starting mean; Restore() sets the mean
+  // that pass ended with, for the passes that count.
+  void Adapt(const std::vector<int16_t>& samples);
+  void Restore();
   std::mutex mu_;
   std::unique_ptr<Decoder> decoder_;
 };
