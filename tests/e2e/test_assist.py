@@ -480,8 +480,7 @@ def test_faq_from_a_dataset_is_indexed_for_the_bot_and_follows_new_versions(serv
 
     def csv(rs):
         return ("id,question,answer\n" + "".join(f'{i},"{q}","{x}"\n' for i, q, x in rs)).encode()
-    push(a, ds, csv(rows))
-    wait_ready(a, ds, "latest")
+    wait_ready(a, ds, push(a, ds, csv(rows))["version"])
     bot = unique("faqbot").replace(".", "-").lower()
     definition = diner_bot(bot, "unused")
     definition["faq"] = {"dataset": ds, "question": "question", "answer": "answer"}
@@ -499,8 +498,7 @@ def test_faq_from_a_dataset_is_indexed_for_the_bot_and_follows_new_versions(serv
     assert r["replies"][0]["source"] == {"index": index, "id": "q2", "question": "Where can I park my car?"}
 
     # A new version of the dataset: its new question is answered, no retrain.
-    push(a, ds, csv(rows + [("q3", "Do you have vegan dishes?", "Yes, five of them.")]))
-    wait_ready(a, ds, "latest")
+    wait_ready(a, ds, push(a, ds, csv(rows + [("q3", "Do you have vegan dishes?", "Yes, five of them.")]))["version"])
     wait_for(lambda: a.get(f"/api/v1/search/indexes/{index}").json()["documents"] == 3, 60,
              "the bot's FAQ index to follow the dataset")
     r = say(a, bot, unique("c").replace(".", "-").lower(), "Do you have vegan dishes?")
