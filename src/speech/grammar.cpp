@@ -123,24 +123,31 @@ std::string PronunciationDictionary::Entries(const std::set<std::string>& words)
   return out;
 }
 
-Result<Grammar> BuildGrammar(const GrammarInput& input, const PronunciationDictionary& dictionary, size_t max_sentences) {
-  Grammar g;
-  auto known = [&](const std::vector<std::string>& words) {
-    for (const auto& w : words) {
-      if (!dictionary.Has(w)) return false;
-    }
-    return !words.empty();
-  };
-  // Slots: the phrases the dictionary can say.
-  std::map<std::string, std::vector<std::string>> slots;
+SpokenPhrases SpeakableSlots(const GrammarInput& input, const PronunciationDictionary& dictionary) {
+  SpokenPhrases out;
   for (const auto& [name, phrases] : input.slots) {
-    std::set<std::string> seen;
     for (const auto& p : phrases) {
       auto words = SpokenWords(p);
-      if (!known(words)) continue;
+      bool known = !words.empty();
+      for (const auto& w : words) known = known && dictionary.Has(w);
+      if (known) out[name].push_back(std::move(words));
+    }
+  }
+  return out;
+}
+
+Result<Grammar> BuildGrammar(const GrammarInput& input, const PronunciationDictionary& dictionary, size_t max_sentences) {
+  Grammar g;
+  // Slots: the phrases the dictionary can say, each once.
+  std::map<std::string, std::vector<std::string>> slots;
+  for (const auto& [name, phrases] : SpeakableSlots(input, dictionary)) {
+    std::set<std::string> seen;
+    for (const auto& words : phrases) {
       std::string joined;
       for (const auto& w : words) joined += (joined.empty() ? "" : " ") + w;
-      if (seen.insert(joined).second) slots[name].push_back(joined);
+      if (!seen.insert(joined).second) continue;
+      slots[name].push_back(std::move(joined));
+      g.words.insert(words.begin(), words.end());
     }
   }
   std::set<std::string> seen;
@@ -175,11 +182,6 @@ Result<Grammar> BuildGrammar(const GrammarInput& input, const PronunciationDicti
     sentences.push_back(std::move(expr));
   }
   if (sentences.empty()) return Status::BadRequest("no example sentence can be spoken with the dictionary's words");
-  for (const auto& [name, phrases] : slots) {
-    for (const auto& p : phrases) {
-      for (const auto& w : SpokenWords(p)) g.words.insert(w);
-    }
-  }
   g.sentences = sentences.size();
 
   // Sentences only: a loop over the same words (for what the examples miss) takes over the

@@ -38,6 +38,11 @@ struct GrammarInput {
   std::map<std::string, std::vector<std::string>> slots;
 };
 
+// Each slot's phrases as SpokenWords gives them, those the dictionary can say whole (in the
+// order given, repeats kept): what the grammar and the language model both fill slots with.
+using SpokenPhrases = std::map<std::string, std::vector<std::vector<std::string>>>;
+SpokenPhrases SpeakableSlots(const GrammarInput& input, const PronunciationDictionary& dictionary);
+
 struct Grammar {
   std::string jsgf;
   std::set<std::string> words;   // every word it can produce, all in the dictionary

@@ -25,16 +25,7 @@ using Trigram = std::tuple<std::string, std::string, std::string>;
 
 Result<LanguageModel> BuildLanguageModel(const GrammarInput& input, const PronunciationDictionary& dictionary,
                                          size_t max_fills) {
-  // Slots: their phrases as words, those the dictionary can say.
-  std::map<std::string, std::vector<std::vector<std::string>>> slots;
-  for (const auto& [name, phrases] : input.slots) {
-    for (const auto& p : phrases) {
-      auto words = SpokenWords(p);
-      bool known = !words.empty();
-      for (const auto& w : words) known = known && dictionary.Has(w);
-      if (known) slots[name].push_back(std::move(words));
-    }
-  }
+  const SpokenPhrases slots = SpeakableSlots(input, dictionary);
   std::vector<std::vector<std::string>> sentences;
   for (const auto& s : input.sentences) {
     size_t fills = 1;
