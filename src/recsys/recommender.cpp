@@ -1,0 +1,378 @@
+#include "recsys/recommender.hpp"
+
+#include <xgboost/c_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "recsys/als.hpp"
+#include "recsys/bpr.hpp"
+
+namespace aimass::recsys {
+
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr double kDayMs = 86'400'000.0;
+constexpr size_t kMaxHistory = 500;  // fold-ins and explanations read the newest this many items
+constexpr size_t kSessionItems = 5;  // a session's newest items that predict the next
+
+float Dot(const float* a, const float* b, size_t n) {
+  float s = 0;
+  for (size_t k = 0; k < n; ++k) s += a[k] * b[k];
+  return s;
+}
+
+// The time of a history's newest feedback.
+int64_t Newest(const UserHistory& h) {
+  int64_t t = 0;
+  for (const auto& it : h.items) t = std::max(t, it.last_ms);
+  return t;
+}
+
+// The newest items of a history (for fold-ins and explanations): heavy users stay cheap.
+std::vector<const HistoryItem*> NewestItems(const UserHistory& h) {
+  std::vector<const HistoryItem*> out;
+  out.reserve(h.items.size());
+  for (const auto& it : h.items) out.push_back(&it);
+  if (out.size() > kMaxHistory) {
+    std::nth_element(out.begin(), out.begin() + kMaxHistory, out.end(),
+                     [](const auto* a, const auto* b) { return a->last_ms > b->last_ms; });
+    out.resize(kMaxHistory);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view SourceName(Source s) {
+  switch (s) {
+    case Source::kPopular: return "popular";
+    case Source::kRecent: return "recent";
+    case Source::kHistory: return "history";
+    case Source::kItemKnn: return "item_knn";
+    case Source::kAls: return "als";
+    case Source::kBpr: return "bpr";
+    case Source::kSession: return "session";
+    case Source::kRanker: return "ranker";
+  }
+  return "?";
+}
+
+std::optional<Source> SourceNamed(std::string_view name) {
+  for (Source s : kBaseSources) {
+    if (SourceName(s) == name) return s;
+  }
+  if (name == "ranker") return Source::kRanker;
+  return std::nullopt;
+}
+
+std::vector<uint32_t> TopN(const std::vector<float>& scores, size_t n, const Filter& f) {
+  std::vector<uint32_t> order;
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    if (scores[i] > Recommender::kNone && (!f.keep || f.keep(i))) order.push_back(i);
+  }
+  auto better = [&](uint32_t a, uint32_t b) { return scores[a] != scores[b] ? scores[a] > scores[b] : a < b; };
+  // With a group limit some of the best are skipped, so more than n are ordered.
+  const size_t want = f.max_per_group ? std::min(order.size(), n * 8 + 64) : std::min(order.size(), n);
+  std::partial_sort(order.begin(), order.begin() + want, order.end(), better);
+  if (f.max_per_group == 0 || !f.group) {
+    order.resize(want);
+    return order;
+  }
+  std::vector<uint32_t> out;
+  std::unordered_map<uint32_t, size_t> per_group;
+  for (size_t k = 0; k < order.size() && out.size() < n; ++k) {
+    if (k == want) std::sort(order.begin() + want, order.end(), better);  // the rare case that needs them all
+    if (++per_group[f.group(order[k])] <= f.max_per_group) out.push_back(order[k]);
+  }
+  return out;
+}
+
+Recommender::Recommender(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
+
+Recommender::~Recommender() {
+  if (booster_) XGBoosterFree(static_cast<BoosterHandle>(booster_));
+}
+
+Result<std::unique_ptr<Recommender>> Recommender::Create(std::shared_ptr<const Model> model) {
+  std::unique_ptr<Recommender> r(new Recommender(std::move(model)));
+  if (r->model_->als.dim) r->als_gram_ = Gram(r->model_->als);
+  if (!r->model_->ranker.empty()) {
+    BoosterHandle b = nullptr;
+    if (XGBoosterCreate(nullptr, 0, &b) != 0 ||
+        XGBoosterLoadModelFromBuffer(b, r->model_->ranker.data(), r->model_->ranker.size()) != 0) {
+      std::string err = XGBGetLastError();
+      if (b) XGBoosterFree(b);
+      return Status::Unprocessable("recommend model: the ranker does not load: " + err.substr(0, 200));
+    }
+    // One answer is a few hundred rows: threads would cost more than they save.
+    XGBoosterSetParam(b, "nthread", "1");
+    r->booster_ = b;
+  }
+  return r;
+}
+
+bool Recommender::has(Source s) const {
+  switch (s) {
+    case Source::kAls: return model_->als.dim > 0;
+    case Source::kBpr: return model_->bpr.dim > 0;
+    case Source::kRanker: return booster_ != nullptr;
+    default: return true;
+  }
+}
+
+UserVectors Recommender::Vectors(const UserHistory& h) const {
+  UserVectors v;
+  const auto newest = NewestItems(h);
+  std::vector<uint32_t> items;
+  std::vector<float> weights;
+  for (const auto* it : newest) {
+    items.push_back(it->item);
+    weights.push_back(it->weight);
+  }
+  if (model_->als.dim) {
+    v.als.resize(model_->als.dim);
+    FoldInAls(model_->als, als_gram_, model_->als_regularization, model_->als_alpha, items, weights, v.als.data());
+  }
+  if (model_->bpr.dim) {
+    v.bpr.resize(model_->bpr.dim);
+    FoldInBpr(model_->bpr, model_->bpr_bias, model_->bpr_regularization, items, v.bpr.data());
+  }
+  return v;
+}
+
+void Recommender::Scores(Source s, const UserHistory& h, const UserVectors& v, std::vector<float>& out) const {
+  const Model& m = *model_;
+  const size_t n = m.size();
+  out.assign(n, kNone);
+  switch (s) {
+    case Source::kPopular:
+      for (size_t i = 0; i < n; ++i) out[i] = std::log1p(m.popularity[i]);
+      break;
+    case Source::kRecent:
+      for (size_t i = 0; i < n; ++i) {
+        if (m.recent[i] > 0) out[i] = std::log1p(m.recent[i]) + 1e-3f * std::log1p(m.popularity[i]);
+      }
+      break;
+    case Source::kHistory: {
+      // What the user chose before, most for the most chosen and the most recent. Time is
+      // measured back from the user's newest feedback, so that old logs score as they did then.
+      const int64_t newest = Newest(h);
+      for (const auto& it : h.items) {
+        const double days = std::max<double>(0, (newest - it.last_ms) / kDayMs);
+        out[it.item] = std::log1p(it.weight) * static_cast<float>(std::exp(-days / 90.0));
+      }
+      break;
+    }
+    case Source::kItemKnn:
+      for (const auto& it : h.items) {
+        const float w = std::log1p(it.weight);
+        const auto items = m.knn.Items(it.item);
+        const auto sims = m.knn.Scores(it.item);
+        for (size_t k = 0; k < items.size(); ++k) out[items[k]] = (out[items[k]] == kNone ? 0 : out[items[k]]) + w * sims[k];
+      }
+      break;
+    case Source::kAls:
+      if (!v.als.empty() && !h.items.empty()) {
+        for (size_t i = 0; i < n; ++i) out[i] = Dot(v.als.data(), m.als.Row(i), m.als.dim);
+      }
+      break;
+    case Source::kBpr:
+      if (!v.bpr.empty() && !h.items.empty()) {
+        for (size_t i = 0; i < n; ++i) out[i] = m.bpr_bias[i] + Dot(v.bpr.data(), m.bpr.Row(i), m.bpr.dim);
+      }
+      break;
+    case Source::kSession: {
+      // The newest items count most; each one's successors normalised by its best.
+      float decay = 1;
+      const size_t from = h.recent.size() > kSessionItems ? h.recent.size() - kSessionItems : 0;
+      for (size_t k = h.recent.size(); k-- > from; decay *= 0.7f) {
+        const auto items = m.cooc.Items(h.recent[k]);
+        const auto counts = m.cooc.Scores(h.recent[k]);
+        if (items.empty()) continue;
+        for (size_t j = 0; j < items.size(); ++j) {
+          out[items[j]] = (out[items[j]] == kNone ? 0 : out[items[j]]) + decay * counts[j] / counts[0];
+        }
+      }
+      break;
+    }
+    case Source::kRanker:
+      break;
+  }
+}
+
+int64_t Recommender::Because(Source s, uint32_t item, const UserHistory& h) const {
+  const Model& m = *model_;
+  int64_t best = -1;
+  float best_score = 0;
+  auto consider = [&](uint32_t j, float score) {
+    if (j != item && score > best_score) {
+      best = j;
+      best_score = score;
+    }
+  };
+  switch (s) {
+    case Source::kItemKnn:
+      for (const auto* it : NewestItems(h)) {
+        const auto items = m.knn.Items(it->item);
+        for (size_t k = 0; k < items.size(); ++k) {
+          if (items[k] == item) consider(it->item, std::log1p(it->weight) * m.knn.Scores(it->item)[k]);
+        }
+      }
+      break;
+    case Source::kSession:
+      for (uint32_t j : h.recent) {
+        const auto items = m.cooc.Items(j);
+        for (size_t k = 0; k < items.size(); ++k) {
+          if (items[k] == item) consider(j, m.cooc.Scores(j)[k]);
+        }
+      }
+      break;
+    case Source::kAls:
+    case Source::kBpr: {
+      const Factors& f = s == Source::kAls ? m.als : m.bpr;
+      if (!f.dim) break;
+      for (const auto* it : NewestItems(h)) consider(it->item, Dot(f.Row(it->item), f.Row(item), f.dim));
+      break;
+    }
+    default:
+      break;
+  }
+  return best;
+}
+
+Recommender::Pool Recommender::Candidates(const UserHistory& h, const UserVectors& v, const Filter& f,
+                                          size_t per_source) const {
+  constexpr size_t kSources = std::size(kBaseSources);
+  std::vector<std::vector<float>> scores(kSources);
+  std::unordered_map<uint32_t, std::pair<size_t, float>> pool;  // item → (row, its best normalised rank)
+  Pool out;
+  Filter plain{f.keep, {}, 0};
+  std::vector<std::vector<uint32_t>> tops(kSources);
+  for (size_t s = 0; s < kSources; ++s) {
+    if (!has(kBaseSources[s])) continue;
+    Scores(kBaseSources[s], h, v, scores[s]);
+    tops[s] = TopN(scores[s], per_source, plain);
+    for (size_t r = 0; r < tops[s].size(); ++r) {
+      auto [it, added] = pool.try_emplace(tops[s][r], out.items.size(), 0.f);
+      if (added) {
+        out.items.push_back(tops[s][r]);
+        out.source.push_back(kBaseSources[s]);
+      }
+      const float rank = 1.f / (1.f + r);
+      if (rank > it->second.second) {
+        it->second.second = rank;
+        out.source[it->second.first] = kBaseSources[s];
+      }
+    }
+  }
+  const size_t rows = out.items.size();
+  out.features.assign(rows * kRankerFeatures, kNaN);
+  std::unordered_map<uint32_t, const HistoryItem*> mine;
+  for (const auto& it : h.items) mine.emplace(it.item, &it);
+  const float history_size = std::log1p(static_cast<float>(h.items.size()));
+  const int64_t newest = Newest(h);
+  for (size_t s = 0; s < kSources; ++s) {
+    if (scores[s].empty()) continue;
+    for (size_t r = 0; r < rows; ++r) {
+      const float x = scores[s][out.items[r]];
+      if (x > kNone) out.features[r * kRankerFeatures + 2 * s] = x;
+      out.features[r * kRankerFeatures + 2 * s + 1] = 0;
+    }
+    for (size_t r = 0; r < tops[s].size(); ++r) out.features[pool[tops[s][r]].first * kRankerFeatures + 2 * s + 1] = 1.f / (1.f + r);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = out.features.data() + r * kRankerFeatures + 2 * kSources;
+    row[0] = history_size;
+    auto it = mine.find(out.items[r]);
+    if (it != mine.end()) row[1] = static_cast<float>((newest - it->second->last_ms) / kDayMs);
+    row[2] = static_cast<float>((model_->trained_until_ms - model_->last_seen_ms[out.items[r]]) / kDayMs);
+  }
+  return out;
+}
+
+std::vector<Candidate> Recommender::Ranked(const UserHistory& h, const UserVectors& v, size_t n,
+                                           const Filter& f) const {
+  Pool pool = Candidates(h, v, f, std::max<size_t>(50, n * 2));
+  const size_t rows = pool.items.size();
+  std::vector<float> score(model_->size(), kNone);
+  if (rows) {
+    DMatrixHandle matrix = nullptr;
+    bst_ulong len = 0;
+    const float* result = nullptr;
+    if (XGDMatrixCreateFromMat(pool.features.data(), rows, kRankerFeatures, kNaN, &matrix) == 0 &&
+        XGBoosterPredict(static_cast<BoosterHandle>(booster_), matrix, 0, 0, 0, &len, &result) == 0 && len == rows) {
+      for (size_t r = 0; r < rows; ++r) score[pool.items[r]] = result[r];
+    }
+    if (matrix) XGDMatrixFree(matrix);
+  }
+  std::vector<Candidate> out;
+  std::unordered_map<uint32_t, Source> source;
+  for (size_t r = 0; r < rows; ++r) source.emplace(pool.items[r], pool.source[r]);
+  for (uint32_t i : TopN(score, n, f)) {
+    const Source s = source[i];
+    out.push_back({i, score[i], s, Because(s, i, h)});
+  }
+  return out;
+}
+
+std::vector<Candidate> Recommender::Recommend(Source s, const UserHistory& h, size_t n, const Filter& f) const {
+  if (!has(s)) return {};
+  const UserVectors v = (s == Source::kAls || s == Source::kBpr || s == Source::kRanker) ? Vectors(h) : UserVectors{};
+  if (s == Source::kRanker) return Ranked(h, v, n, f);
+  std::vector<float> scores;
+  Scores(s, h, v, scores);
+  std::vector<Candidate> out;
+  for (uint32_t i : TopN(scores, n, f)) out.push_back({i, scores[i], s, Because(s, i, h)});
+  return out;
+}
+
+std::vector<Candidate> Recommender::Similar(uint32_t item, size_t n, const Filter& f) const {
+  const Model& m = *model_;
+  std::vector<float> score(m.size(), kNone);
+  std::vector<Source> source(m.size(), Source::kItemKnn);
+  const auto knn = m.knn.Items(item);
+  for (size_t k = 0; k < knn.size(); ++k) score[knn[k]] = m.knn.Scores(item)[k];
+  const auto cooc = m.cooc.Items(item);
+  for (size_t k = 0; k < cooc.size(); ++k) {
+    const float c = 0.5f * m.cooc.Scores(item)[k] / m.cooc.Scores(item)[0];
+    const float before = score[cooc[k]] == kNone ? 0 : score[cooc[k]];
+    if (c > before) source[cooc[k]] = Source::kSession;
+    score[cooc[k]] = before + c;
+  }
+  score[item] = kNone;
+  std::vector<Candidate> out;
+  for (uint32_t i : TopN(score, n, f)) out.push_back({i, score[i], source[i], item});
+  return out;
+}
+
+std::vector<Candidate> Recommender::Next(std::span<const uint32_t> session, size_t n, const Filter& f) const {
+  UserHistory h;
+  h.recent.assign(session.begin(), session.end());
+  std::vector<float> scores;
+  Scores(Source::kSession, h, {}, scores);
+  for (uint32_t j : session) scores[j] = kNone;
+  std::vector<Candidate> out;
+  for (uint32_t i : TopN(scores, n, f)) out.push_back({i, scores[i], Source::kSession, Because(Source::kSession, i, h)});
+  // When sessions seldom went on from here: the last item's neighbours, then popular items.
+  auto fill = [&](std::vector<float> more, Source source, int64_t because) {
+    if (out.size() >= n) return;
+    for (uint32_t j : session) more[j] = kNone;
+    for (const auto& c : out) more[c.item] = kNone;
+    for (uint32_t i : TopN(more, n - out.size(), f)) out.push_back({i, more[i], source, because});
+  };
+  if (!session.empty()) {
+    std::vector<float> knn(model_->size(), kNone);
+    const auto items = model_->knn.Items(session.back());
+    for (size_t k = 0; k < items.size(); ++k) knn[items[k]] = model_->knn.Scores(session.back())[k];
+    fill(std::move(knn), Source::kItemKnn, session.back());
+  }
+  std::vector<float> pop;
+  Scores(Source::kPopular, h, {}, pop);
+  fill(std::move(pop), Source::kPopular, -1);
+  return out;
+}
+
+}  // namespace aimass::recsys
