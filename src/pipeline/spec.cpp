@@ -112,7 +112,7 @@ Result<StepSpec> ParseStep(const json& j, size_t index) {
 
 const std::vector<std::string>& BuiltinSteps() {
   static const std::vector<std::string> kSteps = {"command",  "dataset.split", "train.torch", "train.xgboost",
-                                                  "train.fasttext", "train.assist", "evaluate", "compare", "register",
+                                                  "train.fasttext", "train.assist", "train.recommend", "evaluate.recommend", "evaluate", "compare", "register",
                                                   "deploy",   "convert",       "tune"};
   return kSteps;
 }

@@ -318,9 +318,10 @@ std::vector<Candidate> Recommender::Ranked(const UserHistory& h, const UserVecto
   return out;
 }
 
-std::vector<Candidate> Recommender::Recommend(Source s, const UserHistory& h, size_t n, const Filter& f) const {
+std::vector<Candidate> Recommender::Recommend(Source s, const UserHistory& h, size_t n, const Filter& f,
+                                              const UserVectors* known) const {
   if (!has(s)) return {};
-  const UserVectors v = (s == Source::kAls || s == Source::kBpr || s == Source::kRanker) ? Vectors(h) : UserVectors{};
+  const UserVectors v = known ? *known : NeedsVectors(s) ? Vectors(h) : UserVectors{};
   if (s == Source::kRanker) return Ranked(h, v, n, f);
   std::vector<float> scores;
   Scores(s, h, v, scores);

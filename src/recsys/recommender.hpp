@@ -69,8 +69,11 @@ class Recommender {
   UserVectors Vectors(const UserHistory& h) const;
   // Every item's score by one base source; items it would not suggest score kNone.
   void Scores(Source s, const UserHistory& h, const UserVectors& v, std::vector<float>& out) const;
-  // The n best items by a source (kRanker: the mix), best first.
-  std::vector<Candidate> Recommend(Source s, const UserHistory& h, size_t n, const Filter& f) const;
+  // The n best items by a source (kRanker: the mix), best first; `v` the user's vectors when
+  // already known (Vectors(h)).
+  std::vector<Candidate> Recommend(Source s, const UserHistory& h, size_t n, const Filter& f,
+                                   const UserVectors* v = nullptr) const;
+  static bool NeedsVectors(Source s) { return s == Source::kAls || s == Source::kBpr || s == Source::kRanker; }
   // Items like `item`: item-kNN neighbours merged with session co-occurrence.
   std::vector<Candidate> Similar(uint32_t item, size_t n, const Filter& f) const;
   // What comes next after a session's items (newest last); popular items when nothing follows.

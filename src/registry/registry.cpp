@@ -241,7 +241,8 @@ static Result<std::string> PickEntry(const std::string& framework, const std::ve
       {"onnx", {".onnx"}},
       {"xgboost", {".ubj", ".json", ".model", ".bin", ".xgb"}},
       {"fasttext", {".bin", ".ftz"}},
-      {"nlu", {".nlu"}}};
+      {"nlu", {".nlu"}},
+      {"recommend", {".rec"}}};
   auto it = kExtensions.find(framework);
   std::vector<std::string> found;
   for (const auto& f : tree) {
@@ -259,7 +260,7 @@ static Result<std::string> PickEntry(const std::string& framework, const std::ve
 Result<ModelVersion> Registry::CreateVersion(const std::string& model, const NewVersion& in) {
   const ArtifactValidator* validator = ValidatorFor(in.framework);
   if (!validator) {
-    return Status::BadRequest("framework must be one of torchscript, onnx, xgboost, fasttext, nlu");
+    return Status::BadRequest("framework must be one of torchscript, onnx, xgboost, fasttext, nlu, recommend");
   }
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   if (m.archived) return Status::Conflict("model '" + model + "' is archived");

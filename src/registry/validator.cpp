@@ -5,7 +5,7 @@
 namespace aimass::registry {
 
 const std::vector<std::string>& ValidatedFrameworks() {
-  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext", "nlu"};
+  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext", "nlu", "recommend"};
   return names;
 }
 
@@ -17,6 +17,7 @@ const ArtifactValidator* ValidatorFor(const std::string& framework) {
     (*m)["xgboost"] = MakeXgboostValidator();
     (*m)["fasttext"] = MakeFastTextValidator();
     (*m)["nlu"] = MakeNluValidator();
+    (*m)["recommend"] = MakeRecommendValidator();
     return m;
   }();
   auto it = validators->find(framework);

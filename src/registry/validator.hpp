@@ -23,7 +23,7 @@ class ArtifactValidator {
   virtual Result<Signature> Validate(const std::string& path) const = 0;
 };
 
-// The frameworks with a validator, by name: torchscript, onnx, xgboost, fasttext, nlu.
+// The frameworks with a validator, by name: torchscript, onnx, xgboost, fasttext, nlu, recommend.
 const std::vector<std::string>& ValidatedFrameworks();
 // nullptr for an unknown framework.
 const ArtifactValidator* ValidatorFor(const std::string& framework);
@@ -33,6 +33,7 @@ std::unique_ptr<ArtifactValidator> MakeTorchScriptValidator();
 std::unique_ptr<ArtifactValidator> MakeOnnxValidator();
 std::unique_ptr<ArtifactValidator> MakeXgboostValidator();
 std::unique_ptr<ArtifactValidator> MakeFastTextValidator();
+std::unique_ptr<ArtifactValidator> MakeRecommendValidator();
 std::unique_ptr<ArtifactValidator> MakeNluValidator();
 
 // What an NLU model of `intents` intents takes and gives (its validator's and runtime's).

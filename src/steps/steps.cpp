@@ -13,6 +13,7 @@
 #include "steps/register.hpp"
 #include "steps/train_assist.hpp"
 #include "steps/train_fasttext.hpp"
+#include "steps/train_recommend.hpp"
 #include "steps/train_torch.hpp"
 #include "steps/train_xgboost.hpp"
 #include "steps/step.hpp"
@@ -26,6 +27,8 @@ int RunStep(std::string_view uses) {
       {"train.torch", TrainTorch},
       {"train.fasttext", TrainFastText},
       {"train.assist", TrainAssist},
+      {"train.recommend", TrainRecommend},
+      {"evaluate.recommend", EvaluateRecommend},
       {"register", Register},
       {"compare", Compare},
       {"deploy", Deploy},
