@@ -23,6 +23,7 @@ import { CompareRunsPage, ExperimentPage, ExperimentsPage, RunPage } from "./pag
 import { PipelinePage, PipelineRunPage, PipelinesPage } from "./pages/Pipelines";
 import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
 import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
+import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -42,6 +43,7 @@ const NAV: [string, string][] = [
   ["/pipelines", "Pipelines"],
   ["/search", "Search"],
   ["/assist", "Customer service"],
+  ["/recommend", "Recommendation"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -115,6 +117,8 @@ function Frame() {
           <Route path="/assist" element={<AssistBotsPage />} />
           <Route path="/assist/inbox" element={<AssistInboxPage />} />
           <Route path="/assist/bots/:name" element={<Keyed page={AssistBotPage} />} />
+          <Route path="/recommend" element={<RecommendAppsPage />} />
+          <Route path="/recommend/apps/:name" element={<Keyed page={RecommendAppPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

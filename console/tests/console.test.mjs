@@ -248,6 +248,7 @@ test("a viewer made on the admin page sees no write buttons and the server refus
     ["/#/deployments/fashion-live", ["Delete"]],
     ["/#/cron", ["Run now", "Pause", "Resume"]],
     ["/#/assist", ["New bot"]],
+    ["/#/recommend", ["New app"]],
   ]) {
     await page.goto(`${platform.url}${path}`);
     await page.getByRole("heading").first().waitFor();

@@ -32,6 +32,7 @@ Result<Query> QueryOf(const Request& req) {
     q.max_per_category = static_cast<int>(m);
   }
   q.explain = req.Query("explain").value_or("true") != "false";
+  q.preview = req.Query("preview").value_or("false") == "true";
   return q;
 }
 
@@ -118,6 +119,11 @@ Status RegisterRoutes(http::Router& router, RecommendService& service) {
         HTTP_TRY_STATUS(s.DeleteItem(P(req, "app"), P(req, "id")));
         return http::NoContent();
       });
+  add(Method::kGet, app + "/categories", "recommend:read", "The catalogue's categories with their item counts",
+      [&s](Request& req) -> Response {
+        HTTP_TRY(Json b, s.Categories(P(req, "app")));
+        return http::JsonResponse(200, b);
+      });
   add(Method::kPost, app + "/users", "recommend:write", "Add or replace users {users: [{id, labels, properties}]}",
       [&s](Request& req) -> Response {
         HTTP_TRY(Json users, BatchBody(req, "users"));
@@ -158,7 +164,8 @@ Status RegisterRoutes(http::Router& router, RecommendService& service) {
       });
 
   add(Method::kGet, app + "/users/{user}/recommendations", "recommend:read",
-      "Recommendations for a user (?n=10&category=&algorithm=&max_per_category=&explain=) with a reason for each item",
+      "Recommendations for a user (?n=10&category=&algorithm=&max_per_category=&explain=&preview=) with a reason for each "
+      "item; preview=true: outside any experiment, nothing recorded",
       [&s](Request& req) -> Response {
         HTTP_TRY(Query q, QueryOf(req));
         HTTP_TRY(Json b, s.Recommend(P(req, "app"), P(req, "user"), q));

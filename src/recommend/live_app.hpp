@@ -19,6 +19,7 @@ namespace aimass::recommend {
 
 struct ItemInfo {
   std::vector<uint32_t> categories;  // numbers in LiveApp::categories
+  std::string title;                 // its title, name or description property, if any
   bool listed = false;               // in the catalogue (not only seen in feedback)
   bool hidden = false;               // not to be recommended
   float popularity = 0;              // weighted feedback, all time

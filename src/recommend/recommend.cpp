@@ -68,12 +68,12 @@ Result<std::string> StringList(const json& j, const char* key, size_t max) {
   return v.dump();
 }
 
-// The title an item shows in reasons: its title, name or description property, else its id.
-std::string TitleOf(const json& properties, const std::string& id) {
+// The title an item shows in answers and reasons: its title, name or description property, else `fallback`.
+std::string TitleOf(const json& properties, const std::string& fallback) {
   for (const char* k : {"title", "name", "description"}) {
     if (properties.is_object() && properties.contains(k) && properties[k].is_string()) return properties[k].get<std::string>();
   }
-  return id;
+  return fallback;
 }
 
 }  // namespace
@@ -130,6 +130,7 @@ Status RecommendService::LoadApp(const AppRow& row) {
         ItemInfo& info = a->live.info[i];
         info.listed = true;
         info.hidden = it.hidden;
+        info.title = TitleOf(json::parse(it.properties, nullptr, false), "");
         for (const auto& c : json::parse(it.categories, nullptr, false)) {
           if (c.is_string()) info.categories.push_back(a->live.categories.Add(c.get<std::string>()));
         }
@@ -305,6 +306,7 @@ Result<json> RecommendService::PutItems(const std::string& app, const json& item
     ItemInfo& info = a->live.info[i];
     info.listed = true;
     info.hidden = r.hidden;
+    info.title = TitleOf(json::parse(r.properties), "");
     info.categories.clear();
     for (const auto& c : json::parse(r.categories)) info.categories.push_back(a->live.categories.Add(c.get<std::string>()));
   }
@@ -424,6 +426,22 @@ Result<json> RecommendService::ListUsers(const std::string& app, const std::stri
   return out;
 }
 
+Result<json> RecommendService::Categories(const std::string& app) {
+  AIMASS_ASSIGN_OR_RETURN(auto a, Find(app));
+  std::shared_lock lock(a->live.mu);
+  std::vector<size_t> counts(a->live.categories.size(), 0);
+  for (const auto& info : a->live.info) {
+    if (!info.listed) continue;
+    for (uint32_t c : info.categories) ++counts[c];
+  }
+  json out = json::array();
+  for (uint32_t c = 0; c < counts.size(); ++c) {
+    if (counts[c]) out.push_back({{"name", a->live.categories.Name(c)}, {"items", counts[c]}});
+  }
+  std::sort(out.begin(), out.end(), [](const json& x, const json& y) { return x["name"] < y["name"]; });
+  return json{{"categories", out}};
+}
+
 Result<json> RecommendService::AddFeedback(const std::string& app, const json& body) {  // a list
   AIMASS_ASSIGN_OR_RETURN(auto a, Find(app));
   const json& list = body;
@@ -490,6 +508,7 @@ Result<std::string> RecommendService::ExportFeedback(const std::string& app) {
 
 json RecommendService::ItemBrief(const App& a, uint32_t item) const {
   json out = {{"id", a.live.items.Name(item)}};
+  if (!a.live.info[item].title.empty()) out["title"] = a.live.info[item].title;
   json cats = json::array();
   for (uint32_t c : a.live.info[item].categories) cats.push_back(a.live.categories.Name(c));
   out["categories"] = cats;
@@ -500,8 +519,9 @@ json RecommendService::Reason(const App& a, const LoadedModel* m, const recsys::
   json r = {{"algorithm", recsys::SourceName(c.source)}};
   std::string because;
   if (c.because >= 0 && m) {
-    because = a.live.items.Name(m->to_app[c.because]);
-    r["item"] = because;
+    const uint32_t b = m->to_app[c.because];
+    r["item"] = a.live.items.Name(b);
+    because = a.live.info[b].title.empty() ? a.live.items.Name(b) : a.live.info[b].title;
   }
   switch (c.source) {
     case Source::kPopular:
@@ -546,10 +566,10 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
   if (q.n < 1 || q.n > kMaxN) return Status::BadRequest("n is from 1 to 500");
   std::optional<json> variant;
   std::string algorithm = q.algorithm;
-  if (algorithm.empty()) {
+  if (algorithm.empty() && !q.preview) {
     variant = VariantOf(*a, user);
-    algorithm = variant ? (*variant)["algorithm"].get<std::string>() : a->config.algorithm;
   }
+  if (algorithm.empty()) algorithm = variant ? (*variant)["algorithm"].get<std::string>() : a->config.algorithm;
   const auto source = recsys::SourceNamed(algorithm);
   if (!source) return Status::BadRequest("algorithm is one of popular, recent, history, item_knn, als, bpr, session, ranker");
 
@@ -693,8 +713,9 @@ Result<json> RecommendService::Similar(const std::string& app, const std::string
     json it = ItemBrief(*a, j);
     it["score"] = order[k].first;
     const Source s = scored[j].second;
+    const std::string named = live.info[i].title.empty() ? item : live.info[i].title;
     it["reason"] = {{"algorithm", recsys::SourceName(s)}, {"item", item},
-                    {"text", s == Source::kSession ? "often chosen together with " + item : "chosen by the people who chose " + item}};
+                    {"text", s == Source::kSession ? "often chosen together with " + named : "chosen by the people who chose " + named}};
     items.push_back(std::move(it));
   }
   return json{{"item", item}, {"items", items}, {"model_version", m ? json(m->version) : json(nullptr)}};
@@ -752,8 +773,10 @@ Result<json> RecommendService::Next(const std::string& app, const std::string& s
     it["score"] = order[k].first;
     json reason = {{"algorithm", recsys::SourceName(c.source)}};
     if (c.because >= 0) {
-      reason["item"] = live.items.Name(static_cast<uint32_t>(c.because));
-      reason["text"] = (c.source == Source::kSession ? "often chosen next after " : "similar to ") + reason["item"].get<std::string>();
+      const uint32_t b = static_cast<uint32_t>(c.because);
+      reason["item"] = live.items.Name(b);
+      reason["text"] = (c.source == Source::kSession ? "often chosen next after " : "similar to ") +
+                       (live.info[b].title.empty() ? live.items.Name(b) : live.info[b].title);
     } else {
       reason["text"] = "popular";
     }

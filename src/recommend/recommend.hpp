@@ -48,6 +48,7 @@ struct Query {
   std::string algorithm;  // a source name; empty: the app's (or its experiment's)
   std::optional<int> max_per_category;
   bool explain = true;
+  bool preview = false;  // a look (the console's): no experiment, no exposures recorded
 };
 
 std::string ModelOf(const std::string& app);     // recommend-<app>: the registry model
@@ -77,6 +78,7 @@ class RecommendService {
   Result<nlohmann::json> PutUsers(const std::string& app, const nlohmann::json& users);
   Result<nlohmann::json> GetUser(const std::string& app, const std::string& id, int64_t history);
   Result<nlohmann::json> ListUsers(const std::string& app, const std::string& after, int64_t limit);
+  Result<nlohmann::json> Categories(const std::string& app);  // each category with its listed items
 
   // Stores a batch of feedback (all or nothing) and applies it to the app's live state.
   Result<nlohmann::json> AddFeedback(const std::string& app, const nlohmann::json& body);

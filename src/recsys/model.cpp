@@ -1,5 +1,6 @@
 #include "recsys/model.hpp"
 
+#include <cmath>
 #include <cstring>
 
 namespace aimass::recsys {
@@ -13,7 +14,7 @@ constexpr size_t kMaxItems = 50'000'000;
 
 template <typename T>
 void Put(std::string& out, const std::vector<T>& v) {
-  out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  if (!v.empty()) out.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
 class Reader {
@@ -23,7 +24,7 @@ class Reader {
   Status Get(std::vector<T>& v, uint64_t n, const char* what) {
     if (n > (bytes_.size() - at_) / sizeof(T)) return Status::Unprocessable(std::string("recommend model: ") + what + " is cut short");
     v.resize(n);
-    std::memcpy(v.data(), bytes_.data() + at_, n * sizeof(T));
+    if (n) std::memcpy(v.data(), bytes_.data() + at_, n * sizeof(T));
     at_ += n * sizeof(T);
     return Status::Ok();
   }
@@ -37,6 +38,11 @@ class Reader {
 uint64_t Count(const json& h, const char* key) {
   const auto it = h.find(key);
   return it != h.end() && it->is_number_unsigned() ? it->get<uint64_t>() : UINT64_MAX;
+}
+
+float Number(const json& h, const char* key, float fallback) {
+  const auto it = h.find(key);
+  return it != h.end() && it->is_number() && std::isfinite(it->get<double>()) ? it->get<float>() : fallback;
 }
 
 Status ReadNeighbours(Reader& r, const json& h, const char* key, size_t items, Neighbours& n) {
@@ -112,9 +118,9 @@ Result<Model> ParseModel(std::string_view bytes) {
     return Status::Unprocessable("recommend model: the header's sizes are missing or out of range");
   }
   m.trained_until_ms = h["trained_until_ms"].get<int64_t>();
-  m.als_regularization = h.value("als_regularization", 0.1f);
-  m.als_alpha = h.value("als_alpha", 1.f);
-  m.bpr_regularization = h.value("bpr_regularization", 0.01f);
+  m.als_regularization = Number(h, "als_regularization", 0.1f);
+  m.als_alpha = Number(h, "als_alpha", 1.f);
+  m.bpr_regularization = Number(h, "bpr_regularization", 0.01f);
   if (h.contains("info") && h["info"].is_object()) m.info = h["info"];
   Reader r(bytes);
   r.at_ = body + len;
