@@ -51,6 +51,11 @@ constexpr PointInfo kPoints[] = {
                                    "transaction, not yet committed (a crash loses the unanswered message only)"},
     {"assist.after_turns_commit", "a message's turns and handoff committed, the answer not yet sent nor the handoff "
                                   "queued (the agents' inbox still finds it)"},
+    // Recommendation feedback (POST /api/v1/recommend/apps/{a}/feedback, imports, a followed topic).
+    {"recommend.before_feedback_commit", "a batch of feedback written in a transaction, not yet committed (a crash loses "
+                                         "the unacknowledged batch only)"},
+    {"recommend.after_feedback_commit", "a batch of feedback committed, not yet in the app's live state nor acknowledged "
+                                        "(the next start reads it from the store)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

@@ -152,6 +152,14 @@ Status RegisterRoutes(http::Router& router, RecommendService& service) {
         return http::JsonResponse(200, b);
       }));
   routes.back().max_body_bytes = 16u << 20;
+  add(Method::kPost, app + "/import", "recommend:write",
+      "Feedback from a dataset version {dataset, version, columns: {user, item, timestamp, type, value, session}, type}: "
+      "all rows or none, once per version; rows without a user or item are skipped",
+      [&s](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(Json b, s.Import(P(req, "app"), body));
+        return http::JsonResponse(200, b);
+      });
   add(Method::kGet, app + "/feedback/export", "recommend:read",
       "All feedback weighted by type, tab-separated: user, item, weight, Unix ms, session (what training reads)",
       [&s](Request& req) -> Response {

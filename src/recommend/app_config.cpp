@@ -49,7 +49,8 @@ json AppConfig::Json() const {
           {"max_per_category", max_per_category},
           {"click_types", click_types},
           {"conversion_types", conversion_types},
-          {"training", training}};
+          {"training", training},
+          {"feedback_topic", feedback_topic.empty() ? nlohmann::json(nullptr) : nlohmann::json(feedback_topic)}};
 }
 
 Result<AppConfig> ParseAppConfig(const json& body) {
@@ -102,6 +103,11 @@ Result<AppConfig> ParseAppConfig(const json& body) {
       if (std::find(c.conversion_types.begin(), c.conversion_types.end(), t) == c.conversion_types.end()) c.click_types.push_back(t);
     }
     if (c.click_types.empty()) c.click_types = c.conversion_types;
+  }
+  if (body.contains("feedback_topic") && !body["feedback_topic"].is_null()) {
+    if (!body["feedback_topic"].is_string()) return Status::BadRequest("feedback_topic is a topic name");
+    c.feedback_topic = body["feedback_topic"].get<std::string>();
+    AIMASS_RETURN_IF_ERROR(ValidateName("feedback_topic", c.feedback_topic, 200));
   }
   if (body.contains("training")) {
     const json& t = body["training"];

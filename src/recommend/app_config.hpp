@@ -22,6 +22,7 @@ struct AppConfig {
   std::vector<std::string> click_types;       // A/B click-through: the lighter types by default
   std::vector<std::string> conversion_types;  // A/B conversion: the heaviest type by default
   nlohmann::json training = nlohmann::json::object();  // the train.recommend step's options
+  std::string feedback_topic;  // a message-queue topic whose messages are feedback (empty: none)
 
   nlohmann::json Json() const;
 };

@@ -15,7 +15,7 @@ class RecommendModule final : public module::Module {
   static constexpr std::string_view kName = "recommend";
   std::string_view name() const override { return kName; }
   std::vector<std::string_view> paths() const override { return {"/api/v1/recommend"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "events", "registry", "pipeline"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "events", "registry", "pipeline", "datasets", "mq"}; }
   std::vector<storage::Migration> Migrations() const override { return RecommendService::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

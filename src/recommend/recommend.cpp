@@ -10,6 +10,7 @@
 #include "common/fnv1a.hpp"
 #include "common/time.hpp"
 #include "events/bus.hpp"
+#include "mq/broker.hpp"
 #include "pipeline/pipelines.hpp"
 #include "recommend/experiment.hpp"
 #include "recsys/model.hpp"
@@ -87,6 +88,7 @@ RecommendService::RecommendService(storage::Db& db, RecommendOptions options) : 
 RecommendService::~RecommendService() { Stop(); }
 
 void RecommendService::Start() {
+  follower_ = std::thread([this] { FollowTopics(); });
   sweeper_ = std::thread([this] {
     std::unique_lock lock(sweep_mu_);
     while (!stopping_) {
@@ -106,6 +108,7 @@ void RecommendService::Stop() {
   }
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
+  if (follower_.joinable()) follower_.join();
   Sweep();  // the exposures still waiting
 }
 
@@ -185,7 +188,10 @@ Result<std::shared_ptr<RecommendService::App>> RecommendService::Find(const std:
 }
 
 Result<json> RecommendService::AppJson(const AppRow& row, App& a) {
+  AIMASS_ASSIGN_OR_RETURN(auto imports, store_.Imports(row.name));
   json out = a.config.Json();
+  out["imports"] = imports;
+  for (auto& i : out["imports"]) i["at"] = Rfc3339Ms(i["at_ms"].get<int64_t>()), i.erase("at_ms");
   out["owner"] = row.owner;
   out["state"] = row.state;
   out["created_at"] = Rfc3339Ms(row.created_ms);
@@ -199,6 +205,12 @@ Result<json> RecommendService::AppJson(const AppRow& row, App& a) {
   for (const auto& i : a.live.info) listed += i.listed;
   out["counts"] = {{"items", listed}, {"items_seen", a.live.items.size()}, {"users", a.live.users.size()},
                    {"feedback", a.live.feedback_count}};
+  if (!a.config.feedback_topic.empty()) {
+    std::lock_guard source(a.source_mu);
+    out["topic"] = {{"topic", a.config.feedback_topic}, {"subscription", "recommend-" + row.name}, {"messages", a.source_messages},
+                    {"rejected", a.source_rejected}};
+    if (!a.source_error.empty()) out["topic"]["last_error"] = a.source_error;
+  }
   if (a.live.model) {
     const auto& m = a.live.model->recommender->model();
     out["model_version"] = a.live.model->version;
@@ -254,16 +266,21 @@ Result<json> RecommendService::UpdateApp(const std::string& app, const json& bod
     return Status::Conflict("feedback_types cannot change: the weights of stored feedback would change under the live state");
   }
   AIMASS_RETURN_IF_ERROR(store_.UpdateConfig(app, config.Json().dump(), UnixNowMs()));
+  std::string old_topic;
   {
     std::unique_lock lock(a->live.mu);
+    old_topic = a->config.feedback_topic;
     a->config = config;
   }
+  // Another topic: the old one's subscription goes, the new one's starts from its beginning.
+  if (old_topic != config.feedback_topic && !old_topic.empty() && options_.broker) (void)options_.broker->DeleteSubscription("recommend-" + app);
   return GetApp(app);
 }
 
 Status RecommendService::DeleteApp(const std::string& app) {
   AIMASS_RETURN_IF_ERROR(Find(app).status());
   AIMASS_RETURN_IF_ERROR(store_.DeleteApp(app));
+  if (options_.broker) (void)options_.broker->DeleteSubscription("recommend-" + app);
   if (options_.pipelines) {
     (void)options_.pipelines->Delete(PipelineOf(app));
     (void)options_.pipelines->Delete(EvaluationPipelineOf(app));
@@ -442,48 +459,60 @@ Result<json> RecommendService::Categories(const std::string& app) {
   return json{{"categories", out}};
 }
 
-Result<json> RecommendService::AddFeedback(const std::string& app, const json& body) {  // a list
+Result<FeedbackRow> RecommendService::ParseFeedback(const AppConfig& config, const json& f, int64_t now_ms) {
+  if (!f.is_object()) return Status::BadRequest("a piece of feedback is an object {user, item, type, timestamp, value, session}");
+  FeedbackRow r;
+  AIMASS_ASSIGN_OR_RETURN(r.user, IdOf(f, "user", "user"));
+  AIMASS_ASSIGN_OR_RETURN(r.item, IdOf(f, "item", "item"));
+  if (!f.contains("type") || !f["type"].is_string() || !config.feedback_types.count(f["type"].get<std::string>())) {
+    std::string types;
+    for (const auto& [t, w] : config.feedback_types) types += (types.empty() ? "" : ", ") + t;
+    return Status::BadRequest("type is one of the app's feedback types: " + types);
+  }
+  r.type = f["type"].get<std::string>();
+  if (f.contains("value") && !f["value"].is_null()) {
+    if (!f["value"].is_number() || !std::isfinite(f["value"].get<double>()) || f["value"].get<double>() < 0 ||
+        f["value"].get<double>() > 1e6) {
+      return Status::BadRequest("value is a number from 0 to 1e6 (it multiplies the type's weight)");
+    }
+    r.value = f["value"].get<double>();
+  }
+  AIMASS_ASSIGN_OR_RETURN(r.ts_ms, TimeOf(f, "timestamp", now_ms));
+  if (f.contains("session") && !f["session"].is_null()) {
+    AIMASS_ASSIGN_OR_RETURN(r.session, IdOf(f, "session", "session"));
+  }
+  return r;
+}
+
+void RecommendService::Apply(App& a, const std::vector<FeedbackRow>& rows) {
+  std::unique_lock lock(a.live.mu);
+  for (const auto& r : rows) {
+    const double tw = a.config.feedback_types.at(r.type);
+    a.live.Apply(a.live.User(r.user), a.live.Item(r.item), static_cast<float>(tw * r.value), r.type, static_cast<float>(tw), r.ts_ms,
+                 r.session);
+  }
+}
+
+Result<json> RecommendService::AddFeedback(const std::string& app, const json& list) {
   AIMASS_ASSIGN_OR_RETURN(auto a, Find(app));
-  const json& list = body;
   if (!list.is_array() || list.empty() || list.size() > kMaxBatch) {
     return Status::BadRequest("feedback is a list of 1 to 10,000 {user, item, type, timestamp, value, session}");
   }
   std::vector<FeedbackRow> rows;
   rows.reserve(list.size());
   const int64_t now = UnixNowMs();
-  for (const auto& f : list) {
-    if (!f.is_object()) return Status::BadRequest("a piece of feedback is an object {user, item, type, timestamp, value, session}");
-    FeedbackRow r;
-    AIMASS_ASSIGN_OR_RETURN(r.user, IdOf(f, "user", "user"));
-    AIMASS_ASSIGN_OR_RETURN(r.item, IdOf(f, "item", "item"));
-    if (!f.contains("type") || !f["type"].is_string() || !a->config.feedback_types.count(f["type"].get<std::string>())) {
-      std::string types;
-      for (const auto& [t, w] : a->config.feedback_types) types += (types.empty() ? "" : ", ") + t;
-      return Status::BadRequest("type is one of the app's feedback types: " + types);
-    }
-    r.type = f["type"].get<std::string>();
-    if (f.contains("value")) {
-      if (!f["value"].is_number() || !std::isfinite(f["value"].get<double>()) || f["value"].get<double>() < 0 ||
-          f["value"].get<double>() > 1e6) {
-        return Status::BadRequest("value is a number from 0 to 1e6 (it multiplies the type's weight)");
-      }
-      r.value = f["value"].get<double>();
-    }
-    AIMASS_ASSIGN_OR_RETURN(r.ts_ms, TimeOf(f, "timestamp", now));
-    if (f.contains("session")) {
-      AIMASS_ASSIGN_OR_RETURN(r.session, IdOf(f, "session", "session"));
-    }
-    rows.push_back(std::move(r));
+  AppConfig config;
+  {
+    std::shared_lock lock(a->live.mu);
+    config = a->config;
+  }
+  for (size_t k = 0; k < list.size(); ++k) {
+    auto r = ParseFeedback(config, list[k], now);
+    if (!r.ok()) return Status(r.status().code(), "feedback " + std::to_string(k) + ": " + r.status().message());
+    rows.push_back(std::move(*r));
   }
   AIMASS_RETURN_IF_ERROR(store_.AddFeedback(app, rows));
-  {
-    std::unique_lock lock(a->live.mu);
-    for (const auto& r : rows) {
-      const double tw = a->config.feedback_types.at(r.type);
-      a->live.Apply(a->live.User(r.user), a->live.Item(r.item), static_cast<float>(tw * r.value), r.type, static_cast<float>(tw), r.ts_ms,
-                    r.session);
-    }
-  }
+  Apply(*a, rows);
   return json{{"accepted", rows.size()}};
 }
 

@@ -25,6 +25,12 @@
 namespace aimass::events {
 class EventBus;
 }
+namespace aimass::mq {
+class Broker;
+}
+namespace aimass::datasets {
+class Datasets;
+}
 namespace aimass::pipeline {
 class Pipelines;
 }
@@ -36,6 +42,8 @@ namespace aimass::recommend {
 
 struct RecommendOptions {
   events::EventBus* bus = nullptr;
+  mq::Broker* broker = nullptr;          // null: apps cannot follow topics
+  datasets::Datasets* datasets = nullptr;  // null: no imports from datasets
   pipeline::Pipelines* pipelines = nullptr;
   registry::Registry* registry = nullptr;
   int sweep_interval_ms = 500;  // how often training runs, evaluations and exposures are looked after
@@ -80,8 +88,11 @@ class RecommendService {
   Result<nlohmann::json> ListUsers(const std::string& app, const std::string& after, int64_t limit);
   Result<nlohmann::json> Categories(const std::string& app);  // each category with its listed items
 
-  // Stores a batch of feedback (all or nothing) and applies it to the app's live state.
-  Result<nlohmann::json> AddFeedback(const std::string& app, const nlohmann::json& body);
+  // Stores a list of feedback (all or nothing) and applies it to the app's live state.
+  Result<nlohmann::json> AddFeedback(const std::string& app, const nlohmann::json& list);
+  // Feedback from a dataset version {dataset, version, columns: {user, item, timestamp, type?,
+  // value?, session?}, type?}: one transaction, once per version.
+  Result<nlohmann::json> Import(const std::string& app, const nlohmann::json& body);
   // All feedback, weighted by the app's types, as tab-separated lines: user, item, weight, ms, session.
   Result<std::string> ExportFeedback(const std::string& app);
 
@@ -109,9 +120,15 @@ class RecommendService {
     LiveApp live;
     std::vector<nlohmann::json> experiments;  // running ones: {name, variants:[{name, algorithm, weight}]}
     std::mutex experiments_mu;
+    std::mutex source_mu;  // the topic it follows: messages stored, refused, the last refusal
+    uint64_t source_messages = 0, source_rejected = 0;
+    std::string source_error;
   };
 
   Result<std::shared_ptr<App>> Find(const std::string& app);
+  static Result<FeedbackRow> ParseFeedback(const AppConfig& config, const nlohmann::json& f, int64_t now_ms);
+  void Apply(App& a, const std::vector<FeedbackRow>& rows);
+  void FollowTopics();  // the consumer thread's loop
   Status LoadApp(const AppRow& row);
   Status LoadModel(const std::string& app, App& a, int64_t version);
   Status RefreshTraining(const std::string& app);
@@ -133,6 +150,7 @@ class RecommendService {
   std::condition_variable sweep_cv_;
   bool stopping_ = false;
   std::thread sweeper_;
+  std::thread follower_;
 };
 
 }  // namespace aimass::recommend

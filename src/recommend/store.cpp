@@ -114,6 +114,20 @@ CREATE TABLE recommend_exposures (
   ts_ms INTEGER NOT NULL
 );
 CREATE INDEX recommend_exposures_experiment ON recommend_exposures (app, experiment, ts_ms);
+CREATE TABLE recommend_imports (
+  app TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  rows_imported INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (app, dataset, version)
+);
+CREATE TABLE recommend_consumed (
+  app TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (app, message)
+);
 )"}};
 }
 
@@ -157,7 +171,7 @@ Status RecommendStore::SetTrained(const std::string& name, const std::string& st
 Status RecommendStore::DeleteApp(const std::string& name) {
   return db_.Transaction([&](storage::Tx& tx) -> Status {
     for (const char* table : {"recommend_items", "recommend_users", "recommend_feedback", "recommend_evaluations",
-                              "recommend_experiments", "recommend_exposures"}) {
+                              "recommend_experiments", "recommend_exposures", "recommend_imports", "recommend_consumed"}) {
       AIMASS_RETURN_IF_ERROR(tx.Exec(std::string("DELETE FROM ") + table + " WHERE app = ?", {name}).status());
     }
     return tx.Exec("DELETE FROM recommend_apps WHERE name = ?", {name}).status();
@@ -238,23 +252,79 @@ Result<std::vector<UserRow>> RecommendStore::Users(const std::string& app, const
   return out;
 }
 
-Status RecommendStore::AddFeedback(const std::string& app, const std::vector<FeedbackRow>& rows) {
-  return db_.Transaction([&](storage::Tx& tx) -> Status {
-    for (size_t from = 0; from < rows.size(); from += kRowsPerInsert) {
-      const size_t n = std::min(kRowsPerInsert, rows.size() - from);
-      std::vector<Value> params;
-      for (size_t k = from; k < from + n; ++k) {
-        const FeedbackRow& f = rows[k];
-        for (Value v : {Value(app), Value(f.user), Value(f.item), Value(f.type), Value(f.value), Value(f.ts_ms), Value(f.session)}) {
-          params.push_back(std::move(v));
-        }
+namespace {
+
+Status InsertFeedback(storage::Tx& tx, const std::string& app, const std::vector<FeedbackRow>& rows) {
+  for (size_t from = 0; from < rows.size(); from += kRowsPerInsert) {
+    const size_t n = std::min(kRowsPerInsert, rows.size() - from);
+    std::vector<Value> params;
+    for (size_t k = from; k < from + n; ++k) {
+      const FeedbackRow& f = rows[k];
+      for (Value v : {Value(app), Value(f.user), Value(f.item), Value(f.type), Value(f.value), Value(f.ts_ms), Value(f.session)}) {
+        params.push_back(std::move(v));
       }
-      AIMASS_RETURN_IF_ERROR(
-          tx.Exec(MultiInsert("INSERT INTO recommend_feedback (app, user_id, item, type, value, ts_ms, session)", 7, n), params).status());
     }
-    if (AIMASS_FAILPOINT("recommend.before_feedback_commit")) return failpoint::IoError("recommend.before_feedback_commit", EIO);
-    return Status::Ok();
+    AIMASS_RETURN_IF_ERROR(
+        tx.Exec(MultiInsert("INSERT INTO recommend_feedback (app, user_id, item, type, value, ts_ms, session)", 7, n), params).status());
+  }
+  if (AIMASS_FAILPOINT("recommend.before_feedback_commit")) return failpoint::IoError("recommend.before_feedback_commit", EIO);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RecommendStore::AddFeedback(const std::string& app, const std::vector<FeedbackRow>& rows) {
+  AIMASS_RETURN_IF_ERROR(db_.Transaction([&](storage::Tx& tx) { return InsertFeedback(tx, app, rows); }));
+  if (AIMASS_FAILPOINT("recommend.after_feedback_commit")) return failpoint::IoError("recommend.after_feedback_commit", EIO);
+  return Status::Ok();
+}
+
+Status RecommendStore::AddImport(const std::string& app, const std::string& dataset, int64_t version,
+                                 const std::vector<FeedbackRow>& rows, int64_t now_ms) {
+  return db_.Transaction([&](storage::Tx& tx) -> Status {
+    auto r = tx.Exec("INSERT INTO recommend_imports (app, dataset, version, rows_imported, created_ms) VALUES (?, ?, ?, ?, ?)",
+                     {app, dataset, version, static_cast<int64_t>(rows.size()), now_ms});
+    if (!r.ok() && r.status().code() == Code::kConflict) {
+      return Status::Conflict("version " + std::to_string(version) + " of dataset '" + dataset + "' is imported into app '" + app + "' already");
+    }
+    AIMASS_RETURN_IF_ERROR(r.status());
+    return InsertFeedback(tx, app, rows);
   });
+}
+
+Result<std::vector<size_t>> RecommendStore::AddFromMessages(const std::string& app,
+                                                            const std::vector<std::pair<std::string, std::vector<FeedbackRow>>>& messages,
+                                                            int64_t now_ms) {
+  std::vector<size_t> stored;
+  AIMASS_RETURN_IF_ERROR(db_.Transaction([&](storage::Tx& tx) -> Status {
+    stored.clear();
+    std::vector<FeedbackRow> rows;
+    for (size_t m = 0; m < messages.size(); ++m) {
+      // A message stored before (redelivered after a crash between commit and ack) is skipped.
+      AIMASS_ASSIGN_OR_RETURN(int64_t added, tx.Exec("INSERT INTO recommend_consumed (app, message, created_ms) VALUES (?, ?, ?) "
+                                                     "ON CONFLICT (app, message) DO NOTHING",
+                                                     {app, messages[m].first, now_ms}));
+      if (added == 0) continue;
+      stored.push_back(m);
+      rows.insert(rows.end(), messages[m].second.begin(), messages[m].second.end());
+    }
+    return InsertFeedback(tx, app, rows);
+  }));
+  return stored;
+}
+
+Status RecommendStore::ForgetConsumed(int64_t before_ms) {
+  return db_.Exec("DELETE FROM recommend_consumed WHERE created_ms < ?", {before_ms}).status();
+}
+
+Result<std::vector<nlohmann::json>> RecommendStore::Imports(const std::string& app) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT dataset, version, rows_imported, created_ms FROM recommend_imports WHERE app = ? "
+                                               "ORDER BY created_ms", {app}));
+  std::vector<nlohmann::json> out;
+  for (const auto& r : rows) {
+    out.push_back({{"dataset", r.Text(0)}, {"version", r.Int(1)}, {"rows", r.Int(2)}, {"at_ms", r.Int(3)}});
+  }
+  return out;
 }
 
 Status RecommendStore::ScanFeedback(const std::string& app, int64_t after_id, const std::function<Status(const FeedbackRow&)>& fn) {

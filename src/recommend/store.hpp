@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.hpp"
 #include "storage/db.hpp"
 
@@ -96,6 +98,16 @@ class RecommendStore {
 
   // Appends feedback in one transaction: all of it or none.
   Status AddFeedback(const std::string& app, const std::vector<FeedbackRow>& rows);
+  // The feedback of a dataset version, recorded as imported in the same transaction (409 when it was).
+  Status AddImport(const std::string& app, const std::string& dataset, int64_t version, const std::vector<FeedbackRow>& rows,
+                   int64_t now_ms);
+  Result<std::vector<nlohmann::json>> Imports(const std::string& app);
+  // The feedback of message-queue messages, each message's id recorded with it: a message stored
+  // before is skipped. Returns the indices of the messages stored now.
+  Result<std::vector<size_t>> AddFromMessages(const std::string& app,
+                                              const std::vector<std::pair<std::string, std::vector<FeedbackRow>>>& messages,
+                                              int64_t now_ms);
+  Status ForgetConsumed(int64_t before_ms);
   // Every piece of feedback of an app after `after_id`, in id order, `batch` at a time.
   Status ScanFeedback(const std::string& app, int64_t after_id, const std::function<Status(const FeedbackRow&)>& fn);
   // Feedback with a time from `from_ms` on (for experiments' results).

@@ -873,6 +873,30 @@ def assist_scenario(make_server, point: str, expect: str, mlps=None):
                              json={"text": "How can I help?"}).status_code == 201
 
 
+def recommend_scenario(make_server, point: str, expect: str, mlps=None):
+    """A batch of feedback crashes the server at `point`; after the restart the batches
+    acknowledged before are there, the one in flight whole or not at all, and the live state
+    rebuilt from the store answers with it (or without it)."""
+    srv = make_server(*BASE_ARGS)
+    a = srv.admin
+    app = unique("frec")
+    assert a.post("/api/v1/recommend/apps", json={"name": app, "feedback_types": {"buy": 1}}).status_code == 201
+    feedback = f"/api/v1/recommend/apps/{app}/feedback"
+    kept = [{"user": f"u{k}", "item": "kept", "type": "buy"} for k in range(50)]
+    assert a.post(feedback, json=kept).status_code == 200
+    arm(srv, point, "crash")
+    outcome = attempt(lambda: a.post(feedback, json=[{"user": f"v{k}", "item": "flight", "type": "buy"} for k in range(80)]))
+    expect_crash(srv, point, outcome)
+    again = restart(make_server, srv, *BASE_ARGS)
+    a = again.admin
+    count = a.get(f"/api/v1/recommend/apps/{app}").json()["counts"]["feedback"]
+    assert count in (50, 130), count
+    assert ("present" if count == 130 else "absent") == expect
+    top = [i["id"] for i in a.get(f"/api/v1/recommend/apps/{app}/users/new/recommendations?n=2").json()["items"]]
+    assert top == (["flight", "kept"] if expect == "present" else ["kept"]), top
+    assert a.post(feedback, json=[{"user": "w", "item": "after", "type": "buy"}]).status_code == 200
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -896,6 +920,8 @@ CRASH_CASES = [
     ("search.before_commit", search_scenario, "absent"),
     ("assist.before_turns_commit", assist_scenario, "absent"),
     ("assist.after_turns_commit", assist_scenario, "present"),
+    ("recommend.before_feedback_commit", recommend_scenario, "absent"),
+    ("recommend.after_feedback_commit", recommend_scenario, "present"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),

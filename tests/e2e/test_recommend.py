@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
@@ -280,3 +281,64 @@ def test_bad_input_is_refused_and_changes_nothing(server):
     assert viewer.client.get(f"/api/v1/recommend/apps/{app}").status_code == 200
     assert_error(viewer.client.post(f"/api/v1/recommend/apps/{app}/feedback", json=[good]), 403)
     assert_error(server.anonymous.get("/api/v1/recommend/apps"), 401)
+
+
+def test_feedback_imported_from_a_dataset_version_once(server):
+    from datasets_helpers import create_dataset, push, wait_ready
+    a = server.admin
+    app = unique("imported")
+    assert a.post("/api/v1/recommend/apps", json={"name": app, "feedback_types": {"purchase": 1}}).status_code == 201
+    rows, _ = online_retail()
+    head = rows[:3000]
+    lines = ["CustomerID,StockCode,InvoiceDate,InvoiceNo,Quantity"]
+    for u, i, ts, inv in head:
+        when = datetime.fromtimestamp(ts / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{u}.0,{i},{when},{inv},2")
+    lines.append(",85123A,2011-01-01 10:00:00,999999,1")  # no customer: skipped, as a user cleaning it would
+    ds = create_dataset(a)
+    push(a, ds, ("\n".join(lines) + "\n").encode())
+    wait_ready(a, ds, 1)
+    body = {"dataset": ds, "version": 1, "type": "purchase",
+            "columns": {"user": "CustomerID", "item": "StockCode", "timestamp": "InvoiceDate", "session": "InvoiceNo", "value": "Quantity"}}
+    resp = a.post(f"/api/v1/recommend/apps/{app}/import", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"dataset": ds, "version": 1, "accepted": len(head), "skipped": 1}
+    got = a.get(f"/api/v1/recommend/apps/{app}").json()
+    assert got["counts"]["feedback"] == len(head) and got["imports"][0]["rows"] == len(head)
+    # Customer ids as the user wrote them (12346.0 is customer 12346), times and sessions kept.
+    user = head[0][0]
+    history = a.get(f"/api/v1/recommend/apps/{app}/users/{user}?history=1000").json()["history"]
+    mine = [r for r in head if r[0] == user]
+    assert len(history) == len(mine) and history[-1]["value"] == 2 and history[-1]["session"] == mine[0][3]
+    assert history[-1]["timestamp"].startswith(datetime.fromtimestamp(mine[0][2] / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M"))
+    # Once per version; a bad mapping stores nothing.
+    assert_error(a.post(f"/api/v1/recommend/apps/{app}/import", json=body), 409, "conflict")
+    for bad in ({**body, "columns": {"user": "CustomerID"}}, {**body, "type": "like"},
+                {**body, "columns": {**body["columns"], "timestamp": "StockCode"}}, {**body, "dataset": "no-such-dataset"}):
+        resp = a.post(f"/api/v1/recommend/apps/{app}/import", json=bad)
+        assert resp.status_code in (400, 404), resp.text
+    assert a.get(f"/api/v1/recommend/apps/{app}").json()["counts"]["feedback"] == len(head)
+
+
+def test_feedback_followed_from_a_topic_counts_each_message_once(server):
+    from mq_helpers import make_topic, publish
+    a = server.admin
+    topic = make_topic(a)
+    app = unique("followed")
+    resp = a.post("/api/v1/recommend/apps", json={"name": app, "feedback_types": {"view": 1, "buy": 5}, "feedback_topic": topic})
+    assert resp.status_code == 201, resp.text
+    publish(a, topic, [{"body": {"user": "u1", "item": "a", "type": "view"}},
+                       {"body": [{"user": "u1", "item": "b", "type": "buy"}, {"user": "u2", "item": "a", "type": "buy"}]},
+                       {"body": {"user": "u1", "item": "c", "type": "like"}},  # not a type of the app: refused, counted
+                       {"body": "not json at all"}])
+    got = wait_for(lambda: (g := a.get(f"/api/v1/recommend/apps/{app}").json())["counts"]["feedback"] == 3 and g,
+                   20, "the topic's feedback stored")
+    assert got["topic"]["messages"] == 2 and got["topic"]["rejected"] == 2 and got["topic"]["last_error"].endswith("not JSON")
+    # The next answer already counts it: u2 bought a, so u1's popular items start with a.
+    rec = a.get(f"/api/v1/recommend/apps/{app}/users/u3/recommendations?n=2").json()
+    assert [i["id"] for i in rec["items"]] == ["a", "b"]
+    # Redelivered messages (here: the subscription moved back to the start) are not stored twice.
+    resp = a.post(f"/api/v1/mq/subscriptions/recommend-{app}/seek", json={"topic": topic, "partition": 0, "offset": 0})
+    assert resp.status_code in (200, 204), resp.text
+    time.sleep(2)
+    assert a.get(f"/api/v1/recommend/apps/{app}").json()["counts"]["feedback"] == 3
