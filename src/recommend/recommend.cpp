@@ -640,6 +640,7 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
       }
       const recsys::UserHistory h = u >= 0 ? live.HistoryFor(u, *m) : recsys::UserHistory{};
       Source s = *source;
+      if (s == Source::kRanker && !rec.has(s)) s = Source::kAls;  // a model trained without its ranker
       if (!rec.has(s) || (h.items.empty() && s != Source::kPopular && s != Source::kRecent)) s = Source::kPopular;  // cold start
       recsys::UserVectors v;
       const recsys::UserVectors* known = nullptr;
