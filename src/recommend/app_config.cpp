@@ -23,7 +23,7 @@ constexpr Knob kKnobs[] = {{"factors", 2, 512, true},         {"iterations", 1, 
                            {"bpr_learning_rate", 1e-5, 1, false}, {"bpr_regularization", 0, 10, false}, {"neighbours", 1, 1000, true},
                            {"shrink", 0, 10000, false},       {"session_window", 1, 50, true},   {"session_gap_minutes", 1, 100000, true},
                            {"recent_days", 1, 3650, true},    {"ranker_days", 1, 3650, true},    {"ranker_rounds", 1, 2000, true},
-                           {"candidates", 5, 1000, true}};
+                           {"candidates", 5, 1000, true}, {"ranker_depth", 2, 12, true}};
 
 Result<std::vector<std::string>> Types(const json& body, const char* key, const AppConfig& c) {
   std::vector<std::string> out;

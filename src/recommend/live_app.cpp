@@ -103,10 +103,10 @@ bool LiveApp::CachedVectors(uint32_t user, const LoadedModel& m, recsys::UserVec
   return true;
 }
 
-void LiveApp::CacheVectors(uint32_t user, const LoadedModel& m, const recsys::UserVectors& v) const {
+void LiveApp::CacheVectors(uint32_t user, int64_t model_version, uint64_t changes, const recsys::UserVectors& v) const {
   std::lock_guard lock(cache_mu_);
   if (cache_.size() >= kMaxCached) cache_.clear();
-  cache_[user] = {m.version, user < user_state.size() ? user_state[user].changes : 0, v};
+  cache_[user] = {model_version, changes, v};
 }
 
 }  // namespace aimass::recommend

@@ -76,8 +76,9 @@ class LiveApp {
   recsys::UserHistory HistoryFor(uint32_t user, const LoadedModel& m) const;
 
   // Fold-in cache: the user's vectors for a model, valid while the user's changes are the same.
+  // `changes` is the count seen when the history they were computed from was read.
   bool CachedVectors(uint32_t user, const LoadedModel& m, recsys::UserVectors& out) const;
-  void CacheVectors(uint32_t user, const LoadedModel& m, const recsys::UserVectors& v) const;
+  void CacheVectors(uint32_t user, int64_t model_version, uint64_t changes, const recsys::UserVectors& v) const;
 
  private:
   struct Cached {

@@ -647,7 +647,7 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
       if (recsys::Recommender::NeedsVectors(s) && u >= 0) {
         if (!live.CachedVectors(u, *m, v)) {
           v = rec.Vectors(h);
-          live.CacheVectors(u, *m, v);
+          live.CacheVectors(u, m->version, live.user_state[u].changes, v);
         }
         known = &v;
       }

@@ -120,6 +120,8 @@ class RecommendService {
     LiveApp live;
     std::vector<nlohmann::json> experiments;  // running ones: {name, variants:[{name, algorithm, weight}]}
     std::mutex experiments_mu;
+    uint32_t warm_next = 0;      // the next user whose fold-ins WarmFoldIns computes
+    int64_t warmed_version = 0;  // for this model version
     std::mutex source_mu;  // the topic it follows: messages stored, refused, the last refusal
     uint64_t source_messages = 0, source_rejected = 0;
     std::string source_error;
@@ -129,6 +131,7 @@ class RecommendService {
   static Result<FeedbackRow> ParseFeedback(const AppConfig& config, const nlohmann::json& f, int64_t now_ms);
   void Apply(App& a, const std::vector<FeedbackRow>& rows);
   void FollowTopics();  // the consumer thread's loop
+  void WarmFoldIns(App& a, size_t budget);
   Status LoadApp(const AppRow& row);
   Status LoadModel(const std::string& app, App& a, int64_t version);
   Status RefreshTraining(const std::string& app);

@@ -345,6 +345,34 @@ void RecommendService::FlushExposures() {
   }
 }
 
+void RecommendService::WarmFoldIns(App& a, size_t budget) {
+  for (size_t done = 0; done < budget;) {
+    std::shared_ptr<LoadedModel> m;
+    recsys::UserHistory h;
+    uint32_t user = 0;
+    uint64_t changes = 0;
+    {
+      std::shared_lock lock(a.live.mu);
+      m = a.live.model;
+      if (!m) return;
+      if (a.warmed_version != m->version) {
+        a.warmed_version = m->version;
+        a.warm_next = 0;
+      }
+      if (a.warm_next >= a.live.user_state.size()) return;
+      user = a.warm_next++;
+      recsys::UserVectors known;
+      if (a.live.user_state[user].items.empty() || a.live.CachedVectors(user, *m, known)) continue;
+      h = a.live.HistoryFor(user, *m);
+      changes = a.live.user_state[user].changes;
+    }
+    // Computed outside the lock; stamped with the history's changes, so feedback that arrives
+    // meanwhile makes it stale rather than wrong.
+    if (!h.items.empty()) a.live.CacheVectors(user, m->version, changes, m->recommender->Vectors(h));
+    ++done;
+  }
+}
+
 void RecommendService::Sweep() {
   FlushExposures();
   std::vector<std::string> names;
@@ -355,6 +383,8 @@ void RecommendService::Sweep() {
   for (const auto& name : names) {
     Status s = RefreshTraining(name);
     if (!s.ok() && s.code() != Code::kNotFound) spdlog::warn("recommend: app {}: {}", name, s.message());
+    // A new model's fold-ins computed ahead of the users' requests, a bounded number a tick.
+    if (auto a = Find(name); a.ok()) WarmFoldIns(**a, 2000);
     auto evaluations = store_.Evaluations(name, 20);
     if (!evaluations.ok()) continue;
     for (const auto& e : *evaluations) (void)RefreshEvaluation(e);

@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <random>
+#include <vector>
 
 #include "recsys/parallel.hpp"
 
@@ -16,31 +17,35 @@ using Vec = Eigen::VectorXf;
 Eigen::Map<const Mat> View(const Factors& f) { return {f.data.data(), static_cast<Eigen::Index>(f.rows), static_cast<Eigen::Index>(f.dim)}; }
 
 // One sweep over `rows`: each row's factors x move a few CG steps towards the solution of
-// (YᵀY + λI + Σ (c−1) y yᵀ) x = Σ c y, starting from where they are.
+// (YᵀY + λI + Σ (c−1) y yᵀ) x = Σ c y, starting from where they are. The row's item factors are
+// gathered into a small matrix first, so that each step is two matrix-vector products.
 void Sweep(const Csr& m, const Factors& other, Factors& self, const AlsOptions& o) {
   const auto Y = View(other);
   Mat yty = Y.transpose() * Y;
   yty.diagonal().array() += o.regularization;
   const Eigen::Index f = static_cast<Eigen::Index>(self.dim);
-  ParallelFor(m.rows, o.threads, [&](size_t row, size_t) {
+  const int workers = std::max(1, o.threads);
+  std::vector<Mat> gathered(workers);
+  std::vector<Vec> conf(workers);
+  ParallelFor(m.rows, o.threads, [&](size_t row, size_t w) {
     Eigen::Map<Vec> x(self.Row(row), f);
     const auto cols = m.Columns(row);
     const auto vals = m.Values(row);
-    Vec r = -(yty * x);
-    for (size_t k = 0; k < cols.size(); ++k) {
-      const float c = AlsConfidence(vals[k], o.alpha);
-      Eigen::Map<const Vec> y(other.Row(cols[k]), f);
-      r += (c - (c - 1) * y.dot(x)) * y;
+    const Eigen::Index n = static_cast<Eigen::Index>(cols.size());
+    Mat& yr = gathered[w];
+    Vec& c1 = conf[w];  // c − 1 per item of the row
+    yr.resize(n, f);
+    c1.resize(n);
+    for (Eigen::Index k = 0; k < n; ++k) {
+      yr.row(k) = Eigen::Map<const Vec>(other.Row(cols[k]), f).transpose();
+      c1[k] = AlsConfidence(vals[k], o.alpha) - 1;
     }
+    // r = Σ c y − (YᵀY + λI) x − Σ (c−1) (y·x) y
+    Vec r = yr.transpose() * (c1.array() + 1 - c1.array() * (yr * x).array()).matrix() - yty * x;
     Vec p = r, ap(f);
     float rs = r.squaredNorm();
     for (int step = 0; step < o.cg_steps && rs > 1e-20f; ++step) {
-      ap.noalias() = yty * p;
-      for (size_t k = 0; k < cols.size(); ++k) {
-        const float c = AlsConfidence(vals[k], o.alpha);
-        Eigen::Map<const Vec> y(other.Row(cols[k]), f);
-        ap += ((c - 1) * y.dot(p)) * y;
-      }
+      ap.noalias() = yty * p + yr.transpose() * (c1.array() * (yr * p).array()).matrix();
       const float a = rs / p.dot(ap);
       x += a * p;
       r -= a * ap;

@@ -92,9 +92,10 @@ void FoldInBpr(const Factors& items, std::span<const float> bias, float regulari
   for (uint32_t i : liked) {
     for (size_t f = 0; f < dim; ++f) out[f] += items.Row(i)[f] / liked.size();
   }
-  constexpr int kPasses = 20;
+  // About 2,000 updates in all (at least 3 passes, at most 20): a long history needs fewer passes.
+  const int passes = std::clamp(static_cast<int>(2000 / liked.size()), 3, 20);
   constexpr float kRate = 0.05f;
-  for (int pass = 0; pass < kPasses; ++pass) {
+  for (int pass = 0; pass < passes; ++pass) {
     for (uint32_t i : liked) {
       uint32_t j = any(rng);
       for (int t = 0; t < 8 && std::binary_search(liked.begin(), liked.end(), j); ++t) j = any(rng);

@@ -11,8 +11,8 @@
 namespace aimass::recsys {
 
 struct RankerOptions {
-  int rounds = 100;
-  int max_depth = 6;
+  int rounds = 50;
+  int max_depth = 5;
   float eta = 0.1f;
   int threads = 1;
   uint64_t seed = 42;

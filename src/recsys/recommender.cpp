@@ -2,8 +2,11 @@
 
 #include <xgboost/c_api.h>
 
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <unordered_map>
 
 #include "recsys/als.hpp"
@@ -41,6 +44,45 @@ std::vector<const HistoryItem*> NewestItems(const UserHistory& h) {
                      [](const auto* a, const auto* b) { return a->last_ms > b->last_ms; });
     out.resize(kMaxHistory);
   }
+  return out;
+}
+
+// out = F·x (+ bias): every item's score at once (Eigen vectorises what a loop of dot products,
+// without -ffast-math, would not).
+void MatVec(const Factors& f, const float* x, const float* bias, float* out) {
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Mat> m(f.data.data(), static_cast<Eigen::Index>(f.rows), static_cast<Eigen::Index>(f.dim));
+  Eigen::Map<const Eigen::VectorXf> v(x, static_cast<Eigen::Index>(f.dim));
+  Eigen::Map<Eigen::VectorXf> o(out, static_cast<Eigen::Index>(f.rows));
+  o.noalias() = m * v;
+  if (bias) o += Eigen::Map<const Eigen::VectorXf>(bias, static_cast<Eigen::Index>(f.rows));
+}
+
+// The n best scores among the items `allowed` marks, best first (ties: lower item first): one
+// pass keeping the n best in a heap whose root is the worst kept, so most items cost one compare.
+std::vector<uint32_t> TopAllowed(const std::vector<float>& scores, size_t n, const std::vector<uint8_t>& allowed) {
+  auto better = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  };
+  if (n == 0) return {};
+  std::vector<std::pair<float, uint32_t>> heap;
+  heap.reserve(n + 1);
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    const float x = scores[i];
+    if (!(x > Recommender::kNone) || !allowed[i]) continue;
+    if (heap.size() == n) {
+      if (!better({x, i}, heap.front())) continue;
+      std::pop_heap(heap.begin(), heap.end(), better);
+      heap.back() = {x, i};
+    } else {
+      heap.emplace_back(x, i);
+    }
+    std::push_heap(heap.begin(), heap.end(), better);
+  }
+  std::sort(heap.begin(), heap.end(), better);
+  std::vector<uint32_t> out;
+  out.reserve(heap.size());
+  for (const auto& [score, i] : heap) out.push_back(i);
   return out;
 }
 
@@ -99,6 +141,14 @@ Recommender::~Recommender() {
 Result<std::unique_ptr<Recommender>> Recommender::Create(std::shared_ptr<const Model> model) {
   std::unique_ptr<Recommender> r(new Recommender(std::move(model)));
   if (r->model_->als.dim) r->als_gram_ = Gram(r->model_->als);
+  // The scores that do not depend on the user, once.
+  const Model& m = *r->model_;
+  r->popular_.assign(m.size(), kNone);
+  r->recent_.assign(m.size(), kNone);
+  for (size_t i = 0; i < m.size(); ++i) {
+    r->popular_[i] = std::log1p(m.popularity[i]);
+    if (m.recent[i] > 0) r->recent_[i] = std::log1p(m.recent[i]) + 1e-3f * r->popular_[i];
+  }
   if (!r->model_->ranker.empty()) {
     BoosterHandle b = nullptr;
     if (XGBoosterCreate(nullptr, 0, &b) != 0 ||
@@ -110,6 +160,11 @@ Result<std::unique_ptr<Recommender>> Recommender::Create(std::shared_ptr<const M
     // One answer is a few hundred rows: threads would cost more than they save.
     XGBoosterSetParam(b, "nthread", "1");
     r->booster_ = b;
+    const nlohmann::json& info = r->model_->info;
+    if (info.contains("ranker") && info["ranker"].is_object() && info["ranker"].contains("candidates") &&
+        info["ranker"]["candidates"].is_number_unsigned()) {
+      r->ranker_candidates_ = std::clamp<size_t>(info["ranker"]["candidates"].get<size_t>(), 1, 1000);
+    }
   }
   return r;
 }
@@ -149,12 +204,10 @@ void Recommender::Scores(Source s, const UserHistory& h, const UserVectors& v, s
   out.assign(n, kNone);
   switch (s) {
     case Source::kPopular:
-      for (size_t i = 0; i < n; ++i) out[i] = std::log1p(m.popularity[i]);
+      out = popular_;
       break;
     case Source::kRecent:
-      for (size_t i = 0; i < n; ++i) {
-        if (m.recent[i] > 0) out[i] = std::log1p(m.recent[i]) + 1e-3f * std::log1p(m.popularity[i]);
-      }
+      out = recent_;
       break;
     case Source::kHistory: {
       // What the user chose before, most for the most chosen and the most recent. Time is
@@ -175,14 +228,10 @@ void Recommender::Scores(Source s, const UserHistory& h, const UserVectors& v, s
       }
       break;
     case Source::kAls:
-      if (!v.als.empty() && !h.items.empty()) {
-        for (size_t i = 0; i < n; ++i) out[i] = Dot(v.als.data(), m.als.Row(i), m.als.dim);
-      }
+      if (!v.als.empty() && !h.items.empty()) MatVec(m.als, v.als.data(), nullptr, out.data());
       break;
     case Source::kBpr:
-      if (!v.bpr.empty() && !h.items.empty()) {
-        for (size_t i = 0; i < n; ++i) out[i] = m.bpr_bias[i] + Dot(v.bpr.data(), m.bpr.Row(i), m.bpr.dim);
-      }
+      if (!v.bpr.empty() && !h.items.empty()) MatVec(m.bpr, v.bpr.data(), m.bpr_bias.data(), out.data());
       break;
     case Source::kSession: {
       // The newest items count most; each one's successors normalised by its best.
@@ -246,15 +295,24 @@ int64_t Recommender::Because(Source s, uint32_t item, const UserHistory& h) cons
 Recommender::Pool Recommender::Candidates(const UserHistory& h, const UserVectors& v, const Filter& f,
                                           size_t per_source) const {
   constexpr size_t kSources = std::size(kBaseSources);
-  std::vector<std::vector<float>> scores(kSources);
+  // Scratch reused by each thread: a few vectors the size of the catalogue per answer would
+  // otherwise be most of an answer's cost in malloc and free.
+  thread_local std::vector<std::vector<float>> scores;
+  scores.resize(kSources);
+  for (auto& v : scores) v.clear();
   std::unordered_map<uint32_t, std::pair<size_t, float>> pool;  // item → (row, its best normalised rank)
   Pool out;
-  Filter plain{f.keep, {}, 0};
+  // The filter asked once per item, not once per item and source.
+  thread_local std::vector<uint8_t> allowed;
+  allowed.assign(model_->size(), 1);
+  if (f.keep) {
+    for (uint32_t i = 0; i < allowed.size(); ++i) allowed[i] = f.keep(i);
+  }
   std::vector<std::vector<uint32_t>> tops(kSources);
   for (size_t s = 0; s < kSources; ++s) {
     if (!has(kBaseSources[s])) continue;
     Scores(kBaseSources[s], h, v, scores[s]);
-    tops[s] = TopN(scores[s], per_source, plain);
+    tops[s] = TopAllowed(scores[s], per_source, allowed);
     for (size_t r = 0; r < tops[s].size(); ++r) {
       auto [it, added] = pool.try_emplace(tops[s][r], out.items.size(), 0.f);
       if (added) {
@@ -295,18 +353,26 @@ Recommender::Pool Recommender::Candidates(const UserHistory& h, const UserVector
 
 std::vector<Candidate> Recommender::Ranked(const UserHistory& h, const UserVectors& v, size_t n,
                                            const Filter& f) const {
-  Pool pool = Candidates(h, v, f, std::max<size_t>(50, n * 2));
+  // As many candidates from each algorithm as the ranker was trained on.
+  Pool pool = Candidates(h, v, f, std::max(ranker_candidates_, n));
   const size_t rows = pool.items.size();
-  std::vector<float> score(model_->size(), kNone);
+  thread_local std::vector<float> score;
+  score.assign(model_->size(), kNone);
   if (rows) {
-    DMatrixHandle matrix = nullptr;
-    bst_ulong len = 0;
+    // In-place prediction from the features' memory: no DMatrix built per answer (that and its
+    // freeing cost more than the trees).
+    char array[160];
+    std::snprintf(array, sizeof array, R"({"data":[%zu,true],"shape":[%zu,%zu],"typestr":"<f4","version":3})",
+                  reinterpret_cast<size_t>(pool.features.data()), rows, kRankerFeatures);
+    static constexpr const char* kConfig =
+        R"({"type":0,"training":false,"iteration_begin":0,"iteration_end":0,"strict_shape":false,"missing":NaN,"cache_id":0})";
+    const bst_ulong* shape = nullptr;
+    bst_ulong dims = 0;
     const float* result = nullptr;
-    if (XGDMatrixCreateFromMat(pool.features.data(), rows, kRankerFeatures, kNaN, &matrix) == 0 &&
-        XGBoosterPredict(static_cast<BoosterHandle>(booster_), matrix, 0, 0, 0, &len, &result) == 0 && len == rows) {
+    if (XGBoosterPredictFromDense(static_cast<BoosterHandle>(booster_), array, kConfig, nullptr, &shape, &dims, &result) == 0 &&
+        dims >= 1 && shape[0] == rows) {
       for (size_t r = 0; r < rows; ++r) score[pool.items[r]] = result[r];
     }
-    if (matrix) XGDMatrixFree(matrix);
   }
   std::vector<Candidate> out;
   std::unordered_map<uint32_t, Source> source;

@@ -97,6 +97,8 @@ class Recommender {
 
   std::shared_ptr<const Model> model_;
   std::vector<float> als_gram_;
+  std::vector<float> popular_, recent_;  // the user-independent scores
+  size_t ranker_candidates_ = 50;         // from each algorithm, as the ranker was trained
   void* booster_ = nullptr;  // BoosterHandle
 };
 

@@ -175,6 +175,7 @@ Result<Model> Train(const std::vector<Event>& events, size_t users, const std::v
       if (!trained.ok()) return trained.status();
       ranker = std::move(*trained);
       ranker_info = {{"users", groups.size()}, {"rows", labels.size()}, {"positives", positives}, {"days", o.ranker_days},
+                     {"candidates", o.candidates},
                      {"rounds", ro.rounds}, {"max_depth", ro.max_depth}, {"eta", ro.eta}, {"seconds", Since(t)}};
       if (say) {
         say("ranker: " + std::to_string(groups.size()) + " users, " + std::to_string(labels.size()) + " candidates, " +

@@ -29,7 +29,7 @@ struct TrainOptions {
   bool train_ranker = true;
   int ranker_days = 30;        // the newest days the ranker learns to predict from the days before
   size_t ranker_users = 3000;  // at most this many users' candidates
-  size_t candidates = 50;      // per algorithm, for the ranker
+  size_t candidates = 20;      // per algorithm, for the ranker (its training and its answers)
   bool exclude_consumed = false;
   int threads = 1;
 };

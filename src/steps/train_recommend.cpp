@@ -76,6 +76,7 @@ recsys::TrainOptions OptionsOf(const json& app) {
   o.recent_days = t.value("recent_days", o.recent_days);
   o.ranker_days = t.value("ranker_days", o.ranker_days);
   o.ranker.rounds = t.value("ranker_rounds", o.ranker.rounds);
+  o.ranker.max_depth = t.value("ranker_depth", o.ranker.max_depth);
   o.candidates = t.value("candidates", o.candidates);
   o.train_ranker = t.value("ranker", true);
   return o;

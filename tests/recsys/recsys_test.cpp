@@ -226,6 +226,7 @@ TEST(Recommender, EveryAlgorithmAnswersWithinTheUsersTasteAndExplains) {
   Model m = Trained(4);
   auto rec = Recommender::Create(std::make_shared<const Model>(m));
   ASSERT_TRUE(rec.ok());
+  ASSERT_TRUE((*rec)->has(Source::kRanker));
   UserHistory h;
   for (uint32_t i : {1u, 2u, 3u, 4u}) h.items.push_back({i, 1.f, 1000});
   h.recent = {1, 2, 3, 4};
