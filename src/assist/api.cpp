@@ -1,7 +1,5 @@
 #include "assist/api.hpp"
 
-#include <charconv>
-
 #include "common/time.hpp"
 #include "http/json.hpp"
 
@@ -11,18 +9,6 @@ using http::Json;
 using http::Method;
 using http::Request;
 using http::Response;
-
-namespace {
-
-Result<int64_t> PathInt(const Request& req, const char* name) {
-  std::string_view v = req.Param(name);
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < 1) return Status::BadRequest(std::string(name) + " is a whole number from 1");
-  return n;
-}
-
-}  // namespace
 
 Status RegisterRoutes(http::Router& router, AssistService& service) {
   AssistService& s = service;
@@ -73,7 +59,7 @@ Status RegisterRoutes(http::Router& router, AssistService& service) {
       });
   add(Method::kGet, bot + "/versions/{version}", "assist:read", "One version: its definition, state and evaluation",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t v, PathInt(req, "version"));
+        HTTP_TRY(int64_t v, http::PathInt(req, "version"));
         HTTP_TRY(Json b, s.Version(std::string(req.Param("bot")), v));
         return http::JsonResponse(200, b);
       });

@@ -87,6 +87,14 @@ static bool ParseNonNegative(const std::string& s, int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size() && out >= 0;
 }
 
+Result<int64_t> PathInt(const Request& req, const char* name) {
+  std::string_view v = req.Param(name);
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 1) return Status::BadRequest(std::string(name) + " is a whole number from 1");
+  return n;
+}
+
 Result<int64_t> QueryInt(const Request& req, const char* name, int64_t def, int64_t min, int64_t max) {
   auto v = req.Query(name);
   if (!v) return def;

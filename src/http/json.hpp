@@ -44,6 +44,8 @@ std::string NextPageToken(const PageRequest& page, size_t returned);
 
 // A whole number from the query string within [min, max]; `def` when absent.
 Result<int64_t> QueryInt(const Request& req, const char* name, int64_t def, int64_t min, int64_t max);
+// A path parameter that is a whole number from 1 (a version, an id); else bad_request.
+Result<int64_t> PathInt(const Request& req, const char* name);
 
 }  // namespace aimass::http
 

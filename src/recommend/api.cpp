@@ -1,7 +1,5 @@
 #include "recommend/api.hpp"
 
-#include <charconv>
-
 #include "http/json.hpp"
 
 namespace aimass::recommend {
@@ -12,14 +10,6 @@ using http::Request;
 using http::Response;
 
 namespace {
-
-Result<int64_t> PathInt(const Request& req, const char* name) {
-  std::string_view v = req.Param(name);
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size() || n < 1) return Status::BadRequest(std::string(name) + " is a whole number from 1");
-  return n;
-}
 
 Result<Query> QueryOf(const Request& req) {
   Query q;
@@ -210,7 +200,7 @@ Status RegisterRoutes(http::Router& router, RecommendService& service) {
   });
   add(Method::kGet, app + "/evaluations/{id}", "recommend:read", "An evaluation: its state and table of metrics per algorithm",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t id, PathInt(req, "id"));
+        HTTP_TRY(int64_t id, http::PathInt(req, "id"));
         HTTP_TRY(Json b, s.GetEvaluation(P(req, "app"), id));
         return http::JsonResponse(200, b);
       });
