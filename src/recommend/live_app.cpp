@@ -7,6 +7,7 @@ namespace aimass::recommend {
 namespace {
 
 constexpr size_t kMaxCached = 200000;
+constexpr size_t kMaxAnswers = 100000;
 
 uint64_t PairKey(uint32_t a, uint32_t b) { return static_cast<uint64_t>(a) << 32 | b; }
 
@@ -73,6 +74,7 @@ void LiveApp::SetModel(std::shared_ptr<LoadedModel> m) {
   }
   model = std::move(m);
   live_pairs.clear();
+  ++catalogue_version;
   std::lock_guard lock(cache_mu_);
   cache_.clear();
 }
@@ -107,6 +109,23 @@ void LiveApp::CacheVectors(uint32_t user, int64_t model_version, uint64_t change
   std::lock_guard lock(cache_mu_);
   if (cache_.size() >= kMaxCached) cache_.clear();
   cache_[user] = {model_version, changes, v};
+}
+
+bool LiveApp::CachedAnswer(const std::string& key, int64_t model_version, uint64_t changes, Answer& out) const {
+  std::lock_guard lock(answers_mu_);
+  auto it = answers_.find(key);
+  if (it == answers_.end() || it->second.model_version != model_version || it->second.changes != changes ||
+      it->second.catalogue != catalogue_version) {
+    return false;
+  }
+  out = it->second;
+  return true;
+}
+
+void LiveApp::CacheAnswer(const std::string& key, Answer a) const {
+  std::lock_guard lock(answers_mu_);
+  if (answers_.size() >= kMaxAnswers) answers_.clear();
+  answers_[key] = std::move(a);
 }
 
 }  // namespace aimass::recommend

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "recsys/events.hpp"
 #include "recsys/recommender.hpp"
 
@@ -64,6 +66,7 @@ class LiveApp {
   std::unordered_map<uint32_t, std::unordered_map<uint32_t, float>> live_pairs;
   std::shared_ptr<LoadedModel> model;
   uint64_t feedback_count = 0;
+  uint64_t catalogue_version = 0;  // bumped by every change of items or configuration (answers cached before are stale)
 
   // Under the exclusive lock.
   uint32_t Item(const std::string& id);
@@ -80,6 +83,18 @@ class LiveApp {
   bool CachedVectors(uint32_t user, const LoadedModel& m, recsys::UserVectors& out) const;
   void CacheVectors(uint32_t user, int64_t model_version, uint64_t changes, const recsys::UserVectors& v) const;
 
+  // Answer cache: a user's recommendations for one query, valid while the model, the user's
+  // changes and the catalogue are the same (so new feedback still counts at once).
+  struct Answer {
+    int64_t model_version = 0;
+    uint64_t changes = 0;
+    uint64_t catalogue = 0;
+    nlohmann::json items;
+    std::string served_by;
+  };
+  bool CachedAnswer(const std::string& key, int64_t model_version, uint64_t changes, Answer& out) const;
+  void CacheAnswer(const std::string& key, Answer a) const;
+
  private:
   struct Cached {
     int64_t version = 0;
@@ -88,6 +103,8 @@ class LiveApp {
   };
   mutable std::mutex cache_mu_;
   mutable std::unordered_map<uint32_t, Cached> cache_;
+  mutable std::mutex answers_mu_;
+  mutable std::unordered_map<std::string, Answer> answers_;
 };
 
 }  // namespace aimass::recommend

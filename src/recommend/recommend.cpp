@@ -271,6 +271,7 @@ Result<json> RecommendService::UpdateApp(const std::string& app, const json& bod
     std::unique_lock lock(a->live.mu);
     old_topic = a->config.feedback_topic;
     a->config = config;
+    ++a->live.catalogue_version;
   }
   // Another topic: the old one's subscription goes, the new one's starts from its beginning.
   if (old_topic != config.feedback_topic && !old_topic.empty() && options_.broker) (void)options_.broker->DeleteSubscription("recommend-" + app);
@@ -318,6 +319,7 @@ Result<json> RecommendService::PutItems(const std::string& app, const json& item
   }
   AIMASS_RETURN_IF_ERROR(store_.PutItems(rows));
   std::unique_lock lock(a->live.mu);
+  ++a->live.catalogue_version;
   for (const auto& r : rows) {
     const uint32_t i = a->live.Item(r.id);
     ItemInfo& info = a->live.info[i];
@@ -371,6 +373,7 @@ Status RecommendService::DeleteItem(const std::string& app, const std::string& i
   AIMASS_RETURN_IF_ERROR(store_.DeleteItem(app, id));
   std::unique_lock lock(a->live.mu);
   const int64_t i = a->live.items.Find(id);
+  ++a->live.catalogue_version;
   if (i >= 0) {
     a->live.info[i].listed = false;
     a->live.info[i].hidden = true;  // its feedback stays; it is never recommended again
@@ -627,7 +630,16 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
     const int max_per = q.max_per_category.value_or(a->config.max_per_category);
     std::vector<recsys::Candidate> answer;
     const LoadedModel* m = live.model.get();
-    if (m) {
+    // The same question since the user's last feedback: the same answer.
+    const std::string key = user + '\x1f' + algorithm + '\x1f' + std::to_string(q.n) + '\x1f' + q.category + '\x1f' +
+                            std::to_string(max_per) + (q.explain ? "\x1f1" : "\x1f0");
+    LiveApp::Answer cached;
+    const bool cacheable = m && u >= 0;
+    if (cacheable && live.CachedAnswer(key, m->version, live.user_state[u].changes, cached)) {
+      items = std::move(cached.items);
+      served_by = std::move(cached.served_by);
+      model_version = m->version;
+    } else if (m) {
       const recsys::Recommender& rec = *m->recommender;
       recsys::Filter f;
       f.keep = [&](uint32_t mi) { return allowed(m->to_app[mi]); };
@@ -669,7 +681,7 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
         items.push_back(std::move(item));
       }
     }
-    if (items.size() < q.n) {
+    if (items.size() < q.n && !cached.model_version) {
       // No model yet, or items the model has not seen: live popularity.
       std::vector<float> pop(live.info.size(), recsys::Recommender::kNone);
       for (uint32_t i = 0; i < live.info.size(); ++i) {
@@ -685,6 +697,9 @@ Result<json> RecommendService::Recommend(const std::string& app, const std::stri
         items.push_back(std::move(item));
       }
       if (served_by.empty()) served_by = "popular";
+    }
+    if (cacheable && !cached.model_version) {
+      live.CacheAnswer(key, {m->version, live.user_state[u].changes, live.catalogue_version, items, served_by});
     }
   }
   json out = {{"user", user}, {"items", items}, {"algorithm", served_by}};

@@ -210,6 +210,24 @@ def test_new_feedback_changes_the_next_answer_without_a_retrain(server, retail):
     # The model did not change.
     assert a.get(f"/api/v1/recommend/apps/{app}").json()["model_version"] == got["model_version"]
 
+    # Answers are cached per user and question, but a catalogue change, a configuration change
+    # and the user's own feedback each count at once.
+    heavy = Counter(r[0] for r in rows).most_common(20)[-1][0]
+    path = f"/api/v1/recommend/apps/{app}/users/{heavy}/recommendations?n=5"
+    first = [i["id"] for i in a.get(path).json()["items"]]
+    assert [i["id"] for i in a.get(path).json()["items"]] == first
+    assert a.put(f"/api/v1/recommend/apps/{app}/items/{first[0]}", json={"hidden": True}).status_code == 200
+    assert first[0] not in [i["id"] for i in a.get(path).json()["items"]]
+    assert a.put(f"/api/v1/recommend/apps/{app}/items/{first[0]}", json={"hidden": False}).status_code == 200
+    assert a.patch(f"/api/v1/recommend/apps/{app}", json={"exclude_consumed": True}).status_code == 200
+    try:
+        fresh = [i["id"] for i in a.get(path).json()["items"]]
+        assert not set(fresh) & {i for u, i, _, _ in rows if u == heavy}
+        assert a.post(f"/api/v1/recommend/apps/{app}/feedback", json=[{"user": heavy, "item": fresh[0], "type": "purchase"}]).status_code == 200
+        assert fresh[0] not in [i["id"] for i in a.get(path).json()["items"]]
+    finally:
+        assert a.patch(f"/api/v1/recommend/apps/{app}", json={"exclude_consumed": False}).status_code == 200
+
 
 def test_an_ab_experiment_splits_users_stably_and_measures_click_through(server):
     a = server.admin
