@@ -257,10 +257,18 @@ Result<json> RecommendService::GetApp(const std::string& app) {
 
 Result<json> RecommendService::UpdateApp(const std::string& app, const json& body) {
   AIMASS_ASSIGN_OR_RETURN(auto a, Find(app));
-  json merged = body;
-  if (!merged.is_object()) return Status::InvalidJson("the body is a JSON object");
+  if (!body.is_object()) return Status::InvalidJson("the body is a JSON object");
+  // A PATCH: the members given over the configuration as it is.
+  json merged;
+  {
+    std::shared_lock lock(a->live.mu);
+    merged = a->config.Json();
+  }
+  if (body.contains("feedback_types") && body["feedback_types"] != merged["feedback_types"]) {
+    return Status::Conflict("feedback_types cannot change: the weights of stored feedback would change under the live state");
+  }
+  for (auto it = body.begin(); it != body.end(); ++it) merged[it.key()] = it.value();
   merged["name"] = app;
-  if (!merged.contains("feedback_types")) merged["feedback_types"] = a->config.feedback_types;
   AIMASS_ASSIGN_OR_RETURN(AppConfig config, ParseAppConfig(merged));
   if (config.feedback_types != a->config.feedback_types) {
     return Status::Conflict("feedback_types cannot change: the weights of stored feedback would change under the live state");

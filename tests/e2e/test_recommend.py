@@ -294,6 +294,10 @@ def test_bad_input_is_refused_and_changes_nothing(server):
     assert_error(a.get(f"/api/v1/recommend/apps/{app}/users/u/recommendations?algorithm=magic"), 400)
     assert_error(a.post(f"/api/v1/recommend/apps/{app}/evaluate", json={"split_at": "soon"}), 400)
     assert_error(a.patch(f"/api/v1/recommend/apps/{app}", json={"feedback_types": {"click": 1}}), 409)
+    # A PATCH changes what it names and keeps the rest.
+    assert a.patch(f"/api/v1/recommend/apps/{app}", json={"algorithm": "als", "training": {"factors": 32}}).status_code == 200
+    patched = a.patch(f"/api/v1/recommend/apps/{app}", json={"max_per_category": 2}).json()
+    assert (patched["algorithm"], patched["training"], patched["max_per_category"]) == ("als", {"factors": 32}, 2), patched
     assert_error(a.get("/api/v1/recommend/apps/nope"), 404, "not_found")
     viewer = server.create_user(roles=["viewer"], prefix="viewer")
     assert viewer.client.get(f"/api/v1/recommend/apps/{app}").status_code == 200
