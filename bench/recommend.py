@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from aimass_bench import Aimass  # noqa: E402
-from recommend_als import SPLIT, category, online_retail  # noqa: E402  (the peer itself runs in a process of its own)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+from online_retail import SPLIT, product_kind, purchases  # noqa: E402
 
 RATE = int(os.environ.get("RATE", 1000))
 SECONDS = int(os.environ.get("SECONDS", 20))
@@ -46,7 +47,7 @@ def wait(what, fn, timeout=1800):
 def load(a, app, rows, titles):
     """The e2e test's fixture: the app, its catalogue, then every purchase (sessions are invoices)."""
     a.call("POST", "/api/v1/recommend/apps", {"name": app, "feedback_types": {"purchase": 1}, "exclude_consumed": False})
-    items = [{"id": code, "categories": [category(t)], "properties": {"title": t}} for code, t in titles.items()]
+    items = [{"id": code, "categories": [product_kind(t)], "properties": {"title": t}} for code, t in titles.items()]
     for at in range(0, len(items), 5000):
         a.call("POST", f"/api/v1/recommend/apps/{app}/items", {"items": items[at:at + 5000]})
     t = time.perf_counter()
@@ -119,7 +120,7 @@ def ids(rec):
 
 
 def main():
-    rows, titles = online_retail()
+    rows, titles = purchases()
     work = Path(tempfile.mkdtemp(prefix="recommend-bench-"))
     a = Aimass(work)
     ok = False
@@ -223,7 +224,7 @@ def main():
         by_cat = defaultdict(list)
         bought = Counter(r[1] for r in rows)
         for code, title in titles.items():
-            by_cat[category(title)].append(code)
+            by_cat[product_kind(title)].append(code)
         cats = sorted((c for c, codes in by_cat.items() if len(codes) >= 3 and c != "other"), key=lambda c: -len(by_cat[c]))
         delays, posts, tries = [], [], []
         for k in range(FRESH_USERS):

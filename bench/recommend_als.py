@@ -38,16 +38,14 @@ prints one line (train seconds and NDCG@10 by trained and by folded-in user fact
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import math
 import os
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 
 THREADS = int(os.environ.get("THREADS", os.cpu_count()))
@@ -55,42 +53,11 @@ if __name__ == "__main__":
     os.environ["OMP_NUM_THREADS"] = "1"  # read by OpenBLAS's OpenMP when numpy loads it, just below
 import numpy as np  # noqa: E402
 
-SPLIT = "2011-11-09T00:00:00Z"
-SPLIT_MS = int(datetime(2011, 11, 9, tzinfo=timezone.utc).timestamp() * 1000)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
+from online_retail import SPLIT_MS, purchases  # noqa: E402  (the e2e test's data, cleaned the same way)
 
 # src/recsys/als.hpp's AlsOptions defaults.
 FACTORS, ITERATIONS, REGULARIZATION, ALPHA, CG_STEPS = 64, 15, 0.1, 10.0, 3
-
-
-def retail_path() -> Path:
-    """../shared/data beside this checkout or a folder above it, else the workplace's."""
-    for root in Path(__file__).resolve().parents:
-        candidate = root.parent / "shared" / "data" / "online-retail" / "online_retail.csv.gz"
-        if candidate.exists():
-            return candidate
-    return Path("/work/shared/data/online-retail/online_retail.csv.gz")
-
-
-def online_retail():
-    """The purchases, cleaned as tests/e2e/test_recommend.py cleans them (copied): no
-    cancellations (C…), no rows without a customer, only product stock codes (five digits
-    first), positive quantities. Rows (customer, stock code, Unix ms, invoice) and titles."""
-    rows, titles = [], {}
-    with gzip.open(retail_path(), "rt", encoding="utf-8", errors="replace") as f:
-        for r in csv.DictReader(f):
-            code = r["StockCode"]
-            if r["InvoiceNo"].startswith("C") or not r["CustomerID"] or not code[:5].isdigit() or float(r["Quantity"]) <= 0:
-                continue
-            ts = int(datetime.strptime(r["InvoiceDate"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp() * 1000)
-            rows.append((r["CustomerID"].split(".")[0], code, ts, r["InvoiceNo"]))
-            titles.setdefault(code, r["Description"].strip())
-    return rows, titles
-
-
-def category(title: str) -> str:
-    """The kind of product (as the e2e test's): the last word of its description."""
-    words = [w for w in title.split() if w.isalpha()]
-    return words[-1].lower() if words else "other"
 
 
 # --- CSR -------------------------------------------------------------------------------------
@@ -341,7 +308,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=1, help="train this many times from different random starts")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
     args = ap.parse_args()
-    rows, _ = online_retail()
+    rows, _ = purchases()
     r = run(rows, loop=args.loop, seeds=args.seeds)
     if args.json:
         print(json.dumps(r))

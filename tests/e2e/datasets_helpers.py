@@ -4,20 +4,9 @@ from __future__ import annotations
 import time
 
 from conftest import describe, unique, wait_for
+from online_retail import shared_data  # noqa: F401  (the tests import it from here)
 
 CSV = {"Content-Type": "text/csv"}
-
-
-def shared_data(relative: str):
-    """A file of ../shared/data, beside this checkout or any folder above it (a CI clone
-    elsewhere), else where the workplace keeps it."""
-    from pathlib import Path
-    here = Path(__file__).resolve()
-    for root in here.parents:
-        candidate = root.parent / "shared" / "data" / relative
-        if candidate.exists():
-            return candidate
-    return Path("/work/shared/data") / relative
 
 
 def retail_path():

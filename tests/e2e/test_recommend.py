@@ -6,8 +6,6 @@ filters, diversity), feedback that changes the next answer without a retrain, an
 experiment, and bad input."""
 from __future__ import annotations
 
-import csv
-import gzip
 import math
 import time
 from collections import Counter, defaultdict
@@ -16,32 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import assert_error, unique, wait_for
-from datasets_helpers import shared_data
-
-SPLIT = "2011-11-09T00:00:00Z"
-SPLIT_MS = int(datetime(2011, 11, 9, tzinfo=timezone.utc).timestamp() * 1000)
-
-
-def online_retail():
-    """The purchases, cleaned as a user would: no cancellations (C…), no rows without a
-    customer, only product stock codes (five digits first), positive quantities."""
-    rows, titles = [], {}
-    with gzip.open(shared_data("online-retail/online_retail.csv.gz"), "rt", encoding="utf-8", errors="replace") as f:
-        for r in csv.DictReader(f):
-            code = r["StockCode"]
-            if r["InvoiceNo"].startswith("C") or not r["CustomerID"] or not code[:5].isdigit() or float(r["Quantity"]) <= 0:
-                continue
-            ts = int(datetime.strptime(r["InvoiceDate"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp() * 1000)
-            rows.append((r["CustomerID"].split(".")[0], code, ts, r["InvoiceNo"]))
-            titles.setdefault(code, r["Description"].strip())
-    return rows, titles
-
-
-def category(title: str) -> str:
-    """The kind of product: the last word of its description (HOLDER, LANTERN, BAG…)."""
-    words = [w for w in title.split() if w.isalpha()]
-    return words[-1].lower() if words else "other"
-
+from online_retail import SPLIT, SPLIT_MS, product_kind, purchases
 
 def popularity_ndcg(rows, k=10):
     """The baseline, computed here: the k items bought most before the split, for every customer
@@ -66,12 +39,12 @@ def popularity_ndcg(rows, k=10):
 def retail(server):
     """An app with Online Retail's catalogue and purchases (sessions are invoices)."""
     a = server.admin
-    rows, titles = online_retail()
+    rows, titles = purchases()
     app = unique("retail")
     resp = a.post("/api/v1/recommend/apps", json={"name": app, "feedback_types": {"purchase": 1},
                                                   "exclude_consumed": False})
     assert resp.status_code == 201, resp.text
-    items = [{"id": code, "categories": [category(t)], "properties": {"title": t}} for code, t in titles.items()]
+    items = [{"id": code, "categories": [product_kind(t)], "properties": {"title": t}} for code, t in titles.items()]
     for at in range(0, len(items), 5000):
         resp = a.post(f"/api/v1/recommend/apps/{app}/items", json={"items": items[at:at + 5000]})
         assert resp.status_code == 200, resp.text
@@ -310,7 +283,7 @@ def test_feedback_imported_from_a_dataset_version_once(server):
     a = server.admin
     app = unique("imported")
     assert a.post("/api/v1/recommend/apps", json={"name": app, "feedback_types": {"purchase": 1}}).status_code == 201
-    rows, _ = online_retail()
+    rows, _ = purchases()
     head = rows[:3000]
     lines = ["CustomerID,StockCode,InvoiceDate,InvoiceNo,Quantity"]
     for u, i, ts, inv in head:
