@@ -77,6 +77,11 @@ std::string TitleOf(const json& properties, const std::string& fallback) {
   return fallback;
 }
 
+// How answers and reasons name an item: its title, else its id.
+const std::string& NameOf(const LiveApp& live, uint32_t item) {
+  return live.info[item].title.empty() ? live.items.Name(item) : live.info[item].title;
+}
+
 }  // namespace
 
 std::string ModelOf(const std::string& app) { return "recommend-" + app; }
@@ -561,7 +566,7 @@ json RecommendService::Reason(const App& a, const LoadedModel* m, const recsys::
   if (c.because >= 0 && m) {
     const uint32_t b = m->to_app[c.because];
     r["item"] = a.live.items.Name(b);
-    because = a.live.info[b].title.empty() ? a.live.items.Name(b) : a.live.info[b].title;
+    because = NameOf(a.live, b);
   }
   switch (c.source) {
     case Source::kPopular:
@@ -766,7 +771,7 @@ Result<json> RecommendService::Similar(const std::string& app, const std::string
     json it = ItemBrief(*a, j);
     it["score"] = order[k].first;
     const Source s = scored[j].second;
-    const std::string named = live.info[i].title.empty() ? item : live.info[i].title;
+    const std::string& named = NameOf(live, static_cast<uint32_t>(i));
     it["reason"] = {{"algorithm", recsys::SourceName(s)}, {"item", item},
                     {"text", s == Source::kSession ? "often chosen together with " + named : "chosen by the people who chose " + named}};
     items.push_back(std::move(it));
@@ -829,7 +834,7 @@ Result<json> RecommendService::Next(const std::string& app, const std::string& s
       const uint32_t b = static_cast<uint32_t>(c.because);
       reason["item"] = live.items.Name(b);
       reason["text"] = (c.source == Source::kSession ? "often chosen next after " : "similar to ") +
-                       (live.info[b].title.empty() ? live.items.Name(b) : live.info[b].title);
+                       NameOf(live, b);
     } else {
       reason["text"] = "popular";
     }

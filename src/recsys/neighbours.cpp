@@ -20,11 +20,11 @@ void KeepBest(std::vector<std::pair<uint32_t, float>>& row, int k) {
 
 }  // namespace
 
-Neighbours TopK(size_t rows, const std::vector<std::vector<std::pair<uint32_t, float>>>& rows_in, int k) {
+Neighbours TopK(size_t rows, std::vector<std::vector<std::pair<uint32_t, float>>> rows_in, int k) {
   Neighbours n;
   n.offsets.assign(1, 0);
   for (size_t i = 0; i < rows; ++i) {
-    auto row = rows_in[i];
+    auto& row = rows_in[i];
     KeepBest(row, k);
     for (const auto& [j, s] : row) {
       n.items.push_back(j);
@@ -63,7 +63,7 @@ Neighbours TrainItemKnn(const Csr& user_items, int k, float shrink, int threads)
     }
     KeepBest(row, k);
   });
-  return TopK(items, rows, k);
+  return TopK(items, std::move(rows), k);
 }
 
 Neighbours TrainCooccurrence(const std::vector<std::vector<uint32_t>>& sessions, size_t items, int window, int k) {
@@ -90,7 +90,7 @@ Neighbours TrainCooccurrence(const std::vector<std::vector<uint32_t>>& sessions,
       i = j;
     }
   }
-  return TopK(items, rows, k);
+  return TopK(items, std::move(rows), k);
 }
 
 }  // namespace aimass::recsys

@@ -19,6 +19,6 @@ Neighbours TrainItemKnn(const Csr& user_items, int k, float shrink, int threads)
 Neighbours TrainCooccurrence(const std::vector<std::vector<uint32_t>>& sessions, size_t items, int window, int k);
 
 // Keeps each row's `k` best scores, best first.
-Neighbours TopK(size_t rows, const std::vector<std::vector<std::pair<uint32_t, float>>>& rows_in, int k);
+Neighbours TopK(size_t rows, std::vector<std::vector<std::pair<uint32_t, float>>> rows_in, int k);
 
 }  // namespace aimass::recsys

@@ -199,15 +199,16 @@ UserVectors Recommender::Vectors(const UserHistory& h) const {
 }
 
 void Recommender::Scores(Source s, const UserHistory& h, const UserVectors& v, std::vector<float>& out) const {
+  // The user-independent scores are copied as they are; the others start from kNone.
+  if (s == Source::kPopular || s == Source::kRecent) {
+    out = s == Source::kPopular ? popular_ : recent_;
+    return;
+  }
   const Model& m = *model_;
-  const size_t n = m.size();
-  out.assign(n, kNone);
+  out.assign(m.size(), kNone);
   switch (s) {
     case Source::kPopular:
-      out = popular_;
-      break;
     case Source::kRecent:
-      out = recent_;
       break;
     case Source::kHistory: {
       // What the user chose before, most for the most chosen and the most recent. Time is
