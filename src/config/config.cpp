@@ -187,6 +187,10 @@ const std::vector<KeyInfo>& Keys() {
               "missing: Chinese text is indexed as character bigrams."),
       U64_KEY("search.max_batch_bytes", search.max_batch_bytes, 1024, 1ll << 34,
               "Largest body of one documents or evaluate request to a search index; more is 413."),
+      STR_KEY("cube.dir", cube.dir, "Directory of the cubes' column files (local disk); empty: data_dir/cubes."),
+      INT_KEY("cube.threads", cube.threads, 0, 1024, "Threads one cube query or build uses; 0: every usable core."),
+      INT_KEY("cube.query_memory_mb", cube.query_memory_mb, 1, 1048576,
+              "Memory one cube query may use for its groups; a query that needs more is refused with 413."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -83,6 +83,12 @@ struct Config {
     uint64_t max_batch_bytes = 64ull << 20;  // one documents (or evaluate) request's body
   } search;
 
+  struct Cube {
+    std::string dir;              // the cubes' column files; empty: data_dir/cubes
+    int64_t threads = 0;          // per query and build; 0: every usable core
+    int64_t query_memory_mb = 1024;  // group state one query may hold
+  } cube;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -609,7 +609,7 @@ Result<Table> Datasets::OpenTable(const DatasetVersion& v) {
   std::vector<SegmentRef> refs;
   for (const auto& s : segments) {
     AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(s.digest));
-    refs.push_back({std::move(path), s.rows});
+    refs.push_back({std::move(path), s.rows, s.digest});
   }
   return Table(v.schema, std::move(refs));
 }

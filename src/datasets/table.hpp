@@ -15,6 +15,7 @@ namespace aimass::datasets {
 struct SegmentRef {
   std::string path;  // the blob's local file
   uint64_t rows = 0;
+  std::string digest;  // the same segment in two versions (an append's parent's) has the same digest
 };
 
 class Table {
@@ -27,6 +28,7 @@ class Table {
   size_t segment_count() const { return segments_.size(); }
   uint64_t segment_rows(size_t s) const { return segments_[s].rows; }
   uint64_t segment_start(size_t s) const { return starts_[s]; }
+  const std::string& segment_digest(size_t s) const { return segments_[s].digest; }
   // The segment holding row `row` (row < rows()).
   size_t SegmentOf(uint64_t row) const;
   Result<ColumnData> Read(size_t segment, size_t column) const;

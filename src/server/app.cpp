@@ -9,6 +9,7 @@
 
 #include "assist/module.hpp"
 #include "recommend/module.hpp"
+#include "cube/module.hpp"
 #include "auth/module.hpp"
 #include "blobs/module.hpp"
 #include "cluster/module.hpp"
@@ -56,7 +57,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
     Make<collector::CollectorModule>, Make<tracking::TrackingModule>, Make<pipeline::PipelineModule>,
-    Make<search::SearchModule>,     Make<assist::AssistModule>,     Make<recommend::RecommendModule>,
+    Make<search::SearchModule>,     Make<assist::AssistModule>,     Make<recommend::RecommendModule>, Make<cube::CubeModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {
