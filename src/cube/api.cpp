@@ -74,6 +74,30 @@ Status RegisterRoutes(http::Router& router, CubeService& service) {
         HTTP_TRY(Json b, s.Drill(P(req, "name"), body));
         return http::JsonResponse(200, b);
       });
+  add(Method::kPost, "/api/v1/cubes/sql", "cubes:read",
+      "Query a cube in SQL {sql: \"SELECT country, revenue FROM sales WHERE … GROUP BY ROLLUP(…) ORDER BY … LIMIT …\"}: "
+      "the answer and the JSON query it became",
+      [&s](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(Json b, s.Sql(body));
+        return http::JsonResponse(200, b);
+      });
+  add(Method::kPost, cube + "/anomalies", "cubes:read",
+      "Anomalies of a measure over time {measure, level (time.day), filters, by, threshold (3.5), season (auto | none | periods)}: "
+      "each period's value, seasonal baseline and robust z-score",
+      [&s](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(Json b, s.Anomalies(P(req, "name"), body));
+        return http::JsonResponse(200, b);
+      });
+  add(Method::kPost, cube + "/explain", "cubes:read",
+      "Explain a change {measure, level, from, to, dimensions, filters, limit}: the level values that contributed most to the "
+      "difference between two periods",
+      [&s](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(Json b, s.Explain(P(req, "name"), body));
+        return http::JsonResponse(200, b);
+      });
   add(Method::kGet, cube + "/members", "cubes:read", "A level's values (?level=&q=&limit=), for pickers and filters",
       [&s](Request& req) -> Response {
         const auto level = req.Query("level");

@@ -8,7 +8,9 @@
 
 #include "common/name.hpp"
 #include "common/time.hpp"
+#include "cube/anomaly.hpp"
 #include "cube/cube_builder.hpp"
+#include "cube/sql.hpp"
 #include "datasets/datasets.hpp"
 #include "events/bus.hpp"
 #include "olap/chunk_builder.hpp"
@@ -82,23 +84,27 @@ void CubeService::LoadFiles(Cube& c) {
     return;
   }
   const json& extra = base->second;
+  if (!extra.contains("segments") || !extra["segments"].is_array() || !extra.contains("version") || !extra["version"].is_number_integer()) {
+    spdlog::warn("cube {}: its files do not say what they were built from (they are rebuilt)", c.row.name);
+    return;
+  }
   c.base = base->first;
-  c.segments = extra.value("segments", std::vector<std::string>{});
+  for (const auto& d : extra["segments"]) c.segments.push_back(d.is_string() ? d.get<std::string>() : "");
   c.row.source_version = extra.value("version", int64_t{0});
   c.row.rows = static_cast<int64_t>(c.base->rows);
   c.generation = 1;
   for (const auto& p : c.spec.pre_aggregations) {
     auto pre = olap::LoadTable(CubeDir(c.row.name) + "/pre/" + p.name);
-    if (!pre.ok()) continue;
+    if (!pre.ok() || !pre->second.is_object()) continue;
     PreAggregate pa;
     pa.table = pre->first;
     // Fresh when built from this base table and with the levels the definition asks now.
-    const bool fresh = pre->second.value("base_version", int64_t{-1}) == c.row.source_version &&
-                       pre->second.value("base_rows", int64_t{-1}) == c.row.rows &&
-                       pre->second.value("dimensions", std::vector<std::string>{}) == p.dimensions;
+    const json& e = pre->second;
+    const bool fresh = e.contains("base_version") && e["base_version"] == c.row.source_version && e.contains("base_rows") &&
+                       e["base_rows"] == c.row.rows && e.contains("dimensions") && e["dimensions"] == json(p.dimensions);
     pa.built_from = fresh ? c.generation : 0;
     pa.state = fresh ? "ready" : "pending";
-    pa.built_ms = pre->second.value("built_ms", int64_t{0});
+    pa.built_ms = e.contains("built_ms") && e["built_ms"].is_number_integer() ? e["built_ms"].get<int64_t>() : 0;
     c.pre[p.name] = std::move(pa);
   }
 }
@@ -558,7 +564,7 @@ Result<json> CubeService::Drill(const std::string& name, const json& body) {
   if (!body.is_object() || !body.contains("query") || !body.contains("level") || !body["level"].is_string()) {
     return Status::BadRequest("a drill is {query, level, value, direction: down | up}");
   }
-  const std::string direction = body.value("direction", std::string("down"));
+  const json direction = body.contains("direction") ? body["direction"] : json("down");
   if (direction != "down" && direction != "up") return Status::BadRequest("direction is down or up");
   AIMASS_ASSIGN_OR_RETURN(QuerySpec q, ParseQuery(body["query"], spec));
   std::optional<json> value;
@@ -567,6 +573,204 @@ Result<json> CubeService::Drill(const std::string& name, const json& body) {
   const json nq = next.ToJson();
   AIMASS_ASSIGN_OR_RETURN(json result, Query(name, nq));
   return json{{"query", nq}, {"result", result}};
+}
+
+Result<CubeSpec> CubeService::SpecOf(const std::string& name) {
+  AIMASS_ASSIGN_OR_RETURN(auto c, Find(name));
+  std::lock_guard lock(mu_);
+  return c->spec;
+}
+
+Result<json> CubeService::Sql(const json& body) {
+  if (!body.is_object() || !body.contains("sql") || !body["sql"].is_string()) return Status::BadRequest("the body is {sql: \"SELECT … FROM cube …\"}");
+  const std::string sql = body["sql"];
+  AIMASS_ASSIGN_OR_RETURN(std::string name, SqlCube(sql));
+  AIMASS_ASSIGN_OR_RETURN(CubeSpec spec, SpecOf(name));
+  AIMASS_ASSIGN_OR_RETURN(json q, SqlToQuery(sql, spec));
+  AIMASS_ASSIGN_OR_RETURN(json answer, Query(name, q));
+  answer["cube"] = name;
+  answer["query"] = q;
+  return answer;
+}
+
+namespace {
+
+// The measure and time level of an anomalies or explain request, checked.
+Status MeasureAndLevel(const CubeSpec& spec, const json& body, std::string* measure, std::string* level, olap::TimeLevel* tl) {
+  if (!body.is_object() || !body.contains("measure") || !body["measure"].is_string()) return Status::BadRequest("measure is required");
+  *measure = body["measure"];
+  if (!spec.Measure(*measure)) return Status::BadRequest("'" + measure->substr(0, 128) + "' is not a measure of the cube");
+  const DimensionSpec* time = spec.TimeDimension();
+  if (!time) return Status::BadRequest("the cube has no time dimension");
+  *level = time->name + ".day";
+  if (body.contains("level") && body["level"].is_string()) *level = body["level"];
+  if (!body.contains("level") || body["level"].is_string()) {
+    const DimensionSpec* d = spec.DimensionOf(*level);
+    auto parsed = d == time && level->size() > time->name.size() ? olap::ParseTimeLevel(level->substr(time->name.size() + 1)) : std::nullopt;
+    if (parsed && olap::IsHierarchical(*parsed)) {
+      *tl = *parsed;
+      return Status::Ok();
+    }
+  }
+  return Status::BadRequest("level is a level of the time dimension: " + time->name + ".year, .quarter, .month, .week, .day or .hour");
+}
+
+bool Additive(const MeasureSpec& m) { return m.agg == MeasureAgg::kSum || m.agg == MeasureAgg::kCount; }
+
+std::optional<double> Num(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<json> CubeService::Anomalies(const std::string& name, const json& body) {
+  AIMASS_ASSIGN_OR_RETURN(CubeSpec spec, SpecOf(name));
+  std::string measure, level;
+  olap::TimeLevel tl;
+  AIMASS_RETURN_IF_ERROR(MeasureAndLevel(spec, body, &measure, &level, &tl));
+  double threshold = 3.5;
+  if (body.contains("threshold")) {
+    if (!body["threshold"].is_number() || body["threshold"].get<double>() <= 0) return Status::BadRequest("threshold is a number above 0");
+    threshold = body["threshold"];
+  }
+  // The season: a day's is the week, an hour's the day, a month's the year; or as asked.
+  int season = tl == olap::TimeLevel::kDay ? 7 : tl == olap::TimeLevel::kHour ? 24 : tl == olap::TimeLevel::kMonth ? 12 : tl == olap::TimeLevel::kQuarter ? 4 : 0;
+  if (body.contains("season")) {
+    const json& sj = body["season"];
+    if (sj == "none") season = 0;
+    else if (sj.is_number_integer() && sj.get<int64_t>() >= 0 && sj.get<int64_t>() <= 10000) season = static_cast<int>(sj.get<int64_t>());
+    else if (sj != "auto") return Status::BadRequest("season is auto, none, or a number of periods");
+  }
+  std::string by;
+  if (body.contains("by") && !body["by"].is_null()) {
+    if (!body["by"].is_string() || !spec.DimensionOf(body["by"].get<std::string>()) || spec.DimensionOf(body["by"].get<std::string>())->time) {
+      return Status::BadRequest("by is a level of a dimension other than time");
+    }
+    by = body["by"];
+  }
+  json q = {{"measures", {measure}}, {"dimensions", by.empty() ? json{level} : json{by, level}}, {"limit", 100000}};
+  if (body.contains("filters")) q["filters"] = body["filters"];
+  AIMASS_ASSIGN_OR_RETURN(json answer, Query(name, q));
+  const MeasureSpec& ms = *spec.Measure(measure);
+  // Each series over every period from its first to its last: a period without rows is 0 for
+  // a sum or a count, unknown otherwise.
+  std::map<std::string, std::map<int64_t, std::optional<double>>> series;
+  std::map<std::string, json> series_value;
+  for (const auto& row : answer["rows"]) {
+    const std::string key = by.empty() ? "" : row[by].dump();
+    if (!by.empty()) series_value[key] = row[by];
+    auto k = olap::ParseKey(tl, row[level].get<std::string>());
+    if (k) series[key][*k] = Num(row[measure]);
+  }
+  if (series.size() > 100) return Status::TooLarge("by gives more than 100 series: filter it");
+  json out_series = json::array(), found = json::array();
+  for (const auto& [key, points] : series) {
+    if (points.empty()) continue;
+    const int64_t lo = points.begin()->first, hi = points.rbegin()->first;
+    if (hi - lo > 100000) return Status::TooLarge("the series has more than 100,000 periods: use a coarser level or filter time");
+    std::vector<std::optional<double>> values;
+    std::vector<int64_t> keys;
+    for (int64_t k = lo; k <= hi; ++k) {
+      auto it = points.find(k);
+      values.push_back(it != points.end() ? it->second : (Additive(ms) ? std::optional<double>(0.0) : std::nullopt));
+      keys.push_back(k);
+    }
+    auto scored = DetectAnomalies(values, season, threshold);
+    json pts = json::array();
+    for (size_t i = 0; i < scored.size(); ++i) {
+      const auto& p = scored[i];
+      json o = {{"time", olap::RenderKey(tl, keys[i])}, {"value", p.value ? json(*p.value) : json(nullptr)},
+                {"baseline", p.baseline ? json(*p.baseline) : json(nullptr)}, {"score", p.score ? json(*p.score) : json(nullptr)},
+                {"anomaly", p.anomaly}};
+      pts.push_back(o);
+      if (p.anomaly) {
+        json a = o;
+        a.erase("anomaly");
+        a["direction"] = *p.score > 0 ? "up" : "down";
+        if (!by.empty()) a[by] = series_value[key];
+        found.push_back(a);
+      }
+    }
+    json s = {{"points", pts}};
+    if (!by.empty()) s[by] = series_value[key];
+    out_series.push_back(s);
+  }
+  std::sort(found.begin(), found.end(), [](const json& a, const json& b) { return std::fabs(a["score"].get<double>()) > std::fabs(b["score"].get<double>()); });
+  json out = {{"measure", measure}, {"level", level}, {"season", season}, {"threshold", threshold}, {"anomalies", found},
+              {"pre_aggregation", answer["pre_aggregation"]}};
+  if (by.empty()) out["points"] = out_series.empty() ? json::array() : out_series[0]["points"];
+  else out["series"] = out_series;
+  return out;
+}
+
+Result<json> CubeService::Explain(const std::string& name, const json& body) {
+  AIMASS_ASSIGN_OR_RETURN(CubeSpec spec, SpecOf(name));
+  std::string measure, level;
+  olap::TimeLevel tl;
+  AIMASS_RETURN_IF_ERROR(MeasureAndLevel(spec, body, &measure, &level, &tl));
+  std::string period[2];
+  const char* keys[2] = {"from", "to"};
+  for (int i = 0; i < 2; ++i) {
+    if (!body.contains(keys[i]) || !body[keys[i]].is_string() || !olap::ParseKey(tl, body[keys[i]].get<std::string>())) {
+      return Status::BadRequest(std::string(keys[i]) + " is a " + std::string(olap::TimeLevelName(tl)) + " (the two periods compared)");
+    }
+    period[i] = olap::RenderKey(tl, *olap::ParseKey(tl, body[keys[i]].get<std::string>()));
+  }
+  std::vector<std::string> dims;
+  if (body.contains("dimensions")) {
+    if (!body["dimensions"].is_array() || body["dimensions"].size() > 16) return Status::BadRequest("dimensions is an array of at most 16 levels");
+    for (const auto& d : body["dimensions"]) {
+      if (!d.is_string() || !spec.DimensionOf(d.get<std::string>()) || spec.DimensionOf(d.get<std::string>())->time) {
+        return Status::BadRequest("dimensions are levels of dimensions other than time");
+      }
+      dims.push_back(d);
+    }
+  } else {
+    for (const auto& d : spec.dimensions) {
+      if (!d.time) dims.push_back(d.levels.back().name);
+    }
+  }
+  size_t limit = 10;
+  if (body.contains("limit")) {
+    if (!body["limit"].is_number_integer() || body["limit"].get<int64_t>() < 1 || body["limit"].get<int64_t>() > 1000) return Status::BadRequest("limit is 1 to 1,000");
+    limit = static_cast<size_t>(body["limit"].get<int64_t>());
+  }
+  json base_filters = body.value("filters", json::array());
+  if (!base_filters.is_array()) return Status::BadRequest("filters is an array");
+  base_filters.push_back({{"dimension", level}, {"op", "in"}, {"values", {period[0], period[1]}}});
+  // Both periods in one query per dimension: the level's values side by side.
+  auto run = [&](const std::vector<std::string>& by) -> Result<json> {
+    json d = by;
+    d.push_back(level);
+    return Query(name, json{{"measures", {measure}}, {"dimensions", d}, {"filters", base_filters}, {"limit", 100000}});
+  };
+  AIMASS_ASSIGN_OR_RETURN(json total, run({}));
+  double t[2] = {0, 0};
+  for (const auto& r : total["rows"]) t[r[level] == period[1]] = Num(r[measure]).value_or(0);
+  const double change = t[1] - t[0];
+  json contributors = json::array();
+  for (const auto& d : dims) {
+    AIMASS_ASSIGN_OR_RETURN(json a, run({d}));
+    std::map<std::string, std::pair<json, std::array<double, 2>>> by_value;
+    for (const auto& r : a["rows"]) {
+      auto& e = by_value[r[d].dump()];
+      e.first = r[d];
+      e.second[r[level] == period[1]] = Num(r[measure]).value_or(0);
+    }
+    for (const auto& [k, e] : by_value) {
+      const double c = e.second[1] - e.second[0];
+      contributors.push_back({{"dimension", d}, {"value", e.first}, {"from", e.second[0]}, {"to", e.second[1]}, {"change", c},
+                              {"share", change != 0 ? json(c / change) : json(nullptr)}});
+    }
+  }
+  std::stable_sort(contributors.begin(), contributors.end(), [](const json& a, const json& b) {
+    return std::fabs(a["change"].get<double>()) > std::fabs(b["change"].get<double>());
+  });
+  if (contributors.size() > limit) contributors.erase(contributors.begin() + static_cast<long>(limit), contributors.end());
+  return json{{"measure", measure}, {"level", level}, {"from", period[0]}, {"to", period[1]},
+              {"total", {{"from", t[0]}, {"to", t[1]}, {"change", change}}}, {"additive", Additive(*spec.Measure(measure))},
+              {"contributors", contributors}};
 }
 
 Result<json> CubeService::Members(const std::string& name, const std::string& level, const std::string& q, size_t limit) {
@@ -636,7 +840,9 @@ Result<json> CubeService::PutView(const std::string& name, const json& body, con
   AIMASS_RETURN_IF_ERROR(ValidateName("view name", v.name, 64));
   AIMASS_ASSIGN_OR_RETURN(QuerySpec q, ParseQuery(body["query"], spec));
   v.query = q.ToJson().dump();
-  v.chart = body.value("chart", std::string("table"));
+  const json chart = body.contains("chart") ? body["chart"] : json("table");
+  if (!chart.is_string() || !kCharts.count(chart.get<std::string>())) return Status::BadRequest("chart is table, bars, lines or heatmap");
+  v.chart = chart;
   if (!kCharts.count(v.chart)) return Status::BadRequest("chart is table, bars, lines or heatmap");
   v.owner = who.username;
   v.created_ms = UnixNowMs();

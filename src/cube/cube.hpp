@@ -59,6 +59,13 @@ class CubeService {
 
   Result<nlohmann::json> Query(const std::string& name, const nlohmann::json& body);
   Result<nlohmann::json> Drill(const std::string& name, const nlohmann::json& body);
+  // {sql}: the statement's cube queried; the answer carries the JSON query it became.
+  Result<nlohmann::json> Sql(const nlohmann::json& body);
+  // {measure, level, filters, by, threshold, season}: each period scored against its baseline.
+  Result<nlohmann::json> Anomalies(const std::string& name, const nlohmann::json& body);
+  // {measure, level, from, to, dimensions, filters, limit}: the level values that moved the
+  // measure most between two periods.
+  Result<nlohmann::json> Explain(const std::string& name, const nlohmann::json& body);
   // A level's values (for pickers): ?q= filters by a substring.
   Result<nlohmann::json> Members(const std::string& name, const std::string& level, const std::string& q, size_t limit);
 
@@ -89,6 +96,7 @@ class CubeService {
   };
 
   Result<std::shared_ptr<Cube>> Find(const std::string& name);
+  Result<CubeSpec> SpecOf(const std::string& name);
   nlohmann::json Describe(const Cube& c);
   std::string CubeDir(const std::string& name) const;
   void Work();
