@@ -24,6 +24,7 @@ import { PipelinePage, PipelineRunPage, PipelinesPage } from "./pages/Pipelines"
 import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
 import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
+import { CubePage, CubesPage } from "./pages/Cube";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -44,6 +45,7 @@ const NAV: [string, string][] = [
   ["/search", "Search"],
   ["/assist", "Customer service"],
   ["/recommend", "Recommendation"],
+  ["/cubes", "Analysis"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -119,6 +121,8 @@ function Frame() {
           <Route path="/assist/bots/:name" element={<Keyed page={AssistBotPage} />} />
           <Route path="/recommend" element={<RecommendAppsPage />} />
           <Route path="/recommend/apps/:name" element={<Keyed page={RecommendAppPage} />} />
+          <Route path="/cubes" element={<CubesPage />} />
+          <Route path="/cubes/:name" element={<Keyed page={CubePage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -162,6 +163,7 @@ class Executor {
   bool dense_ = true;
   bool bitmap_ = false;
   size_t slots_ = 0;
+  std::vector<double> scale_;  // per aggregate: 10^decimals of an exact sum, or 0
   CalendarTable cal_;
   std::vector<Local> locals_;
   std::atomic<size_t> memory_{0};
@@ -179,6 +181,22 @@ Status Executor::Plan() {
   }
   for (const auto& f : q_.code_filters) {
     if (f.column >= t_.schema.code_columns.size()) return Status::Internal("filter on an unknown column");
+  }
+  // Exact sums: every chunk's values decimal, and no sum that could pass 2^62 units.
+  scale_.assign(q_.aggregates.size(), 0);
+  for (size_t a = 0; a < q_.aggregates.size(); ++a) {
+    const Agg agg = q_.aggregates[a].agg;
+    if (agg != Agg::kSum && agg != Agg::kAvg) continue;
+    int digits = 0;
+    for (const auto& c : t_.chunks) digits = std::max<int>(digits, c->measures[q_.aggregates[a].measure].sum.decimals < 0 ? 99 : c->measures[q_.aggregates[a].measure].sum.decimals);
+    if (digits > 6) continue;
+    const double scale = std::pow(10.0, digits);
+    double bound = 0;
+    for (const auto& c : t_.chunks) {
+      const ValueColumn& v = c->measures[q_.aggregates[a].measure].sum;
+      bound += std::max(std::fabs(v.min), std::fabs(v.max)) * scale * static_cast<double>(c->rows);
+    }
+    if (bound < 4.6e18) scale_[a] = scale;
   }
   const int64_t from = std::max(t_.time_min, q_.time_from);
   const int64_t to = std::min(t_.time_max, q_.time_to == std::numeric_limits<int64_t>::max() ? q_.time_to : q_.time_to - 1);
@@ -419,6 +437,19 @@ void Executor::ProcessChunk(const Chunk& c, Local& L) {
                                                                                    : mc.sum;
       const double* v = vc.values.data();
       const double* cnt = mc.count.empty() ? nullptr : mc.count.data();
+      const double scale = scale_[a];
+      if (scale > 0) {  // an exact sum: integers of the scale, in the slot's bits
+        for (size_t j = 0; j < m; ++j) {
+          const uint32_t r = sel[j];
+          if (!vc.Valid(r)) continue;
+          const double k = cnt ? cnt[r] : 1;
+          if (k == 0) continue;
+          double* p = st + g[j] * S + slot;
+          p[0] = std::bit_cast<double>(std::bit_cast<int64_t>(p[0]) + std::llround(v[r] * scale));
+          p[1] += k;
+        }
+        continue;
+      }
       if (vc.valid.empty() && !cnt && spec.agg != Agg::kMin && spec.agg != Agg::kMax) {
         // The common case, branch-free: every row has a value and counts once.
         if (spec.agg == Agg::kCount) {
@@ -517,6 +548,7 @@ Result<AggregationResult> Executor::Run() {
       const Agg agg = q_.aggregates[a].agg;
       if (agg == Agg::kMin) dst[2 * a] = std::min(dst[2 * a], src[2 * a]);
       else if (agg == Agg::kMax) dst[2 * a] = std::max(dst[2 * a], src[2 * a]);
+      else if (scale_[a] > 0) dst[2 * a] = std::bit_cast<double>(std::bit_cast<int64_t>(dst[2 * a]) + std::bit_cast<int64_t>(src[2 * a]));
       else dst[2 * a] += src[2 * a];
       dst[2 * a + 1] += src[2 * a + 1];
     }
@@ -567,9 +599,14 @@ Result<AggregationResult> Executor::Run() {
     const double* p = st.data() + i * S;
     s.sum.resize(q_.aggregates.size()), s.count.resize(q_.aggregates.size());
     s.min.resize(q_.aggregates.size()), s.max.resize(q_.aggregates.size()), s.distinct.resize(q_.aggregates.size());
+    s.exact.assign(q_.aggregates.size(), 0);
     for (size_t a = 0; a < q_.aggregates.size(); ++a) {
       s.count[a] = p[2 * a + 1];
       s.sum[a] = s.min[a] = s.max[a] = p[2 * a];
+      if (scale_[a] > 0) {
+        s.exact[a] = std::bit_cast<int64_t>(p[2 * a]);
+        s.sum[a] = static_cast<double>(s.exact[a]) / scale_[a];
+      }
       if (q_.aggregates[a].agg == Agg::kRows) s.rows = p[2 * a + 1];
     }
   }
@@ -663,7 +700,7 @@ Result<AggregationResult> Executor::Run() {
         for (auto& d : s.distinct) d.clear();
         s.rows = 0;
         for (size_t a = 0; a < q_.aggregates.size(); ++a) {
-          s.sum[a] = 0, s.count[a] = 0, s.min[a] = kInf, s.max[a] = -kInf;
+          s.sum[a] = 0, s.count[a] = 0, s.min[a] = kInf, s.max[a] = -kInf, s.exact[a] = 0;
           if (!sketches[a].empty()) fs[a].emplace_back();
         }
         folded.push_back(std::move(s));
@@ -674,6 +711,7 @@ Result<AggregationResult> Executor::Run() {
       s.rows += f.rows;
       for (size_t a = 0; a < q_.aggregates.size(); ++a) {
         s.sum[a] += f.sum[a];
+        s.exact[a] += f.exact[a];
         s.count[a] += f.count[a];
         s.min[a] = std::min(s.min[a], f.min[a]);
         s.max[a] = std::max(s.max[a], f.max[a]);
@@ -683,6 +721,9 @@ Result<AggregationResult> Executor::Run() {
     }
     for (const auto& [k, idx] : at) {
       GroupState& s = folded[idx];
+      for (size_t a = 0; a < q_.aggregates.size(); ++a) {
+        if (scale_[a] > 0) s.sum[a] = static_cast<double>(s.exact[a]) / scale_[a];
+      }
       for (auto& d : s.distinct) {
         std::sort(d.begin(), d.end());
         d.erase(std::unique(d.begin(), d.end()), d.end());

@@ -5,7 +5,9 @@
 // offset in its range into one integer: a dense array of states when the product of the ranges
 // is small, an open-addressing hash table otherwise. Totals (ROLLUP, CUBE) are grouping sets
 // folded from the finest groups. Memory for groups is counted and a query over its limit is
-// refused, never left to grow.
+// refused, never left to grow. Sums of decimal columns (prices, quantities: every value has at
+// most six decimal digits) are added as integers of their scale, so that a sum is the same
+// whatever the order of its rows: on any number of threads, and from a pre-aggregation.
 #pragma once
 
 #include <cstdint>
@@ -69,6 +71,7 @@ struct ResultRow {
 struct GroupState {
   double rows = 0;
   std::vector<double> sum, count, min, max;
+  std::vector<int64_t> exact;  // a sum of decimals, as an integer of the aggregate's scale
   std::vector<std::vector<uint32_t>> distinct;  // sorted codes, per aggregate (empty unless exact distinct)
 };
 

@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace aimass::olap {
@@ -101,11 +102,20 @@ CodeColumn::CodeColumn(const std::vector<uint32_t>& codes) {
 void ValueColumn::ComputeZone() {
   bool any = false;
   min = max = 0;
+  decimals = 0;
+  static constexpr double kPow[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
   for (size_t i = 0; i < values.size(); ++i) {
     if (!Valid(i)) continue;
-    if (!any) min = max = values[i], any = true;
-    min = std::min(min, values[i]);
-    max = std::max(max, values[i]);
+    const double v = values[i];
+    if (!any) min = max = v, any = true;
+    min = std::min(min, v);
+    max = std::max(max, v);
+    // Raise the scale until v × 10^d is a whole number but for the double's rounding.
+    while (decimals >= 0) {
+      const double x = v * kPow[decimals];
+      if (std::fabs(x) < 4e15 && std::fabs(x - std::nearbyint(x)) <= 8 * 2.220446049250313e-16 * std::max(1.0, std::fabs(x))) break;
+      decimals = decimals == 6 ? -1 : static_cast<int8_t>(decimals + 1);
+    }
   }
 }
 

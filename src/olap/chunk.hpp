@@ -50,9 +50,12 @@ struct ValueColumn {
   std::vector<double> values;
   std::vector<uint8_t> valid;  // empty: every row has a value; else 1 per present row
   double min = 0, max = 0;     // over present values (0, 0 when none)
+  // The fewest decimal digits (0-6) that write every present value (up to the double's own
+  // rounding), or -1: sums of such a column are added exactly, as integers of that scale.
+  int8_t decimals = 0;
   bool Valid(size_t i) const { return valid.empty() || valid[i] != 0; }
   size_t memory() const { return values.capacity() * 8 + valid.capacity(); }
-  void ComputeZone();
+  void ComputeZone();  // min, max and decimals
 };
 
 // A count-distinct measure's values: a dictionary code per row (0: null); in a pre-aggregated
