@@ -344,8 +344,7 @@ test("a filter picked from the members and a pivot table", async () => {
 test("a SQL query shows its rows and the JSON query it became", async () => {
   const page = await cubePage();
   await page.getByRole("tab", { name: "SQL" }).click();
-  await page.waitForTimeout(1000); console.log("DEBUG", page.problems(), await page.locator("main").innerHTML().then((h) => h.slice(0, 1500)));
-  await page.getByLabel("SQL", { exact: true }).fill(
+  await page.locator("textarea[name=sql]").fill(
     "SELECT country, SUM(revenue) FROM sales WHERE country IN ('France', 'Spain') GROUP BY country ORDER BY revenue DESC LIMIT 10",
   );
   await page.getByRole("button", { name: "Run", exact: true }).click();
@@ -400,8 +399,8 @@ test("anomalies and the explanation of a change are those the API finds", async 
 
   await page.getByRole("tab", { name: "Explain change" }).click();
   await page.getByLabel("Level", { exact: true }).selectOption("time.month");
-  await page.getByLabel("From").fill("2025-01");
-  await page.getByLabel("To").fill("2025-02");
+  await page.getByLabel("From", { exact: true }).fill("2025-01");
+  await page.getByLabel("To", { exact: true }).fill("2025-02");
   const by = page.getByRole("group", { name: "Explain by" });
   assert.equal(await by.getByRole("checkbox", { name: "country", exact: true }).isChecked(), true);
   assert.equal(await by.getByRole("checkbox", { name: "product", exact: true }).isChecked(), true);

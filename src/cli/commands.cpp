@@ -20,6 +20,7 @@
 #include "cli/search_commands.hpp"
 #include "cli/assist_commands.hpp"
 #include "cli/recommend_commands.hpp"
+#include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
 #include "cli/run_commands.hpp"
@@ -207,6 +208,7 @@ int Main(int argc, char** argv) {
   auto search = AddSearchCommands(app);
   auto assist = AddAssistCommands(app);
   auto recommend = AddRecommendCommands(app);
+  auto cube = AddCubeCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -278,6 +280,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunSearchCommands(*search, api, g.json)) return *code;
   if (auto code = RunAssistCommands(*assist, api, g.json)) return *code;
   if (auto code = RunRecommendCommands(*recommend, api, g.json)) return *code;
+  if (auto code = RunCubeCommands(*cube, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -1,13 +1,34 @@
 // Small SVG charts for categories rather than times on a clock (uPlot's Chart takes unix
 // seconds): horizontal bars (a bar may be a button, for drilling into its value), lines over an
 // ordered axis of labels (months, weeks, weekdays) with points that may be marked, and a heatmap
-// of a value over two sets of labels. Each scales to its box's width (a viewBox), so a phone
-// shows the same chart smaller.
+// of a value over two sets of labels. Each is drawn at its box's width in pixels (followed with
+// a ResizeObserver), so that its text stays readable on a phone.
+import { useEffect, useRef, useState, type ReactNode } from "react";
 
 export const PALETTE = ["#2f6fde", "#d9822b", "#2e8a45", "#c33b2f", "#8e5bd8", "#1b9aaa", "#b7791f", "#d6478f", "#5d6b82", "#7a9a01"];
 
 const short = new Intl.NumberFormat(undefined, { notation: "compact", maximumFractionDigits: 1 });
 export const compact = (n: number) => short.format(n);
+
+// The width of the box the chart is drawn in, at most `max` pixels.
+function Sized({ max, children }: { max: number; children: (width: number) => ReactNode }) {
+  const box = useRef<HTMLDivElement>(null);
+  const [width, setWidth] = useState(0);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const measure = () => setWidth(Math.min(max, Math.max(240, el.clientWidth)));
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [max]);
+  return (
+    <div className="cube-chart-box" ref={box}>
+      {width > 0 && children(width)}
+    </div>
+  );
+}
 
 export interface Bar {
   label: string;
@@ -16,10 +37,14 @@ export interface Bar {
 }
 
 // One horizontal bar per label, from zero (left of it when values are negative).
-export function BarChart({ bars, label, onPick }: { bars: Bar[]; label: string; onPick?: (bar: Bar) => void }) {
-  const W = 640;
-  const LABEL = 150;
-  const VALUE = 70;
+export function BarChart(props: { bars: Bar[]; label: string; onPick?: (bar: Bar) => void }) {
+  return <Sized max={760}>{(width) => <Bars {...props} W={width} />}</Sized>;
+}
+
+function Bars({ bars, label, onPick, W }: { bars: Bar[]; label: string; onPick?: (bar: Bar) => void; W: number }) {
+  const LABEL = Math.min(150, Math.round(W * 0.3));
+  const VALUE = 56;
+  const chars = Math.max(6, Math.floor(LABEL / 7));
   const H = 22;
   const values = bars.map((b) => b.value ?? 0);
   const lo = Math.min(0, ...values);
@@ -27,7 +52,7 @@ export function BarChart({ bars, label, onPick }: { bars: Bar[]; label: string; 
   const span = hi - lo || 1;
   const x = (v: number) => LABEL + ((W - LABEL - VALUE) * (v - lo)) / span;
   return (
-    <svg className="cube-chart" viewBox={`0 0 ${W} ${bars.length * H + 6}`} role="group" aria-label={label} data-bars={bars.length}>
+    <svg className="cube-chart" width={W} height={bars.length * H + 6} viewBox={`0 0 ${W} ${bars.length * H + 6}`} role="group" aria-label={label} data-bars={bars.length}>
       {bars.map((b, i) => {
         const v = b.value ?? 0;
         const name = b.title ?? `${b.label}: ${b.value === null ? "—" : b.value}`;
@@ -35,7 +60,7 @@ export function BarChart({ bars, label, onPick }: { bars: Bar[]; label: string; 
           <>
             <title>{name}</title>
             <text x={LABEL - 6} y={i * H + 16} textAnchor="end" className="cube-chart-label">
-              {b.label.length > 22 ? `${b.label.slice(0, 21)}…` : b.label}
+              {b.label.length > chars ? `${b.label.slice(0, chars - 1)}…` : b.label}
             </text>
             <rect x={Math.min(x(0), x(v))} y={i * H + 4} width={Math.max(1, Math.abs(x(v) - x(0)))} height={H - 6} className="cube-bar" />
             <text x={Math.max(x(0), x(v)) + 4} y={i * H + 16} className="cube-chart-value">
@@ -74,8 +99,11 @@ export interface Line {
 }
 
 // Lines over ordered labels; `marks` circles the points at those x indexes (on the first line).
-export function LineChart({ x, lines, label, marks }: { x: string[]; lines: Line[]; label: string; marks?: number[] }) {
-  const W = 720;
+export function LineChart(props: { x: string[]; lines: Line[]; label: string; marks?: number[] }) {
+  return <Sized max={900}>{(width) => <Lines {...props} W={width} />}</Sized>;
+}
+
+function Lines({ x, lines, label, marks, W }: { x: string[]; lines: Line[]; label: string; marks?: number[]; W: number }) {
   const H = 260;
   const P = { left: 56, right: 12, top: 12, bottom: 44 };
   const all = lines.flatMap((l) => l.values).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -83,7 +111,9 @@ export function LineChart({ x, lines, label, marks }: { x: string[]; lines: Line
   const hi = Math.max(lo + 1e-9, ...all);
   const px = (i: number) => P.left + (x.length <= 1 ? (W - P.left - P.right) / 2 : ((W - P.left - P.right) * i) / (x.length - 1));
   const py = (v: number) => P.top + (H - P.top - P.bottom) * (1 - (v - lo) / (hi - lo));
-  const every = Math.max(1, Math.ceil(x.length / 10));
+  // As many x labels as fit (a label is about 7 px a character).
+  const room = Math.max(1, Math.floor((W - P.left - P.right) / (Math.max(4, ...x.map((t) => t.length)) * 7 + 12)));
+  const every = Math.max(1, Math.ceil(x.length / room));
   const path = (values: (number | null)[]) => {
     let d = "";
     let pen = false;
@@ -99,7 +129,7 @@ export function LineChart({ x, lines, label, marks }: { x: string[]; lines: Line
   };
   return (
     <figure className="cube-figure">
-      <svg className="cube-chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label} data-points={x.length} data-lines={lines.length}>
+      <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label} data-points={x.length} data-lines={lines.length}>
         {[lo, (lo + hi) / 2, hi].map((v) => (
           <g key={v}>
             <line x1={P.left} x2={W - P.right} y1={py(v)} y2={py(v)} className="cube-grid" />
@@ -152,20 +182,22 @@ export function LineChart({ x, lines, label, marks }: { x: string[]; lines: Line
 
 // A value per (row, column) as the accent colour's strength, the value written in each cell
 // when the columns are few enough to read it.
-export function Heatmap({
-  rows,
-  columns,
-  value,
-  label,
-}: {
+export interface HeatmapProps {
   rows: string[];
   columns: string[];
   value: (row: number, column: number) => number | null;
   label: string;
-}) {
-  const LABEL = 120;
+}
+
+export function Heatmap(props: HeatmapProps) {
+  return <Sized max={900}>{(width) => <Heat {...props} W={width} />}</Sized>;
+}
+
+function Heat({ rows, columns, value, label, W }: HeatmapProps & { W: number }) {
+  const LABEL = Math.min(120, Math.round(W * 0.28));
   const TOP = 56;
-  const CW = Math.max(18, Math.min(72, 600 / Math.max(1, columns.length)));
+  const CW = Math.max(18, Math.min(72, (W - LABEL - 4) / Math.max(1, columns.length)));
+  const chars = Math.max(6, Math.floor(LABEL / 7));
   const CH = 24;
   const values: (number | null)[][] = rows.map((_, r) => columns.map((_, c) => value(r, c)));
   const present = values.flat().filter((v): v is number => v !== null && Number.isFinite(v));
@@ -175,6 +207,8 @@ export function Heatmap({
   return (
     <svg
       className="cube-chart heatmap"
+      width={LABEL + columns.length * CW + 4}
+      height={TOP + rows.length * CH + 4}
       viewBox={`0 0 ${LABEL + columns.length * CW + 4} ${TOP + rows.length * CH + 4}`}
       role="img"
       aria-label={label}
@@ -189,7 +223,7 @@ export function Heatmap({
       {rows.map((r, i) => (
         <g key={r}>
           <text x={LABEL - 6} y={TOP + i * CH + 16} textAnchor="end" className="cube-chart-label">
-            {r.length > 18 ? `${r.slice(0, 17)}…` : r}
+            {r.length > chars ? `${r.slice(0, chars - 1)}…` : r}
           </text>
           {columns.map((c, j) => {
             const v = values[i][j];

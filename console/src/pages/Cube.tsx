@@ -1090,14 +1090,14 @@ function AnomaliesPanel({ cube }: { cube: CubeInfo }) {
     <section aria-label="Anomalies">
       <form className="toolbar" onSubmit={run} aria-label="Find anomalies">
         <Field label="Measure">
-          <select value={measure} onChange={(e) => setMeasure(e.target.value)}>
+          <select aria-label="Measure" value={measure} onChange={(e) => setMeasure(e.target.value)}>
             {cube.measures.map((m) => (
               <option key={m.name}>{m.name}</option>
             ))}
           </select>
         </Field>
         <Field label="Level">
-          <select value={level} onChange={(e) => setLevel(e.target.value)}>
+          <select aria-label="Level" value={level} onChange={(e) => setLevel(e.target.value)}>
             {levels.map((l) => (
               <option key={l}>{l}</option>
             ))}
@@ -1190,7 +1190,7 @@ function ExplainPanel({ cube }: { cube: CubeInfo }) {
     <section aria-label="Explain change">
       <form className="toolbar" onSubmit={run} aria-label="Explain a change">
         <Field label="Measure">
-          <select value={measure} onChange={(e) => setMeasure(e.target.value)}>
+          <select aria-label="Measure" value={measure} onChange={(e) => setMeasure(e.target.value)}>
             {cube.measures.map((m) => (
               <option key={m.name}>{m.name}</option>
             ))}
@@ -1198,6 +1198,7 @@ function ExplainPanel({ cube }: { cube: CubeInfo }) {
         </Field>
         <Field label="Level">
           <select
+            aria-label="Level"
             value={level}
             onChange={(e) => {
               setLevel(e.target.value);
@@ -1211,10 +1212,10 @@ function ExplainPanel({ cube }: { cube: CubeInfo }) {
           </select>
         </Field>
         <Field label="From">
-          <input list="explain-periods" value={from} onChange={(e) => setFrom(e.target.value)} required />
+          <input aria-label="From" list="explain-periods" value={from} onChange={(e) => setFrom(e.target.value)} required />
         </Field>
         <Field label="To">
-          <input list="explain-periods" value={to} onChange={(e) => setTo(e.target.value)} required />
+          <input aria-label="To" list="explain-periods" value={to} onChange={(e) => setTo(e.target.value)} required />
         </Field>
         <datalist id="explain-periods">
           {periods.map((p) => (
