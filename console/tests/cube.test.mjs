@@ -4,10 +4,12 @@
 // from its JSON on the list page and built; then, on the cube's page, by clicks: revenue by
 // country as a table whose numbers are the sums computed here, as bars; by country and month
 // with rollup totals; a drill into a month (to its weeks, with the filter and the drill path)
-// from the table and from a bar, and back up; a view saved, the page reloaded, the view opened;
-// a SQL query with the JSON query it became; anomalies and the explanation of a change as the
-// API answers them for the same request; a proposed pre-aggregation added from the Cube tab; the
-// page at a phone's width. Screenshots: console/test-output/.
+// from the table and from a bar, and back up; lines and a heatmap; a view saved, the page
+// reloaded, the view opened; a filter whose values the members complete, and a pivot table;
+// each month against the previous one; a SQL query with the JSON query it became; anomalies and
+// the explanation of a change as the API answers them for the same request; a proposed
+// pre-aggregation added from the Cube tab; the page at a phone's width. Screenshots:
+// console/test-output/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, openPage, platformForTests } from "./harness.mjs";
@@ -337,6 +339,30 @@ test("a filter picked from the members and a pivot table", async () => {
     `the pivot ${JSON.stringify(want)}`,
   );
   await page.shot("cube-pivot");
+  assert.deepEqual(page.problems(), []);
+  await page.context().close();
+});
+
+test("each month compared with the previous one", async () => {
+  const page = await cubePage();
+  await page.getByRole("checkbox", { name: "revenue", exact: true }).check();
+  assert.equal(await page.getByLabel("Compare with").isDisabled(), true);
+  await levelOf(page, "time").selectOption("time.month");
+  await page.getByLabel("Compare with").selectOption("previous_period");
+  const monthly = sums((x) => x.month);
+  const pct = (a, b) => `${a > b ? "+" : ""}${(((a - b) / b) * 100).toFixed(1)}%`;
+  const want = [
+    ["2025-02", fmt(monthly.get("2025-02")), fmt(monthly.get("2025-01")), pct(monthly.get("2025-02"), monthly.get("2025-01"))],
+    ["2025-03", fmt(monthly.get("2025-03")), fmt(monthly.get("2025-02")), pct(monthly.get("2025-03"), monthly.get("2025-02"))],
+  ];
+  const table = page.getByRole("table", { name: "Result" });
+  await table.getByRole("columnheader", { name: "revenue change" }).waitFor();
+  let seen;
+  await eventually(async () => {
+    seen = (await resultRows(page)).slice(1).map((r) => r.cells);
+    return JSON.stringify(seen) === JSON.stringify(want);
+  }, `the comparison: want ${JSON.stringify(want)}, seen ${JSON.stringify(seen)}`);
+  assert.deepEqual(await table.locator("thead th").allTextContents(), ["time.month", "revenue", "revenue before", "revenue change"]);
   assert.deepEqual(page.problems(), []);
   await page.context().close();
 });

@@ -56,6 +56,11 @@ constexpr PointInfo kPoints[] = {
                                          "the unacknowledged batch only)"},
     {"recommend.after_feedback_commit", "a batch of feedback committed, not yet in the app's live state nor acknowledged "
                                         "(the next start reads it from the store)"},
+    // Cube tables (a cube built or refreshed from its dataset, a pre-aggregation built).
+    {"cube.before_manifest", "a cube table's new chunk and dictionary files written, its manifest not yet replaced (a crash "
+                             "leaves the previous table, which the next start loads and refreshes)"},
+    {"cube.after_manifest", "a cube table's manifest replaced, the cube's row not yet updated (the next start loads the new "
+                            "table from its manifest, without building it again)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

@@ -770,14 +770,33 @@ Result<QuerySpec> Drill(const CubeSpec& spec, QuerySpec q, const std::string& le
   }
   const std::string here = r.bare_time ? dim->name + ".day" : level;
   const size_t i = static_cast<size_t>(std::find(path.begin(), path.end(), here) - path.begin());
+  // What named the level (order, top-N's groups, pivot) names its replacement.
+  auto rename = [&](const std::string& to) {
+    if (std::find(q.dimensions.begin(), q.dimensions.end(), to) != q.dimensions.end()) {
+      return Status::BadRequest("the query already groups by " + to);
+    }
+    *at = to;
+    for (auto& o : q.order) {
+      if (o.by == level) o.by = to;
+    }
+    if (q.top) {
+      for (auto& p : q.top->per) {
+        if (p == level) p = to;
+      }
+    }
+    for (auto& p : q.pivot) {
+      if (p == level) p = to;
+    }
+    return Status::Ok();
+  };
   if (down) {
     if (i + 1 >= path.size()) return Status::BadRequest(level + " is the finest level of " + dim->name);
     if (!value) return Status::BadRequest("drilling down takes the value to drill into");
     q.filters.push_back({level, "", "eq", {*value}});
-    *at = path[i + 1];
+    AIMASS_RETURN_IF_ERROR(rename(path[i + 1]));
   } else {
     if (i == 0) return Status::BadRequest(level + " is the coarsest level of " + dim->name);
-    *at = path[i - 1];
+    AIMASS_RETURN_IF_ERROR(rename(path[i - 1]));
     // The filters that drilling down into the new level (and finer ones) added go.
     std::vector<FilterSpec> kept;
     for (auto& f : q.filters) {

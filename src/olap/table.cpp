@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <set>
 
+#include <cerrno>
+
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/random.hpp"
 
@@ -79,7 +82,9 @@ Status SaveTable(Table& table, const std::string& dir, const json& extra) {
                          {"distinct_dictionaries", distinct},
                          {"chunks", chunks},
                          {"extra", extra}};
+  if (AIMASS_FAILPOINT("cube.before_manifest")) return failpoint::IoError("cube.before_manifest", EIO);
   AIMASS_RETURN_IF_ERROR(WriteFileAtomically(dir + "/manifest.json", manifest.dump(), 0600));
+  if (AIMASS_FAILPOINT("cube.after_manifest")) return failpoint::IoError("cube.after_manifest", EIO);
   // Files no manifest names any more: older dictionaries, chunks of a table replaced whole.
   std::set<std::string> keep = {"manifest.json"};
   for (const auto& f : table.chunk_files) keep.insert(f);

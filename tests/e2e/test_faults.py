@@ -897,6 +897,43 @@ def recommend_scenario(make_server, point: str, expect: str, mlps=None):
     assert a.post(feedback, json=[{"user": "w", "item": "after", "type": "buy"}]).status_code == 200
 
 
+def cube_scenario(make_server, point: str, expect: str, mlps=None):
+    """A cube's refresh from an appended version crashes at `point` while it saves the new
+    table; after the restart the cube loads what its manifest names (the old table, refreshed
+    again: "rebuilt"; or the new one as it is: "loaded"), answers with every row of both
+    versions, and keeps no file the manifest does not name."""
+    srv = make_server(*BASE_ARGS)
+    a = srv.admin
+    ds = create_dataset(a)
+    push(a, ds, b"day,shop,amount\n2024-01-01,a,1\n2024-01-02,b,2\n", status=201)
+    wait_ready(a, ds, 1)
+    cube = unique("fcube")
+    assert a.post("/api/v1/cubes", json={"name": cube, "source": {"dataset": ds}, "dimensions": [
+        {"name": "shop", "column": "shop"}, {"name": "day", "column": "day", "type": "time"}],
+        "measures": [{"name": "amount", "column": "amount", "agg": "sum"}]}).status_code == 201
+    wait_for(lambda: a.get(f"/api/v1/cubes/{cube}").json()["state"] == "ready", 30, "cube built")
+    arm(srv, point, "crash")
+    resp = a.post(f"/api/v1/datasets/{ds}/versions", params={"append": "latest"},
+                  data=b"day,shop,amount\n2024-01-03,a,5\n", headers={"Content-Type": "text/csv"})
+    assert resp.status_code in (200, 201), describe(resp)
+    expect_crash(srv, point, in_request=False)  # the refresh runs on the module's worker
+    again = restart(make_server, srv, *BASE_ARGS)
+    a = again.admin
+
+    def refreshed():
+        c = a.get(f"/api/v1/cubes/{cube}").json()
+        return c if c["state"] == "ready" and c["source"]["built_version"] == 2 else None
+    wait_for(refreshed, 30, "cube at version 2")
+    answer = a.post(f"/api/v1/cubes/{cube}/query", json={"measures": ["amount"], "dimensions": ["shop"]}).json()
+    assert [(r["shop"], r["amount"]) for r in answer["rows"]] == [("a", 6), ("b", 2)], answer
+    rebuilt = f"cube {cube}: built from {ds} v2" in again.stderr_text()
+    assert ("rebuilt" if rebuilt else "loaded") == expect, again.stderr_text()[-2000:]
+    files = {p.name for p in (again.data_dir / "cubes" / cube / "base").iterdir()}
+    manifest = json.loads((again.data_dir / "cubes" / cube / "base" / "manifest.json").read_text())
+    named = {"manifest.json", *manifest["dictionaries"], *(c["file"] for c in manifest["chunks"])}
+    assert files == named or not rebuilt and files >= named, (files, named)
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -922,6 +959,8 @@ CRASH_CASES = [
     ("assist.after_turns_commit", assist_scenario, "present"),
     ("recommend.before_feedback_commit", recommend_scenario, "absent"),
     ("recommend.after_feedback_commit", recommend_scenario, "present"),
+    ("cube.before_manifest", cube_scenario, "rebuilt"),
+    ("cube.after_manifest", cube_scenario, "loaded"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),

@@ -140,7 +140,13 @@ function Lines({ x, lines, label, marks, W }: { x: string[]; lines: Line[]; labe
         ))}
         {x.map((t, i) =>
           i % every === 0 ? (
-            <text key={t} x={px(i)} y={H - P.bottom + 16} textAnchor="middle" className="cube-chart-label">
+            <text
+              key={t}
+              x={px(i)}
+              y={H - P.bottom + 16}
+              textAnchor={x.length > 1 && i === x.length - 1 ? "end" : i === 0 && x.length > 1 ? "start" : "middle"}
+              className="cube-chart-label"
+            >
               {t}
             </text>
           ) : null,

@@ -331,6 +331,11 @@ function ResultTable({
   const dims = answer.columns.filter((c) => c.kind === "dimension").map((c) => c.name);
   const measures = answer.columns.filter((c) => c.kind === "measure").map((c) => c.name);
   const compare = !!query.compare;
+  // A row that rolls the calendar level up has no previous period (the API compares it with itself).
+  const calendar = dims.findIndex((d) => {
+    const l = levels.get(d);
+    return l?.time && l.index >= 0;
+  });
   if (answer.rows.length === 0) return <p className="muted">No rows: nothing matches the filters.</p>;
   return (
     <div className="table-wrap">
@@ -379,13 +384,16 @@ function ResultTable({
                     </td>
                   );
                 })}
-                {measures.map((m) => (
-                  <Fragment key={m}>
-                    <td className="num">{fmt(r[m])}</td>
-                    {compare && <td className="num">{fmt(r[`${m}.previous`])}</td>}
-                    {compare && <td className="num">{signedPct(r[`${m}.change`])}</td>}
-                  </Fragment>
-                ))}
+                {measures.map((m) => {
+                  const whole = calendar >= 0 && grouping[calendar] === 1;
+                  return (
+                    <Fragment key={m}>
+                      <td className="num">{fmt(r[m])}</td>
+                      {compare && <td className="num">{whole ? "—" : fmt(r[`${m}.previous`])}</td>}
+                      {compare && <td className="num">{whole ? "—" : signedPct(r[`${m}.change`])}</td>}
+                    </Fragment>
+                  );
+                })}
               </tr>
             );
           })}
@@ -928,7 +936,10 @@ function Explore({
               <ResultChart chart={chart} answer={answer} query={query} measure={shownMeasure} levels={levels} onDrill={down} />
             )}
             {answer.pivot && query.pivot?.length ? (
-              <PivotTable answer={answer} query={query} />
+              <>
+                <PivotTable answer={answer} query={query} />
+                {query.totals !== "none" && <p className="muted">The pivot table leaves the totals out: without the pivot, the table shows them.</p>}
+              </>
             ) : (
               <ResultTable answer={answer} query={query} levels={levels} onDrill={down} />
             )}

@@ -1,0 +1,1 @@
+SELECT country.region, time.week, SUM(revenue), MEASURE(customers), COUNT(*) FROM sales WHERE country LIKE 'F%' AND time >= '2010-12-05' GROUP BY CUBE(1, 2) HAVING revenue BETWEEN 1 AND 1000 ORDER BY 3 DESC LIMIT 10 OFFSET 1
