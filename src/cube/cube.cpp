@@ -797,7 +797,11 @@ Result<json> CubeService::Members(const std::string& name, const std::string& le
       else lo = olap::LevelKey(*tl, base->time_min), hi = olap::LevelKey(*tl, base->time_max);
       for (int64_t k = lo; k <= hi; ++k) {
         const std::string v = olap::RenderKey(*tl, k);
-        if (!q.empty() && v.find(q) == std::string::npos) continue;
+        std::string lv = v;
+        for (auto& ch : lv) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        std::string lq = q;
+        for (auto& ch : lq) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (!lq.empty() && lv.find(lq) == std::string::npos) continue;
         if (values.size() == limit) {
           more = true;
           break;

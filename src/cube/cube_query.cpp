@@ -673,6 +673,15 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     const MeasureSpec* ms = spec.Measure(m);
     columns.push_back({{"name", m}, {"kind", "measure"}, {"agg", ms->rows() ? "count" : AggName(ms->agg)}});
   }
+  if (qs.compare) {
+    for (const auto& m : qs.measures) {
+      columns.push_back({{"name", m + ".previous"}, {"kind", "previous"}, {"measure", m}});
+      columns.push_back({{"name", m + ".change"}, {"kind", "change"}, {"measure", m}});
+    }
+  }
+  const bool time_filtered = p.q.time_from != std::numeric_limits<int64_t>::min() || p.q.time_to != std::numeric_limits<int64_t>::max() ||
+                             std::any_of(p.q.time_key_filters.begin(), p.q.time_key_filters.end(),
+                                         [](const olap::TimeKeyFilter& f) { return olap::IsHierarchical(f.level); });
   json out_rows = json::array();
   const size_t total = rows.size();
   const size_t end = std::min(total, qs.offset + qs.limit);
@@ -687,11 +696,17 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     for (const auto& m : qs.measures) o[m] = RenderValue(*spec.Measure(m), row.values.at(m));
     if (qs.compare) {
       std::vector<int64_t> k = row.keys;
-      if (!(row.grouping >> time_index & 1)) k[time_index] = olap::ShiftKey(p.levels[time_index].level, k[time_index], *qs.compare);
+      const bool time_total = row.grouping >> time_index & 1;
+      const TimeLevel level = p.levels[time_index].level;
+      if (!time_total) k[time_index] = olap::ShiftKey(level, k[time_index], *qs.compare);
       auto it = previous.find({row.grouping, k});
+      // A period before the data began has no value, not a zero; nor has a total over all
+      // time (the shifted window is the same one).
+      const bool before_data = time_total ? !time_filtered : olap::KeyStart(level, k[time_index] + 1) <= table.time_min;
       for (const auto& m : qs.measures) {
         std::optional<double> prev;
-        if (it != previous.end()) prev = it->second->values.at(m);
+        if (before_data) prev.reset();
+        else if (it != previous.end()) prev = it->second->values.at(m);
         else if (IsCountLike(*spec.Measure(m)) || spec.Measure(m)->rows() || spec.Measure(m)->agg == MeasureAgg::kSum) prev = 0.0;
         const auto& cur = row.values.at(m);
         o[m + ".previous"] = RenderValue(*spec.Measure(m), prev);

@@ -153,6 +153,12 @@ TEST(CubeQuery, TopComparePivotAndHaving) {
   EXPECT_EQ(first["revenue"], 65.0);
   EXPECT_EQ(first["revenue.previous"], 45.0);  // February: outside the filter, found by the shifted run
   EXPECT_NEAR(first["revenue.change"].get<double>(), 20.0 / 45.0, 1e-12);
+  auto all = f.Run({{"measures", {"revenue"}}, {"dimensions", {"time.month"}}, {"compare", {{"to", "previous_period"}}}, {"totals", "rollup"}});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ((*all)["rows"][0]["revenue.previous"], nullptr);  // before the data began: unknown, not 0
+  EXPECT_EQ((*all)["rows"][6]["grouping"], json({1}));
+  EXPECT_EQ((*all)["rows"][6]["revenue.previous"], nullptr);  // all time against all time: nothing to say
+  EXPECT_EQ((*all)["columns"].size(), 4u);
   auto piv = f.Run({{"measures", {"revenue"}}, {"dimensions", {"country", "time.quarter"}}, {"pivot", {"time.quarter"}}});
   ASSERT_TRUE(piv.ok());
   EXPECT_EQ((*piv)["pivot"]["columns"], json({{"2011-Q1"}, {"2011-Q2"}}));
