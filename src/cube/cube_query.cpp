@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <unordered_map>
 
 namespace aimass::cube {
 
@@ -92,6 +93,10 @@ bool IsCountLike(const MeasureSpec& m) { return m.agg == MeasureAgg::kCount || m
 struct Plan {
   olap::AggregationQuery q;
   std::vector<std::string> agg_measures;  // the measure each aggregate computes
+  std::vector<std::string> slots;         // a row's values: the aggregates', then the derived measures'
+  size_t Slot(const std::string& name) const {
+    return static_cast<size_t>(std::find(slots.begin(), slots.end(), name) - slots.begin());
+  }
   std::vector<LevelRef> levels;           // per group key
   std::vector<FilterSpec> having;
 };
@@ -255,6 +260,10 @@ Result<Plan> MakePlan(const CubeSpec& spec, const olap::Table& table, const Quer
     p.q.aggregates.push_back(a);
     p.agg_measures.push_back(m);
   }
+  p.slots = p.agg_measures;
+  for (const auto& m : qs.measures) {
+    if (spec.Measure(m)->agg == MeasureAgg::kDerived) p.slots.push_back(m);
+  }
   const size_t n = qs.dimensions.size();
   const uint32_t all = n ? (uint32_t{1} << n) - 1 : 0;
   if (qs.totals == "rollup") {
@@ -271,20 +280,26 @@ Result<Plan> MakePlan(const CubeSpec& spec, const olap::Table& table, const Quer
 struct Row {
   std::vector<int64_t> keys;
   uint32_t grouping = 0;
-  std::map<std::string, std::optional<double>> values;
+  std::vector<std::optional<double>> values;  // by Plan::slots
 };
 
 std::vector<Row> Rows(const CubeSpec& spec, const QuerySpec& qs, const Plan& p, olap::AggregationResult& r) {
+  // Derived measures: each formula parsed once, its names read from the row's aggregates.
+  std::vector<std::pair<size_t, olap::Expression>> derived;
+  for (const auto& m : qs.measures) {
+    const MeasureSpec* ms = spec.Measure(m);
+    if (ms->agg == MeasureAgg::kDerived) derived.emplace_back(p.Slot(m), *olap::Expression::Parse(ms->formula));
+  }
+  std::vector<std::pair<std::string, std::optional<double>>> names;
+  for (const auto& m : p.agg_measures) names.emplace_back(m, std::nullopt);
   std::vector<Row> rows;
   rows.reserve(r.rows.size());
   for (auto& rr : r.rows) {
-    Row row{std::move(rr.keys), rr.grouping, {}};
-    for (size_t a = 0; a < p.agg_measures.size(); ++a) row.values[p.agg_measures[a]] = rr.values[a];
-    for (const auto& m : qs.measures) {
-      const MeasureSpec* ms = spec.Measure(m);
-      if (ms->agg != MeasureAgg::kDerived) continue;
-      std::vector<std::pair<std::string, std::optional<double>>> names(row.values.begin(), row.values.end());
-      row.values[m] = olap::Expression::Parse(ms->formula)->EvaluateScalar(names);
+    Row row{std::move(rr.keys), rr.grouping, std::move(rr.values)};
+    row.values.resize(p.slots.size());
+    if (!derived.empty()) {
+      for (size_t a = 0; a < p.agg_measures.size(); ++a) names[a].second = row.values[a];
+      for (const auto& [slot, e] : derived) row.values[slot] = e.EvaluateScalar(names);
     }
     rows.push_back(std::move(row));
   }
@@ -598,13 +613,40 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
   std::vector<Row> kept;
   for (auto& row : rows) {
     bool ok = true;
-    for (const auto& f : p.having) ok = ok && Having(f, row.values[f.measure]);
+    for (const auto& f : p.having) ok = ok && Having(f, row.values[p.Slot(f.measure)]);
     if (ok) kept.push_back(std::move(row));
   }
   rows = std::move(kept);
   const size_t nd = qs.dimensions.size();
   auto key_text = [&](const Row& row, size_t i) { return RenderKey(table, p, i, row); };
-  // Default order: each level in turn, totals after the groups they total, nulls last.
+  // Default order: each level in turn, totals after the groups they total, nulls last. A coded
+  // level's values are ranked once (numbers as numbers, then text), not compared per pair.
+  std::vector<std::vector<uint32_t>> rank(nd);  // by code
+  for (size_t i = 0; i < nd; ++i) {
+    if (p.levels[i].time) continue;
+    std::vector<int64_t> codes;
+    for (const auto& row : rows) {
+      if (!(row.grouping >> i & 1) && row.keys[i] != 0) codes.push_back(row.keys[i]);
+    }
+    std::sort(codes.begin(), codes.end());
+    codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
+    const olap::Dictionary& d = *table.code_dicts[p.q.group_by[i].column];
+    struct Key {
+      std::optional<double> number;
+      const std::string* text;
+      int64_t code;
+    };
+    std::vector<Key> keys;
+    keys.reserve(codes.size());
+    for (int64_t c : codes) keys.push_back({Number(d.value(static_cast<uint32_t>(c))), &d.value(static_cast<uint32_t>(c)), c});
+    std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+      if (a.number.has_value() != b.number.has_value()) return a.number.has_value();  // numbers first
+      if (a.number && *a.number != *b.number) return *a.number < *b.number;
+      return *a.text < *b.text;
+    });
+    rank[i].assign(d.size(), 0);
+    for (uint32_t k = 0; k < keys.size(); ++k) rank[i][static_cast<size_t>(keys[k].code)] = k;
+  }
   auto level_less = [&](const Row& a, const Row& b, size_t i) -> int {
     const bool ra = a.grouping >> i & 1, rb = b.grouping >> i & 1;
     if (ra != rb) return ra ? 1 : -1;
@@ -613,8 +655,7 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     if (a.keys[i] == b.keys[i]) return 0;
     if (a.keys[i] == 0) return 1;
     if (b.keys[i] == 0) return -1;
-    const olap::Dictionary& d = *table.code_dicts[p.q.group_by[i].column];
-    return CompareText(d.value(static_cast<uint32_t>(a.keys[i])), d.value(static_cast<uint32_t>(b.keys[i])));
+    return rank[i][static_cast<size_t>(a.keys[i])] < rank[i][static_cast<size_t>(b.keys[i])] ? -1 : 1;
   };
   auto by_levels = [&](const Row& a, const Row& b) {
     for (size_t i = 0; i < nd; ++i) {
@@ -624,24 +665,34 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     return false;
   };
   if (qs.top) {
+    const size_t top_slot = p.Slot(qs.top->by);
     std::vector<size_t> per;
     for (const auto& d : qs.top->per) per.push_back(static_cast<size_t>(std::find(qs.dimensions.begin(), qs.dimensions.end(), d) - qs.dimensions.begin()));
-    std::map<std::vector<int64_t>, std::vector<size_t>> groups;
+    // The finest rows in order of their `per` keys, the best first within each; keep n of a run.
+    std::vector<size_t> idx;
     for (size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i].grouping != 0) continue;
-      std::vector<int64_t> k;
-      for (size_t x : per) k.push_back(rows[i].keys[x]);
-      groups[k].push_back(i);
+      if (rows[i].grouping == 0) idx.push_back(i);
     }
+    auto same_group = [&](size_t a, size_t b) {
+      for (size_t x : per) {
+        if (rows[a].keys[x] != rows[b].keys[x]) return false;
+      }
+      return true;
+    };
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+      for (size_t x : per) {
+        if (rows[a].keys[x] != rows[b].keys[x]) return rows[a].keys[x] < rows[b].keys[x];
+      }
+      const auto& va = rows[a].values[top_slot];
+      const auto& vb = rows[b].values[top_slot];
+      if (!va || !vb) return va.has_value() && !vb.has_value();
+      return *va > *vb;
+    });
     std::vector<uint8_t> drop(rows.size(), 0);
-    for (auto& [k, idx] : groups) {
-      std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-        const auto& va = rows[a].values[qs.top->by];
-        const auto& vb = rows[b].values[qs.top->by];
-        if (!va || !vb) return va.has_value() && !vb.has_value();
-        return *va > *vb;
-      });
-      for (size_t i = qs.top->n; i < idx.size(); ++i) drop[idx[i]] = 1;
+    size_t run = 0;
+    for (size_t k = 0; k < idx.size(); ++k) {
+      run = (k > 0 && same_group(idx[k - 1], idx[k])) ? run + 1 : 0;
+      if (run >= qs.top->n) drop[idx[k]] = 1;
     }
     std::vector<Row> topped;
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -657,8 +708,8 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
         c = level_less(a, b, static_cast<size_t>(d - qs.dimensions.begin()));
         if (c && (a.grouping | b.grouping) >> (d - qs.dimensions.begin()) & 1) return c < 0;  // totals stay after
       } else {
-        const auto& va = a.values.at(o.by);
-        const auto& vb = b.values.at(o.by);
+        const auto& va = a.values[p.Slot(o.by)];
+        const auto& vb = b.values[p.Slot(o.by)];
         if (va.has_value() != vb.has_value()) return va.has_value();  // nulls last either way
         if (va && *va != *vb) c = *va < *vb ? -1 : 1;
       }
@@ -682,6 +733,9 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
   const bool time_filtered = p.q.time_from != std::numeric_limits<int64_t>::min() || p.q.time_to != std::numeric_limits<int64_t>::max() ||
                              std::any_of(p.q.time_key_filters.begin(), p.q.time_key_filters.end(),
                                          [](const olap::TimeKeyFilter& f) { return olap::IsHierarchical(f.level); });
+  std::vector<const MeasureSpec*> measure_specs;
+  std::vector<size_t> measure_slots;
+  for (const auto& m : qs.measures) measure_specs.push_back(spec.Measure(m)), measure_slots.push_back(p.Slot(m));
   json out_rows = json::array();
   const size_t total = rows.size();
   const size_t end = std::min(total, qs.offset + qs.limit);
@@ -693,7 +747,7 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
       o[qs.dimensions[k]] = key_text(row, k);
       grouping.push_back(row.grouping >> k & 1);
     }
-    for (const auto& m : qs.measures) o[m] = RenderValue(*spec.Measure(m), row.values.at(m));
+    for (size_t k = 0; k < qs.measures.size(); ++k) o[qs.measures[k]] = RenderValue(*measure_specs[k], row.values[measure_slots[k]]);
     if (qs.compare) {
       std::vector<int64_t> k = row.keys;
       const bool time_total = row.grouping >> time_index & 1;
@@ -706,9 +760,9 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
       for (const auto& m : qs.measures) {
         std::optional<double> prev;
         if (before_data) prev.reset();
-        else if (it != previous.end()) prev = it->second->values.at(m);
+        else if (it != previous.end()) prev = it->second->values[p.Slot(m)];
         else if (IsCountLike(*spec.Measure(m)) || spec.Measure(m)->rows() || spec.Measure(m)->agg == MeasureAgg::kSum) prev = 0.0;
-        const auto& cur = row.values.at(m);
+        const auto& cur = row.values[p.Slot(m)];
         o[m + ".previous"] = RenderValue(*spec.Measure(m), prev);
         o[m + ".change"] = (cur && prev && *prev != 0) ? json((*cur - *prev) / std::fabs(*prev)) : json(nullptr);
       }
@@ -716,7 +770,10 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     if (qs.totals != "none") o["grouping"] = grouping;
     out_rows.push_back(std::move(o));
   }
-  json answer = {{"columns", columns}, {"rows", out_rows}, {"total_rows", total}};
+  json answer = json::object();
+  answer["columns"] = std::move(columns);
+  answer["rows"] = std::move(out_rows);
+  answer["total_rows"] = total;
   if (!qs.pivot.empty()) {
     // Rows keyed by the other levels, a column per combination of the pivot levels' values.
     std::vector<size_t> piv, other;
@@ -759,7 +816,7 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
         for (size_t c = 0; c < col_at.size(); ++c) prows.back()["cells"].push_back(nullptr);
       }
       json cell = json::object();
-      for (const auto& m : qs.measures) cell[m] = RenderValue(*spec.Measure(m), r->values.at(m));
+      for (size_t k = 0; k < qs.measures.size(); ++k) cell[qs.measures[k]] = RenderValue(*measure_specs[k], r->values[measure_slots[k]]);
       prows[it->second]["cells"][col_at[ck]] = cell;
     }
     answer["pivot"] = {{"dimensions", qs.pivot}, {"columns", pcols}, {"rows", prows}};

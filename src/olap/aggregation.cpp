@@ -593,6 +593,87 @@ Result<AggregationResult> Executor::Run() {
   for (uint32_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
 
   const size_t G = keys.size();
+  AggregationResult result;
+  for (const Local& L : locals_) {
+    result.rows_scanned += L.scanned;
+    result.chunks_skipped += L.skipped;
+  }
+  result.memory_used = memory_.load();
+  const uint32_t all = q_.group_by.empty() ? 0 : (uint32_t{1} << q_.group_by.size()) - 1;
+  auto decode = [&](uint64_t key) {
+    std::vector<int64_t> d;
+    d.reserve(ranges_.size());
+    for (size_t k = 0; k < ranges_.size(); ++k) d.push_back(static_cast<int64_t>((key / ranges_[k].stride) % ranges_[k].card) + ranges_[k].lo);
+    return d;
+  };
+  if (!q_.keep_states && (q_.grouping_sets.empty() || (q_.grouping_sets.size() == 1 && q_.grouping_sets[0] == all))) {
+    // Only the finest groups: each row straight from its merged slots, distinct values counted
+    // where they are, without a state per group.
+    const size_t A = q_.aggregates.size();
+    std::vector<std::vector<double>> distinct(A);
+    std::vector<std::vector<HyperLogLog>> sketch(A);
+    for (size_t a = 0; a < A; ++a) {
+      const Agg agg = q_.aggregates[a].agg;
+      if (agg == Agg::kCountDistinct) {
+        distinct[a].assign(G, 0);
+        if (bitmap_) {
+          const uint64_t codes = t_.distinct_dicts[q_.aggregates[a].measure]->size();
+          std::vector<uint64_t>& bits = locals_[0].bitmaps[a];
+          for (size_t w = 1; w < threads; ++w) {
+            for (size_t x = 0; x < bits.size(); ++x) bits[x] |= locals_[w].bitmaps[a][x];
+          }
+          for (size_t i = 0; i < G; ++i) {  // a dense group's bits are [key × codes, (key + 1) × codes)
+            const uint64_t lo = keys[i] * codes, hi = lo + codes;
+            double n = 0;
+            for (uint64_t b = lo; b < hi;) {
+              const uint64_t word = b >> 6, off = b & 63, take = std::min<uint64_t>(64 - off, hi - b);
+              const uint64_t mask = take == 64 ? ~uint64_t{0} : ((uint64_t{1} << take) - 1) << off;
+              n += __builtin_popcountll(bits[word] & mask);
+              b += take;
+            }
+            distinct[a][i] = n;
+          }
+        } else {
+          PairSet merged;
+          for (size_t w = 0; w < threads; ++w) {
+            locals_[w].pairs[a].ForEach([&](uint64_t v) { merged.Insert(static_cast<uint64_t>(local_to_global[w][v >> 32]) << 32 | (v & 0xffffffffu)); });
+          }
+          merged.ForEach([&](uint64_t v) { distinct[a][v >> 32] += 1; });
+        }
+      } else if (agg == Agg::kApproxDistinct) {
+        sketch[a].resize(G);
+        for (size_t w = 0; w < threads; ++w) {
+          const auto& idx = locals_[w].hll_of[a];
+          for (size_t li = 0; li < idx.size(); ++li) {
+            if (idx[li] >= 0) sketch[a][local_to_global[w][li]].Merge(locals_[w].hlls[a][idx[li]]);
+          }
+        }
+      }
+    }
+    locals_.clear();
+    result.rows.reserve(G);
+    for (size_t k = 0; k < G; ++k) {
+      const size_t i = order[k];
+      const double* p = st.data() + i * S;
+      ResultRow row{decode(keys[i]), 0, {}};
+      row.values.reserve(A);
+      for (size_t a = 0; a < A; ++a) {
+        const double n = p[2 * a + 1];
+        double v = p[2 * a];
+        if (scale_[a] > 0) v = static_cast<double>(std::bit_cast<int64_t>(v)) / scale_[a];
+        switch (q_.aggregates[a].agg) {
+          case Agg::kRows:
+          case Agg::kCount: row.values.emplace_back(n); break;
+          case Agg::kAvg: row.values.push_back(n > 0 ? std::optional<double>(v / n) : std::nullopt); break;
+          case Agg::kCountDistinct: row.values.emplace_back(distinct[a][i]); break;
+          case Agg::kApproxDistinct: row.values.emplace_back(sketch[a][i].Estimate()); break;
+          default: row.values.push_back(n > 0 ? std::optional<double>(v) : std::nullopt);
+        }
+      }
+      result.rows.push_back(std::move(row));
+    }
+    return result;
+  }
   std::vector<GroupState> finest(G);
   for (size_t i = 0; i < G; ++i) {
     GroupState& s = finest[rank[i]];
@@ -644,23 +725,12 @@ Result<AggregationResult> Executor::Run() {
       }
     }
   }
-  AggregationResult result;
-  for (const Local& L : locals_) {
-    result.rows_scanned += L.scanned;
-    result.chunks_skipped += L.skipped;
-  }
   locals_.clear();
-  result.memory_used = memory_.load();
   // Each grouping set folds the finest groups on the keys it keeps.
   std::vector<uint32_t> sets = q_.grouping_sets;
-  const uint32_t all = q_.group_by.empty() ? 0 : (uint32_t{1} << q_.group_by.size()) - 1;
   if (sets.empty()) sets.push_back(all);
   std::vector<std::vector<int64_t>> decoded(G);
-  for (size_t i = 0; i < G; ++i) {
-    const uint64_t key = keys[order[i]];
-    auto& d = decoded[i];
-    for (size_t k = 0; k < ranges_.size(); ++k) d.push_back(static_cast<int64_t>((key / ranges_[k].stride) % ranges_[k].card) + ranges_[k].lo);
-  }
+  for (size_t i = 0; i < G; ++i) decoded[i] = decode(keys[order[i]]);
   auto value = [&](const AggregateSpec& spec, size_t a, const GroupState& s, const HyperLogLog* sketch) -> std::optional<double> {
     switch (spec.agg) {
       case Agg::kRows: return s.rows;
