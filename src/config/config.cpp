@@ -191,6 +191,9 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("cube.threads", cube.threads, 0, 1024, "Threads one cube query or build uses; 0: every usable core."),
       INT_KEY("cube.query_memory_mb", cube.query_memory_mb, 1, 1048576,
               "Memory one cube query may use for its groups; a query that needs more is refused with 413."),
+      INT_KEY("cube.memory_mb", cube.memory_mb, 0, 1ll << 30,
+              "Memory every cube's tables (and pre-aggregations) may hold together; a build past it fails with its reason on "
+              "the cube. 0: half of the machine's memory."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

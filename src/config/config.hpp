@@ -87,6 +87,7 @@ struct Config {
     std::string dir;              // the cubes' column files; empty: data_dir/cubes
     int64_t threads = 0;          // per query and build; 0: every usable core
     int64_t query_memory_mb = 1024;  // group state one query may hold
+    int64_t memory_mb = 0;        // every cube's tables together; 0: half the machine's memory
   } cube;
 
   struct Console {

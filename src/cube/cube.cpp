@@ -275,7 +275,9 @@ Status CubeService::BuildBase(const std::shared_ptr<Cube>& c) {
   }
   const auto started = std::chrono::steady_clock::now();
   BuildStats stats;
-  AIMASS_ASSIGN_OR_RETURN(auto table, BuildCubeTable(spec, source, first, prev, options_.threads > 0 ? options_.threads : 2, &stats));
+  const size_t others = MemoryBesides(c.get());
+  const size_t left = options_.data_memory > others ? options_.data_memory - others : 0;
+  AIMASS_ASSIGN_OR_RETURN(auto table, BuildCubeTable(spec, source, first, prev, options_.threads > 0 ? options_.threads : 2, left, &stats));
   const json extra = {{"dataset", spec.dataset}, {"version", v.version}, {"segments", digests}};
   AIMASS_RETURN_IF_ERROR(olap::SaveTable(*table, CubeDir(spec.name) + "/base", extra));
   const int64_t now = UnixNowMs();
@@ -320,6 +322,11 @@ Status CubeService::BuildPre(const std::shared_ptr<Cube>& c, const PreAggregatio
     cols.push_back(static_cast<size_t>(std::find(cc.begin(), cc.end(), l) - cc.begin()));
   }
   AIMASS_ASSIGN_OR_RETURN(auto table, olap::BuildPreAggregate(*base, cols, TimeOf(spec, p.dimensions), options_.threads, options_.query_memory));
+  const size_t others = MemoryBesides(c.get()) + base->memory();
+  if (others + table->memory() > options_.data_memory) {
+    return Status::TooLarge("pre-aggregation '" + p.name + "' needs " + std::to_string(table->memory() >> 20) +
+                            " MiB, more than cube.memory_mb leaves for it");
+  }
   const int64_t now = UnixNowMs();
   const json extra = {{"base_version", version}, {"base_rows", rows}, {"dimensions", p.dimensions}, {"built_ms", now}};
   AIMASS_RETURN_IF_ERROR(olap::SaveTable(*table, CubeDir(spec.name) + "/pre/" + p.name, extra));
@@ -331,6 +338,19 @@ Status CubeService::BuildPre(const std::shared_ptr<Cube>& c, const PreAggregatio
   pa.error.clear();
   pa.built_ms = now;
   return Status::Ok();
+}
+
+size_t CubeService::MemoryBesides(const Cube* c) {
+  std::lock_guard lock(mu_);
+  size_t used = 0;
+  for (const auto& [n, other] : cubes_) {
+    // The cube being built counts its pre-aggregations; its base table is the one replaced.
+    if (other.get() != c && other->base) used += other->base->memory();
+    for (const auto& [pn, pa] : other->pre) {
+      if (pa.table) used += pa.table->memory();
+    }
+  }
+  return used;
 }
 
 void CubeService::FlushQueryLog() {
@@ -521,14 +541,34 @@ Result<json> CubeService::Query(const std::string& name, const json& body) {
   AIMASS_ASSIGN_OR_RETURN(QuerySpec q, ParseQuery(body, spec));
   if (!base) return Status::Conflict("cube '" + name + "' is " + (c->row.state == "failed" ? "failed: " + c->row.error : "still being built"));
   AIMASS_ASSIGN_OR_RETURN(QueryNeeds needs, NeedsOf(spec, q));
-  // The smallest ready pre-aggregation that holds what the query needs, unless told otherwise.
+  // The cheapest ready pre-aggregation that holds what the query needs, unless told otherwise:
+  // its rows, and the distinct values it keeps for the query's count-distinct measures.
+  std::vector<std::string> distinct;
+  for (const auto& m : q.measures) {
+    const MeasureSpec* ms = spec.Measure(m);
+    std::vector<std::string> used_names = {m};
+    if (ms->agg == MeasureAgg::kDerived) used_names = olap::Expression::Parse(ms->formula)->Names();
+    for (const auto& n : used_names) {
+      if (spec.Measure(n)->agg == MeasureAgg::kCountDistinct) distinct.push_back(n);
+    }
+  }
+  auto cost = [&](const olap::Table& t) {
+    uint64_t c = t.rows;
+    for (size_t i = 0; i < t.schema.measures.size(); ++i) {
+      if (std::find(distinct.begin(), distinct.end(), t.schema.measures[i].name) == distinct.end()) continue;
+      for (const auto& chunk : t.chunks) c += chunk->measures[i].distinct.codes.size();
+    }
+    return c;
+  };
   const olap::Table* table = base.get();
   std::string used;
   if (q.pre_aggregation != "none") {
+    uint64_t best = 0;
     for (const auto& [n, t] : pres) {
       if (q.pre_aggregation != "auto" && n != q.pre_aggregation) continue;
       if (!CanAnswer(*t, needs)) continue;
-      if (used.empty() || t->rows < table->rows) table = t.get(), used = n;
+      const uint64_t c = cost(*t);
+      if (used.empty() || c < best) table = t.get(), used = n, best = c;
     }
     if (q.pre_aggregation != "auto" && used.empty()) {
       return Status::Conflict("pre-aggregation '" + q.pre_aggregation + "' is not built or cannot answer this query");

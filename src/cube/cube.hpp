@@ -37,6 +37,7 @@ struct CubeOptions {
   events::EventBus* bus = nullptr;
   int threads = 0;                        // per query and build; 0: every usable core
   size_t query_memory = size_t{1} << 30;  // bytes of group state one query may use
+  size_t data_memory = size_t{8} << 30;   // bytes every cube's tables together may hold
   int64_t recheck_ms = 10000;             // how often sources are looked at for new versions
 };
 
@@ -106,6 +107,8 @@ class CubeService {
   Status BuildPre(const std::shared_ptr<Cube>& c, const PreAggregationSpec& p);
   void FlushQueryLog();
   void LoadFiles(Cube& c);
+  // What the other cubes' tables (and `c`'s pre-aggregations) hold now, in bytes.
+  size_t MemoryBesides(const Cube* c);
 
   CubeStore store_;
   CubeOptions options_;

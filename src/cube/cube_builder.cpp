@@ -221,7 +221,7 @@ Status CheckSource(const CubeSpec& spec, const datasets::Schema& schema) {
 }
 
 Result<std::shared_ptr<olap::Table>> BuildCubeTable(const CubeSpec& spec, const datasets::Table& source, size_t first_segment,
-                                                    const olap::Table* base, int threads, BuildStats* stats) {
+                                                    const olap::Table* base, int threads, size_t memory_limit, BuildStats* stats) {
   AIMASS_RETURN_IF_ERROR(CheckSource(spec, source.schema()));
   const auto levels = spec.CodeLevels();
   const auto measures = spec.TableMeasures();
@@ -319,6 +319,8 @@ Result<std::shared_ptr<olap::Table>> BuildCubeTable(const CubeSpec& spec, const 
   };
   const size_t segments = source.segment_count();
   const size_t workers = static_cast<size_t>(std::max(1, threads));
+  size_t table_memory = 0;
+  for (const auto& c : t->chunks) table_memory += c->memory();
   for (size_t batch = first_segment; batch < segments; batch += workers) {
     const size_t end = std::min(segments, batch + workers);
     std::vector<Prepared> prepared(end - batch);
@@ -370,6 +372,15 @@ Result<std::shared_ptr<olap::Table>> BuildCubeTable(const CubeSpec& spec, const 
       if (kept == 0) continue;
       in.times = std::move(p.times);
       t->AddChunk(olap::MakeChunk(std::move(in)));
+      table_memory += t->chunks.back()->memory();
+    }
+    size_t dict_memory = 0;
+    for (const auto* ds : {&dicts, &distinct}) {
+      for (const auto& d : *ds) dict_memory += d.values().size() * 48;
+    }
+    if (table_memory + dict_memory > memory_limit) {
+      return Status::TooLarge("cube '" + spec.name + "' needs more than " + std::to_string(memory_limit >> 20) +
+                              " MiB of memory, what cube.memory_mb leaves for it: raise it, or make the cube of fewer rows or levels");
     }
   }
   t->code_dicts.clear();

@@ -25,8 +25,9 @@ struct BuildStats {
 Status CheckSource(const CubeSpec& spec, const datasets::Schema& schema);
 
 // The segments [first_segment, end) of `source` added to a copy of `base` (a new table when
-// `base` is null). The result shares `base`'s chunks.
+// `base` is null). The result shares `base`'s chunks. A table that grows past `memory_limit`
+// bytes is refused (413) before it is whole.
 Result<std::shared_ptr<olap::Table>> BuildCubeTable(const CubeSpec& spec, const datasets::Table& source, size_t first_segment,
-                                                    const olap::Table* base, int threads, BuildStats* stats);
+                                                    const olap::Table* base, int threads, size_t memory_limit, BuildStats* stats);
 
 }  // namespace aimass::cube

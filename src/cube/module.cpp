@@ -1,5 +1,7 @@
 #include "cube/module.hpp"
 
+#include <unistd.h>
+
 #include "cube/api.hpp"
 #include "datasets/module.hpp"
 #include "events/module.hpp"
@@ -14,6 +16,9 @@ Status CubeModule::Open(module::Context& ctx) {
   o.dir = cfg.cube.dir.empty() ? cfg.data_dir + "/cubes" : cfg.cube.dir;
   o.threads = static_cast<int>(cfg.cube.threads);
   o.query_memory = static_cast<size_t>(cfg.cube.query_memory_mb) << 20;
+  // By default half of the machine's memory holds cube tables.
+  const size_t physical = static_cast<size_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  o.data_memory = cfg.cube.memory_mb > 0 ? static_cast<size_t>(cfg.cube.memory_mb) << 20 : physical / 2;
   o.datasets = &datasets->datasets();
   o.bus = &events->bus();
   service_ = std::make_unique<CubeService>(ctx.db(), o);

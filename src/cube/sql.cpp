@@ -136,6 +136,19 @@ class SqlParser {
     return Item{n, ""};
   }
 
+  // = != <> < <= > >= as a query's op.
+  Result<std::string> Comparison(const std::string& where) {
+    static const std::pair<const char*, const char*> kOps[] = {{"=", "eq"}, {"!=", "ne"}, {"<>", "ne"}, {"<", "lt"},
+                                                               {"<=", "lte"}, {">", "gt"}, {">=", "gte"}};
+    for (const auto& [sym, name] : kOps) {
+      if (Sym(sym)) {
+        ++pos_;
+        return std::string(name);
+      }
+    }
+    return Status::BadRequest("expected a comparison " + where + " at '" + Peek().text + "'");
+  }
+
   Result<json> Value() {
     const Tok& t = Peek();
     if (t.kind == Tok::Kind::kString) {
@@ -295,14 +308,7 @@ Result<json> SqlToQuery(std::string_view sql, const CubeSpec& spec) {
         f["op"] = lead ? "contains" : "starts_with";
         f["value"] = core;
       } else {
-        static const std::pair<const char*, const char*> kOps[] = {{"=", "eq"}, {"!=", "ne"}, {"<>", "ne"}, {"<", "lt"},
-                                                                   {"<=", "lte"}, {">", "gt"}, {">=", "gte"}};
-        std::string op;
-        for (const auto& [sym, name] : kOps) {
-          if (p.Sym(sym)) op = name;
-        }
-        if (op.empty()) return Status::BadRequest("expected a comparison after " + level + " at '" + p.Peek().text + "'");
-        ++p.pos_;
+        AIMASS_ASSIGN_OR_RETURN(std::string op, p.Comparison("after " + level));
         AIMASS_ASSIGN_OR_RETURN(json v, p.Value());
         f["op"] = op;
         f["value"] = v;
@@ -355,14 +361,7 @@ Result<json> SqlToQuery(std::string_view sql, const CubeSpec& spec) {
         f["op"] = "between";
         f["values"] = {a, b};
       } else {
-        static const std::pair<const char*, const char*> kOps[] = {{"=", "eq"}, {"!=", "ne"}, {"<>", "ne"}, {"<", "lt"},
-                                                                   {"<=", "lte"}, {">", "gt"}, {">=", "gte"}};
-        std::string op;
-        for (const auto& [sym, name] : kOps) {
-          if (p.Sym(sym)) op = name;
-        }
-        if (op.empty()) return Status::BadRequest("expected a comparison in HAVING at '" + p.Peek().text + "'");
-        ++p.pos_;
+        AIMASS_ASSIGN_OR_RETURN(std::string op, p.Comparison("in HAVING"));
         AIMASS_ASSIGN_OR_RETURN(json v, p.Value());
         f["op"] = op;
         f["value"] = v;

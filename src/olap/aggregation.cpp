@@ -18,7 +18,7 @@ namespace {
 
 constexpr size_t kBatch = 2048;
 constexpr uint64_t kDenseGroups = uint64_t{1} << 22;  // largest key space kept as a dense array
-constexpr uint64_t kBitmapBits = uint64_t{1} << 26;   // largest groups × codes kept as a bitmap per thread
+constexpr uint64_t kBitmapBits = uint64_t{1} << 28;   // largest groups × codes kept as a bitmap per thread (32 MiB)
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Open addressing (linear probing) from a 64-bit key to a dense index, in insertion order.

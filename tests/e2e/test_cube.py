@@ -443,3 +443,19 @@ def test_bad_input_is_refused_and_changes_nothing(server, sales):
     assert_error(viewer.client.delete(f"{BASE}/{cube}"), 403)
     names = [c["name"] for c in a.get(BASE).json()["cubes"]]
     assert cube in names and "x" not in names and "../etc" not in names
+
+
+def test_cube_over_its_memory_fails_with_its_reason(make_server):
+    srv = make_server("--set", "cube.memory_mb=1")
+    a = srv.admin
+    ds = create_dataset(a)
+    rows = "".join(f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z,u{i},{i % 7}\n" for i in range(150000))
+    push(a, ds, ("t,user,v\n" + rows).encode(), status=201)
+    wait_ready(a, ds, 1, timeout=120)
+    assert a.post(BASE, json={"name": "huge", "source": {"dataset": ds}, "dimensions": [
+        {"name": "user", "column": "user"}, {"name": "t", "column": "t", "type": "time"}],
+        "measures": [{"name": "v", "column": "v", "agg": "sum"}]}).status_code == 201
+    cube = wait_for(lambda: (c := a.get(f"{BASE}/huge").json())["state"] != "building" and c, 60, "cube build ends")
+    assert cube["state"] == "failed" and "cube.memory_mb" in cube["error"], cube
+    assert_error(a.post(f"{BASE}/huge/query", json={"measures": ["v"]}), 409)
+    assert srv.admin.get("/readyz").status_code == 200
