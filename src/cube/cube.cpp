@@ -529,17 +529,20 @@ Result<json> CubeService::Query(const std::string& name, const json& body) {
   std::shared_ptr<const olap::Table> base;
   std::vector<std::pair<std::string, std::shared_ptr<const olap::Table>>> pres;
   int64_t version;
+  std::string state, error;
   {
     std::lock_guard lock(mu_);
     spec = c->spec;
     base = c->base;
     version = c->row.source_version;
+    state = c->row.state;
+    error = c->row.error;
     for (const auto& [n, p] : c->pre) {
       if (p.table && p.built_from == c->generation) pres.emplace_back(n, p.table);
     }
   }
   AIMASS_ASSIGN_OR_RETURN(QuerySpec q, ParseQuery(body, spec));
-  if (!base) return Status::Conflict("cube '" + name + "' is " + (c->row.state == "failed" ? "failed: " + c->row.error : "still being built"));
+  if (!base) return Status::Conflict("cube '" + name + "' is " + (state == "failed" ? "failed: " + error : "still being built"));
   AIMASS_ASSIGN_OR_RETURN(QueryNeeds needs, NeedsOf(spec, q));
   // The cheapest ready pre-aggregation that holds what the query needs, unless told otherwise:
   // its rows, and the distinct values it keeps for the query's count-distinct measures.

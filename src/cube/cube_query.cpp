@@ -583,6 +583,19 @@ Result<json> Execute(const CubeSpec& spec, const olap::Table& table, const Query
     stats->memory_used = std::max(stats->memory_used, r.memory_used);
   }
   std::vector<Row> rows = Rows(spec, qs, p, r);
+  // As in SQL, the grand total (a query without levels, or the totals' last set) is a row even
+  // when no row matched: counts 0, the rest null.
+  const size_t nlev = qs.dimensions.size();
+  const uint32_t grand = nlev ? (uint32_t{1} << nlev) - 1 : 0;
+  if ((nlev == 0 || qs.totals != "none") &&
+      std::none_of(rows.begin(), rows.end(), [&](const Row& row) { return row.grouping == grand; })) {
+    Row g{std::vector<int64_t>(nlev, 0), grand, std::vector<std::optional<double>>(p.slots.size())};
+    for (size_t a = 0; a < p.agg_measures.size(); ++a) {
+      const olap::Agg agg = p.q.aggregates[a].agg;
+      if (agg == olap::Agg::kRows || agg == olap::Agg::kCount || agg == olap::Agg::kCountDistinct || agg == olap::Agg::kApproxDistinct) g.values[a] = 0.0;
+    }
+    rows.push_back(std::move(g));
+  }
 
   // Period over period: the same query over the previous periods (its time filters moved
   // back), joined on the shifted time key and the other keys.

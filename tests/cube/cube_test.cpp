@@ -164,6 +164,13 @@ TEST(CubeQuery, TopComparePivotAndHaving) {
   EXPECT_EQ((*piv)["pivot"]["columns"], json({{"2011-Q1"}, {"2011-Q2"}}));
   EXPECT_EQ((*piv)["pivot"]["rows"][2]["keys"]["country"], "United Kingdom");
   EXPECT_EQ((*piv)["pivot"]["rows"][2]["cells"][1]["revenue"], 15.0);
+  auto none = f.Run({{"measures", {"revenue", "lines", "customers", "per_line"}}, {"filters", {{{"dimension", "country"}, {"op", "eq"}, {"value", "Atlantis"}}}}});
+  ASSERT_TRUE(none.ok());
+  ASSERT_EQ((*none)["rows"].size(), 1u);  // SQL's answer to an aggregate over no rows: one row
+  EXPECT_EQ((*none)["rows"][0]["lines"], 0);
+  EXPECT_EQ((*none)["rows"][0]["customers"], 0);
+  EXPECT_EQ((*none)["rows"][0]["revenue"], nullptr);
+  EXPECT_EQ((*none)["rows"][0]["per_line"], nullptr);
   auto having = f.Run({{"measures", {"revenue"}}, {"dimensions", {"country"}}, {"filters", {{{"measure", "revenue"}, {"op", "gt"}, {"value", 100}}}}});
   ASSERT_TRUE(having.ok());
   EXPECT_EQ((*having)["rows"].size(), 2u);
