@@ -218,7 +218,8 @@ bool CubeService::Step(const std::shared_ptr<Cube>& c) {
     std::lock_guard lock(mu_);
     c->building = false;
     if (!st.ok()) {
-      spdlog::warn("cube {}: build: {}", c->row.name, st.message());
+      // Sources are looked at every few seconds: a failure is logged when it changes, not each time.
+      if (st.message() != c->row.error) spdlog::warn("cube {}: build: {}", c->row.name, st.message());
       c->row.error = st.message();
       if (!c->base) c->row.state = "failed";
       (void)store_.SetBuilt(c->row.name, c->row.state, c->row.error, c->row.source_version, c->row.rows, c->row.built_ms);
