@@ -7,6 +7,7 @@
 #include <random>
 
 #include "clv/clv.hpp"
+#include "clv/rfm.hpp"
 
 namespace aimass::clv {
 namespace {
@@ -98,6 +99,36 @@ TEST(Clv, GammaGammaRecoversItsParameters) {
   Customer big1{1, 1, 10, 200}, big8{8, 9, 10, 200};
   EXPECT_LT(m->ExpectedValue(big1), m->ExpectedValue(big8));
   EXPECT_LT(m->ExpectedValue(big8), 200);
+}
+
+TEST(Rfm, QuintilesAndSegments) {
+  // Ten customers: recency 1..10 days, frequency 10..1, monetary with a tie.
+  std::vector<RfmInput> in;
+  for (int i = 0; i < 10; ++i) in.push_back({static_cast<double>(i + 1), static_cast<double>(10 - i), i < 2 ? 500.0 : 100.0 - i});
+  const auto s = ScoreRfm(in);
+  ASSERT_EQ(s.size(), 10u);
+  EXPECT_EQ(s[0].r, 5);  // the most recent two are the top quintile
+  EXPECT_EQ(s[1].r, 5);
+  EXPECT_EQ(s[2].r, 4);
+  EXPECT_EQ(s[9].r, 1);
+  EXPECT_EQ(s[0].f, 5);
+  EXPECT_EQ(s[9].f, 1);
+  EXPECT_EQ(s[0].m, 5);  // the tie at the top scores alike
+  EXPECT_EQ(s[1].m, 5);
+  EXPECT_EQ(s[0].segment, "champion");
+  EXPECT_EQ(s[9].segment, "hibernating");
+  EXPECT_EQ(s[4].segment, "need_attention");  // R3 F3
+  // Every cell of the 5 × 5 map has a segment.
+  EXPECT_EQ(RfmSegment(5, 1), "new");
+  EXPECT_EQ(RfmSegment(4, 1), "promising");
+  EXPECT_EQ(RfmSegment(4, 2), "potential_loyalist");
+  EXPECT_EQ(RfmSegment(3, 5), "loyal");
+  EXPECT_EQ(RfmSegment(1, 5), "cannot_lose");
+  EXPECT_EQ(RfmSegment(2, 3), "at_risk");
+  EXPECT_EQ(RfmSegment(3, 1), "about_to_sleep");
+  // One customer, or all alike: every score is 1 (nothing ranks below them) and nothing crashes.
+  EXPECT_EQ(ScoreRfm({{3, 3, 3}})[0].r, 1);
+  EXPECT_TRUE(ScoreRfm({}).empty());
 }
 
 TEST(Clv, RefusesWhatItCannotFit) {
