@@ -12,7 +12,7 @@
 // console/test-output/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually, openPage, platformForTests } from "./harness.mjs";
+import { eventually, openPage, platformForTests, random } from "./harness.mjs";
 
 const s = platformForTests();
 const CUBE = "/api/v1/cubes/sales";
@@ -21,18 +21,6 @@ const START = Date.UTC(2025, 0, 1);
 const COUNTRIES = ["France", "Germany", "Italy", "Spain"];
 const PRODUCTS = Array.from({ length: 20 }, (_, k) => `${"ABCD"[k % 4]}${String(k).padStart(2, "0")}`);
 const SPIKE = "2025-02-10"; // the day of the burst
-
-// A small seeded generator (mulberry32): the same data on every run.
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // 1,900 lines spread over the 60 days from 2025-01-01, then 100 more on SPIKE. Prices are
 // quarters, so that every sum of quantity × price is exact in binary floating point.

@@ -9,7 +9,7 @@
 // stopped. Screenshots: console/test-output/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventually, openPage, platformForTests } from "./harness.mjs";
+import { eventually, openPage, platformForTests, random } from "./harness.mjs";
 
 const s = platformForTests();
 const APP = "/api/v1/recommend/apps/shop";
@@ -17,18 +17,6 @@ const DAY = 86400000;
 const END_MS = Date.UTC(2025, 0, 31, 12);
 const CATEGORIES = ["books", "music", "games"];
 const NOUN = { books: "Book", music: "Album", games: "Game" };
-
-// A small seeded generator (mulberry32): the same data on every run.
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ITEMS = Array.from({ length: 30 }, (_, k) => {
   const category = CATEGORIES[k % 3];

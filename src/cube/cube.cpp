@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/name.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "cube/anomaly.hpp"
 #include "cube/cube_builder.hpp"
@@ -830,6 +831,7 @@ Result<json> CubeService::Members(const std::string& name, const std::string& le
   if (!d) return Status::BadRequest("'" + level.substr(0, 128) + "' is not a level of the cube");
   if (!base) return Status::Conflict("cube '" + name + "' is still being built");
   limit = std::min(limit, kMaxMembers);
+  const std::string lq = AsciiLower(q);  // matched case-insensitively
   json values = json::array();
   bool more = false;
   if (d->time) {
@@ -841,11 +843,7 @@ Result<json> CubeService::Members(const std::string& name, const std::string& le
       else lo = olap::LevelKey(*tl, base->time_min), hi = olap::LevelKey(*tl, base->time_max);
       for (int64_t k = lo; k <= hi; ++k) {
         const std::string v = olap::RenderKey(*tl, k);
-        std::string lv = v;
-        for (auto& ch : lv) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        std::string lq = q;
-        for (auto& ch : lq) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (!lq.empty() && lv.find(lq) == std::string::npos) continue;
+        if (!lq.empty() && AsciiLower(v).find(lq) == std::string::npos) continue;
         if (values.size() == limit) {
           more = true;
           break;
@@ -857,12 +855,8 @@ Result<json> CubeService::Members(const std::string& name, const std::string& le
     const auto& cc = base->schema.code_columns;
     const olap::Dictionary& dict = *base->code_dicts[static_cast<size_t>(std::find(cc.begin(), cc.end(), level) - cc.begin())];
     std::vector<std::string> all;
-    std::string lq = q;
-    for (auto& ch : lq) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     for (uint32_t code = 1; code < dict.size(); ++code) {
-      std::string lv = dict.value(code);
-      for (auto& ch : lv) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      if (lq.empty() || lv.find(lq) != std::string::npos) all.push_back(dict.value(code));
+      if (lq.empty() || AsciiLower(dict.value(code)).find(lq) != std::string::npos) all.push_back(dict.value(code));
     }
     std::sort(all.begin(), all.end());
     more = all.size() > limit;

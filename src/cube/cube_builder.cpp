@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "common/time.hpp"
+#include "datasets/values.hpp"
 #include "olap/chunk_builder.hpp"
 
 namespace aimass::cube {
@@ -18,23 +19,15 @@ namespace {
 using datasets::ColumnData;
 using datasets::ColumnType;
 
-// A cell as a level value: text as it is, whole numbers without a fraction, times in RFC 3339.
+// A cell as a level value: as the datasets write it, but for whole floats without a fraction
+// (an id read as 17850.0 is 17850, 1000000.0 is not 1e+06) and times to the second.
 std::string CellText(const ColumnData& c, size_t i) {
-  switch (c.type) {
-    case ColumnType::kString:
-    case ColumnType::kCategorical: return std::string(c.Str(i));
-    case ColumnType::kBoolean: return c.ints[i] ? "true" : "false";
-    case ColumnType::kInteger: return std::to_string(c.ints[i]);
-    case ColumnType::kTimestamp: return Rfc3339(static_cast<int64_t>(std::floor(c.ints[i] / 1e6)));
-    case ColumnType::kFloat: {
-      const double d = c.floats[i];
-      if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9e15) return std::to_string(static_cast<int64_t>(d));
-      char buf[32];
-      auto r = std::to_chars(buf, buf + sizeof buf, d);
-      return std::string(buf, r.ptr);
-    }
+  if (c.type == ColumnType::kFloat) {
+    const double d = c.floats[i];
+    if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 9e15) return std::to_string(static_cast<int64_t>(d));
   }
-  return "";
+  if (c.type == ColumnType::kTimestamp) return Rfc3339(static_cast<int64_t>(std::floor(c.ints[i] / 1e6)));
+  return datasets::ValueText(c, i);
 }
 
 std::optional<double> ParseNumber(std::string_view s) {

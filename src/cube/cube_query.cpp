@@ -4,7 +4,8 @@
 #include <charconv>
 #include <cmath>
 #include <map>
-#include <unordered_map>
+
+#include "common/text.hpp"
 
 namespace aimass::cube {
 
@@ -67,11 +68,6 @@ int CompareText(const std::string& a, const std::string& b) {
   auto na = Number(a), nb = Number(b);
   if (na && nb) return *na < *nb ? -1 : *na > *nb ? 1 : 0;
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // The end of the period a time value names: a year, a month, a day, or one second.
@@ -180,12 +176,12 @@ Status AddFilter(const CubeSpec& spec, const olap::Table& table, const FilterSpe
   } else {
     const std::string a = f.values.empty() ? "" : ValueText(f.values[0]);
     const std::string b = f.values.size() > 1 ? ValueText(f.values[1]) : "";
-    const std::string la = Lower(a);
+    const std::string la = AsciiLower(a);
     for (uint32_t c = 1; c < dict.size(); ++c) {
       const std::string& v = dict.value(c);
       bool keep = false;
-      if (op == "contains") keep = Lower(v).find(la) != std::string::npos;
-      else if (op == "starts_with") keep = Lower(v).rfind(la, 0) == 0;
+      if (op == "contains") keep = AsciiLower(v).find(la) != std::string::npos;
+      else if (op == "starts_with") keep = AsciiLower(v).rfind(la, 0) == 0;
       else if (op == "gt") keep = CompareText(v, a) > 0;
       else if (op == "gte") keep = CompareText(v, a) >= 0;
       else if (op == "lt") keep = CompareText(v, a) < 0;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "olap/expression.hpp"
+
 namespace aimass::cube {
 
 using nlohmann::json;
@@ -35,21 +37,7 @@ Result<std::vector<Tok>> Lex(std::string_view s) {
     } else if (c == '-' && i + 1 < s.size() && s[i + 1] == '-') {
       while (i < s.size() && s[i] != '\n') ++i;
     } else if (c == '\'' || c == '"' || c == '`') {
-      std::string t;
-      ++i;
-      for (;;) {
-        if (i >= s.size()) return Status::BadRequest(std::string("a ") + c + " is not closed");
-        if (s[i] == c) {
-          if (i + 1 < s.size() && s[i + 1] == c) {
-            t += c;
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        t += s[i++];
-      }
+      AIMASS_ASSIGN_OR_RETURN(std::string t, olap::ReadQuoted(s, &i));
       out.push_back({c == '\'' ? Tok::Kind::kString : Tok::Kind::kQuoted, t});
     } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))) {
       size_t j = i;

@@ -128,6 +128,19 @@ struct CalendarTable {
 
 bool IsDistinct(Agg a) { return a == Agg::kCountDistinct || a == Agg::kApproxDistinct; }
 
+// An aggregate's answer from its state: `value` the sum, minimum or maximum it keeps, `count` the
+// values (or rows) it saw, `distinct` the values it counted exactly, `sketch` its estimate's.
+std::optional<double> Final(Agg agg, double value, double count, double distinct, const HyperLogLog* sketch) {
+  switch (agg) {
+    case Agg::kRows:
+    case Agg::kCount: return count;
+    case Agg::kAvg: return count > 0 ? std::optional<double>(value / count) : std::nullopt;
+    case Agg::kCountDistinct: return distinct;
+    case Agg::kApproxDistinct: return sketch ? sketch->Estimate() : 0.0;
+    default: return count > 0 ? std::optional<double>(value) : std::nullopt;
+  }
+}
+
 struct Local {
   std::vector<double> st;        // groups × slots
   std::vector<uint8_t> touched;  // dense: which groups have rows
@@ -542,7 +555,10 @@ Result<AggregationResult> Executor::Run() {
   const size_t S = slots_;
   std::vector<uint64_t> keys;
   std::vector<double> st;
-  std::vector<std::vector<uint32_t>> local_to_global(threads);
+  // A thread's group index to the merged one's: a dense group's index is its key, the same in
+  // every thread (one table); a hashed group's is the thread's own.
+  std::vector<std::vector<uint32_t>> local_to_global(dense_ ? 1 : threads);
+  auto global_of = [&](size_t w, uint64_t local) { return local_to_global[dense_ ? 0 : w][local]; };
   auto merge_slots = [&](double* dst, const double* src) {
     for (size_t a = 0; a < q_.aggregates.size(); ++a) {
       const Agg agg = q_.aggregates[a].agg;
@@ -554,7 +570,8 @@ Result<AggregationResult> Executor::Run() {
     }
   };
   if (dense_) {
-    std::vector<uint32_t> index(groups_, 0xffffffffu);
+    std::vector<uint32_t>& index = local_to_global[0];
+    index.assign(groups_, 0xffffffffu);
     for (uint64_t gi = 0; gi < groups_; ++gi) {
       for (size_t w = 0; w < threads; ++w) {
         if (!locals_[w].touched[gi]) continue;
@@ -567,7 +584,6 @@ Result<AggregationResult> Executor::Run() {
         merge_slots(st.data() + index[gi] * S, locals_[w].st.data() + gi * S);
       }
     }
-    for (size_t w = 0; w < threads; ++w) local_to_global[w] = index;  // a dense group's local index is its key
   } else {
     KeyMap global;
     for (size_t w = 0; w < threads; ++w) {
@@ -636,7 +652,7 @@ Result<AggregationResult> Executor::Run() {
         } else {
           PairSet merged;
           for (size_t w = 0; w < threads; ++w) {
-            locals_[w].pairs[a].ForEach([&](uint64_t v) { merged.Insert(static_cast<uint64_t>(local_to_global[w][v >> 32]) << 32 | (v & 0xffffffffu)); });
+            locals_[w].pairs[a].ForEach([&](uint64_t v) { merged.Insert(static_cast<uint64_t>(global_of(w, v >> 32)) << 32 | (v & 0xffffffffu)); });
           }
           merged.ForEach([&](uint64_t v) { distinct[a][v >> 32] += 1; });
         }
@@ -645,7 +661,7 @@ Result<AggregationResult> Executor::Run() {
         for (size_t w = 0; w < threads; ++w) {
           const auto& idx = locals_[w].hll_of[a];
           for (size_t li = 0; li < idx.size(); ++li) {
-            if (idx[li] >= 0) sketch[a][local_to_global[w][li]].Merge(locals_[w].hlls[a][idx[li]]);
+            if (idx[li] >= 0) sketch[a][global_of(w, li)].Merge(locals_[w].hlls[a][idx[li]]);
           }
         }
       }
@@ -661,14 +677,8 @@ Result<AggregationResult> Executor::Run() {
         const double n = p[2 * a + 1];
         double v = p[2 * a];
         if (scale_[a] > 0) v = static_cast<double>(std::bit_cast<int64_t>(v)) / scale_[a];
-        switch (q_.aggregates[a].agg) {
-          case Agg::kRows:
-          case Agg::kCount: row.values.emplace_back(n); break;
-          case Agg::kAvg: row.values.push_back(n > 0 ? std::optional<double>(v / n) : std::nullopt); break;
-          case Agg::kCountDistinct: row.values.emplace_back(distinct[a][i]); break;
-          case Agg::kApproxDistinct: row.values.emplace_back(sketch[a][i].Estimate()); break;
-          default: row.values.push_back(n > 0 ? std::optional<double>(v) : std::nullopt);
-        }
+        row.values.push_back(Final(q_.aggregates[a].agg, v, n, distinct[a].empty() ? 0 : distinct[a][i],
+                                   sketch[a].empty() ? nullptr : &sketch[a][i]));
       }
       result.rows.push_back(std::move(row));
     }
@@ -703,11 +713,11 @@ Result<AggregationResult> Executor::Run() {
           for (size_t word = 0; word < bits.size(); ++word) {
             for (uint64_t b = bits[word]; b; b &= b - 1) {
               const uint64_t bit = word * 64 + __builtin_ctzll(b);
-              finest[rank[local_to_global[w][bit / codes]]].distinct[a].push_back(static_cast<uint32_t>(bit % codes));
+              finest[rank[global_of(w, bit / codes)]].distinct[a].push_back(static_cast<uint32_t>(bit % codes));
             }
           }
         } else {
-          L.pairs[a].ForEach([&](uint64_t v) { finest[rank[local_to_global[w][v >> 32]]].distinct[a].push_back(static_cast<uint32_t>(v)); });
+          L.pairs[a].ForEach([&](uint64_t v) { finest[rank[global_of(w, v >> 32)]].distinct[a].push_back(static_cast<uint32_t>(v)); });
         }
       }
       for (auto& s : finest) {
@@ -720,7 +730,7 @@ Result<AggregationResult> Executor::Run() {
       for (size_t w = 0; w < threads; ++w) {
         const auto& idx = locals_[w].hll_of[a];
         for (size_t li = 0; li < idx.size(); ++li) {
-          if (idx[li] >= 0) sketches[a][rank[local_to_global[w][li]]].Merge(locals_[w].hlls[a][idx[li]]);
+          if (idx[li] >= 0) sketches[a][rank[global_of(w, li)]].Merge(locals_[w].hlls[a][idx[li]]);
         }
       }
     }
@@ -731,18 +741,9 @@ Result<AggregationResult> Executor::Run() {
   if (sets.empty()) sets.push_back(all);
   std::vector<std::vector<int64_t>> decoded(G);
   for (size_t i = 0; i < G; ++i) decoded[i] = decode(keys[order[i]]);
-  auto value = [&](const AggregateSpec& spec, size_t a, const GroupState& s, const HyperLogLog* sketch) -> std::optional<double> {
-    switch (spec.agg) {
-      case Agg::kRows: return s.rows;
-      case Agg::kCount: return s.count[a];
-      case Agg::kSum: return s.count[a] > 0 ? std::optional<double>(s.sum[a]) : std::nullopt;
-      case Agg::kAvg: return s.count[a] > 0 ? std::optional<double>(s.sum[a] / s.count[a]) : std::nullopt;
-      case Agg::kMin: return s.count[a] > 0 ? std::optional<double>(s.min[a]) : std::nullopt;
-      case Agg::kMax: return s.count[a] > 0 ? std::optional<double>(s.max[a]) : std::nullopt;
-      case Agg::kCountDistinct: return static_cast<double>(s.distinct[a].size());
-      case Agg::kApproxDistinct: return sketch ? sketch->Estimate() : 0.0;
-    }
-    return std::nullopt;
+  auto value = [&](const AggregateSpec& spec, size_t a, const GroupState& s, const HyperLogLog* sketch) {
+    const double v = spec.agg == Agg::kMin ? s.min[a] : spec.agg == Agg::kMax ? s.max[a] : s.sum[a];
+    return Final(spec.agg, v, s.count[a], static_cast<double>(s.distinct[a].size()), sketch);
   };
   for (uint32_t set : sets) {
     if (set == all) {

@@ -44,21 +44,7 @@ Result<std::vector<Token>> Tokenize(std::string_view s) {
       if (end != num.c_str() + num.size()) return Status::BadRequest("'" + num + "' is not a number");
       out.push_back({Token::Kind::kNumber, num, v});
     } else if (c == '\'' || c == '"' || c == '`') {
-      std::string t;
-      ++i;
-      for (;;) {
-        if (i >= s.size()) return Status::BadRequest(std::string("a ") + c + " is not closed");
-        if (s[i] == c) {
-          if (i + 1 < s.size() && s[i + 1] == c) {  // doubled quote: the quote itself
-            t += c;
-            i += 2;
-            continue;
-          }
-          ++i;
-          break;
-        }
-        t += s[i++];
-      }
+      AIMASS_ASSIGN_OR_RETURN(std::string t, ReadQuoted(s, &i));
       out.push_back({c == '\'' ? Token::Kind::kText : Token::Kind::kName, t, 0});
     } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       std::string w;
@@ -376,6 +362,23 @@ std::optional<double> Scalar(const ExprNode& n, const std::vector<std::pair<std:
 }
 
 }  // namespace
+
+Result<std::string> ReadQuoted(std::string_view s, size_t* at) {
+  const char q = s[*at];
+  std::string t;
+  for (size_t i = *at + 1;; ++i) {
+    if (i >= s.size()) return Status::BadRequest(std::string("a ") + q + " is not closed");
+    if (s[i] != q) {
+      t += s[i];
+    } else if (i + 1 < s.size() && s[i + 1] == q) {  // doubled quote: the quote itself
+      t += q;
+      ++i;
+    } else {
+      *at = i + 1;
+      return t;
+    }
+  }
+}
 
 Result<Expression> Expression::Parse(std::string_view text) {
   if (text.size() > kMaxText) return Status::BadRequest("an expression is at most 4096 bytes");

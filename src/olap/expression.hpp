@@ -26,6 +26,10 @@ class ExprSource {
   virtual Status Texts(const std::string& column, std::vector<std::string>* values, std::vector<uint8_t>* valid) const = 0;
 };
 
+// The quoted text starting at s[*at] (a quote character; a doubled quote inside is the quote
+// itself), moving *at past its closing quote. The SQL subset reads its quotes the same way.
+Result<std::string> ReadQuoted(std::string_view s, size_t* at);
+
 struct ExprNode;
 
 class Expression {

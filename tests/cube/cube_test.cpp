@@ -69,7 +69,9 @@ TEST(CubeSpec, RefusesWhatCannotWork) {
   for (const auto& [what, f] : bad) {
     auto r = with(f);
     EXPECT_FALSE(r.ok()) << what;
-    if (!r.ok()) EXPECT_EQ(r.status().code(), Code::kBadRequest) << what;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kBadRequest) << what;
+    }
   }
 }
 
@@ -195,7 +197,9 @@ TEST(CubeQuery, RefusesBadQueries) {
   for (const auto& q : bad) {
     auto r = f.Run(q);
     EXPECT_FALSE(r.ok()) << q.dump();
-    if (!r.ok()) EXPECT_TRUE(r.status().code() == Code::kBadRequest || r.status().code() == Code::kInvalidJson) << q.dump();
+    if (!r.ok()) {
+      EXPECT_TRUE(r.status().code() == Code::kBadRequest || r.status().code() == Code::kInvalidJson) << q.dump();
+    }
   }
 }
 

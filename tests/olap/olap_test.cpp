@@ -318,7 +318,9 @@ TEST(Aggregate, RollupAndCubeTotals) {
   }
   // The grand total is one row with every row counted.
   for (const auto& row : r->rows) {
-    if (row.grouping == 7) EXPECT_EQ(row.values[0], 10000);
+    if (row.grouping == 7) {
+      EXPECT_EQ(row.values[0], 10000);
+    }
   }
 }
 
@@ -420,7 +422,9 @@ TEST(Table, SavesLoadsAndRefusesDamage) {
     bad = data;
     bad[pos] ^= 0x5a;
     auto d = ChunkCodec::Decode(bad, 2, 2);
-    if (d.ok()) EXPECT_EQ(d->rows, 4000u);
+    if (d.ok()) {
+      EXPECT_EQ(d->rows, 4000u);
+    }
   }
   EXPECT_FALSE(ChunkCodec::Decode(data.substr(0, data.size() - 1), 2, 2).ok());
   EXPECT_FALSE(ChunkCodec::Decode(data, 3, 2).ok());
