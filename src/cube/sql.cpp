@@ -124,6 +124,15 @@ class SqlParser {
     return Item{n, ""};
   }
 
+  // BETWEEN a AND b, at BETWEEN: [a, b].
+  Result<json> Between() {
+    ++pos_;
+    AIMASS_ASSIGN_OR_RETURN(json a, Value());
+    AIMASS_RETURN_IF_ERROR(ExpectKw("AND"));
+    AIMASS_ASSIGN_OR_RETURN(json b, Value());
+    return json::array({a, b});
+  }
+
   // = != <> < <= > >= as a query's op.
   Result<std::string> Comparison(const std::string& where) {
     static const std::pair<const char*, const char*> kOps[] = {{"=", "eq"}, {"!=", "ne"}, {"<>", "ne"}, {"<", "lt"},
@@ -267,12 +276,8 @@ Result<json> SqlToQuery(std::string_view sql, const CubeSpec& spec) {
         AIMASS_RETURN_IF_ERROR(p.ExpectSym(")"));
         f["values"] = values;
       } else if (p.Kw("BETWEEN")) {
-        ++p.pos_;
-        AIMASS_ASSIGN_OR_RETURN(json a, p.Value());
-        AIMASS_RETURN_IF_ERROR(p.ExpectKw("AND"));
-        AIMASS_ASSIGN_OR_RETURN(json b, p.Value());
+        AIMASS_ASSIGN_OR_RETURN(f["values"], p.Between());
         f["op"] = "between";
-        f["values"] = {a, b};
       } else if (p.Kw("IS")) {
         ++p.pos_;
         bool negate = false;
@@ -342,12 +347,8 @@ Result<json> SqlToQuery(std::string_view sql, const CubeSpec& spec) {
       if (!spec.Measure(m)) return Status::BadRequest("HAVING " + m.substr(0, 128) + ": not a measure");
       json f = {{"measure", m}};
       if (p.Kw("BETWEEN")) {
-        ++p.pos_;
-        AIMASS_ASSIGN_OR_RETURN(json a, p.Value());
-        AIMASS_RETURN_IF_ERROR(p.ExpectKw("AND"));
-        AIMASS_ASSIGN_OR_RETURN(json b, p.Value());
+        AIMASS_ASSIGN_OR_RETURN(f["values"], p.Between());
         f["op"] = "between";
-        f["values"] = {a, b};
       } else {
         AIMASS_ASSIGN_OR_RETURN(std::string op, p.Comparison("in HAVING"));
         AIMASS_ASSIGN_OR_RETURN(json v, p.Value());

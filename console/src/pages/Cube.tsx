@@ -1082,6 +1082,19 @@ function calendarLevels(cube: CubeInfo): string[] {
   return t ? TIME_PATH.map((l) => `${t.dimension}.${l}`).filter((l) => t.levels.includes(l)) : [];
 }
 
+
+// The measure picker of the Anomalies and Explain panels.
+function MeasureField({ cube, value, onChange }: { cube: CubeInfo; value: string; onChange: (m: string) => void }) {
+  return (
+    <Field label="Measure">
+      <select aria-label="Measure" value={value} onChange={(e) => onChange(e.target.value)}>
+        {cube.measures.map((m) => (
+          <option key={m.name}>{m.name}</option>
+        ))}
+      </select>
+    </Field>
+  );
+}
 function AnomaliesPanel({ cube }: { cube: CubeInfo }) {
   const levels = calendarLevels(cube);
   const [measure, setMeasure] = useState(cube.measures[0]?.name ?? "");
@@ -1100,13 +1113,7 @@ function AnomaliesPanel({ cube }: { cube: CubeInfo }) {
   return (
     <section aria-label="Anomalies">
       <form className="toolbar" onSubmit={run} aria-label="Find anomalies">
-        <Field label="Measure">
-          <select aria-label="Measure" value={measure} onChange={(e) => setMeasure(e.target.value)}>
-            {cube.measures.map((m) => (
-              <option key={m.name}>{m.name}</option>
-            ))}
-          </select>
-        </Field>
+        <MeasureField cube={cube} value={measure} onChange={setMeasure} />
         <Field label="Level">
           <select aria-label="Level" value={level} onChange={(e) => setLevel(e.target.value)}>
             {levels.map((l) => (
@@ -1200,13 +1207,7 @@ function ExplainPanel({ cube }: { cube: CubeInfo }) {
   return (
     <section aria-label="Explain change">
       <form className="toolbar" onSubmit={run} aria-label="Explain a change">
-        <Field label="Measure">
-          <select aria-label="Measure" value={measure} onChange={(e) => setMeasure(e.target.value)}>
-            {cube.measures.map((m) => (
-              <option key={m.name}>{m.name}</option>
-            ))}
-          </select>
-        </Field>
+        <MeasureField cube={cube} value={measure} onChange={setMeasure} />
         <Field label="Level">
           <select
             aria-label="Level"
