@@ -20,6 +20,7 @@
 #include "cli/search_commands.hpp"
 #include "cli/assist_commands.hpp"
 #include "cli/recommend_commands.hpp"
+#include "cli/behavior_commands.hpp"
 #include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
@@ -209,6 +210,7 @@ int Main(int argc, char** argv) {
   auto assist = AddAssistCommands(app);
   auto recommend = AddRecommendCommands(app);
   auto cube = AddCubeCommands(app);
+  auto behavior = AddBehaviorCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -281,6 +283,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunAssistCommands(*assist, api, g.json)) return *code;
   if (auto code = RunRecommendCommands(*recommend, api, g.json)) return *code;
   if (auto code = RunCubeCommands(*cube, api, g.json)) return *code;
+  if (auto code = RunBehaviorCommands(*behavior, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

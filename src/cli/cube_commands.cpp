@@ -27,17 +27,6 @@ namespace {
 
 constexpr const char* kBase = "/api/v1/cubes";
 
-// A number as people read it: whole numbers without a fraction, others with up to ten digits.
-std::string Num(const json& v) {
-  if (v.is_null()) return "";
-  if (!v.is_number()) return v.is_string() ? v.get<std::string>() : v.dump();
-  const double d = v.get<double>();
-  char buf[40];
-  if (d == std::trunc(d) && std::fabs(d) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", d);
-  else std::snprintf(buf, sizeof buf, "%.10g", d);
-  return buf;
-}
-
 void PrintAnswer(const json& r) {
   std::vector<std::string> header;
   for (const auto& c : r["columns"]) header.push_back(c["name"].get<std::string>());
@@ -49,7 +38,7 @@ void PrintAnswer(const json& r) {
     for (const auto& c : r["columns"]) {
       const std::string name = c["name"];
       const bool rolled = totals && c["kind"] == "dimension" && row["grouping"][i] == 1;
-      cells.push_back(rolled ? "(total)" : Num(row.value(name, json())));
+      cells.push_back(rolled ? "(total)" : NumberCell(row.value(name, json())));
       if (c["kind"] == "dimension") ++i;
     }
     rows.push_back(std::move(cells));
@@ -57,7 +46,7 @@ void PrintAnswer(const json& r) {
   PrintTable(header, rows);
   std::cout << r["rows"].size() << " of " << Cell(r, "total_rows") << " rows";
   if (r.contains("pre_aggregation") && !r["pre_aggregation"].is_null()) std::cout << ", from pre-aggregation " << Cell(r, "pre_aggregation");
-  if (r.contains("stats")) std::cout << ", " << Num(r["stats"]["took_ms"]) << " ms";
+  if (r.contains("stats")) std::cout << ", " << NumberCell(r["stats"]["took_ms"]) << " ms";
   std::cout << "\n";
 }
 
@@ -252,9 +241,9 @@ std::optional<int> RunCubeCommands(CubeCommands& c, ApiClient& api, bool as_json
     if (!res.ok()) return Fail(res.status());
     if (as_json) return print(*res);
     std::vector<std::vector<std::string>> rows;
-    for (const auto& a : (*res)["anomalies"]) rows.push_back({Cell(a, "time"), Num(a["value"]), Num(a["baseline"]), Num(a["score"]), Cell(a, "direction")});
+    for (const auto& a : (*res)["anomalies"]) rows.push_back({Cell(a, "time"), NumberCell(a["value"]), NumberCell(a["baseline"]), NumberCell(a["score"]), Cell(a, "direction")});
     PrintTable({"PERIOD", "VALUE", "BASELINE", "SCORE", "DIRECTION"}, rows);
-    std::cout << rows.size() << " anomalies (season " << Cell(*res, "season") << ", threshold " << Num((*res)["threshold"]) << ")\n";
+    std::cout << rows.size() << " anomalies (season " << Cell(*res, "season") << ", threshold " << NumberCell((*res)["threshold"]) << ")\n";
     return kOk;
   }
   if (c.explain->parsed()) {
@@ -264,12 +253,12 @@ std::optional<int> RunCubeCommands(CubeCommands& c, ApiClient& api, bool as_json
     if (!res.ok()) return Fail(res.status());
     if (as_json) return print(*res);
     const json& t = (*res)["total"];
-    std::cout << c.measure << ": " << Num(t["from"]) << " in " << Cell(*res, "from") << ", " << Num(t["to"]) << " in " << Cell(*res, "to")
-              << " (change " << Num(t["change"]) << ")\n";
+    std::cout << c.measure << ": " << NumberCell(t["from"]) << " in " << Cell(*res, "from") << ", " << NumberCell(t["to"]) << " in " << Cell(*res, "to")
+              << " (change " << NumberCell(t["change"]) << ")\n";
     std::vector<std::vector<std::string>> rows;
     for (const auto& x : (*res)["contributors"]) {
-      rows.push_back({Cell(x, "dimension"), Num(x["value"]), Num(x["from"]), Num(x["to"]), Num(x["change"]),
-                      x["share"].is_number() ? Num(std::round(x["share"].get<double>() * 1000) / 10) + "%" : ""});
+      rows.push_back({Cell(x, "dimension"), NumberCell(x["value"]), NumberCell(x["from"]), NumberCell(x["to"]), NumberCell(x["change"]),
+                      x["share"].is_number() ? NumberCell(std::round(x["share"].get<double>() * 1000) / 10) + "%" : ""});
     }
     PrintTable({"LEVEL", "VALUE", "FROM", "TO", "CHANGE", "SHARE"}, rows);
     return kOk;

@@ -1,5 +1,7 @@
 #include "cli/output.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
@@ -67,6 +69,16 @@ Result<nlohmann::json> JsonArgument(const std::string& value, const char* what) 
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) return Status::BadRequest(std::string(what) + " is not JSON");
   return j;
+}
+
+std::string NumberCell(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (!v.is_number()) return v.is_string() ? v.get<std::string>() : v.dump();
+  const double d = v.get<double>();
+  char buf[40];
+  if (d == std::trunc(d) && std::fabs(d) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", d);
+  else std::snprintf(buf, sizeof buf, "%.10g", d);
+  return buf;
 }
 
 }  // namespace aimass::cli

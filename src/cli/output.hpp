@@ -24,6 +24,9 @@ Result<nlohmann::json> ParseSetFields(const std::string& text);
 // A member of an API answer for a table cell: a string as it is, anything else as JSON, "-"
 // when absent or null.
 std::string Cell(const nlohmann::json& j, const char* key);
+// A number as people read it: whole numbers without a fraction, others with up to ten digits;
+// "" for null, text as it is.
+std::string NumberCell(const nlohmann::json& v);
 // A file's bytes, or standard input's for "-".
 Result<std::string> ReadFileOrStdin(const std::string& path);
 // A JSON option's value: JSON text, or @file to read it from; `what` names it in errors.

@@ -61,6 +61,13 @@ constexpr PointInfo kPoints[] = {
                              "leaves the previous table, which the next start loads and refreshes)"},
     {"cube.after_manifest", "a cube table's manifest replaced, the cube's row not yet updated (the next start loads the new "
                             "table from its manifest, without building it again)"},
+    // Behaviour projects (POST /api/v1/behavior/{project}/capture and their checkpoints).
+    {"behavior.after_capture_write", "a capture's events written to the project's log and applied in memory, not yet synced or "
+                                     "acknowledged"},
+    {"behavior.before_checkpoint_manifest", "a checkpoint's part and state files written, its manifest not yet replaced (the "
+                                            "next start loads the previous checkpoint and replays the log after it)"},
+    {"behavior.before_log_drop", "a checkpoint's manifest replaced, the log segments it covers not yet deleted (the next start "
+                                 "skips the records before the checkpoint)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

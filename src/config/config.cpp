@@ -194,6 +194,16 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("cube.memory_mb", cube.memory_mb, 0, 1ll << 30,
               "Memory every cube's tables (and pre-aggregations) may hold together; a build past it fails with its reason on "
               "the cube. 0: half of the machine's memory."),
+      STR_KEY("behavior.dir", behavior.dir, "Directory of the behaviour projects' event logs and checkpoints (local disk); empty: data_dir/behavior."),
+      INT_KEY("behavior.threads", behavior.threads, 0, 1024, "Threads one behaviour insight uses; 0: every usable core."),
+      ENUM_KEY("behavior.fsync", behavior.fsync,
+               "When a capture is acknowledged: `always` (after an fdatasync of the project's log covering it; concurrent captures "
+               "share one) or `never` (after the write: a machine crash may lose the last acknowledged events).",
+               "always", "never"),
+      INT_KEY("behavior.max_batch", behavior.max_batch, 1, 10000000, "Events one capture request may hold; more is refused with 413."),
+      INT_KEY("behavior.checkpoint_s", behavior.checkpoint_s, 1, 86400,
+              "How often a project's new events are checkpointed (their parts, dictionaries and persons written, the log before "
+              "them dropped); a restart replays the log after the last checkpoint."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

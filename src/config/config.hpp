@@ -90,6 +90,14 @@ struct Config {
     int64_t memory_mb = 0;        // every cube's tables together; 0: half the machine's memory
   } cube;
 
+  struct Behavior {
+    std::string dir;          // projects' event files; empty: data_dir/behavior
+    int64_t threads = 0;      // per insight; 0: every usable core
+    std::string fsync = "always";  // always | never (capture acknowledged after fdatasync, or after write)
+    int64_t max_batch = 100000;    // events in one capture
+    int64_t checkpoint_s = 30;     // how often new events are checkpointed
+  } behavior;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

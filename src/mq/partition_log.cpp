@@ -392,6 +392,15 @@ void PartitionLog::ApplyRetention(int64_t now_ms) {
   }
 }
 
+void PartitionLog::DropBefore(uint64_t offset) {
+  std::lock_guard lock(mu_);
+  while (segments_.size() > 1 && segments_.front()->end() <= offset) {
+    std::error_code ec;
+    fs::remove(segments_.front()->path, ec);
+    segments_.erase(segments_.begin());
+  }
+}
+
 Status PartitionLog::Clear() {
   std::unique_lock sync(sync_mu_);
   std::lock_guard lock(mu_);

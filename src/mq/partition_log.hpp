@@ -81,6 +81,9 @@ class PartitionLog {
   void ApplyRetention(int64_t now_ms);
   // Drops every record (a purge); offsets keep increasing.
   Status Clear();
+  // Drops the whole segments every record of which is before `offset` (what a checkpoint of
+  // the records has made redundant), never the one being written.
+  void DropBefore(uint64_t offset);
 
  private:
   struct Segment;

@@ -9,6 +9,7 @@
 
 #include "assist/module.hpp"
 #include "recommend/module.hpp"
+#include "behavior/module.hpp"
 #include "cube/module.hpp"
 #include "auth/module.hpp"
 #include "blobs/module.hpp"
@@ -57,7 +58,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<mq::MqModule>,             Make<registry::RegistryModule>, Make<serving::ServingModule>,
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
     Make<collector::CollectorModule>, Make<tracking::TrackingModule>, Make<pipeline::PipelineModule>,
-    Make<search::SearchModule>,     Make<assist::AssistModule>,     Make<recommend::RecommendModule>, Make<cube::CubeModule>,
+    Make<search::SearchModule>,     Make<assist::AssistModule>,     Make<recommend::RecommendModule>, Make<cube::CubeModule>, Make<behavior::BehaviorModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

@@ -934,6 +934,47 @@ def cube_scenario(make_server, point: str, expect: str, mlps=None):
     assert files == named or not rebuilt and files >= named, (files, named)
 
 
+def behavior_scenario(make_server, point: str, expect: str, mlps=None):
+    """Events captured into a behaviour project crash the server at `point`: in a capture, after
+    its record is written and before it is synced and acknowledged, or in the checkpoint after an
+    acknowledged capture. After the restart every acknowledged event is there once, the capture
+    in flight whole or not at all, retrying it stores nothing twice (its event ids are kept), and
+    no file the manifest does not name is left."""
+    args = (*BASE_ARGS, "--set", "behavior.checkpoint_s=1")
+    srv = make_server(*args)
+    a = srv.admin
+    project = unique("fbeh")
+    assert a.post("/api/v1/behavior/projects", json={"name": project}).status_code == 201
+    capture = f"/api/v1/behavior/{project}/capture"
+
+    def batch(prefix, n):
+        return {"batch": [{"event": "open", "distinct_id": f"{prefix}{k}", "timestamp": "2024-01-01T00:00:00Z",
+                           "uuid": f"{prefix}-{k}"} for k in range(n)]}
+    assert a.post(capture, json=batch("kept", 50)).json()["stored"] == 50
+    time.sleep(2.5)  # checkpointed: the next checkpoint has only the flight's events to write
+    arm(srv, point, "crash")
+    if point == "behavior.after_capture_write":
+        outcome = attempt(lambda: a.post(capture, json=batch("flight", 80)))
+        expect_crash(srv, point, outcome)
+    else:
+        assert a.post(capture, json=batch("flight", 80)).json()["stored"] == 80
+        expect_crash(srv, point, in_request=False)  # the checkpoint runs on the module's thread
+    again = restart(make_server, srv, *args)
+    a = again.admin
+    count = a.get(f"/api/v1/behavior/projects/{project}").json()["stats"]["events"]
+    assert count in (50, 130), count
+    assert ("present" if count == 130 else "absent") == expect
+    retried = a.post(capture, json=batch("flight", 80)).json()
+    assert retried["stored"] == (0 if count == 130 else 80), retried
+    trend = a.post(f"/api/v1/behavior/{project}/insights/trends", json={
+        "event": "open", "math": "unique", "interval": "day", "date_from": "2024-01-01", "date_to": "2024-01-01"}).json()
+    assert trend["series"][0]["total"] == 130, trend
+    again.stop()  # a last checkpoint; then the directory holds what its manifest names and nothing else
+    manifest = json.loads((again.data_dir / "behavior" / project / "manifest.json").read_text())
+    named = {"manifest.json", "log", manifest["state"], *(f"part-{p}.bin" for p in manifest["parts"])}
+    assert {p.name for p in (again.data_dir / "behavior" / project).iterdir()} == named
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -961,6 +1002,9 @@ CRASH_CASES = [
     ("recommend.after_feedback_commit", recommend_scenario, "present"),
     ("cube.before_manifest", cube_scenario, "rebuilt"),
     ("cube.after_manifest", cube_scenario, "loaded"),
+    ("behavior.after_capture_write", behavior_scenario, "present"),
+    ("behavior.before_checkpoint_manifest", behavior_scenario, "present"),
+    ("behavior.before_log_drop", behavior_scenario, "present"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),
