@@ -25,6 +25,7 @@ import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
 import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { CubePage, CubesPage } from "./pages/Cube";
+import { BehaviorProjectPage, BehaviorProjectsPage } from "./pages/Behavior";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -46,6 +47,7 @@ const NAV: [string, string][] = [
   ["/assist", "Customer service"],
   ["/recommend", "Recommendation"],
   ["/cubes", "Analysis"],
+  ["/behavior", "Behaviour"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -123,6 +125,8 @@ function Frame() {
           <Route path="/recommend/apps/:name" element={<Keyed page={RecommendAppPage} />} />
           <Route path="/cubes" element={<CubesPage />} />
           <Route path="/cubes/:name" element={<Keyed page={CubePage} />} />
+          <Route path="/behavior" element={<BehaviorProjectsPage />} />
+          <Route path="/behavior/:name/*" element={<Keyed page={BehaviorProjectPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -93,6 +93,15 @@ Status RegisterRoutes(http::Router& router, BehaviorService& service) {
         HTTP_TRY(Json b, s.Schema(P(req, "project")));
         return http::JsonResponse(200, b);
       });
+  add(Method::kGet, project + "/properties/{key}/values", "behavior:read",
+      "A text property's values, sorted (?type=event|person&q=&limit=100), for pickers and filters", [&s](Request& req) -> Response {
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 10000));
+        const std::string type(req.Query("type").value_or("event"));
+        if (type != "event" && type != "person") return http::ErrorFor(req, Status::BadRequest("type is event or person"));
+        HTTP_TRY(Json b, s.PropertyValues(P(req, "project"), P(req, "key"), type == "person", std::string(req.Query("q").value_or("")),
+                                          static_cast<size_t>(limit)));
+        return http::JsonResponse(200, b);
+      });
   add(Method::kGet, project + "/events", "behavior:read", "The newest events (?distinct_id=&event=&limit=100), newest first",
       [&s](Request& req) -> Response {
         HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 10000));

@@ -385,6 +385,14 @@ Result<std::vector<uint8_t>> BehaviorService::CohortMask(const std::string& proj
 }
 
 Result<json> BehaviorService::RunInsight(const std::shared_ptr<Project>& p, const std::string& kind, const json& body) {
+  const int64_t start = UnixNowMs();
+  AIMASS_ASSIGN_OR_RETURN(json out, RunKind(p, kind, body));
+  out["kind"] = kind;
+  out["took_ms"] = UnixNowMs() - start;
+  return out;
+}
+
+Result<json> BehaviorService::RunKind(const std::shared_ptr<Project>& p, const std::string& kind, const json& body) {
   if (!body.is_object()) return Status::BadRequest("an insight request is an object");
   auto ctx = Context(p);
   if (kind == "trends") return Trends(*ctx, body);
@@ -406,11 +414,7 @@ Result<json> BehaviorService::RunInsight(const std::shared_ptr<Project>& p, cons
 
 Result<json> BehaviorService::Insight(const std::string& project, const std::string& kind, const json& body) {
   AIMASS_ASSIGN_OR_RETURN(auto p, Find(project));
-  const int64_t start = UnixNowMs();
-  AIMASS_ASSIGN_OR_RETURN(json out, RunInsight(p, kind, body));
-  out["kind"] = kind;
-  out["took_ms"] = UnixNowMs() - start;
-  return out;
+  return RunInsight(p, kind, body);
 }
 
 Result<json> BehaviorService::Person(const std::string& project, const std::string& distinct_id) {
@@ -465,7 +469,12 @@ Result<json> BehaviorService::Persons(const std::string& project, const std::str
       if (roots[d] != d || !InMask(mask, d)) continue;
       const json* props = s.persons.Properties(d);
       if (!needle.empty()) {
-        bool hit = AsciiLower(s.distinct.value(d)).find(needle) != std::string::npos;
+        bool hit = false;
+        auto ids = ctx->snap.ids.find(d);
+        if (ids == ctx->snap.ids.end()) hit = AsciiLower(s.distinct.value(d)).find(needle) != std::string::npos;
+        else {
+          for (uint32_t id : ids->second) hit = hit || AsciiLower(s.distinct.value(id)).find(needle) != std::string::npos;
+        }
         if (!hit && props) hit = AsciiLower(props->dump()).find(needle) != std::string::npos;
         if (!hit) continue;
       }
@@ -570,6 +579,44 @@ Result<json> BehaviorService::Schema(const std::string& project) {
     std::sort(events.begin(), events.end());
     return json{{"events", events}, {"properties", props}, {"person_properties", person}};
   });
+}
+
+Result<json> BehaviorService::PropertyValues(const std::string& project, const std::string& key, bool person, const std::string& q,
+                                             size_t limit) {
+  AIMASS_ASSIGN_OR_RETURN(auto p, Find(project));
+  const std::string needle = AsciiLower(q);
+  std::set<std::string> values;
+  bool more = false;
+  auto add = [&](const std::string& v) {
+    if (!needle.empty() && AsciiLower(v).find(needle) == std::string::npos) return;
+    values.insert(v);
+    if (values.size() > limit) {
+      values.erase(std::prev(values.end()));
+      more = true;
+    }
+  };
+  Status st;
+  p->Read([&](const ProjectState& s) {
+    if (person) {
+      for (const auto& [root, props] : s.persons.all_properties()) {
+        auto it = props.find(key);
+        if (it != props.end() && !it->is_null()) add(it->is_string() ? it->get<std::string>() : it->dump());
+      }
+      return;
+    }
+    const PropertyKey* k = s.Key(key);
+    if (!k) {
+      st = Status::NotFound("no event has the property '" + key.substr(0, 128) + "'");
+      return;
+    }
+    if (k->numeric) {
+      st = Status::BadRequest("'" + key.substr(0, 128) + "' is numeric: it has no list of values");
+      return;
+    }
+    for (uint32_t c = 1; c < k->dict.size(); ++c) add(k->dict.value(c));
+  });
+  AIMASS_RETURN_IF_ERROR(st);
+  return json{{"property", key}, {"type", person ? "person" : "event"}, {"values", values}, {"more", more}};
 }
 
 Result<json> BehaviorService::PutItem(const std::string& kind, const std::string& project, const json& body, const Principal& who) {

@@ -71,6 +71,8 @@ class BehaviorService {
   Result<nlohmann::json> Events(const std::string& project, const std::string& distinct_id, const std::string& event, size_t limit);
   // Event names and property keys with their types: what pickers offer.
   Result<nlohmann::json> Schema(const std::string& project);
+  // A text property's values (of events, or of persons), those holding `q` (any case), sorted.
+  Result<nlohmann::json> PropertyValues(const std::string& project, const std::string& key, bool person, const std::string& q, size_t limit);
 
   // kind: cohort | insight | dashboard.
   Result<nlohmann::json> PutItem(const std::string& kind, const std::string& project, const nlohmann::json& body, const Principal& who);
@@ -84,7 +86,9 @@ class BehaviorService {
   Result<std::shared_ptr<Project>> Find(const std::string& name);
   std::unique_ptr<InsightContext> Context(const std::shared_ptr<Project>& p);
   Result<std::vector<uint8_t>> CohortMask(const std::string& project, const std::string& cohort, InsightContext& ctx, int depth);
+  // An insight's answer with its kind and time taken.
   Result<nlohmann::json> RunInsight(const std::shared_ptr<Project>& p, const std::string& kind, const nlohmann::json& body);
+  Result<nlohmann::json> RunKind(const std::shared_ptr<Project>& p, const std::string& kind, const nlohmann::json& body);
   void Background();
   void FollowTopics();
 

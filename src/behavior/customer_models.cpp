@@ -29,8 +29,8 @@ Result<PurchaseQuery> ParsePurchases(InsightContext& ctx, const json& req, Compi
   PurchaseQuery q;
   if (!req.is_object()) return Status::BadRequest("the request is an object {event, value_property, …}");
   json r = req;
-  if (!r.contains("date_from")) r["date_from"] = "1970-01-01";
-  r["interval"] = "day";
+  if (!r.contains("date_from") || r["date_from"].is_null()) r["date_from"] = "1970-01-01";
+  r["interval"] = "month";  // only the range is used
   AIMASS_ASSIGN_OR_RETURN(q.range, ParseRange(r, ctx.now_ms));
   if (!req.contains("event")) return Status::BadRequest("event (the purchase event) is required");
   AIMASS_ASSIGN_OR_RETURN(Entity e, ParseEntity(req["event"], "event"));

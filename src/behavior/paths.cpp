@@ -107,7 +107,7 @@ Result<json> Paths(InsightContext& ctx, const json& req) {
         [&](const EventColumns& c, uint32_t r) {
           if (c.time[r] < range.from || c.time[r] >= range.to) return false;
           if (!included.empty() && (c.event[r] >= included.size() || !included[c.event[r]])) return false;
-          return filter.empty() || (!filter.never && filter.Match(c, r));
+          return filter.empty() || filter.Match(c, r);
         },
         [&](int th, uint32_t, std::span<const PersonEvent> events) {
           // Nodes with repeats collapsed, and where each session starts.

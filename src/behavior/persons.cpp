@@ -81,14 +81,16 @@ Result<Persons> Persons::Parse(const json& j) {
   const Status bad = Status::Internal("the persons in a behaviour checkpoint are damaged");
   if (!j.is_object() || !j.contains("size") || !j["size"].is_number_unsigned()) return bad;
   p.Grow(j["size"].get<size_t>());
-  for (const auto& m : j.value("merged", json::array())) {
+  const json merged = j.value("merged", json::array());
+  for (const auto& m : merged) {
     if (!m.is_array() || m.size() != 2 || !m[0].is_number_unsigned() || !m[1].is_number_unsigned()) return bad;
     const uint32_t a = m[0], b = m[1];
     if (a >= p.size() || b >= p.size()) return bad;
     p.parent_[a] = b;
     p.members_[b].push_back(a);
   }
-  for (const auto& [k, v] : j.value("properties", json::object()).items()) {
+  const json props = j.value("properties", json::object());  // items() must not outlive it
+  for (const auto& [k, v] : props.items()) {
     uint32_t root = 0;
     auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), root);
     if (ec != std::errc() || end != k.data() + k.size() || root >= p.size()) return bad;

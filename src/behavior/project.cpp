@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -157,6 +158,7 @@ Status Project::Append(uint8_t type, std::string payload) {
   mq::PartitionLog::Written w;
   {
     std::unique_lock lock(mu_);
+    if (destroyed_) return Status::NotFound("project '" + name_ + "' was deleted");
     AIMASS_ASSIGN_OR_RETURN(w, log_->Write(batch, UnixNowMs()));
     ApplyRecord(type, std::string_view(batch[0].body).substr(1));
   }
@@ -172,6 +174,7 @@ Result<size_t> Project::Capture(std::vector<Event> events) {
   size_t stored = 0;
   {
     std::unique_lock lock(mu_);
+    if (destroyed_) return Status::NotFound("project '" + name_ + "' was deleted");
     if (any_id) {
       // Drop the ids seen before (or twice in this batch); the log keeps only what is new.
       std::unordered_set<uint64_t> batch_ids;
@@ -335,12 +338,19 @@ Snapshot Project::Take() {
       ids.push_back(d);
     }
   }
+  // In the order the ids were first seen: the order a person's same-millisecond events under
+  // different ids keep.
+  for (auto& [root, ids] : s.ids) std::sort(ids.begin(), ids.end());
   return s;
 }
 
 Result<bool> Project::Maintain(bool force_checkpoint) {
   std::lock_guard m(maintain_mu_);
   bool did = false;
+  {
+    std::shared_lock lock(mu_);
+    if (destroyed_) return false;
+  }
   {
     std::unique_lock lock(mu_);
     if (state_.fresh.rows() >= opt_.freeze_rows || (force_checkpoint && state_.fresh.rows())) {
@@ -453,8 +463,10 @@ json Project::Stats() const {
 }
 
 Status Project::Destroy() {
+  std::lock_guard m(maintain_mu_);
   std::unique_lock lock(mu_);
-  log_.reset();
+  destroyed_ = true;
+  // The log stays open (its files unlinked) for captures that hold the project now.
   std::error_code ec;
   fs::remove_all(opt_.dir, ec);
   if (ec) return Status::Internal("cannot delete " + opt_.dir + ": " + ec.message());

@@ -101,7 +101,8 @@ class Project {
   // checkpoint what is not saved. Returns whether it did anything.
   Result<bool> Maintain(bool force_checkpoint);
   nlohmann::json Stats() const;
-  // Closes the log and deletes the project's files.
+  // Deletes the project's files, once any maintenance in progress has finished; captures and
+  // maintenance after it are refused or skipped (a query holding the project still reads it).
   Status Destroy();
 
  private:
@@ -120,6 +121,7 @@ class Project {
   ProjectState state_;
   uint64_t checkpoint_offset_ = 0;  // log records before it are in the checkpoint
   std::mutex maintain_mu_;          // one checkpoint or merge at a time
+  bool destroyed_ = false;          // under mu_ and maintain_mu_
 };
 
 }  // namespace aimass::behavior

@@ -50,8 +50,10 @@ Result<std::vector<Condition>> ParseConditions(const nlohmann::json& filters, co
 // Event property conditions, compiled: all must hold.
 class EventMatcher {
  public:
-  bool empty() const { return conds_.empty(); }
+  // No condition to check (a condition no event can meet is not "empty").
+  bool empty() const { return conds_.empty() && !never; }
   bool Match(const EventColumns& c, size_t row) const {
+    if (never) return false;
     for (const auto& k : conds_) {
       if (k.numeric) {
         if (!TestNumber(k, c.Number(k.key, row))) return false;
@@ -103,7 +105,7 @@ struct CompiledEntity {
   bool Match(const EventColumns& c, size_t row) const {
     if (never) return false;
     if (!any && c.event[row] != event) return false;
-    return filter.empty() || (!filter.never && filter.Match(c, row));
+    return filter.empty() || filter.Match(c, row);
   }
 };
 

@@ -51,11 +51,15 @@ Result<json> Retention(InsightContext& ctx, const json& req) {
       },
       [&](int th, uint32_t, std::span<const PersonEvent> events) {
         std::vector<int64_t> starts, returns;
+        bool seen_target = false;
         for (const PersonEvent& e : events) {
           const int64_t k = range.Key(e.time);
           if (t.Match(*e.cols, e.row)) {
             if (first_time) {
-              if (starts.empty()) starts.push_back(k);
+              // The first target event ever; a person whose first is before the range (even in
+              // the range's first interval) is in no cohort.
+              if (!seen_target) starts.push_back(e.time >= range.from ? k : first - 1);
+              seen_target = true;
             } else if (starts.empty() || starts.back() != k) {
               starts.push_back(k);
             }

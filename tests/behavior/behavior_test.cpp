@@ -138,6 +138,29 @@ TEST(Project, DeduplicatesByUuidAndSurvivesRestarts) {
   EXPECT_EQ(t["series"][0]["total"], 2);
 }
 
+TEST(Persons, MergesAndPropertiesRoundTrip) {
+  Persons p;
+  p.Grow(6);
+  p.Set(1, {{"plan", "pro"}, {"age", 30}}, false);
+  p.Set(2, {{"plan", "free"}, {"city", "Oslo"}}, false);
+  p.Set(2, {{"city", "Bergen"}}, true);  // set once: kept as it was
+  p.Merge(2, 1);
+  p.Merge(3, 2);  // into the person 2 now belongs to
+  auto back = Persons::Parse(json::parse(p.Serialize().dump()));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  for (const Persons* x : {&p, &*back}) {
+    EXPECT_EQ(x->Root(2), 1u);
+    EXPECT_EQ(x->Root(3), 1u);
+    EXPECT_EQ(x->Root(4), 4u);
+    EXPECT_EQ(*x->Properties(1), json({{"plan", "pro"}, {"age", 30}, {"city", "Oslo"}}));
+    auto ids = x->Ids(1);
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(ids, (std::vector<uint32_t>{1, 2, 3}));
+  }
+  EXPECT_FALSE(Persons::Parse(json{{"size", 3}, {"properties", {{"9", json::object()}}}}).ok());
+  EXPECT_FALSE(Persons::Parse(json{{"size", 3}, {"merged", {{1, 7}}}}).ok());
+}
+
 TEST(Project, DamagedPartFileIsRefused) {
   Dir dir;
   {

@@ -11,7 +11,7 @@ const short = new Intl.NumberFormat(undefined, { notation: "compact", maximumFra
 export const compact = (n: number) => short.format(n);
 
 // The width of the box the chart is drawn in, at most `max` pixels.
-function Sized({ max, children }: { max: number; children: (width: number) => ReactNode }) {
+export function Sized({ max, children }: { max: number; children: (width: number) => ReactNode }) {
   const box = useRef<HTMLDivElement>(null);
   const [width, setWidth] = useState(0);
   useEffect(() => {
