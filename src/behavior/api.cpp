@@ -164,6 +164,20 @@ Status RegisterRoutes(http::Router& router, BehaviorService& service) {
       return http::NoContent();
     });
   }
+  add(Method::kPost, project + "/models/churn", "behavior:write",
+      "Train the churn model {label_property, date_to (the features' cut-off), top_events, property (churn_probability), num_round, "
+      "max_depth}: features as a dataset version, a pipeline run (train.xgboost, register), then every person scored → 202",
+      [&s](Request& req) -> Response {
+        HTTP_PARSE_BODY(body);
+        HTTP_TRY(Json b, s.TrainChurn(P(req, "project"), body, *req.principal));
+        return http::JsonResponse(202, b);
+      });
+  add(Method::kGet, project + "/models/churn", "behavior:read",
+      "The churn model: state (preparing, training, scored, failed), run, model version, held-out AUC, persons scored",
+      [&s](Request& req) -> Response {
+        HTTP_TRY(Json b, s.Churn(P(req, "project")));
+        return http::JsonResponse(200, b);
+      });
   add(Method::kGet, project + "/cohorts/{name}/persons", "behavior:read", "A cohort's persons now (?limit=100&offset=0)",
       [&s](Request& req) -> Response {
         HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 10000));

@@ -26,6 +26,7 @@ using nlohmann::json;
 namespace {
 
 constexpr size_t kMaxNameLength = 128;
+constexpr size_t kMaxProjectName = 100;  // "churn-<project>" names a dataset, a pipeline and a model
 constexpr uint64_t kImportPage = 10000;
 constexpr size_t kFetch = 1000;
 
@@ -104,7 +105,7 @@ void BehaviorService::Stop() {
 
 void BehaviorService::Background() {
   NameThisThread("behavior-bg");
-  int64_t last_checkpoint = UnixNowMs();
+  int64_t last_checkpoint = UnixNowMs(), last_churn = 0;
   for (;;) {
     {
       std::unique_lock lock(stop_mu_);
@@ -121,6 +122,13 @@ void BehaviorService::Background() {
       auto r = p->Maintain(checkpoint);
       if (!r.ok()) spdlog::warn("behavior project {}: {}", p->name(), r.status().message());
     }
+    if (UnixNowMs() - last_churn >= 2000) {
+      last_churn = UnixNowMs();
+      for (auto& p : list) {
+        Status s = AdvanceChurn(p->name());
+        if (!s.ok()) spdlog::warn("behavior project {}: churn model: {}", p->name(), s.message());
+      }
+    }
   }
 }
 
@@ -135,7 +143,7 @@ Result<json> BehaviorService::CreateProject(const json& body, const Principal& w
   if (!body.is_object() || !body.contains("name") || !body["name"].is_string()) return Status::BadRequest("name is required: {name, description, topic}");
   ProjectRow r;
   r.name = body["name"];
-  AIMASS_RETURN_IF_ERROR(ValidateName("project", r.name, kMaxNameLength));
+  AIMASS_RETURN_IF_ERROR(ValidateName("project", r.name, kMaxProjectName));
   AIMASS_ASSIGN_OR_RETURN(r.description, TextOf(body, "description", ""));
   if (body.contains("topic") && !body["topic"].is_null()) {
     if (!body["topic"].is_string()) return Status::BadRequest("topic is a message-queue topic's name");

@@ -27,6 +27,12 @@ class EventBus;
 namespace aimass::mq {
 class Broker;
 }
+namespace aimass::pipeline {
+class Pipelines;
+}
+namespace aimass::registry {
+class Registry;
+}
 
 namespace aimass::behavior {
 
@@ -41,6 +47,8 @@ struct BehaviorOptions {
   datasets::Datasets* datasets = nullptr;
   events::EventBus* bus = nullptr;
   mq::Broker* broker = nullptr;   // null: projects cannot follow topics
+  pipeline::Pipelines* pipelines = nullptr;  // null (with registry): no churn models
+  registry::Registry* registry = nullptr;
 };
 
 class BehaviorService {
@@ -82,6 +90,13 @@ class BehaviorService {
   Status DeleteItem(const std::string& kind, const std::string& project, const std::string& name);
   Result<nlohmann::json> CohortPersons(const std::string& project, const std::string& name, size_t limit, size_t offset);
 
+  // Trains the project's churn model through a pipeline {label_property, date_to, top_events,
+  // property, num_round, max_depth}; it scores every person when the run succeeds.
+  Result<nlohmann::json> TrainChurn(const std::string& project, const nlohmann::json& body, const Principal& who);
+  // The churn model's state: preparing | training | scored | failed, with its run, model
+  // version, evaluation on the held-out persons, and persons scored.
+  Result<nlohmann::json> Churn(const std::string& project);
+
  private:
   Result<std::shared_ptr<Project>> Find(const std::string& name);
   std::unique_ptr<InsightContext> Context(const std::shared_ptr<Project>& p);
@@ -90,12 +105,17 @@ class BehaviorService {
   Result<nlohmann::json> RunInsight(const std::shared_ptr<Project>& p, const std::string& kind, const nlohmann::json& body);
   Result<nlohmann::json> RunKind(const std::shared_ptr<Project>& p, const std::string& kind, const nlohmann::json& body);
   void Background();
+  // Moves a churn model on: its features' dataset version ready → the pipeline run started; the
+  // run succeeded → every person scored.
+  Status AdvanceChurn(const std::string& project);
+  Status ScoreChurnModel(const std::string& project, nlohmann::json& state);
   void FollowTopics();
 
   BehaviorStore store_;
   BehaviorOptions options_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Project>> projects_;
+  std::mutex churn_mu_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

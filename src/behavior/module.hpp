@@ -14,7 +14,7 @@ class BehaviorModule final : public module::Module {
   static constexpr std::string_view kName = "behavior";
   std::string_view name() const override { return kName; }
   std::vector<std::string_view> paths() const override { return {"/api/v1/behavior"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "events", "datasets", "mq"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "events", "datasets", "mq", "registry", "pipeline"}; }
   std::vector<storage::Migration> Migrations() const override { return BehaviorService::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

@@ -3,7 +3,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <iostream>
 #include <sstream>
 
@@ -16,11 +18,12 @@ using nlohmann::json;
 
 struct BehaviorCommands {
   CLI::App *projects = nullptr, *create = nullptr, *show = nullptr, *del = nullptr, *capture = nullptr, *import = nullptr,
-           *insight = nullptr, *person = nullptr, *alias = nullptr, *cohorts = nullptr, *cohort = nullptr;
+           *insight = nullptr, *person = nullptr, *alias = nullptr, *cohorts = nullptr, *cohort = nullptr, *churn = nullptr;
   std::string project, name, description, topic, file, kind, query, id, alias_id, dataset, version = "latest", event, event_column,
-      distinct_id, timestamp;
+      distinct_id, timestamp, label_property, date_to;
   std::vector<std::string> properties;
-  int64_t batch = 1000;
+  int64_t batch = 1000, timeout_s = 900;
+  bool no_wait = false;
 };
 
 namespace {
@@ -166,6 +169,12 @@ std::shared_ptr<BehaviorCommands> AddBehaviorCommands(CLI::App& app) {
   c->cohort = root->add_subcommand("cohort", "Save a cohort from a JSON file {name, distinct_ids | criteria} and print its size");
   c->cohort->add_option("project", c->project, "Project name")->required();
   c->cohort->add_option("file", c->file, "The cohort (JSON), or - for stdin")->required();
+  c->churn = root->add_subcommand("churn", "Train the churn model (with --label-property) and wait until every person is scored, or show it");
+  c->churn->add_option("project", c->project, "Project name")->required();
+  c->churn->add_option("--label-property", c->label_property, "The person property saying who churned (true/false): train");
+  c->churn->add_option("--date-to", c->date_to, "The features' cut-off (default now)");
+  c->churn->add_flag("--no-wait", c->no_wait, "Return while it trains");
+  c->churn->add_option("--timeout", c->timeout_s, "Seconds to wait (default 900)");
   return c;
 }
 
@@ -254,6 +263,33 @@ std::optional<int> RunBehaviorCommands(BehaviorCommands& c, ApiClient& api, bool
   if (c.alias->parsed()) {
     json body = {{"distinct_id", c.id}, {"alias", c.alias_id}};
     return call(http::Method::kPost, base + "/alias", &body);
+  }
+  if (c.churn->parsed()) {
+    Result<json> res = Status::Internal("");
+    if (!c.label_property.empty()) {
+      json body = {{"label_property", c.label_property}};
+      if (!c.date_to.empty()) body["date_to"] = c.date_to;
+      res = api.Call(http::Method::kPost, base + "/models/churn", &body);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(c.timeout_s);
+      while (res.ok() && !c.no_wait && ((*res)["state"] == "preparing" || (*res)["state"] == "training")) {
+        if (std::chrono::steady_clock::now() > until) return Fail(Status::DeadlineExceeded("the churn model was not scored in time"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        res = api.Call(http::Method::kGet, base + "/models/churn");
+      }
+    } else {
+      res = api.Call(http::Method::kGet, base + "/models/churn");
+    }
+    if (!res.ok()) return Fail(res.status());
+    if (as_json) return PrintJson(*res, true);
+    const json& m = *res;
+    if (m["state"] == "failed") return Fail(Status::Unprocessable("the churn model failed: " + Cell(m, "error")));
+    std::cout << "Churn model of " << c.project << ": " << Cell(m, "state");
+    if (m["state"] == "scored") {
+      std::cout << ", version " << NumberCell(m["model_version"]) << ", " << NumberCell(m["scored"]) << " persons scored as "
+                << Cell(m, "property") << ", held-out AUC " << NumberCell(m["holdout_auc"]);
+    }
+    std::cout << " (pipeline run " << NumberCell(m.value("pipeline_run", json())) << ")\n";
+    return kOk;
   }
   if (c.cohorts->parsed()) {
     auto res = api.Call(http::Method::kGet, base + "/cohorts");

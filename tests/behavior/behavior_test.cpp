@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "behavior/churn.hpp"
 #include "behavior/event.hpp"
 #include "behavior/insights.hpp"
 #include "behavior/project.hpp"
@@ -379,6 +380,37 @@ TEST(Insights, RfmScoresAndLifetimeModels) {
     EXPECT_GE(person["p_alive"].get<double>(), 0);
     EXPECT_LE(person["p_alive"].get<double>(), 1);
   }
+}
+
+TEST(Churn, FeaturesLabelsAndAuc) {
+  Dir dir;
+  auto p = Open(dir.str());
+  ASSERT_TRUE(p->Capture({E("a", "open", "2024-01-01T00:00:00Z"), E("a", "open", "2024-01-01T05:00:00Z"), E("a", "buy", "2024-01-03T00:00:00Z"),
+                          E("b", "open", "2024-01-09T00:00:00Z"), E("c", "open", "2024-02-01T00:00:00Z"),
+                          E("a", "x", "2024-01-01T00:00:00Z", {{"$set", {{"churned", "yes"}}}}), E("b", "x", "2024-01-09T00:00:00Z", {{"$set", {{"churned", false}}}})})
+                  .ok());
+  InsightContext ctx{*p, p->Take(), {}, 2, 0};
+  auto f = BuildChurnFeatures(ctx, {{"label_property", "churned"}, {"date_to", "2024-01-10"}, {"top_events", 2}});
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  // c's only event is after the cut-off: not a person here.
+  ASSERT_EQ(f->ids, (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(f->names, (std::vector<std::string>{"recency_days", "tenure_days", "events", "active_days", "events_7d", "events_30d",
+                                                "mean_gap_days", "n_open", "n_x"}));
+  const float* a = &f->x[0];
+  EXPECT_FLOAT_EQ(a[0], 8);  // the cut-off is the end of 2024-01-10: 8 days after a's last event
+  EXPECT_FLOAT_EQ(a[1], 10);
+  EXPECT_FLOAT_EQ(a[2], 4);
+  EXPECT_FLOAT_EQ(a[3], 2);
+  EXPECT_FLOAT_EQ(a[4], 0);
+  EXPECT_FLOAT_EQ(a[5], 4);
+  EXPECT_FLOAT_EQ(a[6], 2);
+  EXPECT_FLOAT_EQ(a[7], 2);
+  EXPECT_EQ(f->label, (std::vector<int>{1, 0}));
+  EXPECT_FALSE(BuildChurnFeatures(ctx, {{"date_to", "2024-01-10"}}).ok());
+  EXPECT_DOUBLE_EQ(RocAuc({0.9f, 0.8f, 0.3f, 0.1f}, {1, 1, 0, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(RocAuc({0.1f, 0.8f, 0.3f, 0.9f}, {1, 1, 0, 0}), 0.25);  // one pair of four in order
+  EXPECT_DOUBLE_EQ(RocAuc({0.5f, 0.5f}, {1, 0}), 0.5);  // a tie counts one half
+  EXPECT_TRUE(std::isnan(RocAuc({0.5f}, {1})));
 }
 
 }  // namespace
