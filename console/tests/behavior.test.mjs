@@ -9,7 +9,12 @@
 // dashboard and drawn there from the dashboard's answer, and opened again from it; an
 // anonymous id aliased through the API and the person's page with both ids and their events;
 // a static cohort from pasted ids and a dynamic one from a condition with their sizes, and a
-// trend filtered to a cohort. Screenshots: console/test-output/.
+// trend filtered to a cohort. The churn model, in a project of its own: 300 persons whose
+// activity fades before they leave, too few labelled at first (the 400 shown as the API gave
+// it), then four in five labelled and the model trained from the Churn tab through a real
+// pipeline, followed until scored; the counts, AUC and links shown checked against the API, the
+// histogram and the persons most at risk against the probabilities written to the persons.
+// Screenshots: console/test-output/.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eventually, openPage, platformForTests, random } from "./harness.mjs";
@@ -500,5 +505,174 @@ test("cohorts: static from pasted ids, dynamic from a condition, their sizes; a 
   const rows = await tableRows(answer.getByRole("table", { name: "Trends table" }));
   assert.deepEqual(rows, [["$pageview", fmt(views.reduce((x, y) => x + y, 0)), ...views.map(fmt)]]);
   assert.deepEqual(page.problems(), []);
+  await page.context().close();
+});
+
+// ---- the churn model ----
+
+// 300 persons of a product over the 90 days before CUT: each signs up first, then has events a
+// day at its own rate; a churner's rate drops to a fifth from its own day on (10 to 45 days
+// before the cut), a stayer's goes on. Four in five are labelled `churned` true or false
+// (tests/e2e/test_behavior_churn.py's population, made here from the seeded generator).
+const CUT = Date.UTC(2024, 5, 30);
+const CUT_DAY = "2024-06-29"; // the features' cut-off: events up to the end of that day
+const CHURN_ACTIONS = ["open", "open", "search", "view", "buy"];
+function churnPopulation(n) {
+  const r = random(5);
+  const events = [];
+  const labels = new Map();
+  let k = 0;
+  for (let p = 0; p < n; p++) {
+    const id = `user-${String(p).padStart(3, "0")}`;
+    const add = (event, t) => events.push({ event, distinct_id: id, timestamp: iso(t), uuid: `c-${k++}` });
+    const churned = r() < 0.4;
+    const rate = 0.05 + r() * 1.15; // events a day
+    const fadeAt = churned ? 10 + r() * 35 : null; // days before the cut
+    add("signup", CUT - 91 * DAY + Math.floor(r() * 86400) * 1000);
+    for (let day = 90; day > 0; day--) {
+      const rr = churned && day < fadeAt ? rate * 0.2 : rate; // fading, not gone: recency alone does not tell
+      let times = 0;
+      for (let j = 0; j < 3; j++) if (r() < rr / 3) times++;
+      for (let j = 0; j < times; j++) add(CHURN_ACTIONS[Math.floor(r() * CHURN_ACTIONS.length)], CUT - day * DAY - Math.floor(r() * 86400) * 1000);
+    }
+    if (r() < 0.8) labels.set(id, churned);
+  }
+  return { events, labels };
+}
+
+// The platform's choice of the persons held out of training: FNV-1a (64 bits) of the id, mod 5.
+function heldOut(id) {
+  let h = 1469598103934665603n;
+  for (const b of new TextEncoder().encode(id)) h = ((h ^ BigInt(b)) * 1099511628211n) & 0xffffffffffffffffn;
+  return h % 5n === 0n;
+}
+
+function rocAuc(scores, labels) {
+  let wins = 0;
+  let pairs = 0;
+  scores.forEach((s, i) => {
+    if (!labels[i]) return;
+    scores.forEach((t, j) => {
+      if (labels[j]) return;
+      pairs++;
+      wins += s > t ? 1 : s === t ? 0.5 : 0;
+    });
+  });
+  return wins / pairs;
+}
+
+const labelEvents = (entries) =>
+  entries.map(([id, churned]) => ({ event: "$set", distinct_id: id, timestamp: "2024-07-15T00:00:00Z", uuid: `label-${id}`, properties: { $set: { churned } } }));
+
+test("churn: too few labels refused as the API says; then trained through a pipeline, its scores drawn and the persons most at risk", async () => {
+  const CHURN = "/api/v1/behavior/churn";
+  const N = 300;
+  const { events, labels } = churnPopulation(N);
+  await call("POST", "/api/v1/behavior/projects", { name: "churn", description: "persons who leave" }, 201);
+  for (let at = 0; at < events.length; at += 5000) await call("POST", `${CHURN}/capture`, { batch: events.slice(at, at + 5000) });
+  // Ten persons labelled first: too few to train on.
+  const first = [...labels].slice(0, 10);
+  await call("POST", `${CHURN}/capture`, { batch: labelEvents(first) });
+  const trainable = first.filter(([id]) => !heldOut(id));
+
+  const page = await openPage(s.browser, s.platform);
+  number = new Intl.NumberFormat(await page.evaluate(() => navigator.language), { maximumFractionDigits: 2 });
+  await page.goto(`${s.platform.url}/#/behavior/churn`);
+  await page.getByRole("heading", { name: "Behaviour: churn" }).waitFor();
+  await page.getByRole("navigation", { name: "Project" }).getByRole("link", { name: "Churn" }).click();
+  await page.getByTestId("churn-none").waitFor();
+  const form = page.getByRole("form", { name: "Train the churn model" });
+  const label = form.getByRole("combobox", { name: "Label property" });
+  await eventually(async () => (await label.locator("option").allTextContents()).includes("churned"), "the person property churned offered");
+  await label.selectOption("churned");
+  await form.getByLabel("Cut-off date").fill(CUT_DAY);
+  await form.getByRole("spinbutton", { name: "Rounds" }).fill("60");
+  await form.getByRole("button", { name: "Train" }).click();
+  const alert = form.getByRole("alert");
+  await alert.waitFor();
+  assert.equal(
+    await alert.textContent(),
+    `the churn model needs at least 20 persons labelled by 'churned' (true or false), of both kinds; there are ${trainable.length} ` +
+      `(${trainable.filter(([, c]) => c).length} true) besides those held out for its evaluation (bad_request)`,
+  );
+  await page.shot("behavior-churn-too-few");
+
+  // Everyone else labelled: trained through the pipeline, followed on the page until scored.
+  await call("POST", `${CHURN}/capture`, { batch: labelEvents([...labels].slice(10)) });
+  await form.getByRole("button", { name: "Train" }).click();
+  await alert.waitFor({ state: "detached" });
+  const state = page.getByTestId("churn-state");
+  const seen = new Set();
+  await eventually(
+    async () => {
+      if ((await alert.count()) > 0) throw new Error(await alert.textContent());
+      const now = ((await state.count()) ? await state.textContent() : "").trim();
+      if (now) seen.add(now);
+      if (now === "failed") throw new Error(await page.getByRole("alert").first().textContent());
+      return now === "scored";
+    },
+    "the churn model scored",
+    240000,
+  );
+  assert.ok(seen.has("training") || seen.has("preparing"), `states shown: ${[...seen]}`);
+  const model = await call("GET", `${CHURN}/models/churn`);
+  assert.equal(model.state, "scored");
+  assert.equal(model.persons, N);
+  assert.equal(model.scored, N);
+  assert.equal(model.labelled + model.held_out, labels.size);
+  assert.equal(model.held_out, [...labels.keys()].filter(heldOut).length);
+
+  // The model's facts as the API gives them, the AUC to three places.
+  await page.getByTestId("churn-scored").getByText(fmt(N), { exact: true }).waitFor();
+  assert.equal(await page.getByTestId("churn-auc").textContent(), model.holdout_auc.toFixed(3));
+  assert.equal(await page.getByTestId("churn-labelled").textContent(), fmt(model.labelled));
+  assert.equal(await page.getByTestId("churn-held-out").textContent(), fmt(model.held_out));
+  const link = async (id) => {
+    const a = page.getByTestId(id).getByRole("link");
+    return [await a.textContent(), await a.getAttribute("href")];
+  };
+  assert.deepEqual(await link("churn-model-version"), [`churn-churn v${model.model_version}`, `#/models/churn-churn/versions/${model.model_version}`]);
+  assert.deepEqual(await link("churn-run"), [`run ${model.pipeline_run}`, `#/pipeline-runs/${model.pipeline_run}`]);
+  assert.deepEqual(await link("churn-dataset"), [`churn-churn v${model.version}`, `#/datasets/churn-churn/versions/${model.version}`]);
+  assert.deepEqual(await page.getByRole("list", { name: "Features" }).getByRole("listitem").allTextContents(), model.features);
+  assert.ok(model.features.includes("recency_days") && model.features.includes("n_open"), JSON.stringify(model.features));
+
+  // Every person's probability, as written: the held-out persons' AUC is the one reported.
+  const listed = await call("GET", `${CHURN}/persons?limit=10000`);
+  assert.equal(listed.total, N);
+  const prob = new Map(listed.persons.map((p) => [p.distinct_id, p.properties.churn_probability]));
+  assert.ok([...prob.values()].every((v) => typeof v === "number" && v >= 0 && v <= 1));
+  const held = [...labels.keys()].filter(heldOut);
+  const auc = rocAuc(held.map((id) => prob.get(id)), held.map((id) => labels.get(id)));
+  assert.ok(Math.abs(auc - model.holdout_auc) < 1e-3, `${auc} vs ${model.holdout_auc}`);
+  assert.ok(auc > 0.7, `held-out AUC ${auc}`);
+
+  // The histogram: ten bins of a tenth, every person in one.
+  const histogram = page.getByRole("group", { name: "Churn probability" });
+  await histogram.waitFor();
+  const bars = await histogram.locator("g[data-count]").evaluateAll((gs) => gs.map((g) => Number(g.dataset.count)));
+  assert.equal(bars.length, 10);
+  assert.equal(bars.reduce((x, y) => x + y, 0), N);
+  const want = Array(10).fill(0);
+  for (const v of prob.values()) want[Math.min(9, Math.floor(v * 10))]++;
+  assert.deepEqual(bars, want);
+
+  // The 20 persons most at risk, the likeliest first (ties by id), each opening its page.
+  const risk = [...prob].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 20);
+  const table = page.getByRole("region", { name: "Most at risk" }).getByRole("table");
+  const rows = await tableRows(table);
+  assert.deepEqual(
+    rows.map((r) => r.slice(0, 3)),
+    risk.map(([id, p]) => [id, p.toFixed(4), String(labels.get(id) ?? "—")]),
+  );
+  await page.shot("behavior-churn");
+  await table.getByRole("link", { name: risk[0][0], exact: true }).click();
+  await page.getByRole("heading", { name: `Person ${risk[0][0]}` }).waitFor();
+  const property = page.getByRole("row").filter({ has: page.getByRole("cell", { name: "churn_probability", exact: true }) });
+  await property.waitFor();
+  assert.deepEqual(await property.getByRole("cell").allTextContents(), ["churn_probability", String(risk[0][1])]);
+
+  const problems = page.problems().filter((p) => !/HTTP 404: GET .*\/models\/churn$/.test(p) && !/HTTP 400: POST .*\/models\/churn$/.test(p) && !/status of 40[04]/.test(p));
+  assert.deepEqual(problems, []);
   await page.context().close();
 });

@@ -478,11 +478,9 @@ Result<json> BehaviorService::Persons(const std::string& project, const std::str
       const json* props = s.persons.Properties(d);
       if (!needle.empty()) {
         bool hit = false;
-        auto ids = ctx->snap.ids.find(d);
-        if (ids == ctx->snap.ids.end()) hit = AsciiLower(s.distinct.value(d)).find(needle) != std::string::npos;
-        else {
-          for (uint32_t id : ids->second) hit = hit || AsciiLower(s.distinct.value(id)).find(needle) != std::string::npos;
-        }
+        auto ids = ctx->snap.IdsOf(d);
+        if (ids.empty()) hit = AsciiLower(s.distinct.value(d)).find(needle) != std::string::npos;
+        for (uint32_t id : ids) hit = hit || AsciiLower(s.distinct.value(id)).find(needle) != std::string::npos;
         if (!hit && props) hit = AsciiLower(props->dump()).find(needle) != std::string::npos;
         if (!hit) continue;
       }

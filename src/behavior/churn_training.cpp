@@ -39,21 +39,6 @@ std::string ChurnSpec(const std::string& project) {
   return spec.dump();
 }
 
-// Why a run failed: the failed step and its last "error: …" line.
-std::string FailureOf(pipeline::Pipelines& p, const pipeline::RunView& run) {
-  std::string reason = run.run.reason;
-  for (const auto& s : run.steps) {
-    if (s.state != "failed") continue;
-    reason = s.step + ": " + s.reason;
-    auto log = p.StepLog(run.run.id, s.name, 4096);
-    if (log.ok()) {
-      const size_t at = log->rfind("error: ");
-      if (at != std::string::npos) reason += ": " + log->substr(at + 7, log->find('\n', at) - at - 7);
-    }
-  }
-  return reason.empty() ? run.run.state : reason;
-}
-
 }  // namespace
 
 Result<json> BehaviorService::TrainChurn(const std::string& project, const json& body, const Principal& who) {
@@ -190,7 +175,7 @@ Status BehaviorService::AdvanceChurn(const std::string& project) {
   if (s != "training") return Status::Ok();
   auto run = options_.pipelines->GetRun(state["pipeline_run"].get<int64_t>());
   if (!run.ok()) return fail("the pipeline run: " + run.status().message());
-  if (run->run.state == "failed" || run->run.state == "cancelled") return fail(FailureOf(*options_.pipelines, *run));
+  if (run->run.state == "failed" || run->run.state == "cancelled") return fail(options_.pipelines->FailureOf(*run));
   if (run->run.state != "succeeded") return Status::Ok();
   for (const auto& step : run->steps) {
     json outputs = json::parse(step.outputs, nullptr, false);

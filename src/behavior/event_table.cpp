@@ -23,7 +23,7 @@ void EventColumns::SetNumber(size_t key, size_t row, double value) {
 }
 
 size_t EventColumns::memory() const {
-  size_t m = distinct.capacity() * 4 + event.capacity() * 4 + time.capacity() * 8;
+  size_t m = distinct.capacity() * 4 + event.capacity() * 4 + time.capacity() * 8 + arrival.capacity() * 4;
   for (const auto& p : props) m += p.memory();
   return m;
 }
@@ -33,6 +33,7 @@ std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumn
   struct Ref {
     uint32_t distinct;
     int64_t time;
+    uint32_t arrival;  // across the inputs: older inputs first
     uint32_t input, row;
   };
   size_t total = 0, keys = 0;
@@ -44,13 +45,15 @@ std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumn
   }
   std::vector<Ref> refs;
   refs.reserve(total);
+  uint32_t before = 0;
   for (uint32_t i = 0; i < inputs.size(); ++i) {
     const auto& in = *inputs[i];
-    for (uint32_t r = 0; r < in.rows(); ++r) refs.push_back({in.distinct[r], in.time[r], i, r});
+    for (uint32_t r = 0; r < in.rows(); ++r) refs.push_back({in.distinct[r], in.time[r], before + in.Arrival(r), i, r});
+    before += static_cast<uint32_t>(in.rows());
   }
-  // Inputs come oldest first and rows in arrival order, so a stable sort keeps arrivals in order.
-  std::stable_sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
-    return a.distinct != b.distinct ? a.distinct < b.distinct : a.time < b.time;
+  std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+    if (a.distinct != b.distinct) return a.distinct < b.distinct;
+    return a.time != b.time ? a.time < b.time : a.arrival < b.arrival;
   });
   auto part = std::make_shared<Part>();
   part->id = id;
@@ -58,6 +61,7 @@ std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumn
   out.distinct.resize(total);
   out.event.resize(total);
   out.time.resize(total);
+  out.arrival.resize(total);
   out.props.resize(keys);
   for (size_t k = 0; k < keys; ++k) {
     bool any_code = false, any_number = false;
@@ -97,6 +101,7 @@ std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumn
     out.distinct[r] = refs[r].distinct;
     out.event[r] = in.event[refs[r].row];
     out.time[r] = refs[r].time;
+    out.arrival[r] = refs[r].arrival;
   }
   part->offsets.assign(total ? max_distinct + 2 : 1, 0);
   for (uint32_t d : out.distinct) ++part->offsets[d + 1];
@@ -106,7 +111,7 @@ std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumn
 
 namespace {
 
-constexpr char kMagic[8] = {'A', 'M', 'B', 'E', 'V', 'P', '1', '\n'};
+constexpr char kMagic[8] = {'A', 'M', 'B', 'E', 'V', 'P', '2', '\n'};
 
 template <typename T>
 void PutVector(std::string& out, const std::vector<T>& v) {
@@ -138,6 +143,7 @@ std::string EncodePart(const Part& part) {
   PutVector(raw, part.cols.distinct);
   PutVector(raw, part.cols.event);
   PutVector(raw, part.cols.time);
+  PutVector(raw, part.cols.arrival);
   for (const auto& p : part.cols.props) {
     PutVector(raw, p.codes);
     PutVector(raw, p.numbers);
@@ -173,9 +179,14 @@ Result<std::shared_ptr<Part>> DecodePart(std::string_view data) {
   if (head[1] > 1'000'000) return bad;
   auto& c = part->cols;
   const uint64_t max = raw_size;
-  if (!GetVector(in, &c.distinct, max) || !GetVector(in, &c.event, max) || !GetVector(in, &c.time, max)) return bad;
+  if (!GetVector(in, &c.distinct, max) || !GetVector(in, &c.event, max) || !GetVector(in, &c.time, max) || !GetVector(in, &c.arrival, max)) {
+    return bad;
+  }
   const size_t rows = c.time.size();
-  if (c.distinct.size() != rows || c.event.size() != rows) return bad;
+  if (c.distinct.size() != rows || c.event.size() != rows || c.arrival.size() != rows) return bad;
+  for (uint32_t a : c.arrival) {
+    if (a >= rows) return bad;
+  }
   c.props.resize(head[1]);
   for (auto& p : c.props) {
     if (!GetVector(in, &p.codes, max) || !GetVector(in, &p.numbers, max)) return bad;

@@ -31,6 +31,9 @@ struct EventColumns {
   std::vector<uint32_t> event;     // event name code
   std::vector<int64_t> time;       // Unix milliseconds
   std::vector<PropertyColumn> props;  // by property key index (keys added later: none)
+  // In a part: each row's place in the order the part's events arrived (a person's events of
+  // one millisecond under several ids keep it). Empty in the newest events: the row order is.
+  std::vector<uint32_t> arrival;
 
   size_t rows() const { return time.size(); }
   uint32_t Code(size_t key, size_t row) const {
@@ -46,6 +49,7 @@ struct EventColumns {
   void SetCode(size_t key, size_t row, uint32_t code);
   void SetNumber(size_t key, size_t row, double value);
   size_t memory() const;
+  uint32_t Arrival(size_t row) const { return arrival.empty() ? static_cast<uint32_t>(row) : arrival[row]; }
 };
 
 struct Part {
@@ -64,8 +68,8 @@ struct Part {
   size_t memory() const { return cols.memory() + offsets.capacity() * 4; }
 };
 
-// Sorts the rows of one or more column sets (older first: among equal times, the older arrival
-// first) into a part.
+// Sorts the rows of one or more column sets (older first) by (distinct id, time, arrival) into
+// a part.
 std::shared_ptr<Part> BuildPart(uint64_t id, const std::vector<const EventColumns*>& inputs);
 
 // A part's file: the columns, zstd-compressed. Decode refuses anything damaged.

@@ -110,8 +110,7 @@ Result<json> Funnel(InsightContext& ctx, const json& req) {
   size_t values = 1;
   if (breakdown) {
     AIMASS_ASSIGN_OR_RETURN(bd, compiler.CompileBreakdown(*breakdown));
-    values = bd.person ? bd.values.size()
-                       : ctx.project.Read([&](const ProjectState& ps) { return bd.known ? ps.keys[bd.key].dict.size() : size_t{1}; });
+    values = bd.codes;
   }
   if (values > 1'000'000) return Status::BadRequest("the breakdown has more than 1,000,000 values");
   const size_t K = steps.size();
@@ -119,13 +118,12 @@ Result<json> Funnel(InsightContext& ctx, const json& req) {
   const bool strict = order == Order::kStrict;
   ScanPersons(
       ctx.snap, ctx.threads, persons,
-      [&](const EventColumns& c, uint32_t r) {
-        if (c.time[r] < range.from || c.time[r] >= range.to) return false;
-        if (strict) return true;  // any other event breaks a strict sequence
-        for (const auto& s : compiled) {
-          if (s.Match(c, r)) return true;
-        }
-        return false;
+      [&](const EventColumns& c, uint32_t r) -> uint32_t {
+        if (c.time[r] < range.from || c.time[r] >= range.to) return 0;
+        uint32_t mask = 0;
+        for (size_t k = 0; k < K; ++k) mask |= compiled[k].Match(c, r) ? 1u << k : 0;
+        // Any other event breaks a strict sequence: kept, with the bit no step has.
+        return mask | (strict ? 1u << kMaxSteps : 0);
       },
       [&](int t, uint32_t root, std::span<const PersonEvent> events) {
         Reach best;
@@ -134,14 +132,10 @@ Result<json> Funnel(InsightContext& ctx, const json& req) {
           // The most distinct steps within one window starting at a step's event.
           std::array<uint32_t, kMaxSteps> in_window{};
           size_t distinct = 0, hi = 0;
-          std::vector<std::array<bool, kMaxSteps>> m(events.size());
-          for (size_t i = 0; i < events.size(); ++i) {
-            for (size_t k = 0; k < K; ++k) m[i][k] = compiled[k].Match(*events[i].cols, events[i].row);
-          }
           for (size_t lo = 0; lo < events.size(); ++lo) {
             while (hi < events.size() && events[hi].time - events[lo].time <= window) {
               for (size_t k = 0; k < K; ++k) {
-                if (m[hi][k] && in_window[k]++ == 0) ++distinct;
+                if ((events[hi].mask >> k & 1) && in_window[k]++ == 0) ++distinct;
               }
               ++hi;
             }
@@ -151,13 +145,13 @@ Result<json> Funnel(InsightContext& ctx, const json& req) {
               best.first_row = events[lo].row;
             }
             for (size_t k = 0; k < K; ++k) {
-              if (m[lo][k] && --in_window[k] == 0) --distinct;
+              if ((events[lo].mask >> k & 1) && --in_window[k] == 0) --distinct;
             }
           }
         } else {
           std::array<Chain, kMaxSteps> chains{};
           for (const PersonEvent& e : events) {
-            for (size_t k = 0; k < K; ++k) match[k] = compiled[k].Match(*e.cols, e.row);
+            for (size_t k = 0; k < K; ++k) match[k] = e.mask >> k & 1;
             // From the last step down, so that each step reads the chain before this event and
             // one event moves a chain one step at most.
             for (size_t k = K; k-- > 0;) {

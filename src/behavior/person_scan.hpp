@@ -21,11 +21,14 @@ struct PersonEvent {
   uint32_t event;
   uint32_t row;
   const EventColumns* cols;
+  uint32_t part;  // its part's place in the snapshot (older first)
+  uint32_t mask;  // what `keep` said of it (which series or steps it matches), never 0
 };
 
 // Calls keep(cols, row) for each event of each person in `persons` (by root; empty: all) to
-// choose the events to pass, then fn(thread, root, events) for each person with any. `fn` runs
-// on `threads` threads at once; thread is 0 … threads - 1.
+// choose the events to pass: 0 drops it, anything else (a bit per series or step it matches,
+// so that `fn` need not match it again) keeps it as its mask. Then fn(thread, root, events) for
+// each person with any. `fn` runs on `threads` threads at once; thread is 0 … threads - 1.
 template <typename Keep, typename Fn>
 void ScanPersons(const Snapshot& snap, int threads, const std::vector<uint8_t>& persons, Keep&& keep, Fn&& fn) {
   const uint32_t n = static_cast<uint32_t>(snap.roots.size());
@@ -33,6 +36,7 @@ void ScanPersons(const Snapshot& snap, int threads, const std::vector<uint8_t>& 
   std::atomic<uint32_t> next{0};
   auto work = [&](int t) {
     std::vector<PersonEvent> buf;
+    std::vector<size_t> runs;  // where each run starts in buf
     std::vector<uint32_t> single{0};
     for (;;) {
       const uint32_t begin = next.fetch_add(kBlock);
@@ -40,27 +44,35 @@ void ScanPersons(const Snapshot& snap, int threads, const std::vector<uint8_t>& 
       const uint32_t end = std::min(n, begin + kBlock);
       for (uint32_t d = begin; d < end; ++d) {
         if (snap.roots[d] != d || !InMask(persons, d)) continue;
-        const std::vector<uint32_t>* ids = &single;
-        if (!snap.ids.empty()) {
-          if (auto it = snap.ids.find(d); it != snap.ids.end()) ids = &it->second;
-        }
+        std::span<const uint32_t> ids = snap.IdsOf(d);
         single[0] = d;
+        if (ids.empty()) ids = std::span<const uint32_t>(single);
         buf.clear();
-        int runs = 0;
-        for (const auto& part : snap.parts) {
-          const EventColumns& c = part->cols;
-          for (uint32_t id : *ids) {
-            const auto [lo, hi] = part->Range(id);
+        runs.clear();
+        for (uint32_t p = 0; p < snap.parts.size(); ++p) {
+          const Part& part = *snap.parts[p];
+          const EventColumns& c = part.cols;
+          for (uint32_t id : ids) {
+            const auto [lo, hi] = part.Range(id);
             if (lo == hi) continue;
-            ++runs;
+            if (runs.empty() || runs.back() != buf.size()) runs.push_back(buf.size());
             for (uint32_t r = lo; r < hi; ++r) {
-              if (keep(c, r)) buf.push_back({c.time[r], c.event[r], r, &c});
+              if (const uint32_t mask = static_cast<uint32_t>(keep(c, r))) buf.push_back({c.time[r], c.event[r], r, &c, p, mask});
             }
           }
         }
         if (buf.empty()) continue;
-        if (runs > 1) {
-          std::stable_sort(buf.begin(), buf.end(), [](const PersonEvent& a, const PersonEvent& b) { return a.time < b.time; });
+        // Each run is in order already: merge them (ties in time in arrival order: older parts
+        // first, then the order within a part), the last two first.
+        auto before = [](const PersonEvent& a, const PersonEvent& b) {
+          if (a.time != b.time) return a.time < b.time;
+          if (a.part != b.part) return a.part < b.part;
+          return a.cols->Arrival(a.row) < b.cols->Arrival(b.row);
+        };
+        while (runs.size() > 1 && runs.back() >= buf.size()) runs.pop_back();  // runs that kept nothing
+        for (size_t k = runs.size(); k-- > 1;) {
+          std::inplace_merge(buf.begin() + static_cast<std::ptrdiff_t>(runs[k - 1]), buf.begin() + static_cast<std::ptrdiff_t>(runs[k]),
+                             buf.end(), before);
         }
         fn(t, d, std::span<const PersonEvent>(buf));
       }

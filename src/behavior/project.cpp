@@ -331,16 +331,24 @@ Snapshot Project::Take() {
     s.parts = state_.parts;
     s.roots = state_.persons.Roots();
   }
-  for (uint32_t d = 0; d < s.roots.size(); ++d) {
-    if (s.roots[d] != d) {
-      auto& ids = s.ids[s.roots[d]];
-      if (ids.empty()) ids.push_back(s.roots[d]);
-      ids.push_back(d);
+  // Persons with several ids, as CSR: a count per root, then the ids in code order.
+  const size_t n = s.roots.size();
+  bool merged = false;
+  for (uint32_t d = 0; d < n && !merged; ++d) merged = s.roots[d] != d;
+  if (merged) {
+    std::vector<uint32_t> extra(n, 0);
+    for (uint32_t d = 0; d < n; ++d) {
+      if (s.roots[d] != d) ++extra[s.roots[d]];
+    }
+    s.ids_begin.assign(n + 1, 0);
+    for (uint32_t d = 0; d < n; ++d) s.ids_begin[d + 1] = s.ids_begin[d] + (extra[d] ? extra[d] + 1 : 0);
+    s.ids.resize(s.ids_begin[n]);
+    std::vector<uint32_t> fill(s.ids_begin.begin(), s.ids_begin.end() - 1);
+    for (uint32_t d = 0; d < n; ++d) {
+      const uint32_t r = s.roots[d];
+      if (extra[r]) s.ids[fill[r]++] = d;
     }
   }
-  // In the order the ids were first seen: the order a person's same-millisecond events under
-  // different ids keep.
-  for (auto& [root, ids] : s.ids) std::sort(ids.begin(), ids.end());
   return s;
 }
 
@@ -386,11 +394,13 @@ Result<bool> Project::Maintain(bool force_checkpoint) {
       did = true;
     }
   }
+  // Checkpoints only when asked (every behavior.checkpoint_s): each writes the dictionaries and
+  // persons whole, so one after every freeze or merge would cost more than the log it saves.
   bool unsaved = false;
-  {
+  if (force_checkpoint) {
     std::shared_lock lock(mu_);
     for (const auto& p : state_.parts) unsaved |= !p->saved;
-    unsaved |= log_->next_offset() > checkpoint_offset_ && force_checkpoint;
+    unsaved |= log_->next_offset() > checkpoint_offset_;
   }
   if (unsaved) {
     AIMASS_RETURN_IF_ERROR(Checkpoint());

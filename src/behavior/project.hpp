@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -64,7 +65,13 @@ struct ProjectState {
 struct Snapshot {
   std::vector<std::shared_ptr<const Part>> parts;
   std::vector<uint32_t> roots;  // per distinct id code: the code of its person's root id
-  std::unordered_map<uint32_t, std::vector<uint32_t>> ids;  // persons with several ids: root → ids
+  // The ids of a person with several: ids[ids_begin[root] .. ids_begin[root + 1]) (ids_begin is
+  // empty when no person has several; a person with one id has an empty range).
+  std::vector<uint32_t> ids_begin, ids;
+  std::span<const uint32_t> IdsOf(uint32_t root) const {
+    if (ids_begin.empty()) return {};
+    return {ids.data() + ids_begin[root], ids.data() + ids_begin[root + 1]};
+  }
 };
 
 struct ProjectOptions {

@@ -407,6 +407,7 @@ Result<Compiler::CompiledBreakdown> Compiler::CompileBreakdown(const Breakdown& 
       }
       out.known = true;
       out.key = *idx;
+      out.codes = s.keys[*idx].dict.size();
       return;
     }
     olap::Dictionary values;
@@ -418,6 +419,7 @@ Result<Compiler::CompiledBreakdown> Compiler::CompileBreakdown(const Breakdown& 
       out.person_code[root] = values.Add(it->is_string() ? it->get<std::string>() : it->dump());
     }
     out.values = values.values();
+    out.codes = out.values.size();
   });
   if (!st.ok()) return st;
   return out;

@@ -133,6 +133,7 @@ class Compiler {
     bool known = false;                 // the project has the key
     std::vector<uint32_t> person_code;  // person: by root
     std::vector<std::string> values;    // person: code → text (0: none)
+    size_t codes = 1;                   // codes a value may have: [0, codes)
     uint32_t Of(const EventColumns& c, size_t row, uint32_t root) const {
       if (person) return root < person_code.size() ? person_code[root] : 0;
       return known ? c.Code(key, row) : 0;

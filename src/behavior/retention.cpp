@@ -36,25 +36,30 @@ Result<json> Retention(InsightContext& ctx, const json& req) {
   AIMASS_ASSIGN_OR_RETURN(CompiledEntity t, compiler.Compile(target, global));
   AIMASS_ASSIGN_OR_RETURN(CompiledEntity r, compiler.Compile(returning, global));
   std::vector<uint8_t> persons = t.persons;
+  const bool same = ret_j.is_null() || ret_j == target_j;  // one match answers both
   const int64_t first = range.first_key(), last = range.last_key();
   const size_t cohorts = static_cast<size_t>(last - first + 1);
   // counts[c * periods + i], per thread.
   std::vector<std::vector<double>> counts(static_cast<size_t>(ctx.threads), std::vector<double>(cohorts * static_cast<size_t>(periods), 0));
   ScanPersons(
       ctx.snap, ctx.threads, persons,
-      [&](const EventColumns& c, uint32_t row) {
+      [&](const EventColumns& c, uint32_t row) -> uint32_t {
         const int64_t ts = c.time[row];
-        if (ts >= range.to) return false;
-        // The first time needs every earlier target event; the rest only what is in range.
-        if (ts < range.from && !(first_time && t.Match(c, row))) return false;
-        return t.Match(c, row) || r.Match(c, row);
+        if (ts >= range.to) return 0;
+        // Bit 0: a target event; bit 1: a returning one in range. The first time needs every
+        // earlier target event; the rest only what is in range.
+        const uint32_t target = t.Match(c, row) ? 1 : 0;
+        if (ts < range.from) return first_time ? target : 0;
+        return target | (same ? target << 1 : (r.Match(c, row) ? 2u : 0u));
       },
       [&](int th, uint32_t, std::span<const PersonEvent> events) {
-        std::vector<int64_t> starts, returns;
+        thread_local std::vector<int64_t> starts, returns;  // reused: one person after another
+        starts.clear();
+        returns.clear();
         bool seen_target = false;
         for (const PersonEvent& e : events) {
           const int64_t k = range.Key(e.time);
-          if (t.Match(*e.cols, e.row)) {
+          if (e.mask & 1) {
             if (first_time) {
               // The first target event ever; a person whose first is before the range (even in
               // the range's first interval) is in no cohort.
@@ -64,7 +69,7 @@ Result<json> Retention(InsightContext& ctx, const json& req) {
               starts.push_back(k);
             }
           }
-          if (e.time >= range.from && r.Match(*e.cols, e.row) && (returns.empty() || returns.back() != k)) returns.push_back(k);
+          if ((e.mask & 2) && (returns.empty() || returns.back() != k)) returns.push_back(k);
         }
         auto& acc = counts[static_cast<size_t>(th)];
         for (int64_t s : starts) {

@@ -108,8 +108,7 @@ Result<json> Trends(InsightContext& ctx, const json& req) {
   size_t values = 1;
   if (breakdown) {
     AIMASS_ASSIGN_OR_RETURN(bd, compiler.CompileBreakdown(*breakdown));
-    values = bd.person ? bd.values.size()
-                       : ctx.project.Read([&](const ProjectState& ps) { return bd.known ? ps.keys[bd.key].dict.size() : size_t{1}; });
+    values = bd.codes;
   }
   const int64_t first = range.first_key();
   const size_t intervals = static_cast<size_t>(range.last_key() - first + 1);
@@ -131,19 +130,18 @@ Result<json> Trends(InsightContext& ctx, const json& req) {
   std::vector<std::vector<Cell>> cells(static_cast<size_t>(ctx.threads), std::vector<Cell>(series.size() * per_series));
   ScanPersons(
       ctx.snap, ctx.threads, persons,
-      [&](const EventColumns& c, uint32_t r) {
-        if (c.time[r] < range.from || c.time[r] >= range.to) return false;
-        for (const auto& s : series) {
-          if (s.compiled.Match(c, r)) return true;
-        }
-        return false;
+      [&](const EventColumns& c, uint32_t r) -> uint32_t {
+        if (c.time[r] < range.from || c.time[r] >= range.to) return 0;
+        uint32_t mask = 0;
+        for (size_t si = 0; si < series.size(); ++si) mask |= series[si].compiled.Match(c, r) ? 1u << si : 0;
+        return mask;
       },
       [&](int t, uint32_t root, std::span<const PersonEvent> events) {
         auto& acc = cells[static_cast<size_t>(t)];
         for (const PersonEvent& e : events) {
           for (size_t si = 0; si < series.size(); ++si) {
             const Series& s = series[si];
-            if (!InMask(s.compiled.persons, root) || !s.compiled.Match(*e.cols, e.row)) continue;
+            if (!(e.mask >> si & 1) || !InMask(s.compiled.persons, root)) continue;
             const size_t b = breakdown ? bd.Of(*e.cols, e.row, root) : 0;
             const size_t base = si * per_series + b * (intervals + 1);
             Cell* cs[2] = {&acc[base + static_cast<size_t>(range.Key(e.time) - first)], &acc[base + intervals]};

@@ -324,6 +324,20 @@ Result<RunView> Pipelines::Resume(int64_t id, const Principal& who) {
   return GetRun(r.id);
 }
 
+std::string Pipelines::FailureOf(const RunView& run) {
+  std::string reason = run.run.reason;
+  for (const auto& s : run.steps) {
+    if (s.state != "failed") continue;
+    reason = s.step + ": " + s.reason;
+    auto log = StepLog(run.run.id, s.name, 4096);
+    if (log.ok()) {
+      const size_t at = log->rfind("error: ");
+      if (at != std::string::npos) reason += ": " + log->substr(at + 7, log->find('\n', at) - at - 7);
+    }
+  }
+  return reason.empty() ? run.run.state : reason;
+}
+
 Result<std::string> Pipelines::StepLog(int64_t id, const std::string& step, uint64_t max_bytes) {
   AIMASS_ASSIGN_OR_RETURN(auto steps, store_.Steps(id));
   auto it = std::find_if(steps.begin(), steps.end(), [&](const StepRun& s) { return s.name == step; });

@@ -80,6 +80,9 @@ class Pipelines {
   Result<RunView> Resume(int64_t id, const Principal& who);
   // The output of a step's last attempt (its job's log), at most the last `max_bytes`.
   Result<std::string> StepLog(int64_t id, const std::string& step, uint64_t max_bytes);
+  // Why a failed or cancelled run ended, for a module that started it: the failed step, its
+  // reason and the last "error: …" line of its log.
+  std::string FailureOf(const RunView& run);
 
   void Wake();
   // Advances every active run once (the orchestrator's tick; tests call it directly).

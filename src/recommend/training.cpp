@@ -52,21 +52,6 @@ Status EnsurePipeline(pipeline::Pipelines& p, const std::string& name, const std
   return Status::Ok();
 }
 
-// Why a run failed: the failed step and its last "error: …" line.
-std::string FailureOf(pipeline::Pipelines& p, const pipeline::RunView& run) {
-  std::string reason = run.run.reason;
-  for (const auto& s : run.steps) {
-    if (s.state != "failed") continue;
-    reason = s.step + ": " + s.reason;
-    auto log = p.StepLog(run.run.id, s.name, 4096);
-    if (log.ok()) {
-      const size_t at = log->rfind("error: ");
-      if (at != std::string::npos) reason += ": " + log->substr(at + 7, log->find('\n', at) - at - 7);
-    }
-  }
-  return reason.empty() ? run.run.state : reason;
-}
-
 json EvaluationJson(const EvaluationRow& e) {
   json out = {{"id", e.id}, {"app", e.app}, {"state", e.state}, {"created_at", Rfc3339Ms(e.created_ms)},
               {"request", json::parse(e.request, nullptr, false)}};
@@ -116,7 +101,7 @@ Status RecommendService::RefreshTraining(const std::string& app) {
     AIMASS_RETURN_IF_ERROR(store_.SetTrained(app, "trained", version, ""));
     if (options_.bus) options_.bus->Publish("recommend.app.trained", json{{"app", app}, {"model_version", version}}.dump());
   } else if (state == "failed" || state == "cancelled") {
-    AIMASS_RETURN_IF_ERROR(store_.SetTrained(app, "failed", 0, FailureOf(*options_.pipelines, *run)));
+    AIMASS_RETURN_IF_ERROR(store_.SetTrained(app, "failed", 0, options_.pipelines->FailureOf(*run)));
   }
   return Status::Ok();
 }
@@ -185,7 +170,7 @@ Status RecommendService::RefreshEvaluation(const EvaluationRow& e) {
     return store_.FinishEvaluation(e.id, "failed", "", "the evaluate step gave no evaluation");
   }
   if (run->run.state == "failed" || run->run.state == "cancelled") {
-    return store_.FinishEvaluation(e.id, "failed", "", FailureOf(*options_.pipelines, *run));
+    return store_.FinishEvaluation(e.id, "failed", "", options_.pipelines->FailureOf(*run));
   }
   return Status::Ok();
 }

@@ -2,8 +2,9 @@
 // palette and bars they share): lines over intervals with a point per value (trends), funnel
 // steps as bars with their conversion and drop-off, lifecycle statuses stacked above and below
 // zero, a retention grid of cohorts by period, and a Sankey diagram of paths from the answer's
-// edges (a column per step, links as wide as the persons who took them). Every mark carries its
-// value in data- attributes and a <title>, for a reader and for the browser tests.
+// edges (a column per step, links as wide as the persons who took them), and a histogram of a
+// value in bins (the churn model's probabilities). Every mark carries its value in data-
+// attributes and a <title>, for a reader and for the browser tests.
 import type { ReactNode } from "react";
 import { PALETTE, Sized, compact } from "./CubeCharts";
 import "./cube.css";
@@ -541,5 +542,63 @@ function SankeyBody({ edges, totals, label, W }: { edges: PathEdge[]; totals?: M
         })}
       </svg>
     </figure>
+  );
+}
+
+// ---- a histogram: a vertical bar per bin of a value (a churn probability), its count above ----
+
+export interface HistogramBin {
+  from: number;
+  to: number;
+  count: number;
+}
+
+export function Histogram(props: { bins: HistogramBin[]; label: string; unit?: string; digits?: number }) {
+  return <Sized max={900}>{(W) => <HistogramBars {...props} W={W} />}</Sized>;
+}
+
+function HistogramBars({ bins, label, unit = "persons", digits = 1, W }: { bins: HistogramBin[]; label: string; unit?: string; digits?: number; W: number }) {
+  const H = 240;
+  const P = { left: 48, right: 8, top: 18, bottom: 30 };
+  const top = niceMax(Math.max(1, ...bins.map((b) => b.count)));
+  const y = (v: number) => P.top + ((H - P.top - P.bottom) * (top - v)) / top;
+  const slot = (W - P.left - P.right) / Math.max(1, bins.length);
+  const bw = Math.max(2, slot - 2);
+  const edge = (v: number) => v.toFixed(digits);
+  const step = every(bins.map((b) => edge(b.from)), W - P.left - P.right);
+  return (
+    <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="group" aria-label={label} data-bins={bins.length}>
+      {[top, top / 2, 0].map((v) => (
+        <g key={v}>
+          <line x1={P.left} x2={W - P.right} y1={y(v)} y2={y(v)} className={v === 0 ? "bh-zero" : "cube-grid"} />
+          <text x={P.left - 6} y={y(v) + 4} textAnchor="end" className="cube-chart-value">
+            {compact(v)}
+          </text>
+        </g>
+      ))}
+      {bins.map((b, k) => {
+        const x0 = P.left + slot * k + (slot - bw) / 2;
+        const name = `${edge(b.from)}–${edge(b.to)}: ${fmt(b.count)} ${unit}`;
+        return (
+          <g key={k} role="img" aria-label={name} data-from={b.from} data-to={b.to} data-count={b.count}>
+            <title>{name}</title>
+            <rect x={x0} y={y(b.count)} width={bw} height={Math.max(0, y(0) - y(b.count))} className="cube-bar" />
+            {b.count > 0 && (
+              <text x={x0 + bw / 2} y={y(b.count) - 4} textAnchor="middle" className="cube-chart-value">
+                {compact(b.count)}
+              </text>
+            )}
+            {k % step === 0 && (
+              <text x={x0} y={H - P.bottom + 16} textAnchor="start" className="cube-chart-label">
+                {edge(b.from)}
+              </text>
+            )}
+          </g>
+        );
+      })}
+      <text x={W - P.right} y={H - P.bottom + 16} textAnchor="end" className="cube-chart-label">
+        {edge(bins.length ? bins[bins.length - 1].to : 1)}
+      </text>
+    </svg>
   );
 }

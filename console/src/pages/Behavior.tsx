@@ -5,15 +5,18 @@
 // stickiness as bars, paths as a Sankey diagram, RFM segments and lifetime values with their
 // persons) and saved; dashboards of saved insights, each drawn from the dashboard's answer;
 // persons (search, a person's ids, properties and newest events); cohorts (static from pasted
-// ids, dynamic from conditions) with their size and persons.
+// ids, dynamic from conditions) with their size and persons; the churn model (trained through a
+// pipeline, followed while it trains, then its evaluation, the histogram of the probabilities
+// written to the persons and the persons most at risk).
 import { createContext, useContext, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, api, enc, get } from "../api";
 import { useApi } from "../hooks";
-import { Allowed, DataTable, ErrorLine, Field, FormButtons, PageHeader, bytes, when } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, Field, FormButtons, PageHeader, StateBadge, bytes, when } from "../components/ui";
 import { BarChart } from "../components/CubeCharts";
 import {
   FunnelChart,
+  Histogram,
   LifecycleChart,
   RetentionGrid,
   STATUSES,
@@ -264,6 +267,30 @@ interface Person {
   first_seen: string | null;
   last_seen: string | null;
 }
+
+// The churn model's state (GET …/models/churn): its fields appear as it advances.
+interface ChurnModel {
+  state: "preparing" | "training" | "scored" | "failed";
+  error?: string;
+  request?: { label_property?: string; date_to?: string; top_events?: number; num_round?: number; max_depth?: number };
+  property?: string;
+  dataset?: string;
+  version?: number;
+  features?: string[];
+  persons?: number;
+  labelled?: number;
+  held_out?: number;
+  pipeline_run?: number;
+  model_version?: number;
+  tracking_run?: number | string;
+  metrics?: Record<string, number>;
+  holdout_auc?: number | null;
+  scored?: number;
+  started?: string;
+  finished?: string;
+  updated?: string;
+}
+
 interface EventRow {
   event: string;
   distinct_id: string;
@@ -578,6 +605,7 @@ export function BehaviorProjectPage() {
     [`${url}/dashboards`, "Dashboards", false],
     [`${url}/persons`, "Persons", false],
     [`${url}/cohorts`, "Cohorts", false],
+    [`${url}/churn`, "Churn", false],
   ];
   return (
     <Ctx.Provider value={ctx}>
@@ -604,6 +632,7 @@ export function BehaviorProjectPage() {
             <Route path="persons/:id" element={<PersonPage />} />
             <Route path="cohorts" element={<CohortsPage />} />
             <Route path="cohorts/:cohort" element={<CohortPage />} />
+            <Route path="churn" element={<ChurnPage />} />
             <Route path="*" element={<p>No such page.</p>} />
           </Routes>
         </>
@@ -2489,5 +2518,263 @@ function CohortPage() {
         </div>
       )}
     </section>
+  );
+}
+
+// ---- the churn model ----
+
+const CHURN_BINS = 10;
+const training = (m: ChurnModel | null | undefined) => m?.state === "preparing" || m?.state === "training";
+const probability = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+function ChurnPage() {
+  const { base, url, name, reloadSchema } = useProject();
+  // Followed every 1.5 s while it prepares or trains (and from a training started here until
+  // its first state comes).
+  const [waiting, setWaiting] = useState(false);
+  const model = useApi<ChurnModel>(`${base}/models/churn`, 0);
+  const none = model.error?.status === 404;
+  const m = none ? null : model.data;
+  const running = training(m);
+  useEffect(() => {
+    if (!training(model.data)) setWaiting(false);
+  }, [model.data]);
+  const { reload } = model;
+  useEffect(() => {
+    if (!running && !waiting) return;
+    const t = setInterval(reload, 1500);
+    return () => clearInterval(t);
+  }, [running, waiting, reload]);
+  // The persons with the probability written, read once per scoring.
+  const scoredKey = m?.state === "scored" ? `${m.model_version}|${m.finished}` : null;
+  const [persons, setPersons] = useState<PersonList | null>(null);
+  const [personsError, setPersonsError] = useState<ApiError | string | null>(null);
+  useEffect(() => {
+    if (!scoredKey) return;
+    let live = true;
+    setPersonsError(null);
+    get<PersonList>(`${base}/persons?limit=10000`)
+      .then((l) => live && setPersons(l))
+      .catch((e) => live && setPersonsError(errorOf(e)));
+    reloadSchema(); // the property written is a person property now
+    return () => {
+      live = false;
+    };
+  }, [base, scoredKey, reloadSchema]);
+  const started = () => {
+    setWaiting(true);
+    reload();
+  };
+  return (
+    <section aria-label="Churn">
+      <p className="muted">
+        A classifier of which persons are leaving: trained through the pipeline <code>churn-{name}</code> on the persons whose label property is set
+        (one in five held out for its evaluation), then every person is scored and the probability written as a person property.
+      </p>
+      <Allowed permission="behavior:write">
+        <TrainChurn model={m} started={started} />
+      </Allowed>
+      <h2>Model</h2>
+      {none ? (
+        <p className="muted" data-testid="churn-none">
+          No churn model trained yet.
+        </p>
+      ) : (
+        <ErrorLine error={model.error} />
+      )}
+      {!m && !none && !model.error && <p className="muted">Loading…</p>}
+      {m && <ChurnFacts m={m} project={name} />}
+      {m?.state === "scored" && (
+        <>
+          <ErrorLine error={personsError} />
+          {persons ? <ChurnScores persons={persons} property={m.property ?? "churn_probability"} label={m.request?.label_property} url={url} /> : !personsError && <p className="muted">Loading the persons…</p>}
+        </>
+      )}
+    </section>
+  );
+}
+
+function TrainChurn({ model, started }: { model: ChurnModel | null; started: () => void }) {
+  const { base, schema } = useProject();
+  const [label, setLabel] = useState("");
+  const [dateTo, setDateTo] = useState("");
+  const [topEvents, setTopEvents] = useState<number | undefined>(20);
+  const [property, setProperty] = useState("churn_probability");
+  const [rounds, setRounds] = useState<number | undefined>(100);
+  const [depth, setDepth] = useState<number | undefined>(4);
+  const action = useRun();
+  // The last training's settings, once, as the form's start (not its cut-off: empty is now).
+  const [filled, setFilled] = useState(false);
+  useEffect(() => {
+    const req = model?.request;
+    if (filled || !req) return;
+    setFilled(true);
+    if (req.label_property) setLabel(req.label_property);
+    if (req.top_events !== undefined) setTopEvents(req.top_events);
+    if (req.num_round !== undefined) setRounds(req.num_round);
+    if (req.max_depth !== undefined) setDepth(req.max_depth);
+    if (model?.property) setProperty(model.property);
+  }, [model, filled]);
+  const props = (schema?.person_properties ?? []).filter((p) => p !== property);
+  const guess = props.find((p) => /churn|cancel|left|lost|leav/i.test(p)) ?? props[0] ?? "";
+  const chosen = label && (props.includes(label) || !schema) ? label : guess;
+  const running = training(model);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const body: Record<string, unknown> = { label_property: chosen, property: property.trim() || "churn_probability" };
+    if (dateTo) body.date_to = dateTo;
+    if (topEvents !== undefined) body.top_events = topEvents;
+    if (rounds !== undefined) body.num_round = rounds;
+    if (depth !== undefined) body.max_depth = depth;
+    void action.run(() => api<ChurnModel>("POST", `${base}/models/churn`, body)).then((ok) => ok && started());
+  };
+  return (
+    <form className="card inline-form" onSubmit={submit} aria-label="Train the churn model">
+      <div className="bh-builder">
+        <Field label="Label property (true: churned, false: stayed)">
+          <select aria-label="Label property" value={chosen} onChange={(e) => setLabel(e.target.value)}>
+            {props.length === 0 && <option value="">— no person properties yet —</option>}
+            {props.map((p) => (
+              <option key={p} value={p}>
+                {p}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Cut-off date (events after it are not read; empty: now)">
+          <input type="date" aria-label="Cut-off date" value={dateTo} onChange={(e) => setDateTo(e.target.value)} />
+        </Field>
+        <NumberField label="Top events" value={topEvents} set={setTopEvents} min={0} max={200} />
+        <Field label="Property written">
+          <input aria-label="Property written" value={property} onChange={(e) => setProperty(e.target.value)} maxLength={200} />
+        </Field>
+        <NumberField label="Rounds" value={rounds} set={setRounds} min={1} max={10000} />
+        <NumberField label="Depth" value={depth} set={setDepth} min={1} max={20} />
+      </div>
+      <ErrorLine error={action.error} />
+      <div className="row">
+        <button type="submit" disabled={action.busy || running || !chosen}>
+          {running ? "Training…" : "Train"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ChurnFacts({ m, project }: { m: ChurnModel; project: string }) {
+  const modelName = `churn-${project}`;
+  const n = (v: number | undefined) => (v === undefined ? "—" : v.toLocaleString());
+  return (
+    <>
+      <dl className="facts" data-testid="churn-model">
+        <dt>State</dt>
+        <dd data-testid="churn-state">
+          <StateBadge state={m.state} />
+        </dd>
+        {m.request?.label_property && (
+          <>
+            <dt>Label</dt>
+            <dd>
+              {m.request.label_property}
+              {m.request.date_to ? `, events up to ${when(m.request.date_to)}` : ""}
+            </dd>
+          </>
+        )}
+        <dt>Model version</dt>
+        <dd data-testid="churn-model-version">
+          {m.model_version !== undefined ? <Link to={`/models/${enc(modelName)}/versions/${m.model_version}`}>{`${modelName} v${m.model_version}`}</Link> : "—"}
+        </dd>
+        <dt>Held-out AUC</dt>
+        <dd data-testid="churn-auc">{typeof m.holdout_auc === "number" ? m.holdout_auc.toFixed(3) : "—"}</dd>
+        <dt>Persons</dt>
+        <dd data-testid="churn-persons">{n(m.persons)}</dd>
+        <dt>Persons scored</dt>
+        <dd data-testid="churn-scored">{n(m.scored)}</dd>
+        <dt>Labelled (trained on)</dt>
+        <dd data-testid="churn-labelled">{n(m.labelled)}</dd>
+        <dt>Held out</dt>
+        <dd data-testid="churn-held-out">{n(m.held_out)}</dd>
+        <dt>Property written</dt>
+        <dd>{m.property ?? "—"}</dd>
+        <dt>Pipeline run</dt>
+        <dd data-testid="churn-run">{m.pipeline_run !== undefined ? <Link to={`/pipeline-runs/${m.pipeline_run}`}>{`run ${m.pipeline_run}`}</Link> : "—"}</dd>
+        <dt>Features</dt>
+        <dd data-testid="churn-dataset">
+          {m.dataset && m.version !== undefined ? <Link to={`/datasets/${enc(m.dataset)}/versions/${m.version}`}>{`${m.dataset} v${m.version}`}</Link> : "—"}
+        </dd>
+        <dt>Tracking run</dt>
+        <dd>{m.tracking_run !== undefined && m.tracking_run !== null ? <Link to={`/runs/${enc(String(m.tracking_run))}`}>{String(m.tracking_run)}</Link> : "—"}</dd>
+        {m.metrics && Object.keys(m.metrics).length > 0 && (
+          <>
+            <dt>Last round's metrics</dt>
+            <dd>
+              {Object.entries(m.metrics).map(([k, v]) => (
+                <span key={k} className="tag">
+                  {k}: {typeof v === "number" ? v.toPrecision(4) : String(v)}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
+        <dt>Started</dt>
+        <dd>{when(m.started)}</dd>
+        <dt>Finished</dt>
+        <dd>{when(m.finished)}</dd>
+      </dl>
+      {m.state === "failed" && <ErrorLine error={m.error ?? "the training failed"} />}
+      {training(m) && (
+        <p className="muted" role="status">
+          {m.state === "preparing" ? "Writing the features' dataset version…" : "The pipeline trains the model…"}
+        </p>
+      )}
+      {m.features && m.features.length > 0 && (
+        <>
+          <h3>Features</h3>
+          <ul className="bh-filters" aria-label="Features">
+            {m.features.map((f) => (
+              <li key={f} className="tag">
+                {f}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
+
+function ChurnScores({ persons, property, label, url }: { persons: PersonList; property: string; label?: string; url: string }) {
+  const scored = persons.persons.flatMap((p) => {
+    const v = probability(p.properties[property]);
+    return v === null ? [] : [{ id: p.distinct_id, p: v, label: label ? p.properties[label] : undefined }];
+  });
+  const bins = Array.from({ length: CHURN_BINS }, (_, k) => ({ from: k / CHURN_BINS, to: (k + 1) / CHURN_BINS, count: 0 }));
+  for (const s of scored) bins[Math.min(CHURN_BINS - 1, Math.max(0, Math.floor(s.p * CHURN_BINS)))].count++;
+  const risk = [...scored].sort((a, b) => b.p - a.p || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).slice(0, 20);
+  const without = persons.persons.length - scored.length;
+  const show = (v: unknown) => (v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+  return (
+    <>
+      <h3>Churn probability</h3>
+      <p className="muted" data-testid="churn-histogram-summary">
+        {scored.length.toLocaleString()} persons with {property}
+        {without > 0 ? `; ${without.toLocaleString()} without` : ""}
+        {persons.total > persons.persons.length ? ` (of the first ${persons.persons.length.toLocaleString()} of ${persons.total.toLocaleString()} persons)` : ""}
+      </p>
+      <Histogram bins={bins} label="Churn probability" />
+      <section aria-label="Most at risk">
+        <h3>The {Math.min(20, risk.length)} persons most at risk</h3>
+        <DataTable
+          rows={risk}
+          rowKey={(r) => r.id}
+          empty="No person has a probability."
+          columns={[
+            { title: "Person", render: (r) => <Link to={personLink(url, r.id)}>{r.id}</Link> },
+            { title: "Probability", render: (r) => r.p.toFixed(4), className: "num" },
+            ...(label ? [{ title: label, render: (r: { label?: unknown }) => show(r.label) }] : []),
+          ]}
+        />
+      </section>
+    </>
   );
 }
