@@ -1050,7 +1050,7 @@ def point_hits(srv, point: str) -> int:
 
 
 def test_deleting_a_project_while_another_is_checkpointed(make_server):
-    srv = make_server("--failpoints-api")
+    srv = make_server("--failpoints-api", "--set", "behavior.checkpoint_s=1")
     a = srv.admin
     busy, gone = make_project(a, name=unique("a")), make_project(a, name=unique("z"))  # maintained in name order
     capture(a, gone, {"event": "e", "distinct_id": "u"})
@@ -1250,7 +1250,7 @@ def test_a_crash_after_the_capture_write_keeps_every_acknowledged_event(make_ser
 
 @pytest.mark.parametrize("point", ["behavior.before_checkpoint_manifest", "behavior.before_log_drop"])
 def test_a_crash_in_a_checkpoint_loses_nothing(make_server, point):
-    srv = make_server("--failpoints-api")
+    srv = make_server("--failpoints-api", "--set", "behavior.checkpoint_s=1")
     a = srv.admin
     p = make_project(a)
     first, second = stream("k", 400), stream("l", 300, day="2025-09-02")
