@@ -275,6 +275,15 @@ TEST(Insights, RetentionFirstTimeRecurringAndCumulative) {
   EXPECT_EQ(rec["cohorts"][3]["counts"], json({1}));
   json cum = Ask(*p, Retention, With(kDays, {{"event", "open"}, {"periods", 4}, {"cumulative", true}}));
   EXPECT_EQ(cum["cohorts"][0]["counts"], json({2, 2, 2, 1}));
+  // By a person property: u1's plan is pro, u2's free; u3 and u4 have none.
+  ASSERT_TRUE(p->SetProperties({{"u1", {{"plan", "pro"}}}, {"u2", {{"plan", "free"}}}}).ok());
+  json by = Ask(*p, Retention, With(kDays, {{"event", "open"}, {"periods", 4}, {"breakdown", "plan"}, {"breakdown_type", "person"}}));
+  EXPECT_EQ(by["cohorts"][0]["counts"], json({2, 1, 1, 1}));  // all of them, as without the breakdown
+  std::map<std::string, json> rows;
+  for (const auto& b : by["breakdowns"]) rows[b["value"].is_null() ? "(none)" : b["value"].get<std::string>()] = b["cohorts"];
+  EXPECT_EQ(rows["pro"][0]["counts"], json({1, 1, 0, 1}));
+  EXPECT_EQ(rows["free"][0]["counts"], json({1, 0, 1, 0}));
+  EXPECT_EQ(rows["(none)"][1]["counts"], json({1, 1, 0}));  // u3, first seen on day 2
 }
 
 TEST(Insights, LifecycleAndStickiness) {

@@ -437,6 +437,34 @@ def test_synthetic_retention_first_time_and_recurring_weekly_match_sqlite(server
         assert c["counts"] == want, (c["start"], c["counts"], want)
 
 
+def test_synthetic_retention_breakdown_by_the_first_events_property_matches_sqlite(server, syn):
+    """First-time weekly retention broken down by the browser of each person's first $pageview
+    ever (the event that put them in their cohort); the tables per browser add up to the whole."""
+    a = server.admin
+    p, events, db = syn
+    got = insight(a, p, "retention", {"event": "$pageview", "interval": "week", "periods": 5, "breakdown": "browser",
+                                      "breakdown_limit": 100, "date_from": SYN_FROM, "date_to": SYN_TO})
+    first = {}
+    for person_, t, browser, id_ in db.execute("SELECT person, ts_ms, browser, id FROM events WHERE event = '$pageview' AND ts_ms < ? "
+                                               "ORDER BY person, ts_ms, id", (SYN_TO_MS,)):
+        first.setdefault(person_, (t, browser))
+    active = defaultdict(set)
+    for person_, t in db.execute("SELECT person, ts_ms FROM events WHERE event = '$pageview' AND ts_ms >= ? AND ts_ms < ?",
+                                 (SYN_FROM_MS, SYN_TO_MS)):
+        active[person_].add(week_key(t))
+    first_w, last_w = week_key(SYN_FROM_MS), week_key(SYN_TO_MS - 1)
+    browsers = {b for t, b in first.values() if t >= SYN_FROM_MS}
+    assert {b["value"] for b in got["breakdowns"]} == browsers and len(browsers) > 1
+    for b in got["breakdowns"]:
+        for c in b["cohorts"]:
+            k = week_key(ms(c["start"]))
+            members = [q for q, (t, br) in first.items() if t >= SYN_FROM_MS and week_key(t) == k and br == b["value"]]
+            want = [len(members)] + [sum(1 for q in members if k + i in active[q]) for i in range(1, min(5, last_w - k + 1))]
+            assert c["counts"] == want, (b["value"], c["start"], c["counts"], want)
+    for i, c in enumerate(got["cohorts"]):
+        assert c["counts"] == [sum(b["cohorts"][i]["counts"][j] for b in got["breakdowns"]) for j in range(len(c["counts"]))]
+
+
 def test_synthetic_lifecycle_daily_and_weekly_match_sqlite(server, syn):
     a = server.admin
     p, events, db = syn
