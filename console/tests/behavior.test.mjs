@@ -4,8 +4,9 @@
 // API, once and again (all duplicates); then, through the pages, each insight checked against
 // the numbers computed here from the events sent: trends (two series, by day, the table and the
 // chart's points; then by browser), a funnel's step counts (and an API error shown as it came),
-// a retention cohort's cells, the lifecycle bars of every day, stickiness bars, the paths'
-// Sankey nodes and links, RFM segments and the lifetime fit; an insight saved, put on a new
+// a retention cohort's cells (of everyone, then of each browser), the lifecycle bars of every
+// day, stickiness bars, the paths' Sankey nodes and links, RFM segments and the lifetime fit;
+// an insight saved, put on a new
 // dashboard and drawn there from the dashboard's answer, and opened again from it; an
 // anonymous id aliased through the API and the person's page with both ids and their events;
 // a static cohort from pasted ids and a dynamic one from a condition with their sizes, and a
@@ -302,6 +303,34 @@ test("retention, lifecycle and stickiness of page views per day", async () => {
     }
   }
   await page.shot("behavior-retention");
+
+  // By browser (the property of the page view that put a person in their cohort): each value's
+  // table holds only its persons, picked from the values under the table of everyone.
+  await page.getByRole("combobox", { name: "Breakdown" }).selectOption("event:browser");
+  answer = await run(page);
+  const browserOf = new Map([...PERSONS].map(([p, list]) => [p, list.find(pageviews).properties.browser]));
+  const select = answer.getByRole("combobox", { name: "Breakdown value" });
+  const options = await select.locator("option").allTextContents();
+  for (const browser of BROWSERS) {
+    const theirs = [...firstDays].filter(([p]) => browserOf.get(p) === browser);
+    const k = options.findIndex((o) => o.startsWith(`${browser} (`));
+    assert.ok(k >= 0, `${browser} among ${options}`);
+    assert.equal(options[k], `${browser} (${fmt(theirs.length)} persons)`);
+    await select.selectOption(String(k));
+    const table = answer.getByRole("table", { name: `Retention of browser ${browser}` });
+    assert.equal(await table.locator("tr.bh-ret-mean td").nth(1).textContent(), fmt(theirs.length));
+    for (const cohort of new Set(theirs.map(([, d]) => d))) {
+      const members = theirs.filter(([, d]) => d === cohort).map(([p]) => p);
+      const back = (i) => members.filter((p) => activeDays(PERSONS.get(p)).has(cohort + i)).length;
+      const cells = await table.locator(`tr[data-cohort="${INTERVALS[cohort]}"] td`).evaluateAll((tds) => tds.map((td) => [td.textContent, td.dataset.count ?? null]));
+      assert.deepEqual(
+        cells,
+        [[INTERVALS[cohort], null], [fmt(members.length), null], ...Array.from({ length: 7 }, (_, i) => [pct(back(i) / members.length), String(back(i))])],
+        `${browser}, cohort ${INTERVALS[cohort]}`,
+      );
+    }
+  }
+  await page.shot("behavior-retention-by-browser");
 
   await page.getByRole("navigation", { name: "Insight kind" }).getByRole("link", { name: "Lifecycle" }).click();
   await page.getByRole("combobox", { name: "Interval" }).selectOption("day");

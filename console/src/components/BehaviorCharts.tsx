@@ -57,6 +57,23 @@ function Legend({ items }: { items: { label: string; className?: string; color?:
 
 // ---- trends: a line per series (and breakdown value), a point per interval ----
 
+// Horizontal grid lines at the given values, each labelled at the left; the zero line drawn
+// stronger unless `zero` is false.
+function Gridlines({ values, y, x1, x2, zero = true, text = compact }: { values: number[]; y: (v: number) => number; x1: number; x2: number; zero?: boolean; text?: (v: number) => string }) {
+  return (
+    <>
+      {values.map((v) => (
+        <g key={v}>
+          <line x1={x1} x2={x2} y1={y(v)} y2={y(v)} className={zero && v === 0 ? "bh-zero" : "cube-grid"} />
+          <text x={x1 - 6} y={y(v) + 4} textAnchor="end" className="cube-chart-value">
+            {text(v)}
+          </text>
+        </g>
+      ))}
+    </>
+  );
+}
+
 export interface TrendLine {
   label: string;
   values: (number | null)[];
@@ -93,14 +110,7 @@ function Trend({ x, lines, label, W }: { x: string[]; lines: TrendLine[]; label:
   return (
     <figure className="cube-figure">
       <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label} data-points={x.length} data-lines={lines.length}>
-        {[lo, (lo + hi) / 2, hi].map((v) => (
-          <g key={v}>
-            <line x1={P.left} x2={W - P.right} y1={py(v)} y2={py(v)} className="cube-grid" />
-            <text x={P.left - 6} y={py(v) + 4} textAnchor="end" className="cube-chart-value">
-              {compact(v)}
-            </text>
-          </g>
-        ))}
+        <Gridlines values={[lo, (lo + hi) / 2, hi]} y={py} x1={P.left} x2={W - P.right} zero={false} />
         {x.map((t, i) =>
           i % step === 0 ? (
             <text
@@ -171,14 +181,7 @@ function Funnel({ groups, label, W }: { groups: FunnelGroup[]; label: string; W:
   return (
     <figure className="cube-figure">
       <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="group" aria-label={label} data-steps={steps.length} data-groups={groups.length}>
-        {[0, 0.5, 1].map((r) => (
-          <g key={r}>
-            <line x1={P.left} x2={W - P.right} y1={y(r)} y2={y(r)} className="cube-grid" />
-            <text x={P.left - 6} y={y(r) + 4} textAnchor="end" className="cube-chart-value">
-              {`${r * 100}%`}
-            </text>
-          </g>
-        ))}
+        <Gridlines values={[0, 0.5, 1]} y={y} x1={P.left} x2={W - P.right} zero={false} text={(r) => `${r * 100}%`} />
         {steps.map((s, k) => {
           const x0 = P.left + slot * k + (slot - inner) / 2;
           return (
@@ -273,14 +276,7 @@ function Lifecycle({ intervals, label, W }: { intervals: LifecycleInterval[]; la
   return (
     <figure className="cube-figure">
       <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="group" aria-label={label} data-intervals={intervals.length}>
-        {[up, 0, ...(down > 0 ? [-down] : [])].map((v) => (
-          <g key={v}>
-            <line x1={P.left} x2={W - P.right} y1={y(v)} y2={y(v)} className={v === 0 ? "bh-zero" : "cube-grid"} />
-            <text x={P.left - 6} y={y(v) + 4} textAnchor="end" className="cube-chart-value">
-              {compact(v)}
-            </text>
-          </g>
-        ))}
+        <Gridlines values={[up, 0, ...(down > 0 ? [-down] : [])]} y={y} x1={P.left} x2={W - P.right} />
         {intervals.map((it, k) => {
           const x0 = P.left + slot * k + (slot - bw) / 2;
           let base = 0;
@@ -568,14 +564,7 @@ function HistogramBars({ bins, label, unit = "persons", digits = 1, W }: { bins:
   const step = every(bins.map((b) => edge(b.from)), W - P.left - P.right);
   return (
     <svg className="cube-chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="group" aria-label={label} data-bins={bins.length}>
-      {[top, top / 2, 0].map((v) => (
-        <g key={v}>
-          <line x1={P.left} x2={W - P.right} y1={y(v)} y2={y(v)} className={v === 0 ? "bh-zero" : "cube-grid"} />
-          <text x={P.left - 6} y={y(v) + 4} textAnchor="end" className="cube-chart-value">
-            {compact(v)}
-          </text>
-        </g>
-      ))}
+      <Gridlines values={[top, top / 2, 0]} y={y} x1={P.left} x2={W - P.right} />
       {bins.map((b, k) => {
         const x0 = P.left + slot * k + (slot - bw) / 2;
         const name = `${edge(b.from)}–${edge(b.to)}: ${fmt(b.count)} ${unit}`;

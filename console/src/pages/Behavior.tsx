@@ -12,7 +12,7 @@ import { createContext, useContext, useEffect, useState, type FormEvent, type Re
 import { Link, Navigate, NavLink, Route, Routes, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, api, enc, get } from "../api";
 import { useApi } from "../hooks";
-import { Allowed, DataTable, ErrorLine, Field, FormButtons, PageHeader, StateBadge, bytes, when } from "../components/ui";
+import { Allowed, DataTable, ErrorLine, type Column, Field, FormButtons, PageHeader, StateBadge, bytes, when } from "../components/ui";
 import { BarChart } from "../components/CubeCharts";
 import {
   FunnelChart,
@@ -144,6 +144,8 @@ interface RetentionAnswer {
   periods: number;
   cumulative: boolean;
   cohorts: RetentionCohort[];
+  breakdown?: string;
+  breakdowns?: { value: string | null; cohorts: RetentionCohort[] }[];
 }
 interface LifecycleAnswer {
   interval: string;
@@ -317,7 +319,7 @@ const isKind = (k: string | undefined): k is Kind => !!k && (KINDS as readonly s
 const KEYS: Record<Kind, (keyof Query)[]> = {
   trends: ["series", "interval", "breakdown", "breakdown_type", "breakdown_limit"],
   funnels: ["steps", "order", "window", "breakdown", "breakdown_type", "breakdown_limit"],
-  retention: ["event", "returning_event", "retention_type", "interval", "periods", "cumulative"],
+  retention: ["event", "returning_event", "retention_type", "interval", "periods", "cumulative", "breakdown", "breakdown_type", "breakdown_limit"],
   lifecycle: ["event", "interval"],
   stickiness: ["series", "interval"],
   paths: ["start_point", "end_point", "node_property", "events", "step_limit", "session_gap", "limit", "collapse_repeats"],
@@ -486,6 +488,57 @@ const Ctx = createContext<ProjectCtx | null>(null);
 const useProject = () => useContext(Ctx)!;
 
 const personLink = (url: string, id: string) => `${url}/persons/${enc(id)}`;
+const personColumn = (url: string): Column<{ distinct_id: string }> => ({ title: "Person", render: (p) => <Link to={personLink(url, p.distinct_id)}>{p.distinct_id}</Link> });
+
+// The Owner, Updated and Delete columns of a list of saved things (the delete for writers only).
+function ownedColumns<T extends { name: string; owner: string; updated: string }>(what: string, busy: boolean, remove: (row: T) => void): Column<T>[] {
+  return [
+    { title: "Owner", render: (r) => r.owner },
+    { title: "Updated", render: (r) => when(r.updated) },
+    {
+      title: "",
+      render: (r) => (
+        <Allowed permission="behavior:write">
+          <button className="danger" aria-label={`Delete ${what} ${r.name}`} disabled={busy} onClick={() => remove(r)}>
+            Delete
+          </button>
+        </Allowed>
+      ),
+    },
+  ];
+}
+
+// Previous and Next over a list shown `size` rows at a time from row `from`; nothing when one page holds it.
+function Pager({ from, size, total, go }: { from: number; size: number; total: number; go: (from: number) => void }) {
+  if (total <= size) return null;
+  return (
+    <div className="toolbar">
+      <button className="secondary" disabled={from === 0} onClick={() => go(Math.max(0, from - size))}>
+        Previous
+      </button>
+      <span className="muted">
+        {from + 1}–{Math.min(total, from + size)} of {total.toLocaleString()}
+      </span>
+      <button className="secondary" disabled={from + size >= total} onClick={() => go(from + size)}>
+        Next
+      </button>
+    </div>
+  );
+}
+
+// The name and description fields of a New … form.
+function NameFields({ name, setName, description, setDescription }: { name: string; setName: (s: string) => void; description: string; setDescription: (s: string) => void }) {
+  return (
+    <>
+      <Field label="Name">
+        <input name="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={128} />
+      </Field>
+      <Field label="Description">
+        <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
+      </Field>
+    </>
+  );
+}
 
 function Props({ props, max = 8 }: { props: Record<string, unknown>; max?: number }) {
   const entries = Object.entries(props);
@@ -558,12 +611,7 @@ function CreateProject({ created }: { created: () => void }) {
   };
   return (
     <form className="card inline-form" onSubmit={submit} aria-label="New project">
-      <Field label="Name">
-        <input name="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={128} />
-      </Field>
-      <Field label="Description">
-        <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
-      </Field>
+      <NameFields name={name} setName={setName} description={description} setDescription={setDescription} />
       <Field label="Topic (optional: a message-queue topic whose messages are captured)">
         <input name="topic" value={topic} onChange={(e) => setTopic(e.target.value)} />
       </Field>
@@ -951,51 +999,54 @@ function BreakdownPicker({ q, set }: { q: Query; set: (q: Query) => void }) {
   const value = q.breakdown ? `${q.breakdown_type === "person" ? "person" : "event"}:${q.breakdown}` : "";
   const text = (schema?.properties ?? []).filter((p) => p.type === "text").map((p) => p.name);
   return (
-    <div className="row">
-      <Field label="Breakdown">
-        <select
-          aria-label="Breakdown"
-          value={value}
-          onChange={(e) => {
-            const v = e.target.value;
-            if (!v) set({ ...q, breakdown: undefined, breakdown_type: undefined });
-            else {
-              const at = v.indexOf(":");
-              set({ ...q, breakdown: v.slice(at + 1), breakdown_type: v.slice(0, at) as "event" | "person" });
-            }
-          }}
-        >
-          <option value="">none</option>
-          <optgroup label="Event property">
-            {text.map((p) => (
-              <option key={p} value={`event:${p}`}>
-                {p}
-              </option>
-            ))}
-          </optgroup>
-          <optgroup label="Person property">
-            {(schema?.person_properties ?? []).map((p) => (
-              <option key={p} value={`person:${p}`}>
-                person.{p}
-              </option>
-            ))}
-          </optgroup>
-          {value && !text.includes(q.breakdown!) && !(schema?.person_properties ?? []).includes(q.breakdown!) && <option value={value}>{q.breakdown}</option>}
-        </select>
-      </Field>
-      {q.breakdown && (
-        <Field label="Values">
-          <input
-            type="number"
-            aria-label="Breakdown limit"
-            min={1}
-            max={1000}
-            value={q.breakdown_limit ?? 25}
-            onChange={(e) => set({ ...q, breakdown_limit: Number(e.target.value) || undefined })}
-          />
+    <fieldset>
+      <legend>Breakdown</legend>
+      <div className="row">
+        <Field label="Breakdown">
+          <select
+            aria-label="Breakdown"
+            value={value}
+            onChange={(e) => {
+              const v = e.target.value;
+              if (!v) set({ ...q, breakdown: undefined, breakdown_type: undefined });
+              else {
+                const at = v.indexOf(":");
+                set({ ...q, breakdown: v.slice(at + 1), breakdown_type: v.slice(0, at) as "event" | "person" });
+              }
+            }}
+          >
+            <option value="">none</option>
+            <optgroup label="Event property">
+              {text.map((p) => (
+                <option key={p} value={`event:${p}`}>
+                  {p}
+                </option>
+              ))}
+            </optgroup>
+            <optgroup label="Person property">
+              {(schema?.person_properties ?? []).map((p) => (
+                <option key={p} value={`person:${p}`}>
+                  person.{p}
+                </option>
+              ))}
+            </optgroup>
+            {value && !text.includes(q.breakdown!) && !(schema?.person_properties ?? []).includes(q.breakdown!) && <option value={value}>{q.breakdown}</option>}
+          </select>
         </Field>
-      )}
-    </div>
+        {q.breakdown && (
+          <Field label="Values">
+            <input
+              type="number"
+              aria-label="Breakdown limit"
+              min={1}
+              max={1000}
+              value={q.breakdown_limit ?? 25}
+              onChange={(e) => set({ ...q, breakdown_limit: Number(e.target.value) || undefined })}
+            />
+          </Field>
+        )}
+      </div>
+    </fieldset>
   );
 }
 
@@ -1012,6 +1063,18 @@ function NumberField({ label, value, set, min, max, placeholder }: { label: stri
         onChange={(e) => set(e.target.value === "" ? undefined : Number(e.target.value))}
       />
     </Field>
+  );
+}
+
+// The builders' Range fieldset: the dates, the interval where the kind has one, and more fields.
+function RangeFields({ q, set, interval, allTime, children }: BuilderProps & { interval?: boolean; allTime?: boolean; children?: ReactNode }) {
+  return (
+    <fieldset>
+      <legend>Range</legend>
+      <DateRange q={q} set={set} allTime={allTime} />
+      {interval && <IntervalSelect q={q} set={set} />}
+      {children}
+    </fieldset>
   );
 }
 
@@ -1057,15 +1120,8 @@ function TrendsBuilder({ q, set }: BuilderProps) {
           Add series
         </button>
       </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} />
-        <IntervalSelect q={q} set={set} />
-      </fieldset>
-      <fieldset>
-        <legend>Breakdown</legend>
-        <BreakdownPicker q={q} set={set} />
-      </fieldset>
+      <RangeFields q={q} set={set} interval />
+      <BreakdownPicker q={q} set={set} />
     </>
   );
 }
@@ -1120,10 +1176,7 @@ function FunnelsBuilder({ q, set }: BuilderProps) {
         </div>
         <DateRange q={q} set={set} />
       </fieldset>
-      <fieldset>
-        <legend>Breakdown</legend>
-        <BreakdownPicker q={q} set={set} />
-      </fieldset>
+      <BreakdownPicker q={q} set={set} />
     </>
   );
 }
@@ -1167,14 +1220,13 @@ function RetentionBuilder({ q, set }: BuilderProps) {
           </label>
         </div>
       </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} />
+      <RangeFields q={q} set={set}>
         <div className="row">
           <IntervalSelect q={q} set={set} />
           <NumberField label="Periods" value={q.periods} set={(n) => set({ ...q, periods: n })} min={1} max={1000} placeholder="11" />
         </div>
-      </fieldset>
+      </RangeFields>
+      <BreakdownPicker q={q} set={set} />
     </>
   );
 }
@@ -1190,11 +1242,7 @@ function LifecycleBuilder({ q, set }: BuilderProps) {
           the interval before), and dormant (the interval before, not this one), drawn below zero.
         </p>
       </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} />
-        <IntervalSelect q={q} set={set} />
-      </fieldset>
+      <RangeFields q={q} set={set} interval />
     </>
   );
 }
@@ -1221,11 +1269,7 @@ function StickinessBuilder({ q, set }: BuilderProps) {
         </button>
         <p className="muted">Persons by the number of intervals of the range in which they did the event.</p>
       </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} />
-        <IntervalSelect q={q} set={set} />
-      </fieldset>
+      <RangeFields q={q} set={set} interval />
     </>
   );
 }
@@ -1272,60 +1316,72 @@ function PathsBuilder({ q, set }: BuilderProps) {
           ))}
         </div>
       </fieldset>
+      <RangeFields q={q} set={set} />
+    </>
+  );
+}
+
+// The Purchases fieldset of RFM and lifetime: the purchase event and value property, the kind's
+// own fields beside them and below, and whether to write the results as person properties.
+function PurchaseFields({ q, set, valueLabel, valueNone, writes, fields, more }: BuilderProps & { valueLabel: string; valueNone: string; writes: string; fields: ReactNode; more?: ReactNode }) {
+  return (
+    <>
       <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} />
+        <legend>Purchases</legend>
+        <div className="row">
+          <Field label="Purchase event">
+            <EventSelect label="Purchase event" any={false} value={eventName(q.event)} onChange={(e) => set({ ...q, event: e })} />
+          </Field>
+          <Field label={valueLabel}>
+            <PropertySelect label="Value property" numeric value={q.value_property} onChange={(p) => set({ ...q, value_property: p })} none={valueNone} />
+          </Field>
+          {fields}
+        </div>
+        <div className="row">
+          {more}
+          <label className="check">
+            <input type="checkbox" checked={q.write === true} onChange={(e) => set({ ...q, write: e.target.checked })} />
+            write {writes} as person properties
+          </label>
+        </div>
       </fieldset>
+      <RangeFields q={q} set={set} allTime />
     </>
   );
 }
 
 function RfmBuilder({ q, set }: BuilderProps) {
   return (
-    <>
-      <fieldset>
-        <legend>Purchases</legend>
-        <div className="row">
-          <Field label="Purchase event">
-            <EventSelect label="Purchase event" any={false} value={eventName(q.event)} onChange={(e) => set({ ...q, event: e })} />
-          </Field>
-          <Field label="Value (monetary)">
-            <PropertySelect label="Value property" numeric value={q.value_property} onChange={(p) => set({ ...q, value_property: p })} none="count of purchases" />
-          </Field>
-          <Field label="Frequency counts">
-            <PropertySelect label="Frequency property" value={q.frequency_property} onChange={(p) => set({ ...q, frequency_property: p })} none="purchases" />
-          </Field>
-        </div>
-        <div className="row">
-          <Field label="Person property for the segment">
-            <input aria-label="Segment property" value={q.property ?? ""} onChange={(e) => set({ ...q, property: e.target.value || undefined })} placeholder="segment" size={12} />
-          </Field>
-          <label className="check">
-            <input type="checkbox" checked={q.write === true} onChange={(e) => set({ ...q, write: e.target.checked })} />
-            write each person's segment and scores as person properties
-          </label>
-        </div>
-      </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} allTime />
-      </fieldset>
-    </>
+    <PurchaseFields
+      q={q}
+      set={set}
+      valueLabel="Value (monetary)"
+      valueNone="count of purchases"
+      writes="each person's segment and scores"
+      fields={
+        <Field label="Frequency counts">
+          <PropertySelect label="Frequency property" value={q.frequency_property} onChange={(p) => set({ ...q, frequency_property: p })} none="purchases" />
+        </Field>
+      }
+      more={
+        <Field label="Person property for the segment">
+          <input aria-label="Segment property" value={q.property ?? ""} onChange={(e) => set({ ...q, property: e.target.value || undefined })} placeholder="segment" size={12} />
+        </Field>
+      }
+    />
   );
 }
 
 function LifetimeBuilder({ q, set }: BuilderProps) {
   return (
-    <>
-      <fieldset>
-        <legend>Purchases</legend>
-        <div className="row">
-          <Field label="Purchase event">
-            <EventSelect label="Purchase event" any={false} value={eventName(q.event)} onChange={(e) => set({ ...q, event: e })} />
-          </Field>
-          <Field label="Value (for Gamma-Gamma)">
-            <PropertySelect label="Value property" numeric value={q.value_property} onChange={(p) => set({ ...q, value_property: p })} none="none (no value model)" />
-          </Field>
+    <PurchaseFields
+      q={q}
+      set={set}
+      valueLabel="Value (for Gamma-Gamma)"
+      valueNone="none (no value model)"
+      writes="p_alive, expected_purchases and clv"
+      fields={
+        <>
           <Field label="Unit">
             <select aria-label="Unit" value={q.unit ?? "day"} onChange={(e) => set({ ...q, unit: e.target.value })}>
               <option>day</option>
@@ -1333,17 +1389,9 @@ function LifetimeBuilder({ q, set }: BuilderProps) {
             </select>
           </Field>
           <NumberField label="Horizon (units)" value={q.horizon} set={(n) => set({ ...q, horizon: n })} min={1} placeholder="90" />
-        </div>
-        <label className="check">
-          <input type="checkbox" checked={q.write === true} onChange={(e) => set({ ...q, write: e.target.checked })} />
-          write p_alive, expected_purchases and clv as person properties
-        </label>
-      </fieldset>
-      <fieldset>
-        <legend>Range</legend>
-        <DateRange q={q} set={set} allTime />
-      </fieldset>
-    </>
+        </>
+      }
+    />
   );
 }
 
@@ -1372,20 +1420,7 @@ function usePaged<T>(rows: T[], size = 25) {
   const pages = Math.max(1, Math.ceil(rows.length / size));
   const p = Math.min(page, pages - 1);
   const shown = rows.slice(p * size, (p + 1) * size);
-  const pager =
-    rows.length > size ? (
-      <div className="toolbar">
-        <button className="secondary" disabled={p === 0} onClick={() => setPage(p - 1)}>
-          Previous
-        </button>
-        <span className="muted">
-          {p * size + 1}–{Math.min(rows.length, (p + 1) * size)} of {rows.length.toLocaleString()}
-        </span>
-        <button className="secondary" disabled={p >= pages - 1} onClick={() => setPage(p + 1)}>
-          Next
-        </button>
-      </div>
-    ) : null;
+  const pager = <Pager from={p * size} size={size} total={rows.length} go={(from) => setPage(from / size)} />;
   return { shown, pager };
 }
 
@@ -1520,6 +1555,36 @@ function FunnelsView({ a, compact }: { a: FunnelsAnswer; compact?: boolean }) {
   );
 }
 
+// The table of everyone, then with a breakdown one value's table at a time, picked from the values.
+function RetentionView({ a, compact }: { a: RetentionAnswer; compact?: boolean }) {
+  const [picked, setPicked] = useState(0);
+  const unit = a.interval.charAt(0).toUpperCase() + a.interval.slice(1);
+  const values = a.breakdowns ?? [];
+  const at = Math.min(picked, values.length - 1);
+  const shown = values[at];
+  const name = (v: string | null) => v ?? "(none)";
+  return (
+    <>
+      <RetentionGrid cohorts={a.cohorts} periods={a.periods} unit={unit} label="Retention" />
+      {!compact && shown && (
+        <>
+          <div className="toolbar">
+            <h3>By {a.breakdown}</h3>
+            <select aria-label="Breakdown value" value={at} onChange={(e) => setPicked(Number(e.target.value))}>
+              {values.map((b, i) => (
+                <option key={i} value={i}>
+                  {name(b.value)} ({fmt(b.cohorts.reduce((n, c) => n + c.size, 0))} persons)
+                </option>
+              ))}
+            </select>
+          </div>
+          <RetentionGrid cohorts={shown.cohorts} periods={a.periods} unit={unit} label={`Retention of ${a.breakdown} ${name(shown.value)}`} />
+        </>
+      )}
+    </>
+  );
+}
+
 function LifecycleView({ a, compact }: { a: LifecycleAnswer; compact?: boolean }) {
   return (
     <>
@@ -1607,7 +1672,7 @@ function RfmView({ a, compact }: { a: RfmAnswer; compact?: boolean }) {
             rows={shown}
             rowKey={(p) => p.distinct_id}
             columns={[
-              { title: "Person", render: (p) => <Link to={personLink(url, p.distinct_id)}>{p.distinct_id}</Link> },
+              personColumn(url),
               { title: "Segment", render: (p) => p.segment },
               { title: "RFM", render: (p) => p.rfm },
               { title: "Recency (days)", render: (p) => fmt(p.recency), className: "num" },
@@ -1653,7 +1718,7 @@ function LifetimeView({ a, compact }: { a: LifetimeAnswer; compact?: boolean }) 
             rows={shown}
             rowKey={(p) => p.distinct_id}
             columns={[
-              { title: "Person", render: (p) => <Link to={personLink(url, p.distinct_id)}>{p.distinct_id}</Link> },
+              personColumn(url),
               { title: "CLV", render: (p) => fmt(p.clv), className: "num" },
               { title: "Expected purchases", render: (p) => fmt(p.expected_purchases), className: "num" },
               { title: "Expected value", render: (p) => fmt(p.expected_value), className: "num" },
@@ -1677,11 +1742,8 @@ function InsightView({ kind, answer, chart, compact }: { kind: Kind; answer: Ans
       return <TrendsView a={answer as TrendsAnswer} chart={chart ?? "lines"} compact={compact} />;
     case "funnels":
       return <FunnelsView a={answer as FunnelsAnswer} compact={compact} />;
-    case "retention": {
-      const r = answer as RetentionAnswer;
-      const unit = r.interval.charAt(0).toUpperCase() + r.interval.slice(1);
-      return <RetentionGrid cohorts={r.cohorts} periods={r.periods} unit={unit} label="Retention" />;
-    }
+    case "retention":
+      return <RetentionView a={answer as RetentionAnswer} compact={compact} />;
     case "lifecycle":
       return <LifecycleView a={answer as LifecycleAnswer} compact={compact} />;
     case "stickiness":
@@ -1903,23 +1965,7 @@ function DashboardsPage() {
           { title: "Dashboard", render: (d) => <Link to={`${url}/dashboards/${enc(d.name)}`}>{d.name}</Link> },
           { title: "Insights", render: (d) => d.insights.join(", ") },
           { title: "Description", render: (d) => d.description ?? "" },
-          { title: "Owner", render: (d) => d.owner },
-          { title: "Updated", render: (d) => when(d.updated) },
-          {
-            title: "",
-            render: (d) => (
-              <Allowed permission="behavior:write">
-                <button
-                  className="danger"
-                  aria-label={`Delete dashboard ${d.name}`}
-                  disabled={action.busy}
-                  onClick={() => void action.run(() => api("DELETE", `${base}/dashboards/${enc(d.name)}`)).then(dashboards.reload)}
-                >
-                  Delete
-                </button>
-              </Allowed>
-            ),
-          },
+          ...ownedColumns<Dashboard>("dashboard", action.busy, (d) => void action.run(() => api("DELETE", `${base}/dashboards/${enc(d.name)}`)).then(dashboards.reload)),
         ]}
       />
       <h2>Saved insights</h2>
@@ -1932,23 +1978,7 @@ function DashboardsPage() {
           { title: "Insight", render: (i) => <Link to={`${url}/insights/${i.kind}?saved=${enc(i.name)}`}>{i.name}</Link> },
           { title: "Kind", render: (i) => KIND_NAMES[i.kind] ?? i.kind },
           { title: "Description", render: (i) => i.description ?? "" },
-          { title: "Owner", render: (i) => i.owner },
-          { title: "Updated", render: (i) => when(i.updated) },
-          {
-            title: "",
-            render: (i) => (
-              <Allowed permission="behavior:write">
-                <button
-                  className="danger"
-                  aria-label={`Delete insight ${i.name}`}
-                  disabled={action.busy}
-                  onClick={() => void action.run(() => api("DELETE", `${base}/insights/${enc(i.name)}`)).then(insights.reload)}
-                >
-                  Delete
-                </button>
-              </Allowed>
-            ),
-          },
+          ...ownedColumns<SavedInsight>("insight", action.busy, (i) => void action.run(() => api("DELETE", `${base}/insights/${enc(i.name)}`)).then(insights.reload)),
         ]}
       />
     </>
@@ -1973,12 +2003,7 @@ function CreateDashboard({ insights }: { insights: SavedInsight[] }) {
   };
   return (
     <form className="card inline-form" onSubmit={submit} aria-label="New dashboard">
-      <Field label="Name">
-        <input name="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={128} />
-      </Field>
-      <Field label="Description">
-        <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
-      </Field>
+      <NameFields name={name} setName={setName} description={description} setDescription={setDescription} />
       <div role="group" aria-label="Insights on the dashboard">
         <span className="muted">Insights: </span>
         {insights.length === 0 && <span className="muted">none saved yet</span>}
@@ -2113,23 +2138,11 @@ function PersonsPage() {
         rowKey={(p) => p.distinct_id}
         empty={list.loading ? "Loading…" : "No persons."}
         columns={[
-          { title: "Person", render: (p) => <Link to={personLink(url, p.distinct_id)}>{p.distinct_id}</Link> },
+          personColumn(url),
           { title: "Properties", render: (p) => <Props props={p.properties} /> },
         ]}
       />
-      {total > limit && (
-        <div className="toolbar">
-          <button className="secondary" disabled={offset === 0} onClick={() => go(search, Math.max(0, offset - limit))}>
-            Previous
-          </button>
-          <span className="muted">
-            {offset + 1}–{Math.min(total, offset + limit)} of {total.toLocaleString()}
-          </span>
-          <button className="secondary" disabled={offset + limit >= total} onClick={() => go(search, offset + limit)}>
-            Next
-          </button>
-        </div>
-      )}
+      <Pager from={offset} size={limit} total={total} go={(o) => go(search, o)} />
     </section>
   );
 }
@@ -2232,28 +2245,12 @@ function CohortsPage() {
           { title: "Kind", render: (c) => (c.distinct_ids ? "static" : "dynamic") },
           { title: "Definition", render: (c) => describeCohort(c) },
           { title: "Description", render: (c) => c.description ?? "" },
-          { title: "Owner", render: (c) => c.owner },
-          { title: "Updated", render: (c) => when(c.updated) },
-          {
-            title: "",
-            render: (c) => (
-              <Allowed permission="behavior:write">
-                <button
-                  className="danger"
-                  aria-label={`Delete cohort ${c.name}`}
-                  disabled={action.busy}
-                  onClick={() =>
-                    void action.run(() => api("DELETE", `${base}/cohorts/${enc(c.name)}`)).then(() => {
-                      list.reload();
-                      reloadCohorts();
-                    })
-                  }
-                >
-                  Delete
-                </button>
-              </Allowed>
-            ),
-          },
+          ...ownedColumns<Cohort>("cohort", action.busy, (c) =>
+            void action.run(() => api("DELETE", `${base}/cohorts/${enc(c.name)}`)).then(() => {
+              list.reload();
+              reloadCohorts();
+            }),
+          ),
         ]}
       />
     </section>
@@ -2379,12 +2376,7 @@ function CreateCohort() {
   return (
     <form className="card inline-form" onSubmit={submit} aria-label="New cohort">
       <div className="row">
-        <Field label="Name">
-          <input name="name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={128} />
-        </Field>
-        <Field label="Description">
-          <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
-        </Field>
+        <NameFields name={name} setName={setName} description={description} setDescription={setDescription} />
       </div>
       <div className="row" role="radiogroup" aria-label="Cohort kind">
         <label className="bh-check">
@@ -2500,23 +2492,11 @@ function CohortPage() {
         rowKey={(p) => p.distinct_id}
         empty={persons.loading ? "Loading…" : "No persons."}
         columns={[
-          { title: "Person", render: (p) => <Link to={personLink(url, p.distinct_id)}>{p.distinct_id}</Link> },
+          personColumn(url),
           { title: "Properties", render: (p) => <Props props={p.properties} /> },
         ]}
       />
-      {total > limit && (
-        <div className="toolbar">
-          <button className="secondary" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - limit))}>
-            Previous
-          </button>
-          <span className="muted">
-            {offset + 1}–{Math.min(total, offset + limit)} of {total.toLocaleString()}
-          </span>
-          <button className="secondary" disabled={offset + limit >= total} onClick={() => setOffset(offset + limit)}>
-            Next
-          </button>
-        </div>
-      )}
+      <Pager from={offset} size={limit} total={total} go={setOffset} />
     </section>
   );
 }
