@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -15,6 +17,7 @@
 #include "mot/geometry.hpp"
 #include "mot/kalman_box.hpp"
 #include "mot/line_counter.hpp"
+#include "mot/people_detector.hpp"
 #include "mot/sort_tracker.hpp"
 
 namespace aimass::mot {
@@ -155,6 +158,60 @@ TEST(LineCounter, CountsEachTrackOncePerLineWhateverTheFlicker) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].line, "side");
   EXPECT_EQ(events[0].direction, Direction::kOut);
+}
+
+}  // namespace
+}  // namespace aimass::mot
+
+namespace aimass::mot {
+namespace {
+
+// Debian's opencv-doc (scripts/install-deps) ships it: pedestrians crossing a square, 768×576,
+// 10 frames a second.
+constexpr const char* kVtest = "/usr/share/doc/opencv-doc/examples/data/vtest.avi";
+
+TEST(PeopleDetector, FindsAndFollowsThePedestriansOfVtest) {
+  auto video = OpenVideo(kVtest);
+  ASSERT_TRUE(video.ok()) << video.status().message() << " (scripts/install-deps installs opencv-doc)";
+  EXPECT_DOUBLE_EQ((*video)->fps(), 10.0);
+  auto hog = MakeHogDetector();
+  SortTracker tracker;
+  Frame f;
+  int frames = 0, with_people = 0;
+  std::set<uint64_t> ids;
+  size_t boxes = 0;
+  const auto start = std::chrono::steady_clock::now();
+  while (frames < 60 && (*video)->Read(&f)) {
+    ASSERT_EQ(f.width, 768);
+    ASSERT_EQ(f.height, 576);
+    const auto found = hog->Detect(f);
+    boxes += found.size();
+    with_people += !found.empty();
+    for (const auto& d : found) {
+      EXPECT_GE(d.box.x2, 0);
+      EXPECT_LE(d.box.x1, 768);
+      EXPECT_GT(d.box.height(), d.box.width());  // people stand upright
+    }
+    for (const auto& t : tracker.Update(found)) ids.insert(t.id);
+    ++frames;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(frames, 60);
+  // The square is never empty: most frames have someone, and the tracks are far fewer than the
+  // boxes (each person is followed, not counted anew each frame).
+  EXPECT_GE(with_people, 50);
+  EXPECT_GT(ids.size(), 2u);
+  EXPECT_LT(ids.size() * 4, boxes);
+  std::printf("vtest.avi, 60 frames: %.1f boxes a frame, %zu tracks, %.1f frames/s (HOG on every full frame)\n",
+              static_cast<double>(boxes) / frames, ids.size(), frames / seconds);
+}
+
+TEST(PeopleDetector, RefusesWhatIsNotAVideo) {
+  EXPECT_FALSE(OpenVideo("/nonexistent/video.avi").ok());
+  const auto d = Suppress({{{0, 0, 10, 20}, 0.5}, {{1, 1, 11, 21}, 0.9}, {{50, 50, 60, 70}, 0.4}}, 0.45);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_DOUBLE_EQ(d[0].score, 0.9);
+  EXPECT_DOUBLE_EQ(d[1].score, 0.4);
 }
 
 }  // namespace
