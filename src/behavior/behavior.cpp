@@ -52,15 +52,8 @@ json ItemJson(const ItemRow& i) {
   return body;
 }
 
-// A dataset cell as an id: strings as they are, whole numbers without a fraction (12346.0 → 12346).
-std::string IdCell(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
-  }
-  return v.dump();
-}
+// A dataset cell as an id (booleans and the like as their JSON text).
+std::string IdCell(const json& v) { return datasets::Datasets::IdText(v).value_or(v.dump()); }
 
 constexpr const char* kKinds[] = {"trends", "funnels", "retention", "lifecycle", "stickiness", "paths", "rfm", "lifetime"};
 
@@ -752,16 +745,13 @@ void BehaviorService::FollowTopics() {
     bool any = false;
     for (auto& [row, p] : following) {
       const std::string sub = SubscriptionOf(row.name);
-      if (!options_.broker->GetSubscription(sub).ok()) {
-        mq::SubscriptionSpec spec;
-        spec.name = sub;
-        spec.topic = row.topic;
-        spec.from_earliest = true;
-        auto created = options_.broker->CreateSubscription(spec);
-        if (!created.ok() && created.status().code() != Code::kConflict) {
-          spdlog::warn("behavior: project {} cannot follow topic {}: {}", row.name, row.topic, created.status().message());
-          continue;
-        }
+      mq::SubscriptionSpec spec;
+      spec.name = sub;
+      spec.topic = row.topic;
+      spec.from_earliest = true;
+      if (Status s = options_.broker->EnsureSubscription(spec); !s.ok()) {
+        spdlog::warn("behavior: project {} cannot follow topic {}: {}", row.name, row.topic, s.message());
+        continue;
       }
       auto deliveries = options_.broker->Fetch(sub, kFetch, std::chrono::milliseconds(following.size() == 1 ? 200 : 20));
       if (!deliveries.ok() || deliveries->empty()) continue;

@@ -1,7 +1,5 @@
 #include "behavior/event.hpp"
 
-#include <cstring>
-
 #include "common/time.hpp"
 
 namespace aimass::behavior {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/text.hpp"
+#include "common/time.hpp"
 
 namespace aimass::behavior {
 
@@ -35,6 +36,11 @@ Result<int64_t> TimeOf(const json& v, int64_t now_ms, bool end, const char* what
   const std::string s = v.get<std::string>();
   if (auto r = Relative(s, now_ms)) return *r;
   if (s == "now") return now_ms;
+  // A full time to the millisecond; olap's reader takes the shorter forms (dates, months, years,
+  // times without seconds) in whole seconds.
+  if (s.size() > 10) {
+    if (auto ms = ParseRfc3339Ms(s)) return *ms;
+  }
   auto t = olap::ParseTime(s);
   if (!t) return Status::BadRequest(std::string(what) + " '" + s.substr(0, 64) + "' is not a date, a time or a relative time (-7d)");
   int64_t ms = *t * 1000;
@@ -43,14 +49,6 @@ Result<int64_t> TimeOf(const json& v, int64_t now_ms, bool end, const char* what
     if (s.size() == 10) ms += 86'400'000;
     else if (s.size() == 7) ms = olap::KeyStart(TimeLevel::kMonth, olap::LevelKey(TimeLevel::kMonth, *t) + 1) * 1000;
     else if (s.size() == 4) ms = olap::KeyStart(TimeLevel::kYear, olap::LevelKey(TimeLevel::kYear, *t) + 1) * 1000;
-  }
-  // Sub-second digits: olap's parser reads whole seconds.
-  if (auto dot = s.find('.'); dot != std::string::npos && s.size() > 19) {
-    int64_t frac = 0, scale = 1;
-    size_t i = dot + 1;
-    for (; i < s.size() && i < dot + 4 && s[i] >= '0' && s[i] <= '9'; ++i, scale *= 10) frac = frac * 10 + (s[i] - '0');
-    while (scale < 1000) frac *= 10, scale *= 10;
-    ms += frac;
   }
   return ms;
 }

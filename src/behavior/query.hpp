@@ -59,7 +59,8 @@ class EventMatcher {
         if (!TestNumber(k, c.Number(k.key, row))) return false;
       } else {
         const uint32_t code = c.Code(k.key, row);
-        if (code < k.allowed.size() ? !k.allowed[code] : !k.past_end) return false;
+        // A compile sees every code the snapshot's parts hold; none is past the table's end.
+        if (code >= k.allowed.size() || !k.allowed[code]) return false;
       }
     }
     return true;
@@ -71,7 +72,6 @@ class EventMatcher {
     Op op = Op::kExact;
     std::vector<double> numbers;  // numeric exact / is_not / comparisons
     std::vector<uint8_t> allowed;  // text: by code (0: no value)
-    bool past_end = false;         // codes added after the compile (not in the snapshot's parts)
     bool none = false;             // numeric: whether an event without the property matches
   };
   std::vector<Compiled> conds_;

@@ -79,15 +79,12 @@ Status MqSource::Open(const json& offset) {
   unacked_.clear();
   committed_ = Parse(offset);
   read_ = committed_;
-  if (!broker_.GetSubscription(subscription_).ok()) {
-    mq::SubscriptionSpec spec;
-    spec.name = subscription_;
-    spec.topic = topic_;
-    spec.from_earliest = true;
-    spec.max_deliveries = 1000;  // the most allowed: a collector that cannot store must not lose messages to dead letters
-    auto created = broker_.CreateSubscription(spec);
-    if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
-  }
+  mq::SubscriptionSpec spec;
+  spec.name = subscription_;
+  spec.topic = topic_;
+  spec.from_earliest = true;
+  spec.max_deliveries = 1000;  // the most allowed: a collector that cannot store must not lose messages to dead letters
+  AIMASS_RETURN_IF_ERROR(broker_.EnsureSubscription(spec));
   // Resume just after what is stored; messages in flight from before come back at once.
   for (const auto& [key, stored] : committed_) {
     size_t colon = key.rfind(':');

@@ -614,6 +614,16 @@ Result<Table> Datasets::OpenTable(const DatasetVersion& v) {
   return Table(v.schema, std::move(refs));
 }
 
+std::optional<std::string> Datasets::IdText(const json& cell) {
+  if (cell.is_string()) return cell.get<std::string>();
+  if (cell.is_number_float()) {
+    const double d = cell.get<double>();
+    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
+  }
+  if (cell.is_number()) return cell.dump();
+  return std::nullopt;
+}
+
 Result<json> Datasets::Rows(const DatasetVersion& v, uint64_t offset, uint64_t limit, const std::vector<std::string>& columns) {
   AIMASS_ASSIGN_OR_RETURN(Table t, OpenTable(v));
   std::vector<size_t> cols;

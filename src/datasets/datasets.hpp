@@ -85,6 +85,9 @@ class Datasets {
 
   // Rows [offset, offset+limit) of the named columns (all when empty), as JSON objects.
   Result<nlohmann::json> Rows(const DatasetVersion& v, uint64_t offset, uint64_t limit, const std::vector<std::string>& columns);
+  // A cell of Rows() read as an id: a string as it is, a number as its text, a whole float without
+  // its fraction (a CustomerID column read as floats gives 12346, not 12346.0); nullopt otherwise.
+  static std::optional<std::string> IdText(const nlohmann::json& cell);
   // A files dataset's file: the local path of its bytes, and its entry.
   Result<std::pair<std::string, DatasetFile>> File(const DatasetVersion& v, const std::string& path);
   // The version rendered as csv or jsonl (or, for a files dataset, tar), stored once as a blob:

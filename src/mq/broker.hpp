@@ -122,6 +122,14 @@ class Broker {
   virtual Result<PendingPublish> StartPublish(const std::string& topic, std::vector<OutgoingMessage> messages) = 0;
 
   virtual Result<SubscriptionInfo> CreateSubscription(const SubscriptionSpec& spec) = 0;
+  // The subscription `spec` names, made unless it exists (one made meanwhile elsewhere counts as
+  // existing): what a module that follows a topic calls before it fetches.
+  Status EnsureSubscription(const SubscriptionSpec& spec) {
+    if (GetSubscription(spec.name).ok()) return Status::Ok();
+    auto created = CreateSubscription(spec);
+    if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
+    return Status::Ok();
+  }
   virtual Result<std::vector<SubscriptionInfo>> ListSubscriptions() = 0;
   virtual Result<SubscriptionInfo> GetSubscription(const std::string& name) = 0;
   virtual Status DeleteSubscription(const std::string& name) = 0;

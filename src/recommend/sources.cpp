@@ -22,14 +22,10 @@ constexpr int64_t kRememberMessagesMs = 7LL * 86'400'000;
 
 std::string SubscriptionOf(const std::string& app) { return "recommend-" + app; }
 
-// A dataset cell as an id: strings as they are, whole numbers without a fraction (12346.0 → 12346).
+// A dataset cell as an id (anything but a string or number is left for the feedback's checks).
 json IdCell(const json& v) {
-  if (v.is_number_float()) {
-    const double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return std::to_string(static_cast<int64_t>(d));
-  }
-  if (v.is_number()) return v.dump();
-  return v;
+  auto id = datasets::Datasets::IdText(v);
+  return id ? json(*id) : v;
 }
 
 }  // namespace
@@ -131,16 +127,13 @@ void RecommendService::FollowTopics() {
         config = a->config;
       }
       const std::string sub = SubscriptionOf(name);
-      if (!options_.broker->GetSubscription(sub).ok()) {
-        mq::SubscriptionSpec spec;
-        spec.name = sub;
-        spec.topic = config.feedback_topic;
-        spec.from_earliest = true;
-        auto created = options_.broker->CreateSubscription(spec);
-        if (!created.ok() && created.status().code() != Code::kConflict) {
-          spdlog::warn("recommend: app {} cannot follow topic {}: {}", name, config.feedback_topic, created.status().message());
-          continue;
-        }
+      mq::SubscriptionSpec spec;
+      spec.name = sub;
+      spec.topic = config.feedback_topic;
+      spec.from_earliest = true;
+      if (Status s = options_.broker->EnsureSubscription(spec); !s.ok()) {
+        spdlog::warn("recommend: app {} cannot follow topic {}: {}", name, config.feedback_topic, s.message());
+        continue;
       }
       auto deliveries = options_.broker->Fetch(sub, kFetch, std::chrono::milliseconds(following.size() == 1 ? 200 : 20));
       if (!deliveries.ok() || deliveries->empty()) continue;
