@@ -1,11 +1,14 @@
-"""What the Python benchmarks share: a free port, and an aimass server of the build started
-on loopback with its own data directory, logged in as admin."""
+"""What the Python benchmarks share: a free port, an aimass server of the build started on
+loopback with its own data directory, logged in as admin; a keep-alive client that times one
+request; the machine's description; and a DuckDB script of bench/ run over the same data."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -52,3 +55,58 @@ class Aimass:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(30)
+
+
+class Client:
+    """Keep-alive HTTP to the server: the round trip of one query, from sending to the body read."""
+
+    def __init__(self, srv: Aimass):
+        self.srv = srv
+        self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
+
+    def post(self, path, body):
+        data = json.dumps(body).encode()
+        h = {"Authorization": f"Bearer {self.srv.token}", "Content-Type": "application/json"}
+        t0 = time.perf_counter()
+        self.conn.request("POST", path, body=data, headers=h)
+        r = self.conn.getresponse()
+        raw = r.read()
+        ms = (time.perf_counter() - t0) * 1000
+        if r.status != 200:
+            raise RuntimeError(f"POST {path} {json.dumps(body)}: HTTP {r.status}: {raw[:500]!r}")
+        return json.loads(raw), ms
+
+
+def machine() -> str:
+    model = "?"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return f"nproc {len(os.sched_getaffinity(0))}, {model}, {mem} RAM"
+
+
+def run_duckdb(script: str, data: Path, queries: list[dict], work: Path, repeat: int) -> dict:
+    """Runs bench/<script> (DuckDB from npm, bench/duckdb's lock) over `data` with `queries`
+    ([{name, sql}]) and returns what it printed."""
+    qfile = work / "duckdb_queries.json"
+    qfile.write_text(json.dumps(queries))
+    here = Path(__file__).resolve().parent
+    if not (here / "duckdb" / "node_modules" / "@duckdb" / "node-api").exists():
+        sys.exit("bench/duckdb/node_modules is missing: scripts/install-deps --bench (npm ci --prefix bench/duckdb)")
+    p = subprocess.run(["node", str(here / script), str(data), str(qfile)], capture_output=True, text=True,
+                       env=dict(os.environ, REPEAT=str(repeat)))
+    if p.returncode != 0:
+        sys.exit(f"{script} failed ({p.returncode}): {p.stderr[-3000:]}")
+    return json.loads(p.stdout)

@@ -13,7 +13,6 @@ import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aimass_bench import Aimass  # noqa: E402
+from aimass_bench import Aimass, Client, machine, run_duckdb  # noqa: E402
 from behavior_data import BATCH, THREADS, generate, meta, work_dir  # noqa: E402
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("EVENTS", 10_000_000))
@@ -286,22 +285,7 @@ def wait_idle(srv: Aimass, limit_s: float = 180) -> float:
     return time.perf_counter() - t0
 
 
-class Client:
-    def __init__(self, srv: Aimass):
-        self.srv = srv
-        self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
 
-    def post(self, path, body):
-        data = json.dumps(body).encode()
-        h = {"Authorization": f"Bearer {self.srv.token}", "Content-Type": "application/json"}
-        t0 = time.perf_counter()
-        self.conn.request("POST", path, body=data, headers=h)
-        r = self.conn.getresponse()
-        raw = r.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if r.status != 200:
-            raise RuntimeError(f"POST {path} {json.dumps(body)}: HTTP {r.status}: {raw[:500]!r}")
-        return json.loads(raw), ms
 
 
 def insights(srv: Aimass) -> dict:
@@ -392,40 +376,15 @@ def sqlite_run(data: Path) -> dict:
 # ---------------------------------------------------------------- DuckDB
 
 def duckdb_run(data: Path, work: Path) -> dict:
-    qfile = work / "duckdb_queries.json"
-    qfile.write_text(json.dumps([{"name": name, "sql": sql(name, "duckdb")} for name, *_ in QUESTIONS]))
-    here = Path(__file__).resolve().parent
-    if not (here / "duckdb" / "node_modules" / "@duckdb" / "node-api").exists():
-        sys.exit("bench/duckdb/node_modules is missing: scripts/install-deps --bench (npm ci --prefix bench/duckdb)")
-    p = subprocess.run(["node", str(here / "behavior_duckdb.mjs"), str(data / "events.csv"), str(qfile)], capture_output=True,
-                       text=True, env=dict(os.environ, REPEAT=str(REPEAT)))
-    if p.returncode != 0:
-        sys.exit(f"behavior_duckdb.mjs failed ({p.returncode}): {p.stderr[-3000:]}")
-    d = json.loads(p.stdout)
+    d = run_duckdb("behavior_duckdb.mjs", data / "events.csv", [{"name": name, "sql": sql(name, "duckdb")} for name, *_ in QUESTIONS],
+                   work, REPEAT)
     d["queries"] = {q["name"]: q for q in d["queries"]}
     return d
 
 
 # ---------------------------------------------------------------- report
 
-def machine() -> str:
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    return f"nproc {len(os.sched_getaffinity(0))}, {model}, {mem} RAM"
+
 
 
 def loadavg() -> str:

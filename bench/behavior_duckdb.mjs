@@ -8,21 +8,17 @@
 // Prints one JSON object on stdout: {version, load_ms, rows, persons, queries: [{name, ms: [...], cpu_ms: [...] (the
 // process's user + system CPU, all threads), rows}]}.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
-const require = createRequire(new URL('./duckdb/package.json', import.meta.url));
-const { DuckDBInstance, version } = require('@duckdb/node-api');
+import { openDuckDB, timeQueries } from './duckdb_bench.mjs';
 
 const [csvPath, queriesPath] = process.argv.slice(2);
 const repeat = Number(process.env.REPEAT || 5);
 const queries = JSON.parse(readFileSync(queriesPath, 'utf8'));
 
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run('SET threads=2');
+const { con, version } = await openDuckDB();
 const quoted = csvPath.replaceAll("'", "''");
-let t = performance.now();
+const t = performance.now();
 await con.run(`CREATE TABLE raw AS
   SELECT * FROM read_csv('${quoted}', header = true, auto_detect = false, quote = '"',
     columns = {'id': 'BIGINT', 'ts': 'BIGINT', 'distinct_id': 'VARCHAR', 'event': 'VARCHAR', 'browser': 'VARCHAR',
@@ -39,21 +35,5 @@ const loadMs = performance.now() - t;
 const count = (await con.runAndReadAll('SELECT count(*) FROM events')).getRowsJson()[0][0];
 const persons = (await con.runAndReadAll('SELECT count(*) FROM persons')).getRowsJson()[0][0];
 
-const out = [];
-for (const q of queries) {
-  const warm = await con.runAndReadAll(q.sql);
-  const rows = warm.getRowsJson();
-  const ms = [];
-  const cpu = [];
-  for (let i = 0; i < repeat; i++) {
-    const c = process.cpuUsage();
-    t = performance.now();
-    const r = await con.runAndReadAll(q.sql);
-    r.getRows();
-    ms.push(performance.now() - t);
-    const d = process.cpuUsage(c);
-    cpu.push((d.user + d.system) / 1000);
-  }
-  out.push({ name: q.name, ms, cpu_ms: cpu, rows });
-}
-process.stdout.write(JSON.stringify({ version: version(), load_ms: loadMs, rows: Number(count), persons: Number(persons), queries: out }) + '\n');
+const out = await timeQueries(con, queries, repeat);
+process.stdout.write(JSON.stringify({ version, load_ms: loadMs, rows: Number(count), persons: Number(persons), queries: out }) + '\n');

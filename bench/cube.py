@@ -13,7 +13,6 @@ import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aimass_bench import Aimass  # noqa: E402
+from aimass_bench import Aimass, Client, machine, run_duckdb  # noqa: E402
 from cube_data import generate, work_dir  # noqa: E402
 
 ROWS = int(os.environ.get("ROWS", 10_000_000))
@@ -220,24 +219,7 @@ def ties_at_cut(q: Q, rows) -> int:
 
 # ---------------------------------------------------------------- AI Mass
 
-class Client:
-    """Keep-alive HTTP to the server: the round trip of one query, from sending to the body read."""
 
-    def __init__(self, srv: Aimass):
-        self.srv = srv
-        self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=600)
-
-    def post(self, path, body):
-        data = json.dumps(body).encode()
-        h = {"Authorization": f"Bearer {self.srv.token}", "Content-Type": "application/json"}
-        t0 = time.perf_counter()
-        self.conn.request("POST", path, body=data, headers=h)
-        r = self.conn.getresponse()
-        raw = r.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if r.status != 200:
-            raise RuntimeError(f"POST {path} {json.dumps(body)}: HTTP {r.status}: {raw[:500]!r}")
-        return json.loads(raw), ms
 
 
 def aimass_load(srv: Aimass, path: Path) -> dict:
@@ -340,16 +322,7 @@ def sqlite_run(path: Path) -> dict:
 # ---------------------------------------------------------------- DuckDB
 
 def duckdb_run(path: Path, work: Path) -> dict:
-    qfile = work / "duckdb_queries.json"
-    qfile.write_text(json.dumps([{"name": q.name, "sql": q.duckdb} for q in QUERIES]))
-    here = Path(__file__).resolve().parent
-    if not (here / "duckdb" / "node_modules" / "@duckdb" / "node-api").exists():
-        sys.exit("bench/duckdb/node_modules is missing: scripts/install-deps --bench (npm ci --prefix bench/duckdb)")
-    p = subprocess.run(["node", str(here / "cube_duckdb.mjs"), str(path), str(qfile)], capture_output=True, text=True,
-                       env=dict(os.environ, REPEAT=str(REPEAT)))
-    if p.returncode != 0:
-        sys.exit(f"cube_duckdb.mjs failed ({p.returncode}): {p.stderr[-3000:]}")
-    return json.loads(p.stdout)
+    return run_duckdb("cube_duckdb.mjs", path, [{"name": q.name, "sql": q.duckdb} for q in QUERIES], work, REPEAT)
 
 
 # ---------------------------------------------------------------- report
@@ -363,24 +336,7 @@ def p99(xs):
     return xs[max(0, math.ceil(0.99 * len(xs)) - 1)]
 
 
-def machine() -> str:
-    model = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    return f"nproc {len(os.sched_getaffinity(0))}, {model}, {mem} RAM"
+
 
 
 def main():

@@ -2,23 +2,19 @@
 // binary), SET threads=2, an in-memory table loaded from the same gzip CSV with explicit types,
 // then each query once to warm up and REPEAT times timed (the run and reading every row into JS).
 //   node bench/cube_duckdb.mjs DATA.csv.gz QUERIES.json    (QUERIES: [{name, sql}]; REPEAT=5)
-// Prints one JSON object on stdout: {version, load_ms, rows, queries: [{name, ms: [...], rows}]}.
+// Prints one JSON object on stdout: {version, load_ms, rows, queries: [{name, ms: [...], cpu_ms: [...], rows}]}.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
-const require = createRequire(new URL('./duckdb/package.json', import.meta.url));
-const { DuckDBInstance, version } = require('@duckdb/node-api');
+import { openDuckDB, timeQueries } from './duckdb_bench.mjs';
 
 const [csvPath, queriesPath] = process.argv.slice(2);
 const repeat = Number(process.env.REPEAT || 5);
 const queries = JSON.parse(readFileSync(queriesPath, 'utf8'));
 
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-await con.run('SET threads=2');
+const { con, version } = await openDuckDB();
 const quoted = csvPath.replaceAll("'", "''");
-let t = performance.now();
+const t = performance.now();
 await con.run(`CREATE TABLE retail AS
   SELECT InvoiceNo, StockCode, Description, Quantity, InvoiceDate, UnitPrice,
          CAST(CustomerID AS BIGINT) AS CustomerID, Country
@@ -30,17 +26,5 @@ await con.run(`CREATE TABLE retail AS
 const loadMs = performance.now() - t;
 const count = (await con.runAndReadAll('SELECT count(*) FROM retail')).getRowsJson()[0][0];
 
-const out = [];
-for (const q of queries) {
-  const warm = await con.runAndReadAll(q.sql);
-  const rows = warm.getRowsJson();
-  const ms = [];
-  for (let i = 0; i < repeat; i++) {
-    t = performance.now();
-    const r = await con.runAndReadAll(q.sql);
-    r.getRows();
-    ms.push(performance.now() - t);
-  }
-  out.push({ name: q.name, ms, rows });
-}
-process.stdout.write(JSON.stringify({ version: version(), load_ms: loadMs, rows: Number(count), queries: out }) + '\n');
+const out = await timeQueries(con, queries, repeat);
+process.stdout.write(JSON.stringify({ version, load_ms: loadMs, rows: Number(count), queries: out }) + '\n');
