@@ -26,6 +26,7 @@ import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { CubePage, CubesPage } from "./pages/Cube";
 import { BehaviorProjectPage, BehaviorProjectsPage } from "./pages/Behavior";
+import { CrowdStreamPage, CrowdStreamsPage } from "./pages/Crowd";
 import { AdminPage } from "./pages/Admin";
 
 // A page made anew for each :name (or :id), so that nothing of one deployment's page (its charts'
@@ -48,6 +49,7 @@ const NAV: [string, string][] = [
   ["/recommend", "Recommendation"],
   ["/cubes", "Analysis"],
   ["/behavior", "Behaviour"],
+  ["/crowd", "Crowd"],
   ["/gateway", "Gateway"],
   ["/mq", "Message queue"],
   ["/cron", "Scheduled jobs"],
@@ -127,6 +129,8 @@ function Frame() {
           <Route path="/cubes/:name" element={<Keyed page={CubePage} />} />
           <Route path="/behavior" element={<BehaviorProjectsPage />} />
           <Route path="/behavior/:name/*" element={<Keyed page={BehaviorProjectPage} />} />
+          <Route path="/crowd" element={<CrowdStreamsPage />} />
+          <Route path="/crowd/:name" element={<Keyed page={CrowdStreamPage} />} />
           <Route path="/gateway" element={<GatewayPage />} />
           <Route path="/mq" element={<MqPage />} />
           <Route path="/cron" element={<CronPage />} />

@@ -28,7 +28,8 @@ function freePort() {
 }
 
 export class Platform {
-  static async start() {
+  // `env`: more environment for aimass (module settings such as AIMASS_CROWD_VIDEO_DIRS).
+  static async start({ env = {} } = {}) {
     const p = new Platform();
     p.dir = mkdtempSync(join(tmpdir(), "aimass-console-"));
     p.port = await freePort();
@@ -36,7 +37,7 @@ export class Platform {
     const bin = process.env.AIMASS_BIN ?? join(root, "build/aimass");
     p.logs = "";
     p.proc = spawn(bin, ["server", "--listen", `127.0.0.1:${p.port}`, "--grpc-listen", "", "--data-dir", join(p.dir, "data")], {
-      env: { ...process.env, AIMASS_ADMIN_PASSWORD: ADMIN_PASSWORD },
+      env: { ...process.env, AIMASS_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     p.proc.stdout.on("data", (d) => (p.logs += d));
@@ -153,11 +154,12 @@ export async function eventually(check, what, ms = 15000) {
 }
 
 // The hooks every test file has: a platform and a browser started before its tests, both gone
-// after them. The fields are set once the hook has run (inside tests, not at import).
-export function platformForTests() {
+// after them. The fields are set once the hook has run (inside tests, not at import). `options`
+// go to Platform.start.
+export function platformForTests(options) {
   const s = { platform: null, browser: null };
   before(async () => {
-    s.platform = await Platform.start();
+    s.platform = await Platform.start(options);
     s.browser = await launchBrowser();
   });
   after(async () => {

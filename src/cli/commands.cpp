@@ -21,6 +21,7 @@
 #include "cli/assist_commands.hpp"
 #include "cli/recommend_commands.hpp"
 #include "cli/behavior_commands.hpp"
+#include "cli/crowd_commands.hpp"
 #include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
@@ -211,6 +212,7 @@ int Main(int argc, char** argv) {
   auto recommend = AddRecommendCommands(app);
   auto cube = AddCubeCommands(app);
   auto behavior = AddBehaviorCommands(app);
+  auto crowd = AddCrowdCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -252,6 +254,7 @@ int Main(int argc, char** argv) {
   }
 
   if (step->parsed()) return steps::RunStep(step_uses);
+  if (auto code = RunCrowdWorker(*crowd)) return *code;
 
   ApiClient api(g.server, g.token);
   if (login->parsed()) {
@@ -284,6 +287,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunRecommendCommands(*recommend, api, g.json)) return *code;
   if (auto code = RunCubeCommands(*cube, api, g.json)) return *code;
   if (auto code = RunBehaviorCommands(*behavior, api, g.json)) return *code;
+  if (auto code = RunCrowdCommands(*crowd, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -204,6 +204,14 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("behavior.checkpoint_s", behavior.checkpoint_s, 1, 86400,
               "How often a project's new events are checkpointed (their parts, dictionaries and persons written, the log before "
               "them dropped); a restart replays the log after the last checkpoint."),
+      STR_KEY("crowd.dir", crowd.dir, "Directory of the crowd streams' snapshots (local disk); empty: data_dir/crowd."),
+      STR_KEY("crowd.video_dirs", crowd.video_dirs,
+              "Comma-separated directories whose video files a crowd stream may read by path (the worker fetches them through "
+              "the API); empty: data_dir/videos. Other files are refused."),
+      INT_KEY("crowd.job_cpus", crowd.job_cpus, 1, 4096, "CPUs each crowd stream's worker job asks the cluster for."),
+      INT_KEY("crowd.job_memory_mb", crowd.job_memory_mb, 64, 1ll << 30, "Memory each crowd stream's worker job may use."),
+      INT_KEY("crowd.export_s", crowd.export_s, 1, 86400,
+              "How often a crowd stream's finished minutes are appended to its dataset (crowd-<stream>), which its cube follows."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -98,6 +98,14 @@ struct Config {
     int64_t checkpoint_s = 30;     // how often new events are checkpointed
   } behavior;
 
+  struct Crowd {
+    std::string dir;         // snapshots; empty: data_dir/crowd
+    std::string video_dirs;  // comma-separated directories local video files may be read from; empty: data_dir/videos
+    int64_t job_cpus = 2;    // each stream's worker job
+    int64_t job_memory_mb = 1024;
+    int64_t export_s = 60;   // how often finished minutes are appended to a stream's dataset
+  } crowd;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -79,7 +79,7 @@ class SseStream : public http::ResponseStream, public std::enable_shared_from_th
 
 // Reading events needs read access to what they are about: registry.* → models:read,
 // cluster.* → jobs:read, dataset.* → datasets:read, tracking.* → experiments:read,
-// pipeline.* → pipelines:read, assist.* → assist:read, recommend.* → recommend:read; any other topic (or a pattern reaching beyond one module) → events:read.
+// pipeline.* → pipelines:read, assist.* → assist:read, recommend.* → recommend:read, crowd.* → crowd:read; any other topic (or a pattern reaching beyond one module) → events:read.
 std::string RequiredPermission(const std::string& pattern) {
   if (pattern.starts_with("registry.")) return "models:read";
   if (pattern.starts_with("cluster.")) return "jobs:read";
@@ -88,6 +88,7 @@ std::string RequiredPermission(const std::string& pattern) {
   if (pattern.starts_with("pipeline.")) return "pipelines:read";
   if (pattern.starts_with("assist.")) return "assist:read";
   if (pattern.starts_with("recommend.")) return "recommend:read";
+  if (pattern.starts_with("crowd.")) return "crowd:read";
   return "events:read";
 }
 

@@ -1,6 +1,7 @@
 #include "mot/geometry.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace aimass::mot {
 
@@ -40,6 +41,12 @@ bool InPolygon(const std::vector<Point>& polygon, Point p) {
     if ((u.y > p.y) != (v.y > p.y) && p.x < (v.x - u.x) * (p.y - u.y) / (v.y - u.y) + u.x) inside = !inside;
   }
   return inside;
+}
+
+double DistanceToLine(Point a, Point b, Point p) {
+  const double dx = b.x - a.x, dy = b.y - a.y, len = std::sqrt(dx * dx + dy * dy);
+  if (len == 0) return std::sqrt((p.x - a.x) * (p.x - a.x) + (p.y - a.y) * (p.y - a.y));
+  return std::fabs(dx * (p.y - a.y) - dy * (p.x - a.x)) / len;
 }
 
 }  // namespace aimass::mot

@@ -29,6 +29,9 @@ double IoU(const Box& a, const Box& b);
 // the right of the direction, -1 on the left, 0 on the line.
 int SideOf(Point a, Point b, Point p);
 
+// The distance of `p` from the (infinite) line through a and b.
+double DistanceToLine(Point a, Point b, Point p);
+
 // "in" is a crossing from the left of the line's direction to its right; "out" the other way.
 enum class Direction { kIn, kOut };
 

@@ -15,10 +15,14 @@ std::vector<LineEvent> LineCounter::Update(uint64_t frame, const std::vector<std
     const Point p = box.BottomCentre();
     for (size_t l = 0; l < lines_.size(); ++l) {
       const CountingLine& line = lines_[l];
-      if (SideOf(line.a, line.b, p) == 0) continue;  // on the line: neither side yet
+      const int side = SideOf(line.a, line.b, p);
+      if (side == 0) continue;  // on the line: neither side yet
+      if (s.counted[l] && side == s.counted[l] && DistanceToLine(line.a, line.b, p) >= rearm_ * box.height()) {
+        s.counted[l] = 0;  // far enough on the side it went to: its next passage counts
+      }
       if (s.has_last[l] && !s.counted[l]) {
         if (auto dir = Crossing(line.a, line.b, s.last_off[l], p)) {
-          s.counted[l] = 1;
+          s.counted[l] = static_cast<char>(side);
           (*dir == Direction::kIn ? in_ : out_)[l] += 1;
           events.push_back({line.name, id, *dir, frame});
         }

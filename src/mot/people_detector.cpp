@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 #include <opencv2/videoio.hpp>
@@ -24,10 +25,45 @@ class OpenCvVideo final : public VideoSource {
     return true;
   }
   double fps() const override { return cap_.get(cv::CAP_PROP_FPS); }
+  void Skip(uint64_t n) override {
+    for (uint64_t i = 0; i < n && cap_.grab(); ++i) ++next_;
+  }
 
  private:
   mutable cv::VideoCapture cap_;
   uint64_t next_ = 0;
+};
+
+class ImageList final : public VideoSource {
+ public:
+  ImageList(std::vector<std::string> paths, double fps) : paths_(std::move(paths)), fps_(fps) {}
+  bool Read(Frame* frame) override {
+    while (next_ < paths_.size()) {
+      cv::Mat m = cv::imread(paths_[next_], cv::IMREAD_COLOR);
+      if (m.empty()) {
+        status_ = Status::BadRequest("cannot read the image '" + paths_[next_] + "'");
+        return false;
+      }
+      if (frame->width && (m.cols != frame->width || m.rows != frame->height)) {
+        cv::resize(m, m, cv::Size(frame->width, frame->height));  // one size for the whole sequence
+      }
+      frame->width = m.cols;
+      frame->height = m.rows;
+      frame->bgr.assign(m.data, m.data + m.total() * 3);
+      frame->index = next_++;
+      return true;
+    }
+    return false;
+  }
+  double fps() const override { return fps_; }
+  Status status() const override { return status_; }
+  void Skip(uint64_t n) override { next_ = std::min<uint64_t>(paths_.size(), next_ + n); }
+
+ private:
+  std::vector<std::string> paths_;
+  double fps_;
+  uint64_t next_ = 0;
+  Status status_ = Status::Ok();
 };
 
 class HogDetector final : public PeopleDetector {
@@ -65,6 +101,11 @@ Result<std::unique_ptr<VideoSource>> OpenVideo(const std::string& url) {
   if (!cap.isOpened()) cap.open(url, cv::CAP_ANY);  // image sequences (frame%04d.png)
   if (!cap.isOpened()) return Status::BadRequest("cannot open the video '" + url.substr(0, 256) + "'");
   return std::unique_ptr<VideoSource>(new OpenCvVideo(std::move(cap)));
+}
+
+Result<std::unique_ptr<VideoSource>> OpenImages(std::vector<std::string> paths, double fps) {
+  if (paths.empty()) return Status::BadRequest("no images to read");
+  return std::unique_ptr<VideoSource>(new ImageList(std::move(paths), fps > 0 ? fps : 10));
 }
 
 std::unique_ptr<PeopleDetector> MakeHogDetector(HogOptions options) { return std::make_unique<HogDetector>(options); }

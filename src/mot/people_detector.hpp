@@ -27,11 +27,16 @@ class VideoSource {
   virtual bool Read(Frame* frame) = 0;
   virtual double fps() const = 0;
   virtual Status status() const { return Status::Ok(); }
+  // Skips `n` frames without decoding them all (a restarted stream goes on where it stopped);
+  // the frames after keep their indexes.
+  virtual void Skip(uint64_t n) = 0;
 };
 
 // A video file, image sequence pattern or stream URL (rtsp://, http:// MJPEG), through OpenCV's
 // FFmpeg back end.
 Result<std::unique_ptr<VideoSource>> OpenVideo(const std::string& url);
+// Image files read in the given order as frames at `fps` (an image sequence from a dataset).
+Result<std::unique_ptr<VideoSource>> OpenImages(std::vector<std::string> paths, double fps);
 
 struct HogOptions {
   double scale = 1.0;          // the frame is resized by this before detection (< 1: faster, fewer small people)

@@ -130,7 +130,7 @@ TEST(SortTracker, KeepsIdsThroughGapsAndCrossingPaths) {
   EXPECT_NE(*ids_a.begin(), *ids_b.begin());
 }
 
-TEST(LineCounter, CountsEachTrackOncePerLineWhateverTheFlicker) {
+TEST(LineCounter, CountsEachPassageOnceWhateverTheFlicker) {
   LineCounter c({{"door", {0, 300}, {400, 300}}, {"side", {200, 0}, {200, 600}}}, /*linger=*/10);
   uint64_t frame = 0;
   auto step = [&](std::vector<std::pair<uint64_t, Box>> tracks) { return c.Update(++frame, tracks); };
@@ -158,6 +158,11 @@ TEST(LineCounter, CountsEachTrackOncePerLineWhateverTheFlicker) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].line, "side");
   EXPECT_EQ(events[0].direction, Direction::kOut);
+  // Track 7 walks down across the door, on until half its height past it, and back up across:
+  // two passages, both counted; then it flickers over the line again without going far: no more.
+  for (double y : {260.0, 320.0, 360.0, 300.0, 260.0, 310.0, 290.0, 305.0}) step({{7, At(120, y)}});
+  EXPECT_EQ(c.in(0), 3u);
+  EXPECT_EQ(c.out(0), 2u);
 }
 
 }  // namespace
@@ -212,6 +217,147 @@ TEST(PeopleDetector, RefusesWhatIsNotAVideo) {
   ASSERT_EQ(d.size(), 2u);
   EXPECT_DOUBLE_EQ(d[0].score, 0.9);
   EXPECT_DOUBLE_EQ(d[1].score, 0.4);
+}
+
+}  // namespace
+}  // namespace aimass::mot
+
+#include "mot/flow_analyzer.hpp"
+#include "mot/frame_image.hpp"
+#include "mot/zone_monitor.hpp"
+
+namespace aimass::mot {
+namespace {
+
+Box Figure(double x, double y) { return {x - 20, y - 80, x + 20, y}; }  // feet at (x, y)
+
+// A detector that sees what a script says, frame by frame.
+class ScriptedDetector final : public PeopleDetector {
+ public:
+  explicit ScriptedDetector(std::function<std::vector<Detection>(uint64_t)> f) : f_(std::move(f)) {}
+  std::vector<Detection> Detect(const Frame& frame) override {
+    ++calls;
+    return f_(frame.index);
+  }
+  int calls = 0;
+
+ private:
+  std::function<std::vector<Detection>(uint64_t)> f_;
+};
+
+Frame Blank(uint64_t index) {
+  Frame f;
+  f.width = 640;
+  f.height = 480;
+  f.bgr.assign(640 * 480 * 3, 40);
+  f.index = index;
+  return f;
+}
+
+TEST(ZoneMonitor, OccupancyDwellLoiteringAndOvercrowdingWithFlickerAtTheEdge) {
+  ZoneMonitor z({{"bench", {{100, 100}, {300, 100}, {300, 300}, {100, 300}}, /*max_occupancy=*/1, /*loiter_s=*/2.0}}, /*leave_ms=*/500);
+  std::vector<ZoneAlert> alerts;
+  // Frames 100 ms apart. Track 1 stands inside from t=0 to t=3 s, flickering out for 200 ms at
+  // 1 s (one visit, not two); track 2 joins from 1.5 s to 2 s (overcrowding once).
+  for (int f = 0; f <= 30; ++f) {
+    std::vector<std::pair<uint64_t, Point>> tracks;
+    const bool flicker = f == 10 || f == 11;
+    tracks.push_back({1, flicker ? Point{310, 200} : Point{200, 200}});
+    if (f >= 15 && f <= 20) tracks.push_back({2, {150, 150}});
+    auto a = z.Update(static_cast<uint64_t>(f), f * 100, tracks);
+    alerts.insert(alerts.end(), a.begin(), a.end());
+    if (f == 16) EXPECT_EQ(z.occupancy()[0], 2);
+    if (f == 10) EXPECT_EQ(z.occupancy()[0], 0);
+  }
+  for (int f = 31; f <= 40; ++f) z.Update(static_cast<uint64_t>(f), f * 100, {});
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].kind, "overcrowding");
+  EXPECT_EQ(alerts[0].occupancy, 2);
+  EXPECT_EQ(alerts[0].frame, 15u);
+  EXPECT_EQ(alerts[1].kind, "loitering");
+  EXPECT_EQ(alerts[1].track, 1u);
+  EXPECT_EQ(alerts[1].frame, 20u);
+  auto visits = z.TakeVisits();
+  std::sort(visits.begin(), visits.end(), [](const ZoneVisit& a, const ZoneVisit& b) { return a.track < b.track; });
+  ASSERT_EQ(visits.size(), 2u);
+  EXPECT_EQ(visits[0].track, 1u);
+  EXPECT_DOUBLE_EQ(visits[0].dwell_s(), 3.0);
+  EXPECT_EQ(visits[1].track, 2u);
+  EXPECT_DOUBLE_EQ(visits[1].dwell_s(), 0.5);
+}
+
+TEST(FlowAnalyzer, DetectsOnEveryThirdFrameAndCountsAsIfOnEvery) {
+  // Two figures on known paths: A walks right across the vertical line x=320 (pointing up, so
+  // rightwards is from its left to its right: in), B walks left across it (out) and stands in a
+  // zone on the way.
+  auto paths = [](uint64_t f) {
+    std::vector<Detection> d;
+    d.push_back({Figure(100 + 8.0 * static_cast<double>(f), 300), 1});
+    d.push_back({Figure(560 - 8.0 * static_cast<double>(f), 420), 1});
+    return d;
+  };
+  for (int every : {1, 3}) {
+    ScriptedDetector det(paths);
+    FlowOptions o;
+    o.detect_every = every;
+    FlowAnalyzer a(det, o, {{"door", {320, 460}, {320, 200}}}, {{"left", {{0, 380}, {200, 380}, {200, 460}, {0, 460}}}});
+    for (uint64_t f = 0; f < 60; ++f) a.Process(Blank(f), static_cast<int64_t>(f) * 100);
+    a.Finish();
+    EXPECT_EQ(det.calls, every == 1 ? 60 : 20) << every;
+    EXPECT_EQ(a.lines().in(0), 1u) << every;
+    EXPECT_EQ(a.lines().out(0), 1u) << every;
+    FlowReport r = a.Take();
+    uint64_t in = 0, out = 0, zone_frames = 0;
+    int people_max = 0;
+    for (const auto& [second, counters] : r.buckets) {
+      for (const auto& [key, t] : counters) {
+        if (key.kind == "line") {
+          in += t.in;
+          out += t.out;
+        }
+        if (key.kind == "zone") zone_frames += t.occupancy_sum;
+        if (key.kind == "people") people_max = std::max(people_max, t.occupancy_max);
+      }
+    }
+    EXPECT_EQ(in, 1u);
+    EXPECT_EQ(out, 1u);
+    EXPECT_EQ(people_max, 2);
+    // B is in the zone while its feet are left of x=200: x = 560 - 8f < 200 from f = 46 on,
+    // reported from its confirmation (frame 2 or 6) whichever is later: 14 frames.
+    EXPECT_NEAR(static_cast<double>(zone_frames), 14, 1) << every;
+    ASSERT_EQ(r.tracks.size(), 2u);
+    for (const auto& t : r.tracks) EXPECT_EQ(t.crossings.size(), 1u);
+    ASSERT_EQ(r.visits.size(), 1u);
+    uint64_t presence = 0;
+    for (const auto& [cell, n] : r.heat) presence += n;
+    EXPECT_GE(presence, 2u * 54u);  // both figures, nearly every frame
+    EXPECT_EQ(r.grid_width, 80);
+  }
+}
+
+TEST(FlowAnalyzer, ReconfiguredLinesCountFromThen) {
+  ScriptedDetector det([](uint64_t f) { return std::vector<Detection>{{Figure(100 + 10.0 * static_cast<double>(f), 300), 1}}; });
+  FlowAnalyzer a(det, {}, {{"first", {200, 0}, {200, 480}}}, {});
+  for (uint64_t f = 0; f < 20; ++f) a.Process(Blank(f), static_cast<int64_t>(f) * 100);
+  EXPECT_EQ(a.lines().out(0), 1u);  // pointing down: rightwards is out
+  a.Reconfigure({{"second", {400, 480}, {400, 0}}}, {});
+  for (uint64_t f = 20; f < 40; ++f) a.Process(Blank(f), static_cast<int64_t>(f) * 100);
+  EXPECT_EQ(a.lines().lines()[0].name, "second");
+  EXPECT_EQ(a.lines().in(0), 1u);
+}
+
+TEST(FrameImage, EncodesFramesAndHeatmaps) {
+  Frame f = Blank(0);
+  const std::string jpeg = EncodeJpeg(f);
+  ASSERT_GT(jpeg.size(), 100u);
+  EXPECT_EQ(static_cast<unsigned char>(jpeg[0]), 0xFF);
+  EXPECT_EQ(static_cast<unsigned char>(jpeg[1]), 0xD8);
+  std::vector<double> grid(80 * 60, 0);
+  grid[30 * 80 + 40] = 10;
+  auto png = HeatmapPng(grid, 80, 60, 640, 480, jpeg);
+  ASSERT_TRUE(png.ok());
+  EXPECT_EQ(png->substr(1, 3), "PNG");
+  EXPECT_FALSE(HeatmapPng(grid, 81, 60, 640, 480, "").ok());
 }
 
 }  // namespace
