@@ -68,6 +68,11 @@ constexpr PointInfo kPoints[] = {
                                             "next start loads the previous checkpoint and replays the log after it)"},
     {"behavior.before_log_drop", "a checkpoint's manifest replaced, the log segments it covers not yet deleted (the next start "
                                  "skips the records before the checkpoint)"},
+    // Crowd streams (POST /api/v1/crowd/streams/{s}/report, a worker's report of a second).
+    {"crowd.before_report_commit", "a worker's report written in its transaction, not yet committed (a crash applies none of "
+                                   "it; the next worker goes on from the frame reached before it)"},
+    {"crowd.after_report_commit", "a worker's report committed, not yet answered (the worker's retry is refused as not the "
+                                  "next report; the next worker goes on from the frame it reached)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/name.hpp"
 #include "common/sha256.hpp"
@@ -318,11 +319,14 @@ Result<json> CrowdService::Counts(const std::string& name, const std::string& fr
     return json{{"max", a.max}, {"avg", a.frames ? std::round(1000.0 * static_cast<double>(a.sum) / static_cast<double>(a.frames)) / 1000 : 0.0}};
   };
   auto render = [&](const std::map<mot::CounterKey, Agg>& m, bool with_all_counters) {
-    json lines = json::object(), zones = json::object(), people = {{"max", 0}, {"avg", 0.0}};
+    json lines = json::object(), zones = json::object(), people = {{"max", 0}, {"avg", 0.0}, {"frames", 0}};
     for (const auto& [k, a] : m) {
       if (k.kind == "line") lines[k.name] = {{"in", a.in}, {"out", a.out}};
       if (k.kind == "zone") zones[k.name] = occupancy(a);
-      if (k.kind == "people") people = occupancy(a);
+      if (k.kind == "people") {
+        people = occupancy(a);
+        people["frames"] = a.frames;  // frames analysed in the range: each once
+      }
     }
     if (with_all_counters) {
       for (const auto& l : spec.lines) {
@@ -479,6 +483,7 @@ Result<json> CrowdService::Report(const std::string& name, const json& body) {
   AIMASS_ASSIGN_OR_RETURN(crowd::Report r, ParseReport(body));
   AIMASS_RETURN_IF_ERROR(ValidateName("stream name", name, 64));
   AIMASS_ASSIGN_OR_RETURN(StreamRow s, store_.Apply(name, r, UnixNowMs()));
+  if (AIMASS_FAILPOINT("crowd.after_report_commit")) return failpoint::IoError("crowd.after_report_commit", EIO);
   for (const AlertRow& a : r.alerts) {
     json e = {{"stream", name}, {"kind", a.kind}, {"zone", a.zone}, {"frame", a.frame}, {"at", Rfc3339Ms(a.at_ms)}};
     if (a.kind == "loitering") {

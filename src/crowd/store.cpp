@@ -1,5 +1,9 @@
 #include "crowd/store.hpp"
 
+#include <cerrno>
+
+#include "common/failpoint.hpp"
+
 namespace aimass::crowd {
 
 using storage::Row;
@@ -234,6 +238,7 @@ Result<StreamRow> CrowdStore::Apply(const std::string& name, const Report& r, in
                                     s.error, s.reported_ms, name})
                                .status());
     after = std::move(s);
+    if (AIMASS_FAILPOINT("crowd.before_report_commit")) return failpoint::IoError("crowd.before_report_commit", EIO);
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -27,7 +27,7 @@ struct FlowOptions {
   double rearm = 0.25;      // box heights a counted track goes past a line before it counts again
   std::vector<Point> roi;   // people standing outside it are ignored; empty: the whole frame
   int heat_cell = 8;        // the presence grid's cell, in pixels
-  size_t path_points = 200; // a track's path keeps at most this many points (thinned evenly)
+  size_t path_points = 200; // a track's path is thinned evenly to this many points each time it reaches twice as many
   int64_t leave_ms = 500;   // a zone's visit ends after this long outside
 };
 

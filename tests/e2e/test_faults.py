@@ -46,6 +46,7 @@ import pytest
 import requests
 
 import models
+from crowd_helpers import STREAMS, VTEST_DIR, wait_state
 from conftest import ADMIN_PASSWORD, assert_error, clean_env, describe, free_port, unique, wait_for
 from datasets_helpers import create_dataset, push, wait_ready
 from mq_helpers import ack, fetch, make_sub, make_topic, publish
@@ -154,10 +155,10 @@ def tmp_dir(data_dir: Path) -> Path:
     return data_dir / "blobs" / "tmp"
 
 
-def restart(make_server, srv, *args):
+def restart(make_server, srv, *args, env=None):
     """A new server on the same data dir; asserts it was ready in time and left no temp files."""
     started = time.monotonic()
-    again = make_server(*args, data_dir=srv.data_dir)
+    again = make_server(*args, data_dir=srv.data_dir, env=env)
     took = time.monotonic() - started
     assert took < RESTART_BUDGET_S, f"restart took {took:.1f}s\n{again.logs()}"
     leftovers = sorted(p.name for p in tmp_dir(srv.data_dir).iterdir())
@@ -975,6 +976,37 @@ def behavior_scenario(make_server, point: str, expect: str, mlps=None):
     assert {p.name for p in (again.data_dir / "behavior" / project).iterdir()} == named
 
 
+def crowd_scenario(make_server, point: str, expect: str, mlps=None):
+    """A crowd stream over vtest.avi crashes the server at `point` in one of its worker's reports:
+    before the report's transaction commits, or after it commits and before it is answered.
+    After the restart the stream's worker is replaced, goes on from the frame the platform
+    reached, and the video finishes with every frame counted exactly once: the frames of the
+    per-second tallies add up to the video's 795."""
+    env = {"AIMASS_CROWD_VIDEO_DIRS": str(VTEST_DIR)}
+    srv = make_server(*BASE_ARGS, env=env)
+    a = srv.admin
+    name = unique("fcrowd")
+    resp = a.post(STREAMS, json={"name": name, "url": str(VTEST_DIR / "vtest.avi"), "detector": {"every": 6, "scale": 0.75}})
+    assert resp.status_code == 201, describe(resp)
+    wait_for(lambda: a.get(f"{STREAMS}/{name}").json()["frames"] >= 100, 60, "the first reports")
+    arm(srv, point, "crash")
+    expect_crash(srv, point, in_request=False)  # the worker's request, not this test's
+    again = restart(make_server, srv, *BASE_ARGS, env=env)
+    a = again.admin
+    reached = a.get(f"{STREAMS}/{name}").json()["frames"]
+    assert reached >= 100
+    s = wait_state(a, name, ("finished", "failed"), 180)
+    assert s["state"] == "finished" and s["frames"] == 795, s
+    assert s["restarts"] >= 1 or s["run"] >= 2, s  # another worker went on
+    # Every frame tallied once, none twice, none lost: the report in flight was applied whole
+    # ("present") or not at all ("absent"), and the next worker went on from the frame reached.
+    counts = a.get(f"{STREAMS}/{name}/counts").json()
+    assert counts["people"]["frames"] == 795, counts["people"]
+    rows = wait_for(lambda: (r := a.get(f"/api/v1/datasets/crowd-{name}/versions/latest/rows?limit=1000")).status_code == 200
+                    and r.json()["rows"], 90, "the stream's minutes in its dataset")
+    assert {r["stream"] for r in rows} == {name}
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -1005,6 +1037,8 @@ CRASH_CASES = [
     ("behavior.after_capture_write", behavior_scenario, "present"),
     ("behavior.before_checkpoint_manifest", behavior_scenario, "present"),
     ("behavior.before_log_drop", behavior_scenario, "present"),
+    ("crowd.before_report_commit", crowd_scenario, "absent"),
+    ("crowd.after_report_commit", crowd_scenario, "present"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),

@@ -478,9 +478,8 @@ export function CrowdStreamPage() {
   const iv = interval === "auto" && s ? autoInterval(s) : interval;
   const counts = useApi<Counts>(s ? `${path}/counts?interval=${iv}` : null, 3000);
   const c = counts.data;
-  // Tracks that ended in the newest 10 minutes of video (the API answers the oldest first).
-  const since = c?.now ? new Date(Math.floor((Date.parse(c.now.time) - 600000) / 60000) * 60000).toISOString() : "";
-  const tracks = useApi<{ tracks: Track[] }>(s ? `${path}/tracks?path=false&limit=1000${since ? `&from=${enc(since)}` : ""}` : null, 10000);
+  // The newest hundred tracks that ended.
+  const tracks = useApi<{ tracks: Track[] }>(s ? `${path}/tracks?path=false&limit=100&order=desc` : null, 10000);
   const alerts = useApi<{ alerts: Alert[] }>(s ? `${path}/alerts?limit=1000` : null, 10000);
   const [watch, setWatch] = useState(true);
   const live = useLive(`${path}/live`, watch && !!s && !finished(s), s?.live_fps || 5);
@@ -519,7 +518,7 @@ export function CrowdStreamPage() {
   const image = live.frame?.src ?? snapshot.src;
   const lineTotals = c?.lines ?? {};
   const zoneTotals = c?.zones ?? {};
-  const recentTracks = [...(tracks.data?.tracks ?? [])].reverse().slice(0, 100);
+  const recentTracks = tracks.data?.tracks ?? [];
   const recentAlerts = [...(alerts.data?.alerts ?? [])].reverse().slice(0, 100);
 
   return (
@@ -728,8 +727,7 @@ export function CrowdStreamPage() {
 
       <h2>Tracks</h2>
       <p className="muted">
-        {since ? "Ended in the newest 10 minutes of video" : "Ended"}: {tracks.data?.tracks.length ?? 0}
-        {(tracks.data?.tracks.length ?? 0) > 100 ? " (the newest 100 shown)" : ""}.
+        The newest that ended{(tracks.data?.tracks.length ?? 0) >= 100 ? " (100 shown)" : ""}: {tracks.data?.tracks.length ?? 0}.
       </p>
       <ErrorLine error={tracks.error} />
       <section aria-label="Tracks">
