@@ -23,7 +23,7 @@ struct CrowdCommands {
   std::vector<std::string> lines, zones;
   double fps = 0, scale = 1, loiter_s = 0;
   int every = 1, max_occupancy = 0;
-  int64_t limit = 100;
+  int64_t limit = 100, max_frames = 0;
   bool realtime = false, remove = false;
 };
 
@@ -137,6 +137,7 @@ std::shared_ptr<CrowdCommands> AddCrowdCommands(CLI::App& app) {
   c->analyze->add_option("--every", c->every, "Detect on every n-th frame, track in between");
   c->analyze->add_option("--scale", c->scale, "Resize frames by this before detection");
   c->analyze->add_option("--tracks-out", c->tracks_out, "Write every frame's tracks here (JSON lines)");
+  c->analyze->add_option("--frames", c->max_frames, "Stop after this many frames (0: the whole video)");
   c->worker = root->add_subcommand("worker", "Follow a stream (what its cluster job runs; AIMASS_SERVER, AIMASS_TOKEN, AIMASS_CROWD_RUN)");
   c->worker->add_option("stream", c->stream, "Stream name")->required();
   return c;
@@ -158,7 +159,7 @@ std::optional<int> RunCrowdWorker(CrowdCommands& c) {
     }
     if (c.every != 1) spec["detector"]["every"] = c.every;
     if (c.scale != 1) spec["detector"]["scale"] = c.scale;
-    auto r = crowd::AnalyzeFile(c.url, spec, c.tracks_out);
+    auto r = crowd::AnalyzeFile(c.url, spec, c.tracks_out, static_cast<uint64_t>(std::max<int64_t>(0, c.max_frames)));
     if (!r.ok()) return Fail(r.status());
     std::cout << r->dump() << "\n";
     return 0;

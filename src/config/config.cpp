@@ -212,6 +212,9 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("crowd.job_memory_mb", crowd.job_memory_mb, 64, 1ll << 30, "Memory each crowd stream's worker job may use."),
       INT_KEY("crowd.export_s", crowd.export_s, 1, 86400,
               "How often a crowd stream's finished minutes are appended to its dataset (crowd-<stream>), which its cube follows."),
+      INT_KEY("crowd.stall_s", crowd.stall_s, 2, 86400,
+              "A crowd stream's running worker that has not reported for this long is cancelled and replaced (it may have lost "
+              "the platform: another address after a restart, a network partition)."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

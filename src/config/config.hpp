@@ -104,6 +104,7 @@ struct Config {
     int64_t job_cpus = 2;    // each stream's worker job
     int64_t job_memory_mb = 1024;
     int64_t export_s = 60;   // how often finished minutes are appended to a stream's dataset
+    int64_t stall_s = 60;    // a running worker silent this long is replaced
   } crowd;
 
   struct Console {

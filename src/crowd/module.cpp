@@ -28,6 +28,7 @@ Status CrowdModule::Open(module::Context& ctx) {
   o.job_cpus = cfg.crowd.job_cpus;
   o.job_memory_mb = cfg.crowd.job_memory_mb;
   o.export_ms = cfg.crowd.export_s * 1000;
+  o.stall_ms = cfg.crowd.stall_s * 1000;
   o.bus = &events->bus();
   o.datasets = &datasets->datasets();
   o.cubes = &cube->service();

@@ -10,28 +10,16 @@ namespace aimass::crowd {
 
 using json = nlohmann::json;
 
-Result<json> AnalyzeFile(const std::string& video, const json& spec_json, const std::string& tracks_out) {
+Result<json> AnalyzeFile(const std::string& video, const json& spec_json, const std::string& tracks_out, uint64_t max_frames) {
   json j = spec_json.is_object() ? spec_json : json::object();
   j.erase("dataset");
   j["url"] = "/analyze";
   if (!j.contains("name")) j["name"] = "analyze";
   AIMASS_ASSIGN_OR_RETURN(StreamSpec spec, ParseStreamSpec(j));
   AIMASS_ASSIGN_OR_RETURN(auto source, mot::OpenVideo(video));
-  mot::HogOptions h;
-  h.scale = spec.detector.scale;
-  h.hit_threshold = spec.detector.hit_threshold;
-  h.pyramid_scale = spec.detector.pyramid;
-  h.nms_iou = spec.detector.nms_iou;
-  h.min_score = spec.detector.min_score;
   if (spec.detector.kind != "hog") return Status::BadRequest("crowd analyze runs the hog detector only (a model detector needs the platform)");
-  auto detector = mot::MakeHogDetector(h);
-  mot::FlowOptions fo;
-  fo.detect_every = spec.detector.every;
-  fo.sort = spec.tracker;
-  fo.linger = spec.linger;
-  fo.rearm = spec.rearm;
-  fo.roi = spec.roi;
-  mot::FlowAnalyzer analyzer(*detector, fo, spec.lines, spec.zones);
+  auto detector = mot::MakeHogDetector(HogOptionsOf(spec.detector));
+  mot::FlowAnalyzer analyzer(*detector, FlowOptionsOf(spec), spec.lines, spec.zones);
   double fps = source->fps();
   if (!(fps > 0 && fps < 1000)) fps = 25;
   std::ofstream out;
@@ -44,7 +32,7 @@ Result<json> AnalyzeFile(const std::string& video, const json& spec_json, const 
   mot::Frame frame;
   uint64_t frames = 0;
   const auto start = std::chrono::steady_clock::now();
-  while (source->Read(&frame)) {
+  while ((max_frames == 0 || frames < max_frames) && source->Read(&frame)) {
     const auto& view = analyzer.Process(frame, static_cast<int64_t>(static_cast<double>(frame.index) * 1000.0 / fps));
     ++frames;
     for (const auto& c : view.crossings) {

@@ -3,6 +3,7 @@
 // the tracking-quality test and the benchmark, which need every frame's tracks.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,8 @@ namespace aimass::crowd {
 // tracks are written there as JSON lines {"frame", "tracks": [[id, x1, y1, x2, y2], …]}.
 // Returns {"frames", "seconds", "fps", "lines": {name: {"in", "out"}}, "crossings": [...],
 // "zones": {...}, "tracks"}.
-Result<nlohmann::json> AnalyzeFile(const std::string& video, const nlohmann::json& spec, const std::string& tracks_out);
+// `max_frames` > 0 stops after that many frames.
+Result<nlohmann::json> AnalyzeFile(const std::string& video, const nlohmann::json& spec, const std::string& tracks_out,
+                                   uint64_t max_frames = 0);
 
 }  // namespace aimass::crowd

@@ -230,6 +230,26 @@ Result<StreamSpec> ParseStreamSpec(const json& j) {
   return s;
 }
 
+mot::HogOptions HogOptionsOf(const DetectorSpec& d) {
+  mot::HogOptions h;
+  h.scale = d.scale;
+  h.hit_threshold = d.hit_threshold;
+  h.pyramid_scale = d.pyramid;
+  h.nms_iou = d.nms_iou;
+  h.min_score = d.min_score;
+  return h;
+}
+
+mot::FlowOptions FlowOptionsOf(const StreamSpec& s) {
+  mot::FlowOptions fo;
+  fo.detect_every = s.detector.every;
+  fo.sort = s.tracker;
+  fo.linger = s.linger;
+  fo.rearm = s.rearm;
+  fo.roi = s.roi;
+  return fo;
+}
+
 json ToJson(const StreamSpec& s) {
   json j = {{"name", s.name}, {"fps", s.fps}, {"realtime", s.realtime}, {"live_fps", s.live_fps}};
   if (!s.url.empty()) j["url"] = s.url;

@@ -50,6 +50,10 @@ struct StreamSpec {
 };
 
 Result<StreamSpec> ParseStreamSpec(const nlohmann::json& j);
+// What the analysis takes from a definition: the HOG detector's options, and the flow's
+// (detection cadence, tracker, lines' linger and re-arm, region of interest).
+mot::HogOptions HogOptionsOf(const DetectorSpec& d);
+mot::FlowOptions FlowOptionsOf(const StreamSpec& s);
 nlohmann::json ToJson(const StreamSpec& s);
 
 Result<mot::CountingLine> ParseLine(const nlohmann::json& j);

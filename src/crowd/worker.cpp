@@ -247,21 +247,10 @@ int RunWorker(const std::string& stream) {
     model = m.get();
     detector = std::move(m);
   } else {
-    mot::HogOptions h;
-    h.scale = spec.detector.scale;
-    h.hit_threshold = spec.detector.hit_threshold;
-  h.pyramid_scale = spec.detector.pyramid;
-    h.nms_iou = spec.detector.nms_iou;
-    h.min_score = spec.detector.min_score;
-    detector = mot::MakeHogDetector(h);
+    detector = mot::MakeHogDetector(HogOptionsOf(spec.detector));
   }
-  mot::FlowOptions fo;
-  fo.detect_every = spec.detector.every;
-  fo.sort = spec.tracker;
+  mot::FlowOptions fo = FlowOptionsOf(spec);
   fo.sort.first_id = static_cast<uint64_t>(std::max<int64_t>(1, (*config)["next_track"].get<int64_t>()));
-  fo.linger = spec.linger;
-  fo.rearm = spec.rearm;
-  fo.roi = spec.roi;
   mot::FlowAnalyzer analyzer(*detector, fo, spec.lines, spec.zones);
 
   double video_fps = source->fps();
