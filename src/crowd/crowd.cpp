@@ -608,7 +608,8 @@ void CrowdService::Supervise() {
       }
     }
     if (due) {
-      Status e = ExportMinutes(s, s.state == "finished" || s.state == "paused" || s.state == "failed");
+      // A paused stream may go on in the same minute (a file's time is its video's): whole minutes only.
+      Status e = ExportMinutes(s, s.state == "finished" || s.state == "failed");
       if (!e.ok()) spdlog::warn("crowd: stream {}: export: {}", s.name, e.message());
     }
   }
@@ -620,7 +621,7 @@ Status CrowdService::ExportMinutes(const StreamRow& s, bool all) {
   if (rows.empty() || rows[0].IsNull(0)) return Status::Ok();
   const int64_t last = rows[0].Int(0);
   const int64_t from = s.exported_s == 0 ? INT64_MIN / 2 : s.exported_s;
-  // Whole minutes only, unless the stream stopped (then its last minute is whole too).
+  // Whole minutes only, unless the stream ended (then its last minute is whole too).
   const int64_t upto = all ? FloorDiv(last, 60) * 60 + 60 : FloorDiv(last, 60) * 60;
   if (upto <= from) {
     // The cube waits for the dataset's first version to be profiled; it is made on a later pass.
