@@ -313,7 +313,7 @@ int RunWorker(const std::string& stream) {
     const mot::FrameView& view = analyzer.Process(frame, t);
     ++window_frames;
     now = now_json(view);
-    if (model && !model->status().ok()) w.error = "the detection model: " + model->status().message();
+    if (model) w.error = model->status().ok() ? "" : "the detection model: " + model->status().message();
     const int64_t wall = UnixNowMs();
     if (last_snapshot == 0 || wall - last_snapshot >= 60000) {
       last_snapshot = wall;
