@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -118,11 +119,22 @@ class LocalExecutor final : public Executor {
     env["CUDA_VISIBLE_DEVICES"] = gpus;  // empty: no GPU, whatever the machine has
     if (!s.env.count("OMP_NUM_THREADS")) env["OMP_NUM_THREADS"] = std::to_string(s.resources.cpus);
     std::vector<std::string> envs;
+    int env_fd = -1;
     if (s.sandbox) {
       // Set inside the sandbox only: the wrapper and bwrap run on the host, where a job's
       // LD_PRELOAD would load what it wrote into its own directory.
       env.erase("HOME");
-      auto sb = SandboxArgv(workdir, s.network, env, job.gpu_indexes);
+      // The variables go to bwrap through a descriptor, not its argv: /proc/*/cmdline is
+      // readable by every local user, and a job's env holds its token and secrets.
+      env_fd = ::memfd_create("aimass-job-env", MFD_CLOEXEC);
+      const std::string blob = SandboxEnvArgs(env);
+      if (env_fd < 0 || !WriteAll(env_fd, blob) || ::lseek(env_fd, 0, SEEK_SET) != 0) {
+        if (env_fd >= 0) ::close(env_fd);
+        ::close(log);
+        o_.limits.Remove(group);
+        return Status::Internal("cannot pass the job's environment: " + std::string(strerror(errno)));
+      }
+      auto sb = SandboxArgv(workdir, s.network, env, job.gpu_indexes, /*env_fd=*/3);
       argv.insert(argv.end(), sb.begin(), sb.end());
       envs = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8"};
     } else {
@@ -135,8 +147,10 @@ class LocalExecutor final : public Executor {
     so.output_fd = log;
     so.chdir = workdir;
     so.own_group = true;
+    so.pass_fd = env_fd;
     auto spawned = Spawn(argv, envs, so);
     ::close(log);
+    if (env_fd >= 0) ::close(env_fd);
     if (!spawned.ok()) {
       o_.limits.Remove(group);
       return spawned.status();

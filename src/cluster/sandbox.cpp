@@ -12,6 +12,7 @@ namespace aimass::cluster {
 namespace {
 
 constexpr const char* kBwrap = "/usr/bin/bwrap";
+const std::string kSetenv = "--setenv";
 
 bool Exists(const char* p) {
   struct stat st;
@@ -31,8 +32,19 @@ const std::string& SelfExe() {
 
 }  // namespace
 
+std::string SandboxEnvArgs(const std::map<std::string, std::string>& env) {
+  std::string out;
+  for (const auto& [k, v] : env) {
+    for (const std::string* part : {&kSetenv, &k, &v}) {
+      out += *part;
+      out.push_back('\0');
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
-                                     const std::map<std::string, std::string>& env, const std::vector<int>& gpus) {
+                                     const std::map<std::string, std::string>& env, const std::vector<int>& gpus, int env_fd) {
   std::vector<std::string> a = {kBwrap, "--die-with-parent", "--new-session", "--unshare-all"};
   if (network) a.push_back("--share-net");
   a.insert(a.end(), {"--ro-bind", "/usr", "/usr"});
@@ -70,7 +82,11 @@ std::vector<std::string> SandboxArgv(const std::string& workdir, bool network,
   // After /tmp's tmpfs, which would hide a binary built under /tmp (a CI checkout).
   if (!SelfExe().empty() && !SelfExe().starts_with("/usr/")) a.insert(a.end(), {"--ro-bind", SelfExe(), SelfExe()});
   a.insert(a.end(), {"--chdir", kSandboxWorkdir, "--clearenv"});
-  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  if (env_fd >= 0) {
+    a.insert(a.end(), {"--args", std::to_string(env_fd)});
+  } else {
+    for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  }
   a.insert(a.end(), {"--setenv", "HOME", kSandboxWorkdir, "--"});
   return a;
 }

@@ -28,7 +28,8 @@ Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::vector<std:
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   }
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  if (o.pass_fd >= 0) posix_spawn_file_actions_adddup2(&fa, o.pass_fd, 3);
+  posix_spawn_file_actions_addclosefrom_np(&fa, o.pass_fd >= 0 ? 4 : 3);
   if (!o.chdir.empty()) posix_spawn_file_actions_addchdir_np(&fa, o.chdir.c_str());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);

@@ -17,6 +17,7 @@ struct SpawnOptions {
   int output_fd = -1;      // stdout and stderr; -1: /dev/null
   std::string chdir;       // empty: the server's working directory
   bool own_group = false;  // a process group of its own (numbered as its pid), for killing trees
+  int pass_fd = -1;        // given to the child as its descriptor 3 (bwrap --args 3); -1: none
 };
 
 // posix_spawn of argv[0] (a full path) with `env` ("NAME=value"); the child's pid.

@@ -460,6 +460,7 @@ def test_a_second_process_is_a_node_and_its_loss_is_noticed(make_server, tmp_pat
 
 
 def test_a_sandboxed_jobs_variables_exist_only_inside_the_sandbox(server):
+    """Not in the environment nor the command line of the host's processes that start it."""
     marker = unique("envmark")
     job = submit(server.admin, command=["sh", "-c", f"echo $SECRET_THING $LD_PRELOAD; sleep 30 # {marker}"],
                  env={"SECRET_THING": "inside", "LD_PRELOAD": "/job/evil.so"})
@@ -474,6 +475,10 @@ def test_a_sandboxed_jobs_variables_exist_only_inside_the_sandbox(server):
         except OSError:
             continue
         assert b"SECRET_THING" not in environ and b"LD_PRELOAD" not in environ, pid
+        # Nor their command lines, which every local user can read: bubblewrap reads the
+        # variables from a descriptor (--args), not its argv.
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert b"\0SECRET_THING\0inside" not in cmdline and b"evil.so" not in cmdline, (pid, cmdline)
     assert server.admin.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
     assert wait_state(server.admin, job["id"])["state"] == "cancelled"
     # Inside, the job has them (the loader complains there that /job/evil.so does not exist).
