@@ -1,14 +1,11 @@
 // The behavior service's churn models: features written as a dataset version, the pipeline
 // (train.xgboost, register) started and followed, every person scored with the model it
 // registered, and the scores written back as person properties.
-#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
 #include "behavior/behavior.hpp"
 #include "behavior/churn.hpp"
-#include "common/file.hpp"
-#include "common/sha256.hpp"
 #include "common/time.hpp"
 #include "datasets/datasets.hpp"
 #include "pipeline/pipelines.hpp"
@@ -86,26 +83,13 @@ Result<json> BehaviorService::TrainChurn(const std::string& project, const json&
                                              datasets::DatasetKind::kTable, who.username);
     if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
   }
-  std::string path;
-  const int fd = CreateLockedTempFile(options_.dir + "/.churn-", &path);
-  if (fd < 0) return Status::Internal("cannot create a temp file for the churn features");
-  const bool written = WriteAll(fd, csv);
-  ::close(fd);
-  struct Remove {
-    std::string p;
-    ~Remove() { ::unlink(p.c_str()); }
-  } remove{path};
-  if (!written) return Status::Internal("cannot write the churn features");
   datasets::Upload u;
-  u.body_path = path;
-  u.body_size = csv.size();
-  u.body_sha256 = Sha256Hex(csv);
   u.content_type = "text/csv";
   u.lineage_json = json{{"source", "behavior"}, {"project", project}, {"label_property", body.value("label_property", std::string())},
                         {"date_to", request["date_to"]}}
                        .dump();
   u.message = "churn features of " + std::to_string(rows) + " labelled persons";
-  AIMASS_ASSIGN_OR_RETURN(datasets::AddedVersion added, options_.datasets->AddVersion(name, u, who));
+  AIMASS_ASSIGN_OR_RETURN(datasets::AddedVersion added, options_.datasets->AddVersionFromBytes(name, csv, std::move(u), who));
   json state = {{"state", "preparing"},
                 {"request", request},
                 {"property", property},

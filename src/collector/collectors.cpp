@@ -1,8 +1,5 @@
 #include "collector/collectors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <deque>
@@ -15,9 +12,7 @@
 #include "collector/mqtt_source.hpp"
 #include "collector/sql_source.hpp"
 #include "auth/rbac.hpp"
-#include "common/file.hpp"
 #include "common/random.hpp"
-#include "common/sha256.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "datasets/table_parser.hpp"
@@ -133,20 +128,7 @@ class Collectors::Runner {
       return Status::Ok();
     }
     if (!batch.rejected.empty()) AIMASS_RETURN_IF_ERROR(owner_.store_.Reject(spec_.name, batch.rejected, now));
-    std::string path;
-    int fd = CreateLockedTempFile(owner_.options_.temp_dir + "/collect-", &path);
-    if (fd < 0) return Status::Internal("cannot create a temp file for a batch");
-    bool written = WriteAll(fd, body);
-    ::close(fd);
-    struct Remove {
-      std::string p;
-      ~Remove() { ::unlink(p.c_str()); }
-    } remove{path};
-    if (!written) return Status::Internal("cannot write a batch");
     datasets::Upload u;
-    u.body_path = path;
-    u.body_size = body.size();
-    u.body_sha256 = Sha256Hex(body);
     u.content_type = "application/x-ndjson";
     if (base) {
       u.append = "latest";
@@ -159,7 +141,7 @@ class Collectors::Runner {
     u.message = "collector " + spec_.name + ": " + std::to_string(rows) + " rows";
     Principal who;
     who.username = row_.owner;
-    AIMASS_ASSIGN_OR_RETURN(datasets::AddedVersion added, ds.AddVersion(spec_.dataset, u, who));
+    AIMASS_ASSIGN_OR_RETURN(datasets::AddedVersion added, ds.AddVersionFromBytes(spec_.dataset, body, std::move(u), who));
     if (!added.created) {
       // The same content as a version that exists: the progress is stored here instead.
       AIMASS_RETURN_IF_ERROR(owner_.store_.Reject(spec_.name, {}, now, std::make_pair(Dump(batch.offset), added.version.version)));

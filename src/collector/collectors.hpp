@@ -33,7 +33,6 @@ struct CollectorsOptions {
   std::string data_dir;                    // never read by a collector (the platform's own data)
   datasets::Datasets* datasets = nullptr;
   mq::Broker* broker = nullptr;            // null: mq sources are refused
-  std::string temp_dir;                    // where batches are written before they become versions
   bool run = true;                         // collect here (a process that serves the module)
 };
 

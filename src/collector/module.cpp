@@ -1,6 +1,5 @@
 #include "collector/module.hpp"
 
-#include "blobs/module.hpp"
 #include "collector/api.hpp"
 #include "datasets/module.hpp"
 #include "mq/module.hpp"
@@ -8,7 +7,6 @@
 namespace aimass::collector {
 
 Status CollectorModule::Open(module::Context& ctx) {
-  AIMASS_ASSIGN_OR_RETURN(blobs::BlobsModule * blobs, ctx.Need<blobs::BlobsModule>());
   AIMASS_ASSIGN_OR_RETURN(datasets::DatasetsModule * datasets, ctx.Need<datasets::DatasetsModule>());
   AIMASS_ASSIGN_OR_RETURN(mq::MqModule * mq, ctx.Need<mq::MqModule>());
   CollectorsOptions o;
@@ -16,7 +14,6 @@ Status CollectorModule::Open(module::Context& ctx) {
   o.data_dir = ctx.config().data_dir;
   o.datasets = &datasets->datasets();
   o.broker = mq->broker();
-  o.temp_dir = blobs->store().temp_dir();
   // Only a process that serves the module collects; a library reads the definitions.
   o.run = ctx.hooks().serves(kName);
   collectors_ = std::make_unique<Collectors>(ctx.db(), std::move(o));

@@ -14,7 +14,7 @@ class CollectorModule final : public module::Module {
   static constexpr std::string_view kName = "collector";
   std::string_view name() const override { return kName; }
   std::vector<std::string_view> paths() const override { return {"/api/v1/collectors", "/api/v1/collect"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "blobs", "datasets", "mq"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "datasets", "mq"}; }
   std::vector<storage::Migration> Migrations() const override { return Collectors::Migrations(); }
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;

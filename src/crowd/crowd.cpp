@@ -14,7 +14,6 @@
 #include "common/failpoint.hpp"
 #include "common/file.hpp"
 #include "common/name.hpp"
-#include "common/sha256.hpp"
 #include "common/time.hpp"
 #include "crowd/report.hpp"
 #include "cube/cube.hpp"
@@ -72,7 +71,7 @@ bool UnderDir(const std::string& path, const std::vector<std::string>& dirs) {
 
 }  // namespace
 
-CrowdService::CrowdService(storage::Db& db, CrowdOptions options) : db_(db), o_(std::move(options)), store_(db) {}
+CrowdService::CrowdService(storage::Db& db, CrowdOptions options) : o_(std::move(options)), store_(db) {}
 
 CrowdService::~CrowdService() { Stop(); }
 
@@ -617,9 +616,9 @@ void CrowdService::Supervise() {
 
 Status CrowdService::ExportMinutes(const StreamRow& s, bool all) {
   if (!o_.datasets) return Status::Ok();
-  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT MAX(second) FROM crowd_tallies WHERE stream = ?", {s.name}));
-  if (rows.empty() || rows[0].IsNull(0)) return Status::Ok();
-  const int64_t last = rows[0].Int(0);
+  AIMASS_ASSIGN_OR_RETURN(std::optional<int64_t> newest, store_.LastSecond(s.name));
+  if (!newest) return Status::Ok();
+  const int64_t last = *newest;
   const int64_t from = s.exported_s == 0 ? INT64_MIN / 2 : s.exported_s;
   // Whole minutes only, unless the stream ended (then its last minute is whole too).
   const int64_t upto = all ? FloorDiv(last, 60) * 60 + 60 : FloorDiv(last, 60) * 60;
@@ -650,26 +649,13 @@ Status CrowdService::ExportMinutes(const StreamRow& s, bool all) {
                                        datasets::DatasetKind::kTable, s.owner);
     if (!created.ok() && created.status().code() != Code::kConflict) return created.status();
   }
-  std::string path;
-  const int fd = CreateLockedTempFile(o_.dir + "/.minutes-", &path);
-  if (fd < 0) return Status::Internal("cannot create a temp file for the minutes");
-  const bool written = WriteAll(fd, body);
-  ::close(fd);
-  struct Remove {
-    std::string p;
-    ~Remove() { ::unlink(p.c_str()); }
-  } remove{path};
-  if (!written) return Status::Internal("cannot write the minutes");
   datasets::Upload u;
-  u.body_path = path;
-  u.body_size = body.size();
-  u.body_sha256 = Sha256Hex(body);
   u.content_type = "application/x-ndjson";
   AIMASS_ASSIGN_OR_RETURN(auto latest, o_.datasets->LatestWhole(dataset));
   if (latest) u.append = "latest";
   u.lineage_json = json{{"source", "crowd"}, {"stream", s.name}, {"from", Rfc3339(from < 0 ? tallies.front().second : from)}, {"to", Rfc3339(upto)}}.dump();
   u.message = "crowd counts per minute to " + Rfc3339(upto);
-  AIMASS_RETURN_IF_ERROR(o_.datasets->AddVersion(dataset, u, who).status());
+  AIMASS_RETURN_IF_ERROR(o_.datasets->AddVersionFromBytes(dataset, body, std::move(u), who).status());
   AIMASS_RETURN_IF_ERROR(store_.SetExported(s.name, upto));
   return EnsureCube(s.name, who);
 }

@@ -107,7 +107,6 @@ class CrowdService {
   Result<nlohmann::json> ChangeSpec(const std::string& name, const std::function<Status(StreamSpec&)>& change);
   void Loop();
 
-  storage::Db& db_;
   CrowdOptions o_;
   CrowdStore store_;
   LiveFeed live_;

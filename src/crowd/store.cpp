@@ -265,6 +265,12 @@ Result<std::vector<TallyRow>> CrowdStore::Tallies(const std::string& name, int64
   return out;
 }
 
+Result<std::optional<int64_t>> CrowdStore::LastSecond(const std::string& name) {
+  AIMASS_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT MAX(second) FROM crowd_tallies WHERE stream = ?", {name}));
+  if (rows.empty() || rows[0].IsNull(0)) return std::optional<int64_t>();
+  return std::optional<int64_t>(rows[0].Int(0));
+}
+
 namespace {
 TrackRow TrackFrom(const Row& r) { return {r.Int(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Text(5)}; }
 }  // namespace

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,8 @@ class CrowdStore {
   Result<StreamRow> Apply(const std::string& name, const Report& r, int64_t now_ms);
 
   Result<std::vector<TallyRow>> Tallies(const std::string& name, int64_t from_s, int64_t to_s);
+  // The newest second with a tally (none before the first report).
+  Result<std::optional<int64_t>> LastSecond(const std::string& name);
   Result<std::vector<TrackRow>> Tracks(const std::string& name, int64_t from_ms, int64_t to_ms, int64_t limit, bool newest_first = false);
   Result<TrackRow> Track(const std::string& name, int64_t id);
   Result<std::vector<mot::ZoneVisit>> Visits(const std::string& name, int64_t from_ms, int64_t to_ms, int64_t track);

@@ -383,6 +383,24 @@ Status Datasets::SetExpectations(const std::string& dataset, const json& suite) 
   return store_.Update(d);
 }
 
+Result<AddedVersion> Datasets::AddVersionFromBytes(const std::string& dataset, std::string_view body, Upload upload,
+                                                   const Principal& who) {
+  std::string path;
+  const int fd = CreateLockedTempFile(blobs_.temp_dir() + "/version-", &path);
+  if (fd < 0) return Status::Internal("cannot create a temp file for a version of dataset '" + dataset + "'");
+  const bool written = WriteAll(fd, body);
+  ::close(fd);
+  struct Remove {
+    std::string p;
+    ~Remove() { ::unlink(p.c_str()); }
+  } remove{path};
+  if (!written) return Status::Internal("cannot write a version of dataset '" + dataset + "'");
+  upload.body_path = path;
+  upload.body_size = body.size();
+  upload.body_sha256 = Sha256Hex(body);
+  return AddVersion(dataset, upload, who);
+}
+
 Result<AddedVersion> Datasets::AddVersion(const std::string& dataset, const Upload& upload, const Principal& who) {
   AIMASS_ASSIGN_OR_RETURN(Dataset d, store_.Get(dataset));
   const bool files = d.kind == DatasetKind::kFiles;

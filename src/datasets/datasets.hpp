@@ -77,6 +77,10 @@ class Datasets {
   Status Delete(const std::string& name);
 
   Result<AddedVersion> AddVersion(const std::string& dataset, const Upload& upload, const Principal& who);
+  // A version from a body made in memory (a module's rows): spooled to a locked temp file under
+  // the blob store's temp directory (swept after a crash), then as AddVersion. `upload`'s body
+  // fields are filled here.
+  Result<AddedVersion> AddVersionFromBytes(const std::string& dataset, std::string_view body, Upload upload, const Principal& who);
   Result<std::vector<DatasetVersion>> Versions(const std::string& dataset, int64_t limit, int64_t offset);
   // A version by number, alias, or `latest` (the newest ready version unless an alias says otherwise).
   Result<DatasetVersion> Resolve(const std::string& dataset, const std::string& ref);
