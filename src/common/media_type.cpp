@@ -7,13 +7,16 @@
 namespace aimass {
 
 std::string MediaTypeOf(std::string_view path) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 27> kTypes = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 35> kTypes = {{
       {"png", "image/png"},         {"jpg", "image/jpeg"},        {"jpeg", "image/jpeg"},
       {"gif", "image/gif"},         {"bmp", "image/bmp"},         {"webp", "image/webp"},
       {"tif", "image/tiff"},        {"tiff", "image/tiff"},       {"pgm", "image/x-portable-graymap"},
       {"ppm", "image/x-portable-pixmap"}, {"svg", "image/svg+xml"}, {"wav", "audio/wav"},
       {"mp3", "audio/mpeg"},        {"flac", "audio/flac"},       {"ogg", "audio/ogg"},
-      {"mp4", "video/mp4"},         {"avi", "video/x-msvideo"},   {"txt", "text/plain"},
+      {"mp4", "video/mp4"},         {"avi", "video/x-msvideo"},   {"mkv", "video/x-matroska"},
+      {"mov", "video/quicktime"},   {"webm", "video/webm"},       {"mpg", "video/mpeg"},
+      {"mpeg", "video/mpeg"},       {"m4v", "video/x-m4v"},       {"mjpeg", "video/x-motion-jpeg"},
+      {"mjpg", "video/x-motion-jpeg"}, {"txt", "text/plain"},
       {"md", "text/markdown"},      {"csv", "text/csv"},          {"tsv", "text/tab-separated-values"},
       {"json", "application/json"}, {"jsonl", "application/x-ndjson"}, {"html", "text/html"},
       {"xml", "application/xml"},   {"gz", "application/gzip"},   {"pdf", "application/pdf"},

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/media_type.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "crowd/model_detector.hpp"
@@ -82,14 +83,10 @@ class Platform {
   http::Client client_{http::ClientOptions{16, 8ull << 30}};
 };
 
+// By the manifest's media type (a version stored before the platform knew the extension may
+// say application/octet-stream), else by the file's extension now.
 bool IsVideo(const std::string& path, const std::string& media_type) {
-  if (media_type.starts_with("video/")) return true;
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* e : {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".mjpeg", ".mjpg"}) {
-    if (ext == e) return true;
-  }
-  return false;
+  return media_type.starts_with("video/") || MediaTypeOf(path).starts_with("video/");
 }
 
 // The source: a URL read directly, or the frames downloaded into the job's directory first.
