@@ -8,7 +8,8 @@ const std::vector<Role>& BuiltinRoles() {
       "models:read",    "deployments:read", "datasets:read", "pipelines:read", "mq:read",
       "cron:read",      "blobs:read",       "gateway:read",  "apikeys:read",   "apps:read",
       "jobs:read",      "cluster:read",     "collectors:read", "experiments:read",
-      "search:read",    "assist:read", "recommend:read", "cubes:read", "behavior:read", "crowd:read"};
+      "search:read",    "assist:read", "recommend:read", "cubes:read", "behavior:read", "crowd:read",
+      "analysis:read"};
   static const std::vector<Role> roles = [] {
     std::vector<Role> r;
     r.push_back({"admin", {"*:*"}, true});
@@ -17,7 +18,8 @@ const std::vector<Role>& BuiltinRoles() {
                           "mq:publish", "mq:consume", "mq:write", "cron:write", "blobs:write",
                           "inference:invoke", "apikeys:write", "apps:write", "gateway:register", "jobs:write",
                           "collectors:write", "collectors:push", "experiments:write", "search:write",
-                          "assist:write", "assist:chat", "assist:agent", "recommend:write", "cubes:write", "behavior:write", "behavior:capture", "crowd:write"}) {
+                          "assist:write", "assist:chat", "assist:agent", "recommend:write", "cubes:write", "behavior:write", "behavior:capture", "crowd:write",
+                          "analysis:write"}) {
       dev.emplace_back(p);
     }
     r.push_back({"developer", dev, true});

@@ -21,6 +21,7 @@
 #include "cli/assist_commands.hpp"
 #include "cli/recommend_commands.hpp"
 #include "cli/behavior_commands.hpp"
+#include "cli/analysis_commands.hpp"
 #include "cli/crowd_commands.hpp"
 #include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
@@ -213,6 +214,7 @@ int Main(int argc, char** argv) {
   auto cube = AddCubeCommands(app);
   auto behavior = AddBehaviorCommands(app);
   auto crowd = AddCrowdCommands(app);
+  auto analysis = AddAnalysisCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -288,6 +290,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunCubeCommands(*cube, api, g.json)) return *code;
   if (auto code = RunBehaviorCommands(*behavior, api, g.json)) return *code;
   if (auto code = RunCrowdCommands(*crowd, api, g.json)) return *code;
+  if (auto code = RunAnalysisCommands(*analysis, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -73,6 +73,9 @@ constexpr PointInfo kPoints[] = {
                                    "it; the next worker goes on from the frame reached before it)"},
     {"crowd.after_report_commit", "a worker's report committed, not yet answered (the worker's retry is refused as not the "
                                   "next report; the next worker goes on from the frame it reached)"},
+    // Mining jobs (POST /api/v1/analysis/mining).
+    {"analysis.before_mining_result", "a mining job's result computed, not yet written (the job stays running in the table; "
+                                      "the next start queues it again and it runs again from its pinned version)"},
     // Run artifacts (PUT /api/v1/runs/{id}/artifacts/{path}).
     {"tracking.after_artifact_pending", "an artifact's reference recorded as pending, its bytes not yet adopted"},
     // Collectors' spools (POST /api/v1/collect/{c}).

@@ -215,6 +215,11 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("crowd.stall_s", crowd.stall_s, 2, 86400,
               "A crowd stream's running worker that has not reported for this long is cancelled and replaced (it may have lost "
               "the platform: another address after a restart, a network partition)."),
+      INT_KEY("analysis.mining_workers", analysis.mining_workers, 1, 64,
+              "Mining jobs (clustering, association rules, sequences, outliers) that run at once; more wait in a queue."),
+      INT_KEY("analysis.mining_threads", analysis.mining_threads, 0, 4096, "Threads one mining job computes on; 0: every usable core."),
+      INT_KEY("analysis.mining_max_rows", analysis.mining_max_rows, 1, 1ll << 40,
+              "Rows a mining job may read from its dataset version; a larger version is refused when the job is created."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

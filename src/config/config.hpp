@@ -107,6 +107,12 @@ struct Config {
     int64_t stall_s = 60;    // a running worker silent this long is replaced
   } crowd;
 
+  struct Analysis {
+    int64_t mining_workers = 1;  // mining jobs run at once
+    int64_t mining_threads = 0;  // threads of one mining job; 0: every usable core
+    int64_t mining_max_rows = 50'000'000;  // rows one mining job may read
+  } analysis;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "recsys/parallel.hpp"
+#include "common/parallel_for.hpp"
 
 namespace aimass::recsys {
 

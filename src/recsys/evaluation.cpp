@@ -4,7 +4,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "recsys/parallel.hpp"
+#include "common/parallel_for.hpp"
 
 namespace aimass::recsys {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "recsys/parallel.hpp"
+#include "common/parallel_for.hpp"
 
 namespace aimass::recsys {
 

@@ -7,7 +7,7 @@
 #include <unordered_set>
 
 #include "recsys/neighbours.hpp"
-#include "recsys/parallel.hpp"
+#include "common/parallel_for.hpp"
 
 namespace aimass::recsys {
 

@@ -10,6 +10,7 @@
 #include "assist/module.hpp"
 #include "recommend/module.hpp"
 #include "behavior/module.hpp"
+#include "analysis/module.hpp"
 #include "crowd/module.hpp"
 #include "cube/module.hpp"
 #include "auth/module.hpp"
@@ -60,7 +61,7 @@ constexpr module::ModuleFactory kModules[] = {
     Make<gateway::GatewayModule>,   Make<scheduler::SchedulerModule>, Make<cluster::ClusterModule>, Make<datasets::DatasetsModule>,
     Make<collector::CollectorModule>, Make<tracking::TrackingModule>, Make<pipeline::PipelineModule>,
     Make<search::SearchModule>,     Make<assist::AssistModule>,     Make<recommend::RecommendModule>, Make<cube::CubeModule>, Make<behavior::BehaviorModule>,
-    Make<crowd::CrowdModule>,
+    Make<crowd::CrowdModule>,       Make<analysis::AnalysisModule>,
 };
 
 Result<std::unique_ptr<storage::Db>> OpenMetadataStore(const config::Config& cfg) {

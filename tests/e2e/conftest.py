@@ -33,6 +33,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,12 @@ from typing import Iterable
 
 import pytest
 import requests
+
+# scikit-learn and SciPy from Debian's packages, unpacked beside the system by scripts/install-deps
+# (python3-scipy cannot be installed next to libboost1.81-dev): the mining tests compare with them.
+SKLEARN_DIR = Path("/opt/aimass-sklearn/usr/lib/python3/dist-packages")
+if SKLEARN_DIR.is_dir() and str(SKLEARN_DIR) not in sys.path:
+    sys.path.append(str(SKLEARN_DIR))
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parents[1]

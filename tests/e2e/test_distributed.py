@@ -143,8 +143,8 @@ def test_a_user_works_through_the_gateway_and_the_cluster_survives_a_death_of_ea
     gw, rs1, rs2, ms, etcd = cluster["gw"], cluster["rs1"], cluster["rs2"], cluster["ms"], cluster["etcd"]
     ready = requests.get(gw.url + "/readyz", timeout=5).json()
     assert set(ready["target"]) == {"auth", "blobs", "console", "events", "discovery", "gateway"}, ready
-    assert set(ready["remote"]) == {"registry", "serving", "mq", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd"}, ready
-    assert set(requests.get(rs1.url + "/readyz", timeout=5).json()["remote"]) == {"gateway", "mq", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd"}
+    assert set(ready["remote"]) == {"registry", "serving", "mq", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd", "analysis"}, ready
+    assert set(requests.get(rs1.url + "/readyz", timeout=5).json()["remote"]) == {"gateway", "mq", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd", "analysis"}
     announced = etcd.keys("/aimass/services/")
     assert sum(k.startswith("/aimass/services/aimass-serving/") for k in announced) == 2, announced
     # The platform's own services cannot be added to, renewed or removed through the API: the

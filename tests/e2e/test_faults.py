@@ -1012,6 +1012,31 @@ def crowd_scenario(make_server, point: str, expect: str, mlps=None):
     assert {r["stream"] for r in rows} == {name}
 
 
+def mining_scenario(make_server, point: str, expect: str, mlps=None):
+    """A mining job (association rules over 300 baskets) crashes the server after its result is
+    computed and before it is written: the job is left running in the table. After the restart
+    it is queued again, runs again from its pinned version and succeeds with the full result."""
+    srv = make_server(*BASE_ARGS)
+    a = srv.admin
+    name = unique("fmine")
+    assert a.post("/api/v1/datasets", json={"name": name}).status_code == 201
+    lines = ["basket,item"] + [f"b{b},i{(b * 7 + k) % 11}" for b in range(300) for k in range(3)]
+    resp = a.post(f"/api/v1/datasets/{name}/versions", data="\n".join(lines).encode(), headers={"Content-Type": "text/csv"})
+    assert resp.status_code == 201, describe(resp)
+    wait_ready(a, name, 1)
+    arm(srv, point, "crash")
+    resp = a.post("/api/v1/analysis/mining", json={"kind": "association_rules", "source": {"dataset": name},
+                                                   "params": {"transaction_column": "basket", "item_column": "item", "min_support": 0.05}})
+    assert resp.status_code == 202, describe(resp)
+    job = resp.json()["id"]
+    expect_crash(srv, point, in_request=False)
+    again = restart(make_server, srv, *BASE_ARGS)
+    done = wait_for(lambda: (j := again.admin.get(f"/api/v1/analysis/mining/{job}").json())["state"] in ("succeeded", "failed") and j,
+                    60, "the job to run again")
+    assert done["state"] == expect, done
+    assert done["result"]["transactions"] == 300 and done["result"]["itemset_count"] > 0, done["result"]
+
+
 # point -> (scenario, expected outcome of the write in flight)
 CRASH_CASES = [
     ("db.before_commit", registry_upload_scenario, "absent"),
@@ -1044,6 +1069,7 @@ CRASH_CASES = [
     ("behavior.before_log_drop", behavior_scenario, "present"),
     ("crowd.before_report_commit", crowd_scenario, "absent"),
     ("crowd.after_report_commit", crowd_scenario, "present"),
+    ("analysis.before_mining_result", mining_scenario, "succeeded"),
     ("mq.before_append", mq_publish_scenario, "absent"),
     ("mq.after_append", mq_publish_scenario, "present"),
     ("mq.before_fsync", mq_publish_scenario, "present"),

@@ -9,7 +9,7 @@ def test_healthz_reports_ok(server):
     assert resp.json() == {"status": "ok"}
 
 
-MODULES = {"blobs", "auth", "events", "console", "discovery", "mq", "registry", "serving", "gateway", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd"}
+MODULES = {"blobs", "auth", "events", "console", "discovery", "mq", "registry", "serving", "gateway", "scheduler", "cluster", "datasets", "collector", "tracking", "pipeline", "search", "assist", "recommend", "cube", "behavior", "crowd", "analysis"}
 
 
 def test_readyz_reports_ready_once_started_with_every_module(server):

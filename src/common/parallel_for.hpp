@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-namespace aimass::recsys {
+namespace aimass {
 
 template <typename F>
 void ParallelFor(size_t n, int threads, F&& body) {
@@ -31,4 +31,4 @@ void ParallelFor(size_t n, int threads, F&& body) {
   for (auto& t : pool) t.join();
 }
 
-}  // namespace aimass::recsys
+}  // namespace aimass
