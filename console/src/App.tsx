@@ -25,6 +25,7 @@ import { SearchIndexPage, SearchIndexesPage } from "./pages/Search";
 import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { CubePage, CubesPage } from "./pages/Cube";
+import { MiningJobPage, MiningJobsPage } from "./pages/Analysis";
 import { BehaviorProjectPage, BehaviorProjectsPage } from "./pages/Behavior";
 import { CrowdStreamPage, CrowdStreamsPage } from "./pages/Crowd";
 import { AdminPage } from "./pages/Admin";
@@ -47,7 +48,8 @@ const NAV: [string, string][] = [
   ["/search", "Search"],
   ["/assist", "Customer service"],
   ["/recommend", "Recommendation"],
-  ["/cubes", "Analysis"],
+  ["/cubes", "Cubes"],
+  ["/analysis", "Analysis"],
   ["/behavior", "Behaviour"],
   ["/crowd", "Crowd"],
   ["/gateway", "Gateway"],
@@ -127,6 +129,8 @@ function Frame() {
           <Route path="/recommend/apps/:name" element={<Keyed page={RecommendAppPage} />} />
           <Route path="/cubes" element={<CubesPage />} />
           <Route path="/cubes/:name" element={<Keyed page={CubePage} />} />
+          <Route path="/analysis" element={<MiningJobsPage />} />
+          <Route path="/analysis/mining/:id" element={<Keyed page={MiningJobPage} />} />
           <Route path="/behavior" element={<BehaviorProjectsPage />} />
           <Route path="/behavior/:name/*" element={<Keyed page={BehaviorProjectPage} />} />
           <Route path="/crowd" element={<CrowdStreamsPage />} />

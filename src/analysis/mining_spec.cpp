@@ -164,7 +164,8 @@ Result<MiningSpec> ParseMiningSpec(const json& body) {
   const json given = body.value("params", json::object());
   if (!given.is_object()) return Status::BadRequest("params must be an object");
   const auto& params = ParamsOf(s.kind);
-  for (const auto& [key, value] : given.items()) {
+  for (const auto& item : given.items()) {
+    const std::string key = item.key();
     const bool known = std::any_of(params.begin(), params.end(), [&](const Param& p) { return key == p.name; });
     if (!known) return Status::BadRequest("params." + key + " is not a parameter of " + s.kind);
   }

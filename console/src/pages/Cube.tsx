@@ -247,7 +247,7 @@ export function CubesPage() {
   const list = useApi<{ cubes: CubeInfo[] }>("/api/v1/cubes", 5000);
   return (
     <>
-      <PageHeader title="Analysis">
+      <PageHeader title="Cubes">
         <Allowed permission="cubes:write">
           <CreateCube />
         </Allowed>
