@@ -188,6 +188,7 @@ test("an association-rules job from the form, its rules filtered and sorted as t
   // The list shows the job.
   await page.getByRole("link", { name: "Analysis", exact: true }).click();
   const listed = page.getByRole("region", { name: "Mining jobs" }).getByRole("row").filter({ has: page.getByRole("link", { name: String(id), exact: true }) });
+  await listed.waitFor();
   const cells = await listed.getByRole("cell").allTextContents();
   assert.deepEqual(cells.slice(0, 5), [String(id), "Association rules", "baskets v1", "succeeded", "admin"]);
   assert.match(cells[6], /^\d+ ms$/);

@@ -1,4 +1,4 @@
-// The analysis (cube) pages in headless Chromium against a real aimass: a table dataset of
+// The cube pages in headless Chromium against a real aimass: a table dataset of
 // 2,000 sales lines over 60 days (4 countries, 20 products in 4 families, made here from a seeded
 // generator, with one day of a burst of orders) uploaded through the API; a cube over it created
 // from its JSON on the list page and built; then, on the cube's page, by clicks: revenue by
@@ -146,7 +146,7 @@ test("a cube made on the list page from a dataset uploaded through the API is bu
   const page = await openPage(s.browser, s.platform);
   const locale = await page.evaluate(() => navigator.language);
   await page.goto(`${s.platform.url}/#/cubes`);
-  await page.getByRole("link", { name: "Analysis" }).waitFor();
+  await page.getByRole("link", { name: "Cubes", exact: true }).waitFor();
   await page.getByText("No cubes").waitFor();
   await page.getByRole("button", { name: "New cube" }).click();
   const form = page.getByRole("form", { name: "New cube" });
@@ -162,7 +162,7 @@ test("a cube made on the list page from a dataset uploaded through the API is bu
   assert.equal(cube.rows, 2000);
   assert.equal(cube.source.built_version, 1);
 
-  await page.getByRole("link", { name: "Analysis" }).click();
+  await page.getByRole("link", { name: "Cubes", exact: true }).click();
   const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: "sales", exact: true }) }).filter({ hasText: "ready" });
   await row.waitFor();
   const cells = await row.getByRole("cell").allTextContents();

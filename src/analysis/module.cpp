@@ -1,12 +1,25 @@
 #include "analysis/module.hpp"
 
 #include "analysis/api.hpp"
+#include "analysis/labelling_api.hpp"
+#include "auth/module.hpp"
 #include "datasets/module.hpp"
 #include "events/module.hpp"
+#include "pipeline/module.hpp"
+#include "serving/module.hpp"
 
 namespace aimass::analysis {
 
+std::vector<storage::Migration> AnalysisModule::Migrations() const {
+  auto m = MiningService::Migrations();
+  for (auto& x : LabellingService::Migrations()) m.push_back(std::move(x));
+  return m;
+}
+
 Status AnalysisModule::Open(module::Context& ctx) {
+  AIMASS_ASSIGN_OR_RETURN(auth::AuthModule * auth, ctx.Need<auth::AuthModule>());
+  AIMASS_ASSIGN_OR_RETURN(serving::ServingModule * serving, ctx.Need<serving::ServingModule>());
+  AIMASS_ASSIGN_OR_RETURN(pipeline::PipelineModule * pipeline, ctx.Need<pipeline::PipelineModule>());
   AIMASS_ASSIGN_OR_RETURN(events::EventsModule * events, ctx.Need<events::EventsModule>());
   AIMASS_ASSIGN_OR_RETURN(datasets::DatasetsModule * datasets, ctx.Need<datasets::DatasetsModule>());
   const auto& cfg = ctx.config();
@@ -18,10 +31,20 @@ Status AnalysisModule::Open(module::Context& ctx) {
   o.max_rows = static_cast<uint64_t>(cfg.analysis.mining_max_rows);
   o.run_workers = ctx.hooks().serves(kName);
   mining_ = std::make_unique<MiningService>(ctx.db(), o);
+  LabellingOptions l;
+  l.datasets = &datasets->datasets();
+  l.serving = &serving->serving();
+  l.pipelines = &pipeline->pipelines();
+  l.auth = &auth->service();
+  l.bus = &events->bus();
+  labelling_ = std::make_unique<LabellingService>(ctx.db(), l);
   return mining_->Open();
 }
 
-Status AnalysisModule::RegisterRoutes(http::Router& router) { return analysis::RegisterRoutes(router, *mining_); }
+Status AnalysisModule::RegisterRoutes(http::Router& router) {
+  AIMASS_RETURN_IF_ERROR(analysis::RegisterRoutes(router, *mining_));
+  return RegisterLabellingRoutes(router, *labelling_);
+}
 
 Status AnalysisModule::Start() {
   mining_->Start();

@@ -1,8 +1,10 @@
-// The analysis module: data mining jobs on dataset versions (/api/v1/analysis).
+// The analysis module: data mining jobs on dataset versions (/api/v1/analysis) and labelling
+// projects (/api/v1/labelling).
 #pragma once
 
 #include <memory>
 
+#include "analysis/labelling.hpp"
 #include "analysis/mining.hpp"
 #include "module/module.hpp"
 
@@ -12,18 +14,20 @@ class AnalysisModule final : public module::Module {
  public:
   static constexpr std::string_view kName = "analysis";
   std::string_view name() const override { return kName; }
-  std::vector<std::string_view> paths() const override { return {"/api/v1/analysis"}; }
-  std::vector<std::string_view> needs() const override { return {"auth", "events", "datasets"}; }
-  std::vector<storage::Migration> Migrations() const override { return MiningService::Migrations(); }
+  std::vector<std::string_view> paths() const override { return {"/api/v1/analysis", "/api/v1/labelling"}; }
+  std::vector<std::string_view> needs() const override { return {"auth", "events", "datasets", "serving", "pipeline"}; }
+  std::vector<storage::Migration> Migrations() const override;
   Status Open(module::Context& ctx) override;
   Status RegisterRoutes(http::Router& router) override;
   Status Start() override;
   void Stop() override;
 
   MiningService& mining() { return *mining_; }
+  LabellingService& labelling() { return *labelling_; }
 
  private:
   std::unique_ptr<MiningService> mining_;
+  std::unique_ptr<LabellingService> labelling_;
 };
 
 }  // namespace aimass::analysis

@@ -256,8 +256,8 @@ function ms(n: number | null | undefined): string {
   return s < 3600 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
 }
 
-function paramText(v: unknown): string {
-  if (Array.isArray(v)) return v.length ? v.join(", ") : "[]";
+function paramText(name: string, v: unknown): string {
+  if (Array.isArray(v)) return v.length ? v.join(", ") : name === "columns" ? "[] (every numeric column)" : "[]";
   if (typeof v === "string") return v === "" ? '""' : v;
   return JSON.stringify(v);
 }
@@ -368,7 +368,7 @@ function ParamInput({
   if (p.type === "choice") {
     return (
       <Field label={label}>
-        <select name={p.name} value={String(value)} onChange={(e) => onChange(e.target.value)}>
+        <select name={p.name} aria-label={label} value={String(value)} onChange={(e) => onChange(e.target.value)}>
           {(p.choices ?? []).map((c) => (
             <option key={c} value={c}>
               {c}
@@ -381,7 +381,7 @@ function ParamInput({
   if (p.type === "column") {
     return (
       <Field label={label}>
-        <select name={p.name} value={String(value)} onChange={(e) => onChange(e.target.value)}>
+        <select name={p.name} aria-label={label} value={String(value)} onChange={(e) => onChange(e.target.value)}>
           <option value="">{p.def === undefined ? "(choose a column)" : "(none)"}</option>
           {columns.map((c) => (
             <option key={c.name} value={c.name}>
@@ -398,6 +398,7 @@ function ParamInput({
       <Field label="columns (none picked: every numeric one)">
         <select
           name="columns"
+          aria-label="columns (none picked: every numeric one)"
           multiple
           size={Math.min(6, Math.max(3, numeric.length))}
           value={value as string[]}
@@ -461,6 +462,7 @@ function NewJob({ onCancel }: { onCancel: () => void }) {
         <Field label="Kind">
           <select
             name="kind"
+            aria-label="Kind"
             value={kind}
             onChange={(e) => {
               const k = e.target.value as Kind;
@@ -478,6 +480,7 @@ function NewJob({ onCancel }: { onCancel: () => void }) {
         <Field label="Dataset">
           <select
             name="dataset"
+            aria-label="Dataset"
             value={dataset}
             onChange={(e) => {
               setDataset(e.target.value);
@@ -494,7 +497,7 @@ function NewJob({ onCancel }: { onCancel: () => void }) {
           </select>
         </Field>
         <Field label="Version">
-          <select name="version" value={version} onChange={(e) => setVersion(e.target.value)} disabled={!dataset}>
+          <select name="version" aria-label="Version" value={version} onChange={(e) => setVersion(e.target.value)} disabled={!dataset}>
             <option value="latest">latest</option>
             {ready.map((v) => (
               <option key={v.version} value={String(v.version)}>
@@ -512,10 +515,13 @@ function NewJob({ onCancel }: { onCancel: () => void }) {
       )}
       {dataset && !current && !picked.error && <p className="muted">Reading the version's columns…</p>}
       <ErrorLine error={datasets.error ?? picked.error} />
-      <fieldset className="mining-params" aria-label="Parameters" data-kind={kind}>
-        {spec.params.map((p) => (
-          <ParamInput key={`${kind}-${p.name}`} p={p} value={values[p.name]} columns={columns} onChange={(v) => setValues((old) => ({ ...old, [p.name]: v }))} />
-        ))}
+      <fieldset className="mining-params-set" data-kind={kind}>
+        <legend>Parameters</legend>
+        <div className="mining-params">
+          {spec.params.map((p) => (
+            <ParamInput key={`${kind}-${p.name}`} p={p} value={values[p.name]} columns={columns} onChange={(v) => setValues((old) => ({ ...old, [p.name]: v }))} />
+          ))}
+        </div>
       </fieldset>
       <ErrorLine error={action.error} />
       <FormButtons submit="Start" disabled={action.busy || !dataset} onCancel={onCancel} />
@@ -530,11 +536,13 @@ export function MiningJobPage() {
   const path = `/api/v1/analysis/mining/${enc(id)}`;
   const [live, setLive] = useState(true);
   const [gone, setGone] = useState(false); // being deleted: read it no more
-  const job = useApi<MiningJob>(gone ? null : path, live && !gone ? 1000 : 0);
+  const [missing, setMissing] = useState(false); // 404: no such job, read it no more
+  const job = useApi<MiningJob>(gone ? null : path, live && !gone && !missing ? 1000 : 0);
   const j = job.data;
   useEffect(() => {
     if (j) setLive(!FINAL.includes(j.state));
   }, [j]);
+  useEffect(() => setMissing(job.error?.status === 404), [job.error]);
   const action = useAction();
   const navigate = useNavigate();
   if (!j) return <ErrorLine error={job.error} />;
@@ -610,7 +618,7 @@ export function MiningJobPage() {
       <h2>Parameters</h2>
       <dl className="facts" aria-label="Parameters">
         {Object.entries(j.params).map(([k, v]) => (
-          <ParamFact key={k} name={k} value={paramText(v)} />
+          <ParamFact key={k} name={k} value={paramText(k, v)} />
         ))}
       </dl>
       {j.state === "succeeded" && j.result !== undefined && <Result job={j} />}
@@ -965,6 +973,7 @@ function SequencesView({ r }: { r: SequencesResult }) {
 // ---- outliers ----
 
 function OutliersView({ r, contamination }: { r: OutliersResult; contamination: number }) {
+  const [limit, setLimit] = useState(500);
   const withId = r.top.some((t) => t.id !== undefined);
   return (
     <>
@@ -998,7 +1007,7 @@ function OutliersView({ r, contamination }: { r: OutliersResult; contamination: 
             </tr>
           </thead>
           <tbody>
-            {r.top.map((t) => (
+            {r.top.slice(0, limit).map((t) => (
               <tr key={t.row} data-row={t.row} data-score={t.score} className={(contamination > 0 ? t.score >= r.threshold : t.score > r.threshold) ? undefined : "muted"}>
                 <td className="num">{t.row.toLocaleString()}</td>
                 {withId && <td>{t.id}</td>}
@@ -1013,6 +1022,7 @@ function OutliersView({ r, contamination }: { r: OutliersResult; contamination: 
           </tbody>
         </table>
       </div>
+      <More shown={Math.min(limit, r.top.length)} total={r.top.length} more={() => setLimit((n) => n + 500)} />
     </>
   );
 }
