@@ -5,13 +5,18 @@
 // column, ids of outliers) into the results the API returns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/agreement.hpp"
+#include "analysis/label_model.hpp"
+#include "analysis/label_schema.hpp"
 #include "analysis/mining_job.hpp"
 #include "analysis/mining_spec.hpp"
 #include "analysis/mining_store.hpp"
@@ -245,6 +250,100 @@ TEST_F(TableFixture, ClustersSkipNullRowsAndOutliersNameTheirRows) {
   MiningRun run;
   run.cancelled = &stop;
   EXPECT_FALSE(RunMining(*spec, table_, run).ok());
+}
+
+TEST(Agreement, KappasEqualTheTextbookExamples) {
+  // Fleiss (1971) as Wikipedia works it: 10 items, 14 raters, 5 categories → κ = 0.210.
+  const std::vector<std::vector<int>> table = {{0, 0, 0, 0, 14}, {0, 2, 6, 4, 2}, {0, 0, 3, 5, 6}, {0, 3, 9, 2, 0}, {2, 2, 8, 1, 1},
+                                               {7, 7, 0, 0, 0}, {3, 2, 6, 3, 0}, {2, 5, 3, 2, 2}, {6, 5, 2, 1, 0}, {0, 2, 2, 3, 7}};
+  std::vector<std::vector<std::string>> labels;
+  for (const auto& row : table) {
+    std::vector<std::string> l;
+    for (size_t c = 0; c < row.size(); ++c) l.insert(l.end(), static_cast<size_t>(row[c]), std::string(1, static_cast<char>('a' + c)));
+    labels.push_back(l);
+  }
+  labels.push_back({"a", "b"});  // another number of raters: left out
+  auto f = FleissKappa(labels);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_NEAR(f->kappa, 0.2099, 5e-4);
+  EXPECT_EQ(f->items, 10u);
+  EXPECT_EQ(f->raters, 14u);
+  EXPECT_EQ(f->per_label.size(), 5u);
+  // Cohen: 50 items, a said yes 25 (20 with b's yes), b said yes 30 → p_o 0.7, p_e 0.5, κ 0.4.
+  std::vector<std::string> a, b;
+  auto add = [&](int n, const char* x, const char* y) {
+    for (int i = 0; i < n; ++i) a.push_back(x), b.push_back(y);
+  };
+  add(20, "yes", "yes"), add(5, "yes", "no"), add(10, "no", "yes"), add(15, "no", "no");
+  EXPECT_NEAR(*CohensKappa(a, b), 0.4, 1e-12);
+  EXPECT_NEAR(*CohensKappa(a, a), 1.0, 1e-12);
+  EXPECT_FALSE(CohensKappa({}, {}).has_value());
+  EXPECT_FALSE(FleissKappa({{"a"}, {"b"}}).has_value());
+}
+
+TEST(LabelModel, WeighsFunctionsByTheirAgreementAndBeatsTheMajority) {
+  // 2,000 items of 3 classes; five functions voting on a share of items with known accuracies.
+  // Three weak ones (55 %) that err alike outvote two strong ones (95 %) in a plain majority.
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> cls(0, 2);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::vector<double> acc = {0.95, 0.95, 0.55, 0.55, 0.55};
+  std::vector<int> truth;
+  std::vector<std::vector<int>> votes;
+  for (int i = 0; i < 2000; ++i) {
+    const int y = cls(rng);
+    truth.push_back(y);
+    const int wrong = (y + 1) % 3;  // the weak functions' errors agree
+    std::vector<int> v;
+    for (double a : acc) v.push_back(u(rng) < 0.7 ? (u(rng) < a ? y : wrong) : -1);
+    votes.push_back(v);
+  }
+  const LabelModelFit fit = FitLabelModel(votes, 3);
+  int right = 0, majority_right = 0, covered = 0;
+  for (size_t i = 0; i < votes.size(); ++i) {
+    std::vector<int> count(3, 0);
+    for (int v : votes[i]) {
+      if (v >= 0) count[static_cast<size_t>(v)]++;
+    }
+    if (fit.label[i] < 0) continue;
+    ++covered;
+    right += fit.label[i] == truth[i];
+    majority_right += static_cast<int>(std::max_element(count.begin(), count.end()) - count.begin()) == truth[i];
+  }
+  EXPECT_GT(right, majority_right);
+  EXPECT_GT(static_cast<double>(right) / covered, 0.9);
+  EXPECT_GT(fit.accuracy[0], fit.accuracy[2] + 0.2);  // the strong ones are found out
+  EXPECT_NEAR(fit.coverage[0], 0.7, 0.03);
+
+  // Functions vote as written: a keyword as a word, a pattern anywhere, a rule on a column.
+  const std::vector<std::string> classes = {"fraud", "ok"};
+  auto kw = LabelingFunctionRunner::Compile(*ParseLabelingFunction({{"name", "k"}, {"kind", "keyword"}, {"keywords", {"stolen"}}, {"label", "fraud"}}, classes), classes);
+  ASSERT_TRUE(kw.ok());
+  EXPECT_EQ(kw->Vote("My card was STOLEN.", json::object()), 0);
+  EXPECT_EQ(kw->Vote("unstolen goods", json::object()), -1);
+  auto rule = LabelingFunctionRunner::Compile(*ParseLabelingFunction({{"name", "r"}, {"kind", "rule"}, {"column", "amount"}, {"op", ">="}, {"value", 100}, {"label", "ok"}}, classes), classes);
+  ASSERT_TRUE(rule.ok());
+  EXPECT_EQ(rule->Vote("", {{"amount", 150}}), 1);
+  EXPECT_EQ(rule->Vote("", {{"amount", 50}}), -1);
+  EXPECT_EQ(rule->Vote("", {{"other", 500}}), -1);
+  EXPECT_FALSE(ParseLabelingFunction({{"name", "x"}, {"kind", "regex"}, {"pattern", "("}, {"label", "ok"}}, classes).ok());
+  EXPECT_FALSE(ParseLabelingFunction({{"name", "x"}, {"kind", "keyword"}, {"keywords", {"a"}}, {"label", "nope"}}, classes).ok());
+}
+
+TEST(LabelSchema, ChecksValuesAndPutsThemInOneForm) {
+  auto s = ParseLabelSchema({{"kind", "multi"}, {"classes", {"b", "a", "c"}}});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->keys, (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(*CheckLabel(*s, {"c", "a", "c"}, ""), json({"a", "c"}));
+  EXPECT_FALSE(CheckLabel(*s, {"d"}, "").ok());
+  auto spans = ParseLabelSchema({{"kind", "spans"}, {"classes", {"x", "y"}}, {"text_column", "t"}});
+  ASSERT_TRUE(spans.ok());
+  // Offsets count code points: "héllo" has 5.
+  EXPECT_TRUE(CheckLabel(*spans, {{{"class", "x"}, {"start", 0}, {"end", 5}}}, "h\xc3\xa9llo").ok());
+  EXPECT_FALSE(CheckLabel(*spans, {{{"class", "x"}, {"start", 0}, {"end", 6}}}, "h\xc3\xa9llo").ok());
+  EXPECT_FALSE(ParseLabelSchema({{"kind", "spans"}, {"classes", {"x", "y"}}}).ok());
+  EXPECT_FALSE(ParseLabelSchema({{"classes", {"x", "y"}}, {"keys", {"1", "1"}}}).ok());
+  EXPECT_FALSE(ParseLabelSchema({{"classes", {"x"}}}).ok());
 }
 
 }  // namespace

@@ -84,3 +84,30 @@ def test_mining_from_the_command_line(analysis_cli, analysis_server):
     assert "-p takes name=value" in res.stderr, res.stderr
     res = analysis_cli.run("analysis", "mine", "kmeans", "--dataset", points, "-p", "k=100", expect=1, timeout=60)
     assert "the job failed: k (100) is more than the points (40)" in res.stderr, res.stderr
+
+
+def test_labelling_from_the_command_line(analysis_cli, analysis_server):
+    c = analysis_server.admin
+    texts = upload(c, "text\nmy card was stolen\nwhat is my balance\nsomeone used my card\nhow much money do i have")
+    name = unique("clilab")
+    out = analysis_cli.run("label", "create", name, "--dataset", texts, "--classes", "fraud,balance", "--text-column", "text").stdout
+    assert f"Project {name} created: 4 items" in out, out
+    truth = {"my card was stolen": "fraud", "what is my balance": "balance", "someone used my card": "fraud",
+             "how much money do i have": "balance"}
+    for _ in range(4):
+        task = json.loads(analysis_cli.run("--json", "label", "next", name).stdout)
+        out = analysis_cli.run("label", "annotate", name, str(task["id"]), truth[task["text"]]).stdout
+        assert f"Task {task['id']} labelled {truth[task['text']]}" in out, out
+    assert "No task left for you" in analysis_cli.run("label", "next", name).stdout
+    res = analysis_cli.run("label", "annotate", name, "0", "weather", expect=1)
+    assert "'weather' is not a class of this project" in res.stderr, res.stderr
+    assert "4 tasks accepted" in analysis_cli.run("label", "accept", name).stdout
+    out = analysis_cli.run("label", "export", name).stdout
+    assert f"Exported 4 labels to {name}-labels version 1" in out, out
+    rows = wait_for(lambda: (r := c.get(f"/api/v1/datasets/{name}-labels/versions/1/rows")).status_code == 200 and r.json()["rows"], 30,
+                    "the exported labels")
+    assert {r["text"]: r["label"] for r in rows} == truth
+    listed = json.loads(analysis_cli.run("--json", "label", "projects").stdout)
+    assert any(p["name"] == name and p["items"] == 4 for p in listed)
+    assert "Fleiss' kappa -" in analysis_cli.run("label", "agreement", name).stdout  # one annotator: nothing to compare
+    assert f"Project {name} deleted" in analysis_cli.run("label", "delete", name).stdout
