@@ -19,7 +19,7 @@
 #   bench/mining.sh
 #   AIMASS_BIN=build/aimass REPEAT=3 (AI Mass jobs and scikit-learn fits) APRIORI_REPEAT=3 SUPPORTS=0.01,0.005
 #   MIN_CONFIDENCE=0.5 ROWS=1000000 DIMS=20 K=8 THREADS=2 WORK=/tmp/aimass-bench-mining (the blobs' CSV is kept
-#   there) KEEP=1 QUIET_WAIT_S=60 QUIET_CORES=0.3 (before each timed run, wait up to that long for other processes
+#   there) KEEP=1 QUIET_WAIT_S=300 QUIET_CORES=0.3 (before each timed run, wait up to that long for other processes
 #   to use under that many cores; "others" in the output says how busy the machine was during each run)
 set -euo pipefail
 cd "$(dirname "$0")/.."

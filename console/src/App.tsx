@@ -26,6 +26,8 @@ import { AssistBotPage, AssistBotsPage, AssistInboxPage } from "./pages/Assist";
 import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { CubePage, CubesPage } from "./pages/Cube";
 import { MiningJobPage, MiningJobsPage } from "./pages/Analysis";
+import { LabellingProjectPage, LabellingProjectsPage } from "./pages/Labelling";
+import { AnnotatePage } from "./pages/Annotate";
 import { BehaviorProjectPage, BehaviorProjectsPage } from "./pages/Behavior";
 import { CrowdStreamPage, CrowdStreamsPage } from "./pages/Crowd";
 import { AdminPage } from "./pages/Admin";
@@ -50,6 +52,7 @@ const NAV: [string, string][] = [
   ["/recommend", "Recommendation"],
   ["/cubes", "Cubes"],
   ["/analysis", "Analysis"],
+  ["/labelling", "Labelling"],
   ["/behavior", "Behaviour"],
   ["/crowd", "Crowd"],
   ["/gateway", "Gateway"],
@@ -131,6 +134,9 @@ function Frame() {
           <Route path="/cubes/:name" element={<Keyed page={CubePage} />} />
           <Route path="/analysis" element={<MiningJobsPage />} />
           <Route path="/analysis/mining/:id" element={<Keyed page={MiningJobPage} />} />
+          <Route path="/labelling" element={<LabellingProjectsPage />} />
+          <Route path="/labelling/:name" element={<Keyed page={LabellingProjectPage} />} />
+          <Route path="/labelling/:name/annotate" element={<Keyed page={AnnotatePage} />} />
           <Route path="/behavior" element={<BehaviorProjectsPage />} />
           <Route path="/behavior/:name/*" element={<Keyed page={BehaviorProjectPage} />} />
           <Route path="/crowd" element={<CrowdStreamsPage />} />

@@ -2,9 +2,12 @@
 
 #include "analysis/api.hpp"
 #include "analysis/labelling_api.hpp"
+#include "analysis/usage_api.hpp"
 #include "auth/module.hpp"
+#include "cube/module.hpp"
 #include "datasets/module.hpp"
 #include "events/module.hpp"
+#include "gateway/module.hpp"
 #include "pipeline/module.hpp"
 #include "serving/module.hpp"
 
@@ -13,6 +16,7 @@ namespace aimass::analysis {
 std::vector<storage::Migration> AnalysisModule::Migrations() const {
   auto m = MiningService::Migrations();
   for (auto& x : LabellingService::Migrations()) m.push_back(std::move(x));
+  for (auto& x : UsageService::Migrations()) m.push_back(std::move(x));
   return m;
 }
 
@@ -38,20 +42,47 @@ Status AnalysisModule::Open(module::Context& ctx) {
   l.auth = &auth->service();
   l.bus = &events->bus();
   labelling_ = std::make_unique<LabellingService>(ctx.db(), l);
+  AIMASS_ASSIGN_OR_RETURN(gateway::GatewayModule * gateway, ctx.Need<gateway::GatewayModule>());
+  AIMASS_ASSIGN_OR_RETURN(cube::CubeModule * cube, ctx.Need<cube::CubeModule>());
+  UsageOptions u;
+  u.datasets = &datasets->datasets();
+  u.cubes = &cube->service();
+  u.gateway = &gateway->gateway();
+  u.bus = &events->bus();
+  u.dataset = cfg.usage.dataset;
+  u.flush_ms = cfg.usage.flush_s * 1000;
+  u.retention_ms = cfg.usage.retention_h * 3'600'000;
+  u.run = o.run_workers;
+  usage_ = std::make_unique<UsageService>(ctx.db(), u);
+  gateway_ = &gateway->gateway();
+  serving_ = &serving->serving();
+  count_usage_ = cfg.usage.enabled && o.run_workers;
   return mining_->Open();
 }
 
 Status AnalysisModule::RegisterRoutes(http::Router& router) {
   AIMASS_RETURN_IF_ERROR(analysis::RegisterRoutes(router, *mining_));
-  return RegisterLabellingRoutes(router, *labelling_);
+  AIMASS_RETURN_IF_ERROR(RegisterLabellingRoutes(router, *labelling_));
+  return RegisterUsageRoutes(router, *usage_);
 }
 
 Status AnalysisModule::Start() {
   mining_->Start();
+  if (count_usage_) {
+    // In a process serving the gateway or serving only: a remote gateway counts in its own process.
+    gateway_->SetUsageSink(usage_.get());
+    serving_->SetUsageSink(usage_.get());
+    usage_->Start();
+  }
   return Status::Ok();
 }
 
 void AnalysisModule::Stop() {
+  if (count_usage_) {
+    gateway_->SetUsageSink(nullptr);
+    serving_->SetUsageSink(nullptr);
+  }
+  if (usage_) usage_->Stop();
   if (mining_) mining_->Stop();
 }
 

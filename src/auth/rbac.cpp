@@ -9,7 +9,7 @@ const std::vector<Role>& BuiltinRoles() {
       "cron:read",      "blobs:read",       "gateway:read",  "apikeys:read",   "apps:read",
       "jobs:read",      "cluster:read",     "collectors:read", "experiments:read",
       "search:read",    "assist:read", "recommend:read", "cubes:read", "behavior:read", "crowd:read",
-      "analysis:read", "labelling:read"};
+      "analysis:read", "labelling:read", "usage:read"};
   static const std::vector<Role> roles = [] {
     std::vector<Role> r;
     r.push_back({"admin", {"*:*"}, true});
@@ -19,7 +19,7 @@ const std::vector<Role>& BuiltinRoles() {
                           "inference:invoke", "apikeys:write", "apps:write", "gateway:register", "jobs:write",
                           "collectors:write", "collectors:push", "experiments:write", "search:write",
                           "assist:write", "assist:chat", "assist:agent", "recommend:write", "cubes:write", "behavior:write", "behavior:capture", "crowd:write",
-                          "analysis:write", "labelling:write", "labelling:annotate", "labelling:review"}) {
+                          "analysis:write", "labelling:write", "labelling:annotate", "labelling:review", "usage:write"}) {
       dev.emplace_back(p);
     }
     r.push_back({"developer", dev, true});

@@ -220,6 +220,16 @@ const std::vector<KeyInfo>& Keys() {
       INT_KEY("analysis.mining_threads", analysis.mining_threads, 0, 4096, "Threads one mining job computes on; 0: every usable core."),
       INT_KEY("analysis.mining_max_rows", analysis.mining_max_rows, 1, 1ll << 40,
               "Rows a mining job may read from its dataset version; a larger version is refused when the job is created."),
+      KeyInfo{"usage.enabled", "bool", false, "",
+              "Count every call through the gateway and every inference for usage analysis (/api/v1/usage, the platform-usage "
+              "dataset and cube).",
+              [](const Config& c) { return std::string(c.usage.enabled ? "true" : "false"); },
+              [](Config& c, const std::string& v) { return SetBool(c.usage.enabled, v); }},
+      INT_KEY("usage.flush_s", usage.flush_s, 1, 3600,
+              "How often counted calls are appended to the usage dataset (per second and route, application, consumer, "
+              "deployment, version and status) and alert rules are evaluated."),
+      STR_KEY("usage.dataset", usage.dataset, "The dataset (and cube) the usage is written to."),
+      INT_KEY("usage.retention_h", usage.retention_h, 1, 24 * 31, "Hours of usage series kept in memory for /api/v1/usage (the dataset keeps all)."),
       SECRET_KEY("gateway.redis_url", gateway.redis_url, "",
                  "Redis for gateway rate limits shared between processes "
                  "(redis://[:password@]host[:port][/db]); empty: routes may only use local limits."),

@@ -113,6 +113,13 @@ struct Config {
     int64_t mining_max_rows = 50'000'000;  // rows one mining job may read
   } analysis;
 
+  struct Usage {
+    bool enabled = true;          // the gateway's calls and inferences counted
+    int64_t flush_s = 60;         // how often they are written to the dataset and alerts evaluated
+    std::string dataset = "platform-usage";
+    int64_t retention_h = 24;     // of the in-memory series behind /api/v1/usage
+  } usage;
+
   struct Console {
     std::string dir;  // the console's built files; empty: `console` beside the binary
   } console;

@@ -117,6 +117,8 @@ Gateway::Gateway(storage::Db& db, auth::AuthService& auth, std::shared_ptr<prome
     : impl_(std::make_unique<Impl>(db, auth, std::move(metrics), options)) {}
 Gateway::~Gateway() = default;
 
+void Gateway::SetUsageSink(UsageSink* sink) { impl_->usage.store(sink, std::memory_order_release); }
+
 Status Gateway::Load() {
   AIMASS_RETURN_IF_ERROR(impl_->Rebuild());
   if (!impl_->refresher.joinable()) impl_->refresher = NamedThread("gw-refresh", [this] { impl_->RefreshLoop(); });

@@ -14,6 +14,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "common/status.hpp"
+#include "common/usage.hpp"
 #include "gateway/consumer.hpp"
 #include "discovery/discovery.hpp"
 #include "gateway/spec.hpp"
@@ -60,6 +61,8 @@ class Gateway {
   static std::vector<storage::Migration> Migrations();
   // Reads the stored configuration and starts serving it.
   Status Load();
+  // Where each call's usage goes (the analysis module's collector); null: nowhere.
+  void SetUsageSink(UsageSink* sink);
 
   // Administration. Each change is stored, then swapped into the live table at once.
   Result<std::vector<UpstreamSpec>> Upstreams() const;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "gateway/gateway.hpp"
+#include "common/usage.hpp"
 
 #include <boost/container/small_vector.hpp>
 
@@ -17,6 +18,7 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
@@ -105,6 +107,8 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   Clock::time_point start;
   std::string request_id;
   std::string consumer;
+  std::string_view application;  // the route's (kept by `live`), for usage analysis
+  uint64_t bytes_in = 0;
   bool log = false;
   // The response cache: where a cacheable answer goes, and for how long at most.
   std::string cache_key;
@@ -267,9 +271,16 @@ struct Gateway::Impl {
   std::optional<http::Response> ApplyCache(Pass& p);
   std::optional<http::Response> PickUpstream(Pass& p);
   http::Response Dispatch(std::shared_ptr<Exchange> x, Pass& p);
-  http::Response StaticAnswer(const RouteSpec& route, const Fallback& f, const char* why, Clock::time_point start);
+  http::Response StaticAnswer(const Fallback& f, const char* why, Pass& p);
+  // Who a call was for, as usage analysis counts it.
+  struct Caller {
+    std::string_view consumer, application;
+    uint64_t bytes_in = 0;
+  };
+  static Caller CallerOf(const Pass& p);
   void Record(std::string_view route, std::string_view upstream, int status, Clock::time_point start,
-              std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes);
+              std::optional<std::chrono::nanoseconds> upstream_latency, size_t body_bytes, const Caller& caller);
+  std::atomic<UsageSink*> usage{nullptr};
 };
 
 // The request path's helpers (proxy.cpp).

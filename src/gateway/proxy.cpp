@@ -93,7 +93,7 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optiona
   size_t body = r.body.size();
   int status = r.status;
   x->pool->ReportOutcome(status >= 500, x->trial);
-  x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body);
+  x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body, {x->consumer, x->application, x->bytes_in});
   if (x->log) {
     spdlog::info("gateway route={} upstream={} target={} consumer={} status={} total_ms={:.3f} upstream_ms={:.3f} "
                  "attempts={} request_id={}",
@@ -207,9 +207,28 @@ Status Gateway::Impl::Resolve(http::Request& req) {
   return AuthenticateConsumer(*r->live, *r->hit->route, req);
 }
 
+Gateway::Impl::Caller Gateway::Impl::CallerOf(const Pass& p) {
+  const RouteSpec& r = p.route;
+  return {p.consumer, !r.application.empty() ? std::string_view(r.application) : !r.upstream.empty() ? std::string_view(r.upstream) : std::string_view(r.service),
+          p.req.body.size()};
+}
+
 void Gateway::Impl::Record(std::string_view route_name, std::string_view upstream_name, int status,
                            Clock::time_point start, std::optional<std::chrono::nanoseconds> upstream_latency,
-                           size_t body_bytes) {
+                           size_t body_bytes, const Caller& caller) {
+  if (UsageSink* sink = usage.load(std::memory_order_acquire)) {
+    UsageRecord u;
+    u.kind = "gateway";
+    u.route = route_name;
+    u.application = caller.application;
+    u.consumer = caller.consumer;
+    u.status = status;
+    u.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    u.bytes_in = caller.bytes_in;
+    u.bytes_out = body_bytes;
+    u.time_ms = UnixNowMs();
+    sink->Record(u);
+  }
   static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                                    0.1,    0.25,  0.5,    1,     2.5,  5,    10};
   // The series of a (route, upstream) are looked up once: a prometheus Add builds a label map
@@ -253,14 +272,15 @@ void Gateway::Impl::Record(std::string_view route_name, std::string_view upstrea
 }
 
 // A fallback's static answer, marked X-Degraded with why.
-http::Response Gateway::Impl::StaticAnswer(const RouteSpec& route, const Fallback& f, const char* why,
-                                           Clock::time_point start) {
+http::Response Gateway::Impl::StaticAnswer(const Fallback& f, const char* why, Pass& p) {
+  const RouteSpec& route = p.route;
+  const Clock::time_point start = p.start;
   http::Response r;
   r.status = f.status;
   r.headers.Set("Content-Type", f.content_type);
   r.headers.Set("X-Degraded", why);
   r.body = f.body;
-  Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size());
+  Record(route.name, "(fallback)", r.status, start, std::nullopt, r.body.size(), CallerOf(p));
   return r;
 }
 
@@ -304,11 +324,11 @@ std::optional<http::Response> Gateway::Impl::ApplyRouteState(Pass& p) {
         Status::Unavailable("route '" + p.route.name + "' is paused" + (s.reason.empty() ? "" : ": " + s.reason)),
         p.req.request_id);
     r.headers.Set("Retry-After", std::to_string(s.retry_after_s));
-    Record(p.route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size());
+    Record(p.route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
     return r;
   }
   if (s.mode == RouteMode::kDegraded) {
-    if (s.fallback.upstream.empty()) return StaticAnswer(p.route, s.fallback, "1", p.start);
+    if (s.fallback.upstream.empty()) return StaticAnswer(s.fallback, "1", p);
     p.upstream = s.fallback.upstream;
   }
   return std::nullopt;
@@ -346,7 +366,7 @@ std::optional<http::Response> Gateway::Impl::ApplyRateLimit(Pass& p) {
   r.headers.Set("RateLimit-Limit", std::to_string(p.limit->limit));
   r.headers.Set("RateLimit-Remaining", "0");
   r.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(p.limit->reset_s))));
-  Record(p.route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size());
+  Record(p.route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
   return r;
 }
 
@@ -377,7 +397,7 @@ std::optional<http::Response> Gateway::Impl::ApplyCache(Pass& p) {
   r.headers.Set("X-Cache", "HIT");
   r.headers.Set("Age", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - hit->stored).count()));
   r.body = hit->body;
-  Record(route.name, "(cache)", r.status, p.start, std::nullopt, r.body.size());
+  Record(route.name, "(cache)", r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
   return r;
 }
 
@@ -392,7 +412,7 @@ std::optional<http::Response> Gateway::Impl::PickUpstream(Pass& p) {
                     : Status::Unavailable("upstream '" + std::string(p.upstream) + "' is not configured");
     http::Response r = http::ErrorResponse(st, p.req.request_id);
     r.headers.Set("Retry-After", "1");
-    Record(route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size());
+    Record(route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
     return r;
   }
   UpstreamPool::Admission admission = pool_it->second->AdmitRequest();
@@ -404,13 +424,13 @@ std::optional<http::Response> Gateway::Impl::PickUpstream(Pass& p) {
       admission = pool_it->second->AdmitRequest();
     }
     if (!admission.allowed && route.fallback && route.fallback->upstream.empty()) {
-      return StaticAnswer(route, *route.fallback, "circuit-open", p.start);
+      return StaticAnswer(*route.fallback, "circuit-open", p);
     }
     if (!admission.allowed) {
       http::Response r = http::ErrorResponse(
           Status::Unavailable("the circuit of upstream '" + pool_it->second->spec().name + "' is open"), p.req.request_id);
       r.headers.Set("Retry-After", std::to_string(std::max<int64_t>(1, static_cast<int64_t>(std::ceil(admission.retry_after_s)))));
-      Record(route.name, pool_it->second->spec().name, r.status, p.start, std::nullopt, r.body.size());
+      Record(route.name, pool_it->second->spec().name, r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
       return r;
     }
   }
@@ -430,6 +450,9 @@ http::Response Gateway::Impl::Dispatch(std::shared_ptr<Exchange> x, Pass& p) {
   x->start = p.start;
   x->request_id = req.request_id;
   x->consumer = p.consumer;
+  const Caller caller = CallerOf(p);
+  x->application = caller.application;
+  x->bytes_in = caller.bytes_in;
   x->log = options.access_log;
   x->cache_key = std::move(p.cache_key);
   x->cache = p.cache_spec;

@@ -360,7 +360,7 @@ Result<RouteSpec> ParseRoute(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("a route must be a JSON object");
   AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "route", {"name", "hosts", "paths", "methods", "headers", "upstream",
                                                "strip_path", "rewrite", "anonymous", "auth", "permission", "timeout_ms", "fallback", "service", "openapi_path",
-                                               "plugins", "created_at", "updated_at"}));
+                                               "application", "plugins", "created_at", "updated_at"}));
   RouteSpec r;
   AIMASS_ASSIGN_OR_RETURN(r.name, http::RequiredString(j, "name"));
   AIMASS_RETURN_IF_ERROR(ValidateName("route", r.name, 128));
@@ -446,6 +446,9 @@ Result<RouteSpec> ParseRoute(const Json& j) {
        std::any_of(r.openapi_path.begin(), r.openapi_path.end(), [](char c) { return static_cast<unsigned char>(c) <= ' '; }))) {
     return Status::BadRequest("'openapi_path' must be a path starting with '/'");
   }
+  AIMASS_ASSIGN_OR_RETURN(auto application, http::OptionalString(j, "application"));
+  r.application = application.value_or("");
+  if (!r.application.empty()) AIMASS_RETURN_IF_ERROR(ValidateName("application", r.application, 128));
   if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
     AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "cache"}));
@@ -507,6 +510,7 @@ Json ToJson(const RouteSpec& r) {
           {"fallback", r.fallback ? ToJson(*r.fallback) : Json(nullptr)},
           {"plugins", plugins},
           {"openapi_path", r.openapi_path},
+          {"application", r.application.empty() ? Json(nullptr) : Json(r.application)},
           {"created_at", r.created_at},
           {"updated_at", r.updated_at}};
 }

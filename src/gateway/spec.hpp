@@ -135,6 +135,9 @@ struct RouteSpec {
   // Where the upstream publishes its OpenAPI document (e.g. "/openapi.json"); its paths are
   // merged into the platform's /openapi.json as this route exposes them.
   std::string openapi_path;
+  // The application the route belongs to, as usage analysis groups calls (default: its
+  // upstream's or service's name).
+  std::string application;
   int64_t created_at = 0;
   int64_t updated_at = 0;
 };

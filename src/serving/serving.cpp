@@ -1026,20 +1026,66 @@ Result<Serving::Target> Serving::Pick(const std::string& name, std::optional<int
   return Target{std::move(runner), std::move(shadow), Clock::now() + std::chrono::milliseconds(timeout_ms)};
 }
 
+namespace {
+
+uint64_t TensorBytes(const std::vector<Tensor>& ts) {
+  uint64_t n = 0;
+  for (const auto& t : ts) n += t.data.size();
+  return n;
+}
+
+// One inference's usage to the sink, if there is one.
+void RecordUsage(const std::atomic<UsageSink*>& sink, const std::string& name, int64_t version, const Status& st,
+                 std::chrono::steady_clock::time_point start, uint64_t bytes_in, uint64_t bytes_out) {
+  UsageSink* s = sink.load(std::memory_order_acquire);
+  if (!s) return;
+  UsageRecord u;
+  u.kind = "inference";
+  u.deployment = name;
+  u.version = version;
+  u.status = st.ok() ? 200 : HttpStatus(st.code());
+  u.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  u.bytes_in = bytes_in;
+  u.bytes_out = bytes_out;
+  u.time_ms = UnixNowMs();
+  s->Record(u);
+}
+
+}  // namespace
+
+void Serving::SetUsageSink(UsageSink* sink) { usage_.store(sink, std::memory_order_release); }
+
 Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs) {
-  AIMASS_ASSIGN_OR_RETURN(Target t, Pick(name, version));
-  if (t.shadow) t.shadow->InferAsync(inputs, t.deadline, [](Result<std::vector<Tensor>>) {});
-  AIMASS_ASSIGN_OR_RETURN(auto outputs, t.runner->Infer(std::move(inputs), t.deadline));
-  return InferResult{t.runner->version(), std::move(outputs)};
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t in = TensorBytes(inputs);
+  auto t = Pick(name, version);
+  if (!t.ok()) {
+    RecordUsage(usage_, name, version.value_or(0), t.status(), start, in, 0);
+    return t.status();
+  }
+  if (t->shadow) t->shadow->InferAsync(inputs, t->deadline, [](Result<std::vector<Tensor>>) {});
+  const int64_t v = t->runner->version();
+  auto outputs = t->runner->Infer(std::move(inputs), t->deadline);
+  RecordUsage(usage_, name, v, outputs.status(), start, in, outputs.ok() ? TensorBytes(*outputs) : 0);
+  if (!outputs.ok()) return outputs.status();
+  return InferResult{v, std::move(*outputs)};
 }
 
 Result<PendingInfer> Serving::InferAsync(const std::string& name, std::optional<int64_t> version,
                                          std::vector<Tensor> inputs, std::function<void(Result<InferResult>)> done) {
-  AIMASS_ASSIGN_OR_RETURN(Target t, Pick(name, version));
+  const auto start = std::chrono::steady_clock::now();
+  const uint64_t in = TensorBytes(inputs);
+  auto picked = Pick(name, version);
+  if (!picked.ok()) {
+    RecordUsage(usage_, name, version.value_or(0), picked.status(), start, in, 0);
+    return picked.status();
+  }
+  Target t = std::move(*picked);
   if (t.shadow) t.shadow->InferAsync(inputs, t.deadline, [](Result<std::vector<Tensor>>) {});
   int64_t v = t.runner->version();
   auto cancel = t.runner->InferAsync(std::move(inputs), t.deadline,
-                                     [done = std::move(done), v](Result<std::vector<Tensor>> r) {
+                                     [done = std::move(done), v, start, in, name, this](Result<std::vector<Tensor>> r) {
+                                       RecordUsage(usage_, name, v, r.status(), start, in, r.ok() ? TensorBytes(*r) : 0);
                                        if (!r.ok()) return done(r.status());
                                        done(InferResult{v, std::move(*r)});
                                      });

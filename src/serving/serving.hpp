@@ -5,6 +5,7 @@
 // back after a restart. No HTTP in here. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/principal.hpp"
+#include "common/usage.hpp"
 #include "events/bus.hpp"
 #include "registry/registry.hpp"
 #include "serving/artifact_fetcher.hpp"
@@ -60,6 +62,9 @@ class Serving {
   void Start();
   // Unloads everything (drains queued requests first).
   void Stop();
+  // Where each inference's usage goes (deployment, version, status, latency; the analysis
+  // module's collector); null: nowhere.
+  void SetUsageSink(UsageSink* sink);
 
   // Loads the version (and the candidate), warms it, then records the deployment. The caller
   // needs read access to the model (checked here through the registry).
@@ -111,6 +116,7 @@ class Serving {
   struct Target;
   Result<Target> Pick(const std::string& name, std::optional<int64_t> version);
   std::unique_ptr<Impl> impl_;
+  std::atomic<UsageSink*> usage_{nullptr};
 };
 
 }  // namespace aimass::serving
