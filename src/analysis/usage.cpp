@@ -472,9 +472,6 @@ Result<json> UsageService::AlertEvents(const std::string& rule, int64_t limit) {
 void UsageService::Evaluate(int64_t now_ms) {
   auto rows = db_.Query("SELECT spec FROM usage_alert_rules ORDER BY name");
   if (!rows.ok() || rows->empty()) return;
-  // Which (rule, value) pairs are firing, as this process last saw them.
-  static std::mutex state_mu;
-  static std::map<std::pair<std::string, std::string>, bool> firing;
   for (const auto& row : *rows) {
     const json spec = json::parse(row.Text(0), nullptr, false);
     if (!spec.is_object()) continue;
@@ -524,13 +521,9 @@ void UsageService::Evaluate(int64_t now_ms) {
       }
     }
     for (const auto& [value, fire, observed, limit] : decisions) {
-      bool was = false;
-      {
-        std::lock_guard lock(state_mu);
-        bool& state = firing[{rule.name, value}];
-        was = state;
-        state = fire;
-      }
+      bool& state = firing_[{rule.name, value}];
+      const bool was = state;
+      state = fire;
       if (fire != was) Fire(rule, value, fire, observed, limit, now_ms);
     }
   }

@@ -104,6 +104,8 @@ class UsageService final : public UsageSink {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool cube_ready_ = false;
+  // Which (rule, value) pairs are firing, as this process last saw them (guarded by flush_mu_).
+  std::map<std::pair<std::string, std::string>, bool> firing_;
   std::thread thread_;
 };
 

@@ -24,6 +24,7 @@
 #include "cli/analysis_commands.hpp"
 #include "cli/crowd_commands.hpp"
 #include "cli/label_commands.hpp"
+#include "cli/usage_commands.hpp"
 #include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
@@ -217,6 +218,7 @@ int Main(int argc, char** argv) {
   auto crowd = AddCrowdCommands(app);
   auto analysis = AddAnalysisCommands(app);
   auto label = AddLabelCommands(app);
+  auto usage = AddUsageCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -294,6 +296,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunCrowdCommands(*crowd, api, g.json)) return *code;
   if (auto code = RunAnalysisCommands(*analysis, api, g.json)) return *code;
   if (auto code = RunLabelCommands(*label, api, g.json)) return *code;
+  if (auto code = RunUsageCommands(*usage, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -20,19 +20,24 @@ struct FpTree {
   std::vector<Node> nodes{{0, 0, -1, -1, -1, -1}};  // the root
   std::vector<int32_t> head;
   std::vector<uint64_t> counts;
+  // The root's child of each rank: the root has a child for most items, a list too long to scan.
+  std::vector<int32_t> root_child;
 
-  explicit FpTree(size_t ranks) : head(ranks, -1), counts(ranks, 0) {}
+  explicit FpTree(size_t ranks) : head(ranks, -1), counts(ranks, 0), root_child(ranks, -1) {}
 
   void Insert(const uint32_t* ranks, size_t n, uint64_t count) {
     int32_t at = 0;
     for (size_t i = 0; i < n; ++i) {
-      int32_t child = nodes[static_cast<size_t>(at)].first_child;
-      while (child >= 0 && nodes[static_cast<size_t>(child)].rank != ranks[i]) child = nodes[static_cast<size_t>(child)].next_sibling;
+      int32_t child = at == 0 ? root_child[ranks[i]] : nodes[static_cast<size_t>(at)].first_child;
+      if (at != 0) {
+        while (child >= 0 && nodes[static_cast<size_t>(child)].rank != ranks[i]) child = nodes[static_cast<size_t>(child)].next_sibling;
+      }
       if (child < 0) {
         child = static_cast<int32_t>(nodes.size());
         nodes.push_back({ranks[i], 0, at, head[ranks[i]], -1, nodes[static_cast<size_t>(at)].first_child});
         head[ranks[i]] = child;
         nodes[static_cast<size_t>(at)].first_child = child;
+        if (at == 0) root_child[ranks[i]] = child;
       }
       nodes[static_cast<size_t>(child)].count += count;
       counts[ranks[i]] += count;

@@ -177,16 +177,30 @@ void Relocate(const Points& p, const std::vector<int>& labels, std::vector<doubl
   }
 }
 
-double MeanVariance(const Points& p) {
+// The columns' mean variance, in one pass over the rows per block on every thread (sums and
+// sums of squares per column; the data are row-major, so a pass per column would stride).
+double MeanVariance(const Points& p, int threads) {
+  if (p.n == 0 || p.d == 0) return 0;
+  const size_t blocks = (p.n + kBlock - 1) / kBlock;
+  std::vector<std::vector<double>> sum(static_cast<size_t>(threads), std::vector<double>(p.d, 0.0));
+  std::vector<std::vector<double>> sq(static_cast<size_t>(threads), std::vector<double>(p.d, 0.0));
+  ParallelFor(blocks, threads, [&](size_t b, size_t w) {
+    double* s = sum[w].data();
+    double* q = sq[w].data();
+    for (size_t i = b * kBlock; i < std::min(p.n, (b + 1) * kBlock); ++i) {
+      const double* r = p.row(i);
+      for (size_t j = 0; j < p.d; ++j) s[j] += r[j], q[j] += r[j] * r[j];
+    }
+  });
   double total = 0;
+  const double n = static_cast<double>(p.n);
   for (size_t j = 0; j < p.d; ++j) {
-    double mean = 0, sq = 0;
-    for (size_t i = 0; i < p.n; ++i) mean += p.x[i * p.d + j];
-    mean /= static_cast<double>(p.n);
-    for (size_t i = 0; i < p.n; ++i) sq += (p.x[i * p.d + j] - mean) * (p.x[i * p.d + j] - mean);
-    total += sq / static_cast<double>(p.n);
+    double s = 0, q = 0;
+    for (size_t w = 0; w < sum.size(); ++w) s += sum[w][j], q += sq[w][j];
+    const double mean = s / n;
+    total += std::max(0.0, q / n - mean * mean);
   }
-  return p.d ? total / static_cast<double>(p.d) : 0;
+  return total / static_cast<double>(p.d);
 }
 
 KMeansResult Lloyd(const Points& p, const std::vector<double>& xnorm, std::vector<double> centres, const KMeansOptions& o, double tol, int threads) {
@@ -324,7 +338,7 @@ Result<KMeansResult> KMeans(const Points& p, const KMeansOptions& o) {
   if (o.n_init < 1 || o.max_iter < 1) return Status::BadRequest("n_init and max_iter must be at least 1");
   const int threads = ThreadsOf(o.threads);
   const std::vector<double> xnorm = RowNorms(p, threads);
-  const double tol = o.tol * MeanVariance(p);
+  const double tol = o.tol * MeanVariance(p, threads);
   std::vector<size_t> rows = AllRows(p.n);
   KMeansResult best;
   for (int run = 0; run < o.n_init; ++run) {

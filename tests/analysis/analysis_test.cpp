@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <random>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -20,6 +21,9 @@
 #include "analysis/mining_job.hpp"
 #include "analysis/mining_spec.hpp"
 #include "analysis/mining_store.hpp"
+#include "analysis/usage.hpp"
+#include "common/time.hpp"
+#include "events/bus.hpp"
 #include "datasets/segment.hpp"
 #include "test_db.hpp"
 
@@ -344,6 +348,78 @@ TEST(LabelSchema, ChecksValuesAndPutsThemInOneForm) {
   EXPECT_FALSE(ParseLabelSchema({{"kind", "spans"}, {"classes", {"x", "y"}}}).ok());
   EXPECT_FALSE(ParseLabelSchema({{"classes", {"x", "y"}}, {"keys", {"1", "1"}}}).ok());
   EXPECT_FALSE(ParseLabelSchema({{"classes", {"x"}}}).ok());
+}
+
+TEST(Usage, CountsEveryCallAndAlertsOnceWhenAValueCrossesItsThreshold) {
+  // Percentiles from the histogram: 95 calls at 1 ms, 5 at 500 ms → p95 about 1 ms, p99 about 500.
+  UsageTally t;
+  UsageRecord r;
+  r.status = 200;
+  r.latency_ms = 1;
+  for (int i = 0; i < 95; ++i) t.Add(r);
+  r.latency_ms = 500;
+  r.status = 503;
+  for (int i = 0; i < 5; ++i) t.Add(r);
+  EXPECT_EQ(t.calls, 100u);
+  EXPECT_EQ(t.errors, 5u);
+  EXPECT_LE(t.Percentile(0.95), 1.34);  // the upper edge of 1 ms's bucket (10^(1/8) wide)
+  EXPECT_GE(t.Percentile(0.99), 400);
+  EXPECT_EQ(t.Percentile(1.0), 500);
+
+  auto db = testing::OpenTestDb();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Migrate(UsageService::Migrations()).ok());
+  events::EventBus bus;
+  std::vector<std::string> seen;
+  bus.Subscribe("usage.alert.>", [&](const events::Event& e) { seen.push_back(e.topic + " " + e.data); });
+  UsageOptions o;
+  o.bus = &bus;
+  UsageService u(*db, o);
+  ASSERT_TRUE(u.PutRule({{"name", "errors"}, {"metric", "error_rate"}, {"by", "consumer"}, {"threshold", 0.2}, {"window_s", 60}, {"min_calls", 5}}).ok());
+  EXPECT_FALSE(u.PutRule({{"name", "both"}, {"metric", "calls"}, {"threshold", 1}, {"anomaly", 2}}).ok());
+  // From four threads: alice's calls all good, bob's half failing, 20 s ago (a whole slot).
+  const int64_t at = UnixNowMs() - 20'000;
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k) {
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < 250; ++i) {
+        UsageRecord c;
+        c.kind = "gateway", c.route = "r", c.application = "shop";
+        c.consumer = i % 2 ? "alice" : "bob";
+        c.status = (c.consumer == "bob" && i % 4 == 0) ? 500 : 200;
+        c.latency_ms = 2;
+        c.bytes_out = 10;
+        c.time_ms = at + k;
+        u.Record(c);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(u.Flush().ok());
+  auto series = u.Series("consumer", "", at - 60'000, UnixNowMs() + 1, 60'000);
+  ASSERT_TRUE(series.ok()) << series.status().message();
+  std::map<std::string, json> total;
+  for (const auto& s : (*series)["series"]) total[s["value"]] = s["total"];
+  EXPECT_EQ(total["alice"]["calls"], 500);
+  EXPECT_EQ(total["bob"]["calls"], 500);
+  EXPECT_EQ(total["alice"]["errors"], 0);
+  EXPECT_EQ(total["bob"]["errors"], 4 * 63);  // i = 0, 4, … 248 on each thread
+  EXPECT_EQ(total["bob"]["bytes_out"], 5000);
+  auto top = u.Top("consumer", "errors", at - 60'000, UnixNowMs() + 1, 1);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ((*top)["top"][0]["value"], "bob");
+  // The rule fired once, for bob only; flushing again changes nothing.
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_NE(seen[0].find("usage.alert.firing"), std::string::npos);
+  EXPECT_NE(seen[0].find("\"value\":\"bob\""), std::string::npos);
+  ASSERT_TRUE(u.Flush().ok());
+  EXPECT_EQ(seen.size(), 1u);
+  auto events = u.AlertEvents("errors", 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ((*events)["events"].size(), 1u);
+  EXPECT_NEAR((*events)["events"][0]["observed"].get<double>(), 252.0 / 500, 1e-9);
+  EXPECT_FALSE(u.Series("planet", "", 0, 1, 60'000).ok());
+  EXPECT_FALSE(u.Top("consumer", "joy", 0, 1, 1).ok());
 }
 
 }  // namespace

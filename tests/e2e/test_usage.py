@@ -223,3 +223,33 @@ def test_bad_input_and_permissions(usage_server):
     viewer = usage_server.create_user(["viewer"], prefix="uview")
     assert viewer.client.get(f"{USAGE}/series").status_code == 200
     assert_error(viewer.client.post(f"{USAGE}/alerts", json={"name": "v", "metric": "calls", "threshold": 1}), 403)
+
+
+def test_usage_from_the_command_line(usage_server, upstream, aimass_bin, tmp_path):
+    from test_cli import Cli
+
+    a = usage_server.admin
+    up, rt = unique("up"), unique("rt")
+    assert a.post("/api/v1/gateway/upstreams", json={"name": up, "targets": [{"url": upstream.url}]}).status_code == 201
+    assert a.post("/api/v1/gateway/routes", json={"name": rt, "paths": [f"/svc/{rt}"], "upstream": up, "application": "cliapp"}).status_code == 201
+    carol = usage_server.create_user(["developer"], prefix="carol")
+    for k in range(8):
+        carol.client.get(f"/svc/{rt}/{'fail' if k < 3 else 'ok'}")
+    home = tmp_path / "home"
+    home.mkdir()
+    cli = Cli(aimass_bin, home)
+    cli.login(usage_server)
+    rows = wait_for(lambda: (r := json.loads(cli.run("--json", "usage", "series", "--by", "route", "--value", rt).stdout)["series"])
+                    and r[0]["total"]["calls"] == 8 and r, 30, "carol's calls")
+    assert rows[0]["total"]["errors"] == 3
+    out = cli.run("usage", "series", "--by", "application", "--value", "cliapp").stdout
+    assert "cliapp" in out and " 8 " in out and " 3 " in out and "0.375" in out, out
+    out = cli.run("usage", "top", "--by", "consumer", "--metric", "errors", "--limit", "3").stdout
+    assert carol.username in out, out
+    rule = unique("cli-rule")
+    assert f"Alert rule {rule} saved" in cli.run("usage", "alert", json.dumps({"name": rule, "metric": "calls", "by": "route", "threshold": 1000})).stdout
+    assert rule in cli.run("usage", "alerts").stdout
+    res = cli.run("usage", "alert", '{"name": "x", "metric": "calls"}', expect=1)
+    assert "threshold or an anomaly" in res.stderr, res.stderr
+    assert f"Alert rule {rule} removed" in cli.run("usage", "unalert", rule).stdout
+    assert "ROUTE" in cli.run("usage", "quota").stdout
