@@ -1,8 +1,9 @@
-// libFuzzer target for what the analysis module takes from users: mining specs (the network's
-// JSON), parsed and, when accepted, written back and parsed again (the stored form must read
-// back the same); and the mining algorithms on small data made from the bytes (baskets,
-// sequences, points), which must return a status or a result, never crash, and whose counts
-// must be the data's. The first byte picks the case.
+// libFuzzer target for what the analysis module takes from users: mining specs, label schemas,
+// label values and labelling functions (the network's JSON), parsed and, when accepted,
+// written back and parsed again (the stored form must read back the same; a canonical label
+// must be canonical again); and the mining algorithms on small data made from the bytes
+// (baskets, sequences, points), which must return a status or a result, never crash, and whose
+// counts must be the data's. The first byte picks the case.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/label_model.hpp"
+#include "analysis/label_schema.hpp"
 #include "analysis/mining_spec.hpp"
 #include "mining/dbscan.hpp"
 #include "mining/fp_growth.hpp"
@@ -41,7 +44,7 @@ std::vector<std::vector<uint32_t>> Groups(const uint8_t* d, size_t n) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  const uint8_t which = data[0] % 4;
+  const uint8_t which = data[0] % 6;
   const uint8_t knob = data[1];
   data += 2, size -= 2;
   switch (which) {
@@ -52,6 +55,44 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (s.ok()) {
         auto again = analysis::ParseMiningSpec(analysis::MiningSpecJson(*s));
         if (!again.ok() || analysis::MiningSpecJson(*again) != analysis::MiningSpecJson(*s)) __builtin_trap();
+      }
+      break;
+    }
+    case 4: {
+      // {"schema": …, "value": …, "text": "…"} and a labelling function.
+      const json j = json::parse(std::string(reinterpret_cast<const char*>(data), size), nullptr, false);
+      if (!j.is_object()) return 0;
+      auto schema = analysis::ParseLabelSchema(j.value("schema", json()));
+      if (!schema.ok()) return 0;
+      auto again = analysis::ParseLabelSchema(analysis::LabelSchemaJson(*schema));
+      if (!again.ok() || analysis::LabelSchemaJson(*again) != analysis::LabelSchemaJson(*schema)) __builtin_trap();
+      const json t = j.value("text", json(""));
+      const std::string text = t.is_string() ? t.get<std::string>() : "";
+      auto v = analysis::CheckLabel(*schema, j.value("value", json()), text);
+      if (v.ok()) {
+        auto canon = analysis::CheckLabel(*schema, *v, text);
+        if (!canon.ok() || *canon != *v) __builtin_trap();
+      }
+      auto f = analysis::ParseLabelingFunction(j.value("function", json()), schema->classes);
+      if (f.ok()) {
+        auto runner = analysis::LabelingFunctionRunner::Compile(*f, schema->classes);
+        if (!runner.ok()) __builtin_trap();
+        const int vote = runner->Vote(text, j.value("row", json::object()));
+        if (vote < -1 || vote >= static_cast<int>(schema->classes.size())) __builtin_trap();
+      }
+      break;
+    }
+    case 5: {
+      // The label model on votes from the bytes: items of 4 functions over 3 classes.
+      std::vector<std::vector<int>> votes;
+      for (size_t i = 0; i + 4 <= size && votes.size() < 200; i += 4) {
+        std::vector<int> v;
+        for (size_t k = 0; k < 4; ++k) v.push_back(static_cast<int>(data[i + k] % 4) - 1);
+        votes.push_back(v);
+      }
+      const auto fit = analysis::FitLabelModel(votes, 3);
+      for (size_t i = 0; i < votes.size(); ++i) {
+        if (fit.label[i] < -1 || fit.label[i] > 2 || (fit.label[i] >= 0 && !(fit.confidence[i] > 0 && fit.confidence[i] <= 1 + 1e-9))) __builtin_trap();
       }
       break;
     }

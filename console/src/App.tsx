@@ -27,6 +27,7 @@ import { RecommendAppPage, RecommendAppsPage } from "./pages/Recommend";
 import { CubePage, CubesPage } from "./pages/Cube";
 import { MiningJobPage, MiningJobsPage } from "./pages/Analysis";
 import { LabellingProjectPage, LabellingProjectsPage } from "./pages/Labelling";
+import { UsageAlertsPage, UsagePage } from "./pages/Usage";
 import { AnnotatePage } from "./pages/Annotate";
 import { BehaviorProjectPage, BehaviorProjectsPage } from "./pages/Behavior";
 import { CrowdStreamPage, CrowdStreamsPage } from "./pages/Crowd";
@@ -53,6 +54,7 @@ const NAV: [string, string][] = [
   ["/cubes", "Cubes"],
   ["/analysis", "Analysis"],
   ["/labelling", "Labelling"],
+  ["/usage", "Usage"],
   ["/behavior", "Behaviour"],
   ["/crowd", "Crowd"],
   ["/gateway", "Gateway"],
@@ -137,6 +139,8 @@ function Frame() {
           <Route path="/labelling" element={<LabellingProjectsPage />} />
           <Route path="/labelling/:name" element={<Keyed page={LabellingProjectPage} />} />
           <Route path="/labelling/:name/annotate" element={<Keyed page={AnnotatePage} />} />
+          <Route path="/usage" element={<UsagePage />} />
+          <Route path="/usage/alerts" element={<UsageAlertsPage />} />
           <Route path="/behavior" element={<BehaviorProjectsPage />} />
           <Route path="/behavior/:name/*" element={<Keyed page={BehaviorProjectPage} />} />
           <Route path="/crowd" element={<CrowdStreamsPage />} />

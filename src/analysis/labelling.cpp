@@ -14,6 +14,7 @@
 #include "common/name.hpp"
 #include "common/text.hpp"
 #include "common/time.hpp"
+#include "datasets/values.hpp"
 #include "pipeline/pipelines.hpp"
 #include "serving/serving.hpp"
 
@@ -122,14 +123,10 @@ std::pair<std::string, bool> Majority(const std::vector<std::string>& labels) {
   return {best, count.size() == 1};
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
+std::string CsvField(std::string_view s) {
+  std::string out;
+  datasets::AppendCsvField(out, s);
+  return out;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "common/name.hpp"
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
+#include "datasets/values.hpp"
 #include "cube/cube.hpp"
 #include "gateway/gateway.hpp"
 #include "http/client.hpp"
@@ -39,14 +40,10 @@ std::vector<std::string> SplitKey(const std::string& key) {
   }
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
+std::string CsvField(std::string_view s) {
+  std::string out;
+  datasets::AppendCsvField(out, s);
+  return out;
 }
 
 double MetricOf(const UsageTally& t, const std::string& metric) {

@@ -261,4 +261,17 @@ std::string ValueText(const ColumnData& c, size_t row) {
   return {};
 }
 
+void AppendCsvField(std::string& out, std::string_view v) {
+  if (v.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += v;
+    return;
+  }
+  out += '"';
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
 }  // namespace aimass::datasets

@@ -27,6 +27,8 @@ std::string FormatTimestamp(int64_t micros);
 // The shortest text that reads back as the same double (std::to_chars).
 std::string FormatFloat(double v);
 
+// A CSV field: as it is, or quoted (quotes doubled) when it holds a comma, a quote or a line break.
+void AppendCsvField(std::string& out, std::string_view v);
 // One stored value as text (strings raw; the caller quotes them for CSV or JSON).
 std::string ValueText(const ColumnData& c, size_t row);
 

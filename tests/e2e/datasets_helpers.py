@@ -1,6 +1,8 @@
 """Helpers shared by the dataset tests (test_datasets.py, test_faults.py): create, upload, wait."""
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 from conftest import describe, unique, wait_for
@@ -36,3 +38,15 @@ def version(client, name: str, ref) -> dict:
 def wait_ready(client, name: str, ref, timeout: float = 60.0) -> dict:
     return wait_for(lambda: (v := version(client, name, ref))["status"] != "building" and v, timeout,
                     f"dataset {name} version {ref} to be profiled")
+
+
+def upload_table(client, header, rows, name: str | None = None) -> str:
+    """A new table dataset with one version of these rows (written as CSV), ready to read."""
+    name = create_dataset(client, name)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(header)
+    w.writerows(rows)
+    push(client, name, out.getvalue().encode())
+    wait_ready(client, name, 1)
+    return name

@@ -15,9 +15,7 @@ independent answer computed here:
 """
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
@@ -27,7 +25,7 @@ import numpy as np
 import pytest
 
 from conftest import ServerFactory, assert_error, describe, unique, wait_for
-from datasets_helpers import wait_ready
+from datasets_helpers import upload_table, wait_ready
 from online_retail import purchases
 
 MINING = "/api/v1/analysis/mining"
@@ -42,17 +40,8 @@ def mining_server(aimass_bin, tmp_path_factory):
     factory.stop_all()
 
 
-def upload_csv(c, header: list[str], rows, name: str | None = None) -> str:
-    name = name or unique("mine")
-    assert c.post("/api/v1/datasets", json={"name": name}).status_code == 201
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(header)
-    w.writerows(rows)
-    resp = c.post(f"/api/v1/datasets/{name}/versions", data=out.getvalue().encode(), headers={"Content-Type": "text/csv"})
-    assert resp.status_code in (200, 201), describe(resp)
-    wait_ready(c, name, 1)
-    return name
+def upload_csv(c, header, rows, name=None) -> str:
+    return upload_table(c, header, rows, name or unique("mine"))
 
 
 def run_job(c, kind: str, dataset: str, params: dict, timeout: float = 300) -> dict:

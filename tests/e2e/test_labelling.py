@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 
 from conftest import ServerFactory, assert_error, describe, unique, wait_for
-from datasets_helpers import wait_ready
+from datasets_helpers import upload_table, wait_ready
 from online_retail import shared_data
 
 PROJECTS = "/api/v1/labelling/projects"
@@ -49,16 +48,7 @@ def clinc():
 
 
 def upload_csv(c, header, rows, name=None) -> str:
-    name = name or unique("lab")
-    assert c.post("/api/v1/datasets", json={"name": name}).status_code == 201
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(header)
-    w.writerows(rows)
-    resp = c.post(f"/api/v1/datasets/{name}/versions", data=out.getvalue().encode(), headers={"Content-Type": "text/csv"})
-    assert resp.status_code in (200, 201), describe(resp)
-    wait_ready(c, name, 1)
-    return name
+    return upload_table(c, header, rows, name or unique("lab"))
 
 
 def create(c, **body) -> dict:
