@@ -1,6 +1,7 @@
 #include "analysis/usage.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -154,15 +155,21 @@ UsageService::~UsageService() { Stop(); }
 void UsageService::Record(const UsageRecord& r) {
   // The key of the call's second, built in this thread's buffer: a lookup allocates nothing.
   thread_local std::string key;
+  auto number = [](std::string& out, int64_t v) {
+    char buf[24];
+    out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
+  };
   key.clear();
-  key.append(std::to_string(r.time_ms / 1000)).push_back(kSep);
+  number(key, r.time_ms / 1000);
+  key.push_back(kSep);
   key.append(r.kind).push_back(kSep);
   key.append(r.route).push_back(kSep);
   key.append(r.application).push_back(kSep);
   key.append(r.consumer).push_back(kSep);
   key.append(r.deployment).push_back(kSep);
-  key.append(std::to_string(r.version)).push_back(kSep);
-  key.append(std::to_string(r.status));
+  number(key, r.version);
+  key.push_back(kSep);
+  number(key, r.status);
   // A shard per thread (mostly): the gateway's threads rarely meet on a lock.
   thread_local const size_t shard = std::hash<std::thread::id>{}(std::this_thread::get_id()) % kShards;
   Shard& s = *shards_[shard];
@@ -380,7 +387,8 @@ Result<json> UsageService::Quota() {
     for (const auto& [k, slots] : series_) {
       if (k.first != "route_consumer" || !k.second.starts_with(route.name + "/")) continue;
       uint64_t calls = 0;
-      for (auto it = slots.lower_bound(now - window); it != slots.end(); ++it) calls += it->second.calls;
+      // From the slot holding the period's start: a call is never left out for sitting early in its slot.
+      for (auto it = slots.lower_bound((now - window) / kSlotMs * kSlotMs); it != slots.end(); ++it) calls += it->second.calls;
       // Over the window the series can see (10 s at least): the limit scaled to it.
       const double limit = route.rate_limit->rate * static_cast<double>(window) / 1000.0 / period_s;
       out.push_back({{"route", route.name},

@@ -95,6 +95,14 @@ def test_gateway_calls_and_inferences_are_counted_by_every_dimension(usage_serve
     for _ in range(5):
         assert alice.client.get(f"/svc/{other}/ok").status_code == 200
 
+    # Quota (while the calls are in the limit's minute): each consumer's calls on the rate-limited
+    # route against its limit.
+    def quota():
+        return {q["consumer"]: q for q in a.get(f"{USAGE}/quota").json()["quota"] if q["route"] == admin_rt}
+    q = wait_for(lambda: (x := quota()) and x.get(bob.username, {}).get("calls") == 20 and x, 30, "the quota use")
+    assert q[alice.username]["calls"] == 30
+    assert q[alice.username]["limit"] == pytest.approx(600.0) and q[alice.username]["used"] == pytest.approx(30 / 600)
+
     # A served model, called five times and once with a bad input.
     class Double(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,19 +137,14 @@ def test_gateway_calls_and_inferences_are_counted_by_every_dimension(usage_serve
     assert apps[shop]["calls"] == 50 and apps[up]["calls"] == 5
     assert apps[shop]["latency_p95_ms"] >= apps[shop]["latency_avg_ms"] > 0
     assert apps[shop]["bytes_out"] > 0
-    deployments = totals(a, "deployment")
-    assert deployments[model]["calls"] == 6 and deployments[model]["client_errors"] == 1
+    deployments = wait_for(lambda: (d := totals(a, "deployment")) and d.get(model, {}).get("calls") == 6 and d, 30, "the inferences")
+    assert deployments[model]["client_errors"] == 1
     versions = totals(a, "version")
     assert versions[f"{model}:1"]["calls"] == 6 and versions[f"{model}:1"]["client_errors"] == 1
     top = a.get(f"{USAGE}/top?by=consumer&metric=errors&limit=1").json()["top"]
     assert top[0]["value"] == bob.username and top[0]["errors"] == 10
     series = a.get(f"{USAGE}/series?by=route&value={admin_rt}&step_s=10").json()["series"]
     assert len(series) == 1 and sum(p["calls"] for p in series[0]["points"]) == 50
-
-    # Quota: each consumer's calls on the rate-limited route against its limit.
-    quota = {q["consumer"]: q for q in a.get(f"{USAGE}/quota").json()["quota"] if q["route"] == admin_rt}
-    assert quota[alice.username]["calls"] == 30 and quota[bob.username]["calls"] == 20
-    assert quota[alice.username]["limit"] == pytest.approx(600.0) and quota[alice.username]["used"] == pytest.approx(30 / 600)
 
     # The dataset holds every call, and its cube answers the same.
     def dataset_calls():
