@@ -1,11 +1,14 @@
 """What the Python benchmarks share: a free port, an aimass server of the build started on
 loopback with its own data directory, logged in as admin; a keep-alive client that times one
-request; the machine's description; and a DuckDB script of bench/ run over the same data."""
+request; the machine's description; a DuckDB script of bench/ run over the same data; and the
+CPU accounting of a shared machine (wait for it to be quiet before a timed run, then say how
+busy other processes kept it during the run)."""
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -110,3 +113,89 @@ def run_duckdb(script: str, data: Path, queries: list[dict], work: Path, repeat:
     if p.returncode != 0:
         sys.exit(f"{script} failed ({p.returncode}): {p.stderr[-3000:]}")
     return json.loads(p.stdout)
+
+
+# ---------------------------------------------------------------- CPU accounting on a shared machine
+# The same measure as bench/mining.py's and bench/crowd.py's (which keep their own copies), with
+# the benchmark's own processes given: a benchmark that runs servers and a load generator of its
+# own counts them as its own, not as "others".
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """All CPUs' busy time since boot (user, nice, system, irq, softirq, steal), seconds."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] if len(f) > 7 else 0)) / CLK
+
+
+def proc_cpu_s(pid: int) -> float:
+    """A process's CPU time, all its threads (utime + stime); 0 once it is gone."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(f[11]) + int(f[12])) / CLK
+
+
+def tree_cpu_s(pid: int) -> float:
+    """A process's CPU time and its live descendants' (nginx's master and workers)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += proc_cpu_s(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
+        except OSError:
+            pass
+    return total
+
+
+def self_cpu_s() -> float:
+    """This process's CPU time and that of its children it waited for (a load generator run to its end)."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+def wait_quiet(what: str, wait_s: float, max_cores: float, own=lambda: 0.0, say=None) -> float:
+    """Waits (up to wait_s) until other processes use under max_cores cores over 3 s: on a shared
+    machine, a build beside a timed run slows it. own() is the CPU time (s) of the benchmark's
+    processes besides this one and its waited-for children (its servers), not counted as others.
+    Returns the others' cores of the last 3 s."""
+    if wait_s <= 0:
+        return float("nan")
+    t0 = time.perf_counter()
+    while True:
+        b0, s0, o0 = machine_busy_s(), self_cpu_s(), own()
+        time.sleep(3)
+        cores = max(0.0, machine_busy_s() - b0 - (self_cpu_s() - s0) - (own() - o0)) / 3
+        waited = time.perf_counter() - t0
+        if cores < max_cores or waited >= wait_s:
+            if waited > 4:
+                (say or (lambda m: print(m, file=sys.stderr, flush=True)))(
+                    f"  (waited {waited:.0f} s for a quiet machine before {what}: others at {cores:.2f} cores)")
+            return cores
+
+
+class Meter:
+    """Wall time, the CPU time of given processes (each alone, by pid), of this process with its
+    waited-for children, and other processes' CPU use (cores) over one timed run. own() as for
+    wait_quiet: everything of the benchmark's beside this process."""
+
+    def __init__(self, pids: dict[str, int], own=lambda: 0.0):
+        self.pids, self.own = pids, own
+
+    def __enter__(self):
+        self.b0, self.s0, self.o0 = machine_busy_s(), self_cpu_s(), self.own()
+        self.c0 = {k: proc_cpu_s(p) for k, p in self.pids.items()}
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        self.cpu = {k: proc_cpu_s(p) - self.c0[k] for k, p in self.pids.items()}
+        self.self_cpu = self_cpu_s() - self.s0
+        self.own_cpu = self.own() - self.o0
+        self.others = max(0.0, machine_busy_s() - self.b0 - self.self_cpu - self.own_cpu) / self.wall
+        return False

@@ -170,8 +170,11 @@ void UsageService::Record(const UsageRecord& r) {
   number(key, r.version);
   key.push_back(kSep);
   number(key, r.status);
-  // A shard per thread (mostly): the gateway's threads rarely meet on a lock.
-  thread_local const size_t shard = std::hash<std::thread::id>{}(std::this_thread::get_id()) % kShards;
+  // A shard per thread, dealt out in turn (a thread id's hash is its stack's address, page
+  // aligned: every thread would land in the same shard): the gateway's threads never meet on a
+  // lock unless there are more than 16 of them.
+  static std::atomic<size_t> next_shard{0};
+  thread_local const size_t shard = next_shard.fetch_add(1, std::memory_order_relaxed) % kShards;
   Shard& s = *shards_[shard];
   std::lock_guard lock(s.mu);
   auto it = s.tallies.find(std::string_view(key));
