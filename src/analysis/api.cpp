@@ -24,18 +24,6 @@ Result<int64_t> JobId(const Request& req) {
   return Status::NotFound("no mining job '" + text + "'");
 }
 
-Result<int64_t> PageSize(const Request& req) {
-  const std::string v = Q(req, "page_size");
-  if (v.empty()) return 100;
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(v, &used);
-    if (used == v.size()) return n;
-  } catch (...) {
-  }
-  return Status::BadRequest("page_size must be a whole number");
-}
-
 Result<bool> WithResult(const Request& req) {
   const std::string v = Q(req, "result");
   if (v.empty() || v == "true") return true;
@@ -67,7 +55,7 @@ Status RegisterRoutes(http::Router& router, MiningService& mining) {
   add(Method::kGet, "/api/v1/analysis/mining", "analysis:read",
       "List mining jobs, newest first (?state=, kind=, dataset=, page_size=, page_token=), without their results",
       [&m](Request& req) -> Response {
-        HTTP_TRY(int64_t size, PageSize(req));
+        HTTP_TRY(int64_t size, http::QueryInt(req, "page_size", 100, 1, 1000));
         HTTP_TRY(Json j, m.List(Q(req, "state"), Q(req, "kind"), Q(req, "dataset"), size, Q(req, "page_token")));
         return http::JsonResponse(200, j);
       });

@@ -1,5 +1,7 @@
 #include "analysis/labelling_api.hpp"
 
+#include <cstdint>
+
 #include "http/json.hpp"
 
 namespace aimass::analysis {
@@ -22,18 +24,6 @@ Result<int64_t> TaskId(const Request& req) {
   } catch (...) {
   }
   return Status::NotFound("no task '" + text + "'");
-}
-
-Result<int64_t> QueryInt(const Request& req, const char* name, int64_t fallback) {
-  auto v = req.Query(name);
-  if (!v || v->empty()) return fallback;
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used == v->size()) return n;
-  } catch (...) {
-  }
-  return Status::BadRequest(std::string(name) + " must be a whole number");
 }
 
 }  // namespace
@@ -115,8 +105,8 @@ Status RegisterLabellingRoutes(http::Router& router, LabellingService& labelling
       });
   add(Method::kGet, one + "/items", "labelling:read", "The items with their labels and state (?state=unlabelled|labelled|accepted|rejected|all, offset, limit)",
       [&l](Request& req) -> Response {
-        HTTP_TRY(int64_t offset, QueryInt(req, "offset", 0));
-        HTTP_TRY(int64_t limit, QueryInt(req, "limit", 100));
+        HTTP_TRY(int64_t offset, http::QueryInt(req, "offset", 0, 0, INT64_MAX));
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 1000));
         HTTP_TRY(Json j, l.Items(P(req, "project"), req.Query("state").value_or("all"), offset, limit));
         return http::JsonResponse(200, j);
       });

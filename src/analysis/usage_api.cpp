@@ -31,18 +31,6 @@ Result<std::pair<int64_t, int64_t>> Span(const Request& req) {
   return std::make_pair(from, to);
 }
 
-Result<int64_t> Int(const Request& req, const char* name, int64_t fallback) {
-  const std::string v = Q(req, name);
-  if (v.empty()) return fallback;
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(v, &used);
-    if (used == v.size()) return n;
-  } catch (...) {
-  }
-  return Status::BadRequest(std::string(name) + " must be a whole number");
-}
-
 }  // namespace
 
 Status RegisterUsageRoutes(http::Router& router, UsageService& usage) {
@@ -56,7 +44,7 @@ Status RegisterUsageRoutes(http::Router& router, UsageService& usage) {
       "value=, from=, to=, step_s=60)",
       [&u](Request& req) -> Response {
         HTTP_TRY(auto span, Span(req));
-        HTTP_TRY(int64_t step, Int(req, "step_s", 60));
+        HTTP_TRY(int64_t step, http::QueryInt(req, "step_s", 60, 10, 86400 * 31));
         HTTP_TRY(Json j, u.Series(Q(req, "by").empty() ? "all" : Q(req, "by"), Q(req, "value"), span.first, span.second, step * 1000));
         return http::JsonResponse(200, j);
       });
@@ -65,8 +53,7 @@ Status RegisterUsageRoutes(http::Router& router, UsageService& usage) {
       "(?by=, metric=, from=, to=, limit=10)",
       [&u](Request& req) -> Response {
         HTTP_TRY(auto span, Span(req));
-        HTTP_TRY(int64_t limit, Int(req, "limit", 10));
-        if (limit < 1 || limit > 1000) return http::ErrorResponse(Status::BadRequest("limit must be between 1 and 1000"), req.request_id);
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 10, 1, 1000));
         HTTP_TRY(Json j, u.Top(Q(req, "by").empty() ? "consumer" : Q(req, "by"), Q(req, "metric").empty() ? "calls" : Q(req, "metric"),
                                span.first, span.second, static_cast<size_t>(limit)));
         return http::JsonResponse(200, j);
@@ -97,7 +84,7 @@ Status RegisterUsageRoutes(http::Router& router, UsageService& usage) {
   });
   add(Method::kGet, "/api/v1/usage/alert-events", "usage:read", "Alerts that fired and resolved, newest first (?rule=, limit=100)",
       [&u](Request& req) -> Response {
-        HTTP_TRY(int64_t limit, Int(req, "limit", 100));
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 100, 1, 1000));
         HTTP_TRY(Json j, u.AlertEvents(Q(req, "rule"), limit));
         return http::JsonResponse(200, j);
       });
