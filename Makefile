@@ -46,7 +46,7 @@ bench: build
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++ -DAIMASS_FUZZ=ON -DAIMASS_TESTS=OFF >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_http_request fuzz_search_filter fuzz_multipart fuzz_tar_unpack fuzz_infer_codec fuzz_gateway fuzz_mq_json fuzz_cron fuzz_http_response fuzz_failpoint fuzz_cluster fuzz_datasets fuzz_collector fuzz_tracking fuzz_pipeline fuzz_search_index fuzz_assist fuzz_recommend fuzz_cube fuzz_behavior fuzz_crowd fuzz_analysis
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_http_request fuzz_search_filter fuzz_multipart fuzz_tar_unpack fuzz_infer_codec fuzz_gateway fuzz_mq_json fuzz_cron fuzz_http_response fuzz_failpoint fuzz_cluster fuzz_datasets fuzz_collector fuzz_tracking fuzz_pipeline fuzz_search_index fuzz_assist fuzz_recommend fuzz_cube fuzz_behavior fuzz_crowd fuzz_analysis fuzz_llm
 	mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/corpus-search $(FUZZ_BUILD)/corpus-multipart $(FUZZ_BUILD)/corpus-tar $(FUZZ_BUILD)/corpus-infer $(FUZZ_BUILD)/corpus-gateway \
 	  $(FUZZ_BUILD)/corpus-mq $(FUZZ_BUILD)/corpus-cron $(FUZZ_BUILD)/corpus-response $(FUZZ_BUILD)/corpus-failpoint \
 	  $(FUZZ_BUILD)/corpus-cluster $(FUZZ_BUILD)/corpus-datasets $(FUZZ_BUILD)/corpus-collector $(FUZZ_BUILD)/corpus-tracking $(FUZZ_BUILD)/corpus-pipeline $(FUZZ_BUILD)/corpus-search-index
@@ -65,6 +65,7 @@ fuzz: deps
 	mkdir -p $(FUZZ_BUILD)/corpus-behavior && cp fuzz/corpus-behavior/* $(FUZZ_BUILD)/corpus-behavior/
 	mkdir -p $(FUZZ_BUILD)/corpus-crowd && cp fuzz/corpus-crowd/* $(FUZZ_BUILD)/corpus-crowd/
 	mkdir -p $(FUZZ_BUILD)/corpus-analysis && cp fuzz/corpus-analysis/* $(FUZZ_BUILD)/corpus-analysis/
+	mkdir -p $(FUZZ_BUILD)/corpus-llm && cp fuzz/corpus-llm/* $(FUZZ_BUILD)/corpus-llm/
 	$(FUZZ_BUILD)/fuzz/fuzz_http_request -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	  -dict=fuzz/http.dict $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/fuzz/fuzz_search_filter -max_total_time=$(FUZZ_SECONDS) -max_len=4200 \
@@ -107,6 +108,8 @@ fuzz: deps
 	  $(FUZZ_BUILD)/corpus-crowd
 	$(FUZZ_BUILD)/fuzz/fuzz_analysis -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
 	  $(FUZZ_BUILD)/corpus-analysis
+	$(FUZZ_BUILD)/fuzz/fuzz_llm -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  $(FUZZ_BUILD)/corpus-llm
 
 # ThreadSanitizer: every unit test, then an e2e smoke (health, auth, registry, serving, mq,
 # scheduler, gateway basics, two processes on PostgreSQL, the distributed layout) against the

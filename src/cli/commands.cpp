@@ -25,6 +25,7 @@
 #include "cli/crowd_commands.hpp"
 #include "cli/label_commands.hpp"
 #include "cli/usage_commands.hpp"
+#include "cli/llm_commands.hpp"
 #include "cli/cube_commands.hpp"
 #include "cli/dataset_commands.hpp"
 #include "cli/job_commands.hpp"
@@ -219,6 +220,7 @@ int Main(int argc, char** argv) {
   auto analysis = AddAnalysisCommands(app);
   auto label = AddLabelCommands(app);
   auto usage = AddUsageCommands(app);
+  auto llm = AddLlmCommands(app);
   auto failpoints = AddFailpointCommands(app);
 
   auto* step = app.add_subcommand("step", "Run a built-in pipeline step (what a pipeline's job runs; its inputs "
@@ -297,6 +299,7 @@ int Main(int argc, char** argv) {
   if (auto code = RunAnalysisCommands(*analysis, api, g.json)) return *code;
   if (auto code = RunLabelCommands(*label, api, g.json)) return *code;
   if (auto code = RunUsageCommands(*usage, api, g.json)) return *code;
+  if (auto code = RunLlmCommands(*llm, api, g.json)) return *code;
   if (auto code = RunFailpointCommands(*failpoints, api, g.json)) return *code;
 
   if (whoami->parsed()) {

@@ -104,7 +104,10 @@ Status Gateway::Impl::Rebuild(bool clear_limits) {
     std::lock_guard lock(live_mu);
     live = std::move(next);
   }
-  if (clear_limits) limiter.Clear();
+  if (clear_limits) {
+    limiter.Clear();
+    tokens.Clear();
+  }
   {
     std::lock_guard lock(docs_mu);
     next_docs = {};  // routes may have changed: read the services' documents again

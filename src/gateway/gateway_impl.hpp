@@ -37,6 +37,7 @@
 #include "common/thread_name.hpp"
 #include "common/time.hpp"
 #include "gateway/rate_limiter.hpp"
+#include "gateway/token_limiter.hpp"
 #include "gateway/redis_rate_limiter.hpp"
 #include "gateway/response_cache.hpp"
 #include "gateway/route_table.hpp"
@@ -116,6 +117,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool trial = false;  // a half-open circuit's trial request
   // The route's rate limit, for the answer's RateLimit-* fields (set when the route has one).
   std::optional<RateDecision> limit;
+  // The route's token budget: charged with the answer's usage (set when the route has one).
+  const TokenLimitSpec* token_limit = nullptr;  // lives in `live`
+  std::string token_key;
+  std::optional<TokenDecision> tokens;
 };
 
 // What of a discovered set the route table depends on (service, url and weight per line, in
@@ -194,6 +199,7 @@ struct Gateway::Impl {
   std::unique_ptr<auth::Jwt> oauth_jwt;  // null: no OAuth tokens (no secret configured)
   http::Client client;
   RateLimiter limiter;
+  TokenLimiter tokens;
   ResponseCache cache;
   std::unique_ptr<RedisRateLimiter> redis;  // null: no shared limits
   std::atomic<int64_t> redis_warned_at{0};
@@ -260,6 +266,8 @@ struct Gateway::Impl {
     std::string_view upstream;      // the pool's name: the route's, or its degraded fallback's
     std::string consumer;           // the caller's name, empty: anonymous
     std::optional<RateDecision> limit;
+    std::optional<TokenDecision> tokens;
+    std::string token_key;
     std::string cache_key;          // set when the answer may be cached
     const CacheSpec* cache_spec = nullptr;
     const std::shared_ptr<UpstreamPool>* pool = nullptr;
@@ -268,6 +276,8 @@ struct Gateway::Impl {
   http::Response Handle(http::Request& req);
   std::optional<http::Response> ApplyRouteState(Pass& p);
   std::optional<http::Response> ApplyRateLimit(Pass& p);
+  std::optional<http::Response> ApplyTokenLimit(Pass& p);
+  static std::string LimitKey(const Pass& p, RateKey key);
   std::optional<http::Response> ApplyCache(Pass& p);
   std::optional<http::Response> PickUpstream(Pass& p);
   http::Response Dispatch(std::shared_ptr<Exchange> x, Pass& p);

@@ -92,6 +92,14 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optiona
             const std::string& target) {
   size_t body = r.body.size();
   int status = r.status;
+  if (x->token_limit && status >= 200 && status < 300) {
+    // The answer's tokens come out of the caller's budget; what is left goes in its header.
+    const int64_t used = UsageTokens(r.body);
+    if (used > 0) {
+      x->impl->tokens.Charge(x->token_key, *x->token_limit, used);
+      x->tokens->remaining = std::max<int64_t>(0, x->tokens->remaining - used);
+    }
+  }
   x->pool->ReportOutcome(status >= 500, x->trial);
   x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body, {x->consumer, x->application, x->bytes_in});
   if (x->log) {
@@ -308,6 +316,7 @@ http::Response Gateway::Impl::Handle(http::Request& req) {
   p.consumer = req.principal ? req.principal->username : "";
   if (auto answer = ApplyRouteState(p)) return std::move(*answer);
   if (auto answer = ApplyRateLimit(p)) return std::move(*answer);
+  if (auto answer = ApplyTokenLimit(p)) return std::move(*answer);
   if (auto answer = ApplyCache(p)) return std::move(*answer);
   if (auto answer = PickUpstream(p)) return std::move(*answer);
   return Dispatch(std::move(x), p);
@@ -334,17 +343,41 @@ std::optional<http::Response> Gateway::Impl::ApplyRouteState(Pass& p) {
   return std::nullopt;
 }
 
+// Whose allowance a call takes: the route's, its caller's (a consumer or a platform user), or
+// its client IP's.
+std::string Gateway::Impl::LimitKey(const Pass& p, RateKey key) {
+  const http::Request& req = p.req;
+  // A platform user and a consumer may share a name; their allowances are separate.
+  bool is_consumer = req.principal && req.principal->method != "jwt" && req.principal->method != "apikey";
+  return key == RateKey::kRoute ? "r:" + p.route.name
+         : key == RateKey::kConsumer && !p.consumer.empty()
+             ? "c:" + p.route.name + ":" + (is_consumer ? "consumer/" : "user/") + p.consumer
+             : "i:" + p.route.name + ":" + std::string(ClientIp(req));
+}
+
+// The route's token budget: refused (429) while the caller's is spent.
+std::optional<http::Response> Gateway::Impl::ApplyTokenLimit(Pass& p) {
+  if (!p.route.token_limit) return std::nullopt;
+  p.token_key = LimitKey(p, p.route.token_limit->key);
+  p.tokens = tokens.Check(p.token_key, *p.route.token_limit);
+  if (p.tokens->allowed) return std::nullopt;
+  http::Response r = http::ErrorResponse(
+      Status(Code::kRateLimited, "token budget of route '" + p.route.name + "' spent (" +
+                                     std::to_string(p.route.token_limit->tokens_per_minute) + " tokens per minute)"),
+      p.req.request_id);
+  r.headers.Set("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(p.tokens->retry_after_s))));
+  r.headers.Set("x-ratelimit-limit-tokens", std::to_string(p.tokens->limit));
+  r.headers.Set("x-ratelimit-remaining-tokens", "0");
+  Record(p.route.name, p.upstream, r.status, p.start, std::nullopt, r.body.size(), CallerOf(p));
+  return r;
+}
+
 // The route's rate limit: takes one request from the caller's allowance, or answers 429.
 std::optional<http::Response> Gateway::Impl::ApplyRateLimit(Pass& p) {
   if (!p.route.rate_limit) return std::nullopt;
   const RateLimitSpec& rl = *p.route.rate_limit;
   const http::Request& req = p.req;
-  // A platform user and a consumer may share a name; their allowances are separate.
-  bool is_consumer = req.principal && req.principal->method != "jwt" && req.principal->method != "apikey";
-  std::string key = rl.key == RateKey::kRoute ? "r:" + p.route.name
-                    : rl.key == RateKey::kConsumer && !p.consumer.empty()
-                        ? "c:" + p.route.name + ":" + (is_consumer ? "consumer/" : "user/") + p.consumer
-                        : "i:" + p.route.name + ":" + std::string(ClientIp(req));
+  const std::string key = LimitKey(p, rl.key);
   if (rl.policy == RatePolicy::kRedis && redis) {
     auto shared = redis->Take(key, rl);
     if (shared.ok()) {
@@ -473,6 +506,7 @@ http::Response Gateway::Impl::Dispatch(std::shared_ptr<Exchange> x, Pass& p) {
   fields.request_id = req.request_id;
   fields.consumer = p.consumer;
   fields.strip_credentials = !route.anonymous;
+  if (!route.request_headers.empty()) fields.extra = &route.request_headers;
   fields.random_hex = &AppendUniqueHex;
   out.fields_have_agent = AppendUpstreamFields(out.fields, fields);
   out.body = std::move(req.body);
@@ -492,6 +526,15 @@ http::Response Gateway::Impl::Dispatch(std::shared_ptr<Exchange> x, Pass& p) {
       done.headers.Set("RateLimit-Limit", std::to_string(ex->limit->limit));
       done.headers.Set("RateLimit-Remaining", std::to_string(ex->limit->remaining));
       done.headers.Set("RateLimit-Reset", std::to_string(static_cast<int64_t>(std::ceil(ex->limit->reset_s))));
+    });
+  }
+  if (p.tokens) {
+    x->token_limit = &*route.token_limit;
+    x->token_key = std::move(p.token_key);
+    x->tokens = p.tokens;
+    http::Finally(r, [ex = x.get()](http::Response& done) {
+      done.headers.Set("x-ratelimit-limit-tokens", std::to_string(ex->tokens->limit));
+      done.headers.Set("x-ratelimit-remaining-tokens", std::to_string(ex->tokens->remaining));
     });
   }
   Attempt(std::move(x));

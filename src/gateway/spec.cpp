@@ -105,7 +105,8 @@ Status ValidateHost(const std::string& h) {
 
 // rate_limit.<field>: one of `choices` by its Name(), the first when absent.
 template <class E>
-Result<E> ParseChoice(const Json& j, const char* field, std::initializer_list<E> choices) {
+Result<E> ParseChoice(const Json& j, const char* field, std::initializer_list<E> choices,
+                      const char* plugin = "rate_limit") {
   AIMASS_ASSIGN_OR_RETURN(auto given, http::OptionalString(j, field));
   if (!given) return *choices.begin();
   std::string names;
@@ -113,7 +114,7 @@ Result<E> ParseChoice(const Json& j, const char* field, std::initializer_list<E>
     if (Name(c) == *given) return c;
     names += (names.empty() ? "" : ", ") + std::string(Name(c));
   }
-  return Status::BadRequest("'rate_limit." + std::string(field) + "' must be one of " + names);
+  return Status::BadRequest("'" + std::string(plugin) + "." + field + "' must be one of " + names);
 }
 
 Result<RateLimitSpec> ParseRateLimit(const Json& j) {
@@ -132,6 +133,19 @@ Result<RateLimitSpec> ParseRateLimit(const Json& j) {
                           ParseChoice(j, "algorithm", {RateAlgorithm::kTokenBucket, RateAlgorithm::kSlidingWindow}));
   AIMASS_ASSIGN_OR_RETURN(r.policy, ParseChoice(j, "policy", {RatePolicy::kLocal, RatePolicy::kRedis}));
   return r;
+}
+
+Result<TokenLimitSpec> ParseTokenLimit(const Json& j) {
+  if (!j.is_object()) return Status::BadRequest("'token_limit' must be an object");
+  AIMASS_RETURN_IF_ERROR(OnlyKeys(j, "token_limit", {"tokens_per_minute", "key"}));
+  TokenLimitSpec t;
+  auto tpm = j.find("tokens_per_minute");
+  if (tpm == j.end() || !tpm->is_number_integer() || tpm->get<int64_t>() < 1 || tpm->get<int64_t>() > 1'000'000'000'000) {
+    return Status::BadRequest("'token_limit.tokens_per_minute' must be a whole number above 0");
+  }
+  t.tokens_per_minute = tpm->get<int64_t>();
+  AIMASS_ASSIGN_OR_RETURN(t.key, ParseChoice(j, "key", {RateKey::kConsumer, RateKey::kRoute, RateKey::kIp}, "token_limit"));
+  return t;
 }
 
 Result<CacheSpec> ParseCache(const Json& j) {
@@ -451,7 +465,25 @@ Result<RouteSpec> ParseRoute(const Json& j) {
   if (!r.application.empty()) AIMASS_RETURN_IF_ERROR(ValidateName("application", r.application, 128));
   if (auto p = j.find("plugins"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) return Status::BadRequest("'plugins' must be an object");
-    AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "cache"}));
+    AIMASS_RETURN_IF_ERROR(OnlyKeys(*p, "plugins", {"rate_limit", "token_limit", "cache", "request_headers"}));
+    if (auto rh = p->find("request_headers"); rh != p->end() && !rh->is_null()) {
+      if (!rh->is_object() || rh->size() > 16) {
+        return Status::BadRequest("'request_headers' must be an object of at most 16 fields");
+      }
+      for (auto& [name, value] : rh->items()) {
+        const bool token = !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+        });
+        if (!token || !value.is_string() || value.get<std::string>().size() > 8192 ||
+            value.get<std::string>().find_first_of("\r\n") != std::string::npos) {
+          return Status::BadRequest("'request_headers." + name.substr(0, 100) + "' must be a field name with a one-line string value");
+        }
+        r.request_headers.emplace_back(name, value.get<std::string>());
+      }
+    }
+    if (auto tl = p->find("token_limit"); tl != p->end() && !tl->is_null()) {
+      AIMASS_ASSIGN_OR_RETURN(r.token_limit, ParseTokenLimit(*tl));
+    }
     if (auto c = p->find("cache"); c != p->end() && !c->is_null()) {
       AIMASS_ASSIGN_OR_RETURN(r.cache, ParseCache(*c));
     }
@@ -493,7 +525,15 @@ Json ToJson(const UpstreamSpec& u) {
 Json ToJson(const RouteSpec& r) {
   Json plugins = Json::object();
   if (r.rate_limit) plugins["rate_limit"] = RateLimitJson(*r.rate_limit);
+  if (r.token_limit) {
+    plugins["token_limit"] = {{"tokens_per_minute", r.token_limit->tokens_per_minute}, {"key", Name(r.token_limit->key)}};
+  }
   if (r.cache) plugins["cache"] = CacheJson(*r.cache);
+  if (!r.request_headers.empty()) {
+    Json h = Json::object();
+    for (const auto& [name, value] : r.request_headers) h[name] = value;
+    plugins["request_headers"] = h;
+  }
   return {{"name", r.name},
           {"hosts", r.hosts},
           {"paths", r.paths},

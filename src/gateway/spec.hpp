@@ -90,6 +90,14 @@ struct RateLimitSpec {
   double per_seconds() const;
 };
 
+// A budget of language-model tokens per minute (prompt + completion, as the answer's
+// `usage.total_tokens` says), per consumer, route or client IP: a call is refused while the
+// budget is spent, and each answer's tokens are taken from it (OpenAI's TPM limits).
+struct TokenLimitSpec {
+  int64_t tokens_per_minute = 0;
+  RateKey key = RateKey::kConsumer;
+};
+
 // Responses kept and answered by the gateway for `ttl_s` (capped by the answer's own
 // Cache-Control max-age / s-maxage), for the listed methods; `vary_headers` go into the key.
 struct CacheSpec {
@@ -129,7 +137,11 @@ struct RouteSpec {
   std::string permission;   // a platform permission the caller must hold (beyond a valid token)
   int64_t timeout_ms = 0;   // 0: the upstream's
   std::optional<RateLimitSpec> rate_limit;
+  std::optional<TokenLimitSpec> token_limit;
   std::optional<CacheSpec> cache;
+  // Fields set on the upstream request, replacing the caller's of the same name (Kong's
+  // request-transformer): e.g. the platform API key a route to the platform's own API sends.
+  std::vector<std::pair<std::string, std::string>> request_headers;
   // What the route answers while its upstream's circuit is open. None: 503 with Retry-After.
   std::optional<Fallback> fallback;
   // Where the upstream publishes its OpenAPI document (e.g. "/openapi.json"); its paths are

@@ -60,6 +60,10 @@ bool AppendUpstreamFields(std::string& fields, const UpstreamFieldsInput& in) {
   for (const auto& [name, value] : in.headers->all()) {
     // Host too: the client names the target's (X-Forwarded-Host keeps the caller's).
     if (!Forwardable(name)) continue;
+    if (in.extra && std::any_of(in.extra->begin(), in.extra->end(),
+                                [&](const auto& e) { return http::EqualsIgnoreCase(name, e.first); })) {
+      continue;
+    }
     // The gateway consumed the caller's credential; the upstream does not get it.
     if (in.strip_credentials && (http::EqualsIgnoreCase(name, "authorization") || http::EqualsIgnoreCase(name, "apikey") ||
                                  http::EqualsIgnoreCase(name, "x-api-key"))) {
@@ -88,6 +92,9 @@ bool AppendUpstreamFields(std::string& fields, const UpstreamFieldsInput& in) {
   AppendNextTraceparent(fields, traceparent, in.random_hex);
   fields.append("\r\n"sv);
   if (!in.consumer.empty() && !http::HasLineBreak(in.consumer)) http::AppendField(fields, "X-Consumer"sv, in.consumer);
+  if (in.extra) {
+    for (const auto& [name, value] : *in.extra) http::AppendField(fields, name, value);
+  }
   return has_agent;
 }
 

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "http/message.hpp"
 
@@ -22,6 +24,8 @@ struct UpstreamFieldsInput {
   std::string_view request_id;
   std::string_view consumer;     // empty: none
   bool strip_credentials = true; // the route checked them: Authorization, apikey, X-API-Key stay here
+  // The route's own fields, replacing the caller's of the same names.
+  const std::vector<std::pair<std::string, std::string>>* extra = nullptr;
   // Appends `bytes` random bytes as lower-case hex (common/random: AppendUniqueHex).
   void (*random_hex)(std::string& out, size_t bytes) = nullptr;
 };

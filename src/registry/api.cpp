@@ -434,7 +434,7 @@ Status RegisterRoutes(http::Router& router, Registry& registry, const TarLimits&
 
   add(Method::kPost, "/api/v1/models/{name}/versions", "models:write",
       "Upload an artifact (a file, or a tar of a directory) as a new version "
-      "(?framework=torchscript|onnx|xgboost|fasttext|nlu|recommend; metadata in "
+      "(?framework=torchscript|onnx|xgboost|fasttext|nlu|recommend|llm; metadata in "
       "X-Model-Metadata); 201 when ready, 422 when its runtime cannot load it",
       [&reg, limits](Request& req) -> Response {
         NewVersion v;

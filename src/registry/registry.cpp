@@ -236,6 +236,14 @@ static Result<std::string> PickEntry(const std::string& framework, const std::ve
     }
     return Status::BadRequest("entry '" + path.substr(0, 200) + "' is not in the archive");
   }
+  if (framework == "llm") {
+    // A Hugging Face model directory: its config.json at the top says what it is.
+    for (const auto& f : tree) {
+      if (f.path == "config.json") return f.path;
+    }
+    return Status::BadRequest("a language model's archive needs config.json at its top (with model.safetensors and "
+                              "tokenizer.model beside it)");
+  }
   static const std::map<std::string, std::vector<std::string>> kExtensions = {
       {"torchscript", {".pt", ".pth", ".torchscript", ".ts", ".jit"}},
       {"onnx", {".onnx"}},
@@ -260,7 +268,7 @@ static Result<std::string> PickEntry(const std::string& framework, const std::ve
 Result<ModelVersion> Registry::CreateVersion(const std::string& model, const NewVersion& in) {
   const ArtifactValidator* validator = ValidatorFor(in.framework);
   if (!validator) {
-    return Status::BadRequest("framework must be one of torchscript, onnx, xgboost, fasttext, nlu, recommend");
+    return Status::BadRequest("framework must be one of torchscript, onnx, xgboost, fasttext, nlu, recommend, llm");
   }
   AIMASS_ASSIGN_OR_RETURN(Model m, GetModel(model));
   if (m.archived) return Status::Conflict("model '" + model + "' is archived");
@@ -322,7 +330,17 @@ Status Registry::Conclude(const Model& m, const ModelVersion& v, const std::stri
   const ArtifactValidator* validator = ValidatorFor(v.framework);
   if (!validator) return Status::Internal("no runtime for framework '" + v.framework + "'");
   AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(entry_digest));
-  auto inferred = validator->Validate(path);
+  Result<Signature> inferred = Signature{};
+  if (v.kind == ArtifactKind::kDirectory && validator->WantsTree()) {
+    std::map<std::string, std::string> files;
+    AIMASS_ASSIGN_OR_RETURN(auto tree, store_.VersionFiles(m.id, v.version));
+    for (const auto& f : tree) {
+      AIMASS_ASSIGN_OR_RETURN(files[f.path], blobs_.LocalPath("sha256:" + f.sha256_hex));
+    }
+    inferred = validator->ValidateTree(files, v.entry);
+  } else {
+    inferred = validator->Validate(path);
+  }
   Status outcome = inferred.ok() ? CheckSignature(v.signature, *inferred) : inferred.status();
   if (int err = AIMASS_FAILPOINT("registry.before_status_commit")) {
     return failpoint::IoError("cannot record the version's status", err);

@@ -5,7 +5,7 @@
 namespace aimass::registry {
 
 const std::vector<std::string>& ValidatedFrameworks() {
-  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext", "nlu", "recommend"};
+  static const std::vector<std::string> names = {"torchscript", "onnx", "xgboost", "fasttext", "nlu", "recommend", "llm"};
   return names;
 }
 
@@ -18,6 +18,7 @@ const ArtifactValidator* ValidatorFor(const std::string& framework) {
     (*m)["fasttext"] = MakeFastTextValidator();
     (*m)["nlu"] = MakeNluValidator();
     (*m)["recommend"] = MakeRecommendValidator();
+    (*m)["llm"] = MakeLlmValidator();
     return m;
   }();
   auto it = validators->find(framework);

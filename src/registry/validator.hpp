@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,9 +22,15 @@ class ArtifactValidator {
   // Loads the artifact at `path`. A file the runtime cannot load is kUnprocessable with a
   // reason a person can act on; the inferred signature may be partial (names only).
   virtual Result<Signature> Validate(const std::string& path) const = 0;
+  // A framework whose artifact is a whole directory (a language model) checks every file:
+  // `files` maps each path in the tree to its local file.
+  virtual bool WantsTree() const { return false; }
+  virtual Result<Signature> ValidateTree(const std::map<std::string, std::string>& files, const std::string& entry) const {
+    return Validate(files.at(entry));
+  }
 };
 
-// The frameworks with a validator, by name: torchscript, onnx, xgboost, fasttext, nlu, recommend.
+// The frameworks with a validator, by name: torchscript, onnx, xgboost, fasttext, nlu, recommend, llm.
 const std::vector<std::string>& ValidatedFrameworks();
 // nullptr for an unknown framework.
 const ArtifactValidator* ValidatorFor(const std::string& framework);
@@ -35,6 +42,7 @@ std::unique_ptr<ArtifactValidator> MakeXgboostValidator();
 std::unique_ptr<ArtifactValidator> MakeFastTextValidator();
 std::unique_ptr<ArtifactValidator> MakeRecommendValidator();
 std::unique_ptr<ArtifactValidator> MakeNluValidator();
+std::unique_ptr<ArtifactValidator> MakeLlmValidator();
 
 // What an NLU model of `intents` intents takes and gives (its validator's and runtime's).
 Signature NluSignature(int64_t intents);

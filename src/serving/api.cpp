@@ -251,6 +251,15 @@ Status RegisterRoutes(http::Router& router, Serving& serving, const ApiOptions& 
                                       {"errors", v.recent.errors},
                                       {"p50_ms", v.recent.p50_ms},
                                       {"p99_ms", v.recent.p99_ms}}}});
+          if (v.llm) {
+            const LlmSnapshot& l = *v.llm;
+            list.back()["llm"] = {{"prompt_tokens", l.prompt_tokens},     {"generated_tokens", l.generated_tokens},
+                                  {"running", l.running},                 {"waiting", l.waiting},
+                                  {"kv_blocks_used", l.kv_blocks_used},   {"kv_blocks_total", l.kv_blocks_total},
+                                  {"ttft_p50_ms", l.ttft_p50_ms},         {"ttft_p99_ms", l.ttft_p99_ms},
+                                  {"itl_p50_ms", l.itl_p50_ms},           {"itl_p99_ms", l.itl_p99_ms},
+                                  {"tokens_per_s", l.tokens_per_s}};
+          }
         }
         return http::JsonResponse(200, {{"at", UnixNowMs()}, {"versions", list}});
       });

@@ -1,5 +1,6 @@
 #include "serving/deployment.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -106,6 +107,31 @@ Status ParseTraffic(const Json& j, TrafficSpec& t) {
   return Status::Ok();
 }
 
+Status ParseLlm(const Json& j, LlmOptions& o) {
+  if (!j.is_object()) return Status::BadRequest("llm must be an object");
+  AIMASS_RETURN_IF_ERROR(CheckKeys(j, {"threads", "chat_template", "int8", "max_seqs", "kv_cache_mb", "max_model_len",
+                                       "max_batch_tokens"},
+                                   "llm"));
+  AIMASS_RETURN_IF_ERROR(IntInto(j, "threads", 0, 256, o.threads));
+  AIMASS_RETURN_IF_ERROR(IntInto(j, "max_seqs", 1, 1024, o.max_seqs));
+  AIMASS_RETURN_IF_ERROR(IntField(j, "kv_cache_mb", 1, 1 << 20, o.kv_cache_mb));
+  AIMASS_RETURN_IF_ERROR(IntField(j, "max_model_len", 0, 1 << 24, o.max_model_len));
+  AIMASS_RETURN_IF_ERROR(IntField(j, "max_batch_tokens", 16, 1 << 20, o.max_batch_tokens));
+  if (j.contains("int8")) {
+    if (!j["int8"].is_boolean()) return Status::BadRequest("llm.int8 must be true or false");
+    o.int8 = j["int8"].get<bool>();
+  }
+  if (j.contains("chat_template")) {
+    static const std::vector<std::string> kTemplates = {"", "llama2", "llama3", "chatml", "plain"};
+    if (!j["chat_template"].is_string() ||
+        std::find(kTemplates.begin(), kTemplates.end(), j["chat_template"].get<std::string>()) == kTemplates.end()) {
+      return Status::BadRequest("llm.chat_template must be one of llama2, llama3, chatml, plain (or empty: the model's)");
+    }
+    o.chat_template = j["chat_template"].get<std::string>();
+  }
+  return Status::Ok();
+}
+
 Result<AutoscaleSpec> ParseAutoscale(const Json& j) {
   if (!j.is_object()) return Status::BadRequest("autoscale must be an object");
   AIMASS_RETURN_IF_ERROR(CheckKeys(j, {"min_instances", "max_instances", "target_queue_ms", "target_in_flight",
@@ -136,7 +162,7 @@ Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
   if (!body.is_object()) return Status::BadRequest("the body must be a JSON object");
   AIMASS_RETURN_IF_ERROR(CheckKeys(body, {"name", "model", "version", "alias", "instances", "threads", "max_batch_size",
                                           "max_queue_delay_us", "preferred_batch_sizes", "max_queue_size",
-                                          "timeout_ms", "optimize", "traffic", "autoscale"},
+                                          "timeout_ms", "optimize", "traffic", "autoscale", "llm"},
                                    "the deployment"));
   if (!partial) {
     for (const char* k : {"name", "model"}) {
@@ -193,6 +219,7 @@ Status ParseDeploymentSpec(const Json& body, bool partial, DeploymentSpec& s) {
       return Status::BadRequest("a preferred batch size is larger than max_batch_size");
     }
   }
+  if (body.contains("llm")) AIMASS_RETURN_IF_ERROR(ParseLlm(body["llm"], s.runner.llm));
   if (body.contains("traffic")) AIMASS_RETURN_IF_ERROR(ParseTraffic(body["traffic"], s.traffic));
   if (body.contains("autoscale")) {
     if (body["autoscale"].is_null()) {
@@ -224,6 +251,10 @@ Json SpecToJson(const DeploymentSpec& s) {
             {"timeout_ms", s.timeout_ms},
             {"optimize", s.runner.optimize},
             {"created_by", s.created_by}};
+  const LlmOptions& l = s.runner.llm;
+  j["llm"] = {{"threads", l.threads},       {"chat_template", l.chat_template}, {"int8", l.int8},
+              {"max_seqs", l.max_seqs},     {"kv_cache_mb", l.kv_cache_mb},     {"max_model_len", l.max_model_len},
+              {"max_batch_tokens", l.max_batch_tokens}};
   j["version"] = s.version ? Json(*s.version) : Json(nullptr);
   j["alias"] = s.alias ? Json(*s.alias) : Json(nullptr);
   Json t = {{"weight", s.traffic.weight}, {"shadow_percent", s.traffic.shadow_percent}};

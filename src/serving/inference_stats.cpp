@@ -68,6 +68,19 @@ struct InferenceStats::Prom {
   prometheus::Histogram* batch = nullptr;
   prometheus::Gauge* pending = nullptr;
   prometheus::Counter* busy = nullptr;
+  // Language models only.
+  prometheus::Family<prometheus::Histogram>* ttft_family = nullptr;
+  prometheus::Family<prometheus::Histogram>* itl_family = nullptr;
+  prometheus::Family<prometheus::Counter>* tokens_family = nullptr;
+  prometheus::Family<prometheus::Gauge>* llm_gauge_family = nullptr;
+  prometheus::Histogram* ttft = nullptr;
+  prometheus::Histogram* itl = nullptr;
+  prometheus::Counter* prompt_tokens = nullptr;
+  prometheus::Counter* generated_tokens = nullptr;
+  prometheus::Gauge* running = nullptr;
+  prometheus::Gauge* waiting = nullptr;
+  prometheus::Gauge* kv_used = nullptr;
+  prometheus::Gauge* kv_total = nullptr;
 
   prometheus::Counter& Outcome(const std::string& outcome) {
     auto it = requests.find(outcome);
@@ -124,6 +137,103 @@ InferenceStats::~InferenceStats() {
   Release(p.batch_family, p.batch);
   Release(p.pending_family, p.pending);
   Release(p.busy_family, p.busy);
+  if (p.ttft) {
+    Release(p.ttft_family, p.ttft);
+    Release(p.itl_family, p.itl);
+    Release(p.tokens_family, p.prompt_tokens);
+    Release(p.tokens_family, p.generated_tokens);
+    for (auto* g : {p.running, p.waiting, p.kv_used, p.kv_total}) Release(p.llm_gauge_family, g);
+  }
+}
+
+void InferenceStats::EnableLlm() {
+  Prom& p = *prom_;
+  if (!p.registry || p.ttft) return;
+  static const prometheus::Histogram::BucketBoundaries token_buckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  p.ttft_family = &Family(prometheus::BuildHistogram(), "aimass_llm_time_to_first_token_seconds",
+                          "Time from a generation request to its first token", *p.registry);
+  p.itl_family = &Family(prometheus::BuildHistogram(), "aimass_llm_inter_token_seconds",
+                         "Time between a sequence's tokens", *p.registry);
+  p.tokens_family = &Family(prometheus::BuildCounter(), "aimass_llm_tokens_total",
+                            "Tokens processed, by kind (prompt, generated)", *p.registry);
+  p.llm_gauge_family = &Family(prometheus::BuildGauge(), "aimass_llm_engine",
+                               "Sequences running and waiting, KV cache blocks used and in all (by state)", *p.registry);
+  auto with = [&](const char* key, const char* value) {
+    auto l = p.labels;
+    l[key] = value;
+    return l;
+  };
+  p.ttft = Acquire([&]() -> auto& { return p.ttft_family->Add(p.labels, token_buckets); });
+  p.itl = Acquire([&]() -> auto& { return p.itl_family->Add(p.labels, token_buckets); });
+  p.prompt_tokens = Acquire([&]() -> auto& { return p.tokens_family->Add(with("kind", "prompt")); });
+  p.generated_tokens = Acquire([&]() -> auto& { return p.tokens_family->Add(with("kind", "generated")); });
+  p.running = Acquire([&]() -> auto& { return p.llm_gauge_family->Add(with("state", "running")); });
+  p.waiting = Acquire([&]() -> auto& { return p.llm_gauge_family->Add(with("state", "waiting")); });
+  p.kv_used = Acquire([&]() -> auto& { return p.llm_gauge_family->Add(with("state", "kv_blocks_used")); });
+  p.kv_total = Acquire([&]() -> auto& { return p.llm_gauge_family->Add(with("state", "kv_blocks_total")); });
+}
+
+void InferenceStats::RecordFirstToken(double seconds) {
+  if (prom_->ttft) prom_->ttft->Observe(seconds);
+  std::lock_guard lock(mu_);
+  timings_.push_back({std::chrono::steady_clock::now(), static_cast<uint32_t>(std::min(seconds * 1e6, 4e9)), true});
+  if (timings_.size() > 100000) timings_.pop_front();
+}
+
+void InferenceStats::RecordInterToken(double seconds) {
+  if (prom_->itl) prom_->itl->Observe(seconds);
+  std::lock_guard lock(mu_);
+  timings_.push_back({std::chrono::steady_clock::now(), static_cast<uint32_t>(std::min(seconds * 1e6, 4e9)), false});
+  if (timings_.size() > 100000) timings_.pop_front();
+}
+
+void InferenceStats::RecordTokens(int64_t prompt, int64_t completion) {
+  if (prom_->prompt_tokens) {
+    prom_->prompt_tokens->Increment(static_cast<double>(prompt));
+    prom_->generated_tokens->Increment(static_cast<double>(completion));
+  }
+  std::lock_guard lock(mu_);
+  llm_.prompt_tokens += static_cast<uint64_t>(prompt);
+  llm_.generated_tokens += static_cast<uint64_t>(completion);
+}
+
+void InferenceStats::SetLlmState(int running, int waiting, int64_t kv_used, int64_t kv_total) {
+  if (prom_->running) {
+    prom_->running->Set(running);
+    prom_->waiting->Set(waiting);
+    prom_->kv_used->Set(static_cast<double>(kv_used));
+    prom_->kv_total->Set(static_cast<double>(kv_total));
+  }
+  std::lock_guard lock(mu_);
+  llm_.running = running;
+  llm_.waiting = waiting;
+  llm_.kv_blocks_used = kv_used;
+  llm_.kv_blocks_total = kv_total;
+}
+
+LlmSnapshot InferenceStats::Llm(std::chrono::seconds window) const {
+  const auto since = std::chrono::steady_clock::now() - window;
+  std::vector<uint32_t> first, between;
+  LlmSnapshot out;
+  {
+    std::lock_guard lock(mu_);
+    out = llm_;
+    for (auto it = timings_.rbegin(); it != timings_.rend() && it->at >= since; ++it) {
+      (it->first ? first : between).push_back(it->us);
+    }
+  }
+  auto pct = [](std::vector<uint32_t>& v, double q) {
+    if (v.empty()) return 0.0;
+    const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k] / 1000.0;
+  };
+  out.ttft_p50_ms = pct(first, 0.5);
+  out.ttft_p99_ms = pct(first, 0.99);
+  out.itl_p50_ms = pct(between, 0.5);
+  out.itl_p99_ms = pct(between, 0.99);
+  out.tokens_per_s = static_cast<double>(first.size() + between.size()) / static_cast<double>(std::max<int64_t>(1, window.count()));
+  return out;
 }
 
 void InferenceStats::RecordSuccesses(const std::vector<Served>& served) {

@@ -47,6 +47,20 @@ struct WindowStats {
   double error_rate() const { return requests ? static_cast<double>(errors) / requests : 0; }
 };
 
+// A language model's side (framework `llm`): tokens, sequences, KV blocks, and the time to
+// first token and between tokens over a recent window.
+struct LlmSnapshot {
+  uint64_t prompt_tokens = 0;
+  uint64_t generated_tokens = 0;
+  int running = 0;
+  int waiting = 0;
+  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_total = 0;
+  double ttft_p50_ms = 0, ttft_p99_ms = 0;
+  double itl_p50_ms = 0, itl_p99_ms = 0;
+  double tokens_per_s = 0;  // generated over the window
+};
+
 class InferenceStats {
  public:
   InferenceStats(std::shared_ptr<prometheus::Registry> registry, const std::string& deployment,
@@ -66,6 +80,14 @@ class InferenceStats {
   void AddPending(int delta);  // lock-free: called on every request's I/O thread
   void AddBusy(uint64_t ns);
 
+  // Language models: series aimass_llm_* for this version, then the engine's reports.
+  void EnableLlm();
+  void RecordFirstToken(double seconds);
+  void RecordInterToken(double seconds);
+  void RecordTokens(int64_t prompt, int64_t completion);
+  void SetLlmState(int running, int waiting, int64_t kv_used, int64_t kv_total);
+  LlmSnapshot Llm(std::chrono::seconds window) const;
+
   StatsSnapshot Snapshot() const;
   WindowStats Window(std::chrono::seconds window) const;
   void ResetWindow();
@@ -83,6 +105,13 @@ class InferenceStats {
     uint32_t queue_us = 0;
   };
   std::deque<Sample> recent_;  // bounded: the newest 100,000
+  struct Timing {
+    std::chrono::steady_clock::time_point at;
+    uint32_t us;
+    bool first;  // time to first token, else between tokens
+  };
+  std::deque<Timing> timings_;  // bounded: the newest 100,000
+  LlmSnapshot llm_;
 };
 
 }  // namespace aimass::serving

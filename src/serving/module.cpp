@@ -7,6 +7,7 @@
 #include "registry/module.hpp"
 #include "serving/api.hpp"
 #include "serving/grpc_service.hpp"
+#include "serving/openai_api.hpp"
 
 namespace aimass::serving {
 
@@ -35,7 +36,8 @@ Status ServingModule::Open(module::Context& ctx) {
 }
 
 Status ServingModule::RegisterRoutes(http::Router& router) {
-  return serving::RegisterRoutes(router, *serving_, {max_request_bytes_});
+  AIMASS_RETURN_IF_ERROR(serving::RegisterRoutes(router, *serving_, {max_request_bytes_}));
+  return RegisterOpenAiRoutes(router, *serving_);
 }
 
 std::vector<grpc::Service*> ServingModule::GrpcServices() { return {grpc_->service()}; }

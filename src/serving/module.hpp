@@ -17,7 +17,7 @@ class ServingModule final : public module::Module {
   ServingModule();
   ~ServingModule() override;
   std::string_view name() const override { return kName; }
-  std::vector<std::string_view> paths() const override { return {"/api/v1/deployments", "/v2", "/v1/models"}; }
+  std::vector<std::string_view> paths() const override { return {"/api/v1/deployments", "/v2", "/v1/models", "/v1/chat", "/v1/completions"}; }
   std::vector<std::string_view> needs() const override { return {"auth", "blobs", "discovery", "events", "registry"}; }
   std::vector<storage::Migration> Migrations() const override { return Serving::Migrations(); }
   // Loads the stored deployments in the background.

@@ -270,6 +270,14 @@ struct Serving::Impl {
       wanted.size = entry->size;
     }
     AIMASS_ASSIGN_OR_RETURN(load.path, LocalArtifact(wanted));
+    if (v.framework == "llm") {
+      // A language model reads the whole directory: every file's local path.
+      AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
+      for (const auto& f : files) {
+        MissingArtifact one{spec.model, version, f.path, "sha256:" + f.sha256_hex, f.size, spec.created_by};
+        AIMASS_ASSIGN_OR_RETURN(load.files[f.path], LocalArtifact(one));
+      }
+    }
     return VersionRunner::Start(load, spec.runner, metrics);
   }
 
@@ -1055,6 +1063,30 @@ void RecordUsage(const std::atomic<UsageSink*>& sink, const std::string& name, i
 
 void Serving::SetUsageSink(UsageSink* sink) { usage_.store(sink, std::memory_order_release); }
 
+Result<Serving::LanguageModelTarget> Serving::PickLanguageModel(const std::string& name) {
+  AIMASS_ASSIGN_OR_RETURN(Target t, Pick(name, std::nullopt));
+  if (!t.runner->llm()) {
+    return Status::BadRequest("deployment '" + name.substr(0, 128) + "' is not a language model (framework " +
+                              t.runner->framework() + ")");
+  }
+  return LanguageModelTarget{t.runner, t.runner->version(), t.deadline};
+}
+
+std::vector<std::pair<std::string, int64_t>> Serving::LanguageModels() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (const auto& d : impl_->All()) {
+    std::lock_guard lock(d->mu);
+    if (d->stable && d->stable->llm()) out.emplace_back(d->spec.name, d->spec.created_at);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Serving::RecordGeneration(const std::string& name, int64_t version, const Status& st,
+                               std::chrono::steady_clock::time_point start, uint64_t bytes_in, uint64_t bytes_out) {
+  RecordUsage(usage_, name, version, st, start, bytes_in, bytes_out);
+}
+
 Result<InferResult> Serving::Infer(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs) {
   const auto start = std::chrono::steady_clock::now();
   const uint64_t in = TensorBytes(inputs);
@@ -1151,8 +1183,9 @@ Result<std::vector<Serving::VersionStats>> Serving::Stats(const std::optional<st
     std::lock_guard lock(d->mu);
     for (auto* r : {d->stable.get(), d->candidate.get()}) {
       if (!r || (version && r->version() != *version)) continue;
-      VersionStats v{d->spec.name, r->version(), r->stats().Snapshot(), r == d->stable.get() ? "stable" : "candidate", {}};
+      VersionStats v{d->spec.name, r->version(), r->stats().Snapshot(), r == d->stable.get() ? "stable" : "candidate", {}, {}};
       if (window.count() > 0) v.recent = r->stats().Window(window);
+      if (r->llm()) v.llm = r->stats().Llm(window.count() > 0 ? window : std::chrono::seconds(10));
       out.push_back(std::move(v));
     }
   }

@@ -90,6 +90,21 @@ class Serving {
   Result<PendingInfer> InferAsync(const std::string& name, std::optional<int64_t> version, std::vector<Tensor> inputs,
                                   std::function<void(Result<InferResult>)> done);
   Result<ModelMetadata> Metadata(const std::string& name, std::optional<int64_t> version);
+
+  // A language model's runner for one request: the stable version or the canary, as the
+  // traffic policy says. not_found for no such deployment; bad_request when it serves
+  // another kind of model.
+  struct LanguageModelTarget {
+    std::shared_ptr<VersionRunner> runner;
+    int64_t version = 0;
+    std::chrono::steady_clock::time_point deadline;  // a whole answer's (the deployment's timeout_ms)
+  };
+  Result<LanguageModelTarget> PickLanguageModel(const std::string& name);
+  // Deployments whose stable version is a language model: name and creation time.
+  std::vector<std::pair<std::string, int64_t>> LanguageModels();
+  // One generation's usage to the usage sink (as every inference's).
+  void RecordGeneration(const std::string& name, int64_t version, const Status& st,
+                        std::chrono::steady_clock::time_point start, uint64_t bytes_in, uint64_t bytes_out);
   // Ready: loaded and serving (a specific version when given).
   Status Ready(const std::string& name, std::optional<int64_t> version);
   bool AllReady();
@@ -102,6 +117,7 @@ class Serving {
     StatsSnapshot stats;
     std::string role;    // stable or candidate
     WindowStats recent;  // the last Stats `window`, when one was asked for
+    std::optional<LlmSnapshot> llm;  // a language model's tokens, sequences and timings
   };
   Result<std::vector<VersionStats>> Stats(const std::optional<std::string>& name, std::optional<int64_t> version,
                                           std::chrono::seconds window = std::chrono::seconds(0));

@@ -1,5 +1,7 @@
 #include "serving/version_runner.hpp"
 
+#include "serving/llm_runner.hpp"
+
 #include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
@@ -456,6 +458,19 @@ std::optional<std::vector<Tensor>> WarmupInputs(const registry::Signature& sig) 
 Result<std::shared_ptr<VersionRunner>> VersionRunner::Start(const LoadSpec& spec, const RunnerOptions& options,
                                                             std::shared_ptr<prometheus::Registry> metrics,
                                                             RuntimeFactory load) {
+  if (spec.framework == "llm") {
+    // A language model: engines instead of executors, requests through /v1/… instead of infer.
+    std::shared_ptr<VersionRunner> r(new VersionRunner());
+    r->spec_ = spec;
+    r->options_ = options;
+    r->impl_ = std::make_unique<Impl>();
+    r->impl_->options = options;
+    r->impl_->name = spec.deployment;
+    r->stats_ = std::make_unique<InferenceStats>(std::move(metrics), spec.deployment, std::to_string(spec.version));
+    r->impl_->stats = r->stats_.get();
+    AIMASS_ASSIGN_OR_RETURN(r->llm_, LlmRunner::Start(spec, options, *r->stats_));
+    return r;
+  }
   if (!load) {
     load = [spec, options] { return LoadRuntime(spec.framework, spec.path, spec.signature, {options.threads, options.optimize}); };
   }
@@ -516,6 +531,7 @@ void VersionRunner::AddExecutor(std::unique_ptr<Runtime> runtime) {
 
 Status VersionRunner::Resize(int n) {
   n = std::max(1, n);
+  if (llm_) return llm_->Resize(n);
   Impl* impl = impl_.get();
   std::lock_guard resizing(impl->resize_mu);
   // Join and free the executors that left since the last call.
@@ -560,6 +576,7 @@ Status VersionRunner::Resize(int n) {
 }
 
 int VersionRunner::instances() const {
+  if (llm_) return llm_->instances();
   std::lock_guard lock(impl_->mu);
   return impl_->live;
 }
@@ -579,6 +596,7 @@ void ReleaseFreeMemory() {
 }  // namespace
 
 VersionRunner::~VersionRunner() {
+  llm_.reset();
   if (!impl_) return;
   {
     std::lock_guard lock(impl_->mu);
@@ -602,10 +620,15 @@ const registry::Signature& VersionRunner::signature() const {
   return learned ? *learned : signature_;
 }
 
+Status VersionRunner::LanguageModelRefusal() const {
+  return Status::BadRequest("deployment '" + spec_.deployment +
+                            "' serves a language model: send POST /v1/chat/completions or /v1/completions");
+}
+
 std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Clock::time_point deadline,
                                                 std::function<void(Result<std::vector<Tensor>>)> done) {
   auto start = Clock::now();
-  Status st = MatchSignature(signature(), inputs);
+  Status st = llm_ ? LanguageModelRefusal() : MatchSignature(signature(), inputs);
   if (!st.ok()) {
     stats_->RecordFailure("bad_request", 0);
     done(st);
@@ -637,7 +660,7 @@ std::function<void()> VersionRunner::InferAsync(std::vector<Tensor> inputs, Cloc
 
 Result<std::vector<Tensor>> VersionRunner::Infer(std::vector<Tensor> inputs, Clock::time_point deadline) {
   auto start = Clock::now();
-  Status st = MatchSignature(signature(), inputs);
+  Status st = llm_ ? LanguageModelRefusal() : MatchSignature(signature(), inputs);
   if (!st.ok()) {
     stats_->RecordFailure("bad_request", Ns(Clock::now() - start));
     return st;

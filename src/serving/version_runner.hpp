@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,19 @@
 
 namespace aimass::serving {
 
+class LlmRunner;
+
+// A language model's engine settings (framework `llm`; see llm::EngineOptions).
+struct LlmOptions {
+  int threads = 0;               // 0: every core
+  std::string chat_template;     // empty: detected from the model
+  bool int8 = false;             // weight-only int8 quantisation at load
+  int max_seqs = 64;
+  int64_t kv_cache_mb = 512;
+  int64_t max_model_len = 0;     // 0: the model's max_position_embeddings
+  int64_t max_batch_tokens = 1024;
+};
+
 struct RunnerOptions {
   int instances = 1;
   int threads = 1;
@@ -30,6 +44,7 @@ struct RunnerOptions {
   std::vector<int64_t> preferred_batch_sizes;
   int64_t max_queue_size = 1024;
   bool optimize = true;  // RuntimeOptions::optimize
+  LlmOptions llm;
 };
 
 // What to load: a registry version's artifact.
@@ -38,6 +53,7 @@ struct LoadSpec {
   int64_t version = 0;
   std::string framework;
   std::string path;               // the file the runtime loads
+  std::map<std::string, std::string> files;  // a directory version: each file's path in it → local path
   registry::Signature signature;  // from the registry
   // Called once, from an executor, when a signature that lacked datatypes or shapes was
   // completed from the first request that succeeded (see Start).
@@ -80,6 +96,8 @@ class VersionRunner {
   const registry::Signature& signature() const;
   const std::string& framework() const { return spec_.framework; }
   const RunnerOptions& options() const { return options_; }
+  // The language model this version serves (framework `llm`), else null.
+  LlmRunner* llm() const { return llm_.get(); }
   InferenceStats& stats() { return *stats_; }
 
   struct Impl;
@@ -87,6 +105,7 @@ class VersionRunner {
  private:
   VersionRunner() = default;
   Status Warm(Runtime& rt);
+  Status LanguageModelRefusal() const;
   void AddExecutor(std::unique_ptr<Runtime> runtime);
   LoadSpec spec_;
   RunnerOptions options_;
@@ -95,6 +114,7 @@ class VersionRunner {
   // Set once by an executor; read on every request (acquire), so it is never changed after.
   std::atomic<const registry::Signature*> learned_{nullptr};
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<LlmRunner> llm_;
 };
 
 // Orders `inputs` as the signature lists them and checks each: known name, datatype and shape

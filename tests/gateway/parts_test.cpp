@@ -9,6 +9,7 @@
 #include "gateway/response_cache.hpp"
 #include "gateway/route_table.hpp"
 #include "gateway/spec.hpp"
+#include "gateway/token_limiter.hpp"
 #include "gateway/upstream_pool.hpp"
 
 namespace aimass::gateway {
@@ -227,6 +228,33 @@ TEST(GatewayRateLimiter, SlidingWindowWeighsThePreviousWindow) {
   auto refused = rl.Take("k", spec, next);
   EXPECT_FALSE(refused.allowed);
   EXPECT_GT(refused.retry_after_s, 0);
+}
+
+TEST(GatewayTokenLimiter, ChargesAfterTheAnswerAndRefillsPerMinute) {
+  TokenLimiter tl;
+  TokenLimitSpec spec;
+  spec.tokens_per_minute = 600;  // 10 a second
+  auto t0 = TokenLimiter::Clock::time_point{} + std::chrono::hours(1);
+  auto d = tl.Check("k", spec, t0);
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.remaining, 600);
+  tl.Charge("k", spec, 650, t0);  // one long answer overdraws the budget
+  auto refused = tl.Check("k", spec, t0);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.remaining, 0);
+  EXPECT_NEAR(refused.retry_after_s, 5.1, 1e-9);  // 51 tokens short at 10 a second
+  EXPECT_FALSE(tl.Check("k", spec, t0 + std::chrono::seconds(5)).allowed);
+  EXPECT_TRUE(tl.Check("k", spec, t0 + std::chrono::milliseconds(5200)).allowed);
+  EXPECT_TRUE(tl.Check("other", spec, t0).allowed);  // keys are separate
+  // Refills stop at a minute's worth.
+  EXPECT_EQ(tl.Check("k", spec, t0 + std::chrono::hours(2)).remaining, 600);
+}
+
+TEST(GatewayTokenLimiter, ReadsTheLastTotalTokensOfAnAnswer) {
+  EXPECT_EQ(UsageTokens(R"({"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}})"), 7);
+  EXPECT_EQ(UsageTokens("data: {\"usage\":{\"total_tokens\": 5}}\n\ndata: {\"usage\":{\"total_tokens\":12}}\n\ndata: [DONE]\n\n"), 12);
+  EXPECT_EQ(UsageTokens(R"({"usage":{"total_tokens":"x"}})"), -1);
+  EXPECT_EQ(UsageTokens("no usage here"), -1);
 }
 
 TEST(GatewayResponseCache, ExpiresEvictsLeastRecentlyUsedAndPurgesByRoute) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -55,6 +57,26 @@ TEST(UpstreamRequestTest, PassesTheCallersFieldsAndAddsTheForwardingOnes) {
                                "traceparent: 00-" + std::string(32, 'a') + "-" + std::string(16, 'a') + "-01",
                                "X-Consumer: shop",
                            }));
+}
+
+TEST(UpstreamRequestTest, RouteFieldsReplaceTheCallersOfTheSameName) {
+  http::Headers h;
+  h.Add("Accept", "text/plain");
+  h.Add("Authorization", "Bearer consumer-key");
+  h.Add("X-Tenant", "spoofed");
+  std::vector<std::pair<std::string, std::string>> extra = {{"Authorization", "Bearer platform-key"}, {"x-tenant", "shop"}};
+  UpstreamFieldsInput in = Input(h);
+  in.extra = &extra;
+  std::string fields;
+  AppendUpstreamFields(fields, in);
+  auto lines = Lines(fields);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "Authorization: Bearer platform-key"), 1);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "x-tenant: shop"), 1);
+  for (const auto& l : lines) {
+    EXPECT_EQ(l.find("consumer-key"), std::string::npos) << l;
+    EXPECT_EQ(l.find("spoofed"), std::string::npos) << l;
+  }
+  EXPECT_EQ(lines.front(), "Accept: text/plain");
 }
 
 TEST(UpstreamRequestTest, DropsHopByHopFieldsConsumedCredentialsAndSpoofedGatewayFields) {
