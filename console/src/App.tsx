@@ -12,6 +12,7 @@ import { ModelPage } from "./pages/Model";
 import { VersionPage } from "./pages/Version";
 import { DeploymentsPage } from "./pages/Deployments";
 import { DeploymentPage } from "./pages/Deployment";
+import { PlaygroundPage } from "./pages/Playground";
 import { GatewayPage } from "./pages/Gateway";
 import { MqPage } from "./pages/Mq";
 import { CronPage } from "./pages/Cron";
@@ -44,6 +45,7 @@ const NAV: [string, string][] = [
   ["/", "Home"],
   ["/models", "Models"],
   ["/deployments", "Deployments"],
+  ["/playground", "Playground"],
   ["/datasets", "Datasets"],
   ["/collectors", "Collectors"],
   ["/experiments", "Experiments"],
@@ -113,6 +115,7 @@ function Frame() {
           <Route path="/models/:name/versions/:version" element={<VersionPage />} />
           <Route path="/deployments" element={<DeploymentsPage />} />
           <Route path="/deployments/:name" element={<Keyed page={DeploymentPage} />} />
+          <Route path="/playground" element={<PlaygroundPage />} />
           <Route path="/datasets" element={<DatasetsPage />} />
           <Route path="/datasets/:name" element={<Keyed page={DatasetPage} />} />
           <Route path="/datasets/:name/versions/:version" element={<DatasetVersionPage />} />

@@ -53,11 +53,12 @@ struct LoadSpec {
   int64_t version = 0;
   std::string framework;
   std::string path;               // the file the runtime loads
-  std::map<std::string, std::string> files;  // a directory version: each file's path in it → local path
   registry::Signature signature;  // from the registry
   // Called once, from an executor, when a signature that lacked datatypes or shapes was
   // completed from the first request that succeeded (see Start).
   std::function<void(const registry::Signature&)> signature_learned;
+  // A language model's directory: each file's path in it → its local path.
+  std::map<std::string, std::string> files;
 };
 
 class VersionRunner {

@@ -358,3 +358,30 @@ def test_cli_models_chat_and_complete(server, f32, aimass_bin, tmp_path):
     assert whole["object"] == "text_completion" and whole["usage"]["prompt_tokens"] > 0
     bad = cli.run("llm", "chat", "no-such-model", "Hi", expect=1)
     assert "not found" in bad.stderr
+
+
+def test_alias_follow_and_canary(server, tokenizer, sp):
+    """A language-model deployment follows its alias to a new version and splits traffic with a
+    canary, as other deployments do; `system_fingerprint` says which version answered."""
+    a = server.admin
+    cfg = llm_model.make_config(sp.get_piece_size())
+    model, r = push(a, llm_model.model_files(cfg, llm_model.random_weights(cfg, seed=11), tokenizer))
+    assert r.status_code == 201, describe(r)
+    r = a.post(f"/api/v1/models/{model}/versions?framework=llm",
+               data=llm_model.tar_of(llm_model.model_files(cfg, llm_model.random_weights(cfg, seed=12), tokenizer)), headers=TAR)
+    assert r.status_code == 201 and r.json()["version"] == 2, describe(r)
+    assert a.put(f"/api/v1/models/{model}/aliases/production", json={"version": 1}).status_code == 200
+    name = unique("dep")
+    r = a.post("/api/v1/deployments", json={"name": name, "model": model, "alias": "production"})
+    assert r.status_code == 201, describe(r)
+    fingerprint = lambda: complete(a, name, "Hello", max_tokens=2).json()["system_fingerprint"]
+    assert fingerprint() == f"aimass-{name}-v1"
+    assert a.put(f"/api/v1/models/{model}/aliases/production", json={"version": 2}).status_code == 200
+    wait_for(lambda: fingerprint() == f"aimass-{name}-v2", 30, "the deployment following its alias to version 2")
+    # Half the calls to version 1 as a canary.
+    r = a.patch(f"/api/v1/deployments/{name}", json={"traffic": {"candidate": {"version": 1}, "weight": 50}})
+    assert r.status_code == 200, describe(r)
+    seen = {fingerprint() for _ in range(30)}
+    assert seen == {f"aimass-{name}-v1", f"aimass-{name}-v2"}, seen
+    versions = {v["version"] for v in a.get(f"/api/v1/deployments/{name}/metrics").json()["versions"]}
+    assert versions == {1, 2}

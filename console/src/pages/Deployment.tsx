@@ -1,6 +1,7 @@
 // A deployment: what it serves, live charts per version (requests/s, p50/p99 latency, batch
-// size, queue time, errors; sampled every second from /metrics of the deployment), the canary
-// weight, promotion and rollback, and its traffic history.
+// size, queue time, errors; sampled every second from /metrics of the deployment), a language
+// model's engine (tokens/s, time to first token, inter-token time, sequences, KV blocks) with a
+// link to the playground, the canary weight, promotion and rollback, and its traffic history.
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, enc, get } from "../api";
@@ -9,10 +10,26 @@ import { useAction, useApi } from "../hooks";
 import type { Deployment } from "../types";
 import { Chart, type Series } from "../components/Chart";
 import { Allowed, DataTable, ErrorLine, PageHeader, StateBadge, when } from "../components/ui";
+import "../components/playground.css";
 
 interface Counter {
   count: number;
   ns: number;
+}
+// A language model's engine (framework llm): counters since the start, the last window's
+// percentiles and rate.
+interface LlmMetrics {
+  prompt_tokens: number;
+  generated_tokens: number;
+  running: number;
+  waiting: number;
+  kv_blocks_used: number;
+  kv_blocks_total: number;
+  ttft_p50_ms: number;
+  ttft_p99_ms: number;
+  itl_p50_ms: number;
+  itl_p99_ms: number;
+  tokens_per_s: number;
 }
 interface VersionMetrics {
   version: number;
@@ -23,6 +40,7 @@ interface VersionMetrics {
   inference_count: number;
   execution_count: number;
   window: { requests: number; errors: number; p50_ms: number; p99_ms: number };
+  llm?: LlmMetrics;
 }
 interface Metrics {
   at: number;
@@ -40,6 +58,8 @@ interface Sample {
   p99: number;
   batch: number;
   queueMs: number;
+  tokensPerS: number;
+  ttftP50: number;
 }
 
 // Per version, the rates between two readings of the counters.
@@ -56,12 +76,15 @@ function rates(prev: VersionMetrics | undefined, cur: VersionMetrics, dt: number
     p99: cur.window.p99_ms,
     batch: execs ? d(cur.inference_count, prev?.inference_count) / execs : 0,
     queueMs: queued ? d(cur.queue.ns, prev?.queue.ns) / queued / 1e6 : 0,
+    tokensPerS: cur.llm?.tokens_per_s ?? 0,
+    ttftP50: cur.llm?.ttft_p50_ms ?? 0,
   };
 }
 
 function useLiveMetrics(name: string) {
   const [history, setHistory] = useState<Map<number, Sample[]>>(new Map());
   const [error, setError] = useState("");
+  const [latest, setLatest] = useState<Metrics | null>(null);
   const last = useRef<Metrics | null>(null);
   useEffect(() => {
     let live = true;
@@ -82,6 +105,7 @@ function useLiveMetrics(name: string) {
           return next;
         });
         last.current = m;
+        setLatest(m);
         setError("");
       } catch (e) {
         if (live) setError(e instanceof Error ? e.message : String(e));
@@ -94,7 +118,63 @@ function useLiveMetrics(name: string) {
       clearInterval(timer);
     };
   }, [name]);
-  return { history, error };
+  return { history, error, latest };
+}
+
+const ms = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+// The language-model engine of each version that has one, as the latest reading gives it.
+function LlmPanel({ name, versions }: { name: string; versions: VersionMetrics[] }) {
+  return (
+    <section data-testid="llm-metrics" aria-label="Language model">
+      <div className="llm-head">
+        <h2>Language model</h2>
+        <Link to={`/playground?model=${enc(name)}`} data-testid="open-playground">
+          Open in playground
+        </Link>
+      </div>
+      {versions.map((v) => {
+        const l = v.llm!;
+        const fraction = l.kv_blocks_total ? l.kv_blocks_used / l.kv_blocks_total : 0;
+        const stat = (label: string, value: string, testid: string, title?: string) => (
+          <div className="llm-stat" title={title}>
+            <span className="muted">{label}</span>
+            <strong data-testid={testid}>{value}</strong>
+          </div>
+        );
+        return (
+          <div key={v.version} className="card" data-testid="llm-version" data-version={v.version}>
+            <p className="muted">
+              Version {v.version} ({v.role}), the last 10 s
+            </p>
+            <div className="llm-stats">
+              {stat("Tokens/s", l.tokens_per_s.toFixed(1), "llm-tokens-per-s", "generated tokens per second over the window")}
+              {stat("Time to first token p50 / p99", `${ms(l.ttft_p50_ms)} / ${ms(l.ttft_p99_ms)} ms`, "llm-ttft")}
+              {stat("Inter-token p50 / p99", `${ms(l.itl_p50_ms)} / ${ms(l.itl_p99_ms)} ms`, "llm-itl")}
+              {stat("Running / waiting", `${l.running} / ${l.waiting}`, "llm-seqs", "sequences in the running batch and waiting for room")}
+              {stat("Prompt / generated tokens", `${l.prompt_tokens.toLocaleString()} / ${l.generated_tokens.toLocaleString()}`, "llm-tokens", "since the version loaded")}
+            </div>
+            <div className="llm-kv">
+              <span>KV cache blocks</span>
+              <span
+                className="llm-kv-track"
+                role="meter"
+                aria-label={`KV cache blocks of version ${v.version}`}
+                aria-valuemin={0}
+                aria-valuemax={l.kv_blocks_total}
+                aria-valuenow={l.kv_blocks_used}
+              >
+                <span className={`llm-kv-fill${fraction >= 0.9 ? " full" : ""}`} style={{ width: `${Math.min(100, fraction * 100)}%` }} />
+              </span>
+              <span className="llm-kv-text" data-testid="llm-kv">
+                {l.kv_blocks_used} / {l.kv_blocks_total} used
+              </span>
+            </div>
+          </div>
+        );
+      })}
+    </section>
+  );
 }
 
 // uPlot wants one x array and one y array per series, aligned: versions are merged on time.
@@ -114,7 +194,8 @@ export function DeploymentPage() {
   const navigate = useNavigate();
   const { can } = useAuth();
   const dep = useApi<Deployment>(`/api/v1/deployments/${enc(name)}`, 3000);
-  const { history, error } = useLiveMetrics(name);
+  const { history, error, latest } = useLiveMetrics(name);
+  const llmVersions = latest?.versions.filter((v) => v.llm) ?? [];
   const action = useAction();
   const d = dep.data;
   const candidate = d?.traffic?.candidate;
@@ -143,6 +224,12 @@ export function DeploymentPage() {
     ["Batch size", "requests", (s) => s.batch],
     ["Queue time", "ms", (s) => s.queueMs],
     ["Errors per second", "err/s", (s) => s.errors],
+    ...(llmVersions.length
+      ? ([
+          ["Tokens per second (last 10 s)", "tok/s", (s) => s.tokensPerS],
+          ["Time to first token p50 (last 10 s)", "ms", (s) => s.ttftP50],
+        ] as [string, string, (s: Sample) => number][])
+      : []),
   ];
 
   return (
@@ -203,6 +290,7 @@ export function DeploymentPage() {
           )}
         </section>
       )}
+      {llmVersions.length > 0 && <LlmPanel name={name} versions={llmVersions} />}
       <section>
         <h2>Live</h2>
         <ErrorLine error={error} />
