@@ -10,17 +10,25 @@ namespace {
 // Sixteen floats, loaded from any address.
 typedef float V16 __attribute__((vector_size(64), aligned(4)));
 typedef int8_t V16I8 __attribute__((vector_size(16), aligned(1)));
+typedef int32_t V16I32 __attribute__((vector_size(64)));
+typedef float V8 __attribute__((vector_size(32)));
+typedef float V4 __attribute__((vector_size(16)));
 
 #define AIMASS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define AIMASS_INLINE __attribute__((always_inline)) inline
 
 AIMASS_INLINE V16 Load(const float* p) { return *reinterpret_cast<const V16*>(p); }
-AIMASS_INLINE V16 Load(const int8_t* p) { return __builtin_convertvector(*reinterpret_cast<const V16I8*>(p), V16); }
+// Sixteen int8 weights widened to floats. GCC 12 does this element by element (no
+// vpmovsxbd), which makes int8 weights compute-bound: see docs/benchmarks.md.
+AIMASS_INLINE V16 Load(const int8_t* p) {
+  return __builtin_convertvector(__builtin_convertvector(*reinterpret_cast<const V16I8*>(p), V16I32), V16);
+}
 
+// A tree of halves: four vector adds instead of fifteen dependent scalar ones.
 AIMASS_INLINE float Sum(V16 v) {
-  float s = 0;
-  for (int i = 0; i < 16; ++i) s += v[i];
-  return s;
+  const V8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) + __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  const V4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
 // R rows of W against TT tokens of X: out[r][t] = W[r] · X[t]. W rows are F32 or int8 (`Q`).
@@ -129,22 +137,36 @@ void SwiGlu(float* gate, const float* up, int64_t n) {
   }
 }
 
-AIMASS_CLONES float Dot(const float* a, const float* b, int64_t n) {
-  V16 acc = V16{};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) acc += Load(a + i) * Load(b + i);
-  float s = Sum(acc);
-  for (; i < n; ++i) s += a[i] * b[i];
-  return s;
-}
-
-AIMASS_CLONES void Axpy(float a, const float* x, float* y, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    V16 yv = Load(y + i) + a * Load(x + i);
-    *reinterpret_cast<V16*>(y + i) = yv;
+AIMASS_CLONES void Attend(const float* q, const int64_t* blocks, int64_t n, const KvView& kv, float* scores,
+                          float* out) {
+  const int64_t hd = kv.head_dim, bt = kv.block_tokens;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  auto at = [&](int64_t j, int64_t offset) { return kv.base + blocks[j / bt] * kv.block_floats + offset + (j % bt) * hd; };
+  float max = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) {
+    const float* k = at(j, kv.key_offset);
+    V16 acc = V16{};
+    int64_t i = 0;
+    for (; i + 16 <= hd; i += 16) acc += Load(q + i) * Load(k + i);
+    float s = Sum(acc);
+    for (; i < hd; ++i) s += q[i] * k[i];
+    scores[j] = s * scale;
+    max = std::max(max, scores[j]);
   }
-  for (; i < n; ++i) y[i] += a * x[i];
+  float sum = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    scores[j] = std::exp(scores[j] - max);
+    sum += scores[j];
+  }
+  const float inv = 1.0f / sum;
+  std::fill(out, out + hd, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* v = at(j, kv.value_offset);
+    const float a = scores[j] * inv;
+    int64_t i = 0;
+    for (; i + 16 <= hd; i += 16) *reinterpret_cast<V16*>(out + i) = Load(out + i) + a * Load(v + i);
+    for (; i < hd; ++i) out[i] += a * v[i];
+  }
 }
 
 }  // namespace aimass::llm

@@ -23,8 +23,16 @@ void Rope(float* x, int64_t heads, int64_t head_dim, const float* cos, const flo
 // a = silu(gate) * up, over `n` values (in place in gate).
 void SwiGlu(float* gate, const float* up, int64_t n);
 
-// Dot product and y += a * x over `n` values: attention's inner loops.
-float Dot(const float* a, const float* b, int64_t n);
-void Axpy(float a, const float* x, float* y, int64_t n);
+// Where one head's keys and values lie in the paged cache (see KvCache): position j's key is
+// at base + blocks[j / block_tokens] * block_floats + key_offset + (j % block_tokens) * head_dim.
+struct KvView {
+  const float* base = nullptr;
+  int64_t block_floats = 0, block_tokens = 0, head_dim = 0;
+  int64_t key_offset = 0, value_offset = 0;
+};
+
+// One query's attention over positions [0, n): out = softmax(q·k / sqrt(d)) · v. `scores`
+// holds n floats. The dot products are inlined here (a call per position cost more than it).
+void Attend(const float* q, const int64_t* blocks, int64_t n, const KvView& kv, float* scores, float* out);
 
 }  // namespace aimass::llm

@@ -33,6 +33,13 @@ class KvCache {
   float* Key(int64_t block, int64_t layer, int64_t head, int64_t slot) {
     return data_.get() + block * block_floats_ + ((layer * 2) * kv_heads_ + head) * block_tokens_ * head_dim_ + slot * head_dim_;
   }
+  // The view attention reads one head of one layer through (llm/kernels.hpp's KvView).
+  const float* base() const { return data_.get(); }
+  int64_t block_floats() const { return block_floats_; }
+  int64_t KeyOffset(int64_t layer, int64_t head) const { return ((layer * 2) * kv_heads_ + head) * block_tokens_ * head_dim_; }
+  int64_t ValueOffset(int64_t layer, int64_t head) const {
+    return ((layer * 2 + 1) * kv_heads_ + head) * block_tokens_ * head_dim_;
+  }
   float* Value(int64_t block, int64_t layer, int64_t head, int64_t slot) {
     return data_.get() + block * block_floats_ + ((layer * 2 + 1) * kv_heads_ + head) * block_tokens_ * head_dim_ +
            slot * head_dim_;

@@ -99,30 +99,20 @@ void Transformer::Forward(const std::vector<BatchSegment>& batch, std::vector<fl
 void Transformer::Attention(int64_t layer, int64_t tokens) {
   const int64_t hd = c_.head_dim, heads = c_.num_attention_heads;
   const int64_t group = heads / c_.num_key_value_heads;
-  const int64_t qdim = heads * hd, bt = cache_.block_tokens();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t qdim = heads * hd;
   pool_.Run(tokens * heads, [&](int64_t item) {
     const int64_t i = item / heads, h = item % heads, kvh = h / group;
     const int64_t p = pos_[i];
-    const auto& blocks = *seg_[i]->blocks;
-    const float* q = &q_[i * qdim + h * hd];
-    float* out = &att_[i * qdim + h * hd];
+    KvView kv;
+    kv.base = cache_.base();
+    kv.block_floats = cache_.block_floats();
+    kv.block_tokens = cache_.block_tokens();
+    kv.head_dim = hd;
+    kv.key_offset = cache_.KeyOffset(layer, kvh);
+    kv.value_offset = cache_.ValueOffset(layer, kvh);
     thread_local std::vector<float> scores;
     if (static_cast<int64_t>(scores.size()) < p + 1) scores.resize(static_cast<size_t>(p + 1));
-    float max = -INFINITY;
-    for (int64_t j = 0; j <= p; ++j) {
-      const float s = Dot(q, cache_.Key(blocks[j / bt], layer, kvh, j % bt), hd) * scale;
-      scores[j] = s;
-      max = std::max(max, s);
-    }
-    float sum = 0;
-    for (int64_t j = 0; j <= p; ++j) {
-      scores[j] = std::exp(scores[j] - max);
-      sum += scores[j];
-    }
-    std::fill(out, out + hd, 0.0f);
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j <= p; ++j) Axpy(scores[j] * inv, cache_.Value(blocks[j / bt], layer, kvh, j % bt), out, hd);
+    Attend(&q_[i * qdim + h * hd], seg_[i]->blocks->data(), p + 1, kv, scores.data(), &att_[i * qdim + h * hd]);
   });
 }
 

@@ -331,10 +331,11 @@ struct Generation {
 
   Json Chunk(const std::string& delta, const std::vector<llm::Sampled>& toks, const Json& finish) {
     Json choice = {{"index", 0}, {"finish_reason", finish}};
+    const bool first = !role_sent;
+    role_sent = true;
     if (chat) {
       Json d = Json::object();
-      if (!role_sent) d["role"] = "assistant";
-      role_sent = true;
+      if (first) d["role"] = "assistant";
       if (!delta.empty() || finish.is_null()) d["content"] = delta;
       choice["delta"] = d;
       choice["logprobs"] = logprobs && !toks.empty() ? ChatLogprobs(tok(), toks) : Json(nullptr);
@@ -352,7 +353,8 @@ struct Generation {
     const bool failed = last && *u.finish_reason == "error";
     if (stream) {
       std::string out;
-      if (!failed && (!u.text.empty() || !u.tokens.empty() || !role_sent)) out += Sse(Chunk(u.text, u.tokens, nullptr));
+      // A chunk for new text or tokens (and a chat's first, which names the role).
+      if (!failed && (!u.text.empty() || !u.tokens.empty() || (chat && !role_sent))) out += Sse(Chunk(u.text, u.tokens, nullptr));
       if (last) {
         if (failed) {
           out += Sse(ErrorBody(Status::Internal(u.error), request_id));
