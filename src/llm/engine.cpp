@@ -73,7 +73,7 @@ struct Sequence {
 
 struct Engine::Impl {
   EngineOptions options;
-  EngineObserver* observer = nullptr;
+  std::shared_ptr<EngineObserver> observer;
   ModelConfig config;
   std::unique_ptr<Tokenizer> tokenizer;
   ChatTemplate chat;
@@ -124,7 +124,7 @@ struct Engine::Impl {
 };
 
 Result<std::unique_ptr<Engine>> Engine::Load(const std::map<std::string, std::string>& files, const EngineOptions& options,
-                                             EngineObserver* observer) {
+                                             std::shared_ptr<EngineObserver> observer) {
   AIMASS_ASSIGN_OR_RETURN(ModelConfig config, LoadConfig(files));
   AIMASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(files));
   if (tokenizer->vocab_size() > config.vocab_size) {
@@ -144,17 +144,17 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::map<std::string, std::st
   }
   AIMASS_ASSIGN_OR_RETURN(auto wf, WeightFiles::Open(files));
   AIMASS_ASSIGN_OR_RETURN(auto weights, Weights::Load(config, std::move(wf), options.int8));
-  return Create(std::move(config), std::move(weights), std::move(tokenizer), std::move(chat), options, observer);
+  return Create(std::move(config), std::move(weights), std::move(tokenizer), std::move(chat), options, std::move(observer));
 }
 
 std::unique_ptr<Engine> Engine::Create(ModelConfig config, std::unique_ptr<Weights> weights,
                                        std::unique_ptr<Tokenizer> tokenizer, ChatTemplate chat,
-                                       const EngineOptions& options, EngineObserver* observer) {
+                                       const EngineOptions& options, std::shared_ptr<EngineObserver> observer) {
   std::unique_ptr<Engine> e(new Engine());
-  e->impl_ = std::make_unique<Impl>();
+  e->impl_ = std::make_shared<Impl>();
   Impl& m = *e->impl_;
   m.options = options;
-  m.observer = observer;
+  m.observer = std::move(observer);
   m.config = std::move(config);
   m.tokenizer = std::move(tokenizer);
   m.chat = std::move(chat);
@@ -169,7 +169,8 @@ std::unique_ptr<Engine> Engine::Create(ModelConfig config, std::unique_ptr<Weigh
   for (int64_t id : m.config.eos_token_ids) m.eos.insert(static_cast<int>(id));
   if (m.tokenizer->eos() >= 0) m.eos.insert(m.tokenizer->eos());
   for (int id : m.chat.stop_tokens()) m.eos.insert(id);
-  m.thread = NamedThread("llm-engine", [&m] { m.Loop(); });
+  // The thread keeps the engine's state alive: it may outlive the Engine (see ~Engine).
+  m.thread = NamedThread("llm-engine", [impl = e->impl_] { impl->Loop(); });
   return e;
 }
 
@@ -191,7 +192,12 @@ Engine::~Engine() {
     impl_->stopping = true;
   }
   impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (!impl_->thread.joinable()) return;
+  if (impl_->thread.get_id() == std::this_thread::get_id()) {
+    impl_->thread.detach();  // called from a callback on the engine's thread: it ends after its step
+  } else {
+    impl_->thread.join();
+  }
 }
 
 Result<uint64_t> Engine::Submit(GenerateRequest request, UpdateFn on_update) {

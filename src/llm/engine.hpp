@@ -88,14 +88,17 @@ class Engine {
   // Loads a model directory: `files` maps each name in it (config.json, model.safetensors or
   // shards with their index, tokenizer.model, tokenizer_config.json) to a local path.
   static Result<std::unique_ptr<Engine>> Load(const std::map<std::string, std::string>& files,
-                                              const EngineOptions& options, EngineObserver* observer = nullptr);
+                                              const EngineOptions& options, std::shared_ptr<EngineObserver> observer = nullptr);
   // An engine from parts already loaded (tests build their own tokenizer).
   static std::unique_ptr<Engine> Create(ModelConfig config, std::unique_ptr<Weights> weights,
                                         std::unique_ptr<Tokenizer> tokenizer, ChatTemplate chat,
-                                        const EngineOptions& options, EngineObserver* observer = nullptr);
+                                        const EngineOptions& options, std::shared_ptr<EngineObserver> observer = nullptr);
   // Checks a directory as Load would, reading only headers (the registry's validation).
   static Status Validate(const std::map<std::string, std::string>& files);
-  ~Engine();  // sequences still running finish with "error"
+  // Sequences still running finish with "error". Safe from the engine's own thread (a request
+  // whose answer drops the last reference to its runner): the thread then finishes its step
+  // and exits on its own.
+  ~Engine();
 
   // Queues a request. Too long for the context (or the whole cache) is bad_request, naming
   // the limit. `on_update` runs on the engine's thread, the last time with a finish_reason.
@@ -114,7 +117,7 @@ class Engine {
 
  private:
   Engine() = default;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;  // shared with the engine's thread
 };
 
 }  // namespace aimass::llm

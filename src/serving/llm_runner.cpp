@@ -1,6 +1,7 @@
 #include "serving/llm_runner.hpp"
 
 #include <chrono>
+#include <map>
 
 namespace aimass::serving {
 
@@ -9,16 +10,53 @@ using Clock = std::chrono::steady_clock;
 uint64_t Ns(Clock::duration d) { return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()); }
 }  // namespace
 
+struct LlmRunner::Sink {
+  std::mutex mu;
+  InferenceStats* stats = nullptr;  // null once the runner is gone
+  std::map<const void*, llm::EngineStats> engines;  // each serving engine's last state, by observer
+
+  template <typename F>
+  void With(F f) {
+    std::lock_guard lock(mu);
+    if (stats) f(*stats);
+  }
+};
+
+// One engine's reports, into the sink; its State joins the other engines' into the gauges.
 class LlmRunner::Observer : public llm::EngineObserver {
  public:
-  explicit Observer(LlmRunner& r) : r_(r) {}
-  void FirstToken(double s) override { r_.stats_->RecordFirstToken(s); }
-  void InterToken(double s) override { r_.stats_->RecordInterToken(s); }
-  void Finished(int64_t prompt, int64_t completion) override { r_.stats_->RecordTokens(prompt, completion); }
-  void State(const llm::EngineStats&) override { r_.PublishState(); }
+  explicit Observer(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
+  void FirstToken(double s) override {
+    sink_->With([&](InferenceStats& st) { st.RecordFirstToken(s); });
+  }
+  void InterToken(double s) override {
+    sink_->With([&](InferenceStats& st) { st.RecordInterToken(s); });
+  }
+  void Finished(int64_t prompt, int64_t completion) override {
+    sink_->With([&](InferenceStats& st) { st.RecordTokens(prompt, completion); });
+  }
+  void State(const llm::EngineStats& s) override {
+    std::lock_guard lock(sink_->mu);
+    auto it = sink_->engines.find(this);
+    if (!sink_->stats || it == sink_->engines.end()) return;  // the runner, or this engine, left
+    it->second = s;
+    Publish(*sink_);
+  }
+  // The gauges: every serving engine's sequences and blocks together. Sink's mu held.
+  static void Publish(Sink& sink) {
+    int running = 0, waiting = 0;
+    int64_t used = 0, total = 0;
+    for (const auto& [_, e] : sink.engines) {
+      running += e.running;
+      waiting += e.waiting;
+      used += e.kv_blocks_used;
+      total += e.kv_blocks_total;
+    }
+    if (sink.stats) sink.stats->SetLlmState(running, waiting, used, total);
+  }
 
  private:
-  LlmRunner& r_;
+  std::shared_ptr<Sink> sink_;
 };
 
 Result<std::unique_ptr<LlmRunner>> LlmRunner::Start(const LoadSpec& spec, const RunnerOptions& options, InferenceStats& stats) {
@@ -26,19 +64,25 @@ Result<std::unique_ptr<LlmRunner>> LlmRunner::Start(const LoadSpec& spec, const 
   r->spec_ = spec;
   r->options_ = options;
   r->stats_ = &stats;
-  r->observer_ = std::make_unique<Observer>(*r);
+  r->sink_ = std::make_shared<Sink>();
+  r->sink_->stats = &stats;
   stats.EnableLlm();
   AIMASS_RETURN_IF_ERROR(r->Resize(std::max(1, options.instances)));
   return r;
 }
 
 LlmRunner::~LlmRunner() {
+  {
+    std::lock_guard lock(sink_->mu);
+    sink_->stats = nullptr;  // requests still holding an engine report nowhere from now on
+    sink_->engines.clear();
+  }
   std::vector<std::shared_ptr<llm::Engine>> engines;
   {
     std::lock_guard lock(mu_);
     engines.swap(engines_);
   }
-  engines.clear();  // requests still holding an engine keep it until they end
+  engines.clear();  // each engine goes with its last request (outside the lock: this may join its thread)
 }
 
 Result<std::shared_ptr<llm::Engine>> LlmRunner::LoadOne() {
@@ -51,8 +95,17 @@ Result<std::shared_ptr<llm::Engine>> LlmRunner::LoadOne() {
   e.max_model_len = o.max_model_len;
   e.int8 = o.int8;
   e.chat_template = o.chat_template;
-  AIMASS_ASSIGN_OR_RETURN(auto engine, llm::Engine::Load(spec_.files, e, observer_.get()));
-  return std::shared_ptr<llm::Engine>(std::move(engine));
+  auto observer = std::make_shared<Observer>(sink_);
+  AIMASS_ASSIGN_OR_RETURN(auto engine, llm::Engine::Load(spec_.files, e, observer));
+  {
+    std::lock_guard lock(sink_->mu);
+    sink_->engines[observer.get()] = engine->stats();
+    Observer::Publish(*sink_);
+  }
+  std::lock_guard lock(mu_);
+  engines_.push_back(std::move(engine));
+  observers_.push_back(std::move(observer));
+  return engines_.back();
 }
 
 Status LlmRunner::Resize(int n) {
@@ -64,17 +117,19 @@ Status LlmRunner::Resize(int n) {
       std::lock_guard lock(mu_);
       have = engines_.size();
       if (static_cast<int>(have) > n) {
-        // Leaving engines finish the sequences they hold (their requests keep them alive).
+        // Leaving engines finish the sequences they hold (their requests keep them alive);
+        // their numbers leave the gauges.
+        std::lock_guard sink(sink_->mu);
+        for (size_t i = static_cast<size_t>(n); i < have; ++i) sink_->engines.erase(observers_[i].get());
+        Observer::Publish(*sink_);
         engines_.resize(static_cast<size_t>(n));
+        observers_.resize(static_cast<size_t>(n));
         break;
       }
     }
     if (static_cast<int>(have) == n) break;
-    AIMASS_ASSIGN_OR_RETURN(auto engine, LoadOne());
-    std::lock_guard lock(mu_);
-    engines_.push_back(std::move(engine));
+    AIMASS_RETURN_IF_ERROR(LoadOne().status());
   }
-  PublishState();
   return Status::Ok();
 }
 
@@ -86,21 +141,6 @@ int LlmRunner::instances() const {
 const llm::Engine& LlmRunner::model() const {
   std::lock_guard lock(mu_);
   return *engines_.front();
-}
-
-void LlmRunner::PublishState() {
-  std::unique_lock lock(mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // a resize is swapping engines: the next step reports
-  int running = 0, waiting = 0;
-  int64_t used = 0, total = 0;
-  for (const auto& e : engines_) {
-    const llm::EngineStats s = e->stats();
-    running += s.running;
-    waiting += s.waiting;
-    used += s.kv_blocks_used;
-    total += s.kv_blocks_total;
-  }
-  stats_->SetLlmState(running, waiting, used, total);
 }
 
 Result<LlmRunner::Handle> LlmRunner::Submit(llm::GenerateRequest request, llm::UpdateFn on_update) {
@@ -121,21 +161,22 @@ Result<LlmRunner::Handle> LlmRunner::Submit(llm::GenerateRequest request, llm::U
   const auto start = Clock::now();
   stats_->AddPending(1);
   auto settled = h.settled;
-  InferenceStats* stats = stats_;
   auto first = std::make_shared<Clock::time_point>();
-  auto id = h.engine->Submit(std::move(request), [settled, stats, start, first, on_update = std::move(on_update)](
+  auto id = h.engine->Submit(std::move(request), [settled, sink = sink_, start, first, on_update = std::move(on_update)](
                                                      llm::GenerateUpdate&& u) {
     if (first->time_since_epoch().count() == 0) *first = Clock::now();
     const bool last = u.finish_reason.has_value();
     const bool failed = last && *u.finish_reason == "error";
     on_update(std::move(u));
     if (last && !settled->exchange(true)) {
-      stats->AddPending(-1);
-      if (failed) {
-        stats->RecordFailure("model_error", Ns(Clock::now() - start));
-      } else {
-        stats->RecordSuccesses({{Ns(Clock::now() - start), Ns(*first - start)}});
-      }
+      sink->With([&](InferenceStats& stats) {
+        stats.AddPending(-1);
+        if (failed) {
+          stats.RecordFailure("model_error", Ns(Clock::now() - start));
+        } else {
+          stats.RecordSuccesses({{Ns(Clock::now() - start), Ns(*first - start)}});
+        }
+      });
     }
   });
   if (!id.ok()) {

@@ -22,6 +22,9 @@ class LlmRunner {
   static Result<std::unique_ptr<LlmRunner>> Start(const LoadSpec& spec, const RunnerOptions& options, InferenceStats& stats);
   ~LlmRunner();
 
+  // What engines and their requests report to, shared with them: a request can outlive the
+  // runner (its answer holds the engine), and once the runner is gone its reports are dropped.
+  struct Sink;
   // A request under way: what Cancel needs.
   struct Handle {
     std::shared_ptr<llm::Engine> engine;
@@ -42,14 +45,14 @@ class LlmRunner {
  private:
   class Observer;
   Result<std::shared_ptr<llm::Engine>> LoadOne();
-  void PublishState();
 
   LoadSpec spec_;
   RunnerOptions options_;
   InferenceStats* stats_ = nullptr;
-  std::unique_ptr<Observer> observer_;
+  std::shared_ptr<Sink> sink_;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<llm::Engine>> engines_;
+  std::vector<std::shared_ptr<Observer>> observers_;  // engines_[i]'s
   std::mutex resize_mu_;
 };
 

@@ -385,3 +385,24 @@ def test_alias_follow_and_canary(server, tokenizer, sp):
     assert seen == {f"aimass-{name}-v1", f"aimass-{name}-v2"}, seen
     versions = {v["version"] for v in a.get(f"/api/v1/deployments/{name}/metrics").json()["versions"]}
     assert versions == {1, 2}
+
+
+def test_deleting_a_deployment_during_a_stream(server, tokenizer, sp):
+    """The stream in flight keeps its engine until it ends; the server stays up and the name is
+    free again."""
+    a = server.admin
+    cfg = llm_model.make_config(sp.get_piece_size())
+    model, r = push(a, llm_model.model_files(cfg, llm_model.random_weights(cfg, seed=21), tokenizer))
+    assert r.status_code == 201, describe(r)
+    dep = deploy(a, model, kv_cache_mb=4)
+    stream = a.post("/v1/completions", json={"model": dep, "prompt": "Long", "max_tokens": 200, "ignore_eos": True,
+                                             "stream": True}, stream=True)
+    assert stream.status_code == 200
+    lines = stream.iter_lines(decode_unicode=True)
+    next(line for line in lines if line.startswith("data: "))
+    assert a.delete(f"/api/v1/deployments/{dep}").status_code == 204
+    rest = [line for line in lines if line.startswith("data: ")]
+    assert rest[-1] == "data: [DONE]"
+    assert a.get("/readyz").status_code == 200
+    assert complete(a, dep, "x").status_code == 404
+    assert a.get("/v1/models").status_code == 200

@@ -487,3 +487,31 @@ TEST(Engine, StopsCancelsAndRefusesTooLong) {
 
 }  // namespace
 }  // namespace aimass::llm
+
+namespace aimass::llm {
+namespace {
+
+// The last reference to an engine may go from one of its own callbacks (a request whose answer
+// held the runner): the engine's thread finishes its step and ends by itself.
+TEST(Engine, DestroyedFromItsOwnCallback) {
+  EngineFixture fx;
+  std::unique_ptr<Engine> engine = fx.Make(1 << 20);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool gone = false;
+  Engine* raw = engine.get();
+  auto holder = std::make_shared<std::unique_ptr<Engine>>(std::move(engine));
+  ASSERT_TRUE(raw->Submit(EngineFixture::Greedy(Prompt(3), 6), [holder, &mu, &cv, &gone](GenerateUpdate&& u) {
+                    if (!u.finish_reason) return;
+                    holder->reset();  // ~Engine on the engine's own thread
+                    std::lock_guard lock(mu);
+                    gone = true;
+                    cv.notify_all();
+                  }).ok());
+  holder.reset();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return gone; }));
+}
+
+}  // namespace
+}  // namespace aimass::llm
