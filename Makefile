@@ -27,8 +27,11 @@ run: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Two workers (pytest-xdist), a test file each at a time: the files' servers wait on I/O and
+# timers more than they compute, and each file's module fixtures stay in one worker.
+E2E_WORKERS ?= 2
 e2e: build
-	AIMASS_BIN=$(abspath $(BUILD)/aimass) $(PYTHON) -m pytest -q tests/e2e
+	AIMASS_BIN=$(abspath $(BUILD)/aimass) $(PYTHON) -m pytest -q -n $(E2E_WORKERS) --dist loadfile tests/e2e
 
 # The console in Debian's Chromium (console/tests, node:test + playwright-core).
 browser: build
