@@ -23,10 +23,11 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// The tokenizer a directory has: tokenizer.model (SentencePiece).
+// The tokenizer a directory has: tokenizer.model (SentencePiece), else tokenizer.json.
 Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::map<std::string, std::string>& files) {
   if (auto it = files.find("tokenizer.model"); it != files.end()) return LoadSentencePiece(it->second);
-  return Status::Unprocessable("the model directory has no tokenizer.model (SentencePiece)");
+  if (auto it = files.find("tokenizer.json"); it != files.end()) return LoadByteLevelBpe(it->second);
+  return Status::Unprocessable("the model directory has no tokenizer.model or tokenizer.json");
 }
 
 Result<ModelConfig> LoadConfig(const std::map<std::string, std::string>& files) {

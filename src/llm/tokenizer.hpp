@@ -31,5 +31,7 @@ class Tokenizer {
 
 // Loads `tokenizer.model`; a file SentencePiece cannot read is kUnprocessable.
 Result<std::unique_ptr<Tokenizer>> LoadSentencePiece(const std::string& path);
+// Loads a byte-level BPE `tokenizer.json` (bpe_tokenizer.cpp says how close it is).
+Result<std::unique_ptr<Tokenizer>> LoadByteLevelBpe(const std::string& path);
 
 }  // namespace aimass::llm

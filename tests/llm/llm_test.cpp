@@ -515,3 +515,31 @@ TEST(Engine, DestroyedFromItsOwnCallback) {
 
 }  // namespace
 }  // namespace aimass::llm
+
+namespace aimass::llm {
+namespace {
+
+// A byte-level BPE tokenizer.json written here: merges applied by rank within each word, the
+// leading space of a word as GPT-2's "Ġ", special tokens skipped when decoding.
+TEST(ByteLevelBpe, MergesByRankWithinWords) {
+  const std::string json = R"({"model":{"type":"BPE","vocab":{"h":0,"e":1,"l":2,"o":3,"w":4,"r":5,"d":6,"Ġ":7,"he":8,
+    "ll":9,"hell":10,"hello":11,"Ġw":12,"or":13,"Ġwor":14,"1":16,"2":17,"3":18,"4":19,"12":20,"!":21,"'s":22,"s":23},
+    "merges":["h e","l l","he ll","hell o","Ġ w","o r","Ġw or",["1","2"],["'","s"]]},
+    "added_tokens":[{"id":15,"content":"<|begin_of_text|>","special":true}]})";
+  TempFile f(json);
+  auto tok = LoadByteLevelBpe(f.path);
+  ASSERT_TRUE(tok.ok()) << tok.status().message();
+  EXPECT_EQ((*tok)->Encode("hello world"), (std::vector<int>{11, 14, 2, 6}));
+  // Digits in runs of at most three; punctuation apart; a contraction on its own.
+  EXPECT_EQ((*tok)->Encode("1234!"), (std::vector<int>{20, 18, 19, 21}));
+  EXPECT_EQ((*tok)->Encode("he's"), (std::vector<int>{8, 22}));
+  EXPECT_EQ((*tok)->bos(), 15);
+  EXPECT_EQ((*tok)->PieceId("<|begin_of_text|>"), 15);
+  EXPECT_EQ((*tok)->Decode({15, 11, 14, 2, 6}), "hello world");
+  EXPECT_EQ((*tok)->vocab_size(), 24);
+  TempFile bad(R"({"model":{"type":"Unigram","vocab":[]}})");
+  EXPECT_EQ(LoadByteLevelBpe(bad.path).status().code(), Code::kUnprocessable);
+}
+
+}  // namespace
+}  // namespace aimass::llm
