@@ -447,3 +447,24 @@ def test_byte_level_bpe_tokenizer_json(server):
     # Tokens of single bytes have no text of their own, so completions' top_logprobs (keyed by
     # text) fold them together: the chosen token's logprob is compared at each step.
     check_against_reference(a, dep, llm_model.Reference(cfg, weights), ids, steps=8, top=False)
+
+
+def test_f16_weights_and_more_instances(server, tokenizer, sp):
+    """F16 weights are widened at load and give the reference's logits (of the F16-rounded
+    weights); a PATCH to two instances loads a second engine (what the autoscaler does), whose
+    KV blocks join the gauges, and both answer alike."""
+    a = server.admin
+    cfg = llm_model.make_config(sp.get_piece_size())
+    weights = llm_model.random_weights(cfg, seed=41)
+    model, r = push(a, llm_model.model_files(cfg, weights, tokenizer, dtype=torch.float16))
+    assert r.status_code == 201 and r.json()["status"] == "ready", describe(r)
+    dep = deploy(a, model, kv_cache_mb=2)
+    f16 = {k: v.to(torch.float16).to(torch.float32) for k, v in weights.items()}
+    ids = prompt_ids(sp, "Which release is stable")
+    check_against_reference(a, dep, llm_model.Reference(cfg, f16), ids, steps=8)
+    one = engine_state(server, dep)["kv_blocks_total"]
+    r = a.patch(f"/api/v1/deployments/{dep}", json={"instances": 2})
+    assert r.status_code == 200, describe(r)
+    wait_for(lambda: engine_state(server, dep)["kv_blocks_total"] == 2 * one, 30, "the second engine's blocks")
+    texts = {complete(a, dep, ids, max_tokens=6, ignore_eos=True).json()["choices"][0]["text"] for _ in range(6)}
+    assert len(texts) == 1, texts
