@@ -279,9 +279,12 @@ void Engine::Impl::Loop() {
     }
     Step();
   }
-  std::lock_guard lock(mu);
-  for (auto& s : incoming) waiting.push_back(std::move(s));
-  incoming.clear();
+  {
+    std::lock_guard lock(mu);
+    for (auto& s : incoming) waiting.push_back(std::move(s));
+    incoming.clear();
+  }
+  // Outside the lock: a callback may call back into the engine (Submit answers unavailable).
   for (auto& s : running) Finish(*s, "error", "the model was unloaded");
   for (auto& s : waiting) Finish(*s, "error", "the model was unloaded");
   running.clear();
