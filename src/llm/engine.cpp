@@ -23,11 +23,21 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// The tokenizer a directory has: tokenizer.model (SentencePiece), else tokenizer.json.
-Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::map<std::string, std::string>& files) {
-  if (auto it = files.find("tokenizer.model"); it != files.end()) return LoadSentencePiece(it->second);
-  if (auto it = files.find("tokenizer.json"); it != files.end()) return LoadByteLevelBpe(it->second);
-  return Status::Unprocessable("the model directory has no tokenizer.model or tokenizer.json");
+// The tokenizer a directory has: tokenizer.model (SentencePiece), else tokenizer.json; its ids
+// must lie within the model's vocabulary.
+Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::map<std::string, std::string>& files,
+                                                 const ModelConfig& config) {
+  Result<std::unique_ptr<Tokenizer>> tokenizer = Status::Unprocessable("the model directory has no tokenizer.model or tokenizer.json");
+  if (auto it = files.find("tokenizer.model"); it != files.end()) {
+    tokenizer = LoadSentencePiece(it->second);
+  } else if (auto json = files.find("tokenizer.json"); json != files.end()) {
+    tokenizer = LoadByteLevelBpe(json->second);
+  }
+  if (tokenizer.ok() && (*tokenizer)->vocab_size() > config.vocab_size) {
+    return Status::Unprocessable("the tokenizer has " + std::to_string((*tokenizer)->vocab_size()) +
+                                 " tokens, more than the config's vocab_size " + std::to_string(config.vocab_size));
+  }
+  return tokenizer;
 }
 
 Result<ModelConfig> LoadConfig(const std::map<std::string, std::string>& files) {
@@ -99,6 +109,7 @@ struct Engine::Impl {
   std::vector<std::unique_ptr<Sequence>> running;  // in admission order
   std::deque<std::unique_ptr<Sequence>> waiting;
   std::vector<float> logits;
+  std::vector<float> scratch;  // one row of logits for the sampler
   std::thread thread;
 
   void Loop();
@@ -118,8 +129,14 @@ struct Engine::Impl {
     }
     return true;
   }
-  void Finish(Sequence& s, const std::string& reason, const std::string& error = "");
-  void Emit(Sequence& s, bool final);
+  // The sequence's last update: `rest` is the text not given out yet (none for an error).
+  void Finish(Sequence& s, const std::string& reason, std::string rest, const std::string& error = "");
+  // The text of the output not given out yet.
+  std::string Unsent(const Sequence& s) const {
+    std::string text = tokenizer->Decode(s.output);
+    return text.size() > s.sent ? text.substr(s.sent) : std::string();
+  }
+  void Emit(Sequence& s);
   void OnLogits(Sequence& s, const float* row);
   void Report();
 };
@@ -127,11 +144,7 @@ struct Engine::Impl {
 Result<std::unique_ptr<Engine>> Engine::Load(const std::map<std::string, std::string>& files, const EngineOptions& options,
                                              std::shared_ptr<EngineObserver> observer) {
   AIMASS_ASSIGN_OR_RETURN(ModelConfig config, LoadConfig(files));
-  AIMASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(files));
-  if (tokenizer->vocab_size() > config.vocab_size) {
-    return Status::Unprocessable("the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-                                 " tokens, more than the config's vocab_size " + std::to_string(config.vocab_size));
-  }
+  AIMASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(files, config));
   std::string tokenizer_config;
   if (auto it = files.find("tokenizer_config.json"); it != files.end()) {
     auto text = ReadFile(it->second);
@@ -177,11 +190,7 @@ std::unique_ptr<Engine> Engine::Create(ModelConfig config, std::unique_ptr<Weigh
 
 Status Engine::Validate(const std::map<std::string, std::string>& files) {
   AIMASS_ASSIGN_OR_RETURN(ModelConfig config, LoadConfig(files));
-  AIMASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(files));
-  if (tokenizer->vocab_size() > config.vocab_size) {
-    return Status::Unprocessable("the tokenizer has " + std::to_string(tokenizer->vocab_size()) +
-                                 " tokens, more than the config's vocab_size " + std::to_string(config.vocab_size));
-  }
+  AIMASS_ASSIGN_OR_RETURN(auto tokenizer, LoadTokenizer(files, config));
   AIMASS_ASSIGN_OR_RETURN(auto headers, WeightFiles::Headers(files));
   return Weights::Check(config, headers);
 }
@@ -285,25 +294,22 @@ void Engine::Impl::Loop() {
     incoming.clear();
   }
   // Outside the lock: a callback may call back into the engine (Submit answers unavailable).
-  for (auto& s : running) Finish(*s, "error", "the model was unloaded");
-  for (auto& s : waiting) Finish(*s, "error", "the model was unloaded");
+  for (auto& s : running) Finish(*s, "error", {}, "the model was unloaded");
+  for (auto& s : waiting) Finish(*s, "error", {}, "the model was unloaded");
   running.clear();
   waiting.clear();
 }
 
-void Engine::Impl::Finish(Sequence& s, const std::string& reason, const std::string& error) {
+void Engine::Impl::Finish(Sequence& s, const std::string& reason, std::string rest, const std::string& error) {
   Release(s);
   if (s.cancelled) return;
   GenerateUpdate u;
   u.finish_reason = reason;
   u.error = error;
+  u.text = std::move(rest);
   u.tokens = std::move(s.pending_tokens);
   u.prompt_tokens = s.prompt_len;
   u.completion_tokens = s.completion();
-  if (reason != "error") {
-    std::string text = tokenizer->Decode(s.output);
-    if (text.size() > s.sent) u.text = text.substr(s.sent);
-  }
   if (observer) observer->Finished(s.prompt_len, s.completion());
   s.cancelled = true;  // nothing after the last update
   if (s.on_update) s.on_update(std::move(u));
@@ -311,7 +317,7 @@ void Engine::Impl::Finish(Sequence& s, const std::string& reason, const std::str
 
 // Gives out what the output text has gained, holding back a possible stop sequence's start
 // and an unfinished character; finishes the sequence at a stop sequence.
-void Engine::Impl::Emit(Sequence& s, bool final) {
+void Engine::Impl::Emit(Sequence& s) {
   std::string text = tokenizer->Decode(s.output);
   size_t safe = text.size();
   for (const auto& stop : s.req.stop) {
@@ -319,18 +325,7 @@ void Engine::Impl::Emit(Sequence& s, bool final) {
     const size_t from = s.sent > stop.size() ? s.sent - stop.size() : 0;
     const size_t at = text.find(stop, from);
     if (at != std::string::npos) {
-      GenerateUpdate u;
-      u.text = at > s.sent ? text.substr(s.sent, at - s.sent) : "";
-      s.sent = text.size();
-      s.output.clear();
-      u.tokens = std::move(s.pending_tokens);
-      u.finish_reason = "stop";
-      u.prompt_tokens = s.prompt_len;
-      u.completion_tokens = s.completion();
-      Release(s);
-      if (observer) observer->Finished(s.prompt_len, s.completion());
-      s.cancelled = true;
-      s.on_update(std::move(u));
+      Finish(s, "stop", at > s.sent ? text.substr(s.sent, at - s.sent) : std::string());
       return;
     }
     // The longest end of the text that begins the stop sequence.
@@ -341,7 +336,6 @@ void Engine::Impl::Emit(Sequence& s, bool final) {
       }
     }
   }
-  if (final) return;
   if (EndsUnfinished(text)) return;
   if (safe <= s.sent && s.pending_tokens.empty()) return;
   GenerateUpdate u;
@@ -357,7 +351,7 @@ void Engine::Impl::Emit(Sequence& s, bool final) {
 }
 
 void Engine::Impl::OnLogits(Sequence& s, const float* row) {
-  std::vector<float> scratch(row, row + config.vocab_size);
+  scratch.assign(row, row + config.vocab_size);  // the sampler changes what it is given
   const llm::Sampled next = s.sampler->Next(scratch.data(), config.vocab_size, s.seen, s.generated);
   const auto now = Clock::now();
   if (observer) {
@@ -375,15 +369,15 @@ void Engine::Impl::OnLogits(Sequence& s, const float* row) {
   const bool extra_stop =
       std::find(s.req.stop_tokens.begin(), s.req.stop_tokens.end(), next.token) != s.req.stop_tokens.end();
   if (is_eos || extra_stop) {
-    Finish(s, "stop");
+    Finish(s, "stop", Unsent(s));
     return;
   }
   s.output.push_back(next.token);
-  Emit(s, false);
+  Emit(s);
   if (s.cancelled) return;  // a stop sequence ended it
   if ((s.req.max_tokens > 0 && s.completion() >= s.req.max_tokens) ||
       static_cast<int64_t>(s.tokens.size()) >= max_len) {
-    Finish(s, "length");
+    Finish(s, "length", Unsent(s));
   }
 }
 
@@ -450,7 +444,7 @@ void Engine::Impl::Step() {
         // Alone and still too big: it can never run.
         auto gone = std::move(waiting.front());
         waiting.pop_front();
-        Finish(*gone, "error", "the sequence needs more KV cache than the deployment has");
+        Finish(*gone, "error", {}, "the sequence needs more KV cache than the deployment has");
         continue;
       }
       break;

@@ -329,7 +329,6 @@ Result<ModelVersion> Registry::CreateVersion(const std::string& model, const New
 Status Registry::Conclude(const Model& m, const ModelVersion& v, const std::string& entry_digest) {
   const ArtifactValidator* validator = ValidatorFor(v.framework);
   if (!validator) return Status::Internal("no runtime for framework '" + v.framework + "'");
-  AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(entry_digest));
   Result<Signature> inferred = Signature{};
   if (v.kind == ArtifactKind::kDirectory && validator->WantsTree()) {
     std::map<std::string, std::string> files;
@@ -339,6 +338,7 @@ Status Registry::Conclude(const Model& m, const ModelVersion& v, const std::stri
     }
     inferred = validator->ValidateTree(files, v.entry);
   } else {
+    AIMASS_ASSIGN_OR_RETURN(std::string path, blobs_.LocalPath(entry_digest));
     inferred = validator->Validate(path);
   }
   Status outcome = inferred.ok() ? CheckSignature(v.signature, *inferred) : inferred.status();

@@ -173,17 +173,14 @@ void InferenceStats::EnableLlm() {
   p.kv_total = Acquire([&]() -> auto& { return p.llm_gauge_family->Add(with("state", "kv_blocks_total")); });
 }
 
-void InferenceStats::RecordFirstToken(double seconds) {
-  if (prom_->ttft) prom_->ttft->Observe(seconds);
-  std::lock_guard lock(mu_);
-  timings_.push_back({std::chrono::steady_clock::now(), static_cast<uint32_t>(std::min(seconds * 1e6, 4e9)), true});
-  if (timings_.size() > 100000) timings_.pop_front();
-}
+void InferenceStats::RecordFirstToken(double seconds) { RecordTiming(seconds, true); }
 
-void InferenceStats::RecordInterToken(double seconds) {
-  if (prom_->itl) prom_->itl->Observe(seconds);
+void InferenceStats::RecordInterToken(double seconds) { RecordTiming(seconds, false); }
+
+void InferenceStats::RecordTiming(double seconds, bool first) {
+  if (prometheus::Histogram* h = first ? prom_->ttft : prom_->itl) h->Observe(seconds);
   std::lock_guard lock(mu_);
-  timings_.push_back({std::chrono::steady_clock::now(), static_cast<uint32_t>(std::min(seconds * 1e6, 4e9)), false});
+  timings_.push_back({std::chrono::steady_clock::now(), static_cast<uint32_t>(std::min(seconds * 1e6, 4e9)), first});
   if (timings_.size() > 100000) timings_.pop_front();
 }
 

@@ -93,6 +93,7 @@ class InferenceStats {
   void ResetWindow();
 
  private:
+  void RecordTiming(double seconds, bool first);  // time to first token, else between tokens
   struct Prom;
   std::unique_ptr<Prom> prom_;
   mutable std::mutex mu_;

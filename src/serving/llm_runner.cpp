@@ -63,7 +63,6 @@ Result<std::unique_ptr<LlmRunner>> LlmRunner::Start(const LoadSpec& spec, const 
   std::unique_ptr<LlmRunner> r(new LlmRunner());
   r->spec_ = spec;
   r->options_ = options;
-  r->stats_ = &stats;
   r->sink_ = std::make_shared<Sink>();
   r->sink_->stats = &stats;
   stats.EnableLlm();
@@ -159,7 +158,7 @@ Result<LlmRunner::Handle> LlmRunner::Submit(llm::GenerateRequest request, llm::U
   if (!h.engine) return Status::Unavailable("the model is not loaded");
   h.settled = std::make_shared<std::atomic<bool>>(false);
   const auto start = Clock::now();
-  stats_->AddPending(1);
+  sink_->With([](InferenceStats& stats) { stats.AddPending(1); });
   auto settled = h.settled;
   auto first = std::make_shared<Clock::time_point>();
   auto id = h.engine->Submit(std::move(request), [settled, sink = sink_, start, first, on_update = std::move(on_update)](
@@ -180,8 +179,10 @@ Result<LlmRunner::Handle> LlmRunner::Submit(llm::GenerateRequest request, llm::U
     }
   });
   if (!id.ok()) {
-    stats_->AddPending(-1);
-    stats_->RecordFailure("bad_request", Ns(Clock::now() - start));
+    sink_->With([&](InferenceStats& stats) {
+      stats.AddPending(-1);
+      stats.RecordFailure("bad_request", Ns(Clock::now() - start));
+    });
     return id.status();
   }
   h.id = *id;
@@ -192,8 +193,10 @@ void LlmRunner::Cancel(const Handle& h) {
   if (!h.engine) return;
   h.engine->Cancel(h.id);
   if (!h.settled->exchange(true)) {
-    stats_->AddPending(-1);
-    stats_->RecordFailure("cancelled", 0);
+    sink_->With([](InferenceStats& stats) {
+      stats.AddPending(-1);
+      stats.RecordFailure("cancelled", 0);
+    });
   }
 }
 

@@ -48,7 +48,6 @@ class LlmRunner {
 
   LoadSpec spec_;
   RunnerOptions options_;
-  InferenceStats* stats_ = nullptr;
   std::shared_ptr<Sink> sink_;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<llm::Engine>> engines_;

@@ -265,19 +265,20 @@ struct Serving::Impl {
       AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
       auto entry = std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.path == v.entry; });
       if (entry == files.end()) return Status::Internal("the version's entry file is missing");
+      if (v.framework == "llm") {
+        // A language model reads the whole directory: every file's local path.
+        for (const auto& f : files) {
+          MissingArtifact one{spec.model, version, f.path, "sha256:" + f.sha256_hex, f.size, spec.created_by};
+          AIMASS_ASSIGN_OR_RETURN(load.files[f.path], LocalArtifact(one));
+        }
+        load.path = load.files[entry->path];
+        return VersionRunner::Start(load, spec.runner, metrics);
+      }
       wanted.file = entry->path;
       wanted.digest = "sha256:" + entry->sha256_hex;
       wanted.size = entry->size;
     }
     AIMASS_ASSIGN_OR_RETURN(load.path, LocalArtifact(wanted));
-    if (v.framework == "llm") {
-      // A language model reads the whole directory: every file's local path.
-      AIMASS_ASSIGN_OR_RETURN(auto files, registry.Files(spec.model, version));
-      for (const auto& f : files) {
-        MissingArtifact one{spec.model, version, f.path, "sha256:" + f.sha256_hex, f.size, spec.created_by};
-        AIMASS_ASSIGN_OR_RETURN(load.files[f.path], LocalArtifact(one));
-      }
-    }
     return VersionRunner::Start(load, spec.runner, metrics);
   }
 
