@@ -5,6 +5,11 @@
 #   free_port                   a free TCP port on 127.0.0.1
 #   wait_http URL [LOG]         waits up to 30 s for URL to answer 2xx (shows LOG on failure)
 #   stop_last                   stops the server started last
+#   run_python_bench NAME SCRIPT [ARGS…]
+#                               runs SCRIPT with RUN_DIR, a fresh directory under $WORK (default
+#                               /tmp/aimass-bench-NAME, kept for the script's own files); on exit
+#                               stops it and the aimass server RUN_DIR/aimass.pid names, and removes
+#                               RUN_DIR (KEEP=1 keeps it); exits with the script's status
 #   nginx_config CORES SERVERS [NAME]
 #                               writes $work/NAME/nginx.conf (NAME: nginx by default): CORES
 #                               workers, no logs, pid and temp paths in that directory, the
@@ -51,4 +56,37 @@ http {
 $2
 }
 CONF
+}
+
+run_python_bench() {
+  local name=$1 script=$2
+  shift 2
+  export WORK=${WORK:-/tmp/aimass-bench-$name}
+  mkdir -p "$WORK"
+  py_run=$(mktemp -d -p "$WORK" run.XXXXXX)
+  py_pid=
+  trap py_bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  RUN_DIR=$py_run /usr/bin/python3 "$script" "$@" &
+  py_pid=$!
+  wait "$py_pid"
+}
+py_bench_cleanup() {
+  local rc=$? pid
+  if [[ -n $py_pid ]] && kill -0 "$py_pid" 2>/dev/null; then
+    kill -TERM "$py_pid" 2>/dev/null || true
+    wait "$py_pid" 2>/dev/null || true
+  fi
+  # The server, should Python not have stopped it (its pid file, checked to be that server).
+  if [[ -f $py_run/aimass.pid ]]; then
+    pid=$(<"$py_run/aimass.pid")
+    if grep -qF -- "$py_run" "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  if [[ ${KEEP:-} == 1 ]]; then echo "kept: $py_run" >&2; else rm -rf "$py_run"; fi
+  exit "$rc"
 }

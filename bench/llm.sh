@@ -27,31 +27,5 @@
 #   to use under that many cores; "others" in the output says how busy the machine was during each run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export WORK=${WORK:-/tmp/aimass-bench-llm}
-mkdir -p "$WORK"
-run=$(mktemp -d -p "$WORK" run.XXXXXX)
-py=
-cleanup() {
-  local rc=$? pid
-  if [[ -n $py ]] && kill -0 "$py" 2>/dev/null; then
-    kill -TERM "$py" 2>/dev/null || true
-    wait "$py" 2>/dev/null || true
-  fi
-  # The server, should Python not have stopped it (its pid file, checked to be that server).
-  if [[ -f $run/aimass.pid ]]; then
-    pid=$(<"$run/aimass.pid")
-    if grep -qF -- "$run" "/proc/$pid/cmdline" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
-  if [[ ${KEEP:-} == 1 ]]; then echo "kept: $run" >&2; else rm -rf "$run"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-RUN_DIR=$run /usr/bin/python3 bench/llm.py "$@" &
-py=$!
-wait "$py"
+source bench/common.sh
+run_python_bench llm bench/llm.py "$@"
