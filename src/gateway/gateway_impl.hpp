@@ -46,6 +46,7 @@
 #include "http/client.hpp"
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
+#include "http/push_stream.hpp"
 
 namespace aimass::gateway {
 
@@ -84,7 +85,13 @@ inline constexpr const char* kOAuthIssuer = "aimass-oauth";
 // One proxied request's journey over its attempts; owned by the attempts' callbacks. Made by
 // the resolver, which fills in what it found (the route, or why none), and handed to the
 // handler through Request::route_state: one allocation per request instead of two.
-struct Exchange : std::enable_shared_from_this<Exchange> {
+// One proxied request, from its route's match to the end of its answer. It takes the
+// upstream's answer whole, or, for server-sent events, forwards it piece by piece (the client's
+// BodyStream).
+struct Exchange final : std::enable_shared_from_this<Exchange>, http::BodyStream {
+  bool OnHead(const http::ClientResponse& head, std::function<void()> cancel) override;
+  void OnData(std::string_view piece) override;
+
   Gateway::Impl* impl = nullptr;
   std::shared_ptr<const Live> live;  // keeps the pool and route alive
   // What the resolver found.
@@ -121,6 +128,13 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   const TokenLimitSpec* token_limit = nullptr;  // lives in `live`
   std::string token_key;
   std::optional<TokenDecision> tokens;
+  // An event stream forwarded as it comes (set at its head): its status, the time to its head,
+  // the bytes passed on, and the usage its events report.
+  std::shared_ptr<http::PushStream> stream;
+  int stream_status = 0;
+  std::chrono::nanoseconds stream_head_latency{0};
+  uint64_t stream_bytes = 0;
+  UsageScanner stream_usage;
 };
 
 // What of a discovered set the route table depends on (service, url and weight per line, in

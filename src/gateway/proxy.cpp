@@ -88,17 +88,14 @@ void MaybeStore(Exchange& x, const http::Response& r) {
 }
 
 
-void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optional<std::chrono::nanoseconds> upstream_latency,
-            const std::string& target) {
-  size_t body = r.body.size();
-  int status = r.status;
-  if (x->token_limit && status >= 200 && status < 300) {
+// What an answer leaves behind once it is complete: the tokens it used, the upstream's
+// outcome, the usage record and metrics, the log line.
+void Account(const std::shared_ptr<Exchange>& x, int status, size_t body, int64_t used_tokens,
+             std::optional<std::chrono::nanoseconds> upstream_latency, const std::string& target) {
+  if (x->token_limit && status >= 200 && status < 300 && used_tokens > 0) {
     // The answer's tokens come out of the caller's budget; what is left goes in its header.
-    const int64_t used = UsageTokens(r.body);
-    if (used > 0) {
-      x->impl->tokens.Charge(x->token_key, *x->token_limit, used);
-      x->tokens->remaining = std::max<int64_t>(0, x->tokens->remaining - used);
-    }
+    x->impl->tokens.Charge(x->token_key, *x->token_limit, used_tokens);
+    x->tokens->remaining = std::max<int64_t>(0, x->tokens->remaining - used_tokens);
   }
   x->pool->ReportOutcome(status >= 500, x->trial);
   x->impl->Record(x->route, x->pool->spec().name, status, x->start, upstream_latency, body, {x->consumer, x->application, x->bytes_in});
@@ -110,7 +107,36 @@ void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optiona
                  upstream_latency ? std::chrono::duration<double, std::milli>(*upstream_latency).count() : 0.0,
                  x->tried.size(), x->request_id);
   }
+}
+
+void Finish(const std::shared_ptr<Exchange>& x, http::Response&& r, std::optional<std::chrono::nanoseconds> upstream_latency,
+            const std::string& target) {
+  Account(x, r.status, r.body.size(), x->token_limit ? UsageTokens(r.body) : -1, upstream_latency, target);
   x->answer.Complete(std::move(r));
+}
+
+// A forwarded event stream has ended (the upstream finished it, broke it off, or the caller
+// went away and cancelled it). The target answered, so its health counts it a success whatever
+// happened to the body; its latency is the time to the head.
+void EndStream(const std::shared_ptr<Exchange>& x, const Status& outcome, const std::string& target) {
+  x->pool->Finish(x->tried.back(), true, x->stream_head_latency);
+  if (outcome.ok()) {
+    x->stream->End();
+  } else {
+    x->stream->Fail();
+    if (!x->stream->closed()) {
+      spdlog::warn("gateway route {}: the event stream from {} broke off: {} (request {})", x->route, target,
+                   outcome.message(), x->request_id);
+    }
+  }
+  Account(x, x->stream_status, x->stream_bytes, x->stream_usage.tokens(), x->stream_head_latency, target);
+}
+
+// text/event-stream, with or without parameters.
+bool IsEventStream(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  return http::EqualsIgnoreCase(type, "text/event-stream");
 }
 
 // Why every attempt failed, by the last one: an upstream that ran out of time is a timeout
@@ -124,7 +150,37 @@ Status AttemptsFailed(const Exchange& x) {
 
 }  // namespace
 
+// Server-sent events are forwarded as they come (a language model's tokens, a feed of events):
+// the caller gets the head at once and each piece as the upstream sends it. Other answers are
+// read whole (the cache, the token budget and retries need them so).
+bool Exchange::OnHead(const http::ClientResponse& head, std::function<void()> cancel) {
+  if (request.method == http::Method::kHead || head.status < 200 || head.status >= 300) return false;
+  auto type = head.headers.Get("Content-Type");
+  if (!type || !IsEventStream(*type)) return false;
+  if (answer.done()) {  // the caller was answered (504) meanwhile: nobody is left to stream to
+    cancel();
+    return false;
+  }
+  stream = std::make_shared<http::PushStream>();
+  stream->OnClose(std::move(cancel));  // the caller went away: so does the upstream exchange
+  stream_status = head.status;
+  stream_head_latency = Clock::now() - sent;
+  http::Response r;
+  r.status = head.status;
+  for (auto [name, value] : head.headers.all()) {
+    if (Forwardable(name) && !http::EqualsIgnoreCase(name, "server")) r.headers.Add(name, value);
+  }
+  if (cache) r.headers.Set("X-Cache", "BYPASS");  // a stream is not stored
+  r.stream = stream;
+  answer.Complete(std::move(r));
+  return true;
+}
 
+void Exchange::OnData(std::string_view piece) {
+  stream_bytes += piece.size();
+  if (token_limit) stream_usage.Feed(piece);
+  stream->Push(piece);
+}
 
 void Attempt(std::shared_ptr<Exchange> x) {
   auto picked = x->pool->Pick(x->hash_key, x->tried);
@@ -153,6 +209,7 @@ void Attempt(std::shared_ptr<Exchange> x) {
     std::shared_ptr<Exchange> x = ex->shared_from_this();
     size_t i = x->tried.back();
     const std::string& target = x->pool->spec().targets[i].url;
+    if (x->stream) return EndStream(x, got.status(), target);
     auto latency = Clock::now() - x->sent;
     x->pool->Finish(i, got.ok(), latency);
     if (!got.ok()) {
@@ -510,6 +567,7 @@ http::Response Gateway::Impl::Dispatch(std::shared_ptr<Exchange> x, Pass& p) {
   fields.random_hex = &AppendUniqueHex;
   out.fields_have_agent = AppendUpstreamFields(out.fields, fields);
   out.body = std::move(req.body);
+  out.body_stream = x.get();  // the request lives in the exchange
 
   // The answer is due when every attempt has had its time.
   auto deadline = p.start + out.timeout * (x->pool->spec().retries + 1) + std::chrono::seconds(1);

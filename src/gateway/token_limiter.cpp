@@ -51,7 +51,16 @@ int64_t UsageTokens(std::string_view body) {
   while (i < body.size() && (body[i] == ' ' || body[i] == ':' || body[i] == '\t' || body[i] == '\n')) ++i;
   int64_t n = -1;
   auto [p, ec] = std::from_chars(body.data() + i, body.data() + body.size(), n);
-  return ec == std::errc() && n >= 0 ? n : -1;
+  return ec == std::errc() && n >= 0 && p != body.data() + body.size() ? n : -1;
+}
+
+void UsageScanner::Feed(std::string_view piece) {
+  // The field's name and a number fit in the 64 bytes kept; a piece is searched with them in
+  // front, so a value read again from the kept bytes is the same value, not a second one.
+  constexpr size_t kKeep = 64;
+  window_.append(piece);
+  if (int64_t n = UsageTokens(window_); n >= 0) tokens_ = n;
+  if (window_.size() > kKeep) window_.erase(0, window_.size() - kKeep);
 }
 
 }  // namespace aimass::gateway

@@ -43,7 +43,20 @@ class TokenLimiter {
 };
 
 // The tokens an answer reports: the last `"total_tokens": N` in its body (a JSON answer, or
-// the usage of a stream's final events); -1 when there is none.
+// the usage of a stream's final events); -1 when there is none, or when the number runs to the
+// end of `body` (it may go on in bytes not seen yet).
 int64_t UsageTokens(std::string_view body);
+
+// The same over a body that arrives in pieces (a forwarded event stream), split anywhere: keeps
+// the last few bytes of each piece so that a field cut in two is read whole with the next one.
+class UsageScanner {
+ public:
+  void Feed(std::string_view piece);
+  int64_t tokens() const { return tokens_; }  // the last seen, -1 until one is
+
+ private:
+  std::string window_;
+  int64_t tokens_ = -1;
+};
 
 }  // namespace aimass::gateway

@@ -342,8 +342,47 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
 
   void Receive() {
     conn_->buffer.clear();
-    conn_->parser.Start(response_, impl_.opt.max_response_bytes, request_->method == Method::kHead);
+    conn_->parser.Start(response_, impl_.opt.max_response_bytes, request_->method == Method::kHead,
+                        /*offer_head=*/request_->body_stream != nullptr);
     ReadSome();
+  }
+
+  // Parses what the buffer holds; with a body stream, offers the head once it is read and
+  // hands on the body's pieces.
+  Status PutBuffered() {
+    Conn& c = *conn_;
+    ResponseParser& parser = c.parser;
+    size_t used = 0;
+    Status st = parser.Put(std::string_view(static_cast<const char*>(c.buffer.data().data()), c.buffer.size()), used);
+    c.buffer.consume(used);
+    if (!st.ok()) return st;
+    if (parser.head_ready()) {
+      streaming_ = request_->body_stream->OnHead(response_, Canceller());
+      parser.ContinueBody(/*unlimited=*/streaming_);
+      st = parser.Put(std::string_view(static_cast<const char*>(c.buffer.data().data()), c.buffer.size()), used);
+      c.buffer.consume(used);
+      if (!st.ok()) return st;
+    }
+    if (streaming_ && !response_.body.empty()) {
+      request_->body_stream->OnData(response_.body);
+      response_.body.clear();
+      SetDeadline(conn_, request_->timeout);  // the time allowed until the next piece
+    }
+    return Status::Ok();
+  }
+
+  // Ends the exchange from any thread: on its own loop, the socket is closed and the read in
+  // flight fails.
+  std::function<void()> Canceller() {
+    return [weak = weak_from_this(), executor = loop_.get_executor()] {
+      asio::post(executor, [weak] {
+        auto self = weak.lock();
+        if (!self || !self->conn_) return;
+        self->cancelled_ = true;
+        boost::system::error_code ignored;
+        self->conn_->socket.close(ignored);
+      });
+    };
   }
 
   void ReadSome() {
@@ -357,12 +396,9 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
   }
 
   void Parse(boost::system::error_code ec) {
-    Conn& c = *conn_;
-    ResponseParser& parser = c.parser;
+    ResponseParser& parser = conn_->parser;
     if (ec && ec != asio::error::eof) return Failed(ec);
-    size_t used = 0;
-    Status st = parser.Put(std::string_view(static_cast<const char*>(c.buffer.data().data()), c.buffer.size()), used);
-    c.buffer.consume(used);
+    Status st = PutBuffered();
     if (!st.ok()) return Failed({}, st.message());
     if (parser.done()) return Done(/*reusable=*/!ec && parser.keep_alive());
     if (!ec) return ReadSome();
@@ -375,6 +411,7 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
 
   // A transport error `ec`, or a malformed answer (`malformed` says how).
   void Failed(boost::system::error_code ec, std::string_view malformed = {}) {
+    if (cancelled_) return End(Status::Unavailable("the exchange with " + Key() + " was cancelled"));
     if (conn_->timed_out) return End(Status::DeadlineExceeded("no answer from " + Key() + " in time"));
     if (reused_ && !conn_->parser.got_some() &&
         (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
@@ -418,6 +455,8 @@ class Client::Impl::Call : public std::enable_shared_from_this<Call> {
   std::shared_ptr<Conn> conn_;
   bool reused_ = false;
   int attempt_ = 0;
+  bool streaming_ = false;  // the body goes to request_->body_stream in pieces
+  bool cancelled_ = false;
   std::optional<Resolver> resolver_;
   ClientResponse response_;
 };

@@ -10,12 +10,28 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
 #include "http/message.hpp"
 
 namespace aimass::http {
+
+struct ClientResponse;
+
+// Takes an answer's body in pieces as they arrive instead of whole (the gateway forwards
+// server-sent events so). Its calls run on the client's I/O thread and must not block.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  // The final answer's head (status and fields, no body yet): true takes its body in pieces
+  // (OnData for each, then the exchange's `done` with an empty body, or a failure if the body
+  // broke off); false reads it whole as usual. `cancel`, callable from any thread at any time,
+  // ends the exchange early (its `done` then fails).
+  virtual bool OnHead(const ClientResponse& head, std::function<void()> cancel) = 0;
+  virtual void OnData(std::string_view piece) = 0;
+};
 
 struct ClientRequest {
   Method method = Method::kGet;
@@ -32,6 +48,9 @@ struct ClientRequest {
   std::string body;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds start_after{0};  // SendAsync: wait this long first (retry backoff)
+  // When set, offered each answer's head (SendAsync only). While a body streams, `timeout` is
+  // the longest silence allowed between pieces, and the body has no size limit.
+  BodyStream* body_stream = nullptr;
 };
 
 struct ClientResponse {

@@ -53,10 +53,15 @@ struct ResponseParser::Impl {
   ClientResponse* out = nullptr;
   uint64_t body_limit = 0;
   bool head_request = false;
+  bool offer_head = false;
+  bool head_ready = false;    // stopped after the final head
+  bool head_offered = false;  // this answer's head was offered
 
   void Begin() {
     Reader& r = reader.emplace(*out);
-    r.eager(true);
+    // Not eager while the head is to be offered: Beast's put then returns at the header's end.
+    r.eager(!offer_head);
+    head_ready = head_offered = false;
     r.body_limit(body_limit);
     if (head_request) r.skip(true);
   }
@@ -65,17 +70,27 @@ struct ResponseParser::Impl {
 ResponseParser::ResponseParser() : impl_(std::make_unique<Impl>()) {}
 ResponseParser::~ResponseParser() = default;
 
-void ResponseParser::Start(ClientResponse& out, uint64_t body_limit, bool head_request) {
+void ResponseParser::Start(ClientResponse& out, uint64_t body_limit, bool head_request, bool offer_head) {
   out.headers.Reserve(12, 512);  // growing field by field showed in the gateway's profile
   impl_->out = &out;
   impl_->body_limit = body_limit;
   impl_->head_request = head_request;
+  impl_->offer_head = offer_head;
   impl_->Begin();
+}
+
+bool ResponseParser::head_ready() const { return impl_->head_ready; }
+
+void ResponseParser::ContinueBody(bool unlimited) {
+  impl_->head_ready = false;
+  Reader& r = *impl_->reader;
+  if (unlimited) r.body_limit(boost::none);  // no body octet is parsed yet, as Beast requires
+  r.eager(true);
 }
 
 Status ResponseParser::Put(std::string_view data, size_t& used) {
   used = 0;
-  while (used < data.size()) {
+  while (used < data.size() && !impl_->head_ready) {
     Reader& r = *impl_->reader;
     if (r.is_done()) {
       // An interim answer (100 Continue, 103 Early Hints) comes before the real one, which
@@ -91,6 +106,11 @@ Status ResponseParser::Put(std::string_view data, size_t& used) {
     used += n;
     if (ec == bhttp::error::need_more) break;
     if (ec) return Status::Unavailable(ec.message());
+    if (impl_->offer_head && !impl_->head_offered && r.is_header_done() && impl_->out->status >= 200 &&
+        impl_->out->status != 101) {
+      impl_->head_ready = impl_->head_offered = true;
+      break;
+    }
     if (n == 0) break;
   }
   return Status::Ok();

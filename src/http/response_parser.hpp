@@ -20,8 +20,10 @@ class ResponseParser {
   ResponseParser& operator=(const ResponseParser&) = delete;
 
   // Begins an answer, read into `out` (which must outlive it); a body over `body_limit` bytes
-  // is an error, and the answer to a HEAD request has none whatever it says.
-  void Start(ClientResponse& out, uint64_t body_limit, bool head_request);
+  // is an error, and the answer to a HEAD request has none whatever it says. With
+  // `offer_head`, Put stops once the final answer's head is read (head_ready()), before any
+  // of its body, so that the caller can decide how to take the body.
+  void Start(ClientResponse& out, uint64_t body_limit, bool head_request, bool offer_head = false);
   // Parses what it can of `data` and says how much it used: the rest is offered again, with
   // more bytes after it. An error (kUnavailable) means the answer is malformed (a status
   // under 100 included). Interim 1xx answers are skipped: `out` holds the final one.
@@ -29,6 +31,12 @@ class ResponseParser {
   // The peer closed the connection: ends an answer delimited by it, and is an error for an
   // answer cut short or not begun.
   Status PutEof();
+
+  // The final answer's head is read and Put stopped there (Start's `offer_head`); the body is
+  // parsed once ContinueBody is called. `unlimited` lifts the body limit (a stream, whose
+  // pieces the caller takes out of the answer's body as they come).
+  bool head_ready() const;
+  void ContinueBody(bool unlimited);
 
   bool done() const;
   bool got_some() const;    // any byte of the answer

@@ -6,6 +6,7 @@
 #include "common/time.hpp"
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
+#include "http/push_stream.hpp"
 #include "serving/llm_runner.hpp"
 
 namespace aimass::serving {
@@ -252,55 +253,6 @@ Json Usage(int64_t prompt, int64_t completion) {
   return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
 }
 
-// A stream of server-sent events fed from the engine's thread.
-class EventStream final : public http::ResponseStream {
- public:
-  void Push(const std::string& event, bool last) {
-    std::function<void()> wake;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      pending_ += event;
-      ended_ = ended_ || last;
-      wake = wake_;
-    }
-    if (wake) wake();
-  }
-  bool Poll(std::string& out) override {
-    std::lock_guard lock(mu_);
-    out += pending_;
-    pending_.clear();
-    return !ended_;
-  }
-  void SetWake(std::function<void()> wake) override {
-    std::lock_guard lock(mu_);
-    wake_ = std::move(wake);
-  }
-  void Close() override {
-    std::function<void()> on_close;
-    {
-      std::lock_guard lock(mu_);
-      if (closed_) return;
-      closed_ = true;
-      wake_ = nullptr;
-      if (!ended_) on_close = std::move(on_close_);
-    }
-    if (on_close) on_close();  // the client went away before the end: free the sequence
-  }
-  void OnClose(std::function<void()> f) {
-    std::lock_guard lock(mu_);
-    on_close_ = std::move(f);
-  }
-
- private:
-  std::mutex mu_;
-  std::string pending_;
-  bool ended_ = false;
-  bool closed_ = false;
-  std::function<void()> wake_;
-  std::function<void()> on_close_;
-};
-
 std::string Sse(const Json& j) { return "data: " + j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n\n"; }
 
 // One generation from its parsed request to its answer (whole or streamed).
@@ -322,7 +274,7 @@ struct Generation {
   // Accumulated (whole answers) or per update (streams).
   std::string text;
   std::vector<llm::Sampled> tokens;
-  std::shared_ptr<EventStream> events;
+  std::shared_ptr<http::PushStream> events;  // fed from the engine's thread
   std::shared_ptr<http::DeferredResponse> deferred;
   std::string request_id;
   bool role_sent = false;
@@ -439,7 +391,7 @@ Response Generate(Serving& serving, Request& req, bool chat) {
     }
   }
   if (c.stream) {
-    g->events = std::make_shared<EventStream>();
+    g->events = std::make_shared<http::PushStream>();
   } else {
     g->deferred = std::make_shared<http::DeferredResponse>();
   }

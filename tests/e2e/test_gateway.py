@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import assert_error, describe, free_port, unique
+from conftest import assert_error, describe, free_port, unique, wait_for
 
 # Fields of one connection (RFC 9110 7.6.1), with the framing ones the gateway writes itself.
 HOP_BY_HOP = [("Keep-Alive", "timeout=9"), ("Proxy-Connection", "keep-alive"), ("TE", "trailers"),
@@ -900,3 +900,105 @@ def test_head_through_the_gateway_keeps_the_content_length(server, echoes):
     assert head.status_code == 200 and head.content == b""
     # the echo's answer to HEAD describes the GET it would have sent (same length, method aside)
     assert int(head.headers["Content-Length"]) == len(get.content) - len("GET") + len("HEAD")
+
+
+class EventSource:
+    """An upstream answering with server-sent events, in chunks: the first at once, the rest only
+    once the test releases them (then `[DONE]`), or, with ?forever, one every 50 ms until its
+    client is gone (noted in `gone`)."""
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.gone = threading.Event()
+        source = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _chunk(self, data: bytes):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("X-Upstream", "events")
+                self.end_headers()
+                try:
+                    self._chunk(b"data: 1\n\n")
+                    if "forever" in self.path:
+                        for n in range(2, 2000):
+                            time.sleep(0.05)
+                            self._chunk(b"data: %d\n\n" % n)
+                        return
+                    source.release.wait(30)
+                    self._chunk(b"data: 2\n\n")
+                    self._chunk(b"data: [DONE]\n\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    source.gone.set()
+                    self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_server_sent_events_are_forwarded_as_they_come(server):
+    """An event stream reaches the caller event by event (the first before the upstream has sent
+    the second), with the upstream's fields, and ends as the upstream ends it."""
+    source = EventSource()
+    try:
+        up = make_upstream(server, [(source.url, 100)])
+        _, prefix = make_route(server, up)
+        safety = threading.Timer(15, source.release.set)  # an answer held back whole still ends
+        safety.start()
+        with server.admin.get(prefix + "/events", stream=True, timeout=30) as resp:
+            assert resp.status_code == 200, describe(resp)
+            assert resp.headers["Content-Type"].startswith("text/event-stream")
+            assert resp.headers["X-Upstream"] == "events"
+            lines = resp.iter_lines()
+            assert next(lines) == b"data: 1"
+            assert not source.release.is_set(), "the first event came only with the whole answer"
+            source.release.set()
+            rest = [line for line in lines if line]
+        safety.cancel()
+        assert rest == [b"data: 2", b"data: [DONE]"]
+        # The call is counted once, as the upstream answered it.
+        metrics = server.admin.get("/metrics").text
+        assert f'route="{prefix[5:]}"' in metrics
+    finally:
+        source.stop()
+
+
+def test_a_caller_that_leaves_a_stream_ends_the_upstream_exchange(server):
+    source = EventSource()
+    try:
+        up = make_upstream(server, [(source.url, 100)])
+        _, prefix = make_route(server, up)
+        with server.admin.get(prefix + "/events?forever", stream=True, timeout=30) as resp:
+            assert resp.status_code == 200, describe(resp)
+            lines = resp.iter_lines()
+            assert next(lines) == b"data: 1"
+        # The gateway notices when it next writes to the caller, and closes the upstream's
+        # connection: the upstream's next write fails.
+        assert source.gone.wait(10), "the upstream kept streaming to a caller that had gone"
+        # The exchange is over (nothing in flight), and the target, which answered, stays in
+        # service: a caller leaving is not the upstream's failure.
+        def settled():
+            t = server.admin.get(f"{UPSTREAMS}/{up}/health").json()["targets"][0]
+            return t["in_flight"] == 0 and t
+        target = wait_for(settled, 10, "the upstream exchange to end")
+        assert target["consecutive_failures"] == 0 and not target["ejected"], target
+    finally:
+        source.stop()

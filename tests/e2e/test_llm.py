@@ -332,11 +332,17 @@ def test_gateway_token_budget_per_consumer(server, f32):
     refused = session.post(f"{server.url}/{route}/v1/completions", json=body, headers={"X-API-Key": key})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1, describe(refused)
     assert "token budget" in refused.json()["error"]["message"]
-    # Another consumer has a budget of its own; a streamed answer is counted by its final usage.
+    # Another consumer has a budget of its own; a streamed answer is forwarded token by token
+    # (its head, sent before any token, shows the budget before it) and counted by its final usage.
     streamed = session.post(f"{server.url}/{route}/v1/completions", json={**body, "stream": True},
-                            headers={"X-API-Key": other_key})
-    assert streamed.status_code == 200 and streamed.text.rstrip().endswith("data: [DONE]"), describe(streamed)
-    assert int(streamed.headers["x-ratelimit-remaining-tokens"]) == 110
+                            headers={"X-API-Key": other_key}, stream=True)
+    assert streamed.status_code == 200, describe(streamed)
+    assert int(streamed.headers["x-ratelimit-remaining-tokens"]) == 150
+    events = [line for line in streamed.iter_lines() if line]
+    assert events[-1] == b"data: [DONE]" and len(events) > 10, events
+    after = session.post(f"{server.url}/{route}/v1/completions", json=body, headers={"X-API-Key": other_key})
+    # 150 - 40 - 40, and what refilled meanwhile (2.5 tokens a second).
+    assert 70 <= int(after.headers["x-ratelimit-remaining-tokens"]) <= 72, "the stream's 40 tokens were charged"
     # Without a consumer key the route refuses.
     assert session.post(f"{server.url}/{route}/v1/completions", json=body).status_code == 401
 

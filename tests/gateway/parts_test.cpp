@@ -255,6 +255,27 @@ TEST(GatewayTokenLimiter, ReadsTheLastTotalTokensOfAnAnswer) {
   EXPECT_EQ(UsageTokens("data: {\"usage\":{\"total_tokens\": 5}}\n\ndata: {\"usage\":{\"total_tokens\":12}}\n\ndata: [DONE]\n\n"), 12);
   EXPECT_EQ(UsageTokens(R"({"usage":{"total_tokens":"x"}})"), -1);
   EXPECT_EQ(UsageTokens("no usage here"), -1);
+  EXPECT_EQ(UsageTokens(R"({"usage":{"total_tokens":12)"), -1) << "a number at the end may go on";
+}
+
+// A forwarded stream's usage, split at every byte: the same total as the whole body, once.
+TEST(GatewayTokenLimit, UsageIsReadFromAStreamSplitAnywhere) {
+  const std::string body =
+      "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n"
+      "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":23,\"total_tokens\":123}}\n\n"
+      "data: [DONE]\n\n";
+  for (size_t cut = 0; cut <= body.size(); ++cut) {
+    UsageScanner scan;
+    scan.Feed(std::string_view(body).substr(0, cut));
+    scan.Feed(std::string_view(body).substr(cut));
+    EXPECT_EQ(scan.tokens(), 123) << "cut at " << cut;
+  }
+  UsageScanner bytes;
+  for (char c : body) bytes.Feed(std::string_view(&c, 1));
+  EXPECT_EQ(bytes.tokens(), 123);
+  UsageScanner none;
+  none.Feed("data: {}\n\n");
+  EXPECT_EQ(none.tokens(), -1);
 }
 
 TEST(GatewayResponseCache, ExpiresEvictsLeastRecentlyUsedAndPurgesByRoute) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -28,6 +29,7 @@
 #include "http/deferred_response.hpp"
 #include "http/json.hpp"
 #include "http/pipeline.hpp"
+#include "http/push_stream.hpp"
 #include "http/router.hpp"
 
 namespace aimass::http {
@@ -1109,6 +1111,183 @@ TEST(ClientTest, NoAnswerInTimeIsDeadlineExceeded) {
   ::close(fd);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().ToString();
+}
+
+// A BodyStream that records what it is handed, taking bodies in pieces when `take` says so.
+class RecordingBodyStream : public BodyStream {
+ public:
+  explicit RecordingBodyStream(bool take) : take_(take) {}
+  bool OnHead(const ClientResponse& head, std::function<void()> cancel) override {
+    std::lock_guard lock(mu);
+    heads.push_back(head.status);
+    content_type = std::string(head.headers.Get("Content-Type").value_or(""));
+    this->cancel = std::move(cancel);
+    return take_;
+  }
+  void OnData(std::string_view piece) override {
+    std::lock_guard lock(mu);
+    pieces.emplace_back(piece);
+    cv.notify_all();
+  }
+  // Waits until `n` pieces have come.
+  bool WaitFor(size_t n) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, 5s, [&] { return pieces.size() >= n; });
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int> heads;
+  std::string content_type;
+  std::vector<std::string> pieces;
+  std::function<void()> cancel;
+
+ private:
+  bool take_;
+};
+
+// An event stream's pieces reach the body stream as they are sent (the second is sent only once
+// the first has arrived), past the client's body limit, and the exchange ends with an empty
+// body; the head is offered after interim answers, once.
+TEST(ClientTest, AStreamedBodyArrivesInPiecesAsItIsSent) {
+  RawListener listener;
+  RecordingBodyStream sink(/*take=*/true);
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n");
+    std::this_thread::sleep_for(20ms);  // the head arrives in two reads
+    RawListener::Write(fd, "Transfer-Encoding: chunked\r\n\r\n10\r\ndata: one-----\n\n\r\n");
+    if (sink.WaitFor(1)) RawListener::Write(fd, "10\r\ndata: two-----\n\n\r\n0\r\n\r\n");
+    RawListener::ReadHead(fd);  // until the client closes it
+    ::close(fd);
+  });
+  auto client = std::make_unique<Client>(ClientOptions{.max_idle_per_host = 4, .max_response_bytes = 20});
+  auto req = std::make_shared<ClientRequest>(listener.Request());
+  req->body_stream = &sink;
+  std::promise<Result<ClientResponse>> done;
+  client->SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "") << "the body went to the stream";
+  EXPECT_EQ(sink.heads, std::vector<int>{200});
+  EXPECT_EQ(sink.content_type, "text/event-stream");
+  ASSERT_EQ(sink.pieces.size(), 2u);
+  EXPECT_EQ(sink.pieces[0], "data: one-----\n\n");
+  EXPECT_EQ(sink.pieces[1], "data: two-----\n\n");
+  EXPECT_EQ(client->idle_connections(), 1u) << "a stream read to its end leaves a reusable connection";
+  client.reset();
+  server.join();
+}
+
+// A head the stream declines is read whole, as without one.
+TEST(ClientTest, ADeclinedHeadIsReadWhole) {
+  RawListener listener;
+  RecordingBodyStream sink(/*take=*/false);
+  std::thread server([&] {
+    int fd = listener.Accept();
+    RawListener::ReadHead(fd);
+    RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nwhole");
+    RawListener::ReadHead(fd);
+    ::close(fd);
+  });
+  auto client = std::make_unique<Client>();
+  auto req = std::make_shared<ClientRequest>(listener.Request());
+  req->body_stream = &sink;
+  std::promise<Result<ClientResponse>> done;
+  client->SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
+  auto r = done.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->body, "whole");
+  EXPECT_EQ(sink.heads, std::vector<int>{200});
+  EXPECT_TRUE(sink.pieces.empty());
+  client.reset();  // closes the pooled connection: the server's last read ends
+  server.join();
+}
+
+// Cancelling a stream from another thread ends the exchange at once with a failure and closes
+// the connection (the server's reads end); a stream that falls silent for longer than the
+// timeout fails as a timeout.
+TEST(ClientTest, AStreamIsCancelledFromAnotherThreadOrEndsWhenSilent) {
+  RawListener listener;
+  RecordingBodyStream sink(/*take=*/true);
+  std::atomic<bool> server_saw_close{false};
+  std::thread server([&] {
+    for (int i = 0; i < 2; ++i) {
+      int fd = listener.Accept();
+      RawListener::ReadHead(fd);
+      RawListener::Write(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n");
+      char c;
+      if (::read(fd, &c, 1) == 0 && i == 0) server_saw_close = true;  // the client closed
+      ::close(fd);
+    }
+  });
+  Client client;
+  auto req = std::make_shared<ClientRequest>(listener.Request(5s));
+  req->body_stream = &sink;
+  std::promise<Result<ClientResponse>> done;
+  client.SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
+  ASSERT_TRUE(sink.WaitFor(1));
+  auto started = std::chrono::steady_clock::now();
+  std::thread([cancel = sink.cancel] { cancel(); }).join();
+  auto r = done.get_future().get();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cancelled"), std::string::npos) << r.status().ToString();
+
+  auto silent = std::make_shared<ClientRequest>(listener.Request(300ms));
+  silent->body_stream = &sink;
+  std::promise<Result<ClientResponse>> done2;
+  client.SendAsync(silent, [&](Result<ClientResponse> r) { done2.set_value(std::move(r)); });
+  auto r2 = done2.get_future().get();
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), Code::kDeadlineExceeded) << r2.status().ToString();
+  EXPECT_EQ(sink.pieces.size(), 2u);
+  server.join();
+  EXPECT_TRUE(server_saw_close);
+}
+
+// A stream fed from another thread: pieces in order, the end, a client gone before the end
+// (OnClose runs once), a failed body.
+TEST(PushStreamTest, PiecesEndCloseAndFailure) {
+  PushStream s;
+  int woken = 0, closes = 0;
+  s.SetWake([&] { ++woken; });
+  s.OnClose([&] { ++closes; });
+  s.Push("a");
+  s.Push("b");
+  std::string out;
+  EXPECT_TRUE(s.Poll(out));
+  EXPECT_EQ(out, "ab");
+  EXPECT_EQ(woken, 2);
+  s.End();
+  s.Push("late");
+  out.clear();
+  EXPECT_FALSE(s.Poll(out));
+  EXPECT_EQ(out, "");
+  EXPECT_FALSE(s.Failed());
+  s.Close();
+  EXPECT_EQ(closes, 0) << "a stream closed after its end has nobody to stop";
+
+  PushStream gone;
+  gone.OnClose([&] { ++closes; });
+  gone.Push("x");
+  gone.Close();
+  gone.Close();
+  EXPECT_EQ(closes, 1);
+  EXPECT_TRUE(gone.closed());
+  gone.Push("y");
+  out.clear();
+  gone.Poll(out);
+  EXPECT_EQ(out, "") << "nothing is kept for a client that is gone";
+
+  PushStream broken;
+  broken.Push("part");
+  broken.Fail();
+  out.clear();
+  EXPECT_FALSE(broken.Poll(out));
+  EXPECT_EQ(out, "part");
+  EXPECT_TRUE(broken.Failed());
 }
 
 // The middleware keeps the series it used last per thread: requests alternating over more
