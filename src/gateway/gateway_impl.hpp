@@ -84,10 +84,9 @@ inline constexpr const char* kOAuthIssuer = "aimass-oauth";
 
 // One proxied request's journey over its attempts; owned by the attempts' callbacks. Made by
 // the resolver, which fills in what it found (the route, or why none), and handed to the
-// handler through Request::route_state: one allocation per request instead of two.
-// One proxied request, from its route's match to the end of its answer. It takes the
-// upstream's answer whole, or, for server-sent events, forwards it piece by piece (the client's
-// BodyStream).
+// handler through Request::route_state: one allocation per request instead of two. It takes
+// the upstream's answer whole or, for server-sent events, forwards it piece by piece (as the
+// client's BodyStream).
 struct Exchange final : std::enable_shared_from_this<Exchange>, http::BodyStream {
   bool OnHead(const http::ClientResponse& head, std::function<void()> cancel) override;
   void OnData(std::string_view piece) override;

@@ -48,7 +48,7 @@ struct ClientRequest {
   std::string body;
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds start_after{0};  // SendAsync: wait this long first (retry backoff)
-  // When set, offered each answer's head (SendAsync only). While a body streams, `timeout` is
+  // When set, offered each answer's head. While a body streams, `timeout` is
   // the longest silence allowed between pieces, and the body has no size limit.
   BodyStream* body_stream = nullptr;
 };

@@ -12,6 +12,7 @@ void DeferredResponse::Complete(Response&& r) {
   for (auto& f : finishers_) f(response_);
   finishers_.clear();
   expire_ = nullptr;  // it may hold the job; drop it now
+  client_gone_ = nullptr;
   done_.store(true, std::memory_order_release);
   if (auto waiter = std::move(waiter_)) waiter->Wake();
 }
@@ -34,6 +35,27 @@ void DeferredResponse::Expire() {
     expire = std::move(expire_);
   }
   if (expire) expire();  // may call Complete
+}
+
+void DeferredResponse::OnClientGone(std::function<void()> gone) {
+  std::lock_guard lock(mu_);
+  if (!done_.load(std::memory_order_relaxed)) client_gone_ = std::move(gone);
+}
+
+bool DeferredResponse::watches_client() const {
+  std::lock_guard lock(mu_);
+  return client_gone_ != nullptr;
+}
+
+void DeferredResponse::ClientGone() {
+  std::function<void()> gone;
+  {
+    std::lock_guard lock(mu_);
+    if (done_.load(std::memory_order_relaxed)) return;
+    gone = std::move(client_gone_);
+    client_gone_ = nullptr;
+  }
+  if (gone) gone();  // outside the lock: it may Complete the response
 }
 
 void DeferredResponse::OnFinish(std::function<void(Response&)> f) {
@@ -60,6 +82,7 @@ void DeferredResponse::Abandon() {
   finishers_.clear();
   waiter_ = nullptr;
   expire_ = nullptr;
+  client_gone_ = nullptr;
 }
 
 Response DeferredResponse::Take() {

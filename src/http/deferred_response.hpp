@@ -46,6 +46,16 @@ class DeferredResponse {
   // first, as with a synchronous answer). At once if the response is already complete.
   void OnFinish(std::function<void(Response&)> f);
 
+  // The handler: `gone` runs once, on the server's thread, when the client closes its
+  // connection before the response is complete, so that work nobody will read stops (a
+  // language model's generation); the server then sends nothing and closes. Only a response
+  // with one is watched (nginx's check for a broken connection; a request pipelined behind
+  // this one ends the watch); the gateway's many short answers pay nothing.
+  void OnClientGone(std::function<void()> gone);
+  // The server.
+  bool watches_client() const;
+  void ClientGone();
+
   // The server: `waiter` is woken once when the response is complete (at once if it already
   // is); it is held until then (a connection keeps one waiter for all its requests, so that
   // waiting allocates nothing). Then done() is true and Take gives the response: only after
@@ -69,6 +79,7 @@ class DeferredResponse {
   boost::container::small_vector<std::function<void(Response&)>, 3> finishers_;
   std::shared_ptr<Waiter> waiter_;
   std::function<void()> expire_;
+  std::function<void()> client_gone_;
 };
 
 // Whether std::function keeps a finisher in its own storage, without an allocation: libstdc++

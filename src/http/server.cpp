@@ -4,10 +4,12 @@
 #include "http/client.hpp"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast.hpp>
@@ -174,21 +176,33 @@ struct Connection {
 // answer) only makes the loop look again. Should the wait go before the answer (the io_context
 // stopped under it), the answer is abandoned, and a later completion touches nothing of the
 // connection.
+// A response that asks for it (DeferredResponse::OnClientGone) also has the connection watched
+// for its client closing meanwhile: readable with nothing to read is the end of the stream.
 class DeferredWait {
  public:
-  DeferredWait(Connection& conn, std::shared_ptr<DeferredResponse> deferred) : deferred_(std::move(deferred)) {
+  DeferredWait(Connection& conn, std::shared_ptr<DeferredResponse> deferred) : conn_(conn), deferred_(std::move(deferred)) {
     if (!conn.answer_waiter) conn.answer_waiter = std::make_shared<AnswerWaiter>(conn.socket.get_executor(), conn.wake_box);
     waiter_ = conn.answer_waiter.get();
     deferred_->SetWaiter(conn.answer_waiter);
     waiter_->timer.expires_at(std::min(deferred_->deadline(), Clock::now() + std::chrono::hours(24)));
+    if (deferred_->watches_client()) {
+      watch_ = std::make_shared<Watch>();
+      Arm(conn_, watch_, deferred_, conn.answer_waiter);
+    }
   }
   ~DeferredWait() {
+    if (watch_ && watch_->active) {
+      watch_->active = false;
+      boost::system::error_code ignored;
+      conn_.socket.cancel(ignored);  // the watch is the socket's only operation now
+    }
     if (!deferred_->done()) deferred_->Abandon();
   }
   DeferredWait(const DeferredWait&) = delete;
   DeferredWait& operator=(const DeferredWait&) = delete;
 
-  bool done() const { return deferred_->done(); }
+  bool done() const { return deferred_->done() || client_gone(); }
+  bool client_gone() const { return watch_ && watch_->gone; }
   Timer& timer() { return waiter_->timer; }
   // After each wait: the deadline passed unless the wait was cut short.
   void Woken(const boost::system::error_code& ec) {
@@ -199,8 +213,32 @@ class DeferredWait {
   Response Take() { return deferred_->Take(); }
 
  private:
+  struct Watch {
+    bool active = true;  // false once the wait is over: a completion already queued does nothing
+    bool gone = false;
+  };
+  // Runs on the connection's thread, as the serving loop does.
+  static void Arm(Connection& conn, std::shared_ptr<Watch> watch, std::shared_ptr<DeferredResponse> deferred,
+                  std::shared_ptr<AnswerWaiter> waiter) {
+    conn.socket.async_wait(Socket::wait_read, [&conn, watch, deferred, waiter](boost::system::error_code ec) mutable {
+      if (ec || !watch->active) return;  // cancelled: the connection is still there
+      char c;
+      ssize_t n = ::recv(conn.socket.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return Arm(conn, std::move(watch), std::move(deferred), std::move(waiter));
+      }
+      watch->active = false;
+      if (n > 0) return;  // the client's next request: it is still there
+      watch->gone = true;
+      deferred->ClientGone();
+      waiter->timer.cancel();  // the serving loop looks again
+    });
+  }
+
+  Connection& conn_;
   std::shared_ptr<DeferredResponse> deferred_;
   AnswerWaiter* waiter_;
+  std::shared_ptr<Watch> watch_;
 };
 
 // Spools a streaming body to a file while hashing it.
@@ -800,6 +838,7 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
           },
           asio::use_awaitable_t<Executor>{});
     }
+    bool client_gone = false;
     if (res.deferred) {
       // Waited for here rather than in a nested coroutine (one per proxied request showed in
       // the gateway's profile).
@@ -808,12 +847,14 @@ Awaitable<void> Server::Impl::ServeRequests(Connection& connection) {
         auto [ec] = co_await wait.timer().async_wait(kUse);
         wait.Woken(ec);
       }
-      res = wait.Take();
+      client_gone = wait.client_gone();
+      if (!client_gone) res = wait.Take();
     }
     if (spool) {
       std::error_code rm_ec;
       std::filesystem::remove(spool->path(), rm_ec);  // the handler may have moved it away
     }
+    if (client_gone) break;  // nobody to answer: the connection closes
     if (draining) keep_alive = false;
     bool written;
     if (!res.stream && !res.file) {

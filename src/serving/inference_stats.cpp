@@ -257,9 +257,9 @@ void InferenceStats::RecordFailure(const std::string& reason, uint64_t total_ns)
   s_.fail.count++;
   s_.fail.ns += total_ns;
   s_.failures[reason]++;
-  // A client's bad input says nothing about the version's health; everything else counts
-  // against it in the canary window.
-  if (reason != "bad_request") {
+  // A client's bad input, or a client leaving, says nothing about the version's health;
+  // everything else counts against it in the canary window.
+  if (reason != "bad_request" && reason != "cancelled") {
     recent_.push_back({now, static_cast<uint32_t>(std::min<uint64_t>(total_ns / 1000, UINT32_MAX)), false});
     if (recent_.size() > 100000) recent_.pop_front();
   }

@@ -412,6 +412,8 @@ Response Generate(Serving& serving, Request& req, bool chat) {
                                  "raise timeout_ms)"),
         g->request_id));
   });
+  // A client that leaves before its whole answer frees the sequence at once, as a stream does.
+  g->deferred->OnClientGone([handle, runner = target.runner] { runner->llm()->Cancel(handle); });
   r.deferred = g->deferred;
   return r;
 }

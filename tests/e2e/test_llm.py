@@ -195,6 +195,36 @@ def test_disconnected_stream_frees_its_blocks(server, f32):
     assert state["running"] == 0 and state["kv_blocks_total"] > 0
 
 
+def test_a_client_that_leaves_a_whole_answer_frees_its_sequence(server, tokenizer, sp):
+    """A non-streamed answer is watched too: its client closing the connection cancels the
+    generation at once (nginx's broken-connection check), not when the answer is written. The
+    model is big enough that 4000 tokens take seconds."""
+    a = server.admin
+    cfg = llm_model.make_config(sp.get_piece_size(), hidden=256, intermediate=1024, layers=4, max_pos=4096)
+    model, r = push(a, llm_model.model_files(cfg, llm_model.random_weights(cfg, seed=5), tokenizer))
+    assert r.status_code == 201, describe(r)
+    dep = deploy(a, model, kv_cache_mb=32)
+    assert complete(a, dep, "Warm up", max_tokens=2).status_code == 200
+
+    def cancelled():
+        samples = parse_metrics(a.get("/metrics").text)
+        return metric_value(samples, "aimass_inference_requests_total", deployment=dep, version="1", outcome="cancelled")
+    assert cancelled() == 0
+    body = json.dumps({"model": dep, "prompt": "A very long answer", "max_tokens": 4000, "temperature": 0.8,
+                       "ignore_eos": True}).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Authorization: Bearer " + a.token.encode() + b"\r\nContent-Length: " + str(len(body)).encode() +
+                 b"\r\n\r\n" + body)
+    wait_for(lambda: engine_state(server, dep)["kv_blocks_used"] > 0, 10, "the generation to run")
+    sock.close()
+    wait_for(lambda: engine_state(server, dep)["kv_blocks_used"] == 0, 10, "blocks freed after the disconnect")
+    assert engine_state(server, dep)["running"] == 0
+    assert cancelled() == 1, "the generation ran to its end instead of being cancelled"
+    # The server goes on answering, whole answers included.
+    assert complete(a, dep, "Again", max_tokens=3).json()["usage"]["completion_tokens"] == 3
+
+
 def test_sampling_seed_stop_and_chat_template(server, f32, sp):
     a = server.admin
     body = {"model": f32["dep"], "prompt": "Debian mirrors", "max_tokens": 30, "temperature": 1.0, "top_p": 0.9,

@@ -44,7 +44,9 @@ def pixel_table(prefix: str) -> bytes:
 def upload(client, name: str, body: bytes, gz: bool = False) -> None:
     create_dataset(client, name=name)
     headers = {"Content-Encoding": "gzip"} if gz else {}
-    push(client, name, body, status=201, headers=headers)
+    # 60,000 rows are stored before the answer: more than the client's default 15 s on a busy
+    # machine (a second test worker beside it).
+    push(client, name, body, status=201, headers=headers, timeout=120)
     assert wait_ready(client, name, 1, timeout=120)["status"] == "ready"
 
 

@@ -177,6 +177,19 @@ class HttpServerTest : public ::testing::Test {
       r.deferred = d;
       return r;
     }));
+    // A deferred answer that watches its client (completed 300 ms later).
+    Add(MakeRoute(Method::kGet, "/watched/{how}", [this](Request&) {
+      auto d = std::make_shared<DeferredResponse>();
+      d->OnClientGone([this] { gone_++; });
+      std::lock_guard lock(completers_mu_);
+      completers_.emplace_back([d] {
+        std::this_thread::sleep_for(300ms);
+        d->Complete(Text("watched"));
+      });
+      Response r;
+      r.deferred = d;
+      return r;
+    }));
     // Answers completed in one burst by one thread once kBurst requests wait: the way an
     // executor finishes a batch (its wake-ups reach each I/O thread in one hand-over).
     Add(MakeRoute(Method::kGet, "/burst/{i}", [this](Request& req) {
@@ -262,6 +275,7 @@ class HttpServerTest : public ::testing::Test {
   std::promise<void> slow_entered_;
   std::mutex completers_mu_;
   std::vector<std::thread> completers_;
+  std::atomic<int> gone_{0};  // /watched answers whose client left
   static constexpr size_t kBurst = 24;
   std::vector<std::pair<std::shared_ptr<DeferredResponse>, std::string>> burst_;  // guarded by completers_mu_
   Router router_;
@@ -681,6 +695,32 @@ TEST_F(HttpServerTest, RawRequestsAreFramedAsSent) {
   std::string old = RawExchange(server_->port(), "GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n", 5s);
   EXPECT_EQ(Count(old, "hello world"), 1u) << old;
   EXPECT_NE(old.find("Connection: close"), std::string::npos) << old;
+}
+
+// A deferred answer that asks for it has its connection watched: a client that closes, or
+// ends its sending side (as nginx reads it), before the answer runs the handler's OnClientGone
+// at once and gets nothing; a client that waits, or pipelines its next request, is answered.
+TEST_F(HttpServerTest, AWatchedDeferredAnswerLearnsThatItsClientLeft) {
+  Client client;
+  EXPECT_EQ(Send(client, Method::kGet, "/watched/a").body, "watched");
+  std::string both = RawExchange(server_->port(),
+                                 "GET /watched/b HTTP/1.1\r\nHost: x\r\n\r\n"
+                                 "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 3s);
+  EXPECT_EQ(Count(both, "HTTP/1.1 200 "), 2u) << both;
+  EXPECT_LT(both.find("watched"), both.find("hello world")) << both;
+  EXPECT_EQ(gone_.load(), 0);
+
+  auto wait_gone = [&](int n) {
+    for (int i = 0; i < 100 && gone_.load() < n; ++i) std::this_thread::sleep_for(10ms);
+    return gone_.load();
+  };
+  std::string left = RawPieces(server_->port(), {"GET /watched/c HTTP/1.1\r\nHost: x\r\n\r\n"}, 50ms, false);
+  EXPECT_EQ(left, "");
+  EXPECT_EQ(wait_gone(1), 1) << "the handler learns within a second, before its answer is due";
+  std::string half = RawPieces(server_->port(), {"GET /watched/d HTTP/1.1\r\nHost: x\r\n\r\n"}, 3s, true);
+  EXPECT_EQ(half, "") << "nothing is sent to a client that left";
+  EXPECT_EQ(wait_gone(2), 2);
+  EXPECT_EQ(Send(client, Method::kGet, "/hello").body, "hello world");
 }
 
 // The serving loop reads the header itself, feeding the parser what each read brings.
@@ -1145,6 +1185,15 @@ class RecordingBodyStream : public BodyStream {
   bool take_;
 };
 
+// Sends `req` with `sink` offered the answer's head; waits for the exchange's end.
+Result<ClientResponse> SendStreamed(Client& client, ClientRequest req, BodyStream& sink) {
+  auto shared = std::make_shared<ClientRequest>(std::move(req));
+  shared->body_stream = &sink;
+  std::promise<Result<ClientResponse>> done;
+  client.SendAsync(shared, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
+  return done.get_future().get();
+}
+
 // An event stream's pieces reach the body stream as they are sent (the second is sent only once
 // the first has arrived), past the client's body limit, and the exchange ends with an empty
 // body; the head is offered after interim answers, once.
@@ -1162,11 +1211,7 @@ TEST(ClientTest, AStreamedBodyArrivesInPiecesAsItIsSent) {
     ::close(fd);
   });
   auto client = std::make_unique<Client>(ClientOptions{.max_idle_per_host = 4, .max_response_bytes = 20});
-  auto req = std::make_shared<ClientRequest>(listener.Request());
-  req->body_stream = &sink;
-  std::promise<Result<ClientResponse>> done;
-  client->SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
-  auto r = done.get_future().get();
+  auto r = SendStreamed(*client, listener.Request(), sink);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "") << "the body went to the stream";
@@ -1192,11 +1237,7 @@ TEST(ClientTest, ADeclinedHeadIsReadWhole) {
     ::close(fd);
   });
   auto client = std::make_unique<Client>();
-  auto req = std::make_shared<ClientRequest>(listener.Request());
-  req->body_stream = &sink;
-  std::promise<Result<ClientResponse>> done;
-  client->SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
-  auto r = done.get_future().get();
+  auto r = SendStreamed(*client, listener.Request(), sink);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->body, "whole");
   EXPECT_EQ(sink.heads, std::vector<int>{200});
@@ -1223,23 +1264,19 @@ TEST(ClientTest, AStreamIsCancelledFromAnotherThreadOrEndsWhenSilent) {
     }
   });
   Client client;
-  auto req = std::make_shared<ClientRequest>(listener.Request(5s));
-  req->body_stream = &sink;
-  std::promise<Result<ClientResponse>> done;
-  client.SendAsync(req, [&](Result<ClientResponse> r) { done.set_value(std::move(r)); });
-  ASSERT_TRUE(sink.WaitFor(1));
-  auto started = std::chrono::steady_clock::now();
-  std::thread([cancel = sink.cancel] { cancel(); }).join();
-  auto r = done.get_future().get();
+  std::chrono::steady_clock::time_point started;
+  std::thread canceller([&] {
+    ASSERT_TRUE(sink.WaitFor(1));
+    started = std::chrono::steady_clock::now();
+    sink.cancel();
+  });
+  auto r = SendStreamed(client, listener.Request(5s), sink);
+  canceller.join();
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("cancelled"), std::string::npos) << r.status().ToString();
 
-  auto silent = std::make_shared<ClientRequest>(listener.Request(300ms));
-  silent->body_stream = &sink;
-  std::promise<Result<ClientResponse>> done2;
-  client.SendAsync(silent, [&](Result<ClientResponse> r) { done2.set_value(std::move(r)); });
-  auto r2 = done2.get_future().get();
+  auto r2 = SendStreamed(client, listener.Request(300ms), sink);
   ASSERT_FALSE(r2.ok());
   EXPECT_EQ(r2.status().code(), Code::kDeadlineExceeded) << r2.status().ToString();
   EXPECT_EQ(sink.pieces.size(), 2u);
