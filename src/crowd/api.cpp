@@ -17,18 +17,6 @@ namespace {
 std::string P(const Request& req, const char* name) { return std::string(req.Param(name)); }
 std::string Q(const Request& req, const char* name) { return req.Query(name).value_or(""); }
 
-Result<int64_t> QueryInt(const Request& req, const char* name, int64_t fallback) {
-  auto v = req.Query(name);
-  if (!v || v->empty()) return fallback;
-  try {
-    size_t used = 0;
-    const long long n = std::stoll(*v, &used);
-    if (used == v->size()) return n;
-  } catch (...) {
-  }
-  return Status::BadRequest(std::string(name) + " must be a whole number");
-}
-
 Result<bool> Order(const Request& req) {
   const std::string o = Q(req, "order");
   if (o.empty() || o == "asc") return false;
@@ -123,7 +111,7 @@ Status RegisterRoutes(http::Router& router, CrowdService& service) {
       "Tracks that ended in ?from=&to= (?limit=1000, ?order=desc: newest first, ?path=false leaves the paths out): times, frames, "
       "crossings, zone visits",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t limit, QueryInt(req, "limit", 1000));
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 1000, 1, 10000));
         HTTP_TRY(bool desc, Order(req));
         HTTP_TRY(Json b, s.Tracks(P(req, "stream"), Q(req, "from"), Q(req, "to"), limit, Q(req, "path") != "false", desc));
         return http::JsonResponse(200, b);
@@ -144,7 +132,7 @@ Status RegisterRoutes(http::Router& router, CrowdService& service) {
   });
   add(Method::kGet, stream + "/alerts", "crowd:read", "Overcrowding and loitering alerts in ?from=&to= (?limit=1000, ?order=desc)",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t limit, QueryInt(req, "limit", 1000));
+        HTTP_TRY(int64_t limit, http::QueryInt(req, "limit", 1000, 1, 10000));
         HTTP_TRY(bool desc, Order(req));
         HTTP_TRY(Json b, s.Alerts(P(req, "stream"), Q(req, "from"), Q(req, "to"), limit, desc));
         return http::JsonResponse(200, b);
@@ -200,14 +188,14 @@ Status RegisterRoutes(http::Router& router, CrowdService& service) {
       .max_body_bytes = kMaxReportBytes;
   add(Method::kPut, stream + "/snapshot", "crowd:write", "The stream's worker: a frame (JPEG) to draw lines on and under heatmaps (?run=)",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t run, QueryInt(req, "run", -1));
+        HTTP_TRY(int64_t run, http::QueryInt(req, "run", -1, -1, INT64_MAX));
         HTTP_TRY_STATUS(s.PutSnapshot(P(req, "stream"), run, std::move(req.body)));
         return http::NoContent();
       })
       .max_body_bytes = kMaxImageBytes;
   add(Method::kPost, stream + "/live", "crowd:write", "The stream's worker: an annotated frame (JPEG) for live viewers (?run=, X-Crowd-Info)",
       [&s](Request& req) -> Response {
-        HTTP_TRY(int64_t run, QueryInt(req, "run", -1));
+        HTTP_TRY(int64_t run, http::QueryInt(req, "run", -1, -1, INT64_MAX));
         const std::string info(req.headers.Get("X-Crowd-Info").value_or("{}"));
         HTTP_TRY_STATUS(s.PushLive(P(req, "stream"), run, std::move(req.body), info));
         return http::NoContent();
